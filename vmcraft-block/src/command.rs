@@ -1,0 +1,571 @@
+//! External commands: the structured [`Command`], its [`Output`], the
+//! [`CommandRunner`] trait every crate runs tools through, and the real
+//! [`SystemRunner`].
+//!
+//! Nothing here uses a shell: a command is a program plus an argument vector. The
+//! runner resolves the program with [`find_tool`] (which also looks in the `sbin`
+//! directories that a non-root `PATH` often lacks), logs the command with
+//! `tracing`, and turns a failure into an [`Error`] whose
+//! [`CommandFailure`] carries the command line, the exit status or signal, stdout,
+//! and the trimmed stderr.
+
+use std::ffi::{OsStr, OsString};
+use std::fmt;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use crate::error::{Error, ErrorKind, Result};
+
+/// A program to run, with its arguments, extra environment, optional standard
+/// input and optional timeout. Built with chained methods:
+///
+/// ```
+/// use std::time::Duration;
+/// use vmcraft_block::Command;
+/// let cmd = Command::new("lvm")
+///     .args(["pvs", "--reportformat", "json"])
+///     .env("LVM_SUPPRESS_FD_WARNINGS", "1")
+///     .timeout(Duration::from_secs(30));
+/// assert_eq!(cmd.to_string(), "lvm pvs --reportformat json");
+/// ```
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Command {
+    program: OsString,
+    args: Vec<OsString>,
+    env: Vec<(OsString, OsString)>,
+    stdin: Option<Vec<u8>>,
+    timeout: Option<Duration>,
+}
+
+impl Command {
+    /// A command running `program` (a name looked up with [`find_tool`], or a path).
+    pub fn new(program: impl AsRef<OsStr>) -> Self {
+        Command {
+            program: program.as_ref().to_owned(),
+            ..Default::default()
+        }
+    }
+
+    /// Append one argument.
+    pub fn arg(mut self, arg: impl AsRef<OsStr>) -> Self {
+        self.args.push(arg.as_ref().to_owned());
+        self
+    }
+
+    /// Append several arguments.
+    pub fn args<I, S>(mut self, args: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        self.args
+            .extend(args.into_iter().map(|a| a.as_ref().to_owned()));
+        self
+    }
+
+    /// Set an environment variable for the child (the rest is inherited).
+    pub fn env(mut self, key: impl AsRef<OsStr>, value: impl AsRef<OsStr>) -> Self {
+        self.env
+            .push((key.as_ref().to_owned(), value.as_ref().to_owned()));
+        self
+    }
+
+    /// Bytes fed to the child's standard input (otherwise it reads `/dev/null`).
+    pub fn stdin(mut self, bytes: impl Into<Vec<u8>>) -> Self {
+        self.stdin = Some(bytes.into());
+        self
+    }
+
+    /// Kill the child and fail with [`ErrorKind::Timeout`] after this long.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// The program as given.
+    pub fn program(&self) -> &OsStr {
+        &self.program
+    }
+
+    /// The arguments, without the program.
+    pub fn get_args(&self) -> &[OsString] {
+        &self.args
+    }
+
+    /// The extra environment.
+    pub fn get_env(&self) -> &[(OsString, OsString)] {
+        &self.env
+    }
+
+    /// The standard input bytes, if any.
+    pub fn get_stdin(&self) -> Option<&[u8]> {
+        self.stdin.as_deref()
+    }
+
+    /// The timeout, if any.
+    pub fn get_timeout(&self) -> Option<Duration> {
+        self.timeout
+    }
+
+    /// Program and arguments as lossy UTF-8 strings, program first.
+    pub fn argv(&self) -> Vec<String> {
+        std::iter::once(&self.program)
+            .chain(&self.args)
+            .map(|s| s.to_string_lossy().into_owned())
+            .collect()
+    }
+}
+
+impl fmt::Display for Command {
+    /// The command line, each word quoted only when it needs to be.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let words: Vec<String> = self.argv().iter().map(|w| quote_word(w)).collect();
+        f.write_str(&words.join(" "))
+    }
+}
+
+impl fmt::Debug for Command {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Command({self})")
+    }
+}
+
+fn quote_word(w: &str) -> String {
+    let plain = !w.is_empty()
+        && w.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./=:,+@%".contains(c));
+    if plain {
+        w.to_string()
+    } else {
+        format!("'{}'", w.replace('\'', r"'\''"))
+    }
+}
+
+/// How a child process ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExitStatus {
+    /// It exited with this code.
+    Code(i32),
+    /// It was killed by this signal.
+    Signal(i32),
+}
+
+impl ExitStatus {
+    /// Exit code 0.
+    pub fn success(self) -> bool {
+        self == ExitStatus::Code(0)
+    }
+
+    /// The exit code, if it exited.
+    pub fn code(self) -> Option<i32> {
+        match self {
+            ExitStatus::Code(c) => Some(c),
+            ExitStatus::Signal(_) => None,
+        }
+    }
+}
+
+impl fmt::Display for ExitStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ExitStatus::Code(c) => write!(f, "exit status {c}"),
+            ExitStatus::Signal(s) => write!(f, "signal {s}"),
+        }
+    }
+}
+
+impl From<std::process::ExitStatus> for ExitStatus {
+    fn from(s: std::process::ExitStatus) -> Self {
+        use std::os::unix::process::ExitStatusExt;
+        match (s.code(), s.signal()) {
+            (Some(c), _) => ExitStatus::Code(c),
+            (None, Some(sig)) => ExitStatus::Signal(sig),
+            (None, None) => ExitStatus::Code(-1),
+        }
+    }
+}
+
+/// What a command produced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Output {
+    /// How it ended.
+    pub status: ExitStatus,
+    /// Everything it wrote to standard output.
+    pub stdout: Vec<u8>,
+    /// Everything it wrote to standard error.
+    pub stderr: Vec<u8>,
+}
+
+impl Output {
+    /// A successful output with this stdout (handy for fakes).
+    pub fn ok(stdout: impl Into<Vec<u8>>) -> Self {
+        Output {
+            status: ExitStatus::Code(0),
+            stdout: stdout.into(),
+            stderr: Vec::new(),
+        }
+    }
+
+    /// A failed output with this exit code and stderr (handy for fakes).
+    pub fn failed(code: i32, stderr: impl Into<Vec<u8>>) -> Self {
+        Output {
+            status: ExitStatus::Code(code),
+            stdout: Vec::new(),
+            stderr: stderr.into(),
+        }
+    }
+
+    /// Standard output as (lossy) UTF-8.
+    pub fn stdout_str(&self) -> String {
+        String::from_utf8_lossy(&self.stdout).into_owned()
+    }
+
+    /// Standard error as (lossy) UTF-8, trimmed.
+    pub fn stderr_trimmed(&self) -> String {
+        String::from_utf8_lossy(&self.stderr).trim().to_string()
+    }
+}
+
+/// Everything known about a command that failed: the command, how it ended, what
+/// it printed. Carried by [`Error::command_failure`].
+#[derive(Debug)]
+pub struct CommandFailure {
+    /// The program name as given.
+    pub program: String,
+    /// The whole command line (program first).
+    pub argv: Vec<String>,
+    /// How it ended; `None` when it never started or was killed for a timeout.
+    pub status: Option<ExitStatus>,
+    /// Its standard output.
+    pub stdout: Vec<u8>,
+    /// Its standard error, trimmed.
+    pub stderr: String,
+    /// Why it could not be started, if it could not.
+    pub spawn_error: Option<std::io::Error>,
+    /// Set when it was killed for running past its timeout.
+    pub timed_out: Option<Duration>,
+}
+
+impl CommandFailure {
+    /// The failure as one line: the quoted command, how it ended, its stderr.
+    pub fn describe(&self) -> String {
+        let line: Vec<String> = self.argv.iter().map(|w| quote_word(w)).collect();
+        let line = line.join(" ");
+        let how = if let Some(t) = self.timed_out {
+            format!("timed out after {:.1?}", t)
+        } else if let Some(e) = &self.spawn_error {
+            format!("could not be started ({e})")
+        } else {
+            match self.status {
+                Some(s) => format!("failed with {s}"),
+                None => "failed".to_string(),
+            }
+        };
+        if self.stderr.is_empty() {
+            format!("command `{line}` {how}")
+        } else {
+            format!("command `{line}` {how}: {}", self.stderr)
+        }
+    }
+}
+
+/// Runs external commands. Every crate of VMCraft runs its tools through this
+/// trait, so tests can substitute the scripted fake (`testing::FakeRunner`, behind the
+/// `test-utils` feature) and assert on exact argument lists.
+///
+/// Implementors provide [`CommandRunner::execute`], which reports any exit status;
+/// callers usually use [`CommandRunner::run`], which turns a non-zero exit into an
+/// error.
+///
+/// ```no_run
+/// use vmcraft_block::{Command, CommandRunner, SystemRunner};
+/// let out = SystemRunner::new().run(&Command::new("qemu-img").arg("--version"))?;
+/// println!("{}", out.stdout_str());
+/// # Ok::<(), vmcraft_block::Error>(())
+/// ```
+pub trait CommandRunner: Send + Sync {
+    /// Run `cmd` to completion and report how it ended, whatever the exit status.
+    /// An `Err` means it could not be run at all (not found, could not start,
+    /// timed out).
+    fn execute(&self, cmd: &Command) -> Result<Output>;
+
+    /// Run `cmd` and require exit status 0; a failure is an
+    /// [`ErrorKind::CommandFailed`] error naming the command line, the status and
+    /// the trimmed stderr.
+    fn run(&self, cmd: &Command) -> Result<Output> {
+        let out = self.execute(cmd)?;
+        if out.status.success() {
+            Ok(out)
+        } else {
+            Err(command_failed(cmd, &out))
+        }
+    }
+}
+
+/// Build the error for a command that ran and exited unsuccessfully.
+pub fn command_failed(cmd: &Command, out: &Output) -> Error {
+    Error::from_command(
+        CommandFailure {
+            program: cmd.program().to_string_lossy().into_owned(),
+            argv: cmd.argv(),
+            status: Some(out.status),
+            stdout: out.stdout.clone(),
+            stderr: out.stderr_trimmed(),
+            spawn_error: None,
+            timed_out: None,
+        },
+        ErrorKind::CommandFailed,
+    )
+}
+
+impl<R: CommandRunner + ?Sized> CommandRunner for &R {
+    fn execute(&self, cmd: &Command) -> Result<Output> {
+        (**self).execute(cmd)
+    }
+}
+
+impl<R: CommandRunner + ?Sized> CommandRunner for Box<R> {
+    fn execute(&self, cmd: &Command) -> Result<Output> {
+        (**self).execute(cmd)
+    }
+}
+
+impl<R: CommandRunner + ?Sized> CommandRunner for std::sync::Arc<R> {
+    fn execute(&self, cmd: &Command) -> Result<Output> {
+        (**self).execute(cmd)
+    }
+}
+
+/// The real runner: spawns the program (no shell), feeds stdin, collects stdout and
+/// stderr, enforces the timeout, and logs each command with `tracing`.
+#[derive(Debug, Clone, Default)]
+pub struct SystemRunner {
+    _private: (),
+}
+
+impl SystemRunner {
+    /// A new runner.
+    pub fn new() -> Self {
+        SystemRunner { _private: () }
+    }
+}
+
+impl CommandRunner for SystemRunner {
+    fn execute(&self, cmd: &Command) -> Result<Output> {
+        let started = Instant::now();
+        let program = resolve_program(cmd.program())?;
+        tracing::debug!(command = %cmd, "running");
+        let mut child = std::process::Command::new(&program)
+            .args(cmd.get_args())
+            .envs(cmd.get_env().iter().map(|(k, v)| (k, v)))
+            .stdin(if cmd.get_stdin().is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| spawn_failed(cmd, e))?;
+
+        // Feed stdin and drain both pipes on their own threads so that no pipe can
+        // fill up and deadlock the child.
+        let stdin_thread = match (child.stdin.take(), cmd.get_stdin()) {
+            (Some(mut pipe), Some(bytes)) => {
+                let bytes = bytes.to_vec();
+                Some(std::thread::spawn(move || {
+                    // A child that exits without reading all of its input is not an
+                    // error of ours; its exit status tells.
+                    let _ = pipe.write_all(&bytes);
+                }))
+            }
+            _ => None,
+        };
+        let stdout_thread = drain(child.stdout.take());
+        let stderr_thread = drain(child.stderr.take());
+
+        let status = match cmd.get_timeout() {
+            None => child.wait().map_err(|e| spawn_failed(cmd, e))?,
+            Some(limit) => match wait_until(&mut child, started + limit) {
+                Ok(Some(status)) => status,
+                Ok(None) => {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    tracing::warn!(command = %cmd, ?limit, "timed out; killed");
+                    return Err(Error::from_command(
+                        CommandFailure {
+                            program: cmd.program().to_string_lossy().into_owned(),
+                            argv: cmd.argv(),
+                            status: None,
+                            stdout: Vec::new(),
+                            stderr: String::new(),
+                            spawn_error: None,
+                            timed_out: Some(limit),
+                        },
+                        ErrorKind::Timeout,
+                    ));
+                }
+                Err(e) => return Err(spawn_failed(cmd, e)),
+            },
+        };
+        if let Some(t) = stdin_thread {
+            let _ = t.join();
+        }
+        let stdout = stdout_thread.join().unwrap_or_default();
+        let stderr = stderr_thread.join().unwrap_or_default();
+        let out = Output {
+            status: status.into(),
+            stdout,
+            stderr,
+        };
+        tracing::debug!(
+            command = %cmd,
+            status = %out.status,
+            elapsed_ms = started.elapsed().as_secs_f64() * 1e3,
+            "finished"
+        );
+        Ok(out)
+    }
+}
+
+fn drain<R: Read + Send + 'static>(pipe: Option<R>) -> std::thread::JoinHandle<Vec<u8>> {
+    std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        if let Some(mut p) = pipe {
+            let _ = p.read_to_end(&mut buf);
+        }
+        buf
+    })
+}
+
+fn wait_until(
+    child: &mut std::process::Child,
+    deadline: Instant,
+) -> std::io::Result<Option<std::process::ExitStatus>> {
+    let mut pause = Duration::from_micros(200);
+    loop {
+        if let Some(status) = child.try_wait()? {
+            return Ok(Some(status));
+        }
+        let now = Instant::now();
+        if now >= deadline {
+            return Ok(None);
+        }
+        std::thread::sleep(pause.min(deadline - now));
+        pause = (pause * 2).min(Duration::from_millis(20));
+    }
+}
+
+fn spawn_failed(cmd: &Command, e: std::io::Error) -> Error {
+    let kind = if e.kind() == std::io::ErrorKind::NotFound {
+        ErrorKind::ToolMissing
+    } else {
+        ErrorKind::CommandFailed
+    };
+    Error::from_command(
+        CommandFailure {
+            program: cmd.program().to_string_lossy().into_owned(),
+            argv: cmd.argv(),
+            status: None,
+            stdout: Vec::new(),
+            stderr: String::new(),
+            spawn_error: Some(e),
+            timed_out: None,
+        },
+        kind,
+    )
+}
+
+fn resolve_program(program: &OsStr) -> Result<PathBuf> {
+    if Path::new(program).components().count() > 1 {
+        return Ok(PathBuf::from(program));
+    }
+    find_tool(&program.to_string_lossy())
+}
+
+/// The directories searched for tools: `$PATH`, then the `sbin` and `bin`
+/// directories a non-root `PATH` often lacks.
+pub fn tool_search_path() -> Vec<PathBuf> {
+    let mut dirs: Vec<PathBuf> = std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).collect())
+        .unwrap_or_default();
+    for extra in [
+        "/usr/local/sbin",
+        "/usr/local/bin",
+        "/usr/sbin",
+        "/usr/bin",
+        "/sbin",
+        "/bin",
+    ] {
+        let extra = PathBuf::from(extra);
+        if !dirs.contains(&extra) {
+            dirs.push(extra);
+        }
+    }
+    dirs
+}
+
+/// Find an executable tool by name on [`tool_search_path`].
+///
+/// The error says which tool is missing, where it looked, and which Debian package
+/// provides it when that is known.
+///
+/// ```
+/// use vmcraft_block::{find_tool, ErrorKind};
+/// assert!(find_tool("sh").is_ok());
+/// let err = find_tool("no-such-tool-vmcraft").unwrap_err();
+/// assert_eq!(err.kind(), ErrorKind::ToolMissing);
+/// assert!(err.to_string().contains("not found in"));
+/// ```
+pub fn find_tool(name: &str) -> Result<PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    let dirs = tool_search_path();
+    for dir in &dirs {
+        let candidate = dir.join(name);
+        if let Ok(meta) = std::fs::metadata(&candidate) {
+            if meta.is_file() && meta.permissions().mode() & 0o111 != 0 {
+                return Ok(candidate);
+            }
+        }
+    }
+    let searched: Vec<String> = dirs.iter().map(|d| d.display().to_string()).collect();
+    let hint = package_for(name)
+        .map(|p| format!(" (install the Debian package {p}, or run `cargo xtask setup`)"))
+        .unwrap_or_default();
+    Err(Error::new(
+        ErrorKind::ToolMissing,
+        "find_tool",
+        name,
+        format!("not found in {}{hint}", searched.join(":")),
+    ))
+}
+
+/// Whether a tool is installed (see [`find_tool`]).
+pub fn has_command(name: &str) -> bool {
+    find_tool(name).is_ok()
+}
+
+/// The Debian package that provides a tool VMCraft uses, when known.
+pub fn package_for(tool: &str) -> Option<&'static str> {
+    Some(match tool {
+        "qemu-img" | "qemu-nbd" | "qemu-storage-daemon" => "qemu-utils",
+        "mkfs.ext2" | "mkfs.ext3" | "mkfs.ext4" | "e2fsck" | "resize2fs" | "tune2fs"
+        | "fuse2fs" => "e2fsprogs",
+        "mkfs.vfat" | "mkfs.fat" | "fsck.vfat" | "fsck.fat" => "dosfstools",
+        "mkfs.xfs" | "xfs_repair" | "xfs_growfs" | "xfs_admin" => "xfsprogs",
+        "mkfs.btrfs" | "btrfs" => "btrfs-progs",
+        "ntfs-3g" | "mkntfs" | "mkfs.ntfs" | "ntfsfix" => "ntfs-3g",
+        "lvm" | "pvcreate" | "vgcreate" | "lvcreate" => "lvm2",
+        "augtool" => "augeas-tools",
+        "sgdisk" => "gdisk",
+        "sfdisk" | "fdisk" => "fdisk",
+        "blkid" | "losetup" | "mkswap" | "partx" | "wipefs" => "util-linux",
+        "parted" => "parted",
+        "fusefat" => "fusefat",
+        "tar" => "tar",
+        "pigz" => "pigz",
+        _ => return None,
+    })
+}

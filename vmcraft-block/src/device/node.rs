@@ -1,0 +1,376 @@
+//! [`DeviceNode`]: a kernel block device (`/dev/loop0`, `/dev/nbd0`, `/dev/sda`)
+//! reached through positioned I/O and the block ioctls: size, sector sizes,
+//! read-only flag, buffer flush, zero-out, discard, partition re-read, and the
+//! BLKPG calls that add, delete and resize the kernel's partitions one at a time.
+
+use std::fs::File;
+use std::os::unix::fs::{FileExt, FileTypeExt, MetadataExt};
+use std::os::unix::io::AsRawFd;
+use std::path::{Path, PathBuf};
+
+use super::{BlockDevice, check_range, not_a_device, write_zero_buffers};
+use crate::error::{Error, ErrorKind, Result};
+use crate::ioctl;
+
+/// An open kernel block device.
+///
+/// ```no_run
+/// use vmcraft_block::{BlockDevice, DeviceNode};
+/// let dev = DeviceNode::open("/dev/loop0", true)?;
+/// println!("{} bytes, {} partitions", dev.size()?, dev.kernel_partitions()?.len());
+/// # Ok::<(), vmcraft_block::Error>(())
+/// ```
+#[derive(Debug)]
+pub struct DeviceNode {
+    file: File,
+    path: PathBuf,
+    readonly: bool,
+    rdev: u64,
+}
+
+/// A partition as the kernel currently knows it (from sysfs).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KernelPartition {
+    /// Partition number (1-based).
+    pub number: u32,
+    /// Start in bytes.
+    pub start: u64,
+    /// Length in bytes.
+    pub size: u64,
+    /// The device node, e.g. `/dev/loop0p1`.
+    pub node: PathBuf,
+}
+
+impl DeviceNode {
+    /// Open a block special file, read-write unless `readonly`. Anything that is not
+    /// a block device is an error naming the path.
+    pub fn open(path: impl AsRef<Path>, readonly: bool) -> Result<Self> {
+        let path = path.as_ref();
+        let meta =
+            std::fs::metadata(path).map_err(|e| Error::io("open", path.display(), "stat", e))?;
+        if !meta.file_type().is_block_device() {
+            return Err(not_a_device("open", path, &meta));
+        }
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(!readonly)
+            .open(path)
+            .map_err(|e| Error::io("open", path.display(), "open", e))?;
+        Ok(DeviceNode {
+            file,
+            path: path.to_path_buf(),
+            readonly,
+            rdev: meta.rdev(),
+        })
+    }
+
+    /// The node's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The open file.
+    pub fn file(&self) -> &File {
+        &self.file
+    }
+
+    /// Major and minor device numbers.
+    pub fn dev_numbers(&self) -> (u32, u32) {
+        (libc::major(self.rdev), libc::minor(self.rdev))
+    }
+
+    /// The device's directory in sysfs (`/sys/dev/block/MAJ:MIN`).
+    pub fn sysfs_dir(&self) -> PathBuf {
+        let (maj, min) = self.dev_numbers();
+        PathBuf::from(format!("/sys/dev/block/{maj}:{min}"))
+    }
+
+    fn fd(&self) -> i32 {
+        self.file.as_raw_fd()
+    }
+
+    fn errno(&self, call: &'static str, what: &str, e: nix::errno::Errno) -> Error {
+        Error::errno(call, self.path.display(), what, e)
+    }
+
+    /// Soft block size (BLKBSZGET), as `blockdev --getbsz` reports it.
+    pub fn block_size(&self) -> Result<u32> {
+        let mut v: libc::c_int = 0;
+        // SAFETY: BLKBSZGET writes one int through the pointer.
+        unsafe { ioctl::blkbszget(self.fd(), &mut v) }
+            .map_err(|e| self.errno("blockdev_getbsz", "BLKBSZGET", e))?;
+        Ok(v as u32)
+    }
+
+    /// The kernel's read-only flag (BLKROGET).
+    pub fn kernel_read_only(&self) -> Result<bool> {
+        let mut v: libc::c_int = 0;
+        // SAFETY: BLKROGET writes one int through the pointer.
+        unsafe { ioctl::blkroget(self.fd(), &mut v) }
+            .map_err(|e| self.errno("blockdev_getro", "BLKROGET", e))?;
+        Ok(v != 0)
+    }
+
+    /// Set or clear the kernel's read-only flag (BLKROSET).
+    pub fn set_kernel_read_only(&self, ro: bool) -> Result<()> {
+        let v: libc::c_int = ro.into();
+        let call = if ro {
+            "blockdev_setro"
+        } else {
+            "blockdev_setrw"
+        };
+        // SAFETY: BLKROSET reads one int through the pointer.
+        unsafe { ioctl::blkroset(self.fd(), &v) }.map_err(|e| self.errno(call, "BLKROSET", e))?;
+        Ok(())
+    }
+
+    /// Ask the kernel to re-read the partition table (BLKRRPART). Fails with
+    /// [`ErrorKind::Busy`] while a partition is in use; prefer BLKPG updates.
+    pub fn reread_partitions(&self) -> Result<()> {
+        // SAFETY: BLKRRPART takes no argument.
+        unsafe { ioctl::blkrrpart(self.fd()) }
+            .map_err(|e| self.errno("blockdev_rereadpt", "BLKRRPART", e))?;
+        Ok(())
+    }
+
+    /// Flush dirty data, then drop the kernel's buffers for the device (BLKFLSBUF).
+    pub fn flush_buffers(&self) -> Result<()> {
+        self.file
+            .sync_all()
+            .map_err(|e| Error::io("blockdev_flushbufs", self.path.display(), "fsync", e))?;
+        // SAFETY: BLKFLSBUF takes no argument.
+        unsafe { ioctl::blkflsbuf(self.fd()) }
+            .map_err(|e| self.errno("blockdev_flushbufs", "BLKFLSBUF", e))?;
+        Ok(())
+    }
+
+    fn blkpg(
+        &self,
+        call: &'static str,
+        op: libc::c_int,
+        pno: u32,
+        start: u64,
+        length: u64,
+    ) -> Result<()> {
+        let mut part = ioctl::BlkpgPartition {
+            start: start as i64,
+            length: length as i64,
+            pno: pno as libc::c_int,
+            devname: [0; 64],
+            volname: [0; 64],
+        };
+        let arg = ioctl::BlkpgIoctlArg {
+            op,
+            flags: 0,
+            datalen: std::mem::size_of::<ioctl::BlkpgPartition>() as libc::c_int,
+            data: (&mut part as *mut ioctl::BlkpgPartition).cast(),
+        };
+        // SAFETY: `arg` points at a live blkpg_partition for the whole call.
+        unsafe { ioctl::blkpg(self.fd(), &arg) }.map_err(|e| {
+            self.errno(
+                call,
+                &format!("BLKPG partition {pno} ({length} bytes at {start})"),
+                e,
+            )
+        })?;
+        Ok(())
+    }
+
+    /// Add partition `number` to the kernel's view (BLKPG_ADD_PARTITION), `start`
+    /// and `length` in bytes.
+    pub fn add_partition(&self, number: u32, start: u64, length: u64) -> Result<()> {
+        self.blkpg(
+            "add_partition",
+            ioctl::BLKPG_ADD_PARTITION,
+            number,
+            start,
+            length,
+        )
+    }
+
+    /// Remove partition `number` from the kernel's view (BLKPG_DEL_PARTITION).
+    pub fn delete_partition(&self, number: u32) -> Result<()> {
+        self.blkpg("delete_partition", ioctl::BLKPG_DEL_PARTITION, number, 0, 0)
+    }
+
+    /// Change the length of partition `number` (BLKPG_RESIZE_PARTITION); the start
+    /// must be unchanged.
+    pub fn resize_partition(&self, number: u32, start: u64, length: u64) -> Result<()> {
+        self.blkpg(
+            "resize_partition",
+            ioctl::BLKPG_RESIZE_PARTITION,
+            number,
+            start,
+            length,
+        )
+    }
+
+    /// The partitions the kernel currently has for this device, from sysfs, sorted by
+    /// number.
+    pub fn kernel_partitions(&self) -> Result<Vec<KernelPartition>> {
+        let dir = self.sysfs_dir();
+        let entries = std::fs::read_dir(&dir).map_err(|e| {
+            Error::io(
+                "kernel_partitions",
+                self.path.display(),
+                format!("read {}", dir.display()),
+                e,
+            )
+        })?;
+        let mut parts = Vec::new();
+        for entry in entries.flatten() {
+            let p = entry.path();
+            let Ok(number) = read_sysfs_u64(&p.join("partition")) else {
+                continue;
+            };
+            let start = read_sysfs_u64(&p.join("start")).unwrap_or(0) * 512;
+            let size = read_sysfs_u64(&p.join("size")).unwrap_or(0) * 512;
+            let name = entry.file_name();
+            parts.push(KernelPartition {
+                number: number as u32,
+                start,
+                size,
+                node: Path::new("/dev").join(name),
+            });
+        }
+        parts.sort_by_key(|p| p.number);
+        Ok(parts)
+    }
+}
+
+fn read_sysfs_u64(path: &Path) -> std::io::Result<u64> {
+    std::fs::read_to_string(path)?
+        .trim()
+        .parse()
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
+}
+
+impl BlockDevice for DeviceNode {
+    fn size(&self) -> Result<u64> {
+        let mut size = 0u64;
+        // SAFETY: BLKGETSIZE64 writes one u64 through the pointer.
+        unsafe { ioctl::blkgetsize64(self.fd(), &mut size) }
+            .map_err(|e| self.errno("blockdev_getsize64", "BLKGETSIZE64", e))?;
+        Ok(size)
+    }
+
+    fn logical_sector_size(&self) -> Result<u32> {
+        let mut v: libc::c_int = 0;
+        // SAFETY: BLKSSZGET writes one int through the pointer.
+        unsafe { ioctl::blksszget(self.fd(), &mut v) }
+            .map_err(|e| self.errno("blockdev_getss", "BLKSSZGET", e))?;
+        Ok(v as u32)
+    }
+
+    fn physical_sector_size(&self) -> Result<u32> {
+        let mut v: libc::c_uint = 0;
+        // SAFETY: BLKPBSZGET writes one unsigned int through the pointer.
+        unsafe { ioctl::blkpbszget(self.fd(), &mut v) }
+            .map_err(|e| self.errno("physical_sector_size", "BLKPBSZGET", e))?;
+        Ok(v)
+    }
+
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> Result<()> {
+        check_range(self, "read", offset, buf.len() as u64)?;
+        self.file.read_exact_at(buf, offset).map_err(|e| {
+            Error::io(
+                "read",
+                self.path.display(),
+                format!("{} bytes at offset {offset}", buf.len()),
+                e,
+            )
+        })
+    }
+
+    fn write_at(&self, buf: &[u8], offset: u64) -> Result<()> {
+        if self.readonly {
+            return Err(Error::new(
+                ErrorKind::ReadOnly,
+                "write",
+                self.path.display(),
+                "device is read-only",
+            ));
+        }
+        check_range(self, "write", offset, buf.len() as u64)?;
+        self.file.write_all_at(buf, offset).map_err(|e| {
+            Error::io(
+                "write",
+                self.path.display(),
+                format!("{} bytes at offset {offset}", buf.len()),
+                e,
+            )
+        })
+    }
+
+    fn flush(&self) -> Result<()> {
+        if self.readonly {
+            return Ok(());
+        }
+        self.file
+            .sync_all()
+            .map_err(|e| Error::io("flush", self.path.display(), "fsync", e))
+    }
+
+    fn name(&self) -> String {
+        self.path.display().to_string()
+    }
+
+    fn is_read_only(&self) -> Result<bool> {
+        Ok(self.readonly || self.kernel_read_only()?)
+    }
+
+    fn host_path(&self) -> Option<&Path> {
+        Some(&self.path)
+    }
+
+    fn kernel_node(&self) -> Option<&DeviceNode> {
+        Some(self)
+    }
+
+    fn write_zeroes(&self, offset: u64, len: u64) -> Result<()> {
+        if self.readonly {
+            return Err(Error::new(
+                ErrorKind::ReadOnly,
+                "write_zeroes",
+                self.path.display(),
+                "device is read-only",
+            ));
+        }
+        check_range(self, "write_zeroes", offset, len)?;
+        if len == 0 {
+            return Ok(());
+        }
+        let ss = self.logical_sector_size()? as u64;
+        if offset % ss == 0 && len % ss == 0 {
+            let range = [offset, len];
+            // SAFETY: BLKZEROOUT reads two u64 through the pointer.
+            if unsafe { ioctl::blkzeroout(self.fd(), &range) }.is_ok() {
+                return Ok(());
+            }
+        }
+        write_zero_buffers(self, offset, len)
+    }
+
+    fn discard(&self, offset: u64, len: u64) -> Result<()> {
+        if self.readonly {
+            return Err(Error::new(
+                ErrorKind::ReadOnly,
+                "discard",
+                self.path.display(),
+                "device is read-only",
+            ));
+        }
+        check_range(self, "discard", offset, len)?;
+        let range = [offset, len];
+        // SAFETY: BLKDISCARD reads two u64 through the pointer.
+        unsafe { ioctl::blkdiscard(self.fd(), &range) }
+            .map_err(|e| self.errno("discard", "BLKDISCARD", e))?;
+        Ok(())
+    }
+}
+
+impl AsRawFd for DeviceNode {
+    fn as_raw_fd(&self) -> std::os::unix::io::RawFd {
+        self.fd()
+    }
+}
