@@ -569,3 +569,46 @@ pub fn package_for(tool: &str) -> Option<&'static str> {
         _ => return None,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn display_quotes_only_what_needs_quoting() {
+        let c = Command::new("lvm").args([
+            "lvcreate",
+            "-n",
+            "my lv",
+            "--config",
+            "devices { filter=[\"a|x|\"] }",
+            "",
+        ]);
+        assert_eq!(
+            c.to_string(),
+            r#"lvm lvcreate -n 'my lv' --config 'devices { filter=["a|x|"] }' ''"#
+        );
+        assert_eq!(Command::new("a").arg("it's").to_string(), r"a 'it'\''s'");
+    }
+
+    #[test]
+    fn failure_text_trims_stderr_and_names_everything() {
+        let cmd = Command::new("pvcreate").arg("/dev/loop9");
+        let err = command_failed(
+            &cmd,
+            &Output::failed(5, "\n  Device /dev/loop9 not found.\n\n"),
+        );
+        assert_eq!(
+            err.to_string(),
+            "pvcreate: command `pvcreate /dev/loop9` failed with exit status 5: Device /dev/loop9 not found."
+        );
+        assert_eq!(err.kind(), ErrorKind::CommandFailed);
+    }
+
+    #[test]
+    fn package_hints_for_missing_tools() {
+        assert_eq!(package_for("sgdisk"), Some("gdisk"));
+        assert_eq!(package_for("lvm"), Some("lvm2"));
+        assert_eq!(package_for("mkfs.vfat"), Some("dosfstools"));
+    }
+}

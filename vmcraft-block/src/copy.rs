@@ -540,3 +540,21 @@ pub fn is_zero(buf: &[u8]) -> bool {
     });
     acc == 0 && chunks.remainder().iter().all(|&b| b == 0)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::is_zero;
+
+    #[test]
+    fn is_zero_checks_every_byte() {
+        assert!(is_zero(&[]));
+        assert!(is_zero(&[0; 4097]));
+        for len in [1usize, 15, 16, 17, 4096, 4097] {
+            for pos in [0, len / 2, len - 1] {
+                let mut v = vec![0u8; len];
+                v[pos] = 1;
+                assert!(!is_zero(&v), "len {len} pos {pos}");
+            }
+        }
+    }
+}

@@ -179,3 +179,107 @@ pub fn retry_with_backoff<T, E: std::fmt::Display>(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, PartialEq)]
+    enum E {
+        Busy,
+        Fatal,
+    }
+    impl std::fmt::Display for E {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "{self:?}")
+        }
+    }
+
+    #[test]
+    fn default_schedule_is_2_4_8_then_capped_at_10() {
+        let clock = RecordingClock::default();
+        let mut attempts = 0;
+        let r: Result<(), E> = retry_with_backoff(
+            &RetryPolicy::default(),
+            &clock,
+            |e| *e == E::Busy,
+            |_| {
+                attempts += 1;
+                Err(E::Busy)
+            },
+        );
+        assert_eq!(r, Err(E::Busy));
+        assert_eq!(attempts, 5);
+        assert_eq!(clock.sleeps(), [2, 4, 8, 10].map(Duration::from_secs));
+    }
+
+    #[test]
+    fn permanent_errors_are_not_retried() {
+        let clock = RecordingClock::default();
+        let mut attempts = 0;
+        let r: Result<(), E> = retry_with_backoff(
+            &RetryPolicy::default(),
+            &clock,
+            |e| *e == E::Busy,
+            |n| {
+                attempts += 1;
+                if n == 1 { Err(E::Busy) } else { Err(E::Fatal) }
+            },
+        );
+        assert_eq!(r, Err(E::Fatal));
+        assert_eq!(attempts, 2);
+        assert_eq!(clock.sleeps(), [Duration::from_secs(2)]);
+    }
+
+    #[test]
+    fn configurable_attempts_and_delays() {
+        let clock = RecordingClock::default();
+        let policy = RetryPolicy {
+            max_attempts: 3,
+            base_delay: Duration::from_millis(100),
+            multiplier: 3,
+            max_delay: Duration::from_millis(250),
+            jitter: 0.0,
+        };
+        let _: Result<(), E> = retry_with_backoff(&policy, &clock, |_| true, |_| Err(E::Busy));
+        assert_eq!(
+            clock.sleeps(),
+            [Duration::from_millis(100), Duration::from_millis(250)]
+        );
+        let clock = RecordingClock::default();
+        let _: Result<(), E> =
+            retry_with_backoff(&RetryPolicy::no_retry(), &clock, |_| true, |_| Err(E::Busy));
+        assert!(clock.sleeps().is_empty());
+        let clock = RecordingClock::default();
+        let _: Result<(), E> = retry_with_backoff(
+            &RetryPolicy::default().without_delays(),
+            &clock,
+            |_| true,
+            |_| Err(E::Busy),
+        );
+        assert_eq!(clock.sleeps(), vec![Duration::ZERO; 4]);
+    }
+
+    #[test]
+    fn jitter_only_shortens_within_its_fraction() {
+        let policy = RetryPolicy {
+            jitter: 0.5,
+            ..Default::default()
+        };
+        for seed in 0..200 {
+            let d = policy.jittered(Duration::from_secs(8), seed);
+            assert!(
+                d <= Duration::from_secs(8) && d >= Duration::from_secs(4),
+                "{d:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn huge_attempt_numbers_saturate_at_the_cap() {
+        assert_eq!(
+            RetryPolicy::default().delay_after(200),
+            Duration::from_secs(10)
+        );
+    }
+}

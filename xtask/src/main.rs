@@ -1,1 +1,52 @@
-fn main() {}
+//! `cargo xtask`: VMCraft's task runner (reached through the alias in
+//! `.cargo/config.toml`). Dependency-light on purpose: it must build before anything
+//! else is installed.
+//!
+//! - `setup`: install, idempotently, the system packages the workspace and its tests
+//!   need.
+//! - `test`: setup if anything is missing, then every test of the workspace in strict
+//!   mode, then the list of tests that skipped for a missing kernel feature.
+//! - `demo`: the main job on an image it makes itself.
+
+mod demo;
+mod setup;
+mod test;
+mod util;
+
+use anyhow::{Result, bail};
+
+const USAGE: &str = "usage: cargo xtask <command>
+
+commands:
+  setup   install the system packages VMCraft and its tests need (idempotent)
+  test    setup if needed, then run every test in strict mode (VMCRAFT_TEST_STRICT=1)
+  demo    run VMCraft's main job on an image it makes itself
+";
+
+fn main() {
+    if let Err(e) = run() {
+        eprintln!("xtask: error: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn run() -> Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let (cmd, rest) = match args.split_first() {
+        Some((c, r)) => (c.as_str(), r),
+        None => {
+            print!("{USAGE}");
+            return Ok(());
+        }
+    };
+    match cmd {
+        "setup" => setup::run(rest),
+        "test" => test::run(rest),
+        "demo" => demo::run(rest),
+        "help" | "-h" | "--help" => {
+            print!("{USAGE}");
+            Ok(())
+        }
+        other => bail!("unknown command `{other}`\n\n{USAGE}"),
+    }
+}

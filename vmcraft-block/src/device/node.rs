@@ -56,12 +56,23 @@ impl DeviceNode {
             .write(!readonly)
             .open(path)
             .map_err(|e| Error::io("open", path.display(), "open", e))?;
-        Ok(DeviceNode {
+        let node = DeviceNode {
             file,
             path: path.to_path_buf(),
             readonly,
             rdev: meta.rdev(),
-        })
+        };
+        // Newer kernels allow a writable open of a read-only device and fail each
+        // write instead; refuse up front, as older kernels do with EROFS.
+        if !readonly && node.kernel_read_only()? {
+            return Err(Error::new(
+                ErrorKind::ReadOnly,
+                "open",
+                path.display(),
+                "device is read-only; open it read-only",
+            ));
+        }
+        Ok(node)
     }
 
     /// The node's path.

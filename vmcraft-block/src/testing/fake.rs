@@ -200,3 +200,60 @@ impl CommandRunner for FakeRunner {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn script_in_order_stubs_any_time_and_unexpected_reported() {
+        let fake = FakeRunner::new();
+        fake.expect(&["a", "1"], Response::ok("one"))
+            .expect_prefix(&["b"], Response::fail(2, "bad"))
+            .stub(&["which"], Response::ok("/usr/bin/x"));
+        assert_eq!(
+            fake.run(&Command::new("which").arg("x"))
+                .unwrap()
+                .stdout_str(),
+            "/usr/bin/x"
+        );
+        assert_eq!(
+            fake.run(&Command::new("a").arg("1")).unwrap().stdout_str(),
+            "one"
+        );
+        let err = fake.run(&Command::new("b").args(["--x", "y"])).unwrap_err();
+        assert!(err.to_string().contains("exit status 2: bad"), "{err}");
+        assert!(fake.pending().is_empty());
+        fake.verify();
+        assert_eq!(fake.call_lines(), ["which x", "a 1", "b --x y"]);
+    }
+
+    #[test]
+    fn out_of_order_and_missing_calls_fail_verification() {
+        let fake = FakeRunner::new();
+        fake.expect(&["a"], Response::ok(""))
+            .expect(&["b"], Response::ok(""));
+        let err = fake.run(&Command::new("b")).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("unexpected command `b` (expected `a`)"),
+            "{err}"
+        );
+        let r = std::panic::catch_unwind(|| fake.verify());
+        let msg = *r.unwrap_err().downcast::<String>().unwrap();
+        assert!(
+            msg.contains("unexpected command `b`") && msg.contains("never run: a"),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn scripted_errors_have_their_kind() {
+        let fake = FakeRunner::new();
+        fake.expect(&["slow"], Response::error(ErrorKind::Timeout, "timed out"));
+        assert_eq!(
+            fake.run(&Command::new("slow")).unwrap_err().kind(),
+            ErrorKind::Timeout
+        );
+    }
+}

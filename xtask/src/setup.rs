@@ -1,0 +1,96 @@
+//! `cargo xtask setup`: install the Debian packages VMCraft builds against and tests
+//! with, skipping what is already installed.
+
+use std::process::Command;
+
+use anyhow::{Result, bail};
+
+use crate::util;
+
+/// Every package, with why it is needed.
+pub const PACKAGES: &[(&str, &str)] = &[
+    ("qemu-utils", "qemu-img, qemu-nbd, qemu-storage-daemon: image formats and attach"),
+    ("fuse3", "FUSE exports of qemu-storage-daemon and FUSE filesystem drivers"),
+    ("e2fsprogs", "mkfs.ext*, e2fsck, resize2fs, fuse2fs"),
+    ("dosfstools", "mkfs.vfat, fsck.vfat"),
+    ("fusefat", "vfat through FUSE on kernels without the vfat driver"),
+    ("xfsprogs", "mkfs.xfs, xfs_repair, xfs_growfs"),
+    ("btrfs-progs", "mkfs.btrfs"),
+    ("ntfs-3g", "NTFS through FUSE, mkntfs"),
+    ("lvm2", "LVM"),
+    ("libaugeas-dev", "Augeas library for vmcraft-aug"),
+    ("augeas-lenses", "Augeas lenses"),
+    ("augeas-tools", "augtool, the Augeas test oracle"),
+    ("pkg-config", "locating C libraries at build time"),
+    ("libclang-dev", "bindgen for the Augeas bindings"),
+    ("gdisk", "sgdisk, the GPT test oracle"),
+    ("fdisk", "sfdisk, the partition test oracle"),
+    ("parted", "parted, the partition test oracle"),
+    ("util-linux", "blkid, losetup, partx, mkswap"),
+    ("tar", "GNU tar, the archive test oracle and benchmark peer"),
+    ("gzip", "gzip for archive round trips"),
+    ("bzip2", "bzip2 for archive round trips"),
+    ("xz-utils", "xz for archive round trips"),
+    ("zstd", "zstd for archive round trips"),
+    ("pigz", "parallel gzip, a benchmark peer"),
+    ("attr", "getfattr/setfattr for xattr tests"),
+    ("debootstrap", "a real Debian tree for archive benchmarks"),
+];
+
+/// Packages not yet installed.
+pub fn missing() -> Vec<&'static str> {
+    PACKAGES.iter().map(|(p, _)| *p).filter(|p| !installed(p)).collect()
+}
+
+fn installed(pkg: &str) -> bool {
+    Command::new("dpkg-query")
+        .args(["-W", "-f=${Status}", pkg])
+        .output()
+        .map(|o| o.status.success() && String::from_utf8_lossy(&o.stdout).contains("install ok installed"))
+        .unwrap_or(false)
+}
+
+pub fn run(args: &[String]) -> Result<()> {
+    if let Some(a) = args.first() {
+        bail!("setup takes no arguments (got `{a}`)");
+    }
+    let missing = missing();
+    for (pkg, why) in PACKAGES {
+        let state = if missing.contains(pkg) { "missing" } else { "installed" };
+        eprintln!("xtask: setup: {pkg:<14} {state:<9} ({why})");
+    }
+    if missing.is_empty() {
+        eprintln!("xtask: setup: everything is installed");
+        return Ok(());
+    }
+    if !util::have_program("apt-get") {
+        bail!("these packages are missing and there is no apt-get to install them: {}", missing.join(" "));
+    }
+    let sudo = !is_root();
+    let apt = |args: &[&str]| {
+        let mut c = if sudo { Command::new("sudo") } else { Command::new("apt-get") };
+        if sudo {
+            c.arg("apt-get");
+        }
+        c.args(args).env("DEBIAN_FRONTEND", "noninteractive");
+        c
+    };
+    util::run(&mut apt(&["update", "-q"]))?;
+    let mut install = apt(&["install", "-y", "-q", "--no-install-recommends"]);
+    install.args(&missing);
+    util::run(&mut install)?;
+    let still = self::missing();
+    if !still.is_empty() {
+        bail!("still missing after apt-get install: {}", still.join(" "));
+    }
+    eprintln!("xtask: setup: installed {}", missing.join(" "));
+    Ok(())
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+        .unwrap_or(false)
+}

@@ -1,0 +1,73 @@
+//! `cargo xtask test`: setup when something is missing, then every test of the
+//! workspace in strict mode (`VMCRAFT_TEST_STRICT=1`: a test that would skip for a
+//! missing tool or missing root fails instead), doctests, and at the end the list of
+//! tests that skipped because the host kernel lacks a feature.
+
+use std::process::Command;
+
+use anyhow::{Result, bail};
+
+use crate::{setup, util};
+
+pub fn run(args: &[String]) -> Result<()> {
+    if !setup::missing().is_empty() {
+        setup::run(&[])?;
+    }
+    let root = util::root();
+    let skip_log = root.join("target").join("vmcraft-skips.log");
+    std::fs::create_dir_all(root.join("target"))?;
+    let _ = std::fs::remove_file(&skip_log);
+
+    let with_env = |c: &mut Command| {
+        c.current_dir(&root)
+            .env("VMCRAFT_TEST_STRICT", "1")
+            .env("VMCRAFT_SKIP_LOG", &skip_log)
+            .env("RUST_BACKTRACE", "1");
+    };
+    let mut failures = Vec::new();
+
+    let mut tests = Command::new("cargo");
+    if has_nextest() {
+        tests.args(["nextest", "run", "--workspace", "--no-fail-fast", "--failure-output", "final"]);
+    } else {
+        tests.args(["test", "--workspace", "--no-fail-fast"]);
+    }
+    tests.args(args);
+    with_env(&mut tests);
+    if let Err(e) = util::run(&mut tests) {
+        failures.push(e.to_string());
+    }
+
+    let mut doc = Command::new("cargo");
+    doc.args(["test", "--workspace", "--doc"]);
+    with_env(&mut doc);
+    if let Err(e) = util::run(&mut doc) {
+        failures.push(e.to_string());
+    }
+
+    match std::fs::read_to_string(&skip_log) {
+        Ok(s) if !s.trim().is_empty() => {
+            let mut lines: Vec<&str> = s.lines().collect();
+            lines.sort();
+            lines.dedup();
+            eprintln!("\nxtask: tests skipped for what this host lacks ({}):", lines.len());
+            for l in lines {
+                eprintln!("  {l}");
+            }
+        }
+        _ => eprintln!("\nxtask: no test skipped"),
+    }
+    if !failures.is_empty() {
+        bail!("{}", failures.join("\n"));
+    }
+    eprintln!("xtask: all tests passed");
+    Ok(())
+}
+
+fn has_nextest() -> bool {
+    Command::new("cargo")
+        .args(["nextest", "--version"])
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false)
+}
