@@ -29,7 +29,8 @@ fn make_source(dir: &Path) -> PathBuf {
             x ^= x << 17;
             *b = x as u8 | 1;
         }
-        f.write_all_at(&buf, i * (SIZE / DATA_MIB) + 12_345 * i).unwrap();
+        f.write_all_at(&buf, i * (SIZE / DATA_MIB) + 12_345 * i)
+            .unwrap();
     }
     f.sync_all().unwrap();
     path
@@ -41,13 +42,25 @@ fn fsync(p: &Path) {
 
 fn vmcraft_copy(src: &Path, dest: &Path) {
     let _ = std::fs::remove_file(dest);
-    copy_device_to_device(src, dest, &CopyOptions { sparse: true, create: true, ..Default::default() }).unwrap();
+    copy_device_to_device(
+        src,
+        dest,
+        &CopyOptions {
+            sparse: true,
+            create: true,
+            ..Default::default()
+        },
+    )
+    .unwrap();
 }
 
 fn dd_copy(src: &Path, dest: &Path) {
     let _ = std::fs::remove_file(dest);
     let st = Command::new("dd")
-        .args([format!("if={}", src.display()), format!("of={}", dest.display())])
+        .args([
+            format!("if={}", src.display()),
+            format!("of={}", dest.display()),
+        ])
         .args(["bs=1M", "conv=fsync", "status=none"])
         .status()
         .unwrap();
@@ -56,17 +69,31 @@ fn dd_copy(src: &Path, dest: &Path) {
 
 fn cp_copy(src: &Path, dest: &Path) {
     let _ = std::fs::remove_file(dest);
-    let st = Command::new("cp").arg("--sparse=always").arg(src).arg(dest).status().unwrap();
+    let st = Command::new("cp")
+        .arg("--sparse=always")
+        .arg(src)
+        .arg(dest)
+        .status()
+        .unwrap();
     assert!(st.success());
     fsync(dest);
 }
 
 fn same_bytes(a: &Path, b: &Path) -> bool {
-    Command::new("cmp").arg("-s").arg(a).arg(b).status().unwrap().success()
+    Command::new("cmp")
+        .arg("-s")
+        .arg(a)
+        .arg(b)
+        .status()
+        .unwrap()
+        .success()
 }
 
 fn bench_copy(c: &mut Criterion) {
-    let dir = tempfile::Builder::new().prefix("vmcraft-bench-copy-").tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let dir = tempfile::Builder::new()
+        .prefix("vmcraft-bench-copy-")
+        .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
+        .unwrap();
     let src = make_source(dir.path());
     let dest = dir.path().join("dest.img");
     for f in [vmcraft_copy, dd_copy, cp_copy] {
@@ -75,9 +102,15 @@ fn bench_copy(c: &mut Criterion) {
     }
     let mut g = c.benchmark_group("copy 1 GiB sparse image with 32 MiB of data");
     g.sample_size(10);
-    g.bench_function("vmcraft copy_device_to_device sparse", |b| b.iter(|| vmcraft_copy(black_box(&src), &dest)));
-    g.bench_function("cp --sparse=always", |b| b.iter(|| cp_copy(black_box(&src), &dest)));
-    g.bench_function("dd bs=1M conv=fsync", |b| b.iter(|| dd_copy(black_box(&src), &dest)));
+    g.bench_function("vmcraft copy_device_to_device sparse", |b| {
+        b.iter(|| vmcraft_copy(black_box(&src), &dest))
+    });
+    g.bench_function("cp --sparse=always", |b| {
+        b.iter(|| cp_copy(black_box(&src), &dest))
+    });
+    g.bench_function("dd bs=1M conv=fsync", |b| {
+        b.iter(|| dd_copy(black_box(&src), &dest))
+    });
     g.finish();
 }
 

@@ -16,7 +16,11 @@ fn patterned_image(env: &TestEnv, name: &str, size: u64) -> std::path::PathBuf {
     use std::os::unix::fs::FileExt;
     let data: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8 + 1).collect();
     f.write_all_at(&data, 4096).unwrap();
-    let straddle = if size >= 8 << 20 { (4 << 20) - 1000 } else { size / 2 - 150_000 };
+    let straddle = if size >= 8 << 20 {
+        (4 << 20) - 1000
+    } else {
+        size / 2 - 150_000
+    };
     f.write_all_at(&data, straddle).unwrap();
     let mut with_zero_block = data.clone();
     with_zero_block[8192..16384].fill(0);

@@ -1,12 +1,13 @@
 //! The [`BlockDevice`] trait and its implementations: [`ImageFile`] (a disk image
 //! on the host filesystem), [`DeviceNode`] (a kernel block device, through ioctls)
 //! and [`MemoryDisk`] (in memory, for tests and scratch work); [`open`] picks the
-//! right one for a path, and [`DeviceIo`] adapts any device to
+//! right one for a path, [`Named`] renames a device for messages, and [`DeviceIo`] adapts any device to
 //! `Read + Write + Seek` for libraries that want a stream.
 
 mod cursor;
 mod file;
 mod memory;
+mod named;
 mod node;
 
 use std::path::Path;
@@ -15,6 +16,7 @@ use std::sync::Arc;
 pub use cursor::DeviceIo;
 pub use file::ImageFile;
 pub use memory::MemoryDisk;
+pub use named::Named;
 pub use node::{DeviceNode, KernelPartition};
 
 use crate::error::{Error, ErrorKind, Result};
