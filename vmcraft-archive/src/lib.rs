@@ -1,8 +1,46 @@
 //! # vmcraft-archive
 //!
-//! Guest-tree I/O (work in progress): `tar_in`/`tar_out` with none, gzip, bzip2, xz
-//! and zstd compression, faithful to modes, owners, links and xattrs, and the
-//! confined path resolver (`GuestRoot`) that keeps every guest path inside the
-//! guest root with chroot semantics.
+//! Guest-tree I/O for VMCraft: tar in and out of a guest's filesystem tree, and the
+//! confined path resolver that every guest file call goes through.
+//!
+//! - [`GuestRoot`]: a guest's root directory. Every path handed to it is resolved
+//!   by the kernel inside the root with chroot semantics (`openat2` with
+//!   `RESOLVE_IN_ROOT`): `..` stops at the root, and a guest symlink, absolute or
+//!   relative, resolves as it would inside the guest. The libguestfs file calls
+//!   (`read_file`, `write`, `mkdir_p`, `rm_rf`, `ln_s`, `lstat`, `statvfs`, `find`,
+//!   `cp_a`, ...) are its methods.
+//!
+//! ```
+//! use vmcraft_archive::GuestRoot;
+//! let dir = tempfile::tempdir()?;
+//! let root = GuestRoot::open(dir.path())?;
+//! root.mkdir_p("/etc", 0o755)?;
+//! root.ln_s("/etc", "/link")?;
+//! root.write("/link/hostname", b"guest\n")?;
+//! assert_eq!(root.cat("/etc/hostname")?, "guest\n");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! Errors are one [`Error`] with a matchable [`ErrorKind`]; messages read
+//! `call: path: what`, in libguestfs style.
 
 #![deny(missing_docs)]
+
+mod compress;
+mod copy;
+mod error;
+mod fileops;
+mod meta;
+mod pargz;
+mod root;
+mod stat;
+mod walk;
+mod xattrs;
+
+pub use compress::{Compression, Level};
+pub use error::{Error, ErrorKind, Result};
+pub use fileops::FileTime;
+pub use root::{GuestRoot, WriteMode};
+pub use stat::{Stat, StatNs, StatVfs};
+pub use walk::Dirent;
+pub use xattrs::Xattr;
