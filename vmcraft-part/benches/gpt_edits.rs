@@ -1,0 +1,3 @@
+//! Placeholder: the GPT edit benchmark is added in a later commit.
+
+fn main() {}

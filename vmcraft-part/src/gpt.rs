@@ -1,0 +1,567 @@
+//! GPT through `gptman`: reading with strict validation, the edits behind the
+//! `part_*` calls, and writing both copies plus the protective MBR.
+//!
+//! A table on a guest disk is untrusted input, and `gptman` trusts what it reads
+//! (an entry count of four billion is an allocation, an entry size other than 128
+//! an assertion, two partitions at LBA 0 an `unwrap` on an empty range). So every
+//! header is checked here first, field by field, and `gptman` only ever parses a
+//! header that passed: when the primary fails and the backup passes, `gptman`
+//! reads through a view in which LBA 1 is blank, so it falls back to the backup
+//! itself. The table is then held in the primary's point of view (header at LBA 1,
+//! entries at LBA 2), which is what `gptman` writes from.
+
+use std::collections::HashSet;
+use std::io::Cursor;
+
+use gptman::{GPT, GPTHeader, GPTPartitionEntry};
+use uuid::Uuid;
+use vmcraft_block::BlockDevice;
+
+use crate::cache::{DiskCache, Masked};
+use crate::error::{Ctx, ErrorKind, Result};
+use crate::types::{gpt_type, guid_from_disk, guid_to_disk, random_guid};
+
+/// The most partition entries accepted in a header (a 2 MiB entry array; real
+/// tables have 128).
+const MAX_ENTRIES: u32 = 16384;
+/// The only entry size `gptman` (and nearly every tool) handles.
+const ENTRY_SIZE: u32 = 128;
+/// Name length limit: 36 UTF-16 code units.
+pub(crate) const NAME_UNITS: usize = 36;
+/// GPT attribute bits 3..=47 are reserved by the UEFI specification.
+pub(crate) const RESERVED_ATTRIBUTES: u64 = ((1u64 << 48) - 1) & !0b111;
+
+/// What sector 0 holds next to a GPT.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Pmbr {
+    /// A protective MBR (one 0xEE entry); `bootable` keeps its active flag.
+    Protective { bootable: bool },
+    /// A hybrid MBR (0xEE plus real entries): left exactly as it is.
+    Hybrid,
+    /// No MBR signature: a protective MBR is written with the next change.
+    Missing,
+}
+
+/// A GPT held in memory.
+#[derive(Debug, Clone)]
+pub(crate) struct GptLayout {
+    pub gpt: GPT,
+    pub pmbr: Pmbr,
+}
+
+/// The verdict on one header copy.
+enum HeaderState {
+    /// No "EFI PART" signature.
+    Missing,
+    /// A signature, but something is wrong; the text says what.
+    Bad(String),
+    /// A header that passed every check.
+    Good(GPTHeader),
+}
+
+fn array_sectors(entries: u32, ss: u64) -> u64 {
+    (u64::from(entries) * u64::from(ENTRY_SIZE)).div_ceil(ss)
+}
+
+/// Check the header copy at `lba` and its entry array.
+fn check_header<D: BlockDevice + ?Sized>(
+    cache: &mut DiskCache<'_, D>,
+    ss: u64,
+    disk_sectors: u64,
+    lba: u64,
+) -> vmcraft_block::Result<HeaderState> {
+    let raw = cache.read_vec(lba * ss, ss as usize)?;
+    if &raw[..8] != b"EFI PART" {
+        return Ok(HeaderState::Missing);
+    }
+    let h = match GPTHeader::read_from(&mut Cursor::new(&raw[..])) {
+        Ok(h) => h,
+        Err(gptman::Error::InvalidChecksum(stored, computed)) => {
+            return Ok(HeaderState::Bad(format!(
+                "header CRC32 is {stored:#010x}, should be {computed:#010x}"
+            )));
+        }
+        Err(gptman::Error::InvalidRevision) => {
+            return Ok(HeaderState::Bad(format!(
+                "unsupported revision {:02x?}",
+                &raw[8..12]
+            )));
+        }
+        Err(gptman::Error::InvalidHeaderSize) => {
+            let size = u32::from_le_bytes(raw[12..16].try_into().expect("4 bytes"));
+            return Ok(HeaderState::Bad(format!(
+                "unsupported header size {size} (only 92)"
+            )));
+        }
+        Err(e) => return Ok(HeaderState::Bad(e.to_string())),
+    };
+    let bad = |m: String| Ok(HeaderState::Bad(m));
+    if h.primary_lba != lba {
+        return bad(format!("says it is at LBA {}", h.primary_lba));
+    }
+    if h.size_of_partition_entry != ENTRY_SIZE {
+        return bad(format!(
+            "partition entries of {} bytes are not supported (only {ENTRY_SIZE})",
+            h.size_of_partition_entry
+        ));
+    }
+    let n = h.number_of_partition_entries;
+    if n == 0 || n > MAX_ENTRIES {
+        return bad(format!(
+            "{n} partition entries (accepted: 1 to {MAX_ENTRIES})"
+        ));
+    }
+    let array = array_sectors(n, ss);
+    let (first, last) = (h.first_usable_lba, h.last_usable_lba);
+    if first < 2 + array {
+        return bad(format!(
+            "first usable LBA {first} leaves no room for {array} sectors of partition entries"
+        ));
+    }
+    if last < first {
+        return bad(format!(
+            "last usable LBA {last} is before the first usable LBA {first}"
+        ));
+    }
+    let entries_at = h.partition_entry_lba;
+    if lba == 1 {
+        let backup = h.backup_lba;
+        if backup >= disk_sectors {
+            return bad(format!(
+                "backup header LBA {backup} is past the end of the disk ({disk_sectors} sectors)"
+            ));
+        }
+        if last.checked_add(array).is_none_or(|e| e >= backup) {
+            return bad(format!(
+                "last usable LBA {last} leaves no room for the backup entries before LBA {backup}"
+            ));
+        }
+        if entries_at < 2 || entries_at + array > first {
+            return bad(format!(
+                "partition entries at LBA {entries_at} overlap the header or the usable area"
+            ));
+        }
+    } else {
+        if h.backup_lba != 1 {
+            return bad(format!(
+                "says the primary header is at LBA {}, not 1",
+                h.backup_lba
+            ));
+        }
+        if entries_at <= last || entries_at.checked_add(array).is_none_or(|e| e > lba) {
+            return bad(format!(
+                "partition entries at LBA {entries_at} overlap the usable area or the header"
+            ));
+        }
+    }
+    let entries = match h.read_partitions(cache, ss) {
+        Ok(p) => p,
+        Err(gptman::Error::InvalidPartitionEntryArrayChecksum(stored, computed)) => {
+            return bad(format!(
+                "partition entry array CRC32 is {stored:#010x}, should be {computed:#010x}"
+            ));
+        }
+        Err(e) => {
+            if let Some(e) = cache.take_error() {
+                return Err(e);
+            }
+            return bad(format!("partition entries: {e}"));
+        }
+    };
+    if let Some(problem) = check_entries(&entries, first, last) {
+        return bad(problem);
+    }
+    Ok(HeaderState::Good(h))
+}
+
+/// What is wrong with a set of entries, if anything: inverted or out-of-range
+/// sectors, overlaps, duplicate unique GUIDs.
+fn check_entries(entries: &[GPTPartitionEntry], first: u64, last: u64) -> Option<String> {
+    let mut used: Vec<(u64, u64, usize)> = Vec::new();
+    let mut guids = HashSet::new();
+    for (i, e) in entries.iter().enumerate().filter(|(_, e)| e.is_used()) {
+        let n = i + 1;
+        let (s, t) = (e.starting_lba, e.ending_lba);
+        if t < s {
+            return Some(format!(
+                "partition {n} ends (LBA {t}) before it starts (LBA {s})"
+            ));
+        }
+        if s < first || t > last {
+            return Some(format!(
+                "partition {n} (sectors {s}..{t}) lies outside the usable sectors {first}..{last}"
+            ));
+        }
+        if !guids.insert(e.unique_partition_guid) {
+            return Some(format!(
+                "partition {n} repeats the unique GUID {}",
+                crate::format_guid(&guid_from_disk(&e.unique_partition_guid))
+            ));
+        }
+        used.push((s, t, n));
+    }
+    used.sort_unstable();
+    for w in used.windows(2) {
+        if w[1].0 <= w[0].1 {
+            return Some(format!(
+                "partitions {} ({}..{}) and {} ({}..{}) overlap",
+                w[0].2, w[0].0, w[0].1, w[1].2, w[1].0, w[1].1
+            ));
+        }
+    }
+    None
+}
+
+fn describe(state: &HeaderState) -> String {
+    match state {
+        HeaderState::Missing => "no GPT signature".to_string(),
+        HeaderState::Bad(m) => m.clone(),
+        HeaderState::Good(_) => "valid".to_string(),
+    }
+}
+
+/// Whether the sector at `lba` starts with a GPT header signature.
+pub(crate) fn has_signature<D: BlockDevice + ?Sized>(
+    cache: &mut DiskCache<'_, D>,
+    ss: u64,
+    lba: u64,
+) -> vmcraft_block::Result<bool> {
+    Ok(&cache.read_vec(lba * ss, 8)?[..] == b"EFI PART")
+}
+
+/// The primary header's idea of where its backup is, if the primary is valid.
+pub(crate) fn valid_backup_lba<D: BlockDevice + ?Sized>(
+    cache: &mut DiskCache<'_, D>,
+    ss: u64,
+    disk_sectors: u64,
+) -> vmcraft_block::Result<Option<u64>> {
+    Ok(match check_header(cache, ss, disk_sectors, 1)? {
+        HeaderState::Good(h) => Some(h.backup_lba),
+        _ => None,
+    })
+}
+
+/// Read the GPT. `Ok(None)` when neither copy has a signature; a corrupt error
+/// when signatures exist but neither copy is valid. Warnings (a copy that was bad
+/// or missing) are appended to `warnings`.
+pub(crate) fn read<D: BlockDevice + ?Sized>(
+    cache: &mut DiskCache<'_, D>,
+    ss: u64,
+    disk_sectors: u64,
+    pmbr: Pmbr,
+    ctx: &Ctx,
+    warnings: &mut Vec<String>,
+) -> Result<Option<GptLayout>> {
+    let io = |e| ctx.block("reading the GPT", e);
+    if disk_sectors < 3 {
+        return Ok(None);
+    }
+    let last = disk_sectors - 1;
+    let primary = check_header(cache, ss, disk_sectors, 1).map_err(io)?;
+    let (mut gpt, from_backup) = match &primary {
+        HeaderState::Good(h) => {
+            let backup_lba = h.backup_lba;
+            let gpt = GPT::read_from(cache, ss).map_err(|e| gptman_failure(ctx, cache, e))?;
+            let backup = check_header(cache, ss, disk_sectors, backup_lba).map_err(io)?;
+            if !matches!(backup, HeaderState::Good(_)) {
+                warnings.push(format!(
+                    "backup GPT header at LBA {backup_lba}: {}; the next write restores it",
+                    describe(&backup)
+                ));
+            }
+            (gpt, false)
+        }
+        HeaderState::Missing | HeaderState::Bad(_) => {
+            let backup = check_header(cache, ss, disk_sectors, last).map_err(io)?;
+            match backup {
+                HeaderState::Good(_) => {}
+                HeaderState::Missing if matches!(primary, HeaderState::Missing) => {
+                    return Ok(None);
+                }
+                _ => {
+                    return Err(ctx.corrupt(format!(
+                        "corrupt GPT: primary header at LBA 1: {}; backup header at LBA {last}: {}",
+                        describe(&primary),
+                        describe(&backup)
+                    )));
+                }
+            }
+            let mut masked = Masked {
+                cache,
+                hide: ss..2 * ss,
+            };
+            let gpt = GPT::read_from(&mut masked, ss)
+                .map_err(|e| gptman_failure(ctx, masked.cache, e))?;
+            warnings.push(format!(
+                "primary GPT header at LBA 1: {}; the table was read from the backup header at LBA {last}, and the next write restores the primary",
+                describe(&primary)
+            ));
+            (gpt, true)
+        }
+    };
+    if from_backup {
+        let h = &mut gpt.header;
+        std::mem::swap(&mut h.primary_lba, &mut h.backup_lba);
+        h.partition_entry_lba = 2;
+    }
+    // gptman puts the backup entries right after the last usable LBA when it
+    // writes; keep the primary's at LBA 2 (the reserved area guarantees room).
+    gpt.header.partition_entry_lba = 2;
+    for (_, e) in gpt.iter_mut() {
+        if e.is_unused() && *e != GPTPartitionEntry::empty() {
+            *e = GPTPartitionEntry::empty();
+        }
+    }
+    Ok(Some(GptLayout { gpt, pmbr }))
+}
+
+fn gptman_failure<D: BlockDevice + ?Sized>(
+    ctx: &Ctx,
+    cache: &mut DiskCache<'_, D>,
+    e: gptman::Error,
+) -> crate::Error {
+    match cache.take_error() {
+        Some(block) => ctx.block("reading the GPT", block),
+        None => ctx
+            .err(ErrorKind::Corrupt, "gptman could not read the GPT")
+            .with_source(e),
+    }
+}
+
+/// The smallest disk, in sectors, that holds a GPT with 128 entries and one
+/// usable sector.
+pub(crate) fn min_sectors(ss: u64) -> u64 {
+    2 * (1 + array_sectors(128, ss)) + 2
+}
+
+impl GptLayout {
+    /// A new empty GPT for a disk of `disk_sectors` sectors (checked by the caller
+    /// against [`min_sectors`]).
+    pub fn new<D: BlockDevice + ?Sized>(
+        cache: &mut DiskCache<'_, D>,
+        ss: u64,
+        ctx: &Ctx,
+    ) -> Result<Self> {
+        let gpt = GPT::new_from(cache, ss, guid_to_disk(&random_guid()))
+            .map_err(|e| gptman_failure(ctx, cache, e))?;
+        Ok(GptLayout {
+            gpt,
+            pmbr: Pmbr::Protective { bootable: false },
+        })
+    }
+
+    /// Number of entries in the array.
+    pub fn capacity(&self) -> u32 {
+        self.gpt.header.number_of_partition_entries
+    }
+
+    /// First and last usable sector.
+    pub fn usable(&self) -> (u64, u64) {
+        (
+            self.gpt.header.first_usable_lba,
+            self.gpt.header.last_usable_lba,
+        )
+    }
+
+    /// Used entries as (number, entry).
+    pub fn used(&self) -> impl Iterator<Item = (u32, &GPTPartitionEntry)> {
+        self.gpt.iter().filter(|(_, e)| e.is_used())
+    }
+
+    /// The used entry `n`, or a not-found error.
+    pub fn entry(&self, ctx: &Ctx, n: u32) -> Result<&GPTPartitionEntry> {
+        if n >= 1 && n <= self.capacity() && self.gpt[n].is_used() {
+            Ok(&self.gpt[n])
+        } else {
+            Err(ctx.err(ErrorKind::NotFound, format!("partition {n} does not exist")))
+        }
+    }
+
+    /// The used entry `n`, mutable.
+    pub fn entry_mut(&mut self, ctx: &Ctx, n: u32) -> Result<&mut GPTPartitionEntry> {
+        self.entry(ctx, n)?;
+        Ok(&mut self.gpt[n])
+    }
+
+    /// Refuse `start..=end` if it leaves the usable area or overlaps a partition
+    /// other than `except`.
+    fn check_range(&self, ctx: &Ctx, start: u64, end: u64, except: Option<u32>) -> Result<()> {
+        let (first, last) = self.usable();
+        if start < first {
+            return Err(ctx.layout(format!(
+                "sectors {start}..{end}: start is before the first usable sector {first}"
+            )));
+        }
+        if end > last {
+            return Err(ctx.layout(format!(
+                "sectors {start}..{end}: end is past the last usable sector {last}"
+            )));
+        }
+        for (n, e) in self.used() {
+            if Some(n) != except && start <= e.ending_lba && e.starting_lba <= end {
+                return Err(ctx.layout(format!(
+                    "sectors {start}..{end} overlap partition {n} ({}..{})",
+                    e.starting_lba, e.ending_lba
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Add a Linux-filesystem partition with an empty name in the lowest free
+    /// entry; returns its number.
+    pub fn add(&mut self, ctx: &Ctx, start: u64, end: u64) -> Result<u32> {
+        self.check_range(ctx, start, end, None)?;
+        let slot = (1..=self.capacity())
+            .find(|&n| self.gpt[n].is_unused())
+            .ok_or_else(|| {
+                ctx.layout(format!(
+                    "no free partition entry: this table holds at most {} partitions",
+                    self.capacity()
+                ))
+            })?;
+        let guid = self.fresh_guid();
+        self.gpt[slot] = GPTPartitionEntry {
+            partition_type_guid: guid_to_disk(&gpt_type::LINUX_FILESYSTEM),
+            unique_partition_guid: guid_to_disk(&guid),
+            starting_lba: start,
+            ending_lba: end,
+            attribute_bits: 0,
+            partition_name: "".into(),
+        };
+        Ok(slot)
+    }
+
+    fn fresh_guid(&self) -> Uuid {
+        loop {
+            let g = random_guid();
+            let raw = guid_to_disk(&g);
+            if self.used().all(|(_, e)| e.unique_partition_guid != raw) {
+                return g;
+            }
+        }
+    }
+
+    /// Remove partition `n`.
+    pub fn delete(&mut self, ctx: &Ctx, n: u32) -> Result<()> {
+        self.entry(ctx, n)?;
+        self.gpt[n] = GPTPartitionEntry::empty();
+        Ok(())
+    }
+
+    /// Move the end of partition `n` to `end`.
+    pub fn resize(&mut self, ctx: &Ctx, n: u32, end: u64) -> Result<()> {
+        let start = self.entry(ctx, n)?.starting_lba;
+        if end < start {
+            return Err(ctx.layout(format!(
+                "endsect {end} is before the start of partition {n} (sector {start})"
+            )));
+        }
+        self.check_range(ctx, start, end, Some(n))?;
+        self.gpt[n].ending_lba = end;
+        Ok(())
+    }
+
+    /// Set the unique GUID of partition `n` (not zero, not another partition's).
+    pub fn set_guid(&mut self, ctx: &Ctx, n: u32, guid: &Uuid) -> Result<()> {
+        self.entry(ctx, n)?;
+        if guid.is_nil() {
+            return Err(ctx.invalid("the all-zero GUID cannot be a partition GUID"));
+        }
+        let raw = guid_to_disk(guid);
+        if let Some((other, _)) = self
+            .used()
+            .find(|(m, e)| *m != n && e.unique_partition_guid == raw)
+        {
+            return Err(ctx.layout(format!(
+                "GUID {} is already the GUID of partition {other}",
+                crate::format_guid(guid)
+            )));
+        }
+        self.gpt[n].unique_partition_guid = raw;
+        Ok(())
+    }
+
+    /// Put the backup header and entries at the end of a grown disk, as
+    /// `sgdisk -e`; returns the LBA of the old backup header if it moved.
+    pub fn expand(&mut self, disk_sectors: u64) -> Option<u64> {
+        let h = &mut self.gpt.header;
+        let last = disk_sectors - 1;
+        let old = h.backup_lba;
+        let array = array_sectors(h.number_of_partition_entries, self.gpt.sector_size);
+        h.backup_lba = last;
+        h.last_usable_lba = last - array - 1;
+        (old != last).then_some(old)
+    }
+
+    /// Serialise both copies (and the protective MBR) into the cache.
+    pub fn write<D: BlockDevice + ?Sized>(
+        &mut self,
+        cache: &mut DiskCache<'_, D>,
+        ctx: &Ctx,
+    ) -> Result<()> {
+        let ss = self.gpt.sector_size;
+        let fail = |cache: &mut DiskCache<'_, D>, e: gptman::Error| match cache.take_error() {
+            Some(block) => ctx.block("writing the GPT", block),
+            None => ctx
+                .err(ErrorKind::Layout, "gptman refused the table")
+                .with_source(e),
+        };
+        self.gpt.write_into(cache).map_err(|e| fail(cache, e))?;
+        match self.pmbr {
+            Pmbr::Protective { bootable: true } => {
+                GPT::write_bootable_protective_mbr_into(cache, ss).map_err(|e| fail(cache, e))?
+            }
+            Pmbr::Protective { bootable: false } | Pmbr::Missing => {
+                GPT::write_protective_mbr_into(cache, ss).map_err(|e| fail(cache, e))?
+            }
+            Pmbr::Hybrid => {}
+        }
+        self.pmbr = match self.pmbr {
+            Pmbr::Missing => Pmbr::Protective { bootable: false },
+            p => p,
+        };
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(s: u64, e: u64, guid: u8) -> GPTPartitionEntry {
+        GPTPartitionEntry {
+            partition_type_guid: [1; 16],
+            unique_partition_guid: [guid; 16],
+            starting_lba: s,
+            ending_lba: e,
+            attribute_bits: 0,
+            partition_name: "".into(),
+        }
+    }
+
+    #[test]
+    fn entry_checks() {
+        assert_eq!(check_entries(&[entry(34, 100, 1)], 34, 1000), None);
+        let msg = check_entries(&[entry(100, 34, 1)], 34, 1000).unwrap();
+        assert!(
+            msg.contains("ends (LBA 34) before it starts (LBA 100)"),
+            "{msg}"
+        );
+        let msg = check_entries(&[entry(0, 10, 1)], 34, 1000).unwrap();
+        assert!(msg.contains("outside the usable sectors 34..1000"), "{msg}");
+        let msg = check_entries(&[entry(34, 100, 1), entry(200, 300, 1)], 34, 1000).unwrap();
+        assert!(msg.contains("repeats the unique GUID"), "{msg}");
+        let msg = check_entries(&[entry(34, 100, 1), entry(100, 300, 2)], 34, 1000).unwrap();
+        assert_eq!(msg, "partitions 1 (34..100) and 2 (100..300) overlap");
+    }
+
+    #[test]
+    fn sizes() {
+        assert_eq!(array_sectors(128, 512), 32);
+        assert_eq!(array_sectors(128, 4096), 4);
+        assert_eq!(array_sectors(1, 512), 1);
+        assert_eq!(min_sectors(512), 68);
+        assert_eq!(RESERVED_ATTRIBUTES, 0x0000_FFFF_FFFF_FFF8);
+    }
+}
