@@ -1,0 +1,97 @@
+//! [`AugFlags`]: the flag set of `aug_init`, with the values libguestfs and
+//! `augeas.h` give them.
+
+bitflags::bitflags! {
+    /// Flags for [`Augeas::init`](crate::Augeas::init), bit for bit the values of
+    /// libguestfs's `aug_init` (and of `augeas.h`), so a number taken from a
+    /// guestfish script converts with [`AugFlags::from_bits`].
+    ///
+    /// `NO_ERR_CLOSE` is always in effect, whether given or not: a failed
+    /// initialisation reports Augeas's own diagnosis instead of a bare failure.
+    ///
+    /// ```
+    /// use vmcraft_aug::AugFlags;
+    /// let flags = AugFlags::SAVE_BACKUP | AugFlags::NO_LOAD;
+    /// assert_eq!(flags.bits(), 33);
+    /// assert_eq!(AugFlags::from_bits(33), Some(flags));
+    /// assert_eq!(AugFlags::from_bits(1 << 12), None);
+    /// ```
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+    pub struct AugFlags: u32 {
+        /// Keep the original file with a `.augsave` extension on save.
+        const SAVE_BACKUP = 1;
+        /// Save changes into a file with extension `.augnew` and leave the
+        /// original unchanged. Takes precedence over `SAVE_BACKUP`.
+        const SAVE_NEWFILE = 2;
+        /// Typecheck lenses while loading them (slow: seconds to minutes).
+        const TYPE_CHECK = 4;
+        /// Do not use the built-in load path for lens modules.
+        const NO_STDINC = 8;
+        /// Make save a no-op: compute what would change, write nothing (the
+        /// files that would have been written are listed in
+        /// `/augeas/events/saved`).
+        const SAVE_NOOP = 16;
+        /// Load no files at init; the tree stays empty until `aug_load`.
+        const NO_LOAD = 32;
+        /// Do not autoload any lens: `/augeas/load` starts empty (use
+        /// `aug_transform` or set `/augeas/load/...` by hand, then `aug_load`).
+        /// Implies no files are loaded at init.
+        const NO_MODL_AUTOLOAD = 64;
+        /// Track the span in the input file of every node (`/augeas/span`).
+        const ENABLE_SPAN = 128;
+        /// Keep the handle open after an initialisation error. Always on here;
+        /// accepted so that any libguestfs flag value converts.
+        const NO_ERR_CLOSE = 256;
+    }
+}
+
+impl AugFlags {
+    /// The flags as Augeas's C library takes them, with `NO_ERR_CLOSE` added.
+    pub(crate) fn to_raugeas(self) -> raugeas::Flags {
+        raugeas::Flags::from_bits_retain(self.bits()) | raugeas::Flags::NO_ERROR_CLOSE
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_match_libguestfs_and_augeas_h() {
+        let table = [
+            (AugFlags::SAVE_BACKUP, raugeas::Flags::SAVE_BACKUP, 1),
+            (AugFlags::SAVE_NEWFILE, raugeas::Flags::SAVE_NEW_FILE, 2),
+            (AugFlags::TYPE_CHECK, raugeas::Flags::TYPE_CHECK, 4),
+            (AugFlags::NO_STDINC, raugeas::Flags::NO_STD_INCLUDE, 8),
+            (AugFlags::SAVE_NOOP, raugeas::Flags::SAVE_NOOP, 16),
+            (AugFlags::NO_LOAD, raugeas::Flags::NO_LOAD, 32),
+            (
+                AugFlags::NO_MODL_AUTOLOAD,
+                raugeas::Flags::NO_MODULE_AUTOLOAD,
+                64,
+            ),
+            (AugFlags::ENABLE_SPAN, raugeas::Flags::ENABLE_SPAN, 128),
+            (AugFlags::NO_ERR_CLOSE, raugeas::Flags::NO_ERROR_CLOSE, 256),
+        ];
+        for (ours, theirs, value) in table {
+            assert_eq!(ours.bits(), value, "{ours:?}");
+            assert_eq!(theirs.bits(), value, "{ours:?}");
+        }
+    }
+
+    #[test]
+    fn no_err_close_is_always_on() {
+        assert_eq!(
+            AugFlags::empty().to_raugeas().bits(),
+            raugeas::Flags::NO_ERROR_CLOSE.bits()
+        );
+        let all = AugFlags::all().to_raugeas();
+        assert_eq!(all.bits(), 511);
+    }
+
+    #[test]
+    fn unknown_bits_are_refused() {
+        assert_eq!(AugFlags::from_bits(511), Some(AugFlags::all()));
+        assert_eq!(AugFlags::from_bits(512), None);
+    }
+}

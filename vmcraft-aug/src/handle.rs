@@ -1,0 +1,529 @@
+//! [`Augeas`]: the public handle with the libguestfs `aug_*` calls, its
+//! [`InitOptions`], and [`IntBool`], the result of `aug_defnode`.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::flags::AugFlags;
+use crate::session::Session;
+use crate::worker::Worker;
+
+/// The result of [`Augeas::aug_defnode`], libguestfs's `int_bool` struct.
+///
+/// ```
+/// use vmcraft_aug::IntBool;
+/// let r = IntBool { i: 1, b: true };
+/// assert_eq!((r.i, r.b), (1, true));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct IntBool {
+    /// The number of nodes in the variable's node set.
+    pub i: i32,
+    /// Whether a node was created because the expression matched nothing.
+    pub b: bool,
+}
+
+/// Options beyond libguestfs's `aug_init(root, flags)`.
+///
+/// ```
+/// use vmcraft_aug::InitOptions;
+/// let opts = InitOptions::new().loadpath("/opt/site/lenses");
+/// assert_eq!(opts.loadpath_dirs().len(), 1);
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct InitOptions {
+    loadpath: Vec<PathBuf>,
+}
+
+impl InitOptions {
+    /// No extra options.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Also load lens modules from this host directory (searched before the
+    /// built-in load path, like `augtool -I`). Lenses always come from the host,
+    /// never from the guest.
+    pub fn loadpath(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.loadpath.push(dir.into());
+        self
+    }
+
+    /// The extra lens directories.
+    pub fn loadpath_dirs(&self) -> &[PathBuf] {
+        &self.loadpath
+    }
+
+    fn joined(&self) -> Result<String> {
+        let mut parts = Vec::with_capacity(self.loadpath.len());
+        for dir in &self.loadpath {
+            let s = dir
+                .to_str()
+                .filter(|s| !s.contains(':') && !s.contains('\0'));
+            match s {
+                Some(s) => parts.push(s.to_string()),
+                None => {
+                    return Err(Error::new(
+                        ErrorKind::InvalidArgument,
+                        "aug_init",
+                        dir.display().to_string(),
+                        "a lens directory must be UTF-8 without ':' or NUL",
+                    ));
+                }
+            }
+        }
+        Ok(parts.join(":"))
+    }
+}
+
+/// An Augeas handle confined to a guest root, with libguestfs's `aug_*` calls.
+///
+/// The Augeas handle itself lives on a dedicated worker thread that has its own
+/// filesystem context and has `chroot`ed into the guest root (after loading the
+/// lenses from the host), so no guest symlink can lead Augeas to a host file.
+/// Every call is synchronous: it sends the request to the worker and waits.
+///
+/// `Augeas` is `Send + Sync`; calls are serialised. [`Augeas::default`] is a
+/// handle with nothing open, on which every call fails with
+/// [`ErrorKind::NotInitialised`] until [`Augeas::aug_init`]. Dropping the handle
+/// closes Augeas and stops the thread. While a handle is open its worker's root
+/// is inside the guest filesystem, so that filesystem cannot be unmounted
+/// (`EBUSY`): close the handle first.
+///
+/// Requires root (`CAP_SYS_CHROOT`). A guest root with a kernel filesystem
+/// (`proc`, `sysfs`, `devtmpfs`, ...) mounted inside it is refused
+/// ([`ErrorKind::UnsafeRoot`]).
+///
+/// ```no_run
+/// use std::path::Path;
+/// use vmcraft_aug::{AugFlags, Augeas};
+/// let aug = Augeas::init(Path::new("/mnt/guest"), AugFlags::empty())?;
+/// let ip = aug.aug_get("/files/etc/hosts/1/ipaddr")?;
+/// aug.aug_set("/files/etc/ssh/sshd_config/PermitRootLogin", "no")?;
+/// aug.aug_save()?;
+/// # Ok::<(), vmcraft_aug::Error>(())
+/// ```
+#[derive(Debug, Default)]
+pub struct Augeas {
+    worker: Mutex<Option<Worker>>,
+}
+
+impl Augeas {
+    /// Open Augeas on the guest tree at `root` (a host directory, typically
+    /// where the guest's filesystems are mounted), confined to it.
+    ///
+    /// Unless `flags` has `NO_LOAD` or `NO_MODL_AUTOLOAD`, every file a lens
+    /// autoloads is parsed now. Loading the lenses takes a few hundred
+    /// milliseconds whatever the flags (see [`AugFlags::NO_MODL_AUTOLOAD`]).
+    ///
+    /// ```no_run
+    /// use std::path::Path;
+    /// use vmcraft_aug::{AugFlags, Augeas};
+    /// let aug = Augeas::init(Path::new("/mnt/guest"), AugFlags::SAVE_BACKUP)?;
+    /// assert!(aug.is_open());
+    /// # Ok::<(), vmcraft_aug::Error>(())
+    /// ```
+    pub fn init(root: &Path, flags: AugFlags) -> Result<Augeas> {
+        Self::init_with(root, flags, &InitOptions::default())
+    }
+
+    /// [`Augeas::init`] with [`InitOptions`].
+    ///
+    /// ```no_run
+    /// use std::path::Path;
+    /// use vmcraft_aug::{AugFlags, Augeas, InitOptions};
+    /// let opts = InitOptions::new().loadpath("/opt/site/lenses");
+    /// let aug = Augeas::init_with(Path::new("/mnt/guest"), AugFlags::empty(), &opts)?;
+    /// # Ok::<(), vmcraft_aug::Error>(())
+    /// ```
+    pub fn init_with(root: &Path, flags: AugFlags, options: &InitOptions) -> Result<Augeas> {
+        let worker = Worker::start(root, flags, options.joined()?)?;
+        Ok(Augeas {
+            worker: Mutex::new(Some(worker)),
+        })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Option<Worker>> {
+        self.worker.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// (Re)open Augeas on `root`: the handle open before, if any, is closed
+    /// first, and stays closed if the new one fails to open (libguestfs's
+    /// `aug_init`).
+    ///
+    /// ```no_run
+    /// use std::path::Path;
+    /// use vmcraft_aug::{AugFlags, Augeas};
+    /// let aug = Augeas::default();
+    /// aug.aug_init(Path::new("/mnt/guest"), AugFlags::NO_LOAD)?;
+    /// aug.aug_init(Path::new("/mnt/other"), AugFlags::empty())?; // closes the first
+    /// # Ok::<(), vmcraft_aug::Error>(())
+    /// ```
+    pub fn aug_init(&self, root: &Path, flags: AugFlags) -> Result<()> {
+        self.aug_init_with(root, flags, &InitOptions::default())
+    }
+
+    /// [`Augeas::aug_init`] with [`InitOptions`].
+    ///
+    /// ```no_run
+    /// use std::path::Path;
+    /// use vmcraft_aug::{AugFlags, Augeas, InitOptions};
+    /// let aug = Augeas::default();
+    /// aug.aug_init_with(Path::new("/mnt/guest"), AugFlags::empty(), &InitOptions::new())?;
+    /// # Ok::<(), vmcraft_aug::Error>(())
+    /// ```
+    pub fn aug_init_with(&self, root: &Path, flags: AugFlags, options: &InitOptions) -> Result<()> {
+        let mut guard = self.lock();
+        drop(guard.take());
+        *guard = Some(Worker::start(root, flags, options.joined()?)?);
+        Ok(())
+    }
+
+    /// Close the handle (libguestfs's `aug_close`); an error if none is open.
+    ///
+    /// ```
+    /// use vmcraft_aug::{Augeas, ErrorKind};
+    /// let aug = Augeas::default();
+    /// assert_eq!(aug.aug_close().unwrap_err().kind(), ErrorKind::NotInitialised);
+    /// ```
+    pub fn aug_close(&self) -> Result<()> {
+        match self.lock().take() {
+            Some(worker) => {
+                drop(worker);
+                Ok(())
+            }
+            None => Err(Error::not_initialised("aug_close")),
+        }
+    }
+
+    /// Whether a handle is open.
+    ///
+    /// ```
+    /// assert!(!vmcraft_aug::Augeas::default().is_open());
+    /// ```
+    pub fn is_open(&self) -> bool {
+        self.lock().is_some()
+    }
+
+    /// The (canonical) guest root of the open handle.
+    ///
+    /// ```
+    /// assert_eq!(vmcraft_aug::Augeas::default().root(), None);
+    /// ```
+    pub fn root(&self) -> Option<PathBuf> {
+        self.lock().as_ref().map(|w| w.root().to_path_buf())
+    }
+
+    /// The flags the open handle was initialised with.
+    ///
+    /// ```
+    /// assert_eq!(vmcraft_aug::Augeas::default().flags(), None);
+    /// ```
+    pub fn flags(&self) -> Option<AugFlags> {
+        self.lock().as_ref().map(|w| w.flags())
+    }
+
+    fn call<R, F>(&self, call: &'static str, f: F) -> Result<R>
+    where
+        R: Send + 'static,
+        F: FnOnce(&mut Session) -> Result<R> + Send + 'static,
+    {
+        let guard = self.lock();
+        let worker = guard.as_ref().ok_or_else(|| Error::not_initialised(call))?;
+        worker.call(call, f)
+    }
+
+    /// The value of the single node matching `path`.
+    ///
+    /// Errors: no node matches ([`ErrorKind::NoMatch`], naming the file's parse
+    /// failure when that is why), several match
+    /// ([`ErrorKind::TooManyMatches`]), the node has no value
+    /// ([`ErrorKind::NoValue`]).
+    ///
+    /// ```no_run
+    /// # let aug = vmcraft_aug::Augeas::init(std::path::Path::new("/mnt/guest"), Default::default())?;
+    /// let ip = aug.aug_get("/files/etc/hosts/*[canonical = 'localhost']/ipaddr")?;
+    /// # Ok::<(), vmcraft_aug::Error>(())
+    /// ```
+    pub fn aug_get(&self, path: &str) -> Result<String> {
+        let path = path.to_string();
+        self.call("aug_get", move |s| s.get(&path))
+    }
+
+    /// Set the value of the node matching `path`, creating it (and missing
+    /// ancestors) if the path allows. More than one match is an error.
+    ///
+    /// ```no_run
+    /// # let aug = vmcraft_aug::Augeas::init(std::path::Path::new("/mnt/guest"), Default::default())?;
+    /// aug.aug_set("/files/etc/ssh/sshd_config/PermitRootLogin", "no")?;
+    /// # Ok::<(), vmcraft_aug::Error>(())
+    /// ```
+    pub fn aug_set(&self, path: &str, val: &str) -> Result<()> {
+        let (path, val) = (path.to_string(), val.to_string());
+        self.call("aug_set", move |s| s.set(&path, &val))
+    }
+
+    /// Set the value of the node matching `path` to nothing (NULL).
+    ///
+    /// ```no_run
+    /// # let aug = vmcraft_aug::Augeas::init(std::path::Path::new("/mnt/guest"), Default::default())?;
+    /// aug.aug_clear("/files/etc/default/grub/GRUB_CMDLINE_LINUX")?;
+    /// # Ok::<(), vmcraft_aug::Error>(())
+    /// ```
+    pub fn aug_clear(&self, path: &str) -> Result<()> {
+        let path = path.to_string();
+        self.call("aug_clear", move |s| s.clear(&path))
+    }
+
+    /// Set the value of many nodes at once: for each node matching `base`, the
+    /// node matching `sub` below it (created if needed; `None` means the base
+    /// node itself). Returns how many nodes were changed.
+    ///
+    /// ```no_run
+    /// # let aug = vmcraft_aug::Augeas::init(std::path::Path::new("/mnt/guest"), Default::default())?;
+    /// let n = aug.aug_setm("/files/etc/fstab/*[vfstype = 'xfs']", Some("passno"), "2")?;
+    /// # Ok::<(), vmcraft_aug::Error>(())
+    /// ```
+    pub fn aug_setm(&self, base: &str, sub: Option<&str>, val: &str) -> Result<usize> {
+        let (base, sub, val) = (base.to_string(), sub.map(str::to_string), val.to_string());
+        self.call("aug_setm", move |s| s.setm(&base, sub.as_deref(), &val))
+    }
+
+    /// Insert a sibling node labelled `label` before (`before = true`) or after
+    /// the single node matching `path`. The label must be plain: no `/`, no
+    /// `*`, no trailing `[N]` ([`ErrorKind::InvalidArgument`] otherwise, before
+    /// Augeas is asked).
+    ///
+    /// ```no_run
+    /// # let aug = vmcraft_aug::Augeas::init(std::path::Path::new("/mnt/guest"), Default::default())?;
+    /// aug.aug_insert("/files/etc/hosts/1", "3", false)?;
+    /// aug.aug_set("/files/etc/hosts/3/ipaddr", "192.0.2.9")?;
+    /// # Ok::<(), vmcraft_aug::Error>(())
+    /// ```
+    pub fn aug_insert(&self, path: &str, label: &str, before: bool) -> Result<()> {
+        let (path, label) = (path.to_string(), label.to_string());
+        self.call("aug_insert", move |s| s.insert(&path, &label, before))
+    }
+
+    /// Remove every node matching `path` and their descendants; returns how many
+    /// nodes were removed.
+    ///
+    /// ```no_run
+    /// # let aug = vmcraft_aug::Augeas::init(std::path::Path::new("/mnt/guest"), Default::default())?;
+    /// let removed = aug.aug_rm("/files/etc/fstab/*[file = '/mnt/old']")?;
+    /// # Ok::<(), vmcraft_aug::Error>(())
+    /// ```
+    pub fn aug_rm(&self, path: &str) -> Result<usize> {
+        let path = path.to_string();
+        self.call("aug_rm", move |s| s.rm(&path))
+    }
+
+    /// Move the single node matching `src` to `dest`, which must match one node
+    /// or none (then it is created).
+    ///
+    /// ```no_run
+    /// # let aug = vmcraft_aug::Augeas::init(std::path::Path::new("/mnt/guest"), Default::default())?;
+    /// aug.aug_mv("/files/etc/hosts/2", "/files/etc/hosts/5")?;
+    /// # Ok::<(), vmcraft_aug::Error>(())
+    /// ```
+    pub fn aug_mv(&self, src: &str, dest: &str) -> Result<()> {
+        let (src, dest) = (src.to_string(), dest.to_string());
+        self.call("aug_mv", move |s| s.mv(&src, &dest))
+    }
+
+    /// The fully qualified paths of every node matching `path`, in document
+    /// order (empty when nothing matches).
+    ///
+    /// ```no_run
+    /// # let aug = vmcraft_aug::Augeas::init(std::path::Path::new("/mnt/guest"), Default::default())?;
+    /// for entry in aug.aug_match("/files/etc/fstab/*[vfstype = 'ext4']")? {
+    ///     println!("{entry}");
+    /// }
+    /// # Ok::<(), vmcraft_aug::Error>(())
+    /// ```
+    pub fn aug_match(&self, path: &str) -> Result<Vec<String>> {
+        let path = path.to_string();
+        self.call("aug_match", move |s| s.matches("aug_match", &path))
+    }
+
+    /// The children of `path`, sorted (libguestfs's `aug_ls`: `aug_match` of
+    /// `path/*`). A path ending in `/`, `]` or `*` is refused.
+    ///
+    /// ```no_run
+    /// # let aug = vmcraft_aug::Augeas::init(std::path::Path::new("/mnt/guest"), Default::default())?;
+    /// let entries = aug.aug_ls("/files/etc/hosts")?;
+    /// # Ok::<(), vmcraft_aug::Error>(())
+    /// ```
+    pub fn aug_ls(&self, path: &str) -> Result<Vec<String>> {
+        let path = path.to_string();
+        self.call("aug_ls", move |s| s.ls(&path))
+    }
+
+    /// The label of the single node matching `path`.
+    ///
+    /// ```no_run
+    /// # let aug = vmcraft_aug::Augeas::init(std::path::Path::new("/mnt/guest"), Default::default())?;
+    /// assert_eq!(aug.aug_label("/files/etc/hosts/1/ipaddr")?, "ipaddr");
+    /// # Ok::<(), vmcraft_aug::Error>(())
+    /// ```
+    pub fn aug_label(&self, path: &str) -> Result<String> {
+        let path = path.to_string();
+        self.call("aug_label", move |s| s.label(&path))
+    }
+
+    /// Define the variable `name` (used as `$name` in later paths) as the result
+    /// of `expr`, or undefine it when `expr` is `None`. Returns the number of
+    /// nodes in the node set, or 0 when `expr` is not a node set.
+    ///
+    /// ```no_run
+    /// # let aug = vmcraft_aug::Augeas::init(std::path::Path::new("/mnt/guest"), Default::default())?;
+    /// let n = aug.aug_defvar("hosts", Some("/files/etc/hosts/*"))?;
+    /// let first = aug.aug_get("$hosts[1]/ipaddr")?;
+    /// # Ok::<(), vmcraft_aug::Error>(())
+    /// ```
+    pub fn aug_defvar(&self, name: &str, expr: Option<&str>) -> Result<usize> {
+        let (name, expr) = (name.to_string(), expr.map(str::to_string));
+        self.call("aug_defvar", move |s| s.defvar(&name, expr.as_deref()))
+    }
+
+    /// Define the variable `name` as the node set of `expr`, creating a node
+    /// with value `val` when `expr` matches nothing. Returns the number of
+    /// nodes (`i`) and whether one was created (`b`).
+    ///
+    /// ```no_run
+    /// # let aug = vmcraft_aug::Augeas::init(std::path::Path::new("/mnt/guest"), Default::default())?;
+    /// let r = aug.aug_defnode("root", "/files/etc/fstab/*[file = '/']", "")?;
+    /// assert_eq!((r.i, r.b), (1, false));
+    /// # Ok::<(), vmcraft_aug::Error>(())
+    /// ```
+    pub fn aug_defnode(&self, name: &str, expr: &str, val: &str) -> Result<IntBool> {
+        let (name, expr, val) = (name.to_string(), expr.to_string(), val.to_string());
+        self.call("aug_defnode", move |s| s.defnode(&name, &expr, &val))
+    }
+
+    /// Load (again) every file the transforms under `/augeas/load` name,
+    /// discarding unsaved changes. Parse failures do not make this fail: they
+    /// are recorded under `/augeas//error`.
+    ///
+    /// ```no_run
+    /// # let aug = vmcraft_aug::Augeas::init(std::path::Path::new("/mnt/guest"), vmcraft_aug::AugFlags::NO_LOAD)?;
+    /// aug.aug_load()?;
+    /// # Ok::<(), vmcraft_aug::Error>(())
+    /// ```
+    pub fn aug_load(&self) -> Result<()> {
+        self.call("aug_load", |s| s.load())
+    }
+
+    /// Write every changed file back, as the `SAVE_*` flags say. On failure the
+    /// error ([`ErrorKind::SaveFailed`]) names each file that could not be
+    /// written and Augeas's reason (from `/augeas//error`), e.g.
+    /// `aug_save: /etc/fstab: Failed to match tree under /files/etc/fstab/1`;
+    /// those files are left as they were.
+    ///
+    /// ```no_run
+    /// # let aug = vmcraft_aug::Augeas::init(std::path::Path::new("/mnt/guest"), Default::default())?;
+    /// aug.aug_set("/files/etc/hostname/hostname", "guest1")?;
+    /// aug.aug_save()?;
+    /// # Ok::<(), vmcraft_aug::Error>(())
+    /// ```
+    pub fn aug_save(&self) -> Result<()> {
+        self.call("aug_save", |s| s.save())
+    }
+
+    /// Add (or, with `remove`, exclude) `file` to the files `lens` handles; the
+    /// lens is a module name (`"Hosts"`) or a full lens name (`"Hosts.lns"`).
+    /// Takes effect at the next `aug_load`.
+    ///
+    /// ```no_run
+    /// # let aug = vmcraft_aug::Augeas::init(std::path::Path::new("/mnt/guest"), vmcraft_aug::AugFlags::NO_MODL_AUTOLOAD)?;
+    /// aug.aug_transform("Hosts", "/etc/hosts.local", false)?;
+    /// aug.aug_load()?;
+    /// # Ok::<(), vmcraft_aug::Error>(())
+    /// ```
+    pub fn aug_transform(&self, lens: &str, file: &str, remove: bool) -> Result<()> {
+        let (lens, file) = (lens.to_string(), file.to_string());
+        self.call("aug_transform", move |s| s.transform(&lens, &file, remove))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn assert_send_sync<T: Send + Sync>() {}
+
+    #[test]
+    fn the_handle_is_send_and_sync() {
+        assert_send_sync::<Augeas>();
+        assert_send_sync::<Error>();
+    }
+
+    #[test]
+    fn every_call_needs_an_open_handle() {
+        let aug = Augeas::default();
+        let results: Vec<(&str, Result<()>)> = vec![
+            ("aug_get", aug.aug_get("/a").map(drop)),
+            ("aug_set", aug.aug_set("/a", "b")),
+            ("aug_clear", aug.aug_clear("/a")),
+            ("aug_setm", aug.aug_setm("/a", None, "b").map(drop)),
+            ("aug_insert", aug.aug_insert("/a", "b", true)),
+            ("aug_rm", aug.aug_rm("/a").map(drop)),
+            ("aug_mv", aug.aug_mv("/a", "/b")),
+            ("aug_match", aug.aug_match("/a").map(drop)),
+            ("aug_ls", aug.aug_ls("/a").map(drop)),
+            ("aug_label", aug.aug_label("/a").map(drop)),
+            ("aug_defvar", aug.aug_defvar("a", None).map(drop)),
+            ("aug_defnode", aug.aug_defnode("a", "/a", "").map(drop)),
+            ("aug_load", aug.aug_load()),
+            ("aug_save", aug.aug_save()),
+            ("aug_transform", aug.aug_transform("Hosts", "/a", false)),
+            ("aug_close", aug.aug_close()),
+        ];
+        for (call, r) in results {
+            let e = r.unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::NotInitialised, "{call}");
+            assert_eq!(e.call(), call);
+            assert_eq!(
+                e.to_string(),
+                format!("{call}: you must call aug_init first to initialize augeas")
+            );
+        }
+        assert!(!aug.is_open());
+    }
+
+    #[test]
+    fn loadpath_is_checked() {
+        let ok = InitOptions::new().loadpath("/a").loadpath("/b");
+        assert_eq!(ok.joined().unwrap(), "/a:/b");
+        let bad = InitOptions::new().loadpath("/a:b");
+        let e = bad.joined().unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidArgument);
+        assert_eq!(
+            e.to_string(),
+            "aug_init: /a:b: a lens directory must be UTF-8 without ':' or NUL"
+        );
+    }
+
+    #[test]
+    fn a_missing_root_is_refused_before_any_thread_starts() {
+        let e = Augeas::init(
+            Path::new("/nonexistent/vmcraft-aug-root"),
+            AugFlags::empty(),
+        )
+        .unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Io);
+        assert_eq!(
+            e.to_string(),
+            "aug_init: /nonexistent/vmcraft-aug-root (flags 0): cannot resolve the guest root"
+        );
+        let file = tempfile::NamedTempFile::new().unwrap();
+        let e = Augeas::init(file.path(), AugFlags::NO_LOAD).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidArgument);
+        assert!(
+            e.to_string()
+                .ends_with("(flags 32): the guest root is not a directory"),
+            "{e}"
+        );
+    }
+}
