@@ -1,10 +1,74 @@
 //! # vmcraft-nbd
 //!
-//! Attaching disk images as block devices (work in progress): one `attach(image,
-//! options) -> Attachment` over three backends (a loop device for raw images, a
-//! qemu-storage-daemon FUSE export plus a loop device for any format qemu reads, and
-//! kernel NBD through `qemu-nbd --connect` where `/dev/nbd*` exists), format
-//! detection from magic bytes, partition nodes created with BLKPG from the table
-//! read in-process, and RAII detach.
+//! Attach a disk image (raw, qcow2, vmdk, vhdx, vdi, vpc) as a kernel block device,
+//! with partition nodes, and detach it without leaving anything behind.
+//!
+//! One entry point, [`attach`], over three backends:
+//!
+//! 1. **loop** ([`Backend::Loop`]): raw images, a loop device by direct ioctls
+//!    (`LOOP_CONFIGURE`), read-only when asked. No process.
+//! 2. **qemu-storage-daemon FUSE export + loop** ([`Backend::StorageDaemon`]): any
+//!    format qemu reads. The daemon exports the image's raw contents as a regular
+//!    file through FUSE and a loop device is bound to that file. Needs no nbd kernel
+//!    module, so it works in containers.
+//! 3. **kernel NBD** ([`Backend::KernelNbd`]): `qemu-nbd --connect` to a free
+//!    `/dev/nbdN`, found and locked across processes, with retries of transient
+//!    failures and a verified disconnect.
+//!
+//! [`Backend::Auto`] (the default) takes loop for raw images, kernel NBD where
+//! `/dev/nbd0` exists (or the module can be loaded), and the storage daemon
+//! otherwise; [`Attachment::backend_reason`] says why, and the choice is logged.
+//!
+//! Before anything is attached the image's header is read in-process
+//! ([`inspect_image`]): the format is detected from magic bytes unless given, and
+//! an image that refers to other files (a backing file, an external data file,
+//! vmdk extents outside its directory) is refused unless
+//! [`AttachOptions::allow_backing_file`] is set — a raw guest can write a qcow2
+//! header naming `/etc/shadow` into its own first sector. qemu is also told
+//! `"backing": null`. Truncated images and garbage in a qcow2's tables are refused
+//! with an error naming the offending entry.
+//!
+//! After attaching, the partition table is read in-process and the kernel's
+//! partition nodes are created with BLKPG ioctls and waited for; nothing depends
+//! on the kernel's own table parsers or on udev.
+//!
+//! [`Attachment`] is RAII: dropping it detaches (flush, partitions, loop or NBD
+//! device, daemon stopped over QMP, FUSE export unmounted, runtime files removed);
+//! [`Attachment::detach`] does the same and reports errors.
+//!
+//! ```no_run
+//! use vmcraft_nbd::{attach, AttachOptions, Backend};
+//! use vmcraft_block::BlockDevice;
+//!
+//! let disk = attach("guest.qcow2", AttachOptions::default().readonly(true))?;
+//! println!("{} via {} ({})", disk.device().display(), disk.backend(), disk.backend_reason());
+//! let mut mbr = [0u8; 512];
+//! disk.read_at(&mut mbr, 0)?;
+//! for p in disk.partitions() {
+//!     println!("{}: {} bytes", p.node.display(), p.size);
+//! }
+//! disk.detach()?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 #![deny(missing_docs)]
+
+mod attach;
+mod blockdev;
+mod daemon;
+mod error;
+mod format;
+mod host;
+pub mod nbd;
+mod options;
+mod partitions;
+mod qmp;
+
+pub use attach::{Attachment, attach, attach_with};
+pub use daemon::StorageDaemon;
+pub use error::{Error, ErrorKind, Result};
+pub use format::{
+    Format, ImageInfo, detect_format, detect_format_of, inspect_device, inspect_image,
+};
+pub use nbd::{DeviceLock, NbdConnection, NbdHost};
+pub use options::{AioMode, AttachOptions, Backend, CacheMode, DiscardMode};

@@ -1,0 +1,701 @@
+//! The entry point: [`attach`] an image and get an [`Attachment`]: the whole-disk
+//! device, its partition devices, the backend used and why, the format; detached
+//! on drop or by [`Attachment::detach`], which reports errors.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use vmcraft_block::{
+    BlockDevice, Clock, CommandRunner, DeviceNode, KernelPartition, LoopDevice, LoopOptions,
+    SystemClock, SystemRunner,
+};
+
+use crate::daemon::StorageDaemon;
+use crate::error::{Error, ErrorKind, Result};
+use crate::format::{Format, ImageInfo, inspect_image};
+use crate::nbd::{self, NbdConnection, NbdHost};
+use crate::options::{AttachOptions, Backend};
+use crate::partitions;
+
+/// What holds the device open, per backend. Field order in the variants is the
+/// teardown order.
+enum Inner {
+    Loop(LoopDevice),
+    Daemon {
+        lo: LoopDevice,
+        daemon: StorageDaemon,
+    },
+    Nbd {
+        node: DeviceNode,
+        conn: NbdConnection,
+    },
+}
+
+impl Inner {
+    fn node(&self) -> &DeviceNode {
+        match self {
+            Inner::Loop(lo) | Inner::Daemon { lo, .. } => lo.node(),
+            Inner::Nbd { node, .. } => node,
+        }
+    }
+}
+
+/// An image attached as a kernel block device.
+///
+/// It is a [`BlockDevice`] itself (reads and writes go to the whole-disk node; an
+/// I/O error after the serving daemon died says so). Dropping it detaches: the
+/// partitions, the loop or NBD device, the daemon, the runtime files.
+///
+/// ```no_run
+/// use vmcraft_nbd::{attach, AttachOptions, Backend};
+/// let a = attach("disk.qcow2", AttachOptions::default())?;
+/// println!("{} ({}, {} backend: {})", a.device().display(), a.format(), a.backend(),
+///     a.backend_reason());
+/// for p in a.partitions() {
+///     println!("  {} {} bytes at {}", p.node.display(), p.size, p.start);
+/// }
+/// a.detach()?;
+/// # Ok::<(), vmcraft_nbd::Error>(())
+/// ```
+pub struct Attachment {
+    image: PathBuf,
+    info: ImageInfo,
+    backend: Backend,
+    reason: String,
+    readonly: bool,
+    partitions: Vec<KernelPartition>,
+    partition_problem: Option<String>,
+    inner: Option<Inner>,
+}
+
+impl std::fmt::Debug for Attachment {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Attachment")
+            .field("image", &self.image)
+            .field("device", &self.inner.as_ref().map(|i| i.node().path()))
+            .field("format", &self.info.format)
+            .field("backend", &self.backend)
+            .field("readonly", &self.readonly)
+            .field("partitions", &self.partitions.len())
+            .finish()
+    }
+}
+
+/// Attach `image` as a block device with the real command runner.
+///
+/// The image's header is read and checked in-process first (format, backing
+/// files, truncation, garbage in the tables); then the backend makes the device;
+/// then the partition table is read in-process and the kernel's partition nodes
+/// are created with BLKPG (where the kernel did not make them itself) and waited
+/// for. Anything that fails undoes everything done so far.
+///
+/// ```no_run
+/// use vmcraft_nbd::{attach, AttachOptions, Format};
+/// let a = attach("disk.vmdk", AttachOptions::default().readonly(true))?;
+/// assert_eq!(a.format(), Format::Vmdk);
+/// # Ok::<(), vmcraft_nbd::Error>(())
+/// ```
+pub fn attach(image: impl AsRef<Path>, options: AttachOptions) -> Result<Attachment> {
+    attach_with(Arc::new(SystemRunner::new()), image, options)
+}
+
+/// [`attach`] with a given command runner (qemu-storage-daemon, qemu-nbd and
+/// modprobe run through it).
+pub fn attach_with(
+    runner: Arc<dyn CommandRunner>,
+    image: impl AsRef<Path>,
+    options: AttachOptions,
+) -> Result<Attachment> {
+    let host = NbdHost::system(options.nbd_lock_dir.as_deref());
+    attach_on(runner, &SystemClock, &host, image.as_ref(), options)
+}
+
+fn attach_on(
+    runner: Arc<dyn CommandRunner>,
+    clock: &dyn Clock,
+    host: &NbdHost,
+    image: &Path,
+    options: AttachOptions,
+) -> Result<Attachment> {
+    // The canonical path: qemu and the loop device get a name with no `..` or
+    // symlinks in it. A path that cannot be resolved is reported by the inspection.
+    let image = match std::fs::canonicalize(image) {
+        Ok(p) => p,
+        Err(_) => std::path::absolute(image)
+            .map_err(|e| Error::io("attach", image.display(), "resolving the path", e))?,
+    };
+    let subject = image.display().to_string();
+    options.validate(&subject)?;
+    let info = inspect_image(&image, options.format).map_err(|e| e.relabel("attach", &subject))?;
+    info.check_references(&subject, options.allow_backing_file)?;
+    if info.marked_corrupt && !options.readonly {
+        return Err(Error::new(
+            ErrorKind::InvalidImage,
+            "attach",
+            &subject,
+            "qcow2 image is marked corrupt: attach it read-only, or repair it with \
+             `qemu-img check -r all`",
+        ));
+    }
+    let (backend, reason) = choose_backend(&runner, host, &subject, &info, &options)?;
+    tracing::info!(image = %subject, format = %info.format, %backend, reason = %reason,
+        readonly = options.readonly, "attaching");
+
+    let inner = match backend {
+        Backend::Loop => Inner::Loop(attach_loop(&image, &subject, options.readonly)?),
+        Backend::StorageDaemon => {
+            let daemon = StorageDaemon::start(&runner, &image, info.format, &options)?;
+            let lo = attach_loop(daemon.export_path(), &subject, options.readonly)?;
+            Inner::Daemon { lo, daemon }
+        }
+        Backend::KernelNbd => {
+            let conn = NbdConnection::connect(&runner, clock, host, &image, info.format, &options)?;
+            let node = DeviceNode::open(conn.device(), options.readonly).map_err(|e| {
+                Error::block(
+                    "attach",
+                    &subject,
+                    format!("opening {}", conn.device().display()),
+                    e,
+                )
+            })?;
+            Inner::Nbd { node, conn }
+        }
+        Backend::Auto => unreachable!("choose_backend resolves auto"),
+    };
+    let mut att = Attachment {
+        image,
+        info,
+        backend,
+        reason,
+        readonly: options.readonly,
+        partitions: Vec::new(),
+        partition_problem: None,
+        inner: Some(inner),
+    };
+    // On error `att` is dropped here, which detaches everything.
+    att.refresh_partitions()?;
+    tracing::info!(image = %subject, device = %att.device().display(),
+        partitions = att.partitions.len(), "attached");
+    Ok(att)
+}
+
+fn attach_loop(file: &Path, subject: &str, readonly: bool) -> Result<LoopDevice> {
+    let opts = LoopOptions {
+        readonly,
+        partscan: true,
+        ..Default::default()
+    };
+    LoopDevice::attach(file, opts).map_err(|e| {
+        Error::block(
+            "attach",
+            subject,
+            format!("binding {} to a loop device", file.display()),
+            e,
+        )
+    })
+}
+
+/// Resolve [`Backend::Auto`] and check an explicit choice; say why.
+fn choose_backend(
+    runner: &Arc<dyn CommandRunner>,
+    host: &NbdHost,
+    subject: &str,
+    info: &ImageInfo,
+    options: &AttachOptions,
+) -> Result<(Backend, String)> {
+    match options.backend {
+        Backend::Loop if info.format != Format::Raw => Err(Error::new(
+            ErrorKind::InvalidArgument,
+            "attach",
+            subject,
+            format!(
+                "the loop backend attaches raw images only, and this one is {} (use the \
+                 storage-daemon or kernel-nbd backend)",
+                info.format
+            ),
+        )),
+        Backend::Loop => Ok((Backend::Loop, "loop backend requested".into())),
+        Backend::StorageDaemon => Ok((
+            Backend::StorageDaemon,
+            "storage-daemon backend requested".into(),
+        )),
+        Backend::KernelNbd => {
+            nbd::ensure_module(runner, host, options.ready_timeout)?;
+            Ok((Backend::KernelNbd, "kernel-nbd backend requested".into()))
+        }
+        Backend::Auto if info.format == Format::Raw => {
+            Ok((Backend::Loop, "auto: raw image, loop device".into()))
+        }
+        Backend::Auto if host.is_available() => Ok((
+            Backend::KernelNbd,
+            format!(
+                "auto: {} image and {} exists, kernel nbd",
+                info.format,
+                host.device_path(0).display()
+            ),
+        )),
+        Backend::Auto if host.module_loadable() => {
+            match nbd::ensure_module(runner, host, options.ready_timeout) {
+                Ok(()) => Ok((
+                    Backend::KernelNbd,
+                    format!("auto: {} image, nbd module loaded, kernel nbd", info.format),
+                )),
+                Err(e) => {
+                    tracing::warn!(error = %vmcraft_block::error_chain(&e),
+                        "loading the nbd module failed; using qemu-storage-daemon");
+                    Ok((
+                        Backend::StorageDaemon,
+                        format!(
+                            "auto: {} image, the nbd module failed to load, qemu-storage-daemon \
+                             fuse export",
+                            info.format
+                        ),
+                    ))
+                }
+            }
+        }
+        Backend::Auto => Ok((
+            Backend::StorageDaemon,
+            format!(
+                "auto: {} image and no {}, qemu-storage-daemon fuse export",
+                info.format,
+                host.device_path(0).display()
+            ),
+        )),
+    }
+}
+
+impl Attachment {
+    fn inner(&self) -> &Inner {
+        self.inner
+            .as_ref()
+            .expect("attached until detach consumes it")
+    }
+
+    /// The whole-disk device node, e.g. `/dev/loop3` or `/dev/nbd0`.
+    pub fn device(&self) -> &Path {
+        self.inner().node().path()
+    }
+
+    /// The open whole-disk device.
+    pub fn node(&self) -> &DeviceNode {
+        self.inner().node()
+    }
+
+    /// The partitions, with their device nodes (which exist), as of attach time
+    /// or the last [`Attachment::refresh_partitions`].
+    pub fn partitions(&self) -> &[KernelPartition] {
+        &self.partitions
+    }
+
+    /// The partition device paths, in partition-number order.
+    pub fn partition_paths(&self) -> Vec<&Path> {
+        self.partitions.iter().map(|p| p.node.as_path()).collect()
+    }
+
+    /// Why the partition table could not be read, when it could not (the image is
+    /// attached anyway, with no partitions, so that it can be repaired).
+    pub fn partition_problem(&self) -> Option<&str> {
+        self.partition_problem.as_deref()
+    }
+
+    /// Read the partition table again and bring the kernel's partition nodes in
+    /// line with it (after writing a new table through the device).
+    pub fn refresh_partitions(&mut self) -> Result<&[KernelPartition]> {
+        let subject = self.image.display().to_string();
+        match partitions::sync(self.inner().node(), &subject) {
+            Ok(parts) => {
+                self.partitions = parts;
+                self.partition_problem = None;
+            }
+            Err(partitions::Problem::Unreadable(msg)) => {
+                tracing::warn!(image = %subject, problem = %msg,
+                    "partition table unreadable; attached without partitions");
+                self.partitions.clear();
+                self.partition_problem = Some(msg);
+            }
+            Err(partitions::Problem::Fatal(e)) => {
+                return Err(self.explain_error(e));
+            }
+        }
+        Ok(&self.partitions)
+    }
+
+    /// The backend that made the device (never [`Backend::Auto`]).
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Why that backend was chosen (also logged at attach time).
+    pub fn backend_reason(&self) -> &str {
+        &self.reason
+    }
+
+    /// The image format (given, or detected).
+    pub fn format(&self) -> Format {
+        self.info.format
+    }
+
+    /// What the image's header said.
+    pub fn image_info(&self) -> &ImageInfo {
+        &self.info
+    }
+
+    /// The image file (canonical absolute path).
+    pub fn image(&self) -> &Path {
+        &self.image
+    }
+
+    /// Whether attached read-only.
+    pub fn is_readonly(&self) -> bool {
+        self.readonly
+    }
+
+    /// The storage daemon's process id (storage-daemon backend only).
+    pub fn daemon_pid(&self) -> Option<u32> {
+        match self.inner() {
+            Inner::Daemon { daemon, .. } => Some(daemon.pid()),
+            _ => None,
+        }
+    }
+
+    /// The file the loop device is bound to: the image itself, or the storage
+    /// daemon's FUSE export.
+    pub fn loop_backing_file(&self) -> Option<&Path> {
+        match self.inner() {
+            Inner::Loop(lo) | Inner::Daemon { lo, .. } => Some(lo.backing_file()),
+            Inner::Nbd { .. } => None,
+        }
+    }
+
+    /// Check that whatever serves the device is still there: the storage daemon
+    /// is running, the NBD device is connected, the loop device still bound.
+    pub fn check(&self) -> Result<()> {
+        match self.dead_reason() {
+            Some(why) => Err(Error::new(
+                ErrorKind::DaemonGone,
+                "attachment",
+                self.image.display(),
+                why,
+            )),
+            None => Ok(()),
+        }
+    }
+
+    fn dead_reason(&self) -> Option<String> {
+        let dev = self.device().display();
+        match self.inner() {
+            Inner::Daemon { daemon, .. } if !daemon.is_alive() => Some(format!(
+                "qemu-storage-daemon (pid {}) serving this image has exited; {dev} can no \
+                 longer reach the image",
+                daemon.pid()
+            )),
+            Inner::Nbd { conn, .. } if !conn.is_connected() => {
+                Some(format!("{dev} was disconnected from its qemu-nbd server"))
+            }
+            Inner::Loop(lo) | Inner::Daemon { lo, .. } => {
+                let sys = self.node().sysfs_dir().join("loop/backing_file");
+                let bound = std::fs::read_to_string(sys).is_ok_and(|b| {
+                    Path::new(b.trim_end_matches('\n')) == lo.backing_file()
+                        || b.contains(&*lo.backing_file().to_string_lossy())
+                });
+                (!bound).then(|| {
+                    format!(
+                        "{dev} is no longer bound to {}",
+                        lo.backing_file().display()
+                    )
+                })
+            }
+            _ => None,
+        }
+    }
+
+    /// Turn an I/O error on the device into a clear error when the server is gone.
+    fn explain_error(&self, e: Error) -> Error {
+        match self.dead_reason() {
+            Some(why) => Error::new(ErrorKind::DaemonGone, "attach", self.image.display(), why)
+                .with_source(e),
+            None => e,
+        }
+    }
+
+    fn explain_block(&self, call: &'static str, e: vmcraft_block::Error) -> vmcraft_block::Error {
+        match self.dead_reason() {
+            Some(why) => vmcraft_block::Error::new(
+                vmcraft_block::ErrorKind::Io,
+                call,
+                self.device().display(),
+                why,
+            )
+            .with_source(e),
+            None => e,
+        }
+    }
+
+    /// Detach now: flush, drop the partitions, release the device, stop the daemon,
+    /// remove runtime files. Everything is attempted even after a failure; the
+    /// first error is returned (the rest are logged).
+    pub fn detach(mut self) -> Result<()> {
+        self.teardown()
+    }
+
+    fn teardown(&mut self) -> Result<()> {
+        let Some(inner) = self.inner.take() else {
+            return Ok(());
+        };
+        let subject = self.image.display().to_string();
+        let mut first: Option<Error> = None;
+        let mut note = |e: Error| {
+            tracing::warn!(image = %subject, error = %vmcraft_block::error_chain(&e), "detach");
+            first.get_or_insert(e);
+        };
+        let node = inner.node();
+        let device = node.path().display().to_string();
+        if !self.readonly {
+            if let Err(e) = node.flush() {
+                let why = match &inner {
+                    Inner::Daemon { daemon, .. } if !daemon.is_alive() => format!(
+                        "flushing {device}: qemu-storage-daemon (pid {}) has exited; writes not \
+                         yet in the image are lost",
+                        daemon.pid()
+                    ),
+                    _ => format!("flushing {device}"),
+                };
+                note(Error::block("detach", &subject, why, e));
+            }
+        }
+        match inner {
+            Inner::Loop(lo) => {
+                if let Err(e) = lo.detach() {
+                    note(Error::block(
+                        "detach",
+                        &subject,
+                        format!("detaching {device}"),
+                        e,
+                    ));
+                }
+            }
+            Inner::Daemon { lo, daemon } => {
+                if let Err(e) = lo.detach() {
+                    note(Error::block(
+                        "detach",
+                        &subject,
+                        format!("detaching {device}"),
+                        e,
+                    ));
+                }
+                if let Err(e) = daemon.stop() {
+                    note(e);
+                }
+            }
+            Inner::Nbd { node, conn } => {
+                // The nbd driver does not drop BLKPG partitions on disconnect.
+                for p in self.partitions.iter().rev() {
+                    if let Err(e) = node.delete_partition(p.number) {
+                        note(Error::block(
+                            "detach",
+                            &subject,
+                            format!("removing partition {}", p.node.display()),
+                            e,
+                        ));
+                    }
+                }
+                drop(node);
+                if let Err(e) = conn.disconnect() {
+                    note(e);
+                }
+            }
+        }
+        self.partitions.clear();
+        tracing::info!(image = %subject, device = %device, "detached");
+        match first {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for Attachment {
+    fn drop(&mut self) {
+        if let Err(e) = self.teardown() {
+            tracing::warn!(error = %vmcraft_block::error_chain(&e), "detach on drop");
+        }
+    }
+}
+
+impl BlockDevice for Attachment {
+    fn size(&self) -> vmcraft_block::Result<u64> {
+        self.node()
+            .size()
+            .map_err(|e| self.explain_block("size", e))
+    }
+
+    fn logical_sector_size(&self) -> vmcraft_block::Result<u32> {
+        self.node().logical_sector_size()
+    }
+
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> vmcraft_block::Result<()> {
+        self.node()
+            .read_at(buf, offset)
+            .map_err(|e| self.explain_block("read", e))
+    }
+
+    fn write_at(&self, buf: &[u8], offset: u64) -> vmcraft_block::Result<()> {
+        self.node()
+            .write_at(buf, offset)
+            .map_err(|e| self.explain_block("write", e))
+    }
+
+    fn flush(&self) -> vmcraft_block::Result<()> {
+        self.node()
+            .flush()
+            .map_err(|e| self.explain_block("flush", e))
+    }
+
+    fn name(&self) -> String {
+        self.node().name()
+    }
+
+    fn physical_sector_size(&self) -> vmcraft_block::Result<u32> {
+        self.node().physical_sector_size()
+    }
+
+    fn is_read_only(&self) -> vmcraft_block::Result<bool> {
+        self.node().is_read_only()
+    }
+
+    fn host_path(&self) -> Option<&Path> {
+        Some(self.device())
+    }
+
+    fn kernel_node(&self) -> Option<&DeviceNode> {
+        Some(self.node())
+    }
+
+    fn write_zeroes(&self, offset: u64, len: u64) -> vmcraft_block::Result<()> {
+        self.node()
+            .write_zeroes(offset, len)
+            .map_err(|e| self.explain_block("write_zeroes", e))
+    }
+
+    fn discard(&self, offset: u64, len: u64) -> vmcraft_block::Result<()> {
+        self.node()
+            .discard(offset, len)
+            .map_err(|e| self.explain_block("discard", e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use vmcraft_block::testing::FakeRunner;
+
+    fn fake() -> Arc<dyn CommandRunner> {
+        Arc::new(FakeRunner::new())
+    }
+
+    fn info(format: Format) -> ImageInfo {
+        let d = vmcraft_block::MemoryDisk::new(1 << 20);
+        let mut i = crate::format::inspect_device(&d, Some(Format::Raw)).unwrap();
+        i.format = format;
+        i
+    }
+
+    fn host_without_nbd(dir: &Path) -> NbdHost {
+        NbdHost {
+            sys_block: dir.join("sys/block"),
+            dev_dir: PathBuf::from("/dev"),
+            lock_dir: dir.join("locks"),
+            modules_dir: dir.join("modules"),
+        }
+    }
+
+    #[test]
+    fn auto_picks_loop_for_raw_and_the_daemon_without_nbd() {
+        let dir = tempfile::tempdir().unwrap();
+        let host = host_without_nbd(dir.path());
+        let o = AttachOptions::default();
+        let (b, why) = choose_backend(&fake(), &host, "/i", &info(Format::Raw), &o).unwrap();
+        assert_eq!(
+            (b, why.as_str()),
+            (Backend::Loop, "auto: raw image, loop device")
+        );
+        let (b, why) = choose_backend(&fake(), &host, "/i", &info(Format::Qcow2), &o).unwrap();
+        assert_eq!(b, Backend::StorageDaemon);
+        assert_eq!(
+            why,
+            "auto: qcow2 image and no /dev/nbd0, qemu-storage-daemon fuse export"
+        );
+    }
+
+    #[test]
+    fn auto_picks_nbd_where_it_exists() {
+        let dir = tempfile::tempdir().unwrap();
+        let host = host_without_nbd(dir.path());
+        std::fs::create_dir_all(host.sys_block.join("nbd0")).unwrap();
+        let (b, why) = choose_backend(
+            &fake(),
+            &host,
+            "/i",
+            &info(Format::Vdi),
+            &AttachOptions::default(),
+        )
+        .unwrap();
+        assert_eq!(b, Backend::KernelNbd);
+        assert_eq!(why, "auto: vdi image and /dev/nbd0 exists, kernel nbd");
+    }
+
+    #[test]
+    fn auto_loads_the_module_when_installed_and_falls_back_when_that_fails() {
+        use vmcraft_block::testing::Response;
+        let dir = tempfile::tempdir().unwrap();
+        let host = host_without_nbd(dir.path());
+        std::fs::create_dir_all(&host.modules_dir).unwrap();
+        std::fs::write(
+            host.modules_dir.join("modules.dep"),
+            "kernel/drivers/block/nbd.ko.xz:\n",
+        )
+        .unwrap();
+        let f = Arc::new(FakeRunner::new());
+        f.expect(
+            &["modprobe", "nbd", "max_part=16"],
+            Response::fail(1, "modprobe: FATAL"),
+        );
+        let r: Arc<dyn CommandRunner> = f.clone();
+        let (b, why) = choose_backend(
+            &r,
+            &host,
+            "/i",
+            &info(Format::Vpc),
+            &AttachOptions::default(),
+        )
+        .unwrap();
+        assert_eq!(b, Backend::StorageDaemon);
+        assert!(why.contains("the nbd module failed to load"), "{why}");
+        f.verify();
+    }
+
+    #[test]
+    fn explicit_choices() {
+        let dir = tempfile::tempdir().unwrap();
+        let host = host_without_nbd(dir.path());
+        let o = AttachOptions::default().backend(Backend::Loop);
+        let e = choose_backend(&fake(), &host, "/i", &info(Format::Qcow2), &o).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidArgument);
+        assert!(
+            e.to_string()
+                .contains("the loop backend attaches raw images only")
+        );
+        let o = AttachOptions::default().backend(Backend::StorageDaemon);
+        let (b, _) = choose_backend(&fake(), &host, "/i", &info(Format::Raw), &o).unwrap();
+        assert_eq!(b, Backend::StorageDaemon);
+        let o = AttachOptions::default().backend(Backend::KernelNbd);
+        let e = choose_backend(&fake(), &host, "/i", &info(Format::Raw), &o).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Unsupported);
+        assert!(
+            e.to_string()
+                .contains("no nbd devices, and no nbd kernel module"),
+            "{e}"
+        );
+    }
+}

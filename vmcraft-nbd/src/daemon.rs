@@ -1,0 +1,498 @@
+//! The qemu-storage-daemon backend's process: [`StorageDaemon`] starts
+//! `qemu-storage-daemon` through a `CommandRunner` with an explicit blockdev graph
+//! (protocol node, format node, `"backing": null` unless allowed), a FUSE export of
+//! the disk onto a regular file, a QMP monitor on a Unix socket, `--daemonize` and
+//! `--pidfile`, all in a private 0700 directory. `--daemonize` returns once the
+//! export exists; the start is then checked (pid file, mount, size).
+//!
+//! Stopping asks the daemon to `quit` over QMP (it flushes and closes the image),
+//! falls back to SIGTERM (which flushes too) and last to SIGKILL, waits for the
+//! process to exit, unmounts the export if it is still there (a killed daemon
+//! leaves a dead FUSE mount behind) and removes the directory.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use nix::sys::signal::Signal;
+use vmcraft_block::{Command, CommandRunner};
+
+use crate::blockdev;
+use crate::error::{Error, ErrorKind, Result};
+use crate::format::Format;
+use crate::host;
+use crate::options::AttachOptions;
+use crate::qmp;
+
+/// The longest path a Unix socket address holds (`sun_path` less its NUL).
+const MAX_SOCKET_PATH: usize = 107;
+
+/// The files of one daemon, all in its private directory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct DaemonPaths {
+    pub(crate) dir: PathBuf,
+    pub(crate) export: PathBuf,
+    pub(crate) qmp: PathBuf,
+    pub(crate) pidfile: PathBuf,
+}
+
+impl DaemonPaths {
+    pub(crate) fn in_dir(dir: &Path) -> Self {
+        DaemonPaths {
+            dir: dir.to_path_buf(),
+            export: dir.join("export"),
+            qmp: dir.join("qmp.sock"),
+            pidfile: dir.join("qsd.pid"),
+        }
+    }
+}
+
+/// The qemu-storage-daemon command line for `image` in `paths`.
+pub(crate) fn daemon_command(
+    image: &Path,
+    format: Format,
+    opts: &AttachOptions,
+    paths: &DaemonPaths,
+) -> Result<Command> {
+    let [file, disk] = blockdev::daemon_blockdevs(image, format, opts)?;
+    let export = blockdev::fuse_export(&paths.export, opts.readonly)?;
+    // QemuOpts syntax: a comma in a value is written twice.
+    let socket = blockdev::path_str("attach", &paths.qmp)?.replace(',', ",,");
+    Ok(Command::new("qemu-storage-daemon")
+        .arg("--blockdev")
+        .arg(file)
+        .arg("--blockdev")
+        .arg(disk)
+        .arg("--export")
+        .arg(export)
+        .arg("--chardev")
+        .arg(format!(
+            "socket,id=vmcraft-qmp,path={socket},server=on,wait=off"
+        ))
+        .arg("--monitor")
+        .arg("chardev=vmcraft-qmp")
+        .arg("--daemonize")
+        .arg("--pidfile")
+        .arg(&paths.pidfile)
+        .timeout(opts.ready_timeout))
+}
+
+/// A running qemu-storage-daemon exporting one image as a FUSE file. Stopped on
+/// drop; [`StorageDaemon::stop`] reports what went wrong.
+#[derive(Debug)]
+pub struct StorageDaemon {
+    paths: DaemonPaths,
+    /// Owns the directory; removed (best effort) when dropped.
+    dir: Option<tempfile::TempDir>,
+    pid: u32,
+    image: PathBuf,
+    timeout: Duration,
+    stopped: bool,
+}
+
+impl StorageDaemon {
+    /// Start a daemon exporting `image` (in `format`) as a raw FUSE file, and wait
+    /// until the export is mounted with the disk's size.
+    ///
+    /// ```no_run
+    /// use std::sync::Arc;
+    /// use vmcraft_block::{CommandRunner, SystemRunner};
+    /// use vmcraft_nbd::{AttachOptions, Format, StorageDaemon};
+    /// let runner: Arc<dyn CommandRunner> = Arc::new(SystemRunner::new());
+    /// let d = StorageDaemon::start(&runner, "disk.qcow2".as_ref(), Format::Qcow2,
+    ///     &AttachOptions::default())?;
+    /// println!("{} serves {}", d.pid(), d.export_path().display());
+    /// d.stop()?;
+    /// # Ok::<(), vmcraft_nbd::Error>(())
+    /// ```
+    pub fn start(
+        runner: &Arc<dyn CommandRunner>,
+        image: &Path,
+        format: Format,
+        opts: &AttachOptions,
+    ) -> Result<Self> {
+        let subject = image.display();
+        let parent = match &opts.runtime_dir {
+            Some(d) => d.clone(),
+            None => std::env::temp_dir(),
+        };
+        let dir = tempfile::Builder::new()
+            .prefix("vmcraft-qsd-")
+            .tempdir_in(&parent)
+            .map_err(|e| {
+                Error::io(
+                    "attach",
+                    &subject,
+                    format!("creating a runtime directory in {}", parent.display()),
+                    e,
+                )
+            })?;
+        let paths = DaemonPaths::in_dir(dir.path());
+        if paths.qmp.as_os_str().len() > MAX_SOCKET_PATH {
+            return Err(Error::new(
+                ErrorKind::InvalidArgument,
+                "attach",
+                &subject,
+                format!(
+                    "runtime directory {} is too long for a unix socket path (set a shorter \
+                     runtime_dir)",
+                    parent.display()
+                ),
+            ));
+        }
+        std::fs::File::create(&paths.export).map_err(|e| {
+            Error::io(
+                "attach",
+                &subject,
+                format!("creating the export file {}", paths.export.display()),
+                e,
+            )
+        })?;
+        let cmd = daemon_command(image, format, opts, &paths)?;
+        let mut daemon = StorageDaemon {
+            paths,
+            dir: Some(dir),
+            pid: 0,
+            image: image.to_path_buf(),
+            timeout: opts.ready_timeout,
+            stopped: false,
+        };
+        if let Err(e) = runner.run(&cmd) {
+            // The daemon may have got as far as forking before failing or timing
+            // out: find it by its pid file and stop it.
+            daemon.pid = daemon.read_pidfile().unwrap_or(0);
+            let _ = daemon.stop_inner();
+            let kind = match crate::error::kind_of_block(&e) {
+                ErrorKind::ToolMissing => ErrorKind::ToolMissing,
+                ErrorKind::Timeout => ErrorKind::Timeout,
+                _ if stderr_of(&e).contains("Failed to get \"write\" lock") => ErrorKind::Busy,
+                _ => ErrorKind::DaemonFailed,
+            };
+            return Err(Error::block(
+                "attach",
+                &subject,
+                format!("qemu-storage-daemon could not export the {format} image"),
+                e,
+            )
+            .with_kind(kind));
+        }
+        if let Err(e) = daemon.wait_ready() {
+            let _ = daemon.stop_inner();
+            return Err(e);
+        }
+        tracing::debug!(pid = daemon.pid, image = %daemon.image.display(),
+            export = %daemon.paths.export.display(), "qemu-storage-daemon started");
+        Ok(daemon)
+    }
+
+    fn read_pidfile(&self) -> Option<u32> {
+        std::fs::read_to_string(&self.paths.pidfile)
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+    }
+
+    /// After `--daemonize` returned: the pid file names a live daemon and the export
+    /// is a mounted, non-empty file.
+    fn wait_ready(&mut self) -> Result<()> {
+        let subject = self.image.display().to_string();
+        vmcraft_block::wait_for_path(&self.paths.pidfile, self.timeout).map_err(|e| {
+            Error::block(
+                "attach",
+                &subject,
+                "qemu-storage-daemon wrote no pid file",
+                e,
+            )
+            .with_kind(ErrorKind::DaemonFailed)
+        })?;
+        self.pid = self.read_pidfile().ok_or_else(|| {
+            Error::new(
+                ErrorKind::DaemonFailed,
+                "attach",
+                &subject,
+                format!(
+                    "qemu-storage-daemon pid file {} holds no pid",
+                    self.paths.pidfile.display()
+                ),
+            )
+        })?;
+        let marker = self.marker();
+        let export = self.paths.export.clone();
+        vmcraft_block::wait_until("the fuse export", self.timeout, || {
+            !host::process_alive(self.pid, &marker)
+                || (host::is_mount_point(&export)
+                    && std::fs::metadata(&export).is_ok_and(|m| m.len() > 0))
+        })
+        .map_err(|e| {
+            Error::block(
+                "attach",
+                &subject,
+                format!(
+                    "qemu-storage-daemon (pid {}) did not export {}",
+                    self.pid,
+                    export.display()
+                ),
+                e,
+            )
+        })?;
+        if !host::process_alive(self.pid, &marker) {
+            return Err(Error::new(
+                ErrorKind::DaemonFailed,
+                "attach",
+                &subject,
+                format!(
+                    "qemu-storage-daemon (pid {}) exited right after starting",
+                    self.pid
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// What identifies our daemon in `/proc/PID/cmdline` (its pid file path).
+    fn marker(&self) -> String {
+        self.paths.pidfile.to_string_lossy().into_owned()
+    }
+
+    /// The daemon's process id.
+    pub fn pid(&self) -> u32 {
+        self.pid
+    }
+
+    /// The FUSE export: a regular file holding the disk's raw bytes.
+    pub fn export_path(&self) -> &Path {
+        &self.paths.export
+    }
+
+    /// The private directory holding the export, the QMP socket and the pid file.
+    pub fn runtime_dir(&self) -> &Path {
+        &self.paths.dir
+    }
+
+    /// Whether the daemon is still running.
+    pub fn is_alive(&self) -> bool {
+        !self.stopped && host::process_alive(self.pid, &self.marker())
+    }
+
+    /// Stop the daemon (flushing the image), unmount the export, remove the
+    /// directory. An error says what could not be done or that the daemon had
+    /// already died (writes it had not flushed may be lost); everything that can be
+    /// cleaned up is cleaned up either way.
+    pub fn stop(mut self) -> Result<()> {
+        self.stop_inner()
+    }
+
+    fn stop_inner(&mut self) -> Result<()> {
+        if self.stopped {
+            return Ok(());
+        }
+        self.stopped = true;
+        let subject = self.image.display().to_string();
+        let marker = self.marker();
+        let mut first_error: Option<Error> = None;
+        let mut note = |e: Error| {
+            tracing::warn!(error = %vmcraft_block::error_chain(&e), "stopping qemu-storage-daemon");
+            first_error.get_or_insert(e);
+        };
+
+        if self.pid != 0 {
+            if host::process_alive(self.pid, &marker) {
+                if let Err(e) = qmp::quit(&self.paths.qmp, self.timeout) {
+                    tracing::warn!(pid = self.pid, error = %e, "qmp quit failed; sending SIGTERM");
+                    host::signal_process(self.pid, &marker, Signal::SIGTERM);
+                }
+                if !host::wait_exit(self.pid, &marker, self.timeout) {
+                    host::signal_process(self.pid, &marker, Signal::SIGKILL);
+                    let gone = host::wait_exit(self.pid, &marker, self.timeout);
+                    note(Error::new(
+                        ErrorKind::Timeout,
+                        "detach",
+                        &subject,
+                        format!(
+                            "qemu-storage-daemon (pid {}) did not exit after quit and SIGTERM; \
+                             killed{}",
+                            self.pid,
+                            if gone { "" } else { " but it is still there" }
+                        ),
+                    ));
+                }
+            } else {
+                note(Error::new(
+                    ErrorKind::DaemonGone,
+                    "detach",
+                    &subject,
+                    format!(
+                        "qemu-storage-daemon (pid {}) had already exited; writes it had not \
+                         flushed may be lost",
+                        self.pid
+                    ),
+                ));
+            }
+        }
+        if let Err(e) = host::unmount(&self.paths.export) {
+            note(
+                Error::io(
+                    "detach",
+                    &subject,
+                    format!("unmounting the fuse export {}", self.paths.export.display()),
+                    e.into(),
+                )
+                .with_kind(ErrorKind::Busy),
+            );
+        }
+        if let Some(dir) = self.dir.take() {
+            let path = dir.path().to_path_buf();
+            if let Err(e) = dir.close() {
+                note(Error::io(
+                    "detach",
+                    &subject,
+                    format!("removing {}", path.display()),
+                    e,
+                ));
+            }
+        }
+        tracing::debug!(pid = self.pid, image = %subject, "qemu-storage-daemon stopped");
+        match first_error {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for StorageDaemon {
+    fn drop(&mut self) {
+        if let Err(e) = self.stop_inner() {
+            tracing::warn!(error = %vmcraft_block::error_chain(&e), "qemu-storage-daemon stop on drop");
+        }
+    }
+}
+
+/// The trimmed stderr of a failed command, if the error is one.
+pub(crate) fn stderr_of(e: &vmcraft_block::Error) -> &str {
+    e.command_failure().map(|f| f.stderr.as_str()).unwrap_or("")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::options::CacheMode;
+    use vmcraft_block::testing::{FakeRunner, Response};
+
+    #[test]
+    fn command_line() {
+        let paths = DaemonPaths::in_dir(Path::new("/run/vm,x"));
+        let opts = AttachOptions::default()
+            .readonly(true)
+            .cache(CacheMode::None);
+        let cmd = daemon_command(Path::new("/img/a.vdi"), Format::Vdi, &opts, &paths).unwrap();
+        assert_eq!(
+            cmd.argv(),
+            [
+                "qemu-storage-daemon",
+                "--blockdev",
+                r#"{"cache":{"direct":true,"no-flush":false},"driver":"file","filename":"/img/a.vdi","node-name":"vmcraft-file","read-only":true}"#,
+                "--blockdev",
+                r#"{"driver":"vdi","file":"vmcraft-file","node-name":"vmcraft-disk","read-only":true}"#,
+                "--export",
+                r#"{"allow-other":"off","id":"vmcraft-export","mountpoint":"/run/vm,x/export","node-name":"vmcraft-disk","type":"fuse","writable":false}"#,
+                "--chardev",
+                "socket,id=vmcraft-qmp,path=/run/vm,,x/qmp.sock,server=on,wait=off",
+                "--monitor",
+                "chardev=vmcraft-qmp",
+                "--daemonize",
+                "--pidfile",
+                "/run/vm,x/qsd.pid",
+            ]
+        );
+        assert_eq!(cmd.get_timeout(), Some(opts.ready_timeout));
+    }
+
+    fn runner(fake: FakeRunner) -> (Arc<FakeRunner>, Arc<dyn CommandRunner>) {
+        let fake = Arc::new(fake);
+        let dynr: Arc<dyn CommandRunner> = fake.clone();
+        (fake, dynr)
+    }
+
+    #[test]
+    fn a_failed_start_names_qemu_and_leaves_no_directory() {
+        let parent = tempfile::tempdir().unwrap();
+        let fake = FakeRunner::new();
+        fake.expect_prefix(
+            &["qemu-storage-daemon"],
+            Response::fail(
+                1,
+                "qemu-storage-daemon: --blockdev {...}: Image is not in qcow2 format",
+            ),
+        );
+        let (fake, r) = runner(fake);
+        let opts = AttachOptions::default().runtime_dir(parent.path());
+        let e = StorageDaemon::start(&r, Path::new("/img/x"), Format::Qcow2, &opts).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::DaemonFailed);
+        assert_eq!(
+            e.to_string(),
+            "attach: /img/x: qemu-storage-daemon could not export the qcow2 image"
+        );
+        assert!(
+            vmcraft_block::error_chain(&e).contains("Image is not in qcow2 format"),
+            "{}",
+            vmcraft_block::error_chain(&e)
+        );
+        fake.verify();
+        assert_eq!(std::fs::read_dir(parent.path()).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn lock_conflicts_are_busy_and_missing_tools_are_reported() {
+        let parent = tempfile::tempdir().unwrap();
+        let opts = AttachOptions::default().runtime_dir(parent.path());
+        let fake = FakeRunner::new();
+        fake.expect_prefix(
+            &["qemu-storage-daemon"],
+            Response::fail(1, "qemu-storage-daemon: --blockdev {}: Failed to get \"write\" lock\nIs another process using the image [/img/x]?"),
+        );
+        let (_, r) = runner(fake);
+        let e = StorageDaemon::start(&r, Path::new("/img/x"), Format::Raw, &opts).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Busy);
+
+        let fake = FakeRunner::new();
+        fake.expect_prefix(
+            &["qemu-storage-daemon"],
+            Response::error(vmcraft_block::ErrorKind::ToolMissing, "not found"),
+        );
+        let (_, r) = runner(fake);
+        let e = StorageDaemon::start(&r, Path::new("/img/x"), Format::Raw, &opts).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::ToolMissing);
+        assert_eq!(std::fs::read_dir(parent.path()).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn a_start_that_never_writes_a_pid_file_times_out_and_cleans_up() {
+        let parent = tempfile::tempdir().unwrap();
+        let opts = AttachOptions::default()
+            .runtime_dir(parent.path())
+            .ready_timeout(Duration::from_millis(20));
+        let fake = FakeRunner::new();
+        fake.expect_prefix(&["qemu-storage-daemon"], Response::ok(""));
+        let (_, r) = runner(fake);
+        let e = StorageDaemon::start(&r, Path::new("/img/x"), Format::Raw, &opts).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::DaemonFailed);
+        assert!(e.to_string().contains("wrote no pid file"), "{e}");
+        assert_eq!(std::fs::read_dir(parent.path()).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn an_overlong_runtime_dir_is_refused() {
+        let parent = tempfile::tempdir().unwrap();
+        let deep = parent.path().join("d".repeat(100));
+        std::fs::create_dir(&deep).unwrap();
+        let (fake, r) = runner(FakeRunner::new());
+        let opts = AttachOptions::default().runtime_dir(&deep);
+        let e = StorageDaemon::start(&r, Path::new("/img/x"), Format::Raw, &opts).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidArgument);
+        assert!(
+            e.to_string().contains("too long for a unix socket path"),
+            "{e}"
+        );
+        assert!(fake.calls().is_empty());
+        assert_eq!(std::fs::read_dir(&deep).unwrap().count(), 0);
+    }
+}

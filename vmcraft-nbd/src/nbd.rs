@@ -1,0 +1,581 @@
+//! The kernel NBD backend: `qemu-nbd --connect` to a free `/dev/nbdN`.
+//!
+//! - Discovery: a device is free when `/sys/block/nbdN/pid` is absent and its size
+//!   is 0. Each candidate is locked with `flock` on a lock file per device
+//!   ([`DeviceLock`]) and checked again under the lock, so two processes (or
+//!   threads) that share the lock directory never take the same device. The lock
+//!   is held for the whole connection.
+//! - Connecting: `qemu-nbd --connect=DEV --format=FMT [--read-only] [--cache=]
+//!   [--aio=] [--discard=] json:{...}` (the same blockdev graph as the storage
+//!   daemon, `"backing": null` unless allowed), wrapped in
+//!   [`vmcraft_block::retry_with_backoff`]. Only transient failures ([`is_transient`]:
+//!   a busy device or image lock, a timeout) are retried; a missing image or a bad
+//!   format fails at once. Every failed attempt disconnects whatever it half-made.
+//! - Ready: the device has a non-zero size.
+//! - Disconnecting: `qemu-nbd --disconnect DEV`, then a check that the kernel let
+//!   go of it (no pid, size 0).
+//! - `modprobe nbd max_part=16` when there are no nbd devices but the module is
+//!   installed ([`ensure_module`]).
+//!
+//! All sysfs and lock paths come from [`NbdHost`], so the whole flow is testable
+//! with a fake runner and a fake sysfs tree.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use nix::fcntl::{Flock, FlockArg};
+use vmcraft_block::{Clock, Command, CommandRunner, retry_with_backoff};
+
+use crate::blockdev;
+use crate::daemon::stderr_of;
+use crate::error::{Error, ErrorKind, Result};
+use crate::format::Format;
+use crate::options::AttachOptions;
+
+/// Where the NBD devices, their sysfs directories, the lock files and the kernel
+/// modules are.
+///
+/// ```
+/// use vmcraft_nbd::NbdHost;
+/// let host = NbdHost::system(None);
+/// assert_eq!(host.device_path(3), std::path::Path::new("/dev/nbd3"));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NbdHost {
+    /// `/sys/block`.
+    pub sys_block: PathBuf,
+    /// `/dev`.
+    pub dev_dir: PathBuf,
+    /// The directory of the per-device lock files.
+    pub lock_dir: PathBuf,
+    /// `/lib/modules/$(uname -r)`.
+    pub modules_dir: PathBuf,
+}
+
+impl NbdHost {
+    /// The real host; lock files in `lock_dir`, or `/run/lock` (the temp directory
+    /// where that does not exist).
+    pub fn system(lock_dir: Option<&Path>) -> Self {
+        let lock_dir = match lock_dir {
+            Some(d) => d.to_path_buf(),
+            None if Path::new("/run/lock").is_dir() => PathBuf::from("/run/lock"),
+            None => std::env::temp_dir(),
+        };
+        let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+        NbdHost {
+            sys_block: PathBuf::from("/sys/block"),
+            dev_dir: PathBuf::from("/dev"),
+            lock_dir,
+            modules_dir: Path::new("/lib/modules").join(release.trim()),
+        }
+    }
+
+    /// `/dev/nbdN`.
+    pub fn device_path(&self, n: u32) -> PathBuf {
+        self.dev_dir.join(format!("nbd{n}"))
+    }
+
+    fn sys_dir(&self, n: u32) -> PathBuf {
+        self.sys_block.join(format!("nbd{n}"))
+    }
+
+    /// The NBD device numbers the kernel has, ascending.
+    pub fn devices(&self) -> Vec<u32> {
+        let mut out: Vec<u32> = std::fs::read_dir(&self.sys_block)
+            .map(|entries| {
+                entries
+                    .flatten()
+                    .filter_map(|e| {
+                        e.file_name()
+                            .to_str()
+                            .and_then(|n| n.strip_prefix("nbd"))
+                            .and_then(|n| n.parse().ok())
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        out.sort_unstable();
+        out
+    }
+
+    /// Whether the kernel has NBD devices at all.
+    pub fn is_available(&self) -> bool {
+        self.sys_dir(0).exists()
+    }
+
+    /// The device's size in 512-byte sectors, from sysfs.
+    pub fn size_sectors(&self, n: u32) -> Option<u64> {
+        std::fs::read_to_string(self.sys_dir(n).join("size"))
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+    }
+
+    /// Whether device `n` is connected (or half-connected): it has a server pid or
+    /// a size.
+    pub fn is_connected(&self, n: u32) -> bool {
+        self.sys_dir(n).join("pid").exists() || self.size_sectors(n).unwrap_or(0) > 0
+    }
+
+    /// Whether the nbd module is installed (built in, or listed in `modules.dep`).
+    pub fn module_loadable(&self) -> bool {
+        ["modules.dep", "modules.builtin"].iter().any(|f| {
+            std::fs::read_to_string(self.modules_dir.join(f)).is_ok_and(|s| {
+                s.lines().any(|l| {
+                    let path = l.split(':').next().unwrap_or("");
+                    let name = path.rsplit('/').next().unwrap_or("");
+                    name == "nbd.ko" || name.starts_with("nbd.ko.")
+                })
+            })
+        })
+    }
+
+    fn lock_path(&self, n: u32) -> PathBuf {
+        self.lock_dir.join(format!("vmcraft-nbd{n}.lock"))
+    }
+}
+
+/// An exclusive `flock` on device `n`'s lock file, held until dropped. Any process
+/// using the same lock directory skips a locked device.
+#[derive(Debug)]
+pub struct DeviceLock {
+    _lock: Flock<File>,
+    index: u32,
+}
+
+impl DeviceLock {
+    /// Lock device `n` without waiting; `Ok(None)` when someone else holds it.
+    ///
+    /// ```no_run
+    /// use vmcraft_nbd::{DeviceLock, NbdHost};
+    /// let host = NbdHost::system(None);
+    /// if let Some(lock) = DeviceLock::try_lock(&host, 0)? {
+    ///     assert_eq!(lock.index(), 0);
+    /// }
+    /// # Ok::<(), vmcraft_nbd::Error>(())
+    /// ```
+    pub fn try_lock(host: &NbdHost, n: u32) -> Result<Option<Self>> {
+        let path = host.lock_path(n);
+        std::fs::create_dir_all(&host.lock_dir).map_err(|e| {
+            Error::io(
+                "nbd_connect",
+                host.lock_dir.display(),
+                "creating the lock directory",
+                e,
+            )
+        })?;
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(|e| Error::io("nbd_connect", path.display(), "opening the lock file", e))?;
+        match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
+            Ok(lock) => Ok(Some(DeviceLock {
+                _lock: lock,
+                index: n,
+            })),
+            Err((_, nix::errno::Errno::EWOULDBLOCK)) => Ok(None),
+            Err((_, e)) => Err(Error::io("nbd_connect", path.display(), "flock", e.into())),
+        }
+    }
+
+    /// The device number locked.
+    pub fn index(&self) -> u32 {
+        self.index
+    }
+}
+
+/// Pick a free device and lock it: the first device that is not connected, not
+/// locked by anyone else, and still not connected once locked.
+pub fn claim_device(host: &NbdHost) -> Result<DeviceLock> {
+    let devices = host.devices();
+    for &n in &devices {
+        if host.is_connected(n) {
+            continue;
+        }
+        let Some(lock) = DeviceLock::try_lock(host, n)? else {
+            continue;
+        };
+        // Someone who does not use our locks may have connected it meanwhile.
+        if host.is_connected(n) {
+            continue;
+        }
+        return Ok(lock);
+    }
+    Err(Error::new(
+        ErrorKind::Busy,
+        "nbd_connect",
+        host.sys_block.display(),
+        format!(
+            "no free nbd device (all {} are connected or locked)",
+            devices.len()
+        ),
+    ))
+}
+
+/// Whether an error is worth another attempt: a busy device, a busy image lock, a
+/// timeout. A missing image, a bad format or a missing tool is not.
+pub fn is_transient(e: &Error) -> bool {
+    matches!(e.kind(), ErrorKind::Busy | ErrorKind::Timeout)
+}
+
+/// qemu-nbd's complaints that another attempt may not hear.
+fn stderr_is_transient(stderr: &str) -> bool {
+    const TRANSIENT: [&str; 9] = [
+        "device or resource busy",
+        "resource temporarily unavailable",
+        "timed out",
+        "connection refused",
+        "connection reset",
+        "interrupted system call",
+        "try again",
+        "no such device or address",
+        "failed to get \"write\" lock",
+    ];
+    let s = stderr.to_ascii_lowercase();
+    TRANSIENT.iter().any(|t| s.contains(t))
+}
+
+/// The `qemu-nbd --connect` command line.
+pub(crate) fn connect_command(
+    device: &Path,
+    format: Format,
+    opts: &AttachOptions,
+    filename: &str,
+) -> Command {
+    let mut cmd = Command::new("qemu-nbd")
+        .arg(format!("--connect={}", device.display()))
+        .arg(format!("--format={}", format.qemu_driver()));
+    if opts.readonly {
+        cmd = cmd.arg("--read-only");
+    }
+    if let Some(c) = opts.cache {
+        cmd = cmd.arg(format!("--cache={}", c.as_str()));
+    }
+    if let Some(a) = opts.aio {
+        cmd = cmd.arg(format!("--aio={}", a.as_str()));
+    }
+    if let Some(d) = opts.discard {
+        cmd = cmd.arg(format!("--discard={}", d.as_str()));
+    }
+    cmd.arg(filename).timeout(opts.ready_timeout)
+}
+
+/// Make sure NBD devices exist: nothing to do when they do; `modprobe nbd
+/// max_part=16` when the module is installed; otherwise an
+/// [`ErrorKind::Unsupported`] error.
+pub fn ensure_module(
+    runner: &Arc<dyn CommandRunner>,
+    host: &NbdHost,
+    timeout: Duration,
+) -> Result<()> {
+    if host.is_available() {
+        return Ok(());
+    }
+    let subject = host.sys_block.join("nbd0");
+    if !host.module_loadable() {
+        return Err(Error::new(
+            ErrorKind::Unsupported,
+            "nbd_connect",
+            subject.display(),
+            format!(
+                "no nbd devices, and no nbd kernel module in {}",
+                host.modules_dir.display()
+            ),
+        ));
+    }
+    let cmd = Command::new("modprobe")
+        .args(["nbd", "max_part=16"])
+        .timeout(timeout);
+    runner.run(&cmd).map_err(|e| {
+        Error::block(
+            "nbd_connect",
+            subject.display(),
+            "loading the nbd module",
+            e,
+        )
+    })?;
+    vmcraft_block::wait_for_path(&subject, timeout).map_err(|e| {
+        Error::block(
+            "nbd_connect",
+            subject.display(),
+            "the nbd module loaded but made no devices",
+            e,
+        )
+        .with_kind(ErrorKind::Unsupported)
+    })
+}
+
+/// `qemu-nbd --disconnect`, then wait until the kernel shows the device free.
+fn disconnect_verified(
+    runner: &dyn CommandRunner,
+    host: &NbdHost,
+    n: u32,
+    subject: &str,
+    timeout: Duration,
+) -> Result<()> {
+    let dev = host.device_path(n);
+    let cmd = Command::new("qemu-nbd")
+        .arg("--disconnect")
+        .arg(&dev)
+        .timeout(timeout);
+    runner.run(&cmd).map_err(|e| {
+        Error::block(
+            "nbd_disconnect",
+            subject,
+            format!("qemu-nbd could not disconnect {}", dev.display()),
+            e,
+        )
+    })?;
+    vmcraft_block::wait_until(&dev.display().to_string(), timeout, || {
+        !host.is_connected(n)
+    })
+    .map_err(|e| {
+        Error::block(
+            "nbd_disconnect",
+            subject,
+            format!(
+                "{} is still connected after qemu-nbd --disconnect",
+                dev.display()
+            ),
+            e,
+        )
+        .with_kind(ErrorKind::Busy)
+    })?;
+    tracing::debug!(device = %dev.display(), "nbd device disconnected");
+    Ok(())
+}
+
+/// Undo a failed attempt on device `n`: disconnect it if the kernel shows any
+/// connection. Returns `err`, noting a failed cleanup in its message.
+fn cleanup_failed_attempt(
+    runner: &dyn CommandRunner,
+    host: &NbdHost,
+    n: u32,
+    subject: &str,
+    timeout: Duration,
+    err: Error,
+) -> Error {
+    if !host.is_connected(n) {
+        return err;
+    }
+    tracing::debug!(device = n, "disconnecting a half-made nbd connection");
+    match disconnect_verified(runner, host, n, subject, timeout) {
+        Ok(()) => err,
+        Err(ce) => {
+            let note = format!(
+                "{}; and {} could not be disconnected: {}",
+                err.message(),
+                host.device_path(n).display(),
+                vmcraft_block::error_chain(&ce)
+            );
+            let kind = err.kind();
+            Error::new(kind, "nbd_connect", subject, note).with_source(err)
+        }
+    }
+}
+
+/// A kernel NBD device connected to an image by qemu-nbd; disconnected (and
+/// verified) on drop or by [`NbdConnection::disconnect`], which reports failure.
+pub struct NbdConnection {
+    device: PathBuf,
+    index: u32,
+    host: NbdHost,
+    runner: Arc<dyn CommandRunner>,
+    subject: String,
+    timeout: Duration,
+    connected: bool,
+    // Released last, after the disconnect.
+    _lock: DeviceLock,
+}
+
+impl std::fmt::Debug for NbdConnection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NbdConnection")
+            .field("device", &self.device)
+            .field("image", &self.subject)
+            .field("connected", &self.connected)
+            .finish()
+    }
+}
+
+impl NbdConnection {
+    /// Connect `image` to a free NBD device (see the module documentation).
+    ///
+    /// ```no_run
+    /// use std::sync::Arc;
+    /// use vmcraft_block::{CommandRunner, SystemClock, SystemRunner};
+    /// use vmcraft_nbd::{AttachOptions, Format, NbdConnection, NbdHost};
+    /// let runner: Arc<dyn CommandRunner> = Arc::new(SystemRunner::new());
+    /// let conn = NbdConnection::connect(&runner, &SystemClock,
+    ///     &NbdHost::system(None), "disk.qcow2".as_ref(), Format::Qcow2,
+    ///     &AttachOptions::default())?;
+    /// println!("{}", conn.device().display());
+    /// conn.disconnect()?;
+    /// # Ok::<(), vmcraft_nbd::Error>(())
+    /// ```
+    pub fn connect(
+        runner: &Arc<dyn CommandRunner>,
+        clock: &dyn Clock,
+        host: &NbdHost,
+        image: &Path,
+        format: Format,
+        opts: &AttachOptions,
+    ) -> Result<Self> {
+        let subject = image.display().to_string();
+        let filename = blockdev::nbd_filename(image, format, opts)?;
+        let timeout = opts.ready_timeout;
+        retry_with_backoff(&opts.retry, clock, is_transient, |attempt| {
+            let lock = claim_device(host)?;
+            let n = lock.index();
+            let dev = host.device_path(n);
+            tracing::debug!(attempt, device = %dev.display(), image = %subject, "qemu-nbd connect");
+            let cmd = connect_command(&dev, format, opts, &filename);
+            if let Err(e) = runner.run(&cmd) {
+                let kind = match crate::error::kind_of_block(&e) {
+                    ErrorKind::Timeout => ErrorKind::Timeout,
+                    ErrorKind::ToolMissing => ErrorKind::ToolMissing,
+                    _ if stderr_is_transient(stderr_of(&e)) => ErrorKind::Busy,
+                    _ => ErrorKind::DaemonFailed,
+                };
+                let err = Error::block(
+                    "nbd_connect",
+                    &subject,
+                    format!("qemu-nbd could not connect {}", dev.display()),
+                    e,
+                )
+                .with_kind(kind);
+                return Err(cleanup_failed_attempt(
+                    &**runner, host, n, &subject, timeout, err,
+                ));
+            }
+            let sized = vmcraft_block::wait_until(&dev.display().to_string(), timeout, || {
+                host.size_sectors(n).unwrap_or(0) > 0
+            });
+            if let Err(e) = sized {
+                let err = Error::block(
+                    "nbd_connect",
+                    &subject,
+                    format!(
+                        "{} never got a size after qemu-nbd connected it",
+                        dev.display()
+                    ),
+                    e,
+                )
+                .with_kind(ErrorKind::Timeout);
+                return Err(cleanup_failed_attempt(
+                    &**runner, host, n, &subject, timeout, err,
+                ));
+            }
+            tracing::debug!(device = %dev.display(), image = %subject, "nbd device connected");
+            Ok(NbdConnection {
+                device: dev,
+                index: n,
+                host: host.clone(),
+                runner: runner.clone(),
+                subject: subject.clone(),
+                timeout,
+                connected: true,
+                _lock: lock,
+            })
+        })
+    }
+
+    /// The device node, e.g. `/dev/nbd0`.
+    pub fn device(&self) -> &Path {
+        &self.device
+    }
+
+    /// The device number.
+    pub fn index(&self) -> u32 {
+        self.index
+    }
+
+    /// Whether the kernel still shows the device connected.
+    pub fn is_connected(&self) -> bool {
+        self.connected && self.host.is_connected(self.index)
+    }
+
+    /// Disconnect and check that the kernel let go of the device.
+    pub fn disconnect(mut self) -> Result<()> {
+        self.disconnect_inner()
+    }
+
+    fn disconnect_inner(&mut self) -> Result<()> {
+        if !self.connected {
+            return Ok(());
+        }
+        self.connected = false;
+        disconnect_verified(
+            &*self.runner,
+            &self.host,
+            self.index,
+            &self.subject,
+            self.timeout,
+        )
+    }
+}
+
+impl Drop for NbdConnection {
+    fn drop(&mut self) {
+        if let Err(e) = self.disconnect_inner() {
+            tracing::warn!(error = %vmcraft_block::error_chain(&e), "nbd disconnect on drop");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn transient_stderr() {
+        assert!(stderr_is_transient(
+            "qemu-nbd: Failed to open /dev/nbd0: Device or resource busy"
+        ));
+        assert!(stderr_is_transient(
+            "qemu-nbd: Failed to get \"write\" lock\nIs another process using the image?"
+        ));
+        assert!(!stderr_is_transient(
+            "qemu-nbd: Failed to blk_new_open 'x': Could not open 'x': No such file or directory"
+        ));
+        assert!(!stderr_is_transient("Image is not in qcow2 format"));
+    }
+
+    #[test]
+    fn connect_command_line() {
+        use crate::options::{AioMode, CacheMode, DiscardMode};
+        let opts = AttachOptions::default()
+            .readonly(true)
+            .cache(CacheMode::None)
+            .aio(AioMode::Native)
+            .discard(DiscardMode::Unmap);
+        let cmd = connect_command(Path::new("/dev/nbd2"), Format::Vmdk, &opts, "json:{}");
+        assert_eq!(
+            cmd.argv(),
+            [
+                "qemu-nbd",
+                "--connect=/dev/nbd2",
+                "--format=vmdk",
+                "--read-only",
+                "--cache=none",
+                "--aio=native",
+                "--discard=unmap",
+                "json:{}"
+            ]
+        );
+        let cmd = connect_command(
+            Path::new("/dev/nbd0"),
+            Format::Raw,
+            &AttachOptions::default(),
+            "json:{}",
+        );
+        assert_eq!(
+            cmd.argv(),
+            ["qemu-nbd", "--connect=/dev/nbd0", "--format=raw", "json:{}"]
+        );
+    }
+}
