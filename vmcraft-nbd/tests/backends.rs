@@ -1,15 +1,18 @@
 //! Tier 3: every format attached for real (loop for raw, the qemu-storage-daemon
-//! FUSE export for the rest), written through the device, detached, checked with
-//! `qemu-img check` and against `qemu-img convert` as an oracle, re-attached and
-//! read back; the block-device conformance suite on both backends; nothing left
-//! behind.
+//! FUSE export for the rest), a partition table and an ext4 filesystem written
+//! through the device, detached, checked with `qemu-img check` and against
+//! `qemu-img convert` as an oracle, re-attached (partition nodes recreated) and read
+//! back; the block-device conformance suite on both backends; nothing left behind.
 
 mod common;
 
 use std::path::Path;
 
-use common::{assert_no_leaks, create_image, loops_under, opts, privileged, qemu_img_check, run};
-use vmcraft_block::testing::{TestEnv, conformance};
+use common::{
+    assert_no_leaks, create_image, loops_under, mount, opts, privileged, qemu_img_check, run,
+    unmount,
+};
+use vmcraft_block::testing::{TestEnv, conformance, require_tool};
 use vmcraft_block::{BlockDevice, ImageFile};
 use vmcraft_nbd::{Attachment, Backend, Format, attach};
 
@@ -20,9 +23,14 @@ fn pattern(seed: u8, len: usize) -> Vec<u8> {
         .collect()
 }
 
-/// Offsets to write at: the first sector, an unaligned middle, the last 4 KiB.
+/// Offsets to write at: aligned, unaligned, near the end. In [`round_trip`] they
+/// all lie inside partition 2, which holds no filesystem.
 fn places(size: u64) -> [(u64, usize); 3] {
-    [(0, 4096), (size / 2 + 1234, 10_000), (size - 4096, 4096)]
+    [
+        (20 << 20, 4096),
+        (size / 2 + 1234, 10_000),
+        (size - (64 << 10), 4096),
+    ]
 }
 
 fn write_places(att: &Attachment, seed: u8) {
@@ -45,23 +53,49 @@ fn check_places(dev: &dyn BlockDevice, seed: u8, size: u64) {
     }
 }
 
-/// Create an image, attach it, write, detach, check it with qemu-img, compare with
-/// qemu-img's own reading of it, re-attach and read back.
+/// Create an image; attach it; write a GPT with two partitions through the device,
+/// an ext4 filesystem holding a file on partition 1, and raw data in partition 2;
+/// detach; check the image with qemu-img and compare qemu-img's own reading of it;
+/// re-attach read-only and read everything back through the partition nodes.
 fn round_trip(label: &str, format: Format, create_opts: &str, want_backend: Backend) {
-    if !privileged("attaching images") {
+    if !privileged("attaching images") || !require_tool("mkfs.ext4") {
         return;
     }
     let env = TestEnv::new(label);
     let image = create_image(&env, &format!("disk.{format}"), format, "64M", create_opts);
-    let before_loops = loops_under(env.path());
-    assert!(before_loops.is_empty());
+    assert!(loops_under(env.path()).is_empty());
+    let mnt = env.path().join("mnt");
+    std::fs::create_dir(&mnt).unwrap();
+    let message = format!("written through a {format} image\n");
 
-    let att = attach(&image, opts(&env)).unwrap();
+    let mut att = attach(&image, opts(&env)).unwrap();
     assert_eq!(att.format(), format);
     assert_eq!(att.backend(), want_backend, "{}", att.backend_reason());
     assert!(att.device().to_string_lossy().starts_with("/dev/loop"));
+    assert!(
+        att.partitions().is_empty(),
+        "a blank image has no partitions"
+    );
     let size = att.size().unwrap();
     assert!(size >= 64 << 20, "{size}");
+    vmcraft_part::part_init(&att, "gpt").unwrap();
+    vmcraft_part::part_add(&att, "p", 2048, 32767).unwrap();
+    vmcraft_part::part_add(&att, "p", 32768, -34).unwrap();
+    let parts = att.refresh_partitions().unwrap().to_vec();
+    assert_eq!(parts.len(), 2, "{parts:?}");
+    assert_eq!((parts[0].number, parts[0].start), (1, 2048 * 512));
+    assert_eq!(parts[0].size, (32768 - 2048) * 512);
+    for p in &parts {
+        let meta = std::fs::metadata(&p.node).unwrap();
+        assert!(std::os::unix::fs::FileTypeExt::is_block_device(
+            &meta.file_type()
+        ));
+    }
+    let p1 = parts[0].node.to_str().unwrap().to_string();
+    run(&["mkfs.ext4", "-q", "-F", &p1]);
+    mount(&parts[0].node, &mnt, false);
+    std::fs::write(mnt.join("hello.txt"), &message).unwrap();
+    unmount(&mnt);
     write_places(&att, 7);
     att.detach().unwrap();
     assert_no_leaks(&env);
@@ -82,9 +116,26 @@ fn round_trip(label: &str, format: Format, create_opts: &str, want_backend: Back
     let oracle = ImageFile::open(&raw, true).unwrap();
     assert_eq!(oracle.size().unwrap(), size, "qemu-img sees another size");
     check_places(&oracle, 7, size);
+    let mut gpt = [0u8; 8];
+    oracle.read_at(&mut gpt, 512).unwrap();
+    assert_eq!(&gpt, b"EFI PART");
+    drop(oracle);
+    std::fs::remove_file(&raw).unwrap();
 
     let att = attach(&image, opts(&env).readonly(true)).unwrap();
+    assert_eq!(att.partitions().len(), 2);
+    let layout = |ps: &[vmcraft_block::KernelPartition]| {
+        ps.iter()
+            .map(|p| (p.number, p.start, p.size))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(layout(att.partitions()), layout(&parts));
+    assert!(att.partitions()[0].node.starts_with("/dev"));
     check_places(&att, 7, size);
+    mount(&att.partitions()[0].node, &mnt, true);
+    let back = std::fs::read_to_string(mnt.join("hello.txt"));
+    unmount(&mnt);
+    assert_eq!(back.unwrap(), message);
     att.detach().unwrap();
     assert_no_leaks(&env);
 }

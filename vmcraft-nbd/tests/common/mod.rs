@@ -102,3 +102,21 @@ pub fn loops_under(dir: &Path) -> Vec<String> {
         .map(|(d, b)| format!("{} -> {}", d.display(), b.display()))
         .collect()
 }
+
+/// Mount an ext4 filesystem (`nosuid,nodev`; read-only with `noload` when asked).
+pub fn mount(dev: &Path, dir: &Path, readonly: bool) {
+    use nix::mount::MsFlags;
+    let mut flags = MsFlags::MS_NOSUID | MsFlags::MS_NODEV;
+    if readonly {
+        flags |= MsFlags::MS_RDONLY;
+    }
+    let data = if readonly { Some("noload") } else { None };
+    nix::mount::mount(Some(dev), dir, Some("ext4"), flags, data)
+        .unwrap_or_else(|e| panic!("mount {} on {}: {e}", dev.display(), dir.display()));
+}
+
+/// Unmount what [`mount`] mounted.
+pub fn unmount(dir: &Path) {
+    nix::mount::umount2(dir, nix::mount::MntFlags::empty())
+        .unwrap_or_else(|e| panic!("umount {}: {e}", dir.display()));
+}
