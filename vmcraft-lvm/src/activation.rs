@@ -96,7 +96,10 @@ mod tests {
     fn mode_names() {
         assert_eq!(Mode::Activate.to_string(), "activate");
         assert_eq!(Mode::MetadataOnly.as_str(), "metadata-only");
-        assert_eq!(serde_json::to_string(&Mode::MetadataOnly).unwrap(), "\"metadata-only\"");
+        assert_eq!(
+            serde_json::to_string(&Mode::MetadataOnly).unwrap(),
+            "\"metadata-only\""
+        );
     }
 
     #[test]

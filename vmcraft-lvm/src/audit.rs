@@ -149,7 +149,16 @@ mod tests {
         let v = serde_json::to_value(record("vgcreate")).unwrap();
         let keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
         for k in [
-            "seq", "call", "subject", "command", "attempted", "ok", "exit_status", "error", "note", "mode",
+            "seq",
+            "call",
+            "subject",
+            "command",
+            "attempted",
+            "ok",
+            "exit_status",
+            "error",
+            "note",
+            "mode",
             "duration",
         ] {
             assert!(keys.contains(&k), "missing {k}");

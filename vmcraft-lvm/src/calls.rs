@@ -14,7 +14,7 @@ use std::path::Path;
 use crate::activation::Mode;
 use crate::error::{Error, ErrorKind, Result};
 use crate::isolation::SessionDevice;
-use crate::names::{LvTarget, validate_lv_name, validate_vg_name};
+use crate::names::{LvTarget, validate_new_lv, validate_new_vg_name, validate_vg_name};
 use crate::report::parse_rows;
 use crate::session::Lvm;
 use crate::size::LvSize;
@@ -60,10 +60,13 @@ impl Lvm {
     /// ```
     pub fn vgcreate<P: AsRef<Path>>(&self, vg: &str, pvs: &[P]) -> Result<()> {
         const CALL: &str = "vgcreate";
-        self.check(validate_vg_name(CALL, vg))?;
+        self.check(validate_new_vg_name(CALL, vg))?;
         let set = self.device_set();
         let paths = self.check(self.device_args(CALL, &set, pvs))?;
-        let cmd = self.check(self.command(CALL, vg, "vgcreate", &set))?.arg(vg).args(&paths);
+        let cmd = self
+            .check(self.command(CALL, vg, "vgcreate", &set))?
+            .arg(vg)
+            .args(&paths);
         self.exec(CALL, vg, &cmd).0.map(drop)
     }
 
@@ -85,8 +88,7 @@ impl Lvm {
 
     fn create_lv(&self, call: &'static str, lv: &str, vg: &str, size: LvSize) -> Result<()> {
         let subject = format!("/dev/{vg}/{lv}");
-        self.check(validate_vg_name(call, vg))?;
-        self.check(validate_lv_name(call, lv))?;
+        self.check(validate_new_lv(call, vg, lv))?;
         self.check(size.validate(call, &subject))?;
         let mut cmd = self.check(self.command(call, &subject, "lvcreate", &self.device_set()))?;
         match self.mode() {
@@ -149,7 +151,9 @@ impl Lvm {
                 // lvm2 refuses a resize to the current size; libguestfs callers
                 // expect that to succeed. Ask lvm2 what the LV is now.
                 match self.geometry(CALL, lvpath, &set, &vg, &lv) {
-                    Ok(g) if g.extent_size > 0 && g.lv_size == target_bytes(size, g.extent_size) => {
+                    Ok(g)
+                        if g.extent_size > 0 && g.lv_size == target_bytes(size, g.extent_size) =>
+                    {
                         self.tolerate(seq, "tolerated: the LV already has this size");
                         Ok(())
                     }
@@ -355,7 +359,9 @@ impl Lvm {
         for vg in self.vg_names(CALL, &set)? {
             if self.mode() == Mode::Activate {
                 // Deactivate first: removing active LVs is not reliable everywhere.
-                let cmd = self.command(CALL, &vg, "vgchange", &set)?.args(["--activate", "n", &vg]);
+                let cmd = self
+                    .command(CALL, &vg, "vgchange", &set)?
+                    .args(["--activate", "n", &vg]);
                 let _ = self.exec(CALL, &vg, &cmd);
             }
             let cmd = self.command(CALL, &vg, "vgremove", &set)?.args(["-f", &vg]);
@@ -421,9 +427,14 @@ impl Lvm {
         ]);
         let out = self.exec(call, lvpath, &cmd).0?;
         let rows = parse_rows(call, &out.stdout_str(), "lv")?;
-        let row = rows
-            .first()
-            .ok_or_else(|| Error::new(ErrorKind::BadOutput, call, lvpath, "lvm2 reported no such LV"))?;
+        let row = rows.first().ok_or_else(|| {
+            Error::new(
+                ErrorKind::BadOutput,
+                call,
+                lvpath,
+                "lvm2 reported no such LV",
+            )
+        })?;
         Ok(Geometry {
             lv_size: row.bytes("lv_size")?,
             extent_size: row.bytes("vg_extent_size")?,

@@ -73,7 +73,11 @@ impl Error {
     }
 
     /// An argument rejected before anything ran.
-    pub fn invalid(call: &'static str, subject: impl fmt::Display, message: impl Into<String>) -> Self {
+    pub fn invalid(
+        call: &'static str,
+        subject: impl fmt::Display,
+        message: impl Into<String>,
+    ) -> Self {
         Self::new(ErrorKind::InvalidArgument, call, subject, message)
     }
 
@@ -155,7 +159,10 @@ pub(crate) fn from_block(call: &'static str, subject: &str, err: vmcraft_block::
     use vmcraft_block::ErrorKind as B;
     let (kind, message) = match err.kind() {
         B::ToolMissing => (ErrorKind::ToolMissing, "lvm2 is not installed".to_string()),
-        B::Timeout => (ErrorKind::Timeout, "lvm2 ran past the session's timeout".to_string()),
+        B::Timeout => (
+            ErrorKind::Timeout,
+            "lvm2 ran past the session's timeout".to_string(),
+        ),
         _ => {
             let complaint = err
                 .command_failure()
@@ -181,7 +188,12 @@ mod tests {
 
     #[test]
     fn display_with_and_without_subject() {
-        let e = Error::new(ErrorKind::NoDevices, "pvs", "", "the session has no devices");
+        let e = Error::new(
+            ErrorKind::NoDevices,
+            "pvs",
+            "",
+            "the session has no devices",
+        );
         assert_eq!(e.to_string(), "pvs: the session has no devices");
         assert_eq!(e.subject(), None);
         let e = Error::invalid("lvcreate", "vg0/lv", "size 0 is zero");
@@ -204,26 +216,48 @@ mod tests {
 
     #[test]
     fn block_errors_map_to_kinds_and_keep_the_source() {
-        use vmcraft_block::{Command, CommandRunner, ErrorKind as B};
         use vmcraft_block::testing::{FakeRunner, Response};
+        use vmcraft_block::{Command, CommandRunner, ErrorKind as B};
         let fake = FakeRunner::new();
-        fake.expect(&["lvm", "vgs"], Response::fail(5, "  Volume group \"x\" not found\n"));
+        fake.expect(
+            &["lvm", "vgs"],
+            Response::fail(5, "  Volume group \"x\" not found\n"),
+        );
         fake.expect(&["lvm", "pvs"], Response::fail(3, ""));
         fake.expect(&["lvm", "lvs"], Response::error(B::ToolMissing, "no lvm"));
         fake.expect(&["lvm", "lvs"], Response::error(B::Timeout, "slow"));
-        let e = from_block("vgs", "x", fake.run(&Command::new("lvm").arg("vgs")).unwrap_err());
+        let e = from_block(
+            "vgs",
+            "x",
+            fake.run(&Command::new("lvm").arg("vgs")).unwrap_err(),
+        );
         assert_eq!(e.kind(), ErrorKind::CommandFailed);
         assert_eq!(e.to_string(), "vgs: x: Volume group \"x\" not found");
         let failure = e.command_failure().expect("command failure");
         assert_eq!(failure.argv, ["lvm", "vgs"]);
         let chain = vmcraft_block::error_chain(&e);
-        assert!(chain.contains("command `lvm vgs` failed with exit status 5"), "{chain}");
+        assert!(
+            chain.contains("command `lvm vgs` failed with exit status 5"),
+            "{chain}"
+        );
 
-        let e = from_block("pvs", "", fake.run(&Command::new("lvm").arg("pvs")).unwrap_err());
+        let e = from_block(
+            "pvs",
+            "",
+            fake.run(&Command::new("lvm").arg("pvs")).unwrap_err(),
+        );
         assert_eq!(e.to_string(), "pvs: lvm2 failed with exit status 3");
-        let e = from_block("lvs", "", fake.run(&Command::new("lvm").arg("lvs")).unwrap_err());
+        let e = from_block(
+            "lvs",
+            "",
+            fake.run(&Command::new("lvm").arg("lvs")).unwrap_err(),
+        );
         assert_eq!(e.kind(), ErrorKind::ToolMissing);
-        let e = from_block("lvs", "", fake.run(&Command::new("lvm").arg("lvs")).unwrap_err());
+        let e = from_block(
+            "lvs",
+            "",
+            fake.run(&Command::new("lvm").arg("lvs")).unwrap_err(),
+        );
         assert_eq!(e.kind(), ErrorKind::Timeout);
         fake.verify();
     }

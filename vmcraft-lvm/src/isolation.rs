@@ -60,9 +60,9 @@ pub(crate) fn rdev(path: &Path) -> Option<u64> {
 /// Check a device path the caller wants in the session: absolute, and free of the
 /// characters that would break lvm2's `--devices` list or filter syntax.
 pub(crate) fn check_device_path(call: &'static str, path: &Path) -> Result<()> {
-    let s = path.to_str().ok_or_else(|| {
-        Error::invalid(call, path.display(), "device path is not valid UTF-8")
-    })?;
+    let s = path
+        .to_str()
+        .ok_or_else(|| Error::invalid(call, path.display(), "device path is not valid UTF-8"))?;
     if !path.is_absolute() {
         return Err(Error::invalid(call, s, "device path is not absolute"));
     }
@@ -210,14 +210,20 @@ mod tests {
     #[test]
     fn escaping_and_filter() {
         assert_eq!(regex_escape("/dev/loop0"), "/dev/loop0");
-        assert_eq!(regex_escape("/dev/a.b-c_d+e"), "/dev/a\\\\.b\\\\-c\\\\_d\\\\+e");
+        assert_eq!(
+            regex_escape("/dev/a.b-c_d+e"),
+            "/dev/a\\\\.b\\\\-c\\\\_d\\\\+e"
+        );
         let f = filter_config(&[dev("/dev/vmcraft-x1"), dev("/dev/vmcraft-x2")]);
         assert_eq!(
             f,
             r#"devices/global_filter=["a|^/dev/vmcraft\\-x1$|","a|^/dev/vmcraft\\-x2$|","r|.*|"]"#
         );
         assert_eq!(filter_config(&[]), r#"devices/global_filter=["r|.*|"]"#);
-        assert_eq!(devices_arg(&[dev("/dev/vmcraft-x1"), dev("/dev/vmcraft-x2")]), "/dev/vmcraft-x1,/dev/vmcraft-x2");
+        assert_eq!(
+            devices_arg(&[dev("/dev/vmcraft-x1"), dev("/dev/vmcraft-x2")]),
+            "/dev/vmcraft-x1,/dev/vmcraft-x2"
+        );
     }
 
     #[test]
@@ -226,10 +232,22 @@ mod tests {
         check_device_path("t", Path::new("/dev/disk/by-id/scsi-0QEMU_drive:0+x.y")).unwrap();
         for (bad, why) in [
             ("dev/loop0", "device path is not absolute"),
-            ("/dev/a,b", "device path contains ',', which lvm2 device lists cannot carry"),
-            ("/dev/a b", "device path contains ' ', which lvm2 device lists cannot carry"),
-            ("/dev/a|b", "device path contains '|', which lvm2 device lists cannot carry"),
-            ("/dev/a\"b", "device path contains '\"', which lvm2 device lists cannot carry"),
+            (
+                "/dev/a,b",
+                "device path contains ',', which lvm2 device lists cannot carry",
+            ),
+            (
+                "/dev/a b",
+                "device path contains ' ', which lvm2 device lists cannot carry",
+            ),
+            (
+                "/dev/a|b",
+                "device path contains '|', which lvm2 device lists cannot carry",
+            ),
+            (
+                "/dev/a\"b",
+                "device path contains '\"', which lvm2 device lists cannot carry",
+            ),
         ] {
             let e = check_device_path("set_devices", Path::new(bad)).unwrap_err();
             assert_eq!(e.to_string(), format!("set_devices: {bad}: {why}"));

@@ -66,7 +66,10 @@ mod size;
 pub use activation::{Mode, device_mapper_available};
 pub use audit::AuditRecord;
 pub use error::{Error, ErrorKind, Result};
-pub use names::{LvTarget, MAX_NAME_LEN, validate_lv_name, validate_vg_name};
+pub use names::{
+    LvTarget, MAX_NAME_LEN, MAX_VG_LV_LEN, validate_lv_name, validate_new_lv, validate_new_vg_name,
+    validate_vg_name,
+};
 pub use report::{LvmLv, LvmPv, LvmVg};
 pub use session::{Lvm, LvmOptions};
 pub use size::LvSize;

@@ -59,10 +59,22 @@ impl Lvm {
     pub fn lvs(&self) -> Result<Vec<String>> {
         const CALL: &str = "lvs";
         let set = self.device_set();
-        let rows = self.report(CALL, &set, "lvs", "lv", &["-o", "vg_name,lv_name", "-S", LVS_SELECT])?;
+        let rows = self.report(
+            CALL,
+            &set,
+            "lvs",
+            "lv",
+            &["-o", "vg_name,lv_name", "-S", LVS_SELECT],
+        )?;
         let mut out = rows
             .iter()
-            .map(|r| Ok(format!("/dev/{}/{}", r.string("vg_name")?, r.string("lv_name")?)))
+            .map(|r| {
+                Ok(format!(
+                    "/dev/{}/{}",
+                    r.string("vg_name")?,
+                    r.string("lv_name")?
+                ))
+            })
             .collect::<Result<Vec<_>>>()?;
         out.sort();
         Ok(out)
@@ -127,7 +139,11 @@ impl Lvm {
         rows.iter().map(Row::to_lv).collect()
     }
 
-    pub(crate) fn pv_names(&self, call: &'static str, set: &[SessionDevice]) -> Result<Vec<String>> {
+    pub(crate) fn pv_names(
+        &self,
+        call: &'static str,
+        set: &[SessionDevice],
+    ) -> Result<Vec<String>> {
         let rows = self.report(call, set, "pvs", "pv", &["-o", "pv_name"])?;
         let mut out = rows
             .iter()
@@ -137,9 +153,16 @@ impl Lvm {
         Ok(out)
     }
 
-    pub(crate) fn vg_names(&self, call: &'static str, set: &[SessionDevice]) -> Result<Vec<String>> {
+    pub(crate) fn vg_names(
+        &self,
+        call: &'static str,
+        set: &[SessionDevice],
+    ) -> Result<Vec<String>> {
         let rows = self.report(call, set, "vgs", "vg", &["-o", "vg_name"])?;
-        let mut out = rows.iter().map(|r| r.string("vg_name")).collect::<Result<Vec<_>>>()?;
+        let mut out = rows
+            .iter()
+            .map(|r| r.string("vg_name"))
+            .collect::<Result<Vec<_>>>()?;
         out.sort();
         Ok(out)
     }
@@ -175,5 +198,8 @@ fn full_args(columns: &str) -> [&str; 5] {
 fn session_name(set: &[SessionDevice], reported: &str) -> String {
     set.iter()
         .find(|d| d.matches(Path::new(reported)))
-        .map_or_else(|| reported.to_string(), |d| d.given.to_string_lossy().into_owned())
+        .map_or_else(
+            || reported.to_string(),
+            |d| d.given.to_string_lossy().into_owned(),
+        )
 }

@@ -12,6 +12,10 @@ use crate::error::{Error, Result};
 /// The longest name lvm2 accepts (its `NAME_LEN` less the terminating NUL).
 pub const MAX_NAME_LEN: usize = 127;
 
+/// The longest `VG` plus `LV` name lvm2 accepts together (it keeps `VG/LV` with
+/// room for a suffix in a `NAME_LEN` buffer).
+pub const MAX_VG_LV_LEN: usize = 124;
+
 /// Substrings lvm2 reserves for the hidden volumes it makes itself.
 const RESERVED_LV_SUBSTRINGS: &[&str] = &[
     "_cdata", "_cmeta", "_corig", "_cpool", "_cvol", "_wcorig", "_mimage", "_mlog", "_rimage",
@@ -30,7 +34,10 @@ fn check_name(call: &'static str, what: &str, name: &str) -> Result<()> {
         return Err(Error::invalid(
             call,
             shown,
-            format!("{what} name is {} bytes long, more than {MAX_NAME_LEN}", name.len()),
+            format!(
+                "{what} name is {} bytes long, more than {MAX_NAME_LEN}",
+                name.len()
+            ),
         ));
     }
     if let Some(c) = name
@@ -44,10 +51,18 @@ fn check_name(call: &'static str, what: &str, name: &str) -> Result<()> {
         ));
     }
     if name.starts_with('-') {
-        return Err(Error::invalid(call, shown, format!("{what} name may not start with '-'")));
+        return Err(Error::invalid(
+            call,
+            shown,
+            format!("{what} name may not start with '-'"),
+        ));
     }
     if name == "." || name == ".." {
-        return Err(Error::invalid(call, shown, format!("{what} name may not be {name:?}")));
+        return Err(Error::invalid(
+            call,
+            shown,
+            format!("{what} name may not be {name:?}"),
+        ));
     }
     Ok(())
 }
@@ -86,6 +101,58 @@ pub fn validate_lv_name(call: &'static str, name: &str) -> Result<()> {
             call,
             name,
             format!("logical volume names containing {s:?} are reserved by lvm2"),
+        ));
+    }
+    Ok(())
+}
+
+/// Check the names of a new logical volume `lv` in `vg`: each by its rules, and
+/// both together no longer than [`MAX_VG_LV_LEN`].
+///
+/// ```
+/// use vmcraft_lvm::validate_new_lv;
+/// assert!(validate_new_lv("lvcreate", "vg0", "root").is_ok());
+/// let e = validate_new_lv("lvcreate", "vg0", &"l".repeat(122)).unwrap_err();
+/// assert!(e.to_string().ends_with("names of 125 bytes together, more than lvm2's 124"));
+/// ```
+pub fn validate_new_lv(call: &'static str, vg: &str, lv: &str) -> Result<()> {
+    validate_vg_name(call, vg)?;
+    validate_lv_name(call, lv)?;
+    let len = vg.len() + lv.len();
+    if len > MAX_VG_LV_LEN {
+        return Err(Error::invalid(
+            call,
+            format!("/dev/{vg}/{lv}"),
+            format!(
+                "volume group and logical volume names of {len} bytes together, more than lvm2's {MAX_VG_LV_LEN}"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Check the name of a new volume group: lvm2's rules, and no entry of `/dev`
+/// by that name (lvm2 refuses a VG that would shadow `/dev/null` or
+/// `/dev/mapper`, or an active VG of the same name).
+///
+/// ```
+/// use vmcraft_lvm::validate_new_vg_name;
+/// assert!(validate_new_vg_name("vgcreate", "vmcraft-doc-vg").is_ok());
+/// let e = validate_new_vg_name("vgcreate", "null").unwrap_err();
+/// assert_eq!(e.to_string(),
+///     "vgcreate: null: /dev/null already exists, and lvm2 will not name a volume group like an entry of /dev");
+/// ```
+pub fn validate_new_vg_name(call: &'static str, name: &str) -> Result<()> {
+    validate_vg_name(call, name)?;
+    let path = std::path::Path::new("/dev").join(name);
+    if path.symlink_metadata().is_ok() {
+        return Err(Error::invalid(
+            call,
+            name,
+            format!(
+                "{} already exists, and lvm2 will not name a volume group like an entry of /dev",
+                path.display()
+            ),
         ));
     }
     Ok(())
@@ -208,9 +275,18 @@ mod tests {
             ("-a", "-a: volume group name may not start with '-'"),
             (".", ".: volume group name may not be \".\""),
             ("..", "..: volume group name may not be \"..\""),
-            ("a b", "a b: invalid character ' ' in volume group name (allowed: A-Z a-z 0-9 + _ . -)"),
-            ("a/b", "a/b: invalid character '/' in volume group name (allowed: A-Z a-z 0-9 + _ . -)"),
-            ("é", "é: invalid character 'é' in volume group name (allowed: A-Z a-z 0-9 + _ . -)"),
+            (
+                "a b",
+                "a b: invalid character ' ' in volume group name (allowed: A-Z a-z 0-9 + _ . -)",
+            ),
+            (
+                "a/b",
+                "a/b: invalid character '/' in volume group name (allowed: A-Z a-z 0-9 + _ . -)",
+            ),
+            (
+                "é",
+                "é: invalid character 'é' in volume group name (allowed: A-Z a-z 0-9 + _ . -)",
+            ),
         ];
         for (name, msg) in cases {
             let e = validate_vg_name("vgcreate", name).unwrap_err();
@@ -224,7 +300,15 @@ mod tests {
 
     #[test]
     fn reserved_lv_names() {
-        for n in ["snapshot", "snapshotx", "pvmove0", "a_mlog", "x_rimage_0", "p_tdata", "q_pmspare"] {
+        for n in [
+            "snapshot",
+            "snapshotx",
+            "pvmove0",
+            "a_mlog",
+            "x_rimage_0",
+            "p_tdata",
+            "q_pmspare",
+        ] {
             let e = validate_lv_name("lvcreate", n).unwrap_err();
             assert!(e.message().contains("reserved by lvm2"), "{e}");
             // The same names are fine for VGs.
@@ -235,17 +319,47 @@ mod tests {
     }
 
     #[test]
+    fn combined_length_and_dev_entries() {
+        validate_new_lv("t", "vgq", &"l".repeat(121)).unwrap();
+        let e = validate_new_lv("t", "vgq", &"l".repeat(122)).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidArgument);
+        assert!(e.subject().unwrap().starts_with("/dev/vgq/lll"));
+        assert!(validate_new_lv("t", "vg", "snapshot").is_err());
+        assert!(validate_new_lv("t", "-vg", "lv").is_err());
+        for taken in ["null", "zero", "mapper"] {
+            assert!(validate_new_vg_name("vgcreate", taken).is_err(), "{taken}");
+            validate_vg_name("vgs", taken).unwrap();
+        }
+        validate_new_vg_name("vgcreate", "vmcraft-no-such-dev-entry").unwrap();
+        assert!(validate_new_vg_name("vgcreate", "").is_err());
+    }
+
+    #[test]
     fn parse_targets() {
         assert_eq!(
             LvTarget::parse("t", "vg/lv").unwrap(),
-            LvTarget::Lv { vg: "vg".into(), lv: "lv".into() }
+            LvTarget::Lv {
+                vg: "vg".into(),
+                lv: "lv".into()
+            }
         );
-        assert_eq!(LvTarget::parse("t", "vg").unwrap(), LvTarget::Vg("vg".into()));
+        assert_eq!(
+            LvTarget::parse("t", "vg").unwrap(),
+            LvTarget::Vg("vg".into())
+        );
         let t = LvTarget::parse("t", "/dev/vg").unwrap();
         assert_eq!(t.vg(), "vg");
         assert_eq!(t.dev_path(), "/dev/vg");
         assert_eq!(t.lvm_arg(), "vg");
-        for bad in ["", "/dev/", "/dev/vg/", "/dev//lv", "/dev/a/b/c", "/dev/vg/snapshot", "/dev/-x/y"] {
+        for bad in [
+            "",
+            "/dev/",
+            "/dev/vg/",
+            "/dev//lv",
+            "/dev/a/b/c",
+            "/dev/vg/snapshot",
+            "/dev/-x/y",
+        ] {
             let e = LvTarget::parse("lvremove", bad).unwrap_err();
             assert_eq!(e.kind(), ErrorKind::InvalidArgument, "{bad}");
             assert_eq!(e.call(), "lvremove");
@@ -256,6 +370,9 @@ mod tests {
             "lvremove: /dev/vg/a b: invalid character ' ' in logical volume name (allowed: A-Z a-z 0-9 + _ . -)"
         );
         let e = LvTarget::parse_lv("lvresize", "/dev/vg").unwrap_err();
-        assert_eq!(e.to_string(), "lvresize: /dev/vg: not a logical volume path (expected /dev/VG/LV)");
+        assert_eq!(
+            e.to_string(),
+            "lvresize: /dev/vg: not a logical volume path (expected /dev/VG/LV)"
+        );
     }
 }

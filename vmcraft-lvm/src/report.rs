@@ -148,7 +148,9 @@ pub(crate) struct Row {
 pub(crate) fn parse_rows(call: &'static str, stdout: &str, kind: &str) -> Result<Vec<Row>> {
     // lvm2 prints nothing but the report on stdout, indented; be tolerant of a
     // stray line before it all the same.
-    let start = stdout.find('{').ok_or_else(|| bad(call, "no JSON report in lvm2's output"))?;
+    let start = stdout
+        .find('{')
+        .ok_or_else(|| bad(call, "no JSON report in lvm2's output"))?;
     let value: serde_json::Value = serde_json::from_str(&stdout[start..])
         .map_err(|e| bad(call, "lvm2's JSON report does not parse").with_source(e))?;
     let reports = value
@@ -157,14 +159,19 @@ pub(crate) fn parse_rows(call: &'static str, stdout: &str, kind: &str) -> Result
         .ok_or_else(|| bad(call, "lvm2's JSON report has no \"report\" array"))?;
     let mut rows = Vec::new();
     for report in reports {
-        let Some(items) = report.get(kind) else { continue };
+        let Some(items) = report.get(kind) else {
+            continue;
+        };
         let items = items
             .as_array()
             .ok_or_else(|| bad(call, format!("lvm2's {kind:?} report is not an array")))?;
         for item in items {
-            let obj = item
-                .as_object()
-                .ok_or_else(|| bad(call, format!("an entry of lvm2's {kind:?} report is not an object")))?;
+            let obj = item.as_object().ok_or_else(|| {
+                bad(
+                    call,
+                    format!("an entry of lvm2's {kind:?} report is not an object"),
+                )
+            })?;
             let mut fields = BTreeMap::new();
             for (k, v) in obj {
                 let s = match v {
@@ -172,7 +179,10 @@ pub(crate) fn parse_rows(call: &'static str, stdout: &str, kind: &str) -> Result
                     serde_json::Value::Number(n) => n.to_string(),
                     serde_json::Value::Null => String::new(),
                     other => {
-                        return Err(bad(call, format!("lvm2's field {k:?} is not a string: {other}")));
+                        return Err(bad(
+                            call,
+                            format!("lvm2's field {k:?} is not a string: {other}"),
+                        ));
                     }
                 };
                 fields.insert(k.clone(), s);
@@ -195,7 +205,12 @@ impl Row {
             .iter()
             .find_map(|n| self.fields.get(*n))
             .map(String::as_str)
-            .ok_or_else(|| bad(self.call, format!("lvm2's report lacks the field {:?}", names[0])))
+            .ok_or_else(|| {
+                bad(
+                    self.call,
+                    format!("lvm2's report lacks the field {:?}", names[0]),
+                )
+            })
     }
 
     pub(crate) fn string(&self, name: &str) -> Result<String> {
@@ -211,8 +226,12 @@ impl Row {
         if v.is_empty() {
             return Ok(0);
         }
-        v.parse()
-            .map_err(|_| bad(self.call, format!("lvm2's field {name:?} is not a byte count: {v:?}")))
+        v.parse().map_err(|_| {
+            bad(
+                self.call,
+                format!("lvm2's field {name:?} is not a byte count: {v:?}"),
+            )
+        })
     }
 
     pub(crate) fn int(&self, name: &str) -> Result<i64> {
@@ -220,8 +239,12 @@ impl Row {
         if v.is_empty() {
             return Ok(-1);
         }
-        v.parse()
-            .map_err(|_| bad(self.call, format!("lvm2's field {name:?} is not an integer: {v:?}")))
+        v.parse().map_err(|_| {
+            bad(
+                self.call,
+                format!("lvm2's field {name:?} is not an integer: {v:?}"),
+            )
+        })
     }
 
     fn percent(&self, name: &str) -> Result<Option<f32>> {
@@ -229,17 +252,22 @@ impl Row {
         if v.is_empty() {
             return Ok(None);
         }
-        v.trim_end_matches('%')
-            .parse()
-            .map(Some)
-            .map_err(|_| bad(self.call, format!("lvm2's field {name:?} is not a percentage: {v:?}")))
+        v.trim_end_matches('%').parse().map(Some).map_err(|_| {
+            bad(
+                self.call,
+                format!("lvm2's field {name:?} is not a percentage: {v:?}"),
+            )
+        })
     }
 
     fn uuid(&self, name: &str) -> Result<String> {
         let v = self.raw(&[name])?;
         let u: String = v.chars().filter(|c| *c != '-').collect();
         if u.len() != 32 || !u.chars().all(|c| c.is_ascii_alphanumeric()) {
-            return Err(bad(self.call, format!("lvm2's field {name:?} is not a UUID: {v:?}")));
+            return Err(bad(
+                self.call,
+                format!("lvm2's field {name:?} is not a UUID: {v:?}"),
+            ));
         }
         Ok(u)
     }
@@ -384,14 +412,18 @@ pub(crate) mod tests {
 
     #[test]
     fn parses_pvs_and_vgs() {
-        let pv = parse_rows("pvs_full", PVS_JSON, "pv").unwrap()[0].to_pv().unwrap();
+        let pv = parse_rows("pvs_full", PVS_JSON, "pv").unwrap()[0]
+            .to_pv()
+            .unwrap();
         assert_eq!(pv.pv_name, "/dev/loop0");
         assert_eq!(pv.pv_uuid, "Ic4z3RzTz71xhSnFTnXG5bCdFBFcPjJ3");
         assert_eq!(pv.pv_size, 62914560);
         assert_eq!(pv.dev_size, 64 << 20);
         assert_eq!(pv.pv_pe_alloc_count, 5);
         assert_eq!(pv.pe_start, 1 << 20);
-        let vg = parse_rows("vgs_full", VGS_JSON, "vg").unwrap()[0].to_vg().unwrap();
+        let vg = parse_rows("vgs_full", VGS_JSON, "vg").unwrap()[0]
+            .to_vg()
+            .unwrap();
         assert_eq!(vg.vg_name, "vg0");
         assert_eq!(vg.vg_extent_size, 4 << 20);
         assert_eq!(vg.vg_free_count, 13);
@@ -404,7 +436,11 @@ pub(crate) mod tests {
         let json = r#"{"report":[{"lv":[]}]}"#;
         assert!(parse_rows("lvs", json, "lv").unwrap().is_empty());
         // A report of another kind contributes nothing.
-        assert!(parse_rows("lvs", r#"{"report":[{"pv":[{"pv_name":"x"}]}]}"#, "lv").unwrap().is_empty());
+        assert!(
+            parse_rows("lvs", r#"{"report":[{"pv":[{"pv_name":"x"}]}]}"#, "lv")
+                .unwrap()
+                .is_empty()
+        );
     }
 
     #[test]
@@ -413,9 +449,18 @@ pub(crate) mod tests {
             ("", "lvs: no JSON report in lvm2's output"),
             ("{", "lvs: lvm2's JSON report does not parse"),
             ("{}", "lvs: lvm2's JSON report has no \"report\" array"),
-            (r#"{"report":[{"lv":{}}]}"#, "lvs: lvm2's \"lv\" report is not an array"),
-            (r#"{"report":[{"lv":[1]}]}"#, "lvs: an entry of lvm2's \"lv\" report is not an object"),
-            (r#"{"report":[{"lv":[{"a":[]}]}]}"#, "lvs: lvm2's field \"a\" is not a string: []"),
+            (
+                r#"{"report":[{"lv":{}}]}"#,
+                "lvs: lvm2's \"lv\" report is not an array",
+            ),
+            (
+                r#"{"report":[{"lv":[1]}]}"#,
+                "lvs: an entry of lvm2's \"lv\" report is not an object",
+            ),
+            (
+                r#"{"report":[{"lv":[{"a":[]}]}]}"#,
+                "lvs: lvm2's field \"a\" is not a string: []",
+            ),
         ];
         for (json, msg) in cases {
             let e = parse_rows("lvs", json, "lv").unwrap_err();
@@ -423,9 +468,16 @@ pub(crate) mod tests {
             assert_eq!(e.to_string(), *msg);
         }
         let row = |json: &str| parse_rows("lvs_full", json, "lv").unwrap().remove(0);
-        let e = row(r#"{"report":[{"lv":[{"lv_name":"x"}]}]}"#).to_lv().unwrap_err();
-        assert_eq!(e.to_string(), "lvs_full: lvm2's report lacks the field \"lv_uuid\"");
-        let r = row(r#"{"report":[{"lv":[{"lv_size":"12x","seg_count":"z","snap_percent":"q","lv_uuid":"abc"}]}]}"#);
+        let e = row(r#"{"report":[{"lv":[{"lv_name":"x"}]}]}"#)
+            .to_lv()
+            .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "lvs_full: lvm2's report lacks the field \"lv_uuid\""
+        );
+        let r = row(
+            r#"{"report":[{"lv":[{"lv_size":"12x","seg_count":"z","snap_percent":"q","lv_uuid":"abc"}]}]}"#,
+        );
         assert_eq!(
             r.bytes("lv_size").unwrap_err().to_string(),
             "lvs_full: lvm2's field \"lv_size\" is not a byte count: \"12x\""
@@ -443,16 +495,22 @@ pub(crate) mod tests {
 
     #[test]
     fn empty_numbers_mean_unknown() {
-        let r = parse_rows("pvs_full", r#"{"report":[{"pv":[{"dev_size":"","pv_pe_count":""}]}]}"#, "pv")
-            .unwrap()
-            .remove(0);
+        let r = parse_rows(
+            "pvs_full",
+            r#"{"report":[{"pv":[{"dev_size":"","pv_pe_count":""}]}]}"#,
+            "pv",
+        )
+        .unwrap()
+        .remove(0);
         assert_eq!(r.bytes("dev_size").unwrap(), 0);
         assert_eq!(r.int("pv_pe_count").unwrap(), -1);
     }
 
     #[test]
     fn structs_serialize_with_libguestfs_field_names() {
-        let lv = parse_rows("lvs_full", LVS_JSON, "lv").unwrap()[0].to_lv().unwrap();
+        let lv = parse_rows("lvs_full", LVS_JSON, "lv").unwrap()[0]
+            .to_lv()
+            .unwrap();
         let v = serde_json::to_value(&lv).unwrap();
         let keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
         let mut want: Vec<&str> = LV_COLUMNS.split(',').collect();
@@ -461,10 +519,14 @@ pub(crate) mod tests {
         keys.sort_unstable();
         assert_eq!(keys, want);
         assert_eq!(v["snap_percent"], serde_json::Value::Null);
-        let pv = parse_rows("pvs_full", PVS_JSON, "pv").unwrap()[0].to_pv().unwrap();
+        let pv = parse_rows("pvs_full", PVS_JSON, "pv").unwrap()[0]
+            .to_pv()
+            .unwrap();
         let v = serde_json::to_value(&pv).unwrap();
         assert_eq!(v.as_object().unwrap().len(), PV_COLUMNS.split(',').count());
-        let vg = parse_rows("vgs_full", VGS_JSON, "vg").unwrap()[0].to_vg().unwrap();
+        let vg = parse_rows("vgs_full", VGS_JSON, "vg").unwrap()[0]
+            .to_vg()
+            .unwrap();
         let v = serde_json::to_value(&vg).unwrap();
         assert_eq!(v.as_object().unwrap().len(), VG_COLUMNS.split(',').count());
     }

@@ -141,7 +141,11 @@ impl Lvm {
     /// assert_eq!(lvm.mode(), Mode::MetadataOnly);
     /// # Ok::<(), vmcraft_lvm::Error>(())
     /// ```
-    pub fn with_options<I, P>(runner: Arc<dyn CommandRunner>, devices: I, options: LvmOptions) -> Result<Lvm>
+    pub fn with_options<I, P>(
+        runner: Arc<dyn CommandRunner>,
+        devices: I,
+        options: LvmOptions,
+    ) -> Result<Lvm>
     where
         I: IntoIterator<Item = P>,
         P: Into<PathBuf>,
@@ -288,7 +292,10 @@ impl Lvm {
     }
 
     pub(crate) fn device_set(&self) -> Vec<SessionDevice> {
-        self.devices.read().unwrap_or_else(|e| e.into_inner()).clone()
+        self.devices
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     pub(crate) fn note_activation(&self) {
@@ -297,13 +304,17 @@ impl Lvm {
 
     /// Whether lvm2 takes `--devices`, asked once.
     fn devices_option(&self) -> bool {
-        *self.devices_option.get_or_init(|| self.detect_devices_option())
+        *self
+            .devices_option
+            .get_or_init(|| self.detect_devices_option())
     }
 
     fn detect_devices_option(&self) -> bool {
         let cmd = self.environment(Command::new(&self.program).arg("version"));
         match self.exec("lvm_version", "", &cmd).0 {
-            Ok(out) => parse_lvm_version(&out.stdout_str()).is_some_and(|v| v >= DEVICES_OPTION_SINCE),
+            Ok(out) => {
+                parse_lvm_version(&out.stdout_str()).is_some_and(|v| v >= DEVICES_OPTION_SINCE)
+            }
             Err(_) => false,
         }
     }
@@ -354,7 +365,12 @@ impl Lvm {
 
     /// Run `cmd` for `call`, record it, and return its result and audit sequence
     /// number.
-    pub(crate) fn exec(&self, call: &'static str, subject: &str, cmd: &Command) -> (Result<Output>, u64) {
+    pub(crate) fn exec(
+        &self,
+        call: &'static str,
+        subject: &str,
+        cmd: &Command,
+    ) -> (Result<Output>, u64) {
         let started = Instant::now();
         let res = self.runner.run(cmd);
         let duration = started.elapsed();
@@ -364,7 +380,10 @@ impl Lvm {
                 (Ok(out), code, None)
             }
             Err(e) => {
-                let code = e.command_failure().and_then(|f| f.status).and_then(|s| s.code());
+                let code = e
+                    .command_failure()
+                    .and_then(|f| f.status)
+                    .and_then(|s| s.code());
                 let e = from_block(call, subject, e);
                 let text = vmcraft_block::error_chain(&e);
                 (Err(e), code, Some(text))
@@ -450,7 +469,10 @@ impl Lvm {
         match devices.iter().find(|d| d.matches(path)) {
             Some(d) => Ok(d.resolved.clone()),
             None => {
-                let known: Vec<String> = devices.iter().map(|d| d.given.display().to_string()).collect();
+                let known: Vec<String> = devices
+                    .iter()
+                    .map(|d| d.given.display().to_string())
+                    .collect();
                 Err(Error::invalid(
                     call,
                     path.display(),
@@ -480,9 +502,14 @@ impl Drop for Lvm {
 
 /// `(major, minor, patch)` from `lvm version` output (`LVM version: 2.03.16(2) ...`).
 pub(crate) fn parse_lvm_version(out: &str) -> Option<(u32, u32, u32)> {
-    let line = out.lines().find(|l| l.trim_start().starts_with("LVM version:"))?;
+    let line = out
+        .lines()
+        .find(|l| l.trim_start().starts_with("LVM version:"))?;
     let word = line.split(':').nth(1)?.split_whitespace().next()?;
-    let digits: String = word.chars().take_while(|c| c.is_ascii_digit() || *c == '.').collect();
+    let digits: String = word
+        .chars()
+        .take_while(|c| c.is_ascii_digit() || *c == '.')
+        .collect();
     let mut parts = digits.split('.').map(|p| p.parse::<u32>().ok());
     Some((parts.next()??, parts.next()??, parts.next()??))
 }
@@ -495,7 +522,10 @@ mod tests {
     fn version_parsing() {
         let out = "  LVM version:     2.03.16(2) (2022-05-18)\n  Library version: 1.02.185 (2022-05-18)\n";
         assert_eq!(parse_lvm_version(out), Some((2, 3, 16)));
-        assert_eq!(parse_lvm_version("  LVM version:     2.02.187(2)-RHEL7\n"), Some((2, 2, 187)));
+        assert_eq!(
+            parse_lvm_version("  LVM version:     2.02.187(2)-RHEL7\n"),
+            Some((2, 2, 187))
+        );
         assert_eq!(parse_lvm_version("nothing"), None);
         assert_eq!(parse_lvm_version("LVM version: x"), None);
         assert!((2, 3, 11) < DEVICES_OPTION_SINCE && (2, 3, 16) >= DEVICES_OPTION_SINCE);

@@ -43,7 +43,11 @@ impl LvSize {
     ///            ErrorKind::InvalidArgument);
     /// # Ok::<(), vmcraft_lvm::Error>(())
     /// ```
-    pub fn from_parts(call: &'static str, mbytes: Option<i64>, extents: Option<i64>) -> Result<LvSize> {
+    pub fn from_parts(
+        call: &'static str,
+        mbytes: Option<i64>,
+        extents: Option<i64>,
+    ) -> Result<LvSize> {
         let size = match (mbytes, extents) {
             (Some(m), Some(e)) => {
                 return Err(Error::invalid(
@@ -59,7 +63,13 @@ impl LvSize {
             },
             (None, Some(e)) => match u64::try_from(e) {
                 Ok(e) => LvSize::Extents(e),
-                Err(_) => return Err(Error::invalid(call, "size", format!("{e} extents is negative"))),
+                Err(_) => {
+                    return Err(Error::invalid(
+                        call,
+                        "size",
+                        format!("{e} extents is negative"),
+                    ));
+                }
             },
         };
         size.validate(call, "size")?;
@@ -79,7 +89,11 @@ impl LvSize {
         match *self {
             LvSize::MiB(0) => Err(Error::invalid(call, subject, "size 0 MiB is zero")),
             LvSize::Extents(0) => Err(Error::invalid(call, subject, "size 0 extents is zero")),
-            LvSize::PercentFree(0) => Err(Error::invalid(call, subject, "size 0% of free space is zero")),
+            LvSize::PercentFree(0) => Err(Error::invalid(
+                call,
+                subject,
+                "size 0% of free space is zero",
+            )),
             LvSize::PercentFree(p) if p > 100 => Err(Error::invalid(
                 call,
                 subject,
@@ -130,19 +144,30 @@ mod tests {
     fn from_parts_refuses_every_bad_combination() {
         let cases: &[(Option<i64>, Option<i64>, &str)] = &[
             (None, None, "lvcreate: size: give megabytes or extents"),
-            (Some(1), Some(1), "lvcreate: size: give megabytes or extents, not both (1 MiB, 1 extents)"),
+            (
+                Some(1),
+                Some(1),
+                "lvcreate: size: give megabytes or extents, not both (1 MiB, 1 extents)",
+            ),
             (Some(0), None, "lvcreate: size: size 0 MiB is zero"),
             (None, Some(0), "lvcreate: size: size 0 extents is zero"),
             (Some(-5), None, "lvcreate: size: -5 MiB is negative"),
             (None, Some(-1), "lvcreate: size: -1 extents is negative"),
-            (None, Some(1 << 33), "lvcreate: size: size 8589934592 extents is too large"),
+            (
+                None,
+                Some(1 << 33),
+                "lvcreate: size: size 8589934592 extents is too large",
+            ),
         ];
         for (m, e, msg) in cases {
             let err = LvSize::from_parts("lvcreate", *m, *e).unwrap_err();
             assert_eq!(err.kind(), ErrorKind::InvalidArgument);
             assert_eq!(err.to_string(), *msg);
         }
-        assert_eq!(LvSize::from_parts("x", Some(5), None).unwrap(), LvSize::MiB(5));
+        assert_eq!(
+            LvSize::from_parts("x", Some(5), None).unwrap(),
+            LvSize::MiB(5)
+        );
     }
 
     #[test]
