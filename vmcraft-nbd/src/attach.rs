@@ -173,6 +173,7 @@ fn attach_on(
         inner: Some(inner),
     };
     // On error `att` is dropped here, which detaches everything.
+    att.probe_first_sector()?;
     att.refresh_partitions()?;
     tracing::info!(image = %subject, device = %att.device().display(),
         partitions = att.partitions.len(), "attached");
@@ -297,6 +298,33 @@ impl Attachment {
     /// attached anyway, with no partitions, so that it can be repaired).
     pub fn partition_problem(&self) -> Option<&str> {
         self.partition_problem.as_deref()
+    }
+
+    /// Read the first sector, so that an image qemu cannot read (garbage in tables
+    /// the header check does not cover) fails the attach with a clear error rather
+    /// than somewhere in the partition code.
+    fn probe_first_sector(&self) -> Result<()> {
+        let mut sector = [0u8; 512];
+        let size = self
+            .size()
+            .map_err(|e| Error::block("attach", self.image.display(), "device size", e))?;
+        if size < 512 {
+            return Ok(());
+        }
+        self.node().read_at(&mut sector, 0).map_err(|e| {
+            let err = Error::block(
+                "attach",
+                self.image.display(),
+                format!(
+                    "the first sector cannot be read through {} (is the {} image damaged? \
+                     try `qemu-img check`)",
+                    self.device().display(),
+                    self.info.format
+                ),
+                e,
+            );
+            self.explain_error(err)
+        })
     }
 
     /// Read the partition table again and bring the kernel's partition nodes in

@@ -315,6 +315,9 @@ pub fn inspect_image(path: impl AsRef<Path>, format: Option<Format>) -> Result<I
 /// ```
 pub fn inspect_device(dev: &dyn BlockDevice, format: Option<Format>) -> Result<ImageInfo> {
     let size = dev_size(dev)?;
+    if size == 0 {
+        return Err(invalid("the image is empty (0 bytes)"));
+    }
     let detected = detect_format_of(dev)?;
     let (format, was_detected) = match format {
         Some(f) => (f, false),
@@ -466,6 +469,9 @@ mod tests {
     #[test]
     fn tiny_and_empty_images_are_raw() {
         assert_eq!(detect_format_of(&MemoryDisk::new(0)).unwrap(), Format::Raw);
+        let e = inspect_device(&MemoryDisk::new(0), None).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidImage);
+        assert_eq!(e.to_string(), "inspect_image: the image is empty (0 bytes)");
         let d = MemoryDisk::new(3);
         d.write_at(b"QFI", 0).unwrap();
         assert_eq!(detect_format_of(&d).unwrap(), Format::Raw);
