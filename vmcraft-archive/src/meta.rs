@@ -4,12 +4,13 @@
 //! times last. Shared by `tar_in` and `cp_a`.
 
 use std::ffi::{OsStr, OsString};
+use std::fs::File;
 use std::os::fd::{AsFd, BorrowedFd};
 
 use rustix::fs::{AtFlags, Mode, OFlags};
 use rustix::io::Errno;
 
-use crate::fileops::{FileTime, chmod_fd, chown_fd, timestamps};
+use crate::fileops::{FileTime, chmod_fd, chown_fd, timestamps, utimes_fd};
 use crate::xattrs::XattrTarget;
 
 /// What to set on a file.
@@ -48,7 +49,7 @@ fn unsupported(e: Errno) -> bool {
     matches!(e, Errno::PERM | Errno::OPNOTSUPP | Errno::NOSYS | Errno::INVAL)
 }
 
-/// Set `meta` on `name` in `dir`. Returns what failed and the errno.
+/// Set `meta` on `name` in `dir` (not followed). Returns what failed and the errno.
 pub(crate) fn apply(
     dir: BorrowedFd<'_>,
     name: &OsStr,
@@ -62,37 +63,85 @@ pub(crate) fn apply(
         Mode::empty(),
     )
     .map_err(|e| ("open", e))?;
+    apply_handle(fd.as_fd(), Some((dir, name)), meta, policy)
+}
+
+/// Set `meta` on the inode behind the `O_PATH` descriptor `fd`. For a symlink,
+/// `at` names it in its directory (times and xattrs of a symlink can only be set
+/// through its name).
+pub(crate) fn apply_handle(
+    fd: BorrowedFd<'_>,
+    at: Option<(BorrowedFd<'_>, &OsStr)>,
+    meta: &Meta,
+    policy: &mut Policy,
+) -> Result<(), (&'static str, Errno)> {
     if policy.chown {
-        match chown_fd(fd.as_fd(), Some(meta.uid), Some(meta.gid)) {
-            Ok(()) => {}
-            Err(e) if unsupported(e) => {
-                policy.chown = false;
-                policy.warnings.push(format!(
-                    "the filesystem does not take ownership ({e}); files keep the extracting user's"
-                ));
-            }
-            Err(e) => return Err(("chown", e)),
-        }
+        let res = chown_fd(fd, Some(meta.uid), Some(meta.gid));
+        owner_result(res, policy)?;
     }
     if !meta.symlink {
-        chmod_fd(fd.as_fd(), meta.mode).map_err(|e| ("chmod", e))?;
+        chmod_fd(fd, meta.mode).map_err(|e| ("chmod", e))?;
     }
+    let symlink_at = at.filter(|_| meta.symlink);
     if policy.xattrs && !meta.xattrs.is_empty() {
-        let target = XattrTarget::At(dir, name);
-        for (xname, value) in &meta.xattrs {
-            match target.set(xname, value) {
-                Ok(()) => {}
-                Err(e) if e == Errno::OPNOTSUPP => {
-                    policy.xattrs = false;
-                    policy.warnings.push(format!(
-                        "the filesystem does not take extended attributes ({e}); they are skipped"
-                    ));
-                    break;
-                }
-                Err(e) => return Err(("setxattr", e)),
+        let target = match symlink_at {
+            Some((dir, name)) => XattrTarget::At(dir, name),
+            None => XattrTarget::Dir(fd),
+        };
+        set_xattrs(target, meta, policy)?;
+    }
+    let times = timestamps(meta.atime, meta.mtime);
+    match symlink_at {
+        Some((dir, name)) => rustix::fs::utimensat(dir, name, &times, AtFlags::SYMLINK_NOFOLLOW),
+        None => utimes_fd(fd, &times),
+    }
+    .map_err(|e| ("utimensat", e))
+}
+
+/// Set `meta` on a regular file open for writing (the fast path of `tar_in`).
+pub(crate) fn apply_file(file: &File, meta: &Meta, policy: &mut Policy) -> Result<(), (&'static str, Errno)> {
+    if policy.chown {
+        let res = rustix::fs::fchown(
+            file,
+            Some(rustix::fs::Uid::from_raw(meta.uid)),
+            Some(rustix::fs::Gid::from_raw(meta.gid)),
+        );
+        owner_result(res, policy)?;
+    }
+    rustix::fs::fchmod(file, Mode::from_raw_mode(meta.mode & 0o7777)).map_err(|e| ("chmod", e))?;
+    if policy.xattrs && !meta.xattrs.is_empty() {
+        set_xattrs(XattrTarget::Fd(file.as_fd()), meta, policy)?;
+    }
+    rustix::fs::futimens(file, &timestamps(meta.atime, meta.mtime)).map_err(|e| ("utimensat", e))
+}
+
+fn owner_result(res: Result<(), Errno>, policy: &mut Policy) -> Result<(), (&'static str, Errno)> {
+    match res {
+        Ok(()) => Ok(()),
+        Err(e) if unsupported(e) => {
+            policy.chown = false;
+            policy.warnings.push(format!(
+                "the filesystem does not take ownership ({e}); files keep the extracting user's"
+            ));
+            Ok(())
+        }
+        Err(e) => Err(("chown", e)),
+    }
+}
+
+fn set_xattrs(target: XattrTarget<'_>, meta: &Meta, policy: &mut Policy) -> Result<(), (&'static str, Errno)> {
+    for (xname, value) in &meta.xattrs {
+        match target.set(xname, value) {
+            Ok(()) => {}
+            Err(e) if e == Errno::OPNOTSUPP => {
+                policy.xattrs = false;
+                policy.warnings.push(format!(
+                    "the filesystem does not take extended attributes ({e}); they are skipped"
+                ));
+                break;
             }
+            Err(e) => return Err(("setxattr", e)),
         }
     }
-    rustix::fs::utimensat(dir, name, &timestamps(meta.atime, meta.mtime), AtFlags::SYMLINK_NOFOLLOW)
-        .map_err(|e| ("utimensat", e))
+    Ok(())
 }

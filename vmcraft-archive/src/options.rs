@@ -1,0 +1,176 @@
+//! Options and results of the tar calls: [`TarOutOptions`], [`TarInOptions`],
+//! [`Progress`] and its callback, [`TarStats`].
+
+use std::fmt;
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use crate::compress::{Compression, Level};
+
+/// Where a tar call has got to: bytes of the uncompressed tar stream written or
+/// read so far, and entries done.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Progress {
+    /// Uncompressed tar bytes so far.
+    pub bytes: u64,
+    /// Entries (files, directories, links, ...) so far.
+    pub entries: u64,
+}
+
+/// A progress callback, called after each entry and during large files.
+///
+/// ```
+/// use std::sync::atomic::{AtomicU64, Ordering};
+/// use std::sync::Arc;
+/// use vmcraft_archive::{ProgressFn, TarOutOptions};
+/// let seen = Arc::new(AtomicU64::new(0));
+/// let s = Arc::clone(&seen);
+/// let opts = TarOutOptions {
+///     progress: Some(ProgressFn::new(move |p| s.store(p.entries, Ordering::Relaxed))),
+///     ..Default::default()
+/// };
+/// # let _ = opts;
+/// ```
+#[derive(Clone)]
+pub struct ProgressFn(Arc<dyn Fn(Progress) + Send + Sync>);
+
+impl ProgressFn {
+    /// Wrap a closure.
+    pub fn new(f: impl Fn(Progress) + Send + Sync + 'static) -> Self {
+        ProgressFn(Arc::new(f))
+    }
+
+    pub(crate) fn call(&self, p: Progress) {
+        (self.0)(p)
+    }
+}
+
+impl fmt::Debug for ProgressFn {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ProgressFn(..)")
+    }
+}
+
+/// Options of [`crate::tar_out`] (libguestfs `tar-out`'s optional arguments and a
+/// few more).
+#[derive(Debug, Clone)]
+pub struct TarOutOptions {
+    /// Compression of the output (libguestfs `compress`).
+    pub compress: Compression,
+    /// Compression level (default: the format's usual one).
+    pub level: Level,
+    /// Worker threads for gzip and zstd; 0 (the default) uses every core.
+    pub threads: usize,
+    /// Store numeric ids only, no user and group names (libguestfs
+    /// `numericowner`). Names otherwise come from the guest's own `/etc/passwd`
+    /// and `/etc/group`, never the host's.
+    pub numeric_owner: bool,
+    /// Glob patterns of entries to leave out, matched like GNU tar's `--exclude`
+    /// (against the whole `./path` and every trailing part of it; `*` matches `/`
+    /// too). An excluded directory is left out with everything below it.
+    pub excludes: Vec<String>,
+    /// Store every extended attribute as a PAX `SCHILY.xattr.*` record
+    /// (libguestfs `xattrs`).
+    pub xattrs: bool,
+    /// Store `security.selinux` (libguestfs `selinux`; implied by `xattrs`).
+    pub selinux: bool,
+    /// Store POSIX ACLs (`system.posix_acl_*`, raw; libguestfs `acls`; implied by
+    /// `xattrs`).
+    pub acls: bool,
+    /// Store device nodes and FIFOs. Off by default: they are skipped with a
+    /// warning. Sockets are always skipped.
+    pub special_files: bool,
+    /// Called as the archive grows.
+    pub progress: Option<ProgressFn>,
+}
+
+impl Default for TarOutOptions {
+    fn default() -> Self {
+        TarOutOptions {
+            compress: Compression::None,
+            level: Level::default(),
+            threads: 0,
+            numeric_owner: false,
+            excludes: Vec::new(),
+            xattrs: false,
+            selinux: false,
+            acls: false,
+            special_files: false,
+            progress: None,
+        }
+    }
+}
+
+/// Options of [`crate::tar_in`] (libguestfs `tar-in`'s optional arguments and a
+/// few more).
+#[derive(Debug, Clone)]
+pub struct TarInOptions {
+    /// The input's compression; `None` (the default) detects it from the magic
+    /// bytes (libguestfs `compress`).
+    pub compress: Option<Compression>,
+    /// Restore every `SCHILY.xattr.*` record (libguestfs `xattrs`).
+    pub xattrs: bool,
+    /// Restore `security.selinux` (libguestfs `selinux`; implied by `xattrs`).
+    pub selinux: bool,
+    /// Restore POSIX ACLs stored as `system.posix_acl_*` xattrs (libguestfs
+    /// `acls`; implied by `xattrs`).
+    pub acls: bool,
+    /// Keep an existing symlink to a directory where the archive has a directory
+    /// (GNU tar's `--keep-directory-symlink`), so that a merged-`/usr` guest's
+    /// `/lib -> usr/lib` survives extracting a tree with a `./lib/` directory.
+    pub keep_dir_links: bool,
+    /// Create the target directory (and its parents) when it is missing.
+    pub create_dir: bool,
+    /// Restore owners; `None` (the default) restores them when running as root,
+    /// as GNU tar does. Where the filesystem cannot take ownership (vfat), files
+    /// are extracted without it and a warning is returned.
+    pub same_owner: Option<bool>,
+    /// For [`crate::tar_in`] on a file: read the archive once first and refuse it
+    /// (with nothing extracted) when an entry is unsafe or the archive is
+    /// corrupt. On by default; a stream can only be checked entry by entry.
+    pub verify_first: bool,
+    /// Called as the archive is read.
+    pub progress: Option<ProgressFn>,
+}
+
+impl Default for TarInOptions {
+    fn default() -> Self {
+        TarInOptions {
+            compress: None,
+            xattrs: false,
+            selinux: false,
+            acls: false,
+            keep_dir_links: false,
+            create_dir: false,
+            same_owner: None,
+            verify_first: true,
+            progress: None,
+        }
+    }
+}
+
+/// What a tar call did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct TarStats {
+    /// Entries written or extracted.
+    pub entries: u64,
+    /// Uncompressed tar bytes written or read.
+    pub bytes: u64,
+    /// Regular-file data bytes.
+    pub file_bytes: u64,
+    /// Entries left out, with the reason (`./dev/null: character device`).
+    pub skipped: Vec<String>,
+    /// Things that did not stop the call but the caller should know (ownership
+    /// not taken by the filesystem, a file that changed while it was read).
+    pub warnings: Vec<String>,
+}
+
+/// Which xattr names the three options select.
+pub(crate) fn xattr_filter(xattrs: bool, selinux: bool, acls: bool) -> Option<impl Fn(&[u8]) -> bool> {
+    (xattrs || selinux || acls).then_some(move |name: &[u8]| {
+        xattrs
+            || (selinux && name == b"security.selinux")
+            || (acls && (name == b"system.posix_acl_access" || name == b"system.posix_acl_default"))
+    })
+}

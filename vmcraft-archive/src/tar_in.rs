@@ -1,0 +1,648 @@
+//! `tar_in`: extract a tar stream into a guest directory, every entry resolved
+//! inside the guest root.
+//!
+//! Entry names are checked first: an absolute name, a `..` component or a NUL
+//! byte is refused with an error naming the entry, and so is a hard link whose
+//! target is. What remains is created with `*at` calls on a parent directory that
+//! the kernel resolved inside the root (`openat2(RESOLVE_IN_ROOT)`), with
+//! `O_EXCL | O_NOFOLLOW` for new files, so a symlink in the guest or in the
+//! archive, absolute or relative, can never lead outside the root. Symlink
+//! *targets* are stored verbatim: they are guest data, and resolve inside the
+//! root whenever they are followed. An existing non-directory in the way is
+//! replaced (not written through), as GNU tar does.
+//!
+//! Directory modes and times are set after everything below them is extracted.
+//! All-zero 4 KiB blocks of regular files become holes.
+
+use std::cell::Cell;
+use std::ffi::{OsStr, OsString};
+use std::fs::File;
+use std::io::{self, BufReader, Read};
+use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+
+use rustix::fs::{AtFlags, FileType, Mode, OFlags};
+use rustix::io::Errno;
+use tar::EntryType;
+
+use crate::compress::{self, Compression};
+use crate::error::{Error, ErrorKind, Result};
+use crate::fileops::FileTime;
+use crate::meta::{self, Meta, Policy};
+use crate::options::{Progress, TarInOptions, TarStats, xattr_filter};
+use crate::root::GuestRoot;
+
+const CALL: &str = "tar_in";
+/// Granularity of hole detection.
+const HOLE_BLOCK: usize = 4096;
+
+/// Extract the host file `tarfile` into the guest directory `directory`
+/// (libguestfs `tar_in`). With `verify_first` (the default) the archive is read
+/// once before anything is written, so an unsafe or corrupt archive is refused
+/// with the guest unchanged.
+///
+/// ```
+/// use vmcraft_archive::{GuestRoot, TarInOptions, TarOutOptions, tar_in, tar_out};
+/// let (a, b) = (tempfile::tempdir()?, tempfile::tempdir()?);
+/// let src = GuestRoot::open(a.path())?;
+/// src.mkdir_p("/etc/app", 0o755)?;
+/// src.write("/etc/app/conf", b"x\n")?;
+/// let tarball = a.path().join("etc.tar");
+/// tar_out(&src, "/etc", &tarball, &TarOutOptions::default())?;
+///
+/// let dst = GuestRoot::open(b.path())?;
+/// let opts = TarInOptions { create_dir: true, ..Default::default() };
+/// tar_in(&dst, &tarball, "/restored", &opts)?;
+/// assert_eq!(dst.read_file("/restored/app/conf")?, b"x\n");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn tar_in(
+    root: &GuestRoot,
+    tarfile: impl AsRef<Path>,
+    directory: impl AsRef<Path>,
+    opts: &TarInOptions,
+) -> Result<TarStats> {
+    let tarfile = tarfile.as_ref();
+    let open = || File::open(tarfile).map_err(|e| Error::io(CALL, tarfile.display(), "", e));
+    if opts.verify_first {
+        verify(open()?, opts.compress).map_err(|e| e.context(format!("{}", tarfile.display())))?;
+    }
+    tar_in_from(root, open()?, directory, opts)
+}
+
+/// `tar_in` of a gzip-compressed file (libguestfs `tgz_in`).
+pub fn tgz_in(root: &GuestRoot, tarball: impl AsRef<Path>, directory: impl AsRef<Path>) -> Result<TarStats> {
+    let opts = TarInOptions {
+        compress: Some(Compression::Gzip),
+        ..Default::default()
+    };
+    tar_in(root, tarball, directory, &opts).map_err(|e| e.with_call("tgz_in"))
+}
+
+/// `tar_in` of an xz-compressed file (libguestfs `txz_in`).
+pub fn txz_in(root: &GuestRoot, tarball: impl AsRef<Path>, directory: impl AsRef<Path>) -> Result<TarStats> {
+    let opts = TarInOptions {
+        compress: Some(Compression::Xz),
+        ..Default::default()
+    };
+    tar_in(root, tarball, directory, &opts).map_err(|e| e.with_call("txz_in"))
+}
+
+/// Extract a tar stream from any reader (a pipe, a socket, a byte slice) into
+/// the guest directory `directory`. The compression is `opts.compress`, or
+/// detected from the first bytes. A stream cannot be verified before it is
+/// extracted: an unsafe entry is refused when it is reached, after the entries
+/// before it were extracted (inside the root, like everything else).
+///
+/// ```
+/// use vmcraft_archive::{ErrorKind, GuestRoot, TarInOptions, tar_in_from};
+/// let dir = tempfile::tempdir()?;
+/// let root = GuestRoot::open(dir.path())?;
+/// let err = tar_in_from(&root, &b"not a tar archive"[..], "/", &TarInOptions::default())
+///     .unwrap_err();
+/// assert_eq!(err.kind(), ErrorKind::Corrupt);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn tar_in_from<R: Read>(
+    root: &GuestRoot,
+    input: R,
+    directory: impl AsRef<Path>,
+    opts: &TarInOptions,
+) -> Result<TarStats> {
+    let directory = directory.as_ref();
+    let subject = directory.display().to_string();
+    let dir_fd = if opts.create_dir {
+        root.mkdir_all(CALL, directory, 0o755)?
+    } else {
+        root.handle(CALL, directory, true)?
+    };
+    let st = rustix::fs::fstat(&dir_fd).map_err(|e| Error::errno(CALL, &subject, "", e))?;
+    if FileType::from_raw_mode(st.st_mode) != FileType::Directory {
+        return Err(Error::new(ErrorKind::WrongType, CALL, &subject, "not a directory"));
+    }
+    drop(dir_fd);
+
+    let (reader, counter) = open_stream(input, opts.compress).map_err(|e| stream_err(&subject, e))?;
+    let mut archive = tar::Archive::new(reader);
+    let mut x = Extractor {
+        root,
+        dir: directory.to_path_buf(),
+        subject,
+        opts,
+        policy: Policy::new(opts.same_owner.unwrap_or_else(|| rustix::process::geteuid().is_root())),
+        dirs: Vec::new(),
+        stats: TarStats::default(),
+        parent_cache: None,
+        buf: vec![0u8; 1 << 20],
+        counter,
+    };
+    let entries = archive.entries().map_err(|e| stream_err(&x.subject, e))?;
+    for entry in entries {
+        let mut entry = entry.map_err(|e| stream_err(&x.subject, e))?;
+        x.entry(&mut entry)?;
+        x.stats.entries += 1;
+        x.stats.bytes = x.counter.get();
+        if let Some(p) = &opts.progress {
+            p.call(Progress {
+                bytes: x.stats.bytes,
+                entries: x.stats.entries,
+            });
+        }
+    }
+    x.finish_dirs()?;
+    x.stats.bytes = x.counter.get();
+    x.stats.warnings.append(&mut x.policy.warnings);
+    for w in &x.stats.warnings {
+        tracing::warn!(call = CALL, "{}: {w}", x.subject);
+    }
+    Ok(x.stats)
+}
+
+/// Read a whole archive without extracting it: every entry name and hard-link
+/// target is checked, and all data is read so that corruption and truncation
+/// show.
+fn verify(file: File, compress: Option<Compression>) -> Result<()> {
+    let subject = "";
+    let (reader, _) = open_stream(file, compress).map_err(|e| stream_err(subject, e))?;
+    let mut archive = tar::Archive::new(reader);
+    for entry in archive.entries().map_err(|e| stream_err(subject, e))? {
+        let mut entry = entry.map_err(|e| stream_err(subject, e))?;
+        let name = entry.path_bytes().into_owned();
+        entry_components(&name).map_err(|why| unsafe_entry(subject, &name, why))?;
+        if entry.header().entry_type() == EntryType::Link {
+            let target = entry.link_name_bytes().map(|c| c.into_owned()).unwrap_or_default();
+            entry_components(&target)
+                .map_err(|why| unsafe_entry(subject, &name, &format!("hard link target {:?}: {why}", lossy(&target))))?;
+        }
+        let size = entry.size();
+        let got = io::copy(&mut entry, &mut io::sink()).map_err(|e| stream_err(subject, e))?;
+        if got != size {
+            return Err(truncated(subject, &name));
+        }
+    }
+    Ok(())
+}
+
+/// Buffer, detect compression, decompress, and count the tar bytes.
+fn open_stream<'a, R: Read + 'a>(input: R, compress: Option<Compression>) -> io::Result<(Box<dyn Read + 'a>, Rc<Cell<u64>>)> {
+    let mut input = BufReader::with_capacity(1 << 20, input);
+    let format = match compress {
+        Some(c) => c,
+        None => compress::sniff(&mut input)?.unwrap_or(Compression::None),
+    };
+    let dec = compress::decoder(format, input)?;
+    let count = Rc::new(Cell::new(0));
+    Ok((Box::new(Counting { inner: dec, count: Rc::clone(&count) }), count))
+}
+
+struct Counting<R> {
+    inner: R,
+    count: Rc<Cell<u64>>,
+}
+
+impl<R: Read> Read for Counting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.count.set(self.count.get() + n as u64);
+        Ok(n)
+    }
+}
+
+fn lossy(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn stream_err(subject: &str, e: io::Error) -> Error {
+    let kind = match e.kind() {
+        io::ErrorKind::UnexpectedEof | io::ErrorKind::InvalidData | io::ErrorKind::Other | io::ErrorKind::InvalidInput => {
+            ErrorKind::Corrupt
+        }
+        _ => crate::error::kind_of_io(&e),
+    };
+    Error::new(kind, CALL, subject, "archive is corrupt or truncated").with_source(e)
+}
+
+fn unsafe_entry(subject: &str, name: &[u8], why: &str) -> Error {
+    Error::new(ErrorKind::Unsafe, CALL, subject, format!("entry {:?}: {why}", lossy(name)))
+}
+
+fn truncated(subject: &str, name: &[u8]) -> Error {
+    Error::new(
+        ErrorKind::Corrupt,
+        CALL,
+        subject,
+        format!("entry {:?}: archive is truncated inside this entry", lossy(name)),
+    )
+}
+
+/// The components of an entry name with `.` and empty ones dropped; refused when
+/// absolute, when it has a `..` component, or a NUL byte.
+pub(crate) fn entry_components(raw: &[u8]) -> std::result::Result<Vec<&[u8]>, &'static str> {
+    if raw.is_empty() {
+        return Err("empty name");
+    }
+    if raw.contains(&0) {
+        return Err("name contains a NUL byte");
+    }
+    if raw[0] == b'/' {
+        return Err("absolute name refused (it would leave the target directory)");
+    }
+    let mut out = Vec::new();
+    for c in raw.split(|&b| b == b'/') {
+        match c {
+            b"" | b"." => {}
+            b".." => return Err("name with `..` refused (it would leave the target directory)"),
+            c => out.push(c),
+        }
+    }
+    Ok(out)
+}
+
+struct Extractor<'a> {
+    root: &'a GuestRoot,
+    dir: PathBuf,
+    subject: String,
+    opts: &'a TarInOptions,
+    policy: Policy,
+    /// Directories whose mode and times are set at the end.
+    dirs: Vec<(PathBuf, Meta)>,
+    stats: TarStats,
+    /// The last parent directory resolved, by guest path.
+    parent_cache: Option<(PathBuf, OwnedFd)>,
+    buf: Vec<u8>,
+    counter: Rc<Cell<u64>>,
+}
+
+impl Extractor<'_> {
+    fn err(&self, name: &[u8], what: &str, e: Errno) -> Error {
+        Error::errno(CALL, &self.subject, format!("entry {:?}: {what}", lossy(name)), e)
+    }
+
+    fn guest_path(&self, comps: &[&[u8]]) -> PathBuf {
+        let mut p = self.dir.clone();
+        for c in comps {
+            p.push(OsStr::from_bytes(c));
+        }
+        p
+    }
+
+    /// The directory holding the entry (resolved inside the root) and its name.
+    fn parent(&mut self, comps: &[&[u8]], name: &[u8]) -> Result<(OwnedFd, OsString)> {
+        let (last, dirs) = comps.split_last().expect("caller passes a non-empty name");
+        let parent = self.guest_path(dirs);
+        if let Some((p, fd)) = &self.parent_cache {
+            if *p == parent {
+                let fd = fd.try_clone().map_err(|e| Error::io(CALL, &self.subject, "dup", e))?;
+                return Ok((fd, OsString::from_vec(last.to_vec())));
+            }
+        }
+        let fd = self
+            .root
+            .openat2(crate::root::relative(&parent), OFlags::PATH | OFlags::DIRECTORY, Mode::empty())
+            .map_err(|e| self.err(name, "parent directory", e))?;
+        let dup = fd.try_clone().map_err(|e| Error::io(CALL, &self.subject, "dup", e))?;
+        self.parent_cache = Some((parent, dup));
+        Ok((fd, OsString::from_vec(last.to_vec())))
+    }
+
+    /// Clear the way for a new non-directory: remove a non-directory or an empty
+    /// directory at `name`.
+    fn clear(&mut self, dir: &OwnedFd, name: &OsStr, raw: &[u8]) -> Result<()> {
+        match rustix::fs::unlinkat(dir, name, AtFlags::empty()) {
+            Ok(()) => {
+                self.parent_cache = None;
+                Ok(())
+            }
+            Err(Errno::NOENT) => Ok(()),
+            Err(Errno::ISDIR | Errno::PERM) => {
+                self.parent_cache = None;
+                rustix::fs::unlinkat(dir, name, AtFlags::REMOVEDIR)
+                    .map_err(|e| self.err(raw, "cannot replace the directory already there", e))
+            }
+            Err(e) => Err(self.err(raw, "remove existing", e)),
+        }
+    }
+
+    fn meta(&self, entry: &mut tar::Entry<'_, impl Read>, symlink: bool) -> Result<Meta> {
+        let h = entry.header();
+        let raw = entry.path_bytes().into_owned();
+        let bad = |what: &str, e: io::Error| {
+            Error::new(ErrorKind::Corrupt, CALL, &self.subject, format!("entry {:?}: {what}", lossy(&raw))).with_source(e)
+        };
+        let mut m = Meta {
+            mode: h.mode().map_err(|e| bad("mode", e))? & 0o7777,
+            uid: h.uid().map_err(|e| bad("uid", e))? as u32,
+            gid: h.gid().map_err(|e| bad("gid", e))? as u32,
+            atime: FileTime::Now,
+            mtime: FileTime::At(h.mtime().map_err(|e| bad("mtime", e))? as i64, 0),
+            xattrs: Vec::new(),
+            symlink,
+        };
+        let keep = xattr_filter(self.opts.xattrs, self.opts.selinux, self.opts.acls);
+        if let Some(pax) = entry.pax_extensions().map_err(|e| bad("pax header", e))? {
+            for ext in pax {
+                let ext = ext.map_err(|e| bad("pax header", e))?;
+                let key = ext.key_bytes();
+                let value = ext.value_bytes();
+                if let Some(name) = key.strip_prefix(b"SCHILY.xattr.") {
+                    if keep.as_ref().is_some_and(|k| k(name)) {
+                        m.xattrs.push((OsString::from_vec(name.to_vec()), value.to_vec()));
+                    }
+                } else if key == b"RHT.security.selinux" {
+                    if keep.as_ref().is_some_and(|k| k(b"security.selinux")) {
+                        m.xattrs.push((OsString::from("security.selinux"), value.to_vec()));
+                    }
+                } else if key == b"mtime" {
+                    if let Some(t) = pax_time(value) {
+                        m.mtime = t;
+                    }
+                } else if key == b"atime" {
+                    if let Some(t) = pax_time(value) {
+                        m.atime = t;
+                    }
+                } else if key == b"uid" {
+                    if let Some(v) = std::str::from_utf8(value).ok().and_then(|s| s.parse().ok()) {
+                        m.uid = v;
+                    }
+                } else if key == b"gid" {
+                    if let Some(v) = std::str::from_utf8(value).ok().and_then(|s| s.parse().ok()) {
+                        m.gid = v;
+                    }
+                }
+            }
+        }
+        Ok(m)
+    }
+
+    fn entry(&mut self, entry: &mut tar::Entry<'_, impl Read>) -> Result<()> {
+        let raw = entry.path_bytes().into_owned();
+        let comps = entry_components(&raw).map_err(|why| unsafe_entry(&self.subject, &raw, why))?;
+        let mut kind = entry.header().entry_type();
+        if kind == EntryType::Regular && raw.ends_with(b"/") {
+            // Pre-POSIX archives mark directories with a trailing slash.
+            kind = EntryType::Directory;
+        }
+        match kind {
+            EntryType::Directory => self.directory(entry, &raw, &comps),
+            EntryType::Regular | EntryType::Continuous | EntryType::GNUSparse => {
+                if comps.is_empty() {
+                    return Err(unsafe_entry(&self.subject, &raw, "a file cannot replace the target directory"));
+                }
+                self.regular(entry, &raw, &comps)
+            }
+            EntryType::Symlink => {
+                if comps.is_empty() {
+                    return Err(unsafe_entry(&self.subject, &raw, "a symlink cannot replace the target directory"));
+                }
+                let target = entry.link_name_bytes().map(|c| c.into_owned()).unwrap_or_default();
+                if target.is_empty() || target.contains(&0) {
+                    return Err(Error::new(ErrorKind::Corrupt, CALL, &self.subject, format!("entry {:?}: empty or invalid symlink target", lossy(&raw))));
+                }
+                let m = self.meta(entry, true)?;
+                let (dir, name) = self.parent(&comps, &raw)?;
+                self.clear(&dir, &name, &raw)?;
+                rustix::fs::symlinkat(OsStr::from_bytes(&target), &dir, &name).map_err(|e| self.err(&raw, "symlink", e))?;
+                // A new symlink may now lie on a cached parent's path.
+                self.parent_cache = None;
+                meta::apply(dir.as_fd(), &name, &m, &mut self.policy).map_err(|(w, e)| self.err(&raw, w, e))
+            }
+            EntryType::Link => {
+                let target = entry.link_name_bytes().map(|c| c.into_owned()).unwrap_or_default();
+                let tcomps = entry_components(&target).map_err(|why| {
+                    unsafe_entry(&self.subject, &raw, &format!("hard link target {:?}: {why}", lossy(&target)))
+                })?;
+                if comps.is_empty() || tcomps.is_empty() {
+                    return Err(unsafe_entry(&self.subject, &raw, "hard link to or from the target directory"));
+                }
+                let tpath = self.guest_path(&tcomps);
+                let (tdir, tname) = self.root.parent_name(CALL, &tpath).map_err(|e| e.context(format!("entry {:?}: hard link target", lossy(&raw))))?;
+                let (dir, name) = self.parent(&comps, &raw)?;
+                if let (Ok(a), Ok(b)) = (
+                    rustix::fs::statat(&tdir, &tname, AtFlags::SYMLINK_NOFOLLOW),
+                    rustix::fs::statat(&dir, &name, AtFlags::SYMLINK_NOFOLLOW),
+                ) {
+                    if a.st_dev == b.st_dev && a.st_ino == b.st_ino {
+                        return Ok(());
+                    }
+                }
+                self.clear(&dir, &name, &raw)?;
+                rustix::fs::linkat(&tdir, &tname, &dir, &name, AtFlags::empty())
+                    .map_err(|e| self.err(&raw, &format!("hard link to {:?}", lossy(&target)), e))
+            }
+            EntryType::Char | EntryType::Block | EntryType::Fifo => {
+                if comps.is_empty() {
+                    return Err(unsafe_entry(&self.subject, &raw, "a device cannot replace the target directory"));
+                }
+                let h = entry.header();
+                let (ftype, dev) = match kind {
+                    EntryType::Fifo => (FileType::Fifo, 0),
+                    _ => {
+                        let major = h.device_major().ok().flatten().unwrap_or(0);
+                        let minor = h.device_minor().ok().flatten().unwrap_or(0);
+                        let t = if kind == EntryType::Char { FileType::CharacterDevice } else { FileType::BlockDevice };
+                        (t, rustix::fs::makedev(major, minor))
+                    }
+                };
+                let m = self.meta(entry, false)?;
+                let (dir, name) = self.parent(&comps, &raw)?;
+                self.clear(&dir, &name, &raw)?;
+                rustix::fs::mknodat(&dir, &name, ftype, Mode::from_raw_mode(0o600), dev)
+                    .map_err(|e| self.err(&raw, "mknod", e))?;
+                meta::apply(dir.as_fd(), &name, &m, &mut self.policy).map_err(|(w, e)| self.err(&raw, w, e))
+            }
+            EntryType::XGlobalHeader => Ok(()),
+            other => {
+                let msg = format!("{}: unsupported entry type {:?}", lossy(&raw), other);
+                tracing::warn!(call = CALL, "{}: skipping {msg}", self.subject);
+                self.stats.skipped.push(msg);
+                Ok(())
+            }
+        }
+    }
+
+    fn directory(&mut self, entry: &mut tar::Entry<'_, impl Read>, raw: &[u8], comps: &[&[u8]]) -> Result<()> {
+        let m = self.meta(entry, false)?;
+        let path = self.guest_path(comps);
+        if comps.is_empty() {
+            self.dirs.push((path, m));
+            return Ok(());
+        }
+        let (dir, name) = self.parent(comps, raw)?;
+        match rustix::fs::mkdirat(&dir, &name, Mode::from_raw_mode(0o700)) {
+            Ok(()) => {}
+            Err(Errno::EXIST) => {
+                let st = rustix::fs::statat(&dir, &name, AtFlags::SYMLINK_NOFOLLOW).map_err(|e| self.err(raw, "stat", e))?;
+                match FileType::from_raw_mode(st.st_mode) {
+                    FileType::Directory => {}
+                    FileType::Symlink
+                        if self.opts.keep_dir_links && self.root.is_dir(&path, true).unwrap_or(false) =>
+                    {
+                        // Keep the guest's directory symlink; what is below goes
+                        // through it, inside the root.
+                        return Ok(());
+                    }
+                    _ => {
+                        self.clear(&dir, &name, raw)?;
+                        rustix::fs::mkdirat(&dir, &name, Mode::from_raw_mode(0o700)).map_err(|e| self.err(raw, "mkdir", e))?;
+                    }
+                }
+            }
+            Err(e) => return Err(self.err(raw, "mkdir", e)),
+        }
+        self.dirs.push((path, m));
+        Ok(())
+    }
+
+    fn regular(&mut self, entry: &mut tar::Entry<'_, impl Read>, raw: &[u8], comps: &[&[u8]]) -> Result<()> {
+        let m = self.meta(entry, false)?;
+        let (dir, name) = self.parent(comps, raw)?;
+        self.clear(&dir, &name, raw)?;
+        let fd = rustix::fs::openat(
+            &dir,
+            &name,
+            OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+            Mode::from_raw_mode(0o600),
+        )
+        .map_err(|e| self.err(raw, "create", e))?;
+        let file = File::from(fd);
+        let size = entry.size();
+        let mut buf = std::mem::take(&mut self.buf);
+        let res = write_holey(&file, entry, size, &mut buf);
+        self.buf = buf;
+        match res {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Err(truncated(&self.subject, raw).with_source(e)),
+            Err(e) => {
+                return Err(Error::io(CALL, &self.subject, format!("entry {:?}: write", lossy(raw)), e));
+            }
+        }
+        self.stats.file_bytes += size;
+        meta::apply_file(&file, &m, &mut self.policy).map_err(|(w, e)| self.err(raw, w, e))
+    }
+
+    /// Set directory modes and times, deepest last-extracted first, now that
+    /// nothing more is created inside them.
+    fn finish_dirs(&mut self) -> Result<()> {
+        self.parent_cache = None;
+        let dirs = std::mem::take(&mut self.dirs);
+        for (path, m) in dirs.iter().rev() {
+            let raw = path.as_os_str().as_bytes();
+            let fd = self
+                .root
+                .openat2(crate::root::relative(path), OFlags::PATH | OFlags::NOFOLLOW, Mode::empty())
+                .map_err(|e| self.err(raw, "directory", e))?;
+            meta::apply_handle(fd.as_fd(), None, m, &mut self.policy).map_err(|(w, e)| self.err(raw, w, e))?;
+        }
+        Ok(())
+    }
+}
+
+/// Parse a PAX time (`1700000000.123456789`, maybe negative).
+fn pax_time(v: &[u8]) -> Option<FileTime> {
+    let s = std::str::from_utf8(v).ok()?;
+    let (sec, frac) = s.split_once('.').unwrap_or((s, ""));
+    let sec: i64 = sec.parse().ok()?;
+    let mut nsec: i64 = 0;
+    let digits: String = frac.chars().take(9).collect();
+    if !digits.is_empty() {
+        if !digits.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        nsec = format!("{digits:0<9}").parse().ok()?;
+    }
+    if sec < 0 && nsec > 0 {
+        return Some(FileTime::At(sec - 1, 1_000_000_000 - nsec));
+    }
+    Some(FileTime::At(sec, nsec))
+}
+
+/// Copy `size` bytes from `input` to `file`, leaving all-zero 4 KiB blocks as
+/// holes. Fails with `UnexpectedEof` when the input ends early.
+fn write_holey(file: &File, input: &mut impl Read, size: u64, buf: &mut [u8]) -> io::Result<()> {
+    let mut pos: u64 = 0;
+    while pos < size {
+        let want = (size - pos).min(buf.len() as u64) as usize;
+        let mut n = 0;
+        // Fill the buffer (the tar reader hands out short reads).
+        while n < want {
+            match input.read(&mut buf[n..want]) {
+                Ok(0) => break,
+                Ok(k) => n += k,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        if n == 0 {
+            return Err(io::Error::new(io::ErrorKind::UnexpectedEof, format!("{} bytes missing", size - pos)));
+        }
+        let data = &buf[..n];
+        let mut run_start: Option<usize> = None;
+        let mut off = 0;
+        while off < n {
+            let end = (off + HOLE_BLOCK).min(n);
+            if vmcraft_block::copy::is_zero(&data[off..end]) {
+                if let Some(s) = run_start.take() {
+                    file.write_all_at(&data[s..off], pos + s as u64)?;
+                }
+            } else if run_start.is_none() {
+                run_start = Some(off);
+            }
+            off = end;
+        }
+        if let Some(s) = run_start {
+            file.write_all_at(&data[s..n], pos + s as u64)?;
+        }
+        pos += n as u64;
+    }
+    // A trailing hole still counts towards the size.
+    if file.metadata()?.len() != size {
+        file.set_len(size)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entry_names() {
+        assert_eq!(entry_components(b"./etc/x").unwrap(), [b"etc".as_slice(), b"x"]);
+        assert_eq!(entry_components(b"./").unwrap(), Vec::<&[u8]>::new());
+        assert_eq!(entry_components(b"a//b/./c/").unwrap(), [b"a".as_slice(), b"b", b"c"]);
+        assert!(entry_components(b"../../etc/x").unwrap_err().contains(".."));
+        assert!(entry_components(b"a/../../x").unwrap_err().contains(".."));
+        assert!(entry_components(b"/etc/x").unwrap_err().contains("absolute"));
+        assert!(entry_components(b"").is_err());
+        assert!(entry_components(b"a\0b").is_err());
+        assert!(entry_components(b"a/..b").is_ok());
+    }
+
+    #[test]
+    fn pax_times() {
+        assert_eq!(pax_time(b"1700000000"), Some(FileTime::At(1_700_000_000, 0)));
+        assert_eq!(pax_time(b"1700000000.5"), Some(FileTime::At(1_700_000_000, 500_000_000)));
+        assert_eq!(pax_time(b"1.123456789123"), Some(FileTime::At(1, 123_456_789)));
+        assert_eq!(pax_time(b"-1.25"), Some(FileTime::At(-2, 750_000_000)));
+        assert_eq!(pax_time(b"x"), None);
+        assert_eq!(pax_time(b"1.x"), None);
+    }
+
+    #[test]
+    fn holes_and_truncation() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f");
+        let mut data = vec![0u8; 3 * HOLE_BLOCK + 100];
+        data[HOLE_BLOCK + 7] = 1;
+        let f = File::create(&path).unwrap();
+        let mut buf = vec![0u8; 5000];
+        write_holey(&f, &mut &data[..], data.len() as u64, &mut buf).unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), data);
+        let f = File::create(&path).unwrap();
+        let err = write_holey(&f, &mut &data[..10], 20, &mut buf).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::UnexpectedEof);
+    }
+}

@@ -1,0 +1,565 @@
+//! `tar_out`: archive a guest directory, entries named relative to it (`./`,
+//! `./etc/fstab`, as libguestfs's `tar -C dir -cf - .` names them), streamed to
+//! any writer through the chosen compressor.
+//!
+//! The tree is walked with directory descriptors and `O_NOFOLLOW`, so a symlink in
+//! the guest is stored as a symlink and never followed out of the tree. Headers
+//! are GNU format (long names and link targets through `././@LongLink`, large
+//! numbers in base-256), as GNU tar writes by default; xattrs go in PAX
+//! `SCHILY.xattr.*` records, as GNU tar's `--xattrs` writes them.
+
+use std::collections::HashMap;
+use std::ffi::OsStr;
+use std::fs::File;
+use std::io::{self, BufWriter, Read, Write};
+use std::os::fd::{AsFd, BorrowedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+
+use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
+use rustix::fs::{AtFlags, FileType, Mode, OFlags};
+use rustix::io::Errno;
+use tar::{EntryType, Header};
+
+use crate::compress::{self, FinishWrite};
+use crate::error::{Error, ErrorKind, Result};
+use crate::options::{Progress, TarOutOptions, TarStats, xattr_filter};
+use crate::root::GuestRoot;
+use crate::walk::dir_names;
+use crate::xattrs::XattrTarget;
+
+const BLOCK: usize = 512;
+/// GNU tar pads archives to whole records of 20 blocks.
+const RECORD: u64 = 10240;
+/// Progress is also reported every this many bytes inside a large file.
+const PROGRESS_STEP: u64 = 8 << 20;
+
+/// Archive the guest directory `directory` into the host file `tarfile`
+/// (libguestfs `tar_out`). The file is replaced; on failure it is removed.
+///
+/// ```
+/// use vmcraft_archive::{Compression, GuestRoot, TarOutOptions, tar_out};
+/// let dir = tempfile::tempdir()?;
+/// let root = GuestRoot::open(dir.path())?;
+/// root.mkdir_p("/etc", 0o755)?;
+/// root.write("/etc/hostname", b"guest\n")?;
+/// let out = tempfile::NamedTempFile::new()?;
+/// let opts = TarOutOptions { compress: Compression::Gzip, ..Default::default() };
+/// let stats = tar_out(&root, "/etc", out.path(), &opts)?;
+/// assert_eq!(stats.entries, 2); // ./ and ./hostname
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn tar_out(
+    root: &GuestRoot,
+    directory: impl AsRef<Path>,
+    tarfile: impl AsRef<Path>,
+    opts: &TarOutOptions,
+) -> Result<TarStats> {
+    let tarfile = tarfile.as_ref();
+    let file = File::create(tarfile).map_err(|e| Error::io("tar_out", tarfile.display(), "", e))?;
+    let res = tar_out_to(root, directory, file, opts);
+    if res.is_err() {
+        let _ = std::fs::remove_file(tarfile);
+    }
+    res
+}
+
+/// `tar_out` with gzip (libguestfs `tgz_out`).
+pub fn tgz_out(root: &GuestRoot, directory: impl AsRef<Path>, tarball: impl AsRef<Path>) -> Result<TarStats> {
+    let opts = TarOutOptions {
+        compress: compress::Compression::Gzip,
+        ..Default::default()
+    };
+    tar_out(root, directory, tarball, &opts).map_err(|e| e.with_call("tgz_out"))
+}
+
+/// `tar_out` with xz (libguestfs `txz_out`).
+pub fn txz_out(root: &GuestRoot, directory: impl AsRef<Path>, tarball: impl AsRef<Path>) -> Result<TarStats> {
+    let opts = TarOutOptions {
+        compress: compress::Compression::Xz,
+        ..Default::default()
+    };
+    tar_out(root, directory, tarball, &opts).map_err(|e| e.with_call("txz_out"))
+}
+
+/// Archive the guest directory `directory` into any writer (a pipe, a socket, a
+/// `Vec<u8>`), compressed as `opts.compress` says.
+///
+/// ```
+/// use vmcraft_archive::{GuestRoot, TarOutOptions, tar_out_to};
+/// let dir = tempfile::tempdir()?;
+/// let root = GuestRoot::open(dir.path())?;
+/// root.write("/a", b"1")?;
+/// let mut tar = Vec::new();
+/// tar_out_to(&root, "/", &mut tar, &TarOutOptions::default())?;
+/// assert_eq!(tar.len() % 10240, 0);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn tar_out_to<W: Write>(
+    root: &GuestRoot,
+    directory: impl AsRef<Path>,
+    output: W,
+    opts: &TarOutOptions,
+) -> Result<TarStats> {
+    let directory = directory.as_ref();
+    let call = "tar_out";
+    let subject = directory.display().to_string();
+    let dir = root.open_dir(call, directory).map_err(|e| {
+        if e.raw_os_error() == Some(Errno::NOTDIR.raw_os_error()) {
+            Error::new(ErrorKind::WrongType, call, &subject, "not a directory")
+        } else {
+            e
+        }
+    })?;
+    let excludes = build_excludes(&opts.excludes)?;
+    let names = if opts.numeric_owner {
+        Names::default()
+    } else {
+        Names::from_guest(root)
+    };
+    let enc = compress::encoder(opts.compress, opts.level, opts.threads, output)
+        .map_err(|e| Error::io(call, &subject, "compressor", e))?;
+    let mut w = Writer {
+        out: BufWriter::with_capacity(1 << 20, enc),
+        opts,
+        excludes,
+        names,
+        links: HashMap::new(),
+        stats: TarStats::default(),
+        subject: subject.clone(),
+        buf: Vec::new(),
+        last_progress: 0,
+    };
+    w.archive(dir.as_fd())?;
+    let stats = w.stats;
+    let enc = w.out.into_inner().map_err(|e| Error::io(call, &subject, "write", e.into_error()))?;
+    enc.finish_stream().map_err(|e| Error::io(call, &subject, "write", e))?;
+    Ok(stats)
+}
+
+fn build_excludes(patterns: &[String]) -> Result<Option<GlobSet>> {
+    if patterns.is_empty() {
+        return Ok(None);
+    }
+    let mut b = GlobSetBuilder::new();
+    for p in patterns {
+        let glob = GlobBuilder::new(p)
+            .literal_separator(false)
+            .backslash_escape(true)
+            .build()
+            .map_err(|e| Error::invalid("tar_out", "", format!("exclude pattern {p:?}")).with_source(e))?;
+        b.add(glob);
+    }
+    b.build()
+        .map(Some)
+        .map_err(|e| Error::invalid("tar_out", "", "exclude patterns").with_source(e))
+}
+
+/// Whether GNU tar's unanchored `--exclude` would leave `path` (`./a/b`) out: a
+/// pattern matches the whole path or any part of it after a `/`.
+fn excluded(set: &GlobSet, path: &[u8]) -> bool {
+    let path = path.strip_suffix(b"/").unwrap_or(path);
+    let as_path = |b: &[u8]| Path::new(OsStr::from_bytes(b)).to_path_buf();
+    if set.is_match(as_path(path)) {
+        return true;
+    }
+    path.iter()
+        .enumerate()
+        .filter(|&(_, &c)| c == b'/')
+        .any(|(i, _)| i + 1 < path.len() && set.is_match(as_path(&path[i + 1..])))
+}
+
+/// User and group names from the guest's own `/etc/passwd` and `/etc/group`.
+#[derive(Default)]
+struct Names {
+    users: HashMap<u32, String>,
+    groups: HashMap<u32, String>,
+}
+
+impl Names {
+    fn from_guest(root: &GuestRoot) -> Self {
+        let parse = |path: &str| -> HashMap<u32, String> {
+            let Ok(data) = root.read_file(path) else {
+                return HashMap::new();
+            };
+            let mut map = HashMap::new();
+            for line in String::from_utf8_lossy(&data).lines() {
+                let mut f = line.split(':');
+                let (Some(name), Some(_), Some(id)) = (f.next(), f.next(), f.next()) else {
+                    continue;
+                };
+                if let Ok(id) = id.parse::<u32>() {
+                    if !name.is_empty() && name.len() < 32 && !name.starts_with('#') {
+                        map.entry(id).or_insert_with(|| name.to_string());
+                    }
+                }
+            }
+            map
+        };
+        Names {
+            users: parse("/etc/passwd"),
+            groups: parse("/etc/group"),
+        }
+    }
+}
+
+struct Writer<'o> {
+    out: BufWriter<Box<dyn FinishWrite + 'o>>,
+    opts: &'o TarOutOptions,
+    excludes: Option<GlobSet>,
+    names: Names,
+    /// (dev, ino) of files with several links -> the first path stored.
+    links: HashMap<(u64, u64), Vec<u8>>,
+    stats: TarStats,
+    subject: String,
+    buf: Vec<u8>,
+    last_progress: u64,
+}
+
+fn errno_at(subject: &str, path: &[u8], what: &str, e: Errno) -> Error {
+    Error::errno("tar_out", subject, format!("{}: {what}", String::from_utf8_lossy(path)), e)
+}
+
+impl Writer<'_> {
+    fn put(&mut self, data: &[u8]) -> Result<()> {
+        self.out.write_all(data).map_err(|e| Error::io("tar_out", &self.subject, "write", e))?;
+        self.stats.bytes += data.len() as u64;
+        Ok(())
+    }
+
+    fn pad(&mut self, len: u64) -> Result<()> {
+        let rem = (len % BLOCK as u64) as usize;
+        if rem != 0 {
+            self.put(&[0u8; BLOCK][..BLOCK - rem])?;
+        }
+        Ok(())
+    }
+
+    fn progress(&mut self, force: bool) {
+        if let Some(p) = &self.opts.progress {
+            if force || self.stats.bytes - self.last_progress >= PROGRESS_STEP {
+                self.last_progress = self.stats.bytes;
+                p.call(Progress {
+                    bytes: self.stats.bytes,
+                    entries: self.stats.entries,
+                });
+            }
+        }
+    }
+
+    /// A GNU `././@LongLink` entry carrying a name or link target too long for
+    /// the header.
+    fn long_link(&mut self, kind: u8, value: &[u8]) -> Result<()> {
+        let mut h = Header::new_gnu();
+        set_bytes(&mut h.as_old_mut().name, b"././@LongLink");
+        h.set_mode(0o644);
+        h.set_uid(0);
+        h.set_gid(0);
+        h.set_mtime(0);
+        h.set_size(value.len() as u64 + 1);
+        h.set_entry_type(EntryType::new(kind));
+        h.set_cksum();
+        self.put(h.as_bytes())?;
+        self.put(value)?;
+        self.put(&[0])?;
+        self.pad(value.len() as u64 + 1)
+    }
+
+    /// A PAX extended header with `records` for the next entry.
+    fn pax(&mut self, records: &[(Vec<u8>, Vec<u8>)]) -> Result<()> {
+        let mut data = Vec::new();
+        for (key, value) in records {
+            let rest = 3 + key.len() + value.len();
+            let mut len = rest + 1;
+            while len != rest + len.to_string().len() {
+                len = rest + len.to_string().len();
+            }
+            data.extend_from_slice(len.to_string().as_bytes());
+            data.push(b' ');
+            data.extend_from_slice(key);
+            data.push(b'=');
+            data.extend_from_slice(value);
+            data.push(b'\n');
+        }
+        let mut h = Header::new_ustar();
+        set_bytes(&mut h.as_old_mut().name, b"././@PaxHeader");
+        h.set_mode(0o644);
+        h.set_uid(0);
+        h.set_gid(0);
+        h.set_mtime(0);
+        h.set_size(data.len() as u64);
+        h.set_entry_type(EntryType::XHeader);
+        h.set_cksum();
+        self.put(h.as_bytes())?;
+        self.put(&data)?;
+        self.pad(data.len() as u64)
+    }
+
+    /// Write the header of an entry named `path` (with its long-name entries).
+    fn header(&mut self, mut h: Header, path: &[u8], link: Option<&[u8]>) -> Result<()> {
+        if path.len() > 100 {
+            self.long_link(b'L', path)?;
+        }
+        set_bytes(&mut h.as_old_mut().name, &path[..path.len().min(100)]);
+        if let Some(link) = link {
+            if link.len() > 100 {
+                self.long_link(b'K', link)?;
+            }
+            set_bytes(&mut h.as_old_mut().linkname, &link[..link.len().min(100)]);
+        }
+        h.set_cksum();
+        self.put(h.as_bytes())
+    }
+
+    fn base_header(&self, st: &rustix::fs::Stat, kind: EntryType) -> Header {
+        let mut h = Header::new_gnu();
+        h.set_entry_type(kind);
+        h.set_mode(st.st_mode & 0o7777);
+        h.set_uid(st.st_uid.into());
+        h.set_gid(st.st_gid.into());
+        h.set_mtime(u64::try_from(st.st_mtime).unwrap_or(0));
+        h.set_size(0);
+        if let Some(u) = self.names.users.get(&st.st_uid) {
+            let _ = h.set_username(u);
+        }
+        if let Some(g) = self.names.groups.get(&st.st_gid) {
+            let _ = h.set_groupname(g);
+        }
+        h
+    }
+
+    fn xattrs(&mut self, target: XattrTarget<'_>, path: &[u8]) -> Result<()> {
+        let Some(keep) = xattr_filter(self.opts.xattrs, self.opts.selinux, self.opts.acls) else {
+            return Ok(());
+        };
+        let attrs = target.read_all(keep).map_err(|e| errno_at(&self.subject, path, "listxattr", e))?;
+        if attrs.is_empty() {
+            return Ok(());
+        }
+        let records: Vec<(Vec<u8>, Vec<u8>)> = attrs
+            .into_iter()
+            .map(|(n, v)| ([b"SCHILY.xattr.".as_slice(), n.as_bytes()].concat(), v))
+            .collect();
+        self.pax(&records)
+    }
+
+    fn archive(&mut self, dir: BorrowedFd<'_>) -> Result<()> {
+        let st = rustix::fs::fstat(dir).map_err(|e| errno_at(&self.subject, b"./", "stat", e))?;
+        self.xattrs(XattrTarget::Fd(dir), b"./")?;
+        let h = self.base_header(&st, EntryType::Directory);
+        self.header(h, b"./", None)?;
+        self.stats.entries += 1;
+        self.progress(true);
+        let mut path = b".".to_vec();
+        self.walk(dir, &mut path)?;
+        // End of archive: two zero blocks, then whole records as GNU tar writes.
+        self.put(&[0u8; 2 * BLOCK])?;
+        let rem = self.stats.bytes % RECORD;
+        if rem != 0 {
+            let zeros = vec![0u8; (RECORD - rem) as usize];
+            self.put(&zeros)?;
+        }
+        // No flush here: a compressor's flush writes a sync point (and the legacy
+        // lzma format has none); `finish_stream` ends the stream.
+        self.progress(true);
+        Ok(())
+    }
+
+    fn walk(&mut self, dir: BorrowedFd<'_>, path: &mut Vec<u8>) -> Result<()> {
+        let names = dir_names(dir).map_err(|e| errno_at(&self.subject, path, "readdir", e))?;
+        for name in names {
+            let len = path.len();
+            path.push(b'/');
+            path.extend_from_slice(name.as_bytes());
+            let res = self.entry(dir, &name, path);
+            path.truncate(len);
+            res?;
+        }
+        Ok(())
+    }
+
+    fn skip(&mut self, path: &[u8], why: &str) {
+        let msg = format!("{}: {why}", String::from_utf8_lossy(path));
+        tracing::warn!(call = "tar_out", "{}: skipping {msg}", self.subject);
+        self.stats.skipped.push(msg);
+    }
+
+    fn entry(&mut self, dir: BorrowedFd<'_>, name: &OsStr, path: &mut Vec<u8>) -> Result<()> {
+        if let Some(set) = &self.excludes {
+            if excluded(set, path) {
+                return Ok(());
+            }
+        }
+        let st = match rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW) {
+            Ok(st) => st,
+            Err(Errno::NOENT) => {
+                self.skip(path, "removed while the archive was made");
+                return Ok(());
+            }
+            Err(e) => return Err(errno_at(&self.subject, path, "stat", e)),
+        };
+        let ftype = FileType::from_raw_mode(st.st_mode);
+        match ftype {
+            FileType::Directory => {
+                let sub = rustix::fs::openat(
+                    dir,
+                    name,
+                    OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+                    Mode::empty(),
+                )
+                .map_err(|e| errno_at(&self.subject, path, "open", e))?;
+                self.xattrs(XattrTarget::Fd(sub.as_fd()), path)?;
+                let h = self.base_header(&st, EntryType::Directory);
+                path.push(b'/');
+                self.header(h, path, None)?;
+                path.pop();
+                self.stats.entries += 1;
+                self.progress(true);
+                self.walk(sub.as_fd(), path)?;
+            }
+            FileType::RegularFile => self.regular(dir, name, path, &st)?,
+            FileType::Symlink => {
+                let target = rustix::fs::readlinkat(dir, name, Vec::new())
+                    .map_err(|e| errno_at(&self.subject, path, "readlink", e))?;
+                self.xattrs(XattrTarget::At(dir, name), path)?;
+                let h = self.base_header(&st, EntryType::Symlink);
+                self.header(h, path, Some(target.as_bytes()))?;
+                self.stats.entries += 1;
+                self.progress(false);
+            }
+            FileType::Socket => self.skip(path, "socket"),
+            FileType::CharacterDevice | FileType::BlockDevice | FileType::Fifo
+                if self.opts.special_files =>
+            {
+                let kind = match ftype {
+                    FileType::CharacterDevice => EntryType::Char,
+                    FileType::BlockDevice => EntryType::Block,
+                    _ => EntryType::Fifo,
+                };
+                self.xattrs(XattrTarget::At(dir, name), path)?;
+                let mut h = self.base_header(&st, kind);
+                if kind != EntryType::Fifo {
+                    let rdev = st.st_rdev;
+                    let _ = h.set_device_major(rustix::fs::major(rdev));
+                    let _ = h.set_device_minor(rustix::fs::minor(rdev));
+                }
+                self.header(h, path, None)?;
+                self.stats.entries += 1;
+            }
+            FileType::CharacterDevice => self.skip(path, "character device"),
+            FileType::BlockDevice => self.skip(path, "block device"),
+            FileType::Fifo => self.skip(path, "fifo"),
+            FileType::Unknown => self.skip(path, "unknown file type"),
+        }
+        Ok(())
+    }
+
+    fn regular(&mut self, dir: BorrowedFd<'_>, name: &OsStr, path: &[u8], st: &rustix::fs::Stat) -> Result<()> {
+        if st.st_nlink > 1 {
+            let key = (st.st_dev, st.st_ino);
+            if let Some(first) = self.links.get(&key).cloned() {
+                let h = self.base_header(st, EntryType::Link);
+                self.header(h, path, Some(&first))?;
+                self.stats.entries += 1;
+                return Ok(());
+            }
+            self.links.insert(key, path.to_vec());
+        }
+        let fd = match rustix::fs::openat(dir, name, OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC, Mode::empty()) {
+            Ok(fd) => fd,
+            Err(Errno::NOENT) => {
+                self.skip(path, "removed while the archive was made");
+                return Ok(());
+            }
+            Err(e) => return Err(errno_at(&self.subject, path, "open", e)),
+        };
+        self.xattrs(XattrTarget::Fd(fd.as_fd()), path)?;
+        let size = u64::try_from(st.st_size).unwrap_or(0);
+        let mut h = self.base_header(st, EntryType::Regular);
+        h.set_size(size);
+        self.header(h, path, None)?;
+        let mut file = File::from(fd);
+        let mut left = size;
+        if self.buf.is_empty() {
+            self.buf = vec![0u8; 1 << 20];
+        }
+        while left > 0 {
+            let want = left.min(self.buf.len() as u64) as usize;
+            let n = match file.read(&mut self.buf[..want]) {
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(Error::io("tar_out", &self.subject, format!("{}: read", String::from_utf8_lossy(path)), e)),
+            };
+            if n == 0 {
+                // The file shrank while it was read: pad with zeros, as GNU tar
+                // does, so the archive stays well formed.
+                let msg = format!("{}: file shrank by {left} bytes; padding with zeros", String::from_utf8_lossy(path));
+                self.stats.warnings.push(msg);
+                let zeros = vec![0u8; left.min(1 << 20) as usize];
+                while left > 0 {
+                    let k = left.min(zeros.len() as u64) as usize;
+                    self.put(&zeros[..k])?;
+                    left -= k as u64;
+                }
+                break;
+            }
+            let buf = std::mem::take(&mut self.buf);
+            let res = self.put(&buf[..n]);
+            self.buf = buf;
+            res?;
+            left -= n as u64;
+            self.progress(false);
+        }
+        self.stats.file_bytes += size;
+        self.pad(size)?;
+        self.stats.entries += 1;
+        self.progress(false);
+        Ok(())
+    }
+}
+
+fn set_bytes(slot: &mut [u8], value: &[u8]) {
+    let n = value.len().min(slot.len());
+    slot[..n].copy_from_slice(&value[..n]);
+    slot[n..].fill(0);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn set(p: &[&str]) -> GlobSet {
+        build_excludes(&p.iter().map(|s| s.to_string()).collect::<Vec<_>>()).unwrap().unwrap()
+    }
+
+    #[test]
+    fn excludes_match_like_gnu_tar() {
+        let s = set(&["*.log", "var/cache", "./tmp"]);
+        assert!(excluded(&s, b"./a/b.log"));
+        assert!(excluded(&s, b"./x.log/"));
+        assert!(excluded(&s, b"./var/cache"));
+        assert!(excluded(&s, b"./srv/var/cache"));
+        assert!(excluded(&s, b"./tmp"));
+        assert!(!excluded(&s, b"./var/cache2"));
+        assert!(!excluded(&s, b"./var"));
+        assert!(!excluded(&s, b"./srv/tmp"));
+        let e = build_excludes(&["a[".to_string()]).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidArgument);
+        assert!(e.to_string().contains("\"a[\""), "{e}");
+    }
+
+    #[test]
+    fn pax_record_lengths_count_themselves() {
+        for vlen in [0usize, 1, 80, 89, 90, 91, 985, 995, 996, 10_000] {
+            let key = b"SCHILY.xattr.user.k".to_vec();
+            let value = vec![b'v'; vlen];
+            let rest = 3 + key.len() + value.len();
+            let mut len = rest + 1;
+            while len != rest + len.to_string().len() {
+                len = rest + len.to_string().len();
+            }
+            let rec = format!("{len} {}={}\n", String::from_utf8_lossy(&key), String::from_utf8_lossy(&value));
+            assert_eq!(rec.len(), len, "value of {vlen} bytes");
+        }
+    }
+}
