@@ -419,7 +419,9 @@ impl Augeas {
     /// error ([`ErrorKind::SaveFailed`]) names each file that could not be
     /// written and Augeas's reason (from `/augeas//error`), e.g.
     /// `aug_save: /etc/fstab: Failed to match tree under /files/etc/fstab/1`;
-    /// those files are left as they were.
+    /// those files are left as they were. As in Augeas, a failed save still
+    /// marks the tree clean: a later `aug_save` writes only what changes after
+    /// it.
     ///
     /// ```no_run
     /// # let aug = vmcraft_aug::Augeas::init(std::path::Path::new("/mnt/guest"), Default::default())?;

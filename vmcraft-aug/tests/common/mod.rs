@@ -90,6 +90,24 @@ impl Snapshot {
     pub fn paths(&self) -> Vec<PathBuf> {
         self.0.keys().cloned().collect()
     }
+
+    /// The same without the directories' own mtimes and inodes (which a
+    /// temporary file, created and removed, changes).
+    pub fn without_dir_times(&self) -> Self {
+        Snapshot(
+            self.0
+                .iter()
+                .map(|(p, d)| {
+                    let d = if d.starts_with("dir ") {
+                        "dir".to_string()
+                    } else {
+                        d.clone()
+                    };
+                    (p.clone(), d)
+                })
+                .collect(),
+        )
+    }
 }
 
 fn describe(path: &Path) -> String {
