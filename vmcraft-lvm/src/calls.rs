@@ -42,14 +42,18 @@ impl Lvm {
         const CALL: &str = "pvcreate";
         let set = self.device_set();
         let paths = self.check(self.device_args(CALL, &set, devices))?;
+        let subject = shown(devices);
         let cmd = self
-            .check(self.command(CALL, &paths.join(" "), "pvcreate", &set))?
+            .check(self.command(CALL, &subject, "pvcreate", &set))?
             .arg("--yes")
             .args(&paths);
-        self.exec(CALL, &paths.join(" "), &cmd).0.map(drop)
+        self.exec(CALL, &subject, &cmd).0.map(drop)
     }
 
-    /// Create volume group `vg` on physical volumes `pvs` (`vgcreate`).
+    /// Create volume group `vg` on physical volumes `pvs` (`vgcreate`). A device
+    /// that is not a PV yet is initialised by lvm2, unless it carries another
+    /// signature: lvm2 then refuses (it is never told to wipe here; use
+    /// [`pvcreate`](Lvm::pvcreate) first). A PV of another VG is refused.
     ///
     /// ```no_run
     /// # use std::sync::Arc;
@@ -450,6 +454,15 @@ fn target_bytes(size: LvSize, extent: u64) -> u64 {
         LvSize::Extents(e) => e * extent,
         LvSize::PercentFree(_) => u64::MAX,
     }
+}
+
+/// The devices as the caller named them, for messages and the audit trail.
+fn shown<P: AsRef<Path>>(devices: &[P]) -> String {
+    devices
+        .iter()
+        .map(|d| d.as_ref().display().to_string())
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// A percentage libguestfs-style: an `int` that must lie in 0..=100.

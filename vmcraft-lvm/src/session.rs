@@ -291,11 +291,15 @@ impl Lvm {
         self.exec(call, subject, cmd).0
     }
 
+    /// The device set, each path resolved afresh: a symlink or partition node may
+    /// have appeared (or changed) since it was added.
     pub(crate) fn device_set(&self) -> Vec<SessionDevice> {
         self.devices
             .read()
             .unwrap_or_else(|e| e.into_inner())
-            .clone()
+            .iter()
+            .map(|d| SessionDevice::new(d.given.clone()))
+            .collect()
     }
 
     pub(crate) fn note_activation(&self) {
@@ -444,7 +448,7 @@ impl Lvm {
         self.audit.tolerate(seq, note);
     }
 
-    /// Validate with `f`; a failure is recorded as a refused call.
+    /// Pass a validation result through; a failure is recorded as a refused call.
     pub(crate) fn check<T>(&self, r: Result<T>) -> Result<T> {
         r.map_err(|e| self.refuse(e))
     }

@@ -230,6 +230,12 @@ fn refused_and_failed_calls_leave_the_disks_byte_identical() {
     assert_eq!(e.kind(), ErrorKind::CommandFailed, "{e}");
     let e = lvm.vgremove("nosuchvg").unwrap_err();
     assert!(e.message().contains("nosuchvg"), "{e}");
+    let e = lvm.pvcreate(&[a.path()]).unwrap_err();
+    assert_eq!(
+        e.kind(),
+        ErrorKind::CommandFailed,
+        "--yes must not re-initialise a PV of a VG"
+    );
     let e = lvm.vgcreate("vmcref2", &[a.path()]).unwrap_err();
     assert!(
         e.message().contains("vmcref"),
@@ -280,6 +286,7 @@ fn metadata_only_mode_is_real_and_says_so() {
     let a = loop_device("lvm-mdonly", 32 * MIB);
     let opts = vmcraft_lvm::LvmOptions {
         mode: Some(Mode::MetadataOnly),
+        timeout: None,
         ..Default::default()
     };
     let lvm = vmcraft_lvm::Lvm::with_options(

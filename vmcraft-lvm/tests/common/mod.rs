@@ -10,7 +10,7 @@ use std::sync::Arc;
 use sha2::{Digest, Sha256};
 use vmcraft_block::SystemRunner;
 use vmcraft_block::testing::{LoopFixture, require_root, require_tool};
-use vmcraft_lvm::Lvm;
+use vmcraft_lvm::{Lvm, LvmOptions};
 
 pub const MIB: u64 = 1 << 20;
 
@@ -24,9 +24,15 @@ pub fn loop_device(label: &str, size: u64) -> LoopFixture {
     LoopFixture::new(label, size).expect("root was checked")
 }
 
-/// A real session over `devices`.
+/// A real session over `devices`, without the production timeout (tests put no
+/// wall-clock limit on anything).
 pub fn session(devices: &[&Path]) -> Lvm {
-    Lvm::new(Arc::new(SystemRunner::new()), devices.iter().copied()).expect("lvm session")
+    let opts = LvmOptions {
+        timeout: None,
+        ..LvmOptions::default()
+    };
+    Lvm::with_options(Arc::new(SystemRunner::new()), devices.iter().copied(), opts)
+        .expect("lvm session")
 }
 
 /// SHA-256 of the first `len` bytes of a device (where LVM keeps its label and
