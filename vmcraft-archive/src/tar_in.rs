@@ -299,10 +299,20 @@ impl Extractor<'_> {
                 return Ok((fd, OsString::from_vec(last.to_vec())));
             }
         }
-        let fd = self
-            .root
-            .openat2(crate::root::relative(&parent), OFlags::PATH | OFlags::DIRECTORY, Mode::empty())
-            .map_err(|e| self.err(name, "parent directory", e))?;
+        let fd = match self.root.openat2(
+            crate::root::relative(&parent),
+            OFlags::PATH | OFlags::DIRECTORY,
+            Mode::empty(),
+        ) {
+            Ok(fd) => fd,
+            // Archives need not hold their parent directories (`tar -cf x a/b/c`):
+            // create the missing ones, inside the root, as GNU tar does.
+            Err(Errno::NOENT) => self
+                .root
+                .mkdir_all(CALL, &parent, 0o755)
+                .map_err(|e| e.context(format!("entry {:?}: parent directory", lossy(name))))?,
+            Err(e) => return Err(self.err(name, "parent directory", e)),
+        };
         let dup = fd.try_clone().map_err(|e| Error::io(CALL, &self.subject, "dup", e))?;
         self.parent_cache = Some((parent, dup));
         Ok((fd, OsString::from_vec(last.to_vec())))
