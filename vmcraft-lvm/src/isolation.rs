@@ -17,6 +17,13 @@
 //!
 //! Device paths are resolved (symlinks followed) before they go on the command line,
 //! because lvm2 knows devices only by their names under `/dev`.
+//!
+//! What this cannot confine: device-mapper names and `/dev/VG` are global to the
+//! host. With activation, a guest VG cannot be *activated* (or created: lvm2
+//! refuses a VG name that exists under `/dev`) while a host VG of the same name is
+//! active; metadata-only sessions are not affected. And on a host whose udev runs
+//! lvm2's event activation, writing a PV label can make the *host's* lvm2 notice
+//! the guest's PV; that is the host's configuration, outside any command run here.
 
 use std::path::{Path, PathBuf};
 

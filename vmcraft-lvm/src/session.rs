@@ -70,7 +70,8 @@ impl Default for LvmOptions {
 /// recorded in the audit trail ([`Lvm::audit_log`]). The device set can be
 /// replaced or extended at any time, e.g. when partitions appear after a
 /// partition table was written. The session is `Send + Sync`; share it in an
-/// `Arc`.
+/// `Arc`. Dropping a session that may have activated LVs deactivates its VGs
+/// (best effort), so no device-mapper device keeps a guest disk busy.
 ///
 /// ```no_run
 /// use std::sync::Arc;
