@@ -1,0 +1,539 @@
+//! Tier 1 (plus one tier-2 lock test): the kernel NBD backend against a simulated
+//! kernel. The fake runner answers qemu-nbd and modprobe from a script and records
+//! exact argument lists; a wrapper applies what the real kernel would do to a fake
+//! sysfs tree (a connect gives the device a pid and a size, a disconnect takes
+//! them away). The retry schedule runs on a recording clock, so nothing sleeps.
+
+use std::collections::VecDeque;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use vmcraft_block::testing::{FakeRunner, Response, require_tool};
+use vmcraft_block::{Command, CommandRunner, Output, RecordingClock, RetryPolicy};
+use vmcraft_nbd::nbd::{claim_device, ensure_module, is_transient};
+use vmcraft_nbd::{
+    AioMode, AttachOptions, CacheMode, DeviceLock, DiscardMode, ErrorKind, Format, NbdConnection,
+    NbdHost,
+};
+
+const JSON: &str = r#"json:{"backing":null,"driver":"qcow2","file":{"driver":"file","filename":"/img/disk.qcow2"}}"#;
+
+/// A fake sysfs with `n` idle nbd devices, and the runner that keeps it updated.
+struct Sim {
+    _dir: tempfile::TempDir,
+    host: NbdHost,
+    fake: Arc<FakeRunner>,
+    runner: Arc<dyn CommandRunner>,
+    kernel: Arc<Kernel>,
+}
+
+struct Kernel {
+    fake: Arc<FakeRunner>,
+    sys_block: PathBuf,
+    /// Per connect attempt: whether the device ends up (half) connected even when
+    /// qemu-nbd fails. Empty: only on success.
+    half_made: Mutex<VecDeque<bool>>,
+    never_sized: AtomicBool,
+    stuck: AtomicBool,
+}
+
+impl Kernel {
+    fn set(&self, n: u32, connected: bool, sized: bool) {
+        let dir = self.sys_block.join(format!("nbd{n}"));
+        if connected {
+            std::fs::write(dir.join("pid"), "4242\n").unwrap();
+        } else {
+            let _ = std::fs::remove_file(dir.join("pid"));
+        }
+        std::fs::write(dir.join("size"), if sized { "131072\n" } else { "0\n" }).unwrap();
+    }
+}
+
+impl CommandRunner for Kernel {
+    fn execute(&self, cmd: &Command) -> vmcraft_block::Result<Output> {
+        let out = self.fake.execute(cmd);
+        let ok = matches!(&out, Ok(o) if o.status.success());
+        let argv = cmd.argv();
+        let index = |dev: &str| -> u32 { dev.trim_start_matches("/dev/nbd").parse().unwrap() };
+        match argv.get(1).map(String::as_str) {
+            Some(a) if a.starts_with("--connect=") => {
+                let n = index(a.trim_start_matches("--connect="));
+                let half = self.half_made.lock().unwrap().pop_front().unwrap_or(false);
+                if ok || half {
+                    self.set(n, true, !self.never_sized.load(Ordering::SeqCst));
+                }
+            }
+            Some("--disconnect") if ok && !self.stuck.load(Ordering::SeqCst) => {
+                self.set(index(&argv[2]), false, false);
+            }
+            Some("nbd") if argv[0] == "modprobe" && ok => {
+                for n in 0..2 {
+                    std::fs::create_dir_all(self.sys_block.join(format!("nbd{n}"))).unwrap();
+                    self.set(n, false, false);
+                }
+            }
+            _ => {}
+        }
+        out
+    }
+}
+
+impl Sim {
+    fn new(devices: u32) -> Sim {
+        let dir = tempfile::tempdir().unwrap();
+        let host = NbdHost {
+            sys_block: dir.path().join("sys/block"),
+            dev_dir: PathBuf::from("/dev"),
+            lock_dir: dir.path().join("locks"),
+            modules_dir: dir.path().join("modules"),
+        };
+        std::fs::create_dir_all(&host.sys_block).unwrap();
+        let fake = Arc::new(FakeRunner::new());
+        let kernel = Arc::new(Kernel {
+            fake: fake.clone(),
+            sys_block: host.sys_block.clone(),
+            half_made: Mutex::new(VecDeque::new()),
+            never_sized: AtomicBool::new(false),
+            stuck: AtomicBool::new(false),
+        });
+        for n in 0..devices {
+            std::fs::create_dir_all(host.sys_block.join(format!("nbd{n}"))).unwrap();
+            kernel.set(n, false, false);
+        }
+        let runner: Arc<dyn CommandRunner> = kernel.clone();
+        Sim {
+            _dir: dir,
+            host,
+            fake,
+            runner,
+            kernel,
+        }
+    }
+
+    fn connect(
+        &self,
+        clock: &RecordingClock,
+        opts: &AttachOptions,
+    ) -> vmcraft_nbd::Result<NbdConnection> {
+        NbdConnection::connect(
+            &self.runner,
+            clock,
+            &self.host,
+            Path::new("/img/disk.qcow2"),
+            Format::Qcow2,
+            opts,
+        )
+    }
+}
+
+fn quick() -> AttachOptions {
+    AttachOptions::default().ready_timeout(Duration::from_millis(50))
+}
+
+fn connect_line(n: u32) -> Vec<String> {
+    vec![
+        "qemu-nbd".into(),
+        format!("--connect=/dev/nbd{n}"),
+        "--format=qcow2".into(),
+        JSON.into(),
+    ]
+}
+
+fn expect_connect(sim: &Sim, n: u32, response: Response) {
+    let line = connect_line(n);
+    let refs: Vec<&str> = line.iter().map(String::as_str).collect();
+    sim.fake.expect(&refs, response);
+}
+
+fn expect_disconnect(sim: &Sim, n: u32, response: Response) {
+    let dev = format!("/dev/nbd{n}");
+    sim.fake
+        .expect(&["qemu-nbd", "--disconnect", &dev], response);
+}
+
+#[test]
+fn connects_the_first_free_device_and_disconnects_it_verified() {
+    let sim = Sim::new(3);
+    sim.kernel.set(0, true, true); // someone else's
+    expect_connect(&sim, 1, Response::ok(""));
+    expect_disconnect(&sim, 1, Response::ok(""));
+    let clock = RecordingClock::default();
+    let conn = sim.connect(&clock, &quick()).unwrap();
+    assert_eq!(conn.device(), Path::new("/dev/nbd1"));
+    assert_eq!(conn.index(), 1);
+    assert!(conn.is_connected());
+    assert!(sim.host.is_connected(1));
+    conn.disconnect().unwrap();
+    assert!(!sim.host.is_connected(1));
+    assert!(sim.host.is_connected(0), "the other device is untouched");
+    sim.fake.verify();
+    assert!(clock.sleeps().is_empty());
+    // Every qemu-nbd call carries the ready timeout.
+    for c in sim.fake.calls() {
+        assert_eq!(c.get_timeout(), Some(Duration::from_millis(50)), "{c}");
+    }
+}
+
+#[test]
+fn read_only_cache_aio_and_discard_reach_qemu_nbd() {
+    let sim = Sim::new(1);
+    let opts = quick()
+        .readonly(true)
+        .cache(CacheMode::None)
+        .aio(AioMode::Native)
+        .discard(DiscardMode::Unmap)
+        .allow_backing_file(true);
+    sim.fake.expect(
+        &[
+            "qemu-nbd",
+            "--connect=/dev/nbd0",
+            "--format=qcow2",
+            "--read-only",
+            "--cache=none",
+            "--aio=native",
+            "--discard=unmap",
+            r#"json:{"driver":"qcow2","file":{"driver":"file","filename":"/img/disk.qcow2"}}"#,
+        ],
+        Response::ok(""),
+    );
+    expect_disconnect(&sim, 0, Response::ok(""));
+    let conn = sim.connect(&RecordingClock::default(), &opts).unwrap();
+    drop(conn); // drop disconnects too
+    sim.fake.verify();
+    assert!(!sim.host.is_connected(0));
+}
+
+#[test]
+fn a_device_locked_by_someone_else_is_skipped() {
+    let sim = Sim::new(2);
+    let held = DeviceLock::try_lock(&sim.host, 0).unwrap().unwrap();
+    assert!(
+        DeviceLock::try_lock(&sim.host, 0).unwrap().is_none(),
+        "flock is exclusive"
+    );
+    expect_connect(&sim, 1, Response::ok(""));
+    expect_disconnect(&sim, 1, Response::ok(""));
+    let conn = sim.connect(&RecordingClock::default(), &quick()).unwrap();
+    assert_eq!(conn.index(), 1);
+    // While connected, the device's lock is held: nobody else can claim it.
+    assert!(DeviceLock::try_lock(&sim.host, 1).unwrap().is_none());
+    conn.disconnect().unwrap();
+    assert!(
+        DeviceLock::try_lock(&sim.host, 1).unwrap().is_some(),
+        "released"
+    );
+    drop(held);
+    sim.fake.verify();
+}
+
+#[test]
+fn a_lock_held_by_another_process_is_respected() {
+    if !require_tool("flock") {
+        return;
+    }
+    let sim = Sim::new(2);
+    std::fs::create_dir_all(&sim.host.lock_dir).unwrap();
+    let lock0 = sim.host.lock_dir.join("vmcraft-nbd0.lock");
+    let ready = sim.host.lock_dir.join("ready");
+    // `flock FILE sh -c ...` holds the lock while its child waits on stdin.
+    let mut child = std::process::Command::new("flock")
+        .arg(&lock0)
+        .args(["sh", "-c", &format!("touch {} && read x", ready.display())])
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    vmcraft_block::wait_for_path(&ready, Duration::from_secs(30)).unwrap();
+    assert_eq!(claim_device(&sim.host).unwrap().index(), 1);
+    drop(child.stdin.take()); // EOF: the holder exits and releases the lock
+    child.wait().unwrap();
+    assert_eq!(claim_device(&sim.host).unwrap().index(), 0);
+}
+
+#[test]
+fn threads_never_share_a_device() {
+    let sim = Sim::new(4);
+    sim.fake.stub(&["qemu-nbd"], Response::ok(""));
+    let conns: Vec<_> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..4)
+            .map(|_| s.spawn(|| sim.connect(&RecordingClock::default(), &quick()).unwrap()))
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let mut got: Vec<u32> = conns.iter().map(|c| c.index()).collect();
+    got.sort_unstable();
+    assert_eq!(got, [0, 1, 2, 3]);
+    // A fifth finds nothing free.
+    let e = sim
+        .connect(
+            &RecordingClock::default(),
+            &quick().retry(RetryPolicy::no_retry()),
+        )
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Busy);
+    assert!(
+        e.to_string()
+            .contains("no free nbd device (all 4 are connected or locked)"),
+        "{e}"
+    );
+    for c in conns {
+        c.disconnect().unwrap();
+    }
+    assert!((0..4).all(|n| !sim.host.is_connected(n)));
+}
+
+#[test]
+fn transient_failures_are_retried_on_the_backoff_schedule() {
+    let sim = Sim::new(1);
+    let busy = "qemu-nbd: Failed to open /dev/nbd0: Device or resource busy";
+    expect_connect(&sim, 0, Response::fail(1, busy));
+    expect_connect(&sim, 0, Response::fail(1, busy));
+    expect_connect(&sim, 0, Response::ok(""));
+    expect_disconnect(&sim, 0, Response::ok(""));
+    let clock = RecordingClock::default();
+    let conn = sim.connect(&clock, &quick()).unwrap();
+    assert_eq!(
+        clock.sleeps(),
+        [Duration::from_secs(2), Duration::from_secs(4)]
+    );
+    conn.disconnect().unwrap();
+    sim.fake.verify();
+}
+
+#[test]
+fn retries_stop_after_the_last_attempt() {
+    let sim = Sim::new(1);
+    for _ in 0..5 {
+        expect_connect(
+            &sim,
+            0,
+            Response::fail(1, "qemu-nbd: Failed to get \"write\" lock"),
+        );
+    }
+    let clock = RecordingClock::default();
+    let e = sim.connect(&clock, &quick()).unwrap_err();
+    assert_eq!(
+        clock.sleeps(),
+        [2, 4, 8, 10].map(Duration::from_secs),
+        "2 s, 4 s, 8 s, capped at 10 s"
+    );
+    assert_eq!(e.kind(), ErrorKind::Busy);
+    assert!(is_transient(&e));
+    assert_eq!(
+        e.to_string(),
+        "nbd_connect: /img/disk.qcow2: qemu-nbd could not connect /dev/nbd0"
+    );
+    assert!(vmcraft_block::error_chain(&e).contains("write\" lock"));
+    sim.fake.verify();
+}
+
+#[test]
+fn a_configurable_schedule() {
+    let sim = Sim::new(1);
+    for _ in 0..3 {
+        expect_connect(&sim, 0, Response::fail(1, "Connection timed out"));
+    }
+    let clock = RecordingClock::default();
+    let policy = RetryPolicy {
+        max_attempts: 3,
+        base_delay: Duration::from_millis(100),
+        multiplier: 3,
+        max_delay: Duration::from_millis(250),
+        jitter: 0.0,
+    };
+    sim.connect(&clock, &quick().retry(policy)).unwrap_err();
+    assert_eq!(
+        clock.sleeps(),
+        [Duration::from_millis(100), Duration::from_millis(250)]
+    );
+    sim.fake.verify();
+}
+
+#[test]
+fn a_missing_image_or_bad_format_is_not_retried() {
+    for stderr in [
+        "qemu-nbd: Failed to blk_new_open 'json:{...}': Could not open '/img/disk.qcow2': No such file or directory",
+        "qemu-nbd: Failed to blk_new_open 'json:{...}': Image is not in qcow2 format",
+    ] {
+        let sim = Sim::new(1);
+        expect_connect(&sim, 0, Response::fail(1, stderr));
+        let clock = RecordingClock::default();
+        let e = sim.connect(&clock, &quick()).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::DaemonFailed);
+        assert!(!is_transient(&e));
+        assert!(clock.sleeps().is_empty());
+        assert_eq!(sim.fake.calls().len(), 1, "no disconnect: nothing was made");
+        sim.fake.verify();
+    }
+}
+
+#[test]
+fn a_missing_qemu_nbd_is_reported_not_retried() {
+    let sim = Sim::new(1);
+    sim.fake.expect_prefix(
+        &["qemu-nbd"],
+        Response::error(vmcraft_block::ErrorKind::ToolMissing, "qemu-nbd not found"),
+    );
+    let e = sim
+        .connect(&RecordingClock::default(), &quick())
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::ToolMissing);
+    sim.fake.verify();
+}
+
+#[test]
+fn a_half_made_connection_is_disconnected_before_the_retry() {
+    let sim = Sim::new(1);
+    sim.kernel.half_made.lock().unwrap().push_back(true);
+    expect_connect(
+        &sim,
+        0,
+        Response::fail(1, "qemu-nbd: Connection reset by peer"),
+    );
+    expect_disconnect(&sim, 0, Response::ok(""));
+    expect_connect(&sim, 0, Response::ok(""));
+    expect_disconnect(&sim, 0, Response::ok(""));
+    let clock = RecordingClock::default();
+    let conn = sim.connect(&clock, &quick()).unwrap();
+    assert_eq!(clock.sleeps(), [Duration::from_secs(2)]);
+    conn.disconnect().unwrap();
+    sim.fake.verify();
+    assert!(!sim.host.is_connected(0));
+}
+
+#[test]
+fn a_half_made_connection_is_disconnected_on_a_final_failure_too() {
+    let sim = Sim::new(1);
+    sim.kernel.half_made.lock().unwrap().push_back(true);
+    expect_connect(&sim, 0, Response::fail(1, "qemu-nbd: Invalid argument"));
+    expect_disconnect(&sim, 0, Response::ok(""));
+    let e = sim
+        .connect(&RecordingClock::default(), &quick())
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::DaemonFailed);
+    sim.fake.verify();
+    assert!(!sim.host.is_connected(0));
+    assert!(
+        DeviceLock::try_lock(&sim.host, 0).unwrap().is_some(),
+        "lock released"
+    );
+}
+
+#[test]
+fn a_device_that_never_gets_a_size_is_disconnected_and_retried() {
+    let sim = Sim::new(1);
+    sim.kernel.never_sized.store(true, Ordering::SeqCst);
+    for _ in 0..2 {
+        expect_connect(&sim, 0, Response::ok(""));
+        expect_disconnect(&sim, 0, Response::ok(""));
+    }
+    let clock = RecordingClock::default();
+    let policy = RetryPolicy {
+        max_attempts: 2,
+        ..Default::default()
+    };
+    let e = sim.connect(&clock, &quick().retry(policy)).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Timeout);
+    assert!(
+        e.to_string()
+            .contains("/dev/nbd0 never got a size after qemu-nbd connected it"),
+        "{e}"
+    );
+    assert_eq!(clock.sleeps(), [Duration::from_secs(2)]);
+    sim.fake.verify();
+    assert!(!sim.host.is_connected(0));
+}
+
+#[test]
+fn a_failed_cleanup_is_reported_with_the_failure() {
+    let sim = Sim::new(1);
+    sim.kernel.half_made.lock().unwrap().push_back(true);
+    expect_connect(&sim, 0, Response::fail(1, "qemu-nbd: Invalid argument"));
+    expect_disconnect(&sim, 0, Response::fail(1, "qemu-nbd: Cannot disconnect"));
+    let e = sim
+        .connect(&RecordingClock::default(), &quick())
+        .unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("and /dev/nbd0 could not be disconnected: nbd_disconnect"),
+        "{e}"
+    );
+    sim.fake.verify();
+}
+
+#[test]
+fn a_disconnect_the_kernel_ignores_is_an_error() {
+    let sim = Sim::new(1);
+    expect_connect(&sim, 0, Response::ok(""));
+    expect_disconnect(&sim, 0, Response::ok(""));
+    let conn = sim.connect(&RecordingClock::default(), &quick()).unwrap();
+    sim.kernel.stuck.store(true, Ordering::SeqCst);
+    let e = conn.disconnect().unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Busy);
+    assert_eq!(
+        e.to_string(),
+        "nbd_disconnect: /img/disk.qcow2: /dev/nbd0 is still connected after qemu-nbd --disconnect"
+    );
+    sim.fake.verify();
+}
+
+#[test]
+fn modprobe_when_the_module_is_installed() {
+    let sim = Sim::new(0);
+    assert!(!sim.host.is_available());
+    let e = ensure_module(&sim.runner, &sim.host, Duration::from_millis(50)).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Unsupported);
+    assert!(sim.fake.calls().is_empty(), "no modprobe without a module");
+
+    std::fs::create_dir_all(&sim.host.modules_dir).unwrap();
+    std::fs::write(
+        sim.host.modules_dir.join("modules.dep"),
+        "kernel/fs/fuse/fuse.ko:\nkernel/drivers/block/nbd.ko: \n",
+    )
+    .unwrap();
+    assert!(sim.host.module_loadable());
+    sim.fake
+        .expect(&["modprobe", "nbd", "max_part=16"], Response::ok(""));
+    ensure_module(&sim.runner, &sim.host, Duration::from_secs(5)).unwrap();
+    assert!(sim.host.is_available());
+    assert_eq!(sim.host.devices(), [0, 1]);
+    // Present now: nothing more to run.
+    ensure_module(&sim.runner, &sim.host, Duration::from_secs(5)).unwrap();
+    sim.fake.verify();
+    assert_eq!(sim.fake.calls().len(), 1);
+}
+
+#[test]
+fn builtin_module_and_failed_modprobe() {
+    let sim = Sim::new(0);
+    std::fs::create_dir_all(&sim.host.modules_dir).unwrap();
+    std::fs::write(
+        sim.host.modules_dir.join("modules.builtin"),
+        "kernel/drivers/block/nbd.ko\n",
+    )
+    .unwrap();
+    assert!(sim.host.module_loadable());
+    sim.fake.expect(
+        &["modprobe", "nbd", "max_part=16"],
+        Response::fail(1, "modprobe: FATAL: Module nbd not found"),
+    );
+    let e = ensure_module(&sim.runner, &sim.host, Duration::from_millis(50)).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::CommandFailed);
+    assert!(e.to_string().contains("loading the nbd module"), "{e}");
+    sim.fake.verify();
+}
+
+#[test]
+fn device_discovery_reads_sysfs() {
+    let sim = Sim::new(0);
+    for n in [10, 2, 0] {
+        std::fs::create_dir_all(sim.host.sys_block.join(format!("nbd{n}"))).unwrap();
+        sim.kernel.set(n, false, false);
+    }
+    std::fs::create_dir_all(sim.host.sys_block.join("loop0")).unwrap();
+    assert_eq!(sim.host.devices(), [0, 2, 10]);
+    sim.kernel.set(0, false, true); // a size without a pid: still taken
+    assert!(sim.host.is_connected(0));
+    assert_eq!(claim_device(&sim.host).unwrap().index(), 2);
+}
