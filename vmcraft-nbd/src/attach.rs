@@ -101,6 +101,15 @@ pub fn attach(image: impl AsRef<Path>, options: AttachOptions) -> Result<Attachm
 
 /// [`attach`] with a given command runner (qemu-storage-daemon, qemu-nbd and
 /// modprobe run through it).
+///
+/// ```no_run
+/// use std::sync::Arc;
+/// use vmcraft_block::SystemRunner;
+/// use vmcraft_nbd::{attach_with, AttachOptions, Backend};
+/// let a = attach_with(Arc::new(SystemRunner::new()), "disk.vhdx",
+///     AttachOptions::default().backend(Backend::StorageDaemon))?;
+/// # Ok::<(), vmcraft_nbd::Error>(())
+/// ```
 pub fn attach_with(
     runner: Arc<dyn CommandRunner>,
     image: impl AsRef<Path>,
@@ -329,6 +338,14 @@ impl Attachment {
 
     /// Read the partition table again and bring the kernel's partition nodes in
     /// line with it (after writing a new table through the device).
+    ///
+    /// ```no_run
+    /// use vmcraft_nbd::{attach, AttachOptions};
+    /// let mut a = attach("blank.img", AttachOptions::default())?;
+    /// vmcraft_part::part_disk(&a, "gpt")?;
+    /// assert_eq!(a.refresh_partitions()?.len(), 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn refresh_partitions(&mut self) -> Result<&[KernelPartition]> {
         let subject = self.image.display().to_string();
         match partitions::sync(self.inner().node(), &subject) {
@@ -398,6 +415,15 @@ impl Attachment {
 
     /// Check that whatever serves the device is still there: the storage daemon
     /// is running, the NBD device is connected, the loop device still bound.
+    ///
+    /// ```no_run
+    /// use vmcraft_nbd::{attach, AttachOptions, ErrorKind};
+    /// let a = attach("disk.qcow2", AttachOptions::default())?;
+    /// if let Err(e) = a.check() {
+    ///     assert_eq!(e.kind(), ErrorKind::DaemonGone);
+    /// }
+    /// # Ok::<(), vmcraft_nbd::Error>(())
+    /// ```
     pub fn check(&self) -> Result<()> {
         match self.dead_reason() {
             Some(why) => Err(Error::new(
@@ -460,9 +486,25 @@ impl Attachment {
         }
     }
 
+    /// The whole-disk node or a partition node that is mounted, if any.
+    fn mounted_node(&self, node: &DeviceNode) -> Option<PathBuf> {
+        let mounted = crate::host::mounted_devices();
+        if mounted.contains(&node.dev_numbers()) {
+            return Some(node.path().to_path_buf());
+        }
+        self.partitions.iter().find_map(|p| {
+            use std::os::unix::fs::MetadataExt;
+            let rdev = std::fs::metadata(&p.node).ok()?.rdev();
+            mounted
+                .contains(&(libc::major(rdev), libc::minor(rdev)))
+                .then(|| p.node.clone())
+        })
+    }
+
     /// Detach now: flush, drop the partitions, release the device, stop the daemon,
     /// remove runtime files. Everything is attempted even after a failure; the
-    /// first error is returned (the rest are logged).
+    /// first error is returned (the rest are logged). Unmount the partitions first:
+    /// a mounted one is reported as [`ErrorKind::Busy`].
     pub fn detach(mut self) -> Result<()> {
         self.teardown()
     }
@@ -479,6 +521,18 @@ impl Attachment {
         };
         let node = inner.node();
         let device = node.path().display().to_string();
+        if let Some(busy) = self.mounted_node(node) {
+            note(Error::new(
+                ErrorKind::Busy,
+                "detach",
+                &subject,
+                format!(
+                    "{} is mounted: unmount it before detaching (the device is released only \
+                     when it is unmounted, and a storage daemon's export goes away now)",
+                    busy.display()
+                ),
+            ));
+        }
         if !self.readonly {
             if let Err(e) = node.flush() {
                 let why = match &inner {

@@ -79,6 +79,21 @@ pub(crate) fn unmount(path: &Path) -> nix::Result<()> {
     }
 }
 
+/// The `major:minor` numbers of every mounted block device in this mount
+/// namespace.
+pub(crate) fn mounted_devices() -> Vec<(u32, u32)> {
+    let Ok(info) = std::fs::read_to_string("/proc/self/mountinfo") else {
+        return Vec::new();
+    };
+    info.lines()
+        .filter_map(|l| l.split(' ').nth(2))
+        .filter_map(|mm| {
+            let (a, b) = mm.split_once(':')?;
+            Some((a.parse().ok()?, b.parse().ok()?))
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -105,5 +120,9 @@ mod tests {
         assert!(!is_mount_point(Path::new("/no/such/dir/vmcraft")));
         unmount(Path::new("/no/such/dir/vmcraft")).unwrap();
         assert_eq!(unescape_mount("/a\\040b\\134c"), "/a b\\c");
+        let root = std::fs::metadata("/").unwrap();
+        let dev = std::os::unix::fs::MetadataExt::dev(&root);
+        let root_dev = (libc::major(dev), libc::minor(dev));
+        assert!(mounted_devices().contains(&root_dev));
     }
 }

@@ -82,6 +82,12 @@ impl NbdHost {
     }
 
     /// The NBD device numbers the kernel has, ascending.
+    ///
+    /// ```no_run
+    /// use vmcraft_nbd::NbdHost;
+    /// let host = NbdHost::system(None);
+    /// let free: Vec<u32> = host.devices().into_iter().filter(|&n| !host.is_connected(n)).collect();
+    /// ```
     pub fn devices(&self) -> Vec<u32> {
         let mut out: Vec<u32> = std::fs::read_dir(&self.sys_block)
             .map(|entries| {
@@ -190,6 +196,13 @@ impl DeviceLock {
 
 /// Pick a free device and lock it: the first device that is not connected, not
 /// locked by anyone else, and still not connected once locked.
+///
+/// ```no_run
+/// use vmcraft_nbd::{NbdHost, nbd::claim_device};
+/// let lock = claim_device(&NbdHost::system(None))?;
+/// println!("/dev/nbd{} is ours until the lock is dropped", lock.index());
+/// # Ok::<(), vmcraft_nbd::Error>(())
+/// ```
 pub fn claim_device(host: &NbdHost) -> Result<DeviceLock> {
     let devices = host.devices();
     for &n in &devices {
@@ -218,6 +231,12 @@ pub fn claim_device(host: &NbdHost) -> Result<DeviceLock> {
 
 /// Whether an error is worth another attempt: a busy device, a busy image lock, a
 /// timeout. A missing image, a bad format or a missing tool is not.
+///
+/// ```
+/// use vmcraft_nbd::{Error, ErrorKind, nbd::is_transient};
+/// assert!(is_transient(&Error::new(ErrorKind::Busy, "nbd_connect", "/dev/nbd0", "busy")));
+/// assert!(!is_transient(&Error::new(ErrorKind::NotFound, "nbd_connect", "/x", "missing")));
+/// ```
 pub fn is_transient(e: &Error) -> bool {
     matches!(e.kind(), ErrorKind::Busy | ErrorKind::Timeout)
 }
@@ -267,6 +286,15 @@ pub(crate) fn connect_command(
 /// Make sure NBD devices exist: nothing to do when they do; `modprobe nbd
 /// max_part=16` when the module is installed; otherwise an
 /// [`ErrorKind::Unsupported`] error.
+///
+/// ```no_run
+/// use std::{sync::Arc, time::Duration};
+/// use vmcraft_block::{CommandRunner, SystemRunner};
+/// use vmcraft_nbd::{NbdHost, nbd::ensure_module};
+/// let runner: Arc<dyn CommandRunner> = Arc::new(SystemRunner::new());
+/// ensure_module(&runner, &NbdHost::system(None), Duration::from_secs(10))?;
+/// # Ok::<(), vmcraft_nbd::Error>(())
+/// ```
 pub fn ensure_module(
     runner: &Arc<dyn CommandRunner>,
     host: &NbdHost,
