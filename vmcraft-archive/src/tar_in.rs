@@ -152,6 +152,7 @@ pub fn tar_in_from<R: Read>(
             });
         }
     }
+    drain(archive.into_inner()).map_err(|e| stream_err(&x.subject, e))?;
     x.finish_dirs()?;
     x.stats.bytes = x.counter.get();
     x.stats.warnings.append(&mut x.policy.warnings);
@@ -183,7 +184,13 @@ fn verify(file: File, compress: Option<Compression>) -> Result<()> {
             return Err(truncated(subject, &name));
         }
     }
-    Ok(())
+    drain(archive.into_inner()).map_err(|e| stream_err(subject, e))
+}
+
+/// Read what follows the end-of-archive blocks, so that a compressed stream's
+/// trailer (its checksum) is checked and a truncated one is refused.
+fn drain(mut rest: impl Read) -> io::Result<()> {
+    io::copy(&mut rest, &mut io::sink()).map(drop)
 }
 
 /// Buffer, detect compression, decompress, and count the tar bytes.
