@@ -180,6 +180,7 @@ fn truncated_qcow2() {
         );
         assert!(msg.ends_with("the image is truncated"), "{msg}");
     }
+    assert_eq!(sha256(&image), before);
     // Cut inside the metadata too.
     std::fs::OpenOptions::new()
         .write(true)
@@ -187,9 +188,10 @@ fn truncated_qcow2() {
         .unwrap()
         .set_len(100_000)
         .unwrap();
+    let before = sha256(&image);
     let e = attach_refused(&image, &env, Backend::Auto);
     assert!(e.to_string().contains("truncated"), "{e}");
-    assert_ne!(sha256(&image), before, "the test changed the file itself");
+    assert_eq!(sha256(&image), before);
     nothing_left(&env);
 }
 
@@ -313,6 +315,7 @@ fn backing_files_are_refused_unless_allowed() {
         overlay.to_str().unwrap(),
     ]);
     let base_hash = sha256(&base);
+    let overlay_hash = sha256(&overlay);
     let e = attach_refused(&overlay, &env, Backend::Auto);
     assert_eq!(e.kind(), ErrorKind::BackingFileRefused);
     assert_eq!(
@@ -328,6 +331,7 @@ fn backing_files_are_refused_unless_allowed() {
         e.to_string().contains("(given format) has backing file"),
         "{e}"
     );
+    assert_eq!(sha256(&overlay), overlay_hash);
 
     let att = attach(&overlay, opts(&env).allow_backing_file(true)).unwrap();
     let mut buf = [0u8; 4096];
@@ -437,6 +441,7 @@ fn an_empty_image_is_refused() {
         e.to_string().ends_with("the image is empty (0 bytes)"),
         "{e}"
     );
+    assert_eq!(std::fs::metadata(&image).unwrap().len(), 0);
     nothing_left(&env);
 }
 
@@ -474,5 +479,49 @@ fn detaching_with_a_mounted_partition_is_reported() {
         )
         .unwrap();
     }
+    nothing_left(&env);
+}
+
+#[test]
+fn bad_options_are_refused_before_anything_runs() {
+    if !privileged("attach faults") {
+        return;
+    }
+    let env = TestEnv::new("badopts");
+    let image = create_image(&env, "disk.qcow2", Format::Qcow2, "16M", "");
+    let before = sha256(&image);
+
+    let fake = Arc::new(FakeRunner::new());
+    let runner: Arc<dyn CommandRunner> = fake.clone();
+    let e = attach_with(
+        runner.clone(),
+        &image,
+        opts(&env).aio(vmcraft_nbd::AioMode::Native),
+    )
+    .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidArgument);
+    assert!(
+        e.to_string()
+            .ends_with("aio=native needs cache=none (O_DIRECT)"),
+        "{e}"
+    );
+
+    let e = attach_refused(&image, &env, Backend::Loop);
+    assert_eq!(e.kind(), ErrorKind::InvalidArgument);
+    assert!(
+        e.to_string()
+            .contains("the loop backend attaches raw images only, and this one is qcow2"),
+        "{e}"
+    );
+
+    let e = attach_with(runner, &image, opts(&env).format(Format::Vdi)).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidImage);
+    assert!(
+        e.to_string()
+            .ends_with("is not a vdi image (its header says qcow2)"),
+        "{e}"
+    );
+    assert!(fake.calls().is_empty());
+    assert_eq!(sha256(&image), before);
     nothing_left(&env);
 }
