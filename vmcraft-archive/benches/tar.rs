@@ -11,7 +11,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
-use vmcraft_archive::{Compression, GuestRoot, TarInOptions, TarOutOptions, tar_in, tar_in_from, tar_out, tar_out_to};
+use vmcraft_archive::{
+    Compression, GuestRoot, TarInOptions, TarOutOptions, tar_in, tar_in_from, tar_out, tar_out_to,
+};
 use vmcraft_block::{Command, CommandRunner, SystemRunner};
 
 fn target_dir() -> PathBuf {
@@ -21,15 +23,21 @@ fn target_dir() -> PathBuf {
 }
 
 /// Copy `from` (a directory under the host's `/usr`) into `dest` through a pipe
-/// between tar_out and tar_in.
+/// (a socket pair) between tar_out and tar_in.
 fn copy_in(usr: &GuestRoot, from: &str, dest: &GuestRoot, to: &str) {
-    let (reader, writer) = std::io::pipe().expect("pipe");
+    let (reader, writer) = std::os::unix::net::UnixStream::pair().expect("socket pair");
     std::thread::scope(|s| {
         s.spawn(|| {
-            let opts = TarOutOptions { special_files: false, ..Default::default() };
+            let opts = TarOutOptions {
+                special_files: false,
+                ..Default::default()
+            };
             tar_out_to(usr, from, writer, &opts).expect("tar_out of the source");
         });
-        let opts = TarInOptions { create_dir: true, ..Default::default() };
+        let opts = TarInOptions {
+            create_dir: true,
+            ..Default::default()
+        };
         tar_in_from(dest, reader, to, &opts).expect("tar_in of the copy");
     });
 }
@@ -53,10 +61,21 @@ fn tree() -> PathBuf {
         .filter(|d| usr.is_dir(format!("/lib/{d}"), false).unwrap_or(false))
         .map(|d| format!("/lib/{d}"))
         .collect();
-    for py in usr.ls("/lib").unwrap_or_default().into_iter().filter(|n| n.starts_with("python3")) {
+    for py in usr
+        .ls("/lib")
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|n| n.starts_with("python3"))
+    {
         libdirs.push(format!("/lib/{py}"));
     }
-    let dirs = ["/bin", "/include", "/share/doc", "/share/man", "/share/perl"];
+    let dirs = [
+        "/bin",
+        "/include",
+        "/share/doc",
+        "/share/man",
+        "/share/perl",
+    ];
     for d in dirs.iter().map(|s| s.to_string()).chain(libdirs) {
         if usr.is_dir(&d, false).unwrap_or(false) {
             copy_in(&usr, &d, &dest, &format!("/usr{d}"));
@@ -95,7 +114,11 @@ fn benches(c: &mut Criterion) {
     gnu_tar(&["-C", &tree_s, "-cf", plain.to_str().unwrap(), "."]);
     let size = std::fs::metadata(&plain).unwrap().len();
     let files = root.find("/").unwrap().len();
-    eprintln!("tree: {} entries, {:.1} MiB as a tar archive", files, size as f64 / 1048576.0);
+    eprintln!(
+        "tree: {} entries, {:.1} MiB as a tar archive",
+        files,
+        size as f64 / 1048576.0
+    );
 
     let mut formats = vec![(Compression::None, "none")];
     if gzip {
@@ -109,7 +132,10 @@ fn benches(c: &mut Criterion) {
         let out = work.join(format!("out.{name}"));
         let out_s = out.to_str().unwrap().to_string();
         g.bench_function("vmcraft", |b| {
-            let opts = TarOutOptions { compress: format, ..Default::default() };
+            let opts = TarOutOptions {
+                compress: format,
+                ..Default::default()
+            };
             b.iter(|| tar_out(&root, "/", &out, &opts).unwrap())
         });
         g.bench_function("gnu-tar", |b| {
@@ -125,7 +151,11 @@ fn benches(c: &mut Criterion) {
         let mut g = c.benchmark_group(format!("tar_in/{name}"));
         g.sample_size(10);
         g.warm_up_time(Duration::from_secs(1));
-        let archive = if format == Compression::Gzip { gz.clone() } else { plain.clone() };
+        let archive = if format == Compression::Gzip {
+            gz.clone()
+        } else {
+            plain.clone()
+        };
         let archive_s = archive.to_str().unwrap().to_string();
         g.bench_function("vmcraft", |b| {
             b.iter_batched(
@@ -142,7 +172,10 @@ fn benches(c: &mut Criterion) {
                 || fresh_dir(&work, "x-ours"),
                 |d| {
                     let dest = GuestRoot::open(&d).unwrap();
-                    let opts = TarInOptions { verify_first: false, ..Default::default() };
+                    let opts = TarInOptions {
+                        verify_first: false,
+                        ..Default::default()
+                    };
                     tar_in(&dest, &archive, "/", &opts).unwrap()
                 },
                 BatchSize::PerIteration,

@@ -90,7 +90,9 @@ impl Compression {
 fn lzma_alone_header(head: &[u8]) -> bool {
     let dict = u32::from_le_bytes([head[1], head[2], head[3], head[4]]);
     let size = u64::from_le_bytes(head[5..13].try_into().unwrap_or([0; 8]));
-    head[0] == 0x5d && dict >= 4096 && (dict.is_power_of_two() || dict.count_ones() == 2)
+    head[0] == 0x5d
+        && dict >= 4096
+        && (dict.is_power_of_two() || dict.count_ones() == 2)
         && (size == u64::MAX || size < 1 << 48)
 }
 
@@ -175,7 +177,8 @@ pub(crate) fn encoder<'a, W: Write + 'a>(
             Box::new(liblzma::write::XzEncoder::new_stream(output, stream))
         }
         Compression::Zstd => {
-            let mut enc = zstd::stream::write::Encoder::new(output, level.0.map_or(3, |l| l as i32))?;
+            let mut enc =
+                zstd::stream::write::Encoder::new(output, level.0.map_or(3, |l| l as i32))?;
             if threads > 1 {
                 // Only takes effect when zstd was built with multithreading.
                 let _ = enc.multithread(threads as u32);
@@ -186,7 +189,10 @@ pub(crate) fn encoder<'a, W: Write + 'a>(
 }
 
 /// Wrap `input` in a decoder for `format`.
-pub(crate) fn decoder<'a, R: BufRead + 'a>(format: Compression, input: R) -> io::Result<Box<dyn Read + 'a>> {
+pub(crate) fn decoder<'a, R: BufRead + 'a>(
+    format: Compression,
+    input: R,
+) -> io::Result<Box<dyn Read + 'a>> {
     Ok(match format {
         Compression::None => Box::new(input),
         Compression::Gzip => Box::new(BufReader::with_capacity(
@@ -198,15 +204,19 @@ pub(crate) fn decoder<'a, R: BufRead + 'a>(format: Compression, input: R) -> io:
             bzip2::bufread::MultiBzDecoder::new(input),
         )),
         Compression::Xz => {
-            let stream = liblzma::stream::Stream::new_stream_decoder(u64::MAX, liblzma::stream::CONCATENATED)
-                .map_err(io::Error::other)?;
+            let stream = liblzma::stream::Stream::new_stream_decoder(
+                u64::MAX,
+                liblzma::stream::CONCATENATED,
+            )
+            .map_err(io::Error::other)?;
             Box::new(BufReader::with_capacity(
                 1 << 20,
                 liblzma::bufread::XzDecoder::new_stream(input, stream),
             ))
         }
         Compression::Lzma => {
-            let stream = liblzma::stream::Stream::new_lzma_decoder(u64::MAX).map_err(io::Error::other)?;
+            let stream =
+                liblzma::stream::Stream::new_lzma_decoder(u64::MAX).map_err(io::Error::other)?;
             Box::new(BufReader::with_capacity(
                 1 << 20,
                 liblzma::bufread::XzDecoder::new_stream(input, stream),
@@ -278,7 +288,9 @@ mod tests {
     use super::*;
 
     fn roundtrip(format: Compression) {
-        let data: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8 ^ (i >> 11) as u8).collect();
+        let data: Vec<u8> = (0..300_000u32)
+            .map(|i| (i % 251) as u8 ^ (i >> 11) as u8)
+            .collect();
         let mut out = Vec::new();
         let mut enc = encoder(format, Level::default(), 2, &mut out).unwrap();
         enc.write_all(&data).unwrap();
@@ -289,7 +301,10 @@ mod tests {
             "{format} detected from its own output"
         );
         let mut back = Vec::new();
-        decoder(format, &out[..]).unwrap().read_to_end(&mut back).unwrap();
+        decoder(format, &out[..])
+            .unwrap()
+            .read_to_end(&mut back)
+            .unwrap();
         assert_eq!(back, data, "{format} round trip");
     }
 
@@ -307,7 +322,10 @@ mod tests {
         }
         let e = "lzop".parse::<Compression>().unwrap_err();
         assert_eq!(e.kind(), ErrorKind::Unsupported);
-        assert_eq!(e.to_string(), "compress: lzop: not supported in-process (use gzip, bzip2, xz, lzma or zstd)");
+        assert_eq!(
+            e.to_string(),
+            "compress: lzop: not supported in-process (use gzip, bzip2, xz, lzma or zstd)"
+        );
         let e = "rar".parse::<Compression>().unwrap_err();
         assert_eq!(e.kind(), ErrorKind::InvalidArgument);
     }
@@ -323,14 +341,25 @@ mod tests {
 
     #[test]
     fn corrupt_compressed_input_is_an_error() {
-        for f in [Compression::Gzip, Compression::Bzip2, Compression::Xz, Compression::Zstd] {
+        for f in [
+            Compression::Gzip,
+            Compression::Bzip2,
+            Compression::Xz,
+            Compression::Zstd,
+        ] {
             let mut out = Vec::new();
             let mut enc = encoder(f, Level::default(), 1, &mut out).unwrap();
             enc.write_all(&[7u8; 100_000]).unwrap();
             enc.finish_stream().unwrap();
             out.truncate(out.len() / 2);
             let mut back = Vec::new();
-            assert!(decoder(f, &out[..]).unwrap().read_to_end(&mut back).is_err(), "{f}: truncated");
+            assert!(
+                decoder(f, &out[..])
+                    .unwrap()
+                    .read_to_end(&mut back)
+                    .is_err(),
+                "{f}: truncated"
+            );
         }
     }
 }

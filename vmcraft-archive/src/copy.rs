@@ -41,7 +41,7 @@ impl GuestRoot {
                 "not a regular file",
             ));
         }
-        let dest = self.into_dir_target("cp", src, dest)?;
+        let dest = self.dest_in_dir("cp", src, dest)?;
         let mut output = self
             .open_write(&dest, crate::WriteMode::Truncate, st.st_mode & 0o777)
             .map_err(|e| e.with_call("cp"))?;
@@ -68,12 +68,20 @@ impl GuestRoot {
     /// ```
     pub fn cp_a(&self, src: impl AsRef<Path>, dest: impl AsRef<Path>) -> Result<()> {
         let (src, dest) = (src.as_ref(), dest.as_ref());
-        let dest = self.into_dir_target("cp_a", src, dest)?;
+        let dest = self.dest_in_dir("cp_a", src, dest)?;
         let (sdir, sname) = self.parent_name("cp_a", src)?;
         let (ddir, dname) = self.parent_name("cp_a", &dest)?;
         let mut policy = Policy::new(rustix::process::geteuid().is_root());
-        copy_node(sdir.as_fd(), &sname, ddir.as_fd(), &dname, &mut policy)
-            .map_err(|(what, e)| Error::errno("cp_a", src.display(), format!("{what} {}", dest.display()), e))?;
+        copy_node(sdir.as_fd(), &sname, ddir.as_fd(), &dname, &mut policy).map_err(
+            |(what, e)| {
+                Error::errno(
+                    "cp_a",
+                    src.display(),
+                    format!("{what} {}", dest.display()),
+                    e,
+                )
+            },
+        )?;
         for w in &policy.warnings {
             tracing::warn!(call = "cp_a", "{}: {w}", dest.display());
         }
@@ -126,7 +134,11 @@ fn copy_node(
             let output = rustix::fs::openat(
                 ddir,
                 dname,
-                OFlags::WRONLY | OFlags::CREATE | OFlags::TRUNC | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+                OFlags::WRONLY
+                    | OFlags::CREATE
+                    | OFlags::TRUNC
+                    | OFlags::NOFOLLOW
+                    | OFlags::CLOEXEC,
                 Mode::from_raw_mode(0o600),
             )
             .map_err(|e| ("create", e))?;
@@ -134,7 +146,8 @@ fn copy_node(
                 .map_err(|e| ("copy to", Errno::from_io_error(&e).unwrap_or(Errno::IO)))?;
         }
         FileType::Symlink => {
-            let target = rustix::fs::readlinkat(sdir, sname, Vec::new()).map_err(|e| ("readlink", e))?;
+            let target =
+                rustix::fs::readlinkat(sdir, sname, Vec::new()).map_err(|e| ("readlink", e))?;
             rustix::fs::symlinkat(target.as_c_str(), ddir, dname).map_err(|e| ("symlink", e))?;
         }
         FileType::Socket => {
@@ -142,8 +155,14 @@ fn copy_node(
             return Ok(());
         }
         other => {
-            rustix::fs::mknodat(ddir, dname, other, Mode::from_raw_mode(0o600), st.st_rdev as _)
-                .map_err(|e| ("mknod", e))?;
+            rustix::fs::mknodat(
+                ddir,
+                dname,
+                other,
+                Mode::from_raw_mode(0o600),
+                st.st_rdev as _,
+            )
+            .map_err(|e| ("mknod", e))?;
         }
     }
     let m = Meta {

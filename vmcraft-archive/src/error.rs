@@ -215,7 +215,10 @@ mod tests {
         assert_eq!(e.kind(), ErrorKind::AlreadyExists);
         assert_eq!(e.to_string(), "mkdir: /etc/x");
         assert!(std::error::Error::source(&e).is_some());
-        assert_eq!(e.raw_os_error(), Some(rustix::io::Errno::EXIST.raw_os_error()));
+        assert_eq!(
+            e.raw_os_error(),
+            Some(rustix::io::Errno::EXIST.raw_os_error())
+        );
         let e = e.context("entry \"./a\"");
         assert_eq!(e.to_string(), "mkdir: /etc/x: entry \"./a\"");
         let e = Error::new(ErrorKind::Corrupt, "tar_in", "", "bad header");

@@ -108,7 +108,9 @@ impl GuestRoot {
         // Walk down from the root, creating what is missing. Each step resolves the
         // prefix afresh inside the root, so a symlink on the way is followed there.
         let mut prefix = PathBuf::new();
-        let mut dir = self.openat2(Path::new("."), flags, Mode::empty()).map_err(err)?;
+        let mut dir = self
+            .openat2(Path::new("."), flags, Mode::empty())
+            .map_err(err)?;
         for comp in relative(path).components() {
             prefix.push(comp);
             match self.openat2(&prefix, flags, Mode::empty()) {
@@ -194,9 +196,8 @@ impl GuestRoot {
         let (src, dest) = (src.as_ref(), dest.as_ref());
         let (sdir, sname) = self.parent_name("rename", src)?;
         let (ddir, dname) = self.parent_name("rename", dest)?;
-        rustix::fs::renameat(&sdir, &sname, &ddir, &dname).map_err(|e| {
-            Error::errno("rename", src.display(), format!("to {}", dest.display()), e)
-        })
+        rustix::fs::renameat(&sdir, &sname, &ddir, &dname)
+            .map_err(|e| Error::errno("rename", src.display(), format!("to {}", dest.display()), e))
     }
 
     /// Move `src` to `dest` like `mv` (libguestfs `mv`): into `dest` when it is a
@@ -214,7 +215,7 @@ impl GuestRoot {
     /// ```
     pub fn mv(&self, src: impl AsRef<Path>, dest: impl AsRef<Path>) -> Result<()> {
         let (src, dest) = (src.as_ref(), dest.as_ref());
-        let dest = self.into_dir_target("mv", src, dest)?;
+        let dest = self.dest_in_dir("mv", src, dest)?;
         match self.rename(src, &dest) {
             Err(e) if e.raw_os_error() == Some(Errno::XDEV.raw_os_error()) => {
                 self.cp_a(src, &dest).map_err(|e| e.with_call("mv"))?;
@@ -225,7 +226,12 @@ impl GuestRoot {
     }
 
     /// For `cp`/`mv`: `dest/basename(src)` when `dest` is a directory.
-    pub(crate) fn into_dir_target(&self, call: &'static str, src: &Path, dest: &Path) -> Result<PathBuf> {
+    pub(crate) fn dest_in_dir(
+        &self,
+        call: &'static str,
+        src: &Path,
+        dest: &Path,
+    ) -> Result<PathBuf> {
         if self.is_dir(dest, true)? {
             let name = crate::root::split(src).map(|(_, n)| n).ok_or_else(|| {
                 Error::invalid(call, src.display(), "source names a directory itself")
@@ -255,7 +261,8 @@ impl GuestRoot {
             Ok(()) | Err(Errno::NOENT) => {}
             Err(e) => return Err(Error::errno("ln_sf", linkname.display(), "", e)),
         }
-        self.ln_s(target, linkname).map_err(|e| e.with_call("ln_sf"))
+        self.ln_s(target, linkname)
+            .map_err(|e| e.with_call("ln_sf"))
     }
 
     /// Create a hard link `linkname` to the existing `target` (libguestfs `ln`);
@@ -265,7 +272,12 @@ impl GuestRoot {
         let (tdir, tname) = self.parent_name("ln", target)?;
         let (ldir, lname) = self.parent_name("ln", linkname)?;
         rustix::fs::linkat(&tdir, &tname, &ldir, &lname, AtFlags::empty()).map_err(|e| {
-            Error::errno("ln", linkname.display(), format!("to {}", target.display()), e)
+            Error::errno(
+                "ln",
+                linkname.display(),
+                format!("to {}", target.display()),
+                e,
+            )
         })
     }
 
@@ -289,7 +301,9 @@ impl GuestRoot {
         let (dir, name) = self.parent_name(call, path)?;
         let target = rustix::fs::readlinkat(&dir, &name, Vec::new())
             .map_err(|e| Error::errno(call, path.display(), "", e))?;
-        Ok(PathBuf::from(std::ffi::OsString::from_vec(target.into_bytes())))
+        Ok(PathBuf::from(std::ffi::OsString::from_vec(
+            target.into_bytes(),
+        )))
     }
 
     /// Change the permission bits, following a final symlink inside the root
@@ -311,7 +325,14 @@ impl GuestRoot {
         self.chown_impl("lchown", owner, group, path.as_ref(), false)
     }
 
-    fn chown_impl(&self, call: &'static str, owner: i32, group: i32, path: &Path, follow: bool) -> Result<()> {
+    fn chown_impl(
+        &self,
+        call: &'static str,
+        owner: i32,
+        group: i32,
+        path: &Path,
+        follow: bool,
+    ) -> Result<()> {
         let fd = self.handle(call, path, follow)?;
         chown_fd(fd.as_fd(), ids(owner), ids(group))
             .map_err(|e| Error::errno(call, path.display(), "", e))
@@ -323,7 +344,9 @@ impl GuestRoot {
         let path = path.as_ref();
         let times = timestamps(atime, mtime);
         let res = match self.parent("utimens", path)? {
-            (dir, Some(name)) => rustix::fs::utimensat(&dir, &name, &times, AtFlags::SYMLINK_NOFOLLOW),
+            (dir, Some(name)) => {
+                rustix::fs::utimensat(&dir, &name, &times, AtFlags::SYMLINK_NOFOLLOW)
+            }
             (dir, None) => utimes_fd(dir.as_fd(), &times),
         };
         res.map_err(|e| Error::errno("utimens", path.display(), "", e))
@@ -340,7 +363,9 @@ impl GuestRoot {
             Mode::from_raw_mode(0o644),
         ) {
             Ok(fd) => fd,
-            Err(Errno::ISDIR) => self.openat2(relative(path), OFlags::PATH, Mode::empty()).map_err(err)?,
+            Err(Errno::ISDIR) => self
+                .openat2(relative(path), OFlags::PATH, Mode::empty())
+                .map_err(err)?,
             Err(e) => return Err(err(e)),
         };
         utimes_fd(fd.as_fd(), &timestamps(FileTime::Now, FileTime::Now)).map_err(err)
@@ -355,25 +380,42 @@ impl GuestRoot {
     /// Whether `path` is a regular file; symlinks are followed when `follow` is set
     /// (libguestfs `is_file` with `followsymlinks`).
     pub fn is_file(&self, path: impl AsRef<Path>, follow: bool) -> Result<bool> {
-        self.test("is_file", path.as_ref(), follow, |t| t == FileType::RegularFile)
+        self.test("is_file", path.as_ref(), follow, |t| {
+            t == FileType::RegularFile
+        })
     }
 
     /// Whether `path` is a directory; symlinks followed when `follow` is set
     /// (libguestfs `is_dir`).
     pub fn is_dir(&self, path: impl AsRef<Path>, follow: bool) -> Result<bool> {
-        self.test("is_dir", path.as_ref(), follow, |t| t == FileType::Directory)
+        self.test("is_dir", path.as_ref(), follow, |t| {
+            t == FileType::Directory
+        })
     }
 
     /// Whether `path` is a symbolic link (libguestfs `is_symlink`).
     pub fn is_symlink(&self, path: impl AsRef<Path>) -> Result<bool> {
-        self.test("is_symlink", path.as_ref(), false, |t| t == FileType::Symlink)
+        self.test("is_symlink", path.as_ref(), false, |t| {
+            t == FileType::Symlink
+        })
     }
 
-    fn test(&self, call: &'static str, path: &Path, follow: bool, f: impl Fn(FileType) -> bool) -> Result<bool> {
-        let flags = if follow { OFlags::PATH } else { OFlags::PATH | OFlags::NOFOLLOW };
+    fn test(
+        &self,
+        call: &'static str,
+        path: &Path,
+        follow: bool,
+        f: impl Fn(FileType) -> bool,
+    ) -> Result<bool> {
+        let flags = if follow {
+            OFlags::PATH
+        } else {
+            OFlags::PATH | OFlags::NOFOLLOW
+        };
         match self.openat2(relative(path), flags, Mode::empty()) {
             Ok(fd) => {
-                let st = rustix::fs::fstat(&fd).map_err(|e| Error::errno(call, path.display(), "", e))?;
+                let st = rustix::fs::fstat(&fd)
+                    .map_err(|e| Error::errno(call, path.display(), "", e))?;
                 Ok(f(FileType::from_raw_mode(st.st_mode as _)))
             }
             // A missing path, or one running through a non-directory or a symlink
@@ -400,7 +442,11 @@ pub(crate) fn chmod_fd(fd: BorrowedFd<'_>, mode: u32) -> std::result::Result<(),
 
 /// `chown` on the inode behind an `O_PATH` descriptor (a symlink itself when the
 /// descriptor is on one).
-pub(crate) fn chown_fd(fd: BorrowedFd<'_>, uid: Option<u32>, gid: Option<u32>) -> std::result::Result<(), Errno> {
+pub(crate) fn chown_fd(
+    fd: BorrowedFd<'_>,
+    uid: Option<u32>,
+    gid: Option<u32>,
+) -> std::result::Result<(), Errno> {
     // `None` (libguestfs's -1) leaves that id unchanged.
     rustix::fs::chownat(
         fd,

@@ -46,7 +46,10 @@ impl Policy {
 }
 
 fn unsupported(e: Errno) -> bool {
-    matches!(e, Errno::PERM | Errno::OPNOTSUPP | Errno::NOSYS | Errno::INVAL)
+    matches!(
+        e,
+        Errno::PERM | Errno::OPNOTSUPP | Errno::NOSYS | Errno::INVAL
+    )
 }
 
 /// Set `meta` on `name` in `dir` (not followed). Returns what failed and the errno.
@@ -99,7 +102,11 @@ pub(crate) fn apply_handle(
 }
 
 /// Set `meta` on a regular file open for writing (the fast path of `tar_in`).
-pub(crate) fn apply_file(file: &File, meta: &Meta, policy: &mut Policy) -> Result<(), (&'static str, Errno)> {
+pub(crate) fn apply_file(
+    file: &File,
+    meta: &Meta,
+    policy: &mut Policy,
+) -> Result<(), (&'static str, Errno)> {
     if policy.chown {
         let res = rustix::fs::fchown(
             file,
@@ -129,7 +136,11 @@ fn owner_result(res: Result<(), Errno>, policy: &mut Policy) -> Result<(), (&'st
     }
 }
 
-fn set_xattrs(target: XattrTarget<'_>, meta: &Meta, policy: &mut Policy) -> Result<(), (&'static str, Errno)> {
+fn set_xattrs(
+    target: XattrTarget<'_>,
+    meta: &Meta,
+    policy: &mut Policy,
+) -> Result<(), (&'static str, Errno)> {
     for (xname, value) in &meta.xattrs {
         match target.set(xname, value) {
             Ok(()) => {}

@@ -167,7 +167,11 @@ pub struct TarStats {
 }
 
 /// Which xattr names the three options select.
-pub(crate) fn xattr_filter(xattrs: bool, selinux: bool, acls: bool) -> Option<impl Fn(&[u8]) -> bool> {
+pub(crate) fn xattr_filter(
+    xattrs: bool,
+    selinux: bool,
+    acls: bool,
+) -> Option<impl Fn(&[u8]) -> bool> {
     (xattrs || selinux || acls).then_some(move |name: &[u8]| {
         xattrs
             || (selinux && name == b"security.selinux")

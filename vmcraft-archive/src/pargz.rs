@@ -26,7 +26,7 @@ pub(crate) struct ParallelGzEncoder<W: Write> {
 }
 
 enum Inner<W: Write> {
-    Single(GzEncoder<W>),
+    Single(Box<GzEncoder<W>>),
     Parallel(Box<Pool<W>>),
 }
 
@@ -44,7 +44,10 @@ struct Pool<W: Write> {
 }
 
 fn compress_block(level: u32, data: &[u8]) -> io::Result<Vec<u8>> {
-    let mut e = GzEncoder::new(Vec::with_capacity(data.len() / 2 + 64), flate2::Compression::new(level));
+    let mut e = GzEncoder::new(
+        Vec::with_capacity(data.len() / 2 + 64),
+        flate2::Compression::new(level),
+    );
     e.write_all(data)?;
     e.finish()
 }
@@ -53,7 +56,10 @@ impl<W: Write> ParallelGzEncoder<W> {
     pub(crate) fn new(out: W, level: u32, threads: usize) -> Self {
         if threads <= 1 {
             return ParallelGzEncoder {
-                inner: Inner::Single(GzEncoder::new(out, flate2::Compression::new(level))),
+                inner: Inner::Single(Box::new(GzEncoder::new(
+                    out,
+                    flate2::Compression::new(level),
+                ))),
             };
         }
         let (job_tx, job_rx) = channel::<Job>();
@@ -184,7 +190,9 @@ mod tests {
 
     fn gunzip(data: &[u8]) -> Vec<u8> {
         let mut out = Vec::new();
-        flate2::read::MultiGzDecoder::new(data).read_to_end(&mut out).unwrap();
+        flate2::read::MultiGzDecoder::new(data)
+            .read_to_end(&mut out)
+            .unwrap();
         out
     }
 

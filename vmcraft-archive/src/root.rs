@@ -87,15 +87,19 @@ impl GuestRoot {
             path: path.to_path_buf(),
         };
         // Probe openat2 once so that an old kernel fails here, loudly.
-        root.openat2(Path::new("."), OFlags::PATH | OFlags::DIRECTORY, Mode::empty())
-            .map_err(|e| {
-                let err = Error::errno("guest_root", path.display(), "openat2", e);
-                if e == Errno::NOSYS {
-                    err.with_kind(ErrorKind::Unsupported)
-                } else {
-                    err
-                }
-            })?;
+        root.openat2(
+            Path::new("."),
+            OFlags::PATH | OFlags::DIRECTORY,
+            Mode::empty(),
+        )
+        .map_err(|e| {
+            let err = Error::errno("guest_root", path.display(), "openat2", e);
+            if e == Errno::NOSYS {
+                err.with_kind(ErrorKind::Unsupported)
+            } else {
+                err
+            }
+        })?;
         Ok(root)
     }
 
@@ -185,7 +189,11 @@ impl GuestRoot {
     }
 
     /// Like [`GuestRoot::parent`], for calls that need a name.
-    pub(crate) fn parent_name(&self, call: &'static str, path: &Path) -> Result<(OwnedFd, OsString)> {
+    pub(crate) fn parent_name(
+        &self,
+        call: &'static str,
+        path: &Path,
+    ) -> Result<(OwnedFd, OsString)> {
         match self.parent(call, path)? {
             (fd, Some(name)) => Ok((fd, name)),
             (_, None) => Err(Error::invalid(
@@ -260,8 +268,13 @@ impl GuestRoot {
         let path = path.as_ref();
         let bytes = self.read_file(path).map_err(|e| e.with_call("cat"))?;
         String::from_utf8(bytes).map_err(|e| {
-            Error::new(ErrorKind::InvalidArgument, "cat", path.display(), "file is not UTF-8 text")
-                .with_source(e)
+            Error::new(
+                ErrorKind::InvalidArgument,
+                "cat",
+                path.display(),
+                "file is not UTF-8 text",
+            )
+            .with_source(e)
         })
     }
 
@@ -277,8 +290,16 @@ impl GuestRoot {
         self.write_with("write_append", path.as_ref(), content, WriteMode::Append)
     }
 
-    fn write_with(&self, call: &'static str, path: &Path, data: &[u8], how: WriteMode) -> Result<()> {
-        let mut f = self.open_write(path, how, 0o644).map_err(|e| e.with_call(call))?;
+    fn write_with(
+        &self,
+        call: &'static str,
+        path: &Path,
+        data: &[u8],
+        how: WriteMode,
+    ) -> Result<()> {
+        let mut f = self
+            .open_write(path, how, 0o644)
+            .map_err(|e| e.with_call(call))?;
         f.write_all(data)
             .and_then(|()| f.flush())
             .map_err(|e| Error::io(call, path.display(), "", e))
@@ -347,7 +368,9 @@ mod tests {
 
     #[test]
     fn split_paths() {
-        let s = |p: &str| split(Path::new(p)).map(|(a, b)| (a.display().to_string(), b.into_string().unwrap()));
+        let s = |p: &str| {
+            split(Path::new(p)).map(|(a, b)| (a.display().to_string(), b.into_string().unwrap()))
+        };
         assert_eq!(s("/etc/fstab"), Some(("etc".into(), "fstab".into())));
         assert_eq!(s("/fstab"), Some((".".into(), "fstab".into())));
         assert_eq!(s("/a/../b/"), Some(("a/..".into(), "b".into())));

@@ -180,12 +180,14 @@ impl GuestRoot {
 
     /// [`GuestRoot::lstatns`] as the older struct (libguestfs `lstat`).
     pub fn lstat(&self, path: impl AsRef<Path>) -> Result<Stat> {
-        self.stat_impl("lstat", path.as_ref(), false).map(Stat::from)
+        self.stat_impl("lstat", path.as_ref(), false)
+            .map(Stat::from)
     }
 
     fn stat_impl(&self, call: &'static str, path: &Path, follow: bool) -> Result<StatNs> {
         let fd = self.handle(call, path, follow)?;
-        let st = rustix::fs::fstat(fd.as_fd()).map_err(|e| Error::errno(call, path.display(), "", e))?;
+        let st =
+            rustix::fs::fstat(fd.as_fd()).map_err(|e| Error::errno(call, path.display(), "", e))?;
         Ok(StatNs::from(&st))
     }
 

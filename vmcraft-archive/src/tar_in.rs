@@ -74,7 +74,11 @@ pub fn tar_in(
 }
 
 /// `tar_in` of a gzip-compressed file (libguestfs `tgz_in`).
-pub fn tgz_in(root: &GuestRoot, tarball: impl AsRef<Path>, directory: impl AsRef<Path>) -> Result<TarStats> {
+pub fn tgz_in(
+    root: &GuestRoot,
+    tarball: impl AsRef<Path>,
+    directory: impl AsRef<Path>,
+) -> Result<TarStats> {
     let opts = TarInOptions {
         compress: Some(Compression::Gzip),
         ..Default::default()
@@ -83,7 +87,11 @@ pub fn tgz_in(root: &GuestRoot, tarball: impl AsRef<Path>, directory: impl AsRef
 }
 
 /// `tar_in` of an xz-compressed file (libguestfs `txz_in`).
-pub fn txz_in(root: &GuestRoot, tarball: impl AsRef<Path>, directory: impl AsRef<Path>) -> Result<TarStats> {
+pub fn txz_in(
+    root: &GuestRoot,
+    tarball: impl AsRef<Path>,
+    directory: impl AsRef<Path>,
+) -> Result<TarStats> {
     let opts = TarInOptions {
         compress: Some(Compression::Xz),
         ..Default::default()
@@ -121,18 +129,27 @@ pub fn tar_in_from<R: Read>(
     };
     let st = rustix::fs::fstat(&dir_fd).map_err(|e| Error::errno(CALL, &subject, "", e))?;
     if FileType::from_raw_mode(st.st_mode) != FileType::Directory {
-        return Err(Error::new(ErrorKind::WrongType, CALL, &subject, "not a directory"));
+        return Err(Error::new(
+            ErrorKind::WrongType,
+            CALL,
+            &subject,
+            "not a directory",
+        ));
     }
     drop(dir_fd);
 
-    let (reader, counter) = open_stream(input, opts.compress).map_err(|e| stream_err(&subject, e))?;
+    let (reader, counter) =
+        open_stream(input, opts.compress).map_err(|e| stream_err(&subject, e))?;
     let mut archive = tar::Archive::new(reader);
     let mut x = Extractor {
         root,
         dir: directory.to_path_buf(),
         subject,
         opts,
-        policy: Policy::new(opts.same_owner.unwrap_or_else(|| rustix::process::geteuid().is_root())),
+        policy: Policy::new(
+            opts.same_owner
+                .unwrap_or_else(|| rustix::process::geteuid().is_root()),
+        ),
         dirs: Vec::new(),
         stats: TarStats::default(),
         parent_cache: None,
@@ -174,9 +191,17 @@ fn verify(file: File, compress: Option<Compression>) -> Result<()> {
         let name = entry.path_bytes().into_owned();
         entry_components(&name).map_err(|why| unsafe_entry(subject, &name, why))?;
         if entry.header().entry_type() == EntryType::Link {
-            let target = entry.link_name_bytes().map(|c| c.into_owned()).unwrap_or_default();
-            entry_components(&target)
-                .map_err(|why| unsafe_entry(subject, &name, &format!("hard link target {:?}: {why}", lossy(&target))))?;
+            let target = entry
+                .link_name_bytes()
+                .map(|c| c.into_owned())
+                .unwrap_or_default();
+            entry_components(&target).map_err(|why| {
+                unsafe_entry(
+                    subject,
+                    &name,
+                    &format!("hard link target {:?}: {why}", lossy(&target)),
+                )
+            })?;
         }
         let size = entry.size();
         let got = io::copy(&mut entry, &mut io::sink()).map_err(|e| stream_err(subject, e))?;
@@ -194,7 +219,13 @@ fn drain(mut rest: impl Read) -> io::Result<()> {
 }
 
 /// Buffer, detect compression, decompress, and count the tar bytes.
-fn open_stream<'a, R: Read + 'a>(input: R, compress: Option<Compression>) -> io::Result<(Box<dyn Read + 'a>, Rc<Cell<u64>>)> {
+/// A decompressed tar stream and its byte counter.
+type Stream<'a> = (Box<dyn Read + 'a>, Rc<Cell<u64>>);
+
+fn open_stream<'a, R: Read + 'a>(
+    input: R,
+    compress: Option<Compression>,
+) -> io::Result<Stream<'a>> {
     let mut input = BufReader::with_capacity(1 << 20, input);
     let format = match compress {
         Some(c) => c,
@@ -202,7 +233,13 @@ fn open_stream<'a, R: Read + 'a>(input: R, compress: Option<Compression>) -> io:
     };
     let dec = compress::decoder(format, input)?;
     let count = Rc::new(Cell::new(0));
-    Ok((Box::new(Counting { inner: dec, count: Rc::clone(&count) }), count))
+    Ok((
+        Box::new(Counting {
+            inner: dec,
+            count: Rc::clone(&count),
+        }),
+        count,
+    ))
 }
 
 struct Counting<R> {
@@ -224,16 +261,22 @@ fn lossy(b: &[u8]) -> String {
 
 fn stream_err(subject: &str, e: io::Error) -> Error {
     let kind = match e.kind() {
-        io::ErrorKind::UnexpectedEof | io::ErrorKind::InvalidData | io::ErrorKind::Other | io::ErrorKind::InvalidInput => {
-            ErrorKind::Corrupt
-        }
+        io::ErrorKind::UnexpectedEof
+        | io::ErrorKind::InvalidData
+        | io::ErrorKind::Other
+        | io::ErrorKind::InvalidInput => ErrorKind::Corrupt,
         _ => crate::error::kind_of_io(&e),
     };
     Error::new(kind, CALL, subject, "archive is corrupt or truncated").with_source(e)
 }
 
 fn unsafe_entry(subject: &str, name: &[u8], why: &str) -> Error {
-    Error::new(ErrorKind::Unsafe, CALL, subject, format!("entry {:?}: {why}", lossy(name)))
+    Error::new(
+        ErrorKind::Unsafe,
+        CALL,
+        subject,
+        format!("entry {:?}: {why}", lossy(name)),
+    )
 }
 
 fn truncated(subject: &str, name: &[u8]) -> Error {
@@ -241,7 +284,10 @@ fn truncated(subject: &str, name: &[u8]) -> Error {
         ErrorKind::Corrupt,
         CALL,
         subject,
-        format!("entry {:?}: archive is truncated inside this entry", lossy(name)),
+        format!(
+            "entry {:?}: archive is truncated inside this entry",
+            lossy(name)
+        ),
     )
 }
 
@@ -285,7 +331,12 @@ struct Extractor<'a> {
 
 impl Extractor<'_> {
     fn err(&self, name: &[u8], what: &str, e: Errno) -> Error {
-        Error::errno(CALL, &self.subject, format!("entry {:?}: {what}", lossy(name)), e)
+        Error::errno(
+            CALL,
+            &self.subject,
+            format!("entry {:?}: {what}", lossy(name)),
+            e,
+        )
     }
 
     fn guest_path(&self, comps: &[&[u8]]) -> PathBuf {
@@ -302,7 +353,9 @@ impl Extractor<'_> {
         let parent = self.guest_path(dirs);
         if let Some((p, fd)) = &self.parent_cache {
             if *p == parent {
-                let fd = fd.try_clone().map_err(|e| Error::io(CALL, &self.subject, "dup", e))?;
+                let fd = fd
+                    .try_clone()
+                    .map_err(|e| Error::io(CALL, &self.subject, "dup", e))?;
                 return Ok((fd, OsString::from_vec(last.to_vec())));
             }
         }
@@ -320,7 +373,9 @@ impl Extractor<'_> {
                 .map_err(|e| e.context(format!("entry {:?}: parent directory", lossy(name))))?,
             Err(e) => return Err(self.err(name, "parent directory", e)),
         };
-        let dup = fd.try_clone().map_err(|e| Error::io(CALL, &self.subject, "dup", e))?;
+        let dup = fd
+            .try_clone()
+            .map_err(|e| Error::io(CALL, &self.subject, "dup", e))?;
         self.parent_cache = Some((parent, dup));
         Ok((fd, OsString::from_vec(last.to_vec())))
     }
@@ -347,7 +402,13 @@ impl Extractor<'_> {
         let h = entry.header();
         let raw = entry.path_bytes().into_owned();
         let bad = |what: &str, e: io::Error| {
-            Error::new(ErrorKind::Corrupt, CALL, &self.subject, format!("entry {:?}: {what}", lossy(&raw))).with_source(e)
+            Error::new(
+                ErrorKind::Corrupt,
+                CALL,
+                &self.subject,
+                format!("entry {:?}: {what}", lossy(&raw)),
+            )
+            .with_source(e)
         };
         let mut m = Meta {
             mode: h.mode().map_err(|e| bad("mode", e))? & 0o7777,
@@ -366,11 +427,13 @@ impl Extractor<'_> {
                 let value = ext.value_bytes();
                 if let Some(name) = key.strip_prefix(b"SCHILY.xattr.") {
                     if keep.as_ref().is_some_and(|k| k(name)) {
-                        m.xattrs.push((OsString::from_vec(name.to_vec()), value.to_vec()));
+                        m.xattrs
+                            .push((OsString::from_vec(name.to_vec()), value.to_vec()));
                     }
                 } else if key == b"RHT.security.selinux" {
                     if keep.as_ref().is_some_and(|k| k(b"security.selinux")) {
-                        m.xattrs.push((OsString::from("security.selinux"), value.to_vec()));
+                        m.xattrs
+                            .push((OsString::from("security.selinux"), value.to_vec()));
                     }
                 } else if key == b"mtime" {
                     if let Some(t) = pax_time(value) {
@@ -406,36 +469,68 @@ impl Extractor<'_> {
             EntryType::Directory => self.directory(entry, &raw, &comps),
             EntryType::Regular | EntryType::Continuous | EntryType::GNUSparse => {
                 if comps.is_empty() {
-                    return Err(unsafe_entry(&self.subject, &raw, "a file cannot replace the target directory"));
+                    return Err(unsafe_entry(
+                        &self.subject,
+                        &raw,
+                        "a file cannot replace the target directory",
+                    ));
                 }
                 self.regular(entry, &raw, &comps)
             }
             EntryType::Symlink => {
                 if comps.is_empty() {
-                    return Err(unsafe_entry(&self.subject, &raw, "a symlink cannot replace the target directory"));
+                    return Err(unsafe_entry(
+                        &self.subject,
+                        &raw,
+                        "a symlink cannot replace the target directory",
+                    ));
                 }
-                let target = entry.link_name_bytes().map(|c| c.into_owned()).unwrap_or_default();
+                let target = entry
+                    .link_name_bytes()
+                    .map(|c| c.into_owned())
+                    .unwrap_or_default();
                 if target.is_empty() || target.contains(&0) {
-                    return Err(Error::new(ErrorKind::Corrupt, CALL, &self.subject, format!("entry {:?}: empty or invalid symlink target", lossy(&raw))));
+                    return Err(Error::new(
+                        ErrorKind::Corrupt,
+                        CALL,
+                        &self.subject,
+                        format!("entry {:?}: empty or invalid symlink target", lossy(&raw)),
+                    ));
                 }
                 let m = self.meta(entry, true)?;
                 let (dir, name) = self.parent(&comps, &raw)?;
                 self.clear(&dir, &name, &raw)?;
-                rustix::fs::symlinkat(OsStr::from_bytes(&target), &dir, &name).map_err(|e| self.err(&raw, "symlink", e))?;
+                rustix::fs::symlinkat(OsStr::from_bytes(&target), &dir, &name)
+                    .map_err(|e| self.err(&raw, "symlink", e))?;
                 // A new symlink may now lie on a cached parent's path.
                 self.parent_cache = None;
-                meta::apply(dir.as_fd(), &name, &m, &mut self.policy).map_err(|(w, e)| self.err(&raw, w, e))
+                meta::apply(dir.as_fd(), &name, &m, &mut self.policy)
+                    .map_err(|(w, e)| self.err(&raw, w, e))
             }
             EntryType::Link => {
-                let target = entry.link_name_bytes().map(|c| c.into_owned()).unwrap_or_default();
+                let target = entry
+                    .link_name_bytes()
+                    .map(|c| c.into_owned())
+                    .unwrap_or_default();
                 let tcomps = entry_components(&target).map_err(|why| {
-                    unsafe_entry(&self.subject, &raw, &format!("hard link target {:?}: {why}", lossy(&target)))
+                    unsafe_entry(
+                        &self.subject,
+                        &raw,
+                        &format!("hard link target {:?}: {why}", lossy(&target)),
+                    )
                 })?;
                 if comps.is_empty() || tcomps.is_empty() {
-                    return Err(unsafe_entry(&self.subject, &raw, "hard link to or from the target directory"));
+                    return Err(unsafe_entry(
+                        &self.subject,
+                        &raw,
+                        "hard link to or from the target directory",
+                    ));
                 }
                 let tpath = self.guest_path(&tcomps);
-                let (tdir, tname) = self.root.parent_name(CALL, &tpath).map_err(|e| e.context(format!("entry {:?}: hard link target", lossy(&raw))))?;
+                let (tdir, tname) = self
+                    .root
+                    .parent_name(CALL, &tpath)
+                    .map_err(|e| e.context(format!("entry {:?}: hard link target", lossy(&raw))))?;
                 let (dir, name) = self.parent(&comps, &raw)?;
                 if let (Ok(a), Ok(b)) = (
                     rustix::fs::statat(&tdir, &tname, AtFlags::SYMLINK_NOFOLLOW),
@@ -451,7 +546,11 @@ impl Extractor<'_> {
             }
             EntryType::Char | EntryType::Block | EntryType::Fifo => {
                 if comps.is_empty() {
-                    return Err(unsafe_entry(&self.subject, &raw, "a device cannot replace the target directory"));
+                    return Err(unsafe_entry(
+                        &self.subject,
+                        &raw,
+                        "a device cannot replace the target directory",
+                    ));
                 }
                 let h = entry.header();
                 let (ftype, dev) = match kind {
@@ -459,7 +558,11 @@ impl Extractor<'_> {
                     _ => {
                         let major = h.device_major().ok().flatten().unwrap_or(0);
                         let minor = h.device_minor().ok().flatten().unwrap_or(0);
-                        let t = if kind == EntryType::Char { FileType::CharacterDevice } else { FileType::BlockDevice };
+                        let t = if kind == EntryType::Char {
+                            FileType::CharacterDevice
+                        } else {
+                            FileType::BlockDevice
+                        };
                         (t, rustix::fs::makedev(major, minor))
                     }
                 };
@@ -468,7 +571,8 @@ impl Extractor<'_> {
                 self.clear(&dir, &name, &raw)?;
                 rustix::fs::mknodat(&dir, &name, ftype, Mode::from_raw_mode(0o600), dev)
                     .map_err(|e| self.err(&raw, "mknod", e))?;
-                meta::apply(dir.as_fd(), &name, &m, &mut self.policy).map_err(|(w, e)| self.err(&raw, w, e))
+                meta::apply(dir.as_fd(), &name, &m, &mut self.policy)
+                    .map_err(|(w, e)| self.err(&raw, w, e))
             }
             EntryType::XGlobalHeader => Ok(()),
             other => {
@@ -480,7 +584,12 @@ impl Extractor<'_> {
         }
     }
 
-    fn directory(&mut self, entry: &mut tar::Entry<'_, impl Read>, raw: &[u8], comps: &[&[u8]]) -> Result<()> {
+    fn directory(
+        &mut self,
+        entry: &mut tar::Entry<'_, impl Read>,
+        raw: &[u8],
+        comps: &[&[u8]],
+    ) -> Result<()> {
         let m = self.meta(entry, false)?;
         let path = self.guest_path(comps);
         if comps.is_empty() {
@@ -491,11 +600,13 @@ impl Extractor<'_> {
         match rustix::fs::mkdirat(&dir, &name, Mode::from_raw_mode(0o700)) {
             Ok(()) => {}
             Err(Errno::EXIST) => {
-                let st = rustix::fs::statat(&dir, &name, AtFlags::SYMLINK_NOFOLLOW).map_err(|e| self.err(raw, "stat", e))?;
+                let st = rustix::fs::statat(&dir, &name, AtFlags::SYMLINK_NOFOLLOW)
+                    .map_err(|e| self.err(raw, "stat", e))?;
                 match FileType::from_raw_mode(st.st_mode) {
                     FileType::Directory => {}
                     FileType::Symlink
-                        if self.opts.keep_dir_links && self.root.is_dir(&path, true).unwrap_or(false) =>
+                        if self.opts.keep_dir_links
+                            && self.root.is_dir(&path, true).unwrap_or(false) =>
                     {
                         // Keep the guest's directory symlink; what is below goes
                         // through it, inside the root.
@@ -503,7 +614,8 @@ impl Extractor<'_> {
                     }
                     _ => {
                         self.clear(&dir, &name, raw)?;
-                        rustix::fs::mkdirat(&dir, &name, Mode::from_raw_mode(0o700)).map_err(|e| self.err(raw, "mkdir", e))?;
+                        rustix::fs::mkdirat(&dir, &name, Mode::from_raw_mode(0o700))
+                            .map_err(|e| self.err(raw, "mkdir", e))?;
                     }
                 }
             }
@@ -513,7 +625,12 @@ impl Extractor<'_> {
         Ok(())
     }
 
-    fn regular(&mut self, entry: &mut tar::Entry<'_, impl Read>, raw: &[u8], comps: &[&[u8]]) -> Result<()> {
+    fn regular(
+        &mut self,
+        entry: &mut tar::Entry<'_, impl Read>,
+        raw: &[u8],
+        comps: &[&[u8]],
+    ) -> Result<()> {
         let m = self.meta(entry, false)?;
         let (dir, name) = self.parent(comps, raw)?;
         self.clear(&dir, &name, raw)?;
@@ -531,9 +648,16 @@ impl Extractor<'_> {
         self.buf = buf;
         match res {
             Ok(()) => {}
-            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Err(truncated(&self.subject, raw).with_source(e)),
+            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
+                return Err(truncated(&self.subject, raw).with_source(e));
+            }
             Err(e) => {
-                return Err(Error::io(CALL, &self.subject, format!("entry {:?}: write", lossy(raw)), e));
+                return Err(Error::io(
+                    CALL,
+                    &self.subject,
+                    format!("entry {:?}: write", lossy(raw)),
+                    e,
+                ));
             }
         }
         self.stats.file_bytes += size;
@@ -549,9 +673,14 @@ impl Extractor<'_> {
             let raw = path.as_os_str().as_bytes();
             let fd = self
                 .root
-                .openat2(crate::root::relative(path), OFlags::PATH | OFlags::NOFOLLOW, Mode::empty())
+                .openat2(
+                    crate::root::relative(path),
+                    OFlags::PATH | OFlags::NOFOLLOW,
+                    Mode::empty(),
+                )
                 .map_err(|e| self.err(raw, "directory", e))?;
-            meta::apply_handle(fd.as_fd(), None, m, &mut self.policy).map_err(|(w, e)| self.err(raw, w, e))?;
+            meta::apply_handle(fd.as_fd(), None, m, &mut self.policy)
+                .map_err(|(w, e)| self.err(raw, w, e))?;
         }
         Ok(())
     }
@@ -593,7 +722,10 @@ fn write_holey(file: &File, input: &mut impl Read, size: u64, buf: &mut [u8]) ->
             }
         }
         if n == 0 {
-            return Err(io::Error::new(io::ErrorKind::UnexpectedEof, format!("{} bytes missing", size - pos)));
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                format!("{} bytes missing", size - pos),
+            ));
         }
         let data = &buf[..n];
         let mut run_start: Option<usize> = None;
@@ -627,12 +759,22 @@ mod tests {
 
     #[test]
     fn entry_names() {
-        assert_eq!(entry_components(b"./etc/x").unwrap(), [b"etc".as_slice(), b"x"]);
+        assert_eq!(
+            entry_components(b"./etc/x").unwrap(),
+            [b"etc".as_slice(), b"x"]
+        );
         assert_eq!(entry_components(b"./").unwrap(), Vec::<&[u8]>::new());
-        assert_eq!(entry_components(b"a//b/./c/").unwrap(), [b"a".as_slice(), b"b", b"c"]);
+        assert_eq!(
+            entry_components(b"a//b/./c/").unwrap(),
+            [b"a".as_slice(), b"b", b"c"]
+        );
         assert!(entry_components(b"../../etc/x").unwrap_err().contains(".."));
         assert!(entry_components(b"a/../../x").unwrap_err().contains(".."));
-        assert!(entry_components(b"/etc/x").unwrap_err().contains("absolute"));
+        assert!(
+            entry_components(b"/etc/x")
+                .unwrap_err()
+                .contains("absolute")
+        );
         assert!(entry_components(b"").is_err());
         assert!(entry_components(b"a\0b").is_err());
         assert!(entry_components(b"a/..b").is_ok());
@@ -640,9 +782,18 @@ mod tests {
 
     #[test]
     fn pax_times() {
-        assert_eq!(pax_time(b"1700000000"), Some(FileTime::At(1_700_000_000, 0)));
-        assert_eq!(pax_time(b"1700000000.5"), Some(FileTime::At(1_700_000_000, 500_000_000)));
-        assert_eq!(pax_time(b"1.123456789123"), Some(FileTime::At(1, 123_456_789)));
+        assert_eq!(
+            pax_time(b"1700000000"),
+            Some(FileTime::At(1_700_000_000, 0))
+        );
+        assert_eq!(
+            pax_time(b"1700000000.5"),
+            Some(FileTime::At(1_700_000_000, 500_000_000))
+        );
+        assert_eq!(
+            pax_time(b"1.123456789123"),
+            Some(FileTime::At(1, 123_456_789))
+        );
         assert_eq!(pax_time(b"-1.25"), Some(FileTime::At(-2, 750_000_000)));
         assert_eq!(pax_time(b"x"), None);
         assert_eq!(pax_time(b"1.x"), None);

@@ -65,7 +65,11 @@ pub fn tar_out(
 }
 
 /// `tar_out` with gzip (libguestfs `tgz_out`).
-pub fn tgz_out(root: &GuestRoot, directory: impl AsRef<Path>, tarball: impl AsRef<Path>) -> Result<TarStats> {
+pub fn tgz_out(
+    root: &GuestRoot,
+    directory: impl AsRef<Path>,
+    tarball: impl AsRef<Path>,
+) -> Result<TarStats> {
     let opts = TarOutOptions {
         compress: compress::Compression::Gzip,
         ..Default::default()
@@ -74,7 +78,11 @@ pub fn tgz_out(root: &GuestRoot, directory: impl AsRef<Path>, tarball: impl AsRe
 }
 
 /// `tar_out` with xz (libguestfs `txz_out`).
-pub fn txz_out(root: &GuestRoot, directory: impl AsRef<Path>, tarball: impl AsRef<Path>) -> Result<TarStats> {
+pub fn txz_out(
+    root: &GuestRoot,
+    directory: impl AsRef<Path>,
+    tarball: impl AsRef<Path>,
+) -> Result<TarStats> {
     let opts = TarOutOptions {
         compress: compress::Compression::Xz,
         ..Default::default()
@@ -132,8 +140,12 @@ pub fn tar_out_to<W: Write>(
     };
     w.archive(dir.as_fd())?;
     let stats = w.stats;
-    let enc = w.out.into_inner().map_err(|e| Error::io(call, &subject, "write", e.into_error()))?;
-    enc.finish_stream().map_err(|e| Error::io(call, &subject, "write", e))?;
+    let enc = w
+        .out
+        .into_inner()
+        .map_err(|e| Error::io(call, &subject, "write", e.into_error()))?;
+    enc.finish_stream()
+        .map_err(|e| Error::io(call, &subject, "write", e))?;
     Ok(stats)
 }
 
@@ -147,7 +159,9 @@ fn build_excludes(patterns: &[String]) -> Result<Option<GlobSet>> {
             .literal_separator(false)
             .backslash_escape(true)
             .build()
-            .map_err(|e| Error::invalid("tar_out", "", format!("exclude pattern {p:?}")).with_source(e))?;
+            .map_err(|e| {
+                Error::invalid("tar_out", "", format!("exclude pattern {p:?}")).with_source(e)
+            })?;
         b.add(glob);
     }
     b.build()
@@ -217,12 +231,19 @@ struct Writer<'o> {
 }
 
 fn errno_at(subject: &str, path: &[u8], what: &str, e: Errno) -> Error {
-    Error::errno("tar_out", subject, format!("{}: {what}", String::from_utf8_lossy(path)), e)
+    Error::errno(
+        "tar_out",
+        subject,
+        format!("{}: {what}", String::from_utf8_lossy(path)),
+        e,
+    )
 }
 
 impl Writer<'_> {
     fn put(&mut self, data: &[u8]) -> Result<()> {
-        self.out.write_all(data).map_err(|e| Error::io("tar_out", &self.subject, "write", e))?;
+        self.out
+            .write_all(data)
+            .map_err(|e| Error::io("tar_out", &self.subject, "write", e))?;
         self.stats.bytes += data.len() as u64;
         Ok(())
     }
@@ -332,7 +353,9 @@ impl Writer<'_> {
         let Some(keep) = xattr_filter(self.opts.xattrs, self.opts.selinux, self.opts.acls) else {
             return Ok(());
         };
-        let attrs = target.read_all(keep).map_err(|e| errno_at(&self.subject, path, "listxattr", e))?;
+        let attrs = target
+            .read_all(keep)
+            .map_err(|e| errno_at(&self.subject, path, "listxattr", e))?;
         if attrs.is_empty() {
             return Ok(());
         }
@@ -454,7 +477,13 @@ impl Writer<'_> {
         Ok(())
     }
 
-    fn regular(&mut self, dir: BorrowedFd<'_>, name: &OsStr, path: &[u8], st: &rustix::fs::Stat) -> Result<()> {
+    fn regular(
+        &mut self,
+        dir: BorrowedFd<'_>,
+        name: &OsStr,
+        path: &[u8],
+        st: &rustix::fs::Stat,
+    ) -> Result<()> {
         if st.st_nlink > 1 {
             let key = (st.st_dev, st.st_ino);
             if let Some(first) = self.links.get(&key).cloned() {
@@ -465,7 +494,12 @@ impl Writer<'_> {
             }
             self.links.insert(key, path.to_vec());
         }
-        let fd = match rustix::fs::openat(dir, name, OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC, Mode::empty()) {
+        let fd = match rustix::fs::openat(
+            dir,
+            name,
+            OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+            Mode::empty(),
+        ) {
             Ok(fd) => fd,
             Err(Errno::NOENT) => {
                 self.skip(path, "removed while the archive was made");
@@ -488,12 +522,22 @@ impl Writer<'_> {
             let n = match file.read(&mut self.buf[..want]) {
                 Ok(n) => n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(Error::io("tar_out", &self.subject, format!("{}: read", String::from_utf8_lossy(path)), e)),
+                Err(e) => {
+                    return Err(Error::io(
+                        "tar_out",
+                        &self.subject,
+                        format!("{}: read", String::from_utf8_lossy(path)),
+                        e,
+                    ));
+                }
             };
             if n == 0 {
                 // The file shrank while it was read: pad with zeros, as GNU tar
                 // does, so the archive stays well formed.
-                let msg = format!("{}: file shrank by {left} bytes; padding with zeros", String::from_utf8_lossy(path));
+                let msg = format!(
+                    "{}: file shrank by {left} bytes; padding with zeros",
+                    String::from_utf8_lossy(path)
+                );
                 self.stats.warnings.push(msg);
                 let zeros = vec![0u8; left.min(1 << 20) as usize];
                 while left > 0 {
@@ -529,7 +573,9 @@ mod tests {
     use super::*;
 
     fn set(p: &[&str]) -> GlobSet {
-        build_excludes(&p.iter().map(|s| s.to_string()).collect::<Vec<_>>()).unwrap().unwrap()
+        build_excludes(&p.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+            .unwrap()
+            .unwrap()
     }
 
     #[test]
@@ -558,7 +604,11 @@ mod tests {
             while len != rest + len.to_string().len() {
                 len = rest + len.to_string().len();
             }
-            let rec = format!("{len} {}={}\n", String::from_utf8_lossy(&key), String::from_utf8_lossy(&value));
+            let rec = format!(
+                "{len} {}={}\n",
+                String::from_utf8_lossy(&key),
+                String::from_utf8_lossy(&value)
+            );
             assert_eq!(rec.len(), len, "value of {vlen} bytes");
         }
     }

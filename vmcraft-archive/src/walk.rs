@@ -46,8 +46,12 @@ pub(crate) fn type_char(t: FileType) -> char {
 impl GuestRoot {
     /// Open a directory for listing, following symlinks inside the root.
     pub(crate) fn open_dir(&self, call: &'static str, path: &Path) -> Result<OwnedFd> {
-        self.openat2(relative(path), OFlags::RDONLY | OFlags::DIRECTORY, Mode::empty())
-            .map_err(|e| Error::errno(call, path.display(), "", e))
+        self.openat2(
+            relative(path),
+            OFlags::RDONLY | OFlags::DIRECTORY,
+            Mode::empty(),
+        )
+        .map_err(|e| Error::errno(call, path.display(), "", e))
     }
 
     /// Every entry of a directory, `.` and `..` included, in the order the
@@ -84,7 +88,10 @@ impl GuestRoot {
         let path = path.as_ref();
         let fd = self.open_dir("ls", path)?;
         let names = dir_names(fd.as_fd()).map_err(|e| Error::errno("ls", path.display(), "", e))?;
-        Ok(names.iter().map(|n| n.to_string_lossy().into_owned()).collect())
+        Ok(names
+            .iter()
+            .map(|n| n.to_string_lossy().into_owned())
+            .collect())
     }
 
     /// Every path below a directory, relative to it, sorted (libguestfs `find`:
@@ -127,6 +134,11 @@ pub(crate) fn dir_names(dir: BorrowedFd<'_>) -> std::result::Result<Vec<OsString
     Ok(names)
 }
 
+/// The callback of [`walk`]: relative path, parent descriptor, name; `Ok(false)`
+/// skips what is below a directory.
+pub(crate) type Visit<'v> =
+    dyn FnMut(&[u8], BorrowedFd<'_>, &std::ffi::OsStr) -> std::result::Result<bool, Errno> + 'v;
+
 /// Walk the tree below the directory open at `dir` (opened for reading), depth
 /// first, entries of each directory sorted by name. `visit(relative path, parent
 /// descriptor, name)` is called for each entry; returning `false` for a directory
@@ -134,7 +146,7 @@ pub(crate) fn dir_names(dir: BorrowedFd<'_>) -> std::result::Result<Vec<OsString
 pub(crate) fn walk(
     dir: BorrowedFd<'_>,
     prefix: &mut Vec<u8>,
-    visit: &mut dyn FnMut(&[u8], BorrowedFd<'_>, &std::ffi::OsStr) -> std::result::Result<bool, Errno>,
+    visit: &mut Visit<'_>,
 ) -> std::result::Result<(), Errno> {
     for name in dir_names(dir)? {
         let len = prefix.len();

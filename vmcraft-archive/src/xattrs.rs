@@ -133,7 +133,9 @@ impl XattrTarget<'_> {
     pub(crate) fn set(&self, name: &OsStr, value: &[u8]) -> std::result::Result<(), Errno> {
         match (self, self.path()) {
             (XattrTarget::Fd(fd), _) => rustix::fs::fsetxattr(fd, name, value, XattrFlags::empty()),
-            (XattrTarget::At(..), Some(p)) => rustix::fs::lsetxattr(p, name, value, XattrFlags::empty()),
+            (XattrTarget::At(..), Some(p)) => {
+                rustix::fs::lsetxattr(p, name, value, XattrFlags::empty())
+            }
             (_, Some(p)) => rustix::fs::setxattr(p, name, value, XattrFlags::empty()),
             _ => unreachable!("every path-based target has a path"),
         }

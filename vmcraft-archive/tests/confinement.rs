@@ -43,7 +43,11 @@ impl Setup {
     }
 
     fn check_sentinel(&self) {
-        assert_eq!(tree_hash(&self.sentinel), self.sentinel_hash, "the sentinel tree outside the root changed");
+        assert_eq!(
+            tree_hash(&self.sentinel),
+            self.sentinel_hash,
+            "the sentinel tree outside the root changed"
+        );
     }
 
     fn tarball(&self, name: &str, data: &[u8]) -> PathBuf {
@@ -62,23 +66,57 @@ fn malicious_entries_are_refused_naming_the_entry_and_nothing_changes() {
     root.write("/existing", b"keep me\n").unwrap();
     let sent = s.sentinel.display().to_string();
     let cases: Vec<(&str, Vec<u8>, &str)> = vec![
-        ("dotdot", RawTar::default().file("./ok", b"1").file("../../etc/x", b"pwned").finish(), "../../etc/x"),
-        ("absolute", RawTar::default().file("./ok", b"1").file("/etc/x", b"pwned").finish(), "/etc/x"),
+        (
+            "dotdot",
+            RawTar::default()
+                .file("./ok", b"1")
+                .file("../../etc/x", b"pwned")
+                .finish(),
+            "../../etc/x",
+        ),
+        (
+            "absolute",
+            RawTar::default()
+                .file("./ok", b"1")
+                .file("/etc/x", b"pwned")
+                .finish(),
+            "/etc/x",
+        ),
         (
             "absolute-sentinel",
-            RawTar::default().file(&format!("{sent}/secret"), b"pwned").finish(),
+            RawTar::default()
+                .file(&format!("{sent}/secret"), b"pwned")
+                .finish(),
             "/secret",
         ),
-        ("nested-dotdot", RawTar::default().dir("a/").file("a/b/../../../x", b"pwned").finish(), "a/b/../../../x"),
+        (
+            "nested-dotdot",
+            RawTar::default()
+                .dir("a/")
+                .file("a/b/../../../x", b"pwned")
+                .finish(),
+            "a/b/../../../x",
+        ),
         (
             "long-dotdot",
-            RawTar::default().file(&format!("{}/../../../../x", "d".repeat(150)), b"pwned").finish(),
+            RawTar::default()
+                .file(&format!("{}/../../../../x", "d".repeat(150)), b"pwned")
+                .finish(),
             "../../../../x",
         ),
-        ("hardlink-shadow", RawTar::default().file("./ok", b"1").hardlink("./h", "/etc/shadow").finish(), "/etc/shadow"),
+        (
+            "hardlink-shadow",
+            RawTar::default()
+                .file("./ok", b"1")
+                .hardlink("./h", "/etc/shadow")
+                .finish(),
+            "/etc/shadow",
+        ),
         (
             "hardlink-dotdot",
-            RawTar::default().hardlink("./h", &format!("../sentinel/secret")).finish(),
+            RawTar::default()
+                .hardlink("./h", "../sentinel/secret")
+                .finish(),
             "../sentinel/secret",
         ),
     ];
@@ -88,8 +126,15 @@ fn malicious_entries_are_refused_naming_the_entry_and_nothing_changes() {
         // From a file: verified first, so nothing at all is extracted.
         let err = tar_in(&root, &tarball, "/", &TarInOptions::default()).unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Unsafe, "{label}: {err}");
-        assert!(err.to_string().contains(needle), "{label}: the error names the entry: {err}");
-        assert_eq!(before, snapshot(&s.root_dir, Snap::ALL), "{label}: the guest changed");
+        assert!(
+            err.to_string().contains(needle),
+            "{label}: the error names the entry: {err}"
+        );
+        assert_eq!(
+            before,
+            snapshot(&s.root_dir, Snap::ALL),
+            "{label}: the guest changed"
+        );
         // From a stream: refused when reached; the entries before it land in the
         // root, nothing outside.
         let err = tar_in_from(&root, &data[..], "/", &TarInOptions::default()).unwrap_err();
@@ -122,7 +167,16 @@ fn symlink_entries_resolve_inside_the_root() {
     // Through a dangling link (its target missing inside the root) nothing can
     // be created, as with GNU tar; refused when verified, so nothing changed.
     let before = snapshot(&s.root_dir, Snap::ALL);
-    let err = tar_in(&root, &tarball, "/", &TarInOptions { verify_first: false, ..Default::default() }).unwrap_err();
+    let err = tar_in(
+        &root,
+        &tarball,
+        "/",
+        &TarInOptions {
+            verify_first: false,
+            ..Default::default()
+        },
+    )
+    .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::NotFound, "{err}");
     assert!(err.to_string().contains("./sent/secret"), "{err}");
     s.check_sentinel();
@@ -133,8 +187,14 @@ fn symlink_entries_resolve_inside_the_root() {
     assert_eq!(root.read_file(format!("/etc/{name}")).unwrap(), b"inside\n");
     assert_eq!(root.read_file(format!("/{name}")).unwrap(), b"inside too\n");
     // The absolute host path of the sentinel, taken as a guest path.
-    assert_eq!(root.read_file(format!("{sent}/secret")).unwrap(), b"overwrite attempt\n");
-    assert!(!root.is_symlink("/sent-shadow").unwrap(), "an existing symlink is replaced, not followed");
+    assert_eq!(
+        root.read_file(format!("{sent}/secret")).unwrap(),
+        b"overwrite attempt\n"
+    );
+    assert!(
+        !root.is_symlink("/sent-shadow").unwrap(),
+        "an existing symlink is replaced, not followed"
+    );
     assert!(!Path::new("/etc").join(&name).exists());
     s.check_sentinel();
 }
@@ -148,12 +208,17 @@ fn guest_symlinks_to_host_paths_stay_in_the_root() {
     root.mkdir("/var", 0o755).unwrap();
     root.ln_s("/run", "/var/run").unwrap();
     root.ln_s(&sent, "/sent").unwrap();
-    root.ln_s(format!("../../../../../../../../../..{sent}"), "/sent-rel").unwrap();
+    root.ln_s(format!("../../../../../../../../../..{sent}"), "/sent-rel")
+        .unwrap();
     let name = unique("guest");
-    let shadow_links = std::fs::metadata("/etc/shadow").map(|m| std::os::unix::fs::MetadataExt::nlink(&m)).ok();
+    let shadow_links = std::fs::metadata("/etc/shadow")
+        .map(|m| std::os::unix::fs::MetadataExt::nlink(&m))
+        .ok();
 
     // Extraction through the guest's symlinks.
-    let through_etc = RawTar::default().file(&format!("./etc/{name}"), b"x").finish();
+    let through_etc = RawTar::default()
+        .file(&format!("./etc/{name}"), b"x")
+        .finish();
     let err = tar_in_from(&root, &through_etc[..], "/", &TarInOptions::default()).unwrap_err();
     assert!(err.to_string().contains(&name), "{err}");
     let data = RawTar::default()
@@ -162,7 +227,11 @@ fn guest_symlinks_to_host_paths_stay_in_the_root() {
         .file("./sent-rel/etc/shadow", b"overwrite attempt\n")
         .finish();
     let err = tar_in_from(&root, &data[..], "/", &TarInOptions::default()).unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::NotFound, "var/run dangles inside the root: {err}");
+    assert_eq!(
+        err.kind(),
+        ErrorKind::NotFound,
+        "var/run dangles inside the root: {err}"
+    );
     assert!(!Path::new("/run").join(&name).exists());
     root.mkdir("/run", 0o755).unwrap();
     let err = tar_in_from(&root, &data[..], "/", &TarInOptions::default()).unwrap_err();
@@ -170,18 +239,28 @@ fn guest_symlinks_to_host_paths_stay_in_the_root() {
     root.mkdir_p(format!("{sent}/etc"), 0o755).unwrap();
     tar_in_from(&root, &data[..], "/", &TarInOptions::default()).unwrap();
     assert_eq!(root.read_file(format!("/run/{name}")).unwrap(), b"run\n");
-    assert_eq!(root.read_file(format!("{sent}/secret")).unwrap(), b"overwrite attempt\n");
-    assert_eq!(root.read_file(format!("{sent}/etc/shadow")).unwrap(), b"overwrite attempt\n");
+    assert_eq!(
+        root.read_file(format!("{sent}/secret")).unwrap(),
+        b"overwrite attempt\n"
+    );
+    assert_eq!(
+        root.read_file(format!("{sent}/etc/shadow")).unwrap(),
+        b"overwrite attempt\n"
+    );
     assert!(!Path::new("/run").join(&name).exists());
     assert!(!Path::new("/etc").join(&name).exists());
     for target in ["etc/shadow", "sent/etc/shadow", "sent-rel/etc/shadow"] {
-        let link = RawTar::default().hardlink(&format!("./h-{}", target.replace('/', "-")), target).finish();
+        let link = RawTar::default()
+            .hardlink(&format!("./h-{}", target.replace('/', "-")), target)
+            .finish();
         let _ = tar_in_from(&root, &link[..], "/", &TarInOptions::default());
     }
     s.check_sentinel();
     assert_eq!(
         shadow_links,
-        std::fs::metadata("/etc/shadow").map(|m| std::os::unix::fs::MetadataExt::nlink(&m)).ok(),
+        std::fs::metadata("/etc/shadow")
+            .map(|m| std::os::unix::fs::MetadataExt::nlink(&m))
+            .ok(),
         "a hard link to the host's /etc/shadow was made"
     );
 
@@ -194,19 +273,52 @@ fn guest_symlinks_to_host_paths_stay_in_the_root() {
     let err = tar_out_to(&root, "/etc", &mut Vec::new(), &TarOutOptions::default()).unwrap_err();
     assert!(err.to_string().starts_with("tar_out: /etc"), "{err}");
     for dir in ["/sent", "/sent-rel/etc"] {
-        let err = tar_out(&root, dir, s.env.path().join("leak.tar"), &TarOutOptions::default()).unwrap_err();
+        let err = tar_out(
+            &root,
+            dir,
+            s.env.path().join("leak.tar"),
+            &TarOutOptions::default(),
+        )
+        .unwrap_err();
         assert_eq!(err.kind(), ErrorKind::NotFound, "{dir}: {err}");
-        assert!(!s.env.path().join("leak.tar").exists(), "a failed tar_out removes its output");
+        assert!(
+            !s.env.path().join("leak.tar").exists(),
+            "a failed tar_out removes its output"
+        );
     }
 
     // The file calls.
     for p in ["/sent/secret", "/sent-rel/secret", "/sent-rel/etc/shadow"] {
-        assert_eq!(root.read_file(p).unwrap_err().kind(), ErrorKind::NotFound, "{p}");
-        assert_eq!(root.chmod(0o777, p).unwrap_err().kind(), ErrorKind::NotFound, "{p}");
-        assert_eq!(root.chown(1, 1, p).unwrap_err().kind(), ErrorKind::NotFound, "{p}");
-        assert_eq!(root.lstat(p).unwrap_err().kind(), ErrorKind::NotFound, "{p}");
-        assert_eq!(root.cp(p, "/copy").unwrap_err().kind(), ErrorKind::NotFound, "{p}");
-        assert_eq!(root.ln(p, "/hl").unwrap_err().kind(), ErrorKind::NotFound, "{p}");
+        assert_eq!(
+            root.read_file(p).unwrap_err().kind(),
+            ErrorKind::NotFound,
+            "{p}"
+        );
+        assert_eq!(
+            root.chmod(0o777, p).unwrap_err().kind(),
+            ErrorKind::NotFound,
+            "{p}"
+        );
+        assert_eq!(
+            root.chown(1, 1, p).unwrap_err().kind(),
+            ErrorKind::NotFound,
+            "{p}"
+        );
+        assert_eq!(
+            root.lstat(p).unwrap_err().kind(),
+            ErrorKind::NotFound,
+            "{p}"
+        );
+        assert_eq!(
+            root.cp(p, "/copy").unwrap_err().kind(),
+            ErrorKind::NotFound,
+            "{p}"
+        );
+        assert_eq!(
+            root.ln(p, "/hl").unwrap_err().kind(),
+            ErrorKind::NotFound,
+            "{p}"
+        );
         assert!(!root.exists(p).unwrap());
         assert!(root.write(p, b"pwned").is_err(), "{p}");
         assert!(root.lgetxattrs(p).is_err());
@@ -227,7 +339,10 @@ fn dotdot_never_leaves_the_root() {
     let root = s.root();
     root.write("/f", b"in root").unwrap();
     assert_eq!(root.read_file("/../../../../f").unwrap(), b"in root");
-    assert_eq!(root.read_file("../sentinel/secret").unwrap_err().kind(), ErrorKind::NotFound);
+    assert_eq!(
+        root.read_file("../sentinel/secret").unwrap_err().kind(),
+        ErrorKind::NotFound
+    );
     root.mkdir_p("/../../x/y", 0o755).unwrap();
     assert!(root.is_dir("/x/y", false).unwrap());
     root.write("/../sentinel/new", b"").unwrap_err();

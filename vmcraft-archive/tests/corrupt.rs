@@ -26,11 +26,16 @@ fn sample_archive(env: &TestEnv, compress: Compression) -> Vec<u8> {
         root.write("/g", b"small").unwrap();
         root.ln_s("/d/f", "/l").unwrap();
         root.ln("/g", "/d/h").unwrap();
-        root.write(format!("/{}", "n".repeat(150)), b"long").unwrap();
+        root.write(format!("/{}", "n".repeat(150)), b"long")
+            .unwrap();
         root.lsetxattr("user.a", b"b", "/g").unwrap();
     }
     let mut out = Vec::new();
-    let opts = TarOutOptions { compress, xattrs: true, ..Default::default() };
+    let opts = TarOutOptions {
+        compress,
+        xattrs: true,
+        ..Default::default()
+    };
     tar_out_to(&root, "/", &mut out, &opts).unwrap();
     out
 }
@@ -41,10 +46,19 @@ fn truncated_archives_fail_cleanly_and_change_nothing() {
     let dest = env.path().join("dest");
     std::fs::create_dir(&dest).unwrap();
     let root = GuestRoot::open(&dest).unwrap();
-    for c in [Compression::None, Compression::Gzip, Compression::Xz, Compression::Zstd, Compression::Bzip2] {
+    for c in [
+        Compression::None,
+        Compression::Gzip,
+        Compression::Xz,
+        Compression::Zstd,
+        Compression::Bzip2,
+    ] {
         let full = sample_archive(&env, c);
         let cuts: Vec<usize> = if c == Compression::None {
-            (1..full.len() / 512).map(|b| b * 512).chain([100, 513, 2000, 4000]).collect()
+            (1..full.len() / 512)
+                .map(|b| b * 512)
+                .chain([100, 513, 2000, 4000])
+                .collect()
         } else {
             (1..16).map(|i| full.len() * i / 16).collect()
         };
@@ -59,10 +73,18 @@ fn truncated_archives_fail_cleanly_and_change_nothing() {
                         e.kind()
                     );
                     assert!(e.to_string().starts_with("tar_in: "), "{e}");
-                    assert_eq!(before, snapshot(&dest, Snap::ALL), "{c} cut at {cut}: refused but changed");
+                    assert_eq!(
+                        before,
+                        snapshot(&dest, Snap::ALL),
+                        "{c} cut at {cut}: refused but changed"
+                    );
                 }
                 // Cut exactly between entries: a shorter archive, extracted.
-                Ok(_) => assert_eq!(c, Compression::None, "a truncated {c} stream was accepted (cut {cut})"),
+                Ok(_) => assert_eq!(
+                    c,
+                    Compression::None,
+                    "a truncated {c} stream was accepted (cut {cut})"
+                ),
             }
             root.rm_rf("/d").unwrap();
             for n in root.ls("/").unwrap() {
@@ -80,14 +102,31 @@ fn corrupt_headers_name_the_problem() {
     data[148] ^= 0x11; // checksum
     let err = tar_in_from(&root, &data[..], "/", &TarInOptions::default()).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Corrupt);
-    assert_eq!(err.to_string(), "tar_in: /: archive is corrupt or truncated");
+    assert_eq!(
+        err.to_string(),
+        "tar_in: /: archive is corrupt or truncated"
+    );
     assert!(std::error::Error::source(&err).is_some());
-    let err = tar_in_from(&root, &[0x1f, 0x8b, 8, 0, 1, 2, 3][..], "/", &TarInOptions::default()).unwrap_err();
+    let err = tar_in_from(
+        &root,
+        &[0x1f, 0x8b, 8, 0, 1, 2, 3][..],
+        "/",
+        &TarInOptions::default(),
+    )
+    .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Corrupt, "{err}");
     // An explicit compression that does not match.
     let plain = RawTar::default().file("./a", b"1").finish();
-    let opts = TarInOptions { compress: Some(Compression::Xz), ..Default::default() };
-    assert_eq!(tar_in_from(&root, &plain[..], "/", &opts).unwrap_err().kind(), ErrorKind::Corrupt);
+    let opts = TarInOptions {
+        compress: Some(Compression::Xz),
+        ..Default::default()
+    };
+    assert_eq!(
+        tar_in_from(&root, &plain[..], "/", &opts)
+            .unwrap_err()
+            .kind(),
+        ErrorKind::Corrupt
+    );
     // Target directory problems.
     let err = tar_in_from(&root, &plain[..], "/missing", &TarInOptions::default()).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::NotFound);
@@ -95,14 +134,19 @@ fn corrupt_headers_name_the_problem() {
     let err = tar_in_from(&root, &plain[..], "/file", &TarInOptions::default()).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::WrongType);
     assert_eq!(err.to_string(), "tar_in: /file: not a directory");
-    let opts = TarInOptions { create_dir: true, ..Default::default() };
+    let opts = TarInOptions {
+        create_dir: true,
+        ..Default::default()
+    };
     tar_in_from(&root, &plain[..], "/made/here", &opts).unwrap();
     assert_eq!(root.read_file("/made/here/a").unwrap(), b"1");
     // tar_out of a file, and of nothing.
     let err = tar_out_to(&root, "/file", Vec::new(), &TarOutOptions::default()).unwrap_err();
     assert_eq!(err.to_string(), "tar_out: /file: not a directory");
     assert_eq!(
-        tar_out_to(&root, "/nope", Vec::new(), &TarOutOptions::default()).unwrap_err().kind(),
+        tar_out_to(&root, "/nope", Vec::new(), &TarOutOptions::default())
+            .unwrap_err()
+            .kind(),
         ErrorKind::NotFound
     );
 }
@@ -123,9 +167,17 @@ fn check_stays_inside(data: &[u8], verify: bool) {
         tar_in_from(&root, data, "/", &TarInOptions::default())
     };
     if verify && res.is_err() {
-        assert_eq!(before, snapshot(&dest, Snap::ALL), "refused after verification, but changed: {res:?}");
+        assert_eq!(
+            before,
+            snapshot(&dest, Snap::ALL),
+            "refused after verification, but changed: {res:?}"
+        );
     }
-    assert_eq!(tree_hash(&sentinel), hash, "the sentinel outside the root changed");
+    assert_eq!(
+        tree_hash(&sentinel),
+        hash,
+        "the sentinel outside the root changed"
+    );
     assert!(Path::new(&dest).exists());
 }
 

@@ -41,7 +41,10 @@ fn slow(c: Compression) -> bool {
     matches!(c, Compression::Bzip2 | Compression::Xz | Compression::Lzma)
 }
 
-fn without_big(mut snap: std::collections::BTreeMap<String, common::Node>, c: Compression) -> std::collections::BTreeMap<String, common::Node> {
+fn without_big(
+    mut snap: std::collections::BTreeMap<String, common::Node>,
+    c: Compression,
+) -> std::collections::BTreeMap<String, common::Node> {
     if slow(c) {
         snap.remove("big.img");
     }
@@ -79,21 +82,48 @@ fn ours_to_gnu_tar_every_compression() {
             compress: c,
             xattrs: true,
             special_files: true,
-            excludes: if slow(c) { vec!["big.img".into()] } else { vec![] },
+            excludes: if slow(c) {
+                vec!["big.img".into()]
+            } else {
+                vec![]
+            },
             ..Default::default()
         };
         let stats = tar_out(&root, "/", &tarball, &opts).unwrap();
         assert!(stats.skipped.is_empty(), "{:?}", stats.skipped);
         let dest = env.path().join(format!("x-{c}"));
         std::fs::create_dir(&dest).unwrap();
-        let mut args = vec!["-x", "-f", tarball.to_str().unwrap(), "-C", dest.to_str().unwrap()];
-        args.extend(["--numeric-owner", "--same-permissions", "--same-owner", "--xattrs", "--xattrs-include=*"]);
+        let mut args = vec![
+            "-x",
+            "-f",
+            tarball.to_str().unwrap(),
+            "-C",
+            dest.to_str().unwrap(),
+        ];
+        args.extend([
+            "--numeric-owner",
+            "--same-permissions",
+            "--same-owner",
+            "--xattrs",
+            "--xattrs-include=*",
+        ]);
         args.extend(gnu_flag(c));
         run(&args);
         // The directory whose entry changed (big.img left out) keeps its mtime.
-        assert_same(&without_big(want.clone(), c), &snapshot(&dest, Snap::ALL), &format!("tar_out {c} -> tar -x"));
+        assert_same(
+            &without_big(want.clone(), c),
+            &snapshot(&dest, Snap::ALL),
+            &format!("tar_out {c} -> tar -x"),
+        );
         // GNU tar's own check: the archive matches the source tree.
-        let mut args = vec!["--compare", "-f", tarball.to_str().unwrap(), "-C", src.to_str().unwrap(), "--numeric-owner"];
+        let mut args = vec![
+            "--compare",
+            "-f",
+            tarball.to_str().unwrap(),
+            "-C",
+            src.to_str().unwrap(),
+            "--numeric-owner",
+        ];
         args.extend(gnu_flag(c));
         run(&args);
     }
@@ -112,7 +142,13 @@ fn gnu_tar_to_ours_every_compression() {
             continue;
         }
         let tarball = env.path().join(format!("gnu-{c}.tar"));
-        let mut args = vec!["-c", "-f", tarball.to_str().unwrap(), "-C", src.to_str().unwrap()];
+        let mut args = vec![
+            "-c",
+            "-f",
+            tarball.to_str().unwrap(),
+            "-C",
+            src.to_str().unwrap(),
+        ];
         args.extend(["--xattrs", "--xattrs-include=*"]);
         args.extend(gnu_flag(c));
         if slow(c) {
@@ -130,7 +166,11 @@ fn gnu_tar_to_ours_every_compression() {
         };
         let stats = tar_in(&droot, &tarball, "/", &opts).unwrap();
         assert!(stats.warnings.is_empty(), "{:?}", stats.warnings);
-        assert_same(&without_big(want.clone(), c), &snapshot(&dest, Snap::ALL), &format!("tar -c {c} -> tar_in"));
+        assert_same(
+            &without_big(want.clone(), c),
+            &snapshot(&dest, Snap::ALL),
+            &format!("tar -c {c} -> tar_in"),
+        );
     }
 }
 
@@ -142,8 +182,12 @@ fn special_files_are_skipped_by_default_with_a_warning() {
     let env = TestEnv::new("archive-skip");
     let (_src, root) = source_tree(&env);
     let mut tar = Vec::new();
-    let stats = vmcraft_archive::tar_out_to(&root, "/", &mut tar, &TarOutOptions::default()).unwrap();
-    assert_eq!(stats.skipped, ["./fifo: fifo", "./null-dev: character device"]);
+    let stats =
+        vmcraft_archive::tar_out_to(&root, "/", &mut tar, &TarOutOptions::default()).unwrap();
+    assert_eq!(
+        stats.skipped,
+        ["./fifo: fifo", "./null-dev: character device"]
+    );
     let dest = env.path().join("d");
     std::fs::create_dir(&dest).unwrap();
     let droot = GuestRoot::open(&dest).unwrap();
@@ -167,7 +211,10 @@ fn entries_are_relative_to_the_directory_like_libguestfs() {
     let out = SystemRunner::new()
         .run(&Command::new("tar").args(["-tf", tarball.to_str().unwrap()]))
         .unwrap();
-    assert_eq!(out.stdout_str().lines().collect::<Vec<_>>(), ["./", "./app/", "./app/conf", "./hostname"]);
+    assert_eq!(
+        out.stdout_str().lines().collect::<Vec<_>>(),
+        ["./", "./app/", "./app/conf", "./hostname"]
+    );
 }
 
 #[test]
@@ -181,16 +228,32 @@ fn unprivileged_subset_round_trips_through_gnu_tar() {
     std::fs::create_dir(&src).unwrap();
     let root = GuestRoot::open(&src).unwrap();
     build_tree(&root, false);
-    let snap = Snap { owners: false, ..Snap::ALL };
+    let snap = Snap {
+        owners: false,
+        ..Snap::ALL
+    };
     let want = snapshot(&src, snap);
     for c in [Compression::None, Compression::Gzip, Compression::Zstd] {
         let tarball = env.path().join(format!("u-{c}.tar"));
-        let opts = TarOutOptions { compress: c, xattrs: true, ..Default::default() };
+        let opts = TarOutOptions {
+            compress: c,
+            xattrs: true,
+            ..Default::default()
+        };
         tar_out(&root, "/", &tarball, &opts).unwrap();
         let dest = env.path().join(format!("u-{c}"));
         std::fs::create_dir(&dest).unwrap();
         let droot = GuestRoot::open(&dest).unwrap();
-        tar_in(&droot, &tarball, "/", &TarInOptions { xattrs: true, ..Default::default() }).unwrap();
+        tar_in(
+            &droot,
+            &tarball,
+            "/",
+            &TarInOptions {
+                xattrs: true,
+                ..Default::default()
+            },
+        )
+        .unwrap();
         assert_same(&want, &snapshot(&dest, snap), &format!("ours {c} -> ours"));
         assert!(Path::new(&dest).join("big.img").exists());
     }

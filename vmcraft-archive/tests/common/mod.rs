@@ -15,7 +15,8 @@ use sha2::{Digest, Sha256};
 use vmcraft_archive::GuestRoot;
 
 /// Names used by the fixture.
-pub const LONG_DIR: &str = "a-directory-name-that-is-quite-long-on-purpose-to-push-paths-over-one-hundred-bytes";
+pub const LONG_DIR: &str =
+    "a-directory-name-that-is-quite-long-on-purpose-to-push-paths-over-one-hundred-bytes";
 pub const UNICODE: &str = "ünïcødé-名前-😀";
 
 /// Build the round-trip tree in `root`: long names, unicode, symlinks (absolute,
@@ -29,13 +30,19 @@ pub fn build_tree(root: &GuestRoot, privileged: bool) {
     root.mkdir_p("/empty/nested-empty", 0o700).unwrap();
     let long = format!("/{LONG_DIR}/{LONG_DIR}");
     root.mkdir_p(&long, 0o755).unwrap();
-    root.write(format!("{long}/{}", "f".repeat(200)), b"long name\n").unwrap();
+    root.write(format!("{long}/{}", "f".repeat(200)), b"long name\n")
+        .unwrap();
     root.mkdir(format!("/{UNICODE}"), 0o755).unwrap();
-    root.write(format!("/{UNICODE}/файл.txt"), "unicode content ✓\n".as_bytes()).unwrap();
+    root.write(
+        format!("/{UNICODE}/файл.txt"),
+        "unicode content ✓\n".as_bytes(),
+    )
+    .unwrap();
     root.ln_s("/etc/app/conf", "/abs-link").unwrap();
     root.ln_s("etc/hostname", "/rel-link").unwrap();
     root.ln_s("/nonexistent/target", "/dangling").unwrap();
-    root.ln_s(format!("{long}/{}", "f".repeat(200)), "/long-target-link").unwrap();
+    root.ln_s(format!("{long}/{}", "f".repeat(200)), "/long-target-link")
+        .unwrap();
     root.write("/hard-a", b"shared inode\n").unwrap();
     root.ln("/hard-a", "/etc/hard-b").unwrap();
     root.write("/setuid", b"#!/bin/sh\n").unwrap();
@@ -43,12 +50,15 @@ pub fn build_tree(root: &GuestRoot, privileged: bool) {
     root.mkdir("/sticky", 0o1777).unwrap();
     root.chmod(0o1777, "/sticky").unwrap();
     root.write("/with-xattr", b"x\n").unwrap();
-    root.lsetxattr("user.comment", b"hello \x00 binary \xff", "/with-xattr").unwrap();
+    root.lsetxattr("user.comment", b"hello \x00 binary \xff", "/with-xattr")
+        .unwrap();
     root.lsetxattr("user.other", b"2", "/etc/app").unwrap();
     // 64 MiB "sparse-ish": data at the start, in the middle and at the end,
     // zeros elsewhere (never written, so holes on the source too).
     {
-        let mut f = root.open_write("/big.img", vmcraft_archive::WriteMode::CreateNew, 0o644).unwrap();
+        let mut f = root
+            .open_write("/big.img", vmcraft_archive::WriteMode::CreateNew, 0o644)
+            .unwrap();
         f.set_len(64 << 20).unwrap();
         use std::os::unix::fs::FileExt;
         let chunk: Vec<u8> = (0..1_000_000u32).map(|i| (i * 7 % 251) as u8).collect();
@@ -81,8 +91,14 @@ pub fn build_tree(root: &GuestRoot, privileged: bool) {
 }
 
 fn nix_mkfifo(path: &Path) {
-    rustix::fs::mknodat(rustix::fs::CWD, path, rustix::fs::FileType::Fifo, rustix::fs::Mode::from_raw_mode(0o640), 0)
-        .unwrap();
+    rustix::fs::mknodat(
+        rustix::fs::CWD,
+        path,
+        rustix::fs::FileType::Fifo,
+        rustix::fs::Mode::from_raw_mode(0o640),
+        0,
+    )
+    .unwrap();
 }
 
 fn mknod_char(path: &Path, major: u32, minor: u32) {
@@ -157,7 +173,8 @@ pub fn snapshot(dir: &Path, opts: Snap) -> BTreeMap<String, Node> {
         };
         let content = match kind {
             'r' => hex(&Sha256::digest(fs::read(&full).unwrap())),
-            'l' => String::from_utf8_lossy(fs::read_link(&full).unwrap().as_os_str().as_bytes()).into_owned(),
+            'l' => String::from_utf8_lossy(fs::read_link(&full).unwrap().as_os_str().as_bytes())
+                .into_owned(),
             _ => String::new(),
         };
         let mut xattrs = Vec::new();
@@ -175,7 +192,11 @@ pub fn snapshot(dir: &Path, opts: Snap) -> BTreeMap<String, Node> {
                 .or_insert_with(|| rel.display().to_string())
                 .clone()
         });
-        let key = if rel.as_os_str().is_empty() { ".".to_string() } else { rel.display().to_string() };
+        let key = if rel.as_os_str().is_empty() {
+            ".".to_string()
+        } else {
+            rel.display().to_string()
+        };
         out.insert(
             key,
             Node {
@@ -183,7 +204,11 @@ pub fn snapshot(dir: &Path, opts: Snap) -> BTreeMap<String, Node> {
                 mode: md.mode() & 0o7777,
                 uid: if opts.owners { md.uid() } else { 0 },
                 gid: if opts.owners { md.gid() } else { 0 },
-                mtime: if opts.mtimes && kind != 'l' && (kind != 'd' || opts.dir_mtimes) { md.mtime() } else { 0 },
+                mtime: if opts.mtimes && kind != 'l' && (kind != 'd' || opts.dir_mtimes) {
+                    md.mtime()
+                } else {
+                    0
+                },
                 size: if kind == 'd' { 0 } else { md.len() },
                 content,
                 rdev: md.rdev(),
@@ -192,9 +217,13 @@ pub fn snapshot(dir: &Path, opts: Snap) -> BTreeMap<String, Node> {
             },
         );
         if let Some(g) = link_group {
-            out.get_mut(&if rel.as_os_str().is_empty() { ".".to_string() } else { rel.display().to_string() })
-                .unwrap()
-                .link_group = Some(g);
+            out.get_mut(&if rel.as_os_str().is_empty() {
+                ".".to_string()
+            } else {
+                rel.display().to_string()
+            })
+            .unwrap()
+            .link_group = Some(g);
         }
         if kind == 'd' {
             for e in fs::read_dir(&full).unwrap() {
@@ -233,7 +262,11 @@ pub fn assert_same(a: &BTreeMap<String, Node>, b: &BTreeMap<String, Node>, what:
             diffs.push(format!("only in copy: {k}"));
         }
     }
-    assert!(diffs.is_empty(), "{what}: trees differ:\n  {}", diffs.join("\n  "));
+    assert!(
+        diffs.is_empty(),
+        "{what}: trees differ:\n  {}",
+        diffs.join("\n  ")
+    );
 }
 
 /// A hash of everything under `dir` (names, types, modes, contents, mtimes).
@@ -299,7 +332,13 @@ impl RawTar {
     }
 
     pub fn file(mut self, name: &str, content: &[u8]) -> Self {
-        self.header(name.as_bytes(), tar::EntryType::Regular, content.len() as u64, b"", 0o644);
+        self.header(
+            name.as_bytes(),
+            tar::EntryType::Regular,
+            content.len() as u64,
+            b"",
+            0o644,
+        );
         self.data.extend_from_slice(content);
         self.pad();
         self
@@ -311,12 +350,24 @@ impl RawTar {
     }
 
     pub fn symlink(mut self, name: &str, target: &str) -> Self {
-        self.header(name.as_bytes(), tar::EntryType::Symlink, 0, target.as_bytes(), 0o777);
+        self.header(
+            name.as_bytes(),
+            tar::EntryType::Symlink,
+            0,
+            target.as_bytes(),
+            0o777,
+        );
         self
     }
 
     pub fn hardlink(mut self, name: &str, target: &str) -> Self {
-        self.header(name.as_bytes(), tar::EntryType::Link, 0, target.as_bytes(), 0o644);
+        self.header(
+            name.as_bytes(),
+            tar::EntryType::Link,
+            0,
+            target.as_bytes(),
+            0o644,
+        );
         self
     }
 
