@@ -4,6 +4,9 @@
 
 #![allow(dead_code)]
 
+pub mod forge;
+pub mod unit;
+
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
@@ -27,7 +30,9 @@ pub fn run_ok(argv: &[&str]) -> Output {
 
 /// `true` when every oracle tool is installed (a loud skip otherwise).
 pub fn oracles() -> bool {
-    ["sgdisk", "sfdisk", "parted"].iter().all(|t| require_tool(t))
+    ["sgdisk", "sfdisk", "parted"]
+        .iter()
+        .all(|t| require_tool(t))
 }
 
 /// A sparse image of `size` bytes in `env`, opened read-write.
