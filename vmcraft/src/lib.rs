@@ -1,16 +1,69 @@
 //! # vmcraft
 //!
-//! The facade (work in progress): the `VMCraft` handle composing the crates below
-//! it with libguestfs device names and semantics (drives, devices, caching, parallel
-//! and fallback mounting, files, inspection), and the `vmcraft` command line.
+//! VMCraft manipulates virtual-machine disk images on the host, the libguestfs job
+//! without the appliance VM. This crate is the facade: the [`VMCraft`] handle
+//! composing the crates below it with libguestfs's call names, argument order and
+//! device names, and the `vmcraft` command line.
+//!
+//! - Drives: [`VMCraft::add_drive_opts`], [`VMCraft::launch`], [`VMCraft::shutdown`]
+//!   (also on drop). Images are attached by `vmcraft-nbd` (loop, qemu-storage-daemon
+//!   or kernel NBD) and named `/dev/sda`, `/dev/sdb`, ... whatever backs them.
+//! - Devices: [`VMCraft::list_partitions`] (cached), [`VMCraft::list_filesystems`],
+//!   [`VMCraft::blkid`] (probed in-process, cached), `vfs_*`. Every call that changes
+//!   what a cache holds invalidates it itself.
+//! - Mounting under a private 0700 root, always `nosuid,nodev`:
+//!   [`VMCraft::mount`] and friends, [`VMCraft::mount_with_fallback`] (strategies as
+//!   data: normal, `ro,norecovery`, `ro,noload`, FUSE drivers),
+//!   [`VMCraft::mount_all_parallel`] (parents before children).
+//! - Guest files, confined to the guest tree ([`VMCraft::cat`], [`VMCraft::write`],
+//!   [`VMCraft::cp_a`], ...), inspection ([`VMCraft::inspect_os`]), `mkfs`, and the
+//!   `part_*`, LVM, Augeas, tar and `blockdev_*` calls.
+//!
+//! ```no_run
+//! use vmcraft::{VMCraft, DriveOpts};
+//! let g = VMCraft::new();
+//! g.add_drive_opts("guest.qcow2", DriveOpts { readonly: true, ..Default::default() })?;
+//! g.launch()?;
+//! for root in g.inspect_os()? {
+//!     println!("{root}: {} {}", g.inspect_get_distro(&root)?, g.inspect_get_major_version(&root)?);
+//!     let mps = g.inspect_get_mountpoints(&root)?;
+//!     g.mount_all_parallel(&mps, vmcraft::MountAllOptions { readonly: true, ..Default::default() })?;
+//!     print!("{}", g.cat("/etc/hostname")?);
+//!     g.umount_all()?;
+//! }
+//! g.shutdown()?;
+//! # Ok::<(), vmcraft::Error>(())
+//! ```
 //!
 //! The building blocks are re-exported for callers who want them directly.
 
 #![deny(missing_docs)]
 
+pub mod cache;
+pub mod calls;
+mod config;
+mod devices;
+mod error;
+mod files;
+pub mod inspect;
+mod mkfs;
+pub mod mount;
+pub mod names;
+pub mod probe;
+mod session;
+
 pub use vmcraft_archive as archive;
+#[cfg(feature = "augeas")]
 pub use vmcraft_aug as aug;
 pub use vmcraft_block as block;
 pub use vmcraft_lvm as lvm;
 pub use vmcraft_nbd as nbd;
 pub use vmcraft_part as part;
+
+pub use config::{Config, ConfigBuilder, ProgressCallback, ProgressEvent};
+pub use error::{CallError, Error, ErrorKind, Result};
+pub use inspect::InspectInfo;
+pub use mkfs::{MKFS_TYPES, MkfsOptions};
+pub use mount::parallel::{MountAllOptions, MountResult};
+pub use mount::{Attempt, FallbackOutcome, MountEntry, MountMethod, MountStrategy};
+pub use session::{DriveOpts, Resolved, VMCraft};

@@ -1,0 +1,122 @@
+//! Augeas on the mounted guest tree (vmcraft-aug): `aug_init(root, flags)` with
+//! `root` a guest path resolved inside the guest tree, then the `aug_*` calls on
+//! the open handle. The handle's worker thread is confined (chroot) to the guest
+//! root, so it is closed before the filesystem under it is unmounted.
+
+use std::os::fd::AsRawFd;
+use std::path::Path;
+
+use vmcraft_aug::{AugFlags, Augeas, IntBool};
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::session::VMCraft;
+
+macro_rules! aug_call {
+    ($($(#[$doc:meta])* $name:ident ( $($arg:ident : $ty:ty),* ) -> $ret:ty;)*) => {$(
+        $(#[$doc])*
+        pub fn $name(&self, $($arg: $ty),*) -> Result<$ret> {
+            self.with_aug(stringify!($name), |a| Ok(a.$name($($arg),*)?))
+        }
+    )*};
+}
+
+impl VMCraft {
+    fn with_aug<T>(&self, call: &str, f: impl FnOnce(&Augeas) -> Result<T>) -> Result<T> {
+        let g = self.aug.lock().unwrap_or_else(|e| e.into_inner());
+        match g.as_ref() {
+            Some(a) if a.is_open() => f(a),
+            _ => Err(Error::call(
+                ErrorKind::InvalidArgument,
+                call,
+                "",
+                "Augeas is not open (call aug_init first)",
+            )),
+        }
+    }
+
+    /// Open Augeas on the guest tree at `root` (usually `/`) with libguestfs's flag
+    /// bits (`aug_init`); a handle already open is closed first.
+    pub fn aug_init(&self, root: &str, flags: i32) -> Result<()> {
+        let flags = AugFlags::from_bits(flags as u32).ok_or_else(|| {
+            Error::invalid("aug_init", root, format!("unknown flag bits in {flags}"))
+        })?;
+        let groot = self.guest_root_for("aug_init")?;
+        let fd = groot.resolve(root, true)?;
+        let host =
+            std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd())).map_err(|e| {
+                Error::call_with_source(ErrorKind::Io, "aug_init", root, "cannot resolve", e)
+            })?;
+        drop(fd);
+        let mut g = self.aug.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(old) = g.take() {
+            let _ = old.aug_close();
+        }
+        *g = Some(Augeas::init(&host, flags)?);
+        Ok(())
+    }
+
+    /// Close Augeas (`aug_close`).
+    pub fn aug_close(&self) -> Result<()> {
+        let a = self.aug.lock().unwrap_or_else(|e| e.into_inner()).take();
+        match a {
+            Some(a) => Ok(a.aug_close()?),
+            None => Err(Error::call(
+                ErrorKind::InvalidArgument,
+                "aug_close",
+                "",
+                "Augeas is not open (call aug_init first)",
+            )),
+        }
+    }
+
+    /// Close the Augeas handle if its root is on the filesystem mounted at `host`
+    /// (its confined thread would keep the mount busy).
+    pub(crate) fn close_augeas_if_under(&self, host: &Path) {
+        let mut g = self.aug.lock().unwrap_or_else(|e| e.into_inner());
+        if g.as_ref()
+            .and_then(|a| a.root())
+            .is_some_and(|r| r.starts_with(host))
+        {
+            if let Some(a) = g.take() {
+                tracing::info!("closing Augeas before unmounting the filesystem it is confined to");
+                let _ = a.aug_close();
+            }
+        }
+    }
+
+    aug_call! {
+        /// The value at a path (`aug_get`).
+        aug_get(path: &str) -> String;
+        /// Set a value (`aug_set`).
+        aug_set(path: &str, val: &str) -> ();
+        /// Clear a value (`aug_clear`).
+        aug_clear(path: &str) -> ();
+        /// Insert a sibling `label` before or after `path` (`aug_insert`).
+        aug_insert(path: &str, label: &str, before: bool) -> ();
+        /// Remove matching nodes; returns how many (`aug_rm`).
+        aug_rm(path: &str) -> usize;
+        /// Move a node (`aug_mv`).
+        aug_mv(src: &str, dest: &str) -> ();
+        /// Matching paths (`aug_match`).
+        aug_match(path: &str) -> Vec<String>;
+        /// Children, sorted (`aug_ls`).
+        aug_ls(path: &str) -> Vec<String>;
+        /// A node's label (`aug_label`).
+        aug_label(path: &str) -> String;
+        /// Define a node-set variable; returns its size (`aug_defvar`).
+        aug_defvar(name: &str, expr: Option<&str>) -> usize;
+        /// Define a variable, creating the node if nothing matches (`aug_defnode`).
+        aug_defnode(name: &str, expr: &str, val: &str) -> IntBool;
+        /// (Re)load the files (`aug_load`).
+        aug_load() -> ();
+        /// Write changes back (`aug_save`).
+        aug_save() -> ();
+        /// Add or remove a lens/file pairing (`aug_transform`).
+        aug_transform(lens: &str, file: &str, remove: bool) -> ();
+    }
+
+    /// Set every matching node (`aug_setm`); returns how many.
+    pub fn aug_setm(&self, base: &str, sub: Option<&str>, val: &str) -> Result<usize> {
+        self.with_aug("aug_setm", |a| Ok(a.aug_setm(base, sub, val)?))
+    }
+}

@@ -1,0 +1,158 @@
+//! `blockdev_*`, `copy_device_to_device`, `dd`-style copies and the like on the
+//! session's devices by libguestfs name (vmcraft-block).
+
+use vmcraft_block::{CopyOptions, CopyStats};
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::session::VMCraft;
+
+impl VMCraft {
+    /// Size in bytes (`blockdev_getsize64`).
+    pub fn blockdev_getsize64(&self, device: &str) -> Result<u64> {
+        Ok(vmcraft_block::blockdev_getsize64(
+            self.resolve("blockdev_getsize64", device)?.host,
+        )?)
+    }
+
+    /// Size in 512-byte sectors (`blockdev_getsz`).
+    pub fn blockdev_getsz(&self, device: &str) -> Result<u64> {
+        Ok(vmcraft_block::blockdev_getsz(
+            self.resolve("blockdev_getsz", device)?.host,
+        )?)
+    }
+
+    /// Logical sector size (`blockdev_getss`).
+    pub fn blockdev_getss(&self, device: &str) -> Result<u32> {
+        Ok(vmcraft_block::blockdev_getss(
+            self.resolve("blockdev_getss", device)?.host,
+        )?)
+    }
+
+    /// Soft block size (`blockdev_getbsz`).
+    pub fn blockdev_getbsz(&self, device: &str) -> Result<u32> {
+        Ok(vmcraft_block::blockdev_getbsz(
+            self.resolve("blockdev_getbsz", device)?.host,
+        )?)
+    }
+
+    /// Whether the device is read-only (`blockdev_getro`).
+    pub fn blockdev_getro(&self, device: &str) -> Result<bool> {
+        Ok(vmcraft_block::blockdev_getro(
+            self.resolve("blockdev_getro", device)?.host,
+        )?)
+    }
+
+    /// Set the device read-only (`blockdev_setro`).
+    pub fn blockdev_setro(&self, device: &str) -> Result<()> {
+        Ok(vmcraft_block::blockdev_setro(
+            self.resolve("blockdev_setro", device)?.host,
+        )?)
+    }
+
+    /// Set the device read-write (`blockdev_setrw`); refused on a drive added
+    /// read-only.
+    pub fn blockdev_setrw(&self, device: &str) -> Result<()> {
+        let r = self.resolve("blockdev_setrw", device)?;
+        if r.readonly {
+            return Err(Error::call(
+                ErrorKind::InvalidArgument,
+                "blockdev_setrw",
+                &r.name,
+                "the drive was added read-only",
+            ));
+        }
+        Ok(vmcraft_block::blockdev_setrw(r.host)?)
+    }
+
+    /// Flush the device's buffers (`blockdev_flushbufs`).
+    pub fn blockdev_flushbufs(&self, device: &str) -> Result<()> {
+        Ok(vmcraft_block::blockdev_flushbufs(
+            self.resolve("blockdev_flushbufs", device)?.host,
+        )?)
+    }
+
+    /// Ask the kernel to re-read the partition table (`blockdev_rereadpt`).
+    pub fn blockdev_rereadpt(&self, device: &str) -> Result<()> {
+        let r = self.resolve("blockdev_rereadpt", device)?;
+        let out = vmcraft_block::blockdev_rereadpt(&r.host);
+        self.invalidate_partition_cache();
+        Ok(out?)
+    }
+
+    /// Copy between devices of the session (`copy_device_to_device`), with
+    /// libguestfs's optional arguments; the destination's caches are invalidated.
+    pub fn copy_device_to_device(
+        &self,
+        src: &str,
+        dest: &str,
+        opts: &CopyOptions<'_>,
+    ) -> Result<CopyStats> {
+        let s = self.resolve("copy_device_to_device", src)?;
+        let d = self.resolve("copy_device_to_device", dest)?;
+        if d.readonly {
+            return Err(Error::call(
+                ErrorKind::InvalidArgument,
+                "copy_device_to_device",
+                &d.name,
+                "the drive was added read-only",
+            ));
+        }
+        if self.mounts().iter().any(|m| m.device == d.name) {
+            return Err(Error::call(
+                ErrorKind::Busy,
+                "copy_device_to_device",
+                &d.name,
+                "the destination is mounted",
+            ));
+        }
+        let progress = |done: u64, total: u64| self.progress("copy_device_to_device", done, total);
+        let mut o = *opts;
+        if o.progress.is_none() {
+            o.progress = Some(&progress);
+        }
+        o.create = false;
+        let r = vmcraft_block::copy_device_to_device(&s.host, &d.host, &o)
+            .map_err(|e| e.with_call("copy_device_to_device"));
+        self.invalidate_device(&d.name);
+        if let crate::names::DeviceName::Drive(_) = d.what {
+            self.invalidate_drive(&d.name);
+        }
+        Ok(r?)
+    }
+
+    /// The seed's `dd`: copy `count` blocks of `blocksize` bytes from one device to
+    /// another (all of it when `count` is `None`).
+    pub fn dd_copy(
+        &self,
+        src: &str,
+        dest: &str,
+        count: Option<u64>,
+        blocksize: u64,
+    ) -> Result<CopyStats> {
+        let size = match count {
+            None => None,
+            Some(c) => Some(
+                c.checked_mul(blocksize)
+                    .and_then(|s| i64::try_from(s).ok())
+                    .ok_or_else(|| {
+                        Error::invalid("dd_copy", src, "count x blocksize is too large")
+                    })?,
+            ),
+        };
+        if blocksize == 0 {
+            return Err(Error::invalid(
+                "dd_copy",
+                src,
+                "blocksize must be greater than 0",
+            ));
+        }
+        self.copy_device_to_device(
+            src,
+            dest,
+            &CopyOptions {
+                size,
+                ..Default::default()
+            },
+        )
+    }
+}

@@ -1,0 +1,152 @@
+//! [`Config`]: how a [`crate::VMCraft`] handle behaves: cache lifetimes, how images
+//! are attached, the retry policy, default mount options, the command runner and the
+//! cache clock. Built with [`Config::builder`] or taken as [`Config::default`].
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use vmcraft_block::{CommandRunner, RetryPolicy, SystemRunner};
+use vmcraft_nbd::Backend;
+
+use crate::cache::{CacheClock, MonotonicClock};
+
+/// A progress report: the call, the work done and the total (in the call's own
+/// unit: bytes for copies and tar, steps for mkfs).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProgressEvent {
+    /// The call reporting (`copy_device_to_device`, `tar_out`, `mkfs`, ...).
+    pub call: &'static str,
+    /// Work done so far.
+    pub done: u64,
+    /// Total work (0 when unknown).
+    pub total: u64,
+}
+
+/// A progress callback.
+pub type ProgressCallback = Arc<dyn Fn(&ProgressEvent) + Send + Sync>;
+
+/// Settings of a [`crate::VMCraft`] handle.
+///
+/// ```
+/// use std::time::Duration;
+/// use vmcraft::Config;
+/// let config = Config::builder()
+///     .partition_cache_ttl(Duration::from_secs(5))
+///     .probe_cache_ttl(Duration::from_secs(30))
+///     .build();
+/// assert_eq!(config.partition_cache_ttl, Duration::from_secs(5));
+/// ```
+#[derive(Clone)]
+pub struct Config {
+    /// How long a partition list stays cached (default 60 s; zero disables).
+    pub partition_cache_ttl: Duration,
+    /// How long a filesystem probe (blkid) stays cached (default 120 s).
+    pub probe_cache_ttl: Duration,
+    /// How images are attached (default: loop for raw, else kernel NBD where it
+    /// exists, else qemu-storage-daemon).
+    pub backend: Backend,
+    /// Retries of transient attach failures (default 2 s, 4 s, 8 s, capped at 10 s).
+    pub retry: RetryPolicy,
+    /// Options added to every mount (default none; `nosuid,nodev` are always set).
+    pub default_mount_options: String,
+    /// Runs the external tools (mkfs, lvm2, FUSE drivers).
+    pub runner: Arc<dyn CommandRunner>,
+    /// The clock the caches expire by.
+    pub clock: Arc<dyn CacheClock>,
+    /// Called as long work advances.
+    pub progress: Option<ProgressCallback>,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("partition_cache_ttl", &self.partition_cache_ttl)
+            .field("probe_cache_ttl", &self.probe_cache_ttl)
+            .field("backend", &self.backend)
+            .field("retry", &self.retry)
+            .field("default_mount_options", &self.default_mount_options)
+            .field("progress", &self.progress.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            partition_cache_ttl: Duration::from_secs(60),
+            probe_cache_ttl: Duration::from_secs(120),
+            backend: Backend::Auto,
+            retry: RetryPolicy::default(),
+            default_mount_options: String::new(),
+            runner: Arc::new(SystemRunner::new()),
+            clock: Arc::new(MonotonicClock),
+            progress: None,
+        }
+    }
+}
+
+impl Config {
+    /// A builder starting from the defaults.
+    pub fn builder() -> ConfigBuilder {
+        ConfigBuilder(Config::default())
+    }
+}
+
+/// Builds a [`Config`].
+#[derive(Debug, Clone, Default)]
+pub struct ConfigBuilder(Config);
+
+impl ConfigBuilder {
+    /// Partition list cache lifetime.
+    pub fn partition_cache_ttl(mut self, ttl: Duration) -> Self {
+        self.0.partition_cache_ttl = ttl;
+        self
+    }
+
+    /// Probe (blkid) cache lifetime.
+    pub fn probe_cache_ttl(mut self, ttl: Duration) -> Self {
+        self.0.probe_cache_ttl = ttl;
+        self
+    }
+
+    /// Attach backend.
+    pub fn backend(mut self, backend: Backend) -> Self {
+        self.0.backend = backend;
+        self
+    }
+
+    /// Retry policy for attaching.
+    pub fn retry(mut self, retry: RetryPolicy) -> Self {
+        self.0.retry = retry;
+        self
+    }
+
+    /// Options added to every mount.
+    pub fn default_mount_options(mut self, options: impl Into<String>) -> Self {
+        self.0.default_mount_options = options.into();
+        self
+    }
+
+    /// The command runner.
+    pub fn runner(mut self, runner: Arc<dyn CommandRunner>) -> Self {
+        self.0.runner = runner;
+        self
+    }
+
+    /// The cache clock.
+    pub fn clock(mut self, clock: Arc<dyn CacheClock>) -> Self {
+        self.0.clock = clock;
+        self
+    }
+
+    /// The progress callback.
+    pub fn progress(mut self, f: impl Fn(&ProgressEvent) + Send + Sync + 'static) -> Self {
+        self.0.progress = Some(Arc::new(f));
+        self
+    }
+
+    /// The configuration.
+    pub fn build(self) -> Config {
+        self.0
+    }
+}

@@ -1,0 +1,206 @@
+//! Devices and what is on them, by libguestfs names: `list_partitions` (cached),
+//! `list_filesystems`, `blkid` (cached), `vfs_type`, `vfs_uuid`, `vfs_label`, and
+//! the cache invalidation that every changing call performs itself.
+
+use std::collections::BTreeMap;
+
+use vmcraft_block::DeviceNode;
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::names::{DeviceName, parse_device};
+use crate::probe::{Probe, probe};
+use crate::session::VMCraft;
+
+/// GPT partition types that cannot hold a filesystem (Windows LDM metadata and
+/// data, Microsoft Reserved, Windows snapshot), skipped by `list_filesystems` as
+/// libguestfs skips them.
+const NON_FS_GPT_TYPES: [&str; 4] = [
+    "5808C8AA-7E8F-42E0-85D2-E1E90434CFB3",
+    "AF9B60A0-1431-4F62-BC68-3311714A69AD",
+    "E3C9E316-0B5C-4DB8-817D-F92DF00215AE",
+    "CADDEBF1-4400-4DE8-B103-12117DCF3CCF",
+];
+
+impl VMCraft {
+    /// Every partition of every drive, `/dev/sda1`, `/dev/sda2`, `/dev/sdb1`, ...
+    /// (`list_partitions`). Cached per drive for the partition cache TTL; every
+    /// partition call invalidates its drive's entry.
+    pub fn list_partitions(&self) -> Result<Vec<String>> {
+        let drives = self.list_devices()?;
+        let mut out = Vec::new();
+        for d in drives {
+            out.extend(self.drive_partitions(&d)?);
+        }
+        Ok(out)
+    }
+
+    /// The partitions of one drive, cached.
+    pub(crate) fn drive_partitions(&self, drive: &str) -> Result<Vec<String>> {
+        self.partition_cache
+            .get_or_try_insert(&drive.to_string(), || {
+                let r = self.resolve("list_partitions", drive)?;
+                let node = DeviceNode::open(&r.host, true)?;
+                Ok(node
+                    .kernel_partitions()?
+                    .into_iter()
+                    .map(|p| format!("{drive}{}", p.number))
+                    .collect())
+            })
+    }
+
+    /// Drop every cached partition list (`invalidate_partition_cache`). Calls that
+    /// change partitions do this for their drive by themselves; this is for changes
+    /// made behind VMCraft's back.
+    pub fn invalidate_partition_cache(&self) {
+        self.partition_cache.clear();
+    }
+
+    /// Drop every cached probe result.
+    pub fn invalidate_probe_cache(&self) {
+        self.probe_cache.clear();
+    }
+
+    /// Forget what is cached about a drive: its partition list, and the probes of it
+    /// and its partitions.
+    pub(crate) fn invalidate_drive(&self, drive: &str) {
+        self.partition_cache.remove(&drive.to_string());
+        let d = drive.to_string();
+        self.probe_cache.remove_where(|k| {
+            k == &d || (k.starts_with(&d) && k[d.len()..].bytes().all(|b| b.is_ascii_digit()))
+        });
+        self.inspections_changed();
+    }
+
+    /// Forget the probe of one device (after mkfs and the like).
+    pub(crate) fn invalidate_device(&self, device: &str) {
+        self.probe_cache.remove(&device.to_string());
+        self.inspections_changed();
+    }
+
+    fn inspections_changed(&self) {
+        self.inspections
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
+    }
+
+    /// The probe of a device, cached for the probe cache TTL.
+    pub(crate) fn probe_device(&self, call: &str, device: &str) -> Result<Option<Probe>> {
+        let r = self.resolve(call, device)?;
+        self.probe_cache.get_or_try_insert(&r.name, || {
+            let node = DeviceNode::open(&r.host, true)?;
+            Ok(probe(&node)?)
+        })
+    }
+
+    /// What blkid reports for a device: TYPE, USAGE, UUID, LABEL, BLOCK_SIZE (only
+    /// those present), probed in-process and cached.
+    pub fn blkid(&self, device: &str) -> Result<BTreeMap<String, String>> {
+        Ok(self
+            .probe_device("blkid", device)?
+            .map(|p| p.to_blkid_map())
+            .unwrap_or_default())
+    }
+
+    /// The filesystem type of a device (`vfs_type`), empty when unknown.
+    pub fn vfs_type(&self, mountable: &str) -> Result<String> {
+        Ok(self
+            .probe_device("vfs_type", mountable)?
+            .map(|p| p.fstype)
+            .unwrap_or_default())
+    }
+
+    /// The filesystem UUID of a device (`vfs_uuid`), empty when it has none.
+    pub fn vfs_uuid(&self, mountable: &str) -> Result<String> {
+        Ok(self
+            .probe_device("vfs_uuid", mountable)?
+            .map(|p| p.uuid)
+            .unwrap_or_default())
+    }
+
+    /// The filesystem label of a device (`vfs_label`), empty when it has none.
+    pub fn vfs_label(&self, mountable: &str) -> Result<String> {
+        Ok(self
+            .probe_device("vfs_label", mountable)?
+            .map(|p| p.label)
+            .unwrap_or_default())
+    }
+
+    /// Every filesystem of the session's devices with its type
+    /// (`list_filesystems`), in device order: whole drives without a partition
+    /// table, partitions that can hold a filesystem, then logical volumes. Empty or
+    /// unrecognised devices are `unknown`; LVM PVs, other `*_member` devices and
+    /// LUKS containers are left out, as libguestfs leaves them out. Only the
+    /// session's own devices are looked at, never the host's.
+    pub fn list_filesystems(&self) -> Result<Vec<(String, String)>> {
+        let mut candidates = Vec::new();
+        for drive in self.list_devices()? {
+            let parts = self.drive_partitions(&drive)?;
+            if parts.is_empty() {
+                candidates.push(drive);
+                continue;
+            }
+            let table = self.with_drive("list_filesystems", &drive, |dev| {
+                let ptype = vmcraft_part::part_get_parttype(dev).ok();
+                let mut keep = Vec::new();
+                for p in &parts {
+                    let n = match parse_device(p) {
+                        Ok(DeviceName::Partition(_, n)) => n as i32,
+                        _ => continue,
+                    };
+                    let skip = match ptype.as_deref() {
+                        Some("msdos") => vmcraft_part::part_get_mbr_part_type(dev, n)
+                            .is_ok_and(|t| t == "extended"),
+                        Some("gpt") => vmcraft_part::part_get_gpt_type(dev, n)
+                            .is_ok_and(|t| NON_FS_GPT_TYPES.contains(&t.as_str())),
+                        _ => false,
+                    };
+                    if !skip {
+                        keep.push(p.clone());
+                    }
+                }
+                Ok(keep)
+            })?;
+            candidates.extend(table);
+        }
+        let mut out = Vec::new();
+        let mut has_pv = false;
+        for dev in candidates {
+            match self.vfs_type(&dev)?.as_str() {
+                "" => out.push((dev, "unknown".to_string())),
+                t if t.ends_with("_member") || t == "crypto_LUKS" => has_pv |= t == "LVM2_member",
+                t => out.push((dev, t.to_string())),
+            }
+        }
+        // Only ask lvm2 when there is a PV to find: it costs a process.
+        if has_pv {
+            for lv in self.lvs()? {
+                let t = match self.vfs_type(&lv) {
+                    Ok(t) if !t.is_empty() => t,
+                    Ok(_) => "unknown".to_string(),
+                    Err(e) if e.kind() == ErrorKind::Unsupported => "unknown".to_string(),
+                    Err(e) => return Err(e),
+                };
+                if !t.ends_with("_member") {
+                    out.push((lv, t));
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// The canonical form of a device name (`canonical_device_name`), checking that
+    /// the session has it.
+    pub fn canonical_device_name(&self, device: &str) -> Result<String> {
+        let canonical = crate::names::canonical_device_name(device);
+        if parse_device(&canonical).is_err() {
+            return Err(Error::call(
+                ErrorKind::NoSuchDevice,
+                "canonical_device_name",
+                device,
+                "not a device name",
+            ));
+        }
+        Ok(canonical)
+    }
+}

@@ -1,0 +1,159 @@
+//! The facade's error: the crates' errors wrapped as they are (`#[from]`, message
+//! unchanged), plus the facade's own failures with a matchable [`ErrorKind`].
+
+use std::fmt;
+
+/// Result alias for the facade.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// What kind of failure a facade error is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// The call needs `launch()` first.
+    NotLaunched,
+    /// The call is only allowed before `launch()`.
+    AlreadyLaunched,
+    /// The handle was shut down.
+    ShutDown,
+    /// A device name that the session does not have.
+    NoSuchDevice,
+    /// An argument was rejected before anything was done.
+    InvalidArgument,
+    /// A mount failed, or a path is not mounted.
+    Mount,
+    /// A path or device is busy.
+    Busy,
+    /// The operation is not supported here (a missing kernel feature or tool).
+    Unsupported,
+    /// An I/O failure.
+    Io,
+    /// Inspection found nothing, or not what was asked.
+    Inspection,
+    /// An error from one of the crates below (see [`Error::kind`]).
+    Crate,
+}
+
+/// The facade's own failure: the call, the subject (device or path) and the message.
+#[derive(Debug)]
+pub struct CallError {
+    kind: ErrorKind,
+    call: String,
+    subject: String,
+    message: String,
+    source: Option<Box<dyn std::error::Error + Send + Sync>>,
+}
+
+impl fmt::Display for CallError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.call)?;
+        if !self.subject.is_empty() {
+            write!(f, ": {}", self.subject)?;
+        }
+        if !self.message.is_empty() {
+            write!(f, ": {}", self.message)?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for CallError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source
+            .as_deref()
+            .map(|e| e as &(dyn std::error::Error + 'static))
+    }
+}
+
+/// Every error the facade returns.
+///
+/// ```
+/// use vmcraft::{Error, ErrorKind};
+/// let e = Error::call(ErrorKind::NoSuchDevice, "mount", "/dev/sdz1", "no such device");
+/// assert_eq!(e.to_string(), "mount: /dev/sdz1: no such device");
+/// assert_eq!(e.kind(), ErrorKind::NoSuchDevice);
+/// ```
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A failure of the facade itself.
+    #[error(transparent)]
+    Call(#[from] CallError),
+    /// From `vmcraft-block`.
+    #[error(transparent)]
+    Block(#[from] vmcraft_block::Error),
+    /// From `vmcraft-nbd`.
+    #[error(transparent)]
+    Nbd(#[from] vmcraft_nbd::Error),
+    /// From `vmcraft-part`.
+    #[error(transparent)]
+    Part(#[from] vmcraft_part::Error),
+    /// From `vmcraft-lvm`.
+    #[error(transparent)]
+    Lvm(#[from] vmcraft_lvm::Error),
+    /// From `vmcraft-aug`.
+    #[cfg(feature = "augeas")]
+    #[error(transparent)]
+    Aug(#[from] vmcraft_aug::Error),
+    /// From `vmcraft-archive`.
+    #[error(transparent)]
+    Archive(#[from] vmcraft_archive::Error),
+}
+
+impl Error {
+    /// A facade failure.
+    pub fn call(
+        kind: ErrorKind,
+        call: impl Into<String>,
+        subject: impl fmt::Display,
+        message: impl Into<String>,
+    ) -> Self {
+        Error::Call(CallError {
+            kind,
+            call: call.into(),
+            subject: subject.to_string(),
+            message: message.into(),
+            source: None,
+        })
+    }
+
+    /// A facade failure with a cause.
+    pub fn call_with_source(
+        kind: ErrorKind,
+        call: impl Into<String>,
+        subject: impl fmt::Display,
+        message: impl Into<String>,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        Error::Call(CallError {
+            kind,
+            call: call.into(),
+            subject: subject.to_string(),
+            message: message.into(),
+            source: Some(Box::new(source)),
+        })
+    }
+
+    /// An argument rejected before anything was done.
+    pub fn invalid(
+        call: impl Into<String>,
+        subject: impl fmt::Display,
+        message: impl Into<String>,
+    ) -> Self {
+        Self::call(ErrorKind::InvalidArgument, call, subject, message)
+    }
+
+    /// The facade's kind; [`ErrorKind::Crate`] for an error from a crate below (match
+    /// on the variant to reach that crate's own kind).
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Error::Call(c) => c.kind,
+            _ => ErrorKind::Crate,
+        }
+    }
+
+    /// The whole chain on one line, as the command line prints it.
+    pub fn chain(&self) -> String {
+        vmcraft_block::error_chain(self)
+    }
+}

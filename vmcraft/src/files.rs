@@ -1,0 +1,316 @@
+//! Guest file calls with libguestfs names (`cat`, `write`, `upload`, `ls`, `find`,
+//! `mkdir_p`, `rm_rf`, `cp_a`, `ln_s`, `lstat`, `statvfs`, `checksum`, ...). Every
+//! path is resolved inside the mounted guest tree with chroot semantics through
+//! `vmcraft_archive::GuestRoot`: a guest symlink or `..` can never reach a host file.
+
+use std::io::Read;
+use std::path::Path;
+
+use vmcraft_archive::{GuestRoot, Stat, StatVfs, WriteMode};
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::session::VMCraft;
+
+/// Default mode of new files and directories (0666/0777 under umask 022, as the
+/// libguestfs appliance creates them).
+const FILE_MODE: u32 = 0o644;
+const DIR_MODE: u32 = 0o755;
+
+impl VMCraft {
+    /// The guest tree, which needs a filesystem mounted on `/`.
+    pub fn guest_root(&self) -> Result<GuestRoot> {
+        self.guest_root_for("guest_root")
+    }
+
+    pub(crate) fn guest_root_for(&self, call: &str) -> Result<GuestRoot> {
+        if !self
+            .mounts()
+            .iter()
+            .any(|m| !m.private && m.mountpoint == "/")
+        {
+            return Err(Error::call(
+                ErrorKind::Mount,
+                call,
+                "/",
+                "no filesystem is mounted on / (mount one first)",
+            ));
+        }
+        Ok(GuestRoot::open(self.sysroot(call)?)?)
+    }
+
+    /// A file's content as a string (`cat`; invalid UTF-8 is an error, use
+    /// [`VMCraft::read_file`] for bytes).
+    pub fn cat(&self, path: &str) -> Result<String> {
+        Ok(self.guest_root_for("cat")?.cat(path)?)
+    }
+
+    /// A file's content (`read_file`).
+    pub fn read_file(&self, path: &str) -> Result<Vec<u8>> {
+        Ok(self.guest_root_for("read_file")?.read_file(path)?)
+    }
+
+    /// Lines of a text file, without their newlines (`read_lines`).
+    pub fn read_lines(&self, path: &str) -> Result<Vec<String>> {
+        Ok(self.cat(path)?.lines().map(String::from).collect())
+    }
+
+    /// Create or overwrite a file with `content` (`write`).
+    pub fn write(&self, path: &str, content: &[u8]) -> Result<()> {
+        Ok(self.guest_root_for("write")?.write(path, content)?)
+    }
+
+    /// Append `content` to a file, creating it (`write_append`).
+    pub fn write_append(&self, path: &str, content: &[u8]) -> Result<()> {
+        Ok(self
+            .guest_root_for("write_append")?
+            .write_append(path, content)?)
+    }
+
+    /// Copy a host file into the guest (`upload`).
+    pub fn upload(&self, host_file: impl AsRef<Path>, path: &str) -> Result<u64> {
+        let host_file = host_file.as_ref();
+        let mut src = std::fs::File::open(host_file).map_err(|e| {
+            Error::call_with_source(
+                ErrorKind::Io,
+                "upload",
+                host_file.display(),
+                "cannot open",
+                e,
+            )
+        })?;
+        let mut dst =
+            self.guest_root_for("upload")?
+                .open_write(path, WriteMode::Truncate, FILE_MODE)?;
+        let n = std::io::copy(&mut src, &mut dst).map_err(|e| {
+            Error::call_with_source(ErrorKind::Io, "upload", path, "copy failed", e)
+        })?;
+        dst.sync_all()
+            .map_err(|e| Error::call_with_source(ErrorKind::Io, "upload", path, "fsync", e))?;
+        Ok(n)
+    }
+
+    /// Copy a guest file out to the host (`download`).
+    pub fn download(&self, path: &str, host_file: impl AsRef<Path>) -> Result<u64> {
+        let host_file = host_file.as_ref();
+        let mut src = self.guest_root_for("download")?.open_read(path)?;
+        let mut dst = std::fs::File::create(host_file).map_err(|e| {
+            Error::call_with_source(
+                ErrorKind::Io,
+                "download",
+                host_file.display(),
+                "cannot create",
+                e,
+            )
+        })?;
+        std::io::copy(&mut src, &mut dst)
+            .map_err(|e| Error::call_with_source(ErrorKind::Io, "download", path, "copy failed", e))
+    }
+
+    /// The names in a directory, sorted, without `.` and `..` (`ls`).
+    pub fn ls(&self, directory: &str) -> Result<Vec<String>> {
+        Ok(self.guest_root_for("ls")?.ls(directory)?)
+    }
+
+    /// Every path below a directory, relative to it, sorted (`find`).
+    pub fn find(&self, directory: &str) -> Result<Vec<String>> {
+        Ok(self.guest_root_for("find")?.find(directory)?)
+    }
+
+    /// Whether anything exists at the path (`exists`).
+    pub fn exists(&self, path: &str) -> Result<bool> {
+        Ok(self.guest_root_for("exists")?.exists(path)?)
+    }
+
+    /// Whether the path is a regular file, following symlinks (`is_file`).
+    pub fn is_file(&self, path: &str) -> Result<bool> {
+        Ok(self.guest_root_for("is_file")?.is_file(path, true)?)
+    }
+
+    /// Whether the path is a directory, following symlinks (`is_dir`).
+    pub fn is_dir(&self, path: &str) -> Result<bool> {
+        Ok(self.guest_root_for("is_dir")?.is_dir(path, true)?)
+    }
+
+    /// Whether the path is a symbolic link (`is_symlink`).
+    pub fn is_symlink(&self, path: &str) -> Result<bool> {
+        Ok(self.guest_root_for("is_symlink")?.is_symlink(path)?)
+    }
+
+    /// Create a directory (`mkdir`).
+    pub fn mkdir(&self, path: &str) -> Result<()> {
+        Ok(self.guest_root_for("mkdir")?.mkdir(path, DIR_MODE)?)
+    }
+
+    /// Create a directory with this mode (`mkdir_mode`).
+    pub fn mkdir_mode(&self, path: &str, mode: u32) -> Result<()> {
+        Ok(self.guest_root_for("mkdir_mode")?.mkdir(path, mode)?)
+    }
+
+    /// Create a directory and its missing parents (`mkdir_p`).
+    pub fn mkdir_p(&self, path: &str) -> Result<()> {
+        Ok(self.guest_root_for("mkdir_p")?.mkdir_p(path, DIR_MODE)?)
+    }
+
+    /// Remove a file (`rm`).
+    pub fn rm(&self, path: &str) -> Result<()> {
+        Ok(self.guest_root_for("rm")?.rm(path)?)
+    }
+
+    /// Remove a file if it exists (`rm_f`).
+    pub fn rm_f(&self, path: &str) -> Result<()> {
+        Ok(self.guest_root_for("rm_f")?.rm_f(path)?)
+    }
+
+    /// Remove a tree; nothing there is not an error (`rm_rf`).
+    pub fn rm_rf(&self, path: &str) -> Result<()> {
+        Ok(self.guest_root_for("rm_rf")?.rm_rf(path)?)
+    }
+
+    /// Remove an empty directory (`rmdir`).
+    pub fn rmdir(&self, path: &str) -> Result<()> {
+        Ok(self.guest_root_for("rmdir")?.rmdir(path)?)
+    }
+
+    /// Copy a file (`cp`).
+    pub fn cp(&self, src: &str, dest: &str) -> Result<()> {
+        Ok(self.guest_root_for("cp")?.cp(src, dest)?)
+    }
+
+    /// Copy a tree, keeping modes, owners, times and links (`cp_a`).
+    pub fn cp_a(&self, src: &str, dest: &str) -> Result<()> {
+        Ok(self.guest_root_for("cp_a")?.cp_a(src, dest)?)
+    }
+
+    /// Move or rename (`mv`).
+    pub fn mv(&self, src: &str, dest: &str) -> Result<()> {
+        Ok(self.guest_root_for("mv")?.mv(src, dest)?)
+    }
+
+    /// Change the mode (`chmod`).
+    pub fn chmod(&self, mode: u32, path: &str) -> Result<()> {
+        Ok(self.guest_root_for("chmod")?.chmod(mode, path)?)
+    }
+
+    /// Change the owner, following symlinks (`chown`).
+    pub fn chown(&self, owner: i32, group: i32, path: &str) -> Result<()> {
+        Ok(self.guest_root_for("chown")?.chown(owner, group, path)?)
+    }
+
+    /// Create a symbolic link `linkname -> target` (`ln_s`).
+    pub fn ln_s(&self, target: &str, linkname: &str) -> Result<()> {
+        Ok(self.guest_root_for("ln_s")?.ln_s(target, linkname)?)
+    }
+
+    /// A symbolic link's target (`readlink`).
+    pub fn readlink(&self, path: &str) -> Result<String> {
+        Ok(self.guest_root_for("readlink")?.readlink(path)?)
+    }
+
+    /// Create an empty file or update its times (`touch`).
+    pub fn touch(&self, path: &str) -> Result<()> {
+        Ok(self.guest_root_for("touch")?.touch(path)?)
+    }
+
+    /// A path's status, not following a final symlink (`lstat`).
+    pub fn lstat(&self, path: &str) -> Result<Stat> {
+        Ok(self.guest_root_for("lstat")?.lstat(path)?)
+    }
+
+    /// A path's status, following symlinks (`stat`).
+    pub fn stat(&self, path: &str) -> Result<Stat> {
+        Ok(self.guest_root_for("stat")?.stat(path)?)
+    }
+
+    /// The status of the filesystem holding a path (`statvfs`).
+    pub fn statvfs(&self, path: &str) -> Result<StatVfs> {
+        Ok(self.guest_root_for("statvfs")?.statvfs(path)?)
+    }
+
+    /// A file's checksum as lower-case hex (`checksum`): `crc` (POSIX `cksum`,
+    /// decimal), `md5`, `sha1`, `sha224`, `sha256`, `sha384`, `sha512`.
+    ///
+    /// ```no_run
+    /// # let g = vmcraft::VMCraft::new();
+    /// let sum = g.checksum("sha256", "/etc/hostname")?;
+    /// # Ok::<(), vmcraft::Error>(())
+    /// ```
+    pub fn checksum(&self, csumtype: &str, path: &str) -> Result<String> {
+        let mut f = self.guest_root_for("checksum")?.open_read(path)?;
+        checksum_reader(csumtype, path, &mut f)
+    }
+}
+
+/// Checksum a stream; `subject` names it in errors.
+pub(crate) fn checksum_reader(csumtype: &str, subject: &str, r: &mut dyn Read) -> Result<String> {
+    use sha2::Digest;
+    fn digest<D: Digest>(subject: &str, r: &mut dyn Read) -> Result<String> {
+        let mut d = D::new();
+        let mut buf = vec![0u8; 1 << 20];
+        loop {
+            let n = r.read(&mut buf).map_err(|e| {
+                Error::call_with_source(ErrorKind::Io, "checksum", subject, "read", e)
+            })?;
+            if n == 0 {
+                break;
+            }
+            d.update(&buf[..n]);
+        }
+        Ok(d.finalize().iter().map(|b| format!("{b:02x}")).collect())
+    }
+    match csumtype {
+        "md5" => digest::<md5::Md5>(subject, r),
+        "sha1" => digest::<sha1::Sha1>(subject, r),
+        "sha224" => digest::<sha2::Sha224>(subject, r),
+        "sha256" => digest::<sha2::Sha256>(subject, r),
+        "sha384" => digest::<sha2::Sha384>(subject, r),
+        "sha512" => digest::<sha2::Sha512>(subject, r),
+        "crc" => {
+            // POSIX cksum: CRC-32/CKSUM over the data, then over the length bytes.
+            let crc = crc::Crc::<u32>::new(&crc::CRC_32_CKSUM);
+            let mut d = crc.digest();
+            let mut buf = vec![0u8; 1 << 20];
+            let mut len: u64 = 0;
+            loop {
+                let n = r.read(&mut buf).map_err(|e| {
+                    Error::call_with_source(ErrorKind::Io, "checksum", subject, "read", e)
+                })?;
+                if n == 0 {
+                    break;
+                }
+                d.update(&buf[..n]);
+                len += n as u64;
+            }
+            let mut l = len;
+            while l > 0 {
+                d.update(&[l as u8]);
+                l >>= 8;
+            }
+            Ok(d.finalize().to_string())
+        }
+        other => Err(Error::invalid(
+            "checksum",
+            subject,
+            format!(
+                "unknown checksum type '{other}' (expected crc, md5, sha1, sha224, sha256, sha384 or sha512)"
+            ),
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn checksums_match_coreutils_known_values() {
+        let sum = |t: &str| checksum_reader(t, "x", &mut &b"hello\n"[..]).unwrap();
+        assert_eq!(sum("md5"), "b1946ac92492d2347c6235b4d2611184");
+        assert_eq!(sum("sha1"), "f572d396fae9206628714fb2ce00f72e94f2258f");
+        assert_eq!(
+            sum("sha256"),
+            "5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03"
+        );
+        assert_eq!(sum("crc"), "3015617425");
+        assert!(checksum_reader("sha3", "x", &mut &b""[..]).is_err());
+    }
+}

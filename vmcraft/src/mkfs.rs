@@ -1,0 +1,374 @@
+//! Making and growing filesystems: `mkfs` for ext2/3/4, xfs, vfat, btrfs, ntfs and
+//! swap (libguestfs's optional arguments: blocksize, features, inode, sectorsize,
+//! label), `mkswap`, `resize2fs`, `xfs_growfs`. The tools run through the
+//! session's `CommandRunner`; the probe cache of the device is invalidated.
+
+use std::time::Duration;
+
+use vmcraft_block::Command;
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::session::VMCraft;
+
+/// libguestfs's optional arguments to `mkfs`.
+///
+/// ```
+/// let o = vmcraft::MkfsOptions { label: Some("root".into()), ..Default::default() };
+/// assert_eq!(o.blocksize, None);
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MkfsOptions {
+    /// Filesystem block size (cluster size for vfat and ntfs) in bytes.
+    pub blocksize: Option<u32>,
+    /// ext2/3/4 features (`-O`).
+    pub features: Option<String>,
+    /// ext2/3/4 inode size (`-I`).
+    pub inode: Option<u32>,
+    /// Sector size (xfs, vfat, btrfs, ntfs).
+    pub sectorsize: Option<u32>,
+    /// Filesystem label.
+    pub label: Option<String>,
+}
+
+/// The filesystem types `mkfs` makes, with their label limit in bytes.
+pub const MKFS_TYPES: [(&str, usize); 8] = [
+    ("ext2", 16),
+    ("ext3", 16),
+    ("ext4", 16),
+    ("xfs", 12),
+    ("vfat", 11),
+    ("btrfs", 255),
+    ("ntfs", 128),
+    ("swap", 16),
+];
+
+fn power_of_two(call: &str, dev: &str, what: &str, v: u32) -> Result<()> {
+    if v < 512 || !v.is_power_of_two() {
+        return Err(Error::invalid(
+            call,
+            dev,
+            format!("{what} {v} is not a power of two of at least 512"),
+        ));
+    }
+    Ok(())
+}
+
+/// The command that makes `fstype` on `host_dev`, validated.
+pub(crate) fn mkfs_command(
+    fstype: &str,
+    device: &str,
+    host_dev: &std::path::Path,
+    o: &MkfsOptions,
+) -> Result<Command> {
+    let call = "mkfs";
+    let limit = MKFS_TYPES
+        .iter()
+        .find(|(t, _)| *t == fstype)
+        .map(|(_, l)| *l)
+        .ok_or_else(|| {
+            let names: Vec<&str> = MKFS_TYPES.iter().map(|(t, _)| *t).collect();
+            Error::invalid(
+                call,
+                device,
+                format!(
+                    "unsupported filesystem type '{fstype}' (supported: {})",
+                    names.join(", ")
+                ),
+            )
+        })?;
+    if let Some(l) = &o.label {
+        if l.len() > limit {
+            return Err(Error::invalid(
+                call,
+                device,
+                format!("label '{l}' is longer than {limit} bytes (the {fstype} limit)"),
+            ));
+        }
+    }
+    if let Some(b) = o.blocksize {
+        power_of_two(call, device, "blocksize", b)?;
+    }
+    if let Some(s) = o.sectorsize {
+        power_of_two(call, device, "sectorsize", s)?;
+    }
+    let ext = fstype.starts_with("ext");
+    if !ext && (o.features.is_some() || o.inode.is_some()) {
+        return Err(Error::invalid(
+            call,
+            device,
+            format!("features and inode apply to ext2/3/4, not {fstype}"),
+        ));
+    }
+    let mut c = match fstype {
+        "ext2" | "ext3" | "ext4" => {
+            let mut c = Command::new(format!("mkfs.{fstype}")).args(["-F", "-q"]);
+            if let Some(b) = o.blocksize {
+                c = c.arg("-b").arg(b.to_string());
+            }
+            if let Some(f) = &o.features {
+                c = c.arg("-O").arg(f);
+            }
+            if let Some(i) = o.inode {
+                c = c.arg("-I").arg(i.to_string());
+            }
+            if let Some(l) = &o.label {
+                c = c.arg("-L").arg(l);
+            }
+            c
+        }
+        "xfs" => {
+            let mut c = Command::new("mkfs.xfs").args(["-f", "-q"]);
+            if let Some(b) = o.blocksize {
+                c = c.arg("-b").arg(format!("size={b}"));
+            }
+            if let Some(s) = o.sectorsize {
+                c = c.arg("-s").arg(format!("size={s}"));
+            }
+            if let Some(l) = &o.label {
+                c = c.arg("-L").arg(l);
+            }
+            c
+        }
+        "vfat" => {
+            let mut c = Command::new("mkfs.vfat").arg("-I");
+            if let Some(s) = o.sectorsize {
+                c = c.arg("-S").arg(s.to_string());
+            }
+            if let Some(b) = o.blocksize {
+                let ss = o.sectorsize.unwrap_or(512);
+                if b < ss {
+                    return Err(Error::invalid(
+                        call,
+                        device,
+                        format!("blocksize {b} is smaller than the sector size {ss}"),
+                    ));
+                }
+                c = c.arg("-s").arg((b / ss).to_string());
+            }
+            if let Some(l) = &o.label {
+                c = c.arg("-n").arg(l);
+            }
+            c
+        }
+        "btrfs" => {
+            let mut c = Command::new("mkfs.btrfs").args(["-f", "-q"]);
+            if let Some(s) = o.sectorsize {
+                c = c.arg("-s").arg(s.to_string());
+            }
+            if let Some(b) = o.blocksize {
+                c = c.arg("-n").arg(b.to_string());
+            }
+            if let Some(l) = &o.label {
+                c = c.arg("-L").arg(l);
+            }
+            c
+        }
+        "ntfs" => {
+            let mut c = Command::new("mkntfs").args(["-Q", "-F", "-q"]);
+            if let Some(s) = o.sectorsize {
+                c = c.arg("-s").arg(s.to_string());
+            }
+            if let Some(b) = o.blocksize {
+                c = c.arg("-c").arg(b.to_string());
+            }
+            if let Some(l) = &o.label {
+                c = c.arg("-L").arg(l);
+            }
+            c
+        }
+        "swap" => {
+            let mut c = Command::new("mkswap").arg("-f");
+            if let Some(l) = &o.label {
+                c = c.arg("-L").arg(l);
+            }
+            c
+        }
+        _ => unreachable!("checked against MKFS_TYPES"),
+    };
+    c = c.arg(host_dev).timeout(Duration::from_secs(600));
+    Ok(c)
+}
+
+impl VMCraft {
+    /// Make a filesystem (`mkfs`): `fstype` one of ext2, ext3, ext4, xfs, vfat,
+    /// btrfs, ntfs, swap.
+    ///
+    /// ```no_run
+    /// # let g = vmcraft::VMCraft::new();
+    /// g.mkfs("ext4", "/dev/sda1", &vmcraft::MkfsOptions { label: Some("root".into()), ..Default::default() })?;
+    /// # Ok::<(), vmcraft::Error>(())
+    /// ```
+    pub fn mkfs(&self, fstype: &str, device: &str, opts: &MkfsOptions) -> Result<()> {
+        let _span = tracing::info_span!("mkfs", fstype, device).entered();
+        let dev = self.resolve("mkfs", device)?;
+        if dev.readonly {
+            return Err(Error::call(
+                ErrorKind::InvalidArgument,
+                "mkfs",
+                &dev.name,
+                "the drive was added read-only",
+            ));
+        }
+        if self.mounts().iter().any(|m| m.device == dev.name) {
+            return Err(Error::call(
+                ErrorKind::Busy,
+                "mkfs",
+                &dev.name,
+                "the device is mounted",
+            ));
+        }
+        let cmd = mkfs_command(fstype, &dev.name, &dev.host, opts)?;
+        self.progress("mkfs", 0, 1);
+        let result = self.runner().run(&cmd);
+        self.invalidate_device(&dev.name);
+        result.map_err(|e| {
+            Error::call_with_source(
+                ErrorKind::Crate,
+                "mkfs",
+                &dev.name,
+                format!("mkfs.{fstype} failed"),
+                e,
+            )
+        })?;
+        self.progress("mkfs", 1, 1);
+        Ok(())
+    }
+
+    /// Make a swap area (`mkswap`).
+    pub fn mkswap(&self, device: &str, label: Option<&str>) -> Result<()> {
+        self.mkfs(
+            "swap",
+            device,
+            &MkfsOptions {
+                label: label.map(String::from),
+                ..Default::default()
+            },
+        )
+    }
+
+    /// Grow (or shrink) an unmounted ext2/3/4 filesystem to fill its device
+    /// (`resize2fs`).
+    pub fn resize2fs(&self, device: &str) -> Result<()> {
+        let dev = self.resolve("resize2fs", device)?;
+        if self.mounts().iter().any(|m| m.device == dev.name) {
+            return Err(Error::call(
+                ErrorKind::Busy,
+                "resize2fs",
+                &dev.name,
+                "the device is mounted",
+            ));
+        }
+        // resize2fs wants a freshly checked filesystem; e2fsck exits 1 or 2 when it
+        // fixed something, which is fine here.
+        let fsck = Command::new("e2fsck").args(["-f", "-y"]).arg(&dev.host);
+        let out = self.runner().execute(&fsck)?;
+        if !matches!(out.status.code(), Some(0..=2)) {
+            return Err(vmcraft_block::command::command_failed(&fsck, &out).into());
+        }
+        self.runner()
+            .run(&Command::new("resize2fs").arg(&dev.host))?;
+        self.invalidate_device(&dev.name);
+        Ok(())
+    }
+
+    /// Grow a mounted xfs filesystem to fill its device (`xfs_growfs`, given the
+    /// mount point).
+    pub fn xfs_growfs(&self, mountpoint: &str) -> Result<()> {
+        let host = self.mountpoint_host_path(mountpoint)?;
+        self.runner().run(&Command::new("xfs_growfs").arg(&host))?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    fn argv(fstype: &str, o: &MkfsOptions) -> Result<Vec<String>> {
+        mkfs_command(fstype, "/dev/sda1", Path::new("/dev/loop9p1"), o).map(|c| c.argv())
+    }
+
+    #[test]
+    fn argument_lists_per_type() {
+        let label = MkfsOptions {
+            label: Some("L".into()),
+            blocksize: Some(4096),
+            ..Default::default()
+        };
+        assert_eq!(
+            argv("ext4", &label).unwrap(),
+            [
+                "mkfs.ext4",
+                "-F",
+                "-q",
+                "-b",
+                "4096",
+                "-L",
+                "L",
+                "/dev/loop9p1"
+            ]
+        );
+        assert_eq!(
+            argv("xfs", &label).unwrap(),
+            [
+                "mkfs.xfs",
+                "-f",
+                "-q",
+                "-b",
+                "size=4096",
+                "-L",
+                "L",
+                "/dev/loop9p1"
+            ]
+        );
+        assert_eq!(
+            argv("vfat", &label).unwrap(),
+            ["mkfs.vfat", "-I", "-s", "8", "-n", "L", "/dev/loop9p1"]
+        );
+        assert_eq!(
+            argv("swap", &MkfsOptions::default()).unwrap(),
+            ["mkswap", "-f", "/dev/loop9p1"]
+        );
+        assert_eq!(
+            argv("ntfs", &MkfsOptions::default()).unwrap(),
+            ["mkntfs", "-Q", "-F", "-q", "/dev/loop9p1"]
+        );
+    }
+
+    #[test]
+    fn bad_arguments_are_refused() {
+        let e = argv("zfs", &MkfsOptions::default()).unwrap_err();
+        assert!(
+            e.to_string().contains("unsupported filesystem type 'zfs'"),
+            "{e}"
+        );
+        let e = argv(
+            "xfs",
+            &MkfsOptions {
+                label: Some("thirteen-char".into()),
+                ..Default::default()
+            },
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("longer than 12 bytes"), "{e}");
+        let e = argv(
+            "ext4",
+            &MkfsOptions {
+                blocksize: Some(3000),
+                ..Default::default()
+            },
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("blocksize 3000"), "{e}");
+        let e = argv(
+            "xfs",
+            &MkfsOptions {
+                inode: Some(256),
+                ..Default::default()
+            },
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("apply to ext2/3/4"), "{e}");
+    }
+}

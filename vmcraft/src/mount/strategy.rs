@@ -1,0 +1,365 @@
+//! Mount strategies as data, and `mount_with_fallback`: normal, then
+//! `ro,norecovery`, then `ro,noload`, then FUSE drivers (ntfs-3g, its forcing mode,
+//! fusefat, fuse2fs). Each attempt is reported; the winning strategy is returned;
+//! every mount made is tracked so `umount_all` and shutdown undo it.
+
+use std::os::fd::AsRawFd;
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+use super::{MountEntry, parse_options};
+use crate::error::{Error, ErrorKind, Result};
+use crate::session::{Resolved, VMCraft};
+
+/// How a strategy mounts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub enum MountMethod {
+    /// mount(2) with the kernel's driver.
+    Kernel,
+    /// A FUSE driver program (`ntfs-3g`, `fusefat`, `fuse2fs`).
+    Fuse(String),
+}
+
+/// One way of mounting a filesystem.
+///
+/// ```
+/// use vmcraft::{MountMethod, MountStrategy};
+/// let s = MountStrategy::kernel("ro,norecovery", "ro,norecovery").for_types(&["xfs", "ext4"]);
+/// assert!(s.applies_to("xfs", false) && !s.applies_to("vfat", false));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MountStrategy {
+    /// The name reported in attempts and results.
+    pub name: String,
+    /// Kernel or FUSE.
+    pub method: MountMethod,
+    /// Mount options this strategy uses (added to `nosuid,nodev`).
+    pub options: String,
+    /// Filesystem types it applies to (empty: any).
+    pub fstypes: Vec<String>,
+    /// Only tried when the kernel has no driver for the type (mount(8)'s helper
+    /// behaviour).
+    pub only_without_kernel_driver: bool,
+}
+
+impl MountStrategy {
+    /// A kernel mount with these options.
+    pub fn kernel(name: &str, options: &str) -> Self {
+        MountStrategy {
+            name: name.to_string(),
+            method: MountMethod::Kernel,
+            options: options.to_string(),
+            fstypes: Vec::new(),
+            only_without_kernel_driver: false,
+        }
+    }
+
+    /// A FUSE driver mount with these options.
+    pub fn fuse(name: &str, driver: &str, options: &str) -> Self {
+        MountStrategy {
+            name: name.to_string(),
+            method: MountMethod::Fuse(driver.to_string()),
+            options: options.to_string(),
+            fstypes: Vec::new(),
+            only_without_kernel_driver: false,
+        }
+    }
+
+    /// Restrict to these filesystem types.
+    pub fn for_types(mut self, types: &[&str]) -> Self {
+        self.fstypes = types.iter().map(|t| t.to_string()).collect();
+        self
+    }
+
+    /// Only when the kernel lacks the driver.
+    pub fn without_kernel_driver(mut self) -> Self {
+        self.only_without_kernel_driver = true;
+        self
+    }
+
+    /// Whether this strategy is tried for `fstype`, given whether the kernel turned
+    /// the type down for lack of a driver.
+    pub fn applies_to(&self, fstype: &str, kernel_lacks_driver: bool) -> bool {
+        (self.fstypes.is_empty() || self.fstypes.iter().any(|t| t == fstype))
+            && (!self.only_without_kernel_driver || kernel_lacks_driver)
+    }
+}
+
+/// The FUSE drivers mount(8) would reach for when the kernel lacks a driver.
+fn helper_drivers(options: &str) -> Vec<MountStrategy> {
+    vec![
+        MountStrategy::fuse("ntfs-3g", "ntfs-3g", options)
+            .for_types(&["ntfs"])
+            .without_kernel_driver(),
+        MountStrategy::fuse("fusefat", "fusefat", options)
+            .for_types(&["vfat"])
+            .without_kernel_driver(),
+    ]
+}
+
+/// What `mount` tries: the kernel with the given options, then the FUSE helper for
+/// types the kernel has no driver for.
+pub fn normal_strategies(options: &str) -> Vec<MountStrategy> {
+    let mut v = vec![MountStrategy::kernel("normal", options)];
+    v.extend(helper_drivers(options));
+    v
+}
+
+/// What `mount_with_fallback` tries, in order.
+///
+/// ```
+/// let names: Vec<String> = vmcraft::mount::strategy::fallback_strategies("")
+///     .into_iter().map(|s| s.name).collect();
+/// assert_eq!(names[..3], ["normal", "ro,norecovery", "ro,noload"]);
+/// ```
+pub fn fallback_strategies(options: &str) -> Vec<MountStrategy> {
+    let mut v = normal_strategies(options);
+    v.insert(
+        1,
+        MountStrategy::kernel("ro,norecovery", "ro,norecovery").for_types(&["xfs", "ext3", "ext4"]),
+    );
+    v.insert(
+        2,
+        MountStrategy::kernel("ro,noload", "ro,noload").for_types(&["ext3", "ext4"]),
+    );
+    v.extend([
+        // ntfs-3g refuses an unclean or hibernated volume read-write; read-only
+        // with the hibernation file left alone is its forcing mode that changes
+        // nothing on the guest.
+        MountStrategy::fuse("ntfs-3g force", "ntfs-3g", "ro,norecover").for_types(&["ntfs"]),
+        MountStrategy::fuse("fuse2fs", "fuse2fs", "ro").for_types(&["ext2", "ext3", "ext4"]),
+    ]);
+    v
+}
+
+/// One strategy tried.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Attempt {
+    /// The strategy's name.
+    pub strategy: String,
+    /// The options used.
+    pub options: String,
+    /// Why it failed; `None` for the one that succeeded.
+    pub error: Option<String>,
+}
+
+/// How a mount with strategies went.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FallbackOutcome {
+    /// The device.
+    pub device: String,
+    /// The mount point.
+    pub mountpoint: String,
+    /// The filesystem type.
+    pub fstype: String,
+    /// The strategy that mounted it.
+    pub strategy: String,
+    /// The options it mounted with.
+    pub options: String,
+    /// Every strategy tried, in order, the successful one last.
+    pub attempts: Vec<Attempt>,
+}
+
+/// Where a strategy mounts.
+pub(crate) struct Target {
+    /// The guest mount point (or a description for private mounts).
+    pub mountpoint: String,
+    /// The host directory.
+    pub host: PathBuf,
+    /// A descriptor on the directory for the kernel to mount onto.
+    pub fd: Option<std::os::fd::OwnedFd>,
+    pub private: bool,
+}
+
+impl VMCraft {
+    /// Mount trying each strategy in turn (`mount_with_fallback`): normal, then
+    /// `ro,norecovery`, `ro,noload`, then FUSE drivers, each where it applies to
+    /// the filesystem type. Returns the strategy that worked and every attempt.
+    pub fn mount_with_fallback(
+        &self,
+        mountable: &str,
+        mountpoint: &str,
+    ) -> Result<FallbackOutcome> {
+        let strategies = fallback_strategies(&self.config.default_mount_options);
+        self.mount_with_strategies(
+            "mount_with_fallback",
+            mountable,
+            mountpoint,
+            "",
+            &strategies,
+        )
+    }
+
+    /// Mount trying the given strategies in order (`vfstype` empty: probe it).
+    pub fn mount_with_strategies(
+        &self,
+        call: &str,
+        mountable: &str,
+        mountpoint: &str,
+        vfstype: &str,
+        strategies: &[MountStrategy],
+    ) -> Result<FallbackOutcome> {
+        let dev = self.resolve(call, mountable)?;
+        let (mp, fd, host) = self.mount_target(call, mountpoint)?;
+        let target = Target {
+            mountpoint: mp,
+            host,
+            fd: Some(fd),
+            private: false,
+        };
+        self.try_strategies(call, &dev, vfstype, target, strategies)
+    }
+
+    pub(crate) fn try_strategies(
+        &self,
+        call: &str,
+        dev: &Resolved,
+        vfstype: &str,
+        target: Target,
+        strategies: &[MountStrategy],
+    ) -> Result<FallbackOutcome> {
+        let fstype = if vfstype.is_empty() {
+            match self.probe_device(call, &dev.name)? {
+                Some(p) if p.usage == "filesystem" => p.fstype,
+                Some(p) => {
+                    return Err(Error::call(
+                        ErrorKind::Mount,
+                        call,
+                        &dev.name,
+                        format!("{} is not a mountable filesystem", p.fstype),
+                    ));
+                }
+                None => {
+                    return Err(Error::call(
+                        ErrorKind::Mount,
+                        call,
+                        &dev.name,
+                        "unknown filesystem type (nothing recognisable on the device)",
+                    ));
+                }
+            }
+        } else {
+            vfstype.to_string()
+        };
+        let mut attempts = Vec::new();
+        let mut no_driver = false;
+        for s in strategies
+            .iter()
+            .filter(|s| s.fstypes.is_empty() || s.fstypes.contains(&fstype))
+        {
+            if !s.applies_to(&fstype, no_driver) {
+                continue;
+            }
+            // A read-only drive can only be mounted read-only (mount(8) retries so).
+            let opts_str = if dev.readonly {
+                format!("{},ro", s.options)
+            } else {
+                s.options.clone()
+            };
+            let opts = parse_options(call, &dev.name, &opts_str)?;
+            let effective = opts.to_option_string();
+            let result = match &s.method {
+                MountMethod::Kernel => {
+                    let tgt = match &target.fd {
+                        Some(fd) => PathBuf::from(format!("/proc/self/fd/{}", fd.as_raw_fd())),
+                        None => target.host.clone(),
+                    };
+                    let data = opts.data.join(",");
+                    nix::mount::mount(
+                        Some(&dev.host),
+                        &tgt,
+                        Some(fstype.as_str()),
+                        opts.flags,
+                        Some(data.as_str()),
+                    )
+                    .map_err(|e| {
+                        if e == nix::errno::Errno::ENODEV {
+                            no_driver = true;
+                            format!("the kernel has no {fstype} driver")
+                        } else {
+                            let io = std::io::Error::from(e);
+                            format!("{io}")
+                        }
+                    })
+                }
+                MountMethod::Fuse(driver) => self
+                    .fuse_mount(driver, dev, &target.host, &opts)
+                    .map_err(|e| e.chain()),
+            };
+            match result {
+                Ok(()) => {
+                    attempts.push(Attempt {
+                        strategy: s.name.clone(),
+                        options: effective.clone(),
+                        error: None,
+                    });
+                    let fuse_driver = match &s.method {
+                        MountMethod::Fuse(d) => Some(d.clone()),
+                        MountMethod::Kernel => None,
+                    };
+                    self.mounts().push(MountEntry {
+                        device: dev.name.clone(),
+                        mountpoint: target.mountpoint.clone(),
+                        host_path: target.host.clone(),
+                        fstype: fstype.clone(),
+                        options: effective.clone(),
+                        strategy: s.name.clone(),
+                        fuse_driver,
+                        private: target.private,
+                    });
+                    if attempts.len() > 1 {
+                        tracing::warn!(device = %dev.name, strategy = %s.name, "mounted by a fallback strategy");
+                    }
+                    return Ok(FallbackOutcome {
+                        device: dev.name.clone(),
+                        mountpoint: target.mountpoint,
+                        fstype,
+                        strategy: s.name.clone(),
+                        options: effective,
+                        attempts,
+                    });
+                }
+                Err(why) => {
+                    tracing::debug!(device = %dev.name, strategy = %s.name, error = %why, "mount attempt failed");
+                    attempts.push(Attempt {
+                        strategy: s.name.clone(),
+                        options: effective,
+                        error: Some(why),
+                    });
+                }
+            }
+        }
+        let summary: Vec<String> = attempts
+            .iter()
+            .map(|a| {
+                format!(
+                    "{} ({}): {}",
+                    a.strategy,
+                    a.options,
+                    a.error.as_deref().unwrap_or("")
+                )
+            })
+            .collect();
+        Err(Error::call(
+            ErrorKind::Mount,
+            call,
+            &dev.name,
+            if summary.is_empty() {
+                format!("no mount strategy applies to {fstype}")
+            } else if summary.len() == 1 {
+                format!(
+                    "cannot mount {fstype} on {}: {}",
+                    target.mountpoint,
+                    attempts[0].error.as_deref().unwrap_or("")
+                )
+            } else {
+                format!(
+                    "cannot mount {fstype} on {}: {}",
+                    target.mountpoint,
+                    summary.join("; ")
+                )
+            },
+        ))
+    }
+}

@@ -1,0 +1,646 @@
+//! The [`VMCraft`] handle: drives, launch, shutdown (also on drop and after a panic
+//! in the caller), and the mapping from libguestfs device names to the host nodes
+//! that back them.
+
+use std::collections::HashMap;
+use std::os::unix::fs::DirBuilderExt;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+use vmcraft_block::{BlockDevice, CommandRunner, device::Named};
+use vmcraft_nbd::{AttachOptions, Attachment, Format};
+
+use crate::cache::TtlCache;
+use crate::config::{Config, ProgressEvent};
+use crate::error::{Error, ErrorKind, Result};
+use crate::inspect::InspectInfo;
+use crate::mount::MountEntry;
+use crate::names::{DeviceName, drive_name, format_device, parse_device};
+use crate::probe::Probe;
+
+/// Options of [`VMCraft::add_drive_opts`], as libguestfs's `add_drive_opts`.
+///
+/// ```
+/// use vmcraft::DriveOpts;
+/// let opts = DriveOpts { format: Some("qcow2".parse().unwrap()), readonly: true, ..Default::default() };
+/// assert!(opts.readonly);
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DriveOpts {
+    /// The image format; detected from its magic bytes when `None` (and then a
+    /// backing file is refused unless `allow_backing_file`).
+    pub format: Option<Format>,
+    /// Attach read-only: nothing can write to the image.
+    pub readonly: bool,
+    /// Let a qcow2/vmdk/... open its backing file(s).
+    pub allow_backing_file: bool,
+}
+
+pub(crate) struct Drive {
+    pub name: String,
+    pub image: PathBuf,
+    pub opts: DriveOpts,
+    pub attachment: Option<Attachment>,
+    /// Serialises table edits on this drive (read-modify-write of the table).
+    pub edit: Arc<Mutex<()>>,
+}
+
+impl Drive {
+    pub fn attachment(&self, call: &str) -> Result<&Attachment> {
+        self.attachment.as_ref().ok_or_else(|| {
+            Error::call(
+                ErrorKind::NotLaunched,
+                call,
+                &self.name,
+                "drive is not attached (call launch first)",
+            )
+        })
+    }
+}
+
+#[derive(Default)]
+pub(crate) struct State {
+    pub drives: Vec<Drive>,
+    pub launched: bool,
+    pub shut_down: bool,
+}
+
+/// A device name resolved to the host node behind it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resolved {
+    /// The canonical libguestfs name (`/dev/sda1`).
+    pub name: String,
+    /// The host node (`/dev/loop3p1`).
+    pub host: PathBuf,
+    /// What it is.
+    pub what: DeviceName,
+    /// Whether its drive was added read-only.
+    pub readonly: bool,
+}
+
+/// A VMCraft session: drives attached as block devices, their filesystems mounted
+/// under a private directory, and the libguestfs calls on them.
+///
+/// The handle is `Send + Sync`; its calls may be made from several threads.
+/// Dropping it shuts the session down (unmount deepest first, LVM sessions closed,
+/// drives detached, daemons stopped), also while a panic unwinds.
+///
+/// ```no_run
+/// use vmcraft::{VMCraft, DriveOpts};
+/// let g = VMCraft::new();
+/// g.add_drive_opts("guest.qcow2", DriveOpts { readonly: true, ..Default::default() })?;
+/// g.launch()?;
+/// for (dev, fstype) in g.list_filesystems()? {
+///     println!("{dev}: {fstype}");
+/// }
+/// g.shutdown()?;
+/// # Ok::<(), vmcraft::Error>(())
+/// ```
+pub struct VMCraft {
+    pub(crate) config: Config,
+    pub(crate) state: RwLock<State>,
+    pub(crate) mounts: Mutex<Vec<MountEntry>>,
+    pub(crate) partition_cache: TtlCache<String, Vec<String>>,
+    pub(crate) probe_cache: TtlCache<String, Option<Probe>>,
+    pub(crate) lvm: Mutex<Option<vmcraft_lvm::Lvm>>,
+    #[cfg(feature = "augeas")]
+    pub(crate) aug: Mutex<Option<vmcraft_aug::Augeas>>,
+    pub(crate) inspections: Mutex<HashMap<String, InspectInfo>>,
+    pub(crate) session_dir: Mutex<Option<PathBuf>>,
+}
+
+impl std::fmt::Debug for VMCraft {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let st = self.read_state();
+        f.debug_struct("VMCraft")
+            .field(
+                "drives",
+                &st.drives
+                    .iter()
+                    .map(|d| (&d.name, &d.image))
+                    .collect::<Vec<_>>(),
+            )
+            .field("launched", &st.launched)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for VMCraft {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl VMCraft {
+    /// A handle with the default [`Config`].
+    pub fn new() -> Self {
+        Self::with_config(Config::default())
+    }
+
+    /// A handle with this configuration.
+    pub fn with_config(config: Config) -> Self {
+        VMCraft {
+            partition_cache: TtlCache::new(config.partition_cache_ttl, config.clock.clone()),
+            probe_cache: TtlCache::new(config.probe_cache_ttl, config.clock.clone()),
+            config,
+            state: RwLock::new(State::default()),
+            mounts: Mutex::new(Vec::new()),
+            lvm: Mutex::new(None),
+            #[cfg(feature = "augeas")]
+            aug: Mutex::new(None),
+            inspections: Mutex::new(HashMap::new()),
+            session_dir: Mutex::new(None),
+        }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    pub(crate) fn runner(&self) -> &dyn CommandRunner {
+        &*self.config.runner
+    }
+
+    pub(crate) fn progress(&self, call: &'static str, done: u64, total: u64) {
+        if let Some(p) = &self.config.progress {
+            p(&ProgressEvent { call, done, total });
+        }
+    }
+
+    pub(crate) fn read_state(&self) -> RwLockReadGuard<'_, State> {
+        self.state.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub(crate) fn write_state(&self) -> RwLockWriteGuard<'_, State> {
+        self.state.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub(crate) fn mounts(&self) -> MutexGuard<'_, Vec<MountEntry>> {
+        lock(&self.mounts)
+    }
+
+    /// Add a disk image. Before [`VMCraft::launch`] it is attached at launch; after,
+    /// at once. Drives are named `/dev/sda`, `/dev/sdb`, ... in the order added.
+    pub fn add_drive_opts(&self, path: impl AsRef<Path>, opts: DriveOpts) -> Result<String> {
+        let path = path.as_ref();
+        let meta = std::fs::metadata(path).map_err(|e| {
+            Error::call_with_source(
+                ErrorKind::InvalidArgument,
+                "add_drive",
+                path.display(),
+                "cannot use this image",
+                e,
+            )
+        })?;
+        if !meta.is_file() && !std::os::unix::fs::FileTypeExt::is_block_device(&meta.file_type()) {
+            return Err(Error::invalid(
+                "add_drive",
+                path.display(),
+                "not a regular file or block device",
+            ));
+        }
+        let mut st = self.write_state();
+        if st.shut_down {
+            return Err(Error::call(
+                ErrorKind::ShutDown,
+                "add_drive",
+                path.display(),
+                "the handle was shut down",
+            ));
+        }
+        let name = drive_name(st.drives.len());
+        let mut drive = Drive {
+            name: name.clone(),
+            image: path.to_path_buf(),
+            opts,
+            attachment: None,
+            edit: Arc::new(Mutex::new(())),
+        };
+        if st.launched {
+            drive.attachment = Some(self.attach(&drive)?);
+        }
+        tracing::info!(drive = %name, image = %path.display(), readonly = drive.opts.readonly, "drive added");
+        st.drives.push(drive);
+        drop(st);
+        if self.read_state().launched {
+            self.sync_lvm_devices();
+        }
+        Ok(name)
+    }
+
+    /// Add a disk image read-only (`add_drive_ro`).
+    pub fn add_drive_ro(&self, path: impl AsRef<Path>) -> Result<String> {
+        self.add_drive_opts(
+            path,
+            DriveOpts {
+                readonly: true,
+                ..Default::default()
+            },
+        )
+    }
+
+    /// Add a disk image read-write with its format detected (`add_drive`).
+    pub fn add_drive(&self, path: impl AsRef<Path>) -> Result<String> {
+        self.add_drive_opts(path, DriveOpts::default())
+    }
+
+    fn attach(&self, drive: &Drive) -> Result<Attachment> {
+        let mut opts = AttachOptions::default()
+            .readonly(drive.opts.readonly)
+            .backend(self.config.backend)
+            .allow_backing_file(drive.opts.allow_backing_file)
+            .retry(self.config.retry.clone());
+        if let Some(f) = drive.opts.format {
+            opts = opts.format(f);
+        }
+        if let Some(dir) = lock(&self.session_dir).as_ref() {
+            opts = opts.runtime_dir(dir.join("run"));
+        }
+        let att = vmcraft_nbd::attach(&drive.image, opts)?;
+        tracing::info!(drive = %drive.name, device = %att.device().display(), backend = %att.backend(), reason = att.backend_reason(), "drive attached");
+        Ok(att)
+    }
+
+    /// Attach every drive. Fails (and attaches nothing) if any drive cannot be
+    /// attached.
+    pub fn launch(&self) -> Result<()> {
+        let mut st = self.write_state();
+        if st.shut_down {
+            return Err(Error::call(
+                ErrorKind::ShutDown,
+                "launch",
+                "",
+                "the handle was shut down",
+            ));
+        }
+        if st.launched {
+            return Err(Error::call(
+                ErrorKind::AlreadyLaunched,
+                "launch",
+                "",
+                "the handle is already launched",
+            ));
+        }
+        if st.drives.is_empty() {
+            return Err(Error::invalid(
+                "launch",
+                "",
+                "no drives have been added (call add_drive_opts first)",
+            ));
+        }
+        let dir = make_session_dir()?;
+        *lock(&self.session_dir) = Some(dir.clone());
+        let mut attached = Vec::new();
+        for i in 0..st.drives.len() {
+            match self.attach(&st.drives[i]) {
+                Ok(a) => attached.push(a),
+                Err(e) => {
+                    for a in attached {
+                        let _ = a.detach();
+                    }
+                    remove_session_dir(&dir);
+                    *lock(&self.session_dir) = None;
+                    return Err(e);
+                }
+            }
+        }
+        for (d, a) in st.drives.iter_mut().zip(attached) {
+            d.attachment = Some(a);
+        }
+        st.launched = true;
+        drop(st);
+        Ok(())
+    }
+
+    /// Whether [`VMCraft::launch`] has run.
+    pub fn is_launched(&self) -> bool {
+        self.read_state().launched
+    }
+
+    /// The private directory the guest's `/` is mounted on.
+    pub(crate) fn sysroot(&self, call: &str) -> Result<PathBuf> {
+        lock(&self.session_dir)
+            .as_ref()
+            .map(|d| d.join("root"))
+            .ok_or_else(|| Error::call(ErrorKind::NotLaunched, call, "", "call launch first"))
+    }
+
+    /// The private directory for inspection mounts (never visible in the guest tree).
+    pub(crate) fn inspect_dir(&self, call: &str) -> Result<PathBuf> {
+        lock(&self.session_dir)
+            .as_ref()
+            .map(|d| d.join("inspect"))
+            .ok_or_else(|| Error::call(ErrorKind::NotLaunched, call, "", "call launch first"))
+    }
+
+    /// Shut down: unmount everything (deepest first), close Augeas and LVM (which
+    /// deactivates what the session activated), detach every drive, stop daemons,
+    /// and remove the private directories. Everything is attempted; the first
+    /// failure is returned. A directory with something still mounted under it is
+    /// never removed (guest data is never deleted).
+    pub fn shutdown(&self) -> Result<()> {
+        let mut first_err: Option<Error> = None;
+        let mut keep = |r: Result<()>| {
+            if let Err(e) = r {
+                tracing::warn!(error = %e.chain(), "shutdown step failed");
+                if first_err.is_none() {
+                    first_err = Some(e);
+                }
+            }
+        };
+        keep(self.umount_all_including_private());
+        #[cfg(feature = "augeas")]
+        {
+            if let Some(a) = lock(&self.aug).take() {
+                keep(a.aug_close().map_err(Error::from));
+            }
+        }
+        drop(lock(&self.lvm).take());
+        let mut st = self.write_state();
+        for d in st.drives.iter_mut() {
+            if let Some(a) = d.attachment.take() {
+                keep(a.detach().map_err(Error::from));
+            }
+        }
+        st.launched = false;
+        st.shut_down = true;
+        drop(st);
+        self.partition_cache.clear();
+        self.probe_cache.clear();
+        lock(&self.inspections).clear();
+        if let Some(dir) = lock(&self.session_dir).take() {
+            if self.mounts().is_empty() {
+                remove_session_dir(&dir);
+            } else {
+                tracing::warn!(dir = %dir.display(), "filesystems still mounted; leaving the session directory in place");
+            }
+        }
+        match first_err {
+            None => Ok(()),
+            Some(e) => Err(e),
+        }
+    }
+
+    /// The drives' names, `/dev/sda`, `/dev/sdb`, ... (`list_devices`).
+    pub fn list_devices(&self) -> Result<Vec<String>> {
+        let st = self.read_state();
+        Ok(st.drives.iter().map(|d| d.name.clone()).collect())
+    }
+
+    /// Run `f` on drive `name` (a whole drive) as a block device that reports the
+    /// libguestfs name, holding the drive's edit lock.
+    pub(crate) fn with_drive<T>(
+        &self,
+        call: &str,
+        name: &str,
+        f: impl FnOnce(&dyn BlockDevice) -> Result<T>,
+    ) -> Result<T> {
+        let idx = match parse_device(name) {
+            Ok(DeviceName::Drive(i)) => i,
+            Ok(_) => {
+                return Err(Error::invalid(
+                    call,
+                    name,
+                    "expected a whole drive (/dev/sdX), not a partition or LV",
+                ));
+            }
+            Err(_) => {
+                return Err(Error::call(
+                    ErrorKind::NoSuchDevice,
+                    call,
+                    name,
+                    "no such device",
+                ));
+            }
+        };
+        let st = self.read_state();
+        let drive = st
+            .drives
+            .get(idx)
+            .ok_or_else(|| Error::call(ErrorKind::NoSuchDevice, call, name, "no such device"))?;
+        let att = drive.attachment(call)?;
+        let edit = drive.edit.clone();
+        let _guard = lock(&edit);
+        let dev = Named::new(att, drive.name.clone());
+        f(&dev)
+    }
+
+    /// Map a device name (canonical or alias) to the host node behind it.
+    ///
+    /// ```no_run
+    /// # let g = vmcraft::VMCraft::new();
+    /// let r = g.resolve_device("/dev/sda1")?;
+    /// println!("{} is {}", r.name, r.host.display());
+    /// # Ok::<(), vmcraft::Error>(())
+    /// ```
+    pub fn resolve_device(&self, name: &str) -> Result<Resolved> {
+        self.resolve("resolve_device", name)
+    }
+
+    pub(crate) fn resolve(&self, call: &str, name: &str) -> Result<Resolved> {
+        let no_such = || Error::call(ErrorKind::NoSuchDevice, call, name, "no such device");
+        let what = parse_device(name).map_err(|_| no_such())?;
+        let st = self.read_state();
+        if !st.launched {
+            return Err(Error::call(
+                ErrorKind::NotLaunched,
+                call,
+                name,
+                "call launch first",
+            ));
+        }
+        let canonical = format_device(&what);
+        match &what {
+            DeviceName::Drive(i) => {
+                let d = st.drives.get(*i).ok_or_else(no_such)?;
+                let att = d.attachment(call)?;
+                Ok(Resolved {
+                    name: canonical,
+                    host: att.device().to_path_buf(),
+                    what,
+                    readonly: d.opts.readonly,
+                })
+            }
+            DeviceName::Partition(i, n) => {
+                let d = st.drives.get(*i).ok_or_else(no_such)?;
+                let att = d.attachment(call)?;
+                let parts = att.node().kernel_partitions()?;
+                let p = parts.iter().find(|p| p.number == *n).ok_or_else(no_such)?;
+                Ok(Resolved {
+                    name: canonical,
+                    host: p.node.clone(),
+                    what,
+                    readonly: d.opts.readonly,
+                })
+            }
+            DeviceName::LogicalVolume(vg, lv) => {
+                drop(st);
+                let lvs = self.lvs()?;
+                if !lvs.contains(&canonical) {
+                    return Err(no_such());
+                }
+                let host = PathBuf::from(&canonical);
+                if !host.exists() {
+                    return Err(Error::call(
+                        ErrorKind::Unsupported,
+                        call,
+                        name,
+                        format!(
+                            "logical volume {vg}/{lv} is not active: this host has no device-mapper, so LVM runs on metadata only"
+                        ),
+                    ));
+                }
+                let readonly = self.read_state().drives.iter().any(|d| d.opts.readonly);
+                Ok(Resolved {
+                    name: canonical,
+                    host,
+                    what,
+                    readonly,
+                })
+            }
+        }
+    }
+
+    /// The host node behind a device name (`/dev/sda1` -> `/dev/loop3p1`).
+    pub fn host_path(&self, name: &str) -> Result<PathBuf> {
+        Ok(self.resolve("host_path", name)?.host)
+    }
+
+    /// Every whole-drive and partition host node of the session.
+    pub(crate) fn session_nodes(&self) -> Vec<PathBuf> {
+        let st = self.read_state();
+        let mut out = Vec::new();
+        for d in &st.drives {
+            if let Some(a) = &d.attachment {
+                out.push(a.device().to_path_buf());
+                if let Ok(parts) = a.node().kernel_partitions() {
+                    out.extend(parts.into_iter().map(|p| p.node));
+                }
+            }
+        }
+        out
+    }
+
+    /// The session's LVM, created on first use over the session's devices.
+    pub(crate) fn with_lvm<T>(&self, f: impl FnOnce(&vmcraft_lvm::Lvm) -> Result<T>) -> Result<T> {
+        if !self.is_launched() {
+            return Err(Error::call(
+                ErrorKind::NotLaunched,
+                "lvm",
+                "",
+                "call launch first",
+            ));
+        }
+        let mut g = lock(&self.lvm);
+        if g.is_none() {
+            *g = Some(vmcraft_lvm::Lvm::new(
+                self.config.runner.clone(),
+                self.session_nodes(),
+            )?);
+        }
+        f(g.as_ref().expect("created above"))
+    }
+
+    /// Tell the LVM session about the current device set (after partitions change).
+    pub(crate) fn sync_lvm_devices(&self) {
+        let nodes = self.session_nodes();
+        if let Some(l) = lock(&self.lvm).as_ref() {
+            if let Err(e) = l.set_devices(nodes) {
+                tracing::warn!(error = %e, "updating the LVM device list failed");
+            }
+        }
+    }
+}
+
+impl Drop for VMCraft {
+    fn drop(&mut self) {
+        let st = self.read_state();
+        let needed =
+            !st.shut_down && (st.launched || st.drives.iter().any(|d| d.attachment.is_some()));
+        drop(st);
+        if needed || !self.mounts().is_empty() {
+            if let Err(e) = self.shutdown() {
+                tracing::warn!(error = %e.chain(), "shutdown on drop failed");
+            }
+        }
+    }
+}
+
+fn make_session_dir() -> Result<PathBuf> {
+    let base = std::env::temp_dir();
+    for attempt in 0..100u32 {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0);
+        let dir = base.join(format!(
+            "vmcraft-{}-{:08x}",
+            std::process::id(),
+            nanos.wrapping_add(attempt)
+        ));
+        match std::fs::DirBuilder::new().mode(0o700).create(&dir) {
+            Ok(()) => {
+                for sub in ["root", "inspect", "run"] {
+                    std::fs::DirBuilder::new()
+                        .mode(0o700)
+                        .create(dir.join(sub))
+                        .map_err(|e| {
+                            Error::call_with_source(
+                                ErrorKind::Io,
+                                "launch",
+                                dir.display(),
+                                "cannot create the session directory",
+                                e,
+                            )
+                        })?;
+                }
+                return Ok(dir);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => {
+                return Err(Error::call_with_source(
+                    ErrorKind::Io,
+                    "launch",
+                    dir.display(),
+                    "cannot create the session directory",
+                    e,
+                ));
+            }
+        }
+    }
+    Err(Error::call(
+        ErrorKind::Io,
+        "launch",
+        base.display(),
+        "cannot create a unique session directory",
+    ))
+}
+
+/// Remove the session directory with `rmdir` only: a directory that still holds
+/// anything (a mount that would not go away) is left alone, never deleted
+/// recursively.
+fn remove_session_dir(dir: &Path) {
+    let inspect = dir.join("inspect");
+    if let Ok(entries) = std::fs::read_dir(&inspect) {
+        for e in entries.flatten() {
+            let _ = std::fs::remove_dir(e.path());
+        }
+    }
+    let run = dir.join("run");
+    if let Ok(entries) = std::fs::read_dir(&run) {
+        for e in entries.flatten() {
+            let _ = std::fs::remove_dir(e.path());
+        }
+    }
+    for sub in ["root", "inspect", "run"] {
+        let _ = std::fs::remove_dir(dir.join(sub));
+    }
+    if let Err(e) = std::fs::remove_dir(dir) {
+        tracing::warn!(dir = %dir.display(), error = %e, "session directory not removed");
+    }
+}
