@@ -35,7 +35,10 @@ bitflags::bitflags! {
         const NO_LOAD = 32;
         /// Do not autoload any lens: `/augeas/load` starts empty (use
         /// `aug_transform` or set `/augeas/load/...` by hand, then `aug_load`).
-        /// Implies no files are loaded at init.
+        /// Implies no files are loaded at init. The lens modules are still all
+        /// read from the host before the worker enters the guest (so that no
+        /// lens is looked up inside the guest later); only the transforms are
+        /// dropped, so this flag saves no time here.
         const NO_MODL_AUTOLOAD = 64;
         /// Track the span in the input file of every node (`/augeas/span`).
         const ENABLE_SPAN = 128;

@@ -93,7 +93,9 @@ impl InitOptions {
 ///
 /// Requires root (`CAP_SYS_CHROOT`). A guest root with a kernel filesystem
 /// (`proc`, `sysfs`, `devtmpfs`, ...) mounted inside it is refused
-/// ([`ErrorKind::UnsafeRoot`]).
+/// ([`ErrorKind::UnsafeRoot`]), and so is the host's own `/`
+/// ([`ErrorKind::InvalidArgument`]): libguestfs scripts say `aug_init "/"`
+/// meaning the guest's root, which here must be the guest's mount directory.
 ///
 /// ```no_run
 /// use std::path::Path;
@@ -505,6 +507,21 @@ mod tests {
             e.to_string(),
             "aug_init: /a:b: a lens directory must be UTF-8 without ':' or NUL"
         );
+    }
+
+    #[test]
+    fn the_host_root_is_refused() {
+        for root in ["/", "/.", "/etc/.."] {
+            let e = Augeas::init(Path::new(root), AugFlags::empty()).unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::InvalidArgument);
+            assert_eq!(
+                e.to_string(),
+                format!(
+                    "aug_init: {root} (flags 0): refusing the host's own root: \
+                     pass the directory where the guest is mounted"
+                )
+            );
+        }
     }
 
     #[test]

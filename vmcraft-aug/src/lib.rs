@@ -37,6 +37,12 @@
 //! through `/proc/self/root`, a root with a kernel filesystem mounted inside is
 //! refused, at init and again before every load and save.
 //!
+//! The lens modules are those of the host: all of them are in memory before
+//! the chroot. Only a lens module the host does not have, named later (by
+//! `aug_transform` or under `/augeas/load`), would be searched for in the load
+//! path inside the guest, as Augeas searches any unknown module; that reads a
+//! guest file as a lens, never a host file.
+//!
 //! This needs root (`CAP_SYS_CHROOT`). Loading all lenses takes a few hundred
 //! milliseconds per [`Augeas::init`], as it does for `augtool` and libguestfs.
 //!

@@ -57,6 +57,16 @@ impl Worker {
             )
             .with_source(e)
         })?;
+        if canonical == Path::new("/") {
+            // libguestfs callers write aug_init("/") for the guest's root; here
+            // that would be the host's. Refuse it rather than edit the host.
+            return Err(Error::new(
+                ErrorKind::InvalidArgument,
+                "aug_init",
+                &ctx,
+                "refusing the host's own root: pass the directory where the guest is mounted",
+            ));
+        }
         if !canonical.is_dir() {
             return Err(Error::new(
                 ErrorKind::InvalidArgument,
