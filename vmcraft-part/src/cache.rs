@@ -44,6 +44,11 @@ impl<'a, D: BlockDevice + ?Sized> DiskCache<'a, D> {
         }
     }
 
+    /// Device size in bytes.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
     fn chunk_len(&self, index: u64) -> u64 {
         (self.size - index * self.chunk).min(self.chunk)
     }

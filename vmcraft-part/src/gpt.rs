@@ -494,6 +494,30 @@ impl GptLayout {
         (old != last).then_some(old)
     }
 
+    /// Whether sector 0 already holds a protective MBR covering the whole disk;
+    /// it is then left exactly as it is (its CHS bytes are the writing tool's
+    /// choice, and a no-op write stays byte-identical).
+    fn pmbr_is_current<D: BlockDevice + ?Sized>(
+        &self,
+        cache: &mut DiskCache<'_, D>,
+        ctx: &Ctx,
+    ) -> Result<bool> {
+        if self.pmbr == Pmbr::Hybrid {
+            return Ok(true);
+        }
+        let raw = cache
+            .read_vec(0, 512)
+            .map_err(|e| ctx.block("reading the protective MBR", e))?;
+        let e = crate::mbr::decode_entry(&raw[446..462]);
+        let disk_sectors = cache.size() / self.gpt.sector_size;
+        let want = u32::try_from(disk_sectors - 1).unwrap_or(u32::MAX);
+        Ok(raw[510..512] == [0x55, 0xaa]
+            && e.sys == 0xee
+            && e.starting_lba == 1
+            && e.sectors == want
+            && raw[462..510].iter().all(|&b| b == 0))
+    }
+
     /// Serialise both copies (and the protective MBR) into the cache.
     pub fn write<D: BlockDevice + ?Sized>(
         &mut self,
@@ -508,6 +532,9 @@ impl GptLayout {
                 .with_source(e),
         };
         self.gpt.write_into(cache).map_err(|e| fail(cache, e))?;
+        if self.pmbr_is_current(cache, ctx)? {
+            return Ok(());
+        }
         match self.pmbr {
             Pmbr::Protective { bootable: true } => {
                 GPT::write_bootable_protective_mbr_into(cache, ss).map_err(|e| fail(cache, e))?
