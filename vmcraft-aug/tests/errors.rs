@@ -262,3 +262,27 @@ fn a_root_that_is_not_usable() {
     assert_eq!(aug.root().unwrap(), g.root.canonicalize().unwrap());
     assert_eq!(aug.aug_get("/files/etc/fstab/2/file").unwrap(), "/data");
 }
+
+#[test]
+fn a_deeply_nested_guest_file_does_not_crash_the_caller() {
+    if !need_root() {
+        return;
+    }
+    let g = Guest::new("nested");
+    // 20 000 levels: enough to overflow an 8 MiB stack (augtool segfaults).
+    let depth = 20_000;
+    g.write(
+        "/etc/xml/catalog",
+        &format!(
+            "<?xml version=\"1.0\"?>\n{}x{}\n",
+            "<a>".repeat(depth),
+            "</a>".repeat(depth)
+        ),
+    );
+    g.write("/etc/hosts", "192.0.2.1 still-works\n");
+    let aug = Augeas::init(&g.root, AugFlags::empty()).unwrap();
+    assert_eq!(
+        aug.aug_get("/files/etc/hosts/1/canonical").unwrap(),
+        "still-works"
+    );
+}
