@@ -154,34 +154,33 @@ fn check_header<D: BlockDevice + ?Sized>(
             ));
         }
     }
-    let entries = match h.read_partitions(cache, ss) {
-        Ok(p) => p,
-        Err(gptman::Error::InvalidPartitionEntryArrayChecksum(stored, computed)) => {
-            return bad(format!(
-                "partition entry array CRC32 is {stored:#010x}, should be {computed:#010x}"
-            ));
-        }
-        Err(e) => {
-            if let Some(e) = cache.take_error() {
-                return Err(e);
-            }
-            return bad(format!("partition entries: {e}"));
-        }
-    };
-    if let Some(problem) = check_entries(&entries, first, last) {
+    // The entry array, checked on the raw bytes (gptman decodes it once, later).
+    let raw_entries = cache.read_vec(entries_at * ss, n as usize * ENTRY_SIZE as usize)?;
+    let crc = crc32fast::hash(&raw_entries);
+    if crc != h.partition_entry_array_crc32 {
+        return bad(format!(
+            "partition entry array CRC32 is {:#010x}, should be {crc:#010x}",
+            h.partition_entry_array_crc32
+        ));
+    }
+    if let Some(problem) = check_entries(&raw_entries, first, last) {
         return bad(problem);
     }
     Ok(HeaderState::Good(h))
 }
 
-/// What is wrong with a set of entries, if anything: inverted or out-of-range
+/// What is wrong with a raw entry array, if anything: inverted or out-of-range
 /// sectors, overlaps, duplicate unique GUIDs.
-fn check_entries(entries: &[GPTPartitionEntry], first: u64, last: u64) -> Option<String> {
+fn check_entries(raw: &[u8], first: u64, last: u64) -> Option<String> {
+    let le64 = |b: &[u8]| u64::from_le_bytes(b[..8].try_into().expect("8 bytes"));
     let mut used: Vec<(u64, u64, usize)> = Vec::new();
     let mut guids = HashSet::new();
-    for (i, e) in entries.iter().enumerate().filter(|(_, e)| e.is_used()) {
+    for (i, e) in raw.chunks_exact(ENTRY_SIZE as usize).enumerate() {
+        if e[..16].iter().all(|&b| b == 0) {
+            continue;
+        }
         let n = i + 1;
-        let (s, t) = (e.starting_lba, e.ending_lba);
+        let (s, t) = (le64(&e[32..40]), le64(&e[40..48]));
         if t < s {
             return Some(format!(
                 "partition {n} ends (LBA {t}) before it starts (LBA {s})"
@@ -192,10 +191,11 @@ fn check_entries(entries: &[GPTPartitionEntry], first: u64, last: u64) -> Option
                 "partition {n} (sectors {s}..{t}) lies outside the usable sectors {first}..{last}"
             ));
         }
-        if !guids.insert(e.unique_partition_guid) {
+        let guid: [u8; 16] = e[16..32].try_into().expect("16 bytes");
+        if !guids.insert(guid) {
             return Some(format!(
                 "partition {n} repeats the unique GUID {}",
-                crate::format_guid(&guid_from_disk(&e.unique_partition_guid))
+                crate::format_guid(&guid_from_disk(&guid))
             ));
         }
         used.push((s, t, n));
@@ -556,30 +556,38 @@ impl GptLayout {
 mod tests {
     use super::*;
 
-    fn entry(s: u64, e: u64, guid: u8) -> GPTPartitionEntry {
-        GPTPartitionEntry {
-            partition_type_guid: [1; 16],
-            unique_partition_guid: [guid; 16],
-            starting_lba: s,
-            ending_lba: e,
-            attribute_bits: 0,
-            partition_name: "".into(),
+    fn entries(list: &[(u64, u64, u8)]) -> Vec<u8> {
+        let mut raw = vec![0u8; 128 * list.len()];
+        for (i, &(s, e, guid)) in list.iter().enumerate() {
+            let r = &mut raw[i * 128..(i + 1) * 128];
+            r[..16].fill(1);
+            r[16..32].fill(guid);
+            r[32..40].copy_from_slice(&s.to_le_bytes());
+            r[40..48].copy_from_slice(&e.to_le_bytes());
         }
+        raw
     }
 
     #[test]
     fn entry_checks() {
-        assert_eq!(check_entries(&[entry(34, 100, 1)], 34, 1000), None);
-        let msg = check_entries(&[entry(100, 34, 1)], 34, 1000).unwrap();
+        assert_eq!(check_entries(&entries(&[(34, 100, 1)]), 34, 1000), None);
+        let mut raw = entries(&[(34, 100, 1), (0, 0, 0)]);
+        raw[128..144].fill(0);
+        assert_eq!(
+            check_entries(&raw, 34, 1000),
+            None,
+            "unused entries are skipped"
+        );
+        let msg = check_entries(&entries(&[(100, 34, 1)]), 34, 1000).unwrap();
         assert!(
             msg.contains("ends (LBA 34) before it starts (LBA 100)"),
             "{msg}"
         );
-        let msg = check_entries(&[entry(0, 10, 1)], 34, 1000).unwrap();
+        let msg = check_entries(&entries(&[(0, 10, 1)]), 34, 1000).unwrap();
         assert!(msg.contains("outside the usable sectors 34..1000"), "{msg}");
-        let msg = check_entries(&[entry(34, 100, 1), entry(200, 300, 1)], 34, 1000).unwrap();
+        let msg = check_entries(&entries(&[(34, 100, 1), (200, 300, 1)]), 34, 1000).unwrap();
         assert!(msg.contains("repeats the unique GUID"), "{msg}");
-        let msg = check_entries(&[entry(34, 100, 1), entry(100, 300, 2)], 34, 1000).unwrap();
+        let msg = check_entries(&entries(&[(34, 100, 1), (100, 300, 2)]), 34, 1000).unwrap();
         assert_eq!(msg, "partitions 1 (34..100) and 2 (100..300) overlap");
     }
 
