@@ -80,17 +80,17 @@ pub(crate) fn check_busy(steps: &[Step], ctx: &Ctx) -> Result<()> {
                 .read(true)
                 .custom_flags(libc::O_EXCL)
                 .open(&k.node);
-            if let Err(e) = open {
-                if e.raw_os_error() == Some(libc::EBUSY) {
-                    return Err(ctx.err(
-                        ErrorKind::Busy,
-                        format!(
-                            "partition {} ({}) is in use (mounted?) and would have to be removed from the kernel",
-                            k.number,
-                            k.node.display()
-                        ),
-                    ));
-                }
+            if let Err(e) = open
+                && e.raw_os_error() == Some(libc::EBUSY)
+            {
+                return Err(ctx.err(
+                    ErrorKind::Busy,
+                    format!(
+                        "partition {} ({}) is in use (mounted?) and would have to be removed from the kernel",
+                        k.number,
+                        k.node.display()
+                    ),
+                ));
             }
         }
     }

@@ -366,12 +366,12 @@ impl MbrLayout {
         self.check_addressable(ctx, start, end)?;
         match kind {
             PartKind::Primary | PartKind::Extended => {
-                if kind == PartKind::Extended {
-                    if let Some((n, _, _)) = self.extended() {
-                        return Err(ctx.layout(format!(
-                            "partition {n} is already an extended partition, and a table holds only one"
-                        )));
-                    }
+                if kind == PartKind::Extended
+                    && let Some((n, _, _)) = self.extended()
+                {
+                    return Err(ctx.layout(format!(
+                        "partition {n} is already an extended partition, and a table holds only one"
+                    )));
                 }
                 if let Some((n, s, t)) = self.overlapping_primary(start, end, 0) {
                     return Err(ctx.layout(format!(
@@ -487,20 +487,19 @@ impl MbrLayout {
                         "sectors {start}..{end} overlap partition {m} ({s}..{t})"
                     )));
                 }
-                if kind == PartKind::Extended {
-                    if let Some((i, l)) = self
+                if kind == PartKind::Extended
+                    && let Some((i, l)) = self
                         .mbr
                         .logical_partitions
                         .iter()
                         .enumerate()
                         .find(|(_, l)| span(&l.partition).1 > end)
-                    {
-                        let (s, t) = span(&l.partition);
-                        return Err(ctx.layout(format!(
-                            "sectors {start}..{end}: the extended partition must still hold partition {} ({s}..{t})",
-                            5 + i
-                        )));
-                    }
+                {
+                    let (s, t) = span(&l.partition);
+                    return Err(ctx.layout(format!(
+                        "sectors {start}..{end}: the extended partition must still hold partition {} ({s}..{t})",
+                        5 + i
+                    )));
                 }
             }
             PartKind::Logical => {
@@ -513,14 +512,14 @@ impl MbrLayout {
                     )));
                 }
                 let i = n as usize - 5;
-                if let Some(next) = self.mbr.logical_partitions.get(i + 1) {
-                    if end >= u64::from(next.absolute_ebr_lba) {
-                        return Err(ctx.layout(format!(
-                            "sectors {start}..{end} overlap the extended boot record of partition {} at sector {}",
-                            n + 1,
-                            next.absolute_ebr_lba
-                        )));
-                    }
+                if let Some(next) = self.mbr.logical_partitions.get(i + 1)
+                    && end >= u64::from(next.absolute_ebr_lba)
+                {
+                    return Err(ctx.layout(format!(
+                        "sectors {start}..{end} overlap the extended boot record of partition {} at sector {}",
+                        n + 1,
+                        next.absolute_ebr_lba
+                    )));
                 }
             }
         }
@@ -606,17 +605,17 @@ impl MbrLayout {
         // An extended partition that moved or went away must not leave a valid
         // EBR chain behind at its old start (a new extended partition there
         // would bring its logical partitions back).
-        if let Some(old) = self.read_ext_start {
-            if extended.is_none_or(|(_, s, _)| s != old) {
-                let mut raw = cache
-                    .read_vec(old * ss, 512)
+        if let Some(old) = self.read_ext_start
+            && extended.is_none_or(|(_, s, _)| s != old)
+        {
+            let mut raw = cache
+                .read_vec(old * ss, 512)
+                .map_err(|e| io(cache, Some(e)))?;
+            if raw[510..512] == SIGNATURE {
+                raw[510..512].copy_from_slice(&[0, 0]);
+                cache
+                    .write_all_at(&raw, old * ss)
                     .map_err(|e| io(cache, Some(e)))?;
-                if raw[510..512] == SIGNATURE {
-                    raw[510..512].copy_from_slice(&[0, 0]);
-                    cache
-                        .write_all_at(&raw, old * ss)
-                        .map_err(|e| io(cache, Some(e)))?;
-                }
             }
         }
         let Some((_, es, _)) = extended else {
