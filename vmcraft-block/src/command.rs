@@ -524,10 +524,11 @@ pub fn find_tool(name: &str) -> Result<PathBuf> {
     let dirs = tool_search_path();
     for dir in &dirs {
         let candidate = dir.join(name);
-        if let Ok(meta) = std::fs::metadata(&candidate) {
-            if meta.is_file() && meta.permissions().mode() & 0o111 != 0 {
-                return Ok(candidate);
-            }
+        if let Ok(meta) = std::fs::metadata(&candidate)
+            && meta.is_file()
+            && meta.permissions().mode() & 0o111 != 0
+        {
+            return Ok(candidate);
         }
     }
     let searched: Vec<String> = dirs.iter().map(|d| d.display().to_string()).collect();

@@ -533,18 +533,18 @@ impl Attachment {
                 ),
             ));
         }
-        if !self.readonly {
-            if let Err(e) = node.flush() {
-                let why = match &inner {
-                    Inner::Daemon { daemon, .. } if !daemon.is_alive() => format!(
-                        "flushing {device}: qemu-storage-daemon (pid {}) has exited; writes not \
+        if !self.readonly
+            && let Err(e) = node.flush()
+        {
+            let why = match &inner {
+                Inner::Daemon { daemon, .. } if !daemon.is_alive() => format!(
+                    "flushing {device}: qemu-storage-daemon (pid {}) has exited; writes not \
                          yet in the image are lost",
-                        daemon.pid()
-                    ),
-                    _ => format!("flushing {device}"),
-                };
-                note(Error::block("detach", &subject, why, e));
-            }
+                    daemon.pid()
+                ),
+                _ => format!("flushing {device}"),
+            };
+            note(Error::block("detach", &subject, why, e));
         }
         match inner {
             Inner::Loop(lo) => {

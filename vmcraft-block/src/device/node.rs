@@ -352,7 +352,7 @@ impl BlockDevice for DeviceNode {
             return Ok(());
         }
         let ss = self.logical_sector_size()? as u64;
-        if offset % ss == 0 && len % ss == 0 {
+        if offset.is_multiple_of(ss) && len.is_multiple_of(ss) {
             let range = [offset, len];
             // SAFETY: BLKZEROOUT reads two u64 through the pointer.
             if unsafe { ioctl::blkzeroout(self.fd(), &range) }.is_ok() {

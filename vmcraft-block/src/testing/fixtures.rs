@@ -138,12 +138,12 @@ fn clean_up(tag: &str) {
         }
     }
     for (dev, backing) in list_loop_devices() {
-        if backing.to_string_lossy().contains(tag) {
-            if let Ok(f) = std::fs::File::open(&dev) {
-                use std::os::unix::io::AsRawFd;
-                // SAFETY: LOOP_CLR_FD takes no argument.
-                let _ = unsafe { crate::ioctl::loop_clr_fd(f.as_raw_fd()) };
-            }
+        if backing.to_string_lossy().contains(tag)
+            && let Ok(f) = std::fs::File::open(&dev)
+        {
+            use std::os::unix::io::AsRawFd;
+            // SAFETY: LOOP_CLR_FD takes no argument.
+            let _ = unsafe { crate::ioctl::loop_clr_fd(f.as_raw_fd()) };
         }
     }
 }

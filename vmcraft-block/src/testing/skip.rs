@@ -29,14 +29,13 @@ fn test_name() -> String {
 
 fn record(reason: &str) {
     eprintln!("skipping: {reason}");
-    if let Some(path) = std::env::var_os("VMCRAFT_SKIP_LOG") {
-        if let Ok(mut f) = std::fs::OpenOptions::new()
+    if let Some(path) = std::env::var_os("VMCRAFT_SKIP_LOG")
+        && let Ok(mut f) = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(path)
-        {
-            let _ = writeln!(f, "{}: {reason}", test_name());
-        }
+    {
+        let _ = writeln!(f, "{}: {reason}", test_name());
     }
 }
 

@@ -139,7 +139,7 @@ pub(super) fn inspect(dev: &dyn BlockDevice, size: u64, info: &mut ImageInfo) ->
     check_refcounts(dev, size, cs, refcount_order, &blocks)?;
 
     if nb_snapshots > 0 {
-        if snapshots_offset % cs != 0 {
+        if !snapshots_offset.is_multiple_of(cs) {
             return Err(invalid(format!(
                 "qcow2 snapshot table offset 0x{snapshots_offset:x} is not aligned to the \
                  cluster size"
@@ -209,7 +209,7 @@ fn check_l1(
     if l1_size == 0 {
         return Ok(());
     }
-    if l1_offset % cs != 0 || l1_offset == 0 {
+    if !l1_offset.is_multiple_of(cs) || l1_offset == 0 {
         return Err(invalid(format!(
             "qcow2 l1 table offset 0x{l1_offset:x} is not a cluster boundary after the header"
         )));
@@ -233,7 +233,7 @@ fn check_l1(
         if off == 0 {
             continue;
         }
-        if off % cs != 0 {
+        if !off.is_multiple_of(cs) {
             return Err(invalid(format!(
                 "qcow2 l1 entry {i} points at unaligned offset 0x{off:x}"
             )));
@@ -265,7 +265,7 @@ fn check_reftable(
             "qcow2 refcount table of {clusters} clusters is too large"
         )));
     }
-    if offset % cs != 0 || offset == 0 {
+    if !offset.is_multiple_of(cs) || offset == 0 {
         return Err(invalid(format!(
             "qcow2 refcount table offset 0x{offset:x} is not a cluster boundary after the header"
         )));
@@ -289,7 +289,7 @@ fn check_reftable(
         if e == 0 {
             continue;
         }
-        if e % cs != 0 {
+        if !e.is_multiple_of(cs) {
             return Err(invalid(format!(
                 "qcow2 refcount table entry {j} points at unaligned offset 0x{e:x}"
             )));
