@@ -55,6 +55,9 @@ pub struct Config {
     pub clock: Arc<dyn CacheClock>,
     /// Called as long work advances.
     pub progress: Option<ProgressCallback>,
+    /// Where the session's private directory is made (default: the system temp
+    /// directory).
+    pub tmpdir: Option<std::path::PathBuf>,
 }
 
 impl std::fmt::Debug for Config {
@@ -66,6 +69,7 @@ impl std::fmt::Debug for Config {
             .field("retry", &self.retry)
             .field("default_mount_options", &self.default_mount_options)
             .field("progress", &self.progress.is_some())
+            .field("tmpdir", &self.tmpdir)
             .finish_non_exhaustive()
     }
 }
@@ -81,6 +85,7 @@ impl Default for Config {
             runner: Arc::new(SystemRunner::new()),
             clock: Arc::new(MonotonicClock),
             progress: None,
+            tmpdir: None,
         }
     }
 }
@@ -142,6 +147,12 @@ impl ConfigBuilder {
     /// The progress callback.
     pub fn progress(mut self, f: impl Fn(&ProgressEvent) + Send + Sync + 'static) -> Self {
         self.0.progress = Some(Arc::new(f));
+        self
+    }
+
+    /// Where the session's private directory is made.
+    pub fn tmpdir(mut self, dir: impl Into<std::path::PathBuf>) -> Self {
+        self.0.tmpdir = Some(dir.into());
         self
     }
 

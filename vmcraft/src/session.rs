@@ -293,7 +293,7 @@ impl VMCraft {
                 "no drives have been added (call add_drive_opts first)",
             ));
         }
-        let dir = make_session_dir()?;
+        let dir = make_session_dir(self.config.tmpdir.as_deref())?;
         *lock(&self.session_dir) = Some(dir.clone());
         let mut attached = Vec::new();
         for i in 0..st.drives.len() {
@@ -361,25 +361,46 @@ impl VMCraft {
             }
         }
         drop(lock(&self.lvm).take());
+        // A drive under a filesystem that would not unmount stays attached: pulling
+        // the device from under a mount loses what it has not written yet. A later
+        // shutdown (or drop) tries again.
+        let still_mounted: Vec<String> = self.mounts().iter().map(|m| m.device.clone()).collect();
+        let busy = |name: &str| {
+            still_mounted.iter().any(|d| {
+                d == name
+                    || d.strip_prefix(name)
+                        .is_some_and(|rest| rest.bytes().all(|b| b.is_ascii_digit()))
+                    || !d.starts_with("/dev/sd")
+            })
+        };
         let mut st = self.write_state();
+        let mut all_detached = true;
         for d in st.drives.iter_mut() {
+            if busy(&d.name) {
+                all_detached &= d.attachment.is_none();
+                continue;
+            }
             if let Some(a) = d.attachment.take() {
                 keep(a.detach().map_err(Error::from));
             }
         }
-        st.launched = false;
-        st.shut_down = true;
+        st.launched = !all_detached;
+        st.shut_down = all_detached;
         drop(st);
         self.partition_cache.clear();
         self.probe_cache.clear();
         lock(&self.inspections).clear();
-        if let Some(dir) = lock(&self.session_dir).take() {
-            if self.mounts().is_empty() {
-                remove_session_dir(&dir);
-            } else {
-                tracing::warn!(dir = %dir.display(), "filesystems still mounted; leaving the session directory in place");
+        // The private directory goes only once nothing is mounted under it; a
+        // later shutdown (after the busy mount was released) finishes the job.
+        let mut dir = lock(&self.session_dir);
+        if self.mounts().is_empty() {
+            if let Some(d) = dir.take() {
+                remove_session_dir(&d);
             }
+        } else if let Some(d) = dir.as_ref() {
+            tracing::warn!(dir = %d.display(), "filesystems still mounted; leaving the session directory in place");
         }
+        drop(dir);
         match first_err {
             None => Ok(()),
             Some(e) => Err(e),
@@ -571,8 +592,10 @@ impl Drop for VMCraft {
     }
 }
 
-fn make_session_dir() -> Result<PathBuf> {
-    let base = std::env::temp_dir();
+fn make_session_dir(parent: Option<&Path>) -> Result<PathBuf> {
+    let base = parent
+        .map(Path::to_path_buf)
+        .unwrap_or_else(std::env::temp_dir);
     for attempt in 0..100u32 {
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)

@@ -35,29 +35,62 @@ fn no_stale_read_after_any_changing_call() {
     assert_eq!(g.list_partitions().unwrap(), ["/dev/sda1"]);
     g.part_add("/dev/sda", "p", 65_536, 131_071).unwrap();
     g.part_add("/dev/sda", "p", 131_072, -34).unwrap();
-    assert_eq!(g.list_partitions().unwrap(), ["/dev/sda1", "/dev/sda2", "/dev/sda3"]);
+    assert_eq!(
+        g.list_partitions().unwrap(),
+        ["/dev/sda1", "/dev/sda2", "/dev/sda3"]
+    );
     g.part_del("/dev/sda", 2).unwrap();
     assert_eq!(g.list_partitions().unwrap(), ["/dev/sda1", "/dev/sda3"]);
     g.part_disk("/dev/sdb", "msdos").unwrap();
-    assert_eq!(g.list_partitions().unwrap(), ["/dev/sda1", "/dev/sda3", "/dev/sdb1"]);
+    assert_eq!(
+        g.list_partitions().unwrap(),
+        ["/dev/sda1", "/dev/sda3", "/dev/sdb1"]
+    );
     g.part_resize("/dev/sda", 1, 40_000).unwrap();
-    assert_eq!(g.blockdev_getsize64("/dev/sda1").unwrap(), (40_000 - 2048 + 1) * 512);
+    assert_eq!(
+        g.blockdev_getsize64("/dev/sda1").unwrap(),
+        (40_000 - 2048 + 1) * 512
+    );
 
     // mkfs, and mkfs of another type over it.
     assert_eq!(g.vfs_type("/dev/sda1").unwrap(), "");
-    g.mkfs("ext4", "/dev/sda1", &MkfsOptions { label: Some("one".into()), ..Default::default() }).unwrap();
+    g.mkfs(
+        "ext4",
+        "/dev/sda1",
+        &MkfsOptions {
+            label: Some("one".into()),
+            ..Default::default()
+        },
+    )
+    .unwrap();
     assert_eq!(g.vfs_type("/dev/sda1").unwrap(), "ext4");
     assert_eq!(g.vfs_label("/dev/sda1").unwrap(), "one");
-    g.mkfs("vfat", "/dev/sda1", &MkfsOptions { label: Some("TWO".into()), ..Default::default() }).unwrap();
+    g.mkfs(
+        "vfat",
+        "/dev/sda1",
+        &MkfsOptions {
+            label: Some("TWO".into()),
+            ..Default::default()
+        },
+    )
+    .unwrap();
     assert_eq!(g.blkid("/dev/sda1").unwrap()["LABEL"], "TWO");
     g.mkswap("/dev/sda1", Some("sw")).unwrap();
     assert_eq!(g.vfs_type("/dev/sda1").unwrap(), "swap");
 
     // A copy onto a device.
-    g.mkfs("ext2", "/dev/sda3", &MkfsOptions::default()).unwrap();
-    assert_eq!(g.vfs_type("/dev/sdb1").unwrap(), "");
-    g.copy_device_to_device("/dev/sda3", "/dev/sdb1", &CopyOptions { size: Some(1 << 20), ..Default::default() })
+    g.mkfs("ext2", "/dev/sda3", &MkfsOptions::default())
         .unwrap();
+    assert_eq!(g.vfs_type("/dev/sdb1").unwrap(), "");
+    g.copy_device_to_device(
+        "/dev/sda3",
+        "/dev/sdb1",
+        &CopyOptions {
+            size: Some(1 << 20),
+            ..Default::default()
+        },
+    )
+    .unwrap();
     assert_eq!(g.vfs_type("/dev/sdb1").unwrap(), "ext2");
 
     // LVM changes.
@@ -68,7 +101,10 @@ fn no_stale_read_after_any_changing_call() {
 
     // Deleting a partition drops its probe too.
     g.part_del("/dev/sda", 1).unwrap();
-    assert!(g.vfs_type("/dev/sda1").is_err(), "a deleted partition is no longer a device");
+    assert!(
+        g.vfs_type("/dev/sda1").is_err(),
+        "a deleted partition is no longer a device"
+    );
 
     // After shutdown nothing cached is served.
     g.shutdown().unwrap();
@@ -91,24 +127,37 @@ fn changes_behind_our_back_show_after_the_ttl_or_invalidation() {
     let host = g.host_path("/dev/sda").unwrap();
     let node = vmcraft_block::DeviceNode::open(&host, false).unwrap();
     vmcraft_part::part_disk(&node, "gpt").unwrap();
-    assert!(g.list_partitions().unwrap().is_empty(), "cached for the TTL");
+    assert!(
+        g.list_partitions().unwrap().is_empty(),
+        "cached for the TTL"
+    );
     clock.advance(Duration::from_secs(59));
     assert!(g.list_partitions().unwrap().is_empty());
     clock.advance(Duration::from_secs(1));
-    assert_eq!(g.list_partitions().unwrap(), ["/dev/sda1"], "expired at 60 s");
+    assert_eq!(
+        g.list_partitions().unwrap(),
+        ["/dev/sda1"],
+        "expired at 60 s"
+    );
 
     // Probe cache: 120 s, or invalidate by hand.
     assert_eq!(g.vfs_type("/dev/sda1").unwrap(), "");
     let part = g.host_path("/dev/sda1").unwrap();
-    SystemRunner::new().run(&Command::new("mkfs.ext4").args(["-F", "-q"]).arg(&part)).unwrap();
+    SystemRunner::new()
+        .run(&Command::new("mkfs.ext4").args(["-F", "-q"]).arg(&part))
+        .unwrap();
     assert_eq!(g.vfs_type("/dev/sda1").unwrap(), "", "cached");
     clock.advance(Duration::from_secs(119));
     assert_eq!(g.vfs_type("/dev/sda1").unwrap(), "");
     clock.advance(Duration::from_secs(1));
     assert_eq!(g.vfs_type("/dev/sda1").unwrap(), "ext4", "expired at 120 s");
-    SystemRunner::new().run(&Command::new("mkfs.xfs").args(["-f", "-q"]).arg(&part)).unwrap_or_else(|_| {
-        SystemRunner::new().run(&Command::new("mkfs.ext2").args(["-F", "-q"]).arg(&part)).unwrap()
-    });
+    SystemRunner::new()
+        .run(&Command::new("mkfs.xfs").args(["-f", "-q"]).arg(&part))
+        .unwrap_or_else(|_| {
+            SystemRunner::new()
+                .run(&Command::new("mkfs.ext2").args(["-F", "-q"]).arg(&part))
+                .unwrap()
+        });
     g.invalidate_probe_cache();
     assert_ne!(g.vfs_type("/dev/sda1").unwrap(), "ext4");
     node.delete_partition(1).ok();
@@ -143,11 +192,20 @@ fn many_concurrent_readers_while_the_table_changes() {
         }
         s.spawn(|| {
             for i in 0..4i64 {
-                g.part_add("/dev/sda", "p", 2048 + i * 20_480, 2048 + (i + 1) * 20_480 - 1).unwrap();
+                g.part_add(
+                    "/dev/sda",
+                    "p",
+                    2048 + i * 20_480,
+                    2048 + (i + 1) * 20_480 - 1,
+                )
+                .unwrap();
             }
         });
     });
-    assert_eq!(g.list_partitions().unwrap(), ["/dev/sda1", "/dev/sda2", "/dev/sda3", "/dev/sda4"]);
+    assert_eq!(
+        g.list_partitions().unwrap(),
+        ["/dev/sda1", "/dev/sda2", "/dev/sda3", "/dev/sda4"]
+    );
     drop(g);
     assert!(leaks(env.tag()).is_empty());
 }

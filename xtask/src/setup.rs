@@ -11,7 +11,8 @@ use crate::util;
 pub const PACKAGES: &[(&str, &str)] = &[
     ("qemu-utils", "qemu-img, qemu-nbd, qemu-storage-daemon: image formats and attach"),
     ("fuse3", "FUSE exports of qemu-storage-daemon and FUSE filesystem drivers"),
-    ("e2fsprogs", "mkfs.ext*, e2fsck, resize2fs, fuse2fs"),
+    ("e2fsprogs", "mkfs.ext*, e2fsck, resize2fs, debugfs"),
+    ("fuse2fs", "ext2/3/4 through FUSE, a read-only mount fallback"),
     ("dosfstools", "mkfs.vfat, fsck.vfat"),
     ("fusefat", "vfat through FUSE on kernels without the vfat driver"),
     ("xfsprogs", "mkfs.xfs, xfs_repair, xfs_growfs"),

@@ -471,6 +471,12 @@ pub(crate) fn is_mountpoint(path: &Path) -> bool {
         .any(|l| l.split(' ').nth(4) == Some(want.as_str()))
 }
 
+/// Whether the filesystem mounted at `path` is read-only.
+pub(crate) fn mounted_read_only(path: &Path) -> bool {
+    nix::sys::statvfs::statvfs(path)
+        .is_ok_and(|s| s.flags().contains(nix::sys::statvfs::FsFlags::ST_RDONLY))
+}
+
 fn sync_fs(path: &Path) {
     if let Ok(f) = std::fs::File::open(path) {
         let _ = nix::unistd::syncfs(&f);
@@ -479,7 +485,7 @@ fn sync_fs(path: &Path) {
 
 /// After a FUSE filesystem is unmounted its daemon exits on its own; wait for it so
 /// nothing is left running.
-fn wait_fuse_exit(driver: &str, mountpoint: &Path) {
+pub(crate) fn wait_fuse_exit(driver: &str, mountpoint: &Path) {
     let mp = mountpoint.to_string_lossy().into_owned();
     let alive = || -> bool {
         let Ok(procs) = std::fs::read_dir("/proc") else {

@@ -41,6 +41,9 @@ pub struct MountStrategy {
     /// Only tried when the kernel has no driver for the type (mount(8)'s helper
     /// behaviour).
     pub only_without_kernel_driver: bool,
+    /// Only tried when a read-write mount was asked for (a forcing mode that
+    /// changes the filesystem has no place in a read-only mount).
+    pub read_write_only: bool,
 }
 
 impl MountStrategy {
@@ -52,6 +55,7 @@ impl MountStrategy {
             options: options.to_string(),
             fstypes: Vec::new(),
             only_without_kernel_driver: false,
+            read_write_only: false,
         }
     }
 
@@ -63,7 +67,14 @@ impl MountStrategy {
             options: options.to_string(),
             fstypes: Vec::new(),
             only_without_kernel_driver: false,
+            read_write_only: false,
         }
+    }
+
+    /// Only when a read-write mount was asked for.
+    pub fn read_write_only(mut self) -> Self {
+        self.read_write_only = true;
+        self
     }
 
     /// Restrict to these filesystem types.
@@ -106,28 +117,36 @@ pub fn normal_strategies(options: &str) -> Vec<MountStrategy> {
     v
 }
 
-/// What `mount_with_fallback` tries, in order.
+/// What `mount_with_fallback` tries, in order: the normal mount (and the FUSE
+/// helper where the kernel has no driver), then read-only mounts that skip journal
+/// or log recovery, then ntfs-3g's forcing mode (`remove_hiberfile`: it deletes the
+/// hibernation file of a hibernated Windows, which is why it comes only after the
+/// normal mount failed and only when read-write was asked for), then read-only FUSE
+/// mounts.
 ///
 /// ```
 /// let names: Vec<String> = vmcraft::mount::strategy::fallback_strategies("")
 ///     .into_iter().map(|s| s.name).collect();
-/// assert_eq!(names[..3], ["normal", "ro,norecovery", "ro,noload"]);
+/// assert_eq!(names[0], "normal");
+/// assert_eq!(names[3..5], ["ro,norecovery", "ro,noload"]);
 /// ```
 pub fn fallback_strategies(options: &str) -> Vec<MountStrategy> {
     let mut v = normal_strategies(options);
-    v.insert(
-        1,
-        MountStrategy::kernel("ro,norecovery", "ro,norecovery").for_types(&["xfs", "ext3", "ext4"]),
-    );
-    v.insert(
-        2,
-        MountStrategy::kernel("ro,noload", "ro,noload").for_types(&["ext3", "ext4"]),
-    );
+    let forced = if options.is_empty() {
+        "remove_hiberfile".to_string()
+    } else {
+        format!("{options},remove_hiberfile")
+    };
     v.extend([
-        // ntfs-3g refuses an unclean or hibernated volume read-write; read-only
-        // with the hibernation file left alone is its forcing mode that changes
-        // nothing on the guest.
-        MountStrategy::fuse("ntfs-3g force", "ntfs-3g", "ro,norecover").for_types(&["ntfs"]),
+        MountStrategy::kernel("ro,norecovery", "ro,norecovery").for_types(&["xfs", "ext3", "ext4"]),
+        MountStrategy::kernel("ro,noload", "ro,noload").for_types(&["ext3", "ext4"]),
+        MountStrategy::fuse("ntfs-3g force", "ntfs-3g", &forced)
+            .for_types(&["ntfs"])
+            .read_write_only(),
+        MountStrategy::fuse("ntfs-3g ro", "ntfs-3g", "ro").for_types(&["ntfs"]),
+        MountStrategy::fuse("fusefat ro", "fusefat", "ro")
+            .for_types(&["vfat"])
+            .without_kernel_driver(),
         MountStrategy::fuse("fuse2fs", "fuse2fs", "ro").for_types(&["ext2", "ext3", "ext4"]),
     ]);
     v
@@ -258,6 +277,9 @@ impl VMCraft {
                 s.options.clone()
             };
             let opts = parse_options(call, &dev.name, &opts_str)?;
+            if s.read_write_only && opts.readonly() {
+                continue;
+            }
             let effective = opts.to_option_string();
             let result = match &s.method {
                 MountMethod::Kernel => {
@@ -287,6 +309,19 @@ impl VMCraft {
                     .fuse_mount(driver, dev, &target.host, &opts)
                     .map_err(|e| e.chain()),
             };
+            // A driver that quietly fell back to read-only (ntfs-3g on a hibernated
+            // volume) did not do what was asked: undo it and try the next strategy.
+            let result = result.and_then(|()| {
+                if !opts.readonly() && super::mounted_read_only(&target.host) {
+                    let _ = nix::mount::umount2(&target.host, nix::mount::MntFlags::UMOUNT_NOFOLLOW);
+                    if let MountMethod::Fuse(driver) = &s.method {
+                        super::wait_fuse_exit(driver, &target.host);
+                    }
+                    Err("mounted read-only although read-write was asked for (the filesystem is unclean or hibernated)".to_string())
+                } else {
+                    Ok(())
+                }
+            });
             match result {
                 Ok(()) => {
                     attempts.push(Attempt {

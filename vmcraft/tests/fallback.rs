@@ -1,0 +1,158 @@
+//! mount_with_fallback on real damaged filesystems: an ext4 that needs journal
+//! recovery with a broken journal, an xfs that needs log recovery on a read-only
+//! drive, a hibernated NTFS that ntfs-3g will only mount read-only; each mounted by
+//! a later strategy, reported, tracked, and undone by umount_all.
+
+use vmcraft::{ErrorKind, VMCraft};
+use vmcraft_block::testing::{TestEnv, leaks, require_root, require_tool};
+use vmcraft_block::{Command, CommandRunner, SystemRunner};
+
+fn sh(argv: &[&str]) -> String {
+    let out = SystemRunner::new()
+        .run(&Command::new(argv[0]).args(&argv[1..]))
+        .unwrap();
+    out.stdout_str()
+}
+
+#[test]
+fn ext4_with_a_broken_journal_mounts_without_recovery() {
+    if !require_root("mounting") || !require_tool("debugfs") {
+        return;
+    }
+    let env = TestEnv::new("fb-ext4");
+    let img = env.sparse_image("ext4.img", 64 << 20);
+    let p = img.to_str().unwrap();
+    sh(&["mkfs.ext4", "-F", "-q", "-b", "4096", p]);
+    let hello = env.path().join("hello");
+    std::fs::write(&hello, "hello\n").unwrap();
+    sh(&[
+        "debugfs",
+        "-w",
+        "-R",
+        &format!("write {} hello", hello.display()),
+        p,
+    ]);
+    // Claim the journal needs replaying, then wreck the journal's superblock.
+    sh(&["debugfs", "-w", "-R", "feature needs_recovery", p]);
+    let block: u64 = sh(&["debugfs", "-R", "bmap <8> 0", p])
+        .trim()
+        .parse()
+        .unwrap();
+    use std::os::unix::fs::FileExt;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&img)
+        .unwrap()
+        .write_all_at(&[0xA5; 4096], block * 4096)
+        .unwrap();
+
+    let g = VMCraft::new();
+    g.add_drive(&img).unwrap();
+    g.launch().unwrap();
+    let e = g.mount("/dev/sda", "/").unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Mount, "{e}");
+    assert!(g.mountpoints().is_empty());
+
+    let out = g.mount_with_fallback("/dev/sda", "/").unwrap();
+    assert_eq!(out.strategy, "ro,norecovery");
+    assert_eq!(out.attempts.len(), 2, "{:?}", out.attempts);
+    assert_eq!(out.attempts[0].strategy, "normal");
+    assert!(out.attempts[0].error.is_some());
+    assert!(out.attempts[1].error.is_none());
+    assert_eq!(g.cat("/hello").unwrap(), "hello\n");
+    assert!(
+        g.write("/new", b"x").is_err(),
+        "the fallback mount is read-only"
+    );
+    assert_eq!(g.mount_entries()[0].strategy, "ro,norecovery");
+    g.umount_all().unwrap();
+    assert!(g.mountpoints().is_empty());
+    drop(g);
+    assert!(leaks(env.tag()).is_empty(), "{:?}", leaks(env.tag()));
+}
+
+#[test]
+fn xfs_needing_log_recovery_on_a_read_only_drive() {
+    if !require_root("mounting") || !require_tool("xfs_io") {
+        return;
+    }
+    let env = TestEnv::new("fb-xfs");
+    let img = env.sparse_image("xfs.img", 512 << 20);
+    sh(&["mkfs.xfs", "-f", "-q", img.to_str().unwrap()]);
+    {
+        let g = VMCraft::new();
+        g.add_drive(&img).unwrap();
+        g.launch().unwrap();
+        g.mount("/dev/sda", "/").unwrap();
+        g.write("/before", b"synced\n").unwrap();
+        g.umount("/").unwrap();
+        g.mount("/dev/sda", "/").unwrap();
+        let host = g.mountpoint_host_path("/").unwrap();
+        g.write("/after", b"only in the log\n").unwrap();
+        // Shut the filesystem down with the log dirty, as a crash would.
+        SystemRunner::new()
+            .run(
+                &Command::new("xfs_io")
+                    .args(["-x", "-c", "shutdown -f"])
+                    .arg(&host),
+            )
+            .unwrap();
+        g.shutdown().unwrap();
+    }
+    let g = VMCraft::new();
+    g.add_drive_ro(&img).unwrap();
+    g.launch().unwrap();
+    let out = g.mount_with_fallback("/dev/sda", "/").unwrap();
+    assert_eq!(out.strategy, "ro,norecovery", "{:?}", out.attempts);
+    assert_eq!(out.attempts[0].strategy, "normal");
+    assert!(out.attempts[0].error.is_some(), "{:?}", out.attempts);
+    assert_eq!(g.cat("/before").unwrap(), "synced\n");
+    g.umount_all().unwrap();
+    g.shutdown().unwrap();
+    assert!(leaks(env.tag()).is_empty(), "{:?}", leaks(env.tag()));
+}
+
+#[test]
+fn hibernated_ntfs_is_mounted_by_the_forcing_strategy() {
+    if !require_root("mounting") || !require_tool("ntfs-3g") || !require_tool("mkntfs") {
+        return;
+    }
+    let env = TestEnv::new("fb-ntfs");
+    let img = env.sparse_image("ntfs.img", 64 << 20);
+    let g = VMCraft::new();
+    g.add_drive(&img).unwrap();
+    g.launch().unwrap();
+    g.mkfs("ntfs", "/dev/sda", &Default::default()).unwrap();
+    g.mount("/dev/sda", "/").unwrap();
+    assert_eq!(g.mount_entries()[0].fuse_driver.as_deref(), Some("ntfs-3g"));
+    g.write("/hiberfil.sys", b"HIBR\0\0\0\0 a hibernated Windows")
+        .unwrap();
+    g.write("/data.txt", b"windows data\n").unwrap();
+    g.umount_all().unwrap();
+
+    // ntfs-3g will not mount it read-write: the plain mount reports that.
+    let e = g.mount("/dev/sda", "/").unwrap_err();
+    assert!(
+        e.to_string().contains("read-only although read-write"),
+        "{e}"
+    );
+    assert!(g.mountpoints().is_empty());
+
+    let out = g.mount_with_fallback("/dev/sda", "/").unwrap();
+    assert_eq!(out.strategy, "ntfs-3g force", "{:?}", out.attempts);
+    assert!(
+        out.attempts
+            .iter()
+            .any(|a| a.strategy == "ntfs-3g" && a.error.is_some())
+    );
+    assert_eq!(g.cat("/data.txt").unwrap(), "windows data\n");
+    g.write("/written-after", b"rw\n").unwrap();
+    assert!(
+        !g.exists("/hiberfil.sys").unwrap(),
+        "the forcing mode removed the hibernation file"
+    );
+    g.umount_all().unwrap();
+    assert!(g.mountpoints().is_empty());
+    g.shutdown().unwrap();
+    assert!(leaks(env.tag()).is_empty(), "{:?}", leaks(env.tag()));
+}
