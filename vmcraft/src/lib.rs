@@ -41,6 +41,8 @@
 
 pub mod cache;
 pub mod calls;
+#[cfg(feature = "cli")]
+pub mod cli;
 mod config;
 mod devices;
 mod error;

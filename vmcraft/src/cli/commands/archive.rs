@@ -1,0 +1,167 @@
+//! tar in and out of the guest tree: `tar-in`, `tar-out` (with libguestfs's
+//! optional arguments), `tgz-in`, `tgz-out`, `txz-in`, `txz-out`; `-` for the
+//! tarball reads standard input or writes standard output.
+
+use vmcraft_archive::{Compression, TarInOptions, TarOutOptions, TarStats};
+
+use super::host::TempFile;
+use super::{CommandSpec, DIRECTORY, arg, c, cmd};
+use crate::cli::args::{Arg, ArgKind, Args};
+use crate::cli::error::CliError;
+use crate::cli::shell::Shell;
+use crate::cli::value::Value;
+
+const TARFILE_IN: Arg = arg("tarfile", ArgKind::FileIn);
+const TARFILE_OUT: Arg = arg("tarfile", ArgKind::FileOut);
+const TARBALL_IN: Arg = arg("tarball", ArgKind::FileIn);
+const TARBALL_OUT: Arg = arg("tarball", ArgKind::FileOut);
+
+pub(crate) const COMMANDS: &[CommandSpec] = &[
+    cmd(
+        "tar-in",
+        &[TARFILE_IN, DIRECTORY],
+        "unpack tarfile to directory",
+        "Unpack a host tarball into a guest directory. compress:.. is none, gzip, bzip2, xz \
+         or zstd (detected when not given); xattrs:true, selinux:true and acls:true restore \
+         extended attributes, SELinux labels and ACLs. Every entry is checked before \
+         anything is written, and nothing can land outside the directory.",
+        |s, a| {
+            let opts = TarInOptions {
+                compress: compression("tar-in", a)?,
+                xattrs: a.opt_bool("xattrs").unwrap_or(false),
+                selinux: a.opt_bool("selinux").unwrap_or(false),
+                acls: a.opt_bool("acls").unwrap_or(false),
+                ..Default::default()
+            };
+            tar_in(s, "tar_in", a.str(0), a.str(1), opts)
+        },
+    )
+    .opts(&[
+        arg("compress", ArgKind::String),
+        arg("xattrs", ArgKind::Bool),
+        arg("selinux", ArgKind::Bool),
+        arg("acls", ArgKind::Bool),
+    ]),
+    cmd(
+        "tar-out",
+        &[DIRECTORY, TARFILE_OUT],
+        "pack directory into tarfile",
+        "Pack a guest directory into a host tarball, entries relative to the directory. \
+         compress:.. is none, gzip, bzip2, xz or zstd; numericowner:true stores numeric ids \
+         only; excludes:.. is a space-separated list of glob patterns to leave out; \
+         xattrs:true, selinux:true and acls:true store extended attributes, SELinux labels \
+         and ACLs.",
+        |s, a| {
+            let opts = TarOutOptions {
+                compress: compression("tar-out", a)?.unwrap_or(Compression::None),
+                numeric_owner: a.opt_bool("numericowner").unwrap_or(false),
+                excludes: a.opt_list("excludes").unwrap_or_default(),
+                xattrs: a.opt_bool("xattrs").unwrap_or(false),
+                selinux: a.opt_bool("selinux").unwrap_or(false),
+                acls: a.opt_bool("acls").unwrap_or(false),
+                ..Default::default()
+            };
+            tar_out(s, "tar_out", a.str(0), a.str(1), opts)
+        },
+    )
+    .opts(&[
+        arg("compress", ArgKind::String),
+        arg("numericowner", ArgKind::Bool),
+        arg("excludes", ArgKind::List),
+        arg("xattrs", ArgKind::Bool),
+        arg("selinux", ArgKind::Bool),
+        arg("acls", ArgKind::Bool),
+    ]),
+    cmd(
+        "tgz-in",
+        &[TARBALL_IN, DIRECTORY],
+        "unpack compressed tarball to directory",
+        "tar-in of a gzip-compressed tarball.",
+        |s, a| tar_in(s, "tgz_in", a.str(0), a.str(1), with_in(Compression::Gzip)),
+    ),
+    cmd(
+        "tgz-out",
+        &[DIRECTORY, TARBALL_OUT],
+        "pack directory into compressed tarball",
+        "tar-out to a gzip-compressed tarball.",
+        |s, a| {
+            tar_out(
+                s,
+                "tgz_out",
+                a.str(0),
+                a.str(1),
+                with_out(Compression::Gzip),
+            )
+        },
+    ),
+    cmd(
+        "txz-in",
+        &[TARBALL_IN, DIRECTORY],
+        "unpack compressed tarball to directory",
+        "tar-in of an xz-compressed tarball.",
+        |s, a| tar_in(s, "txz_in", a.str(0), a.str(1), with_in(Compression::Xz)),
+    ),
+    cmd(
+        "txz-out",
+        &[DIRECTORY, TARBALL_OUT],
+        "pack directory into compressed tarball",
+        "tar-out to an xz-compressed tarball.",
+        |s, a| tar_out(s, "txz_out", a.str(0), a.str(1), with_out(Compression::Xz)),
+    ),
+];
+
+fn compression(command: &str, a: &Args) -> Result<Option<Compression>, CliError> {
+    a.opt_string("compress")
+        .map(|v| crate::calls::archive::parse_compress(&command.replace('-', "_"), v))
+        .transpose()
+        .map_err(|e| CliError::call(command.replace('-', "_"), e))
+}
+
+fn with_in(compress: Compression) -> TarInOptions {
+    TarInOptions {
+        compress: Some(compress),
+        ..Default::default()
+    }
+}
+
+fn with_out(compress: Compression) -> TarOutOptions {
+    TarOutOptions {
+        compress,
+        ..Default::default()
+    }
+}
+
+fn stats(st: &TarStats) -> Value {
+    Value::Quiet(serde_json::to_value(st).expect("TarStats serializes"))
+}
+
+fn tar_in(
+    s: &mut Shell,
+    call: &str,
+    tarfile: &str,
+    dir: &str,
+    opts: TarInOptions,
+) -> Result<Value, CliError> {
+    let st = if tarfile == "-" {
+        let t = TempFile::from_stdin(call)?;
+        c(call, s.g.tar_in(t.path(), dir, opts))?
+    } else {
+        c(call, s.g.tar_in(tarfile, dir, opts))?
+    };
+    Ok(stats(&st))
+}
+
+fn tar_out(
+    s: &mut Shell,
+    call: &str,
+    dir: &str,
+    tarfile: &str,
+    opts: TarOutOptions,
+) -> Result<Value, CliError> {
+    if tarfile == "-" {
+        let t = TempFile::new(call)?;
+        c(call, s.g.tar_out(dir, t.path(), opts))?;
+        return Ok(Value::Bytes(t.contents(call)?));
+    }
+    Ok(stats(&c(call, s.g.tar_out(dir, tarfile, opts))?))
+}

@@ -1,0 +1,195 @@
+//! The session and the builtins: adding drives (`add`, `add-ro`, `alloc`,
+//! `sparse`), `launch`/`run`, `shutdown`, `list-devices`, `echo`, `help`, `quit`.
+
+use std::os::unix::fs::OpenOptionsExt;
+
+use super::{CommandSpec, arg, c, cmd};
+use crate::DriveOpts;
+use crate::cli::args::{ArgKind, Args, parse_int};
+use crate::cli::error::CliError;
+use crate::cli::shell::Shell;
+use crate::cli::table;
+use crate::cli::value::Value;
+
+const FILENAME: crate::cli::args::Arg = arg("filename", ArgKind::String);
+
+pub(crate) const COMMANDS: &[CommandSpec] = &[
+    cmd(
+        "add-drive",
+        &[FILENAME],
+        "add an image to examine or modify",
+        "Add a disk image (or host block device) to the session. The first is /dev/sda, the \
+         second /dev/sdb, and so on. Before launch it is attached at launch; after, at once.\n\n\
+         readonly:true attaches it so that nothing can write to it. format:FMT gives the \
+         image format (raw, qcow2, vmdk, vhdx, vdi, vpc); without it the format is detected \
+         from the image's header, and then a backing file is never followed.",
+        add_drive,
+    )
+    .opts(&[
+        arg("readonly", ArgKind::Bool),
+        arg("format", ArgKind::String),
+    ])
+    .alias(&["add", "add-drive-opts"]),
+    cmd(
+        "add-drive-ro",
+        &[FILENAME],
+        "add a drive read-only",
+        "Add a disk image read-only: as add-drive with readonly:true.",
+        |s, a| add(s, a.str(0), true, None),
+    )
+    .alias(&["add-ro"]),
+    cmd(
+        "alloc",
+        &[FILENAME, arg("size", ArgKind::String)],
+        "allocate and add a disk file",
+        "Create a raw image of SIZE bytes (suffixes K, M, G, T allowed), with its blocks \
+         allocated, and add it as add-drive does. An existing file is overwritten.",
+        |s, a| allocate(s, "alloc", a, false),
+    )
+    .alias(&["allocate"]),
+    cmd(
+        "sparse",
+        &[FILENAME, arg("size", ArgKind::String)],
+        "create a sparse disk image and add",
+        "Create a sparse raw image of SIZE bytes (suffixes K, M, G, T allowed) and add it as \
+         add-drive does. An existing file is overwritten.",
+        |s, a| allocate(s, "sparse", a, true),
+    ),
+    cmd(
+        "launch",
+        &[],
+        "launch the session",
+        "Attach every drive added, so that the other commands can be used. Scripts written \
+         for guestfish start with run; when -i, -m or -N launched the session already, it \
+         does nothing.",
+        |s, _| {
+            if s.g.is_launched() {
+                return Ok(Value::Unit);
+            }
+            c("launch", s.g.launch())?;
+            Ok(Value::Unit)
+        },
+    )
+    .alias(&["run"]),
+    cmd(
+        "shutdown",
+        &[],
+        "shut the session down",
+        "Unmount everything (deepest first), close Augeas and LVM, and detach every drive. \
+         The session cannot be used afterwards. This also happens at the end of every \
+         script, on errors and on Ctrl-C.",
+        |s, _| {
+            c("shutdown", s.g.shutdown())?;
+            Ok(Value::Unit)
+        },
+    ),
+    cmd(
+        "list-devices",
+        &[],
+        "list the block devices",
+        "The drives of the session: /dev/sda, /dev/sdb, ... in the order they were added.",
+        |s, _| Ok(Value::List(c("list_devices", s.g.list_devices())?)),
+    ),
+    cmd(
+        "echo",
+        &[],
+        "display a line of text",
+        "Print the arguments, separated by spaces.",
+        |_, a| Ok(Value::Str(a.list(0).join(" "))),
+    )
+    .variadic(),
+    cmd(
+        "help",
+        &[],
+        "display a list of commands or help on a command",
+        "help lists every command with a one-line summary; help CMD shows what CMD takes \
+         and does.",
+        help,
+    )
+    .variadic(),
+    cmd(
+        "quit",
+        &[],
+        "quit vmcraft",
+        "End the script here. The session is shut down as at the end of every script.",
+        |s, _| {
+            s.quit = true;
+            Ok(Value::Unit)
+        },
+    )
+    .alias(&["exit", "q"]),
+];
+
+fn add_drive(s: &mut Shell, a: &Args) -> Result<Value, CliError> {
+    let format = a.opt_string("format");
+    add(s, a.str(0), a.opt_bool("readonly").unwrap_or(false), format)
+}
+
+fn add(s: &mut Shell, path: &str, readonly: bool, format: Option<&str>) -> Result<Value, CliError> {
+    let format = match format {
+        None => None,
+        Some(f) => Some(
+            f.parse::<vmcraft_nbd::Format>()
+                .map_err(|e| CliError::call("add_drive", e.into()))?,
+        ),
+    };
+    let opts = DriveOpts {
+        format,
+        readonly,
+        ..Default::default()
+    };
+    c("add_drive", s.g.add_drive_opts(path, opts))?;
+    s.readonly.push(readonly);
+    Ok(Value::Unit)
+}
+
+fn allocate(s: &mut Shell, command: &str, a: &Args, sparse: bool) -> Result<Value, CliError> {
+    let path = a.str(0);
+    let size = match parse_int(a.str(1)) {
+        Ok(n) if n > 0 => n as u64,
+        Ok(_) => {
+            return Err(CliError::usage(
+                command,
+                format!("size: {} must be positive", a.str(1)),
+            ));
+        }
+        Err(e) => return Err(CliError::usage(command, format!("size: {e}"))),
+    };
+    if s.g.is_launched() {
+        return Err(CliError::usage(
+            command,
+            "can't allocate or add disks after launching",
+        ));
+    }
+    let io = |what: &str, e| CliError::io(command, format!("{what} {path}"), e);
+    let f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o644)
+        .open(path)
+        .map_err(|e| io("cannot create", e))?;
+    f.set_len(size).map_err(|e| io("cannot size", e))?;
+    if !sparse {
+        nix::fcntl::posix_fallocate(&f, 0, size as i64)
+            .map_err(|e| io("cannot allocate", e.into()))?;
+    }
+    drop(f);
+    if let Err(e) = add(s, path, false, Some("raw")) {
+        let _ = std::fs::remove_file(path);
+        return Err(e);
+    }
+    Ok(Value::Unit)
+}
+
+fn help(_: &mut Shell, a: &Args) -> Result<Value, CliError> {
+    let words = a.list(0);
+    match words.as_slice() {
+        [] => Ok(Value::Bytes(table::list_text().into_bytes())),
+        [name] => {
+            let spec = table::lookup(name).ok_or_else(|| table::unknown(name, false))?;
+            Ok(Value::Bytes(spec.help_text().into_bytes()))
+        }
+        _ => Err(CliError::usage("help", "should have 0-1 parameter(s)")),
+    }
+}

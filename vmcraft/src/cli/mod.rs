@@ -1,0 +1,185 @@
+//! The `vmcraft` command line: guestfish's shape and output on the [`crate::VMCraft`]
+//! handle, so that guestfish scripts run unchanged for everything VMCraft covers.
+//!
+//! ```text
+//! vmcraft [--format[=FMT]] [--ro] -a IMAGE... [-N [FILE=]SPEC]... [-m DEV[:MP[:OPTS]]]...
+//!         [-i] [--json] [-x] [-v] [-f SCRIPT | COMMAND ARGS [: COMMAND ARGS]...]
+//! ```
+//!
+//! The pieces, each in its own module: the [`tokenizer`] (guestfish's quoting and
+//! comments), the [`options`] (argv, `--format`/`--ro` applying to the `-a` after
+//! them), [`args`] (typed arguments and `name:value` optional ones), the command
+//! [`table`] and its handlers in [`commands`](self) families, the [`value`]
+//! layouts (guestfish's and JSON), [`prepared`] disks (`-N`), the [`shell`] that
+//! runs commands, [`progress`] bars and [`signals`] (Ctrl-C tears the session
+//! down and exits 130; SIGTERM 143).
+//!
+//! Errors print as `vmcraft: error: CALL: message` on standard error and end the
+//! run with status 1; the session is shut down on every way out.
+//!
+//! ```no_run
+//! // What the `vmcraft` binary does:
+//! let code = vmcraft::cli::main(std::env::args_os().skip(1).collect());
+//! std::process::exit(code);
+//! ```
+
+pub mod args;
+mod commands;
+mod error;
+pub mod options;
+pub mod prepared;
+pub mod progress;
+mod run;
+pub mod shell;
+pub mod signals;
+pub mod table;
+pub mod tokenizer;
+pub mod value;
+
+use std::ffi::OsString;
+use std::io::IsTerminal;
+use std::sync::atomic::AtomicI32;
+use std::sync::{Arc, Mutex};
+
+pub use error::CliError;
+
+use crate::{Config, VMCraft};
+use options::{Action, Options, USAGE, parse_options};
+use progress::{Interrupted, Progress};
+use shell::{Shell, ShellOptions};
+
+fn init_tracing(verbose: bool) {
+    use tracing_subscriber::EnvFilter;
+    let filter = if verbose {
+        EnvFilter::new("debug")
+    } else {
+        match std::env::var("RUST_LOG") {
+            Ok(f) if !f.is_empty() => EnvFilter::new(f),
+            _ => return,
+        }
+    };
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+/// Silence the panic message of an [`Interrupted`] unwind (it is how Ctrl-C stops
+/// a long copy, not a bug); every other panic prints as usual.
+fn quiet_interrupts() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        if info.payload().downcast_ref::<Interrupted>().is_none() {
+            default(info);
+        }
+    }));
+}
+
+/// Handle the actions that need no session; `Some(status)` when done.
+fn without_session(o: &Options) -> Option<i32> {
+    match o.action {
+        Action::Run => None,
+        Action::Version => {
+            println!("vmcraft {}", env!("CARGO_PKG_VERSION"));
+            Some(0)
+        }
+        Action::PreparedHelp => {
+            print!("{}", prepared::help_text());
+            Some(0)
+        }
+        Action::Usage => {
+            let name = o
+                .help_command
+                .as_deref()
+                .or(o.commands.first().map(String::as_str));
+            match name {
+                None => {
+                    print!("{USAGE}");
+                    Some(0)
+                }
+                Some(n) => match table::lookup(n) {
+                    Some(c) => {
+                        print!("{}", c.help_text());
+                        Some(0)
+                    }
+                    None => {
+                        eprintln!("vmcraft: error: {}", table::unknown(n, false).chain());
+                        Some(1)
+                    }
+                },
+            }
+        }
+    }
+}
+
+/// Run the command line (the arguments after the program name); the exit status.
+pub fn main(argv: Vec<OsString>) -> i32 {
+    // First, before any thread exists, so that every thread inherits the mask.
+    if let Err(e) = signals::block() {
+        eprintln!("vmcraft: error: cannot block signals: {e}");
+        return 1;
+    }
+    let argv: Vec<String> = match argv.into_iter().map(OsString::into_string).collect() {
+        Ok(v) => v,
+        Err(bad) => {
+            eprintln!("vmcraft: error: argument {bad:?} is not valid UTF-8");
+            return 1;
+        }
+    };
+    let opts = match parse_options(&argv) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("vmcraft: error: {}", e.chain());
+            return 1;
+        }
+    };
+    if let Some(code) = without_session(&opts) {
+        return code;
+    }
+    init_tracing(opts.verbose);
+    quiet_interrupts();
+
+    let signal = Arc::new(AtomicI32::new(0));
+    let progress = Progress::new(std::io::stderr().is_terminal(), signal.clone());
+    let p = progress.clone();
+    let config = Config::builder().progress(move |e| p.event(e)).build();
+    let g = Arc::new(VMCraft::with_config(config));
+    let exec = Arc::new(Mutex::new(()));
+    if let Err(e) = signals::spawn(g.clone(), exec.clone(), signal.clone()) {
+        eprintln!("vmcraft: error: cannot start the signal thread: {e}");
+        return 1;
+    }
+    let mut shell = Shell::new(
+        g.clone(),
+        ShellOptions {
+            json: opts.json,
+            trace: opts.trace,
+        },
+        Some(progress),
+    );
+    let guard = run::Guard {
+        exec: &exec,
+        signal: &signal,
+    };
+    let code = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        run::run_session(&mut shell, &opts, &guard)
+    })) {
+        Ok(code) => code,
+        Err(_) => {
+            eprintln!("vmcraft: error: internal error (the panic is reported above)");
+            1
+        }
+    };
+    // The lock stays held until the process exits: a signal arriving now finds
+    // the session already shut down and waits.
+    let lock = exec.lock().unwrap_or_else(|p| p.into_inner());
+    let code = match g.shutdown() {
+        Ok(()) => code,
+        Err(e) => {
+            eprintln!("vmcraft: error: {}", e.chain());
+            1
+        }
+    };
+    std::mem::forget(lock);
+    code
+}

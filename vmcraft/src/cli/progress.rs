@@ -1,0 +1,158 @@
+//! Progress bars for copies and tar on a terminal (indicatif), fed by the
+//! handle's progress callback; quiet when standard error is not a terminal. The
+//! same callback is where a long copy or tar notices Ctrl-C: it unwinds with an
+//! [`Interrupted`] payload so that the call releases what it holds and the
+//! session can be shut down.
+
+use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::{Arc, Mutex};
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use crate::ProgressEvent;
+
+/// The panic payload that aborts a long call after a signal (the signal number).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Interrupted(pub i32);
+
+/// The calls that get a bar.
+const BARRED: [&str; 3] = ["copy_device_to_device", "tar_in", "tar_out"];
+
+/// Progress state of one command-line session.
+pub struct Progress {
+    terminal: bool,
+    bar: Mutex<Option<(&'static str, ProgressBar)>>,
+    signal: Arc<AtomicI32>,
+}
+
+impl std::fmt::Debug for Progress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Progress")
+            .field("terminal", &self.terminal)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Progress {
+    /// Bars drawn when `terminal`; `signal` is non-zero once a signal arrived.
+    ///
+    /// ```
+    /// use std::sync::{Arc, atomic::AtomicI32};
+    /// let p = vmcraft::cli::progress::Progress::new(false, Arc::new(AtomicI32::new(0)));
+    /// p.event(&vmcraft::ProgressEvent { call: "tar_out", done: 10, total: 0 });
+    /// p.finish();
+    /// ```
+    pub fn new(terminal: bool, signal: Arc<AtomicI32>) -> Arc<Self> {
+        Arc::new(Progress {
+            terminal,
+            bar: Mutex::new(None),
+            signal,
+        })
+    }
+
+    /// Handle one progress report.
+    pub fn event(&self, e: &ProgressEvent) {
+        let sig = self.signal.load(Ordering::SeqCst);
+        if sig != 0 {
+            self.finish();
+            std::panic::panic_any(Interrupted(sig));
+        }
+        if !self.terminal || !BARRED.contains(&e.call) {
+            return;
+        }
+        let mut g = self.bar.lock().unwrap_or_else(|p| p.into_inner());
+        if g.as_ref().is_none_or(|(call, _)| *call != e.call) {
+            if let Some((_, old)) = g.take() {
+                old.finish_and_clear();
+            }
+            let (bar, template) = if e.total > 0 {
+                (
+                    ProgressBar::with_draw_target(Some(e.total), ProgressDrawTarget::stderr()),
+                    "{msg} [{bar:40}] {binary_bytes}/{binary_total_bytes} ({binary_bytes_per_sec}, {eta})",
+                )
+            } else {
+                (
+                    ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr()),
+                    "{msg} {spinner} {binary_bytes} ({binary_bytes_per_sec})",
+                )
+            };
+            if let Ok(style) = ProgressStyle::with_template(template) {
+                bar.set_style(style.progress_chars("=> "));
+            }
+            bar.set_message(e.call.replace('_', "-"));
+            *g = Some((e.call, bar));
+        }
+        if let Some((_, bar)) = g.as_ref() {
+            if e.total > 0 {
+                bar.set_length(e.total);
+            }
+            bar.set_position(e.done);
+        }
+    }
+
+    /// Clear the bar at the end of a command.
+    pub fn finish(&self) {
+        if let Some((_, bar)) = self.bar.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_signal_unwinds_the_call_with_its_number() {
+        let sig = Arc::new(AtomicI32::new(0));
+        let p = Progress::new(false, sig.clone());
+        p.event(&ProgressEvent {
+            call: "copy_device_to_device",
+            done: 1,
+            total: 2,
+        });
+        sig.store(15, Ordering::SeqCst);
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            p.event(&ProgressEvent {
+                call: "copy_device_to_device",
+                done: 2,
+                total: 2,
+            })
+        }));
+        let payload = r.unwrap_err();
+        assert_eq!(
+            payload.downcast_ref::<Interrupted>(),
+            Some(&Interrupted(15))
+        );
+    }
+
+    #[test]
+    fn bars_follow_the_call() {
+        let p = Progress::new(true, Arc::new(AtomicI32::new(0)));
+        p.event(&ProgressEvent {
+            call: "tar_out",
+            done: 5,
+            total: 0,
+        });
+        assert_eq!(p.bar.lock().unwrap().as_ref().unwrap().0, "tar_out");
+        p.event(&ProgressEvent {
+            call: "copy_device_to_device",
+            done: 5,
+            total: 10,
+        });
+        {
+            let g = p.bar.lock().unwrap();
+            let (call, bar) = g.as_ref().unwrap();
+            assert_eq!(*call, "copy_device_to_device");
+            assert_eq!((bar.position(), bar.length()), (5, Some(10)));
+        }
+        // mkfs reports steps, not bytes: no bar.
+        p.finish();
+        p.event(&ProgressEvent {
+            call: "mkfs",
+            done: 0,
+            total: 1,
+        });
+        assert!(p.bar.lock().unwrap().is_none());
+    }
+}

@@ -1,0 +1,221 @@
+//! The interpreter: runs one command at a time on a [`VMCraft`] handle, in
+//! guestfish's or JSON layout, with `-x` tracing, `| CMD` pipes and `!CMD` lines
+//! through the session's command runner, and the builtins (`help`, `quit`).
+
+use std::io::Write;
+use std::sync::Arc;
+
+use vmcraft_block::Command;
+
+use super::args::parse_args;
+use super::error::CliError;
+use super::progress::Progress;
+use super::table;
+use super::tokenizer::{Line, ParsedCommand, parse_line};
+use super::value::Value;
+use crate::VMCraft;
+
+/// How results are printed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ShellOptions {
+    /// One JSON document per command.
+    pub json: bool,
+    /// Echo each command on standard error first.
+    pub trace: bool,
+}
+
+/// A command interpreter over one handle.
+pub struct Shell {
+    /// The handle.
+    pub g: Arc<VMCraft>,
+    /// Printing options.
+    pub options: ShellOptions,
+    /// Whether each drive (by index) was added read-only.
+    pub readonly: Vec<bool>,
+    /// Set by `quit`.
+    pub quit: bool,
+    commands_run: usize,
+    progress: Option<Arc<Progress>>,
+}
+
+impl std::fmt::Debug for Shell {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shell")
+            .field("options", &self.options)
+            .field("readonly", &self.readonly)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Quote a word for `-x` traces so that it reads back as the same argument.
+fn quote(w: &str) -> String {
+    if !w.is_empty()
+        && w.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"/-_.:,=+@%".contains(&b))
+    {
+        return w.to_string();
+    }
+    let mut s = String::from("\"");
+    for c in w.chars() {
+        match c {
+            '"' => s.push_str("\\\""),
+            '\\' => s.push_str("\\\\"),
+            '\n' => s.push_str("\\n"),
+            '\t' => s.push_str("\\t"),
+            c => s.push(c),
+        }
+    }
+    s.push('"');
+    s
+}
+
+impl Shell {
+    /// An interpreter over `g`.
+    ///
+    /// ```no_run
+    /// use std::sync::Arc;
+    /// use vmcraft::cli::shell::{Shell, ShellOptions};
+    /// let mut sh = Shell::new(Arc::new(vmcraft::VMCraft::new()), ShellOptions::default(), None);
+    /// let mut out = Vec::new();
+    /// sh.run_words(&["echo".into(), "hello".into()], None, &mut out).unwrap();
+    /// assert_eq!(out, b"hello\n");
+    /// ```
+    pub fn new(g: Arc<VMCraft>, options: ShellOptions, progress: Option<Arc<Progress>>) -> Self {
+        Shell {
+            g,
+            options,
+            readonly: Vec::new(),
+            quit: false,
+            commands_run: 0,
+            progress,
+        }
+    }
+
+    /// Run one command given as words (the name first).
+    pub fn run_words(
+        &mut self,
+        words: &[String],
+        pipe: Option<&str>,
+        out: &mut dyn Write,
+    ) -> Result<(), CliError> {
+        let Some((name, args)) = words.split_first() else {
+            return Ok(());
+        };
+        self.commands_run += 1;
+        if self.options.trace {
+            let line: Vec<String> = words.iter().map(|w| quote(w)).collect();
+            eprintln!("vmcraft: trace: {}", line.join(" "));
+        }
+        let result = self.dispatch(name, args);
+        if let Some(p) = &self.progress {
+            p.finish();
+        }
+        let value = result?;
+        let bytes = if self.options.json {
+            let mut b = serde_json::to_vec(&value).expect("a Value serializes");
+            b.push(b'\n');
+            b
+        } else {
+            value.guestfish()
+        };
+        match pipe {
+            Some(cmd) => self.pipe_to(name, cmd, bytes, out),
+            None => write_out(name, out, &bytes),
+        }
+    }
+
+    fn dispatch(&mut self, name: &str, words: &[String]) -> Result<Value, CliError> {
+        let spec =
+            table::lookup(name).ok_or_else(|| table::unknown(name, self.commands_run == 1))?;
+        let args = if spec.variadic {
+            super::args::Args::from_words(words)
+        } else {
+            parse_args(spec.name, spec.args, spec.optargs, words)?
+        };
+        (spec.handler)(self, &args)
+    }
+
+    /// Run one script line (`!CMD`, `<!CMD`, a command, or nothing). Returns
+    /// whether a failure must end the script.
+    pub fn run_line(&mut self, line: &str, out: &mut dyn Write) -> Result<(), (CliError, bool)> {
+        match parse_line(line).map_err(|e| (CliError::usage("syntax", e), true))? {
+            Line::Empty => Ok(()),
+            Line::Shell(cmd) => self.shell(&cmd, out).map_err(|e| (e, true)),
+            Line::Inline(cmd) => {
+                let text = self.host_command(&cmd, None).map_err(|e| (e, true))?;
+                for l in String::from_utf8_lossy(&text).lines() {
+                    self.run_line(l, out)?;
+                    if self.quit {
+                        break;
+                    }
+                }
+                Ok(())
+            }
+            Line::Command(ParsedCommand {
+                name,
+                args,
+                exit_on_error,
+                pipe,
+            }) => {
+                let mut words = vec![name];
+                words.extend(args);
+                self.run_words(&words, pipe.as_deref(), out)
+                    .map_err(|e| (e, exit_on_error))
+            }
+        }
+    }
+
+    fn host_command(&self, cmd: &str, stdin: Option<Vec<u8>>) -> Result<Vec<u8>, CliError> {
+        let mut c = Command::new("sh").arg("-c").arg(cmd);
+        if let Some(input) = stdin {
+            c = c.stdin(input);
+        }
+        let out = self.g.config().runner.execute(&c).map_err(|e| {
+            CliError::usage("!", format!("{cmd}: {}", vmcraft_block::error_chain(&e)))
+        })?;
+        std::io::stderr().write_all(&out.stderr).ok();
+        if !out.status.success() {
+            return Err(CliError::usage(
+                "!",
+                format!("{cmd}: exited with {}", out.status),
+            ));
+        }
+        Ok(out.stdout)
+    }
+
+    fn shell(&self, cmd: &str, out: &mut dyn Write) -> Result<(), CliError> {
+        let text = self.host_command(cmd, None)?;
+        write_out("!", out, &text)
+    }
+
+    fn pipe_to(
+        &self,
+        name: &str,
+        cmd: &str,
+        input: Vec<u8>,
+        out: &mut dyn Write,
+    ) -> Result<(), CliError> {
+        let text = self.host_command(cmd, Some(input))?;
+        write_out(name, out, &text)
+    }
+}
+
+fn write_out(command: &str, out: &mut dyn Write, bytes: &[u8]) -> Result<(), CliError> {
+    out.write_all(bytes)
+        .and_then(|()| out.flush())
+        .map_err(|e| CliError::io(command, "cannot write the output", e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn traces_quote_what_needs_it() {
+        assert_eq!(quote("/dev/sda"), "/dev/sda");
+        assert_eq!(quote("label:boot"), "label:boot");
+        assert_eq!(quote(""), "\"\"");
+        assert_eq!(quote("a b"), "\"a b\"");
+        assert_eq!(quote("x\n\"y\""), "\"x\\n\\\"y\\\"\"");
+    }
+}

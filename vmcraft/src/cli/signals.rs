@@ -1,0 +1,64 @@
+//! Ctrl-C and `kill`: SIGINT, SIGTERM and SIGHUP are blocked in every thread and
+//! taken by one waiting thread. On the first signal it marks the session
+//! interrupted (a long copy or tar then unwinds at its next progress report), waits
+//! for the running command to end, shuts the handle down and exits with
+//! 128 + the signal number (130 for SIGINT, 143 for SIGTERM). A second signal
+//! shuts down at once without waiting.
+
+use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::{Arc, Mutex};
+
+use nix::sys::signal::{SigSet, SigmaskHow, Signal, pthread_sigmask};
+
+use crate::VMCraft;
+
+/// The signals that end a session.
+fn set() -> SigSet {
+    let mut s = SigSet::empty();
+    s.add(Signal::SIGINT);
+    s.add(Signal::SIGTERM);
+    s.add(Signal::SIGHUP);
+    s
+}
+
+/// Block the session-ending signals in the calling thread, and so in every thread
+/// it starts afterwards. Call it first thing, before any thread exists. (Child
+/// processes start with an empty mask: the standard library resets it.)
+pub fn block() -> std::io::Result<()> {
+    pthread_sigmask(SigmaskHow::SIG_BLOCK, Some(&set()), None).map_err(std::io::Error::from)
+}
+
+fn teardown(g: &VMCraft, sig: i32) -> ! {
+    if let Err(e) = g.shutdown() {
+        eprintln!("vmcraft: error: {}", e.chain());
+    }
+    std::process::exit(128 + sig)
+}
+
+/// Start the thread that waits for the signals. `exec` is held by the main
+/// thread while a command runs; `signal` is set to the signal number when one
+/// arrives.
+pub fn spawn(g: Arc<VMCraft>, exec: Arc<Mutex<()>>, signal: Arc<AtomicI32>) -> std::io::Result<()> {
+    std::thread::Builder::new()
+        .name("vmcraft-signals".into())
+        .spawn(move || {
+            let set = set();
+            let Ok(first) = set.wait() else { return };
+            let sig = first as i32;
+            signal.store(sig, Ordering::SeqCst);
+            let (g2, exec2) = (g.clone(), exec.clone());
+            let graceful = std::thread::Builder::new()
+                .name("vmcraft-teardown".into())
+                .spawn(move || {
+                    let _running = exec2.lock().unwrap_or_else(|p| p.into_inner());
+                    teardown(&g2, sig)
+                });
+            if graceful.is_err() {
+                teardown(&g, sig);
+            }
+            if set.wait().is_ok() {
+                teardown(&g, sig);
+            }
+        })
+        .map(drop)
+}
