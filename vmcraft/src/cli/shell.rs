@@ -175,10 +175,11 @@ impl Shell {
         })?;
         std::io::stderr().write_all(&out.stderr).ok();
         if !out.status.success() {
-            return Err(CliError::usage(
-                "!",
-                format!("{cmd}: exited with {}", out.status),
-            ));
+            let how = match out.status.code() {
+                Some(c) => format!("exited with status {c}"),
+                None => "was killed by a signal".to_string(),
+            };
+            return Err(CliError::usage("!", format!("{cmd}: {how}")));
         }
         Ok(out.stdout)
     }
