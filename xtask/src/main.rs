@@ -7,8 +7,10 @@
 //! - `test`: setup if anything is missing, then every test of the workspace in strict
 //!   mode, then the list of tests that skipped for a missing kernel feature.
 //! - `demo`: the main job on an image it makes itself.
+//! - `fuzz`: run the cargo-fuzz targets for a while each.
 
 mod demo;
+mod fuzz;
 mod setup;
 mod test;
 mod util;
@@ -21,6 +23,7 @@ commands:
   setup   install the system packages VMCraft and its tests need (idempotent)
   test    setup if needed, then run every test in strict mode (VMCRAFT_TEST_STRICT=1)
   demo    run VMCraft's main job on an image it makes itself
+  fuzz    run the fuzz targets, [SECONDS] each (default 60) [TARGET]
 ";
 
 fn main() {
@@ -43,6 +46,7 @@ fn run() -> Result<()> {
         "setup" => setup::run(rest),
         "test" => test::run(rest),
         "demo" => demo::run(rest),
+        "fuzz" => fuzz::run(rest),
         "help" | "-h" | "--help" => {
             print!("{USAGE}");
             Ok(())
