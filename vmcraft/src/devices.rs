@@ -25,6 +25,7 @@ impl VMCraft {
     /// Every partition of every drive, `/dev/sda1`, `/dev/sda2`, `/dev/sdb1`, ...
     /// (`list_partitions`). Cached per drive for the partition cache TTL; every
     /// partition call invalidates its drive's entry.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub fn list_partitions(&self) -> Result<Vec<String>> {
         let drives = self.list_devices()?;
         let mut out = Vec::new();
@@ -95,6 +96,7 @@ impl VMCraft {
 
     /// What blkid reports for a device: TYPE, USAGE, UUID, LABEL, BLOCK_SIZE (only
     /// those present), probed in-process and cached.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub fn blkid(&self, device: &str) -> Result<BTreeMap<String, String>> {
         Ok(self
             .probe_device("blkid", device)?
@@ -103,6 +105,7 @@ impl VMCraft {
     }
 
     /// The filesystem type of a device (`vfs_type`), empty when unknown.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub fn vfs_type(&self, mountable: &str) -> Result<String> {
         Ok(self
             .probe_device("vfs_type", mountable)?
@@ -111,6 +114,7 @@ impl VMCraft {
     }
 
     /// The filesystem UUID of a device (`vfs_uuid`), empty when it has none.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub fn vfs_uuid(&self, mountable: &str) -> Result<String> {
         Ok(self
             .probe_device("vfs_uuid", mountable)?
@@ -119,6 +123,7 @@ impl VMCraft {
     }
 
     /// The filesystem label of a device (`vfs_label`), empty when it has none.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub fn vfs_label(&self, mountable: &str) -> Result<String> {
         Ok(self
             .probe_device("vfs_label", mountable)?
@@ -132,6 +137,7 @@ impl VMCraft {
     /// unrecognised devices are `unknown`; LVM PVs, other `*_member` devices and
     /// LUKS containers are left out, as libguestfs leaves them out. Only the
     /// session's own devices are looked at, never the host's.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub fn list_filesystems(&self) -> Result<Vec<(String, String)>> {
         let mut candidates = Vec::new();
         for drive in self.list_devices()? {
@@ -191,6 +197,7 @@ impl VMCraft {
 
     /// The canonical form of a device name (`canonical_device_name`), checking that
     /// the session has it.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub fn canonical_device_name(&self, device: &str) -> Result<String> {
         let canonical = crate::names::canonical_device_name(device);
         if parse_device(&canonical).is_err() {

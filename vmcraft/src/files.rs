@@ -18,6 +18,7 @@ const DIR_MODE: u32 = 0o755;
 
 impl VMCraft {
     /// The guest tree, which needs a filesystem mounted on `/`.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub fn guest_root(&self) -> Result<GuestRoot> {
         self.guest_root_for("guest_root")
     }
@@ -40,26 +41,31 @@ impl VMCraft {
 
     /// A file's content as a string (`cat`; invalid UTF-8 is an error, use
     /// [`VMCraft::read_file`] for bytes).
+    #[tracing::instrument(level = "debug", skip_all)]
     pub fn cat(&self, path: &str) -> Result<String> {
         Ok(self.guest_root_for("cat")?.cat(path)?)
     }
 
     /// A file's content (`read_file`).
+    #[tracing::instrument(level = "debug", skip_all)]
     pub fn read_file(&self, path: &str) -> Result<Vec<u8>> {
         Ok(self.guest_root_for("read_file")?.read_file(path)?)
     }
 
     /// Lines of a text file, without their newlines (`read_lines`).
+    #[tracing::instrument(level = "debug", skip_all)]
     pub fn read_lines(&self, path: &str) -> Result<Vec<String>> {
         Ok(self.cat(path)?.lines().map(String::from).collect())
     }
 
     /// Create or overwrite a file with `content` (`write`).
+    #[tracing::instrument(level = "debug", skip_all)]
     pub fn write(&self, path: &str, content: &[u8]) -> Result<()> {
         Ok(self.guest_root_for("write")?.write(path, content)?)
     }
 
     /// Append `content` to a file, creating it (`write_append`).
+    #[tracing::instrument(level = "debug", skip_all)]
     pub fn write_append(&self, path: &str, content: &[u8]) -> Result<()> {
         Ok(self
             .guest_root_for("write_append")?
@@ -67,6 +73,7 @@ impl VMCraft {
     }
 
     /// Copy a host file into the guest (`upload`).
+    #[tracing::instrument(level = "debug", skip_all)]
     pub fn upload(&self, host_file: impl AsRef<Path>, path: &str) -> Result<u64> {
         let host_file = host_file.as_ref();
         let mut src = std::fs::File::open(host_file).map_err(|e| {
@@ -90,6 +97,7 @@ impl VMCraft {
     }
 
     /// Copy a guest file out to the host (`download`).
+    #[tracing::instrument(level = "debug", skip_all)]
     pub fn download(&self, path: &str, host_file: impl AsRef<Path>) -> Result<u64> {
         let host_file = host_file.as_ref();
         let mut src = self.guest_root_for("download")?.open_read(path)?;
@@ -107,121 +115,145 @@ impl VMCraft {
     }
 
     /// The names in a directory, sorted, without `.` and `..` (`ls`).
+    #[tracing::instrument(level = "debug", skip_all)]
     pub fn ls(&self, directory: &str) -> Result<Vec<String>> {
         Ok(self.guest_root_for("ls")?.ls(directory)?)
     }
 
     /// Every path below a directory, relative to it, sorted (`find`).
+    #[tracing::instrument(level = "debug", skip_all)]
     pub fn find(&self, directory: &str) -> Result<Vec<String>> {
         Ok(self.guest_root_for("find")?.find(directory)?)
     }
 
     /// Whether anything exists at the path (`exists`).
+    #[tracing::instrument(level = "debug", skip_all)]
     pub fn exists(&self, path: &str) -> Result<bool> {
         Ok(self.guest_root_for("exists")?.exists(path)?)
     }
 
     /// Whether the path is a regular file, following symlinks (`is_file`).
+    #[tracing::instrument(level = "debug", skip_all)]
     pub fn is_file(&self, path: &str) -> Result<bool> {
         Ok(self.guest_root_for("is_file")?.is_file(path, true)?)
     }
 
     /// Whether the path is a directory, following symlinks (`is_dir`).
+    #[tracing::instrument(level = "debug", skip_all)]
     pub fn is_dir(&self, path: &str) -> Result<bool> {
         Ok(self.guest_root_for("is_dir")?.is_dir(path, true)?)
     }
 
     /// Whether the path is a symbolic link (`is_symlink`).
+    #[tracing::instrument(level = "debug", skip_all)]
     pub fn is_symlink(&self, path: &str) -> Result<bool> {
         Ok(self.guest_root_for("is_symlink")?.is_symlink(path)?)
     }
 
     /// Create a directory (`mkdir`).
+    #[tracing::instrument(level = "debug", skip_all)]
     pub fn mkdir(&self, path: &str) -> Result<()> {
         Ok(self.guest_root_for("mkdir")?.mkdir(path, DIR_MODE)?)
     }
 
     /// Create a directory with this mode (`mkdir_mode`).
+    #[tracing::instrument(level = "debug", skip_all)]
     pub fn mkdir_mode(&self, path: &str, mode: u32) -> Result<()> {
         Ok(self.guest_root_for("mkdir_mode")?.mkdir(path, mode)?)
     }
 
     /// Create a directory and its missing parents (`mkdir_p`).
+    #[tracing::instrument(level = "debug", skip_all)]
     pub fn mkdir_p(&self, path: &str) -> Result<()> {
         Ok(self.guest_root_for("mkdir_p")?.mkdir_p(path, DIR_MODE)?)
     }
 
     /// Remove a file (`rm`).
+    #[tracing::instrument(level = "debug", skip_all)]
     pub fn rm(&self, path: &str) -> Result<()> {
         Ok(self.guest_root_for("rm")?.rm(path)?)
     }
 
     /// Remove a file if it exists (`rm_f`).
+    #[tracing::instrument(level = "debug", skip_all)]
     pub fn rm_f(&self, path: &str) -> Result<()> {
         Ok(self.guest_root_for("rm_f")?.rm_f(path)?)
     }
 
     /// Remove a tree; nothing there is not an error (`rm_rf`).
+    #[tracing::instrument(level = "debug", skip_all)]
     pub fn rm_rf(&self, path: &str) -> Result<()> {
         Ok(self.guest_root_for("rm_rf")?.rm_rf(path)?)
     }
 
     /// Remove an empty directory (`rmdir`).
+    #[tracing::instrument(level = "debug", skip_all)]
     pub fn rmdir(&self, path: &str) -> Result<()> {
         Ok(self.guest_root_for("rmdir")?.rmdir(path)?)
     }
 
     /// Copy a file (`cp`).
+    #[tracing::instrument(level = "debug", skip_all)]
     pub fn cp(&self, src: &str, dest: &str) -> Result<()> {
         Ok(self.guest_root_for("cp")?.cp(src, dest)?)
     }
 
     /// Copy a tree, keeping modes, owners, times and links (`cp_a`).
+    #[tracing::instrument(level = "debug", skip_all)]
     pub fn cp_a(&self, src: &str, dest: &str) -> Result<()> {
         Ok(self.guest_root_for("cp_a")?.cp_a(src, dest)?)
     }
 
     /// Move or rename (`mv`).
+    #[tracing::instrument(level = "debug", skip_all)]
     pub fn mv(&self, src: &str, dest: &str) -> Result<()> {
         Ok(self.guest_root_for("mv")?.mv(src, dest)?)
     }
 
     /// Change the mode (`chmod`).
+    #[tracing::instrument(level = "debug", skip_all)]
     pub fn chmod(&self, mode: u32, path: &str) -> Result<()> {
         Ok(self.guest_root_for("chmod")?.chmod(mode, path)?)
     }
 
     /// Change the owner, following symlinks (`chown`).
+    #[tracing::instrument(level = "debug", skip_all)]
     pub fn chown(&self, owner: i32, group: i32, path: &str) -> Result<()> {
         Ok(self.guest_root_for("chown")?.chown(owner, group, path)?)
     }
 
     /// Create a symbolic link `linkname -> target` (`ln_s`).
+    #[tracing::instrument(level = "debug", skip_all)]
     pub fn ln_s(&self, target: &str, linkname: &str) -> Result<()> {
         Ok(self.guest_root_for("ln_s")?.ln_s(target, linkname)?)
     }
 
     /// A symbolic link's target (`readlink`).
+    #[tracing::instrument(level = "debug", skip_all)]
     pub fn readlink(&self, path: &str) -> Result<String> {
         Ok(self.guest_root_for("readlink")?.readlink(path)?)
     }
 
     /// Create an empty file or update its times (`touch`).
+    #[tracing::instrument(level = "debug", skip_all)]
     pub fn touch(&self, path: &str) -> Result<()> {
         Ok(self.guest_root_for("touch")?.touch(path)?)
     }
 
     /// A path's status, not following a final symlink (`lstat`).
+    #[tracing::instrument(level = "debug", skip_all)]
     pub fn lstat(&self, path: &str) -> Result<Stat> {
         Ok(self.guest_root_for("lstat")?.lstat(path)?)
     }
 
     /// A path's status, following symlinks (`stat`).
+    #[tracing::instrument(level = "debug", skip_all)]
     pub fn stat(&self, path: &str) -> Result<Stat> {
         Ok(self.guest_root_for("stat")?.stat(path)?)
     }
 
     /// The status of the filesystem holding a path (`statvfs`).
+    #[tracing::instrument(level = "debug", skip_all)]
     pub fn statvfs(&self, path: &str) -> Result<StatVfs> {
         Ok(self.guest_root_for("statvfs")?.statvfs(path)?)
     }
@@ -234,6 +266,7 @@ impl VMCraft {
     /// let sum = g.checksum("sha256", "/etc/hostname")?;
     /// # Ok::<(), vmcraft::Error>(())
     /// ```
+    #[tracing::instrument(level = "debug", skip_all)]
     pub fn checksum(&self, csumtype: &str, path: &str) -> Result<String> {
         let mut f = self.guest_root_for("checksum")?.open_read(path)?;
         checksum_reader(csumtype, path, &mut f)

@@ -198,6 +198,7 @@ impl VMCraft {
     /// g.mkfs("ext4", "/dev/sda1", &vmcraft::MkfsOptions { label: Some("root".into()), ..Default::default() })?;
     /// # Ok::<(), vmcraft::Error>(())
     /// ```
+    #[tracing::instrument(level = "debug", skip_all)]
     pub fn mkfs(&self, fstype: &str, device: &str, opts: &MkfsOptions) -> Result<()> {
         let _span = tracing::info_span!("mkfs", fstype, device).entered();
         let dev = self.resolve("mkfs", device)?;
@@ -235,6 +236,7 @@ impl VMCraft {
     }
 
     /// Make a swap area (`mkswap`).
+    #[tracing::instrument(level = "debug", skip_all)]
     pub fn mkswap(&self, device: &str, label: Option<&str>) -> Result<()> {
         self.mkfs(
             "swap",
@@ -248,6 +250,7 @@ impl VMCraft {
 
     /// Grow (or shrink) an unmounted ext2/3/4 filesystem to fill its device
     /// (`resize2fs`).
+    #[tracing::instrument(level = "debug", skip_all)]
     pub fn resize2fs(&self, device: &str) -> Result<()> {
         let dev = self.resolve("resize2fs", device)?;
         if self.mounts().iter().any(|m| m.device == dev.name) {
@@ -273,6 +276,7 @@ impl VMCraft {
 
     /// Grow a mounted xfs filesystem to fill its device (`xfs_growfs`, given the
     /// mount point).
+    #[tracing::instrument(level = "debug", skip_all)]
     pub fn xfs_growfs(&self, mountpoint: &str) -> Result<()> {
         let host = self.mountpoint_host_path(mountpoint)?;
         self.runner().run(&Command::new("xfs_growfs").arg(&host))?;

@@ -186,6 +186,7 @@ impl VMCraft {
 
     /// Add a disk image. Before [`VMCraft::launch`] it is attached at launch; after,
     /// at once. Drives are named `/dev/sda`, `/dev/sdb`, ... in the order added.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub fn add_drive_opts(&self, path: impl AsRef<Path>, opts: DriveOpts) -> Result<String> {
         let path = path.as_ref();
         let meta = std::fs::metadata(path).map_err(|e| {
@@ -234,6 +235,7 @@ impl VMCraft {
     }
 
     /// Add a disk image read-only (`add_drive_ro`).
+    #[tracing::instrument(level = "debug", skip_all)]
     pub fn add_drive_ro(&self, path: impl AsRef<Path>) -> Result<String> {
         self.add_drive_opts(
             path,
@@ -245,6 +247,7 @@ impl VMCraft {
     }
 
     /// Add a disk image read-write with its format detected (`add_drive`).
+    #[tracing::instrument(level = "debug", skip_all)]
     pub fn add_drive(&self, path: impl AsRef<Path>) -> Result<String> {
         self.add_drive_opts(path, DriveOpts::default())
     }
@@ -268,6 +271,7 @@ impl VMCraft {
 
     /// Attach every drive. Fails (and attaches nothing) if any drive cannot be
     /// attached.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub fn launch(&self) -> Result<()> {
         let mut st = self.write_state();
         if st.shut_down {
@@ -343,6 +347,7 @@ impl VMCraft {
     /// and remove the private directories. Everything is attempted; the first
     /// failure is returned. A directory with something still mounted under it is
     /// never removed (guest data is never deleted).
+    #[tracing::instrument(level = "debug", skip_all)]
     pub fn shutdown(&self) -> Result<()> {
         let mut first_err: Option<Error> = None;
         let mut keep = |r: Result<()>| {
@@ -408,6 +413,7 @@ impl VMCraft {
     }
 
     /// The drives' names, `/dev/sda`, `/dev/sdb`, ... (`list_devices`).
+    #[tracing::instrument(level = "debug", skip_all)]
     pub fn list_devices(&self) -> Result<Vec<String>> {
         let st = self.read_state();
         Ok(st.drives.iter().map(|d| d.name.clone()).collect())
@@ -459,6 +465,7 @@ impl VMCraft {
     /// println!("{} is {}", r.name, r.host.display());
     /// # Ok::<(), vmcraft::Error>(())
     /// ```
+    #[tracing::instrument(level = "debug", skip_all)]
     pub fn resolve_device(&self, name: &str) -> Result<Resolved> {
         self.resolve("resolve_device", name)
     }
@@ -528,6 +535,7 @@ impl VMCraft {
     }
 
     /// The host node behind a device name (`/dev/sda1` -> `/dev/loop3p1`).
+    #[tracing::instrument(level = "debug", skip_all)]
     pub fn host_path(&self, name: &str) -> Result<PathBuf> {
         Ok(self.resolve("host_path", name)?.host)
     }

@@ -36,6 +36,7 @@ impl VMCraft {
 
     /// Unpack a host tarball into a guest directory (`tar_in`); compression is
     /// detected when not given.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub fn tar_in(
         &self,
         tarfile: impl AsRef<Path>,
@@ -52,6 +53,7 @@ impl VMCraft {
 
     /// Pack a guest directory into a host tarball (`tar_out`), entries relative to
     /// the directory (`./etc/...`).
+    #[tracing::instrument(level = "debug", skip_all)]
     pub fn tar_out(
         &self,
         directory: &str,
@@ -66,6 +68,7 @@ impl VMCraft {
     }
 
     /// `tar_in` of a gzip tarball (`tgz_in`).
+    #[tracing::instrument(level = "debug", skip_all)]
     pub fn tgz_in(&self, tarball: impl AsRef<Path>, directory: &str) -> Result<TarStats> {
         self.tar_in(
             tarball,
@@ -78,6 +81,7 @@ impl VMCraft {
     }
 
     /// `tar_out` to a gzip tarball (`tgz_out`).
+    #[tracing::instrument(level = "debug", skip_all)]
     pub fn tgz_out(&self, directory: &str, tarball: impl AsRef<Path>) -> Result<TarStats> {
         self.tar_out(
             directory,
@@ -90,6 +94,7 @@ impl VMCraft {
     }
 
     /// `tar_in` of an xz tarball (`txz_in`).
+    #[tracing::instrument(level = "debug", skip_all)]
     pub fn txz_in(&self, tarball: impl AsRef<Path>, directory: &str) -> Result<TarStats> {
         self.tar_in(
             tarball,
@@ -102,6 +107,7 @@ impl VMCraft {
     }
 
     /// `tar_out` to an xz tarball (`txz_out`).
+    #[tracing::instrument(level = "debug", skip_all)]
     pub fn txz_out(&self, directory: &str, tarball: impl AsRef<Path>) -> Result<TarStats> {
         self.tar_out(
             directory,

@@ -14,6 +14,7 @@ use crate::session::VMCraft;
 macro_rules! aug_call {
     ($($(#[$doc:meta])* $name:ident ( $($arg:ident : $ty:ty),* ) -> $ret:ty;)*) => {$(
         $(#[$doc])*
+        #[tracing::instrument(level = "debug", skip_all)]
         pub fn $name(&self, $($arg: $ty),*) -> Result<$ret> {
             self.with_aug(stringify!($name), |a| Ok(a.$name($($arg),*)?))
         }
@@ -36,6 +37,7 @@ impl VMCraft {
 
     /// Open Augeas on the guest tree at `root` (usually `/`) with libguestfs's flag
     /// bits (`aug_init`); a handle already open is closed first.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub fn aug_init(&self, root: &str, flags: i32) -> Result<()> {
         let flags = AugFlags::from_bits(flags as u32).ok_or_else(|| {
             Error::invalid("aug_init", root, format!("unknown flag bits in {flags}"))
@@ -56,6 +58,7 @@ impl VMCraft {
     }
 
     /// Close Augeas (`aug_close`).
+    #[tracing::instrument(level = "debug", skip_all)]
     pub fn aug_close(&self) -> Result<()> {
         let a = self.aug.lock().unwrap_or_else(|e| e.into_inner()).take();
         match a {
@@ -116,6 +119,7 @@ impl VMCraft {
     }
 
     /// Set every matching node (`aug_setm`); returns how many.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub fn aug_setm(&self, base: &str, sub: Option<&str>, val: &str) -> Result<usize> {
         self.with_aug("aug_setm", |a| Ok(a.aug_setm(base, sub, val)?))
     }

@@ -8,6 +8,7 @@ use crate::session::VMCraft;
 
 impl VMCraft {
     /// Size in bytes (`blockdev_getsize64`).
+    #[tracing::instrument(level = "debug", skip_all)]
     pub fn blockdev_getsize64(&self, device: &str) -> Result<u64> {
         Ok(vmcraft_block::blockdev_getsize64(
             self.resolve("blockdev_getsize64", device)?.host,
@@ -15,6 +16,7 @@ impl VMCraft {
     }
 
     /// Size in 512-byte sectors (`blockdev_getsz`).
+    #[tracing::instrument(level = "debug", skip_all)]
     pub fn blockdev_getsz(&self, device: &str) -> Result<u64> {
         Ok(vmcraft_block::blockdev_getsz(
             self.resolve("blockdev_getsz", device)?.host,
@@ -22,6 +24,7 @@ impl VMCraft {
     }
 
     /// Logical sector size (`blockdev_getss`).
+    #[tracing::instrument(level = "debug", skip_all)]
     pub fn blockdev_getss(&self, device: &str) -> Result<u32> {
         Ok(vmcraft_block::blockdev_getss(
             self.resolve("blockdev_getss", device)?.host,
@@ -29,6 +32,7 @@ impl VMCraft {
     }
 
     /// Soft block size (`blockdev_getbsz`).
+    #[tracing::instrument(level = "debug", skip_all)]
     pub fn blockdev_getbsz(&self, device: &str) -> Result<u32> {
         Ok(vmcraft_block::blockdev_getbsz(
             self.resolve("blockdev_getbsz", device)?.host,
@@ -36,6 +40,7 @@ impl VMCraft {
     }
 
     /// Whether the device is read-only (`blockdev_getro`).
+    #[tracing::instrument(level = "debug", skip_all)]
     pub fn blockdev_getro(&self, device: &str) -> Result<bool> {
         Ok(vmcraft_block::blockdev_getro(
             self.resolve("blockdev_getro", device)?.host,
@@ -43,6 +48,7 @@ impl VMCraft {
     }
 
     /// Set the device read-only (`blockdev_setro`).
+    #[tracing::instrument(level = "debug", skip_all)]
     pub fn blockdev_setro(&self, device: &str) -> Result<()> {
         Ok(vmcraft_block::blockdev_setro(
             self.resolve("blockdev_setro", device)?.host,
@@ -51,6 +57,7 @@ impl VMCraft {
 
     /// Set the device read-write (`blockdev_setrw`); refused on a drive added
     /// read-only.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub fn blockdev_setrw(&self, device: &str) -> Result<()> {
         let r = self.resolve("blockdev_setrw", device)?;
         if r.readonly {
@@ -65,6 +72,7 @@ impl VMCraft {
     }
 
     /// Flush the device's buffers (`blockdev_flushbufs`).
+    #[tracing::instrument(level = "debug", skip_all)]
     pub fn blockdev_flushbufs(&self, device: &str) -> Result<()> {
         Ok(vmcraft_block::blockdev_flushbufs(
             self.resolve("blockdev_flushbufs", device)?.host,
@@ -72,6 +80,7 @@ impl VMCraft {
     }
 
     /// Ask the kernel to re-read the partition table (`blockdev_rereadpt`).
+    #[tracing::instrument(level = "debug", skip_all)]
     pub fn blockdev_rereadpt(&self, device: &str) -> Result<()> {
         let r = self.resolve("blockdev_rereadpt", device)?;
         let out = vmcraft_block::blockdev_rereadpt(&r.host);
@@ -81,6 +90,7 @@ impl VMCraft {
 
     /// Copy between devices of the session (`copy_device_to_device`), with
     /// libguestfs's optional arguments; the destination's caches are invalidated.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub fn copy_device_to_device(
         &self,
         src: &str,

@@ -38,6 +38,7 @@ impl VMCraft {
     }
 
     /// Make physical volumes (`pvcreate`).
+    #[tracing::instrument(level = "debug", skip_all)]
     pub fn pvcreate(&self, devices: &[&str]) -> Result<()> {
         let hosts = self.hosts("pvcreate", devices)?;
         let r = self.with_lvm(|l| Ok(l.pvcreate(&hosts)?));
@@ -46,28 +47,33 @@ impl VMCraft {
     }
 
     /// Make a volume group (`vgcreate`).
+    #[tracing::instrument(level = "debug", skip_all)]
     pub fn vgcreate(&self, vg: &str, pvs: &[&str]) -> Result<()> {
         let hosts = self.hosts("vgcreate", pvs)?;
         self.with_lvm(|l| Ok(l.vgcreate(vg, &hosts)?))
     }
 
     /// Make a logical volume of `mbytes` MiB (`lvcreate`).
+    #[tracing::instrument(level = "debug", skip_all)]
     pub fn lvcreate(&self, lv: &str, vg: &str, mbytes: i64) -> Result<()> {
         let size = LvSize::from_parts("lvcreate", Some(mbytes), None)?;
         self.with_lvm(|l| Ok(l.lvcreate(lv, vg, size)?))
     }
 
     /// Make a logical volume of a given size (MiB, extents or percent of free).
+    #[tracing::instrument(level = "debug", skip_all)]
     pub fn lvcreate_size(&self, lv: &str, vg: &str, size: LvSize) -> Result<()> {
         self.with_lvm(|l| Ok(l.lvcreate(lv, vg, size)?))
     }
 
     /// Make a logical volume over `percent` of the free space (`lvcreate_free`).
+    #[tracing::instrument(level = "debug", skip_all)]
     pub fn lvcreate_free(&self, lv: &str, vg: &str, percent: i32) -> Result<()> {
         self.with_lvm(|l| Ok(l.lvcreate_free(lv, vg, percent)?))
     }
 
     /// Resize a logical volume to `mbytes` MiB (`lvresize`).
+    #[tracing::instrument(level = "debug", skip_all)]
     pub fn lvresize(&self, lvpath: &str, mbytes: i64) -> Result<()> {
         let size = LvSize::from_parts("lvresize", Some(mbytes), None)?;
         let r = self.with_lvm(|l| Ok(l.lvresize(lvpath, size)?));
@@ -76,6 +82,7 @@ impl VMCraft {
     }
 
     /// Grow a logical volume by `percent` of the free space (`lvresize_free`).
+    #[tracing::instrument(level = "debug", skip_all)]
     pub fn lvresize_free(&self, lvpath: &str, percent: i32) -> Result<()> {
         let r = self.with_lvm(|l| Ok(l.lvresize_free(lvpath, percent)?));
         self.lvm_changed();
@@ -83,6 +90,7 @@ impl VMCraft {
     }
 
     /// Remove a logical volume, or every LV of a VG given as `/dev/VG` (`lvremove`).
+    #[tracing::instrument(level = "debug", skip_all)]
     pub fn lvremove(&self, device: &str) -> Result<()> {
         let r = self.with_lvm(|l| Ok(l.lvremove(device)?));
         self.lvm_changed();
@@ -90,6 +98,7 @@ impl VMCraft {
     }
 
     /// Remove a volume group and its LVs (`vgremove`).
+    #[tracing::instrument(level = "debug", skip_all)]
     pub fn vgremove(&self, vg: &str) -> Result<()> {
         let r = self.with_lvm(|l| Ok(l.vgremove(vg)?));
         self.lvm_changed();
@@ -97,6 +106,7 @@ impl VMCraft {
     }
 
     /// Remove a physical volume label (`pvremove`).
+    #[tracing::instrument(level = "debug", skip_all)]
     pub fn pvremove(&self, device: &str) -> Result<()> {
         let host = self.resolve("pvremove", device)?.host;
         let r = self.with_lvm(|l| Ok(l.pvremove(&host)?));
@@ -105,6 +115,7 @@ impl VMCraft {
     }
 
     /// Physical volumes, by device name (`pvs`).
+    #[tracing::instrument(level = "debug", skip_all)]
     pub fn pvs(&self) -> Result<Vec<String>> {
         let hosts = self.with_lvm(|l| Ok(l.pvs()?))?;
         Ok(hosts
@@ -114,16 +125,19 @@ impl VMCraft {
     }
 
     /// Volume group names (`vgs`).
+    #[tracing::instrument(level = "debug", skip_all)]
     pub fn vgs(&self) -> Result<Vec<String>> {
         self.with_lvm(|l| Ok(l.vgs()?))
     }
 
     /// Logical volumes as `/dev/VG/LV` (`lvs`).
+    #[tracing::instrument(level = "debug", skip_all)]
     pub fn lvs(&self) -> Result<Vec<String>> {
         self.with_lvm(|l| Ok(l.lvs()?))
     }
 
     /// Full physical volume records (`pvs_full`), PV names as device names.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub fn pvs_full(&self) -> Result<Vec<LvmPv>> {
         let mut v = self.with_lvm(|l| Ok(l.pvs_full()?))?;
         for pv in &mut v {
@@ -135,31 +149,37 @@ impl VMCraft {
     }
 
     /// Full volume group records (`vgs_full`).
+    #[tracing::instrument(level = "debug", skip_all)]
     pub fn vgs_full(&self) -> Result<Vec<LvmVg>> {
         self.with_lvm(|l| Ok(l.vgs_full()?))
     }
 
     /// Full logical volume records (`lvs_full`).
+    #[tracing::instrument(level = "debug", skip_all)]
     pub fn lvs_full(&self) -> Result<Vec<LvmLv>> {
         self.with_lvm(|l| Ok(l.lvs_full()?))
     }
 
     /// Activate or deactivate every VG (`vg_activate_all`).
+    #[tracing::instrument(level = "debug", skip_all)]
     pub fn vg_activate_all(&self, activate: bool) -> Result<()> {
         self.with_lvm(|l| Ok(l.vg_activate_all(activate)?))
     }
 
     /// Activate or deactivate the named VGs (`vg_activate`).
+    #[tracing::instrument(level = "debug", skip_all)]
     pub fn vg_activate(&self, activate: bool, vgs: &[&str]) -> Result<()> {
         self.with_lvm(|l| Ok(l.vg_activate(activate, vgs)?))
     }
 
     /// Rescan for volume groups (`vgscan`).
+    #[tracing::instrument(level = "debug", skip_all)]
     pub fn vgscan(&self) -> Result<()> {
         self.with_lvm(|l| Ok(l.vgscan()?))
     }
 
     /// Remove every LV, VG and PV of the session (`lvm_remove_all`).
+    #[tracing::instrument(level = "debug", skip_all)]
     pub fn lvm_remove_all(&self) -> Result<()> {
         let r = self.with_lvm(|l| Ok(l.lvm_remove_all()?));
         self.lvm_changed();
@@ -167,6 +187,7 @@ impl VMCraft {
     }
 
     /// Every lvm2 command the session ran, as audit records.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub fn lvm_audit_log(&self) -> Result<Vec<vmcraft_lvm::AuditRecord>> {
         self.with_lvm(|l| Ok(l.audit_log()))
     }

@@ -10,6 +10,7 @@ use crate::session::VMCraft;
 macro_rules! part_reader {
     ($($(#[$doc:meta])* $name:ident ( $($arg:ident : $ty:ty),* ) -> $ret:ty;)*) => {$(
         $(#[$doc])*
+        #[tracing::instrument(level = "debug", skip_all)]
         pub fn $name(&self, device: &str $(, $arg: $ty)*) -> Result<$ret> {
             self.with_drive(stringify!($name), device, |d| Ok(vmcraft_part::$name(d $(, $arg)*)?))
         }
@@ -19,6 +20,7 @@ macro_rules! part_reader {
 macro_rules! part_writer {
     ($($(#[$doc:meta])* $name:ident ( $($arg:ident : $ty:ty),* );)*) => {$(
         $(#[$doc])*
+        #[tracing::instrument(level = "debug", skip_all)]
         pub fn $name(&self, device: &str $(, $arg: $ty)*) -> Result<()> {
             let r = self.with_drive(stringify!($name), device, |d| Ok(vmcraft_part::$name(d $(, $arg)*)?));
             self.after_table_change(device);

@@ -123,6 +123,7 @@ impl VMCraft {
     }
 
     /// Look for operating systems (`inspect_os`): returns the root device of each.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub fn inspect_os(&self) -> Result<Vec<String>> {
         let _span = tracing::info_span!("inspect_os").entered();
         let mut found = Vec::new();
@@ -172,6 +173,7 @@ impl VMCraft {
     }
 
     /// Everything inspection found about `root`.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub fn inspect_info(&self, root: &str) -> Result<InspectInfo> {
         self.inspections
             .lock()
@@ -189,61 +191,73 @@ impl VMCraft {
     }
 
     /// `linux`, `windows` or `unknown` (`inspect_get_type`).
+    #[tracing::instrument(level = "debug", skip_all)]
     pub fn inspect_get_type(&self, root: &str) -> Result<String> {
         Ok(self.inspect_info(root)?.os_type)
     }
 
     /// The distro (`inspect_get_distro`).
+    #[tracing::instrument(level = "debug", skip_all)]
     pub fn inspect_get_distro(&self, root: &str) -> Result<String> {
         Ok(self.inspect_info(root)?.distro)
     }
 
     /// The product name (`inspect_get_product_name`).
+    #[tracing::instrument(level = "debug", skip_all)]
     pub fn inspect_get_product_name(&self, root: &str) -> Result<String> {
         Ok(self.inspect_info(root)?.product_name)
     }
 
     /// The major version (`inspect_get_major_version`).
+    #[tracing::instrument(level = "debug", skip_all)]
     pub fn inspect_get_major_version(&self, root: &str) -> Result<i32> {
         Ok(self.inspect_info(root)?.major_version)
     }
 
     /// The minor version (`inspect_get_minor_version`).
+    #[tracing::instrument(level = "debug", skip_all)]
     pub fn inspect_get_minor_version(&self, root: &str) -> Result<i32> {
         Ok(self.inspect_info(root)?.minor_version)
     }
 
     /// The hostname (`inspect_get_hostname`).
+    #[tracing::instrument(level = "debug", skip_all)]
     pub fn inspect_get_hostname(&self, root: &str) -> Result<String> {
         Ok(self.inspect_info(root)?.hostname)
     }
 
     /// The architecture (`inspect_get_arch`).
+    #[tracing::instrument(level = "debug", skip_all)]
     pub fn inspect_get_arch(&self, root: &str) -> Result<String> {
         Ok(self.inspect_info(root)?.arch)
     }
 
     /// The package format (`inspect_get_package_format`).
+    #[tracing::instrument(level = "debug", skip_all)]
     pub fn inspect_get_package_format(&self, root: &str) -> Result<String> {
         Ok(self.inspect_info(root)?.package_format)
     }
 
     /// The package manager (`inspect_get_package_management`).
+    #[tracing::instrument(level = "debug", skip_all)]
     pub fn inspect_get_package_management(&self, root: &str) -> Result<String> {
         Ok(self.inspect_info(root)?.package_management)
     }
 
     /// Mount point -> device, parents first (`inspect_get_mountpoints`).
+    #[tracing::instrument(level = "debug", skip_all)]
     pub fn inspect_get_mountpoints(&self, root: &str) -> Result<Vec<(String, String)>> {
         Ok(self.inspect_info(root)?.mountpoints)
     }
 
     /// The filesystems of the OS (`inspect_get_filesystems`).
+    #[tracing::instrument(level = "debug", skip_all)]
     pub fn inspect_get_filesystems(&self, root: &str) -> Result<Vec<String>> {
         Ok(self.inspect_info(root)?.filesystems)
     }
 
     /// Windows' system root (`inspect_get_windows_systemroot`).
+    #[tracing::instrument(level = "debug", skip_all)]
     pub fn inspect_get_windows_systemroot(&self, root: &str) -> Result<String> {
         self.inspect_info(root)?.windows_systemroot.ok_or_else(|| {
             Error::call(

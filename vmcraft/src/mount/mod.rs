@@ -143,16 +143,19 @@ impl VMCraft {
     /// Mount a filesystem read-write at `mountpoint` in the guest tree (`mount`).
     /// The type is probed; where the kernel has no driver for it (vfat, ntfs here),
     /// the FUSE driver is used, as mount(8) would use its helper.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub fn mount(&self, mountable: &str, mountpoint: &str) -> Result<()> {
         self.mount_vfs_call("mount", "", "", mountable, mountpoint)
     }
 
     /// Mount read-only (`mount_ro`).
+    #[tracing::instrument(level = "debug", skip_all)]
     pub fn mount_ro(&self, mountable: &str, mountpoint: &str) -> Result<()> {
         self.mount_vfs_call("mount_ro", "ro", "", mountable, mountpoint)
     }
 
     /// Mount with options (`mount_options`), e.g. `ro,noatime`.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub fn mount_options(&self, options: &str, mountable: &str, mountpoint: &str) -> Result<()> {
         self.mount_vfs_call("mount_options", options, "", mountable, mountpoint)
     }
@@ -250,6 +253,7 @@ impl VMCraft {
 
     /// Unmount the filesystem at a mount point, or mounted from a device
     /// (`umount`). Anything mounted below it must be unmounted first.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub fn umount(&self, pathordevice: &str) -> Result<()> {
         let entry = {
             let mounts = self.mounts();
@@ -337,6 +341,7 @@ impl VMCraft {
     /// Unmount everything the user mounted, deepest first (`umount_all`),
     /// including every mount a fallback strategy made. Every mount is attempted;
     /// the first failure is returned.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub fn umount_all(&self) -> Result<()> {
         self.umount_where(|m| !m.private)
     }
@@ -399,6 +404,7 @@ impl VMCraft {
 
     /// The host directory a guest mount point is at (for callers that need a host
     /// path; the guest tree must not be walked through it without confinement).
+    #[tracing::instrument(level = "debug", skip_all)]
     pub fn mountpoint_host_path(&self, mountpoint: &str) -> Result<PathBuf> {
         let mp = normalize_mountpoint("mountpoint_host_path", mountpoint)?;
         self.mounts()

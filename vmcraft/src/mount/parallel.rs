@@ -62,6 +62,7 @@ impl VMCraft {
     /// }
     /// # Ok::<(), vmcraft::Error>(())
     /// ```
+    #[tracing::instrument(level = "debug", skip_all)]
     pub fn mount_all_parallel(
         &self,
         mounts: &[(String, String)],

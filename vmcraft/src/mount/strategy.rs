@@ -195,6 +195,7 @@ impl VMCraft {
     /// Mount trying each strategy in turn (`mount_with_fallback`): normal, then
     /// `ro,norecovery`, `ro,noload`, then FUSE drivers, each where it applies to
     /// the filesystem type. Returns the strategy that worked and every attempt.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub fn mount_with_fallback(
         &self,
         mountable: &str,
