@@ -9,7 +9,6 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use sha2::Digest;
 use vmcraft_block::testing::TestEnv;
 
 /// What a run of the binary did.
@@ -102,12 +101,11 @@ pub fn assert_no_session_left(env: &TestEnv) {
     assert!(left.is_empty(), "session directories left behind: {left:?}");
 }
 
-/// SHA-256 of a file.
+/// SHA-256 of a file (coreutils' sha256sum: the unoptimised in-process digest of
+/// a test build is far slower).
 pub fn sha256(path: &Path) -> String {
-    let mut f = std::fs::File::open(path).unwrap();
-    let mut h = sha2::Sha256::new();
-    std::io::copy(&mut f, &mut h).unwrap();
-    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    let out = tool("sha256sum", &[path.to_str().unwrap()]);
+    out.split_whitespace().next().unwrap().to_string()
 }
 
 /// Run a host tool; its stdout (it must succeed).
