@@ -60,6 +60,7 @@ pub mod isolation;
 mod listing;
 mod names;
 mod report;
+mod segments;
 mod session;
 mod size;
 
@@ -71,5 +72,6 @@ pub use names::{
     validate_vg_name,
 };
 pub use report::{LvmLv, LvmPv, LvmVg};
+pub use segments::LvSegment;
 pub use session::{Lvm, LvmOptions};
 pub use size::LvSize;

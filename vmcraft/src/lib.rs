@@ -48,6 +48,7 @@ mod devices;
 mod error;
 mod files;
 pub mod inspect;
+mod lvaccess;
 mod mkfs;
 pub mod mount;
 pub mod names;

@@ -107,6 +107,7 @@ pub struct VMCraft {
     pub(crate) aug: Mutex<Option<vmcraft_aug::Augeas>>,
     pub(crate) inspections: Mutex<HashMap<String, InspectInfo>>,
     pub(crate) session_dir: Mutex<Option<PathBuf>>,
+    pub(crate) lv_windows: Mutex<HashMap<String, crate::lvaccess::LvWindow>>,
 }
 
 impl std::fmt::Debug for VMCraft {
@@ -154,6 +155,7 @@ impl VMCraft {
             aug: Mutex::new(None),
             inspections: Mutex::new(HashMap::new()),
             session_dir: Mutex::new(None),
+            lv_windows: Mutex::new(HashMap::new()),
         }
     }
 
@@ -365,6 +367,7 @@ impl VMCraft {
                 keep(a.aug_close().map_err(Error::from));
             }
         }
+        self.release_lv_windows();
         drop(lock(&self.lvm).take());
         // A drive under a filesystem that would not unmount stays attached: pulling
         // the device from under a mount loses what it has not written yet. A later
@@ -512,18 +515,18 @@ impl VMCraft {
                 if !lvs.contains(&canonical) {
                     return Err(no_such());
                 }
-                let host = PathBuf::from(&canonical);
-                if !host.exists() {
-                    return Err(Error::call(
-                        ErrorKind::Unsupported,
-                        call,
-                        name,
-                        format!(
-                            "logical volume {vg}/{lv} is not active: this host has no device-mapper, so LVM runs on metadata only"
-                        ),
-                    ));
-                }
                 let readonly = self.read_state().drives.iter().any(|d| d.opts.readonly);
+                let active = PathBuf::from(&canonical);
+                // Active through device-mapper, or reached through a loop device
+                // over its PV where there is no device-mapper.
+                let host = if active.exists() && vmcraft_lvm::device_mapper_available() {
+                    active
+                } else {
+                    self.lv_window(call, &canonical, readonly).map_err(|e| {
+                        tracing::debug!(lv = %format!("{vg}/{lv}"), error = %e.chain(), "LV not reachable");
+                        e
+                    })?
+                };
                 Ok(Resolved {
                     name: canonical,
                     host,

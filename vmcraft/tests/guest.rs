@@ -1,6 +1,6 @@
 //! The whole job on a two-drive guest built through the API itself: GPT with an ESP
 //! (vfat, through FUSE on this kernel) and an ext4 root on drive 1; xfs, btrfs and
-//! an LVM PV on drive 2; `/etc` written; then reopened read-only, inspected, and
+//! an LVM LV (reached without device-mapper) on drive 2; `/etc` written; then reopened read-only, inspected, and
 //! mounted in parallel from the guest's own fstab.
 
 use vmcraft::{DriveOpts, MkfsOptions, MountAllOptions, VMCraft};
@@ -68,6 +68,17 @@ fn build_guest(env: &TestEnv) -> (std::path::PathBuf, std::path::PathBuf) {
     g.lvcreate("home", "guestvg", 64).unwrap();
     assert_eq!(g.lvs().unwrap(), ["/dev/guestvg/home"]);
     assert_eq!(g.pvs().unwrap(), ["/dev/sdb3"]);
+    // Without device-mapper the LV is reached through a loop device over its PV.
+    g.mkfs(
+        "ext4",
+        "/dev/guestvg/home",
+        &MkfsOptions {
+            label: Some("home".into()),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(g.vfs_type("/dev/guestvg/home").unwrap(), "ext4");
 
     let root_uuid = g.vfs_uuid("/dev/sda2").unwrap();
     let esp_uuid = g.vfs_uuid("/dev/sda1").unwrap();
@@ -100,6 +111,9 @@ fn build_guest(env: &TestEnv) -> (std::path::PathBuf, std::path::PathBuf) {
     g.write("/var/lib/data/on-xfs", b"xfs\n").unwrap();
     g.mount("/dev/sdb2", "/srv").unwrap();
     g.write("/srv/on-btrfs", b"btrfs\n").unwrap();
+    g.mkdir("/home").unwrap();
+    g.mount("/dev/guestvg/home", "/home").unwrap();
+    g.write("/home/on-lv", b"lv\n").unwrap();
     g.shutdown().unwrap();
     (d1, d2)
 }
@@ -129,7 +143,7 @@ fn build_inspect_and_mount_a_two_drive_guest() {
             ("/dev/sda2", "ext4"),
             ("/dev/sdb1", "xfs"),
             ("/dev/sdb2", "btrfs"),
-            ("/dev/guestvg/home", "unknown")
+            ("/dev/guestvg/home", "ext4")
         ]
     );
 
@@ -178,20 +192,15 @@ fn build_inspect_and_mount_a_two_drive_guest() {
         )
         .unwrap();
     for r in &results {
-        if r.mountpoint == "/home" {
-            // The LV holds no filesystem (it was never formatted) and, without
-            // device-mapper, is not even a device here: a clear per-mountpoint error.
-            assert!(r.result.is_err(), "{r:?}");
-        } else {
-            assert!(
-                r.result.is_ok(),
-                "{} {}: {:?}",
-                r.mountpoint,
-                r.device,
-                r.result
-            );
-        }
+        assert!(
+            r.result.is_ok(),
+            "{} {}: {:?}",
+            r.mountpoint,
+            r.device,
+            r.result
+        );
     }
+    assert_eq!(g.cat("/home/on-lv").unwrap(), "lv\n");
     assert_eq!(
         g.cat("/boot/efi/EFI/debian/grubx64.efi").unwrap(),
         "not really grub\n"

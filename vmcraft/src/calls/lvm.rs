@@ -34,6 +34,7 @@ impl VMCraft {
     }
 
     fn lvm_changed(&self) {
+        self.release_lv_windows();
         self.invalidate_probe_cache();
     }
 
