@@ -26,13 +26,16 @@
 
 #![deny(missing_docs)]
 
+mod acl;
 mod compress;
 mod copy;
 mod error;
 mod fileops;
 mod meta;
 mod options;
+mod owners;
 mod pargz;
+mod pax;
 mod root;
 mod stat;
 mod tar_in;

@@ -14,7 +14,7 @@
 //! Directory modes and times are set after everything below them is extracted.
 //! All-zero 4 KiB blocks of regular files become holes.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::ffi::{OsStr, OsString};
 use std::fs::File;
 use std::io::{self, BufReader, Read};
@@ -33,6 +33,8 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::fileops::FileTime;
 use crate::meta::{self, Meta, Policy};
 use crate::options::{Progress, TarInOptions, TarStats, xattr_filter};
+use crate::owners::Names;
+use crate::pax::{PaxSplitter, Record, SideRecords};
 use crate::root::GuestRoot;
 
 const CALL: &str = "tar_in";
@@ -138,7 +140,7 @@ pub fn tar_in_from<R: Read>(
     }
     drop(dir_fd);
 
-    let (reader, counter) =
+    let (reader, counter, side) =
         open_stream(input, opts.compress).map_err(|e| stream_err(&subject, e))?;
     let mut archive = tar::Archive::new(reader);
     let mut x = Extractor {
@@ -153,13 +155,16 @@ pub fn tar_in_from<R: Read>(
         dirs: Vec::new(),
         stats: TarStats::default(),
         parent_cache: None,
+        names: std::cell::OnceCell::new(),
         buf: vec![0u8; 1 << 20],
         counter,
     };
     let entries = archive.entries().map_err(|e| stream_err(&x.subject, e))?;
-    for entry in entries {
+    for (index, entry) in entries.enumerate() {
         let mut entry = entry.map_err(|e| stream_err(&x.subject, e))?;
-        x.entry(&mut entry)?;
+        let info = EntryInfo::new(&mut entry, side.borrow_mut().take(index as u64))
+            .map_err(|e| stream_err(&x.subject, e))?;
+        x.entry(&mut entry, &info)?;
         x.stats.entries += 1;
         x.stats.bytes = x.counter.get();
         if let Some(p) = &opts.progress {
@@ -184,17 +189,20 @@ pub fn tar_in_from<R: Read>(
 /// show.
 fn verify(file: File, compress: Option<Compression>) -> Result<()> {
     let subject = "";
-    let (reader, _) = open_stream(file, compress).map_err(|e| stream_err(subject, e))?;
+    let (reader, _, side) = open_stream(file, compress).map_err(|e| stream_err(subject, e))?;
     let mut archive = tar::Archive::new(reader);
-    for entry in archive.entries().map_err(|e| stream_err(subject, e))? {
+    for (index, entry) in archive
+        .entries()
+        .map_err(|e| stream_err(subject, e))?
+        .enumerate()
+    {
         let mut entry = entry.map_err(|e| stream_err(subject, e))?;
-        let name = entry.path_bytes().into_owned();
+        let info = EntryInfo::new(&mut entry, side.borrow_mut().take(index as u64))
+            .map_err(|e| stream_err(subject, e))?;
+        let name = info.path.clone();
         entry_components(&name).map_err(|why| unsafe_entry(subject, &name, why))?;
         if entry.header().entry_type() == EntryType::Link {
-            let target = entry
-                .link_name_bytes()
-                .map(|c| c.into_owned())
-                .unwrap_or_default();
+            let target = info.link.clone().unwrap_or_default();
             entry_components(&target).map_err(|why| {
                 unsafe_entry(
                     subject,
@@ -212,16 +220,52 @@ fn verify(file: File, compress: Option<Compression>) -> Result<()> {
     drain(archive.into_inner()).map_err(|e| stream_err(subject, e))
 }
 
+/// An entry's name, link target and PAX records, the records parsed exactly
+/// (those with binary or multi-line values come from [`SideRecords`]).
+struct EntryInfo {
+    path: Vec<u8>,
+    link: Option<Vec<u8>>,
+    records: Vec<Record>,
+}
+
+impl EntryInfo {
+    fn new(entry: &mut tar::Entry<'_, impl Read>, side: Vec<Record>) -> io::Result<Self> {
+        let mut records = side;
+        if let Some(pax) = entry.pax_extensions()? {
+            for ext in pax {
+                let ext = ext?;
+                records.push((ext.key_bytes().to_vec(), ext.value_bytes().to_vec()));
+            }
+        }
+        let find = |key: &[u8]| {
+            records
+                .iter()
+                .rev()
+                .find(|(k, _)| k == key)
+                .map(|(_, v)| v.clone())
+        };
+        let path = find(b"path").unwrap_or_else(|| entry.path_bytes().into_owned());
+        let link = find(b"linkpath").or_else(|| entry.link_name_bytes().map(|c| c.into_owned()));
+        Ok(EntryInfo {
+            path,
+            link,
+            records,
+        })
+    }
+}
+
 /// Read what follows the end-of-archive blocks, so that a compressed stream's
 /// trailer (its checksum) is checked and a truncated one is refused.
 fn drain(mut rest: impl Read) -> io::Result<()> {
     io::copy(&mut rest, &mut io::sink()).map(drop)
 }
 
-/// Buffer, detect compression, decompress, and count the tar bytes.
-/// A decompressed tar stream and its byte counter.
-type Stream<'a> = (Box<dyn Read + 'a>, Rc<Cell<u64>>);
+/// A decompressed tar stream, its byte counter, and the PAX records taken out
+/// of it (see [`crate::pax`]).
+type Stream<'a> = (Box<dyn Read + 'a>, Rc<Cell<u64>>, Rc<RefCell<SideRecords>>);
 
+/// Buffer, detect compression, decompress, count the tar bytes, split PAX
+/// records.
 fn open_stream<'a, R: Read + 'a>(
     input: R,
     compress: Option<Compression>,
@@ -233,13 +277,12 @@ fn open_stream<'a, R: Read + 'a>(
     };
     let dec = compress::decoder(format, input)?;
     let count = Rc::new(Cell::new(0));
-    Ok((
-        Box::new(Counting {
-            inner: dec,
-            count: Rc::clone(&count),
-        }),
-        count,
-    ))
+    let counted = Counting {
+        inner: dec,
+        count: Rc::clone(&count),
+    };
+    let (split, side) = PaxSplitter::new(counted);
+    Ok((Box::new(split), count, side))
 }
 
 struct Counting<R> {
@@ -325,6 +368,8 @@ struct Extractor<'a> {
     stats: TarStats,
     /// The last parent directory resolved, by guest path.
     parent_cache: Option<(PathBuf, OwnedFd)>,
+    /// The guest's user and group tables, read on first need (ACL names).
+    names: std::cell::OnceCell<Names>,
     buf: Vec<u8>,
     counter: Rc<Cell<u64>>,
 }
@@ -351,13 +396,13 @@ impl Extractor<'_> {
     fn parent(&mut self, comps: &[&[u8]], name: &[u8]) -> Result<(OwnedFd, OsString)> {
         let (last, dirs) = comps.split_last().expect("caller passes a non-empty name");
         let parent = self.guest_path(dirs);
-        if let Some((p, fd)) = &self.parent_cache {
-            if *p == parent {
-                let fd = fd
-                    .try_clone()
-                    .map_err(|e| Error::io(CALL, &self.subject, "dup", e))?;
-                return Ok((fd, OsString::from_vec(last.to_vec())));
-            }
+        if let Some((p, fd)) = &self.parent_cache
+            && *p == parent
+        {
+            let fd = fd
+                .try_clone()
+                .map_err(|e| Error::io(CALL, &self.subject, "dup", e))?;
+            return Ok((fd, OsString::from_vec(last.to_vec())));
         }
         let fd = match self.root.openat2(
             crate::root::relative(&parent),
@@ -398,15 +443,14 @@ impl Extractor<'_> {
         }
     }
 
-    fn meta(&self, entry: &mut tar::Entry<'_, impl Read>, symlink: bool) -> Result<Meta> {
-        let h = entry.header();
-        let raw = entry.path_bytes().into_owned();
+    fn meta(&mut self, h: &tar::Header, info: &EntryInfo, symlink: bool) -> Result<Meta> {
+        let raw = &info.path;
         let bad = |what: &str, e: io::Error| {
             Error::new(
                 ErrorKind::Corrupt,
                 CALL,
                 &self.subject,
-                format!("entry {:?}: {what}", lossy(&raw)),
+                format!("entry {:?}: {what}", lossy(raw)),
             )
             .with_source(e)
         };
@@ -420,16 +464,38 @@ impl Extractor<'_> {
             symlink,
         };
         let keep = xattr_filter(self.opts.xattrs, self.opts.selinux, self.opts.acls);
-        if let Some(pax) = entry.pax_extensions().map_err(|e| bad("pax header", e))? {
-            for ext in pax {
-                let ext = ext.map_err(|e| bad("pax header", e))?;
-                let key = ext.key_bytes();
-                let value = ext.value_bytes();
+        {
+            for (key, value) in &info.records {
+                let (key, value) = (key.as_slice(), value.as_slice());
                 if let Some(name) = key.strip_prefix(b"SCHILY.xattr.") {
                     if keep.as_ref().is_some_and(|k| k(name)) {
                         m.xattrs
                             .push((OsString::from_vec(name.to_vec()), value.to_vec()));
                     }
+                } else if let (Some(kind), true) =
+                    (key.strip_prefix(b"SCHILY.acl."), self.opts.acls)
+                {
+                    let xname = match kind {
+                        b"access" => "system.posix_acl_access",
+                        b"default" => "system.posix_acl_default",
+                        _ => continue,
+                    };
+                    let names = self.names.get_or_init(|| Names::from_guest(self.root));
+                    let text = String::from_utf8_lossy(value);
+                    let bin = match crate::acl::from_text(&text, &names.user_ids, &names.group_ids)
+                    {
+                        Ok(bin) => bin,
+                        Err(why) => {
+                            // Names the guest does not know (the archive was made
+                            // elsewhere): the ACL is skipped, not the extraction.
+                            self.stats
+                                .warnings
+                                .push(format!("{}: {xname} not restored: {why}", lossy(raw)));
+                            continue;
+                        }
+                    };
+                    m.xattrs.retain(|(n, _)| n != xname);
+                    m.xattrs.push((OsString::from(xname), bin));
                 } else if key == b"RHT.security.selinux" {
                     if keep.as_ref().is_some_and(|k| k(b"security.selinux")) {
                         m.xattrs
@@ -447,18 +513,18 @@ impl Extractor<'_> {
                     if let Some(v) = std::str::from_utf8(value).ok().and_then(|s| s.parse().ok()) {
                         m.uid = v;
                     }
-                } else if key == b"gid" {
-                    if let Some(v) = std::str::from_utf8(value).ok().and_then(|s| s.parse().ok()) {
-                        m.gid = v;
-                    }
+                } else if key == b"gid"
+                    && let Some(v) = std::str::from_utf8(value).ok().and_then(|s| s.parse().ok())
+                {
+                    m.gid = v;
                 }
             }
         }
         Ok(m)
     }
 
-    fn entry(&mut self, entry: &mut tar::Entry<'_, impl Read>) -> Result<()> {
-        let raw = entry.path_bytes().into_owned();
+    fn entry(&mut self, entry: &mut tar::Entry<'_, impl Read>, info: &EntryInfo) -> Result<()> {
+        let raw = info.path.clone();
         let comps = entry_components(&raw).map_err(|why| unsafe_entry(&self.subject, &raw, why))?;
         let mut kind = entry.header().entry_type();
         if kind == EntryType::Regular && raw.ends_with(b"/") {
@@ -466,7 +532,7 @@ impl Extractor<'_> {
             kind = EntryType::Directory;
         }
         match kind {
-            EntryType::Directory => self.directory(entry, &raw, &comps),
+            EntryType::Directory => self.directory(entry, info, &raw, &comps),
             EntryType::Regular | EntryType::Continuous | EntryType::GNUSparse => {
                 if comps.is_empty() {
                     return Err(unsafe_entry(
@@ -475,7 +541,7 @@ impl Extractor<'_> {
                         "a file cannot replace the target directory",
                     ));
                 }
-                self.regular(entry, &raw, &comps)
+                self.regular(entry, info, &raw, &comps)
             }
             EntryType::Symlink => {
                 if comps.is_empty() {
@@ -485,10 +551,7 @@ impl Extractor<'_> {
                         "a symlink cannot replace the target directory",
                     ));
                 }
-                let target = entry
-                    .link_name_bytes()
-                    .map(|c| c.into_owned())
-                    .unwrap_or_default();
+                let target = info.link.clone().unwrap_or_default();
                 if target.is_empty() || target.contains(&0) {
                     return Err(Error::new(
                         ErrorKind::Corrupt,
@@ -497,7 +560,7 @@ impl Extractor<'_> {
                         format!("entry {:?}: empty or invalid symlink target", lossy(&raw)),
                     ));
                 }
-                let m = self.meta(entry, true)?;
+                let m = self.meta(entry.header(), info, true)?;
                 let (dir, name) = self.parent(&comps, &raw)?;
                 self.clear(&dir, &name, &raw)?;
                 rustix::fs::symlinkat(OsStr::from_bytes(&target), &dir, &name)
@@ -508,10 +571,7 @@ impl Extractor<'_> {
                     .map_err(|(w, e)| self.err(&raw, w, e))
             }
             EntryType::Link => {
-                let target = entry
-                    .link_name_bytes()
-                    .map(|c| c.into_owned())
-                    .unwrap_or_default();
+                let target = info.link.clone().unwrap_or_default();
                 let tcomps = entry_components(&target).map_err(|why| {
                     unsafe_entry(
                         &self.subject,
@@ -535,10 +595,10 @@ impl Extractor<'_> {
                 if let (Ok(a), Ok(b)) = (
                     rustix::fs::statat(&tdir, &tname, AtFlags::SYMLINK_NOFOLLOW),
                     rustix::fs::statat(&dir, &name, AtFlags::SYMLINK_NOFOLLOW),
-                ) {
-                    if a.st_dev == b.st_dev && a.st_ino == b.st_ino {
-                        return Ok(());
-                    }
+                ) && a.st_dev == b.st_dev
+                    && a.st_ino == b.st_ino
+                {
+                    return Ok(());
                 }
                 self.clear(&dir, &name, &raw)?;
                 rustix::fs::linkat(&tdir, &tname, &dir, &name, AtFlags::empty())
@@ -566,7 +626,7 @@ impl Extractor<'_> {
                         (t, rustix::fs::makedev(major, minor))
                     }
                 };
-                let m = self.meta(entry, false)?;
+                let m = self.meta(entry.header(), info, false)?;
                 let (dir, name) = self.parent(&comps, &raw)?;
                 self.clear(&dir, &name, &raw)?;
                 rustix::fs::mknodat(&dir, &name, ftype, Mode::from_raw_mode(0o600), dev)
@@ -587,10 +647,11 @@ impl Extractor<'_> {
     fn directory(
         &mut self,
         entry: &mut tar::Entry<'_, impl Read>,
+        info: &EntryInfo,
         raw: &[u8],
         comps: &[&[u8]],
     ) -> Result<()> {
-        let m = self.meta(entry, false)?;
+        let m = self.meta(entry.header(), info, false)?;
         let path = self.guest_path(comps);
         if comps.is_empty() {
             self.dirs.push((path, m));
@@ -628,10 +689,11 @@ impl Extractor<'_> {
     fn regular(
         &mut self,
         entry: &mut tar::Entry<'_, impl Read>,
+        info: &EntryInfo,
         raw: &[u8],
         comps: &[&[u8]],
     ) -> Result<()> {
-        let m = self.meta(entry, false)?;
+        let m = self.meta(entry.header(), info, false)?;
         let (dir, name) = self.parent(comps, raw)?;
         self.clear(&dir, &name, raw)?;
         let fd = rustix::fs::openat(

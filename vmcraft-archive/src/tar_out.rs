@@ -24,6 +24,7 @@ use tar::{EntryType, Header};
 use crate::compress::{self, FinishWrite};
 use crate::error::{Error, ErrorKind, Result};
 use crate::options::{Progress, TarOutOptions, TarStats, xattr_filter};
+use crate::owners::Names;
 use crate::root::GuestRoot;
 use crate::walk::dir_names;
 use crate::xattrs::XattrTarget;
@@ -183,40 +184,6 @@ fn excluded(set: &GlobSet, path: &[u8]) -> bool {
         .any(|(i, _)| i + 1 < path.len() && set.is_match(as_path(&path[i + 1..])))
 }
 
-/// User and group names from the guest's own `/etc/passwd` and `/etc/group`.
-#[derive(Default)]
-struct Names {
-    users: HashMap<u32, String>,
-    groups: HashMap<u32, String>,
-}
-
-impl Names {
-    fn from_guest(root: &GuestRoot) -> Self {
-        let parse = |path: &str| -> HashMap<u32, String> {
-            let Ok(data) = root.read_file(path) else {
-                return HashMap::new();
-            };
-            let mut map = HashMap::new();
-            for line in String::from_utf8_lossy(&data).lines() {
-                let mut f = line.split(':');
-                let (Some(name), Some(_), Some(id)) = (f.next(), f.next(), f.next()) else {
-                    continue;
-                };
-                if let Ok(id) = id.parse::<u32>() {
-                    if !name.is_empty() && name.len() < 32 && !name.starts_with('#') {
-                        map.entry(id).or_insert_with(|| name.to_string());
-                    }
-                }
-            }
-            map
-        };
-        Names {
-            users: parse("/etc/passwd"),
-            groups: parse("/etc/group"),
-        }
-    }
-}
-
 struct Writer<'o> {
     out: BufWriter<Box<dyn FinishWrite + 'o>>,
     opts: &'o TarOutOptions,
@@ -257,14 +224,14 @@ impl Writer<'_> {
     }
 
     fn progress(&mut self, force: bool) {
-        if let Some(p) = &self.opts.progress {
-            if force || self.stats.bytes - self.last_progress >= PROGRESS_STEP {
-                self.last_progress = self.stats.bytes;
-                p.call(Progress {
-                    bytes: self.stats.bytes,
-                    entries: self.stats.entries,
-                });
-            }
+        if let Some(p) = &self.opts.progress
+            && (force || self.stats.bytes - self.last_progress >= PROGRESS_STEP)
+        {
+            self.last_progress = self.stats.bytes;
+            p.call(Progress {
+                bytes: self.stats.bytes,
+                entries: self.stats.entries,
+            });
         }
     }
 
@@ -288,20 +255,7 @@ impl Writer<'_> {
 
     /// A PAX extended header with `records` for the next entry.
     fn pax(&mut self, records: &[(Vec<u8>, Vec<u8>)]) -> Result<()> {
-        let mut data = Vec::new();
-        for (key, value) in records {
-            let rest = 3 + key.len() + value.len();
-            let mut len = rest + 1;
-            while len != rest + len.to_string().len() {
-                len = rest + len.to_string().len();
-            }
-            data.extend_from_slice(len.to_string().as_bytes());
-            data.push(b' ');
-            data.extend_from_slice(key);
-            data.push(b'=');
-            data.extend_from_slice(value);
-            data.push(b'\n');
-        }
+        let data = crate::pax::encode_records(records);
         let mut h = Header::new_ustar();
         set_bytes(&mut h.as_old_mut().name, b"././@PaxHeader");
         h.set_mode(0o644);
@@ -359,10 +313,35 @@ impl Writer<'_> {
         if attrs.is_empty() {
             return Ok(());
         }
-        let records: Vec<(Vec<u8>, Vec<u8>)> = attrs
-            .into_iter()
-            .map(|(n, v)| ([b"SCHILY.xattr.".as_slice(), n.as_bytes()].concat(), v))
-            .collect();
+        let mut records: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
+        for (name, value) in attrs {
+            let acl = match name.as_bytes() {
+                b"system.posix_acl_access" => Some(b"SCHILY.acl.access".as_slice()),
+                b"system.posix_acl_default" => Some(b"SCHILY.acl.default".as_slice()),
+                _ => None,
+            };
+            if let (Some(key), true) = (acl, self.opts.acls) {
+                // GNU tar's `--acls` form: text, names from the guest.
+                match crate::acl::to_text(&value, &self.names.users, &self.names.groups) {
+                    Some(text) => records.push((key.to_vec(), text.into_bytes())),
+                    None => self.stats.warnings.push(format!(
+                        "{}: {}: not a valid ACL, stored as a raw xattr only",
+                        String::from_utf8_lossy(path),
+                        name.to_string_lossy()
+                    )),
+                }
+                if !self.opts.xattrs {
+                    continue;
+                }
+            }
+            records.push((
+                [b"SCHILY.xattr.".as_slice(), name.as_bytes()].concat(),
+                value,
+            ));
+        }
+        if records.is_empty() {
+            return Ok(());
+        }
         self.pax(&records)
     }
 
@@ -408,10 +387,10 @@ impl Writer<'_> {
     }
 
     fn entry(&mut self, dir: BorrowedFd<'_>, name: &OsStr, path: &mut Vec<u8>) -> Result<()> {
-        if let Some(set) = &self.excludes {
-            if excluded(set, path) {
-                return Ok(());
-            }
+        if let Some(set) = &self.excludes
+            && excluded(set, path)
+        {
+            return Ok(());
         }
         let st = match rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW) {
             Ok(st) => st,

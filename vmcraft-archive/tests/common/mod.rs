@@ -50,7 +50,7 @@ pub fn build_tree(root: &GuestRoot, privileged: bool) {
     root.mkdir("/sticky", 0o1777).unwrap();
     root.chmod(0o1777, "/sticky").unwrap();
     root.write("/with-xattr", b"x\n").unwrap();
-    root.lsetxattr("user.comment", b"hello \x00 binary \xff", "/with-xattr")
+    root.lsetxattr("user.comment", b"hello \x00 binary \xff\nsecond line\n", "/with-xattr")
         .unwrap();
     root.lsetxattr("user.other", b"2", "/etc/app").unwrap();
     // 64 MiB "sparse-ish": data at the start, in the middle and at the end,
@@ -326,7 +326,7 @@ impl RawTar {
     }
 
     fn pad(&mut self) {
-        while self.data.len() % 512 != 0 {
+        while !self.data.len().is_multiple_of(512) {
             self.data.push(0);
         }
     }
