@@ -50,8 +50,12 @@ pub fn build_tree(root: &GuestRoot, privileged: bool) {
     root.mkdir("/sticky", 0o1777).unwrap();
     root.chmod(0o1777, "/sticky").unwrap();
     root.write("/with-xattr", b"x\n").unwrap();
-    root.lsetxattr("user.comment", b"hello \x00 binary \xff\nsecond line\n", "/with-xattr")
-        .unwrap();
+    root.lsetxattr(
+        "user.comment",
+        b"hello \x00 binary \xff\nsecond line\n",
+        "/with-xattr",
+    )
+    .unwrap();
     root.lsetxattr("user.other", b"2", "/etc/app").unwrap();
     // 64 MiB "sparse-ish": data at the start, in the middle and at the end,
     // zeros elsewhere (never written, so holes on the source too).
