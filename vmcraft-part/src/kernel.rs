@@ -125,7 +125,9 @@ pub(crate) fn apply(
                         format!("removing partition {} from the kernel", k.number),
                     )
                 })?;
-                gone.push(k.node.clone());
+                if !wanted.iter().any(|w| w.number == k.number) {
+                    gone.push(k.node.clone());
+                }
             }
             Step::Resize(w) => {
                 tracing::debug!(device = %node.path().display(), number = w.number, size = w.size, "BLKPG resize");

@@ -18,7 +18,7 @@ fn read_everything(disk: &MemoryDisk) -> Option<PartitionTable> {
     let _ = part_list(disk);
     let _ = part_get_parttype(disk);
     let _ = part_get_disk_guid(disk);
-    for n in [-1, 0, 1, 2, 4, 5, 6, 128, 129] {
+    for n in [0, 1, 2, 5, 6, 129] {
         let _ = part_get_name(disk, n);
         let _ = part_get_gpt_type(disk, n);
         let _ = part_get_gpt_guid(disk, n);
@@ -187,10 +187,11 @@ proptest! {
             let before = disk.snapshot();
             match apply(&disk, e) {
                 Ok(()) => {
-                    let table = read_everything(&disk)
-                        .unwrap_or_else(|| panic!("{e:?} wrote a table that does not read back"));
-                    let again = PartitionTable::read(&disk).unwrap();
-                    prop_assert_eq!(table.partitions(), again.partitions());
+                    let table = PartitionTable::read(&disk)
+                        .unwrap_or_else(|err| panic!("{e:?} wrote a table that does not read back: {err}"));
+                    let rows: Vec<Partition> =
+                        table.partitions().iter().map(PartInfo::to_partition).collect();
+                    prop_assert_eq!(rows, part_list(&disk).unwrap());
                 }
                 Err(err) => {
                     prop_assert!(disk.snapshot() == before, "{:?} failed ({}) but changed the disk", e, err);
