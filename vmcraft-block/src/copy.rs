@@ -112,32 +112,52 @@ pub fn dd_copy(
     blocksize: u64,
 ) -> Result<CopyStats> {
     let src = src.as_ref();
-    if blocksize == 0 {
-        return Err(Error::invalid(
-            "dd_copy",
-            src.display(),
-            "blocksize must be greater than 0",
-        ));
-    }
-    let size = match count {
-        None => None,
-        Some(c) => Some(
-            c.checked_mul(blocksize)
-                .and_then(|s| i64::try_from(s).ok())
-                .ok_or_else(|| {
-                    Error::invalid(
-                        "dd_copy",
-                        src.display(),
-                        format!("count {c} x blocksize {blocksize} is too large"),
-                    )
-                })?,
-        ),
-    };
+    let size = dd_size("dd_copy", src.display(), count, blocksize)?;
     let opts = CopyOptions {
         size,
         ..Default::default()
     };
     copy_impl("dd_copy", src, dest.as_ref(), &opts)
+}
+
+/// The byte size of `count` blocks of `blocksize` (`None`: until the source ends),
+/// checked: a zero block size or a product that does not fit is an error naming
+/// `call` and `subject`.
+///
+/// ```
+/// use vmcraft_block::copy::dd_size;
+/// assert_eq!(dd_size("dd", "/dev/sda", Some(4), 512)?, Some(2048));
+/// assert_eq!(dd_size("dd", "/dev/sda", None, 512)?, None);
+/// assert!(dd_size("dd", "/dev/sda", Some(1), 0).is_err());
+/// # Ok::<(), vmcraft_block::Error>(())
+/// ```
+pub fn dd_size(
+    call: &'static str,
+    subject: impl std::fmt::Display,
+    count: Option<u64>,
+    blocksize: u64,
+) -> Result<Option<i64>> {
+    if blocksize == 0 {
+        return Err(Error::invalid(
+            call,
+            subject,
+            "blocksize must be greater than 0",
+        ));
+    }
+    match count {
+        None => Ok(None),
+        Some(c) => c
+            .checked_mul(blocksize)
+            .and_then(|s| i64::try_from(s).ok())
+            .map(Some)
+            .ok_or_else(|| {
+                Error::invalid(
+                    call,
+                    subject,
+                    format!("count {c} x blocksize {blocksize} is too large"),
+                )
+            }),
+    }
 }
 
 enum Endpoint {

@@ -169,7 +169,7 @@ impl Lvm {
 
     /// Run an lvm2 report command in JSON and return the `kind` rows; no devices,
     /// no rows (and no command).
-    fn report(
+    pub(crate) fn report(
         &self,
         call: &'static str,
         set: &[SessionDevice],
@@ -190,7 +190,7 @@ impl Lvm {
     }
 }
 
-fn full_args(columns: &str) -> [&str; 5] {
+pub(crate) fn full_args(columns: &str) -> [&str; 5] {
     ["--units", "b", "--nosuffix", "-o", columns]
 }
 

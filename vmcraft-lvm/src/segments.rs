@@ -8,8 +8,8 @@ use std::path::PathBuf;
 use serde::Serialize;
 
 use crate::error::{Error, ErrorKind, Result};
+use crate::listing::full_args;
 use crate::names::LvTarget;
-use crate::report::parse_rows;
 use crate::session::Lvm;
 
 /// One segment of a logical volume.
@@ -26,6 +26,9 @@ pub struct LvSegment {
     /// lvm2's segment type (`linear`, `striped`, ...).
     pub segtype: String,
 }
+
+/// The report columns a segment is read from.
+const SEG_COLUMNS: &str = "seg_start_pe,seg_size_pe,seg_pe_ranges,vg_extent_size,segtype";
 
 /// Parse `seg_pe_ranges` of a one-stripe segment: `/dev/x:10-19` -> (pv, 10).
 fn parse_range(call: &'static str, s: &str) -> Result<(String, u64)> {
@@ -64,20 +67,22 @@ impl Lvm {
             return Err(Error::invalid(CALL, lvpath, "the session has no devices"));
         }
         let select = format!("vg_name={vg} && lv_name={lv}");
-        let cmd = self.command(CALL, lvpath, "lvs", &set)?.args([
-            "--reportformat",
-            "json",
-            "--units",
-            "b",
-            "--nosuffix",
-            "--segments",
-            "-S",
-            &select,
-            "-o",
-            "seg_start_pe,seg_size_pe,seg_pe_ranges,vg_extent_size,segtype",
-        ]);
-        let out = self.exec(CALL, lvpath, &cmd).0?;
-        let rows = parse_rows(CALL, &out.stdout_str(), "seg")?;
+        let rows = self.report(
+            CALL,
+            &set,
+            "lvs",
+            "seg",
+            &[
+                "--segments",
+                "-S",
+                &select,
+                "--units",
+                "b",
+                "--nosuffix",
+                "-o",
+                SEG_COLUMNS,
+            ],
+        )?;
         if rows.is_empty() {
             return Err(Error::new(
                 ErrorKind::InvalidArgument,
@@ -86,20 +91,7 @@ impl Lvm {
                 "no such logical volume",
             ));
         }
-        let pvs_cmd = self.command(CALL, lvpath, "pvs", &set)?.args([
-            "--reportformat",
-            "json",
-            "--units",
-            "b",
-            "--nosuffix",
-            "-o",
-            "pv_name,pe_start",
-        ]);
-        let pv_rows = parse_rows(
-            CALL,
-            &self.exec(CALL, lvpath, &pvs_cmd).0?.stdout_str(),
-            "pv",
-        )?;
+        let pv_rows = self.report(CALL, &set, "pvs", "pv", &full_args("pv_name,pe_start"))?;
         let mut segs = Vec::new();
         for r in rows {
             let extent = r.bytes("vg_extent_size")?;

@@ -24,11 +24,7 @@ impl VMCraft {
     }
 
     pub(crate) fn guest_root_for(&self, call: &str) -> Result<GuestRoot> {
-        if !self
-            .mounts()
-            .iter()
-            .any(|m| !m.private && m.mountpoint == "/")
-        {
+        if !self.root_mounted() {
             return Err(Error::call(
                 ErrorKind::Mount,
                 call,
@@ -273,21 +269,28 @@ impl VMCraft {
     }
 }
 
+/// Read `r` to its end in 1 MiB pieces, handing each to `f`; returns the length.
+fn feed(subject: &str, r: &mut dyn Read, mut f: impl FnMut(&[u8])) -> Result<u64> {
+    let mut buf = vec![0u8; 1 << 20];
+    let mut len = 0u64;
+    loop {
+        let n = r
+            .read(&mut buf)
+            .map_err(|e| Error::call_with_source(ErrorKind::Io, "checksum", subject, "read", e))?;
+        if n == 0 {
+            return Ok(len);
+        }
+        f(&buf[..n]);
+        len += n as u64;
+    }
+}
+
 /// Checksum a stream; `subject` names it in errors.
 pub(crate) fn checksum_reader(csumtype: &str, subject: &str, r: &mut dyn Read) -> Result<String> {
     use sha2::Digest;
     fn digest<D: Digest>(subject: &str, r: &mut dyn Read) -> Result<String> {
         let mut d = D::new();
-        let mut buf = vec![0u8; 1 << 20];
-        loop {
-            let n = r.read(&mut buf).map_err(|e| {
-                Error::call_with_source(ErrorKind::Io, "checksum", subject, "read", e)
-            })?;
-            if n == 0 {
-                break;
-            }
-            d.update(&buf[..n]);
-        }
+        feed(subject, r, |b| d.update(b))?;
         Ok(d.finalize().iter().map(|b| format!("{b:02x}")).collect())
     }
     match csumtype {
@@ -298,25 +301,14 @@ pub(crate) fn checksum_reader(csumtype: &str, subject: &str, r: &mut dyn Read) -
         "sha384" => digest::<sha2::Sha384>(subject, r),
         "sha512" => digest::<sha2::Sha512>(subject, r),
         "crc" => {
-            // POSIX cksum: CRC-32/CKSUM over the data, then over the length bytes.
+            // POSIX cksum: CRC-32/CKSUM over the data, then over the length's
+            // bytes, least significant first, without trailing zeros.
             let crc = crc::Crc::<u32>::new(&crc::CRC_32_CKSUM);
             let mut d = crc.digest();
-            let mut buf = vec![0u8; 1 << 20];
-            let mut len: u64 = 0;
-            loop {
-                let n = r.read(&mut buf).map_err(|e| {
-                    Error::call_with_source(ErrorKind::Io, "checksum", subject, "read", e)
-                })?;
-                if n == 0 {
-                    break;
-                }
-                d.update(&buf[..n]);
-                len += n as u64;
-            }
-            let mut l = len;
-            while l > 0 {
-                d.update(&[l as u8]);
-                l >>= 8;
+            let mut len = feed(subject, r, |b| d.update(b))?;
+            while len > 0 {
+                d.update(&[len as u8]);
+                len >>= 8;
             }
             Ok(d.finalize().to_string())
         }

@@ -139,23 +139,7 @@ impl VMCraft {
         count: Option<u64>,
         blocksize: u64,
     ) -> Result<CopyStats> {
-        let size = match count {
-            None => None,
-            Some(c) => Some(
-                c.checked_mul(blocksize)
-                    .and_then(|s| i64::try_from(s).ok())
-                    .ok_or_else(|| {
-                        Error::invalid("dd_copy", src, "count x blocksize is too large")
-                    })?,
-            ),
-        };
-        if blocksize == 0 {
-            return Err(Error::invalid(
-                "dd_copy",
-                src,
-                "blocksize must be greater than 0",
-            ));
-        }
+        let size = vmcraft_block::copy::dd_size("dd_copy", src, count, blocksize)?;
         self.copy_device_to_device(
             src,
             dest,

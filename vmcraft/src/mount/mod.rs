@@ -207,12 +207,7 @@ impl VMCraft {
                 "something is already mounted there",
             ));
         }
-        if mp != "/"
-            && !self
-                .mounts()
-                .iter()
-                .any(|m| !m.private && m.mountpoint == "/")
-        {
+        if mp != "/" && !self.root_mounted() {
             return Err(Error::call(
                 ErrorKind::Mount,
                 call,
@@ -249,6 +244,13 @@ impl VMCraft {
             ));
         }
         Ok((mp, fd, host))
+    }
+
+    /// Whether a filesystem is mounted on the guest's `/`.
+    pub(crate) fn root_mounted(&self) -> bool {
+        self.mounts()
+            .iter()
+            .any(|m| !m.private && m.mountpoint == "/")
     }
 
     /// Unmount the filesystem at a mount point, or mounted from a device
