@@ -69,7 +69,7 @@ pub const PREP_TYPES: &[PrepType] = &[
             SIZE,
             PARTITION,
         ],
-        description: "As lv, then a filesystem on the logical volume (needs device-mapper to make it).",
+        description: "As lv, then a filesystem on the logical volume.",
     },
     PrepType {
         name: "bootroot",
@@ -95,8 +95,7 @@ pub const PREP_TYPES: &[PrepType] = &[
             ("bootsize", "128M", "the size of the boot filesystem"),
             PARTITION,
         ],
-        description: "As bootroot, with the root filesystem on a logical volume (needs device-mapper \
-                      to make it).",
+        description: "As bootroot, with the root filesystem on a logical volume.",
     },
 ];
 
@@ -250,7 +249,7 @@ impl PrepSpec {
         let fail = |call: &str, e: crate::Error| {
             CliError::usage(
                 format!("-N {} ({})", self.text, path.display()),
-                format!("{call}: {}", e.chain()),
+                CliError::call(call, e).chain(),
             )
         };
         let ptype = self.param("partition").unwrap_or("mbr");
