@@ -21,6 +21,35 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
+//! - [`tar_out`] / [`tar_out_to`] and [`tar_in`] / [`tar_in_from`] (with the
+//!   [`tgz_out`], [`txz_out`], [`tgz_in`], [`txz_in`] wrappers): libguestfs's
+//!   `tar-out` and `tar-in`, in-process and streaming to or from any `Write` or
+//!   `Read`. Entries are named relative to the directory (`./`, `./etc/fstab`);
+//!   symlinks, hard links, modes, owners (names from the guest's own
+//!   `/etc/passwd`), mtimes, xattrs and ACLs (PAX `SCHILY.*` records, as GNU tar
+//!   writes them) survive a round trip through GNU tar. [`Compression`]: none,
+//!   gzip (zlib-rs, on every core), bzip2, xz, lzma, zstd; detected from magic
+//!   bytes on input. Extraction is confined like every other file call:
+//!   `..` and absolute entry names are refused with an error naming the entry, and
+//!   everything else is created through descriptors resolved inside the root.
+//!
+//! ```
+//! use vmcraft_archive::{Compression, GuestRoot, TarInOptions, TarOutOptions, tar_in_from, tar_out_to};
+//! let (a, b) = (tempfile::tempdir()?, tempfile::tempdir()?);
+//! let src = GuestRoot::open(a.path())?;
+//! src.mkdir_p("/srv/www", 0o755)?;
+//! src.write("/srv/www/index.html", b"<h1>hi</h1>")?;
+//! let mut tgz = Vec::new();
+//! let opts = TarOutOptions { compress: Compression::Gzip, ..Default::default() };
+//! tar_out_to(&src, "/srv", &mut tgz, &opts)?;
+//!
+//! let dst = GuestRoot::open(b.path())?;
+//! let stats = tar_in_from(&dst, &tgz[..], "/", &TarInOptions::default())?; // gzip detected
+//! assert_eq!(stats.entries, 3);
+//! assert_eq!(dst.cat("/www/index.html")?, "<h1>hi</h1>");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
 //! Errors are one [`Error`] with a matchable [`ErrorKind`]; messages read
 //! `call: path: what`, in libguestfs style.
 
@@ -40,6 +69,7 @@ mod root;
 mod stat;
 mod tar_in;
 mod tar_out;
+mod verify;
 mod walk;
 mod xattrs;
 

@@ -1,7 +1,9 @@
 //! Applying a file's metadata (owner, mode, xattrs, times) to a name inside a
 //! directory descriptor, in the order that keeps each of them: owner first (a
 //! `chown` clears setuid bits and `security.capability`), then mode, then xattrs,
-//! times last. Shared by `tar_in` and `cp_a`.
+//! times last. Shared by `tar_in` and `cp_a`. What a filesystem cannot take
+//! (owners and modes on vfat, xattrs where unsupported) is dropped once, with a
+//! warning, instead of failing the whole call.
 
 use std::ffi::{OsStr, OsString};
 use std::fs::File;
@@ -31,6 +33,7 @@ pub(crate) struct Meta {
 #[derive(Debug)]
 pub(crate) struct Policy {
     pub chown: bool,
+    pub chmod: bool,
     pub xattrs: bool,
     pub warnings: Vec<String>,
 }
@@ -39,6 +42,7 @@ impl Policy {
     pub(crate) fn new(chown: bool) -> Self {
         Policy {
             chown,
+            chmod: true,
             xattrs: true,
             warnings: Vec::new(),
         }
@@ -82,8 +86,8 @@ pub(crate) fn apply_handle(
         let res = chown_fd(fd, Some(meta.uid), Some(meta.gid));
         owner_result(res, policy)?;
     }
-    if !meta.symlink {
-        chmod_fd(fd, meta.mode).map_err(|e| ("chmod", e))?;
+    if !meta.symlink && policy.chmod {
+        mode_result(chmod_fd(fd, meta.mode), policy)?;
     }
     let symlink_at = at.filter(|_| meta.symlink);
     if policy.xattrs && !meta.xattrs.is_empty() {
@@ -115,7 +119,12 @@ pub(crate) fn apply_file(
         );
         owner_result(res, policy)?;
     }
-    rustix::fs::fchmod(file, Mode::from_raw_mode(meta.mode & 0o7777)).map_err(|e| ("chmod", e))?;
+    if policy.chmod {
+        mode_result(
+            rustix::fs::fchmod(file, Mode::from_raw_mode(meta.mode & 0o7777)),
+            policy,
+        )?;
+    }
     if policy.xattrs && !meta.xattrs.is_empty() {
         set_xattrs(XattrTarget::Fd(file.as_fd()), meta, policy)?;
     }
@@ -133,6 +142,20 @@ fn owner_result(res: Result<(), Errno>, policy: &mut Policy) -> Result<(), (&'st
             Ok(())
         }
         Err(e) => Err(("chown", e)),
+    }
+}
+
+fn mode_result(res: Result<(), Errno>, policy: &mut Policy) -> Result<(), (&'static str, Errno)> {
+    match res {
+        Ok(()) => Ok(()),
+        Err(e) if unsupported(e) => {
+            policy.chmod = false;
+            policy.warnings.push(format!(
+                "the filesystem does not take permission bits ({e}); files keep its defaults"
+            ));
+            Ok(())
+        }
+        Err(e) => Err(("chmod", e)),
     }
 }
 

@@ -97,7 +97,7 @@ fn is_side(key: &[u8], value: &[u8]) -> bool {
 
 /// PAX data larger than this is passed through untouched (and left to the `tar`
 /// crate), so a hostile size cannot make us buffer without bound.
-const MAX_PAX: u64 = 64 << 20;
+pub(crate) const MAX_PAX: u64 = 64 << 20;
 
 enum Mode {
     /// At a header.
@@ -271,7 +271,7 @@ impl<R: Read> Read for PaxSplitter<R> {
     }
 }
 
-fn checksum_ok(block: &[u8]) -> bool {
+pub(crate) fn checksum_ok(block: &[u8]) -> bool {
     let Some(want) = numeric(&block[148..156]) else {
         return false;
     };
@@ -290,7 +290,7 @@ fn checksum_ok(block: &[u8]) -> bool {
 }
 
 /// A tar numeric field: octal (spaces and NULs around it) or GNU base-256.
-fn numeric(field: &[u8]) -> Option<u64> {
+pub(crate) fn numeric(field: &[u8]) -> Option<u64> {
     if field[0] & 0x80 != 0 {
         let mut v: u64 = u64::from(field[0] & 0x7f);
         for &b in &field[1..] {

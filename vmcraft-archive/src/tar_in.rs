@@ -17,7 +17,7 @@
 use std::cell::{Cell, RefCell};
 use std::ffi::{OsStr, OsString};
 use std::fs::File;
-use std::io::{self, BufReader, Read};
+use std::io::{self, BufReader, Read, Seek};
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::os::unix::fs::FileExt;
@@ -70,7 +70,25 @@ pub fn tar_in(
     let tarfile = tarfile.as_ref();
     let open = || File::open(tarfile).map_err(|e| Error::io(CALL, tarfile.display(), "", e));
     if opts.verify_first {
-        verify(open()?, opts.compress).map_err(|e| e.context(format!("{}", tarfile.display())))?;
+        let mut file = open()?;
+        let plain = match opts.compress {
+            Some(c) => c == Compression::None,
+            None => {
+                let mut head = [0u8; 16];
+                let n = file
+                    .read(&mut head)
+                    .map_err(|e| Error::io(CALL, tarfile.display(), "", e))?;
+                file.rewind()
+                    .map_err(|e| Error::io(CALL, tarfile.display(), "", e))?;
+                Compression::detect(&head[..n]).is_none()
+            }
+        };
+        let res = if plain {
+            crate::verify::verify_plain(&file)
+        } else {
+            verify(file, opts.compress)
+        };
+        res.map_err(|e| e.context(format!("{}", tarfile.display())))?;
     }
     tar_in_from(root, open()?, directory, opts)
 }
@@ -313,7 +331,7 @@ fn stream_err(subject: &str, e: io::Error) -> Error {
     Error::new(kind, CALL, subject, "archive is corrupt or truncated").with_source(e)
 }
 
-fn unsafe_entry(subject: &str, name: &[u8], why: &str) -> Error {
+pub(crate) fn unsafe_entry(subject: &str, name: &[u8], why: &str) -> Error {
     Error::new(
         ErrorKind::Unsafe,
         CALL,
@@ -322,7 +340,7 @@ fn unsafe_entry(subject: &str, name: &[u8], why: &str) -> Error {
     )
 }
 
-fn truncated(subject: &str, name: &[u8]) -> Error {
+pub(crate) fn truncated(subject: &str, name: &[u8]) -> Error {
     Error::new(
         ErrorKind::Corrupt,
         CALL,
@@ -423,6 +441,14 @@ impl Extractor<'_> {
             .map_err(|e| Error::io(CALL, &self.subject, "dup", e))?;
         self.parent_cache = Some((parent, dup));
         Ok((fd, OsString::from_vec(last.to_vec())))
+    }
+
+    /// Record an entry the target filesystem cannot represent (a symlink on
+    /// vfat): skipped, with the reason, as GNU tar goes on after such errors.
+    fn cannot(&mut self, raw: &[u8], what: &str, e: Errno) {
+        let msg = format!("{}: the filesystem cannot hold a {what} ({e})", lossy(raw));
+        tracing::warn!(call = CALL, "{}: skipping {msg}", self.subject);
+        self.stats.skipped.push(msg);
     }
 
     /// Clear the way for a new non-directory: remove a non-directory or an empty
@@ -563,8 +589,14 @@ impl Extractor<'_> {
                 let m = self.meta(entry.header(), info, true)?;
                 let (dir, name) = self.parent(&comps, &raw)?;
                 self.clear(&dir, &name, &raw)?;
-                rustix::fs::symlinkat(OsStr::from_bytes(&target), &dir, &name)
-                    .map_err(|e| self.err(&raw, "symlink", e))?;
+                match rustix::fs::symlinkat(OsStr::from_bytes(&target), &dir, &name) {
+                    Ok(()) => {}
+                    Err(e) if fs_cannot(e) => {
+                        self.cannot(&raw, "symlink", e);
+                        return Ok(());
+                    }
+                    Err(e) => return Err(self.err(&raw, "symlink", e)),
+                }
                 // A new symlink may now lie on a cached parent's path.
                 self.parent_cache = None;
                 meta::apply(dir.as_fd(), &name, &m, &mut self.policy)
@@ -601,8 +633,14 @@ impl Extractor<'_> {
                     return Ok(());
                 }
                 self.clear(&dir, &name, &raw)?;
-                rustix::fs::linkat(&tdir, &tname, &dir, &name, AtFlags::empty())
-                    .map_err(|e| self.err(&raw, &format!("hard link to {:?}", lossy(&target)), e))
+                match rustix::fs::linkat(&tdir, &tname, &dir, &name, AtFlags::empty()) {
+                    Ok(()) => Ok(()),
+                    Err(e) if fs_cannot(e) => {
+                        self.cannot(&raw, "hard link", e);
+                        Ok(())
+                    }
+                    Err(e) => Err(self.err(&raw, &format!("hard link to {:?}", lossy(&target)), e)),
+                }
             }
             EntryType::Char | EntryType::Block | EntryType::Fifo => {
                 if comps.is_empty() {
@@ -629,8 +667,17 @@ impl Extractor<'_> {
                 let m = self.meta(entry.header(), info, false)?;
                 let (dir, name) = self.parent(&comps, &raw)?;
                 self.clear(&dir, &name, &raw)?;
-                rustix::fs::mknodat(&dir, &name, ftype, Mode::from_raw_mode(0o600), dev)
-                    .map_err(|e| self.err(&raw, "mknod", e))?;
+                match rustix::fs::mknodat(&dir, &name, ftype, Mode::from_raw_mode(0o600), dev) {
+                    Ok(()) => {}
+                    Err(e) if fs_cannot(e) || e == Errno::IO => {
+                        // Some FUSE filesystems answer EIO for what they lack,
+                        // and may leave a plain file behind.
+                        let _ = rustix::fs::unlinkat(&dir, &name, AtFlags::empty());
+                        self.cannot(&raw, "device or fifo", e);
+                        return Ok(());
+                    }
+                    Err(e) => return Err(self.err(&raw, "mknod", e)),
+                }
                 meta::apply(dir.as_fd(), &name, &m, &mut self.policy)
                     .map_err(|(w, e)| self.err(&raw, w, e))
             }
@@ -746,6 +793,11 @@ impl Extractor<'_> {
         }
         Ok(())
     }
+}
+
+/// Errors by which a filesystem says it cannot hold this kind of file.
+fn fs_cannot(e: Errno) -> bool {
+    matches!(e, Errno::NOSYS | Errno::OPNOTSUPP | Errno::PERM)
 }
 
 /// Parse a PAX time (`1700000000.123456789`, maybe negative).

@@ -136,7 +136,6 @@ pub fn tar_out_to<W: Write>(
         links: HashMap::new(),
         stats: TarStats::default(),
         subject: subject.clone(),
-        buf: Vec::new(),
         last_progress: 0,
     };
     w.archive(dir.as_fd())?;
@@ -193,7 +192,6 @@ struct Writer<'o> {
     links: HashMap<(u64, u64), Vec<u8>>,
     stats: TarStats,
     subject: String,
-    buf: Vec<u8>,
     last_progress: u64,
 }
 
@@ -491,26 +489,23 @@ impl Writer<'_> {
         let mut h = self.base_header(st, EntryType::Regular);
         h.set_size(size);
         self.header(h, path, None)?;
-        let mut file = File::from(fd);
+        let file = File::from(fd);
         let mut left = size;
-        if self.buf.is_empty() {
-            self.buf = vec![0u8; 1 << 20];
-        }
         while left > 0 {
-            let want = left.min(self.buf.len() as u64) as usize;
-            let n = match file.read(&mut self.buf[..want]) {
-                Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => {
-                    return Err(Error::io(
-                        "tar_out",
-                        &self.subject,
-                        format!("{}: read", String::from_utf8_lossy(path)),
-                        e,
-                    ));
-                }
-            };
-            if n == 0 {
+            // `io::copy` into the `BufWriter` reads straight into its buffer:
+            // one copy from the page cache, none in between.
+            let chunk = left.min(PROGRESS_STEP);
+            let n = io::copy(&mut (&file).take(chunk), &mut self.out).map_err(|e| {
+                Error::io(
+                    "tar_out",
+                    &self.subject,
+                    format!("{}: copy", String::from_utf8_lossy(path)),
+                    e,
+                )
+            })?;
+            self.stats.bytes += n;
+            left -= n;
+            if n < chunk {
                 // The file shrank while it was read: pad with zeros, as GNU tar
                 // does, so the archive stays well formed.
                 let msg = format!(
@@ -526,11 +521,6 @@ impl Writer<'_> {
                 }
                 break;
             }
-            let buf = std::mem::take(&mut self.buf);
-            let res = self.put(&buf[..n]);
-            self.buf = buf;
-            res?;
-            left -= n as u64;
             self.progress(false);
         }
         self.stats.file_bytes += size;

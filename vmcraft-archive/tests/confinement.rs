@@ -123,6 +123,22 @@ fn malicious_entries_are_refused_naming_the_entry_and_nothing_changes() {
     for (label, data, needle) in cases {
         let before = snapshot(&s.root_dir, Snap::ALL);
         let tarball = s.tarball(&format!("{label}.tar"), &data);
+        // Compressed, verified by decompressing: refused, nothing changed.
+        let gz = {
+            use std::io::Write;
+            let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+            e.write_all(&data).unwrap();
+            e.finish().unwrap()
+        };
+        let gz_path = s.tarball(&format!("{label}.tar.gz"), &gz);
+        let err = tar_in(&root, &gz_path, "/", &TarInOptions::default()).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Unsafe, "{label} (gzip): {err}");
+        assert!(err.to_string().contains(needle), "{label} (gzip): {err}");
+        assert_eq!(
+            before,
+            snapshot(&s.root_dir, Snap::ALL),
+            "{label} (gzip): the guest changed"
+        );
         // From a file: verified first, so nothing at all is extracted.
         let err = tar_in(&root, &tarball, "/", &TarInOptions::default()).unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Unsafe, "{label}: {err}");
