@@ -3,6 +3,8 @@
 //! the `i:`/`b:` struct of aug-defnode), the saved file checked with debugfs; an
 //! error leaves the guest file as it was.
 
+#![cfg(all(feature = "cli", feature = "augeas"))]
+
 mod cli_support;
 
 use cli_support::{debugfs_cat, e2fsck_clean, extract_partition, run, script};

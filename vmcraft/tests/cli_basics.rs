@@ -3,6 +3,8 @@
 //! quoting and comments, `:`-separated commands, `-cmd`, `quit`, host shell lines
 //! and pipes, `-x` traces and `--json`.
 
+#![cfg(feature = "cli")]
+
 mod cli_support;
 
 use cli_support::{run, script};

@@ -3,6 +3,8 @@
 //! statistics, refusals that leave the destination unchanged, and the
 //! `blockdev-*` settings.
 
+#![cfg(feature = "cli")]
+
 mod cli_support;
 
 use cli_support::{partition_range, run, sha256, tool};

@@ -3,6 +3,8 @@
 //! layout (strings, booleans, lists, structs), the result checked with e2fsck and
 //! debugfs; upload and download through `-`; `-m` and `-N` mounting.
 
+#![cfg(feature = "cli")]
+
 mod cli_support;
 
 use cli_support::{

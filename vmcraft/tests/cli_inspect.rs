@@ -2,6 +2,8 @@
 //! root made with vmcraft itself, then `-i` (inspect and mount, read-only) and the
 //! `inspect-get-*` commands; `-i` on a disk without an operating system.
 
+#![cfg(feature = "cli")]
+
 mod cli_support;
 
 use cli_support::{run, script, tool};

@@ -3,6 +3,8 @@
 //! output as guestfish prints it, the resulting tables checked with sfdisk and
 //! sgdisk; bad input refused with the problem named and the image unchanged.
 
+#![cfg(feature = "cli")]
+
 mod cli_support;
 
 use cli_support::{image, run, script, sha256, tool};

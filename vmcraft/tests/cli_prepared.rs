@@ -2,6 +2,8 @@
 //! layout checked with sfdisk and blkid, default names, LVM listings in
 //! guestfish's layout (`lvs-full`'s fields), filesystems on logical volumes.
 
+#![cfg(feature = "cli")]
+
 mod cli_support;
 
 use cli_support::{extract_partition, partition_range, run, tool};

@@ -3,6 +3,8 @@
 //! detached, session directory removed, the filesystem clean) and exit with
 //! 128 + the signal number.
 
+#![cfg(feature = "cli")]
+
 mod cli_support;
 
 use std::io::{BufRead, BufReader, Write};

@@ -3,6 +3,8 @@
 //! standard input and output), and a hostile tarball refused with the guest
 //! unchanged.
 
+#![cfg(feature = "cli")]
+
 mod cli_support;
 
 use cli_support::{command, debugfs_cat, e2fsck_clean, extract_partition, run, script, tool};

@@ -1,9 +1,11 @@
 //! Augeas on the guest tree: `aug-init`, then the `aug-*` calls on the open
 //! handle, `aug-save` to write changes back, `aug-close`.
 
-use super::{AUGPATH, CommandSpec, arg, c, cmd};
-use crate::cli::args::ArgKind;
+use super::{CommandSpec, arg, c, cmd};
+use crate::cli::args::{Arg, ArgKind};
 use crate::cli::value::{Field, Value};
+
+const AUGPATH: Arg = arg("augpath", ArgKind::String);
 
 /// A void command: run the call, print nothing.
 macro_rules! void {

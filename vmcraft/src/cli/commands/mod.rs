@@ -89,4 +89,3 @@ const PATH: Arg = arg("path", ArgKind::Path);
 const DIRECTORY: Arg = arg("directory", ArgKind::Path);
 const PARTNUM: Arg = arg("partnum", ArgKind::Int);
 const ROOT: Arg = arg("root", ArgKind::Device);
-const AUGPATH: Arg = arg("augpath", ArgKind::String);
