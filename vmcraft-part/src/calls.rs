@@ -174,8 +174,10 @@ pub fn part_resize<D: BlockDevice + ?Sized>(dev: &D, partnum: i32, endsect: i64)
     edit(dev, &ctx, |t| t.resize(n, endsect))
 }
 
-/// The partitions, by number: number, first byte, last byte (inclusive), size in
-/// bytes. An extended partition is listed with its full extent.
+/// The partitions: number, first byte, last byte (inclusive), size in bytes. They
+/// come in disk order, as libguestfs returns them (it lists what `parted print`
+/// lists); an extended partition is listed with its full extent, before its
+/// logical partitions.
 ///
 /// ```
 /// use vmcraft_block::MemoryDisk;
@@ -185,12 +187,17 @@ pub fn part_resize<D: BlockDevice + ?Sized>(dev: &D, partnum: i32, endsect: i64)
 /// part_add(&disk, "p", 2048, 4095)?;
 /// assert_eq!(part_list(&disk)?, vec![Partition {
 ///     part_num: 1, part_start: 1048576, part_end: 2097151, part_size: 1048576 }]);
+/// part_add(&disk, "p", 1, 2047)?;
+/// let order: Vec<i32> = part_list(&disk)?.iter().map(|p| p.part_num).collect();
+/// assert_eq!(order, [2, 1]);
 /// # Ok::<(), vmcraft_part::Error>(())
 /// ```
 pub fn part_list<D: BlockDevice + ?Sized>(dev: &D) -> Result<Vec<Partition>> {
     let ctx = Ctx::new("part_list", dev.name());
     read(dev, &ctx, |t| {
-        Ok(t.partitions().iter().map(|p| p.to_partition()).collect())
+        let mut parts = t.partitions();
+        parts.sort_by_key(|p| (p.start, p.number));
+        Ok(parts.iter().map(|p| p.to_partition()).collect())
     })
 }
 

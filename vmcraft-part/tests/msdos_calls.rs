@@ -120,7 +120,16 @@ fn primary_refusals() {
     // A freed slot is reused.
     part_del(&disk, 2).unwrap();
     part_add(&disk, "p", 20000, 21000).unwrap();
-    assert_eq!(nums(&disk)[1], (2, 20000, 21000));
+    assert_eq!(
+        nums(&disk),
+        [
+            (1, 2048, 4095),
+            (3, 6144, 8191),
+            (4, 8192, 10239),
+            (2, 20000, 21000)
+        ],
+        "disk order"
+    );
 }
 
 #[test]

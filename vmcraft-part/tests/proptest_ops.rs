@@ -229,12 +229,15 @@ fn call(dev: &dyn vmcraft_block::BlockDevice, op: &Op) -> Result<u32> {
     }
 }
 
+/// (number, first sector, last sector), by number.
 fn listed(dev: &dyn vmcraft_block::BlockDevice) -> Vec<(i32, u64, u64)> {
-    part_list(dev)
+    let mut rows: Vec<(i32, u64, u64)> = part_list(dev)
         .unwrap()
         .iter()
         .map(|p| (p.part_num, p.part_start / 512, p.part_end / 512))
-        .collect()
+        .collect();
+    rows.sort();
+    rows
 }
 
 /// No two listed partitions overlap, except logical partitions inside the

@@ -71,9 +71,10 @@ fn sgdisk_gpt_is_read_back() {
         rows(&dev),
         [
             (1, 2048, 206_847),
-            (2, 616_448, last),
-            (3, 206_848, 616_447)
-        ]
+            (3, 206_848, 616_447),
+            (2, 616_448, last)
+        ],
+        "disk order, as parted lists them"
     );
     assert_eq!(part_get_name(&dev, 1).unwrap(), "EFI System");
     assert_eq!(part_get_name(&dev, 2).unwrap(), "root");
