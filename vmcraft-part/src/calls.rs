@@ -302,6 +302,16 @@ pub fn part_set_gpt_guid<D: BlockDevice + ?Sized>(dev: &D, partnum: i32, guid: &
 }
 
 /// The unique GUID of GPT partition `partnum`, upper-case.
+///
+/// ```
+/// use vmcraft_block::MemoryDisk;
+/// use vmcraft_part::*;
+/// let disk = MemoryDisk::new(16 << 20);
+/// part_disk(&disk, "gpt")?;
+/// let guid = part_get_gpt_guid(&disk, 1)?;
+/// assert_eq!(parse_guid(&guid).map(|g| format_guid(&g)), Ok(guid));
+/// # Ok::<(), vmcraft_part::Error>(())
+/// ```
 pub fn part_get_gpt_guid<D: BlockDevice + ?Sized>(dev: &D, partnum: i32) -> Result<String> {
     let ctx = Ctx::new("part_get_gpt_guid", dev.name());
     let n = self::partnum(&ctx, partnum)?;
@@ -325,6 +335,16 @@ pub fn part_get_disk_guid<D: BlockDevice + ?Sized>(dev: &D) -> Result<String> {
 }
 
 /// Set the disk GUID of a GPT.
+///
+/// ```
+/// use vmcraft_block::MemoryDisk;
+/// use vmcraft_part::*;
+/// let disk = MemoryDisk::new(16 << 20);
+/// part_init(&disk, "gpt")?;
+/// part_set_disk_guid(&disk, "01234567-89ab-cdef-0123-456789abcdef")?;
+/// assert!(part_set_disk_guid(&disk, "01234567").is_err());
+/// # Ok::<(), vmcraft_part::Error>(())
+/// ```
 pub fn part_set_disk_guid<D: BlockDevice + ?Sized>(dev: &D, guid: &str) -> Result<()> {
     let ctx = Ctx::new("part_set_disk_guid", dev.name());
     let g = self::guid(&ctx, guid)?;
@@ -332,6 +352,17 @@ pub fn part_set_disk_guid<D: BlockDevice + ?Sized>(dev: &D, guid: &str) -> Resul
 }
 
 /// Give a GPT a new random disk GUID.
+///
+/// ```
+/// use vmcraft_block::MemoryDisk;
+/// use vmcraft_part::*;
+/// let disk = MemoryDisk::new(16 << 20);
+/// part_init(&disk, "gpt")?;
+/// let old = part_get_disk_guid(&disk)?;
+/// part_set_disk_guid_random(&disk)?;
+/// assert_ne!(part_get_disk_guid(&disk)?, old);
+/// # Ok::<(), vmcraft_part::Error>(())
+/// ```
 pub fn part_set_disk_guid_random<D: BlockDevice + ?Sized>(dev: &D) -> Result<()> {
     let ctx = Ctx::new("part_set_disk_guid_random", dev.name());
     edit(dev, &ctx, |t| t.set_disk_guid(random_guid()))
@@ -361,6 +392,15 @@ pub fn part_set_gpt_attributes<D: BlockDevice + ?Sized>(
 }
 
 /// The attribute bits of GPT partition `partnum`.
+///
+/// ```
+/// use vmcraft_block::MemoryDisk;
+/// use vmcraft_part::*;
+/// let disk = MemoryDisk::new(16 << 20);
+/// part_disk(&disk, "gpt")?;
+/// assert_eq!(part_get_gpt_attributes(&disk, 1)?, 0);
+/// # Ok::<(), vmcraft_part::Error>(())
+/// ```
 pub fn part_get_gpt_attributes<D: BlockDevice + ?Sized>(dev: &D, partnum: i32) -> Result<i64> {
     let ctx = Ctx::new("part_get_gpt_attributes", dev.name());
     let n = self::partnum(&ctx, partnum)?;
@@ -391,6 +431,17 @@ pub fn part_set_bootable<D: BlockDevice + ?Sized>(
 }
 
 /// Whether partition `partnum` is bootable (see [`part_set_bootable`]).
+///
+/// ```
+/// use vmcraft_block::MemoryDisk;
+/// use vmcraft_part::*;
+/// let disk = MemoryDisk::new(16 << 20);
+/// part_disk(&disk, "gpt")?;
+/// assert!(!part_get_bootable(&disk, 1)?);
+/// part_set_gpt_type(&disk, 1, "C12A7328-F81F-11D2-BA4B-00A0C93EC93B")?;
+/// assert!(part_get_bootable(&disk, 1)?); // an ESP, as parted reports it
+/// # Ok::<(), vmcraft_part::Error>(())
+/// ```
 pub fn part_get_bootable<D: BlockDevice + ?Sized>(dev: &D, partnum: i32) -> Result<bool> {
     let ctx = Ctx::new("part_get_bootable", dev.name());
     let n = self::partnum(&ctx, partnum)?;
@@ -419,6 +470,15 @@ pub fn part_set_mbr_id<D: BlockDevice + ?Sized>(dev: &D, partnum: i32, idbyte: i
 
 /// The MBR id byte of partition `partnum` (msdos only). libguestfs prints it in
 /// hex: `format!("{:#x}", id)` gives `0x83`.
+///
+/// ```
+/// use vmcraft_block::MemoryDisk;
+/// use vmcraft_part::*;
+/// let disk = MemoryDisk::new(16 << 20);
+/// part_disk(&disk, "msdos")?;
+/// assert_eq!(format!("{:#x}", part_get_mbr_id(&disk, 1)?), "0x83");
+/// # Ok::<(), vmcraft_part::Error>(())
+/// ```
 pub fn part_get_mbr_id<D: BlockDevice + ?Sized>(dev: &D, partnum: i32) -> Result<i32> {
     let ctx = Ctx::new("part_get_mbr_id", dev.name());
     let n = self::partnum(&ctx, partnum)?;

@@ -79,6 +79,16 @@ impl PartitionTable {
     /// [`ErrorKind::Unpartitioned`] error; a damaged one [`ErrorKind::Corrupt`]
     /// (a GPT whose primary header is damaged but whose backup is sound is read
     /// from the backup, with a [`warning`](Self::warnings)). Nothing is written.
+    ///
+    /// ```
+    /// use vmcraft_block::MemoryDisk;
+    /// use vmcraft_part::*;
+    /// let disk = MemoryDisk::new(16 << 20);
+    /// assert_eq!(PartitionTable::read(&disk).unwrap_err().kind(), ErrorKind::Unpartitioned);
+    /// part_disk(&disk, "msdos")?;
+    /// assert_eq!(PartitionTable::read(&disk)?.parttype(), PartType::Msdos);
+    /// # Ok::<(), vmcraft_part::Error>(())
+    /// ```
     pub fn read<D: BlockDevice + ?Sized>(dev: &D) -> Result<Self> {
         Self::read_as(dev, &Ctx::new("read_table", dev.name()))
     }
@@ -166,6 +176,18 @@ impl PartitionTable {
     /// A new, empty table of type `parttype` for `dev` (nothing is written until
     /// [`write`](Self::write)). Writing it also wipes any old table of the other
     /// kind: both GPT headers when it is msdos, the old MBR entries when it is GPT.
+    ///
+    /// ```
+    /// use vmcraft_block::MemoryDisk;
+    /// use vmcraft_part::*;
+    /// let disk = MemoryDisk::new(16 << 20);
+    /// let mut table = PartitionTable::new(&disk, PartType::Msdos)?;
+    /// table.add(PartKind::Primary, 2048, -1)?;
+    /// assert!(PartitionTable::probe(&disk)?.is_none()); // not written yet
+    /// table.write(&disk)?;
+    /// assert_eq!(part_list(&disk)?.len(), 1);
+    /// # Ok::<(), vmcraft_part::Error>(())
+    /// ```
     pub fn new<D: BlockDevice + ?Sized>(dev: &D, parttype: PartType) -> Result<Self> {
         Self::new_as(dev, parttype, &Ctx::new("part_init", dev.name()))
     }
@@ -248,12 +270,36 @@ impl PartitionTable {
     /// What was found wrong but could be read around (a damaged primary GPT read
     /// from its backup, a backup not at the end of the disk, a missing protective
     /// MBR). Each was also logged with `tracing::warn!`.
+    ///
+    /// ```
+    /// use vmcraft_block::MemoryDisk;
+    /// use vmcraft_part::*;
+    /// let disk = MemoryDisk::new(16 << 20);
+    /// part_init(&disk, "gpt")?;
+    /// disk_write_garbage(&disk); // damage the primary header
+    /// let table = PartitionTable::read(&disk)?;
+    /// assert!(table.warnings()[0].contains("read from the backup header"));
+    /// # fn disk_write_garbage(d: &MemoryDisk) {
+    /// #     use vmcraft_block::BlockDevice;
+    /// #     d.write_at(&[0xff; 4], 512 + 16).unwrap();
+    /// # }
+    /// # Ok::<(), vmcraft_part::Error>(())
+    /// ```
     pub fn warnings(&self) -> &[String] {
         &self.warnings
     }
 
     /// First and last sector partitions may use: the GPT's usable LBAs, or 1 to
     /// the last sector (at most 2³²−1) on msdos.
+    ///
+    /// ```
+    /// use vmcraft_block::MemoryDisk;
+    /// use vmcraft_part::*;
+    /// let disk = MemoryDisk::new(16 << 20);
+    /// assert_eq!(PartitionTable::new(&disk, PartType::Gpt)?.usable_sectors(), (34, 32734));
+    /// assert_eq!(PartitionTable::new(&disk, PartType::Msdos)?.usable_sectors(), (1, 32767));
+    /// # Ok::<(), vmcraft_part::Error>(())
+    /// ```
     pub fn usable_sectors(&self) -> (u64, u64) {
         match &self.layout {
             Layout::Gpt(g) => g.usable(),
@@ -292,6 +338,17 @@ impl PartitionTable {
     }
 
     /// Partition `n`, or an [`ErrorKind::NotFound`] error.
+    ///
+    /// ```
+    /// use vmcraft_block::MemoryDisk;
+    /// use vmcraft_part::*;
+    /// let disk = MemoryDisk::new(16 << 20);
+    /// part_disk(&disk, "gpt")?;
+    /// let table = PartitionTable::read(&disk)?;
+    /// assert_eq!(table.partition(1)?.name.as_deref(), Some("p1"));
+    /// assert_eq!(table.partition(2).unwrap_err().kind(), ErrorKind::NotFound);
+    /// # Ok::<(), vmcraft_part::Error>(())
+    /// ```
     pub fn partition(&self, n: u32) -> Result<PartInfo> {
         self.partitions()
             .into_iter()
@@ -377,6 +434,18 @@ impl PartitionTable {
     /// an empty name; an msdos one id 0x83 (0x0f for extended). Logical partitions
     /// are numbered in disk order from 5, so one added before others renumbers
     /// them, as after parted.
+    ///
+    /// ```
+    /// use vmcraft_block::MemoryDisk;
+    /// use vmcraft_part::*;
+    /// let disk = MemoryDisk::new(16 << 20);
+    /// let mut t = PartitionTable::new(&disk, PartType::Msdos)?;
+    /// assert_eq!(t.add(PartKind::Extended, 2048, -1)?, 1);
+    /// assert_eq!(t.add(PartKind::Logical, 20000, 21000)?, 5);
+    /// assert_eq!(t.add(PartKind::Logical, 4096, 8191)?, 5); // before the other: renumbers it
+    /// assert_eq!(t.partition(6)?.start, 20000);
+    /// # Ok::<(), vmcraft_part::Error>(())
+    /// ```
     pub fn add(&mut self, kind: PartKind, start: i64, end: i64) -> Result<u32> {
         let ctx = self.ctx("part_add");
         let (start, end) = self.resolve(&ctx, start, end)?;
@@ -395,6 +464,18 @@ impl PartitionTable {
 
     /// Delete partition `n` (libguestfs `part_del`). Deleting an extended
     /// partition deletes its logical partitions.
+    ///
+    /// ```
+    /// use vmcraft_block::MemoryDisk;
+    /// use vmcraft_part::*;
+    /// let disk = MemoryDisk::new(16 << 20);
+    /// let mut t = PartitionTable::new(&disk, PartType::Msdos)?;
+    /// t.add(PartKind::Extended, 2048, -1)?;
+    /// t.add(PartKind::Logical, 4096, 8191)?;
+    /// t.delete(1)?;
+    /// assert!(t.partitions().is_empty());
+    /// # Ok::<(), vmcraft_part::Error>(())
+    /// ```
     pub fn delete(&mut self, n: u32) -> Result<()> {
         let ctx = self.ctx("part_del");
         match &mut self.layout {
@@ -405,6 +486,17 @@ impl PartitionTable {
 
     /// Move the end of partition `n` to `end` (libguestfs `part_resize`); a
     /// negative `end` counts from the end of the disk.
+    ///
+    /// ```
+    /// use vmcraft_block::MemoryDisk;
+    /// use vmcraft_part::*;
+    /// let disk = MemoryDisk::new(16 << 20);
+    /// let mut t = PartitionTable::new(&disk, PartType::Gpt)?;
+    /// t.add(PartKind::Primary, 2048, 4095)?;
+    /// t.resize(1, -1)?;
+    /// assert_eq!(t.partition(1)?.end, t.usable_sectors().1);
+    /// # Ok::<(), vmcraft_part::Error>(())
+    /// ```
     pub fn resize(&mut self, n: u32, end: i64) -> Result<()> {
         let ctx = self.ctx("part_resize");
         let end = self.resolve_end(&ctx, end)?;
@@ -421,6 +513,18 @@ impl PartitionTable {
     }
 
     /// Set the GPT name of partition `n`: at most 36 UTF-16 code units, no NUL.
+    ///
+    /// ```
+    /// use vmcraft_block::MemoryDisk;
+    /// use vmcraft_part::*;
+    /// let disk = MemoryDisk::new(16 << 20);
+    /// let mut t = PartitionTable::new(&disk, PartType::Gpt)?;
+    /// t.add(PartKind::Primary, 2048, 4095)?;
+    /// t.set_name(1, "root")?;
+    /// assert_eq!(t.name(1)?, "root");
+    /// assert!(t.set_name(1, &"x".repeat(37)).is_err());
+    /// # Ok::<(), vmcraft_part::Error>(())
+    /// ```
     pub fn set_name(&mut self, n: u32, name: &str) -> Result<()> {
         let ctx = self.ctx("part_set_name");
         let units = name.encode_utf16().count();
@@ -447,6 +551,17 @@ impl PartitionTable {
 
     /// Set the type GUID of GPT partition `n` (not the all-zero GUID, which marks
     /// an unused entry).
+    ///
+    /// ```
+    /// use vmcraft_block::MemoryDisk;
+    /// use vmcraft_part::*;
+    /// let disk = MemoryDisk::new(16 << 20);
+    /// let mut t = PartitionTable::new(&disk, PartType::Gpt)?;
+    /// t.add(PartKind::Primary, 2048, 4095)?;
+    /// t.set_gpt_type(1, gpt_type::LINUX_SWAP)?;
+    /// assert_eq!(t.gpt_type(1)?, gpt_type::LINUX_SWAP);
+    /// # Ok::<(), vmcraft_part::Error>(())
+    /// ```
     pub fn set_gpt_type(&mut self, n: u32, guid: Uuid) -> Result<()> {
         let ctx = self.ctx("part_set_gpt_type");
         if guid.is_nil() {
@@ -470,6 +585,18 @@ impl PartitionTable {
 
     /// Set the unique GUID of GPT partition `n`; it must differ from every other
     /// partition's.
+    ///
+    /// ```
+    /// use vmcraft_block::MemoryDisk;
+    /// use vmcraft_part::*;
+    /// let disk = MemoryDisk::new(16 << 20);
+    /// let mut t = PartitionTable::new(&disk, PartType::Gpt)?;
+    /// t.add(PartKind::Primary, 2048, 4095)?;
+    /// t.add(PartKind::Primary, 4096, 8191)?;
+    /// let g = t.gpt_guid(1)?;
+    /// assert_eq!(t.set_gpt_guid(2, g).unwrap_err().kind(), ErrorKind::Layout);
+    /// # Ok::<(), vmcraft_part::Error>(())
+    /// ```
     pub fn set_gpt_guid(&mut self, n: u32, guid: Uuid) -> Result<()> {
         let ctx = self.ctx("part_set_gpt_guid");
         self.gpt_layout(&ctx)?.set_guid(&ctx, n, &guid)
@@ -483,6 +610,17 @@ impl PartitionTable {
 
     /// Set the attribute bits of GPT partition `n`. Bits 3 to 47 are reserved by
     /// the UEFI specification and refused, as libguestfs does.
+    ///
+    /// ```
+    /// use vmcraft_block::MemoryDisk;
+    /// use vmcraft_part::*;
+    /// let disk = MemoryDisk::new(16 << 20);
+    /// let mut t = PartitionTable::new(&disk, PartType::Gpt)?;
+    /// t.add(PartKind::Primary, 2048, 4095)?;
+    /// t.set_gpt_attributes(1, 1 << 2)?; // legacy BIOS bootable
+    /// assert_eq!(t.gpt_attributes(1)?, 4);
+    /// # Ok::<(), vmcraft_part::Error>(())
+    /// ```
     pub fn set_gpt_attributes(&mut self, n: u32, attributes: u64) -> Result<()> {
         let ctx = self.ctx("part_set_gpt_attributes");
         if attributes & gpt::RESERVED_ATTRIBUTES != 0 {
@@ -505,6 +643,17 @@ impl PartitionTable {
     }
 
     /// Set the disk GUID of a GPT.
+    ///
+    /// ```
+    /// use vmcraft_block::MemoryDisk;
+    /// use vmcraft_part::*;
+    /// let disk = MemoryDisk::new(16 << 20);
+    /// let mut t = PartitionTable::new(&disk, PartType::Gpt)?;
+    /// let g = parse_guid("01234567-89AB-CDEF-0123-456789ABCDEF").unwrap();
+    /// t.set_disk_guid(g)?;
+    /// assert_eq!(t.disk_guid()?, g);
+    /// # Ok::<(), vmcraft_part::Error>(())
+    /// ```
     pub fn set_disk_guid(&mut self, guid: Uuid) -> Result<()> {
         let ctx = self.ctx("part_set_disk_guid");
         self.gpt_layout(&ctx)?.gpt.header.disk_guid = guid_to_disk(&guid);
@@ -527,6 +676,19 @@ impl PartitionTable {
     /// msdos the active flag (setting it clears it on every other partition); on
     /// GPT the EFI System Partition type (clearing it makes an ESP a Linux
     /// filesystem partition again).
+    ///
+    /// ```
+    /// use vmcraft_block::MemoryDisk;
+    /// use vmcraft_part::*;
+    /// let disk = MemoryDisk::new(16 << 20);
+    /// let mut t = PartitionTable::new(&disk, PartType::Msdos)?;
+    /// t.add(PartKind::Primary, 2048, 4095)?;
+    /// t.add(PartKind::Primary, 4096, 8191)?;
+    /// t.set_bootable(1, true)?;
+    /// t.set_bootable(2, true)?;
+    /// assert!(!t.bootable(1)? && t.bootable(2)?);
+    /// # Ok::<(), vmcraft_part::Error>(())
+    /// ```
     pub fn set_bootable(&mut self, n: u32, bootable: bool) -> Result<()> {
         let ctx = self.ctx("part_set_bootable");
         match &mut self.layout {
@@ -559,6 +721,18 @@ impl PartitionTable {
     /// Set the MBR id byte of partition `n` (msdos only). 0 (unused) and 0xee
     /// (GPT protective) are refused, and so is an id that would turn a partition
     /// into the extended one or the extended one into a plain partition.
+    ///
+    /// ```
+    /// use vmcraft_block::MemoryDisk;
+    /// use vmcraft_part::*;
+    /// let disk = MemoryDisk::new(16 << 20);
+    /// let mut t = PartitionTable::new(&disk, PartType::Msdos)?;
+    /// t.add(PartKind::Primary, 2048, 4095)?;
+    /// t.set_mbr_id(1, 0x82)?;
+    /// assert_eq!(t.mbr_id(1)?, 0x82);
+    /// assert_eq!(t.set_mbr_id(1, 0x05).unwrap_err().kind(), ErrorKind::Layout);
+    /// # Ok::<(), vmcraft_part::Error>(())
+    /// ```
     pub fn set_mbr_id(&mut self, n: u32, id: u8) -> Result<()> {
         let ctx = self.ctx("part_set_mbr_id");
         self.msdos_layout(&ctx)?.set_id(&ctx, n, id)
@@ -566,6 +740,22 @@ impl PartitionTable {
 
     /// Move the backup GPT header and entries to the end of a grown disk, as
     /// `sgdisk -e` (libguestfs `part_expand_gpt`); the space gained becomes usable.
+    ///
+    /// ```
+    /// use vmcraft_block::MemoryDisk;
+    /// use vmcraft_part::*;
+    /// let small = MemoryDisk::new(8 << 20);
+    /// part_init(&small, "gpt")?;
+    /// let mut bytes = small.snapshot();
+    /// bytes.resize(16 << 20, 0);
+    /// let grown = MemoryDisk::from_bytes(bytes);
+    /// let mut t = PartitionTable::read(&grown)?;
+    /// assert_eq!(t.usable_sectors().1, 16350);
+    /// t.expand_gpt()?;
+    /// assert_eq!(t.usable_sectors().1, 32734);
+    /// t.write(&grown)?;
+    /// # Ok::<(), vmcraft_part::Error>(())
+    /// ```
     pub fn expand_gpt(&mut self) -> Result<()> {
         let ctx = self.ctx("part_expand_gpt");
         let disk_sectors = self.disk_sectors;
@@ -603,6 +793,20 @@ impl PartitionTable {
     /// kernel block device, bring the kernel's partitions in line and wait until
     /// their nodes exist. If a partition the kernel would have to drop is in use,
     /// nothing is written ([`ErrorKind::Busy`]).
+    ///
+    /// ```
+    /// use vmcraft_block::MemoryDisk;
+    /// use vmcraft_part::*;
+    /// let disk = MemoryDisk::new(16 << 20);
+    /// let mut t = PartitionTable::new(&disk, PartType::Gpt)?;
+    /// t.add(PartKind::Primary, 2048, -1)?;
+    /// t.write(&disk)?;
+    /// assert_eq!(part_get_parttype(&disk)?, "gpt");
+    /// // A table is written to the device it was made for.
+    /// let other = MemoryDisk::new(32 << 20);
+    /// assert_eq!(t.write(&other).unwrap_err().kind(), ErrorKind::InvalidArgument);
+    /// # Ok::<(), vmcraft_part::Error>(())
+    /// ```
     pub fn write<D: BlockDevice + ?Sized>(&mut self, dev: &D) -> Result<()> {
         self.write_as(dev, &self.ctx("write_table"))
     }
