@@ -304,3 +304,78 @@ fn mount_options_and_read_only_mounts() {
     );
     assert_eq!(o.ok(), "1\n");
 }
+
+#[test]
+fn mount_all_parallel_and_session_queries() {
+    if !require_root("attaching images") {
+        return;
+    }
+    let env = TestEnv::new("cli-mountall");
+    let img = env.path().join("br.img");
+    run(
+        &env,
+        &[
+            "-N",
+            &format!("{}=bootroot:ext4:ext4:96M:32M", img.display()),
+        ],
+        "",
+    )
+    .ok();
+    let path = img.to_str().unwrap();
+    let o = run(
+        &env,
+        &[
+            "-a",
+            path,
+            "is-launched",
+            ":",
+            "run",
+            ":",
+            "is-launched",
+            ":",
+            "mount",
+            "/dev/sda2",
+            "/",
+            ":",
+            "mkdir",
+            "/boot",
+            ":",
+            "umount-all",
+            ":",
+            "mount-all-parallel",
+            "/boot:/dev/sda1 /:/dev/sda2 /boot/x:/dev/sda9",
+            "readonly:true",
+            ":",
+            "mountpoints",
+            ":",
+            "host-path",
+            "/dev/sda1",
+        ],
+        "",
+    );
+    let out = o.ok();
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[..2], ["false", "true"], "{out}");
+    assert_eq!(lines[2], "/boot: /dev/sda1 (normal)", "{out}");
+    assert_eq!(lines[3], "/: /dev/sda2 (normal)", "{out}");
+    assert!(
+        lines[4].starts_with(
+            "/boot/x: /dev/sda9 not mounted: mount_all_parallel: /dev/sda9: no such device"
+        ) || lines[4].starts_with("/boot/x: /dev/sda9 not mounted: "),
+        "{out}"
+    );
+    assert_eq!(lines[5..7], ["/dev/sda2: /", "/dev/sda1: /boot"], "{out}");
+    assert!(
+        lines[7].starts_with("/dev/loop") && lines[7].ends_with("p1"),
+        "{out}"
+    );
+    let o = run(
+        &env,
+        &["-a", path, "run", ":", "mount-all-parallel", "/boot"],
+        "",
+    );
+    assert_eq!(
+        o.failed(),
+        "vmcraft: error: mount-all-parallel: mounts: '/boot' is not MOUNTPOINT:DEVICE\n"
+    );
+}

@@ -65,4 +65,37 @@ pub(crate) const COMMANDS: &[CommandSpec] = &[
             )?))
         },
     ),
+    cmd(
+        "host-path",
+        &[DEVICE],
+        "the host device node behind a device name",
+        "The host node that backs a device name of the session (/dev/sda1 may be \
+         /dev/loop3p1). VMCraft only; for debugging and for tools that need the node.",
+        |s, a| {
+            let p = c("host_path", s.g.host_path(a.str(0)))?;
+            Ok(Value::Str(p.display().to_string()))
+        },
+    ),
+    cmd(
+        "invalidate-partition-cache",
+        &[],
+        "forget the cached partition lists",
+        "Drop every cached partition list. VMCraft's own calls keep the cache right; this \
+         is for changes made behind its back.",
+        |s, _| {
+            s.g.invalidate_partition_cache();
+            Ok(Value::Unit)
+        },
+    ),
+    cmd(
+        "invalidate-probe-cache",
+        &[],
+        "forget the cached filesystem probes",
+        "Drop every cached filesystem probe (blkid). VMCraft's own calls keep the cache \
+         right; this is for changes made behind its back.",
+        |s, _| {
+            s.g.invalidate_probe_cache();
+            Ok(Value::Unit)
+        },
+    ),
 ];

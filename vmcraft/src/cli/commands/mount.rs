@@ -2,7 +2,10 @@
 //! `mount-with-fallback`, `umount`, `umount-all`, `mounts`, `mountpoints`.
 
 use super::{CommandSpec, MOUNTABLE, arg, c, cmd};
-use crate::cli::args::ArgKind;
+use crate::MountAllOptions;
+use crate::cli::args::{ArgKind, Args};
+use crate::cli::error::CliError;
+use crate::cli::shell::Shell;
 use crate::cli::value::{Field, Value};
 
 const MOUNTPOINT: crate::cli::args::Arg = arg("mountpoint", ArgKind::Path);
@@ -90,6 +93,21 @@ pub(crate) const COMMANDS: &[CommandSpec] = &[
         },
     ),
     cmd(
+        "mount-all-parallel",
+        &[arg("mounts", ArgKind::List)],
+        "mount many filesystems at once, parents first",
+        "Mount every MOUNTPOINT:DEVICE pair of the list (\"/:/dev/sda2 /boot:/dev/sda1\"), \
+         parents before children, each depth in parallel. readonly:true mounts them \
+         read-only; fallback:true tries the fallback strategies of mount-with-fallback. \
+         Prints, for each mount point, the strategy that mounted it or why it was not \
+         mounted; a child of a mount point that failed is not attempted.",
+        mount_all,
+    )
+    .opts(&[
+        arg("readonly", ArgKind::Bool),
+        arg("fallback", ArgKind::Bool),
+    ]),
+    cmd(
         "umount",
         &[arg("pathordevice", ArgKind::String)],
         "unmount a filesystem",
@@ -127,3 +145,41 @@ pub(crate) const COMMANDS: &[CommandSpec] = &[
         |s, _| Ok(Value::Hash(s.g.mountpoints())),
     ),
 ];
+
+fn mount_all(s: &mut Shell, a: &Args) -> Result<Value, CliError> {
+    let mut pairs = Vec::new();
+    for item in a.list(0) {
+        let (mp, dev) = item
+            .rsplit_once(':')
+            .filter(|(mp, dev)| !mp.is_empty() && !dev.is_empty())
+            .ok_or_else(|| {
+                CliError::usage(
+                    "mount-all-parallel",
+                    format!("mounts: '{item}' is not MOUNTPOINT:DEVICE"),
+                )
+            })?;
+        pairs.push((mp.to_string(), dev.to_string()));
+    }
+    let opts = MountAllOptions {
+        readonly: a.opt_bool("readonly").unwrap_or(false),
+        fallback: a.opt_bool("fallback").unwrap_or(false),
+    };
+    let results = c("mount_all_parallel", s.g.mount_all_parallel(&pairs, opts))?;
+    if s.options.json {
+        return Ok(Value::Quiet(
+            serde_json::to_value(&results).expect("mount results serialize"),
+        ));
+    }
+    Ok(Value::Hash(
+        results
+            .into_iter()
+            .map(|r| {
+                let what = match r.result {
+                    Ok(o) => format!("{} ({})", r.device, o.strategy),
+                    Err(e) => format!("{} not mounted: {}", r.device, e.chain()),
+                };
+                (r.mountpoint, what)
+            })
+            .collect(),
+    ))
+}

@@ -72,6 +72,14 @@ pub(crate) const COMMANDS: &[CommandSpec] = &[
     )
     .alias(&["run"]),
     cmd(
+        "is-launched",
+        &[],
+        "whether the session is launched",
+        "true once launch (or run, -i, -m, -N) attached the drives, false before and after \
+         shutdown.",
+        |s, _| Ok(Value::Bool(s.g.is_launched())),
+    ),
+    cmd(
         "shutdown",
         &[],
         "shut the session down",
