@@ -81,7 +81,7 @@ pub struct TarOutOptions {
     /// Store device nodes and FIFOs. Off by default: they are skipped with a
     /// warning. Sockets are always skipped.
     pub special_files: bool,
-    /// Called as the archive grows.
+    /// Called after each entry and every 8 MiB inside large files.
     pub progress: Option<ProgressFn>,
 }
 
@@ -130,7 +130,7 @@ pub struct TarInOptions {
     /// (with nothing extracted) when an entry is unsafe or the archive is
     /// corrupt. On by default; a stream can only be checked entry by entry.
     pub verify_first: bool,
-    /// Called as the archive is read.
+    /// Called after each entry.
     pub progress: Option<ProgressFn>,
 }
 

@@ -425,7 +425,7 @@ impl Writer<'_> {
                 let h = self.base_header(&st, EntryType::Symlink);
                 self.header(h, path, Some(target.as_bytes()))?;
                 self.stats.entries += 1;
-                self.progress(false);
+                self.progress(true);
             }
             FileType::Socket => self.skip(path, "socket"),
             FileType::CharacterDevice | FileType::BlockDevice | FileType::Fifo
@@ -445,6 +445,7 @@ impl Writer<'_> {
                 }
                 self.header(h, path, None)?;
                 self.stats.entries += 1;
+                self.progress(true);
             }
             FileType::CharacterDevice => self.skip(path, "character device"),
             FileType::BlockDevice => self.skip(path, "block device"),
@@ -467,6 +468,7 @@ impl Writer<'_> {
                 let h = self.base_header(st, EntryType::Link);
                 self.header(h, path, Some(&first))?;
                 self.stats.entries += 1;
+                self.progress(true);
                 return Ok(());
             }
             self.links.insert(key, path.to_vec());
@@ -526,7 +528,7 @@ impl Writer<'_> {
         self.stats.file_bytes += size;
         self.pad(size)?;
         self.stats.entries += 1;
-        self.progress(false);
+        self.progress(true);
         Ok(())
     }
 }
