@@ -54,6 +54,7 @@ impl VMCraft {
     /// made behind VMCraft's back.
     pub fn invalidate_partition_cache(&self) {
         self.partition_cache.clear();
+        self.lv_cache.clear();
     }
 
     /// Drop every cached probe result.
@@ -65,6 +66,7 @@ impl VMCraft {
     /// and its partitions.
     pub(crate) fn invalidate_drive(&self, drive: &str) {
         self.partition_cache.remove(&drive.to_string());
+        self.lv_cache.clear();
         let d = drive.to_string();
         self.probe_cache.remove_where(|k| {
             k == &d || (k.starts_with(&d) && k[d.len()..].bytes().all(|b| b.is_ascii_digit()))

@@ -24,6 +24,16 @@ pub(crate) struct LvWindow {
 impl VMCraft {
     /// The loop device standing in for `lv` (`/dev/VG/LV`), made if needed.
     pub(crate) fn lv_window(&self, call: &str, lv: &str, readonly: bool) -> Result<PathBuf> {
+        // A window stays right until the LV changes, and every LVM change releases
+        // the windows: no need to ask lvm2 again.
+        if let Some(w) = self
+            .lv_windows
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(lv)
+        {
+            return Ok(w.device.path().to_path_buf());
+        }
         let segs = self.with_lvm(|l| Ok(l.lv_segments(lv)?))?;
         let seg = match segs.as_slice() {
             [s] if s.segtype == "linear" => s.clone(),
@@ -55,10 +65,12 @@ impl VMCraft {
             .map(|r| r.host)
             .unwrap_or_else(|_| seg.pv.clone());
         let mut windows = self.lv_windows.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(w) = windows.get(lv) {
-            if w.pv == pv_host && w.offset == seg.pv_start && w.size == seg.length {
-                return Ok(w.device.path().to_path_buf());
-            }
+        if let Some(w) = windows.get(lv)
+            && w.pv == pv_host
+            && w.offset == seg.pv_start
+            && w.size == seg.length
+        {
+            return Ok(w.device.path().to_path_buf());
         }
         let device = LoopDevice::attach(
             &pv_host,

@@ -76,14 +76,14 @@ pub(crate) fn mkfs_command(
                 ),
             )
         })?;
-    if let Some(l) = &o.label {
-        if l.len() > limit {
-            return Err(Error::invalid(
-                call,
-                device,
-                format!("label '{l}' is longer than {limit} bytes (the {fstype} limit)"),
-            ));
-        }
+    if let Some(l) = &o.label
+        && l.len() > limit
+    {
+        return Err(Error::invalid(
+            call,
+            device,
+            format!("label '{l}' is longer than {limit} bytes (the {fstype} limit)"),
+        ));
     }
     if let Some(b) = o.blocksize {
         power_of_two(call, device, "blocksize", b)?;

@@ -80,10 +80,11 @@ pub fn parse_device(name: &str) -> Result<DeviceName> {
             if digits.is_empty() {
                 return Ok(DeviceName::Drive(idx));
             }
-            if let Ok(n) = digits.parse::<u32>() {
-                if n > 0 && !digits.starts_with('0') {
-                    return Ok(DeviceName::Partition(idx, n));
-                }
+            if let Ok(n) = digits.parse::<u32>()
+                && n > 0
+                && !digits.starts_with('0')
+            {
+                return Ok(DeviceName::Partition(idx, n));
             }
             return Err(bad());
         }

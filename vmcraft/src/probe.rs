@@ -14,6 +14,10 @@ use vmcraft_block::BlockDevice;
 /// (btrfs lives at 64 KiB; swap's signature ends a page of up to 64 KiB).
 const PROBE_LEN: u64 = 0x11000;
 
+/// A superblock check: the first bytes of the device (and the device, for formats
+/// whose metadata lies further in), and what it recognised.
+type Prober = fn(&[u8], &dyn BlockDevice) -> Option<Probe>;
+
 /// What a probe found on a device.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Probe {
@@ -65,7 +69,7 @@ pub fn probe(dev: &dyn BlockDevice) -> vmcraft_block::Result<Option<Probe>> {
     let size = dev.size()?;
     let mut buf = vec![0u8; PROBE_LEN.min(size) as usize];
     dev.read_at(&mut buf, 0)?;
-    let probers: [fn(&[u8], &dyn BlockDevice) -> Option<Probe>; 10] = [
+    let probers: [Prober; 10] = [
         |b, _| luks(b),
         |b, _| lvm2(b),
         |b, _| xfs(b),

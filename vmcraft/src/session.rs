@@ -102,6 +102,9 @@ pub struct VMCraft {
     pub(crate) mounts: Mutex<Vec<MountEntry>>,
     pub(crate) partition_cache: TtlCache<String, Vec<String>>,
     pub(crate) probe_cache: TtlCache<String, Option<Probe>>,
+    /// The session's LVs (`lvs`), cached like partition lists: lvm2 costs a
+    /// process per question.
+    pub(crate) lv_cache: TtlCache<(), Vec<String>>,
     pub(crate) lvm: Mutex<Option<vmcraft_lvm::Lvm>>,
     #[cfg(feature = "augeas")]
     pub(crate) aug: Mutex<Option<vmcraft_aug::Augeas>>,
@@ -147,6 +150,7 @@ impl VMCraft {
         VMCraft {
             partition_cache: TtlCache::new(config.partition_cache_ttl, config.clock.clone()),
             probe_cache: TtlCache::new(config.probe_cache_ttl, config.clock.clone()),
+            lv_cache: TtlCache::new(config.partition_cache_ttl, config.clock.clone()),
             config,
             state: RwLock::new(State::default()),
             mounts: Mutex::new(Vec::new()),
@@ -397,6 +401,7 @@ impl VMCraft {
         drop(st);
         self.partition_cache.clear();
         self.probe_cache.clear();
+        self.lv_cache.clear();
         lock(&self.inspections).clear();
         // The private directory goes only once nothing is mounted under it; a
         // later shutdown (after the busy mount was released) finishes the job.
@@ -522,9 +527,8 @@ impl VMCraft {
                 let host = if active.exists() && vmcraft_lvm::device_mapper_available() {
                     active
                 } else {
-                    self.lv_window(call, &canonical, readonly).map_err(|e| {
+                    self.lv_window(call, &canonical, readonly).inspect_err(|e| {
                         tracing::debug!(lv = %format!("{vg}/{lv}"), error = %e.chain(), "LV not reachable");
-                        e
                     })?
                 };
                 Ok(Resolved {
@@ -581,10 +585,10 @@ impl VMCraft {
     /// Tell the LVM session about the current device set (after partitions change).
     pub(crate) fn sync_lvm_devices(&self) {
         let nodes = self.session_nodes();
-        if let Some(l) = lock(&self.lvm).as_ref() {
-            if let Err(e) = l.set_devices(nodes) {
-                tracing::warn!(error = %e, "updating the LVM device list failed");
-            }
+        if let Some(l) = lock(&self.lvm).as_ref()
+            && let Err(e) = l.set_devices(nodes)
+        {
+            tracing::warn!(error = %e, "updating the LVM device list failed");
         }
     }
 }
@@ -595,10 +599,10 @@ impl Drop for VMCraft {
         let needed =
             !st.shut_down && (st.launched || st.drives.iter().any(|d| d.attachment.is_some()));
         drop(st);
-        if needed || !self.mounts().is_empty() {
-            if let Err(e) = self.shutdown() {
-                tracing::warn!(error = %e.chain(), "shutdown on drop failed");
-            }
+        if (needed || !self.mounts().is_empty())
+            && let Err(e) = self.shutdown()
+        {
+            tracing::warn!(error = %e.chain(), "shutdown on drop failed");
         }
     }
 }

@@ -3,7 +3,7 @@
 //! an LVM LV (reached without device-mapper) on drive 2; `/etc` written; then reopened read-only, inspected, and
 //! mounted in parallel from the guest's own fstab.
 
-use vmcraft::{DriveOpts, MkfsOptions, MountAllOptions, VMCraft};
+use vmcraft::{MkfsOptions, MountAllOptions, VMCraft};
 use vmcraft_block::testing::{TestEnv, leaks, require_root, require_tool};
 
 const ESP_TYPE: &str = "C12A7328-F81F-11D2-BA4B-00A0C93EC93B";

@@ -79,11 +79,10 @@ impl VMCraft {
         if g.as_ref()
             .and_then(|a| a.root())
             .is_some_and(|r| r.starts_with(host))
+            && let Some(a) = g.take()
         {
-            if let Some(a) = g.take() {
-                tracing::info!("closing Augeas before unmounting the filesystem it is confined to");
-                let _ = a.aug_close();
-            }
+            tracing::info!("closing Augeas before unmounting the filesystem it is confined to");
+            let _ = a.aug_close();
         }
     }
 

@@ -24,16 +24,17 @@ impl VMCraft {
             if att.device() == host {
                 return Some(d.name.clone());
             }
-            if let Ok(parts) = att.node().kernel_partitions() {
-                if let Some(p) = parts.iter().find(|p| p.node == host) {
-                    return Some(format!("{}{}", d.name, p.number));
-                }
+            if let Ok(parts) = att.node().kernel_partitions()
+                && let Some(p) = parts.iter().find(|p| p.node == host)
+            {
+                return Some(format!("{}{}", d.name, p.number));
             }
         }
         None
     }
 
     fn lvm_changed(&self) {
+        self.lv_cache.clear();
         self.release_lv_windows();
         self.invalidate_probe_cache();
     }
@@ -51,26 +52,34 @@ impl VMCraft {
     #[tracing::instrument(level = "debug", skip_all)]
     pub fn vgcreate(&self, vg: &str, pvs: &[&str]) -> Result<()> {
         let hosts = self.hosts("vgcreate", pvs)?;
-        self.with_lvm(|l| Ok(l.vgcreate(vg, &hosts)?))
+        let r = self.with_lvm(|l| Ok(l.vgcreate(vg, &hosts)?));
+        self.lvm_changed();
+        r
     }
 
     /// Make a logical volume of `mbytes` MiB (`lvcreate`).
     #[tracing::instrument(level = "debug", skip_all)]
     pub fn lvcreate(&self, lv: &str, vg: &str, mbytes: i64) -> Result<()> {
         let size = LvSize::from_parts("lvcreate", Some(mbytes), None)?;
-        self.with_lvm(|l| Ok(l.lvcreate(lv, vg, size)?))
+        let r = self.with_lvm(|l| Ok(l.lvcreate(lv, vg, size)?));
+        self.lvm_changed();
+        r
     }
 
     /// Make a logical volume of a given size (MiB, extents or percent of free).
     #[tracing::instrument(level = "debug", skip_all)]
     pub fn lvcreate_size(&self, lv: &str, vg: &str, size: LvSize) -> Result<()> {
-        self.with_lvm(|l| Ok(l.lvcreate(lv, vg, size)?))
+        let r = self.with_lvm(|l| Ok(l.lvcreate(lv, vg, size)?));
+        self.lvm_changed();
+        r
     }
 
     /// Make a logical volume over `percent` of the free space (`lvcreate_free`).
     #[tracing::instrument(level = "debug", skip_all)]
     pub fn lvcreate_free(&self, lv: &str, vg: &str, percent: i32) -> Result<()> {
-        self.with_lvm(|l| Ok(l.lvcreate_free(lv, vg, percent)?))
+        let r = self.with_lvm(|l| Ok(l.lvcreate_free(lv, vg, percent)?));
+        self.lvm_changed();
+        r
     }
 
     /// Resize a logical volume to `mbytes` MiB (`lvresize`).
@@ -131,10 +140,12 @@ impl VMCraft {
         self.with_lvm(|l| Ok(l.vgs()?))
     }
 
-    /// Logical volumes as `/dev/VG/LV` (`lvs`).
+    /// Logical volumes as `/dev/VG/LV` (`lvs`), cached until an LVM or partition
+    /// change (or the partition cache TTL).
     #[tracing::instrument(level = "debug", skip_all)]
     pub fn lvs(&self) -> Result<Vec<String>> {
-        self.with_lvm(|l| Ok(l.lvs()?))
+        self.lv_cache
+            .get_or_try_insert(&(), || self.with_lvm(|l| Ok(l.lvs()?)))
     }
 
     /// Full physical volume records (`pvs_full`), PV names as device names.

@@ -125,10 +125,10 @@ fn arch_of(root: &GuestRoot) -> String {
     ] {
         if let Ok(mut f) = root.open_read(bin) {
             let mut head = [0u8; 64];
-            if std::io::Read::read_exact(&mut f, &mut head).is_ok() {
-                if let Some(a) = elf_arch(&head) {
-                    return a.to_string();
-                }
+            if std::io::Read::read_exact(&mut f, &mut head).is_ok()
+                && let Some(a) = elf_arch(&head)
+            {
+                return a.to_string();
             }
         }
     }
@@ -146,10 +146,10 @@ fn hostname_of(root: &GuestRoot) -> String {
             return h;
         }
     }
-    if let Some(net) = read_small(root, "/etc/sysconfig/network") {
-        if let Some(h) = parse_os_release(&net).get("HOSTNAME") {
-            return h.clone();
-        }
+    if let Some(net) = read_small(root, "/etc/sysconfig/network")
+        && let Some(h) = parse_os_release(&net).get("HOSTNAME")
+    {
+        return h.clone();
     }
     "unknown".to_string()
 }

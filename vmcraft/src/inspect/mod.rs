@@ -70,11 +70,11 @@ impl Drop for PrivateMount<'_> {
             .iter()
             .find(|m| m.private && m.host_path == self.host)
             .cloned();
-        if let Some(e) = entry {
-            if let Err(err) = self.g.unmount_entry("inspect", &e) {
-                tracing::warn!(error = %err.chain(), "inspection unmount failed");
-                return;
-            }
+        if let Some(e) = entry
+            && let Err(err) = self.g.unmount_entry("inspect", &e)
+        {
+            tracing::warn!(error = %err.chain(), "inspection unmount failed");
+            return;
         }
         let _ = std::fs::remove_dir(&self.host);
     }

@@ -58,14 +58,14 @@ pub(crate) fn inspect(device: &str, root: &GuestRoot) -> Result<InspectInfo> {
         .unwrap_or_else(|| "/Windows".into());
     let mut arch = "unknown".to_string();
     for f in ["System32/ntoskrnl.exe", "System32/kernel32.dll"] {
-        if let Some(p) = find_nocase(root, &format!("{systemroot}/{f}")) {
-            if let Ok(mut file) = root.open_read(&p) {
-                let mut head = vec![0u8; 4096];
-                let n = std::io::Read::read(&mut file, &mut head).unwrap_or(0);
-                if let Some(a) = pe_arch(&head[..n]) {
-                    arch = a.to_string();
-                    break;
-                }
+        if let Some(p) = find_nocase(root, &format!("{systemroot}/{f}"))
+            && let Ok(mut file) = root.open_read(&p)
+        {
+            let mut head = vec![0u8; 4096];
+            let n = std::io::Read::read(&mut file, &mut head).unwrap_or(0);
+            if let Some(a) = pe_arch(&head[..n]) {
+                arch = a.to_string();
+                break;
             }
         }
     }
