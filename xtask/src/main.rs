@@ -8,7 +8,9 @@
 //!   mode, then the list of tests that skipped for a missing kernel feature.
 //! - `demo`: the main job on an image it makes itself.
 //! - `fuzz`: run the cargo-fuzz targets for a while each.
+//! - `bench`: VMCraft beside its peers, in one run, written to `BENCHMARKS.md`.
 
+mod bench;
 mod demo;
 mod fuzz;
 mod setup;
@@ -24,6 +26,7 @@ commands:
   test    setup if needed, then run every test in strict mode (VMCRAFT_TEST_STRICT=1)
   demo    run VMCraft's main job on an image it makes itself
   fuzz    run the fuzz targets, [SECONDS] each (default 60) [TARGET]
+  bench   VMCraft beside its peers in one run, written to BENCHMARKS.md (--quick for CI)
 ";
 
 fn main() {
@@ -47,6 +50,7 @@ fn run() -> Result<()> {
         "test" => test::run(rest),
         "demo" => demo::run(rest),
         "fuzz" => fuzz::run(rest),
+        "bench" => bench::run(rest),
         "help" | "-h" | "--help" => {
             print!("{USAGE}");
             Ok(())

@@ -1,0 +1,313 @@
+//! Workload 5, archives: `tar_out` of a real tree (a debootstrapped Debian root,
+//! or part of the host's `/usr` with `--quick`) and `tar_in` of it, uncompressed,
+//! gzip, xz and zstd, against GNU tar (with pigz, `xz -T0` and `zstd -T0` where a
+//! parallel compressor helps the peer). Every archive written is checked with GNU
+//! tar's `--compare` against the tree and its member count against the tree's
+//! entry count; every extraction is checked with `--compare` of the reference
+//! archive against it, and its entry count.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Result, bail};
+use vmcraft::archive::{Compression, GuestRoot, TarInOptions, TarOutOptions, tar_in, tar_out};
+
+use crate::harness::{self, Case, Group, GroupResult};
+use crate::{Ctx, sys};
+
+struct Format {
+    name: &'static str,
+    compression: Compression,
+    ext: &'static str,
+    /// GNU tar's own flag for it.
+    tar_flag: Option<&'static str>,
+    /// A parallel compressor for `tar -I` when one helps (compressing).
+    parallel: Option<&'static str>,
+    /// A faster decompressor for `tar -I` when one helps (extracting).
+    parallel_in: Option<&'static str>,
+}
+
+const FORMATS: [Format; 4] = [
+    Format {
+        name: "none",
+        compression: Compression::None,
+        ext: "tar",
+        tar_flag: None,
+        parallel: None,
+        parallel_in: None,
+    },
+    Format {
+        name: "gzip",
+        compression: Compression::Gzip,
+        ext: "tar.gz",
+        tar_flag: Some("-z"),
+        parallel: Some("pigz"),
+        parallel_in: Some("pigz"),
+    },
+    Format {
+        name: "xz",
+        compression: Compression::Xz,
+        ext: "tar.xz",
+        tar_flag: Some("-J"),
+        parallel: Some("xz -T0"),
+        parallel_in: None,
+    },
+    Format {
+        name: "zstd",
+        compression: Compression::Zstd,
+        ext: "tar.zst",
+        tar_flag: Some("--zstd"),
+        parallel: Some("zstd -T0"),
+        parallel_in: None,
+    },
+];
+
+/// The tree xz runs on: xz at its default level compresses a few MB/s, so it gets
+/// a part of the tree to keep the run bearable.
+fn xz_tree(ctx: &Ctx) -> (PathBuf, String) {
+    let sub = if ctx.quick {
+        "usr/include/linux"
+    } else {
+        "usr/share/perl"
+    };
+    let p = ctx.tree.join(sub);
+    if p.is_dir() {
+        (p, format!("the tree's /{sub}"))
+    } else {
+        (ctx.tree.clone(), "the whole tree".into())
+    }
+}
+
+/// GNU tar's `--compare` of `archive` against `dir`, and its member count.
+fn compare(archive: &Path, dir: &Path, entries: u64) -> Result<u64> {
+    let (code, out, err) = sys::run_status(
+        "tar",
+        &[
+            "--compare",
+            "--verbose",
+            "-f",
+            &archive.to_string_lossy(),
+            "-C",
+            &dir.to_string_lossy(),
+        ],
+    )?;
+    if code != 0 {
+        let diffs: Vec<&str> = err
+            .lines()
+            .chain(out.lines())
+            .filter(|l| l.contains("differ") || l.contains("Warning") || l.contains("tar:"))
+            .take(8)
+            .collect();
+        bail!("tar --compare found differences: {}", diffs.join("; "));
+    }
+    let members = out.lines().filter(|l| !l.is_empty()).count() as u64;
+    if members != entries {
+        bail!("{members} members, the tree has {entries} entries");
+    }
+    Ok(members)
+}
+
+pub fn run(ctx: &Ctx) -> Result<Vec<GroupResult>> {
+    let (xz_dir, xz_label) = xz_tree(ctx);
+    let mut out = Vec::new();
+    let mut refs = Vec::new();
+    for f in &FORMATS {
+        let tree = if f.name == "xz" {
+            xz_dir.clone()
+        } else {
+            ctx.tree.clone()
+        };
+        let (entries, bytes) = sys::tree_stats(&tree)?;
+        let desc = if f.name == "xz" {
+            format!(
+                "{xz_label}: {entries} entries, {} of file data",
+                sys::fmt_bytes(bytes)
+            )
+        } else {
+            format!(
+                "{}: {entries} entries, {} of file data",
+                ctx.tree_label,
+                sys::fmt_bytes(bytes)
+            )
+        };
+        // The reference archive the extractions read, made by GNU tar.
+        let reference = ctx.path(&format!("archive-ref.{}", f.ext));
+        let mut args = vec![
+            "-C".to_string(),
+            tree.to_string_lossy().into(),
+            "-cf".into(),
+            reference.to_string_lossy().into(),
+        ];
+        if let Some(flag) = f.tar_flag {
+            args.push(flag.into());
+        }
+        args.push(".".into());
+        sys::run("tar", &args.iter().map(String::as_str).collect::<Vec<_>>())?;
+        out.push(out_group(ctx, f, &tree, entries, &desc));
+        out.push(in_group(ctx, f, &reference, entries, &desc));
+        refs.push(reference);
+    }
+    for r in refs {
+        sys::remove_file(&r)?;
+    }
+    sys::remove_file(&ctx.path("archive-out"))?;
+    let _ = std::fs::remove_dir_all(ctx.path("archive-extract"));
+    Ok(out)
+}
+
+fn out_group(ctx: &Ctx, f: &Format, tree: &Path, entries: u64, desc: &str) -> GroupResult {
+    let out = ctx.path("archive-out");
+    let (t, o) = (
+        tree.to_string_lossy().to_string(),
+        out.to_string_lossy().to_string(),
+    );
+    let fresh = || sys::remove_file(&out);
+    let check = || {
+        let n = compare(&out, tree, entries)?;
+        Ok(format!(
+            "{n} members, same as the tree; archive {}",
+            sys::fmt_bytes(std::fs::metadata(&out)?.len())
+        ))
+    };
+    let gnu = |extra: &[&str]| -> Result<harness::Sample> {
+        let mut c = harness::cmd("tar", ["-C", t.as_str(), "-cf", o.as_str()]);
+        c.args(extra).arg(".");
+        Ok(harness::process(&c)?.0)
+    };
+    let mut cases = vec![
+        Case::ours(
+            "vmcraft tar_out",
+            format!(
+                "tar_out(GuestRoot::open(TREE), \"/\", OUT, {{ compress: {}, special_files: true }}){}",
+                f.name,
+                match f.name {
+                    "gzip" => " (parallel deflate on every core)",
+                    _ => "",
+                }
+            ),
+            || {
+                let (s, _) = harness::in_process(|| {
+                    let root = GuestRoot::open(tree)?;
+                    let opts = TarOutOptions {
+                        compress: f.compression,
+                        special_files: true,
+                        ..Default::default()
+                    };
+                    Ok(tar_out(&root, "/", &out, &opts)?)
+                })?;
+                Ok(s)
+            },
+            check,
+        )
+        .setup(fresh),
+        Case::peer(
+            "GNU tar",
+            format!("tar -C TREE -cf OUT {}.", f.tar_flag.map(|x| format!("{x} ")).unwrap_or_default()),
+            move || gnu(f.tar_flag.as_slice()),
+            check,
+        )
+        .setup(fresh),
+    ];
+    if let Some(p) = f.parallel {
+        cases.push(
+            Case::peer(
+                format!("GNU tar -I '{p}'"),
+                format!("tar -C TREE -cf OUT -I '{p}' ."),
+                move || gnu(&["-I", p]),
+                check,
+            )
+            .setup(fresh),
+        );
+    }
+    let r = harness::run_group(Group {
+        id: format!("archive/out {}", f.name),
+        title: format!("tar out, {}", f.name),
+        what: format!("pack {desc} into a {} archive", f.name),
+        unit: None,
+        runs: ctx.runs(
+            if f.name == "none" || f.name == "zstd" {
+                5
+            } else {
+                3
+            },
+            2,
+        ),
+        cases,
+    });
+    let _ = sys::remove_file(&out);
+    r
+}
+
+fn in_group(ctx: &Ctx, f: &Format, reference: &Path, entries: u64, desc: &str) -> GroupResult {
+    let dest = ctx.path("archive-extract");
+    let (a, d) = (
+        reference.to_string_lossy().to_string(),
+        dest.to_string_lossy().to_string(),
+    );
+    let fresh = || sys::fresh_dir(&dest);
+    let check = || {
+        let (n, _) = sys::tree_stats(&dest)?;
+        if n != entries {
+            bail!("{n} entries extracted, the archive has {entries}");
+        }
+        compare(reference, &dest, entries)?;
+        Ok(format!("{n} entries; tar --compare: no differences"))
+    };
+    let ours = |verify: bool| -> Result<harness::Sample> {
+        let (s, _) = harness::in_process(|| {
+            let root = GuestRoot::open(&dest)?;
+            let opts = TarInOptions {
+                verify_first: verify,
+                ..Default::default()
+            };
+            Ok(tar_in(&root, reference, "/", &opts)?)
+        })?;
+        Ok(s)
+    };
+    let gnu = |extra: &[&str]| -> Result<harness::Sample> {
+        let mut c = harness::cmd("tar", ["-C", d.as_str(), "-xf", a.as_str()]);
+        c.args(extra);
+        Ok(harness::process(&c)?.0)
+    };
+    let mut cases = vec![
+        Case::ours(
+            "vmcraft tar_in",
+            "tar_in(GuestRoot::open(DIR), ARCHIVE, \"/\", default options: the archive is read \
+             and checked once before anything is written)",
+            || ours(true),
+            check,
+        )
+        .setup(fresh),
+        Case::ours(
+            "vmcraft tar_in, verify_first off",
+            "tar_in(..., { verify_first: false }) (one pass, entries checked as they come)",
+            || ours(false),
+            check,
+        )
+        .setup(fresh),
+        Case::peer("GNU tar", "tar -C DIR -xf ARCHIVE", || gnu(&[]), check).setup(fresh),
+    ];
+    if let Some(p) = f.parallel_in {
+        cases.push(
+            Case::peer(
+                format!("GNU tar -I {p}"),
+                format!("tar -C DIR -xf ARCHIVE -I {p}"),
+                move || gnu(&["-I", p]),
+                check,
+            )
+            .setup(fresh),
+        );
+    }
+    let r = harness::run_group(Group {
+        id: format!("archive/in {}", f.name),
+        title: format!("tar in, {}", f.name),
+        what: format!(
+            "unpack the {} archive GNU tar made of {desc} into an empty directory",
+            f.name
+        ),
+        unit: None,
+        runs: ctx.runs(5, 2),
+        cases,
+    });
+    let _ = std::fs::remove_dir_all(&dest);
+    r
+}
