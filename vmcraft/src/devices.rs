@@ -39,13 +39,44 @@ impl VMCraft {
     pub(crate) fn drive_partitions(&self, drive: &str) -> Result<Vec<String>> {
         self.partition_cache
             .get_or_try_insert(&drive.to_string(), || {
-                let r = self.resolve("list_partitions", drive)?;
-                let node = DeviceNode::open(&r.host, true)?;
-                Ok(node
-                    .kernel_partitions()?
-                    .into_iter()
-                    .map(|p| format!("{drive}{}", p.number))
-                    .collect())
+                let idx = match parse_device(drive) {
+                    Ok(DeviceName::Drive(i)) => i,
+                    _ => {
+                        return Err(Error::call(
+                            ErrorKind::NoSuchDevice,
+                            "list_partitions",
+                            drive,
+                            "no such device",
+                        ));
+                    }
+                };
+                let lazy = self
+                    .read_state()
+                    .drives
+                    .get(idx)
+                    .is_some_and(|d| d.file.is_some());
+                let numbers: Vec<u32> = if lazy {
+                    // Not attached yet: the table on the image is the truth.
+                    match self.with_drive("list_partitions", drive, |d| {
+                        Ok(vmcraft_part::part_list(d)?)
+                    }) {
+                        Ok(parts) => parts.iter().map(|p| p.part_num as u32).collect(),
+                        Err(crate::Error::Part(e))
+                            if e.kind() == vmcraft_part::ErrorKind::Unpartitioned =>
+                        {
+                            Vec::new()
+                        }
+                        Err(e) => return Err(e),
+                    }
+                } else {
+                    let r = self.resolve("list_partitions", drive)?;
+                    let node = DeviceNode::open(&r.host, true)?;
+                    node.kernel_partitions()?
+                        .into_iter()
+                        .map(|p| p.number)
+                        .collect()
+                };
+                Ok(numbers.into_iter().map(|n| format!("{drive}{n}")).collect())
             })
     }
 

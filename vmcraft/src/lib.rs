@@ -48,6 +48,7 @@ mod devices;
 mod error;
 mod files;
 pub mod inspect;
+mod lazy;
 mod lvaccess;
 mod mkfs;
 pub mod mount;

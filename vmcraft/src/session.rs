@@ -41,6 +41,11 @@ pub(crate) struct Drive {
     pub image: PathBuf,
     pub opts: DriveOpts,
     pub attachment: Option<Attachment>,
+    /// A raw image opened as a file until a call needs its kernel device (see
+    /// `lazy`).
+    pub file: Option<vmcraft_block::ImageFile>,
+    /// Whether `file` has writes not yet synced.
+    pub dirty: std::sync::atomic::AtomicBool,
     /// Serialises table edits on this drive (read-modify-write of the table).
     pub edit: Arc<Mutex<()>>,
 }
@@ -226,6 +231,8 @@ impl VMCraft {
             image: path.to_path_buf(),
             opts,
             attachment: None,
+            file: None,
+            dirty: Default::default(),
             edit: Arc::new(Mutex::new(())),
         };
         if st.launched {
@@ -307,11 +314,17 @@ impl VMCraft {
         *lock(&self.session_dir) = Some(dir.clone());
         let mut attached = Vec::new();
         for i in 0..st.drives.len() {
-            match self.attach(&st.drives[i]) {
-                Ok(a) => attached.push(a),
+            let result = match self.lazy_file(&st.drives[i]) {
+                Some(f) => f.map(|f| (None, Some(f))),
+                None => self.attach(&st.drives[i]).map(|a| (Some(a), None)),
+            };
+            match result {
+                Ok(pair) => attached.push(pair),
                 Err(e) => {
-                    for a in attached {
-                        let _ = a.detach();
+                    for (a, _) in attached {
+                        if let Some(a) = a {
+                            let _ = a.detach();
+                        }
                     }
                     remove_session_dir(&dir);
                     *lock(&self.session_dir) = None;
@@ -319,12 +332,73 @@ impl VMCraft {
                 }
             }
         }
-        for (d, a) in st.drives.iter_mut().zip(attached) {
-            d.attachment = Some(a);
+        for (d, (a, f)) in st.drives.iter_mut().zip(attached) {
+            d.attachment = a;
+            d.file = f;
         }
         st.launched = true;
         drop(st);
         Ok(())
+    }
+
+    /// For a raw image that the configured backend would bind to a loop device, the
+    /// image opened as a file (attached later, when a kernel node is needed).
+    fn lazy_file(&self, drive: &Drive) -> Option<Result<vmcraft_block::ImageFile>> {
+        if !matches!(
+            self.config.backend,
+            vmcraft_nbd::Backend::Auto | vmcraft_nbd::Backend::Loop
+        ) {
+            return None;
+        }
+        if !std::fs::metadata(&drive.image).is_ok_and(|m| m.is_file() && m.len() > 0) {
+            return None;
+        }
+        let format = match drive.opts.format {
+            Some(f) => f,
+            None => vmcraft_nbd::detect_format(&drive.image).ok()?,
+        };
+        if format != Format::Raw {
+            return None;
+        }
+        Some(vmcraft_block::ImageFile::open(&drive.image, drive.opts.readonly).map_err(Error::from))
+    }
+
+    /// Attach drive `idx` if it is still only open as a file.
+    pub(crate) fn ensure_attached(&self, call: &str, idx: usize) -> Result<()> {
+        if self
+            .read_state()
+            .drives
+            .get(idx)
+            .is_none_or(|d| d.file.is_none())
+        {
+            return Ok(());
+        }
+        let mut st = self.write_state();
+        let Some(d) = st.drives.get_mut(idx) else {
+            return Ok(());
+        };
+        let Some(file) = d.file.take() else {
+            return Ok(());
+        };
+        crate::lazy::sync_if_dirty(&file, &d.dirty)?;
+        drop(file);
+        match self.attach(d) {
+            Ok(a) => d.attachment = Some(a),
+            Err(e) => {
+                tracing::warn!(call, drive = %d.name, error = %e.chain(), "attach failed");
+                d.file = vmcraft_block::ImageFile::open(&d.image, d.opts.readonly).ok();
+                return Err(e);
+            }
+        }
+        drop(st);
+        self.sync_lvm_devices();
+        Ok(())
+    }
+
+    /// Attach every drive still open only as a file.
+    pub(crate) fn ensure_all_attached(&self, call: &str) -> Result<()> {
+        let n = self.read_state().drives.len();
+        (0..n).try_for_each(|i| self.ensure_attached(call, i))
     }
 
     /// Whether [`VMCraft::launch`] has run.
@@ -388,6 +462,9 @@ impl VMCraft {
         let mut st = self.write_state();
         let mut all_detached = true;
         for d in st.drives.iter_mut() {
+            if let Some(f) = d.file.take() {
+                keep(crate::lazy::sync_if_dirty(&f, &d.dirty).map_err(Error::from));
+            }
             if busy(&d.name) {
                 all_detached &= d.attachment.is_none();
                 continue;
@@ -458,9 +535,19 @@ impl VMCraft {
             .drives
             .get(idx)
             .ok_or_else(|| Error::call(ErrorKind::NoSuchDevice, call, name, "no such device"))?;
-        let att = drive.attachment(call)?;
         let edit = drive.edit.clone();
         let _guard = lock(&edit);
+        if let Some(file) = &drive.file {
+            let dev = Named::new(
+                crate::lazy::DeferredFlush {
+                    file,
+                    dirty: &drive.dirty,
+                },
+                drive.name.clone(),
+            );
+            return f(&dev);
+        }
+        let att = drive.attachment(call)?;
         let dev = Named::new(att, drive.name.clone());
         f(&dev)
     }
@@ -481,6 +568,11 @@ impl VMCraft {
     pub(crate) fn resolve(&self, call: &str, name: &str) -> Result<Resolved> {
         let no_such = || Error::call(ErrorKind::NoSuchDevice, call, name, "no such device");
         let what = parse_device(name).map_err(|_| no_such())?;
+        // The caller needs a kernel node: attach a lazily opened drive now.
+        match &what {
+            DeviceName::Drive(i) | DeviceName::Partition(i, _) => self.ensure_attached(call, *i)?,
+            DeviceName::LogicalVolume(..) => self.ensure_all_attached(call)?,
+        }
         let st = self.read_state();
         if !st.launched {
             return Err(Error::call(
@@ -572,6 +664,7 @@ impl VMCraft {
                 "call launch first",
             ));
         }
+        self.ensure_all_attached("lvm")?;
         let mut g = lock(&self.lvm);
         if g.is_none() {
             *g = Some(vmcraft_lvm::Lvm::new(

@@ -129,3 +129,75 @@ fn calls_before_launch_and_unknown_devices_are_clear_errors() {
     drop(g);
     assert!(leaks(env.tag()).is_empty());
 }
+
+#[test]
+fn raw_drives_attach_only_when_a_kernel_device_is_needed() {
+    if !require_root("attaching images") || !vmcraft_block::testing::require_tool("sgdisk") {
+        return;
+    }
+    let env = TestEnv::new("facade-lazy");
+    let a = env.sparse_image("a.img", 64 << 20);
+    let g = VMCraft::new();
+    g.add_drive(&a).unwrap();
+    g.launch().unwrap();
+    let attached = || {
+        vmcraft_block::loopdev::list_loop_devices()
+            .iter()
+            .any(|(_, b)| b == &a)
+    };
+    // Partition work happens on the image file: no loop device yet.
+    g.part_init("/dev/sda", "gpt").unwrap();
+    g.part_add("/dev/sda", "p", 2048, 40_959).unwrap();
+    g.part_set_name("/dev/sda", 1, "data").unwrap();
+    assert_eq!(g.list_partitions().unwrap(), ["/dev/sda1"]);
+    assert_eq!(g.part_get_name("/dev/sda", 1).unwrap(), "data");
+    assert!(!attached(), "partition edits need no kernel device");
+    // mkfs needs the partition's node: the drive is attached then, with its table.
+    g.mkfs("ext4", "/dev/sda1", &MkfsOptions::default())
+        .unwrap();
+    assert!(attached());
+    assert_eq!(g.vfs_type("/dev/sda1").unwrap(), "ext4");
+    g.part_add("/dev/sda", "p", 40_960, 81_919).unwrap();
+    assert_eq!(g.list_partitions().unwrap(), ["/dev/sda1", "/dev/sda2"]);
+    g.shutdown().unwrap();
+    assert!(!attached());
+    let out = std::process::Command::new("sgdisk")
+        .arg("-v")
+        .arg(&a)
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("No problems found"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert!(leaks(env.tag()).is_empty());
+}
+
+#[test]
+fn deferred_table_writes_are_durable_at_shutdown() {
+    if !vmcraft_block::testing::require_tool("sfdisk") {
+        return;
+    }
+    // A raw image's table is edited in-process and never attached, which needs no
+    // root.
+    let env = TestEnv::new("facade-durable");
+    let a = env.sparse_image("a.img", 32 << 20);
+    let g = VMCraft::new();
+    g.add_drive(&a).unwrap();
+    g.launch().unwrap();
+    g.part_init("/dev/sda", "msdos").unwrap();
+    g.part_add("/dev/sda", "p", 2048, 8191).unwrap();
+    g.part_set_mbr_id("/dev/sda", 1, 0x0c).unwrap();
+    g.shutdown().unwrap();
+    let out = std::process::Command::new("sfdisk")
+        .arg("--json")
+        .arg(&a)
+        .output()
+        .unwrap();
+    let json = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        json.contains("\"start\": 2048") && json.contains("\"type\": \"c\""),
+        "{json}"
+    );
+}

@@ -20,7 +20,9 @@ impl VMCraft {
     pub(crate) fn guest_name_of(&self, host: &std::path::Path) -> Option<String> {
         let st = self.read_state();
         for d in &st.drives {
-            let att = d.attachment.as_ref()?;
+            let Some(att) = d.attachment.as_ref() else {
+                continue;
+            };
             if att.device() == host {
                 return Some(d.name.clone());
             }
