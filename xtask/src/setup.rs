@@ -9,12 +9,24 @@ use crate::util;
 
 /// Every package, with why it is needed.
 pub const PACKAGES: &[(&str, &str)] = &[
-    ("qemu-utils", "qemu-img, qemu-nbd, qemu-storage-daemon: image formats and attach"),
-    ("fuse3", "FUSE exports of qemu-storage-daemon and FUSE filesystem drivers"),
+    (
+        "qemu-utils",
+        "qemu-img, qemu-nbd, qemu-storage-daemon: image formats and attach",
+    ),
+    (
+        "fuse3",
+        "FUSE exports of qemu-storage-daemon and FUSE filesystem drivers",
+    ),
     ("e2fsprogs", "mkfs.ext*, e2fsck, resize2fs, debugfs"),
-    ("fuse2fs", "ext2/3/4 through FUSE, a read-only mount fallback"),
+    (
+        "fuse2fs",
+        "ext2/3/4 through FUSE, a read-only mount fallback",
+    ),
     ("dosfstools", "mkfs.vfat, fsck.vfat"),
-    ("fusefat", "vfat through FUSE on kernels without the vfat driver"),
+    (
+        "fusefat",
+        "vfat through FUSE on kernels without the vfat driver",
+    ),
     ("xfsprogs", "mkfs.xfs, xfs_repair, xfs_growfs"),
     ("btrfs-progs", "mkfs.btrfs"),
     ("ntfs-3g", "NTFS through FUSE, mkntfs"),
@@ -40,14 +52,21 @@ pub const PACKAGES: &[(&str, &str)] = &[
 
 /// Packages not yet installed.
 pub fn missing() -> Vec<&'static str> {
-    PACKAGES.iter().map(|(p, _)| *p).filter(|p| !installed(p)).collect()
+    PACKAGES
+        .iter()
+        .map(|(p, _)| *p)
+        .filter(|p| !installed(p))
+        .collect()
 }
 
 fn installed(pkg: &str) -> bool {
     Command::new("dpkg-query")
         .args(["-W", "-f=${Status}", pkg])
         .output()
-        .map(|o| o.status.success() && String::from_utf8_lossy(&o.stdout).contains("install ok installed"))
+        .map(|o| {
+            o.status.success()
+                && String::from_utf8_lossy(&o.stdout).contains("install ok installed")
+        })
         .unwrap_or(false)
 }
 
@@ -57,7 +76,11 @@ pub fn run(args: &[String]) -> Result<()> {
     }
     let missing = missing();
     for (pkg, why) in PACKAGES {
-        let state = if missing.contains(pkg) { "missing" } else { "installed" };
+        let state = if missing.contains(pkg) {
+            "missing"
+        } else {
+            "installed"
+        };
         eprintln!("xtask: setup: {pkg:<14} {state:<9} ({why})");
     }
     if missing.is_empty() {
@@ -65,11 +88,18 @@ pub fn run(args: &[String]) -> Result<()> {
         return Ok(());
     }
     if !util::have_program("apt-get") {
-        bail!("these packages are missing and there is no apt-get to install them: {}", missing.join(" "));
+        bail!(
+            "these packages are missing and there is no apt-get to install them: {}",
+            missing.join(" ")
+        );
     }
     let sudo = !is_root();
     let apt = |args: &[&str]| {
-        let mut c = if sudo { Command::new("sudo") } else { Command::new("apt-get") };
+        let mut c = if sudo {
+            Command::new("sudo")
+        } else {
+            Command::new("apt-get")
+        };
         if sudo {
             c.arg("apt-get");
         }

@@ -1,7 +1,7 @@
 //! `cargo xtask test`: setup when something is missing, then every test of the
 //! workspace in strict mode (`VMCRAFT_TEST_STRICT=1`: a test that would skip for a
-//! missing tool or missing root fails instead), doctests, and at the end the list of
-//! tests that skipped because the host kernel lacks a feature.
+//! missing tool or missing root fails instead), doctests, the demo, and at the end
+//! the list of tests that skipped because the host kernel lacks a feature.
 
 use std::process::Command;
 
@@ -28,7 +28,14 @@ pub fn run(args: &[String]) -> Result<()> {
 
     let mut tests = Command::new("cargo");
     if has_nextest() {
-        tests.args(["nextest", "run", "--workspace", "--no-fail-fast", "--failure-output", "final"]);
+        tests.args([
+            "nextest",
+            "run",
+            "--workspace",
+            "--no-fail-fast",
+            "--failure-output",
+            "final",
+        ]);
     } else {
         tests.args(["test", "--workspace", "--no-fail-fast"]);
     }
@@ -45,12 +52,21 @@ pub fn run(args: &[String]) -> Result<()> {
         failures.push(e.to_string());
     }
 
+    // The README's first command must keep working: run the demo as part of the
+    // tests (it checks every result it prints).
+    if let Err(e) = crate::demo::run(&[]) {
+        failures.push(format!("cargo xtask demo: {e:#}"));
+    }
+
     match std::fs::read_to_string(&skip_log) {
         Ok(s) if !s.trim().is_empty() => {
             let mut lines: Vec<&str> = s.lines().collect();
             lines.sort();
             lines.dedup();
-            eprintln!("\nxtask: tests skipped for what this host lacks ({}):", lines.len());
+            eprintln!(
+                "\nxtask: tests skipped for what this host lacks ({}):",
+                lines.len()
+            );
             for l in lines {
                 eprintln!("  {l}");
             }

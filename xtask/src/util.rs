@@ -8,13 +8,18 @@ use anyhow::{Context, Result, bail};
 
 /// The workspace root (the parent of xtask's manifest directory).
 pub fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask lives in the workspace").to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives in the workspace")
+        .to_path_buf()
 }
 
 /// Run `cmd`, echoing it first, and fail unless it exits 0.
 pub fn run(cmd: &mut Command) -> Result<()> {
     eprintln!("xtask: $ {}", show(cmd));
-    let status = cmd.status().with_context(|| format!("could not start {}", show(cmd)))?;
+    let status = cmd
+        .status()
+        .with_context(|| format!("could not start {}", show(cmd)))?;
     if !status.success() {
         bail!("`{}` failed ({status})", show(cmd));
     }
