@@ -12,7 +12,9 @@
 //! - `sfdisk/script`: one `sfdisk` process fed a script.
 //!
 //! The tools run through `vmcraft_block::SystemRunner`, as the project runs
-//! tools. Run with `cargo bench -p vmcraft-part --bench gpt_edits`.
+//! tools. Run with `cargo bench -p vmcraft-part --bench gpt_edits`. The image
+//! lives in the system temp directory, or in `$VMCRAFT_BENCH_DIR` when set (on
+//! tmpfs the flushes cost nothing and what is left is the CPU cost).
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -140,9 +142,12 @@ fn sfdisk_script(path: &Path) {
 }
 
 fn bench(c: &mut Criterion) {
+    let base = std::env::var_os("VMCRAFT_BENCH_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(std::env::temp_dir);
     let dir = tempfile::Builder::new()
         .prefix("vmcraft-bench-part-")
-        .tempdir()
+        .tempdir_in(base)
         .expect("temp dir");
     let img: PathBuf = dir.path().join("bench.img");
 
