@@ -3,7 +3,7 @@
 //! drive, a hibernated NTFS that ntfs-3g will only mount read-only; each mounted by
 //! a later strategy, reported, tracked, and undone by umount_all.
 
-use vmcraft::{ErrorKind, VMCraft};
+use vmcraft::{Config, ErrorKind, VMCraft};
 use vmcraft_block::testing::{TestEnv, leaks, require_root, require_tool};
 use vmcraft_block::{Command, CommandRunner, SystemRunner};
 
@@ -46,7 +46,7 @@ fn ext4_with_a_broken_journal_mounts_without_recovery() {
         .write_all_at(&[0xA5; 4096], block * 4096)
         .unwrap();
 
-    let g = VMCraft::new();
+    let g = VMCraft::with_config(Config::builder().tmpdir(env.path()).build());
     g.add_drive(&img).unwrap();
     g.launch().unwrap();
     let e = g.mount("/dev/sda", "/").unwrap_err();
@@ -80,7 +80,7 @@ fn xfs_needing_log_recovery_on_a_read_only_drive() {
     let img = env.sparse_image("xfs.img", 512 << 20);
     sh(&["mkfs.xfs", "-f", "-q", img.to_str().unwrap()]);
     {
-        let g = VMCraft::new();
+        let g = VMCraft::with_config(Config::builder().tmpdir(env.path()).build());
         g.add_drive(&img).unwrap();
         g.launch().unwrap();
         g.mount("/dev/sda", "/").unwrap();
@@ -99,7 +99,7 @@ fn xfs_needing_log_recovery_on_a_read_only_drive() {
             .unwrap();
         g.shutdown().unwrap();
     }
-    let g = VMCraft::new();
+    let g = VMCraft::with_config(Config::builder().tmpdir(env.path()).build());
     g.add_drive_ro(&img).unwrap();
     g.launch().unwrap();
     let out = g.mount_with_fallback("/dev/sda", "/").unwrap();
@@ -119,7 +119,7 @@ fn hibernated_ntfs_is_mounted_by_the_forcing_strategy() {
     }
     let env = TestEnv::new("fb-ntfs");
     let img = env.sparse_image("ntfs.img", 64 << 20);
-    let g = VMCraft::new();
+    let g = VMCraft::with_config(Config::builder().tmpdir(env.path()).build());
     g.add_drive(&img).unwrap();
     g.launch().unwrap();
     g.mkfs("ntfs", "/dev/sda", &Default::default()).unwrap();

@@ -3,7 +3,7 @@
 //! an LVM LV (reached without device-mapper) on drive 2; `/etc` written; then reopened read-only, inspected, and
 //! mounted in parallel from the guest's own fstab.
 
-use vmcraft::{MkfsOptions, MountAllOptions, VMCraft};
+use vmcraft::{Config, MkfsOptions, MountAllOptions, VMCraft};
 use vmcraft_block::testing::{TestEnv, leaks, require_root, require_tool};
 
 const ESP_TYPE: &str = "C12A7328-F81F-11D2-BA4B-00A0C93EC93B";
@@ -11,7 +11,7 @@ const ESP_TYPE: &str = "C12A7328-F81F-11D2-BA4B-00A0C93EC93B";
 fn build_guest(env: &TestEnv) -> (std::path::PathBuf, std::path::PathBuf) {
     let d1 = env.sparse_image("disk1.img", 256 << 20);
     let d2 = env.sparse_image("disk2.img", 1024 << 20);
-    let g = VMCraft::new();
+    let g = VMCraft::with_config(Config::builder().tmpdir(env.path()).build());
     g.add_drive(&d1).unwrap();
     g.add_drive(&d2).unwrap();
     g.launch().unwrap();
@@ -130,7 +130,7 @@ fn build_inspect_and_mount_a_two_drive_guest() {
     let (d1, d2) = build_guest(&env);
 
     // The ESP written through FUSE is a clean FAT filesystem.
-    let g = VMCraft::new();
+    let g = VMCraft::with_config(Config::builder().tmpdir(env.path()).build());
     g.add_drive_ro(&d1).unwrap();
     g.add_drive_ro(&d2).unwrap();
     g.launch().unwrap();

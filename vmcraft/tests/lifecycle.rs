@@ -2,7 +2,7 @@
 //! mounted, written and read back, shutdown leaving nothing behind; errors before
 //! launch and for devices the session does not have.
 
-use vmcraft::{DriveOpts, ErrorKind, MkfsOptions, VMCraft};
+use vmcraft::{Config, DriveOpts, ErrorKind, MkfsOptions, VMCraft};
 use vmcraft_block::testing::{TestEnv, leaks, require_root};
 
 #[test]
@@ -13,7 +13,7 @@ fn two_drives_partition_mkfs_mount_write_read() {
     let env = TestEnv::new("facade-basic");
     let a = env.sparse_image("a.img", 64 << 20);
     let b = env.sparse_image("b.img", 512 << 20);
-    let g = VMCraft::new();
+    let g = VMCraft::with_config(Config::builder().tmpdir(env.path()).build());
     assert_eq!(
         g.add_drive_opts(&a, DriveOpts::default()).unwrap(),
         "/dev/sda"
@@ -137,7 +137,7 @@ fn raw_drives_attach_only_when_a_kernel_device_is_needed() {
     }
     let env = TestEnv::new("facade-lazy");
     let a = env.sparse_image("a.img", 64 << 20);
-    let g = VMCraft::new();
+    let g = VMCraft::with_config(Config::builder().tmpdir(env.path()).build());
     g.add_drive(&a).unwrap();
     g.launch().unwrap();
     let attached = || {
@@ -183,7 +183,7 @@ fn deferred_table_writes_are_durable_at_shutdown() {
     // root.
     let env = TestEnv::new("facade-durable");
     let a = env.sparse_image("a.img", 32 << 20);
-    let g = VMCraft::new();
+    let g = VMCraft::with_config(Config::builder().tmpdir(env.path()).build());
     g.add_drive(&a).unwrap();
     g.launch().unwrap();
     g.part_init("/dev/sda", "msdos").unwrap();

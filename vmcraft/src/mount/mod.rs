@@ -295,30 +295,7 @@ impl VMCraft {
         #[cfg(feature = "augeas")]
         self.close_augeas_if_under(&entry.host_path);
         sync_fs(&entry.host_path);
-        let mut delay = Duration::from_millis(5);
-        let mut last = None;
-        for _ in 0..8 {
-            match nix::mount::umount2(&entry.host_path, MntFlags::UMOUNT_NOFOLLOW) {
-                Ok(()) => {
-                    last = None;
-                    break;
-                }
-                Err(nix::errno::Errno::EINVAL) if !is_mountpoint(&entry.host_path) => {
-                    // Already gone (a FUSE daemon that died, an external umount).
-                    last = None;
-                    break;
-                }
-                Err(e @ nix::errno::Errno::EBUSY) => {
-                    last = Some(e);
-                    std::thread::sleep(delay);
-                    delay *= 2;
-                }
-                Err(e) => {
-                    last = Some(e);
-                    break;
-                }
-            }
-        }
+        let last = umount_retrying(&entry.host_path).err();
         if let Some(e) = last {
             return Err(Error::call_with_source(
                 if e == nix::errno::Errno::EBUSY {
@@ -477,6 +454,30 @@ pub(crate) fn is_mountpoint(path: &Path) -> bool {
     let want = path.to_string_lossy().replace(' ', "\\040");
     info.lines()
         .any(|l| l.split(' ').nth(4) == Some(want.as_str()))
+}
+
+/// Unmount `path`, retrying a few times while it is briefly busy (a FUSE daemon
+/// still answering, a just-closed file) and until nothing is mounted there any
+/// more; a path that is no longer a mount point counts as done.
+pub(crate) fn umount_retrying(path: &Path) -> std::result::Result<(), nix::errno::Errno> {
+    let mut delay = Duration::from_millis(5);
+    let mut last = Ok(());
+    for _ in 0..8 {
+        match nix::mount::umount2(path, MntFlags::UMOUNT_NOFOLLOW) {
+            // A driver can leave mounts stacked on one directory (ntfs-3g's
+            // read-only fallback): unmount until nothing is left there.
+            Ok(()) if is_mountpoint(path) => continue,
+            Ok(()) => return Ok(()),
+            Err(nix::errno::Errno::EINVAL) if !is_mountpoint(path) => return Ok(()),
+            Err(e @ nix::errno::Errno::EBUSY) => {
+                last = Err(e);
+                std::thread::sleep(delay);
+                delay *= 2;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    last
 }
 
 /// Whether the filesystem mounted at `path` is read-only.

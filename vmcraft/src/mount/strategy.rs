@@ -312,17 +312,38 @@ impl VMCraft {
             };
             // A driver that quietly fell back to read-only (ntfs-3g on a hibernated
             // volume) did not do what was asked: undo it and try the next strategy.
-            let result = result.and_then(|()| {
-                if !opts.readonly() && super::mounted_read_only(&target.host) {
-                    let _ = nix::mount::umount2(&target.host, nix::mount::MntFlags::UMOUNT_NOFOLLOW);
-                    if let MountMethod::Fuse(driver) = &s.method {
-                        super::wait_fuse_exit(driver, &target.host);
-                    }
-                    Err("mounted read-only although read-write was asked for (the filesystem is unclean or hibernated)".to_string())
-                } else {
-                    Ok(())
+            let mut result = result;
+            if result.is_ok() && !opts.readonly() && super::mounted_read_only(&target.host) {
+                if let Err(e) = super::umount_retrying(&target.host) {
+                    // Keep it tracked so umount_all and shutdown still undo it.
+                    self.mounts().push(MountEntry {
+                        device: dev.name.clone(),
+                        mountpoint: target.mountpoint.clone(),
+                        host_path: target.host.clone(),
+                        fstype: fstype.clone(),
+                        options: format!("{effective},ro"),
+                        strategy: s.name.clone(),
+                        fuse_driver: match &s.method {
+                            MountMethod::Fuse(d) => Some(d.clone()),
+                            MountMethod::Kernel => None,
+                        },
+                        private: target.private,
+                    });
+                    return Err(Error::call(
+                        ErrorKind::Mount,
+                        call,
+                        &dev.name,
+                        format!(
+                            "{} mounted it read-only instead of read-write, and unmounting that failed: {e}",
+                            s.name
+                        ),
+                    ));
                 }
-            });
+                if let MountMethod::Fuse(driver) = &s.method {
+                    super::wait_fuse_exit(driver, &target.host);
+                }
+                result = Err("mounted read-only although read-write was asked for (the filesystem is unclean or hibernated)".to_string());
+            }
             match result {
                 Ok(()) => {
                     attempts.push(Attempt {
