@@ -44,7 +44,11 @@ fn group(ctx: &Ctx, name: &str, src: &Path, size: u64, what: &str) -> Result<Gro
         src.to_string_lossy().to_string(),
         dst.to_string_lossy().to_string(),
     );
-    let fresh = || sys::remove_file(&dst);
+    let fresh = || {
+        sys::remove_file(&dst)?;
+        sys::settle();
+        Ok(())
+    };
     let check = || {
         sys::same_bytes(src, &dst)?;
         Ok(format!(

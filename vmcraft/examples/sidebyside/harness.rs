@@ -323,10 +323,15 @@ pub fn fmt_duration(d: Duration) -> String {
     }
 }
 
-/// Run `f` in this process, timed, with its memory: the peak RSS is reset before
-/// (`/proc/self/clear_refs` 5) and read after (`VmHWM`), and the figure is what
-/// the call added to the driver's resident memory at its start.
+/// Run `f` in this process, timed, with its memory: free heap memory is returned
+/// to the kernel (`malloc_trim`), the peak RSS is reset (`/proc/self/clear_refs`
+/// 5) and read after (`VmHWM`), and the figure is what the call added to the
+/// driver's resident memory at its start.
 pub fn in_process<T>(f: impl FnOnce() -> Result<T>) -> Result<(Sample, T)> {
+    // Hand memory freed by earlier runs back to the kernel first, or the call
+    // would reuse it unseen.
+    // SAFETY: malloc_trim only releases free heap memory; no pointer is touched.
+    unsafe { libc::malloc_trim(0) };
     let _ = std::fs::write("/proc/self/clear_refs", b"5");
     let before = status_kib("VmRSS:");
     let start = Instant::now();
@@ -451,7 +456,8 @@ fn wait_one(p: &Proc) -> Result<(Duration, u64, ProcOutput)> {
     let shown = p.show();
     let report = report_path();
     let _ = std::fs::remove_file(&report);
-    let mut c = Command::new(std::env::current_exe().context("finding the driver binary")?);
+    // /proc/self/exe runs this very binary even if a rebuild has replaced the file.
+    let mut c = Command::new("/proc/self/exe");
     c.arg(HELPER_FLAG)
         .arg(&report)
         .arg("--")

@@ -84,8 +84,8 @@ fn targets(groups: &[GroupResult], meta: &Meta) -> Vec<Target> {
     let mut t = Vec::new();
     for fmt in ["raw", "qcow2"] {
         if let Some(g) = find(groups, &format!("session/{fmt}")) {
-            let (c, how) = match g.case("vmcraft (command line)") {
-                Some(c) => (Some(c), "through the command line"),
+            let (c, how) = match g.case("vmcraft -i (command line inspection)") {
+                Some(c) => (Some(c), "through the command line (`vmcraft -i`)"),
                 None => (
                     g.reference(),
                     "through the library (the command line was not built)",
@@ -229,38 +229,66 @@ fn targets(groups: &[GroupResult], meta: &Meta) -> Vec<Target> {
 /// Why VMCraft is behind a peer, for the workloads where it can be, with what
 /// would close the gap. Shown only when a run finds it behind.
 fn behind_reason(id: &str, peer: &str) -> &'static str {
-    match (id.split(' ').next().unwrap_or(id), peer) {
-        (_, p) if p.contains("xz -T0") => {
+    match (id, peer) {
+        ("archive/out xz", p) if p.contains("-T0") => {
             "xz -T0 compresses on every core; VMCraft's xz encoder is liblzma's single-threaded \
-             one. liblzma's multithreaded stream encoder (`lzma_stream_encoder_mt`, exposed by the \
-             liblzma crate) would close it."
+             one. liblzma's multithreaded stream encoder (`lzma_stream_encoder_mt`, which the \
+             liblzma crate exposes) would close it."
         }
-        (_, p) if p.contains("zstd -T0") => {
-            "zstd -T0 compresses on every core; the zstd crate is built without its `zstdmt` \
-             feature, so VMCraft's `threads` setting has no effect on zstd. Enabling `zstdmt` \
-             would close it."
+        ("archive/out xz", _) => {
+            "GNU tar -J runs xz as its own process, so reading the tree overlaps with \
+             compressing; VMCraft reads and compresses on one thread, with the same liblzma \
+             preset. The multithreaded liblzma encoder would close it."
         }
-        ("archive/in", _) => {
-            "tar_in's default `verify_first` reads (and decompresses) the whole archive once before \
-             writing anything, so a bad archive changes nothing; the single-pass row shows the cost \
-             of that guarantee. Where the one-pass row is behind too, the extraction itself (one \
-             thread, a syscall per file attribute) is the cost."
+        ("archive/out zstd", _) => {
+            "both compress with libzstd at level 3 (VMCraft with zstdmt on every core); at this \
+             speed reading the tree is most of the time, and GNU tar's zstd runs in its own \
+             process beside it while VMCraft feeds its encoder from the reading thread."
         }
-        ("copy/dense", _) | ("copy/5%", _) => {
-            "all the tools are bounded by the disk here; differences within the spread are noise."
+        ("archive/out gzip", _) => {
+            "pigz and VMCraft both deflate on every core; pigz also reads, checksums and writes on \
+             threads of their own."
         }
-        ("mount/2", _) | ("mount/4", _) | ("mount/8", _) | ("mount/16", _) => {
-            "mount_all_parallel mounts the root first and only then the rest, and runs them on \
-             rayon's global pool, one thread per core: mounts wait on the kernel and on FUSE \
-             drivers, not on the CPU, so an I/O-sized pool (one thread per mount, capped) would \
-             let more of them overlap."
+        ("archive/out none", _) => {
+            "GNU tar is one tight loop of read/write; tar_out opens every entry through the \
+             confined resolver (openat2 RESOLVE_IN_ROOT), reads the guest's own user and group \
+             names, and checks every entry."
         }
-        ("augeas/fstab", _) | ("augeas/all", _) => {
-            "VMCraft runs Augeas on a worker thread that unshares its filesystem context and \
-             chroots into the guest (the confinement augtool does not have); the time is the \
-             thread and the chroot, and the same libaugeas underneath."
+        (id, _) if id.starts_with("archive/in") => {
+            "tar_in decompresses and extracts on one thread, where GNU tar runs the decompressor \
+             (gzip, xz, zstd or pigz) as a process of its own, so that both cores work; and by \
+             default tar_in reads the archive twice (`verify_first`: a bad archive changes \
+             nothing), which the single-pass row leaves out. Decompressing on a reader thread \
+             that feeds the extractor would close most of it."
         }
-        ("session/raw", _) | ("session/qcow2", _) => {
+        (id, _) if id.starts_with("copy/") => {
+            "every tool here is bounded by writing the data to disk (the fsync is timed); \
+             differences within the spread are noise."
+        }
+        (id, _) if id.starts_with("mount/") => {
+            "mount_all_parallel mounts the root first and only then the rest, on rayon's global \
+             pool (one thread per core); mounts wait on the kernel and on FUSE drivers, not on \
+             the CPU, so an I/O-sized pool would let more of them overlap."
+        }
+        ("augeas/fstab lens", _) => {
+            "vmcraft-aug compiles every lens on the host before it chroots its worker into the \
+             guest (so that no lens can come from the guest), whatever the flags: with \
+             NO_MODL_AUTOLOAD it still pays for all of them, where `augtool -A` compiles only \
+             Fstab. Letting the caller name the lenses it needs (compiled before the chroot, the \
+             rest never) would close it."
+        }
+        ("augeas/all lenses", _) => {
+            "both compile every lens and parse the same files with the same libaugeas; VMCraft \
+             adds a worker thread that unshares its filesystem context and chroots into the \
+             guest. Differences within the spread are noise."
+        }
+        ("partition/gpt", _) => {
+            "the part_* calls are libguestfs's one-edit-per-call API: each of the 25 reads the \
+             table, checks the edit against it, rewrites both GPT copies and flushes (fsync), \
+             where sfdisk flushes once. The same edits through the typed PartitionTable (in \
+             memory, one write) are faster than every peer; batching is what closes it."
+        }
+        (id, _) if id.starts_with("session/") => {
             "both sides do the same kernel work (loop device, partition nodes, mount); VMCraft also \
              probes the first sector after attaching, reads the table in-process and creates its \
              private 0700 session directories."
@@ -471,8 +499,13 @@ pub fn render(meta: &Meta, groups: &[GroupResult]) -> String {
          the expected file) and its time counts only if the check passed; a failed check fails \
          the whole run.\n\
          - Times are wall-clock; the figures are the median and the range (min - max) of the N \
-         measured runs. For peers the timed step is the process(es), from the first start to the \
-         last exit; VMCraft's library calls are timed in the driver process.\n\
+         measured runs. For peers the timed step is the process(es), each from its start to its \
+         exit (several processes: the sum); VMCraft's library calls are timed in the driver \
+         process, its command line as a process. Some peers that take seconds a run are measured \
+         fewer times (the runs column says).\n\
+         - Untimed, before every run: the previous run's output is removed, caches the workload \
+         says are empty are emptied, and for the copy and archive workloads the system's dirty \
+         pages are written out (`sync`), so one run's writeback does not land in the next.\n\
          - Peak RSS: for processes, `wait4`'s `ru_maxrss` of each process (the largest of the \
          processes of a run, each including the children it waited for; a daemonized \
          qemu-storage-daemon is not included). Each process is started by a small helper \
@@ -572,13 +605,18 @@ fn target_note(workload: &str) -> &'static str {
              nodes, mount, unmount) and, for qcow2, by starting and stopping qemu-storage-daemon."
         }
         "partition edits" => {
-            "Each libguestfs-style call re-reads and rewrites the whole table and flushes it; \
-             batching the calls into one PartitionTable write (as the typed-table row does) is \
-             what closes it."
+            "Through the command line the image is attached as a loop device at `run`, and each \
+             of the 25 calls re-reads the table, rewrites and flushes it and brings the kernel's \
+             partition nodes in line (BLKPG). Editing the image file in-process without \
+             attaching it, and batching the edits of one command line into one PartitionTable \
+             write (the typed-table row), would close it."
         }
         w if w.starts_with("probe") => {
-            "A cached lookup still resolves the device name, takes the cache lock and clones the \
-             answer; a per-device snapshot handed out by reference would close it."
+            "A cached lookup resolves the device name to its host node before it looks in the \
+             cache, and resolving a partition reads the kernel's partition list from sysfs \
+             (`VMCraft::probe_device` -> `resolve` -> `kernel_partitions`): that is nearly all of \
+             the time. Looking the canonical name (pure string work) up in the cache first, and \
+             resolving only on a miss, would bring it under 1 µs."
         }
         w if w.starts_with("copy") => {
             "The copy is bounded by writing the data to disk; at these sizes the tools' differences \

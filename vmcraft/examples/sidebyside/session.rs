@@ -28,6 +28,10 @@ BUG_REPORT_URL=\"https://bugs.debian.org/\"
 
 const ESP: &str = "C12A7328-F81F-11D2-BA4B-00A0C93EC93B";
 
+/// The guest's `/etc/fstab`, for inspection to find its mount points.
+const FSTAB: &str =
+    "LABEL=root / ext4 errors=remount-ro 0 1\nLABEL=EFI /boot/efi vfat umask=0077 0 1\n";
+
 /// libguestfs's figures from the project's design document (same kind of machine).
 pub const GUESTFISH_LAUNCH_S: f64 = 14.0;
 pub const GUESTFISH_INSPECT_S: f64 = 32.0;
@@ -123,6 +127,8 @@ fn make_guest(raw: &Path, qcow2: &Path) -> Result<()> {
     g.mkdir_p("/etc")?;
     g.write("/etc/os-release", OS_RELEASE.as_bytes())?;
     g.write("/etc/hostname", b"bench\n")?;
+    g.write("/etc/fstab", FSTAB.as_bytes())?;
+    g.mkdir_p("/boot/efi")?;
     g.shutdown()?;
     sys::remove_file(qcow2)?;
     sys::run(
@@ -231,6 +237,7 @@ fn group(
     let lib_result: RefCell<Option<SessionResult>> = RefCell::new(None);
     let script_out = RefCell::new(String::new());
     let cli_out = RefCell::new(String::new());
+    let inspect_out = RefCell::new(String::new());
     let img_s = img.to_string_lossy().to_string();
 
     let (script, args): (&Path, Vec<String>) = if format == "raw" {
@@ -291,6 +298,37 @@ fn group(
                 }
             },
             || check_cli_output(&cli_out.borrow()),
+        ));
+        let inspect_out = &inspect_out;
+        let cli = ctx.cli.clone().unwrap_or_default();
+        let args: Vec<String> = vec![
+            "--ro".into(),
+            format!("--format={format}"),
+            "-a".into(),
+            img_s.clone(),
+            "-i".into(),
+            "cat".into(),
+            "/etc/os-release".into(),
+        ];
+        cases.push(Case::ours(
+            "vmcraft -i (command line inspection)",
+            format!(
+                "vmcraft --ro --format={format} -a IMG -i cat /etc/os-release (inspects the \
+                 guest, mounts what its fstab says, / and the ESP through FUSE, then reads)"
+            ),
+            move || {
+                let (s, o) = harness::process(&harness::cmd(&cli.to_string_lossy(), &args))?;
+                *inspect_out.borrow_mut() = o.stdout;
+                Ok(s)
+            },
+            || {
+                let o = inspect_out.borrow();
+                // Like guestfish, the command line ends what it prints with a newline.
+                if o.trim_end() != OS_RELEASE.trim_end() {
+                    bail!("vmcraft -i cat printed {o:?}");
+                }
+                Ok("inspected, os-release read".into())
+            },
         ));
     }
     cases.push(Case::peer(

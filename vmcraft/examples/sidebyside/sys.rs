@@ -46,6 +46,13 @@ pub fn sparse_file(path: &Path, size: u64) -> Result<()> {
     Ok(())
 }
 
+/// Write every dirty page of the system to disk, so that what the previous run
+/// left behind (its output, the deletion of the one before) is not written during
+/// the next run's timed step.
+pub fn settle() {
+    nix::unistd::sync();
+}
+
 /// Remove a file if it exists.
 pub fn remove_file(path: &Path) -> Result<()> {
     match std::fs::remove_file(path) {
