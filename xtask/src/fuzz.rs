@@ -24,11 +24,11 @@ pub fn run(args: &[String]) -> Result<()> {
         None => 60,
     };
     let only = args.get(1).map(String::as_str);
-    if let Some(t) = only {
-        if !TARGETS.iter().any(|(_, n)| *n == t) {
-            let names: Vec<&str> = TARGETS.iter().map(|(_, n)| *n).collect();
-            bail!("unknown fuzz target `{t}` (known: {})", names.join(", "));
-        }
+    if let Some(t) = only
+        && !TARGETS.iter().any(|(_, n)| *n == t)
+    {
+        let names: Vec<&str> = TARGETS.iter().map(|(_, n)| *n).collect();
+        bail!("unknown fuzz target `{t}` (known: {})", names.join(", "));
     }
     let has_fuzz = Command::new("cargo")
         .args(["fuzz", "--version"])
