@@ -57,7 +57,9 @@ impl Default for LoopOptions {
 /// ```
 #[derive(Debug)]
 pub struct LoopDevice {
-    node: DeviceNode,
+    // `None` once detached: the descriptor is closed so the kernel can finish.
+    node: Option<DeviceNode>,
+    path: PathBuf,
     backing: PathBuf,
     detached: bool,
 }
@@ -107,7 +109,8 @@ impl LoopDevice {
                     drop(dev);
                     tracing::debug!(device = %path.display(), file = %file.display(), readonly = opts.readonly, "loop device attached");
                     return Ok(LoopDevice {
-                        node,
+                        node: Some(node),
+                        path: path.clone(),
                         backing: file.to_path_buf(),
                         detached: false,
                     });
@@ -143,12 +146,14 @@ impl LoopDevice {
 
     /// The device node path, e.g. `/dev/loop3`.
     pub fn path(&self) -> &Path {
-        self.node.path()
+        &self.path
     }
 
     /// The open device.
     pub fn node(&self) -> &DeviceNode {
-        &self.node
+        self.node
+            .as_ref()
+            .expect("a LoopDevice has its node until it is detached")
     }
 
     /// The file behind the device.
@@ -168,13 +173,29 @@ impl LoopDevice {
         self.detached = true;
         // The device may be briefly busy (a udev probe, a just-closed mount);
         // autoclear finishes the job in any case once the last user closes it.
-        let fd = self.node.file().as_raw_fd();
+        let Some(node) = self.node.as_ref() else {
+            return Ok(());
+        };
+        let fd = node.file().as_raw_fd();
         let mut delay = Duration::from_millis(1);
         for _ in 0..12 {
             // SAFETY: LOOP_CLR_FD takes no argument.
             match unsafe { ioctl::loop_clr_fd(fd) } {
                 Ok(_) | Err(nix::errno::Errno::ENXIO) => {
-                    tracing::debug!(device = %self.path().display(), "loop device detached");
+                    // The kernel finishes when the last descriptor closes (ours,
+                    // now); wait for it so that "dropped" means "gone".
+                    let sysfs = node.sysfs_dir().join("loop/backing_file");
+                    self.node = None;
+                    if crate::wait::wait_until(
+                        &self.path.display().to_string(),
+                        Duration::from_secs(2),
+                        || !sysfs.exists(),
+                    )
+                    .is_err()
+                    {
+                        tracing::debug!(device = %self.path.display(), "still in use; the kernel detaches it when its last user closes it");
+                    }
+                    tracing::debug!(device = %self.path.display(), "loop device detached");
                     return Ok(());
                 }
                 Err(nix::errno::Errno::EBUSY) => {
@@ -184,7 +205,7 @@ impl LoopDevice {
                 Err(e) => {
                     return Err(Error::errno(
                         "loop_detach",
-                        self.path().display(),
+                        self.path.display(),
                         "LOOP_CLR_FD",
                         e,
                     ));
@@ -194,7 +215,7 @@ impl LoopDevice {
         Err(Error::new(
             ErrorKind::Busy,
             "loop_detach",
-            self.path().display(),
+            self.path.display(),
             "device still busy; it will be released when its last user closes it",
         ))
     }
