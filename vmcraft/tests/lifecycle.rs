@@ -201,3 +201,20 @@ fn deferred_table_writes_are_durable_at_shutdown() {
         "{json}"
     );
 }
+
+#[test]
+fn mount_all_parallel_refuses_duplicate_mount_points_before_mounting() {
+    let g = VMCraft::new();
+    let e = g
+        .mount_all_parallel(
+            &[
+                ("/".to_string(), "/dev/sda1".to_string()),
+                ("/boot/".to_string(), "/dev/sda2".to_string()),
+                ("/boot".to_string(), "/dev/sda3".to_string()),
+            ],
+            Default::default(),
+        )
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidArgument);
+    assert!(e.to_string().contains("/boot: mount point given twice"), "{e}");
+}
