@@ -120,6 +120,12 @@ impl VMCraft {
 
     /// The probe of a device, cached for the probe cache TTL.
     pub(crate) fn probe_device(&self, call: &str, device: &str) -> Result<Option<Probe>> {
+        // A hit needs no resolution: entries exist only for devices that resolved
+        // when they were stored, and every change to a device drops its entry.
+        let key = crate::names::canonical_device_name(device);
+        if let Some(hit) = self.probe_cache.get(&key) {
+            return Ok(hit);
+        }
         let r = self.resolve(call, device)?;
         self.probe_cache.get_or_try_insert(&r.name, || {
             let node = DeviceNode::open(&r.host, true)?;
