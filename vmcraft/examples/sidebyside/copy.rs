@@ -129,6 +129,13 @@ fn group(ctx: &Ctx, name: &str, src: &Path, size: u64, what: &str) -> Result<Gro
         cases,
     });
     r.notes.push(
+        "The default copy uses copy_file_range for the data extents and skips the holes (found \
+         with SEEK_DATA/SEEK_HOLE); the sparse row reads every block, checks it for zeros and \
+         writes the rest with pwrite through the page cache, as dd does, so on dense data it \
+         does dd's work plus the scan."
+            .into(),
+    );
+    r.notes.push(
         "Every timed run ends with an fsync of the destination, so tools that leave dirty pages \
          behind (dd, cp) pay for writing them like the ones that flush (VMCraft, qemu-img). The \
          source is in the page cache for everyone."
