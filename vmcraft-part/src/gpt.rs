@@ -531,7 +531,29 @@ impl GptLayout {
                 .err(ErrorKind::Layout, "gptman refused the table")
                 .with_source(e),
         };
-        self.gpt.write_into(cache).map_err(|e| fail(cache, e))?;
+        if let Some(problem) = crate::gpt_encode::check(&self.gpt) {
+            return Err(ctx.err(
+                ErrorKind::Layout,
+                format!("refusing to write the GPT: {problem}"),
+            ));
+        }
+        // Both copies, serialised here rather than through gptman's writer (which
+        // allocates per entry to checksum the array, twice per write).
+        let entries = crate::gpt_encode::encode_entries(&self.gpt);
+        let crc = crc32fast::hash(&entries);
+        let primary = &self.gpt.header;
+        let backup = crate::gpt_encode::backup_of(primary);
+        for h in [primary, &backup] {
+            cache
+                .write_all_at(
+                    &crate::gpt_encode::encode_header(h, crc),
+                    h.primary_lba * ss,
+                )
+                .map_err(|e| ctx.block("writing the GPT", e))?;
+            cache
+                .write_all_at(&entries, h.partition_entry_lba * ss)
+                .map_err(|e| ctx.block("writing the GPT", e))?;
+        }
         if self.pmbr_is_current(cache, ctx)? {
             return Ok(());
         }

@@ -60,6 +60,7 @@ mod cache;
 mod calls;
 mod error;
 mod gpt;
+mod gpt_encode;
 mod kernel;
 mod mbr;
 mod names;
