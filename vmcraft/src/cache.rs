@@ -2,6 +2,7 @@
 //! readers on many threads never block one another, with an injectable clock so
 //! expiry is tested without sleeping.
 
+use std::borrow::Borrow;
 use std::hash::Hash;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -103,8 +104,13 @@ impl<K: Eq + Hash + Clone, V: Clone> TtlCache<K, V> {
         }
     }
 
-    /// The entry, unless missing or expired.
-    pub fn get(&self, key: &K) -> Option<V> {
+    /// The entry, unless missing or expired. The key may be given borrowed (a
+    /// `&str` for a `String` key), so a lookup need not allocate.
+    pub fn get<Q>(&self, key: &Q) -> Option<V>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
         let now = self.clock.now();
         let hit = self
             .map

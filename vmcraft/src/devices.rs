@@ -3,12 +3,13 @@
 //! the cache invalidation that every changing call performs itself.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use vmcraft_block::DeviceNode;
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::names::{DeviceName, parse_device};
-use crate::probe::{Probe, probe};
+use crate::probe::{CachedProbe, probe};
 use crate::session::VMCraft;
 
 /// GPT partition types that cannot hold a filesystem (Windows LDM metadata and
@@ -119,9 +120,18 @@ impl VMCraft {
     }
 
     /// The probe of a device, cached for the probe cache TTL.
-    pub(crate) fn probe_device(&self, call: &str, device: &str) -> Result<Option<Probe>> {
+    pub(crate) fn probe_device(
+        &self,
+        call: &str,
+        device: &str,
+    ) -> Result<Option<Arc<CachedProbe>>> {
         // A hit needs no resolution: entries exist only for devices that resolved
         // when they were stored, and every change to a device drops its entry.
+        // Callers mostly pass canonical names, so look the name up as given first
+        // (no allocation), then canonicalised (`/dev/vda1` -> `/dev/sda1`).
+        if let Some(hit) = self.probe_cache.get(device) {
+            return Ok(hit);
+        }
         let key = crate::names::canonical_device_name(device);
         if let Some(hit) = self.probe_cache.get(&key) {
             return Ok(hit);
@@ -129,7 +139,7 @@ impl VMCraft {
         let r = self.resolve(call, device)?;
         self.probe_cache.get_or_try_insert(&r.name, || {
             let node = DeviceNode::open(&r.host, true)?;
-            Ok(probe(&node)?)
+            Ok(probe(&node)?.map(CachedProbe::new))
         })
     }
 
@@ -139,7 +149,7 @@ impl VMCraft {
     pub fn blkid(&self, device: &str) -> Result<BTreeMap<String, String>> {
         Ok(self
             .probe_device("blkid", device)?
-            .map(|p| p.to_blkid_map())
+            .map(|p| p.blkid.clone())
             .unwrap_or_default())
     }
 
@@ -148,7 +158,7 @@ impl VMCraft {
     pub fn vfs_type(&self, mountable: &str) -> Result<String> {
         Ok(self
             .probe_device("vfs_type", mountable)?
-            .map(|p| p.fstype)
+            .map(|p| p.probe.fstype.clone())
             .unwrap_or_default())
     }
 
@@ -157,7 +167,7 @@ impl VMCraft {
     pub fn vfs_uuid(&self, mountable: &str) -> Result<String> {
         Ok(self
             .probe_device("vfs_uuid", mountable)?
-            .map(|p| p.uuid)
+            .map(|p| p.probe.uuid.clone())
             .unwrap_or_default())
     }
 
@@ -166,7 +176,7 @@ impl VMCraft {
     pub fn vfs_label(&self, mountable: &str) -> Result<String> {
         Ok(self
             .probe_device("vfs_label", mountable)?
-            .map(|p| p.label)
+            .map(|p| p.probe.label.clone())
             .unwrap_or_default())
     }
 

@@ -68,6 +68,6 @@ pub use config::{Config, ConfigBuilder, ProgressCallback, ProgressEvent};
 pub use error::{CallError, Error, ErrorKind, Result};
 pub use inspect::InspectInfo;
 pub use mkfs::{MKFS_TYPES, MkfsOptions};
-pub use mount::parallel::{MountAllOptions, MountResult};
+pub use mount::parallel::{MOUNT_THREADS, MountAllOptions, MountResult};
 pub use mount::{Attempt, FallbackOutcome, MountEntry, MountMethod, MountStrategy};
 pub use session::{DriveOpts, Resolved, VMCraft};

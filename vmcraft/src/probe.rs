@@ -54,6 +54,21 @@ impl Probe {
     }
 }
 
+/// A probe as the session caches it: shared, with the blkid map built once, so a
+/// cached `blkid` or `vfs_type` costs a clone of what it returns and no more.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct CachedProbe {
+    pub probe: Probe,
+    pub blkid: BTreeMap<String, String>,
+}
+
+impl CachedProbe {
+    pub(crate) fn new(probe: Probe) -> std::sync::Arc<Self> {
+        let blkid = probe.to_blkid_map();
+        std::sync::Arc::new(CachedProbe { probe, blkid })
+    }
+}
+
 /// Probe `dev`; `Ok(None)` when nothing recognisable is there.
 ///
 /// ```

@@ -16,7 +16,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::inspect::InspectInfo;
 use crate::mount::MountEntry;
 use crate::names::{DeviceName, drive_name, format_device, parse_device};
-use crate::probe::Probe;
+use crate::probe::CachedProbe;
 
 /// Options of [`VMCraft::add_drive_opts`], as libguestfs's `add_drive_opts`.
 ///
@@ -106,7 +106,7 @@ pub struct VMCraft {
     pub(crate) state: RwLock<State>,
     pub(crate) mounts: Mutex<Vec<MountEntry>>,
     pub(crate) partition_cache: TtlCache<String, Vec<String>>,
-    pub(crate) probe_cache: TtlCache<String, Option<Probe>>,
+    pub(crate) probe_cache: TtlCache<String, Option<Arc<CachedProbe>>>,
     /// The session's LVs (`lvs`), cached like partition lists: lvm2 costs a
     /// process per question.
     pub(crate) lv_cache: TtlCache<(), Vec<String>>,

@@ -216,5 +216,8 @@ fn mount_all_parallel_refuses_duplicate_mount_points_before_mounting() {
         )
         .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::InvalidArgument);
-    assert!(e.to_string().contains("/boot: mount point given twice"), "{e}");
+    assert!(
+        e.to_string().contains("/boot: mount point given twice"),
+        "{e}"
+    );
 }

@@ -193,9 +193,10 @@ fn group(ctx: &Ctx, g: &VMCraft, n: usize, shell_root: &Path) -> Result<GroupRes
         cases,
     });
     r.notes.push(format!(
-        "mount_all_parallel mounts the root first, then the {n} below it in parallel on rayon's \
-         global pool ({} threads on this machine).",
-        rayon::current_num_threads()
+        "mount_all_parallel mounts the root first, then the {n} below it at once, on up to {} \
+         threads of its own ({} cores on this machine).",
+        vmcraft::MOUNT_THREADS,
+        std::thread::available_parallelism().map_or(1, |p| p.get())
     ));
     Ok(r)
 }

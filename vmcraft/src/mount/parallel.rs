@@ -1,8 +1,15 @@
-//! `mount_all_parallel`: mount many filesystems at once with rayon, parents before
-//! children (grouped by mount point depth, each level in parallel), a result for
-//! every mount point.
+//! `mount_all_parallel`: mount many filesystems at once, parents before children
+//! (grouped by mount point depth, each level in parallel), a result for every
+//! mount point.
+//!
+//! Each level runs on a rayon pool of its own with [`MOUNT_THREADS`] threads, not
+//! on rayon's global pool (one thread per core): a mount mostly waits (on the
+//! kernel reading superblocks and journals, on a FUSE driver starting), so more
+//! mounts in flight than cores is what lets them overlap.
 
 use std::collections::HashSet;
+
+use std::sync::OnceLock;
 
 use rayon::prelude::*;
 use serde::Serialize;
@@ -11,6 +18,9 @@ use super::normalize_mountpoint;
 use super::strategy::FallbackOutcome;
 use crate::error::{Error, Result};
 use crate::session::VMCraft;
+
+/// The most mounts of one level in flight at once (the mount pool's threads).
+pub const MOUNT_THREADS: usize = 16;
 
 /// What happened at one mount point.
 #[derive(Debug, Serialize)]
@@ -99,43 +109,36 @@ impl VMCraft {
             let idx: Vec<usize> = (0..items.len())
                 .filter(|&i| depth(&items[i].0) == level)
                 .collect();
-            let outcomes: Vec<(usize, Result<FallbackOutcome>)> = idx
-                .par_iter()
-                .map(|&i| {
-                    let (mp, dev) = &items[i];
-                    if let Some(parent) = failed
-                        .iter()
-                        .find(|f| f.as_str() == "/" || mp.starts_with(&format!("{f}/")))
-                    {
-                        let e = Error::call(
-                            crate::ErrorKind::Mount,
-                            "mount_all_parallel",
-                            mp,
-                            format!(
-                                "not attempted: the parent mount point {parent} was not mounted"
-                            ),
-                        );
-                        return (i, Err(e));
-                    }
-                    let o = [
-                        self.config.default_mount_options.as_str(),
-                        if opts.readonly { "ro" } else { "" },
-                    ]
+            let mount_one = |i: usize| -> Result<FallbackOutcome> {
+                let (mp, dev) = &items[i];
+                if let Some(parent) = failed
                     .iter()
-                    .filter(|s| !s.is_empty())
-                    .copied()
-                    .collect::<Vec<_>>()
-                    .join(",");
-                    let strategies = if opts.fallback {
-                        super::strategy::fallback_strategies(&o)
-                    } else {
-                        super::strategy::normal_strategies(&o)
-                    };
-                    let r =
-                        self.mount_with_strategies("mount_all_parallel", dev, mp, "", &strategies);
-                    (i, r)
-                })
-                .collect();
+                    .find(|f| f.as_str() == "/" || mp.starts_with(&format!("{f}/")))
+                {
+                    return Err(Error::call(
+                        crate::ErrorKind::Mount,
+                        "mount_all_parallel",
+                        mp,
+                        format!("not attempted: the parent mount point {parent} was not mounted"),
+                    ));
+                }
+                let o = [
+                    self.config.default_mount_options.as_str(),
+                    if opts.readonly { "ro" } else { "" },
+                ]
+                .iter()
+                .filter(|s| !s.is_empty())
+                .copied()
+                .collect::<Vec<_>>()
+                .join(",");
+                let strategies = if opts.fallback {
+                    super::strategy::fallback_strategies(&o)
+                } else {
+                    super::strategy::normal_strategies(&o)
+                };
+                self.mount_with_strategies("mount_all_parallel", dev, mp, "", &strategies)
+            };
+            let outcomes = run_level(&idx, mount_one);
             for (i, r) in outcomes {
                 if r.is_err() {
                     failed.push(items[i].0.clone());
@@ -152,5 +155,60 @@ impl VMCraft {
                 result: r.expect("every level visited"),
             })
             .collect())
+    }
+}
+
+/// The pool the levels are mounted on, made on first use.
+fn mount_pool() -> Option<&'static rayon::ThreadPool> {
+    static POOL: OnceLock<Option<rayon::ThreadPool>> = OnceLock::new();
+    POOL.get_or_init(|| {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(MOUNT_THREADS)
+            .thread_name(|i| format!("vmcraft-mount-{i}"))
+            .build()
+            .map_err(|e| tracing::warn!("no mount pool ({e}); mounting on the global pool"))
+            .ok()
+    })
+    .as_ref()
+}
+
+/// Run `f` on every index of one level, in parallel on the mount pool (one item
+/// runs on the calling thread).
+fn run_level<T: Send>(idx: &[usize], f: impl Fn(usize) -> T + Sync) -> Vec<(usize, T)> {
+    if idx.len() <= 1 {
+        return idx.iter().map(|&i| (i, f(i))).collect();
+    }
+    let all = || idx.par_iter().map(|&i| (i, f(i))).collect();
+    match mount_pool() {
+        Some(pool) => pool.install(all),
+        None => all(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn run_level_visits_every_index_once() {
+        for n in [0, 1, 2, 5, MOUNT_THREADS, MOUNT_THREADS * 3 + 1] {
+            let idx: Vec<usize> = (0..n).map(|i| i * 2).collect();
+            let mut got = run_level(&idx, |i| i + 1);
+            got.sort_unstable();
+            let want: Vec<(usize, usize)> = idx.iter().map(|&i| (i, i + 1)).collect();
+            assert_eq!(got, want, "n = {n}");
+        }
+    }
+
+    #[test]
+    fn run_level_overlaps_waiting_items() {
+        // Items that wait on each other finish only if they run at once.
+        let idx: Vec<usize> = (0..4).collect();
+        let barrier = std::sync::Barrier::new(4);
+        let got = run_level(&idx, |i| {
+            barrier.wait();
+            i
+        });
+        assert_eq!(got.len(), 4);
     }
 }

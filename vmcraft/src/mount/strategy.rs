@@ -241,13 +241,13 @@ impl VMCraft {
     ) -> Result<FallbackOutcome> {
         let fstype = if vfstype.is_empty() {
             match self.probe_device(call, &dev.name)? {
-                Some(p) if p.usage == "filesystem" => p.fstype,
+                Some(p) if p.probe.usage == "filesystem" => p.probe.fstype.clone(),
                 Some(p) => {
                     return Err(Error::call(
                         ErrorKind::Mount,
                         call,
                         &dev.name,
-                        format!("{} is not a mountable filesystem", p.fstype),
+                        format!("{} is not a mountable filesystem", p.probe.fstype),
                     ));
                 }
                 None => {
