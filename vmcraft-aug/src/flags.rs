@@ -38,7 +38,8 @@ bitflags::bitflags! {
         /// Implies no files are loaded at init. The lens modules are still all
         /// read from the host before the worker enters the guest (so that no
         /// lens is looked up inside the guest later); only the transforms are
-        /// dropped, so this flag saves no time here.
+        /// dropped, so this flag saves no time here: to compile only the lenses
+        /// needed, name them with [`InitOptions::lenses`](crate::InitOptions::lenses).
         const NO_MODL_AUTOLOAD = 64;
         /// Track the span in the input file of every node (`/augeas/span`).
         const ENABLE_SPAN = 128;

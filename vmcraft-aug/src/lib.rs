@@ -37,14 +37,15 @@
 //! through `/proc/self/root`, a root with a kernel filesystem mounted inside is
 //! refused, at init and again before every load and save.
 //!
-//! The lens modules are those of the host: all of them are in memory before
-//! the chroot. Only a lens module the host does not have, named later (by
-//! `aug_transform` or under `/augeas/load`), would be searched for in the load
-//! path inside the guest, as Augeas searches any unknown module; that reads a
-//! guest file as a lens, never a host file.
+//! The lens modules are those of the host, in memory before the chroot: all of
+//! them by default, or only those named with [`InitOptions::lenses`]. A lens of
+//! any other module, named later (by `aug_transform` or under `/augeas/load`),
+//! is refused before Augeas would go looking for it in the guest's load path.
 //!
 //! This needs root (`CAP_SYS_CHROOT`). Loading all lenses takes a few hundred
-//! milliseconds per [`Augeas::init`], as it does for `augtool` and libguestfs.
+//! milliseconds per [`Augeas::init`], as it does for `augtool` and libguestfs;
+//! naming the few a caller needs ([`InitOptions::lenses`]) takes a few
+//! milliseconds.
 //!
 //! ## Semantics
 //!
@@ -71,6 +72,7 @@ mod confine;
 mod error;
 mod flags;
 mod handle;
+mod lenses;
 mod session;
 mod validate;
 mod worker;

@@ -11,6 +11,7 @@ use crate::confine::{self, MountWatch};
 use crate::error::{Error, ErrorKind, FileError, Result};
 use crate::flags::AugFlags;
 use crate::handle::IntBool;
+use crate::lenses::Modules;
 use crate::validate;
 
 /// An open Augeas handle, confined to its guest root. Lives on the worker thread
@@ -18,6 +19,8 @@ use crate::validate;
 pub(crate) struct Session {
     aug: raugeas::Augeas,
     watch: MountWatch,
+    /// The lens modules compiled before the chroot: the only ones it may use.
+    modules: Modules,
 }
 
 /// The message for a guest without lenses to use.
@@ -38,7 +41,12 @@ impl Session {
     ///
     /// Order matters: the lenses are loaded from the host's load path *before*
     /// the chroot, the files from the guest only *after* it.
-    pub(crate) fn open(root: &Path, flags: AugFlags, loadpath: &str) -> Result<Session> {
+    pub(crate) fn open(
+        root: &Path,
+        flags: AugFlags,
+        loadpath: &str,
+        lenses: Option<&[String]>,
+    ) -> Result<Session> {
         let ctx = format!("{} (flags {})", root.display(), flags.bits());
         confine::unshare_fs()?;
         let dir = File::open(root).map_err(|e| {
@@ -54,35 +62,58 @@ impl Session {
         watch.check("aug_init")?;
         confine::require_chroot_capability(root)?;
 
-        // Never load files here: the thread still sees the host's root. Always
-        // autoload the modules, so that every lens is in memory before the
-        // chroot (a lens looked up later would be searched for inside the guest);
-        // NO_MODL_AUTOLOAD is then honoured by emptying /augeas/load.
-        let init_flags = (flags - AugFlags::NO_MODL_AUTOLOAD) | AugFlags::NO_LOAD;
-        let mut aug = raugeas::Augeas::init(Some("/"), loadpath, init_flags.to_raugeas())
-            .map_err(|e| Error::from_raugeas("aug_init", &ctx, e))?;
-        let transforms = aug
-            .count("/augeas/load/*")
-            .map_err(|e| Error::from_raugeas("aug_init", &ctx, e))?;
-        if transforms == 0 {
-            return Err(Error::new(
-                ErrorKind::Unavailable,
-                "aug_init",
-                &ctx,
-                INSTALL_LENSES,
-            ));
-        }
-        if flags.contains(AugFlags::NO_MODL_AUTOLOAD) {
-            aug.rm("/augeas/load/*")
-                .map_err(|e| Error::from_raugeas("aug_init", &ctx, e))?;
-        }
+        // Never load files here: the thread still sees the host's root.
+        let (aug, modules, transforms) = match lenses {
+            // Only the named modules, compiled one by one; nothing autoloaded.
+            Some(named) => {
+                let init_flags = flags | AugFlags::NO_MODL_AUTOLOAD | AugFlags::NO_LOAD;
+                let mut aug = raugeas::Augeas::init(Some("/"), loadpath, init_flags.to_raugeas())
+                    .map_err(|e| Error::from_raugeas("aug_init", &ctx, e))?;
+                let modules = Modules::compile_named(&mut aug, named)?;
+                (aug, modules, 0)
+            }
+            // Always autoload the modules, so that every lens is in memory before
+            // the chroot; NO_MODL_AUTOLOAD is then honoured by emptying
+            // /augeas/load.
+            None => {
+                let init_flags = (flags - AugFlags::NO_MODL_AUTOLOAD) | AugFlags::NO_LOAD;
+                let mut aug = raugeas::Augeas::init(Some("/"), loadpath, init_flags.to_raugeas())
+                    .map_err(|e| Error::from_raugeas("aug_init", &ctx, e))?;
+                let transforms = aug
+                    .count("/augeas/load/*")
+                    .map_err(|e| Error::from_raugeas("aug_init", &ctx, e))?;
+                if transforms == 0 {
+                    return Err(Error::new(
+                        ErrorKind::Unavailable,
+                        "aug_init",
+                        &ctx,
+                        INSTALL_LENSES,
+                    ));
+                }
+                if flags.contains(AugFlags::NO_MODL_AUTOLOAD) {
+                    aug.rm("/augeas/load/*")
+                        .map_err(|e| Error::from_raugeas("aug_init", &ctx, e))?;
+                }
+                let extra: Vec<&Path> = loadpath
+                    .split(':')
+                    .filter(|s| !s.is_empty())
+                    .map(Path::new)
+                    .collect();
+                let modules = Modules::host_load_path(&extra, flags.contains(AugFlags::NO_STDINC));
+                (aug, modules, transforms)
+            }
+        };
 
         confine::enter_root(&dir, root)?;
         drop(dir);
         tracing::debug!(root = %root.display(), flags = flags.bits(), transforms, "augeas confined to guest root");
 
-        let mut session = Session { aug, watch };
-        if !flags.intersects(AugFlags::NO_LOAD | AugFlags::NO_MODL_AUTOLOAD) {
+        let mut session = Session {
+            aug,
+            watch,
+            modules,
+        };
+        if lenses.is_none() && !flags.intersects(AugFlags::NO_LOAD | AugFlags::NO_MODL_AUTOLOAD) {
             session.watch.check("aug_init")?;
             session
                 .aug
@@ -350,6 +381,9 @@ impl Session {
         validate::no_nul(CALL, "lens", lens)?;
         validate::no_nul(CALL, "file", file)?;
         let ctx = format!("{lens}: {file}: {}", if remove { "excl" } else { "incl" });
+        if !self.modules.allows(lens) {
+            return Err(self.modules.refuse(CALL, lens));
+        }
         self.aug
             .transform(lens, file, remove)
             .map_err(|e| Error::from_raugeas(CALL, ctx, e))
@@ -357,9 +391,28 @@ impl Session {
 
     pub(crate) fn load(&mut self) -> Result<()> {
         self.watch.check("aug_load")?;
+        self.check_load_lenses("aug_load")?;
         self.aug
             .load()
             .map_err(|e| Error::from_raugeas("aug_load", "", e))
+    }
+
+    /// Refuse to load when a transform (set with `aug_transform` or straight into
+    /// `/augeas/load/*/lens` with `aug_set`) names a module that was not compiled
+    /// before the chroot: Augeas would look for it in the guest.
+    fn check_load_lenses(&self, call: &'static str) -> Result<()> {
+        let nodes = self
+            .aug
+            .matches("/augeas/load/*/lens")
+            .map_err(|e| Error::from_raugeas(call, "/augeas/load", e))?;
+        for node in nodes {
+            if let Ok(Some(lens)) = self.aug.get(node.as_str()) {
+                if !self.modules.allows(&lens) {
+                    return Err(self.modules.refuse(call, &lens));
+                }
+            }
+        }
+        Ok(())
     }
 
     pub(crate) fn save(&mut self) -> Result<()> {

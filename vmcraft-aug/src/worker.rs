@@ -53,7 +53,12 @@ fn worker_gone(call: &'static str) -> Error {
 
 impl Worker {
     /// Start a worker confined to `root` and wait until Augeas is open there.
-    pub(crate) fn start(root: &Path, flags: AugFlags, loadpath: String) -> Result<Worker> {
+    pub(crate) fn start(
+        root: &Path,
+        flags: AugFlags,
+        loadpath: String,
+        lenses: Option<Vec<String>>,
+    ) -> Result<Worker> {
         let ctx = format!("{} (flags {})", root.display(), flags.bits());
         let canonical = std::fs::canonicalize(root).map_err(|e| {
             Error::new(
@@ -90,16 +95,17 @@ impl Worker {
             .name("vmcraft-aug".into())
             .stack_size(STACK_SIZE)
             .spawn(move || {
-                let mut session = match Session::open(&thread_root, flags, &loadpath) {
-                    Ok(s) => {
-                        let _ = ready_tx.send(Ok(()));
-                        s
-                    }
-                    Err(e) => {
-                        let _ = ready_tx.send(Err(e));
-                        return;
-                    }
-                };
+                let mut session =
+                    match Session::open(&thread_root, flags, &loadpath, lenses.as_deref()) {
+                        Ok(s) => {
+                            let _ = ready_tx.send(Ok(()));
+                            s
+                        }
+                        Err(e) => {
+                            let _ = ready_tx.send(Err(e));
+                            return;
+                        }
+                    };
                 for job in job_rx {
                     // A panicking job drops its answer channel, which the caller
                     // reports; the session itself stays usable.

@@ -100,11 +100,14 @@ fn no_modl_autoload_starts_without_transforms() {
     aug.aug_transform("Hosts", "/etc/hosts", false).unwrap();
     aug.aug_load().unwrap();
     assert_eq!(aug.aug_ls("/files/etc").unwrap(), ["/files/etc/hosts"]);
-    // Unknown lenses surface at load time, as in Augeas.
-    aug.aug_transform("NoSuchLens", "/etc/x", false).unwrap();
-    aug.aug_load().unwrap();
-    let err = aug.aug_get("/augeas/load/NoSuchLens/error").unwrap();
-    assert!(err.contains("NoSuchLens"), "{err}");
+    // A lens the host does not have is refused at once (Augeas would look for it
+    // in the guest at load time).
+    let err = aug
+        .aug_transform("NoSuchLens", "/etc/x", false)
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidArgument);
+    assert!(err.to_string().contains("NoSuchLens"), "{err}");
+    assert!(aug.aug_match("/augeas/load/NoSuchLens").unwrap().is_empty());
 }
 
 #[test]

@@ -183,3 +183,32 @@ fn the_handle_is_send_and_sync() {
     fn assert_send_sync<T: Send + Sync>() {}
     assert_send_sync::<VMCraft>();
 }
+
+#[test]
+fn augeas_with_only_the_lenses_named() {
+    if !require_root("mounting") {
+        return;
+    }
+    let env = TestEnv::new("aug-named");
+    let g = mounted(&env, 64 << 20, "ext4");
+    g.mkdir_p("/etc").unwrap();
+    g.write("/etc/fstab", b"/dev/sda1 / ext4 defaults 0 1\n")
+        .unwrap();
+    g.write("/etc/hosts", b"127.0.0.1 localhost\n").unwrap();
+    let opts = vmcraft::aug::InitOptions::new().lenses(["Fstab"]);
+    g.aug_init_with("/", 0, &opts).unwrap();
+    g.aug_transform("Fstab", "/etc/fstab", false).unwrap();
+    g.aug_load().unwrap();
+    assert_eq!(g.aug_get("/files/etc/fstab/1/vfstype").unwrap(), "ext4");
+    g.aug_set("/files/etc/fstab/1/vfstype", "xfs").unwrap();
+    g.aug_save().unwrap();
+    assert_eq!(
+        g.cat("/etc/fstab").unwrap(),
+        "/dev/sda1 / xfs defaults 0 1\n"
+    );
+    // Another module was not compiled before the handle was confined: refused.
+    let e = g.aug_transform("Hosts", "/etc/hosts", false).unwrap_err();
+    assert!(e.to_string().contains("was not named"), "{e}");
+    g.shutdown().unwrap();
+    assert!(leaks(env.tag()).is_empty(), "{:?}", leaks(env.tag()));
+}

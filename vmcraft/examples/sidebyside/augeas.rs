@@ -8,7 +8,7 @@ use std::cell::RefCell;
 use std::path::Path;
 
 use anyhow::{Result, bail};
-use vmcraft::aug::{AugFlags, Augeas};
+use vmcraft::aug::{AugFlags, Augeas, InitOptions};
 
 use crate::harness::{self, Case, Group, GroupResult};
 use crate::{Ctx, sys};
@@ -61,12 +61,15 @@ fn reset(root: &Path) -> Result<()> {
 }
 
 fn ours(root: &Path, only_fstab: bool) -> Result<()> {
-    let flags = if only_fstab {
-        AugFlags::NO_MODL_AUTOLOAD
+    let aug = if only_fstab {
+        Augeas::init_with(
+            root,
+            AugFlags::empty(),
+            &InitOptions::new().lenses(["Fstab"]),
+        )?
     } else {
-        AugFlags::empty()
+        Augeas::init(root, AugFlags::empty())?
     };
-    let aug = Augeas::init(root, flags)?;
     if only_fstab {
         aug.aug_transform("Fstab.lns", "/etc/fstab", false)?;
         aug.aug_load()?;
@@ -134,8 +137,9 @@ fn group(ctx: &Ctx, root: &Path, script: &Path, only_fstab: bool) -> GroupResult
         Case::ours(
             "vmcraft Augeas (library)",
             if only_fstab {
-                "Augeas::init(ROOT, NO_MODL_AUTOLOAD); aug_transform(\"Fstab.lns\", \"/etc/fstab\"); \
-                 aug_load(); 100 x aug_set; aug_save(); aug_close()"
+                "Augeas::init_with(ROOT, 0, InitOptions::new().lenses([\"Fstab\"])); \
+                 aug_transform(\"Fstab.lns\", \"/etc/fstab\"); aug_load(); 100 x aug_set; aug_save(); \
+                 aug_close()"
             } else {
                 "Augeas::init(ROOT, 0); 100 x aug_set; aug_save(); aug_close()"
             },

@@ -304,11 +304,9 @@ fn behind_reason(id: &str, peer: &str) -> &'static str {
              few filesystems handing them to threads costs about what overlapping them saves."
         }
         ("augeas/fstab lens", _) => {
-            "vmcraft-aug compiles every lens on the host before it chroots its worker into the \
-             guest (so that no lens can come from the guest), whatever the flags: with \
-             NO_MODL_AUTOLOAD it still pays for all of them, where `augtool -A` compiles only \
-             Fstab. Letting the caller name the lenses it needs (compiled before the chroot, the \
-             rest never) would close it."
+            "both compile only Fstab and the modules it uses; VMCraft adds a worker thread that \
+             unshares its filesystem context and chroots into the guest, and compiles the lens \
+             before that (so that no lens can come from the guest)."
         }
         ("augeas/all lenses", _) => {
             "both compile every lens and parse the same files with the same libaugeas; VMCraft \
