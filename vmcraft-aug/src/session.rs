@@ -406,10 +406,10 @@ impl Session {
             .matches("/augeas/load/*/lens")
             .map_err(|e| Error::from_raugeas(call, "/augeas/load", e))?;
         for node in nodes {
-            if let Ok(Some(lens)) = self.aug.get(node.as_str()) {
-                if !self.modules.allows(&lens) {
-                    return Err(self.modules.refuse(call, &lens));
-                }
+            if let Ok(Some(lens)) = self.aug.get(node.as_str())
+                && !self.modules.allows(&lens)
+            {
+                return Err(self.modules.refuse(call, &lens));
             }
         }
         Ok(())
