@@ -1,7 +1,9 @@
 //! `cargo xtask test`: setup when something is missing, then every test of the
 //! workspace in strict mode (`VMCRAFT_TEST_STRICT=1`: a test that would skip for a
-//! missing tool or missing root fails instead), doctests, the demo, and at the end
-//! the list of tests that skipped because the host kernel lacks a feature.
+//! missing tool or missing root fails instead), doctests, the demo, the quick
+//! side-by-side bench (`cargo xtask bench --quick`: it fails only when a workload's
+//! result is wrong, never on a time), and at the end the list of tests that
+//! skipped because the host kernel lacks a feature.
 
 use std::process::Command;
 
@@ -56,6 +58,12 @@ pub fn run(args: &[String]) -> Result<()> {
     // tests (it checks every result it prints).
     if let Err(e) = crate::demo::run(&[]) {
         failures.push(format!("cargo xtask demo: {e:#}"));
+    }
+
+    // Every benchmark workload checks its result before its time counts: run
+    // them small, so that a wrong answer on the fast paths fails CI.
+    if let Err(e) = crate::bench::run(&["--quick".to_string()]) {
+        failures.push(format!("cargo xtask bench --quick: {e:#}"));
     }
 
     match std::fs::read_to_string(&skip_log) {
