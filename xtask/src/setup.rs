@@ -48,6 +48,10 @@ pub const PACKAGES: &[(&str, &str)] = &[
     ("pigz", "parallel gzip, a benchmark peer"),
     ("attr", "getfattr/setfattr for xattr tests"),
     ("debootstrap", "a real Debian tree for archive benchmarks"),
+    (
+        "linux-libc-dev",
+        "/usr/include/linux, the small tree of the quick archive benchmark",
+    ),
 ];
 
 /// Packages not yet installed.
