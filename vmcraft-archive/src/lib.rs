@@ -65,6 +65,7 @@ mod options;
 mod owners;
 mod pargz;
 mod pax;
+mod pipeline;
 mod root;
 mod stat;
 mod tar_in;

@@ -17,7 +17,7 @@
 use std::cell::{Cell, RefCell};
 use std::ffi::{OsStr, OsString};
 use std::fs::File;
-use std::io::{self, BufReader, Read, Seek};
+use std::io::{self, BufReader, Read};
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::os::unix::fs::FileExt;
@@ -35,6 +35,7 @@ use crate::meta::{self, Meta, Policy};
 use crate::options::{Progress, TarInOptions, TarStats, xattr_filter};
 use crate::owners::Names;
 use crate::pax::{PaxSplitter, Record, SideRecords};
+use crate::pipeline::ReadAhead;
 use crate::root::GuestRoot;
 
 const CALL: &str = "tar_in";
@@ -68,29 +69,40 @@ pub fn tar_in(
     opts: &TarInOptions,
 ) -> Result<TarStats> {
     let tarfile = tarfile.as_ref();
-    let open = || File::open(tarfile).map_err(|e| Error::io(CALL, tarfile.display(), "", e));
+    let io_err = |e| Error::io(CALL, tarfile.display(), "", e);
+    let open = || File::open(tarfile).map_err(io_err);
+    let format = match opts.compress {
+        Some(c) => c,
+        None => {
+            let mut file = open()?;
+            let mut head = [0u8; 16];
+            let n = file.read(&mut head).map_err(io_err)?;
+            Compression::detect(&head[..n]).unwrap_or(Compression::None)
+        }
+    };
     if opts.verify_first {
-        let mut file = open()?;
-        let plain = match opts.compress {
-            Some(c) => c == Compression::None,
-            None => {
-                let mut head = [0u8; 16];
-                let n = file
-                    .read(&mut head)
-                    .map_err(|e| Error::io(CALL, tarfile.display(), "", e))?;
-                file.rewind()
-                    .map_err(|e| Error::io(CALL, tarfile.display(), "", e))?;
-                Compression::detect(&head[..n]).is_none()
-            }
-        };
-        let res = if plain {
+        let file = open()?;
+        let res = if format == Compression::None {
             crate::verify::verify_plain(&file)
         } else {
-            verify(file, opts.compress)
+            verify(file, Some(format))
         };
         res.map_err(|e| e.context(format!("{}", tarfile.display())))?;
     }
-    tar_in_from(root, open()?, directory, opts)
+    if format == Compression::None {
+        return tar_in_from(root, open()?, directory, opts);
+    }
+    // Decompress on a thread of its own, so that it overlaps with extracting.
+    let file = open()?;
+    let unpacked = ReadAhead::spawn(move || {
+        compress::decoder(format, BufReader::with_capacity(1 << 20, file))
+    })
+    .map_err(io_err)?;
+    let opts = TarInOptions {
+        compress: Some(Compression::None),
+        ..opts.clone()
+    };
+    tar_in_from(root, unpacked, directory, &opts)
 }
 
 /// `tar_in` of a gzip-compressed file (libguestfs `tgz_in`).

@@ -21,10 +21,11 @@ use rustix::fs::{AtFlags, FileType, Mode, OFlags};
 use rustix::io::Errno;
 use tar::{EntryType, Header};
 
-use crate::compress::{self, FinishWrite};
+use crate::compress::{self, Compression, FinishWrite};
 use crate::error::{Error, ErrorKind, Result};
 use crate::options::{Progress, TarOutOptions, TarStats, xattr_filter};
 use crate::owners::Names;
+use crate::pipeline::WriteBehind;
 use crate::root::GuestRoot;
 use crate::walk::dir_names;
 use crate::xattrs::XattrTarget;
@@ -58,7 +59,25 @@ pub fn tar_out(
 ) -> Result<TarStats> {
     let tarfile = tarfile.as_ref();
     let file = File::create(tarfile).map_err(|e| Error::io("tar_out", tarfile.display(), "", e))?;
-    let res = tar_out_to(root, directory, file, opts);
+    let res = match opts.compress {
+        // Nothing to overlap, or a compressor with threads of its own.
+        Compression::None | Compression::Gzip => tar_out_to(root, directory, file, opts),
+        // A one-thread compressor: on a thread of its own, so that it overlaps
+        // with reading the tree.
+        format => {
+            let (level, threads) = (opts.level, opts.threads);
+            let packer = WriteBehind::spawn(move || {
+                compress::encoder(
+                    format,
+                    level,
+                    threads,
+                    BufWriter::with_capacity(1 << 20, file),
+                )
+            })
+            .map_err(|e| Error::io("tar_out", tarfile.display(), "compressor", e))?;
+            tar_out_into(root, directory.as_ref(), Box::new(packer), opts)
+        }
+    };
     if res.is_err() {
         let _ = std::fs::remove_file(tarfile);
     }
@@ -110,7 +129,18 @@ pub fn tar_out_to<W: Write>(
     output: W,
     opts: &TarOutOptions,
 ) -> Result<TarStats> {
-    let directory = directory.as_ref();
+    let enc = compress::encoder(opts.compress, opts.level, opts.threads, output)
+        .map_err(|e| Error::io("tar_out", directory.as_ref().display(), "compressor", e))?;
+    tar_out_into(root, directory.as_ref(), enc, opts)
+}
+
+/// Archive `directory` into an encoder that is already set up.
+fn tar_out_into<'o>(
+    root: &GuestRoot,
+    directory: &Path,
+    enc: Box<dyn FinishWrite + 'o>,
+    opts: &'o TarOutOptions,
+) -> Result<TarStats> {
     let call = "tar_out";
     let subject = directory.display().to_string();
     let dir = root.open_dir(call, directory).map_err(|e| {
@@ -126,8 +156,6 @@ pub fn tar_out_to<W: Write>(
     } else {
         Names::from_guest(root)
     };
-    let enc = compress::encoder(opts.compress, opts.level, opts.threads, output)
-        .map_err(|e| Error::io(call, &subject, "compressor", e))?;
     let mut w = Writer {
         out: BufWriter::with_capacity(1 << 20, enc),
         opts,

@@ -94,6 +94,54 @@ fn truncated_archives_fail_cleanly_and_change_nothing() {
     }
 }
 
+/// Without `verify_first` the archive is decompressed on a thread of its own
+/// while it is extracted: a truncated or damaged compressed stream must still be
+/// refused as corrupt (what was extracted before the damage stays, inside the
+/// root), and the decompressing thread must stop with it.
+#[test]
+fn single_pass_compressed_archives_fail_cleanly() {
+    let env = TestEnv::new("corrupt-single-pass");
+    let dest = env.path().join("dest");
+    std::fs::create_dir(&dest).unwrap();
+    let root = GuestRoot::open(&dest).unwrap();
+    let opts = TarInOptions {
+        verify_first: false,
+        ..Default::default()
+    };
+    for c in [
+        Compression::Gzip,
+        Compression::Xz,
+        Compression::Zstd,
+        Compression::Bzip2,
+    ] {
+        let full = sample_archive(&env, c);
+        // The whole archive goes in.
+        let path = write_file(env.path(), "whole.tar", &full);
+        tar_in(&root, &path, "/", &opts).unwrap();
+        assert!(!root.ls("/").unwrap().is_empty(), "{c}: nothing extracted");
+        let mut damaged: Vec<(String, Vec<u8>)> = (1..8)
+            .map(|i| (format!("cut at {i}/8"), full[..full.len() * i / 8].to_vec()))
+            .collect();
+        let mut flipped = full.clone();
+        let mid = flipped.len() / 2;
+        flipped[mid] ^= 0xff;
+        damaged.push(("a flipped byte".into(), flipped));
+        for (what, bytes) in damaged {
+            for n in root.ls("/").unwrap() {
+                root.rm_rf(format!("/{n}")).unwrap();
+            }
+            let path = write_file(env.path(), "bad.tar", &bytes);
+            let e = tar_in(&root, &path, "/", &opts).unwrap_err();
+            assert!(
+                matches!(e.kind(), ErrorKind::Corrupt),
+                "{c}, {what}: {e} ({:?})",
+                e.kind()
+            );
+            assert!(e.to_string().starts_with("tar_in: "), "{e}");
+        }
+    }
+}
+
 #[test]
 fn corrupt_headers_name_the_problem() {
     let env = TestEnv::new("corrupt-hdr");

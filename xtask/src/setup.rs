@@ -49,6 +49,10 @@ pub const PACKAGES: &[(&str, &str)] = &[
     ("attr", "getfattr/setfattr for xattr tests"),
     ("debootstrap", "a real Debian tree for archive benchmarks"),
     (
+        "liblzma-dev",
+        "the system liblzma that vmcraft-archive links (faster than the bundled copy)",
+    ),
+    (
         "linux-libc-dev",
         "/usr/include/linux, the small tree of the quick archive benchmark",
     ),

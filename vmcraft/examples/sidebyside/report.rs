@@ -260,17 +260,15 @@ fn targets(groups: &[GroupResult], meta: &Meta) -> Vec<Target> {
 fn behind_reason(id: &str, peer: &str) -> &'static str {
     match (id, peer) {
         ("archive/out xz", _) => {
-            "GNU tar runs xz as a process of its own, so reading the files and building the tar \
-             stream overlap with compressing on the second core; VMCraft does all of it on one \
-             thread, with the same system liblzma and preset. (xz -T0 gains nothing on an input \
-             this small: it cuts its input into blocks of 3 x the dictionary, 24 MiB at level 6, \
-             and one block is one thread.) Compressing on a thread of its own, or liblzma's \
-             multithreaded encoder (`lzma_stream_encoder_mt`) for large trees, would close it."
+            "both compress with the system liblzma at preset 6 on one thread, beside a thread (or \
+             process) that reads the tree; the time is the compressor's. (xz -T0 cuts its input \
+             into blocks of 3 x the dictionary, 24 MiB at level 6, one block a thread, so it gains \
+             only on large trees, and its output differs.) liblzma's multithreaded encoder \
+             (`lzma_stream_encoder_mt`) would be the way past GNU tar with plain xz."
         }
         ("archive/out zstd", _) => {
-            "both compress with libzstd at level 3 (VMCraft with zstdmt on every core); at this \
-             speed reading the tree is most of the time, and GNU tar's zstd runs in its own \
-             process beside it while VMCraft feeds its encoder from the reading thread."
+            "both compress with libzstd at level 3 (VMCraft with zstdmt on every core, fed by a \
+             thread of its own); at this speed reading the tree is most of the time."
         }
         ("archive/out gzip", _) => {
             "pigz and VMCraft both deflate on every core; pigz also reads, checksums and writes on \
@@ -287,11 +285,12 @@ fn behind_reason(id: &str, peer: &str) -> &'static str {
              the archive once more beforehand (`verify_first`: a bad archive changes nothing)."
         }
         (id, _) if id.starts_with("archive/in") => {
-            "tar_in decompresses and extracts on one thread, where GNU tar runs the decompressor \
-             (gzip, xz, zstd or pigz) as a process of its own, so that both cores work; and by \
-             default tar_in reads the archive twice (`verify_first`: a bad archive changes \
-             nothing), which the single-pass row leaves out. Decompressing on a reader thread \
-             that feeds the extractor would close most of it."
+            "both decompress on one core (tar_in on a thread of its own, GNU tar in a process of \
+             its own) while extracting on the other; by default tar_in reads the archive twice \
+             (`verify_first`: a bad archive changes nothing), which costs a second \
+             decompression and which the single-pass row leaves out. Extraction itself is mostly \
+             the kernel creating files, so compare the ranges before reading a gap into the \
+             medians."
         }
         (id, _) if id.starts_with("copy/") => {
             "every tool's time here is mostly the kernel writing the data out (the fsync is \
@@ -678,7 +677,8 @@ fn target_note(workload: &str) -> &'static str {
             "Extraction is mostly the kernel creating the files and writing their data; tar_in \
              also opens every path through the confined resolver (openat2 RESOLVE_IN_ROOT) and by \
              default reads the archive twice (`verify_first`, so that a bad archive changes \
-             nothing). Reading on a thread of its own would hide the second pass."
+             nothing; the single-pass row shows what that costs). Compare the ranges: extraction \
+             times on a shared disk vary from run to run more than the tools differ."
         }
         "parallel mount" => {
             "Mounts run on a pool of 16 threads, so every mount of a level is in flight at once; \
