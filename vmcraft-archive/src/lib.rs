@@ -28,8 +28,10 @@
 //!   symlinks, hard links, modes, owners (names from the guest's own
 //!   `/etc/passwd`), mtimes, xattrs and ACLs (PAX `SCHILY.*` records, as GNU tar
 //!   writes them) survive a round trip through GNU tar. [`Compression`]: none,
-//!   gzip (zlib-rs, on every core), bzip2, xz, lzma, zstd; detected from magic
-//!   bytes on input. Extraction is confined like every other file call:
+//!   gzip (zlib-rs, on every core), bzip2, xz and lzma (the system liblzma), zstd;
+//!   detected from magic bytes on input. From and to a file, the other formats are
+//!   compressed and decompressed on a thread of their own, beside the thread that
+//!   walks or extracts the tree (as GNU tar runs `xz` beside itself). Extraction is confined like every other file call:
 //!   `..` and absolute entry names are refused with an error naming the entry, and
 //!   everything else is created through descriptors resolved inside the root.
 //!
