@@ -233,10 +233,11 @@ impl Augeas {
     /// # Ok::<(), vmcraft_aug::Error>(())
     /// ```
     pub fn aug_init_with(&self, root: &Path, flags: AugFlags, options: &InitOptions) -> Result<()> {
-        options.check_lenses()?;
-        let loadpath = options.joined()?;
+        // As libguestfs: the handle open before is closed first, whatever follows.
         let mut guard = self.lock();
         drop(guard.take());
+        options.check_lenses()?;
+        let loadpath = options.joined()?;
         *guard = Some(Worker::start(
             root,
             flags,
