@@ -27,6 +27,8 @@ pub(crate) struct ReadAhead {
     cur: Vec<u8>,
     pos: usize,
     done: bool,
+    /// The stream failed: every later read fails too.
+    failed: bool,
     thread: Option<JoinHandle<()>>,
 }
 
@@ -47,6 +49,7 @@ impl ReadAhead {
             cur: Vec::new(),
             pos: 0,
             done: false,
+            failed: false,
             thread: Some(thread),
         })
     }
@@ -91,6 +94,9 @@ where
 impl Read for ReadAhead {
     fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
         while self.pos == self.cur.len() {
+            if self.failed {
+                return Err(io::Error::other("the stream failed before"));
+            }
             if self.done || out.is_empty() {
                 return Ok(0);
             }
@@ -103,11 +109,11 @@ impl Read for ReadAhead {
                     self.done = self.cur.is_empty();
                 }
                 Some(Err(e)) => {
-                    self.done = true;
+                    self.failed = true;
                     return Err(e);
                 }
                 None => {
-                    self.done = true;
+                    self.failed = true;
                     return Err(io::Error::other("the decompressing thread stopped"));
                 }
             }
@@ -271,6 +277,10 @@ mod tests {
         let mut r = ReadAhead::spawn(|| Ok(Box::new(Failing(3 * CHUNK + 5)) as _)).unwrap();
         let e = io::copy(&mut r, &mut io::sink()).unwrap_err();
         assert_eq!(e.kind(), io::ErrorKind::InvalidData);
+        assert!(
+            r.read(&mut [0; 8]).is_err(),
+            "a failed stream must not end cleanly"
+        );
         let mut r = ReadAhead::spawn(|| Err(io::Error::other("cannot open"))).unwrap();
         assert!(r.read(&mut [0; 8]).is_err());
     }

@@ -60,22 +60,19 @@ pub fn tar_out(
     let tarfile = tarfile.as_ref();
     let file = File::create(tarfile).map_err(|e| Error::io("tar_out", tarfile.display(), "", e))?;
     let res = match opts.compress {
-        // Nothing to overlap, or a compressor with threads of its own.
+        // Nothing to overlap, or deflate on a pool of its own.
         Compression::None | Compression::Gzip => tar_out_to(root, directory, file, opts),
-        // A one-thread compressor: on a thread of its own, so that it overlaps
-        // with reading the tree.
+        // Any other compressor runs on a thread of its own (zstd's workers under
+        // it), fed in chunks, so that it overlaps with reading the tree.
         format => {
             let (level, threads) = (opts.level, opts.threads);
-            let packer = WriteBehind::spawn(move || {
-                compress::encoder(
-                    format,
-                    level,
-                    threads,
-                    BufWriter::with_capacity(1 << 20, file),
-                )
+            tar_out_into(root, directory.as_ref(), opts, move || {
+                let packer = WriteBehind::spawn(move || {
+                    let out = BufWriter::with_capacity(1 << 20, file);
+                    compress::encoder(format, level, threads, out)
+                })?;
+                Ok(Box::new(packer) as Box<dyn FinishWrite>)
             })
-            .map_err(|e| Error::io("tar_out", tarfile.display(), "compressor", e))?;
-            tar_out_into(root, directory.as_ref(), Box::new(packer), opts)
         }
     };
     if res.is_err() {
@@ -129,18 +126,25 @@ pub fn tar_out_to<W: Write>(
     output: W,
     opts: &TarOutOptions,
 ) -> Result<TarStats> {
-    let enc = compress::encoder(opts.compress, opts.level, opts.threads, output)
-        .map_err(|e| Error::io("tar_out", directory.as_ref().display(), "compressor", e))?;
-    tar_out_into(root, directory.as_ref(), enc, opts)
+    tar_out_into(root, directory.as_ref(), opts, || {
+        compress::encoder(opts.compress, opts.level, opts.threads, output)
+    })
 }
 
-/// Archive `directory` into an encoder that is already set up.
-fn tar_out_into<'o>(
+/// Archive `directory` into the encoder `make` sets up, once the directory and
+/// the options have been checked (so that a refused call writes nothing).
+// 'o is not needless: it also bounds the encoder `make` returns (clippy misses
+// the where clause).
+#[allow(clippy::needless_lifetimes)]
+fn tar_out_into<'o, F>(
     root: &GuestRoot,
     directory: &Path,
-    enc: Box<dyn FinishWrite + 'o>,
     opts: &'o TarOutOptions,
-) -> Result<TarStats> {
+    make: F,
+) -> Result<TarStats>
+where
+    F: FnOnce() -> io::Result<Box<dyn FinishWrite + 'o>>,
+{
     let call = "tar_out";
     let subject = directory.display().to_string();
     let dir = root.open_dir(call, directory).map_err(|e| {
@@ -156,6 +160,7 @@ fn tar_out_into<'o>(
     } else {
         Names::from_guest(root)
     };
+    let enc = make().map_err(|e| Error::io(call, &subject, "compressor", e))?;
     let mut w = Writer {
         out: BufWriter::with_capacity(1 << 20, enc),
         opts,

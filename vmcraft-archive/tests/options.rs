@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 
 use vmcraft_archive::{
     Compression, GuestRoot, Progress, ProgressFn, TarInOptions, TarOutOptions, tar_in_from,
-    tar_out_to, tgz_in, tgz_out, txz_in, txz_out,
+    tar_out, tar_out_to, tgz_in, tgz_out, txz_in, txz_out,
 };
 use vmcraft_block::testing::{TestEnv, require_root};
 
@@ -256,4 +256,48 @@ fn wrappers_and_pipes() {
         tar_in_from(&root, reader, "/piped", &TarInOptions::default()).unwrap();
     });
     assert_eq!(root.read_file("/piped/a/f").unwrap(), b"content");
+}
+
+/// A refused tar_out writes nothing: no compressed stream (an xz or bzip2
+/// encoder writes a trailer even when given no data) reaches the writer, and no
+/// file is left behind.
+#[test]
+fn a_refused_tar_out_writes_nothing() {
+    let env = TestEnv::new("tar-out-refused");
+    let root = GuestRoot::open(env.path()).unwrap();
+    root.write("/file", b"x").unwrap();
+    for compress in [
+        Compression::None,
+        Compression::Gzip,
+        Compression::Bzip2,
+        Compression::Xz,
+        Compression::Zstd,
+    ] {
+        let opts = TarOutOptions {
+            compress,
+            ..Default::default()
+        };
+        let bad_pattern = TarOutOptions {
+            excludes: vec!["[".into()],
+            ..opts.clone()
+        };
+        for (dir, o) in [("/missing", &opts), ("/file", &opts), ("/", &bad_pattern)] {
+            let mut out = Vec::new();
+            assert!(
+                tar_out_to(&root, dir, &mut out, o).is_err(),
+                "{compress} {dir}"
+            );
+            assert!(
+                out.is_empty(),
+                "{compress} {dir}: {} bytes written",
+                out.len()
+            );
+            let tarball = env.path().join("refused.tar");
+            assert!(
+                tar_out(&root, dir, &tarball, o).is_err(),
+                "{compress} {dir}"
+            );
+            assert!(!tarball.exists(), "{compress} {dir}: tarball left behind");
+        }
+    }
 }

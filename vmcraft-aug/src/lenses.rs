@@ -3,8 +3,8 @@
 //! Every lens must be compiled on the host, before the worker chroots into the
 //! guest: a module Augeas looks up afterwards would be searched for in the guest's
 //! own load path. A handle therefore knows the modules it may use ([`Modules`]),
-//! and refuses a transform (or a `/augeas/load` entry) naming any other before
-//! Augeas goes looking for it.
+//! and refuses a transform naming any other, and any load or save while a
+//! `/augeas/load` entry names one, before Augeas goes looking for it.
 //!
 //! By default that is every module of the host's load path (all compiled at
 //! `aug_init`, a few hundred milliseconds). With [`InitOptions::lenses`]
@@ -133,9 +133,10 @@ fn compile(aug: &mut raugeas::Augeas, module: &str) -> Result<()> {
             &lens,
             format!("no lens {lens} in the host's load path (is {module} a lens module?)"),
         )),
-        Err(e) if e.is_code(ErrorCode::Syntax) => Err(Error::from_raugeas("aug_init", &lens, e)),
-        // The empty text did not parse: the module is compiled all the same.
-        Err(_) => Ok(()),
+        // The empty text did not parse (an error recorded in the tree, not a failed
+        // call): the lens was found, so its module is compiled all the same.
+        Err(raugeas::Error::Tree(_)) => Ok(()),
+        Err(e) => Err(Error::from_raugeas("aug_init", &lens, e)),
     }
 }
 

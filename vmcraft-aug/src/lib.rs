@@ -39,8 +39,9 @@
 //!
 //! The lens modules are those of the host, in memory before the chroot: all of
 //! them by default, or only those named with [`InitOptions::lenses`]. A lens of
-//! any other module, named later (by `aug_transform` or under `/augeas/load`),
-//! is refused before Augeas would go looking for it in the guest's load path.
+//! any other module, named later, is refused before Augeas would go looking for
+//! it in the guest's load path: by `aug_transform` at once, and under
+//! `/augeas/load` (set by hand) at the next `aug_load` or `aug_save`.
 //!
 //! This needs root (`CAP_SYS_CHROOT`). Loading all lenses takes a few hundred
 //! milliseconds per [`Augeas::init`], as it does for `augtool` and libguestfs;

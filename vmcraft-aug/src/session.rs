@@ -397,16 +397,21 @@ impl Session {
             .map_err(|e| Error::from_raugeas("aug_load", "", e))
     }
 
-    /// Refuse to load when a transform (set with `aug_transform` or straight into
-    /// `/augeas/load/*/lens` with `aug_set`) names a module that was not compiled
-    /// before the chroot: Augeas would look for it in the guest.
+    /// Refuse to load or save when a transform (set with `aug_transform` or
+    /// straight into `/augeas/load/*/lens` with `aug_set`) names a module that was
+    /// not compiled before the chroot: Augeas looks a transform's lens up again at
+    /// both, and would look for an unknown module in the guest.
     fn check_load_lenses(&self, call: &'static str) -> Result<()> {
         let nodes = self
             .aug
             .matches("/augeas/load/*/lens")
             .map_err(|e| Error::from_raugeas(call, "/augeas/load", e))?;
         for node in nodes {
-            if let Ok(Some(lens)) = self.aug.get(node.as_str())
+            let lens = self
+                .aug
+                .get(node.as_str())
+                .map_err(|e| Error::from_raugeas(call, &node, e))?;
+            if let Some(lens) = lens
                 && !self.modules.allows(&lens)
             {
                 return Err(self.modules.refuse(call, &lens));
@@ -418,6 +423,7 @@ impl Session {
     pub(crate) fn save(&mut self) -> Result<()> {
         const CALL: &str = "aug_save";
         self.watch.check(CALL)?;
+        self.check_load_lenses(CALL)?;
         let before = self.file_errors();
         // raugeas's save() drops aug_save's return value, and a failed save sets
         // no aug_error: the "save" command of aug_srun turns the -1 into an error.

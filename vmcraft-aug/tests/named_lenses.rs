@@ -103,6 +103,12 @@ fn a_module_not_named_is_refused_and_never_searched_for_in_the_guest() {
     assert_eq!(e.kind(), ErrorKind::InvalidArgument);
     assert!(e.to_string().contains("Hosts was not named"), "{e}");
     assert!(aug.aug_match("/files/etc/hosts").unwrap().is_empty());
+    // Augeas looks a transform's lens up again when it saves: refused there too,
+    // with the guest's file left as it was.
+    aug.aug_set("/files/etc/hosts/1/ipaddr", "10.0.0.1")
+        .unwrap();
+    let e = aug.aug_save().unwrap_err();
+    assert!(e.to_string().contains("Hosts was not named"), "{e}");
     drop(aug);
     assert_eq!(g.snapshot(), before, "the guest changed");
 }
@@ -132,6 +138,13 @@ fn a_full_handle_refuses_a_module_the_host_does_not_have() {
         ErrorKind::InvalidArgument
     );
     assert!(aug.aug_match("/files/etc/guestonly").unwrap().is_empty());
+    // At save time too, where Augeas looks the lens up again.
+    aug.aug_set("/augeas/load/G/lens", "Guestonly.lns").unwrap();
+    aug.aug_set("/files/etc/guestonly/xyz", "").unwrap();
+    let e = aug.aug_save().unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidArgument, "{e}");
+    assert!(e.to_string().contains("Guestonly"), "{e}");
+    assert_eq!(g.read("/etc/guestonly"), "abc");
 }
 
 #[test]

@@ -111,19 +111,29 @@ impl<K: Eq + Hash + Clone, V: Clone> TtlCache<K, V> {
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
+        let hit = self.peek(key);
+        self.count(hit.is_some());
+        hit
+    }
+
+    /// [`TtlCache::get`] without counting a hit or a miss (a first try under
+    /// another spelling of the key; count it with [`TtlCache::count`]).
+    pub fn peek<Q>(&self, key: &Q) -> Option<V>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
         let now = self.clock.now();
-        let hit = self
-            .map
+        self.map
             .get(key)
             .filter(|e| now.saturating_duration_since(e.0) < self.ttl)
-            .map(|e| e.1.clone());
-        let counter = if hit.is_some() {
-            &self.hits
-        } else {
-            &self.misses
-        };
+            .map(|e| e.1.clone())
+    }
+
+    /// Count a lookup made with [`TtlCache::peek`] as a hit or a miss.
+    pub fn count(&self, hit: bool) {
+        let counter = if hit { &self.hits } else { &self.misses };
         counter.fetch_add(1, Ordering::Relaxed);
-        hit
     }
 
     /// Store an entry, stamped now.

@@ -129,7 +129,8 @@ impl VMCraft {
         // when they were stored, and every change to a device drops its entry.
         // Callers mostly pass canonical names, so look the name up as given first
         // (no allocation), then canonicalised (`/dev/vda1` -> `/dev/sda1`).
-        if let Some(hit) = self.probe_cache.get(device) {
+        if let Some(hit) = self.probe_cache.peek(device) {
+            self.probe_cache.count(true);
             return Ok(hit);
         }
         let key = crate::names::canonical_device_name(device);

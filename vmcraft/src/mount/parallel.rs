@@ -202,7 +202,9 @@ mod tests {
 
     #[test]
     fn run_level_overlaps_waiting_items() {
-        // Items that wait on each other finish only if they run at once.
+        // Items that wait on each other finish only if they run at once (so the
+        // pool must exist: the global pool may have fewer threads than items).
+        assert!(mount_pool().is_some(), "the mount pool could not be built");
         let idx: Vec<usize> = (0..4).collect();
         let barrier = std::sync::Barrier::new(4);
         let got = run_level(&idx, |i| {
