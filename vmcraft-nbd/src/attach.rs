@@ -236,6 +236,16 @@ fn choose_backend(
         Backend::Auto if info.format == Format::Raw => {
             Ok((Backend::Loop, "auto: raw image, loop device".into()))
         }
+        // Every device connected or locked by another attach: waiting for one
+        // (the connect retries for ~24 s) would stall where the storage daemon
+        // answers at once. A device freed meanwhile is simply not used.
+        Backend::Auto if host.is_available() && nbd::claim_device(host).is_err() => Ok((
+            Backend::StorageDaemon,
+            format!(
+                "auto: {} image and every nbd device in use, qemu-storage-daemon fuse export",
+                info.format
+            ),
+        )),
         Backend::Auto if host.is_available() => Ok((
             Backend::KernelNbd,
             format!(
@@ -725,6 +735,28 @@ mod tests {
         .unwrap();
         assert_eq!(b, Backend::KernelNbd);
         assert_eq!(why, "auto: vdi image and /dev/nbd0 exists, kernel nbd");
+    }
+
+    #[test]
+    fn auto_takes_the_daemon_when_every_nbd_device_is_in_use() {
+        let dir = tempfile::tempdir().unwrap();
+        let host = host_without_nbd(dir.path());
+        for n in 0..2 {
+            let d = host.sys_block.join(format!("nbd{n}"));
+            std::fs::create_dir_all(&d).unwrap();
+            std::fs::write(d.join("pid"), "4242\n").unwrap();
+        }
+        let o = AttachOptions::default();
+        let (b, why) = choose_backend(&fake(), &host, "/i", &info(Format::Qcow2), &o).unwrap();
+        assert_eq!(b, Backend::StorageDaemon);
+        assert_eq!(
+            why,
+            "auto: qcow2 image and every nbd device in use, qemu-storage-daemon fuse export"
+        );
+        // One device freed: kernel nbd again.
+        std::fs::remove_file(host.sys_block.join("nbd1/pid")).unwrap();
+        let (b, _) = choose_backend(&fake(), &host, "/i", &info(Format::Qcow2), &o).unwrap();
+        assert_eq!(b, Backend::KernelNbd);
     }
 
     #[test]

@@ -16,8 +16,8 @@
 //!    failures and a verified disconnect.
 //!
 //! [`Backend::Auto`] (the default) takes loop for raw images, kernel NBD where
-//! `/dev/nbd0` exists (or the module can be loaded), and the storage daemon
-//! otherwise; [`Attachment::backend_reason`] says why, and the choice is logged.
+//! `/dev/nbd0` exists (or the module can be loaded) and a device is free, and the
+//! storage daemon otherwise; [`Attachment::backend_reason`] says why, and the choice is logged.
 //!
 //! Before anything is attached the image's header is read in-process
 //! ([`inspect_image`]): the format is detected from magic bytes unless given, and

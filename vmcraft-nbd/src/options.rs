@@ -21,7 +21,7 @@ use crate::format::Format;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum Backend {
     /// Loop for raw images; kernel NBD where `/dev/nbd0` exists (or the nbd module
-    /// can be loaded); otherwise the storage daemon.
+    /// can be loaded) and some `/dev/nbdN` is free; otherwise the storage daemon.
     #[default]
     Auto,
     /// A loop device straight on the image (raw images only; no process).
