@@ -69,6 +69,7 @@ mod pargz;
 mod pax;
 mod pipeline;
 mod root;
+mod spool;
 mod stat;
 mod tar_in;
 mod tar_out;

@@ -37,6 +37,7 @@ use crate::owners::Names;
 use crate::pax::{PaxSplitter, Record, SideRecords};
 use crate::pipeline::ReadAhead;
 use crate::root::GuestRoot;
+use crate::spool::{MAX_SPOOL, Spool, Tee};
 
 const CALL: &str = "tar_in";
 /// Granularity of hole detection.
@@ -45,7 +46,9 @@ const HOLE_BLOCK: usize = 4096;
 /// Extract the host file `tarfile` into the guest directory `directory`
 /// (libguestfs `tar_in`). With `verify_first` (the default) the archive is read
 /// once before anything is written, so an unsafe or corrupt archive is refused
-/// with the guest unchanged.
+/// with the guest unchanged; a compressed archive's decompressed stream is kept
+/// in memory between the two passes when it is at most 256 MiB, and decompressed
+/// again otherwise. Extraction decompresses on a thread of its own.
 ///
 /// ```
 /// use vmcraft_archive::{GuestRoot, TarInOptions, TarOutOptions, tar_in, tar_out};
@@ -68,7 +71,18 @@ pub fn tar_in(
     directory: impl AsRef<Path>,
     opts: &TarInOptions,
 ) -> Result<TarStats> {
-    let tarfile = tarfile.as_ref();
+    tar_in_spooled(root, tarfile.as_ref(), directory.as_ref(), opts, MAX_SPOOL)
+}
+
+/// [`tar_in`], keeping up to `spool_limit` decompressed bytes from the
+/// verification pass for the extraction pass.
+fn tar_in_spooled(
+    root: &GuestRoot,
+    tarfile: &Path,
+    directory: &Path,
+    opts: &TarInOptions,
+    spool_limit: u64,
+) -> Result<TarStats> {
     let io_err = |e| Error::io(CALL, tarfile.display(), "", e);
     let open = || File::open(tarfile).map_err(io_err);
     let format = match opts.compress {
@@ -80,17 +94,44 @@ pub fn tar_in(
             Compression::detect(&head[..n]).unwrap_or(Compression::None)
         }
     };
+    let mut spool = None;
     if opts.verify_first {
         let file = open()?;
         let res = if format == Compression::None {
             crate::verify::verify_plain(&file)
         } else {
-            verify(file, Some(format))
+            // Keep the decompressed stream, when it is small enough, so that the
+            // extraction pass need not decompress it again.
+            spool = Spool::new(spool_limit);
+            compress::decoder(format, BufReader::with_capacity(1 << 20, file))
+                .map_err(|e| stream_err("", e))
+                .and_then(|dec| match spool.as_mut() {
+                    Some(s) => verify(
+                        Tee {
+                            inner: dec,
+                            spool: s,
+                        },
+                        Compression::None,
+                    ),
+                    None => verify(dec, Compression::None),
+                })
         };
         res.map_err(|e| e.context(format!("{}", tarfile.display())))?;
     }
     if format == Compression::None {
         return tar_in_from(root, open()?, directory, opts);
+    }
+    let plain = TarInOptions {
+        compress: Some(Compression::None),
+        ..opts.clone()
+    };
+    if let Some(kept) = spool.and_then(Spool::into_reader) {
+        return tar_in_from(
+            root,
+            BufReader::with_capacity(1 << 20, kept),
+            directory,
+            &plain,
+        );
     }
     // Decompress on a thread of its own, so that it overlaps with extracting.
     let file = open()?;
@@ -98,11 +139,7 @@ pub fn tar_in(
         compress::decoder(format, BufReader::with_capacity(1 << 20, file))
     })
     .map_err(io_err)?;
-    let opts = TarInOptions {
-        compress: Some(Compression::None),
-        ..opts.clone()
-    };
-    tar_in_from(root, unpacked, directory, &opts)
+    tar_in_from(root, unpacked, directory, &plain)
 }
 
 /// `tar_in` of a gzip-compressed file (libguestfs `tgz_in`).
@@ -217,9 +254,10 @@ pub fn tar_in_from<R: Read>(
 /// Read a whole archive without extracting it: every entry name and hard-link
 /// target is checked, and all data is read so that corruption and truncation
 /// show.
-fn verify(file: File, compress: Option<Compression>) -> Result<()> {
+fn verify(input: impl Read, compress: Compression) -> Result<()> {
     let subject = "";
-    let (reader, _, side) = open_stream(file, compress).map_err(|e| stream_err(subject, e))?;
+    let (reader, _, side) =
+        open_stream(input, Some(compress)).map_err(|e| stream_err(subject, e))?;
     let mut archive = tar::Archive::new(reader);
     for (index, entry) in archive
         .entries()
@@ -897,6 +935,44 @@ fn write_holey(file: &File, input: &mut impl Read, size: u64, buf: &mut [u8]) ->
 
 #[cfg(test)]
 mod tests {
+    /// Verified extraction of a compressed archive takes the kept stream when it
+    /// fits and decompresses again when it does not; both give the same tree.
+    #[test]
+    fn spooled_and_unspooled_extraction_agree() {
+        use crate::{Compression, TarOutOptions, tar_out_to};
+        let src_dir = tempfile::tempdir().unwrap();
+        let src = GuestRoot::open(src_dir.path()).unwrap();
+        src.mkdir_p("/d/e", 0o755).unwrap();
+        src.write("/d/a", &vec![1u8; 300_000]).unwrap();
+        src.write("/d/e/b", b"bee\n").unwrap();
+        for format in [Compression::Gzip, Compression::Xz, Compression::Zstd] {
+            let mut packed = Vec::new();
+            let o = TarOutOptions {
+                compress: format,
+                ..Default::default()
+            };
+            tar_out_to(&src, "/", &mut packed, &o).unwrap();
+            let tarball = src_dir.path().join("t.tar.x");
+            std::fs::write(&tarball, &packed).unwrap();
+            for limit in [0, MAX_SPOOL] {
+                let dst_dir = tempfile::tempdir().unwrap();
+                let dst = GuestRoot::open(dst_dir.path()).unwrap();
+                let stats = tar_in_spooled(
+                    &dst,
+                    &tarball,
+                    Path::new("/"),
+                    &TarInOptions::default(),
+                    limit,
+                )
+                .unwrap();
+                assert_eq!(stats.entries, 5, "{format} limit {limit}");
+                assert_eq!(dst.read_file("/d/a").unwrap(), vec![1u8; 300_000]);
+                assert_eq!(dst.cat("/d/e/b").unwrap(), "bee\n");
+            }
+            std::fs::remove_file(&tarball).unwrap();
+        }
+    }
+
     use super::*;
 
     #[test]

@@ -287,8 +287,9 @@ fn behind_reason(id: &str, peer: &str) -> &'static str {
         (id, _) if id.starts_with("archive/in") => {
             "both decompress on one core (tar_in on a thread of its own, GNU tar in a process of \
              its own) while extracting on the other; by default tar_in reads the archive twice \
-             (`verify_first`: a bad archive changes nothing), which costs a second \
-             decompression and which the single-pass row leaves out. Extraction itself is mostly \
+             (`verify_first`: a bad archive changes nothing) and extracts only once the whole \
+             archive has been checked, from the decompressed stream it kept (up to 256 MiB), so \
+             the two cannot overlap; the single-pass row leaves the check out. Extraction itself is mostly \
              the kernel creating files, so compare the ranges before reading a gap into the \
              medians."
         }
