@@ -196,11 +196,9 @@ impl Augeas {
     /// # Ok::<(), vmcraft_aug::Error>(())
     /// ```
     pub fn init_with(root: &Path, flags: AugFlags, options: &InitOptions) -> Result<Augeas> {
-        options.check_lenses()?;
-        let worker = Worker::start(root, flags, options.joined()?, options.lenses.clone())?;
-        Ok(Augeas {
-            worker: Mutex::new(Some(worker)),
-        })
+        let aug = Augeas::default();
+        aug.aug_init_with(root, flags, options)?;
+        Ok(aug)
     }
 
     fn lock(&self) -> MutexGuard<'_, Option<Worker>> {

@@ -56,10 +56,13 @@ impl Modules {
     }
 
     /// The default load path plus the caller's directories, as `aug_init` searches it.
-    pub(crate) fn host_load_path(extra: &[&Path], no_stdinc: bool) -> Modules {
+    /// `loadpath` is the caller's `:`-separated directories.
+    pub(crate) fn host_load_path(loadpath: &str, no_stdinc: bool) -> Modules {
         let env = std::env::var("AUGEAS_LENS_LIB").unwrap_or_default();
-        let mut dirs: Vec<&Path> = extra.to_vec();
-        dirs.extend(env.split(':').filter(|s| !s.is_empty()).map(Path::new));
+        let mut dirs: Vec<&Path> = Vec::new();
+        for list in [loadpath, env.as_str()] {
+            dirs.extend(list.split(':').filter(|s| !s.is_empty()).map(Path::new));
+        }
         if !no_stdinc {
             dirs.extend(STD_LENS_DIRS.iter().map(Path::new));
         }

@@ -63,22 +63,19 @@ impl Session {
         confine::require_chroot_capability(root)?;
 
         // Never load files here: the thread still sees the host's root.
-        let (aug, modules, transforms) = match lenses {
+        let init_flags = match lenses {
             // Only the named modules, compiled one by one; nothing autoloaded.
-            Some(named) => {
-                let init_flags = flags | AugFlags::NO_MODL_AUTOLOAD | AugFlags::NO_LOAD;
-                let mut aug = raugeas::Augeas::init(Some("/"), loadpath, init_flags.to_raugeas())
-                    .map_err(|e| Error::from_raugeas("aug_init", &ctx, e))?;
-                let modules = Modules::compile_named(&mut aug, named)?;
-                (aug, modules, 0)
-            }
+            Some(_) => flags | AugFlags::NO_MODL_AUTOLOAD | AugFlags::NO_LOAD,
             // Always autoload the modules, so that every lens is in memory before
             // the chroot; NO_MODL_AUTOLOAD is then honoured by emptying
             // /augeas/load.
+            None => (flags - AugFlags::NO_MODL_AUTOLOAD) | AugFlags::NO_LOAD,
+        };
+        let mut aug = raugeas::Augeas::init(Some("/"), loadpath, init_flags.to_raugeas())
+            .map_err(|e| Error::from_raugeas("aug_init", &ctx, e))?;
+        let (modules, transforms) = match lenses {
+            Some(named) => (Modules::compile_named(&mut aug, named)?, 0),
             None => {
-                let init_flags = (flags - AugFlags::NO_MODL_AUTOLOAD) | AugFlags::NO_LOAD;
-                let mut aug = raugeas::Augeas::init(Some("/"), loadpath, init_flags.to_raugeas())
-                    .map_err(|e| Error::from_raugeas("aug_init", &ctx, e))?;
                 let transforms = aug
                     .count("/augeas/load/*")
                     .map_err(|e| Error::from_raugeas("aug_init", &ctx, e))?;
@@ -94,13 +91,8 @@ impl Session {
                     aug.rm("/augeas/load/*")
                         .map_err(|e| Error::from_raugeas("aug_init", &ctx, e))?;
                 }
-                let extra: Vec<&Path> = loadpath
-                    .split(':')
-                    .filter(|s| !s.is_empty())
-                    .map(Path::new)
-                    .collect();
-                let modules = Modules::host_load_path(&extra, flags.contains(AugFlags::NO_STDINC));
-                (aug, modules, transforms)
+                let no_stdinc = flags.contains(AugFlags::NO_STDINC);
+                (Modules::host_load_path(loadpath, no_stdinc), transforms)
             }
         };
 

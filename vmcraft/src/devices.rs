@@ -137,11 +137,12 @@ impl VMCraft {
         if let Some(hit) = self.probe_cache.get(&key) {
             return Ok(hit);
         }
+        // A miss (counted just above): probe and store under the resolved name.
         let r = self.resolve(call, device)?;
-        self.probe_cache.get_or_try_insert(&r.name, || {
-            let node = DeviceNode::open(&r.host, true)?;
-            Ok(probe(&node)?.map(CachedProbe::new))
-        })
+        let node = DeviceNode::open(&r.host, true)?;
+        let probed = probe(&node)?.map(CachedProbe::new);
+        self.probe_cache.insert(r.name, probed.clone());
+        Ok(probed)
     }
 
     /// What blkid reports for a device: TYPE, USAGE, UUID, LABEL, BLOCK_SIZE (only
