@@ -97,7 +97,11 @@ impl Lvm {
         let mut cmd = self.check(self.command(call, &subject, "lvcreate", &self.device_set()))?;
         match self.mode() {
             Mode::MetadataOnly => cmd = cmd.args(["--activate", "n", "--zero", "n"]),
-            Mode::Activate => self.note_activation(),
+            Mode::Activate => {
+                // The new LV is activated under its name: nobody else may hold it.
+                self.guard_dm(call, &subject, &[vg], &[(vg, lv)], None)?;
+                self.note_activation();
+            }
         }
         let cmd = cmd.arg("--yes").args(size.lvm_args()).args(["-n", lv, vg]);
         self.exec(call, &subject, &cmd).0.map(drop)
@@ -144,6 +148,8 @@ impl Lvm {
         }
         self.check(size.validate(CALL, lvpath))?;
         let set = self.device_set();
+        // Resizing an active LV reloads its device-mapper table.
+        self.guard_dm(CALL, lvpath, &[&vg], &[], Some(&format!("{vg}/{lv}")))?;
         let cmd = self
             .check(self.command(CALL, lvpath, "lvresize", &set))?
             .arg("--force")
@@ -188,6 +194,7 @@ impl Lvm {
             // Nothing to grow by; only make sure the LV exists.
             return self.geometry(CALL, lvpath, &set, &vg, &lv).map(drop);
         }
+        self.guard_dm(CALL, lvpath, &[&vg], &[], Some(&format!("{vg}/{lv}")))?;
         let cmd = self
             .check(self.command(CALL, lvpath, "lvresize", &set))?
             .arg("--force")
@@ -221,6 +228,13 @@ impl Lvm {
     pub fn lvremove(&self, path: &str) -> Result<()> {
         const CALL: &str = "lvremove";
         let target = self.check(LvTarget::parse(CALL, path))?;
+        // Removing an active LV deactivates it first.
+        match &target {
+            LvTarget::Lv { vg, lv } => {
+                self.guard_dm(CALL, path, &[vg], &[], Some(&format!("{vg}/{lv}")))?
+            }
+            LvTarget::Vg(vg) => self.guard_dm(CALL, path, &[vg], &[], None)?,
+        }
         let cmd = self
             .check(self.command(CALL, path, "lvremove", &self.device_set()))?
             .arg("-f")
@@ -240,6 +254,7 @@ impl Lvm {
     pub fn vgremove(&self, vg: &str) -> Result<()> {
         const CALL: &str = "vgremove";
         self.check(validate_vg_name(CALL, vg))?;
+        self.guard_dm(CALL, vg, &[vg], &[], None)?;
         let cmd = self
             .check(self.command(CALL, vg, "vgremove", &self.device_set()))?
             .args(["-f", vg]);
@@ -311,6 +326,9 @@ impl Lvm {
                 "cannot activate: this host has no device-mapper (metadata-only mode)",
             )));
         }
+        // lvm2 finds active LVs by UUID and creates them by name: a clone's or the
+        // host's device with either must not be touched (or taken for ours).
+        self.guard_dm(call, &subject, &names, &[], None)?;
         let cmd = self
             .check(self.command(call, &subject, "vgchange", &self.device_set()))?
             .args(["--activate", if activate { "y" } else { "n" }])
@@ -360,6 +378,7 @@ impl Lvm {
             self.record_skip(CALL, "", "the session has no devices: nothing to remove");
             return Ok(());
         }
+        self.guard_dm(CALL, "", &[], &[], None)?;
         for vg in self.vg_names(CALL, &set)? {
             if self.mode() == Mode::Activate {
                 // Deactivate first: removing active LVs is not reliable everywhere.

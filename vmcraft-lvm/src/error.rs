@@ -23,6 +23,10 @@ pub enum ErrorKind {
     NoDevices,
     /// The host cannot do this: activating LVs without device-mapper.
     Unsupported,
+    /// A device-mapper device of the host or of another session carries the name
+    /// or UUID of one of the session's LVs: activating, deactivating or reloading
+    /// the LV would touch that device, so nothing was run.
+    Conflict,
     /// lvm2 ran and failed; the source carries the command line and stderr.
     CommandFailed,
     /// lvm2 is not installed.

@@ -18,10 +18,13 @@
 //! Device paths are resolved (symlinks followed) before they go on the command line,
 //! because lvm2 knows devices only by their names under `/dev`.
 //!
-//! What this cannot confine: device-mapper names and `/dev/VG` are global to the
-//! host. With activation, a guest VG cannot be *activated* (or created: lvm2
-//! refuses a VG name that exists under `/dev`) while a host VG of the same name is
-//! active; metadata-only sessions are not affected. And on a host whose udev runs
+//! What this cannot confine: device-mapper names, UUIDs and `/dev/VG` are global
+//! to the host. So with activation, every command that may create, remove or
+//! reload a device-mapper device first checks that no device of the host or of
+//! another session carries one of the session's LV names or UUIDs (a clone shares
+//! them) and refuses if one does (see [`crate::dm`]); and an LV's device is only
+//! ever taken by UUID and by the devices under it, never by its name. Metadata-only
+//! sessions touch no device-mapper device at all. And on a host whose udev runs
 //! lvm2's event activation, writing a PV label can make the *host's* lvm2 notice
 //! the guest's PV; that is the host's configuration, outside any command run here.
 

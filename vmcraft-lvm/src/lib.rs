@@ -21,7 +21,12 @@
 //! - Activation: [`Lvm::vg_activate`], [`Lvm::vg_activate_all`], [`Lvm::vgscan`].
 //!   Without device-mapper the session runs [`Mode::MetadataOnly`]: metadata is
 //!   read and written for real, nothing is activated, and asking to activate is an
-//!   [`ErrorKind::Unsupported`] error.
+//!   [`ErrorKind::Unsupported`] error. Where it can activate, a device-mapper
+//!   device of the host or of another session that carries one of the session's
+//!   LV names or UUIDs (hosts and guests share `rhel/root`, clones share UUIDs)
+//!   makes activation, deactivation, creation, resizing and removal an
+//!   [`ErrorKind::Conflict`] error before lvm2 runs; [`Lvm::lv_dm_device`] finds
+//!   an LV's own device by UUID and by the devices under it ([`dm`]).
 //! - Every argument is checked before anything runs (names by lvm2's rules, sizes,
 //!   percentages, devices that must belong to the session), and every command run
 //!   or call refused is an [`AuditRecord`] in [`Lvm::audit_log`].
@@ -55,6 +60,7 @@
 pub mod activation;
 mod audit;
 mod calls;
+pub mod dm;
 mod error;
 pub mod isolation;
 mod listing;

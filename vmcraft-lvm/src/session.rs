@@ -15,6 +15,7 @@ use vmcraft_block::{Command, CommandRunner, Output};
 
 use crate::activation::{Mode, udev_running};
 use crate::audit::{AuditLog, AuditRecord};
+use crate::dm::Sysfs;
 use crate::error::{Error, ErrorKind, Result, from_block};
 use crate::isolation::{SessionDevice, SystemDir, check_device_path, devices_arg, filter_config};
 
@@ -48,6 +49,9 @@ pub struct LvmOptions {
     pub timeout: Option<Duration>,
     /// Where to make the private lvm2 directory (`None`: the system temp dir).
     pub state_parent: Option<PathBuf>,
+    /// The sysfs tree device-mapper devices are read from (`None`: `/sys`); see
+    /// [`crate::dm`].
+    pub sysfs_root: Option<PathBuf>,
 }
 
 impl Default for LvmOptions {
@@ -59,6 +63,7 @@ impl Default for LvmOptions {
             program: "lvm".to_string(),
             timeout: Some(Duration::from_secs(300)),
             state_parent: None,
+            sysfs_root: None,
         }
     }
 }
@@ -99,6 +104,7 @@ pub struct Lvm {
     audit: AuditLog,
     /// Set once something may have been activated, so drop deactivates.
     maybe_active: AtomicBool,
+    pub(crate) sysfs: Sysfs,
 }
 
 impl std::fmt::Debug for Lvm {
@@ -169,6 +175,7 @@ impl Lvm {
             devices_option,
             audit: AuditLog::default(),
             maybe_active: AtomicBool::new(false),
+            sysfs: options.sysfs_root.map_or_else(Sysfs::host, Sysfs::new),
         })
     }
 
@@ -493,6 +500,12 @@ impl Drop for Lvm {
     /// device-mapper device keeps a loop device or image busy.
     fn drop(&mut self) {
         if self.mode != Mode::Activate || !self.maybe_active.load(Ordering::Relaxed) {
+            return;
+        }
+        // Never deactivate a device that another owner holds under one of the
+        // session's LV names or UUIDs (a clone's, the host's).
+        if let Err(e) = self.guard_dm("drop", "", &[], &[], None) {
+            tracing::warn!(error = %vmcraft_block::error_chain(&e), "not deactivating the session's volume groups");
             return;
         }
         let devices = self.device_set();
