@@ -10,6 +10,7 @@ use vmcraft_block::{
     SystemClock, SystemRunner,
 };
 
+use crate::chain;
 use crate::daemon::StorageDaemon;
 use crate::error::{Error, ErrorKind, Result};
 use crate::format::{Format, ImageInfo, inspect_image};
@@ -136,7 +137,8 @@ fn attach_on(
     let subject = image.display().to_string();
     options.validate(&subject)?;
     let info = inspect_image(&image, options.format).map_err(|e| e.relabel("attach", &subject))?;
-    info.check_references(&subject, options.allow_backing_file)?;
+    let chain = chain::resolve(&image, info, &options, &subject)?;
+    let info = chain.top().info.clone();
     if info.marked_corrupt && !options.readonly {
         return Err(Error::new(
             ErrorKind::InvalidImage,
@@ -153,12 +155,12 @@ fn attach_on(
     let inner = match backend {
         Backend::Loop => Inner::Loop(attach_loop(&image, &subject, options.readonly)?),
         Backend::StorageDaemon => {
-            let daemon = StorageDaemon::start(&runner, &image, info.format, &options)?;
+            let daemon = StorageDaemon::start_chain(&runner, &chain, &options)?;
             let lo = attach_loop(daemon.export_path(), &subject, options.readonly)?;
             Inner::Daemon { lo, daemon }
         }
         Backend::KernelNbd => {
-            let conn = NbdConnection::connect(&runner, clock, host, &image, info.format, &options)?;
+            let conn = NbdConnection::connect_chain(&runner, clock, host, &chain, &options)?;
             let node = DeviceNode::open(conn.device(), options.readonly).map_err(|e| {
                 Error::block(
                     "attach",

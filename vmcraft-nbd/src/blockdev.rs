@@ -1,21 +1,38 @@
-//! The qemu block graphs this crate asks for, as JSON: a protocol node (`file`, or
-//! `host_device` for a block device) under a format node, read-only or not, with
-//! `"backing": null` whenever backing files are not allowed, so qemu itself never
-//! opens a file the guest named. qemu-storage-daemon gets the two nodes as
-//! `--blockdev` arguments; qemu-nbd gets the same graph as a `json:` filename.
+//! The qemu block graphs this crate asks for, as JSON, made from a judged
+//! [`ImageChain`]: for every image of the chain a protocol node (`file`, or
+//! `host_device` for a block device) under a format node whose driver is pinned,
+//! the next image as its `"backing"`, and `"backing": null` at the bottom, so
+//! qemu itself never opens a file the guest named (vmdk extents, which qemu opens
+//! by name, are judged in `chain.rs` and checked again once qemu has opened
+//! them). qemu-storage-daemon gets the nodes as `--blockdev` arguments; qemu-nbd
+//! gets the same graph as a `json:` filename.
 
 use std::path::Path;
 
 use serde_json::{Map, Value, json};
 
+use crate::chain::ImageChain;
 use crate::error::{Error, ErrorKind, Result};
-use crate::format::Format;
 use crate::options::AttachOptions;
 
-/// Node name of the protocol (file) node.
+/// Node name of the top image's protocol (file) node.
 pub(crate) const FILE_NODE: &str = "vmcraft-file";
-/// Node name of the format node (what is exported).
+/// Node name of the top image's format node (what is exported).
 pub(crate) const DISK_NODE: &str = "vmcraft-disk";
+
+/// The node names of chain node `i` (0 is the top image): protocol, format,
+/// external data file.
+fn node_names(i: usize) -> [String; 3] {
+    if i == 0 {
+        [FILE_NODE.into(), DISK_NODE.into(), "vmcraft-data".into()]
+    } else {
+        [
+            format!("vmcraft-file-{i}"),
+            format!("vmcraft-disk-{i}"),
+            format!("vmcraft-data-{i}"),
+        ]
+    }
+}
 
 /// A path as a JSON string; qemu's JSON needs UTF-8.
 pub(crate) fn path_str<'a>(call: &'static str, path: &'a Path) -> Result<&'a str> {
@@ -37,8 +54,12 @@ fn protocol_driver(image: &Path) -> &'static str {
     }
 }
 
-/// The protocol node: driver, file name, read-only, cache/aio/discard.
-fn protocol_node(image: &Path, opts: &AttachOptions, with_qemu_modes: bool) -> Result<Value> {
+/// A protocol node: driver, file name, cache/aio/discard.
+fn protocol_node(
+    image: &Path,
+    opts: &AttachOptions,
+    with_qemu_modes: bool,
+) -> Result<Map<String, Value>> {
     let mut node = Map::new();
     node.insert("driver".into(), json!(protocol_driver(image)));
     node.insert("filename".into(), json!(path_str("attach", image)?));
@@ -57,39 +78,55 @@ fn protocol_node(image: &Path, opts: &AttachOptions, with_qemu_modes: bool) -> R
             node.insert("discard".into(), json!(discard.as_str()));
         }
     }
-    Ok(Value::Object(node))
+    Ok(node)
 }
 
-/// The format node's own keys: driver, `"backing": null` where refused.
-fn format_keys(format: Format, opts: &AttachOptions) -> Map<String, Value> {
-    let mut node = Map::new();
-    node.insert("driver".into(), json!(format.qemu_driver()));
-    if format.has_backing_option() && !opts.allow_backing_file {
-        node.insert("backing".into(), Value::Null);
-    }
-    node
+/// Whether chain node `i` is opened read-only: the top as asked, every backing
+/// file always (qemu writes only to the top of a chain).
+fn node_readonly(i: usize, opts: &AttachOptions) -> bool {
+    i > 0 || opts.readonly
 }
 
-/// The two `--blockdev` arguments of qemu-storage-daemon: the protocol node, then
-/// the format node on top of it.
-pub(crate) fn daemon_blockdevs(
-    image: &Path,
-    format: Format,
-    opts: &AttachOptions,
-) -> Result<[String; 2]> {
-    let mut file = protocol_node(image, opts, true)?;
-    let f = file.as_object_mut().expect("an object");
-    f.insert("node-name".into(), json!(FILE_NODE));
-    f.insert("read-only".into(), json!(opts.readonly));
-
-    let mut disk = format_keys(format, opts);
-    disk.insert("node-name".into(), json!(DISK_NODE));
-    disk.insert("file".into(), json!(FILE_NODE));
-    disk.insert("read-only".into(), json!(opts.readonly));
-    if let Some(discard) = opts.discard {
-        disk.insert("discard".into(), json!(discard.as_str()));
+/// The `--blockdev` arguments of qemu-storage-daemon for the whole chain, bottom
+/// up (a node is defined before a node refers to it): for each image its
+/// protocol node, its data file's node, then its format node with the driver
+/// pinned and `"backing"` naming the next node, or `null` at the bottom.
+pub(crate) fn daemon_blockdevs(chain: &ImageChain, opts: &AttachOptions) -> Result<Vec<String>> {
+    let mut out = Vec::new();
+    for (i, node) in chain.nodes.iter().enumerate().rev() {
+        let [file_name, disk_name, data_name] = node_names(i);
+        let ro = node_readonly(i, opts);
+        let mut file = protocol_node(&node.path, opts, true)?;
+        file.insert("node-name".into(), json!(file_name));
+        file.insert("read-only".into(), json!(ro));
+        out.push(Value::Object(file).to_string());
+        let mut disk = Map::new();
+        disk.insert("driver".into(), json!(node.format().qemu_driver()));
+        disk.insert("node-name".into(), json!(disk_name));
+        disk.insert("file".into(), json!(file_name));
+        disk.insert("read-only".into(), json!(ro));
+        if let Some(data) = &node.data_file {
+            let mut d = protocol_node(data, opts, true)?;
+            d.insert("node-name".into(), json!(data_name));
+            d.insert("read-only".into(), json!(ro));
+            out.push(Value::Object(d).to_string());
+            disk.insert("data-file".into(), json!(data_name));
+        }
+        if node.format().has_backing_option() {
+            let below = match chain.nodes.get(i + 1) {
+                Some(_) => json!(node_names(i + 1)[1]),
+                None => Value::Null,
+            };
+            disk.insert("backing".into(), below);
+        }
+        if i == 0
+            && let Some(discard) = opts.discard
+        {
+            disk.insert("discard".into(), json!(discard.as_str()));
+        }
+        out.push(Value::Object(disk).to_string());
     }
-    Ok([file.to_string(), Value::Object(disk).to_string()])
+    Ok(out)
 }
 
 /// The `--export` argument: a FUSE export of the format node on `mountpoint` (a
@@ -106,35 +143,65 @@ pub(crate) fn fuse_export(mountpoint: &Path, readonly: bool) -> Result<String> {
     .to_string())
 }
 
-/// The image argument of qemu-nbd: the same graph as a `json:` pseudo-filename
-/// (which also keeps qemu from reading a protocol prefix such as `nbd:` out of a
-/// file name). The modes are given to qemu-nbd as options instead.
-pub(crate) fn nbd_filename(image: &Path, format: Format, opts: &AttachOptions) -> Result<String> {
-    let mut spec = format_keys(format, opts);
-    spec.insert("file".into(), protocol_node(image, opts, false)?);
-    Ok(format!("json:{}", Value::Object(spec)))
+/// Chain node `i` and everything below it as one nested JSON object.
+fn nested_node(chain: &ImageChain, i: usize, opts: &AttachOptions) -> Result<Value> {
+    let node = &chain.nodes[i];
+    let mut spec = Map::new();
+    spec.insert("driver".into(), json!(node.format().qemu_driver()));
+    spec.insert(
+        "file".into(),
+        Value::Object(protocol_node(&node.path, opts, false)?),
+    );
+    if i > 0 {
+        spec.insert("read-only".into(), json!(true));
+    }
+    if let Some(data) = &node.data_file {
+        spec.insert(
+            "data-file".into(),
+            Value::Object(protocol_node(data, opts, false)?),
+        );
+    }
+    if node.format().has_backing_option() {
+        let below = match chain.nodes.get(i + 1) {
+            Some(_) => nested_node(chain, i + 1, opts)?,
+            None => Value::Null,
+        };
+        spec.insert("backing".into(), below);
+    }
+    Ok(Value::Object(spec))
+}
+
+/// The image argument of qemu-nbd and qemu-img: the same graph as a `json:`
+/// pseudo-filename (which also keeps qemu from reading a protocol prefix such as
+/// `nbd:` out of a file name). The modes are given to qemu-nbd as options instead.
+pub(crate) fn nbd_filename(chain: &ImageChain, opts: &AttachOptions) -> Result<String> {
+    Ok(format!("json:{}", nested_node(chain, 0, opts)?))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::chain::ChainNode;
+    use crate::format::{Format, ImageInfo};
     use crate::options::{AioMode, CacheMode, DiscardMode};
 
+    fn single(path: &str, format: Format) -> ImageChain {
+        ImageChain::single(Path::new(path), format)
+    }
+
     #[test]
-    fn daemon_graph_refuses_backing_by_default() {
-        let [file, disk] = daemon_blockdevs(
-            Path::new("/img/a.qcow2"),
-            Format::Qcow2,
+    fn daemon_graph_pins_the_driver_and_refuses_backing() {
+        let args = daemon_blockdevs(
+            &single("/img/a.qcow2", Format::Qcow2),
             &AttachOptions::default(),
         )
         .unwrap();
         assert_eq!(
-            file,
-            r#"{"driver":"file","filename":"/img/a.qcow2","node-name":"vmcraft-file","read-only":false}"#
-        );
-        assert_eq!(
-            disk,
-            r#"{"backing":null,"driver":"qcow2","file":"vmcraft-file","node-name":"vmcraft-disk","read-only":false}"#
+            args,
+            [
+                r#"{"driver":"file","filename":"/img/a.qcow2","node-name":"vmcraft-file","read-only":false}"#,
+                r#"{"backing":null,"driver":"qcow2","file":"vmcraft-file","node-name":"vmcraft-disk","read-only":false}"#
+            ]
         );
     }
 
@@ -146,24 +213,58 @@ mod tests {
             .cache(CacheMode::None)
             .aio(AioMode::Native)
             .discard(DiscardMode::Unmap);
-        let [file, disk] =
-            daemon_blockdevs(Path::new("/i \"x\".vmdk"), Format::Vmdk, &opts).unwrap();
+        let args = daemon_blockdevs(&single("/i \"x\".vmdk", Format::Vmdk), &opts).unwrap();
         assert_eq!(
-            file,
-            r#"{"aio":"native","cache":{"direct":true,"no-flush":false},"discard":"unmap","driver":"file","filename":"/i \"x\".vmdk","node-name":"vmcraft-file","read-only":true}"#
+            args,
+            [
+                r#"{"aio":"native","cache":{"direct":true,"no-flush":false},"discard":"unmap","driver":"file","filename":"/i \"x\".vmdk","node-name":"vmcraft-file","read-only":true}"#,
+                r#"{"backing":null,"discard":"unmap","driver":"vmdk","file":"vmcraft-file","node-name":"vmcraft-disk","read-only":true}"#
+            ]
+        );
+    }
+
+    fn node(path: &str, format: Format, data: Option<&str>) -> ChainNode {
+        ChainNode {
+            path: path.into(),
+            info: ImageInfo::new(format, false, 0),
+            data_file: data.map(Into::into),
+        }
+    }
+
+    #[test]
+    fn a_chain_is_given_node_by_node_bottom_up() {
+        let chain = ImageChain {
+            nodes: vec![
+                node("/i/top.qcow2", Format::Qcow2, Some("/i/top.data")),
+                node("/i/mid.vmdk", Format::Vmdk, None),
+                node("/b/base.raw", Format::Raw, None),
+            ],
+            extents: Vec::new(),
+        };
+        let args = daemon_blockdevs(&chain, &AttachOptions::default()).unwrap();
+        assert_eq!(
+            args,
+            [
+                r#"{"driver":"file","filename":"/b/base.raw","node-name":"vmcraft-file-2","read-only":true}"#,
+                r#"{"driver":"raw","file":"vmcraft-file-2","node-name":"vmcraft-disk-2","read-only":true}"#,
+                r#"{"driver":"file","filename":"/i/mid.vmdk","node-name":"vmcraft-file-1","read-only":true}"#,
+                r#"{"backing":"vmcraft-disk-2","driver":"vmdk","file":"vmcraft-file-1","node-name":"vmcraft-disk-1","read-only":true}"#,
+                r#"{"driver":"file","filename":"/i/top.qcow2","node-name":"vmcraft-file","read-only":false}"#,
+                r#"{"driver":"file","filename":"/i/top.data","node-name":"vmcraft-data","read-only":false}"#,
+                r#"{"backing":"vmcraft-disk-1","data-file":"vmcraft-data","driver":"qcow2","file":"vmcraft-file","node-name":"vmcraft-disk","read-only":false}"#,
+            ]
         );
         assert_eq!(
-            disk,
-            r#"{"discard":"unmap","driver":"vmdk","file":"vmcraft-file","node-name":"vmcraft-disk","read-only":true}"#
+            nbd_filename(&chain, &AttachOptions::default()).unwrap(),
+            r#"json:{"backing":{"backing":{"driver":"raw","file":{"driver":"file","filename":"/b/base.raw"},"read-only":true},"driver":"vmdk","file":{"driver":"file","filename":"/i/mid.vmdk"},"read-only":true},"data-file":{"driver":"file","filename":"/i/top.data"},"driver":"qcow2","file":{"driver":"file","filename":"/i/top.qcow2"}}"#
         );
     }
 
     #[test]
     fn formats_without_backing_get_no_backing_key() {
         for f in [Format::Raw, Format::Vhdx, Format::Vdi, Format::Vpc] {
-            let [_, disk] =
-                daemon_blockdevs(Path::new("/i"), f, &AttachOptions::default()).unwrap();
-            assert!(!disk.contains("backing"), "{disk}");
+            let args = daemon_blockdevs(&single("/i", f), &AttachOptions::default()).unwrap();
+            assert!(!args[1].contains("backing"), "{}", args[1]);
         }
     }
 
@@ -175,7 +276,7 @@ mod tests {
         );
         let opts = AttachOptions::default().cache(CacheMode::Unsafe);
         assert_eq!(
-            nbd_filename(Path::new("/img/nbd:x.qcow2"), Format::Qcow2, &opts).unwrap(),
+            nbd_filename(&single("/img/nbd:x.qcow2", Format::Qcow2), &opts).unwrap(),
             r#"json:{"backing":null,"driver":"qcow2","file":{"driver":"file","filename":"/img/nbd:x.qcow2"}}"#
         );
     }
@@ -184,7 +285,11 @@ mod tests {
     fn non_utf8_paths_are_refused() {
         use std::os::unix::ffi::OsStrExt;
         let p = Path::new(std::ffi::OsStr::from_bytes(b"/img/\xff.qcow2"));
-        let e = nbd_filename(p, Format::Qcow2, &AttachOptions::default()).unwrap_err();
+        let e = nbd_filename(
+            &ImageChain::single(p, Format::Qcow2),
+            &AttachOptions::default(),
+        )
+        .unwrap_err();
         assert_eq!(e.kind(), ErrorKind::InvalidArgument);
         assert!(e.to_string().contains("not valid UTF-8"));
     }

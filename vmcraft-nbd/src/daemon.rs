@@ -18,6 +18,7 @@ use nix::sys::signal::Signal;
 use vmcraft_block::{Command, CommandRunner};
 
 use crate::blockdev;
+use crate::chain::ImageChain;
 use crate::error::{Error, ErrorKind, Result};
 use crate::format::Format;
 use crate::host;
@@ -49,20 +50,18 @@ impl DaemonPaths {
 
 /// The qemu-storage-daemon command line for `image` in `paths`.
 pub(crate) fn daemon_command(
-    image: &Path,
-    format: Format,
+    chain: &ImageChain,
     opts: &AttachOptions,
     paths: &DaemonPaths,
 ) -> Result<Command> {
-    let [file, disk] = blockdev::daemon_blockdevs(image, format, opts)?;
     let export = blockdev::fuse_export(&paths.export, opts.readonly)?;
     // QemuOpts syntax: a comma in a value is written twice.
     let socket = blockdev::path_str("attach", &paths.qmp)?.replace(',', ",,");
-    Ok(Command::new("qemu-storage-daemon")
-        .arg("--blockdev")
-        .arg(file)
-        .arg("--blockdev")
-        .arg(disk)
+    let mut cmd = Command::new("qemu-storage-daemon");
+    for node in blockdev::daemon_blockdevs(chain, opts)? {
+        cmd = cmd.arg("--blockdev").arg(node);
+    }
+    Ok(cmd
         .arg("--export")
         .arg(export)
         .arg("--chardev")
@@ -111,6 +110,21 @@ impl StorageDaemon {
         format: Format,
         opts: &AttachOptions,
     ) -> Result<Self> {
+        Self::start_chain(runner, &ImageChain::single(image, format), opts)
+    }
+
+    /// [`StorageDaemon::start`] on a judged chain: every node given to qemu with
+    /// its driver pinned; once qemu has opened it, its graph is checked against
+    /// the chain's files (qemu opens a vmdk's extents by name), and anything else
+    /// stops the daemon with a [`ErrorKind::BackingFileRefused`] error before a
+    /// device is made from the export.
+    pub(crate) fn start_chain(
+        runner: &Arc<dyn CommandRunner>,
+        chain: &ImageChain,
+        opts: &AttachOptions,
+    ) -> Result<Self> {
+        let image = chain.top().path.as_path();
+        let format = chain.top().format();
         let subject = image.display();
         let parent = match &opts.runtime_dir {
             Some(d) => d.clone(),
@@ -148,7 +162,7 @@ impl StorageDaemon {
                 e,
             )
         })?;
-        let cmd = daemon_command(image, format, opts, &paths)?;
+        let cmd = daemon_command(chain, opts, &paths)?;
         let mut daemon = StorageDaemon {
             paths,
             dir: Some(dir),
@@ -176,7 +190,7 @@ impl StorageDaemon {
             )
             .with_kind(kind));
         }
-        if let Err(e) = daemon.wait_ready() {
+        if let Err(e) = daemon.wait_ready().and_then(|()| daemon.check_graph(chain)) {
             let _ = daemon.stop_inner();
             return Err(e);
         }
@@ -246,6 +260,21 @@ impl StorageDaemon {
             ));
         }
         Ok(())
+    }
+
+    /// Ask qemu which files it opened and refuse any the chain does not hold.
+    fn check_graph(&self, chain: &ImageChain) -> Result<()> {
+        let subject = self.image.display().to_string();
+        let nodes = qmp::block_nodes(&self.paths.qmp, self.timeout).map_err(|e| {
+            Error::new(
+                ErrorKind::DaemonFailed,
+                "attach",
+                &subject,
+                "cannot list the block nodes qemu-storage-daemon opened",
+            )
+            .with_source(e)
+        })?;
+        check_nodes(&nodes, chain, &subject)
     }
 
     /// What identifies our daemon in `/proc/PID/cmdline` (its pid file path).
@@ -366,6 +395,39 @@ impl Drop for StorageDaemon {
     }
 }
 
+/// Refuse a graph holding a protocol node for a file the chain does not hold, or
+/// a driver VMCraft never asks for.
+pub(crate) fn check_nodes(
+    nodes: &[qmp::BlockNode],
+    chain: &ImageChain,
+    subject: &str,
+) -> Result<()> {
+    let allowed = chain.allowed_files();
+    let formats: Vec<&str> = Format::ALL.iter().map(|f| f.qemu_driver()).collect();
+    for n in nodes {
+        let why = match n.driver.as_str() {
+            "file" | "host_device" if allowed.iter().any(|a| Path::new(&n.file) == *a) => continue,
+            "file" | "host_device" => format!(
+                "qemu opened {:?} (node {}), which the image's header check did not allow; \
+                 the image names a file VMCraft did not see",
+                n.file, n.name
+            ),
+            d if formats.contains(&d) => continue,
+            d => format!(
+                "qemu made a {d:?} node ({}) for {:?}, which VMCraft never asks for",
+                n.name, n.file
+            ),
+        };
+        return Err(Error::new(
+            ErrorKind::BackingFileRefused,
+            "attach",
+            subject,
+            why,
+        ));
+    }
+    Ok(())
+}
+
 /// The trimmed stderr of a failed command, if the error is one.
 pub(crate) fn stderr_of(e: &vmcraft_block::Error) -> &str {
     e.command_failure().map(|f| f.stderr.as_str()).unwrap_or("")
@@ -383,7 +445,8 @@ mod tests {
         let opts = AttachOptions::default()
             .readonly(true)
             .cache(CacheMode::None);
-        let cmd = daemon_command(Path::new("/img/a.vdi"), Format::Vdi, &opts, &paths).unwrap();
+        let chain = ImageChain::single(Path::new("/img/a.vdi"), Format::Vdi);
+        let cmd = daemon_command(&chain, &opts, &paths).unwrap();
         assert_eq!(
             cmd.argv(),
             [
@@ -404,6 +467,34 @@ mod tests {
             ]
         );
         assert_eq!(cmd.get_timeout(), Some(opts.ready_timeout));
+    }
+
+    #[test]
+    fn graph_check_refuses_files_the_chain_does_not_hold() {
+        let node = |name: &str, driver: &str, file: &str| qmp::BlockNode {
+            name: name.into(),
+            driver: driver.into(),
+            file: file.into(),
+        };
+        let chain = ImageChain::single(Path::new("/i/d.vmdk"), Format::Vmdk);
+        let ours = [
+            node("vmcraft-file", "file", "/i/d.vmdk"),
+            node("vmcraft-disk", "vmdk", "/i/d.vmdk"),
+        ];
+        check_nodes(&ours, &chain, "/i/d.vmdk").unwrap();
+        let mut more = ours.to_vec();
+        more.push(node("#block043", "file", "/etc/shadow"));
+        let e = check_nodes(&more, &chain, "/i/d.vmdk").unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::BackingFileRefused);
+        assert_eq!(
+            e.to_string(),
+            "attach: /i/d.vmdk: qemu opened \"/etc/shadow\" (node #block043), which the image's \
+             header check did not allow; the image names a file VMCraft did not see"
+        );
+        let mut other = ours.to_vec();
+        other.push(node("#block1", "nbd", "nbd://127.0.0.1:10809"));
+        let e = check_nodes(&other, &chain, "/i/d.vmdk").unwrap_err();
+        assert!(e.to_string().contains("a \"nbd\" node (#block1)"), "{e}");
     }
 
     fn runner(fake: FakeRunner) -> (Arc<FakeRunner>, Arc<dyn CommandRunner>) {

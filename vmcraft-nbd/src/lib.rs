@@ -55,6 +55,7 @@
 
 mod attach;
 mod blockdev;
+mod chain;
 mod daemon;
 mod error;
 mod format;
@@ -65,10 +66,11 @@ mod partitions;
 mod qmp;
 
 pub use attach::{Attachment, attach, attach_with};
+pub use chain::{ChainNode, ImageChain, MAX_CHAIN};
 pub use daemon::StorageDaemon;
 pub use error::{Error, ErrorKind, Result};
 pub use format::{
-    Format, ImageInfo, detect_format, detect_format_of, inspect_device, inspect_image,
+    Format, ImageInfo, VmdkExtent, detect_format, detect_format_of, inspect_device, inspect_image,
 };
 pub use nbd::{DeviceLock, NbdConnection, NbdHost};
 pub use options::{AioMode, AttachOptions, Backend, CacheMode, DiscardMode};

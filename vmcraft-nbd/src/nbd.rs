@@ -29,6 +29,7 @@ use nix::fcntl::{Flock, FlockArg};
 use vmcraft_block::{Clock, Command, CommandRunner, retry_with_backoff};
 
 use crate::blockdev;
+use crate::chain::ImageChain;
 use crate::daemon::stderr_of;
 use crate::error::{Error, ErrorKind, Result};
 use crate::format::Format;
@@ -258,6 +259,66 @@ fn stderr_is_transient(stderr: &str) -> bool {
     TRANSIENT.iter().any(|t| s.contains(t))
 }
 
+/// Ask `qemu-img info` which extent files qemu opens for the graph `filename`
+/// and refuse any the chain does not hold.
+pub(crate) fn check_extents_with_qemu_img(
+    runner: &dyn CommandRunner,
+    chain: &ImageChain,
+    filename: &str,
+    subject: &str,
+    timeout: Duration,
+) -> Result<()> {
+    let cmd = Command::new("qemu-img")
+        .args(["info", "--output=json", "--force-share", "--backing-chain"])
+        .arg(filename)
+        .timeout(timeout);
+    let out = runner.run(&cmd).map_err(|e| {
+        Error::block(
+            "nbd_connect",
+            subject,
+            "qemu-img info could not read the image",
+            e,
+        )
+        .with_kind(ErrorKind::InvalidImage)
+    })?;
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).map_err(|e| {
+        Error::new(
+            ErrorKind::CommandFailed,
+            "nbd_connect",
+            subject,
+            "qemu-img info printed something that is not JSON",
+        )
+        .with_source(e)
+    })?;
+    let images = match &json {
+        serde_json::Value::Array(a) => a.clone(),
+        other => vec![other.clone()],
+    };
+    let allowed = chain.allowed_files();
+    for img in &images {
+        let extents = img
+            .pointer("/format-specific/data/extents")
+            .and_then(serde_json::Value::as_array);
+        for e in extents.into_iter().flatten() {
+            let Some(file) = e.get("filename").and_then(serde_json::Value::as_str) else {
+                continue;
+            };
+            if !allowed.iter().any(|a| Path::new(file) == *a) {
+                return Err(Error::new(
+                    ErrorKind::BackingFileRefused,
+                    "attach",
+                    subject,
+                    format!(
+                        "qemu would open extent {file:?}, which the image's header check did \
+                         not allow; the image names a file VMCraft did not see"
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// The `qemu-nbd --connect` command line.
 pub(crate) fn connect_command(
     device: &Path,
@@ -453,8 +514,32 @@ impl NbdConnection {
         format: Format,
         opts: &AttachOptions,
     ) -> Result<Self> {
-        let subject = image.display().to_string();
-        let filename = blockdev::nbd_filename(image, format, opts)?;
+        Self::connect_chain(
+            runner,
+            clock,
+            host,
+            &ImageChain::single(image, format),
+            opts,
+        )
+    }
+
+    /// [`NbdConnection::connect`] on a judged chain. qemu-nbd has no monitor to
+    /// ask afterwards what it opened, so where the chain holds a vmdk (whose
+    /// extents qemu opens by name) `qemu-img info` reads the same graph first and
+    /// any extent the chain does not hold is refused before anything connects.
+    pub(crate) fn connect_chain(
+        runner: &Arc<dyn CommandRunner>,
+        clock: &dyn Clock,
+        host: &NbdHost,
+        chain: &ImageChain,
+        opts: &AttachOptions,
+    ) -> Result<Self> {
+        let format = chain.top().format();
+        let subject = chain.top().path.display().to_string();
+        let filename = blockdev::nbd_filename(chain, opts)?;
+        if chain.nodes.iter().any(|n| n.format() == Format::Vmdk) {
+            check_extents_with_qemu_img(&**runner, chain, &filename, &subject, opts.ready_timeout)?;
+        }
         let timeout = opts.ready_timeout;
         retry_with_backoff(&opts.retry, clock, is_transient, |attempt| {
             let lock = claim_device(host)?;

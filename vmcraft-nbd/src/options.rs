@@ -130,7 +130,7 @@ impl DiscardMode {
 ///     .readonly(true)
 ///     .backend(Backend::StorageDaemon)
 ///     .ready_timeout(Duration::from_secs(10));
-/// assert!(opts.readonly && !opts.allow_backing_file);
+/// assert!(opts.readonly && !opts.allow_backing_file && !opts.allow_vmdk_extents);
 /// let same = AttachOptions { format: Some(Format::Qcow2), readonly: true,
 ///     backend: Backend::StorageDaemon, ready_timeout: Duration::from_secs(10),
 ///     ..Default::default() };
@@ -146,9 +146,22 @@ pub struct AttachOptions {
     pub readonly: bool,
     /// Which backend to use.
     pub backend: Backend,
-    /// Follow backing files, external data files and vmdk extents outside the
-    /// image's directory. Off by default: a guest controls those names.
+    /// Follow a backing chain (and a qcow2's external data file). Off by default:
+    /// a guest controls those names. When on, every node of the chain needs an
+    /// explicit format (the top image's from [`AttachOptions::format`], each
+    /// backing file's recorded in its child's header), `json:` and protocol names
+    /// are refused, each name is resolved here (relative to the directory of the
+    /// image naming it) to an existing regular file or block device, and qemu is
+    /// given the whole chain with every node's driver pinned, ending in
+    /// `"backing": null`, so it opens nothing else.
     pub allow_backing_file: bool,
+    /// Follow a VMDK descriptor's extent files (`monolithicFlat`,
+    /// `twoGbMaxExtentSparse`/`Flat`, `vmfs`: split VMDKs whose data lives in
+    /// files beside the descriptor). Off by default. When on, each extent must be
+    /// a plain file name (no `/`, no `..`) of an existing regular file, not a
+    /// symlink, in the image's own directory; a sparse extent must not wrap a
+    /// descriptor of its own.
+    pub allow_vmdk_extents: bool,
     /// Retry schedule for `qemu-nbd --connect` (only transient failures are
     /// retried). Default: 5 attempts, waiting 2 s, 4 s, 8 s, 10 s.
     pub retry: RetryPolicy,
@@ -177,6 +190,7 @@ impl Default for AttachOptions {
             readonly: false,
             backend: Backend::Auto,
             allow_backing_file: false,
+            allow_vmdk_extents: false,
             retry: RetryPolicy::default(),
             cache: None,
             aio: None,
@@ -210,6 +224,12 @@ impl AttachOptions {
     /// Set [`AttachOptions::allow_backing_file`].
     pub fn allow_backing_file(mut self, allow: bool) -> Self {
         self.allow_backing_file = allow;
+        self
+    }
+
+    /// Set [`AttachOptions::allow_vmdk_extents`].
+    pub fn allow_vmdk_extents(mut self, allow: bool) -> Self {
+        self.allow_vmdk_extents = allow;
         self
     }
 

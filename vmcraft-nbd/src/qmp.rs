@@ -68,7 +68,22 @@ impl Qmp {
 
     /// Run `command` (no arguments) and return its `return` value.
     pub(crate) fn execute(&mut self, command: &'static str) -> Result<Value, QmpError> {
-        let mut msg = json!({ "execute": command }).to_string();
+        self.execute_with(command, Value::Null)
+    }
+
+    /// Run `command` with `arguments` (none when `Null`) and return its `return`
+    /// value.
+    pub(crate) fn execute_with(
+        &mut self,
+        command: &'static str,
+        arguments: Value,
+    ) -> Result<Value, QmpError> {
+        let mut msg = if arguments.is_null() {
+            json!({ "execute": command })
+        } else {
+            json!({ "execute": command, "arguments": arguments })
+        }
+        .to_string();
         msg.push('\n');
         self.writer
             .write_all(msg.as_bytes())
@@ -88,6 +103,35 @@ impl Qmp {
             }
         }
     }
+}
+
+/// One node of qemu's block graph: its node name, its driver, and the file name
+/// qemu reports for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct BlockNode {
+    pub(crate) name: String,
+    pub(crate) driver: String,
+    pub(crate) file: String,
+}
+
+/// Every node of the server's block graph (`query-named-block-nodes`, flat),
+/// including the ones qemu made itself (a vmdk's extent files, `#blockNNN`).
+pub(crate) fn block_nodes(socket: &Path, timeout: Duration) -> Result<Vec<BlockNode>, QmpError> {
+    let mut qmp = Qmp::connect(socket, timeout)?;
+    let reply = qmp.execute_with("query-named-block-nodes", json!({ "flat": true }))?;
+    let nodes = reply
+        .as_array()
+        .ok_or_else(|| QmpError::Protocol(reply.to_string()))?;
+    nodes
+        .iter()
+        .map(|n| {
+            let field = |k: &str| n.get(k).and_then(Value::as_str).map(str::to_string);
+            match (field("node-name"), field("drv"), field("file")) {
+                (Some(name), Some(driver), Some(file)) => Ok(BlockNode { name, driver, file }),
+                _ => Err(QmpError::Protocol(n.to_string())),
+            }
+        })
+        .collect()
 }
 
 /// Ask the QMP server on `socket` to quit. A connection closed right after the
@@ -147,6 +191,34 @@ mod tests {
         assert_eq!(
             h.join().unwrap(),
             [r#"{"execute":"qmp_capabilities"}"#, r#"{"execute":"quit"}"#]
+        );
+    }
+
+    #[test]
+    fn block_nodes_are_listed() {
+        let dir = tempfile::tempdir().unwrap();
+        let (sock, h) = server(
+            dir.path(),
+            vec![
+                "{\"return\": {}}\n",
+                "{\"return\": [{\"node-name\": \"#block043\", \"drv\": \"file\", \"file\": \"/i/d-flat.vmdk\", \"ro\": true}, \
+                 {\"node-name\": \"vmcraft-disk\", \"drv\": \"vmdk\", \"file\": \"/i/d.vmdk\"}]}\n",
+            ],
+        );
+        let nodes = block_nodes(&sock, Duration::from_secs(5)).unwrap();
+        assert_eq!(
+            nodes[0],
+            BlockNode {
+                name: "#block043".into(),
+                driver: "file".into(),
+                file: "/i/d-flat.vmdk".into()
+            }
+        );
+        assert_eq!(nodes.len(), 2);
+        let seen = h.join().unwrap();
+        assert_eq!(
+            seen[1],
+            r#"{"arguments":{"flat":true},"execute":"query-named-block-nodes"}"#
         );
     }
 

@@ -14,7 +14,7 @@ use common::{
 };
 use vmcraft_block::testing::{TestEnv, conformance, require_tool};
 use vmcraft_block::{BlockDevice, ImageFile};
-use vmcraft_nbd::{Attachment, Backend, Format, attach};
+use vmcraft_nbd::{AttachOptions, Attachment, Backend, Format, attach};
 
 /// Distinct bytes for each place written.
 fn pattern(seed: u8, len: usize) -> Vec<u8> {
@@ -58,6 +58,18 @@ fn check_places(dev: &dyn BlockDevice, seed: u8, size: u64) {
 /// detach; check the image with qemu-img and compare qemu-img's own reading of it;
 /// re-attach read-only and read everything back through the partition nodes.
 fn round_trip(label: &str, format: Format, create_opts: &str, want_backend: Backend) {
+    round_trip_with(label, format, create_opts, want_backend, |o| o);
+}
+
+/// [`round_trip`] with the attach options adjusted (split vmdks need
+/// `allow_vmdk_extents`).
+fn round_trip_with(
+    label: &str,
+    format: Format,
+    create_opts: &str,
+    want_backend: Backend,
+    adjust: fn(AttachOptions) -> AttachOptions,
+) {
     if !privileged("attaching images") || !require_tool("mkfs.ext4") {
         return;
     }
@@ -68,7 +80,7 @@ fn round_trip(label: &str, format: Format, create_opts: &str, want_backend: Back
     std::fs::create_dir(&mnt).unwrap();
     let message = format!("written through a {format} image\n");
 
-    let mut att = attach(&image, opts(&env)).unwrap();
+    let mut att = attach(&image, adjust(opts(&env))).unwrap();
     assert_eq!(att.format(), format);
     assert_eq!(att.backend(), want_backend, "{}", att.backend_reason());
     assert!(att.device().to_string_lossy().starts_with("/dev/loop"));
@@ -122,7 +134,7 @@ fn round_trip(label: &str, format: Format, create_opts: &str, want_backend: Back
     drop(oracle);
     std::fs::remove_file(&raw).unwrap();
 
-    let att = attach(&image, opts(&env).readonly(true)).unwrap();
+    let att = attach(&image, adjust(opts(&env)).readonly(true)).unwrap();
     assert_eq!(att.partitions().len(), 2);
     let layout = |ps: &[vmcraft_block::KernelPartition]| {
         ps.iter()
@@ -167,21 +179,34 @@ fn vmdk_monolithic_sparse() {
 
 #[test]
 fn vmdk_descriptor_with_flat_extent() {
-    round_trip(
+    round_trip_with(
         "vmdkflat",
         Format::Vmdk,
         "subformat=monolithicFlat",
         Backend::StorageDaemon,
+        |o| o.allow_vmdk_extents(true),
     );
 }
 
 #[test]
 fn vmdk_descriptor_with_split_sparse_extents() {
-    round_trip(
+    round_trip_with(
         "vmdk2g",
         Format::Vmdk,
         "subformat=twoGbMaxExtentSparse",
         Backend::StorageDaemon,
+        |o| o.allow_vmdk_extents(true),
+    );
+}
+
+#[test]
+fn vmdk_descriptor_with_split_flat_extents() {
+    round_trip_with(
+        "vmdk2gflat",
+        Format::Vmdk,
+        "subformat=twoGbMaxExtentFlat",
+        Backend::StorageDaemon,
+        |o| o.allow_vmdk_extents(true),
     );
 }
 

@@ -321,19 +321,26 @@ fn backing_files_are_refused_unless_allowed() {
     assert_eq!(
         e.to_string(),
         format!(
-            "attach: {}: qcow2 image (auto-detected format) has backing file \"base.qcow2\"; \
-             refused because backing files are not allowed (set allow_backing_file to follow it)",
+            "attach: {}: qcow2 image (auto-detected format) names backing file \"base.qcow2\"; \
+             refused: backing files are not allowed (set allow_backing_file to follow them)",
             overlay.display()
         )
     );
     let e = attach(&overlay, opts(&env).format(Format::Qcow2)).unwrap_err();
     assert!(
-        e.to_string().contains("(given format) has backing file"),
+        e.to_string().contains("(given format) names backing file"),
         "{e}"
     );
     assert_eq!(sha256(&overlay), overlay_hash);
 
-    let att = attach(&overlay, opts(&env).allow_backing_file(true)).unwrap();
+    // A chain is followed only with every format explicit.
+    let e = attach(&overlay, opts(&env).allow_backing_file(true)).unwrap_err();
+    assert!(e.to_string().contains("given explicitly"), "{e}");
+    let att = attach(
+        &overlay,
+        opts(&env).allow_backing_file(true).format(Format::Qcow2),
+    )
+    .unwrap();
     let mut buf = [0u8; 4096];
     att.read_at(&mut buf, 1 << 20).unwrap();
     assert_eq!(buf, [0x42; 4096], "data comes from the backing file");
@@ -392,8 +399,9 @@ fn a_raw_guest_posing_as_qcow2_cannot_reach_host_files() {
     let e = attach_refused(&desc, &env, Backend::Auto);
     assert_eq!(e.kind(), ErrorKind::BackingFileRefused);
     assert!(
-        e.to_string()
-            .contains("has extent file \"/etc/hostname\" outside the image's directory"),
+        e.to_string().contains(
+            "names extent file \"/etc/hostname\"; refused: vmdk extent files are not allowed"
+        ),
         "{e}"
     );
     nothing_left(&env);

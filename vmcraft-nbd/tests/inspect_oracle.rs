@@ -59,6 +59,23 @@ fn check(image: &Path, format: Format, what: &str) {
     );
     let data_file = q["format-specific"]["data"]["data-file"].as_str();
     assert_eq!(info.data_file.as_deref(), data_file, "{what}: data file");
+    // The extent files qemu opened, less the image itself: exactly ours.
+    let dir = image.parent().unwrap();
+    let mut theirs: Vec<String> = q["format-specific"]["data"]["extents"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e["filename"].as_str().map(str::to_string))
+        .filter(|f| Path::new(f) != image)
+        .collect();
+    let mut ours: Vec<String> = info
+        .extents
+        .iter()
+        .map(|e| dir.join(&e.file).to_string_lossy().into_owned())
+        .collect();
+    theirs.sort();
+    ours.sort();
+    assert_eq!(ours, theirs, "{what}: extent files");
     assert_eq!(
         info.file_size,
         std::fs::metadata(image).unwrap().len(),
@@ -167,7 +184,7 @@ fn qcow2_with_a_data_file_is_refused_by_default() {
     let e = info.check_references(image.display(), false).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::BackingFileRefused);
     assert!(
-        e.to_string().contains("uses external data file \"x.raw\""),
+        e.to_string().contains("names external data file \"x.raw\""),
         "{e}"
     );
 }
@@ -198,8 +215,12 @@ fn vmdk_variants() {
         &["-b", "sparse.vmdk", "-F", "vmdk"],
     );
     let info = inspect_image(env.path().join("flat.vmdk"), None).unwrap();
-    assert_eq!(info.extent_files, ["flat-flat.vmdk"]);
-    info.check_references("flat.vmdk", false).unwrap();
+    let files: Vec<&str> = info.extents.iter().map(|e| e.file.as_str()).collect();
+    assert_eq!(files, ["flat-flat.vmdk"]);
+    // Split vmdks are followed only on request (AttachOptions::allow_vmdk_extents).
+    let e = info.check_references("flat.vmdk", false).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::BackingFileRefused);
+    info.check_references("flat.vmdk", true).unwrap();
 }
 
 #[test]

@@ -194,7 +194,9 @@ fn read_only_cache_aio_and_discard_reach_qemu_nbd() {
             "--cache=none",
             "--aio=native",
             "--discard=unmap",
-            r#"json:{"driver":"qcow2","file":{"driver":"file","filename":"/img/disk.qcow2"}}"#,
+            // One image given to qemu-nbd directly: pinned, with no backing,
+            // whatever allow_backing_file says (attach passes whole chains).
+            r#"json:{"backing":null,"driver":"qcow2","file":{"driver":"file","filename":"/img/disk.qcow2"}}"#,
         ],
         Response::ok(""),
     );

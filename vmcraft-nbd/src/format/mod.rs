@@ -9,10 +9,14 @@
 //! vdi, vpc (dynamic with the footer copy at the start, fixed with a checksummed
 //! footer at the end), and takes anything else for raw.
 
+mod descriptor;
 mod qcow2;
 mod vdi;
 mod vhd;
 mod vmdk;
+
+#[cfg(test)]
+pub(crate) use qcow2::tests as qcow2_tests;
 
 use std::fmt;
 use std::path::Path;
@@ -111,6 +115,22 @@ impl FromStr for Format {
     }
 }
 
+/// One extent line of a VMDK descriptor that names a file, as qemu's grammar
+/// reads it (see [`ImageInfo::extents`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VmdkExtent {
+    /// The access word: `RW` (the only one qemu opens), `RDONLY`, `NOACCESS`.
+    pub access: String,
+    /// The extent type: `FLAT`, `SPARSE`, `VMFS`, `VMFSSPARSE`, `SESPARSE`, or
+    /// whatever else the line says.
+    pub kind: String,
+    /// Size in sectors, as written.
+    pub sectors: i64,
+    /// The file name, as qemu would use it (relative to the image's directory
+    /// unless absolute).
+    pub file: String,
+}
+
 /// What [`inspect_image`] found in an image's header.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ImageInfo {
@@ -124,90 +144,137 @@ pub struct ImageInfo {
     /// The disk size the header states, where it states it plainly (raw, qcow2,
     /// vmdk, vdi).
     pub virtual_size: Option<u64>,
-    /// The backing (parent) file the header names.
+    /// The backing (parent) file the header names, as qemu reads it (cut at the
+    /// first NUL byte).
     pub backing_file: Option<String>,
+    /// The backing file's format as the header records it (a qcow2's backing
+    /// format extension; always `vmdk` for a vmdk parent). `None` means qemu
+    /// would probe it.
+    pub backing_format: Option<String>,
     /// A qcow2 external data file (`Some("")` when the header flags one without
     /// naming it).
     pub data_file: Option<String>,
-    /// The files a vmdk text descriptor's extents name (the data lives there).
-    pub extent_files: Vec<String>,
+    /// The files a vmdk descriptor's extent lines name (a text descriptor, or one
+    /// embedded in a sparse header of capacity 0): every line qemu's `sscanf`
+    /// would take for an extent, in order.
+    pub extents: Vec<VmdkExtent>,
     /// A qcow2 marked corrupt by qemu: it may only be opened read-only.
     pub marked_corrupt: bool,
 }
 
 impl ImageInfo {
-    fn new(format: Format, detected: bool, file_size: u64) -> Self {
+    pub(crate) fn new(format: Format, detected: bool, file_size: u64) -> Self {
         ImageInfo {
             format,
             detected,
             file_size,
             virtual_size: None,
             backing_file: None,
+            backing_format: None,
             data_file: None,
-            extent_files: Vec::new(),
+            extents: Vec::new(),
             marked_corrupt: false,
         }
     }
 
-    /// Refuse an image that refers to files outside itself, unless `allow`: a
-    /// backing file, an external data file, or vmdk extents that are absolute,
-    /// climb out of the image's directory with `..`, or name a qemu protocol
-    /// (`nbd:...`). A guest controls these names, so following them by default
-    /// would let an image read (or write) any file on the host.
+    /// Whether the image names any file besides itself (backing file, external
+    /// data file, vmdk extents).
+    ///
+    /// ```
+    /// use vmcraft_block::MemoryDisk;
+    /// use vmcraft_nbd::inspect_device;
+    /// assert!(!inspect_device(&MemoryDisk::new(1 << 20), None)?.has_references());
+    /// # Ok::<(), vmcraft_nbd::Error>(())
+    /// ```
+    pub fn has_references(&self) -> bool {
+        self.backing_file.is_some() || self.data_file.is_some() || !self.extents.is_empty()
+    }
+
+    /// Refuse an image that refers to any file outside itself (a backing file, an
+    /// external data file, vmdk extents), unless `allow`. A guest controls these
+    /// names, so following them by default would let an image read (or write) any
+    /// file on the host. With `allow`, only the names themselves are checked
+    /// here (no `json:` or protocol names, valid UTF-8); [`crate::attach`] also
+    /// resolves every one on the file system and pins qemu to what it resolved.
     ///
     /// ```no_run
     /// use vmcraft_nbd::{inspect_image, ErrorKind};
     /// let info = inspect_image("overlay.qcow2", None)?;
     /// let err = info.check_references("overlay.qcow2", false).unwrap_err();
     /// assert_eq!(err.kind(), ErrorKind::BackingFileRefused);
-    /// info.check_references("overlay.qcow2", true)?;
     /// # Ok::<(), vmcraft_nbd::Error>(())
     /// ```
     pub fn check_references(&self, image: impl fmt::Display, allow: bool) -> Result<()> {
-        if allow {
-            return Ok(());
+        let image = image.to_string();
+        let names = self
+            .backing_file
+            .iter()
+            .map(|b| ("backing file", b))
+            .chain(self.data_file.iter().map(|d| ("external data file", d)))
+            .chain(self.extents.iter().map(|e| ("extent file", &e.file)));
+        for (what, name) in names {
+            if !allow {
+                return Err(self.refusal(
+                    &image,
+                    what,
+                    name,
+                    "references to other files are not allowed",
+                ));
+            }
+            if let Err(why) = check_name(name) {
+                return Err(self.refusal(&image, what, name, why));
+            }
         }
+        Ok(())
+    }
+
+    /// The error for a reference refused because `why`.
+    pub(crate) fn refusal(&self, image: &str, what: &str, name: &str, why: &str) -> Error {
         let how = if self.detected {
             "auto-detected"
         } else {
             "given"
         };
-        let refuse = |what: String| {
-            Err(Error::new(
-                ErrorKind::BackingFileRefused,
-                "attach",
-                &image,
-                format!(
-                    "{} image ({how} format) {what}; refused because backing files are not \
-                     allowed (set allow_backing_file to follow it)",
-                    self.format
-                ),
-            ))
+        let named = if name.is_empty() {
+            format!("uses an {what} without naming it")
+        } else {
+            format!("names {what} {name:?}")
         };
-        if let Some(b) = &self.backing_file {
-            return refuse(format!("has backing file {b:?}"));
-        }
-        if let Some(d) = &self.data_file {
-            if d.is_empty() {
-                return refuse("uses an external data file".to_string());
-            }
-            return refuse(format!("uses external data file {d:?}"));
-        }
-        if let Some(bad) = self.extent_files.iter().find(|e| !is_contained_name(e)) {
-            return refuse(format!(
-                "has extent file {bad:?} outside the image's directory"
-            ));
-        }
-        Ok(())
+        Error::new(
+            ErrorKind::BackingFileRefused,
+            "attach",
+            image,
+            format!(
+                "{} image ({how} format) {named}; refused: {why}",
+                self.format
+            ),
+        )
     }
 }
 
-/// A relative file name that stays in its directory and names no qemu protocol.
-fn is_contained_name(name: &str) -> bool {
-    !name.is_empty()
-        && !name.starts_with('/')
-        && !name.contains(':')
-        && !name.split('/').any(|c| c == "..")
+/// Refuse names that are not a plain path to qemu: `json:` options, protocol
+/// prefixes (`nbd:`, `http:`, ...), names that were not valid UTF-8, empty names.
+pub(crate) fn check_name(name: &str) -> std::result::Result<(), &'static str> {
+    if name.is_empty() {
+        return Err("the name is empty");
+    }
+    if name.contains('\u{fffd}') {
+        return Err("the name is not valid UTF-8");
+    }
+    if name.starts_with("json:") {
+        return Err("json: option strings are never followed");
+    }
+    if name
+        .split('/')
+        .next()
+        .is_some_and(|first| first.contains(':'))
+    {
+        return Err("protocol names (nbd:, http:, ...) are never followed");
+    }
+    if name.chars().any(char::is_control) {
+        return Err("the name holds control characters");
+    }
+    Ok(())
 }
 
 /// Detect the format of the image at `path` from its magic bytes.
@@ -502,33 +569,49 @@ mod tests {
     fn references_are_refused_unless_allowed() {
         let mut info = ImageInfo::new(Format::Qcow2, true, 1 << 20);
         info.check_references("/i", false).unwrap();
+        assert!(!info.has_references());
         info.backing_file = Some("base.qcow2".into());
         let e = info.check_references("/i", false).unwrap_err();
         assert_eq!(e.kind(), ErrorKind::BackingFileRefused);
         assert_eq!(
             e.to_string(),
-            "attach: /i: qcow2 image (auto-detected format) has backing file \"base.qcow2\"; \
-             refused because backing files are not allowed (set allow_backing_file to follow it)"
+            "attach: /i: qcow2 image (auto-detected format) names backing file \"base.qcow2\"; \
+             refused: references to other files are not allowed"
         );
         info.check_references("/i", true).unwrap();
 
         let mut info = ImageInfo::new(Format::Qcow2, false, 1 << 20);
         info.data_file = Some(String::new());
-        let e = info.check_references("/i", false).unwrap_err();
+        let e = info.check_references("/i", true).unwrap_err();
         assert!(
             e.to_string()
-                .contains("(given format) uses an external data file;"),
+                .contains("(given format) uses an external data file without naming it;"),
             "{e}"
         );
 
         let mut info = ImageInfo::new(Format::Vmdk, true, 1 << 20);
-        info.extent_files = vec!["disk-flat.vmdk".into(), "sub/disk-s001.vmdk".into()];
-        info.check_references("/i", false).unwrap();
-        for bad in ["/dev/sda", "../other.img", "a/../../b", "nbd://host/x", ""] {
-            info.extent_files = vec![bad.into()];
-            let e = info.check_references("/i", false).unwrap_err();
+        let extent = |f: &str| VmdkExtent {
+            access: "RW".into(),
+            kind: "FLAT".into(),
+            sectors: 8,
+            file: f.into(),
+        };
+        info.extents = vec![extent("disk-flat.vmdk")];
+        assert!(info.has_references());
+        info.check_references("/i", false).unwrap_err();
+        info.check_references("/i", true).unwrap();
+        for (bad, why) in [
+            ("json:{\"driver\":\"file\"}", "json:"),
+            ("nbd://host/x", "protocol"),
+            ("http:x", "protocol"),
+            ("", "empty"),
+            ("a\u{fffd}b", "UTF-8"),
+            ("a\nb", "control"),
+        ] {
+            info.extents = vec![extent(bad)];
+            let e = info.check_references("/i", true).unwrap_err();
             assert_eq!(e.kind(), ErrorKind::BackingFileRefused, "{bad}");
-            assert!(e.to_string().contains("outside the image's directory"));
+            assert!(e.to_string().contains(why), "{bad}: {e}");
         }
     }
 }

@@ -21,6 +21,9 @@ const INCOMPAT_EXTL2: u64 = 1 << 4;
 const INCOMPAT_KNOWN: u64 = 0x1f;
 
 const EXT_DATA_FILE: u32 = 0x4441_5441;
+const EXT_BACKING_FORMAT: u32 = 0xe279_2aca;
+/// qemu's limit on the backing format name (`sizeof(bs->backing_format) - 1`).
+const MAX_BACKING_FORMAT: usize = 15;
 
 /// qemu's own limits (QCOW_MAX_L1_SIZE, QCOW_MAX_REFTABLE_SIZE).
 const MAX_L1_BYTES: u64 = 32 << 20;
@@ -116,7 +119,12 @@ pub(super) fn inspect(dev: &dyn BlockDevice, size: u64, info: &mut ImageInfo) ->
     // The backing file name and the header extensions live in the first cluster.
     let first = read_clamped(dev, 0, cs.min(size) as usize, size)?;
     if backing_offset != 0 {
-        if backing_size == 0 || backing_size > 1023 || backing_offset + backing_size > cs {
+        if backing_size == 0
+            || backing_size > 1023
+            || backing_offset
+                .checked_add(backing_size)
+                .is_none_or(|end| end > cs)
+        {
             return Err(invalid(format!(
                 "qcow2 backing file name ({backing_size} bytes at offset {backing_offset}) \
                  is outside the header cluster"
@@ -126,12 +134,18 @@ pub(super) fn inspect(dev: &dyn BlockDevice, size: u64, info: &mut ImageInfo) ->
         if end > first.len() {
             return Err(truncated("backing file name ends".into(), size));
         }
-        info.backing_file =
-            Some(String::from_utf8_lossy(&first[backing_offset as usize..end]).into_owned());
+        // qemu keeps the name as a C string: it ends at the first NUL.
+        let name = c_name(&first[backing_offset as usize..end]);
+        if !name.is_empty() {
+            info.backing_file = Some(name);
+        }
     }
-    let data_file_name = header_extensions(&first, header_length as usize)?;
+    let ext = header_extensions(&first, header_length as usize)?;
     if incompat & INCOMPAT_DATA_FILE != 0 {
-        info.data_file = Some(data_file_name.unwrap_or_default());
+        info.data_file = Some(ext.data_file.unwrap_or_default());
+    }
+    if info.backing_file.is_some() {
+        info.backing_format = ext.backing_format;
     }
 
     check_l1(dev, size, cs, virtual_size, l1_size, l1_offset, incompat)?;
@@ -155,10 +169,23 @@ pub(super) fn inspect(dev: &dyn BlockDevice, size: u64, info: &mut ImageInfo) ->
     Ok(())
 }
 
-/// Walk the header extensions; return the external data file name if one is given.
-fn header_extensions(first: &[u8], start: usize) -> Result<Option<String>> {
+/// A name stored in the header, as qemu's C string holds it.
+fn c_name(bytes: &[u8]) -> String {
+    let end = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
+    super::vmdk::name_text(&bytes[..end])
+}
+
+/// What the header extensions name.
+#[derive(Debug, Default)]
+struct Extensions {
+    data_file: Option<String>,
+    backing_format: Option<String>,
+}
+
+/// Walk the header extensions.
+fn header_extensions(first: &[u8], start: usize) -> Result<Extensions> {
     let mut off = start;
-    let mut data_file = None;
+    let mut ext = Extensions::default();
     while off + 8 <= first.len() {
         let kind = be32(first, off);
         let len = be32(first, off + 4) as usize;
@@ -166,17 +193,25 @@ fn header_extensions(first: &[u8], start: usize) -> Result<Option<String>> {
         if kind == 0 {
             break;
         }
-        if off + len > first.len() {
+        if len > first.len() - off {
             return Err(invalid(format!(
                 "qcow2 header extension 0x{kind:08x} ({len} bytes) overruns the header cluster"
             )));
         }
-        if kind == EXT_DATA_FILE {
-            data_file = Some(String::from_utf8_lossy(&first[off..off + len]).into_owned());
+        let value = &first[off..off + len];
+        match kind {
+            EXT_DATA_FILE => ext.data_file = Some(c_name(value)),
+            EXT_BACKING_FORMAT if len > MAX_BACKING_FORMAT => {
+                return Err(invalid(format!(
+                    "qcow2 backing format name is {len} bytes (qemu allows {MAX_BACKING_FORMAT})"
+                )));
+            }
+            EXT_BACKING_FORMAT => ext.backing_format = Some(c_name(value)),
+            _ => {}
         }
         off += len.div_ceil(8) * 8;
     }
-    Ok(data_file)
+    Ok(ext)
 }
 
 fn check_l1(
@@ -428,6 +463,36 @@ pub(crate) mod tests {
         let info = inspect_bytes(img).unwrap();
         assert_eq!(info.backing_file.as_deref(), Some("base.qcow2"));
         assert_eq!(info.data_file.as_deref(), Some("/dev/sda1"));
+    }
+
+    #[test]
+    fn names_end_at_nul_and_the_backing_format_is_read() {
+        let mut img = fresh_qcow2();
+        let name = b"base.qcow2\0/etc/shadow";
+        img[8..16].copy_from_slice(&512u64.to_be_bytes());
+        img[16..20].copy_from_slice(&(name.len() as u32).to_be_bytes());
+        img[512..512 + name.len()].copy_from_slice(name);
+        img[112..116].copy_from_slice(&EXT_BACKING_FORMAT.to_be_bytes());
+        img[116..120].copy_from_slice(&5u32.to_be_bytes());
+        img[120..125].copy_from_slice(b"qcow2");
+        let info = inspect_bytes(img.clone()).unwrap();
+        assert_eq!(info.backing_file.as_deref(), Some("base.qcow2"));
+        assert_eq!(info.backing_format.as_deref(), Some("qcow2"));
+        // A name that is all NUL is no backing file at all, as in qemu.
+        img[512..512 + name.len()].fill(0);
+        let info = inspect_bytes(img.clone()).unwrap();
+        assert_eq!((info.backing_file, info.backing_format), (None, None));
+        // qemu caps the format name at 15 bytes.
+        img[116..120].copy_from_slice(&16u32.to_be_bytes());
+        assert!(invalid_message(img).contains("backing format name is 16 bytes"));
+    }
+
+    #[test]
+    fn a_backing_offset_that_overflows_is_refused() {
+        let mut img = fresh_qcow2();
+        img[8..16].copy_from_slice(&(u64::MAX - 4).to_be_bytes());
+        img[16..20].copy_from_slice(&10u32.to_be_bytes());
+        assert!(invalid_message(img).contains("is outside the header cluster"));
     }
 
     #[test]
