@@ -70,7 +70,14 @@ fn check_header<D: BlockDevice + ?Sized>(
     disk_sectors: u64,
     lba: u64,
 ) -> vmcraft_block::Result<HeaderState> {
-    let raw = cache.read_vec(lba * ss, ss as usize)?;
+    // Every LBA below comes from the disk: sums are checked, and a value that
+    // overflows is refused like one that is out of range.
+    let Some(at) = lba.checked_mul(ss).filter(|_| lba < disk_sectors) else {
+        return Ok(HeaderState::Bad(format!(
+            "header LBA {lba} is past the end of the disk ({disk_sectors} sectors)"
+        )));
+    };
+    let raw = cache.read_vec(at, ss as usize)?;
     if &raw[..8] != b"EFI PART" {
         return Ok(HeaderState::Missing);
     }
@@ -136,7 +143,7 @@ fn check_header<D: BlockDevice + ?Sized>(
                 "last usable LBA {last} leaves no room for the backup entries before LBA {backup}"
             ));
         }
-        if entries_at < 2 || entries_at + array > first {
+        if entries_at < 2 || entries_at.checked_add(array).is_none_or(|e| e > first) {
             return bad(format!(
                 "partition entries at LBA {entries_at} overlap the header or the usable area"
             ));
@@ -155,7 +162,12 @@ fn check_header<D: BlockDevice + ?Sized>(
         }
     }
     // The entry array, checked on the raw bytes (gptman decodes it once, later).
-    let raw_entries = cache.read_vec(entries_at * ss, n as usize * ENTRY_SIZE as usize)?;
+    let Some(entries_off) = entries_at.checked_mul(ss) else {
+        return bad(format!(
+            "partition entries at LBA {entries_at} are past the end of the disk"
+        ));
+    };
+    let raw_entries = cache.read_vec(entries_off, n as usize * ENTRY_SIZE as usize)?;
     let crc = crc32fast::hash(&raw_entries);
     if crc != h.partition_entry_array_crc32 {
         return bad(format!(

@@ -52,7 +52,11 @@
 //! CRC, entry and link is checked before it is believed, and a damaged table is a
 //! [`ErrorKind::Corrupt`] error naming what is wrong (a GPT whose primary copy is
 //! damaged but whose backup is sound is read from the backup, with a warning).
-//! Nothing is ever written on a read.
+//! Nothing is ever written on a read. Reading is also bounded: every LBA and
+//! count from the disk is range-checked with checked arithmetic (a value whose
+//! sum would overflow is refused like any out-of-range one), a GPT holds at most
+//! 16384 entries of 128 bytes, and an extended boot record chain at most 256
+//! records, empty ones included, each linking forward (so it cannot loop).
 
 #![deny(missing_docs)]
 

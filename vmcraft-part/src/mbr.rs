@@ -31,6 +31,11 @@ const ID_GPT_PROTECTIVE: u8 = 0xee;
 const ID_LINK: u8 = 0x05;
 /// The kernel handles at most 256 partitions per disk.
 const MAX_LOGICALS: usize = 252;
+/// The most extended boot records a chain may have, counting every one visited,
+/// empty ones too (a chain of empty EBRs describes nothing but would otherwise
+/// be walked to the end of an extended partition of up to 2^32 sectors).
+/// Enough for [`MAX_LOGICALS`] logical partitions and an empty first EBR.
+pub(crate) const MAX_EBRS: usize = 256;
 const SIGNATURE: [u8; 2] = [0x55, 0xaa];
 
 /// Whether an MBR id marks an extended partition (as the kernel and fdisk see it).
@@ -689,7 +694,9 @@ fn place_ebrs(logicals: &mut [LogicalPartition], ext_start: u64) -> std::result:
     Ok(())
 }
 
-/// Walk the EBR chain of the extended partition at `es..=et`.
+/// Walk the EBR chain of the extended partition at `es..=et`. Each link must
+/// point forward (so the chain cannot loop), inside the extended partition, and
+/// the chain may hold at most [`MAX_EBRS`] records, empty ones included.
 fn read_chain<D: BlockDevice + ?Sized>(
     cache: &mut DiskCache<'_, D>,
     ss: u64,
@@ -700,7 +707,14 @@ fn read_chain<D: BlockDevice + ?Sized>(
     let mut out: Vec<LogicalPartition> = Vec::new();
     let mut ebr = es;
     let mut first = true;
+    let mut visited = 0usize;
     loop {
+        visited += 1;
+        if visited > MAX_EBRS {
+            return Err(ctx.corrupt(format!(
+                "the extended boot record chain is longer than {MAX_EBRS} records (record {visited} at sector {ebr})"
+            )));
+        }
         let raw = cache
             .read_vec(ebr * ss, 512)
             .map_err(|e| ctx.block("reading the extended boot records", e))?;

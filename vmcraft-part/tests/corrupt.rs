@@ -185,6 +185,43 @@ fn hostile_header_fields_fall_back_or_fail_cleanly() {
             true,
             "partition entries at LBA 1152921504606846976 overlap the header or the usable area",
         ),
+        // Values whose sums overflow a u64: refused like any other out-of-range
+        // value, never an arithmetic overflow.
+        (
+            "entries at",
+            ENTRY_LBA,
+            u64::MAX - 7,
+            true,
+            "partition entries at LBA 18446744073709551608 overlap the header or the usable area",
+        ),
+        (
+            "first",
+            FIRST_USABLE,
+            u64::MAX,
+            true,
+            "last usable LBA 32734 is before the first usable LBA 18446744073709551615",
+        ),
+        (
+            "last",
+            LAST_USABLE,
+            u64::MAX,
+            true,
+            "last usable LBA 18446744073709551615 leaves no room for the backup entries before LBA 32767",
+        ),
+        (
+            "backup",
+            BACKUP_LBA,
+            u64::MAX,
+            true,
+            "backup header LBA 18446744073709551615 is past the end of the disk (32768 sectors)",
+        ),
+        (
+            "current",
+            CURRENT_LBA,
+            u64::MAX,
+            true,
+            "says it is at LBA 18446744073709551615",
+        ),
     ];
     for &(what, field, value, wide, msg) in cases {
         let disk = gpt_with_two();
@@ -451,6 +488,47 @@ fn hostile_ebr_chains() {
         "partition 6 has the invalid boot flag 0x33",
         part_list,
     );
+}
+
+/// Write `count` empty EBRs from sector `es`, each linking to the next sector.
+fn empty_ebr_chain(disk: &MemoryDisk, es: u64, count: u64) {
+    for i in 0..count {
+        let ebr = es + i;
+        disk.write_at(&[0u8; 512], ebr * 512).unwrap();
+        if i + 1 < count {
+            put_entry(disk, ebr * 512 + 462, 0, 0x05, (i + 1) as u32, 1);
+        }
+        disk.write_at(&[0x55, 0xaa], ebr * 512 + 510).unwrap();
+    }
+}
+
+#[test]
+fn long_chains_of_empty_ebrs_are_bounded() {
+    // Empty EBRs describe no partition, but every one visited counts: a chain
+    // of them cannot make a read walk the whole extended partition.
+    let disk = MemoryDisk::new(SECTORS * 512);
+    part_init(&disk, "msdos").unwrap();
+    part_add(&disk, "e", 8192, 20000).unwrap();
+    empty_ebr_chain(&disk, 8192, 300);
+    refused(
+        &disk,
+        ErrorKind::Corrupt,
+        "the extended boot record chain is longer than 256 records (record 257 at sector 8448)",
+        part_list,
+    );
+    // A few empty records before a real one are read as before.
+    let disk = MemoryDisk::new(SECTORS * 512);
+    part_init(&disk, "msdos").unwrap();
+    part_add(&disk, "e", 8192, 20000).unwrap();
+    empty_ebr_chain(&disk, 8192, 10);
+    put_entry(&disk, 8201 * 512 + 462, 0, 0x05, 100, 1001);
+    let logical = 8292u64;
+    disk.write_at(&[0u8; 512], logical * 512).unwrap();
+    put_entry(&disk, logical * 512 + 446, 0, 0x83, 8, 1000);
+    disk.write_at(&[0x55, 0xaa], logical * 512 + 510).unwrap();
+    let parts = layout(&disk);
+    assert_eq!(parts.len(), 2, "{parts:?}");
+    assert_eq!(parts[1].part_start, 8300 * 512);
 }
 
 #[test]
