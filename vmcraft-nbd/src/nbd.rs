@@ -56,13 +56,15 @@ pub struct NbdHost {
 }
 
 impl NbdHost {
-    /// The real host; lock files in `lock_dir`, or `/run/lock` (the temp directory
-    /// where that does not exist).
+    /// The real host; lock files in `lock_dir`, or by default in
+    /// `/run/vmcraft/nbd-locks` (root; a private per-user directory under the temp
+    /// directory for anyone else). Lock directories must be private (see
+    /// [`DeviceLock::try_lock`]): a world-writable one such as `/run/lock` would let
+    /// any local user plant a symlink where a lock file goes.
     pub fn system(lock_dir: Option<&Path>) -> Self {
         let lock_dir = match lock_dir {
             Some(d) => d.to_path_buf(),
-            None if Path::new("/run/lock").is_dir() => PathBuf::from("/run/lock"),
-            None => std::env::temp_dir(),
+            None => default_lock_dir(),
         };
         let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
         NbdHost {
@@ -143,6 +145,55 @@ impl NbdHost {
     }
 }
 
+/// Where lock files go by default.
+fn default_lock_dir() -> PathBuf {
+    let uid = nix::unistd::geteuid();
+    if uid.is_root() && Path::new("/run").is_dir() {
+        PathBuf::from("/run/vmcraft/nbd-locks")
+    } else {
+        std::env::temp_dir().join(format!("vmcraft-{uid}-nbd-locks"))
+    }
+}
+
+/// Make `dir` (0700 where it is created) and require it to be a private
+/// directory of this user: not a symlink, owned by the effective uid, writable by
+/// nobody else (who could otherwise plant a symlink or a file to lock).
+fn private_lock_dir(dir: &Path) -> Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, MetadataExt};
+    let subject = dir.display();
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(|e| Error::io("nbd_connect", &subject, "creating the lock directory", e))?;
+    let meta = std::fs::symlink_metadata(dir)
+        .map_err(|e| Error::io("nbd_connect", &subject, "checking the lock directory", e))?;
+    let uid = nix::unistd::geteuid().as_raw();
+    let why = if meta.file_type().is_symlink() {
+        Some("is a symbolic link".to_string())
+    } else if !meta.is_dir() {
+        Some("is not a directory".to_string())
+    } else if meta.uid() != uid {
+        Some(format!("is owned by uid {}, not {uid}", meta.uid()))
+    } else if meta.mode() & 0o022 != 0 {
+        Some(format!(
+            "has mode {:o}: group or others can write to it",
+            meta.mode() & 0o7777
+        ))
+    } else {
+        None
+    };
+    match why {
+        Some(why) => Err(Error::new(
+            ErrorKind::PermissionDenied,
+            "nbd_connect",
+            &subject,
+            format!("the lock directory {why} (it must be a private directory, e.g. 0700)"),
+        )),
+        None => Ok(()),
+    }
+}
+
 /// An exclusive `flock` on device `n`'s lock file, held until dropped. Any process
 /// using the same lock directory skips a locked device.
 #[derive(Debug)]
@@ -153,6 +204,10 @@ pub struct DeviceLock {
 
 impl DeviceLock {
     /// Lock device `n` without waiting; `Ok(None)` when someone else holds it.
+    /// The lock directory is made 0700 if missing and must be a private
+    /// directory of this user (not a symlink, writable by nobody else); the lock
+    /// file is opened with `O_NOFOLLOW`, so a symlink planted in its place is
+    /// refused rather than followed.
     ///
     /// ```no_run
     /// use vmcraft_nbd::{DeviceLock, NbdHost};
@@ -163,20 +218,16 @@ impl DeviceLock {
     /// # Ok::<(), vmcraft_nbd::Error>(())
     /// ```
     pub fn try_lock(host: &NbdHost, n: u32) -> Result<Option<Self>> {
+        use std::os::unix::fs::OpenOptionsExt;
         let path = host.lock_path(n);
-        std::fs::create_dir_all(&host.lock_dir).map_err(|e| {
-            Error::io(
-                "nbd_connect",
-                host.lock_dir.display(),
-                "creating the lock directory",
-                e,
-            )
-        })?;
+        private_lock_dir(&host.lock_dir)?;
         let file = std::fs::OpenOptions::new()
             .read(true)
             .write(true)
             .create(true)
             .truncate(false)
+            .mode(0o600)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
             .open(&path)
             .map_err(|e| Error::io("nbd_connect", path.display(), "opening the lock file", e))?;
         match Flock::lock(file, FlockArg::LockExclusiveNonblock) {

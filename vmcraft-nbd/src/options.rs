@@ -174,9 +174,11 @@ pub struct AttachOptions {
     /// Where the storage daemon's private directory (FUSE export file, QMP socket,
     /// pid file) is made; the system temp directory when `None`.
     pub runtime_dir: Option<PathBuf>,
-    /// Where kernel-NBD device lock files live; `/run/lock` (or the temp directory
-    /// where that is missing) when `None`. Every process sharing NBD devices must
-    /// use the same directory.
+    /// Where kernel-NBD device lock files live; `/run/vmcraft/nbd-locks` for
+    /// root when `None`. It must be a private directory (owned by this user and
+    /// writable by nobody else; made 0700 when missing): a world-writable one such
+    /// as `/run/lock` is refused. Every process
+    /// sharing NBD devices must use the same directory.
     pub nbd_lock_dir: Option<PathBuf>,
     /// How long to wait for a daemon to start, a device to get its size, or a
     /// daemon to exit.

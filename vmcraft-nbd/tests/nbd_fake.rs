@@ -539,3 +539,49 @@ fn device_discovery_reads_sysfs() {
     assert!(sim.host.is_connected(0));
     assert_eq!(claim_device(&sim.host).unwrap().index(), 2);
 }
+
+#[test]
+fn lock_directories_must_be_private_and_lock_files_are_not_followed() {
+    use std::os::unix::fs::PermissionsExt;
+    let sim = Sim::new(1);
+    // Made 0700 when missing.
+    let lock = DeviceLock::try_lock(&sim.host, 0).unwrap().unwrap();
+    let mode = std::fs::metadata(&sim.host.lock_dir)
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o700);
+    drop(lock);
+
+    // World-writable, as /run/lock is: refused, nothing created.
+    std::fs::set_permissions(&sim.host.lock_dir, std::fs::Permissions::from_mode(0o1777)).unwrap();
+    let e = DeviceLock::try_lock(&sim.host, 0).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::PermissionDenied);
+    assert!(
+        e.to_string()
+            .contains("has mode 1777: group or others can write to it"),
+        "{e}"
+    );
+    std::fs::set_permissions(&sim.host.lock_dir, std::fs::Permissions::from_mode(0o700)).unwrap();
+
+    // A symlink where a lock file goes is not followed (the target stays as it is).
+    let victim = sim.host.lock_dir.parent().unwrap().join("victim");
+    std::fs::write(&victim, b"keep").unwrap();
+    let lock0 = sim.host.lock_dir.join("vmcraft-nbd0.lock");
+    std::fs::remove_file(&lock0).unwrap();
+    std::os::unix::fs::symlink(&victim, &lock0).unwrap();
+    let e = DeviceLock::try_lock(&sim.host, 0).unwrap_err();
+    assert!(e.to_string().contains("opening the lock file"), "{e}");
+    assert_eq!(std::fs::read(&victim).unwrap(), b"keep");
+
+    // A lock directory that is itself a symlink is refused.
+    let real = sim.host.lock_dir.parent().unwrap().join("real");
+    std::fs::create_dir(&real).unwrap();
+    let host = NbdHost {
+        lock_dir: sim.host.lock_dir.parent().unwrap().join("linked"),
+        ..sim.host.clone()
+    };
+    std::os::unix::fs::symlink(&real, &host.lock_dir).unwrap();
+    let e = DeviceLock::try_lock(&host, 0).unwrap_err();
+    assert!(e.to_string().contains("is a symbolic link"), "{e}");
+}
