@@ -49,6 +49,10 @@ pub const PACKAGES: &[(&str, &str)] = &[
     ("attr", "getfattr/setfattr for xattr tests"),
     ("debootstrap", "a real Debian tree for archive benchmarks"),
     (
+        "strace",
+        "the differential test's oracle of every file qemu opens for an image",
+    ),
+    (
         "liblzma-dev",
         "the system liblzma that vmcraft-archive links (faster than the bundled copy)",
     ),
