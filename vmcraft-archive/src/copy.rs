@@ -1,9 +1,9 @@
 //! Copies inside a [`GuestRoot`]: `cp` (one file's content) and `cp_a` (a tree
 //! with modes, owners, times, xattrs, symlinks and special files, like `cp -a`).
 
-use std::ffi::OsStr;
+use std::ffi::{OsStr, OsString};
 use std::fs::File;
-use std::os::fd::{AsFd, BorrowedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::Path;
 
 use rustix::fs::{AtFlags, FileType, Mode, OFlags};
@@ -31,16 +31,9 @@ impl GuestRoot {
     /// ```
     pub fn cp(&self, src: impl AsRef<Path>, dest: impl AsRef<Path>) -> Result<()> {
         let (src, dest) = (src.as_ref(), dest.as_ref());
+        // Regular files only, at both ends (a FIFO or a device is not opened).
         let mut input = self.open_read(src).map_err(|e| e.with_call("cp"))?;
         let st = rustix::fs::fstat(&input).map_err(|e| Error::errno("cp", src.display(), "", e))?;
-        if FileType::from_raw_mode(st.st_mode as _) != FileType::RegularFile {
-            return Err(Error::new(
-                ErrorKind::WrongType,
-                "cp",
-                src.display(),
-                "not a regular file",
-            ));
-        }
         let dest = self.dest_in_dir("cp", src, dest)?;
         let mut output = self
             .open_write(&dest, crate::WriteMode::Truncate, st.st_mode & 0o777)
@@ -73,13 +66,24 @@ impl GuestRoot {
         let (ddir, dname) = self.parent_name("cp_a", &dest)?;
         let mut policy = Policy::new(rustix::process::geteuid().is_root());
         copy_node(sdir.as_fd(), &sname, ddir.as_fd(), &dname, &mut policy).map_err(
-            |(what, e)| {
-                Error::errno(
+            |e| match e {
+                CopyError::Sys(what, e) => Error::errno(
                     "cp_a",
                     src.display(),
                     format!("{what} {}", dest.display()),
                     e,
-                )
+                ),
+                CopyError::NotRegular(name, t) => Error::new(
+                    ErrorKind::WrongType,
+                    "cp_a",
+                    src.display(),
+                    format!(
+                        "{}: {:?} in the destination is not a regular file (it is a {}); it is not written into",
+                        dest.display(),
+                        name,
+                        crate::content::type_name(t)
+                    ),
+                ),
             },
         )?;
         for w in &policy.warnings {
@@ -89,7 +93,20 @@ impl GuestRoot {
     }
 }
 
-type CopyResult = std::result::Result<(), (&'static str, Errno)>;
+/// Why a copy stopped: a system call failed, or a file in the destination that
+/// a regular file would be copied into is something else.
+enum CopyError {
+    Sys(&'static str, Errno),
+    NotRegular(OsString, FileType),
+}
+
+impl From<(&'static str, Errno)> for CopyError {
+    fn from((what, e): (&'static str, Errno)) -> Self {
+        CopyError::Sys(what, e)
+    }
+}
+
+type CopyResult = std::result::Result<(), CopyError>;
 
 fn copy_node(
     sdir: BorrowedFd<'_>,
@@ -107,7 +124,7 @@ fn copy_node(
         FileType::Directory => {
             match rustix::fs::mkdirat(ddir, dname, Mode::from_raw_mode(0o700)) {
                 Ok(()) | Err(Errno::EXIST) => {}
-                Err(e) => return Err(("mkdir", e)),
+                Err(e) => return Err(("mkdir", e).into()),
             }
             let open = |dir, name| {
                 rustix::fs::openat(
@@ -124,24 +141,42 @@ fn copy_node(
             }
         }
         FileType::RegularFile => {
+            // O_NONBLOCK and a type check after each open: neither end is ever
+            // a FIFO or a device whose content would be read or written.
+            let regular = |fd: &OwnedFd, name: &OsStr| -> CopyResult {
+                let st = rustix::fs::fstat(fd).map_err(|e| ("stat", e))?;
+                match FileType::from_raw_mode(st.st_mode) {
+                    FileType::RegularFile => Ok(()),
+                    t => Err(CopyError::NotRegular(name.to_os_string(), t)),
+                }
+            };
             let input = rustix::fs::openat(
                 sdir,
                 sname,
-                OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+                OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC,
                 Mode::empty(),
             )
             .map_err(|e| ("open", e))?;
+            regular(&input, sname)?;
+            if let Ok(st) = rustix::fs::statat(ddir, dname, AtFlags::SYMLINK_NOFOLLOW) {
+                let t = FileType::from_raw_mode(st.st_mode);
+                if !matches!(t, FileType::RegularFile | FileType::Symlink) {
+                    return Err(CopyError::NotRegular(dname.to_os_string(), t));
+                }
+            }
             let output = rustix::fs::openat(
                 ddir,
                 dname,
                 OFlags::WRONLY
                     | OFlags::CREATE
-                    | OFlags::TRUNC
                     | OFlags::NOFOLLOW
+                    | OFlags::NONBLOCK
                     | OFlags::CLOEXEC,
                 Mode::from_raw_mode(0o600),
             )
             .map_err(|e| ("create", e))?;
+            regular(&output, dname)?;
+            rustix::fs::ftruncate(&output, 0).map_err(|e| ("truncate", e))?;
             std::io::copy(&mut File::from(input), &mut File::from(output))
                 .map_err(|e| ("copy to", Errno::from_io_error(&e).unwrap_or(Errno::IO)))?;
         }
@@ -174,5 +209,5 @@ fn copy_node(
         xattrs,
         symlink: ftype == FileType::Symlink,
     };
-    meta::apply(ddir, dname, &m, policy)
+    Ok(meta::apply(ddir, dname, &m, policy)?)
 }

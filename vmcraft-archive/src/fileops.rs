@@ -353,18 +353,20 @@ impl GuestRoot {
     }
 
     /// Create an empty file if missing, and set its times to now (libguestfs
-    /// `touch`); a final symlink is followed inside the root.
+    /// `touch`); a final symlink is followed inside the root. What exists is
+    /// never opened (a device node's or a FIFO's `open` is not run): its times
+    /// are set through an `O_PATH` descriptor.
     pub fn touch(&self, path: impl AsRef<Path>) -> Result<()> {
         let path = path.as_ref();
         let err = |e| Error::errno("touch", path.display(), "", e);
-        let fd = match self.openat2(
-            relative(path),
-            OFlags::WRONLY | OFlags::CREATE | OFlags::NONBLOCK,
-            Mode::from_raw_mode(0o644),
-        ) {
+        let fd = match self.openat2(relative(path), OFlags::PATH, Mode::empty()) {
             Ok(fd) => fd,
-            Err(Errno::ISDIR) => self
-                .openat2(relative(path), OFlags::PATH, Mode::empty())
+            Err(Errno::NOENT) => self
+                .openat2(
+                    relative(path),
+                    OFlags::WRONLY | OFlags::CREATE | OFlags::NONBLOCK,
+                    Mode::from_raw_mode(0o644),
+                )
                 .map_err(err)?,
             Err(e) => return Err(err(e)),
         };

@@ -8,7 +8,10 @@
 //!   `RESOLVE_IN_ROOT`): `..` stops at the root, and a guest symlink, absolute or
 //!   relative, resolves as it would inside the guest. The libguestfs file calls
 //!   (`read_file`, `write`, `mkdir_p`, `rm_rf`, `ln_s`, `lstat`, `statvfs`, `find`,
-//!   `cp_a`, ...) are its methods.
+//!   `cp_a`, ...) are its methods. Content is read and written only in regular
+//!   files: a device node, FIFO or socket in the guest is refused without being
+//!   opened (no host device is reached through a guest's `/dev`, no FIFO hangs
+//!   the caller).
 //!
 //! ```
 //! use vmcraft_archive::GuestRoot;
@@ -59,6 +62,7 @@
 
 mod acl;
 mod compress;
+mod content;
 mod copy;
 mod error;
 mod fileops;

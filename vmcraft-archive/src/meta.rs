@@ -4,6 +4,12 @@
 //! times last. Shared by `tar_in` and `cp_a`. What a filesystem cannot take
 //! (owners and modes on vfat, xattrs where unsupported) is dropped once, with a
 //! warning, instead of failing the whole call.
+//!
+//! Where the owner is not restored (not asked for, not root, or refused by the
+//! filesystem), the setuid bit is kept only when the file's actual owner is the
+//! one the archive names, and the setgid bit only when its group is, as
+//! libarchive does: a setuid file of user 1000 must not become a setuid file of
+//! whoever extracted it.
 
 use std::ffi::{OsStr, OsString};
 use std::fs::File;
@@ -36,6 +42,8 @@ pub(crate) struct Policy {
     pub chmod: bool,
     pub xattrs: bool,
     pub warnings: Vec<String>,
+    /// A setuid or setgid bit was dropped (warned about once).
+    setid_dropped: bool,
 }
 
 impl Policy {
@@ -45,6 +53,7 @@ impl Policy {
             chmod: true,
             xattrs: true,
             warnings: Vec::new(),
+            setid_dropped: false,
         }
     }
 }
@@ -82,12 +91,14 @@ pub(crate) fn apply_handle(
     meta: &Meta,
     policy: &mut Policy,
 ) -> Result<(), (&'static str, Errno)> {
+    let mut owned = false;
     if policy.chown {
         let res = chown_fd(fd, Some(meta.uid), Some(meta.gid));
-        owner_result(res, policy)?;
+        owned = owner_result(res, policy)?;
     }
     if !meta.symlink && policy.chmod {
-        mode_result(chmod_fd(fd, meta.mode), policy)?;
+        let mode = safe_mode(fd, meta, owned, policy)?;
+        mode_result(chmod_fd(fd, mode), policy)?;
     }
     let symlink_at = at.filter(|_| meta.symlink);
     if policy.xattrs && !meta.xattrs.is_empty() {
@@ -111,17 +122,19 @@ pub(crate) fn apply_file(
     meta: &Meta,
     policy: &mut Policy,
 ) -> Result<(), (&'static str, Errno)> {
+    let mut owned = false;
     if policy.chown {
         let res = rustix::fs::fchown(
             file,
             Some(rustix::fs::Uid::from_raw(meta.uid)),
             Some(rustix::fs::Gid::from_raw(meta.gid)),
         );
-        owner_result(res, policy)?;
+        owned = owner_result(res, policy)?;
     }
     if policy.chmod {
+        let mode = safe_mode(file.as_fd(), meta, owned, policy)?;
         mode_result(
-            rustix::fs::fchmod(file, Mode::from_raw_mode(meta.mode & 0o7777)),
+            rustix::fs::fchmod(file, Mode::from_raw_mode(mode & 0o7777)),
             policy,
         )?;
     }
@@ -131,18 +144,54 @@ pub(crate) fn apply_file(
     rustix::fs::futimens(file, &timestamps(meta.atime, meta.mtime)).map_err(|e| ("utimensat", e))
 }
 
-fn owner_result(res: Result<(), Errno>, policy: &mut Policy) -> Result<(), (&'static str, Errno)> {
+/// Whether the owner was set; a filesystem that cannot take owners turns them
+/// off for the rest of the call.
+fn owner_result(
+    res: Result<(), Errno>,
+    policy: &mut Policy,
+) -> Result<bool, (&'static str, Errno)> {
     match res {
-        Ok(()) => Ok(()),
+        Ok(()) => Ok(true),
         Err(e) if unsupported(e) => {
             policy.chown = false;
             policy.warnings.push(format!(
                 "the filesystem does not take ownership ({e}); files keep the extracting user's"
             ));
-            Ok(())
+            Ok(false)
         }
         Err(e) => Err(("chown", e)),
     }
+}
+
+/// The mode to set: `meta.mode`, without the setuid (setgid) bit when the owner
+/// was not restored and the file's actual user (group) is not the wanted one.
+fn safe_mode(
+    fd: BorrowedFd<'_>,
+    meta: &Meta,
+    owned: bool,
+    policy: &mut Policy,
+) -> Result<u32, (&'static str, Errno)> {
+    const SETUID: u32 = 0o4000;
+    const SETGID: u32 = 0o2000;
+    let mut mode = meta.mode & 0o7777;
+    if owned || mode & (SETUID | SETGID) == 0 {
+        return Ok(mode);
+    }
+    let st = rustix::fs::fstat(fd).map_err(|e| ("stat", e))?;
+    if st.st_uid != meta.uid {
+        mode &= !SETUID;
+    }
+    if st.st_gid != meta.gid {
+        mode &= !SETGID;
+    }
+    if mode != meta.mode & 0o7777 && !policy.setid_dropped {
+        policy.setid_dropped = true;
+        policy.warnings.push(
+            "setuid/setgid bits are not restored on files whose owner is not (as libarchive does)"
+                .to_string(),
+        );
+    }
+    Ok(mode)
 }
 
 fn mode_result(res: Result<(), Errno>, policy: &mut Policy) -> Result<(), (&'static str, Errno)> {

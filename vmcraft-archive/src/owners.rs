@@ -1,10 +1,19 @@
 //! User and group names from the guest's own `/etc/passwd` and `/etc/group`
 //! (read through the guest root, never the host's databases), for the names
 //! stored in tar headers and in ACL text.
+//!
+//! The tables are guest data like any other: they are read only when they are
+//! regular files (a FIFO there would block, a device node would be read from
+//! the host) of at most [`MAX_TABLE`] bytes. A table that is anything else is
+//! left out, with a warning, and ids stay numeric.
 
 use std::collections::HashMap;
+use std::path::Path;
 
 use crate::root::GuestRoot;
+
+/// The largest `/etc/passwd` or `/etc/group` read (about 300,000 users).
+pub(crate) const MAX_TABLE: u64 = 16 << 20;
 
 /// Both directions of the guest's user and group tables.
 #[derive(Debug, Default)]
@@ -13,27 +22,44 @@ pub(crate) struct Names {
     pub groups: HashMap<u32, String>,
     pub user_ids: HashMap<String, u32>,
     pub group_ids: HashMap<String, u32>,
+    /// Tables that were there but not read, and why.
+    pub warnings: Vec<String>,
 }
 
 impl Names {
-    /// Read the guest's tables; missing or unreadable ones are empty.
+    /// Read the guest's tables; missing, unreadable, oversized or non-regular
+    /// ones are empty.
     pub(crate) fn from_guest(root: &GuestRoot) -> Self {
-        let (users, user_ids) = parse(root, "/etc/passwd");
-        let (groups, group_ids) = parse(root, "/etc/group");
+        let mut warnings = Vec::new();
+        let (users, user_ids) = parse(root, "/etc/passwd", &mut warnings);
+        let (groups, group_ids) = parse(root, "/etc/group", &mut warnings);
         Names {
             users,
             groups,
             user_ids,
             group_ids,
+            warnings,
         }
     }
 }
 
-fn parse(root: &GuestRoot, path: &str) -> (HashMap<u32, String>, HashMap<String, u32>) {
+fn parse(
+    root: &GuestRoot,
+    path: &str,
+    warnings: &mut Vec<String>,
+) -> (HashMap<u32, String>, HashMap<String, u32>) {
     let mut by_id = HashMap::new();
     let mut by_name = HashMap::new();
-    let Ok(data) = root.read_file(path) else {
-        return (by_id, by_name);
+    let data = match root.read_bounded("owner names", Path::new(path), MAX_TABLE) {
+        Ok(data) => data,
+        Err(e) => {
+            if e.kind() != crate::ErrorKind::NotFound {
+                let msg = format!("{path}: {}; ids are stored without names", e.message());
+                tracing::warn!("{msg}");
+                warnings.push(msg);
+            }
+            return (by_id, by_name);
+        }
     };
     for line in String::from_utf8_lossy(&data).lines() {
         let mut f = line.split(':');

@@ -9,10 +9,10 @@
 //! name with an `*at` call and `AT_SYMLINK_NOFOLLOW`, which cannot leave the parent.
 //! Operations that follow the last component resolve it to an `O_PATH` descriptor
 //! and act on that exact inode. No host path is ever built from guest data.
+//! Opening a file for its content (only ever a regular file) is in
+//! [`crate::content`].
 
 use std::ffi::{OsStr, OsString};
-use std::fs::File;
-use std::io::{Read, Write};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Component, Path, PathBuf};
@@ -202,107 +202,6 @@ impl GuestRoot {
                 "path names a directory itself, not an entry in it",
             )),
         }
-    }
-
-    /// Open a file for reading, following symlinks inside the root.
-    ///
-    /// ```
-    /// use std::io::Read;
-    /// use vmcraft_archive::GuestRoot;
-    /// let dir = tempfile::tempdir()?;
-    /// let root = GuestRoot::open(dir.path())?;
-    /// root.write("/f", b"data")?;
-    /// let mut s = String::new();
-    /// root.open_read("/f")?.read_to_string(&mut s)?;
-    /// assert_eq!(s, "data");
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn open_read(&self, path: impl AsRef<Path>) -> Result<File> {
-        let path = path.as_ref();
-        self.openat2(relative(path), OFlags::RDONLY, Mode::empty())
-            .map(File::from)
-            .map_err(|e| Error::errno("open", path.display(), "", e))
-    }
-
-    /// Open a file for writing, creating it with `mode` (before the process umask)
-    /// when it does not exist. A final symlink is followed inside the root, except
-    /// with [`WriteMode::CreateNew`], which fails on anything already there.
-    ///
-    /// ```
-    /// use std::io::Write;
-    /// use vmcraft_archive::{GuestRoot, WriteMode};
-    /// let dir = tempfile::tempdir()?;
-    /// let root = GuestRoot::open(dir.path())?;
-    /// root.open_write("/log", WriteMode::Append, 0o644)?.write_all(b"a")?;
-    /// root.open_write("/log", WriteMode::Append, 0o644)?.write_all(b"b")?;
-    /// assert_eq!(root.read_file("/log")?, b"ab");
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn open_write(&self, path: impl AsRef<Path>, how: WriteMode, mode: u32) -> Result<File> {
-        let path = path.as_ref();
-        let flags = OFlags::WRONLY
-            | OFlags::CREATE
-            | match how {
-                WriteMode::Truncate => OFlags::TRUNC,
-                WriteMode::Append => OFlags::APPEND,
-                WriteMode::CreateNew => OFlags::EXCL | OFlags::NOFOLLOW,
-            };
-        self.openat2(relative(path), flags, Mode::from_raw_mode(mode & 0o7777))
-            .map(File::from)
-            .map_err(|e| Error::errno("open", path.display(), "", e))
-    }
-
-    /// The whole content of a file (libguestfs `read_file`; `cat` is the same as
-    /// text).
-    pub fn read_file(&self, path: impl AsRef<Path>) -> Result<Vec<u8>> {
-        let path = path.as_ref();
-        let mut f = self.open_read(path).map_err(|e| e.with_call("read_file"))?;
-        let mut out = Vec::new();
-        f.read_to_end(&mut out)
-            .map_err(|e| Error::io("read_file", path.display(), "", e))?;
-        Ok(out)
-    }
-
-    /// A file's content as text (libguestfs `cat`); invalid UTF-8 is an error.
-    pub fn cat(&self, path: impl AsRef<Path>) -> Result<String> {
-        let path = path.as_ref();
-        let bytes = self.read_file(path).map_err(|e| e.with_call("cat"))?;
-        String::from_utf8(bytes).map_err(|e| {
-            Error::new(
-                ErrorKind::InvalidArgument,
-                "cat",
-                path.display(),
-                "file is not UTF-8 text",
-            )
-            .with_source(e)
-        })
-    }
-
-    /// Create or truncate a file and write `content` (libguestfs `write`; a new
-    /// file gets mode 0644).
-    pub fn write(&self, path: impl AsRef<Path>, content: &[u8]) -> Result<()> {
-        self.write_with("write", path.as_ref(), content, WriteMode::Truncate)
-    }
-
-    /// Append `content` to a file, creating it if missing (libguestfs
-    /// `write_append`).
-    pub fn write_append(&self, path: impl AsRef<Path>, content: &[u8]) -> Result<()> {
-        self.write_with("write_append", path.as_ref(), content, WriteMode::Append)
-    }
-
-    fn write_with(
-        &self,
-        call: &'static str,
-        path: &Path,
-        data: &[u8],
-        how: WriteMode,
-    ) -> Result<()> {
-        let mut f = self
-            .open_write(path, how, 0o644)
-            .map_err(|e| e.with_call(call))?;
-        f.write_all(data)
-            .and_then(|()| f.flush())
-            .map_err(|e| Error::io(call, path.display(), "", e))
     }
 }
 

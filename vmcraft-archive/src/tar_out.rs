@@ -12,9 +12,9 @@ use std::collections::HashMap;
 use std::ffi::OsStr;
 use std::fs::File;
 use std::io::{self, BufWriter, Read, Write};
-use std::os::fd::{AsFd, BorrowedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
 use rustix::fs::{AtFlags, FileType, Mode, OFlags};
@@ -37,7 +37,11 @@ const RECORD: u64 = 10240;
 const PROGRESS_STEP: u64 = 8 << 20;
 
 /// Archive the guest directory `directory` into the host file `tarfile`
-/// (libguestfs `tar_out`). The file is replaced; on failure it is removed.
+/// (libguestfs `tar_out`). Everything is checked first; the archive is then
+/// written to a temporary file beside `tarfile` and renamed over it only when
+/// it is complete, so a call that fails leaves an existing `tarfile` exactly as
+/// it was (and creates none). A `tarfile` that is a symlink is followed, and one
+/// that is not a regular file (a FIFO, `/dev/stdout`) is written in place.
 ///
 /// ```
 /// use vmcraft_archive::{Compression, GuestRoot, TarOutOptions, tar_out};
@@ -49,6 +53,10 @@ const PROGRESS_STEP: u64 = 8 << 20;
 /// let opts = TarOutOptions { compress: Compression::Gzip, ..Default::default() };
 /// let stats = tar_out(&root, "/etc", out.path(), &opts)?;
 /// assert_eq!(stats.entries, 2); // ./ and ./hostname
+/// // A refused call leaves the earlier archive alone.
+/// let before = std::fs::read(out.path())?;
+/// assert!(tar_out(&root, "/missing", out.path(), &opts).is_err());
+/// assert_eq!(std::fs::read(out.path())?, before);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn tar_out(
@@ -58,15 +66,22 @@ pub fn tar_out(
     opts: &TarOutOptions,
 ) -> Result<TarStats> {
     let tarfile = tarfile.as_ref();
-    let file = File::create(tarfile).map_err(|e| Error::io("tar_out", tarfile.display(), "", e))?;
+    let prepared = prepare(root, directory.as_ref(), opts)?;
+    let out = Output::create(tarfile)?;
+    let file = out
+        .file
+        .try_clone()
+        .map_err(|e| Error::io("tar_out", tarfile.display(), "", e))?;
     let res = match opts.compress {
         // Nothing to overlap, or deflate on a pool of its own.
-        Compression::None | Compression::Gzip => tar_out_to(root, directory, file, opts),
+        Compression::None | Compression::Gzip => write_archive(prepared, opts, || {
+            compress::encoder(opts.compress, opts.level, opts.threads, file)
+        }),
         // Any other compressor runs on a thread of its own (zstd's workers under
         // it), fed in chunks, so that it overlaps with reading the tree.
         format => {
             let (level, threads) = (opts.level, opts.threads);
-            tar_out_into(root, directory.as_ref(), opts, move || {
+            write_archive(prepared, opts, move || {
                 let packer = WriteBehind::spawn(move || {
                     let out = BufWriter::with_capacity(1 << 20, file);
                     compress::encoder(format, level, threads, out)
@@ -75,10 +90,114 @@ pub fn tar_out(
             })
         }
     };
-    if res.is_err() {
-        let _ = std::fs::remove_file(tarfile);
+    match res {
+        Ok(stats) => out.commit().map(|()| stats),
+        Err(e) => {
+            out.abandon();
+            Err(e)
+        }
     }
-    res
+}
+
+/// Where [`tar_out`] writes: a temporary file beside the destination, renamed
+/// over it on success; or the destination itself when it is not a regular file.
+struct Output {
+    file: File,
+    /// (temporary file, destination) when there is something to rename.
+    rename: Option<(PathBuf, PathBuf)>,
+}
+
+impl Output {
+    fn create(tarfile: &Path) -> Result<Output> {
+        let err = |e| Error::io("tar_out", tarfile.display(), "", e);
+        // `tar -cf link` writes through a symlink: replace what it names.
+        let dest = match std::fs::symlink_metadata(tarfile) {
+            Ok(m) if m.file_type().is_symlink() => {
+                std::fs::canonicalize(tarfile).unwrap_or_else(|_| tarfile.to_path_buf())
+            }
+            _ => tarfile.to_path_buf(),
+        };
+        let existing = std::fs::metadata(&dest).ok();
+        if let Some(m) = &existing {
+            if m.is_dir() {
+                return Err(Error::new(
+                    ErrorKind::WrongType,
+                    "tar_out",
+                    tarfile.display(),
+                    "is a directory",
+                ));
+            }
+            if !m.is_file() {
+                // A pipe or a device the caller named: nothing to replace.
+                let file = std::fs::OpenOptions::new()
+                    .write(true)
+                    .open(&dest)
+                    .map_err(err)?;
+                return Ok(Output { file, rename: None });
+            }
+        }
+        let dir = match dest.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        let base = dest.file_name().unwrap_or_else(|| OsStr::new("tar"));
+        let (file, temp) = create_temp(&dir, base).map_err(err)?;
+        if let Some(m) = existing {
+            // Keep what the file replaced had, as truncating it in place would.
+            use std::os::unix::fs::{MetadataExt, PermissionsExt};
+            let _ = file.set_permissions(std::fs::Permissions::from_mode(m.mode() & 0o7777));
+            let _ = rustix::fs::fchown(
+                &file,
+                Some(rustix::fs::Uid::from_raw(m.uid())),
+                Some(rustix::fs::Gid::from_raw(m.gid())),
+            );
+        }
+        Ok(Output {
+            file,
+            rename: Some((temp, dest)),
+        })
+    }
+
+    fn commit(self) -> Result<()> {
+        let Some((temp, dest)) = self.rename else {
+            return Ok(());
+        };
+        std::fs::rename(&temp, &dest).map_err(|e| {
+            let _ = std::fs::remove_file(&temp);
+            Error::io("tar_out", dest.display(), "rename", e)
+        })
+    }
+
+    fn abandon(self) {
+        if let Some((temp, _)) = self.rename {
+            let _ = std::fs::remove_file(temp);
+        }
+    }
+}
+
+/// A new file `.NAME.vmcraft-PID-N.tmp` in `dir`, never one already there.
+fn create_temp(dir: &Path, base: &OsStr) -> io::Result<(File, PathBuf)> {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    loop {
+        let mut name = std::ffi::OsString::from(".");
+        name.push(base);
+        name.push(format!(
+            ".vmcraft-{}-{}.tmp",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        ));
+        let path = dir.join(name);
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path)
+        {
+            Ok(f) => return Ok((f, path)),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(e),
+        }
+    }
 }
 
 /// `tar_out` with gzip (libguestfs `tgz_out`).
@@ -108,7 +227,8 @@ pub fn txz_out(
 }
 
 /// Archive the guest directory `directory` into any writer (a pipe, a socket, a
-/// `Vec<u8>`), compressed as `opts.compress` says.
+/// `Vec<u8>`), compressed as `opts.compress` says. Nothing is written when the
+/// directory or the options are refused.
 ///
 /// ```
 /// use vmcraft_archive::{GuestRoot, TarOutOptions, tar_out_to};
@@ -126,25 +246,22 @@ pub fn tar_out_to<W: Write>(
     output: W,
     opts: &TarOutOptions,
 ) -> Result<TarStats> {
-    tar_out_into(root, directory.as_ref(), opts, || {
+    let prepared = prepare(root, directory.as_ref(), opts)?;
+    write_archive(prepared, opts, || {
         compress::encoder(opts.compress, opts.level, opts.threads, output)
     })
 }
 
-/// Archive `directory` into the encoder `make` sets up, once the directory and
-/// the options have been checked (so that a refused call writes nothing).
-// 'o is not needless: it also bounds the encoder `make` returns (clippy misses
-// the where clause).
-#[allow(clippy::needless_lifetimes)]
-fn tar_out_into<'o, F>(
-    root: &GuestRoot,
-    directory: &Path,
-    opts: &'o TarOutOptions,
-    make: F,
-) -> Result<TarStats>
-where
-    F: FnOnce() -> io::Result<Box<dyn FinishWrite + 'o>>,
-{
+/// What `tar_out` checks and reads before it writes anything: the directory, the
+/// exclude patterns, the guest's owner names.
+struct Prepared {
+    dir: OwnedFd,
+    subject: String,
+    excludes: Option<GlobSet>,
+    names: Names,
+}
+
+fn prepare(root: &GuestRoot, directory: &Path, opts: &TarOutOptions) -> Result<Prepared> {
     let call = "tar_out";
     let subject = directory.display().to_string();
     let dir = root.open_dir(call, directory).map_err(|e| {
@@ -160,14 +277,39 @@ where
     } else {
         Names::from_guest(root)
     };
+    Ok(Prepared {
+        dir,
+        subject,
+        excludes,
+        names,
+    })
+}
+
+/// Archive the prepared directory into the encoder `make` sets up.
+// 'o is not needless: it also bounds the encoder `make` returns (clippy misses
+// the where clause).
+#[allow(clippy::needless_lifetimes)]
+fn write_archive<'o, F>(p: Prepared, opts: &'o TarOutOptions, make: F) -> Result<TarStats>
+where
+    F: FnOnce() -> io::Result<Box<dyn FinishWrite + 'o>>,
+{
+    let call = "tar_out";
+    let Prepared {
+        dir,
+        subject,
+        excludes,
+        mut names,
+    } = p;
     let enc = make().map_err(|e| Error::io(call, &subject, "compressor", e))?;
+    let mut stats = TarStats::default();
+    stats.warnings.append(&mut names.warnings);
     let mut w = Writer {
         out: BufWriter::with_capacity(1 << 20, enc),
         opts,
         excludes,
         names,
         links: HashMap::new(),
-        stats: TarStats::default(),
+        stats,
         subject: subject.clone(),
         last_progress: 0,
     };
@@ -506,10 +648,12 @@ impl Writer<'_> {
             }
             self.links.insert(key, path.to_vec());
         }
+        // O_NONBLOCK and a second look at the type: what was a regular file when
+        // listed is never opened as a FIFO or a device, should it have changed.
         let fd = match rustix::fs::openat(
             dir,
             name,
-            OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+            OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC,
             Mode::empty(),
         ) {
             Ok(fd) => fd,
@@ -519,6 +663,14 @@ impl Writer<'_> {
             }
             Err(e) => return Err(errno_at(&self.subject, path, "open", e)),
         };
+        match rustix::fs::fstat(&fd) {
+            Ok(now) if FileType::from_raw_mode(now.st_mode) == FileType::RegularFile => {}
+            Ok(_) => {
+                self.skip(path, "changed type while the archive was made");
+                return Ok(());
+            }
+            Err(e) => return Err(errno_at(&self.subject, path, "stat", e)),
+        }
         self.xattrs(XattrTarget::Fd(fd.as_fd()), path)?;
         let size = u64::try_from(st.st_size).unwrap_or(0);
         let mut h = self.base_header(st, EntryType::Regular);

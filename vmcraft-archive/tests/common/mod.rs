@@ -303,6 +303,18 @@ pub struct RawTar {
 
 impl RawTar {
     fn header(&mut self, name: &[u8], kind: tar::EntryType, size: u64, link: &[u8], mode: u32) {
+        self.header_owned(name, kind, size, link, mode, (0, 0));
+    }
+
+    fn header_owned(
+        &mut self,
+        name: &[u8],
+        kind: tar::EntryType,
+        size: u64,
+        link: &[u8],
+        mode: u32,
+        (uid, gid): (u64, u64),
+    ) {
         let mut h = tar::Header::new_gnu();
         if name.len() > 100 {
             let mut l = tar::Header::new_gnu();
@@ -322,8 +334,8 @@ impl RawTar {
         h.set_entry_type(kind);
         h.set_size(size);
         h.set_mode(mode);
-        h.set_uid(0);
-        h.set_gid(0);
+        h.set_uid(uid);
+        h.set_gid(gid);
         h.set_mtime(1_600_000_000);
         h.set_cksum();
         self.data.extend_from_slice(h.as_bytes());
@@ -345,6 +357,40 @@ impl RawTar {
         );
         self.data.extend_from_slice(content);
         self.pad();
+        self
+    }
+
+    /// A regular file with a mode and an owner.
+    pub fn file_owned(mut self, name: &str, content: &[u8], mode: u32, owner: (u64, u64)) -> Self {
+        self.header_owned(
+            name.as_bytes(),
+            tar::EntryType::Regular,
+            content.len() as u64,
+            b"",
+            mode,
+            owner,
+        );
+        self.data.extend_from_slice(content);
+        self.pad();
+        self
+    }
+
+    /// A directory with a mode and an owner.
+    pub fn dir_owned(mut self, name: &str, mode: u32, owner: (u64, u64)) -> Self {
+        self.header_owned(
+            name.as_bytes(),
+            tar::EntryType::Directory,
+            0,
+            b"",
+            mode,
+            owner,
+        );
+        self
+    }
+
+    /// Raw bytes appended as they are (crafted headers).
+    pub fn raw(mut self, bytes: &[u8]) -> Self {
+        self.data.extend_from_slice(bytes);
         self
     }
 
