@@ -13,7 +13,7 @@ use vmcraft_block::{
 use crate::chain;
 use crate::daemon::StorageDaemon;
 use crate::error::{Error, ErrorKind, Result};
-use crate::format::{Format, ImageInfo, inspect_image};
+use crate::format::{Format, ImageInfo};
 use crate::nbd::{self, NbdConnection, NbdHost};
 use crate::options::{AttachOptions, Backend};
 use crate::partitions;
@@ -136,8 +136,7 @@ fn attach_on(
     };
     let subject = image.display().to_string();
     options.validate(&subject)?;
-    let info = inspect_image(&image, options.format).map_err(|e| e.relabel("attach", &subject))?;
-    let chain = chain::resolve(&image, info, &options, &subject)?;
+    let chain = chain::judge_image(&image, &options)?;
     let info = chain.top().info.clone();
     if info.marked_corrupt && !options.readonly {
         return Err(Error::new(

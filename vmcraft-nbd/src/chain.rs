@@ -91,6 +91,31 @@ impl ImageChain {
     }
 }
 
+/// What [`crate::attach`] would let qemu open for `image` with `options`: the
+/// header read in-process, every backing file, data file and vmdk extent judged
+/// and resolved; an error says which one is refused and why. Nothing is started.
+///
+/// ```no_run
+/// use vmcraft_nbd::{judge_image, AttachOptions};
+/// let chain = judge_image("split.vmdk", &AttachOptions::default().allow_vmdk_extents(true))?;
+/// for f in chain.allowed_files() {
+///     println!("qemu may open {}", f.display());
+/// }
+/// # Ok::<(), vmcraft_nbd::Error>(())
+/// ```
+pub fn judge_image(image: impl AsRef<Path>, options: &AttachOptions) -> Result<ImageChain> {
+    let image = image.as_ref();
+    let canonical = match std::fs::canonicalize(image) {
+        Ok(p) => p,
+        Err(_) => std::path::absolute(image)
+            .map_err(|e| crate::Error::io("attach", image.display(), "resolving the path", e))?,
+    };
+    let subject = canonical.display().to_string();
+    let info =
+        inspect_image(&canonical, options.format).map_err(|e| e.relabel("attach", &subject))?;
+    resolve(&canonical, info, options, &subject)
+}
+
 /// Judge everything `info` (the header of `image`, a canonical path) names, and
 /// follow a backing chain where allowed. `subject` names the image in errors.
 pub(crate) fn resolve(

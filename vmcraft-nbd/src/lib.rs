@@ -66,7 +66,7 @@ mod partitions;
 mod qmp;
 
 pub use attach::{Attachment, attach, attach_with};
-pub use chain::{ChainNode, ImageChain, MAX_CHAIN};
+pub use chain::{ChainNode, ImageChain, MAX_CHAIN, judge_image};
 pub use daemon::StorageDaemon;
 pub use error::{Error, ErrorKind, Result};
 pub use format::{
