@@ -276,7 +276,7 @@ fn read_only_drives_refuse_changes() {
         o.stderr
     );
     assert_eq!(sha256(&img), before);
-    // --rw after --ro: the next image is writable again.
+    // --rw after --ro is refused, as guestfish refuses it; --ro after --rw wins.
     let o = run(
         &env,
         &[
@@ -291,5 +291,26 @@ fn read_only_drives_refuse_changes() {
         ],
         "",
     );
-    assert_eq!(o.ok(), "false\n");
+    assert!(
+        o.failed()
+            .contains("--rw: cannot mix --ro and --rw options"),
+        "{}",
+        o.stderr
+    );
+    let o = run(
+        &env,
+        &[
+            "--rw",
+            "-a",
+            path,
+            "--ro",
+            "run",
+            ":",
+            "blockdev-getro",
+            "/dev/sda",
+        ],
+        "",
+    );
+    assert_eq!(o.ok(), "true\n");
+    assert_eq!(sha256(&img), before);
 }

@@ -2,13 +2,13 @@
 //! handle, so that guestfish scripts run unchanged for everything VMCraft covers.
 //!
 //! ```text
-//! vmcraft [--format[=FMT]] [--ro] -a IMAGE... [-N [FILE=]SPEC]... [-m DEV[:MP[:OPTS]]]...
+//! vmcraft [--format[=FMT]] [--ro|--rw] -a IMAGE... [-N [FILE=]SPEC]... [-m DEV[:MP[:OPTS]]]...
 //!         [-i] [--json] [-x] [-v] [-f SCRIPT | COMMAND ARGS [: COMMAND ARGS]...]
 //! ```
 //!
 //! The pieces, each in its own module: the [`tokenizer`] (guestfish's quoting and
-//! comments), the [`options`] (argv, `--format`/`--ro` applying to the `-a` after
-//! them), [`args`] (typed arguments and `name:value` optional ones), the command
+//! comments), the [`options`] (argv, `--format` applying to the `-a` after it and
+//! `--ro` to all of them), [`args`] (typed arguments and `name:value` optional ones), the command
 //! [`table`] and its handlers in [`commands`](self) families, the [`value`]
 //! layouts (guestfish's and JSON), [`prepared`] disks (`-N`), the [`shell`] that
 //! runs commands, [`progress`] bars and [`signals`] (Ctrl-C tears the session

@@ -1,7 +1,8 @@
 //! The command line's options, parsed as guestfish's getopt does: short options
-//! that cluster (`-ix`), long options with `=` or a separate value, `--format` and
-//! `--ro` applying to the `-a` options that follow them, and the first word that is
-//! not an option starting the commands.
+//! that cluster (`-ix`), long options with `=` or a separate value, `--format`
+//! applying to the `-a` options that follow it, `--ro` applying to every `-a` image
+//! wherever it stands (guestfish adds the drives only once all options are read),
+//! and the first word that is not an option starting the commands.
 
 use std::path::PathBuf;
 
@@ -13,13 +14,14 @@ use super::prepared::PrepSpec;
 /// A drive to add, in command-line order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DriveSpec {
-    /// `-a IMAGE`, with the `--format` and `--ro` in force where it was given.
+    /// `-a IMAGE`, with the `--format` in force where it was given and the
+    /// command line's `--ro`.
     Image {
         /// The image file or block device.
         path: PathBuf,
         /// `--format=FMT`; `None` detects it.
         format: Option<Format>,
-        /// `--ro`.
+        /// `--ro` anywhere on the command line.
         readonly: bool,
     },
     /// `-N [FILE=]SPEC`: a prepared disk made in `path`.
@@ -95,8 +97,10 @@ options:
   -a, --add IMAGE      add a disk image (drives are /dev/sda, /dev/sdb, ... in order)
   --format=FMT         the format of the -a images after it (raw, qcow2, vmdk, vhdx,
                        vdi, vpc); --format alone goes back to detecting it
-  -r, --ro             add the -a images after it read-only
-  -w, --rw             add the -a images after it read-write (the default)
+  -r, --ro             add every -a image read-only, wherever --ro stands
+                       (-N disks stay read-write)
+  -w, --rw             add the -a images read-write (the default); refused
+                       after --ro
   -N, --new [FILE=]SPEC
                        make a prepared disk (disk, part, fs, lv, lvfs, bootroot,
                        bootrootlv); '-N help' lists them
@@ -132,11 +136,12 @@ fn take_value(
 ///
 /// ```
 /// use vmcraft::cli::options::{parse_options, DriveSpec};
-/// let argv: Vec<String> = ["--ro", "-a", "a.img", "--rw", "--format=qcow2", "-a", "b.qcow2", "-i", "run", ":", "lvs"]
+/// let argv: Vec<String> = ["-a", "a.img", "--format=qcow2", "-a", "b.qcow2", "--ro", "-i", "run", ":", "lvs"]
 ///     .map(String::from).to_vec();
 /// let o = parse_options(&argv).unwrap();
+/// // --ro is global, as in guestfish; --format applies to the images after it.
 /// assert!(matches!(&o.drives[0], DriveSpec::Image { readonly: true, format: None, .. }));
-/// assert!(matches!(&o.drives[1], DriveSpec::Image { readonly: false, format: Some(_), .. }));
+/// assert!(matches!(&o.drives[1], DriveSpec::Image { readonly: true, format: Some(_), .. }));
 /// assert!(o.inspector);
 /// assert_eq!(o.commands, ["run", ":", "lvs"]);
 /// ```
@@ -206,10 +211,11 @@ pub fn parse_options(argv: &[String]) -> Result<Options, CliError> {
         match name.as_str() {
             "a" | "add" => {
                 let v = take_value(&shown, inline, &mut it)?;
+                // `readonly` is filled in once every option is read.
                 o.drives.push(DriveSpec::Image {
                     path: PathBuf::from(v),
                     format,
-                    readonly,
+                    readonly: false,
                 });
             }
             "format" => {
@@ -286,6 +292,13 @@ pub fn parse_options(argv: &[String]) -> Result<Options, CliError> {
             "a script and commands on the command line cannot be combined",
         ));
     }
+    // guestfish adds its drives after reading every option, so `--ro` anywhere
+    // makes every `-a` image read-only (`-N` disks are made to be written).
+    for d in &mut o.drives {
+        if let DriveSpec::Image { readonly: ro, .. } = d {
+            *ro = readonly;
+        }
+    }
     Ok(o)
 }
 
@@ -295,7 +308,12 @@ fn apply_flag(o: &mut Options, readonly: &mut bool, letter: &str) -> Result<(), 
         "x" => o.trace = true,
         "v" => o.verbose = true,
         "r" => *readonly = true,
-        "w" => *readonly = false,
+        // guestfish's --rw only checks that --ro did not come first: read-write is
+        // the default, and `--rw --ro` is read-only.
+        "w" if *readonly => {
+            return Err(CliError::usage("--rw", "cannot mix --ro and --rw options"));
+        }
+        "w" => {}
         "V" => o.action = Action::Version,
         _ => unreachable!("only flags are applied"),
     }
@@ -367,30 +385,75 @@ mod tests {
     }
 
     #[test]
-    fn format_and_ro_apply_to_the_images_after_them() {
+    fn format_applies_to_the_images_after_it_and_ro_to_every_image() {
         let o = parse(&[
             "-a",
             "1.img",
             "--format=qcow2",
-            "--ro",
             "-a",
             "2.qcow2",
             "--format",
             "-a",
             "3.img",
-            "--rw",
+            "--ro",
             "--add=4.img",
+            "-N",
+            "fs:ext4:10M",
         ])
         .unwrap();
-        let d: Vec<_> = o.drives.iter().map(image).collect();
-        assert_eq!(d[0], (std::path::Path::new("1.img"), None, false));
+        let d: Vec<_> = o.drives[..4].iter().map(image).collect();
+        assert_eq!(d[0], (std::path::Path::new("1.img"), None, true));
         assert_eq!(
             d[1],
             (std::path::Path::new("2.qcow2"), Some(Format::Qcow2), true)
         );
         assert_eq!(d[2], (std::path::Path::new("3.img"), None, true));
-        assert_eq!(d[3], (std::path::Path::new("4.img"), None, false));
+        assert_eq!(d[3], (std::path::Path::new("4.img"), None, true));
+        assert!(matches!(o.drives[4], DriveSpec::Prepared { .. }));
         assert!(o.commands.is_empty());
+    }
+
+    #[test]
+    fn ro_after_the_drives_still_makes_them_read_only() {
+        for argv in [
+            &["-a", "disk.img", "--ro", "run"][..],
+            &["-a", "disk.img", "-r", "run"][..],
+            &["-a", "disk.img", "-ir", "run"][..],
+            &["--ro", "-a", "disk.img", "run"][..],
+            // As guestfish: --rw only refuses to follow --ro; --rw --ro is read-only.
+            &["--rw", "-a", "disk.img", "--ro", "run"][..],
+            &["-w", "-a", "disk.img", "-r", "run"][..],
+        ] {
+            let o = parse(argv).unwrap();
+            assert!(image(&o.drives[0]).2, "{argv:?}");
+            assert_eq!(o.commands, ["run"], "{argv:?}");
+        }
+        for argv in [
+            &["-a", "disk.img", "run"][..],
+            &["--rw", "-a", "disk.img", "run"][..],
+            &["-a", "disk.img", "-w", "run"][..],
+        ] {
+            assert!(!image(&parse(argv).unwrap().drives[0]).2, "{argv:?}");
+        }
+        // A --ro among the commands is a command word, not an option.
+        let o = parse(&["-a", "disk.img", "run", ":", "echo", "--ro"]).unwrap();
+        assert!(!image(&o.drives[0]).2);
+    }
+
+    #[test]
+    fn rw_after_ro_is_refused_as_guestfish_does() {
+        for argv in [
+            &["--ro", "-a", "disk.img", "--rw"][..],
+            &["-a", "disk.img", "--ro", "-w"][..],
+            &["-rw", "-a", "disk.img"][..],
+        ] {
+            let e = parse(argv).unwrap_err();
+            assert_eq!(
+                e.to_string(),
+                "--rw: cannot mix --ro and --rw options",
+                "{argv:?}"
+            );
+        }
     }
 
     #[test]
