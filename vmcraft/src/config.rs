@@ -58,6 +58,11 @@ pub struct Config {
     /// Where the session's private directory is made (default: the system temp
     /// directory).
     pub tmpdir: Option<std::path::PathBuf>,
+    /// The sysfs tree device-mapper devices are read from (default `/sys`): an LV
+    /// is used through device-mapper only when its device there has the LV's own
+    /// UUID and is built on the session's devices (see `vmcraft_lvm::dm`). Tests
+    /// point it at a tree of their own.
+    pub sysfs_root: std::path::PathBuf,
 }
 
 impl std::fmt::Debug for Config {
@@ -70,6 +75,7 @@ impl std::fmt::Debug for Config {
             .field("default_mount_options", &self.default_mount_options)
             .field("progress", &self.progress.is_some())
             .field("tmpdir", &self.tmpdir)
+            .field("sysfs_root", &self.sysfs_root)
             .finish_non_exhaustive()
     }
 }
@@ -86,6 +92,7 @@ impl Default for Config {
             clock: Arc::new(MonotonicClock),
             progress: None,
             tmpdir: None,
+            sysfs_root: std::path::PathBuf::from("/sys"),
         }
     }
 }
@@ -153,6 +160,17 @@ impl ConfigBuilder {
     /// Where the session's private directory is made.
     pub fn tmpdir(mut self, dir: impl Into<std::path::PathBuf>) -> Self {
         self.0.tmpdir = Some(dir.into());
+        self
+    }
+
+    /// The sysfs tree device-mapper devices are read from.
+    ///
+    /// ```
+    /// let config = vmcraft::Config::builder().sysfs_root("/tmp/fake-sys").build();
+    /// assert_eq!(config.sysfs_root, std::path::Path::new("/tmp/fake-sys"));
+    /// ```
+    pub fn sysfs_root(mut self, root: impl Into<std::path::PathBuf>) -> Self {
+        self.0.sysfs_root = root.into();
         self
     }
 

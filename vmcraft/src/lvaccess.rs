@@ -3,9 +3,14 @@
 //! PV's node *is* the LV. This is how VMCraft probes, formats and mounts LVs on
 //! hosts (and containers) without device-mapper, where lvm2 itself can only edit
 //! metadata. The loop devices are made on first use and released when the LV
-//! changes or the session ends.
+//! changes or the session ends, and only ever over a device of the session.
+//!
+//! Where device-mapper is loaded, an LV is used through it only when the session's
+//! own activation holds it ([`VMCraft::lv_dm_node`]: the dm device with the LV's
+//! UUID, built on the session's devices, as `/dev/dm-N`); a host's `rhel/root`
+//! or a clone active in another session is never taken for the guest's.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use vmcraft_block::{LoopDevice, LoopOptions};
 
@@ -60,10 +65,10 @@ impl VMCraft {
                 ));
             }
         };
-        let pv_host = self
-            .resolve(call, &seg.pv.to_string_lossy())
-            .map(|r| r.host)
-            .unwrap_or_else(|_| seg.pv.clone());
+        // The window goes over a device of this session and nothing else: lvm2
+        // sees only the session's devices, but a PV it reports by another name
+        // (or as missing) is refused rather than opened on the host.
+        let pv_host = self.session_pv(call, lv, &seg.pv)?;
         let mut windows = self.lv_windows.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(w) = windows.get(lv)
             && w.pv == pv_host
@@ -98,6 +103,54 @@ impl VMCraft {
         Ok(path)
     }
 
+    /// The session's device `pv` (a whole drive, a partition, or another LV's
+    /// window, for a PV inside an LV), or an error naming the LV and the PV.
+    fn session_pv(&self, call: &str, lv: &str, pv: &Path) -> Result<PathBuf> {
+        let same = |node: &Path| {
+            node == pv || matches!((rdev(node), rdev(pv)), (Some(a), Some(b)) if a == b)
+        };
+        let windows: Vec<PathBuf> = self
+            .lv_windows
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .values()
+            .map(|w| w.device.path().to_path_buf())
+            .collect();
+        self.session_nodes()
+            .into_iter()
+            .chain(windows)
+            .find(|n| same(n))
+            .ok_or_else(|| {
+                Error::call(
+                    ErrorKind::NoSuchDevice,
+                    call,
+                    lv,
+                    format!(
+                        "its PV {} is not one of this session's devices; refusing to reach it",
+                        pv.display()
+                    ),
+                )
+            })
+    }
+
+    /// The session's own device-mapper node for `lv` (`/dev/dm-N`), if the LV is
+    /// active in this session: see [`vmcraft_lvm::Lvm::lv_dm_device`]. The LV
+    /// windows count as session devices (a VG whose PV is an LV).
+    pub(crate) fn lv_dm_node(&self, lv: &str) -> Result<Option<PathBuf>> {
+        let windows: Vec<PathBuf> = self
+            .lv_windows
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .values()
+            .map(|w| w.device.path().to_path_buf())
+            .collect();
+        let dev = self.with_lvm(|l| Ok(l.lv_dm_device(lv, &windows)?))?;
+        if let Some(d) = &dev {
+            tracing::debug!(lv, device = %d.node().display(), "LV active in this session");
+        }
+        Ok(dev.map(|d| d.node()))
+    }
+
     /// Release the loop devices of LVs that are not mounted (after LVM changes and
     /// before the drives are detached).
     pub(crate) fn release_lv_windows(&self) {
@@ -107,4 +160,11 @@ impl VMCraft {
             .unwrap_or_else(|e| e.into_inner())
             .retain(|lv, _| mounted.contains(lv));
     }
+}
+
+/// The device number of a block device node.
+fn rdev(path: &Path) -> Option<u64> {
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    let meta = std::fs::metadata(path).ok()?;
+    meta.file_type().is_block_device().then(|| meta.rdev())
 }

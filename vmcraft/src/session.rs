@@ -613,15 +613,15 @@ impl VMCraft {
                     return Err(no_such());
                 }
                 let readonly = self.read_state().drives.iter().any(|d| d.opts.readonly);
-                let active = PathBuf::from(&canonical);
-                // Active through device-mapper, or reached through a loop device
-                // over its PV where there is no device-mapper.
-                let host = if active.exists() && vmcraft_lvm::device_mapper_available() {
-                    active
-                } else {
-                    self.lv_window(call, &canonical, readonly).inspect_err(|e| {
+                // The session's own device-mapper device (by UUID and the devices
+                // under it, never by the global /dev/VG/LV name, which the host or
+                // a clone in another session may hold), else a loop device over
+                // the session's PV, else a refusal.
+                let host = match self.lv_dm_node(&canonical)? {
+                    Some(node) => node,
+                    None => self.lv_window(call, &canonical, readonly).inspect_err(|e| {
                         tracing::debug!(lv = %format!("{vg}/{lv}"), error = %e.chain(), "LV not reachable");
-                    })?
+                    })?,
                 };
                 Ok(Resolved {
                     name: canonical,
@@ -667,9 +667,14 @@ impl VMCraft {
         self.ensure_all_attached("lvm")?;
         let mut g = lock(&self.lvm);
         if g.is_none() {
-            *g = Some(vmcraft_lvm::Lvm::new(
+            let opts = vmcraft_lvm::LvmOptions {
+                sysfs_root: Some(self.config.sysfs_root.clone()),
+                ..Default::default()
+            };
+            *g = Some(vmcraft_lvm::Lvm::with_options(
                 self.config.runner.clone(),
                 self.session_nodes(),
+                opts,
             )?);
         }
         f(g.as_ref().expect("created above"))
