@@ -1,8 +1,10 @@
 //! mount_with_fallback on real damaged filesystems: an ext4 that needs journal
 //! recovery with a broken journal, an xfs that needs log recovery on a read-only
-//! drive, a hibernated NTFS that ntfs-3g will only mount read-only; each mounted by
-//! a later strategy, reported, tracked, and undone by umount_all.
+//! drive, a hibernated NTFS that ntfs-3g will only mount read-only (the default
+//! strategies keep its `hiberfil.sys`; deleting it is an explicit opt-in); each
+//! mounted by a later strategy, reported, tracked, and undone by umount_all.
 
+use vmcraft::mount::strategy::fallback_strategies_removing_hiberfile;
 use vmcraft::{Config, ErrorKind, VMCraft};
 use vmcraft_block::testing::{TestEnv, leaks, require_root, require_tool};
 use vmcraft_block::{Command, CommandRunner, SystemRunner};
@@ -112,12 +114,9 @@ fn xfs_needing_log_recovery_on_a_read_only_drive() {
     assert!(leaks(env.tag()).is_empty(), "{:?}", leaks(env.tag()));
 }
 
-#[test]
-fn hibernated_ntfs_is_mounted_by_the_forcing_strategy() {
-    if !require_root("mounting") || !require_tool("ntfs-3g") || !require_tool("mkntfs") {
-        return;
-    }
-    let env = TestEnv::new("fb-ntfs");
+/// A hibernated Windows volume: NTFS made by mkntfs, written through ntfs-3g, with
+/// a `hiberfil.sys` that starts with the hibernation signature ntfs-3g checks.
+fn hibernated_ntfs(env: &TestEnv) -> std::path::PathBuf {
     let img = env.sparse_image("ntfs.img", 64 << 20);
     let g = VMCraft::with_config(Config::builder().tmpdir(env.path()).build());
     g.add_drive(&img).unwrap();
@@ -128,7 +127,29 @@ fn hibernated_ntfs_is_mounted_by_the_forcing_strategy() {
     g.write("/hiberfil.sys", b"HIBR\0\0\0\0 a hibernated Windows")
         .unwrap();
     g.write("/data.txt", b"windows data\n").unwrap();
-    g.umount_all().unwrap();
+    g.shutdown().unwrap();
+    img
+}
+
+fn sha256(path: &std::path::Path) -> String {
+    sh(&["sha256sum", path.to_str().unwrap()])
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string()
+}
+
+#[test]
+fn hibernated_ntfs_falls_back_to_read_only_and_keeps_its_hibernation_file() {
+    if !require_root("mounting") || !require_tool("ntfs-3g") || !require_tool("mkntfs") {
+        return;
+    }
+    let env = TestEnv::new("fb-ntfs");
+    let img = hibernated_ntfs(&env);
+    let before = sha256(&img);
+    let g = VMCraft::with_config(Config::builder().tmpdir(env.path()).build());
+    g.add_drive(&img).unwrap();
+    g.launch().unwrap();
 
     // ntfs-3g will not mount it read-write: the plain mount reports that.
     let e = g.mount("/dev/sda", "/").unwrap_err();
@@ -138,7 +159,63 @@ fn hibernated_ntfs_is_mounted_by_the_forcing_strategy() {
     );
     assert!(g.mountpoints().is_empty());
 
+    // The default fallback never deletes hiberfil.sys: it mounts read-only.
     let out = g.mount_with_fallback("/dev/sda", "/").unwrap();
+    assert_eq!(out.strategy, "ntfs-3g ro", "{:?}", out.attempts);
+    assert!(
+        out.attempts
+            .iter()
+            .all(|a| !a.options.contains("remove_hiberfile")),
+        "{:?}",
+        out.attempts
+    );
+    assert_eq!(g.cat("/data.txt").unwrap(), "windows data\n");
+    assert!(g.exists("/hiberfil.sys").unwrap());
+    assert!(
+        g.write("/written", b"rw\n").is_err(),
+        "the mount is read-only"
+    );
+    g.umount_all().unwrap();
+    // mount_all_parallel's fallback and inspection use the same strategies.
+    let r = g
+        .mount_all_parallel(
+            &[("/".to_string(), "/dev/sda".to_string())],
+            vmcraft::MountAllOptions {
+                fallback: true,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    assert_eq!(r[0].result.as_ref().unwrap().strategy, "ntfs-3g ro");
+    g.umount_all().unwrap();
+    g.shutdown().unwrap();
+    assert_eq!(
+        sha256(&img),
+        before,
+        "the default fallback changed the volume"
+    );
+    assert!(leaks(env.tag()).is_empty(), "{:?}", leaks(env.tag()));
+}
+
+#[test]
+fn removing_the_hibernation_file_is_an_explicit_opt_in() {
+    if !require_root("mounting") || !require_tool("ntfs-3g") || !require_tool("mkntfs") {
+        return;
+    }
+    let env = TestEnv::new("fb-ntfs-force");
+    let img = hibernated_ntfs(&env);
+    let g = VMCraft::with_config(Config::builder().tmpdir(env.path()).build());
+    g.add_drive(&img).unwrap();
+    g.launch().unwrap();
+    let out = g
+        .mount_with_strategies(
+            "mount_with_fallback",
+            "/dev/sda",
+            "/",
+            "",
+            &fallback_strategies_removing_hiberfile(""),
+        )
+        .unwrap();
     assert_eq!(out.strategy, "ntfs-3g force", "{:?}", out.attempts);
     assert!(
         out.attempts

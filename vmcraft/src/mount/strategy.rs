@@ -1,7 +1,9 @@
 //! Mount strategies as data, and `mount_with_fallback`: normal, then
-//! `ro,norecovery`, then `ro,noload`, then FUSE drivers (ntfs-3g, its forcing mode,
+//! `ro,norecovery`, then `ro,noload`, then read-only FUSE drivers (ntfs-3g,
 //! fusefat, fuse2fs). Each attempt is reported; the winning strategy is returned;
-//! every mount made is tracked so `umount_all` and shutdown undo it.
+//! every mount made is tracked so `umount_all` and shutdown undo it. ntfs-3g's
+//! forcing mode, which deletes a hibernated Windows's `hiberfil.sys`, is only
+//! ever tried when the caller asks for it ([`fallback_strategies_removing_hiberfile`]).
 
 use std::os::fd::AsRawFd;
 use std::path::PathBuf;
@@ -119,36 +121,75 @@ pub fn normal_strategies(options: &str) -> Vec<MountStrategy> {
 
 /// What `mount_with_fallback` tries, in order: the normal mount (and the FUSE
 /// helper where the kernel has no driver), then read-only mounts that skip journal
-/// or log recovery, then ntfs-3g's forcing mode (`remove_hiberfile`: it deletes the
-/// hibernation file of a hibernated Windows, which is why it comes only after the
-/// normal mount failed and only when read-write was asked for), then read-only FUSE
-/// mounts.
+/// or log recovery, then read-only FUSE mounts. Every strategy leaves the
+/// filesystem's content as it is: none of them deletes a hibernated Windows's
+/// `hiberfil.sys` (which would destroy the hibernated session); a hibernated NTFS
+/// is mounted read-only by `ntfs-3g ro`. Deleting it is an explicit choice:
+/// [`fallback_strategies_removing_hiberfile`].
 ///
 /// ```
 /// let names: Vec<String> = vmcraft::mount::strategy::fallback_strategies("")
 ///     .into_iter().map(|s| s.name).collect();
 /// assert_eq!(names[0], "normal");
 /// assert_eq!(names[3..5], ["ro,norecovery", "ro,noload"]);
+/// assert!(!names.iter().any(|n| n == "ntfs-3g force"));
 /// ```
 pub fn fallback_strategies(options: &str) -> Vec<MountStrategy> {
     let mut v = normal_strategies(options);
-    let forced = if options.is_empty() {
-        "remove_hiberfile".to_string()
-    } else {
-        format!("{options},remove_hiberfile")
-    };
     v.extend([
         MountStrategy::kernel("ro,norecovery", "ro,norecovery").for_types(&["xfs", "ext3", "ext4"]),
         MountStrategy::kernel("ro,noload", "ro,noload").for_types(&["ext3", "ext4"]),
-        MountStrategy::fuse("ntfs-3g force", "ntfs-3g", &forced)
-            .for_types(&["ntfs"])
-            .read_write_only(),
         MountStrategy::fuse("ntfs-3g ro", "ntfs-3g", "ro").for_types(&["ntfs"]),
         MountStrategy::fuse("fusefat ro", "fusefat", "ro")
             .for_types(&["vfat"])
             .without_kernel_driver(),
         MountStrategy::fuse("fuse2fs", "fuse2fs", "ro").for_types(&["ext2", "ext3", "ext4"]),
     ]);
+    v
+}
+
+/// ntfs-3g's forcing mode, `ntfs-3g force`: it mounts a hibernated (or unclean)
+/// NTFS read-write by **deleting `hiberfil.sys`**, which throws away the
+/// hibernated Windows session (its open programs and unsaved work). Never part of
+/// the default strategies; only when a read-write mount is asked for.
+///
+/// ```
+/// let s = vmcraft::mount::strategy::ntfs_remove_hiberfile("");
+/// assert_eq!(s.name, "ntfs-3g force");
+/// assert_eq!(s.options, "remove_hiberfile");
+/// assert!(s.read_write_only);
+/// ```
+pub fn ntfs_remove_hiberfile(options: &str) -> MountStrategy {
+    let forced = if options.is_empty() {
+        "remove_hiberfile".to_string()
+    } else {
+        format!("{options},remove_hiberfile")
+    };
+    MountStrategy::fuse("ntfs-3g force", "ntfs-3g", &forced)
+        .for_types(&["ntfs"])
+        .read_write_only()
+}
+
+/// [`fallback_strategies`] with [`ntfs_remove_hiberfile`] before the read-only
+/// NTFS mount: for a caller that has decided a hibernated Windows may lose its
+/// hibernated session so that its disk can be written. Pass it to
+/// [`VMCraft::mount_with_strategies`].
+///
+/// ```no_run
+/// use vmcraft::mount::strategy::fallback_strategies_removing_hiberfile;
+/// # let g = vmcraft::VMCraft::new();
+/// let out = g.mount_with_strategies(
+///     "mount_with_fallback", "/dev/sda2", "/", "", &fallback_strategies_removing_hiberfile(""))?;
+/// println!("mounted by {}", out.strategy);
+/// # Ok::<(), vmcraft::Error>(())
+/// ```
+pub fn fallback_strategies_removing_hiberfile(options: &str) -> Vec<MountStrategy> {
+    let mut v = fallback_strategies(options);
+    let at = v
+        .iter()
+        .position(|s| s.name == "ntfs-3g ro")
+        .unwrap_or(v.len());
+    v.insert(at, ntfs_remove_hiberfile(options));
     v
 }
 
@@ -193,8 +234,12 @@ pub(crate) struct Target {
 
 impl VMCraft {
     /// Mount trying each strategy in turn (`mount_with_fallback`): normal, then
-    /// `ro,norecovery`, `ro,noload`, then FUSE drivers, each where it applies to
-    /// the filesystem type. Returns the strategy that worked and every attempt.
+    /// `ro,norecovery`, `ro,noload`, then read-only FUSE drivers, each where it
+    /// applies to the filesystem type ([`fallback_strategies`]). Returns the
+    /// strategy that worked and every attempt. No strategy changes the
+    /// filesystem: a hibernated NTFS is mounted read-only, its `hiberfil.sys`
+    /// kept (see [`fallback_strategies_removing_hiberfile`] to opt in to deleting
+    /// it).
     #[tracing::instrument(level = "debug", skip_all)]
     pub fn mount_with_fallback(
         &self,
@@ -212,6 +257,13 @@ impl VMCraft {
     }
 
     /// Mount trying the given strategies in order (`vfstype` empty: probe it).
+    ///
+    /// ```no_run
+    /// use vmcraft::mount::strategy::fallback_strategies;
+    /// # let g = vmcraft::VMCraft::new();
+    /// let out = g.mount_with_strategies("mount", "/dev/sda1", "/", "", &fallback_strategies("ro"))?;
+    /// # Ok::<(), vmcraft::Error>(())
+    /// ```
     pub fn mount_with_strategies(
         &self,
         call: &str,
@@ -418,5 +470,37 @@ impl VMCraft {
                 )
             },
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_default_strategy_removes_the_hibernation_file() {
+        for options in ["", "ro", "noatime"] {
+            for list in [fallback_strategies(options), normal_strategies(options)] {
+                assert!(
+                    list.iter().all(|s| !s.options.contains("remove_hiberfile")),
+                    "{list:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn the_opt_in_adds_the_forcing_mode_before_the_read_only_ntfs_mount() {
+        let names: Vec<String> = fallback_strategies_removing_hiberfile("noatime")
+            .into_iter()
+            .map(|s| s.name)
+            .collect();
+        let force = names.iter().position(|n| n == "ntfs-3g force").unwrap();
+        assert_eq!(names[force + 1], "ntfs-3g ro");
+        assert_eq!(
+            ntfs_remove_hiberfile("noatime").options,
+            "noatime,remove_hiberfile"
+        );
+        assert_eq!(names.len(), fallback_strategies("").len() + 1);
     }
 }
