@@ -67,7 +67,7 @@ pub use vmcraft_part as part;
 pub use config::{Config, ConfigBuilder, ProgressCallback, ProgressEvent};
 pub use error::{CallError, Error, ErrorKind, Result};
 pub use inspect::InspectInfo;
-pub use mkfs::{MKFS_TYPES, MkfsOptions};
+pub use mkfs::{E2fsckOptions, MKFS_TYPES, MkfsOptions};
 pub use mount::parallel::{MOUNT_THREADS, MountAllOptions, MountResult};
 pub use mount::{Attempt, FallbackOutcome, MountEntry, MountMethod, MountStrategy};
 pub use session::{DriveOpts, Resolved, VMCraft};

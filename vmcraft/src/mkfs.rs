@@ -1,6 +1,7 @@
-//! Making and growing filesystems: `mkfs` for ext2/3/4, xfs, vfat, btrfs, ntfs and
-//! swap (libguestfs's optional arguments: blocksize, features, inode, sectorsize,
-//! label), `mkswap`, `resize2fs`, `xfs_growfs`. The tools run through the
+//! Making, checking and growing filesystems: `mkfs` for ext2/3/4, xfs, vfat,
+//! btrfs, ntfs and swap (libguestfs's optional arguments: blocksize, features,
+//! inode, sectorsize, label), `mkswap`, `e2fsck` and `e2fsck_f`, `resize2fs`
+//! (which, as in libguestfs, never checks or repairs on its own), `xfs_growfs`. The tools run through the
 //! session's `CommandRunner`; the probe cache of the device is invalidated.
 
 use std::time::Duration;
@@ -28,6 +29,39 @@ pub struct MkfsOptions {
     pub sectorsize: Option<u32>,
     /// Filesystem label.
     pub label: Option<String>,
+}
+
+/// libguestfs's optional arguments to `e2fsck` (at most one of them).
+///
+/// ```
+/// let o = vmcraft::E2fsckOptions { correct: true, ..Default::default() };
+/// assert!(!o.forceall);
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct E2fsckOptions {
+    /// Repair what can be repaired safely without asking (`-p`).
+    pub correct: bool,
+    /// Answer yes to every question (`-y`).
+    pub forceall: bool,
+}
+
+/// `e2fsck -f` with the options' flags (the device is added by the caller).
+pub(crate) fn e2fsck_command(call: &str, device: &str, o: E2fsckOptions) -> Result<Command> {
+    if o.correct && o.forceall {
+        return Err(Error::invalid(
+            call,
+            device,
+            "only one of the options 'correct', 'forceall' may be specified",
+        ));
+    }
+    let mut c = Command::new("e2fsck").arg("-f");
+    if o.correct {
+        c = c.arg("-p");
+    }
+    if o.forceall {
+        c = c.arg("-y");
+    }
+    Ok(c)
 }
 
 /// The filesystem types `mkfs` makes, with their label limit in bytes.
@@ -249,29 +283,121 @@ impl VMCraft {
     }
 
     /// Grow (or shrink) an unmounted ext2/3/4 filesystem to fill its device
-    /// (`resize2fs`).
+    /// (`resize2fs`). As in libguestfs, the filesystem is not checked first:
+    /// resize2fs refuses one that was not checked since it was last mounted, and
+    /// the error then says to run [`VMCraft::e2fsck_f`] (or [`VMCraft::e2fsck`]
+    /// with `correct` or `forceall`) first, which is the caller's decision (a
+    /// check with repairs changes the filesystem).
+    ///
+    /// ```no_run
+    /// # let g = vmcraft::VMCraft::new();
+    /// g.e2fsck_f("/dev/sda1")?;
+    /// g.resize2fs("/dev/sda1")?;
+    /// # Ok::<(), vmcraft::Error>(())
+    /// ```
     #[tracing::instrument(level = "debug", skip_all)]
     pub fn resize2fs(&self, device: &str) -> Result<()> {
-        let dev = self.resolve("resize2fs", device)?;
+        const CALL: &str = "resize2fs";
+        let dev = self.unmounted_writable(CALL, device)?;
+        let cmd = Command::new("resize2fs").arg(&dev.host);
+        let out = self.runner().execute(&cmd);
+        self.invalidate_device(&dev.name);
+        let out = out?;
+        if out.status.success() {
+            return Ok(());
+        }
+        let failure = vmcraft_block::command::command_failed(&cmd, &out);
+        let said = [&out.stderr, &out.stdout].map(|b| String::from_utf8_lossy(b).into_owned());
+        let message = if said.iter().any(|s| s.contains("e2fsck -f")) {
+            "you need to run e2fsck with the correct and/or forceall options first (e2fsck_f)"
+                .to_string()
+        } else {
+            "resize2fs failed".to_string()
+        };
+        Err(Error::call_with_source(
+            ErrorKind::Crate,
+            CALL,
+            &dev.name,
+            message,
+            failure,
+        ))
+    }
+
+    /// Check an unmounted ext2/3/4 filesystem even if it looks clean (`e2fsck`,
+    /// `e2fsck -f`): `correct` repairs what can be repaired safely without asking
+    /// (`-p`), `forceall` answers yes to every question (`-y`); not both. Without
+    /// either, e2fsck would have to ask, and fails. Success when e2fsck found
+    /// nothing or corrected everything (exit status 0 or 1), as libguestfs.
+    ///
+    /// ```no_run
+    /// # let g = vmcraft::VMCraft::new();
+    /// g.e2fsck("/dev/sda1", vmcraft::E2fsckOptions { forceall: true, ..Default::default() })?;
+    /// # Ok::<(), vmcraft::Error>(())
+    /// ```
+    #[tracing::instrument(level = "debug", skip_all)]
+    pub fn e2fsck(&self, device: &str, opts: E2fsckOptions) -> Result<()> {
+        self.run_e2fsck("e2fsck", device, opts)
+    }
+
+    /// `e2fsck` with `correct` (`e2fsck -f -p`), libguestfs's `e2fsck_f`: what
+    /// [`VMCraft::resize2fs`] needs first.
+    #[tracing::instrument(level = "debug", skip_all)]
+    pub fn e2fsck_f(&self, device: &str) -> Result<()> {
+        self.run_e2fsck(
+            "e2fsck_f",
+            device,
+            E2fsckOptions {
+                correct: true,
+                forceall: false,
+            },
+        )
+    }
+
+    fn run_e2fsck(&self, call: &str, device: &str, opts: E2fsckOptions) -> Result<()> {
+        let cmd = e2fsck_command(call, device, opts)?;
+        let dev = self.unmounted_writable(call, device)?;
+        let cmd = cmd.arg(&dev.host);
+        let out = self.runner().execute(&cmd);
+        self.invalidate_device(&dev.name);
+        let out = out?;
+        // 0: clean, 1: errors corrected; 2 and 3 (corrected, reboot needed) and
+        // 4 and up (left uncorrected, or failed) are errors, as in libguestfs.
+        match out.status.code() {
+            Some(0 | 1) => Ok(()),
+            code => Err(Error::call_with_source(
+                ErrorKind::Crate,
+                call,
+                &dev.name,
+                match code {
+                    Some(4) => "e2fsck left errors uncorrected".to_string(),
+                    Some(c) => format!("e2fsck failed with exit status {c}"),
+                    None => "e2fsck was killed".to_string(),
+                },
+                vmcraft_block::command::command_failed(&cmd, &out),
+            )),
+        }
+    }
+
+    /// `device` resolved, refused when its drive is read-only or it is mounted.
+    fn unmounted_writable(&self, call: &str, device: &str) -> Result<crate::Resolved> {
+        let dev = self.resolve(call, device)?;
+        if dev.readonly {
+            return Err(Error::call(
+                ErrorKind::InvalidArgument,
+                call,
+                &dev.name,
+                "the drive was added read-only",
+            ));
+        }
         if self.mounts().iter().any(|m| m.device == dev.name) {
             return Err(Error::call(
                 ErrorKind::Busy,
-                "resize2fs",
+                call,
                 &dev.name,
                 "the device is mounted",
             ));
         }
-        // resize2fs wants a freshly checked filesystem; e2fsck exits 1 or 2 when it
-        // fixed something, which is fine here.
-        let fsck = Command::new("e2fsck").args(["-f", "-y"]).arg(&dev.host);
-        let out = self.runner().execute(&fsck)?;
-        if !matches!(out.status.code(), Some(0..=2)) {
-            return Err(vmcraft_block::command::command_failed(&fsck, &out).into());
-        }
-        self.runner()
-            .run(&Command::new("resize2fs").arg(&dev.host))?;
-        self.invalidate_device(&dev.name);
-        Ok(())
+        Ok(dev)
     }
 
     /// Grow a mounted xfs filesystem to fill its device (`xfs_growfs`, given the
@@ -337,6 +463,21 @@ mod tests {
         assert_eq!(
             argv("ntfs", &MkfsOptions::default()).unwrap(),
             ["mkntfs", "-Q", "-F", "-q", "/dev/loop9p1"]
+        );
+    }
+
+    #[test]
+    fn e2fsck_flags_as_libguestfs() {
+        let argv = |correct, forceall| {
+            e2fsck_command("e2fsck", "/dev/sda1", E2fsckOptions { correct, forceall })
+                .map(|c| c.argv())
+        };
+        assert_eq!(argv(false, false).unwrap(), ["e2fsck", "-f"]);
+        assert_eq!(argv(true, false).unwrap(), ["e2fsck", "-f", "-p"]);
+        assert_eq!(argv(false, true).unwrap(), ["e2fsck", "-f", "-y"]);
+        assert_eq!(
+            argv(true, true).unwrap_err().to_string(),
+            "e2fsck: /dev/sda1: only one of the options 'correct', 'forceall' may be specified"
         );
     }
 

@@ -1,12 +1,12 @@
-//! Making and growing filesystems: `mkfs` (with libguestfs's optional arguments),
-//! `mkswap`, `resize2fs`, `xfs-growfs`.
+//! Making, checking and growing filesystems: `mkfs` (with libguestfs's optional
+//! arguments), `mkswap`, `resize2fs`, `e2fsck`, `e2fsck-f`, `xfs-growfs`.
 
 use super::{CommandSpec, DEVICE, PATH, arg, c, cmd};
-use crate::MkfsOptions;
 use crate::cli::args::{ArgKind, Args};
 use crate::cli::error::CliError;
 use crate::cli::shell::Shell;
 use crate::cli::value::Value;
+use crate::{E2fsckOptions, MkfsOptions};
 
 pub(crate) const COMMANDS: &[CommandSpec] = &[
     cmd(
@@ -42,10 +42,42 @@ pub(crate) const COMMANDS: &[CommandSpec] = &[
         "resize2fs",
         &[DEVICE],
         "resize an ext2, ext3 or ext4 filesystem",
-        "Grow (or shrink) an unmounted ext2/3/4 filesystem to fill its device, checking it \
-         first.",
+        "Grow (or shrink) an unmounted ext2/3/4 filesystem to fill its device. The \
+         filesystem is not checked here: one mounted since its last check is refused \
+         until e2fsck-f (or e2fsck correct:true or forceall:true) has run.",
         |s, a| {
             c("resize2fs", s.g.resize2fs(a.str(0)))?;
+            Ok(Value::Unit)
+        },
+    ),
+    cmd(
+        "e2fsck",
+        &[DEVICE],
+        "check an ext2/ext3 filesystem",
+        "Check an unmounted ext2/3/4 filesystem even if it looks clean (e2fsck -f). \
+         correct:true repairs what can be repaired without asking (-p); forceall:true \
+         answers yes to every question (-y); only one of them may be given.",
+        |s, a| {
+            let opts = E2fsckOptions {
+                correct: a.opt_bool("correct").unwrap_or(false),
+                forceall: a.opt_bool("forceall").unwrap_or(false),
+            };
+            c("e2fsck", s.g.e2fsck(a.str(0), opts))?;
+            Ok(Value::Unit)
+        },
+    )
+    .opts(&[
+        arg("correct", ArgKind::Bool),
+        arg("forceall", ArgKind::Bool),
+    ]),
+    cmd(
+        "e2fsck-f",
+        &[DEVICE],
+        "check an ext2/ext3 filesystem",
+        "Check an unmounted ext2/3/4 filesystem even if it looks clean, repairing what \
+         can be repaired without asking (e2fsck -f -p): what resize2fs needs first.",
+        |s, a| {
+            c("e2fsck_f", s.g.e2fsck_f(a.str(0)))?;
             Ok(Value::Unit)
         },
     ),

@@ -70,8 +70,9 @@ pub(crate) const COMMANDS: &[CommandSpec] = &[
         &[MOUNTABLE, MOUNTPOINT],
         "mount trying read-only fallbacks for damaged filesystems",
         "Mount trying each strategy in turn: normal, then ro,norecovery (xfs, ext3/4), then \
-         ro,noload (ext3/4), then FUSE drivers. Prints the strategy that worked and the \
-         options used; --json adds every attempt.",
+         ro,noload (ext3/4), then read-only FUSE drivers. None changes the filesystem: a \
+         hibernated NTFS is mounted read-only and its hiberfil.sys is kept. Prints the \
+         strategy that worked and the options used; --json adds every attempt.",
         |s, a| {
             let o = c(
                 "mount_with_fallback",
