@@ -5,7 +5,7 @@
 //! and `forceall` (not both), repairs a damaged filesystem, and refuses read-only
 //! drives and mounted devices. The CLI has `e2fsck` and `e2fsck-f`.
 
-use vmcraft::{Config, E2fsckOptions, ErrorKind, MkfsOptions, VMCraft};
+use vmcraft::{Config, E2fsckOptions, ErrorKind, VMCraft};
 use vmcraft_block::testing::{TestEnv, leaks, require_root, require_tool};
 use vmcraft_block::{Command, CommandRunner, SystemRunner};
 
