@@ -1,6 +1,10 @@
 //! `cargo xtask fuzz [SECONDS] [TARGET]`: run every cargo-fuzz target of the
-//! workspace (`vmcraft-part/fuzz`: reading a partition table from arbitrary bytes;
-//! `vmcraft-archive/fuzz`: `tar_in` on arbitrary archives) for a while each.
+//! workspace for a while each (`vmcraft-part/fuzz`: reading a partition table
+//! from arbitrary bytes; `vmcraft-archive/fuzz`: `tar_in` on arbitrary archives;
+//! `vmcraft-nbd/fuzz`: image headers, and VMDK descriptors against glibc's own
+//! `sscanf` as qemu calls it), starting from the target's committed seeds
+//! (`fuzz/seeds/TARGET`) where there are some. `cargo xtask test` runs each
+//! briefly.
 //! Installs cargo-fuzz when it is missing; libFuzzer's sanitizer flags need a
 //! nightly compiler, which `RUSTC_BOOTSTRAP=1` stands in for on stable.
 
@@ -14,6 +18,8 @@ use crate::util;
 const TARGETS: &[(&str, &str)] = &[
     ("vmcraft-part/fuzz", "read_table"),
     ("vmcraft-archive/fuzz", "tar_in"),
+    ("vmcraft-nbd/fuzz", "inspect_image"),
+    ("vmcraft-nbd/fuzz", "vmdk_descriptor"),
 ];
 
 pub fn run(args: &[String]) -> Result<()> {
@@ -45,18 +51,20 @@ pub fn run(args: &[String]) -> Result<()> {
             .parent()
             .expect("fuzz dir has a parent")
             .to_path_buf();
-        util::run(
-            Command::new("cargo")
-                .current_dir(&crate_dir)
-                .env("RUSTC_BOOTSTRAP", "1")
-                .args([
-                    "fuzz",
-                    "run",
-                    target,
-                    "--",
-                    &format!("-max_total_time={seconds}"),
-                ]),
-        )?;
+        let fuzz_dir = root.join(dir);
+        let corpus = fuzz_dir.join("corpus").join(target);
+        std::fs::create_dir_all(&corpus)?;
+        let mut cmd = Command::new("cargo");
+        cmd.current_dir(&crate_dir)
+            .env("RUSTC_BOOTSTRAP", "1")
+            .args(["fuzz", "run", target])
+            .arg(&corpus);
+        let seeds = fuzz_dir.join("seeds").join(target);
+        if seeds.is_dir() {
+            cmd.arg(&seeds);
+        }
+        cmd.args(["--", &format!("-max_total_time={seconds}")]);
+        util::run(&mut cmd)?;
     }
     Ok(())
 }

@@ -2,7 +2,8 @@
 //! workspace in strict mode (`VMCRAFT_TEST_STRICT=1`: a test that would skip for a
 //! missing tool or missing root fails instead), doctests, the demo, the quick
 //! side-by-side bench (`cargo xtask bench --quick`: it fails only when a workload's
-//! result is wrong, never on a time), and at the end the list of tests that
+//! result is wrong, never on a time), every fuzz target for a short while, and at
+//! the end the list of tests that
 //! skipped because the host kernel lacks a feature.
 
 use std::process::Command;
@@ -10,6 +11,9 @@ use std::process::Command;
 use anyhow::{Result, bail};
 
 use crate::{setup, util};
+
+/// How long `cargo xtask test` fuzzes each target.
+const FUZZ_SECONDS: u64 = 20;
 
 pub fn run(args: &[String]) -> Result<()> {
     if !setup::missing().is_empty() {
@@ -58,6 +62,12 @@ pub fn run(args: &[String]) -> Result<()> {
     // tests (it checks every result it prints).
     if let Err(e) = crate::demo::run(&[]) {
         failures.push(format!("cargo xtask demo: {e:#}"));
+    }
+
+    // The parsers of hostile input stay fuzzed: every target for a short while
+    // (a crash fails the run and leaves its input under fuzz/artifacts).
+    if let Err(e) = crate::fuzz::run(&[FUZZ_SECONDS.to_string()]) {
+        failures.push(format!("cargo xtask fuzz {FUZZ_SECONDS}: {e:#}"));
     }
 
     // Every benchmark workload checks its result before its time counts: run
