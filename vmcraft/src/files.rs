@@ -1,7 +1,9 @@
 //! Guest file calls with libguestfs names (`cat`, `write`, `upload`, `ls`, `find`,
 //! `mkdir_p`, `rm_rf`, `cp_a`, `ln_s`, `lstat`, `statvfs`, `checksum`, ...). Every
 //! path is resolved inside the mounted guest tree with chroot semantics through
-//! `vmcraft_archive::GuestRoot`: a guest symlink or `..` can never reach a host file.
+//! `vmcraft_archive::GuestRoot`: a guest symlink or `..` can never reach a host file,
+//! and only regular files are opened for their content (a guest FIFO or device node
+//! is refused unopened, so it can neither hang a call nor be read or written).
 
 use std::io::Read;
 use std::path::Path;
@@ -51,7 +53,11 @@ impl VMCraft {
     /// Lines of a text file, without their newlines (`read_lines`).
     #[tracing::instrument(level = "debug", skip_all)]
     pub fn read_lines(&self, path: &str) -> Result<Vec<String>> {
-        Ok(self.cat(path)?.lines().map(String::from).collect())
+        let text = self
+            .guest_root_for("read_lines")?
+            .cat(path)
+            .map_err(|e| e.with_call("read_lines"))?;
+        Ok(text.lines().map(String::from).collect())
     }
 
     /// Create or overwrite a file with `content` (`write`).
@@ -81,9 +87,10 @@ impl VMCraft {
                 e,
             )
         })?;
-        let mut dst =
-            self.guest_root_for("upload")?
-                .open_write(path, WriteMode::Truncate, FILE_MODE)?;
+        let mut dst = self
+            .guest_root_for("upload")?
+            .open_write(path, WriteMode::Truncate, FILE_MODE)
+            .map_err(|e| e.with_call("upload"))?;
         let n = std::io::copy(&mut src, &mut dst).map_err(|e| {
             Error::call_with_source(ErrorKind::Io, "upload", path, "copy failed", e)
         })?;
@@ -96,7 +103,12 @@ impl VMCraft {
     #[tracing::instrument(level = "debug", skip_all)]
     pub fn download(&self, path: &str, host_file: impl AsRef<Path>) -> Result<u64> {
         let host_file = host_file.as_ref();
-        let mut src = self.guest_root_for("download")?.open_read(path)?;
+        // The guest file first: a FIFO or device node is refused before the host
+        // file is created.
+        let mut src = self
+            .guest_root_for("download")?
+            .open_read(path)
+            .map_err(|e| e.with_call("download"))?;
         let mut dst = std::fs::File::create(host_file).map_err(|e| {
             Error::call_with_source(
                 ErrorKind::Io,
@@ -264,7 +276,10 @@ impl VMCraft {
     /// ```
     #[tracing::instrument(level = "debug", skip_all)]
     pub fn checksum(&self, csumtype: &str, path: &str) -> Result<String> {
-        let mut f = self.guest_root_for("checksum")?.open_read(path)?;
+        let mut f = self
+            .guest_root_for("checksum")?
+            .open_read(path)
+            .map_err(|e| e.with_call("checksum"))?;
         checksum_reader(csumtype, path, &mut f)
     }
 }
