@@ -6,7 +6,8 @@
 //! touch only the session's PVs (the host's image and the other clone hash the
 //! same before and after). A fake sysfs tree stands in for device-mapper, which
 //! this host lacks: a device with the LV's UUID on the host's disk is never used,
-//! the session's own one (on its loop device) is used as `/dev/dm-N`.
+//! the session's own one (on its loop device) is used as `/dev/dm-N`. An LV whose
+//! PV is a disk outside the session is refused, and that disk is never written.
 
 use std::path::{Path, PathBuf};
 
@@ -205,5 +206,65 @@ fn the_sessions_own_device_mapper_device_is_used_by_uuid() {
         Path::new("/dev/dm-7")
     );
     g.shutdown().unwrap();
+    assert!(leaks(env.tag()).is_empty(), "{:?}", leaks(env.tag()));
+}
+
+#[test]
+fn an_lv_on_a_pv_outside_the_session_is_refused() {
+    if !require_root("attaching images") || !require_tool("lvm") {
+        return;
+    }
+    let env = TestEnv::new("lv-missing-pv");
+    let sysfs = env.path().join("sys");
+    std::fs::create_dir(&sysfs).unwrap();
+    let d1 = env.sparse_image("d1.img", 16 << 20);
+    let d2 = env.sparse_image("d2.img", 16 << 20);
+    {
+        // A VG over two disks; "first" fills the first PV, "second" lies on the
+        // second one.
+        let g = VMCraft::with_config(config(&env, &sysfs));
+        g.add_drive(&d1).unwrap();
+        g.add_drive(&d2).unwrap();
+        g.launch().unwrap();
+        g.pvcreate(&["/dev/sda", "/dev/sdb"]).unwrap();
+        g.vgcreate("split", &["/dev/sda", "/dev/sdb"]).unwrap();
+        let first_pv = g.pvs_full().unwrap()[0].pv_pe_count;
+        g.lvcreate_size(
+            "first",
+            "split",
+            vmcraft_lvm::LvSize::Extents(first_pv as u64),
+        )
+        .unwrap();
+        g.lvcreate("second", "split", 4).unwrap();
+        g.shutdown().unwrap();
+    }
+    // The second disk stays out of the session (as a host disk would be).
+    let d2_before = sha256(&d2);
+    let d1_before = sha256(&d1);
+    let g = VMCraft::with_config(config(&env, &sysfs));
+    g.add_drive(&d1).unwrap();
+    g.launch().unwrap();
+    // lvm2 reports the PV it cannot see as "[unknown]": never opened on the host.
+    let e = g.host_path("/dev/split/second").unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "host_path: /dev/split/second: its PV [unknown] is not one of this session's devices; \
+         refusing to reach it"
+    );
+    let e = g
+        .mkfs("ext4", "/dev/split/second", &Default::default())
+        .unwrap_err();
+    assert!(
+        e.to_string()
+            .starts_with("mkfs: /dev/split/second: its PV [unknown]"),
+        "{e}"
+    );
+    g.shutdown().unwrap();
+    assert_eq!(
+        sha256(&d2),
+        d2_before,
+        "the disk outside the session was written"
+    );
+    assert_eq!(sha256(&d1), d1_before);
     assert!(leaks(env.tag()).is_empty(), "{:?}", leaks(env.tag()));
 }
