@@ -27,13 +27,19 @@ use crate::probe::CachedProbe;
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DriveOpts {
-    /// The image format; detected from its magic bytes when `None` (and then a
-    /// backing file is refused unless `allow_backing_file`).
+    /// The image format; detected from its magic bytes when `None`.
     pub format: Option<Format>,
     /// Attach read-only: nothing can write to the image.
     pub readonly: bool,
-    /// Let a qcow2/vmdk/... open its backing file(s).
+    /// Follow the image's backing chain (and a qcow2's external data file). Off
+    /// by default, since a guest controls those names; when on, the format must be
+    /// given and every backing file's format recorded in its child's header (see
+    /// [`vmcraft_nbd::AttachOptions::allow_backing_file`]).
     pub allow_backing_file: bool,
+    /// Follow a split VMDK's extent files, when they are plain files beside the
+    /// descriptor (see [`vmcraft_nbd::AttachOptions::allow_vmdk_extents`]). Off by
+    /// default.
+    pub allow_vmdk_extents: bool,
 }
 
 pub(crate) struct Drive {
@@ -270,6 +276,7 @@ impl VMCraft {
             .readonly(drive.opts.readonly)
             .backend(self.config.backend)
             .allow_backing_file(drive.opts.allow_backing_file)
+            .allow_vmdk_extents(drive.opts.allow_vmdk_extents)
             .retry(self.config.retry.clone());
         if let Some(f) = drive.opts.format {
             opts = opts.format(f);

@@ -22,12 +22,20 @@ pub(crate) const COMMANDS: &[CommandSpec] = &[
          second /dev/sdb, and so on. Before launch it is attached at launch; after, at once.\n\n\
          readonly:true attaches it so that nothing can write to it. format:FMT gives the \
          image format (raw, qcow2, vmdk, vhdx, vdi, vpc); without it the format is detected \
-         from the image's header, and then a backing file is never followed.",
+         from the image's header.\n\n\
+         An image that names other files (a backing file, a qcow2 external data file, the \
+         extents of a split VMDK) is refused unless allowed, since a guest controls those \
+         names. allowbacking:true follows a backing chain whose every format is known: \
+         format:FMT given here and each backing file's format recorded in its overlay. \
+         allowextents:true follows a VMDK descriptor's extents when they are plain files \
+         in the descriptor's own directory.",
         add_drive,
     )
     .opts(&[
         arg("readonly", ArgKind::Bool),
         arg("format", ArgKind::String),
+        arg("allowbacking", ArgKind::Bool),
+        arg("allowextents", ArgKind::Bool),
     ])
     .alias(&["add", "add-drive-opts"]),
     cmd(
@@ -35,7 +43,16 @@ pub(crate) const COMMANDS: &[CommandSpec] = &[
         &[FILENAME],
         "add a drive read-only",
         "Add a disk image read-only: as add-drive with readonly:true.",
-        |s, a| add(s, a.str(0), true, None),
+        |s, a| {
+            add(
+                s,
+                a.str(0),
+                DriveOpts {
+                    readonly: true,
+                    ..Default::default()
+                },
+            )
+        },
     )
     .alias(&["add-ro"]),
     cmd(
@@ -129,12 +146,7 @@ pub(crate) const COMMANDS: &[CommandSpec] = &[
 ];
 
 fn add_drive(s: &mut Shell, a: &Args) -> Result<Value, CliError> {
-    let format = a.opt_string("format");
-    add(s, a.str(0), a.opt_bool("readonly").unwrap_or(false), format)
-}
-
-fn add(s: &mut Shell, path: &str, readonly: bool, format: Option<&str>) -> Result<Value, CliError> {
-    let format = match format {
+    let format = match a.opt_string("format") {
         None => None,
         Some(f) => Some(
             f.parse::<vmcraft_nbd::Format>()
@@ -143,9 +155,15 @@ fn add(s: &mut Shell, path: &str, readonly: bool, format: Option<&str>) -> Resul
     };
     let opts = DriveOpts {
         format,
-        readonly,
-        ..Default::default()
+        readonly: a.opt_bool("readonly").unwrap_or(false),
+        allow_backing_file: a.opt_bool("allowbacking").unwrap_or(false),
+        allow_vmdk_extents: a.opt_bool("allowextents").unwrap_or(false),
     };
+    add(s, a.str(0), opts)
+}
+
+fn add(s: &mut Shell, path: &str, opts: DriveOpts) -> Result<Value, CliError> {
+    let readonly = opts.readonly;
     c("add_drive", s.g.add_drive_opts(path, opts))?;
     s.readonly.push(readonly);
     Ok(Value::Unit)
@@ -183,7 +201,11 @@ fn allocate(s: &mut Shell, command: &str, a: &Args, sparse: bool) -> Result<Valu
             .map_err(|e| io("cannot allocate", e.into()))?;
     }
     drop(f);
-    if let Err(e) = add(s, path, false, Some("raw")) {
+    let raw = DriveOpts {
+        format: Some(vmcraft_nbd::Format::Raw),
+        ..Default::default()
+    };
+    if let Err(e) = add(s, path, raw) {
         let _ = std::fs::remove_file(path);
         return Err(e);
     }
