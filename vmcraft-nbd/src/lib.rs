@@ -21,11 +21,18 @@
 //!
 //! Before anything is attached the image's header is read in-process
 //! ([`inspect_image`]): the format is detected from magic bytes unless given, and
-//! an image that refers to other files (a backing file, an external data file,
-//! vmdk extents outside its directory) is refused unless
-//! [`AttachOptions::allow_backing_file`] is set — a raw guest can write a qcow2
-//! header naming `/etc/shadow` into its own first sector. qemu is also told
-//! `"backing": null`. Truncated images and garbage in a qcow2's tables are refused
+//! every file the image would make qemu open is found the way qemu finds it (a
+//! VMDK descriptor through an emulation of qemu's own `sscanf` grammar, a sparse
+//! header of capacity 0 as the descriptor wrapper qemu takes it for, names cut at
+//! NUL as qemu's C strings are). [`judge_image`] then refuses every backing file,
+//! external data file and VMDK extent unless allowed
+//! ([`AttachOptions::allow_backing_file`], [`AttachOptions::allow_vmdk_extents`]),
+//! and even then refuses `json:` and protocol names, backing files of unknown
+//! format, and extents outside the image's own directory: a raw guest can write
+//! any header into its own first sector. qemu is given the judged chain node by
+//! node with every driver pinned and `"backing": null` at the bottom, and what
+//! the storage daemon really opened is checked against it over QMP before a
+//! device is made. Truncated images and garbage in a qcow2's tables are refused
 //! with an error naming the offending entry.
 //!
 //! After attaching, the partition table is read in-process and the kernel's
