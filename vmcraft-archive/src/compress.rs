@@ -188,10 +188,16 @@ pub(crate) fn encoder<'a, W: Write + 'a>(
     })
 }
 
-/// Wrap `input` in a decoder for `format`.
+/// Wrap `input` in a decoder for `format` that uses at most about `memlimit`
+/// bytes of memory: liblzma's memory limit for xz and lzma (whose headers may
+/// declare dictionaries of up to 4 GiB), zstd's largest window (`window_log_max`;
+/// a frame may ask for 2 GiB or more). A stream that needs more fails with
+/// [`ErrorKind::LimitExceeded`] before the memory is allocated. gzip and bzip2
+/// need a few MiB at most whatever the input says.
 pub(crate) fn decoder<'a, R: BufRead + 'a>(
     format: Compression,
     input: R,
+    memlimit: u64,
 ) -> io::Result<Box<dyn Read + 'a>> {
     Ok(match format {
         Compression::None => Box::new(input),
@@ -205,28 +211,73 @@ pub(crate) fn decoder<'a, R: BufRead + 'a>(
         )),
         Compression::Xz => {
             let stream = liblzma::stream::Stream::new_stream_decoder(
-                u64::MAX,
+                memlimit,
                 liblzma::stream::CONCATENATED,
             )
             .map_err(io::Error::other)?;
-            Box::new(BufReader::with_capacity(
-                1 << 20,
-                liblzma::bufread::XzDecoder::new_stream(input, stream),
-            ))
+            Box::new(Limited {
+                inner: BufReader::with_capacity(
+                    1 << 20,
+                    liblzma::bufread::XzDecoder::new_stream(input, stream),
+                ),
+                format,
+                memlimit,
+            })
         }
         Compression::Lzma => {
             let stream =
-                liblzma::stream::Stream::new_lzma_decoder(u64::MAX).map_err(io::Error::other)?;
-            Box::new(BufReader::with_capacity(
-                1 << 20,
-                liblzma::bufread::XzDecoder::new_stream(input, stream),
-            ))
+                liblzma::stream::Stream::new_lzma_decoder(memlimit).map_err(io::Error::other)?;
+            Box::new(Limited {
+                inner: BufReader::with_capacity(
+                    1 << 20,
+                    liblzma::bufread::XzDecoder::new_stream(input, stream),
+                ),
+                format,
+                memlimit,
+            })
         }
-        Compression::Zstd => Box::new(BufReader::with_capacity(
-            1 << 20,
-            zstd::stream::read::Decoder::with_buffer(input)?,
-        )),
+        Compression::Zstd => {
+            let mut dec = zstd::stream::read::Decoder::with_buffer(input)?;
+            // The window is what a zstd decoder allocates; 2^10 is the least.
+            let log = (63 - memlimit.max(1 << 10).leading_zeros()).min(31);
+            dec.window_log_max(log)?;
+            Box::new(Limited {
+                inner: BufReader::with_capacity(1 << 20, dec),
+                format,
+                memlimit,
+            })
+        }
     })
+}
+
+/// A decoder whose "needs more memory" failure is reported as the limit it is.
+struct Limited<R> {
+    inner: R,
+    format: Compression,
+    memlimit: u64,
+}
+
+impl<R: Read> Read for Limited<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.inner.read(buf).map_err(|e| {
+            let lzma = e
+                .get_ref()
+                .and_then(|i| i.downcast_ref::<liblzma::stream::Error>())
+                .is_some_and(|le| matches!(le, liblzma::stream::Error::MemLimit));
+            // zstd says "Frame requires too much memory for decoding".
+            let zstd =
+                self.format == Compression::Zstd && e.to_string().contains("too much memory");
+            if lzma || zstd {
+                crate::limits::over_limit(format!(
+                    "{}: the stream needs more than {} MiB of memory to decompress (the limit)",
+                    self.format,
+                    self.memlimit >> 20
+                ))
+            } else {
+                e
+            }
+        })
+    }
 }
 
 /// Peek at the start of `input` and name its compression (`None` when it is none
@@ -301,7 +352,7 @@ mod tests {
             "{format} detected from its own output"
         );
         let mut back = Vec::new();
-        decoder(format, &out[..])
+        decoder(format, &out[..], 1 << 30)
             .unwrap()
             .read_to_end(&mut back)
             .unwrap();
@@ -354,7 +405,7 @@ mod tests {
             out.truncate(out.len() / 2);
             let mut back = Vec::new();
             assert!(
-                decoder(f, &out[..])
+                decoder(f, &out[..], 1 << 30)
                     .unwrap()
                     .read_to_end(&mut back)
                     .is_err(),

@@ -28,6 +28,10 @@ pub enum ErrorKind {
     Unsafe,
     /// The archive is corrupt or truncated.
     Corrupt,
+    /// A size or count in the input is over a limit this crate sets (an
+    /// extended header, a sparse map, the decompressor's memory; see
+    /// [`crate::limits`]).
+    LimitExceeded,
     /// Not supported by this host, filesystem or build.
     Unsupported,
     /// The caller lacks the privilege the operation needs.
@@ -173,7 +177,7 @@ impl From<Error> for io::Error {
             ErrorKind::NotFound => io::ErrorKind::NotFound,
             ErrorKind::AlreadyExists => io::ErrorKind::AlreadyExists,
             ErrorKind::InvalidArgument | ErrorKind::Unsafe => io::ErrorKind::InvalidInput,
-            ErrorKind::Corrupt => io::ErrorKind::InvalidData,
+            ErrorKind::Corrupt | ErrorKind::LimitExceeded => io::ErrorKind::InvalidData,
             ErrorKind::Unsupported => io::ErrorKind::Unsupported,
             ErrorKind::PermissionDenied => io::ErrorKind::PermissionDenied,
             ErrorKind::WrongType | ErrorKind::Io => io::ErrorKind::Other,

@@ -37,6 +37,9 @@
 //!   walks or extracts the tree (as GNU tar runs `xz` beside itself). Extraction is confined like every other file call:
 //!   `..` and absolute entry names are refused with an error naming the entry, and
 //!   everything else is created through descriptors resolved inside the root.
+//!   What a header declares is bounded before it is acted on (long names, PAX
+//!   headers, sparse maps, decompressor memory: see [`limits`]), and a sparse
+//!   file costs what it stores, not the size it declares.
 //!
 //! ```
 //! use vmcraft_archive::{Compression, GuestRoot, TarInOptions, TarOutOptions, tar_in_from, tar_out_to};
@@ -66,6 +69,7 @@ mod content;
 mod copy;
 mod error;
 mod fileops;
+pub mod limits;
 mod meta;
 mod options;
 mod owners;
@@ -73,6 +77,7 @@ mod pargz;
 mod pax;
 mod pipeline;
 mod root;
+mod sparse;
 mod spool;
 mod stat;
 mod tar_in;

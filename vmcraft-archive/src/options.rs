@@ -130,6 +130,11 @@ pub struct TarInOptions {
     /// (with nothing extracted) when an entry is unsafe or the archive is
     /// corrupt. On by default; a stream can only be checked entry by entry.
     pub verify_first: bool,
+    /// The most memory the decompressor may use, in bytes (the xz/lzma
+    /// dictionary, the zstd window); a stream that needs more is refused with
+    /// [`crate::ErrorKind::LimitExceeded`]. 1 GiB by default
+    /// ([`crate::limits::DEFAULT_DECODER_MEMORY`]); `xz -9` needs 65 MiB.
+    pub max_decoder_memory: u64,
     /// Called after each entry.
     pub progress: Option<ProgressFn>,
 }
@@ -145,6 +150,7 @@ impl Default for TarInOptions {
             create_dir: false,
             same_owner: None,
             verify_first: true,
+            max_decoder_memory: crate::limits::DEFAULT_DECODER_MEMORY,
             progress: None,
         }
     }

@@ -8,28 +8,47 @@
 //! the stream header by header, parses each local PAX header by the lengths, and
 //! hands the records the `tar` crate cannot take (every xattr and ACL record and
 //! anything with a newline) to the extractor through a [`SideRecords`] queue,
-//! keyed by the index of the entry the `tar` crate will return next. Everything
-//! else passes through unchanged; a malformed stream is passed on untouched for
-//! the `tar` crate to reject.
+//! keyed by the index of the entry the `tar` crate will return next. Old GNU
+//! sparse entries are taken apart here too: their map goes through the same
+//! queue, and the `tar` crate sees a plain file of the stored data (see
+//! [`crate::sparse`]). Everything else passes through unchanged; a malformed
+//! stream is passed on untouched for the `tar` crate to reject.
+//!
+//! Being first to see every header, the splitter is where the sizes of extended
+//! headers and sparse maps are bounded ([`crate::limits`]): an oversized one
+//! fails the stream before anything is allocated for it.
 
 use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::io::{self, Read};
 use std::rc::Rc;
 
+use crate::error::ErrorKind;
+use crate::limits::{MAX_LONG_NAME, MAX_PAX, over_limit, padded, refuse};
+use crate::sparse::{MapBuilder, SparseMap, block_is_extended, header_is_extended};
+
 /// One PAX record.
 pub(crate) type Record = (Vec<u8>, Vec<u8>);
 
-/// Records taken out of the stream, by the index of the entry they belong to
+/// What the splitter took out of the stream for one entry.
+#[derive(Debug, Default)]
+pub(crate) struct Side {
+    /// PAX records the `tar` crate cannot take.
+    pub records: Vec<Record>,
+    /// The map of an old GNU sparse entry.
+    pub sparse: Option<SparseMap>,
+}
+
+/// What was taken out of the stream, by the index of the entry it belongs to
 /// (counting every entry the `tar` crate returns).
 #[derive(Debug, Default)]
 pub(crate) struct SideRecords {
-    queue: VecDeque<(u64, Vec<Record>)>,
+    queue: VecDeque<(u64, Side)>,
 }
 
 impl SideRecords {
-    /// The records for entry `index`; earlier leftovers are dropped.
-    pub(crate) fn take(&mut self, index: u64) -> Vec<Record> {
+    /// What belongs to entry `index`; earlier leftovers are dropped.
+    pub(crate) fn take(&mut self, index: u64) -> Side {
         while let Some((i, _)) = self.queue.front() {
             if *i < index {
                 self.queue.pop_front();
@@ -41,7 +60,7 @@ impl SideRecords {
             Some((i, _)) if *i == index => {
                 self.queue.pop_front().map(|(_, r)| r).unwrap_or_default()
             }
-            _ => Vec::new(),
+            _ => Side::default(),
         }
     }
 }
@@ -95,10 +114,6 @@ fn is_side(key: &[u8], value: &[u8]) -> bool {
         || key.starts_with(b"RHT.")
 }
 
-/// PAX data larger than this is passed through untouched (and left to the `tar`
-/// crate), so a hostile size cannot make us buffer without bound.
-pub(crate) const MAX_PAX: u64 = 64 << 20;
-
 enum Mode {
     /// At a header.
     Header,
@@ -119,6 +134,8 @@ pub(crate) struct PaxSplitter<R> {
     next_entry: u64,
     pending: Vec<Record>,
     pending_size: Option<u64>,
+    /// Extended header bytes (`x`, `L`, `K`) seen for the coming member.
+    pending_bytes: u64,
 }
 
 impl<R: Read> PaxSplitter<R> {
@@ -134,6 +151,7 @@ impl<R: Read> PaxSplitter<R> {
                 next_entry: 0,
                 pending: Vec::new(),
                 pending_size: None,
+                pending_bytes: 0,
             },
             side,
         )
@@ -170,14 +188,33 @@ impl<R: Read> PaxSplitter<R> {
             self.mode = Mode::Passthrough;
             return Ok(());
         };
-        let padded = |n: u64| n.div_ceil(512) * 512;
-        if recognized && kind == b'x' {
-            if size > MAX_PAX {
-                self.out = block;
-                self.mode = Mode::Passthrough;
-                return Ok(());
+        // The `tar` crate reads these whole into memory (an `x` or `g` header
+        // even without the ustar magic): bound them first.
+        match kind {
+            b'x' | b'g' if size > MAX_PAX => {
+                return Err(over_limit(format!(
+                    "pax extended header of {size} bytes (the limit is {MAX_PAX})"
+                )));
             }
-            let data = self.read_up_to(padded(size) as usize)?;
+            b'L' | b'K' if recognized && size > MAX_LONG_NAME => {
+                let what = if kind == b'L' { "name" } else { "link target" };
+                return Err(over_limit(format!(
+                    "GNU long {what} of {size} bytes (the limit is {MAX_LONG_NAME})"
+                )));
+            }
+            _ => {}
+        }
+        let extended = recognized && matches!(kind, b'x' | b'L' | b'K');
+        if extended {
+            self.pending_bytes += size;
+            if self.pending_bytes > MAX_PAX {
+                return Err(over_limit(format!(
+                    "extended headers of more than {MAX_PAX} bytes for one member (the limit)"
+                )));
+            }
+        }
+        if recognized && kind == b'x' {
+            let data = self.read_up_to(padded(size)? as usize)?;
             let records = (data.len() as u64 >= size)
                 .then(|| parse_records(&data[..size as usize]))
                 .flatten();
@@ -199,40 +236,66 @@ impl<R: Read> PaxSplitter<R> {
             set_size(&mut header, new_data.len() as u64);
             let mut out = header;
             out.extend_from_slice(&new_data);
-            out.resize(512 + padded(new_data.len() as u64) as usize, 0);
+            out.resize(512 + padded(new_data.len() as u64)? as usize, 0);
             self.out = out;
             return Ok(());
         }
-        let mut out = block.clone();
-        let data_size = if recognized && (kind == b'L' || kind == b'K') {
+        let mut out = block;
+        let data_size = if extended {
             size
         } else {
             // A real entry (or a global header): the `tar` crate returns it.
-            let side = std::mem::take(&mut self.pending);
-            if !side.is_empty() {
+            let mut side = Side {
+                records: std::mem::take(&mut self.pending),
+                sparse: None,
+            };
+            self.pending_bytes = 0;
+            let size = self.pending_size.take().unwrap_or(size);
+            if kind == b'S' {
+                side.sparse = Some(self.sparse_map(&mut out, size)?);
+            }
+            if !side.records.is_empty() || side.sparse.is_some() {
                 self.side
                     .borrow_mut()
                     .queue
                     .push_back((self.next_entry, side));
             }
             self.next_entry += 1;
-            let size = self.pending_size.take().unwrap_or(size);
-            if kind == b'S' && block[482] != 0 {
-                // Old GNU sparse: extension blocks follow the header.
-                loop {
-                    let ext = self.read_up_to(512)?;
-                    let more = ext.len() == 512 && ext[504] != 0;
-                    out.extend_from_slice(&ext);
-                    if !more {
-                        break;
-                    }
-                }
-            }
             size
         };
         self.out = out;
-        self.mode = Mode::Data(padded(data_size));
+        self.mode = Mode::Data(padded(data_size)?);
         Ok(())
+    }
+
+    /// Read the map of the old GNU sparse entry whose header is `header` (and
+    /// its extension blocks, which are dropped from the stream), and turn the
+    /// header into a plain file's of the `stored` bytes that follow.
+    fn sparse_map(&mut self, header: &mut [u8], stored: u64) -> io::Result<SparseMap> {
+        if &header[257..265] != b"ustar  \0" {
+            return Err(refuse(
+                ErrorKind::Corrupt,
+                "sparse entry (type S) without a GNU header",
+            ));
+        }
+        let mut map = MapBuilder::new(header, stored)?;
+        let mut more = header_is_extended(header);
+        while more {
+            let ext = self.read_up_to(512)?;
+            if ext.len() < 512 {
+                return Err(refuse(
+                    ErrorKind::Corrupt,
+                    "archive is truncated inside a sparse map",
+                ));
+            }
+            map.add_block(&ext)?;
+            more = block_is_extended(&ext);
+        }
+        let map = map.finish()?;
+        header[156] = b'0';
+        header[386..495].fill(0);
+        set_checksum(header);
+        Ok(map)
     }
 }
 
@@ -312,6 +375,10 @@ pub(crate) fn numeric(field: &[u8]) -> Option<u64> {
 fn set_size(header: &mut [u8], size: u64) {
     let s = format!("{size:011o}\0");
     header[124..136].copy_from_slice(s.as_bytes());
+    set_checksum(header);
+}
+
+fn set_checksum(header: &mut [u8]) {
     header[148..156].copy_from_slice(b"        ");
     let sum: u64 = header.iter().map(|&b| u64::from(b)).sum();
     let c = format!("{sum:06o}\0 ");
@@ -361,12 +428,21 @@ mod tests {
 
     #[test]
     fn side_queue_matches_entries() {
+        let side = |r: Vec<Record>| Side {
+            records: r,
+            sparse: None,
+        };
         let mut q = SideRecords::default();
-        q.queue.push_back((1, vec![(b"a".to_vec(), b"1".to_vec())]));
-        q.queue.push_back((3, vec![(b"b".to_vec(), b"2".to_vec())]));
-        assert!(q.take(0).is_empty());
-        assert_eq!(q.take(1).len(), 1);
-        assert!(q.take(2).is_empty());
-        assert!(q.take(4).is_empty(), "a skipped index drops its leftovers");
+        q.queue
+            .push_back((1, side(vec![(b"a".to_vec(), b"1".to_vec())])));
+        q.queue
+            .push_back((3, side(vec![(b"b".to_vec(), b"2".to_vec())])));
+        assert!(q.take(0).records.is_empty());
+        assert_eq!(q.take(1).records.len(), 1);
+        assert!(q.take(2).records.is_empty());
+        assert!(
+            q.take(4).records.is_empty(),
+            "a skipped index drops its leftovers"
+        );
     }
 }

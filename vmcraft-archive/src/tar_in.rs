@@ -12,7 +12,9 @@
 //! replaced (not written through), as GNU tar does.
 //!
 //! Directory modes and times are set after everything below them is extracted.
-//! All-zero 4 KiB blocks of regular files become holes.
+//! All-zero 4 KiB blocks of regular files become holes, and old GNU sparse files
+//! are written extent by extent ([`crate::sparse`]). Sizes and counts in headers
+//! are bounded where the stream is read ([`crate::pax`], [`crate::limits`]).
 
 use std::cell::{Cell, RefCell};
 use std::ffi::{OsStr, OsString};
@@ -34,9 +36,10 @@ use crate::fileops::FileTime;
 use crate::meta::{self, Meta, Policy};
 use crate::options::{Progress, TarInOptions, TarStats, xattr_filter};
 use crate::owners::Names;
-use crate::pax::{PaxSplitter, Record, SideRecords};
+use crate::pax::{PaxSplitter, Record, Side, SideRecords};
 use crate::pipeline::ReadAhead;
 use crate::root::GuestRoot;
+use crate::sparse::SparseMap;
 use crate::spool::{MAX_SPOOL, Spool, Tee};
 
 const CALL: &str = "tar_in";
@@ -103,18 +106,19 @@ fn tar_in_spooled(
             // Keep the decompressed stream, when it is small enough, so that the
             // extraction pass need not decompress it again.
             spool = Spool::new(spool_limit);
-            compress::decoder(format, BufReader::with_capacity(1 << 20, file))
-                .map_err(|e| stream_err("", e))
-                .and_then(|dec| match spool.as_mut() {
-                    Some(s) => verify(
-                        Tee {
-                            inner: dec,
-                            spool: s,
-                        },
-                        Compression::None,
-                    ),
-                    None => verify(dec, Compression::None),
-                })
+            compress::decoder(
+                format,
+                BufReader::with_capacity(1 << 20, file),
+                opts.max_decoder_memory,
+            )
+            .map_err(|e| stream_err("", e))
+            .and_then(|dec| match spool.as_mut() {
+                Some(s) => verify(Tee {
+                    inner: dec,
+                    spool: s,
+                }),
+                None => verify(dec),
+            })
         };
         res.map_err(|e| e.context(format!("{}", tarfile.display())))?;
     }
@@ -135,8 +139,9 @@ fn tar_in_spooled(
     }
     // Decompress on a thread of its own, so that it overlaps with extracting.
     let file = open()?;
+    let memlimit = opts.max_decoder_memory;
     let unpacked = ReadAhead::spawn(move || {
-        compress::decoder(format, BufReader::with_capacity(1 << 20, file))
+        compress::decoder(format, BufReader::with_capacity(1 << 20, file), memlimit)
     })
     .map_err(io_err)?;
     tar_in_from(root, unpacked, directory, &plain)
@@ -207,8 +212,8 @@ pub fn tar_in_from<R: Read>(
     }
     drop(dir_fd);
 
-    let (reader, counter, side) =
-        open_stream(input, opts.compress).map_err(|e| stream_err(&subject, e))?;
+    let (reader, counter, side) = open_stream(input, opts.compress, opts.max_decoder_memory)
+        .map_err(|e| stream_err(&subject, e))?;
     let mut archive = tar::Archive::new(reader);
     let mut x = Extractor {
         root,
@@ -254,10 +259,11 @@ pub fn tar_in_from<R: Read>(
 /// Read a whole archive without extracting it: every entry name and hard-link
 /// target is checked, and all data is read so that corruption and truncation
 /// show.
-fn verify(input: impl Read, compress: Compression) -> Result<()> {
+fn verify(input: impl Read) -> Result<()> {
     let subject = "";
+    // Already decompressed: the memory limit was the decoder's.
     let (reader, _, side) =
-        open_stream(input, Some(compress)).map_err(|e| stream_err(subject, e))?;
+        open_stream(input, Some(Compression::None), 0).map_err(|e| stream_err(subject, e))?;
     let mut archive = tar::Archive::new(reader);
     for (index, entry) in archive
         .entries()
@@ -289,16 +295,18 @@ fn verify(input: impl Read, compress: Compression) -> Result<()> {
 }
 
 /// An entry's name, link target and PAX records, the records parsed exactly
-/// (those with binary or multi-line values come from [`SideRecords`]).
+/// (those with binary or multi-line values come from [`SideRecords`]), and the
+/// map of a sparse file.
 struct EntryInfo {
     path: Vec<u8>,
     link: Option<Vec<u8>>,
     records: Vec<Record>,
+    sparse: Option<SparseMap>,
 }
 
 impl EntryInfo {
-    fn new(entry: &mut tar::Entry<'_, impl Read>, side: Vec<Record>) -> io::Result<Self> {
-        let mut records = side;
+    fn new(entry: &mut tar::Entry<'_, impl Read>, side: Side) -> io::Result<Self> {
+        let mut records = side.records;
         if let Some(pax) = entry.pax_extensions()? {
             for ext in pax {
                 let ext = ext?;
@@ -318,6 +326,7 @@ impl EntryInfo {
             path,
             link,
             records,
+            sparse: side.sparse,
         })
     }
 }
@@ -337,13 +346,14 @@ type Stream<'a> = (Box<dyn Read + 'a>, Rc<Cell<u64>>, Rc<RefCell<SideRecords>>);
 fn open_stream<'a, R: Read + 'a>(
     input: R,
     compress: Option<Compression>,
+    memlimit: u64,
 ) -> io::Result<Stream<'a>> {
     let mut input = BufReader::with_capacity(1 << 20, input);
     let format = match compress {
         Some(c) => c,
         None => compress::sniff(&mut input)?.unwrap_or(Compression::None),
     };
-    let dec = compress::decoder(format, input)?;
+    let dec = compress::decoder(format, input, memlimit)?;
     let count = Rc::new(Cell::new(0));
     let counted = Counting {
         inner: dec,
@@ -371,6 +381,10 @@ fn lossy(b: &[u8]) -> String {
 }
 
 fn stream_err(subject: &str, e: io::Error) -> Error {
+    if let Some(r) = crate::limits::refusal(&e) {
+        // Said exactly where the stream was read: the kind and words stand.
+        return Error::new(r.kind, CALL, subject, r.message.clone());
+    }
     let kind = match e.kind() {
         io::ErrorKind::UnexpectedEof
         | io::ErrorKind::InvalidData
@@ -815,7 +829,18 @@ impl Extractor<'_> {
         let file = File::from(fd);
         let size = entry.size();
         let mut buf = std::mem::take(&mut self.buf);
-        let res = write_holey(&file, entry, size, &mut buf);
+        let res = match &info.sparse {
+            Some(map) => crate::sparse::write_extents(&file, entry, map, &mut buf),
+            // A trailing hole still counts towards the size (the file is new,
+            // so its length is where the last write ended).
+            None => write_holey(&file, entry, 0, size, &mut buf).and_then(|end| {
+                if end == size {
+                    Ok(())
+                } else {
+                    file.set_len(size)
+                }
+            }),
+        };
         self.buf = buf;
         match res {
             Ok(()) => {}
@@ -831,7 +856,7 @@ impl Extractor<'_> {
                 ));
             }
         }
-        self.stats.file_bytes += size;
+        self.stats.file_bytes += info.sparse.as_ref().map_or(size, |m| m.real_size);
         meta::apply_file(&file, &m, &mut self.policy).map_err(|(w, e)| self.err(raw, w, e))
     }
 
@@ -881,11 +906,20 @@ fn pax_time(v: &[u8]) -> Option<FileTime> {
     Some(FileTime::At(sec, nsec))
 }
 
-/// Copy `size` bytes from `input` to `file`, leaving all-zero 4 KiB blocks as
-/// holes. Fails with `UnexpectedEof` when the input ends early.
-fn write_holey(file: &File, input: &mut impl Read, size: u64, buf: &mut [u8]) -> io::Result<()> {
+/// Copy `size` bytes from `input` to `file` at offset `base`, leaving all-zero
+/// 4 KiB blocks as holes. Returns the offset just past the last byte written
+/// (`base` when nothing was): the length of a new file written in order, which
+/// the caller extends to the full size when the data ended in a hole. Fails
+/// with `UnexpectedEof` when the input ends early.
+pub(crate) fn write_holey(
+    file: &File,
+    input: &mut impl Read,
+    base: u64,
+    size: u64,
+    buf: &mut [u8],
+) -> io::Result<u64> {
     let mut pos: u64 = 0;
-    let mut written_to: u64 = 0;
+    let mut written_to: u64 = base;
     while pos < size {
         let want = (size - pos).min(buf.len() as u64) as usize;
         let mut n = 0;
@@ -905,14 +939,15 @@ fn write_holey(file: &File, input: &mut impl Read, size: u64, buf: &mut [u8]) ->
             ));
         }
         let data = &buf[..n];
+        let at = base + pos;
         let mut run_start: Option<usize> = None;
         let mut off = 0;
         while off < n {
             let end = (off + HOLE_BLOCK).min(n);
             if vmcraft_block::copy::is_zero(&data[off..end]) {
                 if let Some(s) = run_start.take() {
-                    file.write_all_at(&data[s..off], pos + s as u64)?;
-                    written_to = pos + off as u64;
+                    file.write_all_at(&data[s..off], at + s as u64)?;
+                    written_to = at + off as u64;
                 }
             } else if run_start.is_none() {
                 run_start = Some(off);
@@ -920,17 +955,12 @@ fn write_holey(file: &File, input: &mut impl Read, size: u64, buf: &mut [u8]) ->
             off = end;
         }
         if let Some(s) = run_start {
-            file.write_all_at(&data[s..n], pos + s as u64)?;
-            written_to = pos + n as u64;
+            file.write_all_at(&data[s..n], at + s as u64)?;
+            written_to = at + n as u64;
         }
         pos += n as u64;
     }
-    // A trailing hole still counts towards the size (the file is new, so its
-    // length is where the last write ended).
-    if written_to != size {
-        file.set_len(size)?;
-    }
-    Ok(())
+    Ok(written_to)
 }
 
 #[cfg(test)]
@@ -1025,10 +1055,12 @@ mod tests {
         data[HOLE_BLOCK + 7] = 1;
         let f = File::create(&path).unwrap();
         let mut buf = vec![0u8; 5000];
-        write_holey(&f, &mut &data[..], data.len() as u64, &mut buf).unwrap();
+        let end = write_holey(&f, &mut &data[..], 0, data.len() as u64, &mut buf).unwrap();
+        assert!(end < data.len() as u64, "the trailing zeros are a hole");
+        f.set_len(data.len() as u64).unwrap();
         assert_eq!(std::fs::read(&path).unwrap(), data);
         let f = File::create(&path).unwrap();
-        let err = write_holey(&f, &mut &data[..10], 20, &mut buf).unwrap_err();
+        let err = write_holey(&f, &mut &data[..10], 0, 20, &mut buf).unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::UnexpectedEof);
     }
 }

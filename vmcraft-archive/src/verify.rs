@@ -4,18 +4,35 @@
 //! pass over the data. Names (GNU long names and PAX `path`/`linkpath` records
 //! included) and hard-link targets are checked as extraction checks them, and an
 //! entry whose data runs past the end of the file is reported as truncated.
+//! The bounds of [`crate::limits`] are checked here as the stream reader checks
+//! them, with the same messages, and all arithmetic on header fields is checked.
 
 use std::fs::File;
+use std::io;
 use std::os::unix::fs::FileExt;
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::pax::{self, MAX_PAX};
+use crate::limits::{MAX_LONG_NAME, MAX_PAX};
+use crate::pax;
+use crate::sparse::{MapBuilder, block_is_extended, header_is_extended};
 use crate::tar_in::{entry_components, truncated, unsafe_entry};
 
 const CALL: &str = "tar_in";
 
 fn corrupt(what: String) -> Error {
     Error::new(ErrorKind::Corrupt, CALL, "", what)
+}
+
+fn over_limit(what: String) -> Error {
+    Error::new(ErrorKind::LimitExceeded, CALL, "", what)
+}
+
+/// A refusal from a shared checker (the sparse map), as the crate's error.
+fn refused(e: io::Error) -> Error {
+    match crate::limits::refusal(&e) {
+        Some(r) => Error::new(r.kind, CALL, "", r.message.clone()),
+        None => Error::io(CALL, "", "", e).with_kind(ErrorKind::Corrupt),
+    }
 }
 
 fn cstr(field: &[u8]) -> &[u8] {
@@ -33,8 +50,14 @@ pub(crate) fn verify_plain(file: &File) -> Result<()> {
         file.read_exact_at(buf, off)
             .map_err(|e| Error::io(CALL, "", "read", e).with_kind(ErrorKind::Corrupt))
     };
-    let padded = |n: u64| n.div_ceil(512) * 512;
+    // `off + n`, rounded up to whole blocks, when it stays inside the file.
+    let within = |off: u64, n: u64| {
+        n.checked_next_multiple_of(512)
+            .and_then(|p| off.checked_add(p))
+            .filter(|&end| end <= len)
+    };
     let mut off = 0u64;
+    let mut pending_bytes = 0u64;
     let mut long_name: Option<Vec<u8>> = None;
     let mut long_link: Option<Vec<u8>> = None;
     let mut records: Vec<pax::Record> = Vec::new();
@@ -72,10 +95,30 @@ pub(crate) fn verify_plain(file: &File) -> Result<()> {
         let recognized = &hdr[257..262] == b"ustar";
         let kind = hdr[156];
         let mut data_off = off + 512;
-        if recognized && matches!(kind, b'L' | b'K' | b'x') {
-            if size > MAX_PAX || data_off + size > len {
-                return Err(corrupt(format!("bad extended header at offset {off}")));
+        match kind {
+            b'x' | b'g' if size > MAX_PAX => {
+                return Err(over_limit(format!(
+                    "pax extended header of {size} bytes (the limit is {MAX_PAX})"
+                )));
             }
+            b'L' | b'K' if recognized && size > MAX_LONG_NAME => {
+                let what = if kind == b'L' { "name" } else { "link target" };
+                return Err(over_limit(format!(
+                    "GNU long {what} of {size} bytes (the limit is {MAX_LONG_NAME})"
+                )));
+            }
+            _ => {}
+        }
+        if recognized && matches!(kind, b'L' | b'K' | b'x') {
+            pending_bytes += size;
+            if pending_bytes > MAX_PAX {
+                return Err(over_limit(format!(
+                    "extended headers of more than {MAX_PAX} bytes for one member (the limit)"
+                )));
+            }
+            let Some(next) = within(data_off, size) else {
+                return Err(corrupt(format!("bad extended header at offset {off}")));
+            };
             let mut data = vec![0u8; size as usize];
             read(&mut data, data_off)?;
             match kind {
@@ -86,24 +129,10 @@ pub(crate) fn verify_plain(file: &File) -> Result<()> {
                         .ok_or_else(|| corrupt(format!("malformed pax header at offset {off}")))?,
                 ),
             }
-            off = data_off + padded(size);
+            off = next;
             continue;
         }
-        if kind == b'S' && hdr[482] != 0 {
-            let mut ext = [0u8; 512];
-            loop {
-                if data_off + 512 > len {
-                    return Err(corrupt(format!(
-                        "archive is truncated in a sparse header at offset {off}"
-                    )));
-                }
-                read(&mut ext, data_off)?;
-                data_off += 512;
-                if ext[504] == 0 {
-                    break;
-                }
-            }
-        }
+        pending_bytes = 0;
         let find = |key: &[u8]| {
             records
                 .iter()
@@ -114,6 +143,26 @@ pub(crate) fn verify_plain(file: &File) -> Result<()> {
         let mut size = size;
         if let Some(s) = find(b"size").and_then(|v| std::str::from_utf8(&v).ok()?.parse().ok()) {
             size = s;
+        }
+        if kind == b'S' {
+            // The map is checked as extraction checks it; the blocks are read
+            // from the file, so their number is bounded by its length too.
+            if &hdr[257..265] != b"ustar  \0" {
+                return Err(corrupt("sparse entry (type S) without a GNU header".into()));
+            }
+            let mut map = MapBuilder::new(&hdr, size).map_err(refused)?;
+            let mut more = header_is_extended(&hdr);
+            let mut ext = [0u8; 512];
+            while more {
+                if within(data_off, 512).is_none() {
+                    return Err(corrupt("archive is truncated inside a sparse map".into()));
+                }
+                read(&mut ext, data_off)?;
+                data_off += 512;
+                map.add_block(&ext).map_err(refused)?;
+                more = block_is_extended(&ext);
+            }
+            map.finish().map_err(refused)?;
         }
         let name = find(b"path")
             .or_else(|| long_name.take())
@@ -161,10 +210,10 @@ pub(crate) fn verify_plain(file: &File) -> Result<()> {
                 }
             }
         }
-        if data_off + padded(size) > len {
+        let Some(next) = within(data_off, size) else {
             return Err(truncated("", &name));
-        }
-        off = data_off + padded(size);
+        };
+        off = next;
         long_name = None;
         long_link = None;
         records.clear();
