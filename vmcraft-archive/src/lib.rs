@@ -36,7 +36,9 @@
 //!   compressed and decompressed on a thread of their own, beside the thread that
 //!   walks or extracts the tree (as GNU tar runs `xz` beside itself). Extraction is confined like every other file call:
 //!   `..` and absolute entry names are refused with an error naming the entry, and
-//!   everything else is created through descriptors resolved inside the root.
+//!   everything else is created through descriptors resolved beneath the target
+//!   directory; the archive's own absolute and `..` symlinks are made last, as
+//!   GNU tar makes them, so nothing is extracted through them.
 //!   What a header declares is bounded before it is acted on (long names, PAX
 //!   headers, sparse maps, decompressor memory: see [`limits`]), and a sparse
 //!   file costs what it stores, not the size it declares.
@@ -67,6 +69,7 @@ mod acl;
 mod compress;
 mod content;
 mod copy;
+mod delayed;
 mod error;
 mod fileops;
 pub mod limits;
@@ -82,6 +85,7 @@ mod spool;
 mod stat;
 mod tar_in;
 mod tar_out;
+mod target;
 mod verify;
 mod walk;
 mod xattrs;

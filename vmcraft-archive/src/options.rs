@@ -119,6 +119,8 @@ pub struct TarInOptions {
     /// Keep an existing symlink to a directory where the archive has a directory
     /// (GNU tar's `--keep-directory-symlink`), so that a merged-`/usr` guest's
     /// `/lib -> usr/lib` survives extracting a tree with a `./lib/` directory.
+    /// Only a symlink that resolves beneath the target directory is kept (any
+    /// that resolves inside the guest when the target is its root).
     pub keep_dir_links: bool,
     /// Create the target directory (and its parents) when it is missing.
     pub create_dir: bool,

@@ -4,9 +4,13 @@
 //! Entry names are checked first: an absolute name, a `..` component or a NUL
 //! byte is refused with an error naming the entry, and so is a hard link whose
 //! target is. What remains is created with `*at` calls on a parent directory that
-//! the kernel resolved inside the root (`openat2(RESOLVE_IN_ROOT)`), with
-//! `O_EXCL | O_NOFOLLOW` for new files, so a symlink in the guest or in the
-//! archive, absolute or relative, can never lead outside the root. Symlink
+//! the kernel resolved beneath the *target directory* ([`crate::target`]:
+//! `RESOLVE_BENEATH`, or `RESOLVE_IN_ROOT` when the target is the guest's root),
+//! with `O_EXCL | O_NOFOLLOW` for new files, so no entry, hard link target
+//! included, lands outside the directory extracted into, whatever symlinks the
+//! guest holds there. The archive's own symlinks whose target is absolute or has
+//! a `..` are made only after every other entry, as GNU tar makes them
+//! ([`crate::delayed`]), so no entry ever passes through them. Symlink
 //! *targets* are stored verbatim: they are guest data, and resolve inside the
 //! root whenever they are followed. An existing non-directory in the way is
 //! replaced (not written through), as GNU tar does.
@@ -31,6 +35,7 @@ use rustix::io::Errno;
 use tar::EntryType;
 
 use crate::compress::{self, Compression};
+use crate::delayed::{Delayed, Failure};
 use crate::error::{Error, ErrorKind, Result};
 use crate::fileops::FileTime;
 use crate::meta::{self, Meta, Policy};
@@ -41,6 +46,7 @@ use crate::pipeline::ReadAhead;
 use crate::root::GuestRoot;
 use crate::sparse::SparseMap;
 use crate::spool::{MAX_SPOOL, Spool, Tee};
+use crate::target::Target;
 
 const CALL: &str = "tar_in";
 /// Granularity of hole detection.
@@ -210,14 +216,15 @@ pub fn tar_in_from<R: Read>(
             "not a directory",
         ));
     }
-    drop(dir_fd);
+    let target = Target::new(root, dir_fd).map_err(|e| Error::errno(CALL, &subject, "", e))?;
 
     let (reader, counter, side) = open_stream(input, opts.compress, opts.max_decoder_memory)
         .map_err(|e| stream_err(&subject, e))?;
     let mut archive = tar::Archive::new(reader);
     let mut x = Extractor {
         root,
-        dir: directory.to_path_buf(),
+        target,
+        delayed: Delayed::default(),
         subject,
         opts,
         policy: Policy::new(
@@ -231,23 +238,14 @@ pub fn tar_in_from<R: Read>(
         buf: vec![0u8; 1 << 20],
         counter,
     };
-    let entries = archive.entries().map_err(|e| stream_err(&x.subject, e))?;
-    for (index, entry) in entries.enumerate() {
-        let mut entry = entry.map_err(|e| stream_err(&x.subject, e))?;
-        let info = EntryInfo::new(&mut entry, side.borrow_mut().take(index as u64))
-            .map_err(|e| stream_err(&x.subject, e))?;
-        x.entry(&mut entry, &info)?;
-        x.stats.entries += 1;
-        x.stats.bytes = x.counter.get();
-        if let Some(p) = &opts.progress {
-            p.call(Progress {
-                bytes: x.stats.bytes,
-                entries: x.stats.entries,
-            });
-        }
-    }
+    let extracted = x.extract_all(&mut archive, &side);
+    // Delayed symlinks and directory metadata are applied even when an entry
+    // failed, as GNU tar does, so no placeholder is left behind; the first
+    // error is the one reported.
+    let finished = x.finish();
+    extracted?;
     drain(archive.into_inner()).map_err(|e| stream_err(&x.subject, e))?;
-    x.finish_dirs()?;
+    finished?;
     x.stats.bytes = x.counter.get();
     x.stats.warnings.append(&mut x.policy.warnings);
     for w in &x.stats.warnings {
@@ -441,14 +439,19 @@ pub(crate) fn entry_components(raw: &[u8]) -> std::result::Result<Vec<&[u8]>, &'
 
 struct Extractor<'a> {
     root: &'a GuestRoot,
-    dir: PathBuf,
+    /// The target directory: every entry is resolved beneath it.
+    target: Target,
+    /// Symlinks made only at the end.
+    delayed: Delayed,
     subject: String,
     opts: &'a TarInOptions,
     policy: Policy,
-    /// Directories whose mode and times are set at the end.
-    dirs: Vec<(PathBuf, Meta)>,
+    /// Directories whose mode and times are set at the end: path relative to
+    /// the target, inode (so a directory replaced since is left alone), what
+    /// to set.
+    dirs: Vec<(PathBuf, (u64, u64), Meta)>,
     stats: TarStats,
-    /// The last parent directory resolved, by guest path.
+    /// The last parent directory resolved, by path relative to the target.
     parent_cache: Option<(PathBuf, Rc<OwnedFd>)>,
     /// The guest's user and group tables, read on first need (ACL names).
     names: std::cell::OnceCell<Names>,
@@ -456,8 +459,21 @@ struct Extractor<'a> {
     counter: Rc<Cell<u64>>,
 }
 
-impl Extractor<'_> {
+impl<'a> Extractor<'a> {
     fn err(&self, name: &[u8], what: &str, e: Errno) -> Error {
+        if e == Errno::XDEV {
+            // RESOLVE_BENEATH: a symlink or `..` on the way leads out.
+            return Error::new(
+                ErrorKind::Unsafe,
+                CALL,
+                &self.subject,
+                format!(
+                    "entry {:?}: {what}: the path leads out of the target directory (through a symlink)",
+                    lossy(name)
+                ),
+            )
+            .with_source(std::io::Error::from(e));
+        }
         Error::errno(
             CALL,
             &self.subject,
@@ -466,35 +482,55 @@ impl Extractor<'_> {
         )
     }
 
-    fn guest_path(&self, comps: &[&[u8]]) -> PathBuf {
-        let mut p = self.dir.clone();
-        for c in comps {
-            p.push(OsStr::from_bytes(c));
+    /// Every entry of the archive, in order.
+    fn extract_all<R: Read>(
+        &mut self,
+        archive: &mut tar::Archive<R>,
+        side: &RefCell<SideRecords>,
+    ) -> Result<()> {
+        let entries = archive
+            .entries()
+            .map_err(|e| stream_err(&self.subject, e))?;
+        for (index, entry) in entries.enumerate() {
+            let mut entry = entry.map_err(|e| stream_err(&self.subject, e))?;
+            let info = EntryInfo::new(&mut entry, side.borrow_mut().take(index as u64))
+                .map_err(|e| stream_err(&self.subject, e))?;
+            self.entry(&mut entry, &info)?;
+            self.stats.entries += 1;
+            self.stats.bytes = self.counter.get();
+            if let Some(p) = &self.opts.progress {
+                p.call(Progress {
+                    bytes: self.stats.bytes,
+                    entries: self.stats.entries,
+                });
+            }
         }
-        p
+        Ok(())
     }
 
-    /// The directory holding the entry (resolved inside the root) and its name.
+    /// The path of `comps` relative to the target directory.
+    fn rel_path(comps: &[&[u8]]) -> PathBuf {
+        comps.iter().map(|c| OsStr::from_bytes(c)).collect()
+    }
+
+    /// The directory holding the entry (resolved beneath the target) and its
+    /// name.
     fn parent(&mut self, comps: &[&[u8]], name: &[u8]) -> Result<(Rc<OwnedFd>, OsString)> {
         let (last, dirs) = comps.split_last().expect("caller passes a non-empty name");
-        let parent = self.guest_path(dirs);
+        let parent = Self::rel_path(dirs);
         if let Some((p, fd)) = &self.parent_cache
             && *p == parent
         {
             return Ok((Rc::clone(fd), OsString::from_vec(last.to_vec())));
         }
-        let fd = match self.root.openat2(
-            crate::root::relative(&parent),
-            OFlags::PATH | OFlags::DIRECTORY,
-            Mode::empty(),
-        ) {
+        let fd = match self.target.open(&parent, OFlags::PATH | OFlags::DIRECTORY) {
             Ok(fd) => fd,
             // Archives need not hold their parent directories (`tar -cf x a/b/c`):
-            // create the missing ones, inside the root, as GNU tar does.
+            // create the missing ones, beneath the target, as GNU tar does.
             Err(Errno::NOENT) => self
-                .root
-                .mkdir_all(CALL, &parent, 0o755)
-                .map_err(|e| e.context(format!("entry {:?}: parent directory", lossy(name))))?,
+                .target
+                .mkdir_all(&parent)
+                .map_err(|e| self.err(name, "parent directory", e))?,
             Err(e) => return Err(self.err(name, "parent directory", e)),
         };
         let fd = Rc::new(fd);
@@ -513,8 +549,19 @@ impl Extractor<'_> {
     /// Clear the way for a new non-directory: remove a non-directory or an empty
     /// directory at `name`.
     fn clear(&mut self, dir: &OwnedFd, name: &OsStr, raw: &[u8]) -> Result<()> {
+        // A delayed symlink's placeholder that goes is counted (see `delayed`).
+        let placeholder = if self.delayed.is_empty() {
+            None
+        } else {
+            rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW)
+                .ok()
+                .filter(|st| self.delayed.find(st).is_some())
+        };
         match rustix::fs::unlinkat(dir, name, AtFlags::empty()) {
             Ok(()) => {
+                if let Some(st) = placeholder {
+                    self.delayed.removed(&st);
+                }
                 self.parent_cache = None;
                 Ok(())
             }
@@ -647,6 +694,32 @@ impl Extractor<'_> {
                 }
                 let m = self.meta(entry.header(), info, true)?;
                 let (dir, name) = self.parent(&comps, &raw)?;
+                if crate::delayed::must_wait(&target) {
+                    // Absolute or `..`: a placeholder now, the symlink at the end.
+                    let parent = Self::rel_path(&comps[..comps.len() - 1]);
+                    let mut made = self.delayed.placeholder(
+                        &dir,
+                        parent.clone(),
+                        &name,
+                        &raw,
+                        &target,
+                        m.clone(),
+                    );
+                    if made == Err(Errno::EXIST) {
+                        // A second entry for a symlink already waiting is a
+                        // duplicate: the first is kept, as GNU tar keeps it.
+                        if rustix::fs::statat(&*dir, &name, AtFlags::SYMLINK_NOFOLLOW)
+                            .is_ok_and(|st| self.delayed.find(&st).is_some())
+                        {
+                            return Ok(());
+                        }
+                        self.clear(&dir, &name, &raw)?;
+                        made = self
+                            .delayed
+                            .placeholder(&dir, parent, &name, &raw, &target, m);
+                    }
+                    return made.map_err(|e| self.err(&raw, "symlink placeholder", e));
+                }
                 let make = || rustix::fs::symlinkat(OsStr::from_bytes(&target), &*dir, &name);
                 let made = match make() {
                     Err(Errno::EXIST) => {
@@ -684,14 +757,20 @@ impl Extractor<'_> {
                         "hard link to or from the target directory",
                     ));
                 }
-                let tpath = self.guest_path(&tcomps);
-                let (tdir, tname) = self
-                    .root
-                    .parent_name(CALL, &tpath)
-                    .map_err(|e| e.context(format!("entry {:?}: hard link target", lossy(&raw))))?;
+                // The target's directory is resolved beneath the target too: a
+                // link can only be to a file the extraction may reach.
+                let (tlast, tdirs) = tcomps.split_last().expect("checked non-empty");
+                let tdir = self
+                    .target
+                    .open(&Self::rel_path(tdirs), OFlags::PATH | OFlags::DIRECTORY)
+                    .map_err(|e| {
+                        self.err(&raw, &format!("hard link target {:?}", lossy(&target)), e)
+                    })?;
+                let tname = OsStr::from_bytes(tlast);
                 let (dir, name) = self.parent(&comps, &raw)?;
+                let tstat = rustix::fs::statat(&tdir, tname, AtFlags::SYMLINK_NOFOLLOW);
                 if let (Ok(a), Ok(b)) = (
-                    rustix::fs::statat(&tdir, &tname, AtFlags::SYMLINK_NOFOLLOW),
+                    &tstat,
                     rustix::fs::statat(&dir, &name, AtFlags::SYMLINK_NOFOLLOW),
                 ) && a.st_dev == b.st_dev
                     && a.st_ino == b.st_ino
@@ -699,8 +778,16 @@ impl Extractor<'_> {
                     return Ok(());
                 }
                 self.clear(&dir, &name, &raw)?;
-                match rustix::fs::linkat(&tdir, &tname, &dir, &name, AtFlags::empty()) {
-                    Ok(()) => Ok(()),
+                match rustix::fs::linkat(&tdir, tname, &dir, &name, AtFlags::empty()) {
+                    Ok(()) => {
+                        // A link to a delayed symlink's placeholder becomes
+                        // another name of that symlink.
+                        if let Some(i) = tstat.ok().and_then(|st| self.delayed.find(&st)) {
+                            let parent = Self::rel_path(&comps[..comps.len() - 1]);
+                            self.delayed.add_source(i, parent, &name);
+                        }
+                        Ok(())
+                    }
                     Err(e) if fs_cannot(e) => {
                         self.cannot(&raw, "hard link", e);
                         Ok(())
@@ -765,37 +852,49 @@ impl Extractor<'_> {
         comps: &[&[u8]],
     ) -> Result<()> {
         let m = self.meta(entry.header(), info, false)?;
-        let path = self.guest_path(comps);
+        let path = Self::rel_path(comps);
         if comps.is_empty() {
-            self.dirs.push((path, m));
+            let fd = self
+                .target
+                .open(&path, OFlags::PATH)
+                .map_err(|e| self.err(raw, "stat", e))?;
+            let st = rustix::fs::fstat(&fd).map_err(|e| self.err(raw, "stat", e))?;
+            self.dirs.push((path, inode(&st), m));
             return Ok(());
         }
         let (dir, name) = self.parent(comps, raw)?;
-        match rustix::fs::mkdirat(&dir, &name, Mode::from_raw_mode(0o700)) {
-            Ok(()) => {}
+        let stat = |x: &Self| {
+            rustix::fs::statat(&*dir, &name, AtFlags::SYMLINK_NOFOLLOW)
+                .map_err(|e| x.err(raw, "stat", e))
+        };
+        let st = match rustix::fs::mkdirat(&dir, &name, Mode::from_raw_mode(0o700)) {
+            Ok(()) => stat(self)?,
             Err(Errno::EXIST) => {
-                let st = rustix::fs::statat(&dir, &name, AtFlags::SYMLINK_NOFOLLOW)
-                    .map_err(|e| self.err(raw, "stat", e))?;
+                let st = stat(self)?;
                 match FileType::from_raw_mode(st.st_mode) {
-                    FileType::Directory => {}
+                    FileType::Directory => st,
                     FileType::Symlink
                         if self.opts.keep_dir_links
-                            && self.root.is_dir(&path, true).unwrap_or(false) =>
+                            && self
+                                .target
+                                .open(&path, OFlags::PATH | OFlags::DIRECTORY)
+                                .is_ok() =>
                     {
                         // Keep the guest's directory symlink; what is below goes
-                        // through it, inside the root.
+                        // through it, beneath the target.
                         return Ok(());
                     }
                     _ => {
                         self.clear(&dir, &name, raw)?;
                         rustix::fs::mkdirat(&dir, &name, Mode::from_raw_mode(0o700))
                             .map_err(|e| self.err(raw, "mkdir", e))?;
+                        stat(self)?
                     }
                 }
             }
             Err(e) => return Err(self.err(raw, "mkdir", e)),
-        }
-        self.dirs.push((path, m));
+        };
+        self.dirs.push((path, inode(&st), m));
         Ok(())
     }
 
@@ -860,26 +959,55 @@ impl Extractor<'_> {
         meta::apply_file(&file, &m, &mut self.policy).map_err(|(w, e)| self.err(raw, w, e))
     }
 
-    /// Set directory modes and times, deepest last-extracted first, now that
-    /// nothing more is created inside them.
-    fn finish_dirs(&mut self) -> Result<()> {
+    /// After the last entry: make the delayed symlinks, then set directory
+    /// modes and times (deepest last-extracted first), now that nothing more is
+    /// created inside them.
+    fn finish(&mut self) -> Result<()> {
         self.parent_cache = None;
-        let dirs = std::mem::take(&mut self.dirs);
-        for (path, m) in dirs.iter().rev() {
-            let raw = path.as_os_str().as_bytes();
-            let fd = self
-                .root
-                .openat2(
-                    crate::root::relative(path),
-                    OFlags::PATH | OFlags::NOFOLLOW,
-                    Mode::empty(),
-                )
-                .map_err(|e| self.err(raw, "directory", e))?;
-            meta::apply_handle(fd.as_fd(), None, m, &mut self.policy)
-                .map_err(|(w, e)| self.err(raw, w, e))?;
+        let mut first_error = None;
+        let delayed = std::mem::take(&mut self.delayed);
+        for failure in delayed.apply(&self.target, &mut self.policy) {
+            match failure {
+                Failure::Cannot(raw, e) => self.cannot(&raw, "symlink", e),
+                Failure::Error(raw, what, e) => {
+                    first_error.get_or_insert_with(|| self.err(&raw, what, e));
+                }
+            }
         }
-        Ok(())
+        let dirs = std::mem::take(&mut self.dirs);
+        for (path, id, m) in dirs.iter().rev() {
+            let raw = path.as_os_str().as_bytes();
+            let raw = if raw.is_empty() {
+                b"./".as_slice()
+            } else {
+                raw
+            };
+            // Only the directory that was made: one replaced since (by a later
+            // entry) is not touched.
+            let fd = match self.target.open(path, OFlags::PATH | OFlags::NOFOLLOW) {
+                Ok(fd) => fd,
+                Err(Errno::NOENT) => continue,
+                Err(e) => {
+                    first_error.get_or_insert_with(|| self.err(raw, "directory", e));
+                    continue;
+                }
+            };
+            match rustix::fs::fstat(&fd) {
+                Ok(st) if inode(&st) == *id => {}
+                _ => continue,
+            }
+            if let Err((w, e)) = meta::apply_handle(fd.as_fd(), None, m, &mut self.policy) {
+                first_error.get_or_insert_with(|| self.err(raw, w, e));
+            }
+        }
+        first_error.map_or(Ok(()), Err)
     }
+}
+
+/// A file's (device, inode).
+#[allow(clippy::unnecessary_cast)]
+fn inode(st: &rustix::fs::Stat) -> (u64, u64) {
+    (st.st_dev as u64, st.st_ino as u64)
 }
 
 /// Errors by which a filesystem says it cannot hold this kind of file.

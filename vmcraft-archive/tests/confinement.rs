@@ -1,5 +1,6 @@
 //! Confinement: crafted archives (`../../etc/x`, `/etc/x`, a symlink to `/` with a
-//! file under it, hard links to `/etc/shadow` and out of the tree) and guest
+//! file under it (the link is made last, so nothing is written through it), hard
+//! links to `/etc/shadow` and out of the tree) and guest
 //! roots holding `etc -> /etc`, `var/run -> /run` and links to a sentinel tree
 //! outside the root. Nothing outside the root is created, changed or read: the
 //! sentinel tree is hashed before and after, the host's `/etc` and `/run` are
@@ -163,55 +164,78 @@ fn malicious_entries_are_refused_naming_the_entry_and_nothing_changes() {
 }
 
 #[test]
-fn symlink_entries_resolve_inside_the_root() {
+fn the_archives_own_symlinks_are_never_passed_through() {
     let s = Setup::new("conf-symlink");
     let root = s.root();
     let name = unique("slash");
     let sent = s.sentinel.display().to_string();
-    // A symlink to `/`, then a file under it: lands in ROOT/etc.
+    // Were the links followed (inside the root), every path below would exist.
+    root.mkdir_p(format!("{sent}/etc"), 0o755).unwrap();
+    root.mkdir_p("/etc", 0o755).unwrap();
+    let cases = [
+        (
+            "./to-root",
+            "/".to_string(),
+            format!("./to-root/etc/{name}"),
+        ),
+        (
+            "./up",
+            "../../../../../../../..".to_string(),
+            format!("./up/{name}"),
+        ),
+        ("./sent", sent.clone(), "./sent/secret".to_string()),
+        (
+            "./sent-rel",
+            format!("../../../../../../../..{sent}"),
+            "./sent-rel/etc/shadow".to_string(),
+        ),
+    ];
+    for (link, target, through) in cases {
+        // The entry through the link comes last, where the call stops.
+        let data = RawTar::default()
+            .symlink(link, &target)
+            .file(&through, b"written through a symlink\n")
+            .finish();
+        let tarball = s.tarball("symlinks.tar", &data);
+        for verify_first in [true, false] {
+            let before = snapshot(&s.root_dir, Snap::ALL);
+            let opts = TarInOptions {
+                verify_first,
+                ..Default::default()
+            };
+            let err = tar_in(&root, &tarball, "/", &opts).unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::WrongType, "{link}: {err}");
+            assert!(err.to_string().contains(&through), "{link}: {err}");
+            // The link is made at the end, as stored; nothing went through it.
+            assert_eq!(root.readlink(link).unwrap(), target, "{link}");
+            let mut after = snapshot(&s.root_dir, Snap::ALL);
+            after.remove(link.trim_start_matches("./"));
+            let mut before = before;
+            before.remove(link.trim_start_matches("./"));
+            assert_eq!(before, after, "{link}: something was written");
+            root.rm(link).unwrap();
+        }
+        s.check_sentinel();
+    }
+    assert!(!Path::new("/etc").join(&name).exists());
+    // A symlink, then a file of the same name: the file replaces the waiting
+    // link, which is then not made.
     let data = RawTar::default()
-        .symlink("./to-root", "/")
-        .file(&format!("./to-root/etc/{name}"), b"inside\n")
-        .symlink("./up", "../../../../../../../..")
-        .file(&format!("./up/{name}"), b"inside too\n")
-        .symlink("./sent", &sent)
-        .file("./sent/secret", b"overwrite attempt\n")
         .symlink("./sent-shadow", &format!("{sent}/etc/shadow"))
         .file("./sent-shadow", b"replace, not write through\n")
         .finish();
-    let tarball = s.tarball("symlinks.tar", &data);
-    // Through a dangling link (its target missing inside the root) nothing can
-    // be created, as with GNU tar; refused when verified, so nothing changed.
-    let before = snapshot(&s.root_dir, Snap::ALL);
-    let err = tar_in(
+    tar_in(
         &root,
-        &tarball,
+        s.tarball("same.tar", &data),
         "/",
-        &TarInOptions {
-            verify_first: false,
-            ..Default::default()
-        },
+        &TarInOptions::default(),
     )
-    .unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::NotFound, "{err}");
-    assert!(err.to_string().contains("./sent/secret"), "{err}");
-    s.check_sentinel();
-    let _ = before;
-    // Once the link's target exists inside the root, the file goes there.
-    root.mkdir_p(&sent, 0o755).unwrap();
-    tar_in(&root, &tarball, "/", &TarInOptions::default()).unwrap();
-    assert_eq!(root.read_file(format!("/etc/{name}")).unwrap(), b"inside\n");
-    assert_eq!(root.read_file(format!("/{name}")).unwrap(), b"inside too\n");
-    // The absolute host path of the sentinel, taken as a guest path.
+    .unwrap();
+    assert!(!root.is_symlink("/sent-shadow").unwrap());
     assert_eq!(
-        root.read_file(format!("{sent}/secret")).unwrap(),
-        b"overwrite attempt\n"
+        root.read_file("/sent-shadow").unwrap(),
+        b"replace, not write through\n"
     );
-    assert!(
-        !root.is_symlink("/sent-shadow").unwrap(),
-        "an existing symlink is replaced, not followed"
-    );
-    assert!(!Path::new("/etc").join(&name).exists());
     s.check_sentinel();
 }
 
