@@ -2,9 +2,12 @@
 //! sentinel file, must give `Ok` or an error, never a panic, and must never
 //! touch the sentinel outside the root.
 //!
-//! Run with `cargo fuzz run tar_in` from `vmcraft-archive/` (nightly, or
-//! `RUSTC_BOOTSTRAP=1` on stable). The same property runs on every test run as a
-//! proptest in `tests/corrupt.rs`.
+//! Run with `cargo fuzz run tar_in corpus/tar_in seeds/tar_in` from
+//! `vmcraft-archive/fuzz` (nightly, or `RUSTC_BOOTSTRAP=1` on stable). The seeds
+//! are archives GNU tar and Python's tarfile made: old GNU sparse entries with
+//! extension blocks, long names, POSIX xattr records (plain and xz), and symlinks
+//! an entry is extracted through (`l -> /etc`, `l/cron.d/x`). The same property
+//! runs on every test run as a proptest in `tests/corrupt.rs`.
 
 #![no_main]
 

@@ -7,7 +7,10 @@
 //! written back unchanged and must read back the same.
 //!
 //! Run it (stable Rust is enough with `RUSTC_BOOTSTRAP=1`), seeded with an
-//! sgdisk GPT and an sfdisk msdos table with logical partitions:
+//! sgdisk GPT and an sfdisk msdos table with logical partitions, and with two
+//! hostile ones at the read's bounds: a GPT whose entry-array LBA overflows
+//! when the array is added to it, and an extended partition holding a chain of
+//! 257 empty EBRs (one more than a chain may have):
 //!
 //! ```text
 //! cd vmcraft-part/fuzz
