@@ -1,7 +1,7 @@
 //! Benchmarks: opening a confined handle and reading a value, against `augtool`
 //! doing the same in one process and against raugeas used directly (unconfined,
-//! same thread); and the cost of one call through the worker thread against the
-//! same call made directly.
+//! same thread); and the cost of one call through the worker process against
+//! the same call made directly.
 //!
 //! Needs root (the worker chroots); prints a skip otherwise.
 
@@ -41,7 +41,7 @@ const PATH: &str = "/files/etc/hosts/*[canonical = 'db']/ipaddr";
 fn init_and_get(c: &mut Criterion, root: &Path) {
     let mut g = c.benchmark_group("init+get");
     g.sample_size(10);
-    g.bench_function("vmcraft-aug (confined worker)", |b| {
+    g.bench_function("vmcraft-aug (confined worker process)", |b| {
         b.iter(|| {
             let aug = Augeas::init(root, AugFlags::empty()).unwrap();
             assert_eq!(aug.aug_get(PATH).unwrap(), "192.0.2.10");

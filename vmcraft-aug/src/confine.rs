@@ -1,19 +1,18 @@
-//! Confinement of the worker thread to the guest root.
+//! Confinement of the worker process to the guest root.
 //!
 //! Augeas opens, reads, renames and writes files by path. Given a plain root
 //! prefix, the host kernel resolves an absolute guest symlink
-//! (`/etc/hosts -> /etc/shadow`) against the *host's* root. So the worker thread
-//! gives itself a private filesystem context (`unshare(CLONE_FS)`: root, cwd and
-//! umask stop being shared with the rest of the process) and `chroot`s into the
-//! guest root; from then on every path Augeas resolves, symlinks included, stays
-//! inside the guest.
+//! (`/etc/hosts -> /etc/shadow`) against the *host's* root. So the worker
+//! process `chroot`s into the guest root; from then on every path Augeas
+//! resolves, symlinks included, stays inside the guest. (The privileges that
+//! would let it leave the chroot are dropped right after: see `sandbox`.)
 //!
-//! A chroot has one well-known leak: procfs magic links. `/proc/self/root` (the
-//! *process's* root, not the thread's) and `/proc/self/fd/N` lead out of it. A
-//! guest cannot create those itself, but a `proc` (or `sysfs`, `devtmpfs`, ...)
-//! mount inside the guest root would supply them, so such a root is refused: at
-//! init, and again before every load and save (the worker keeps a descriptor on
-//! its mount table from before the chroot for that).
+//! A chroot has one well-known leak: procfs magic links. `/proc/self/root` and
+//! `/proc/PID/fd/N` of a process outside the chroot lead out of it. A guest
+//! cannot create those itself, but a `proc` (or `sysfs`, `devtmpfs`, ...) mount
+//! inside the guest root would supply them, so such a root is refused: at init,
+//! and again before every load and save (the worker keeps a descriptor on its
+//! mount table from before the chroot for that).
 
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
@@ -151,7 +150,7 @@ pub(crate) struct MountWatch {
 }
 
 impl MountWatch {
-    /// Open this thread's mount table; `root` must be canonical.
+    /// Open this process's mount table; `root` must be canonical.
     pub(crate) fn open(root: &Path) -> Result<Self> {
         let table = File::open("/proc/thread-self/mountinfo").map_err(|e| {
             Error::new(
@@ -187,19 +186,6 @@ impl MountWatch {
     }
 }
 
-/// Give this thread its own root, cwd and umask.
-pub(crate) fn unshare_fs() -> Result<()> {
-    nix::sched::unshare(nix::sched::CloneFlags::CLONE_FS).map_err(|e| {
-        Error::new(
-            ErrorKind::Internal,
-            "aug_init",
-            "",
-            "cannot give the augeas worker thread its own filesystem context (unshare CLONE_FS)",
-        )
-        .with_source(e)
-    })
-}
-
 fn permission(root: &Path, source: Option<Errno>) -> Error {
     let e = Error::new(
         ErrorKind::Permission,
@@ -213,7 +199,8 @@ fn permission(root: &Path, source: Option<Errno>) -> Error {
     }
 }
 
-/// Fail early, before the lenses are loaded, when this thread cannot chroot.
+/// Fail early, before the lenses are loaded, when this process cannot chroot
+/// (the worker has the capabilities of the thread that opened the handle).
 pub(crate) fn require_chroot_capability(root: &Path) -> Result<()> {
     let status = std::fs::read_to_string("/proc/thread-self/status").unwrap_or_default();
     match status_has_capability(&status, CAP_SYS_CHROOT) {
@@ -223,7 +210,7 @@ pub(crate) fn require_chroot_capability(root: &Path) -> Result<()> {
     }
 }
 
-/// Make `dir` (an open directory) this thread's root and working directory.
+/// Make `dir` (an open directory) this process's root and working directory.
 pub(crate) fn enter_root(dir: &File, root: &Path) -> Result<()> {
     nix::unistd::fchdir(dir).map_err(|e| {
         Error::new(

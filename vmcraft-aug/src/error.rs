@@ -44,8 +44,21 @@ pub enum ErrorKind {
     Unavailable,
     /// A host I/O error (opening the guest root, reading the mount table).
     Io,
-    /// The worker thread that owns the Augeas handle died.
+    /// An unexpected failure between the handle and its worker process: the
+    /// worker could not be started, broke the protocol, or panicked.
     Internal,
+    /// The worker process that runs Augeas for the handle died: it crashed
+    /// (a stack overflow on a deeply nested guest file is a `SIGSEGV`), hit one
+    /// of its resource limits, or was killed. The call that was running fails
+    /// with this kind and the message names the signal; the handle stays
+    /// unusable (every later call fails the same way) until
+    /// [`Augeas::aug_close`](crate::Augeas::aug_close) or
+    /// [`Augeas::aug_init`](crate::Augeas::aug_init). The calling process is
+    /// not affected.
+    WorkerCrashed,
+    /// An answer from the worker was larger than a handle accepts (64 MiB); it
+    /// was dropped, and the handle stays usable. Narrow the path expression.
+    TooLarge,
 }
 
 /// The error code Augeas's C library reported (`aug_error`), as an enum.
@@ -299,6 +312,24 @@ impl Error {
             extra: None,
             source: None,
         }
+    }
+
+    /// An error whose message is already rendered (an error that crossed the
+    /// wire from the worker).
+    pub(crate) fn with_message(kind: ErrorKind, call: &'static str, message: String) -> Self {
+        Error {
+            kind,
+            call,
+            message,
+            extra: None,
+            source: None,
+        }
+    }
+
+    /// Attach Augeas's diagnosis.
+    pub(crate) fn with_diagnosis(mut self, diagnosis: Diagnosis) -> Self {
+        self.extra.get_or_insert_default().diagnosis = Some(diagnosis);
+        self
     }
 
     /// The error for a call made with no handle open.

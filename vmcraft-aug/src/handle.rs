@@ -6,7 +6,7 @@ use std::sync::{Mutex, MutexGuard};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::flags::AugFlags;
-use crate::session::Session;
+use crate::protocol::{Request, Value};
 use crate::worker::Worker;
 
 /// The result of [`Augeas::aug_defnode`], libguestfs's `int_bool` struct.
@@ -88,7 +88,7 @@ impl InitOptions {
         self.lenses.as_deref()
     }
 
-    /// Check the named modules before any thread is started.
+    /// Check the named modules before any worker is started.
     fn check_lenses(&self) -> Result<()> {
         match &self.lenses {
             Some(l) if l.is_empty() => Err(Error::new(
@@ -134,17 +134,24 @@ impl InitOptions {
 
 /// An Augeas handle confined to a guest root, with libguestfs's `aug_*` calls.
 ///
-/// The Augeas handle itself lives on a dedicated worker thread that has its own
-/// filesystem context and has `chroot`ed into the guest root (after loading the
-/// lenses from the host), so no guest symlink can lead Augeas to a host file.
+/// The Augeas handle itself lives in a worker process of its own that has
+/// `chroot`ed into the guest root (after loading the lenses from the host),
+/// dropped its privileges and runs under resource limits, so no guest symlink
+/// can lead Augeas to a host file and no crash of Augeas can take the caller
+/// down (see the [crate docs](crate#confinement-a-worker-process-per-handle)).
 /// Every call is synchronous: it sends the request to the worker and waits.
 ///
 /// `Augeas` is `Send + Sync`; calls are serialised. [`Augeas::default`] is a
 /// handle with nothing open, on which every call fails with
 /// [`ErrorKind::NotInitialised`] until [`Augeas::aug_init`]. Dropping the handle
-/// closes Augeas and stops the thread. While a handle is open its worker's root
+/// closes Augeas and ends the worker. While a handle is open its worker's root
 /// is inside the guest filesystem, so that filesystem cannot be unmounted
 /// (`EBUSY`): close the handle first.
+///
+/// If the worker dies, the call that was running fails with
+/// [`ErrorKind::WorkerCrashed`], and so does every later call: the handle
+/// still counts as open ([`Augeas::is_open`]) until [`Augeas::aug_close`] or
+/// [`Augeas::aug_init`] replaces it.
 ///
 /// Requires root (`CAP_SYS_CHROOT`). A guest root with a kernel filesystem
 /// (`proc`, `sysfs`, `devtmpfs`, ...) mounted inside it is refused
@@ -262,7 +269,8 @@ impl Augeas {
         }
     }
 
-    /// Whether a handle is open.
+    /// Whether a handle is open (also after its worker died: see
+    /// [`ErrorKind::WorkerCrashed`]).
     ///
     /// ```
     /// assert!(!vmcraft_aug::Augeas::default().is_open());
@@ -289,14 +297,20 @@ impl Augeas {
         self.lock().as_ref().map(|w| w.flags())
     }
 
-    fn call<R, F>(&self, call: &'static str, f: F) -> Result<R>
-    where
-        R: Send + 'static,
-        F: FnOnce(&mut Session) -> Result<R> + Send + 'static,
-    {
-        let guard = self.lock();
-        let worker = guard.as_ref().ok_or_else(|| Error::not_initialised(call))?;
-        worker.call(call, f)
+    /// The pid of the worker process of the open handle, while it lives (for
+    /// tests and diagnostics).
+    #[doc(hidden)]
+    pub fn worker_pid(&self) -> Option<u32> {
+        self.lock().as_ref().and_then(Worker::pid)
+    }
+
+    /// Send `req` to the worker and wait for its answer.
+    fn call(&self, req: Request<'_>) -> Result<Value> {
+        let mut guard = self.lock();
+        let worker = guard
+            .as_mut()
+            .ok_or_else(|| Error::not_initialised(req.call()))?;
+        worker.call(&req)
     }
 
     /// The value of the single node matching `path`.
@@ -312,8 +326,7 @@ impl Augeas {
     /// # Ok::<(), vmcraft_aug::Error>(())
     /// ```
     pub fn aug_get(&self, path: &str) -> Result<String> {
-        let path = path.to_string();
-        self.call("aug_get", move |s| s.get(&path))
+        self.call(Request::Get(path.into()))?.text("aug_get")
     }
 
     /// Set the value of the node matching `path`, creating it (and missing
@@ -325,8 +338,8 @@ impl Augeas {
     /// # Ok::<(), vmcraft_aug::Error>(())
     /// ```
     pub fn aug_set(&self, path: &str, val: &str) -> Result<()> {
-        let (path, val) = (path.to_string(), val.to_string());
-        self.call("aug_set", move |s| s.set(&path, &val))
+        self.call(Request::Set(path.into(), val.into()))?
+            .unit("aug_set")
     }
 
     /// Set the value of the node matching `path` to nothing (NULL).
@@ -337,8 +350,7 @@ impl Augeas {
     /// # Ok::<(), vmcraft_aug::Error>(())
     /// ```
     pub fn aug_clear(&self, path: &str) -> Result<()> {
-        let path = path.to_string();
-        self.call("aug_clear", move |s| s.clear(&path))
+        self.call(Request::Clear(path.into()))?.unit("aug_clear")
     }
 
     /// Set the value of many nodes at once: for each node matching `base`, the
@@ -351,8 +363,8 @@ impl Augeas {
     /// # Ok::<(), vmcraft_aug::Error>(())
     /// ```
     pub fn aug_setm(&self, base: &str, sub: Option<&str>, val: &str) -> Result<usize> {
-        let (base, sub, val) = (base.to_string(), sub.map(str::to_string), val.to_string());
-        self.call("aug_setm", move |s| s.setm(&base, sub.as_deref(), &val))
+        self.call(Request::Setm(base.into(), sub.map(Into::into), val.into()))?
+            .count("aug_setm")
     }
 
     /// Insert a sibling node labelled `label` before (`before = true`) or after
@@ -367,8 +379,8 @@ impl Augeas {
     /// # Ok::<(), vmcraft_aug::Error>(())
     /// ```
     pub fn aug_insert(&self, path: &str, label: &str, before: bool) -> Result<()> {
-        let (path, label) = (path.to_string(), label.to_string());
-        self.call("aug_insert", move |s| s.insert(&path, &label, before))
+        self.call(Request::Insert(path.into(), label.into(), before))?
+            .unit("aug_insert")
     }
 
     /// Remove every node matching `path` and their descendants; returns how many
@@ -380,8 +392,7 @@ impl Augeas {
     /// # Ok::<(), vmcraft_aug::Error>(())
     /// ```
     pub fn aug_rm(&self, path: &str) -> Result<usize> {
-        let path = path.to_string();
-        self.call("aug_rm", move |s| s.rm(&path))
+        self.call(Request::Rm(path.into()))?.count("aug_rm")
     }
 
     /// Move the single node matching `src` to `dest`, which must match one node
@@ -393,8 +404,8 @@ impl Augeas {
     /// # Ok::<(), vmcraft_aug::Error>(())
     /// ```
     pub fn aug_mv(&self, src: &str, dest: &str) -> Result<()> {
-        let (src, dest) = (src.to_string(), dest.to_string());
-        self.call("aug_mv", move |s| s.mv(&src, &dest))
+        self.call(Request::Mv(src.into(), dest.into()))?
+            .unit("aug_mv")
     }
 
     /// The fully qualified paths of every node matching `path`, in document
@@ -408,8 +419,7 @@ impl Augeas {
     /// # Ok::<(), vmcraft_aug::Error>(())
     /// ```
     pub fn aug_match(&self, path: &str) -> Result<Vec<String>> {
-        let path = path.to_string();
-        self.call("aug_match", move |s| s.matches("aug_match", &path))
+        self.call(Request::Match(path.into()))?.list("aug_match")
     }
 
     /// The children of `path`, sorted (libguestfs's `aug_ls`: `aug_match` of
@@ -421,8 +431,7 @@ impl Augeas {
     /// # Ok::<(), vmcraft_aug::Error>(())
     /// ```
     pub fn aug_ls(&self, path: &str) -> Result<Vec<String>> {
-        let path = path.to_string();
-        self.call("aug_ls", move |s| s.ls(&path))
+        self.call(Request::Ls(path.into()))?.list("aug_ls")
     }
 
     /// The label of the single node matching `path`.
@@ -433,8 +442,7 @@ impl Augeas {
     /// # Ok::<(), vmcraft_aug::Error>(())
     /// ```
     pub fn aug_label(&self, path: &str) -> Result<String> {
-        let path = path.to_string();
-        self.call("aug_label", move |s| s.label(&path))
+        self.call(Request::Label(path.into()))?.text("aug_label")
     }
 
     /// Define the variable `name` (used as `$name` in later paths) as the result
@@ -448,8 +456,8 @@ impl Augeas {
     /// # Ok::<(), vmcraft_aug::Error>(())
     /// ```
     pub fn aug_defvar(&self, name: &str, expr: Option<&str>) -> Result<usize> {
-        let (name, expr) = (name.to_string(), expr.map(str::to_string));
-        self.call("aug_defvar", move |s| s.defvar(&name, expr.as_deref()))
+        self.call(Request::Defvar(name.into(), expr.map(Into::into)))?
+            .count("aug_defvar")
     }
 
     /// Define the variable `name` as the node set of `expr`, creating a node
@@ -463,8 +471,8 @@ impl Augeas {
     /// # Ok::<(), vmcraft_aug::Error>(())
     /// ```
     pub fn aug_defnode(&self, name: &str, expr: &str, val: &str) -> Result<IntBool> {
-        let (name, expr, val) = (name.to_string(), expr.to_string(), val.to_string());
-        self.call("aug_defnode", move |s| s.defnode(&name, &expr, &val))
+        self.call(Request::Defnode(name.into(), expr.into(), val.into()))?
+            .int_bool("aug_defnode")
     }
 
     /// Load (again) every file the transforms under `/augeas/load` name,
@@ -477,7 +485,7 @@ impl Augeas {
     /// # Ok::<(), vmcraft_aug::Error>(())
     /// ```
     pub fn aug_load(&self) -> Result<()> {
-        self.call("aug_load", |s| s.load())
+        self.call(Request::Load)?.unit("aug_load")
     }
 
     /// Write every changed file back, as the `SAVE_*` flags say. On failure the
@@ -495,7 +503,11 @@ impl Augeas {
     /// # Ok::<(), vmcraft_aug::Error>(())
     /// ```
     pub fn aug_save(&self) -> Result<()> {
-        self.call("aug_save", |s| s.save())
+        let r = self.call(Request::Save).and_then(|v| v.unit("aug_save"));
+        if let Err(e) = &r {
+            tracing::debug!(error = %e, "aug_save failed");
+        }
+        r
     }
 
     /// Add (or, with `remove`, exclude) `file` to the files `lens` handles; the
@@ -509,8 +521,8 @@ impl Augeas {
     /// # Ok::<(), vmcraft_aug::Error>(())
     /// ```
     pub fn aug_transform(&self, lens: &str, file: &str, remove: bool) -> Result<()> {
-        let (lens, file) = (lens.to_string(), file.to_string());
-        self.call("aug_transform", move |s| s.transform(&lens, &file, remove))
+        self.call(Request::Transform(lens.into(), file.into(), remove))?
+            .unit("aug_transform")
     }
 }
 
@@ -588,7 +600,7 @@ mod tests {
     }
 
     #[test]
-    fn a_missing_root_is_refused_before_any_thread_starts() {
+    fn a_missing_root_is_refused_before_any_worker_starts() {
         let e = Augeas::init(
             Path::new("/nonexistent/vmcraft-aug-root"),
             AugFlags::empty(),

@@ -7,9 +7,9 @@
 //! `/augeas/load` entry names one, before Augeas goes looking for it.
 //!
 //! By default that is every module of the host's load path (all compiled at
-//! `aug_init`, a few hundred milliseconds). With [`InitOptions::lenses`]
-//! (crate::InitOptions::lenses) only the named modules are compiled (and the
-//! modules they use), which takes a few milliseconds.
+//! `aug_init`, a few hundred milliseconds). With
+//! [`InitOptions::lenses`](crate::InitOptions::lenses) only the named modules
+//! are compiled (and the modules they use), which takes a few milliseconds.
 
 use std::collections::BTreeSet;
 use std::path::Path;

@@ -24,18 +24,51 @@
 //! # Ok::<(), vmcraft_aug::Error>(())
 //! ```
 //!
-//! ## Confinement
+//! ## Confinement: a worker process per handle
 //!
-//! Each [`Augeas`] handle owns a worker thread. That thread unshares its
-//! filesystem context (`unshare(CLONE_FS)`), loads the lens modules from the
-//! host's Augeas load path, then `chroot`s into the guest root; only then are
-//! guest files loaded. Every path Augeas resolves afterwards, including absolute
-//! symlinks such as `/etc/resolv.conf -> /run/systemd/resolve/stub-resolv.conf`
-//! or a hostile `/etc/hosts -> /etc/shadow`, resolves inside the guest. The
-//! calls are synchronous: each sends a request to the worker and waits for its
-//! answer. Because a `proc` mount inside the guest root would reopen the host
-//! through `/proc/self/root`, a root with a kernel filesystem mounted inside is
-//! refused, at init and again before every load and save.
+//! libaugeas is a C library that parses guest data, so it never runs in the
+//! caller's process. Each open [`Augeas`] handle has a worker process, forked
+//! by the library itself when the handle opens (no helper binary is executed).
+//! The worker, before it reads any guest file:
+//!
+//! - dies with the process that opened it (`PR_SET_PDEATHSIG`), is not
+//!   dumpable, has default signal handlers and its own process group, and
+//!   keeps no descriptor of the caller's (its standard descriptors are
+//!   `/dev/null`; it talks to the caller over a socket pair);
+//! - compiles the lens modules from the *host's* Augeas load path, then
+//!   `chroot`s into the guest root;
+//! - drops every capability but those that editing any guest file needs
+//!   (`CAP_CHOWN`, `CAP_DAC_OVERRIDE`, `CAP_DAC_READ_SEARCH`, `CAP_FOWNER`,
+//!   `CAP_FSETID`): without `CAP_SYS_CHROOT` or `CAP_SYS_ADMIN` it cannot
+//!   leave the chroot; its bounding and ambient sets are empty and
+//!   `no_new_privs` is set, so nothing it executed could gain a privilege;
+//! - runs under resource limits: no core dumps, no new processes (for a
+//!   caller that is not uid 0, which the kernel exempts), files of at most 1
+//!   GiB, 256 descriptors, an address space of 4 GiB beyond what it had mapped
+//!   when confined, and 600 s of CPU time per call.
+//!
+//! Every path Augeas resolves, including absolute symlinks such as
+//! `/etc/resolv.conf -> /run/systemd/resolve/stub-resolv.conf` or a hostile
+//! `/etc/hosts -> /etc/shadow`, resolves inside the guest. Because a `proc`
+//! mount inside the guest root would reopen the host through its magic links,
+//! a root with a kernel filesystem mounted inside is refused, at init and again
+//! before every load and save.
+//!
+//! Calls are synchronous: each sends one small request and waits for the
+//! answer (a round trip of a few tens of microseconds; an answer may be up to
+//! 64 MiB, beyond which the call fails with [`ErrorKind::TooLarge`]). If the
+//! worker dies — a stack overflow on a guest file nested hundreds of
+//! thousands of levels deep, a resource limit, a kill — the call fails with
+//! [`ErrorKind::WorkerCrashed`] naming the signal, later calls on the handle
+//! fail the same way until it is closed or re-opened, and the caller's
+//! process carries on. Closing (or dropping) the handle ends and reaps its
+//! worker; while the handle is open the worker's root is inside the guest
+//! filesystem, which therefore cannot be unmounted (`EBUSY`).
+//!
+//! The worker starts as a copy of the caller's memory (a fork without exec),
+//! so it runs the caller's binary and libraries, and a compromised worker
+//! could read what the caller held in memory at the time of the fork; it
+//! cannot reach the host's files or gain privileges.
 //!
 //! The lens modules are those of the host, in memory before the chroot: all of
 //! them by default, or only those named with [`InitOptions::lenses`]. A lens of
@@ -43,10 +76,11 @@
 //! it in the guest's load path: by `aug_transform` at once, and under
 //! `/augeas/load` (set by hand) at the next `aug_load` or `aug_save`.
 //!
-//! This needs root (`CAP_SYS_CHROOT`). Loading all lenses takes a few hundred
-//! milliseconds per [`Augeas::init`], as it does for `augtool` and libguestfs;
-//! naming the few a caller needs ([`InitOptions::lenses`]) takes a few
-//! milliseconds.
+//! This needs root (`CAP_SYS_CHROOT`, and `CAP_SETPCAP` to empty the
+//! bounding set). Loading all lenses takes a few hundred milliseconds per
+//! [`Augeas::init`], as it does for `augtool` and libguestfs; naming the few a
+//! caller needs ([`InitOptions::lenses`]) takes a few milliseconds, the fork
+//! included.
 //!
 //! ## Semantics
 //!
@@ -69,11 +103,14 @@
 
 #![deny(missing_docs)]
 
+mod child;
 mod confine;
 mod error;
 mod flags;
 mod handle;
 mod lenses;
+mod protocol;
+mod sandbox;
 mod session;
 mod validate;
 mod worker;

@@ -1,6 +1,10 @@
-//! The worker side of a handle: [`Session`] owns the `raugeas` handle on the
-//! confined worker thread and implements each `aug_*` call with libguestfs's
+//! The worker side of a handle: [`Session`] owns the `raugeas` handle in the
+//! confined worker process and implements each `aug_*` call with libguestfs's
 //! semantics (the checks, return values and messages of its `daemon/augeas.c`).
+//!
+//! This code runs in the forked worker: it must not log (`tracing`'s
+//! subscriber, like stderr, may have been locked by another thread of the
+//! parent at the fork).
 
 use std::fs::File;
 use std::path::Path;
@@ -14,8 +18,8 @@ use crate::handle::IntBool;
 use crate::lenses::Modules;
 use crate::validate;
 
-/// An open Augeas handle, confined to its guest root. Lives on the worker thread
-/// (the `raugeas` handle is not `Send`).
+/// An open Augeas handle, confined to its guest root. Lives in the worker
+/// process.
 pub(crate) struct Session {
     aug: raugeas::Augeas,
     watch: MountWatch,
@@ -37,18 +41,22 @@ fn plain_segment(seg: &str) -> bool {
 }
 
 impl Session {
-    /// Confine the calling thread to `root` (canonical) and open Augeas there.
+    /// Confine the calling process to `root` (canonical) and open Augeas there.
     ///
     /// Order matters: the lenses are loaded from the host's load path *before*
-    /// the chroot, the files from the guest only *after* it.
+    /// the chroot, `confine` (which sheds privileges and sets limits) runs right
+    /// after it, and the guest's files are read only then. `host_modules` is the
+    /// module list of the host's load path ([`Modules::host_load_path`], read by
+    /// the parent), used when `lenses` is `None`.
     pub(crate) fn open(
         root: &Path,
         flags: AugFlags,
         loadpath: &str,
         lenses: Option<&[String]>,
+        host_modules: Modules,
+        confine: impl FnOnce() -> Result<()>,
     ) -> Result<Session> {
         let ctx = format!("{} (flags {})", root.display(), flags.bits());
-        confine::unshare_fs()?;
         let dir = File::open(root).map_err(|e| {
             Error::new(
                 ErrorKind::Io,
@@ -62,7 +70,7 @@ impl Session {
         watch.check("aug_init")?;
         confine::require_chroot_capability(root)?;
 
-        // Never load files here: the thread still sees the host's root.
+        // Never load files here: the process still sees the host's root.
         let init_flags = match lenses {
             // Only the named modules, compiled one by one; nothing autoloaded.
             Some(_) => flags | AugFlags::NO_MODL_AUTOLOAD | AugFlags::NO_LOAD,
@@ -73,8 +81,8 @@ impl Session {
         };
         let mut aug = raugeas::Augeas::init(Some("/"), loadpath, init_flags.to_raugeas())
             .map_err(|e| Error::from_raugeas("aug_init", &ctx, e))?;
-        let (modules, transforms) = match lenses {
-            Some(named) => (Modules::compile_named(&mut aug, named)?, 0),
+        let modules = match lenses {
+            Some(named) => Modules::compile_named(&mut aug, named)?,
             None => {
                 let transforms = aug
                     .count("/augeas/load/*")
@@ -91,14 +99,13 @@ impl Session {
                     aug.rm("/augeas/load/*")
                         .map_err(|e| Error::from_raugeas("aug_init", &ctx, e))?;
                 }
-                let no_stdinc = flags.contains(AugFlags::NO_STDINC);
-                (Modules::host_load_path(loadpath, no_stdinc), transforms)
+                host_modules
             }
         };
 
         confine::enter_root(&dir, root)?;
         drop(dir);
-        tracing::debug!(root = %root.display(), flags = flags.bits(), transforms, "augeas confined to guest root");
+        confine()?;
 
         let mut session = Session {
             aug,
@@ -441,7 +448,6 @@ impl Session {
                         .collect::<Vec<_>>()
                         .join("; ")
                 };
-                tracing::debug!(%detail, "aug_save failed");
                 Err(Error::new(ErrorKind::SaveFailed, CALL, "", detail).with_files(failed))
             }
             Err(e) => Err(Error::from_raugeas(CALL, "", e)),

@@ -1,34 +1,76 @@
-//! [`Worker`]: the dedicated thread that owns one confined [`Session`], and the
-//! synchronous request/answer channel to it.
+//! [`Worker`]: the parent's side of one handle's worker process.
 //!
-//! Each request is a closure run on the worker against the session; its answer
-//! comes back over a one-shot channel, so a caller simply blocks until the
-//! worker has answered. A request that panics is reported as an error and the
-//! worker keeps serving.
+//! [`Worker::start`] forks the worker (see [`crate::child`] for what it does)
+//! and waits for its first answer; [`Worker::call`] sends one request over the
+//! socket and waits for the answer. A worker that dies (a crash, a resource
+//! limit, a kill) makes the call that was running fail with
+//! [`ErrorKind::WorkerCrashed`], naming the signal, and every later call fail
+//! the same way; the parent process is not affected.
+//!
+//! The fork is made by a thread of its own, started with a large stack: the
+//! child runs on a copy of that stack, so Augeas's recursive parser has room
+//! for deeply nested files (and a file nested deeper still overflows it in the
+//! child, not here). The thread then waits for the child's death without
+//! reaping it (`waitid(WNOWAIT)`): a child's parent-death signal fires when the
+//! thread that forked it exits, and an unreaped child's pid cannot be reused,
+//! so the handle can always signal and reap its own worker.
 
-use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::io::BufReader;
+use std::net::Shutdown;
+use std::os::fd::{AsFd, AsRawFd};
+use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::thread::JoinHandle;
+use std::time::Duration;
 
+use nix::sys::signal::{Signal, kill};
+use nix::sys::wait::{Id, WaitPidFlag, WaitStatus, waitid, waitpid};
+use nix::unistd::{ForkResult, Pid};
+
+use crate::child::{self, Setup};
 use crate::error::{Error, ErrorKind, Result};
 use crate::flags::AugFlags;
-use crate::session::Session;
+use crate::lenses::Modules;
+use crate::protocol::{self, Answer, Frame, MAX_FRAME, Request, Value};
+use crate::sandbox::signal_hint;
 
-type Job = Box<dyn FnOnce(&mut Session) + Send>;
-
-/// The worker's stack. Augeas's parser recurses once per level of nesting in
-/// the file it reads, and an overflow aborts the whole process, so a hostile
-/// guest file (a deeply nested `/etc/xml/catalog`) could otherwise take the
-/// caller down: 256 MiB, reserved but only touched as used, survives nesting
-/// some 80 000 levels deep (8 MiB, a main thread's usual stack, about 10 000).
+/// The stack of the thread that forks, and so of the worker. Augeas's parser
+/// recurses once per level of nesting in the file it reads: 256 MiB, reserved
+/// but only touched as used, parses files nested some 80 000 levels deep (8
+/// MiB, a main thread's usual stack, about 10 000). Deeper, the worker dies of
+/// the overflow and the call fails.
 const STACK_SIZE: usize = 256 << 20;
 
-/// The worker thread of one open handle. Dropping it closes the handle and joins
-/// the thread.
+/// How long a closed handle waits for its worker to exit before killing it.
+const EXIT_GRACE: Duration = Duration::from_secs(2);
+
+/// Whether the worker is still there.
+#[derive(Debug)]
+enum State {
+    Alive,
+    /// It died (and was reaped) during `call`, of `cause`.
+    Dead {
+        call: &'static str,
+        cause: String,
+    },
+}
+
+/// The worker process of one open handle. Dropping it closes the handle: the
+/// socket is shut, the worker exits (or is killed) and is reaped.
 pub(crate) struct Worker {
-    jobs: Option<mpsc::Sender<Job>>,
-    thread: Option<JoinHandle<()>>,
+    pid: Pid,
+    /// The socket to the worker: answers are read through the buffer,
+    /// requests sent straight to the socket.
+    reader: BufReader<UnixStream>,
+    /// Reused frame buffers.
+    out: Vec<u8>,
+    inbuf: Vec<u8>,
+    state: State,
+    /// The thread that forked and waits for the worker's death.
+    waiter: Option<JoinHandle<()>>,
+    /// Disconnected once the worker has died.
+    died: mpsc::Receiver<()>,
     root: PathBuf,
     flags: AugFlags,
 }
@@ -36,19 +78,32 @@ pub(crate) struct Worker {
 impl std::fmt::Debug for Worker {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Worker")
+            .field("pid", &self.pid)
+            .field("state", &self.state)
             .field("root", &self.root)
             .field("flags", &self.flags)
             .finish_non_exhaustive()
     }
 }
 
-fn worker_gone(call: &'static str) -> Error {
-    Error::new(
-        ErrorKind::Internal,
-        call,
-        "",
-        "the augeas worker thread failed before answering (it panicked or stopped)",
-    )
+/// How the worker ended, in words.
+fn describe(status: nix::Result<WaitStatus>) -> String {
+    match status {
+        Ok(WaitStatus::Signaled(_, sig, _)) => format!(
+            "killed by signal {} ({}{})",
+            sig as i32,
+            sig.as_str(),
+            signal_hint(sig)
+        ),
+        Ok(WaitStatus::Exited(_, 101)) => "it panicked (exit status 101)".to_string(),
+        Ok(WaitStatus::Exited(_, code)) => format!("it exited with status {code}"),
+        Ok(other) => format!("{other:?}"),
+        Err(e) => format!("its exit status is not known ({e})"),
+    }
+}
+
+fn internal(call: &'static str, ctx: &str, what: &str) -> Error {
+    Error::new(ErrorKind::Internal, call, ctx, what)
 }
 
 impl Worker {
@@ -88,72 +143,209 @@ impl Worker {
             ));
         }
 
-        let (ready_tx, ready_rx) = mpsc::sync_channel::<Result<()>>(1);
-        let (job_tx, job_rx) = mpsc::channel::<Job>();
-        let thread_root = canonical.clone();
-        let thread = std::thread::Builder::new()
+        // Read here what the child must not (the environment is behind a lock).
+        let host_modules = match lenses {
+            None => Modules::host_load_path(&loadpath, flags.contains(AugFlags::NO_STDINC)),
+            Some(_) => Modules::in_dirs(std::iter::empty()),
+        };
+        let (sock, child_end) = UnixStream::pair().map_err(|e| {
+            internal("aug_init", &ctx, "cannot make the augeas worker's socket").with_source(e)
+        })?;
+        let setup = Setup {
+            root: canonical.clone(),
+            flags,
+            loadpath,
+            lenses,
+            host_modules,
+            sock: child_end.as_raw_fd(),
+            parent: nix::unistd::getpid(),
+        };
+
+        let (pid_tx, pid_rx) = mpsc::sync_channel::<nix::Result<Pid>>(1);
+        let (died_tx, died_rx) = mpsc::channel::<()>();
+        let waiter = std::thread::Builder::new()
             .name("vmcraft-aug".into())
             .stack_size(STACK_SIZE)
             .spawn(move || {
-                let mut session =
-                    match Session::open(&thread_root, flags, &loadpath, lenses.as_deref()) {
-                        Ok(s) => {
-                            let _ = ready_tx.send(Ok(()));
-                            s
+                // SAFETY: the child runs only `child::run`, which never returns
+                // and keeps to what is safe after forking a multi-threaded
+                // process (system calls, allocation, libaugeas; no lock another
+                // thread may hold), ending with _exit.
+                match unsafe { nix::unistd::fork() } {
+                    Ok(ForkResult::Child) => child::run(setup),
+                    Ok(ForkResult::Parent { child }) => {
+                        drop(child_end);
+                        let _ = pid_tx.send(Ok(child));
+                        // Live as long as the child (its parent-death signal is
+                        // tied to this thread), without reaping it.
+                        while let Err(nix::errno::Errno::EINTR) =
+                            waitid(Id::Pid(child), WaitPidFlag::WEXITED | WaitPidFlag::WNOWAIT)
+                        {
                         }
-                        Err(e) => {
-                            let _ = ready_tx.send(Err(e));
-                            return;
-                        }
-                    };
-                for job in job_rx {
-                    // A panicking job drops its answer channel, which the caller
-                    // reports; the session itself stays usable.
-                    let _ = catch_unwind(AssertUnwindSafe(|| job(&mut session)));
+                        drop(died_tx);
+                    }
+                    Err(e) => {
+                        let _ = pid_tx.send(Err(e));
+                    }
                 }
-                // The channel closed: the handle is dropped here (aug_close).
             })
             .map_err(|e| {
-                Error::new(
-                    ErrorKind::Io,
-                    "aug_init",
-                    &ctx,
-                    "cannot start the augeas worker thread",
-                )
-                .with_source(e)
+                internal("aug_init", &ctx, "cannot start the augeas worker's thread").with_source(e)
             })?;
-
-        match ready_rx.recv() {
-            Ok(Ok(())) => Ok(Worker {
-                jobs: Some(job_tx),
-                thread: Some(thread),
-                root: canonical,
-                flags,
-            }),
+        let pid = match pid_rx.recv() {
+            Ok(Ok(pid)) => pid,
             Ok(Err(e)) => {
-                let _ = thread.join();
-                Err(e)
+                let _ = waiter.join();
+                return Err(
+                    internal("aug_init", &ctx, "cannot fork the augeas worker").with_source(e)
+                );
             }
             Err(_) => {
-                let _ = thread.join();
-                Err(worker_gone("aug_init"))
+                let _ = waiter.join();
+                return Err(internal(
+                    "aug_init",
+                    &ctx,
+                    "the augeas worker's thread stopped before forking",
+                ));
             }
+        };
+
+        let mut worker = Worker {
+            pid,
+            reader: BufReader::with_capacity(64 << 10, sock),
+            out: Vec::new(),
+            inbuf: Vec::new(),
+            state: State::Alive,
+            waiter: Some(waiter),
+            died: died_rx,
+            root: canonical,
+            flags,
+        };
+        // The worker's first answer: ready, or why not.
+        worker.answer("aug_init", &ctx)?.unit("aug_init")?;
+        tracing::debug!(pid = pid.as_raw(), root = %worker.root.display(), flags = flags.bits(), "augeas worker confined to the guest root");
+        Ok(worker)
+    }
+
+    /// Send `req` to the worker and wait for its answer.
+    pub(crate) fn call(&mut self, req: &Request<'_>) -> Result<Value> {
+        let call = req.call();
+        if let State::Dead {
+            call: during,
+            cause,
+        } = &self.state
+        {
+            return Err(Error::new(
+                ErrorKind::WorkerCrashed,
+                call,
+                self.root.display().to_string(),
+                format!(
+                    "the augeas worker process (pid {}) died earlier, during {during} ({cause}); \
+                     close the handle or call aug_init again",
+                    self.pid
+                ),
+            ));
+        }
+        let too_large = |len: usize| {
+            Error::new(
+                ErrorKind::InvalidArgument,
+                call,
+                "",
+                format!(
+                    "the arguments ({len} bytes) are larger than the {} MiB a worker accepts",
+                    MAX_FRAME >> 20
+                ),
+            )
+        };
+        // Checked before encoding too, so as not to encode what is refused anyway.
+        if req.size() > MAX_FRAME {
+            return Err(too_large(req.size()));
+        }
+        let len = protocol::encode(&mut self.out, req)
+            .map_err(|e| internal(call, "", "cannot encode the request").with_source(e))?;
+        if len > MAX_FRAME {
+            return Err(too_large(len));
+        }
+        if protocol::send_all(self.reader.get_ref().as_fd(), &self.out).is_err() {
+            // The socket only fails when the worker is gone.
+            return Err(self.reap_dead(call));
+        }
+        let root = self.root.display().to_string();
+        self.answer(call, &root)
+    }
+
+    /// Read the worker's answer to `call` (about `ctx`).
+    fn answer(&mut self, call: &'static str, ctx: &str) -> Result<Value> {
+        match protocol::read_frame(&mut self.reader, &mut self.inbuf) {
+            Ok(Frame::Read) => match serde_json::from_slice::<Answer>(&self.inbuf) {
+                Ok(Ok(v)) => Ok(v),
+                Ok(Err(e)) => Err(e.into_error(call)),
+                Err(e) => {
+                    // Not our worker's doing: stop trusting it.
+                    self.kill_and_reap(call, "it sent a malformed answer".to_string());
+                    Err(internal(
+                        call,
+                        ctx,
+                        "the augeas worker sent a malformed answer; the handle is closed",
+                    )
+                    .with_source(e))
+                }
+            },
+            Ok(Frame::TooLarge(n)) => Err(Error::new(
+                ErrorKind::TooLarge,
+                call,
+                ctx,
+                format!(
+                    "the answer ({n} bytes) is larger than the {} MiB a handle accepts \
+                     from its worker",
+                    MAX_FRAME >> 20
+                ),
+            )),
+            Ok(Frame::Closed) | Err(_) => Err(self.reap_dead(call)),
         }
     }
 
-    /// Run `f` on the worker and wait for its answer.
-    pub(crate) fn call<R, F>(&self, call: &'static str, f: F) -> Result<R>
-    where
-        R: Send + 'static,
-        F: FnOnce(&mut Session) -> Result<R> + Send + 'static,
-    {
-        let jobs = self.jobs.as_ref().ok_or_else(|| worker_gone(call))?;
-        let (tx, rx) = mpsc::sync_channel::<Result<R>>(1);
-        jobs.send(Box::new(move |s: &mut Session| {
-            let _ = tx.send(f(s));
-        }))
-        .map_err(|_| worker_gone(call))?;
-        rx.recv().map_err(|_| worker_gone(call))?
+    /// The worker closed the socket or failed to take a request: it is dead
+    /// or dying. Reap it and say why it died.
+    fn reap_dead(&mut self, call: &'static str) -> Error {
+        let cause = self.kill_and_reap(call, String::new());
+        Error::new(
+            ErrorKind::WorkerCrashed,
+            call,
+            self.root.display().to_string(),
+            format!("the augeas worker process (pid {}) died: {cause}", self.pid),
+        )
+    }
+
+    /// Kill the worker (a no-op when it is already dead: the exit status is
+    /// the one it died with), reap it, and mark the handle dead. Returns the
+    /// cause: `why` if given, else how it ended.
+    fn kill_and_reap(&mut self, call: &'static str, why: String) -> String {
+        let _ = self.reader.get_ref().shutdown(Shutdown::Both);
+        // Unreaped until below, so the pid is still the worker's (unless the
+        // application reaps children it did not start: then the waiter has seen
+        // the death, and nothing is sent).
+        if let Err(mpsc::TryRecvError::Empty) = self.died.try_recv() {
+            let _ = kill(self.pid, Signal::SIGKILL);
+        }
+        if let Some(w) = self.waiter.take() {
+            let _ = w.join();
+        }
+        let status = describe(reap(self.pid));
+        let cause = if why.is_empty() { status } else { why };
+        self.state = State::Dead {
+            call,
+            cause: cause.clone(),
+        };
+        cause
+    }
+
+    /// The worker's pid while it lives.
+    pub(crate) fn pid(&self) -> Option<u32> {
+        match self.state {
+            State::Alive => Some(self.pid.as_raw() as u32),
+            State::Dead { .. } => None,
+        }
     }
 
     /// The canonical guest root.
@@ -169,10 +361,27 @@ impl Worker {
 
 impl Drop for Worker {
     fn drop(&mut self) {
-        // Closing the channel ends the worker's loop, which closes the handle.
-        self.jobs.take();
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
+        if let State::Dead { .. } = self.state {
+            return;
+        }
+        // End of stream: the worker exits (closing the Augeas handle unsaved).
+        let _ = self.reader.get_ref().shutdown(Shutdown::Both);
+        if let Err(mpsc::RecvTimeoutError::Timeout) = self.died.recv_timeout(EXIT_GRACE) {
+            let _ = kill(self.pid, Signal::SIGKILL);
+        }
+        if let Some(w) = self.waiter.take() {
+            let _ = w.join();
+        }
+        let _ = reap(self.pid);
+    }
+}
+
+/// Wait for `pid` to end and reap it.
+fn reap(pid: Pid) -> nix::Result<WaitStatus> {
+    loop {
+        match waitpid(pid, None) {
+            Err(nix::errno::Errno::EINTR) => {}
+            other => return other,
         }
     }
 }
