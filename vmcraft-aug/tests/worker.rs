@@ -285,6 +285,54 @@ fn the_worker_is_chrooted_without_privileges_and_limited() {
 }
 
 #[test]
+fn the_capabilities_kept_are_enough_to_edit_any_guest_file() {
+    if !need_root() {
+        return;
+    }
+    use std::os::unix::fs::{MetadataExt, PermissionsExt, chown};
+    let g = Guest::new("owners");
+    // A file and a directory owned by a guest user, closed to everyone else,
+    // and a setgid file: reading them needs CAP_DAC_OVERRIDE, writing the new
+    // copy beside them and giving it the old owner CAP_CHOWN and CAP_FOWNER.
+    g.write("/etc/private/hosts", "192.0.2.1 private\n");
+    g.write("/etc/hosts", "192.0.2.2 setgid\n");
+    let dir = g.path("/etc/private");
+    let file = g.path("/etc/private/hosts");
+    chown(&file, Some(1234), Some(4321)).unwrap();
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    chown(&dir, Some(1234), Some(4321)).unwrap();
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let hosts = g.path("/etc/hosts");
+    chown(&hosts, Some(0), Some(4321)).unwrap();
+    std::fs::set_permissions(&hosts, std::fs::Permissions::from_mode(0o2640)).unwrap();
+
+    let aug = Augeas::init(&g.root, AugFlags::SAVE_BACKUP).unwrap();
+    aug.aug_transform("Hosts", "/etc/private/hosts", false)
+        .unwrap();
+    aug.aug_load().unwrap();
+    assert_eq!(
+        aug.aug_get("/files/etc/private/hosts/1/canonical").unwrap(),
+        "private"
+    );
+    aug.aug_set("/files/etc/private/hosts/1/canonical", "edited")
+        .unwrap();
+    aug.aug_set("/files/etc/hosts/1/canonical", "edited")
+        .unwrap();
+    aug.aug_save().unwrap();
+    drop(aug);
+
+    assert_eq!(g.read("/etc/private/hosts"), "192.0.2.1 edited\n");
+    assert_eq!(g.read("/etc/private/hosts.augsave"), "192.0.2.1 private\n");
+    let meta = std::fs::metadata(&file).unwrap();
+    assert_eq!((meta.uid(), meta.gid()), (1234, 4321));
+    assert_eq!(meta.mode() & 0o7777, 0o600);
+    assert_eq!(g.read("/etc/hosts"), "192.0.2.2 edited\n");
+    let meta = std::fs::metadata(&hosts).unwrap();
+    assert_eq!((meta.uid(), meta.gid()), (0, 4321));
+    assert_eq!(meta.mode() & 0o7777, 0o2640);
+}
+
+#[test]
 fn the_worker_is_reaped_when_the_handle_is_dropped() {
     if !need_root() {
         return;
