@@ -10,8 +10,8 @@
 //! 3. Answer requests until the socket closes, then exit.
 //!
 //! The child never returns into the code that forked it and never runs the
-//! parent's exit handlers: it ends with `_exit`. It does not log. A panic is
-//! caught and ends the process with status 101.
+//! parent's exit handlers: it ends with `_exit`. It does not log. A panic ends
+//! the process with status 101.
 
 use std::fs::File;
 use std::io::BufReader;
@@ -46,6 +46,13 @@ pub(crate) struct Setup {
 
 /// Run the worker; never returns.
 pub(crate) fn run(setup: Setup) -> ! {
+    // A panic ends the worker at once, with status 101: the default hook would
+    // take the stderr and backtrace locks, which another thread of the parent
+    // may have held at the fork.
+    std::panic::set_hook(Box::new(|_| {
+        // SAFETY: as below.
+        unsafe { libc::_exit(101) }
+    }));
     let code = catch_unwind(AssertUnwindSafe(|| main(setup))).unwrap_or(101);
     // SAFETY: _exit ends the process without running the parent's atexit
     // handlers or flushing its stdio buffers, which this copy must not do.
@@ -142,6 +149,10 @@ impl Channel {
             // The request borrows from `buf`; take it out for the duration.
             let buf = std::mem::take(&mut self.buf);
             let sent = match serde_json::from_slice::<Request<'_>>(&buf) {
+                #[cfg(test)]
+                Ok(Request::Garbage) => {
+                    protocol::send_all(self.reader.get_ref().as_fd(), b"\x03\0\0\0{{{")
+                }
                 Ok(req) => {
                     let answer = match sandbox::arm_cpu_limit(LIMITS.cpu_per_call) {
                         Ok(()) => dispatch(session, &req),
@@ -221,6 +232,10 @@ fn dispatch(s: &mut Session, req: &Request<'_>) -> Answer {
         Request::Transform(lens, file, remove) => {
             s.transform(lens, file, *remove).map(|()| Value::Unit)
         }
+        #[cfg(test)]
+        Request::Panic => panic!("test hook"),
+        #[cfg(test)]
+        Request::Garbage => unreachable!("answered in serve"),
     };
     r.map_err(|e| WireError::boxed(&e))
 }

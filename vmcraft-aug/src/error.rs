@@ -45,11 +45,13 @@ pub enum ErrorKind {
     /// A host I/O error (opening the guest root, reading the mount table).
     Io,
     /// An unexpected failure between the handle and its worker process: the
-    /// worker could not be started, broke the protocol, or panicked.
+    /// worker could not be started, or sent an answer the handle could not
+    /// read (the worker is then killed and the handle closed).
     Internal,
     /// The worker process that runs Augeas for the handle died: it crashed
     /// (a stack overflow on a deeply nested guest file is a `SIGSEGV`), hit one
-    /// of its resource limits, or was killed. The call that was running fails
+    /// of its resource limits (`SIGXCPU` for CPU time), panicked, or was
+    /// killed. The call that was running fails
     /// with this kind and the message names the signal; the handle stays
     /// unusable (every later call fails the same way) until
     /// [`Augeas::aug_close`](crate::Augeas::aug_close) or

@@ -56,7 +56,9 @@ impl Modules {
     }
 
     /// The default load path plus the caller's directories, as `aug_init` searches it.
-    /// `loadpath` is the caller's `:`-separated directories.
+    /// `loadpath` is the caller's `:`-separated directories. Reads the
+    /// environment (`AUGEAS_LENS_LIB`), so it is called before the fork, never
+    /// in the worker (the environment is behind a lock).
     pub(crate) fn host_load_path(loadpath: &str, no_stdinc: bool) -> Modules {
         let env = std::env::var("AUGEAS_LENS_LIB").unwrap_or_default();
         let mut dirs: Vec<&Path> = Vec::new();

@@ -76,6 +76,12 @@ pub(crate) enum Request<'a> {
         #[serde(borrow)] Cow<'a, str>,
         bool,
     ),
+    /// Test hook: the worker panics.
+    #[cfg(test)]
+    Panic,
+    /// Test hook: the worker answers with a frame that is not an answer.
+    #[cfg(test)]
+    Garbage,
 }
 
 impl Request<'_> {
@@ -96,6 +102,8 @@ impl Request<'_> {
             | Request::Defnode(s, ..)
             | Request::Transform(s, ..) => s,
             Request::Load | Request::Save => "",
+            #[cfg(test)]
+            Request::Panic | Request::Garbage => "",
         }
     }
 
@@ -117,6 +125,8 @@ impl Request<'_> {
             Request::Defvar(a, b) => a.len() + opt(b),
             Request::Defnode(a, b, c) => a.len() + b.len() + c.len(),
             Request::Load | Request::Save => 0,
+            #[cfg(test)]
+            Request::Panic | Request::Garbage => 0,
         }
     }
 
@@ -136,6 +146,8 @@ impl Request<'_> {
             Request::Defvar(..) => "aug_defvar",
             Request::Defnode(..) => "aug_defnode",
             Request::Load => "aug_load",
+            #[cfg(test)]
+            Request::Panic | Request::Garbage => "aug_test",
             Request::Save => "aug_save",
             Request::Transform(..) => "aug_transform",
         }

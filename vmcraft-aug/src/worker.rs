@@ -385,3 +385,85 @@ fn reap(pid: Pid) -> nix::Result<WaitStatus> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use vmcraft_block::testing::require_root;
+
+    fn worker(label: &str) -> (tempfile::TempDir, Worker) {
+        let dir = tempfile::Builder::new()
+            .prefix(&format!("vmcraft-aug-{label}-"))
+            .tempdir()
+            .unwrap();
+        std::fs::create_dir(dir.path().join("etc")).unwrap();
+        std::fs::write(dir.path().join("etc/hosts"), "192.0.2.1 guest\n").unwrap();
+        let w = Worker::start(
+            dir.path(),
+            AugFlags::empty(),
+            String::new(),
+            Some(vec!["Hosts".into()]),
+        )
+        .unwrap();
+        (dir, w)
+    }
+
+    fn pid_gone(pid: u32) -> bool {
+        !Path::new(&format!("/proc/{pid}")).exists()
+    }
+
+    #[test]
+    fn a_panic_in_the_worker_ends_it_and_fails_the_call() {
+        if !require_root("a worker process (chroot)") {
+            return;
+        }
+        let (_dir, mut w) = worker("panic");
+        let pid = w.pid().unwrap();
+        let e = w.call(&Request::Panic).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::WorkerCrashed);
+        assert!(
+            e.to_string().ends_with(&format!(
+                "the augeas worker process (pid {pid}) died: it panicked (exit status 101)"
+            )),
+            "{e}"
+        );
+        assert!(pid_gone(pid));
+        let e = w.call(&Request::Load).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::WorkerCrashed);
+        assert!(
+            e.to_string().contains("died earlier, during aug_test"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn a_malformed_answer_closes_the_handle() {
+        if !require_root("a worker process (chroot)") {
+            return;
+        }
+        let (_dir, mut w) = worker("garbage");
+        let pid = w.pid().unwrap();
+        assert_eq!(
+            w.call(&Request::Get("/augeas/root".into())).unwrap(),
+            Value::Text("/".into())
+        );
+        let e = w.call(&Request::Garbage).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Internal);
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "aug_test: {}: the augeas worker sent a malformed answer; the handle is closed",
+                w.root().display()
+            )
+        );
+        assert!(std::error::Error::source(&e).is_some());
+        assert!(pid_gone(pid), "killed and reaped");
+        let e = w.call(&Request::Save).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::WorkerCrashed);
+        assert!(
+            e.to_string()
+                .contains("died earlier, during aug_test (it sent a malformed answer)"),
+            "{e}"
+        );
+    }
+}
