@@ -83,6 +83,7 @@ fn main(setup: Setup) -> i32 {
         out: Vec::new(),
     };
 
+    let ctx = setup.root.display().to_string();
     let mut statm = File::open("/proc/self/statm").ok();
     let confine = || {
         let mapped = statm.as_mut().and_then(sandbox::address_space);
@@ -91,7 +92,7 @@ fn main(setup: Setup) -> i32 {
             Error::new(
                 ErrorKind::Permission,
                 "aug_init",
-                "",
+                &ctx,
                 "cannot drop the augeas worker's capabilities",
             )
             .with_source(e)
@@ -102,7 +103,7 @@ fn main(setup: Setup) -> i32 {
                 Error::new(
                     ErrorKind::Internal,
                     "aug_init",
-                    "",
+                    &ctx,
                     "cannot set the augeas worker's resource limits",
                 )
                 .with_source(e)

@@ -40,8 +40,9 @@
 //! - drops every capability but those that editing any guest file needs
 //!   (`CAP_CHOWN`, `CAP_DAC_OVERRIDE`, `CAP_DAC_READ_SEARCH`, `CAP_FOWNER`,
 //!   `CAP_FSETID`): without `CAP_SYS_CHROOT` or `CAP_SYS_ADMIN` it cannot
-//!   leave the chroot; its bounding and ambient sets are empty and
-//!   `no_new_privs` is set, so nothing it executed could gain a privilege;
+//!   leave the chroot; its bounding set (given `CAP_SETPCAP`) and ambient
+//!   set are empty and `no_new_privs` is set, so nothing it executed could
+//!   gain a privilege;
 //! - runs under resource limits: no core dumps, no new processes (for a
 //!   caller that is not uid 0, which the kernel exempts), files of at most 1
 //!   GiB, 256 descriptors, an address space of 4 GiB beyond what it had mapped
@@ -76,8 +77,7 @@
 //! it in the guest's load path: by `aug_transform` at once, and under
 //! `/augeas/load` (set by hand) at the next `aug_load` or `aug_save`.
 //!
-//! This needs root (`CAP_SYS_CHROOT`, and `CAP_SETPCAP` to empty the
-//! bounding set). Loading all lenses takes a few hundred milliseconds per
+//! This needs root (`CAP_SYS_CHROOT`). Loading all lenses takes a few hundred milliseconds per
 //! [`Augeas::init`], as it does for `augtool` and libguestfs; naming the few a
 //! caller needs ([`InitOptions::lenses`]) takes a few milliseconds, the fork
 //! included.

@@ -128,15 +128,30 @@ fn close_fds_except(keep: RawFd) -> io::Result<()> {
 /// Empty the bounding and ambient sets, keep only [`KEPT_CAPABILITIES`] (of
 /// those the process has), and set `no_new_privs`: nothing the worker could
 /// execute would gain a privilege.
+///
+/// Emptying the bounding set needs `CAP_SETPCAP`; a caller that is not
+/// permitted it keeps its bounding set, and `no_new_privs` alone keeps an
+/// exec from gaining anything beyond the kept capabilities.
 pub(crate) fn drop_capabilities() -> io::Result<()> {
-    for cap in 0..64 {
-        let one = CapabilitySet::from_bits_retain(1 << cap);
-        match capability_is_in_bounding_set(one) {
-            Ok(true) => remove_capability_from_bounding_set(one)?,
-            Ok(false) => {}
-            // Past the kernel's last capability.
-            Err(rustix::io::Errno::INVAL) => break,
-            Err(e) => return Err(e.into()),
+    let now = capabilities(None)?;
+    if now.permitted.contains(CapabilitySet::SETPCAP) {
+        // Raise it if the caller had only lowered it.
+        set_capabilities(
+            None,
+            CapabilitySets {
+                effective: now.effective | CapabilitySet::SETPCAP,
+                ..now
+            },
+        )?;
+        for cap in 0..64 {
+            let one = CapabilitySet::from_bits_retain(1 << cap);
+            match capability_is_in_bounding_set(one) {
+                Ok(true) => remove_capability_from_bounding_set(one)?,
+                Ok(false) => {}
+                // Past the kernel's last capability.
+                Err(rustix::io::Errno::INVAL) => break,
+                Err(e) => return Err(e.into()),
+            }
         }
     }
     match clear_ambient_capability_set() {
@@ -144,7 +159,7 @@ pub(crate) fn drop_capabilities() -> io::Result<()> {
         Ok(()) | Err(rustix::io::Errno::INVAL) => {}
         Err(e) => return Err(e.into()),
     }
-    let keep = capabilities(None)?.permitted & KEPT_CAPABILITIES;
+    let keep = now.permitted & KEPT_CAPABILITIES;
     set_capabilities(
         None,
         CapabilitySets {

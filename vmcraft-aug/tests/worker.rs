@@ -333,6 +333,45 @@ fn the_capabilities_kept_are_enough_to_edit_any_guest_file() {
 }
 
 #[test]
+fn a_caller_without_cap_setpcap_still_gets_a_worker_without_privileges() {
+    if !need_root() {
+        return;
+    }
+    use rustix::thread::{CapabilitySet, CapabilitySets, capabilities, set_capabilities};
+    let g = Guest::new("nosetpcap");
+    g.write("/etc/hosts", "192.0.2.1 guest\n");
+    let root = g.root.clone();
+    // A thread not even permitted CAP_SETPCAP (the worker has the credentials
+    // of the thread that opens the handle): the bounding set cannot be emptied.
+    let (pid, bounding, value) = std::thread::spawn(move || {
+        let now = capabilities(None).unwrap();
+        set_capabilities(
+            None,
+            CapabilitySets {
+                effective: now.effective - CapabilitySet::SETPCAP,
+                permitted: now.permitted - CapabilitySet::SETPCAP,
+                inheritable: now.inheritable,
+            },
+        )
+        .unwrap();
+        let aug = Augeas::init(&root, AugFlags::empty()).unwrap();
+        let pid = aug.worker_pid().unwrap();
+        let bounding = hex_mask(pid, "CapBnd");
+        assert_eq!(hex_mask(pid, "CapEff"), 0x1f);
+        assert_eq!(hex_mask(pid, "CapPrm"), 0x1f);
+        assert_eq!(hex_mask(pid, "CapAmb"), 0);
+        assert_eq!(status_field(pid, "NoNewPrivs"), "1");
+        let value = aug.aug_get("/files/etc/hosts/1/canonical").unwrap();
+        (pid, bounding, value)
+    })
+    .join()
+    .unwrap();
+    assert_ne!(bounding, 0, "the bounding set stays");
+    assert_eq!(value, "guest");
+    assert!(!Path::new(&format!("/proc/{pid}")).exists());
+}
+
+#[test]
 fn the_worker_is_reaped_when_the_handle_is_dropped() {
     if !need_root() {
         return;
