@@ -38,9 +38,10 @@
 //! - compiles the lens modules from the *host's* Augeas load path, then
 //!   `chroot`s into the guest root;
 //! - drops every capability but those that editing any guest file needs
-//!   (`CAP_CHOWN`, `CAP_DAC_OVERRIDE`, `CAP_DAC_READ_SEARCH`, `CAP_FOWNER`,
-//!   `CAP_FSETID`): without `CAP_SYS_CHROOT` or `CAP_SYS_ADMIN` it cannot
-//!   leave the chroot; its bounding set (given `CAP_SETPCAP`) and ambient
+//!   (`CAP_CHOWN`, `CAP_DAC_OVERRIDE`, `CAP_FOWNER`, `CAP_FSETID`): without
+//!   `CAP_SYS_CHROOT` or `CAP_SYS_ADMIN` it cannot leave the chroot, and
+//!   without `CAP_DAC_READ_SEARCH` it cannot open a host file by its handle
+//!   (`open_by_handle_at`); its bounding set (given `CAP_SETPCAP`) and ambient
 //!   set are empty and `no_new_privs` is set, so nothing it executed could
 //!   gain a privilege;
 //! - runs under resource limits: no core dumps, no new processes (for a

@@ -22,9 +22,13 @@ use rustix::thread::{
 /// needs (bypassing file modes, keeping owners and modes on save). Everything
 /// else goes, `CAP_SYS_CHROOT` and `CAP_SYS_ADMIN` (with which a process leaves
 /// a chroot) first among them.
+///
+/// Not `CAP_DAC_READ_SEARCH`: `CAP_DAC_OVERRIDE` already passes every read,
+/// write and search check on directories (and read and write on files), and
+/// `CAP_DAC_READ_SEARCH` is what `open_by_handle_at(2)` asks for, with which a
+/// process opens any file of a filesystem by its handle, outside its chroot.
 pub(crate) const KEPT_CAPABILITIES: CapabilitySet = CapabilitySet::CHOWN
     .union(CapabilitySet::DAC_OVERRIDE)
-    .union(CapabilitySet::DAC_READ_SEARCH)
     .union(CapabilitySet::FOWNER)
     .union(CapabilitySet::FSETID);
 
@@ -240,6 +244,7 @@ mod tests {
         for cap in [
             CapabilitySet::SYS_CHROOT,
             CapabilitySet::SYS_ADMIN,
+            CapabilitySet::DAC_READ_SEARCH,
             CapabilitySet::SYS_PTRACE,
             CapabilitySet::SETPCAP,
             CapabilitySet::SETUID,
@@ -249,8 +254,8 @@ mod tests {
         ] {
             assert!(!KEPT_CAPABILITIES.contains(cap), "{cap:?}");
         }
-        // CAP_CHOWN, CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, CAP_FOWNER, CAP_FSETID.
-        assert_eq!(KEPT_CAPABILITIES.bits(), 0x1f);
+        // CAP_CHOWN, CAP_DAC_OVERRIDE, CAP_FOWNER, CAP_FSETID.
+        assert_eq!(KEPT_CAPABILITIES.bits(), 0x1b);
     }
 
     #[test]
