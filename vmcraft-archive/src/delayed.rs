@@ -14,12 +14,16 @@
 //! removes is counted, so an inode number the filesystem reuses for a new file
 //! is never mistaken for a placeholder (GNU tar 1.34, which compares inode
 //! numbers only, then turns the new file into the symlink).
+//!
+//! What is kept here grows with the archive, so the extractor counts it
+//! against [`crate::limits::Held`] before each placeholder or hard link is
+//! made: every name, and the bytes [`link_cost`] and [`name_cost`] say.
 
 use std::collections::HashMap;
 use std::ffi::{OsStr, OsString};
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use rustix::fs::{AtFlags, FileType, Mode, OFlags};
 use rustix::io::Errno;
@@ -31,6 +35,23 @@ use crate::target::Target;
 /// `..` component (GNU tar's rule).
 pub(crate) fn must_wait(target: &[u8]) -> bool {
     target.first() == Some(&b'/') || target.split(|&b| b == b'/').any(|c| c == b"..")
+}
+
+/// The bytes a delayed symlink holds for entry `entry` with `target` and
+/// `meta`, made first at `name` in `parent`.
+pub(crate) fn link_cost(
+    entry: &[u8],
+    target: &[u8],
+    meta: &Meta,
+    parent: &Path,
+    name: &OsStr,
+) -> u64 {
+    (entry.len() + target.len()) as u64 + meta.held_bytes() + name_cost(parent, name)
+}
+
+/// The bytes one name of a delayed symlink holds.
+pub(crate) fn name_cost(parent: &Path, name: &OsStr) -> u64 {
+    (parent.as_os_str().len() + name.len()) as u64
 }
 
 /// One delayed symlink.

@@ -29,7 +29,8 @@ pub enum ErrorKind {
     /// The archive is corrupt or truncated.
     Corrupt,
     /// A size or count in the input is over a limit this crate sets (an
-    /// extended header, a sparse map, the decompressor's memory; see
+    /// extended header, a sparse map, the decompressor's memory, the
+    /// directories and symlinks held until the end of an extraction; see
     /// [`crate::limits`]).
     LimitExceeded,
     /// Not supported by this host, filesystem or build.

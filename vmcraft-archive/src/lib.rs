@@ -41,7 +41,11 @@
 //!   GNU tar makes them, so nothing is extracted through them.
 //!   What a header declares is bounded before it is acted on (long names, PAX
 //!   headers, sparse maps, decompressor memory: see [`limits`]), and a sparse
-//!   file costs what it stores, not the size it declares.
+//!   file costs what it stores, not the size it declares. So is what extraction
+//!   keeps from one entry to the next, however many entries a small compressed
+//!   stream holds: directory records and delayed symlinks (limits in
+//!   [`TarInOptions`]), and the messages of [`TarStats`] (the first 1000 kept,
+//!   all counted).
 //!
 //! ```
 //! use vmcraft_archive::{Compression, GuestRoot, TarInOptions, TarOutOptions, tar_in_from, tar_out_to};
@@ -70,6 +74,7 @@ mod compress;
 mod content;
 mod copy;
 mod delayed;
+mod dirmeta;
 mod error;
 mod fileops;
 pub mod limits;

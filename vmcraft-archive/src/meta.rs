@@ -33,6 +33,18 @@ pub(crate) struct Meta {
     pub symlink: bool,
 }
 
+impl Meta {
+    /// The bytes its extended attributes hold: names, values, and each one's
+    /// own pair of buffers (so a million empty attributes are not free).
+    pub(crate) fn held_bytes(&self) -> u64 {
+        let each = std::mem::size_of::<(OsString, Vec<u8>)>();
+        self.xattrs
+            .iter()
+            .map(|(n, v)| (n.len() + v.len() + each) as u64)
+            .sum()
+    }
+}
+
 /// Whether ownership and xattrs are still attempted. A filesystem that cannot
 /// take them (vfat through FUSE, ...) answers `EPERM`/`EOPNOTSUPP`/`ENOSYS`;
 /// after the first such answer they are skipped and a warning is kept.

@@ -137,6 +137,21 @@ pub struct TarInOptions {
     /// [`crate::ErrorKind::LimitExceeded`]. 1 GiB by default
     /// ([`crate::limits::DEFAULT_DECODER_MEMORY`]); `xz -9` needs 65 MiB.
     pub max_decoder_memory: u64,
+    /// The most directories whose mode and times are kept to be set at the end
+    /// (distinct names; [`crate::limits::MAX_DELAYED_DIRECTORIES`] by default).
+    /// An archive with more is refused with [`crate::ErrorKind::LimitExceeded`]
+    /// at the entry that passes the limit.
+    pub max_delayed_directories: usize,
+    /// The most names of symlinks kept to be made at the end (an absolute or
+    /// `..` target; a hard link to one is one more name;
+    /// [`crate::limits::MAX_DELAYED_LINKS`] by default). Over it, refused as
+    /// above.
+    pub max_delayed_links: usize,
+    /// The most bytes of names, symlink targets and extended attributes held
+    /// for those delayed directories and symlinks together
+    /// ([`crate::limits::MAX_DELAYED_BYTES`] by default). Over it, refused as
+    /// above.
+    pub max_delayed_bytes: u64,
     /// Called after each entry.
     pub progress: Option<ProgressFn>,
 }
@@ -153,12 +168,20 @@ impl Default for TarInOptions {
             same_owner: None,
             verify_first: true,
             max_decoder_memory: crate::limits::DEFAULT_DECODER_MEMORY,
+            max_delayed_directories: crate::limits::MAX_DELAYED_DIRECTORIES,
+            max_delayed_links: crate::limits::MAX_DELAYED_LINKS,
+            max_delayed_bytes: crate::limits::MAX_DELAYED_BYTES,
             progress: None,
         }
     }
 }
 
 /// What a tar call did.
+///
+/// An archive or a guest tree may hold millions of entries to skip, so the
+/// messages kept are bounded: `skipped` and `warnings` list the first
+/// [`crate::limits::MAX_MESSAGES`] each, and `skipped_total` and
+/// `warnings_total` count them all.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct TarStats {
     /// Entries written or extracted.
@@ -167,11 +190,54 @@ pub struct TarStats {
     pub bytes: u64,
     /// Regular-file data bytes.
     pub file_bytes: u64,
-    /// Entries left out, with the reason (`./dev/null: character device`).
+    /// Entries left out, with the reason (`./dev/null: character device`): the
+    /// first [`crate::limits::MAX_MESSAGES`].
     pub skipped: Vec<String>,
+    /// How many entries were left out in all (`skipped.len()` unless that
+    /// list is full).
+    pub skipped_total: u64,
     /// Things that did not stop the call but the caller should know (ownership
-    /// not taken by the filesystem, a file that changed while it was read).
+    /// not taken by the filesystem, a file that changed while it was read):
+    /// the first [`crate::limits::MAX_MESSAGES`].
     pub warnings: Vec<String>,
+    /// How many warnings there were in all (`warnings.len()` unless that list
+    /// is full).
+    pub warnings_total: u64,
+}
+
+impl TarStats {
+    /// Record an entry left out, logging it while the list has room (and once
+    /// when it becomes full).
+    pub(crate) fn skip(&mut self, call: &str, subject: &str, msg: String) {
+        if keep(&mut self.skipped, &mut self.skipped_total, msg) {
+            tracing::warn!(
+                call,
+                "{subject}: skipping {}",
+                self.skipped[self.skipped.len() - 1]
+            );
+        } else if self.skipped_total == crate::limits::MAX_MESSAGES as u64 + 1 {
+            tracing::warn!(
+                call,
+                "{subject}: more entries skipped; only counted from now on"
+            );
+        }
+    }
+
+    /// Record a warning (logged by the caller when the call ends).
+    pub(crate) fn warn(&mut self, msg: String) {
+        keep(&mut self.warnings, &mut self.warnings_total, msg);
+    }
+}
+
+/// Count `msg` and keep it while `list` has room; whether it was kept.
+fn keep(list: &mut Vec<String>, total: &mut u64, msg: String) -> bool {
+    *total += 1;
+    if list.len() < crate::limits::MAX_MESSAGES {
+        list.push(msg);
+        true
+    } else {
+        false
+    }
 }
 
 /// Which xattr names the three options select.

@@ -19,6 +19,14 @@
 //! All-zero 4 KiB blocks of regular files become holes, and old GNU sparse files
 //! are written extent by extent ([`crate::sparse`]). Sizes and counts in headers
 //! are bounded where the stream is read ([`crate::pax`], [`crate::limits`]).
+//!
+//! What is kept from entry to entry is bounded too, since a small compressed
+//! stream can hold millions of entries: directory records
+//! ([`crate::dirmeta`]) and delayed symlinks are counted against
+//! [`TarInOptions::max_delayed_directories`], `max_delayed_links` and
+//! `max_delayed_bytes` before anything is made for the entry, and the skipped
+//! entries and warnings of [`TarStats`] keep at most
+//! [`crate::limits::MAX_MESSAGES`] messages each, counting the rest.
 
 use std::cell::{Cell, RefCell};
 use std::ffi::{OsStr, OsString};
@@ -36,8 +44,10 @@ use tar::EntryType;
 
 use crate::compress::{self, Compression};
 use crate::delayed::{Delayed, Failure};
+use crate::dirmeta::{self, Dirs};
 use crate::error::{Error, ErrorKind, Result};
 use crate::fileops::FileTime;
+use crate::limits::Held;
 use crate::meta::{self, Meta, Policy};
 use crate::options::{Progress, TarInOptions, TarStats, xattr_filter};
 use crate::owners::Names;
@@ -231,7 +241,8 @@ pub fn tar_in_from<R: Read>(
             opts.same_owner
                 .unwrap_or_else(|| rustix::process::geteuid().is_root()),
         ),
-        dirs: Vec::new(),
+        dirs: Dirs::default(),
+        held: Held::new(opts),
         stats: TarStats::default(),
         parent_cache: None,
         names: std::cell::OnceCell::new(),
@@ -247,9 +258,15 @@ pub fn tar_in_from<R: Read>(
     drain(archive.into_inner()).map_err(|e| stream_err(&x.subject, e))?;
     finished?;
     x.stats.bytes = x.counter.get();
-    x.stats.warnings.append(&mut x.policy.warnings);
+    for w in std::mem::take(&mut x.policy.warnings) {
+        x.stats.warn(w);
+    }
     for w in &x.stats.warnings {
         tracing::warn!(call = CALL, "{}: {w}", x.subject);
+    }
+    let unlisted = x.stats.warnings_total - x.stats.warnings.len() as u64;
+    if unlisted > 0 {
+        tracing::warn!(call = CALL, "{}: {unlisted} more warnings", x.subject);
     }
     Ok(x.stats)
 }
@@ -446,10 +463,10 @@ struct Extractor<'a> {
     subject: String,
     opts: &'a TarInOptions,
     policy: Policy,
-    /// Directories whose mode and times are set at the end: path relative to
-    /// the target, inode (so a directory replaced since is left alone), what
-    /// to set.
-    dirs: Vec<(PathBuf, (u64, u64), Meta)>,
+    /// Directories whose mode and times are set at the end.
+    dirs: Dirs,
+    /// What `dirs` and `delayed` hold, against the caller's limits.
+    held: Held,
     stats: TarStats,
     /// The last parent directory resolved, by path relative to the target.
     parent_cache: Option<(PathBuf, Rc<OwnedFd>)>,
@@ -479,6 +496,16 @@ impl<'a> Extractor<'a> {
             &self.subject,
             format!("entry {:?}: {what}", lossy(name)),
             e,
+        )
+    }
+
+    /// Entry `name` would make the extraction hold more than a limit allows.
+    fn over_limit(&self, name: &[u8], msg: String) -> Error {
+        Error::new(
+            ErrorKind::LimitExceeded,
+            CALL,
+            &self.subject,
+            format!("entry {:?}: {msg}", lossy(name)),
         )
     }
 
@@ -542,8 +569,7 @@ impl<'a> Extractor<'a> {
     /// vfat): skipped, with the reason, as GNU tar goes on after such errors.
     fn cannot(&mut self, raw: &[u8], what: &str, e: Errno) {
         let msg = format!("{}: the filesystem cannot hold a {what} ({e})", lossy(raw));
-        tracing::warn!(call = CALL, "{}: skipping {msg}", self.subject);
-        self.stats.skipped.push(msg);
+        self.stats.skip(CALL, &self.subject, msg);
     }
 
     /// Clear the way for a new non-directory: remove a non-directory or an empty
@@ -621,8 +647,7 @@ impl<'a> Extractor<'a> {
                             // Names the guest does not know (the archive was made
                             // elsewhere): the ACL is skipped, not the extraction.
                             self.stats
-                                .warnings
-                                .push(format!("{}: {xname} not restored: {why}", lossy(raw)));
+                                .warn(format!("{}: {xname} not restored: {why}", lossy(raw)));
                             continue;
                         }
                     };
@@ -696,29 +721,28 @@ impl<'a> Extractor<'a> {
                 let (dir, name) = self.parent(&comps, &raw)?;
                 if crate::delayed::must_wait(&target) {
                     // Absolute or `..`: a placeholder now, the symlink at the end.
-                    let parent = Self::rel_path(&comps[..comps.len() - 1]);
-                    let mut made = self.delayed.placeholder(
-                        &dir,
-                        parent.clone(),
-                        &name,
-                        &raw,
-                        &target,
-                        m.clone(),
-                    );
-                    if made == Err(Errno::EXIST) {
+                    let existing = rustix::fs::statat(&*dir, &name, AtFlags::SYMLINK_NOFOLLOW);
+                    if existing
+                        .as_ref()
+                        .is_ok_and(|st| self.delayed.find(st).is_some())
+                    {
                         // A second entry for a symlink already waiting is a
                         // duplicate: the first is kept, as GNU tar keeps it.
-                        if rustix::fs::statat(&*dir, &name, AtFlags::SYMLINK_NOFOLLOW)
-                            .is_ok_and(|st| self.delayed.find(&st).is_some())
-                        {
-                            return Ok(());
-                        }
-                        self.clear(&dir, &name, &raw)?;
-                        made = self
-                            .delayed
-                            .placeholder(&dir, parent, &name, &raw, &target, m);
+                        return Ok(());
                     }
-                    return made.map_err(|e| self.err(&raw, "symlink placeholder", e));
+                    let parent = Self::rel_path(&comps[..comps.len() - 1]);
+                    let cost = crate::delayed::link_cost(&raw, &target, &m, &parent, &name);
+                    self.held
+                        .check_link(cost)
+                        .map_err(|msg| self.over_limit(&raw, msg))?;
+                    if existing.is_ok() {
+                        self.clear(&dir, &name, &raw)?;
+                    }
+                    self.delayed
+                        .placeholder(&dir, parent, &name, &raw, &target, m)
+                        .map_err(|e| self.err(&raw, "symlink placeholder", e))?;
+                    self.held.add_link(cost);
+                    return Ok(());
                 }
                 let make = || rustix::fs::symlinkat(OsStr::from_bytes(&target), &*dir, &name);
                 let made = match make() {
@@ -777,14 +801,22 @@ impl<'a> Extractor<'a> {
                 {
                     return Ok(());
                 }
+                // A link to a delayed symlink's placeholder becomes another
+                // name of that symlink: counted before it is made.
+                let placeholder = tstat.ok().and_then(|st| self.delayed.find(&st));
+                let parent = Self::rel_path(&comps[..comps.len() - 1]);
+                let cost = crate::delayed::name_cost(&parent, &name);
+                if placeholder.is_some() {
+                    self.held
+                        .check_link(cost)
+                        .map_err(|msg| self.over_limit(&raw, msg))?;
+                }
                 self.clear(&dir, &name, &raw)?;
                 match rustix::fs::linkat(&tdir, tname, &dir, &name, AtFlags::empty()) {
                     Ok(()) => {
-                        // A link to a delayed symlink's placeholder becomes
-                        // another name of that symlink.
-                        if let Some(i) = tstat.ok().and_then(|st| self.delayed.find(&st)) {
-                            let parent = Self::rel_path(&comps[..comps.len() - 1]);
+                        if let Some(i) = placeholder {
                             self.delayed.add_source(i, parent, &name);
+                            self.held.add_link(cost);
                         }
                         Ok(())
                     }
@@ -836,9 +868,12 @@ impl<'a> Extractor<'a> {
             }
             EntryType::XGlobalHeader => Ok(()),
             other => {
-                let msg = format!("{}: unsupported entry type {:?}", lossy(&raw), other);
-                tracing::warn!(call = CALL, "{}: skipping {msg}", self.subject);
-                self.stats.skipped.push(msg);
+                let msg = format!(
+                    "{}: unsupported entry type {:?}",
+                    lossy(&raw),
+                    char::from(other.as_byte())
+                );
+                self.stats.skip(CALL, &self.subject, msg);
                 Ok(())
             }
         }
@@ -853,13 +888,22 @@ impl<'a> Extractor<'a> {
     ) -> Result<()> {
         let m = self.meta(entry.header(), info, false)?;
         let path = Self::rel_path(comps);
+        // Counted before anything is made: over a limit, nothing of this
+        // entry is.
+        let held = self.dirs.held(&path);
+        let cost = dirmeta::cost(&path, &m);
+        self.held
+            .check_directory(held.is_none(), held.unwrap_or(0), cost)
+            .map_err(|msg| self.over_limit(raw, msg))?;
         if comps.is_empty() {
             let fd = self
                 .target
                 .open(&path, OFlags::PATH)
                 .map_err(|e| self.err(raw, "stat", e))?;
             let st = rustix::fs::fstat(&fd).map_err(|e| self.err(raw, "stat", e))?;
-            self.dirs.push((path, inode(&st), m));
+            self.held
+                .add_directory(held.is_none(), held.unwrap_or(0), cost);
+            self.dirs.set(path, inode(&st), m);
             return Ok(());
         }
         let (dir, name) = self.parent(comps, raw)?;
@@ -894,7 +938,9 @@ impl<'a> Extractor<'a> {
             }
             Err(e) => return Err(self.err(raw, "mkdir", e)),
         };
-        self.dirs.push((path, inode(&st), m));
+        self.held
+            .add_directory(held.is_none(), held.unwrap_or(0), cost);
+        self.dirs.set(path, inode(&st), m);
         Ok(())
     }
 
@@ -974,8 +1020,8 @@ impl<'a> Extractor<'a> {
                 }
             }
         }
-        let dirs = std::mem::take(&mut self.dirs);
-        for (path, id, m) in dirs.iter().rev() {
+        let dirs = std::mem::take(&mut self.dirs).into_list();
+        for dirmeta::Dir { path, id, meta: m } in dirs.iter().rev() {
             let raw = path.as_os_str().as_bytes();
             let raw = if raw.is_empty() {
                 b"./".as_slice()

@@ -302,7 +302,9 @@ where
     } = p;
     let enc = make().map_err(|e| Error::io(call, &subject, "compressor", e))?;
     let mut stats = TarStats::default();
-    stats.warnings.append(&mut names.warnings);
+    for w in std::mem::take(&mut names.warnings) {
+        stats.warn(w);
+    }
     let mut w = Writer {
         out: BufWriter::with_capacity(1 << 20, enc),
         opts,
@@ -497,7 +499,7 @@ impl Writer<'_> {
                 // GNU tar's `--acls` form: text, names from the guest.
                 match crate::acl::to_text(&value, &self.names.users, &self.names.groups) {
                     Some(text) => records.push((key.to_vec(), text.into_bytes())),
-                    None => self.stats.warnings.push(format!(
+                    None => self.stats.warn(format!(
                         "{}: {}: not a valid ACL, stored as a raw xattr only",
                         String::from_utf8_lossy(path),
                         name.to_string_lossy()
@@ -555,8 +557,7 @@ impl Writer<'_> {
 
     fn skip(&mut self, path: &[u8], why: &str) {
         let msg = format!("{}: {why}", String::from_utf8_lossy(path));
-        tracing::warn!(call = "tar_out", "{}: skipping {msg}", self.subject);
-        self.stats.skipped.push(msg);
+        self.stats.skip("tar_out", &self.subject, msg);
     }
 
     fn entry(&mut self, dir: BorrowedFd<'_>, name: &OsStr, path: &mut Vec<u8>) -> Result<()> {
@@ -699,7 +700,7 @@ impl Writer<'_> {
                     "{}: file shrank by {left} bytes; padding with zeros",
                     String::from_utf8_lossy(path)
                 );
-                self.stats.warnings.push(msg);
+                self.stats.warn(msg);
                 let zeros = vec![0u8; left.min(1 << 20) as usize];
                 while left > 0 {
                     let k = left.min(zeros.len() as u64) as usize;
