@@ -6,7 +6,8 @@
 //!    `/dev/null`).
 //! 2. Open Augeas with the host's lenses, `chroot` into the guest root, then
 //!    drop capabilities, set `no_new_privs` and the resource limits
-//!    ([`sandbox`]); only then read guest files.
+//!    ([`sandbox`]), and install the seccomp filter ([`seccomp`]); only then
+//!    read guest files.
 //! 3. Answer requests until the socket closes, then exit.
 //!
 //! The child never returns into the code that forked it and never runs the
@@ -28,6 +29,7 @@ use crate::flags::AugFlags;
 use crate::lenses::Modules;
 use crate::protocol::{self, Answer, Frame, MAX_FRAME, Request, Value, WireError};
 use crate::sandbox::{self, LIMITS};
+use crate::seccomp;
 use crate::session::Session;
 
 /// Everything the child needs, prepared by the parent before the fork.
@@ -107,7 +109,17 @@ fn main(setup: Setup) -> i32 {
                     "cannot set the augeas worker's resource limits",
                 )
                 .with_source(e)
-            })
+            })?;
+        // Last: from here on only the system calls the worker needs.
+        seccomp::install().map_err(|e| {
+            Error::new(
+                ErrorKind::Internal,
+                "aug_init",
+                &ctx,
+                "cannot install the augeas worker's seccomp filter",
+            )
+            .with_source(e)
+        })
     };
     let opened = Session::open(
         &setup.root,
@@ -237,6 +249,8 @@ fn dispatch(s: &mut Session, req: &Request<'_>) -> Answer {
         Request::Panic => panic!("test hook"),
         #[cfg(test)]
         Request::Garbage => unreachable!("answered in serve"),
+        #[cfg(test)]
+        Request::Attempt(what) => Ok(Value::Count(crate::seccomp::attempt(*what))),
     };
     r.map_err(|e| WireError::boxed(&e))
 }

@@ -47,7 +47,15 @@
 //! - runs under resource limits: no core dumps, no new processes (for a
 //!   caller that is not uid 0, which the kernel exempts), files of at most 1
 //!   GiB, 256 descriptors, an address space of 4 GiB beyond what it had mapped
-//!   when confined, and 600 s of CPU time per call.
+//!   when confined, and 600 s of CPU time per call;
+//! - last, installs a seccomp filter: an allow-list of the system calls it
+//!   makes (files, memory, its socket, its own limits). Any other call fails
+//!   with `EPERM`, so the worker, which still runs as uid 0, cannot signal,
+//!   `ptrace` or read the memory of another process, make a socket, execute a
+//!   program, mount, enter or make namespaces, `open_by_handle_at` or
+//!   `ioctl`; `prlimit64`, `tgkill` and `fcntl` are allowed on the worker
+//!   itself only; a call through another ABI (i386 `int 0x80`) kills it with
+//!   `SIGSYS`, and x32 calls fail too.
 //!
 //! Every path Augeas resolves, including absolute symlinks such as
 //! `/etc/resolv.conf -> /run/systemd/resolve/stub-resolv.conf` or a hostile
@@ -70,7 +78,8 @@
 //! The worker starts as a copy of the caller's memory (a fork without exec),
 //! so it runs the caller's binary and libraries, and a compromised worker
 //! could read what the caller held in memory at the time of the fork; it
-//! cannot reach the host's files or gain privileges.
+//! cannot reach the host's files, other processes or the network, nor gain
+//! privileges.
 //!
 //! The lens modules are those of the host, in memory before the chroot: all of
 //! them by default, or only those named with [`InitOptions::lenses`]. A lens of
@@ -112,6 +121,7 @@ mod handle;
 mod lenses;
 mod protocol;
 mod sandbox;
+mod seccomp;
 mod session;
 mod validate;
 mod worker;

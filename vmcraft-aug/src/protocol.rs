@@ -82,6 +82,10 @@ pub(crate) enum Request<'a> {
     /// Test hook: the worker answers with a frame that is not an answer.
     #[cfg(test)]
     Garbage,
+    /// Test hook: the worker tries a system call its confinement forbids and
+    /// answers with the errno ([`Value::Count`], 0 if it succeeded).
+    #[cfg(test)]
+    Attempt(crate::seccomp::Attempt),
 }
 
 impl Request<'_> {
@@ -103,7 +107,7 @@ impl Request<'_> {
             | Request::Transform(s, ..) => s,
             Request::Load | Request::Save => "",
             #[cfg(test)]
-            Request::Panic | Request::Garbage => "",
+            Request::Panic | Request::Garbage | Request::Attempt(_) => "",
         }
     }
 
@@ -126,7 +130,7 @@ impl Request<'_> {
             Request::Defnode(a, b, c) => a.len() + b.len() + c.len(),
             Request::Load | Request::Save => 0,
             #[cfg(test)]
-            Request::Panic | Request::Garbage => 0,
+            Request::Panic | Request::Garbage | Request::Attempt(_) => 0,
         }
     }
 
@@ -147,7 +151,7 @@ impl Request<'_> {
             Request::Defnode(..) => "aug_defnode",
             Request::Load => "aug_load",
             #[cfg(test)]
-            Request::Panic | Request::Garbage => "aug_test",
+            Request::Panic | Request::Garbage | Request::Attempt(_) => "aug_test",
             Request::Save => "aug_save",
             Request::Transform(..) => "aug_transform",
         }

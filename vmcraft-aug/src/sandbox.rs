@@ -1,6 +1,7 @@
 //! What the worker process does to itself before it reads guest data: tie its
 //! life to the parent, shed the parent's signal handlers and file descriptors,
-//! drop capabilities, forbid new privileges, and set resource limits.
+//! drop capabilities, forbid new privileges, and set resource limits. (The
+//! seccomp filter, installed after all this, is [`crate::seccomp`]'s.)
 //!
 //! Everything here runs in the forked child of a (possibly multi-threaded)
 //! process, so it keeps to system calls and allocation: no locks another thread
@@ -231,6 +232,7 @@ pub(crate) fn signal_hint(sig: Signal) -> &'static str {
     match sig {
         Signal::SIGXCPU => ", its cpu time limit",
         Signal::SIGSEGV => ", a crash such as a stack overflow",
+        Signal::SIGSYS => ", a system call its seccomp filter forbids",
         _ => "",
     }
 }
@@ -270,6 +272,10 @@ mod tests {
     #[test]
     fn hints_name_the_limits() {
         assert_eq!(signal_hint(Signal::SIGXCPU), ", its cpu time limit");
+        assert_eq!(
+            signal_hint(Signal::SIGSYS),
+            ", a system call its seccomp filter forbids"
+        );
         assert_eq!(signal_hint(Signal::SIGKILL), "");
     }
 }

@@ -389,6 +389,7 @@ fn reap(pid: Pid) -> nix::Result<WaitStatus> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::seccomp::Attempt;
     use vmcraft_block::testing::require_root;
 
     fn worker(label: &str) -> (tempfile::TempDir, Worker) {
@@ -434,6 +435,110 @@ mod tests {
             e.to_string().contains("died earlier, during aug_test"),
             "{e}"
         );
+    }
+
+    /// The worker's answer to an [`Attempt`]: the errno.
+    fn attempt(w: &mut Worker, what: Attempt) -> u64 {
+        match w.call(&Request::Attempt(what)) {
+            Ok(Value::Count(errno)) => errno,
+            other => panic!("{what:?}: {other:?}"),
+        }
+    }
+
+    /// The worker still answers, reading the guest, and is the same process.
+    fn still_serving(w: &mut Worker, pid: u32) {
+        w.call(&Request::Load).unwrap();
+        assert_eq!(
+            w.call(&Request::Get("/files/etc/hosts/1/canonical".into()))
+                .unwrap(),
+            Value::Text("guest".into())
+        );
+        assert_eq!(w.pid(), Some(pid));
+    }
+
+    #[test]
+    fn the_seccomp_filter_refuses_what_leads_out_of_the_worker() {
+        if !require_root("a worker process (chroot)") {
+            return;
+        }
+        let (_dir, mut w) = worker("seccomp");
+        let pid = w.pid().unwrap();
+        w.call(&Request::Transform(
+            "Hosts".into(),
+            "/etc/hosts".into(),
+            false,
+        ))
+        .unwrap();
+        still_serving(&mut w, pid);
+        let parent = std::process::id() as i32;
+        let eperm = libc::EPERM as u64;
+        let mut attempts = vec![
+            Attempt::OpenByHandle,
+            Attempt::PtraceAttach(parent),
+            Attempt::Kill(parent),
+            Attempt::UnixSocket,
+            Attempt::Exec,
+            // Allowed on the worker itself only.
+            Attempt::Prlimit(parent),
+            Attempt::Tgkill(parent),
+            Attempt::SetOwner(parent),
+        ];
+        // x32 numbers match nothing on the list (without the filter: the pid,
+        // or ENOSYS where the kernel has no x32).
+        if cfg!(target_arch = "x86_64") {
+            attempts.push(Attempt::X32Getpid);
+        }
+        let mut allowed = Vec::new();
+        for what in attempts {
+            let errno = attempt(&mut w, what);
+            if errno != eperm {
+                allowed.push((what, errno));
+            }
+            still_serving(&mut w, pid);
+        }
+        assert_eq!(allowed, [], "not refused with EPERM (errno, 0 for success)");
+    }
+
+    /// Whether the kernel runs i386 system calls (`int 0x80`) from a 64-bit
+    /// process: tried in a child, which a kernel without them kills.
+    #[cfg(target_arch = "x86_64")]
+    fn kernel_has_ia32_emulation() -> bool {
+        // SAFETY: the child makes one system call and exits at once.
+        match unsafe { nix::unistd::fork() }.unwrap() {
+            ForkResult::Child => {
+                let ok = crate::seccomp::i386_getpid() == Ok(std::process::id() as i32);
+                // SAFETY: ends the child without running this process's code.
+                unsafe { libc::_exit(if ok { 0 } else { 1 }) }
+            }
+            ForkResult::Parent { child } => {
+                matches!(reap(child), Ok(WaitStatus::Exited(_, 0)))
+            }
+        }
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn a_system_call_of_the_i386_abi_kills_the_worker() {
+        if !require_root("a worker process (chroot)")
+            || !vmcraft_block::testing::require_kernel_feature(
+                "IA-32 emulation (int 0x80)",
+                kernel_has_ia32_emulation(),
+            )
+        {
+            return;
+        }
+        let (_dir, mut w) = worker("i386");
+        let pid = w.pid().unwrap();
+        let e = w.call(&Request::Attempt(Attempt::I386Getpid)).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::WorkerCrashed);
+        assert!(
+            e.to_string().ends_with(&format!(
+                "the augeas worker process (pid {pid}) died: killed by signal 31 \
+                 (SIGSYS, a system call its seccomp filter forbids)"
+            )),
+            "{e}"
+        );
+        assert!(pid_gone(pid));
     }
 
     #[test]

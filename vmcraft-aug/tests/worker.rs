@@ -1,8 +1,10 @@
 //! The worker process: a crash in it (a stack overflow on a hostile guest
 //! file, a kill) is an error for the call, never the end of the caller; the
 //! worker is chrooted into the guest, holds no capability that leaves the
-//! chroot, has `no_new_privs`, resource limits and no descriptor of the
-//! caller's; and it dies with the process that opened it.
+//! chroot, has `no_new_privs`, a seccomp filter, resource limits and no
+//! descriptor of the caller's; and it dies with the process that opened it.
+//! (What the filter refuses is tested from inside a worker, through test
+//! hooks, in `src/worker.rs`.)
 
 mod common;
 
@@ -215,6 +217,9 @@ fn the_worker_is_chrooted_without_privileges_and_limited() {
     assert_eq!(hex_mask(pid, "CapBnd"), 0);
     assert_eq!(hex_mask(pid, "CapAmb"), 0);
     assert_eq!(status_field(pid, "NoNewPrivs"), "1");
+    // Under a seccomp filter (mode 2), the one it installed.
+    assert_eq!(status_field(pid, "Seccomp"), "2");
+    assert_eq!(status_field(pid, "Seccomp_filters"), "1");
     assert_eq!(
         status_field(pid, "PPid"),
         std::process::id().to_string(),
@@ -362,6 +367,7 @@ fn a_caller_without_cap_setpcap_still_gets_a_worker_without_privileges() {
         assert_eq!(hex_mask(pid, "CapPrm"), 0x1b);
         assert_eq!(hex_mask(pid, "CapAmb"), 0);
         assert_eq!(status_field(pid, "NoNewPrivs"), "1");
+        assert_eq!(status_field(pid, "Seccomp"), "2");
         let value = aug.aug_get("/files/etc/hosts/1/canonical").unwrap();
         (pid, bounding, value)
     })
