@@ -1,7 +1,7 @@
 //! Augeas on the mounted guest tree (vmcraft-aug): `aug_init(root, flags)` with
 //! `root` a guest path resolved inside the guest tree, then the `aug_*` calls on
-//! the open handle. The handle's worker thread is confined (chroot) to the guest
-//! root, so it is closed before the filesystem under it is unmounted.
+//! the open handle. The handle's worker process is confined (chroot) to the
+//! guest root, so it is closed before the filesystem under it is unmounted.
 
 use std::os::fd::AsRawFd;
 use std::path::Path;
@@ -91,7 +91,7 @@ impl VMCraft {
     }
 
     /// Close the Augeas handle if its root is on the filesystem mounted at `host`
-    /// (its confined thread would keep the mount busy).
+    /// (its confined worker process would keep the mount busy).
     pub(crate) fn close_augeas_if_under(&self, host: &Path) {
         let mut g = self.aug.lock().unwrap_or_else(|e| e.into_inner());
         if g.as_ref()
