@@ -23,6 +23,17 @@ const TARGETS: &[(&str, &str)] = &[
 ];
 
 pub fn run(args: &[String]) -> Result<()> {
+    fuzz(args, false)
+}
+
+/// Every target for `seconds` each, libFuzzer's running commentary kept in
+/// `target/fuzz-logs/TARGET.log` and shown (its tail) only when a target fails:
+/// what `cargo xtask test` runs.
+pub fn run_quietly(seconds: u64) -> Result<()> {
+    fuzz(&[seconds.to_string()], true)
+}
+
+fn fuzz(args: &[String], quiet: bool) -> Result<()> {
     let seconds: u64 = match args.first() {
         Some(s) => s
             .parse()
@@ -64,7 +75,37 @@ pub fn run(args: &[String]) -> Result<()> {
             cmd.arg(&seeds);
         }
         cmd.args(["--", &format!("-max_total_time={seconds}")]);
-        util::run(&mut cmd)?;
+        if quiet {
+            run_logged(&mut cmd, &root.join("target/fuzz-logs"), target)?;
+        } else {
+            util::run(&mut cmd)?;
+        }
     }
     Ok(())
+}
+
+/// Run `cmd` with its output in `dir/NAME.log`; on failure, the log's tail goes to
+/// stderr and the error names the log.
+fn run_logged(cmd: &mut Command, dir: &std::path::Path, name: &str) -> Result<()> {
+    std::fs::create_dir_all(dir)?;
+    let log = dir.join(format!("{name}.log"));
+    let file = std::fs::File::create(&log)?;
+    eprintln!("xtask: $ {} > {}", util::show(cmd), log.display());
+    let status = cmd
+        .stdout(file.try_clone()?)
+        .stderr(file)
+        .status()
+        .with_context(|| format!("running {}", util::show(cmd)))?;
+    if status.success() {
+        return Ok(());
+    }
+    let text = std::fs::read_to_string(&log).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().collect();
+    for l in &lines[lines.len().saturating_sub(60)..] {
+        eprintln!("{l}");
+    }
+    bail!(
+        "fuzz target {name} failed ({status}); its whole output is in {}",
+        log.display()
+    )
 }

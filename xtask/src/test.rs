@@ -66,7 +66,7 @@ pub fn run(args: &[String]) -> Result<()> {
 
     // The parsers of hostile input stay fuzzed: every target for a short while
     // (a crash fails the run and leaves its input under fuzz/artifacts).
-    if let Err(e) = crate::fuzz::run(&[FUZZ_SECONDS.to_string()]) {
+    if let Err(e) = crate::fuzz::run_quietly(FUZZ_SECONDS) {
         failures.push(format!("cargo xtask fuzz {FUZZ_SECONDS}: {e:#}"));
     }
 
