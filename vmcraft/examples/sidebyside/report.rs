@@ -304,14 +304,14 @@ fn behind_reason(id: &str, peer: &str) -> &'static str {
              few filesystems handing them to threads costs about what overlapping them saves."
         }
         ("augeas/fstab lens", _) => {
-            "both compile only Fstab and the modules it uses; VMCraft adds a worker thread that \
-             unshares its filesystem context and chroots into the guest, and compiles the lens \
-             before that (so that no lens can come from the guest)."
+            "both compile only Fstab and the modules it uses; VMCraft adds a worker process \
+             (forked, confined: chroot into the guest, reduced capabilities, seccomp) and \
+             compiles the lens before the chroot (so that no lens can come from the guest)."
         }
         ("augeas/all lenses", _) => {
             "both compile every lens and parse the same files with the same libaugeas; VMCraft \
-             adds a worker thread that unshares its filesystem context and chroots into the \
-             guest."
+             adds a worker process confined to the guest (chroot, reduced capabilities, \
+             seccomp)."
         }
         ("partition/gpt", _) => {
             "the part_* calls are libguestfs's one-edit-per-call API: each of the 25 opens the \
