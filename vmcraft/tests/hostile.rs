@@ -1,9 +1,26 @@
-//! Hostile images against the whole stack: the `vmcraft` command line and the
-//! facade, on real images and real attaches. Each test is one route by which a
-//! guest image could name a host file; each asserts that the session refuses the
-//! image with an error naming the image and the reason, that the host sentinel's
-//! bytes appear nowhere the session wrote or printed, and that the sentinel and
-//! the image are unchanged.
+//! Hostile input against the whole stack: the `vmcraft` command line and the
+//! facade, on real images, real attaches and real mounted guests. Each test is one
+//! route by which a guest image, a tarball or a guest file could reach the host;
+//! each asserts that the call is refused with an error naming the subject and the
+//! reason, that a host sentinel's bytes appear nowhere the session wrote or
+//! printed, and that the sentinel (and the image) are unchanged.
+//!
+//! Routes and where else they are proven in depth:
+//! 1-3. image references (vmdk extents, embedded descriptors, backing names):
+//!    here; `vmcraft-nbd/tests/differential.rs` (what qemu opens, under strace),
+//!    `faults.rs`, the fuzz targets in `vmcraft-nbd/fuzz`.
+//! 4. LV names: `lv_confinement.rs`, `vmcraft-lvm`'s dm tests.
+//! 5. `--ro` after `-a`: `cli_readonly.rs`.
+//! 6. tar-in through the archive's own symlinks: here;
+//!    `vmcraft-archive/tests/tar_in_symlinks.rs` (GNU tar as the oracle).
+//! 7. small inputs that exhaust: `vmcraft-archive/tests/limits.rs`,
+//!    `delayed_limits.rs`, `vmcraft-part/tests/corrupt.rs`, the fuzz targets.
+//! 8. Augeas crashes: here; `vmcraft-aug/tests/worker.rs`.
+//! 9. device nodes and FIFOs: here; `special_files.rs`,
+//!    `vmcraft-archive/tests/special_files.rs`; setuid bits, `tar_out` to a file,
+//!    NBD lock files, `hiberfil.sys`, `resize2fs`: `vmcraft-archive/tests/setid.rs`,
+//!    `tar_out_file.rs`, `vmcraft-nbd/tests/nbd_fake.rs`, `fallback.rs`,
+//!    `e2fsck.rs`.
 
 mod cli_support;
 
@@ -409,4 +426,141 @@ fn split_vmdks_attach_with_the_extents_opt_in() {
         "",
     );
     assert_eq!(o.ok().trim(), (8 << 20).to_string());
+}
+
+/// A launched session with one ext4 guest mounted at `/`, holding a small `/etc`.
+fn mounted_guest(env: &TestEnv) -> VMCraft {
+    let img = env.sparse_image("guest-fs.img", 64 << 20);
+    let g = session(env);
+    g.add_drive_opts(
+        &img,
+        DriveOpts {
+            format: Some(vmcraft_nbd::Format::Raw),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    g.launch().unwrap();
+    g.mkfs("ext4", "/dev/sda", &vmcraft::MkfsOptions::default())
+        .unwrap();
+    g.mount("/dev/sda", "/").unwrap();
+    g.mkdir_p("/etc/cron.d").unwrap();
+    g.mkdir_p("/upload").unwrap();
+    g.write("/etc/hostname", b"guest\n").unwrap();
+    g
+}
+
+#[test]
+fn route6_tar_in_never_passes_through_the_archives_own_symlinks() {
+    if !privileged("tar_in on a guest") || !require_tool("tar") {
+        return;
+    }
+    let env = TestEnv::new("hostile-tar");
+    let sentinel = Sentinel::new(&env);
+    // An archive holding `l -> /etc`, then `l/cron.d/x`; and `h -> SENTINEL`
+    // (absolute, which would be the host's file if it were followed on the host).
+    let stage = env.path().join("stage");
+    std::fs::create_dir_all(stage.join("a")).unwrap();
+    std::os::unix::fs::symlink("/etc", stage.join("a/l")).unwrap();
+    std::os::unix::fs::symlink(&sentinel.path, stage.join("a/h")).unwrap();
+    std::fs::create_dir_all(stage.join("b/l/cron.d")).unwrap();
+    std::fs::write(stage.join("b/l/cron.d/x"), "* * * * * root evil\n").unwrap();
+    std::fs::create_dir_all(stage.join("b/h")).unwrap();
+    std::fs::write(stage.join("b/h/y"), "through the host link\n").unwrap();
+    let first = env.path().join("first.tar");
+    let second = env.path().join("second.tar");
+    let tar = |out: &Path, dir: &str, members: &[&str]| {
+        let dir = stage.join(dir);
+        let mut args = vec!["-C", dir.to_str().unwrap(), "-cf", out.to_str().unwrap()];
+        args.extend_from_slice(members);
+        cli_support::tool("tar", &args);
+    };
+    tar(&first, "a", &["l", "h"]);
+    // Only the files: no directory entry for `l` or `h` comes before them.
+    tar(&second, "b", &["l/cron.d/x", "h/y"]);
+    cli_support::tool(
+        "tar",
+        &[
+            "-A",
+            "-f",
+            first.to_str().unwrap(),
+            second.to_str().unwrap(),
+        ],
+    );
+
+    let g = mounted_guest(&env);
+    let e = g
+        .tar_in(&first, "/upload", Default::default())
+        .expect_err("an entry through the archive's own link must be refused");
+    let text = e.to_string();
+    assert!(text.contains("tar_in"), "{text}");
+    assert!(text.contains("l/cron.d"), "{text}");
+    // The guest's /etc is untouched, the links are there as links, and nothing
+    // reached the host.
+    assert!(!g.exists("/etc/cron.d/x").unwrap());
+    assert_eq!(g.readlink("/upload/l").unwrap(), "/etc");
+    assert_eq!(g.cat("/etc/hostname").unwrap(), "guest\n");
+    g.shutdown().unwrap();
+    sentinel.untouched(&[]);
+    assert!(!sentinel.path.parent().unwrap().join("y").exists());
+}
+
+#[test]
+fn route8_an_augeas_crash_on_a_guest_file_is_an_error_not_a_dead_process() {
+    if !privileged("augeas on a guest") {
+        return;
+    }
+    let env = TestEnv::new("hostile-aug");
+    let g = mounted_guest(&env);
+    // Nested deep enough to overflow any parser stack.
+    let depth = 400_000;
+    let mut catalog = Vec::with_capacity(depth * 7);
+    catalog.extend(b"<?xml version=\"1.0\"?>\n");
+    for _ in 0..depth {
+        catalog.extend(b"<a>");
+    }
+    for _ in 0..depth {
+        catalog.extend(b"</a>");
+    }
+    g.mkdir_p("/etc/xml").unwrap();
+    g.write("/etc/xml/catalog", &catalog).unwrap();
+    let e = g
+        .aug_init("/", 0)
+        .and_then(|()| g.aug_load())
+        .expect_err("the worker must crash on this file");
+    let text = vmcraft_block::error_chain(&e);
+    assert!(text.contains("died"), "{text}");
+    // The session (this process) goes on.
+    assert_eq!(g.cat("/etc/hostname").unwrap(), "guest\n");
+    g.shutdown().unwrap();
+}
+
+#[test]
+fn route9_fifos_and_device_nodes_in_the_guest_are_never_opened() {
+    if !privileged("special files in a guest") {
+        return;
+    }
+    let env = TestEnv::new("hostile-nodes");
+    let g = mounted_guest(&env);
+    let root = g.mountpoint_host_path("/").unwrap();
+    nix::unistd::mkfifo(
+        &root.join("etc/fifo"),
+        nix::sys::stat::Mode::from_bits_truncate(0o644),
+    )
+    .unwrap();
+    // /dev/zero's numbers: reading it would never end.
+    nix::sys::stat::mknod(
+        &root.join("etc/zero"),
+        nix::sys::stat::SFlag::S_IFCHR,
+        nix::sys::stat::Mode::from_bits_truncate(0o644),
+        nix::sys::stat::makedev(1, 5),
+    )
+    .unwrap();
+    for path in ["/etc/fifo", "/etc/zero"] {
+        let e = g.cat(path).expect_err("not a regular file");
+        assert!(e.to_string().contains(path), "{e}");
+        let e = g.read_file(path).expect_err("not a regular file");
+        assert!(e.to_string().contains(path), "{e}");
+    }
+    g.shutdown().unwrap();
 }
