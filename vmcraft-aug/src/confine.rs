@@ -7,21 +7,38 @@
 //! resolves, symlinks included, stays inside the guest. (The privileges that
 //! would let it leave the chroot are dropped right after: see `sandbox`.)
 //!
-//! A chroot has one well-known leak: procfs magic links. `/proc/self/root` and
-//! `/proc/PID/fd/N` of a process outside the chroot lead out of it. A guest
-//! cannot create those itself, but a `proc` (or `sysfs`, `devtmpfs`, ...) mount
-//! inside the guest root would supply them, so such a root is refused: at init,
-//! and again before every load and save (the worker keeps a descriptor on its
-//! mount table from before the chroot for that).
+//! What a path resolves to can still be dangerous inside the guest:
+//!
+//! - **Device nodes.** A guest `/etc/fstab` that is a block device with a host
+//!   disk's numbers would have Augeas read that disk, or write it on save. The
+//!   worker first gives itself a private mount namespace in which the guest
+//!   root and every mount below it are `nodev` ([`crate::mountns`]); without
+//!   `CAP_SYS_ADMIN` for that, the caller's own mounts must be `nodev`.
+//!   Either way [`isolate_mounts`] checks the result in the mount table and
+//!   refuses a root on which a device node could be opened.
+//! - **Kernel filesystems.** A chroot has one well-known leak: procfs magic
+//!   links. `/proc/self/root` and `/proc/PID/fd/N` of a process outside the
+//!   chroot lead out of it. A guest cannot create those itself, but a `proc`
+//!   (or `sysfs`, `devtmpfs`, ...) mount inside the guest root (or one that
+//!   holds it) would supply them, so such a root is refused.
+//!
+//! Both are checked at init. In its private namespace, the worker's mount
+//! table cannot change afterwards: its mounts are private, so what the host
+//! mounts or unmounts later does not propagate into it, and the worker itself
+//! can no longer mount (no `CAP_SYS_ADMIN`, and the seccomp filter). Without
+//! one, the worker shares the caller's mounts, and the checks run again before
+//! every load and save, on a descriptor of its mount table opened before the
+//! chroot ([`MountWatch`]).
 
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
-use std::os::unix::ffi::OsStringExt;
 use std::path::{Path, PathBuf};
 
 use nix::errno::Errno;
 
 use crate::error::{Error, ErrorKind, Result};
+use crate::mountns::{self, Isolation};
+use crate::mounts::{self, Mount};
 
 /// Kernel filesystems that must not be mounted inside a guest root Augeas is
 /// confined to: they hold magic links (`proc`), host device nodes (`devtmpfs`),
@@ -54,52 +71,9 @@ pub(crate) const KERNEL_FILESYSTEMS: &[&str] = &[
 /// `CAP_SYS_CHROOT`, from `linux/capability.h`.
 const CAP_SYS_CHROOT: u32 = 18;
 
-/// One line of `/proc/PID/mountinfo`, the two fields used here.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Mount {
-    pub(crate) mount_point: PathBuf,
-    pub(crate) fstype: String,
-}
-
-/// Undo the octal escapes (`\040` for a space) of a mountinfo field.
-fn unescape(field: &str) -> PathBuf {
-    let b = field.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'\\'
-            && i + 3 < b.len()
-            && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c))
-        {
-            let v = (b[i + 1] - b'0') as u32 * 64
-                + (b[i + 2] - b'0') as u32 * 8
-                + (b[i + 3] - b'0') as u32;
-            out.push(v as u8);
-            i += 4;
-        } else {
-            out.push(b[i]);
-            i += 1;
-        }
-    }
-    PathBuf::from(std::ffi::OsString::from_vec(out))
-}
-
-/// Parse a mountinfo table; malformed lines are skipped.
-pub(crate) fn parse_mountinfo(text: &str) -> Vec<Mount> {
-    text.lines()
-        .filter_map(|line| {
-            let (left, right) = line.split_once(" - ")?;
-            let mount_point = left.split(' ').nth(4)?;
-            let fstype = right.split(' ').next()?;
-            Some(Mount {
-                mount_point: unescape(mount_point),
-                fstype: fstype.to_string(),
-            })
-        })
-        .collect()
-}
-
-/// The kernel filesystems mounted at or below `root`, deepest first.
+/// The kernel filesystems mounted at or below `root`, deepest first. Hidden
+/// mounts count too: a path walk cannot reach them, but refusing them is
+/// cheap and they are never there in practice.
 pub(crate) fn kernel_mounts_under(mounts: &[Mount], root: &Path) -> Vec<Mount> {
     let mut found: Vec<Mount> = mounts
         .iter()
@@ -107,9 +81,29 @@ pub(crate) fn kernel_mounts_under(mounts: &[Mount], root: &Path) -> Vec<Mount> {
         .filter(|m| KERNEL_FILESYSTEMS.contains(&m.fstype.as_str()))
         .cloned()
         .collect();
-    found.sort_by_key(|m| std::cmp::Reverse(m.mount_point.components().count()));
-    found.dedup();
+    // Deepest first; a mount and its copy (a bind of the root over it) once.
+    found.sort_by(|a, b| {
+        let depth = |m: &Mount| m.mount_point.components().count();
+        depth(b)
+            .cmp(&depth(a))
+            .then_with(|| a.mount_point.cmp(&b.mount_point))
+    });
+    found.dedup_by(|a, b| a.mount_point == b.mount_point && a.fstype == b.fstype);
     found
+}
+
+/// The mounts a process confined to `root` reaches on which device nodes can
+/// be opened (no `nodev`); `None` when the table does not show the mount that
+/// holds `root`.
+pub(crate) fn device_mounts(mounts: &[Mount], root: &Path) -> Option<Vec<Mount>> {
+    let reached = mounts::reachable_from(mounts, root)?;
+    Some(
+        reached
+            .into_iter()
+            .filter(|m| !m.is_nodev())
+            .cloned()
+            .collect(),
+    )
 }
 
 /// Whether the effective capability set in a `/proc/.../status` text has `cap`.
@@ -122,68 +116,145 @@ pub(crate) fn status_has_capability(status: &str, cap: u32) -> Option<bool> {
     Some(mask & (1u64 << cap) != 0)
 }
 
-/// The refusal of a root with kernel filesystems inside.
-fn unsafe_root(call: &'static str, root: &Path, found: &[Mount]) -> Error {
-    let list: Vec<String> = found
-        .iter()
-        .map(|m| format!("{} ({})", m.mount_point.display(), m.fstype))
-        .collect();
+/// The refusal of a root with kernel filesystems inside (or holding it).
+fn kernel_fs_root(call: &'static str, root: &Path, found: &[Mount]) -> Error {
+    let list: Vec<String> = found.iter().map(Mount::describe).collect();
     Error::new(
         ErrorKind::UnsafeRoot,
         call,
         root.display().to_string(),
         format!(
             "refusing to run augeas in a guest root with kernel filesystems mounted \
-             inside it: {}; a guest symlink could reach host files through them \
+             in or over it: {}; a guest symlink could reach host files through them \
              (unmount them first)",
             list.join(", ")
         ),
     )
 }
 
-/// The worker's view of the mount table, opened before the chroot so that it
-/// can still be read afterwards.
+/// The refusal of a root on which device nodes could be opened. `why` says
+/// why the worker could not make the mounts `nodev` itself.
+fn device_root(call: &'static str, root: &Path, found: &[Mount], why: &str) -> Error {
+    let list: Vec<String> = found.iter().map(Mount::describe).collect();
+    Error::new(
+        ErrorKind::UnsafeRoot,
+        call,
+        root.display().to_string(),
+        format!(
+            "refusing to run augeas in a guest root where device nodes can be opened: \
+             {} not mounted nodev, and the augeas worker could not remount {} in a \
+             mount namespace of its own ({why}); a guest device node would let augeas \
+             read or write a host device (mount the guest with nodev, or open the \
+             handle with CAP_SYS_ADMIN)",
+            list.join(", "),
+            if found.len() == 1 { "it" } else { "them" },
+        ),
+    )
+}
+
+/// Check a mount table for what a guest root must not have: kernel
+/// filesystems inside it, mounts it reaches without `nodev`.
+fn check_table(call: &'static str, text: &str, root: &Path, why: &str) -> Result<()> {
+    let mounts = mounts::parse_mountinfo(text);
+    let mut kernel = kernel_mounts_under(&mounts, root);
+    // And the mount that holds the root (a root of /proc/1 would hold the
+    // magic links itself).
+    for m in mounts::reachable_from(&mounts, root).unwrap_or_default() {
+        if KERNEL_FILESYSTEMS.contains(&m.fstype.as_str()) && !kernel.contains(m) {
+            kernel.push(m.clone());
+        }
+    }
+    if !kernel.is_empty() {
+        return Err(kernel_fs_root(call, root, &kernel));
+    }
+    match device_mounts(&mounts, root) {
+        Some(found) if found.is_empty() => Ok(()),
+        Some(found) => Err(device_root(call, root, &found, why)),
+        None => Err(Error::new(
+            ErrorKind::UnsafeRoot,
+            call,
+            root.display().to_string(),
+            "refusing to run augeas in a guest root whose mount the mount table does not show",
+        )),
+    }
+}
+
+/// How the worker keeps its mounts safe after init.
 #[derive(Debug)]
-pub(crate) struct MountWatch {
-    table: File,
-    root: PathBuf,
+pub(crate) enum MountWatch {
+    /// A private mount namespace: checked at init, and nothing can change it
+    /// afterwards (see the module docs), so there is nothing to watch.
+    Private,
+    /// The caller's mount namespace: the table (opened before the chroot, so
+    /// that it can still be read afterwards) is checked again before every
+    /// load and save.
+    Shared {
+        table: File,
+        root: PathBuf,
+        /// Why the worker has no namespace of its own.
+        why: String,
+    },
 }
 
 impl MountWatch {
-    /// Open this process's mount table; `root` must be canonical.
-    pub(crate) fn open(root: &Path) -> Result<Self> {
-        let table = File::open("/proc/thread-self/mountinfo").map_err(|e| {
-            Error::new(
-                ErrorKind::Io,
-                "aug_init",
-                "/proc/thread-self/mountinfo",
-                "cannot read the mount table (is /proc mounted?)",
-            )
-            .with_source(e)
-        })?;
-        Ok(MountWatch {
-            table,
-            root: root.to_path_buf(),
-        })
+    /// Whether the worker has a mount namespace of its own.
+    pub(crate) fn is_private(&self) -> bool {
+        matches!(self, MountWatch::Private)
     }
 
-    /// Fail with [`ErrorKind::UnsafeRoot`] if a kernel filesystem is mounted
-    /// inside the root now.
+    /// Fail with [`ErrorKind::UnsafeRoot`] if, now, a kernel filesystem is
+    /// mounted inside the root or a mount it reaches lacks `nodev`.
     pub(crate) fn check(&mut self, call: &'static str) -> Result<()> {
+        let MountWatch::Shared { table, root, why } = self else {
+            return Ok(());
+        };
         let mut text = String::new();
-        self.table
+        table
             .seek(SeekFrom::Start(0))
-            .and_then(|_| self.table.read_to_string(&mut text))
+            .and_then(|_| table.read_to_string(&mut text))
             .map_err(|e| {
                 Error::new(ErrorKind::Io, call, "", "cannot read the mount table").with_source(e)
             })?;
-        let found = kernel_mounts_under(&parse_mountinfo(&text), &self.root);
-        if found.is_empty() {
-            Ok(())
-        } else {
-            Err(unsafe_root(call, &self.root, &found))
-        }
+        check_table(call, &text, root, why)
     }
+}
+
+/// Give the worker its own namespace with the mounts `root` (canonical)
+/// reaches made `nodev` ([`mountns::isolate`]), then check its mount table:
+/// [`ErrorKind::UnsafeRoot`] for a kernel filesystem inside the root or a
+/// mount without `nodev`. Runs before the chroot.
+pub(crate) fn isolate_mounts(root: &Path) -> Result<MountWatch> {
+    let Isolation { private, failure } = mountns::isolate(root);
+    let mut table = File::open("/proc/thread-self/mountinfo").map_err(|e| {
+        Error::new(
+            ErrorKind::Io,
+            "aug_init",
+            "/proc/thread-self/mountinfo",
+            "cannot read the mount table (is /proc mounted?)",
+        )
+        .with_source(e)
+    })?;
+    let mut text = String::new();
+    table.read_to_string(&mut text).map_err(|e| {
+        Error::new(
+            ErrorKind::Io,
+            "aug_init",
+            "/proc/thread-self/mountinfo",
+            "cannot read the mount table",
+        )
+        .with_source(e)
+    })?;
+    let why = failure.unwrap_or_else(|| "the remount did not take".to_string());
+    check_table("aug_init", &text, root, &why)?;
+    Ok(if private {
+        MountWatch::Private
+    } else {
+        MountWatch::Shared {
+            table,
+            root: root.to_path_buf(),
+            why,
+        }
+    })
 }
 
 fn permission(root: &Path, source: Option<Errno>) -> Error {
@@ -211,35 +282,30 @@ pub(crate) fn require_chroot_capability(root: &Path) -> Result<()> {
 }
 
 /// Make `dir` (an open directory) this process's root and working directory.
-pub(crate) fn enter_root(dir: &File, root: &Path) -> Result<()> {
-    nix::unistd::fchdir(dir).map_err(|e| {
-        Error::new(
-            ErrorKind::Io,
-            "aug_init",
-            root.display().to_string(),
-            "cannot change into the guest root",
-        )
-        .with_source(e)
-    })?;
+/// In a private namespace (`private`), `dir` first becomes the namespace's
+/// root and the host's other mounts are detached from it
+/// ([`mountns::pivot`]); then, in every case, `chroot`.
+pub(crate) fn enter_root(dir: &File, root: &Path, private: bool) -> Result<()> {
+    let io = |what: &str, e: Errno| {
+        Error::new(ErrorKind::Io, "aug_init", root.display().to_string(), what).with_source(e)
+    };
+    if private {
+        mountns::pivot(dir).map_err(|e| {
+            Error::new(
+                ErrorKind::Internal,
+                "aug_init",
+                root.display().to_string(),
+                "cannot make the guest root the root of the augeas worker's mount namespace",
+            )
+            .with_source(e)
+        })?;
+    }
+    nix::unistd::fchdir(dir).map_err(|e| io("cannot change into the guest root", e))?;
     nix::unistd::chroot(".").map_err(|e| match e {
         Errno::EPERM => permission(root, Some(e)),
-        _ => Error::new(
-            ErrorKind::Io,
-            "aug_init",
-            root.display().to_string(),
-            "chroot into the guest root failed",
-        )
-        .with_source(e),
+        _ => io("chroot into the guest root failed", e),
     })?;
-    nix::unistd::chdir("/").map_err(|e| {
-        Error::new(
-            ErrorKind::Io,
-            "aug_init",
-            root.display().to_string(),
-            "cannot change to / after the chroot",
-        )
-        .with_source(e)
-    })
+    nix::unistd::chdir("/").map_err(|e| io("cannot change to / after the chroot", e))
 }
 
 #[cfg(test)]
@@ -255,32 +321,31 @@ mod tests {
 43 42 0:52 / /tmp/guest\\040root/dev/pts rw - devpts devpts rw
 44 40 7:4 / /tmp/guest\\040root/boot rw - vfat /dev/loop4 rw
 45 22 0:53 / /tmp/guest\\040rootx/proc rw - proc proc rw
+46 40 7:5 / /tmp/guest\\040root/srv rw,nodev - xfs /dev/loop5 rw
 garbage line
 ";
 
     #[test]
-    fn mountinfo_is_parsed_and_unescaped() {
-        let mounts = parse_mountinfo(SAMPLE);
-        assert_eq!(mounts.len(), 8);
-        assert_eq!(mounts[2].mount_point, Path::new("/tmp/guest root"));
-        assert_eq!(mounts[2].fstype, "ext4");
-        assert_eq!(unescape("a\\011b\\134c"), Path::new("a\tb\\c"));
-        assert_eq!(unescape("trailing\\04"), Path::new("trailing\\04"));
-    }
-
-    #[test]
     fn kernel_mounts_under_the_root_deepest_first() {
-        let mounts = parse_mountinfo(SAMPLE);
+        let mounts = mounts::parse_mountinfo(SAMPLE);
         let found = kernel_mounts_under(&mounts, Path::new("/tmp/guest root"));
         let points: Vec<_> = found.iter().map(|m| m.mount_point.clone()).collect();
         assert_eq!(
             points,
             [
                 PathBuf::from("/tmp/guest root/dev/pts"),
-                PathBuf::from("/tmp/guest root/proc"),
                 PathBuf::from("/tmp/guest root/dev"),
+                PathBuf::from("/tmp/guest root/proc"),
             ]
         );
+        // A bind of the root over itself copies them: each is named once.
+        let copied = format!(
+            "{SAMPLE}50 40 7:3 / /tmp/guest\\040root rw - ext4 /dev/loop3 rw\n\
+             51 50 0:50 / /tmp/guest\\040root/proc rw - proc proc rw\n"
+        );
+        let with_copies = mounts::parse_mountinfo(&copied);
+        let found = kernel_mounts_under(&with_copies, Path::new("/tmp/guest root"));
+        assert_eq!(found.len(), 3, "{found:?}");
         // A sibling directory sharing the prefix is not inside the root.
         assert!(kernel_mounts_under(&mounts, Path::new("/srv")).is_empty());
         // The host root itself holds /proc.
@@ -288,10 +353,37 @@ garbage line
     }
 
     #[test]
-    fn refusal_names_every_mount() {
-        let mounts = parse_mountinfo(SAMPLE);
+    fn device_mounts_are_those_the_root_reaches_without_nodev() {
+        let mounts = mounts::parse_mountinfo(SAMPLE);
+        let found = device_mounts(&mounts, Path::new("/tmp/guest root")).unwrap();
+        let points: Vec<_> = found.iter().map(Mount::describe).collect();
+        assert_eq!(
+            points,
+            [
+                "/tmp/guest root/proc (proc)",
+                "/tmp/guest root/dev (devtmpfs)",
+                "/tmp/guest root/boot (vfat)",
+                "/tmp/guest root/dev/pts (devpts)",
+            ]
+        );
+        // A directory on the host's root filesystem: its mount is /.
+        let found = device_mounts(&mounts, Path::new("/srv/guest")).unwrap();
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].describe(), "/ (ext4)");
+        // Inside a nodev mount, with nothing below: none.
+        assert!(
+            device_mounts(&mounts, Path::new("/tmp/guest root/srv/x"))
+                .unwrap()
+                .is_empty()
+        );
+        assert!(device_mounts(&[], Path::new("/x")).is_none());
+    }
+
+    #[test]
+    fn refusals_name_every_mount() {
+        let mounts = mounts::parse_mountinfo(SAMPLE);
         let root = Path::new("/tmp/guest root");
-        let e = unsafe_root("aug_save", root, &kernel_mounts_under(&mounts, root));
+        let e = kernel_fs_root("aug_save", root, &kernel_mounts_under(&mounts, root));
         assert_eq!(e.kind(), ErrorKind::UnsafeRoot);
         let msg = e.to_string();
         assert!(
@@ -300,6 +392,29 @@ garbage line
         );
         assert!(msg.contains("/tmp/guest root/proc (proc)"), "{msg}");
         assert!(msg.contains("/tmp/guest root/dev/pts (devpts)"), "{msg}");
+
+        // Kernel filesystems are named first.
+        let e = check_table("aug_init", SAMPLE, root, "x").unwrap_err();
+        assert!(e.to_string().contains("kernel filesystems"), "{e}");
+
+        let srv = Path::new("/srv/guest");
+        let e = check_table("aug_load", SAMPLE, srv, "unshare(CLONE_NEWNS): EPERM").unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::UnsafeRoot);
+        assert_eq!(
+            e.to_string(),
+            "aug_load: /srv/guest: refusing to run augeas in a guest root where device nodes \
+             can be opened: / (ext4) not mounted nodev, and the augeas worker could not \
+             remount it in a mount namespace of its own (unshare(CLONE_NEWNS): EPERM); a \
+             guest device node would let augeas read or write a host device (mount the \
+             guest with nodev, or open the handle with CAP_SYS_ADMIN)"
+        );
+        check_table("aug_load", SAMPLE, Path::new("/tmp/guest root/srv"), "").unwrap();
+        // A root inside a kernel filesystem.
+        let e = check_table("aug_init", SAMPLE, Path::new("/proc/1"), "").unwrap_err();
+        assert!(e.to_string().contains("in or over it: /proc (proc)"), "{e}");
+        let e = check_table("aug_init", "", srv, "").unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::UnsafeRoot);
+        assert!(e.to_string().contains("does not show"), "{e}");
     }
 
     #[test]

@@ -144,16 +144,18 @@ impl InitOptions {
 /// `Augeas` is `Send + Sync`; calls are serialised. [`Augeas::default`] is a
 /// handle with nothing open, on which every call fails with
 /// [`ErrorKind::NotInitialised`] until [`Augeas::aug_init`]. Dropping the handle
-/// closes Augeas and ends the worker. While a handle is open its worker's root
-/// is inside the guest filesystem, so that filesystem cannot be unmounted
-/// (`EBUSY`): close the handle first.
+/// closes Augeas and ends the worker. The worker runs in a mount namespace of
+/// its own, made when the handle opens: mount the guest's filesystems before,
+/// and close the handle before unmounting them (one unmounted while the
+/// handle is open stays mounted in the worker until it closes).
 ///
 /// If the worker dies, the call that was running fails with
 /// [`ErrorKind::WorkerCrashed`], and so does every later call: the handle
 /// still counts as open ([`Augeas::is_open`]) until [`Augeas::aug_close`] or
 /// [`Augeas::aug_init`] replaces it.
 ///
-/// Requires root (`CAP_SYS_CHROOT`). A guest root with a kernel filesystem
+/// Requires root (`CAP_SYS_CHROOT`; and `CAP_SYS_ADMIN`, without which the
+/// guest must be mounted `nodev`). A guest root with a kernel filesystem
 /// (`proc`, `sysfs`, `devtmpfs`, ...) mounted inside it is refused
 /// ([`ErrorKind::UnsafeRoot`]), and so is the host's own `/`
 /// ([`ErrorKind::InvalidArgument`]): libguestfs scripts say `aug_init "/"`

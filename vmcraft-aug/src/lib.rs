@@ -35,8 +35,15 @@
 //!   dumpable, has default signal handlers and its own process group, and
 //!   keeps no descriptor of the caller's (its standard descriptors are
 //!   `/dev/null`; it talks to the caller over a socket pair);
-//! - compiles the lens modules from the *host's* Augeas load path, then
-//!   `chroot`s into the guest root;
+//! - gives itself a mount namespace of its own, with private mounts, in which
+//!   the guest root becomes a mount point (a bind mount onto itself), and
+//!   that mount and every mount below it are remounted `nodev`, `nosuid` and
+//!   `noexec` (their read-only and atime flags kept): a device node in the
+//!   guest (an `/etc/fstab` that is a block device with a host disk's
+//!   numbers) cannot be opened, whatever the caller's mounts are;
+//! - compiles the lens modules from the *host's* Augeas load path, then makes
+//!   the guest root the root of its namespace (`pivot_root`, the host's other
+//!   mounts detached from it) and `chroot`s into it;
 //! - drops every capability but those that editing any guest file needs
 //!   (`CAP_CHOWN`, `CAP_DAC_OVERRIDE`, `CAP_FOWNER`, `CAP_FSETID`): without
 //!   `CAP_SYS_CHROOT` or `CAP_SYS_ADMIN` it cannot leave the chroot, and
@@ -59,10 +66,26 @@
 //!
 //! Every path Augeas resolves, including absolute symlinks such as
 //! `/etc/resolv.conf -> /run/systemd/resolve/stub-resolv.conf` or a hostile
-//! `/etc/hosts -> /etc/shadow`, resolves inside the guest. Because a `proc`
-//! mount inside the guest root would reopen the host through its magic links,
-//! a root with a kernel filesystem mounted inside is refused, at init and again
-//! before every load and save.
+//! `/etc/hosts -> /etc/shadow`, resolves inside the guest, and no device node
+//! there can be opened. Because a `proc` mount inside the guest root would
+//! reopen the host through its magic links, a root with a kernel filesystem
+//! mounted inside is refused ([`ErrorKind::UnsafeRoot`]).
+//!
+//! The worker's mounts are copies made when the handle opens: what the caller
+//! mounts below the guest root afterwards is not seen by the handle (open it
+//! again to see it), and a filesystem below the root that the caller unmounts
+//! while the handle is open stays mounted in the worker, its device in use,
+//! until the handle is closed. Close the handle before unmounting the guest,
+//! and open it once the guest's filesystems are mounted. Nothing of the
+//! worker's namespace shows in the caller's mount table, before or after.
+//!
+//! Making the namespace needs `CAP_SYS_ADMIN` (root has it). A caller with
+//! `CAP_SYS_CHROOT` but not `CAP_SYS_ADMIN` gets a worker that shares its
+//! mount namespace, which must then already be safe: the guest root must be
+//! on a `nodev` mount, as must every mount below it, or the handle is refused
+//! with [`ErrorKind::UnsafeRoot`] (mount guests `nodev`, as the `vmcraft`
+//! facade does). Such a worker sees later mounts, so it checks the mount
+//! table again before every load and save.
 //!
 //! Calls are synchronous: each sends one small request and waits for the
 //! answer (a round trip of a few tens of microseconds; an answer may be up to
@@ -72,8 +95,7 @@
 //! [`ErrorKind::WorkerCrashed`] naming the signal, later calls on the handle
 //! fail the same way until it is closed or re-opened, and the caller's
 //! process carries on. Closing (or dropping) the handle ends and reaps its
-//! worker; while the handle is open the worker's root is inside the guest
-//! filesystem, which therefore cannot be unmounted (`EBUSY`).
+//! worker, and with it the worker's mount namespace.
 //!
 //! The worker starts as a copy of the caller's memory (a fork without exec),
 //! so it runs the caller's binary and libraries, and a compromised worker
@@ -87,10 +109,11 @@
 //! it in the guest's load path: by `aug_transform` at once, and under
 //! `/augeas/load` (set by hand) at the next `aug_load` or `aug_save`.
 //!
-//! This needs root (`CAP_SYS_CHROOT`). Loading all lenses takes a few hundred milliseconds per
+//! This needs root (`CAP_SYS_CHROOT`, and `CAP_SYS_ADMIN` for the mount
+//! namespace). Loading all lenses takes a few hundred milliseconds per
 //! [`Augeas::init`], as it does for `augtool` and libguestfs; naming the few a
 //! caller needs ([`InitOptions::lenses`]) takes a few milliseconds, the fork
-//! included.
+//! and the mount namespace included.
 //!
 //! ## Semantics
 //!
@@ -119,6 +142,8 @@ mod error;
 mod flags;
 mod handle;
 mod lenses;
+mod mountns;
+mod mounts;
 mod protocol;
 mod sandbox;
 mod seccomp;

@@ -1,7 +1,9 @@
 //! What the worker process does to itself before it reads guest data: tie its
 //! life to the parent, shed the parent's signal handlers and file descriptors,
-//! drop capabilities, forbid new privileges, and set resource limits. (The
-//! seccomp filter, installed after all this, is [`crate::seccomp`]'s.)
+//! drop capabilities, forbid new privileges, and set resource limits. (Its
+//! mount namespace, made with the `CAP_SYS_ADMIN` it still has before all this,
+//! is [`crate::mountns`]'s; the seccomp filter, installed after all this, is
+//! [`crate::seccomp`]'s.)
 //!
 //! Everything here runs in the forked child of a (possibly multi-threaded)
 //! process, so it keeps to system calls and allocation: no locks another thread
@@ -22,7 +24,7 @@ use rustix::thread::{
 /// The capabilities the worker keeps: what reading and writing any guest file
 /// needs (bypassing file modes, keeping owners and modes on save). Everything
 /// else goes, `CAP_SYS_CHROOT` and `CAP_SYS_ADMIN` (with which a process leaves
-/// a chroot) first among them.
+/// a chroot, or remounts its mounts without `nodev`) first among them.
 ///
 /// Not `CAP_DAC_READ_SEARCH`: `CAP_DAC_OVERRIDE` already passes every read,
 /// write and search check on directories (and read and write on files), and

@@ -43,9 +43,11 @@ fn plain_segment(seg: &str) -> bool {
 impl Session {
     /// Confine the calling process to `root` (canonical) and open Augeas there.
     ///
-    /// Order matters: the lenses are loaded from the host's load path *before*
-    /// the chroot, `confine` (which sheds privileges and sets limits) runs right
-    /// after it, and the guest's files are read only then. `host_modules` is the
+    /// Order matters: the worker's mounts are made safe first (its own mount
+    /// namespace, device nodes unopenable: [`confine::isolate_mounts`]), the
+    /// lenses are loaded from the host's load path *before* the chroot,
+    /// `confine` (which sheds privileges and sets limits) runs right after it,
+    /// and the guest's files are read only then. `host_modules` is the
     /// module list of the host's load path ([`Modules::host_load_path`], read by
     /// the parent), used when `lenses` is `None`.
     pub(crate) fn open(
@@ -57,6 +59,10 @@ impl Session {
         confine: impl FnOnce() -> Result<()>,
     ) -> Result<Session> {
         let ctx = format!("{} (flags {})", root.display(), flags.bits());
+        // First: the root's own mount namespace (or the caller's, checked).
+        let watch = confine::isolate_mounts(root)?;
+        confine::require_chroot_capability(root)?;
+        // Opened after the namespace is made: the root's new mount.
         let dir = File::open(root).map_err(|e| {
             Error::new(
                 ErrorKind::Io,
@@ -66,9 +72,6 @@ impl Session {
             )
             .with_source(e)
         })?;
-        let mut watch = MountWatch::open(root)?;
-        watch.check("aug_init")?;
-        confine::require_chroot_capability(root)?;
 
         // Never load files here: the process still sees the host's root.
         let init_flags = match lenses {
@@ -103,7 +106,7 @@ impl Session {
             }
         };
 
-        confine::enter_root(&dir, root)?;
+        confine::enter_root(&dir, root, watch.is_private())?;
         drop(dir);
         confine()?;
 
