@@ -4,12 +4,12 @@
 //!    parent's signal handlers, leave its process group, and close every
 //!    descriptor but the socket to the parent (the standard ones become
 //!    `/dev/null`).
-//! 2. Make a mount namespace of its own in which no device node under the
-//!    guest root can be opened ([`crate::mountns`], checked by
-//!    [`crate::confine`]), open Augeas with the host's lenses, make the guest
-//!    root its root (`pivot_root` and `chroot`), then drop capabilities, set
-//!    `no_new_privs` and the resource limits ([`sandbox`]), and install the
-//!    seccomp filter ([`seccomp`]); only then read guest files.
+//! 2. Make a detached copy of the guest's mounts on which no device node can
+//!    be opened ([`crate::mounttree`], checked by [`crate::confine`]), open
+//!    Augeas with the host's lenses, `chroot` into the copy, then drop
+//!    capabilities, set `no_new_privs` and the resource limits ([`sandbox`]),
+//!    and install the seccomp filter ([`seccomp`]); only then read guest
+//!    files.
 //! 3. Answer requests until the socket closes, then exit.
 //!
 //! The child never returns into the code that forked it and never runs the

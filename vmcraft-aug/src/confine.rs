@@ -11,34 +11,37 @@
 //!
 //! - **Device nodes.** A guest `/etc/fstab` that is a block device with a host
 //!   disk's numbers would have Augeas read that disk, or write it on save. The
-//!   worker first gives itself a private mount namespace in which the guest
-//!   root and every mount below it are `nodev` ([`crate::mountns`]); without
-//!   `CAP_SYS_ADMIN` for that, the caller's own mounts must be `nodev`.
-//!   Either way [`isolate_mounts`] checks the result in the mount table and
+//!   worker first makes itself a detached copy of the guest's mounts on which
+//!   every mount is `nodev` ([`crate::mounttree`]) and chroots into that;
+//!   without `CAP_SYS_ADMIN` for the copy (or on a kernel without
+//!   `mount_setattr`), it chroots into the caller's own mounts, which must
+//!   then be `nodev`: [`isolate_mounts`] checks them in the mount table and
 //!   refuses a root on which a device node could be opened.
 //! - **Kernel filesystems.** A chroot has one well-known leak: procfs magic
 //!   links. `/proc/self/root` and `/proc/PID/fd/N` of a process outside the
 //!   chroot lead out of it. A guest cannot create those itself, but a `proc`
 //!   (or `sysfs`, `devtmpfs`, ...) mount inside the guest root (or one that
-//!   holds it) would supply them, so such a root is refused.
+//!   holds it) would supply them, so such a root is refused (checked in the
+//!   caller's mount table, right after the copy is made: the copy holds what
+//!   the table showed).
 //!
-//! Both are checked at init. In its private namespace, the worker's mount
-//! table cannot change afterwards: its mounts are private, so what the host
-//! mounts or unmounts later does not propagate into it, and the worker itself
-//! can no longer mount (no `CAP_SYS_ADMIN`, and the seccomp filter). Without
-//! one, the worker shares the caller's mounts, and the checks run again before
-//! every load and save, on a descriptor of its mount table opened before the
-//! chroot ([`MountWatch`]).
+//! Both are checked at init. The copy cannot change afterwards: its mounts
+//! are private, so what the host mounts or unmounts later does not propagate
+//! into it, and the worker itself can no longer mount (no `CAP_SYS_ADMIN`,
+//! and the seccomp filter). Without a copy, the worker shares the caller's
+//! mounts, and the checks run again before every load and save, on a
+//! descriptor of its mount table opened before the chroot ([`MountWatch`]).
 
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
+use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 
 use nix::errno::Errno;
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::mountns::{self, Isolation};
 use crate::mounts::{self, Mount};
+use crate::mounttree;
 
 /// Kernel filesystems that must not be mounted inside a guest root Augeas is
 /// confined to: they hold magic links (`proc`), host device nodes (`devtmpfs`),
@@ -133,7 +136,7 @@ fn kernel_fs_root(call: &'static str, root: &Path, found: &[Mount]) -> Error {
 }
 
 /// The refusal of a root on which device nodes could be opened. `why` says
-/// why the worker could not make the mounts `nodev` itself.
+/// why the worker could not make a `nodev` copy of the mounts itself.
 fn device_root(call: &'static str, root: &Path, found: &[Mount], why: &str) -> Error {
     let list: Vec<String> = found.iter().map(Mount::describe).collect();
     Error::new(
@@ -142,19 +145,19 @@ fn device_root(call: &'static str, root: &Path, found: &[Mount], why: &str) -> E
         root.display().to_string(),
         format!(
             "refusing to run augeas in a guest root where device nodes can be opened: \
-             {} not mounted nodev, and the augeas worker could not remount {} in a \
-             mount namespace of its own ({why}); a guest device node would let augeas \
+             {} not mounted nodev, and the augeas worker could not make a nodev copy \
+             of the guest's mounts ({why}); a guest device node would let augeas \
              read or write a host device (mount the guest with nodev, or open the \
              handle with CAP_SYS_ADMIN)",
             list.join(", "),
-            if found.len() == 1 { "it" } else { "them" },
         ),
     )
 }
 
 /// Check a mount table for what a guest root must not have: kernel
-/// filesystems inside it, mounts it reaches without `nodev`.
-fn check_table(call: &'static str, text: &str, root: &Path, why: &str) -> Result<()> {
+/// filesystems inside it, and, when the worker has no `nodev` copy of the
+/// mounts (`no_copy` says why), mounts it reaches without `nodev`.
+fn check_table(call: &'static str, text: &str, root: &Path, no_copy: Option<&str>) -> Result<()> {
     let mounts = mounts::parse_mountinfo(text);
     let mut kernel = kernel_mounts_under(&mounts, root);
     // And the mount that holds the root (a root of /proc/1 would hold the
@@ -167,41 +170,40 @@ fn check_table(call: &'static str, text: &str, root: &Path, why: &str) -> Result
     if !kernel.is_empty() {
         return Err(kernel_fs_root(call, root, &kernel));
     }
-    match device_mounts(&mounts, root) {
-        Some(found) if found.is_empty() => Ok(()),
-        Some(found) => Err(device_root(call, root, &found, why)),
-        None => Err(Error::new(
+    let Some(found) = device_mounts(&mounts, root) else {
+        return Err(Error::new(
             ErrorKind::UnsafeRoot,
             call,
             root.display().to_string(),
             "refusing to run augeas in a guest root whose mount the mount table does not show",
-        )),
+        ));
+    };
+    match no_copy {
+        Some(why) if !found.is_empty() => Err(device_root(call, root, &found, why)),
+        _ => Ok(()),
     }
 }
 
 /// How the worker keeps its mounts safe after init.
 #[derive(Debug)]
 pub(crate) enum MountWatch {
-    /// A private mount namespace: checked at init, and nothing can change it
-    /// afterwards (see the module docs), so there is nothing to watch.
-    Private,
-    /// The caller's mount namespace: the table (opened before the chroot, so
-    /// that it can still be read afterwards) is checked again before every
-    /// load and save.
+    /// The worker's locked-down copy of the guest's mounts
+    /// ([`mounttree::copy`]): checked at init, and nothing can change it
+    /// afterwards (see the module docs), so there is nothing to watch. The
+    /// descriptor holds the copy: it stays open for the worker's life.
+    Copy(OwnedFd),
+    /// The caller's own mounts: the table (opened before the chroot, so that
+    /// it can still be read afterwards) is checked again before every load
+    /// and save.
     Shared {
         table: File,
         root: PathBuf,
-        /// Why the worker has no namespace of its own.
+        /// Why the worker has no copy of its own.
         why: String,
     },
 }
 
 impl MountWatch {
-    /// Whether the worker has a mount namespace of its own.
-    pub(crate) fn is_private(&self) -> bool {
-        matches!(self, MountWatch::Private)
-    }
-
     /// Fail with [`ErrorKind::UnsafeRoot`] if, now, a kernel filesystem is
     /// mounted inside the root or a mount it reaches lacks `nodev`.
     pub(crate) fn check(&mut self, call: &'static str) -> Result<()> {
@@ -215,16 +217,17 @@ impl MountWatch {
             .map_err(|e| {
                 Error::new(ErrorKind::Io, call, "", "cannot read the mount table").with_source(e)
             })?;
-        check_table(call, &text, root, why)
+        check_table(call, &text, root, Some(why))
     }
 }
 
-/// Give the worker its own namespace with the mounts `root` (canonical)
-/// reaches made `nodev` ([`mountns::isolate`]), then check its mount table:
-/// [`ErrorKind::UnsafeRoot`] for a kernel filesystem inside the root or a
-/// mount without `nodev`. Runs before the chroot.
+/// Make the worker's `nodev` copy of the mounts `root` (canonical) reaches
+/// ([`mounttree::copy`]), then check the caller's mount table:
+/// [`ErrorKind::UnsafeRoot`] for a kernel filesystem inside the root, or,
+/// when there is no copy, for a mount the root reaches without `nodev`. Runs
+/// before the chroot.
 pub(crate) fn isolate_mounts(root: &Path) -> Result<MountWatch> {
-    let Isolation { private, failure } = mountns::isolate(root);
+    let copy = mounttree::copy(root);
     let mut table = File::open("/proc/thread-self/mountinfo").map_err(|e| {
         Error::new(
             ErrorKind::Io,
@@ -244,17 +247,20 @@ pub(crate) fn isolate_mounts(root: &Path) -> Result<MountWatch> {
         )
         .with_source(e)
     })?;
-    let why = failure.unwrap_or_else(|| "the remount did not take".to_string());
-    check_table("aug_init", &text, root, &why)?;
-    Ok(if private {
-        MountWatch::Private
-    } else {
-        MountWatch::Shared {
-            table,
-            root: root.to_path_buf(),
-            why,
+    match copy {
+        Ok(tree) => {
+            check_table("aug_init", &text, root, None)?;
+            Ok(MountWatch::Copy(tree))
         }
-    })
+        Err(why) => {
+            check_table("aug_init", &text, root, Some(&why))?;
+            Ok(MountWatch::Shared {
+                table,
+                root: root.to_path_buf(),
+                why,
+            })
+        }
+    }
 }
 
 fn permission(root: &Path, source: Option<Errno>) -> Error {
@@ -281,26 +287,29 @@ pub(crate) fn require_chroot_capability(root: &Path) -> Result<()> {
     }
 }
 
-/// Make `dir` (an open directory) this process's root and working directory.
-/// In a private namespace (`private`), `dir` first becomes the namespace's
-/// root and the host's other mounts are detached from it
-/// ([`mountns::pivot`]); then, in every case, `chroot`.
-pub(crate) fn enter_root(dir: &File, root: &Path, private: bool) -> Result<()> {
+/// Make the guest root this process's root and working directory: the
+/// worker's copy of the guest's mounts if it has one, else `root` itself
+/// (`fchdir`, then `chroot(".")`).
+pub(crate) fn enter_root(watch: &MountWatch, root: &Path) -> Result<()> {
     let io = |what: &str, e: Errno| {
         Error::new(ErrorKind::Io, "aug_init", root.display().to_string(), what).with_source(e)
     };
-    if private {
-        mountns::pivot(dir).map_err(|e| {
-            Error::new(
-                ErrorKind::Internal,
-                "aug_init",
-                root.display().to_string(),
-                "cannot make the guest root the root of the augeas worker's mount namespace",
-            )
-            .with_source(e)
-        })?;
+    match watch {
+        MountWatch::Copy(tree) => nix::unistd::fchdir(tree),
+        MountWatch::Shared { .. } => {
+            let dir = File::open(root).map_err(|e| {
+                Error::new(
+                    ErrorKind::Io,
+                    "aug_init",
+                    root.display().to_string(),
+                    "cannot open the guest root",
+                )
+                .with_source(e)
+            })?;
+            nix::unistd::fchdir(&dir)
+        }
     }
-    nix::unistd::fchdir(dir).map_err(|e| io("cannot change into the guest root", e))?;
+    .map_err(|e| io("cannot change into the guest root", e))?;
     nix::unistd::chroot(".").map_err(|e| match e {
         Errno::EPERM => permission(root, Some(e)),
         _ => io("chroot into the guest root failed", e),
@@ -394,27 +403,35 @@ garbage line
         assert!(msg.contains("/tmp/guest root/dev/pts (devpts)"), "{msg}");
 
         // Kernel filesystems are named first.
-        let e = check_table("aug_init", SAMPLE, root, "x").unwrap_err();
+        let e = check_table("aug_init", SAMPLE, root, Some("x")).unwrap_err();
+        assert!(e.to_string().contains("kernel filesystems"), "{e}");
+        // With a nodev copy of the mounts too.
+        let e = check_table("aug_init", SAMPLE, root, None).unwrap_err();
         assert!(e.to_string().contains("kernel filesystems"), "{e}");
 
         let srv = Path::new("/srv/guest");
-        let e = check_table("aug_load", SAMPLE, srv, "unshare(CLONE_NEWNS): EPERM").unwrap_err();
+        let why = Some("open_tree(OPEN_TREE_CLONE): EPERM");
+        let e = check_table("aug_load", SAMPLE, srv, why).unwrap_err();
         assert_eq!(e.kind(), ErrorKind::UnsafeRoot);
         assert_eq!(
             e.to_string(),
             "aug_load: /srv/guest: refusing to run augeas in a guest root where device nodes \
              can be opened: / (ext4) not mounted nodev, and the augeas worker could not \
-             remount it in a mount namespace of its own (unshare(CLONE_NEWNS): EPERM); a \
+             make a nodev copy of the guest's mounts (open_tree(OPEN_TREE_CLONE): EPERM); a \
              guest device node would let augeas read or write a host device (mount the \
              guest with nodev, or open the handle with CAP_SYS_ADMIN)"
         );
-        check_table("aug_load", SAMPLE, Path::new("/tmp/guest root/srv"), "").unwrap();
+        // The copy is nodev whatever the caller's mounts are.
+        check_table("aug_init", SAMPLE, srv, None).unwrap();
+        check_table("aug_load", SAMPLE, Path::new("/tmp/guest root/srv"), why).unwrap();
         // A root inside a kernel filesystem.
-        let e = check_table("aug_init", SAMPLE, Path::new("/proc/1"), "").unwrap_err();
+        let e = check_table("aug_init", SAMPLE, Path::new("/proc/1"), None).unwrap_err();
         assert!(e.to_string().contains("in or over it: /proc (proc)"), "{e}");
-        let e = check_table("aug_init", "", srv, "").unwrap_err();
-        assert_eq!(e.kind(), ErrorKind::UnsafeRoot);
-        assert!(e.to_string().contains("does not show"), "{e}");
+        for no_copy in [None, why] {
+            let e = check_table("aug_init", "", srv, no_copy).unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::UnsafeRoot);
+            assert!(e.to_string().contains("does not show"), "{e}");
+        }
     }
 
     #[test]

@@ -39,9 +39,9 @@ pub enum ErrorKind {
     /// The guest root was refused because Augeas could not be confined to it: a
     /// kernel filesystem (`proc`, `sysfs`, `devtmpfs`, ...) is mounted inside it,
     /// through whose magic links a guest symlink could reach host files; or
-    /// device nodes could be opened on it (a mount without `nodev` that the
-    /// worker could not remount in a mount namespace of its own, for want of
-    /// `CAP_SYS_ADMIN`).
+    /// device nodes could be opened on it (a mount without `nodev`, and the
+    /// worker could not make a `nodev` copy of the guest's mounts, for want of
+    /// `CAP_SYS_ADMIN` or of a kernel with `mount_setattr`, Linux 5.12).
     UnsafeRoot,
     /// Augeas or its lenses are not installed; the message says what to install.
     Unavailable,

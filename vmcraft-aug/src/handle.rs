@@ -144,10 +144,11 @@ impl InitOptions {
 /// `Augeas` is `Send + Sync`; calls are serialised. [`Augeas::default`] is a
 /// handle with nothing open, on which every call fails with
 /// [`ErrorKind::NotInitialised`] until [`Augeas::aug_init`]. Dropping the handle
-/// closes Augeas and ends the worker. The worker runs in a mount namespace of
-/// its own, made when the handle opens: mount the guest's filesystems before,
-/// and close the handle before unmounting them (one unmounted while the
-/// handle is open stays mounted in the worker until it closes).
+/// closes Augeas and ends the worker. The worker is confined to a copy of the
+/// guest's mounts made when the handle opens: mount the guest's filesystems
+/// before, and close the handle before unmounting them (one unmounted while
+/// the handle is open stays mounted in the worker, its device in use, until
+/// the handle closes). It holds no other mount of the host.
 ///
 /// If the worker dies, the call that was running fails with
 /// [`ErrorKind::WorkerCrashed`], and so does every later call: the handle

@@ -35,15 +35,16 @@
 //!   dumpable, has default signal handlers and its own process group, and
 //!   keeps no descriptor of the caller's (its standard descriptors are
 //!   `/dev/null`; it talks to the caller over a socket pair);
-//! - gives itself a mount namespace of its own, with private mounts, in which
-//!   the guest root becomes a mount point (a bind mount onto itself), and
-//!   that mount and every mount below it are remounted `nodev`, `nosuid` and
-//!   `noexec` (their read-only and atime flags kept): a device node in the
-//!   guest (an `/etc/fstab` that is a block device with a host disk's
-//!   numbers) cannot be opened, whatever the caller's mounts are;
-//! - compiles the lens modules from the *host's* Augeas load path, then makes
-//!   the guest root the root of its namespace (`pivot_root`, the host's other
-//!   mounts detached from it) and `chroot`s into it;
+//! - makes itself a detached copy of the guest's mounts (`open_tree` with
+//!   `OPEN_TREE_CLONE`: the mount holding the guest root, from the root down,
+//!   and every mount below it, nothing else), and makes every mount of the
+//!   copy `nodev`, `nosuid` and `noexec` (their read-only and atime flags
+//!   kept) and private (`mount_setattr`): a device node in the guest (an
+//!   `/etc/fstab` that is a block device with a host disk's numbers) cannot
+//!   be opened, whatever the caller's mounts are. The caller's mounts are
+//!   untouched, and the worker stays in the caller's mount namespace;
+//! - compiles the lens modules from the *host's* Augeas load path, then
+//!   `chroot`s into the copy;
 //! - drops every capability but those that editing any guest file needs
 //!   (`CAP_CHOWN`, `CAP_DAC_OVERRIDE`, `CAP_FOWNER`, `CAP_FSETID`): without
 //!   `CAP_SYS_CHROOT` or `CAP_SYS_ADMIN` it cannot leave the chroot, and
@@ -76,16 +77,21 @@
 //! again to see it), and a filesystem below the root that the caller unmounts
 //! while the handle is open stays mounted in the worker, its device in use,
 //! until the handle is closed. Close the handle before unmounting the guest,
-//! and open it once the guest's filesystems are mounted. Nothing of the
-//! worker's namespace shows in the caller's mount table, before or after.
+//! and open it once the guest's filesystems are mounted. The copy holds the
+//! guest's mounts only: a worker never keeps any other filesystem of the
+//! host busy (another session's guest unmounts, and its device can be
+//! formatted, while a handle opens or is open), and the kernel frees the
+//! copy when the worker exits, before the handle's close returns. Nothing of
+//! it shows in the caller's mount table, before or after.
 //!
-//! Making the namespace needs `CAP_SYS_ADMIN` (root has it). A caller with
-//! `CAP_SYS_CHROOT` but not `CAP_SYS_ADMIN` gets a worker that shares its
-//! mount namespace, which must then already be safe: the guest root must be
-//! on a `nodev` mount, as must every mount below it, or the handle is refused
-//! with [`ErrorKind::UnsafeRoot`] (mount guests `nodev`, as the `vmcraft`
-//! facade does). Such a worker sees later mounts, so it checks the mount
-//! table again before every load and save.
+//! Making the copy needs `CAP_SYS_ADMIN` (root has it) and Linux 5.12 (for
+//! `mount_setattr`). A caller with `CAP_SYS_CHROOT` but not `CAP_SYS_ADMIN`,
+//! or on an older kernel, gets a worker confined to its own mounts, which
+//! must then already be safe: the guest root must be on a `nodev` mount, as
+//! must every mount below it, or the handle is refused with
+//! [`ErrorKind::UnsafeRoot`] (mount guests `nodev`, as the `vmcraft` facade
+//! does). Such a worker sees later mounts, so it checks the mount table
+//! again before every load and save.
 //!
 //! Calls are synchronous: each sends one small request and waits for the
 //! answer (a round trip of a few tens of microseconds; an answer may be up to
@@ -95,7 +101,7 @@
 //! [`ErrorKind::WorkerCrashed`] naming the signal, later calls on the handle
 //! fail the same way until it is closed or re-opened, and the caller's
 //! process carries on. Closing (or dropping) the handle ends and reaps its
-//! worker, and with it the worker's mount namespace.
+//! worker, and with it the worker's copy of the guest's mounts.
 //!
 //! The worker starts as a copy of the caller's memory (a fork without exec),
 //! so it runs the caller's binary and libraries, and a compromised worker
@@ -109,11 +115,11 @@
 //! it in the guest's load path: by `aug_transform` at once, and under
 //! `/augeas/load` (set by hand) at the next `aug_load` or `aug_save`.
 //!
-//! This needs root (`CAP_SYS_CHROOT`, and `CAP_SYS_ADMIN` for the mount
-//! namespace). Loading all lenses takes a few hundred milliseconds per
+//! This needs root (`CAP_SYS_CHROOT`, and `CAP_SYS_ADMIN` for the copy of
+//! the mounts). Loading all lenses takes a few hundred milliseconds per
 //! [`Augeas::init`], as it does for `augtool` and libguestfs; naming the few a
 //! caller needs ([`InitOptions::lenses`]) takes a few milliseconds, the fork
-//! and the mount namespace included.
+//! and the copy of the mounts included.
 //!
 //! ## Semantics
 //!
@@ -142,8 +148,8 @@ mod error;
 mod flags;
 mod handle;
 mod lenses;
-mod mountns;
 mod mounts;
+mod mounttree;
 mod protocol;
 mod sandbox;
 mod seccomp;

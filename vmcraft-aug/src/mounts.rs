@@ -1,20 +1,17 @@
-//! The mount table as `/proc/PID/mountinfo` shows it, and the questions the
+//! The mount table as `/proc/PID/mountinfo` shows it, and the question the
 //! worker asks of it: which mounts a process confined to a directory can
-//! reach, and with which per-mount flags to remount one so that it keeps its
-//! own (read-only, atime) and gains `nodev`, `nosuid` and `noexec`.
+//! reach (to refuse kernel filesystems among them, and, when it has no
+//! `nodev` copy of them, mounts without `nodev`).
 //!
 //! A table lists every mount of a namespace that the reader's root reaches,
 //! hidden ones included: a mount stacked on another (`mount` twice on the
 //! same directory) or on a directory above another's mount point covers it,
 //! and both stay listed. [`visible`] follows the parent links and keeps only
-//! what a path walk can reach; a hidden mount cannot be opened through, and
-//! cannot be remounted by path either.
+//! what a path walk can reach; a hidden mount cannot be opened through.
 
 use std::collections::{HashMap, HashSet};
 use std::os::unix::ffi::OsStringExt;
 use std::path::{Path, PathBuf};
-
-use nix::mount::MsFlags;
 
 /// One line of `/proc/PID/mountinfo`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,39 +34,6 @@ impl Mount {
     /// Whether device nodes on this mount cannot be opened.
     pub(crate) fn is_nodev(&self) -> bool {
         self.has_option("nodev")
-    }
-
-    /// `MS_BIND | MS_REMOUNT` flags that add `nodev`, `nosuid` and `noexec`
-    /// and keep the rest of this mount's per-mount flags. A bind remount
-    /// *replaces* the per-mount flags with those given, so read-only,
-    /// `nosymfollow` and the atime mode are passed back as they are: dropping
-    /// `ro` would make the mount writable, and changing the atime mode of a
-    /// mount whose flags are locked (one that came from a more privileged
-    /// namespace) fails with `EPERM`. The kernel shows `relatime`, `noatime`
-    /// or neither (strict atime); `nodiratime` comes on top of any of them.
-    pub(crate) fn locked_down_flags(&self) -> MsFlags {
-        let mut flags = MsFlags::MS_BIND
-            | MsFlags::MS_REMOUNT
-            | MsFlags::MS_NODEV
-            | MsFlags::MS_NOSUID
-            | MsFlags::MS_NOEXEC;
-        if self.has_option("ro") {
-            flags |= MsFlags::MS_RDONLY;
-        }
-        flags |= if self.has_option("noatime") {
-            MsFlags::MS_NOATIME
-        } else if self.has_option("relatime") {
-            MsFlags::MS_RELATIME
-        } else {
-            MsFlags::MS_STRICTATIME
-        };
-        if self.has_option("nodiratime") {
-            flags |= MsFlags::MS_NODIRATIME;
-        }
-        if self.has_option("nosymfollow") {
-            flags |= MsFlags::from_bits_retain(libc::MS_NOSYMFOLLOW);
-        }
-        flags
     }
 
     /// `/tmp/guest (ext4)`, for messages.
@@ -294,7 +258,8 @@ garbage line
 
     #[test]
     fn a_namespace_root_is_its_own_parent() {
-        // As a process that pivoted into the guest sees its table.
+        // As a process whose root is its namespace's root (a container's)
+        // sees its table.
         let table = "\
 60 60 7:3 / / rw,nodev - ext4 /dev/loop3 rw
 61 60 7:4 / /boot rw,nodev - vfat /dev/loop4 rw
@@ -333,31 +298,5 @@ garbage line
         assert_eq!(points(&r), ["51 /tmp"]);
         // Nothing visible at all.
         assert!(reachable_from(&[], Path::new("/x")).is_none());
-    }
-
-    #[test]
-    fn remount_flags_keep_the_mounts_own() {
-        let mounts = parse_mountinfo(HOST);
-        let base = MsFlags::MS_BIND
-            | MsFlags::MS_REMOUNT
-            | MsFlags::MS_NODEV
-            | MsFlags::MS_NOSUID
-            | MsFlags::MS_NOEXEC;
-        let by_id = |id: u64| mounts.iter().find(|m| m.id == id).unwrap();
-        assert_eq!(by_id(27).locked_down_flags(), base | MsFlags::MS_RELATIME);
-        assert_eq!(by_id(40).locked_down_flags(), base | MsFlags::MS_NOATIME);
-        assert_eq!(
-            by_id(44).locked_down_flags(),
-            base | MsFlags::MS_RDONLY | MsFlags::MS_RELATIME | MsFlags::MS_NODIRATIME
-        );
-        // Neither relatime nor noatime shown: strict atime.
-        assert_eq!(
-            by_id(45).locked_down_flags(),
-            base | MsFlags::MS_STRICTATIME
-        );
-        assert_eq!(
-            by_id(48).locked_down_flags(),
-            base | MsFlags::MS_STRICTATIME | MsFlags::from_bits_retain(libc::MS_NOSYMFOLLOW)
-        );
     }
 }

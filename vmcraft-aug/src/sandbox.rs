@@ -1,9 +1,9 @@
 //! What the worker process does to itself before it reads guest data: tie its
 //! life to the parent, shed the parent's signal handlers and file descriptors,
 //! drop capabilities, forbid new privileges, and set resource limits. (Its
-//! mount namespace, made with the `CAP_SYS_ADMIN` it still has before all this,
-//! is [`crate::mountns`]'s; the seccomp filter, installed after all this, is
-//! [`crate::seccomp`]'s.)
+//! copy of the guest's mounts, made with the `CAP_SYS_ADMIN` it still has
+//! before all this, is [`crate::mounttree`]'s; the seccomp filter, installed
+//! after all this, is [`crate::seccomp`]'s.)
 //!
 //! Everything here runs in the forked child of a (possibly multi-threaded)
 //! process, so it keeps to system calls and allocation: no locks another thread

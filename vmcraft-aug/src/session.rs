@@ -6,7 +6,6 @@
 //! subscriber, like stderr, may have been locked by another thread of the
 //! parent at the fork).
 
-use std::fs::File;
 use std::path::Path;
 
 use raugeas::error::ErrorCode;
@@ -43,13 +42,14 @@ fn plain_segment(seg: &str) -> bool {
 impl Session {
     /// Confine the calling process to `root` (canonical) and open Augeas there.
     ///
-    /// Order matters: the worker's mounts are made safe first (its own mount
-    /// namespace, device nodes unopenable: [`confine::isolate_mounts`]), the
-    /// lenses are loaded from the host's load path *before* the chroot,
-    /// `confine` (which sheds privileges and sets limits) runs right after it,
-    /// and the guest's files are read only then. `host_modules` is the
-    /// module list of the host's load path ([`Modules::host_load_path`], read by
-    /// the parent), used when `lenses` is `None`.
+    /// Order matters: the worker's mounts are made safe first (its own copy
+    /// of the guest's mounts, device nodes unopenable:
+    /// [`confine::isolate_mounts`]), the lenses are loaded from the host's
+    /// load path *before* the chroot (into that copy), `confine` (which sheds
+    /// privileges and sets limits) runs right after it, and the guest's files
+    /// are read only then. `host_modules` is the module list of the host's
+    /// load path ([`Modules::host_load_path`], read by the parent), used when
+    /// `lenses` is `None`.
     pub(crate) fn open(
         root: &Path,
         flags: AugFlags,
@@ -59,19 +59,10 @@ impl Session {
         confine: impl FnOnce() -> Result<()>,
     ) -> Result<Session> {
         let ctx = format!("{} (flags {})", root.display(), flags.bits());
-        // First: the root's own mount namespace (or the caller's, checked).
-        let watch = confine::isolate_mounts(root)?;
         confine::require_chroot_capability(root)?;
-        // Opened after the namespace is made: the root's new mount.
-        let dir = File::open(root).map_err(|e| {
-            Error::new(
-                ErrorKind::Io,
-                "aug_init",
-                &ctx,
-                "cannot open the guest root",
-            )
-            .with_source(e)
-        })?;
+        // First: the worker's copy of the guest's mounts (or the caller's
+        // mounts, checked).
+        let watch = confine::isolate_mounts(root)?;
 
         // Never load files here: the process still sees the host's root.
         let init_flags = match lenses {
@@ -106,8 +97,7 @@ impl Session {
             }
         };
 
-        confine::enter_root(&dir, root, watch.is_private())?;
-        drop(dir);
+        confine::enter_root(&watch, root)?;
         confine()?;
 
         let mut session = Session {

@@ -380,9 +380,9 @@ fn a_proc_mount_inside_the_guest_root_is_refused() {
     assert_eq!(Snapshot::of(&g.host_dir()), host);
 }
 
-/// In its private mount namespace the worker does not see what the host
-/// mounts after it started (without one, it rechecks before every load and
-/// save: see `tests/devices.rs`).
+/// In its private copy of the guest's mounts the worker does not see what
+/// the host mounts after it started (without one, it rechecks before every
+/// load and save: see `tests/devices.rs`).
 #[test]
 fn a_proc_mount_appearing_later_does_not_reach_the_worker() {
     if !need_root() {

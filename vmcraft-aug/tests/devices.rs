@@ -2,27 +2,30 @@
 //! the numbers of a real disk (a loop device over a file of recognisable
 //! bytes), or a character device with `/dev/null`'s or `/dev/zero`'s
 //! numbers, is never opened by the worker, although the guest tree lies on
-//! the host's filesystem without `nodev`: the worker remounts it `nodev` in a
-//! mount namespace of its own. (libaugeas itself skips non-regular files when
+//! the host's filesystem without `nodev`: the worker chroots into a detached
+//! copy of the guest's mounts made `nodev`. (libaugeas itself skips non-regular files when
 //! it *loads*, but `aug_save` opens and reads the file it replaces, device or
 //! not, and reads a whole disk up to 32 MiB into memory; the unconfined
 //! controls show that read.)
 //!
-//! Also: the worker's namespace leaves the host's mount table unchanged,
-//! holds only the guest's mounts, keeps their read-only and atime flags, and
-//! does not follow the host's later mounts or unmounts; a caller without
-//! `CAP_SYS_ADMIN` gets a worker that shares its mount namespace, which then
-//! needs (and checks, at init and before every load and save) `nodev` mounts.
+//! Also: the worker's copy leaves the host's mount table unchanged (the
+//! worker stays in the caller's mount namespace, and reaches none of its
+//! mounts), copies the guest's mounts, keeps their read-only and atime flags,
+//! and does not follow the host's later mounts or unmounts; a caller without
+//! `CAP_SYS_ADMIN` gets a worker confined to its own mounts, which then need
+//! (and are checked for, at init and before every load and save) `nodev`.
 
 mod common;
 
 use std::io::{Read, Write};
-use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use common::{Guest, need_root};
 use nix::mount::{MntFlags, MsFlags};
 use nix::sys::stat::{Mode, SFlag};
+use nix::sys::statvfs::FsFlags;
 use sha2::{Digest, Sha256};
 use vmcraft_aug::{AugFlags, Augeas, ErrorKind};
 use vmcraft_block::testing::LoopFixture;
@@ -81,38 +84,62 @@ fn all_values(aug: &Augeas) -> Vec<String> {
         .collect()
 }
 
-/// The mount point and per-mount options of each line of a mountinfo table.
-fn mount_options(table: &str) -> Vec<(String, Vec<String>)> {
-    table
-        .lines()
-        .map(|l| {
-            let f: Vec<&str> = l.split(' ').collect();
-            (
-                f[4].to_string(),
-                f[5].split(',').map(str::to_string).collect(),
-            )
-        })
-        .collect()
+/// The id of the mount `path` lies on (from the descriptor's fdinfo).
+fn mount_id(path: &Path) -> u64 {
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_PATH)
+        .open(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let info = std::fs::read_to_string(format!("/proc/self/fdinfo/{}", f.as_raw_fd())).unwrap();
+    info.lines()
+        .find_map(|l| l.strip_prefix("mnt_id:"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap()
 }
 
-/// The worker's mount table, as it sees it.
-fn worker_mounts(aug: &Augeas) -> Vec<(String, Vec<String>)> {
+/// A path as the worker sees it, reached from here through its root.
+fn in_worker(aug: &Augeas, path: &str) -> PathBuf {
     let pid = aug.worker_pid().unwrap();
-    mount_options(&std::fs::read_to_string(format!("/proc/{pid}/mountinfo")).unwrap())
+    PathBuf::from(format!("/proc/{pid}/root{}", path.trim_end_matches('/')))
 }
 
-/// Assert that the worker sees the guest's mounts only, at `points` (as its
-/// root shows them, `/` first), each `nodev`, `nosuid` and `noexec`.
-fn assert_locked_down(aug: &Augeas, points: &[&str]) -> Vec<(String, Vec<String>)> {
-    let mounts = worker_mounts(aug);
-    let seen: Vec<&str> = mounts.iter().map(|(mp, _)| mp.as_str()).collect();
-    assert_eq!(seen, points, "{mounts:?}");
-    for (mp, opts) in &mounts {
-        for flag in ["nodev", "nosuid", "noexec"] {
-            assert!(opts.iter().any(|o| o == flag), "{mp}: {opts:?}");
+/// Assert that the worker is confined to a copy of the guest's mounts: it
+/// stays in this process's mount namespace (it copied no mount table) and
+/// reaches none of its mounts (its mount table, which lists those it
+/// reaches, is empty); each of `points` (as its root shows them, `/` first;
+/// `root` is the host's path of its root) is a mount of its own there, not
+/// the host's mount at that place, and is `nodev`, `nosuid` and `noexec`.
+/// The flags of each, in order.
+fn assert_locked_down(aug: &Augeas, root: &Path, points: &[&str]) -> Vec<FsFlags> {
+    let pid = aug.worker_pid().unwrap();
+    assert_eq!(
+        std::fs::read_link(format!("/proc/{pid}/ns/mnt")).unwrap(),
+        std::fs::read_link("/proc/self/ns/mnt").unwrap()
+    );
+    let table = std::fs::read_to_string(format!("/proc/{pid}/mountinfo")).unwrap();
+    assert_eq!(table, "", "the worker reaches mounts of the host");
+    let mut ids = Vec::new();
+    let mut flags = Vec::new();
+    for point in points {
+        let seen = in_worker(aug, point);
+        let id = mount_id(&seen);
+        assert_ne!(
+            id,
+            mount_id(&root.join(point.trim_start_matches('/'))),
+            "{point}: the host's own mount"
+        );
+        assert!(!ids.contains(&id), "{point}: not a mount of its own");
+        ids.push(id);
+        let f = nix::sys::statvfs::statvfs(&seen).unwrap().flags();
+        for flag in [FsFlags::ST_NODEV, FsFlags::ST_NOSUID, FsFlags::ST_NOEXEC] {
+            assert!(f.contains(flag), "{point}: {f:?}");
         }
+        flags.push(f);
     }
-    mounts
+    flags
 }
 
 /// The host's mount table lines about `dir`: those of the mounts at, above
@@ -211,7 +238,7 @@ fn a_block_device_in_the_guest_is_never_read_nor_written() {
     ] {
         let before = sectors_read(&fx);
         let aug = Augeas::init(&g.root, flags).unwrap();
-        assert_locked_down(&aug, &["/"]);
+        assert_locked_down(&aug, &g.root, &["/"]);
         aug.aug_load().unwrap();
         // Nothing of the disk in the tree, not even in an error.
         assert!(aug.aug_match("/files/etc/hosts").unwrap().is_empty());
@@ -284,15 +311,15 @@ fn null_and_zero_device_nodes_in_the_guest_are_not_opened() {
 }
 
 #[test]
-fn the_workers_namespace_keeps_flags_and_leaves_the_host_unchanged() {
+fn the_workers_copy_keeps_flags_and_leaves_the_host_unchanged() {
     if !need_root() {
         return;
     }
-    let g = Guest::new("mountns");
+    let g = Guest::new("mountcopy");
     // The guest root on a mount of its own, shared (as systemd makes every
-    // mount): without private copies, the worker's bind mount would show up
-    // here. Below it, mounts with flags of their own: read-only, noatime,
-    // strict atime with nodiratime.
+    // mount): a copy left a peer of it would receive what the host mounts
+    // there later. Below it, mounts with flags of their own: read-only,
+    // noatime, strict atime with nodiratime.
     let shared = g.env.path().join("shared");
     let outer = Tmpfs::new(&shared, MsFlags::empty());
     nix::mount::mount(
@@ -312,27 +339,29 @@ fn the_workers_namespace_keeps_flags_and_leaves_the_host_unchanged() {
         &root.join("srv"),
         MsFlags::MS_STRICTATIME | MsFlags::MS_NODIRATIME,
     );
+    std::fs::write(root.join("srv/marker"), "on srv\n").unwrap();
     let host_before = host_mounts_about(&root);
     assert_eq!(host_before.len(), 5, "{host_before:?}");
 
     let aug = Augeas::init(&root, AugFlags::empty()).unwrap();
     let pid = aug.worker_pid().unwrap();
-    // A mount namespace of its own, holding the guest's mounts only.
-    assert_ne!(
-        std::fs::read_link(format!("/proc/{pid}/ns/mnt")).unwrap(),
-        std::fs::read_link("/proc/self/ns/mnt").unwrap()
-    );
-    let mounts = assert_locked_down(&aug, &["/", "/usr", "/var", "/srv"]);
-    let opts = |mp: &str| mounts.iter().find(|(p, _)| p == mp).unwrap().1.clone();
-    assert_eq!(opts("/")[0], "rw");
-    assert_eq!(opts("/usr")[0], "ro");
-    assert!(opts("/var").contains(&"noatime".to_string()));
-    let srv_opts = opts("/srv");
-    assert!(srv_opts.contains(&"nodiratime".to_string()), "{srv_opts:?}");
+    let points = ["/", "/usr", "/var", "/srv"];
+    let flags = assert_locked_down(&aug, &root, &points);
+    let of = |mp: &str| flags[points.iter().position(|p| *p == mp).unwrap()];
+    assert!(!of("/").contains(FsFlags::ST_RDONLY), "{:?}", of("/"));
+    assert!(of("/usr").contains(FsFlags::ST_RDONLY), "{:?}", of("/usr"));
+    assert!(of("/var").contains(FsFlags::ST_NOATIME), "{:?}", of("/var"));
+    let srv_flags = of("/srv");
+    assert!(srv_flags.contains(FsFlags::ST_NODIRATIME), "{srv_flags:?}");
     assert!(
-        !srv_opts.iter().any(|o| o == "relatime" || o == "noatime"),
-        "{srv_opts:?}"
+        !srv_flags.intersects(FsFlags::ST_RELATIME | FsFlags::ST_NOATIME),
+        "{srv_flags:?}"
     );
+    // The host's mounts keep their own flags.
+    let host_usr = nix::sys::statvfs::statvfs(&root.join("usr"))
+        .unwrap()
+        .flags();
+    assert!(!host_usr.contains(FsFlags::ST_NODEV), "{host_usr:?}");
     assert_eq!(host_mounts_about(&root), host_before);
 
     // The host's later mounts do not reach the worker: it keeps reading the
@@ -344,8 +373,20 @@ fn the_workers_namespace_keeps_flags_and_leaves_the_host_unchanged() {
         aug.aug_get("/files/etc/hosts/1/canonical").unwrap(),
         "guest"
     );
-    assert_locked_down(&aug, &["/", "/usr", "/var", "/srv"]);
+    assert_eq!(
+        mount_id(&in_worker(&aug, "/etc")),
+        mount_id(&in_worker(&aug, "/"))
+    );
+    assert_locked_down(&aug, &root, &points);
     drop(over);
+    // Nor do its unmounts (a peer of the shared /srv would lose it).
+    drop(srv);
+    assert!(!root.join("srv/marker").exists());
+    assert_eq!(
+        std::fs::read_to_string(in_worker(&aug, "/srv/marker")).unwrap(),
+        "on srv\n"
+    );
+    assert_locked_down(&aug, &root, &points);
 
     aug.aug_set("/files/etc/hosts/1/canonical", "edited")
         .unwrap();
@@ -356,8 +397,14 @@ fn the_workers_namespace_keeps_flags_and_leaves_the_host_unchanged() {
         std::fs::read_to_string(root.join("etc/hosts")).unwrap(),
         "192.0.2.1 edited\n"
     );
-    assert_eq!(host_mounts_about(&root), host_before);
-    drop((srv, var, usr));
+    // As before, but for the /srv this test unmounted.
+    let expected: Vec<String> = host_before
+        .into_iter()
+        .filter(|l| !l.contains("/guest/srv "))
+        .collect();
+    assert_eq!(expected.len(), 4);
+    assert_eq!(host_mounts_about(&root), expected);
+    drop((var, usr));
     drop(outer);
 }
 
@@ -380,8 +427,9 @@ fn a_filesystem_unmounted_below_the_root_stays_the_workers_until_it_closes() {
     // The worker does not keep the host's mount busy: it unmounts...
     nix::mount::umount2(&g.path("/boot"), MntFlags::empty()).unwrap();
     assert!(!g.exists("/boot/hosts"));
-    // ...but the worker's copy stays, until the handle closes.
-    assert_locked_down(&aug, &["/", "/boot"]);
+    // ...but the worker's copy stays, until the handle closes (see
+    // tests/foreign_mounts.rs for the device it keeps in use).
+    assert_locked_down(&aug, &g.root, &["/", "/boot"]);
     aug.aug_load().unwrap();
     assert_eq!(
         aug.aug_get("/files/boot/hosts/1/canonical").unwrap(),
@@ -392,7 +440,7 @@ fn a_filesystem_unmounted_below_the_root_stays_the_workers_until_it_closes() {
 }
 
 /// Drop `CAP_SYS_ADMIN` from this thread (the worker has the capabilities of
-/// the thread that opens the handle): it can still chroot, not unshare.
+/// the thread that opens the handle): it can still chroot, not copy mounts.
 fn drop_sys_admin() {
     use rustix::thread::{CapabilitySet, CapabilitySets, capabilities, set_capabilities};
     let now = capabilities(None).unwrap();
@@ -436,8 +484,8 @@ fn without_cap_sys_admin_a_root_that_allows_devices_is_refused() {
     );
     assert!(
         msg.ends_with(
-            " not mounted nodev, and the augeas worker could not remount it in a mount \
-             namespace of its own (unshare(CLONE_NEWNS): Operation not permitted); a guest \
+            " not mounted nodev, and the augeas worker could not make a nodev copy of the \
+             guest's mounts (open_tree(OPEN_TREE_CLONE): Operation not permitted); a guest \
              device node would let augeas read or write a host device (mount the guest with \
              nodev, or open the handle with CAP_SYS_ADMIN)"
         ),
@@ -467,11 +515,12 @@ fn without_cap_sys_admin_a_nodev_root_works_and_is_watched() {
         drop_sys_admin();
         let aug = Augeas::init(&root, AugFlags::empty()).unwrap();
         let pid = aug.worker_pid().unwrap();
-        // The caller's own mount namespace.
+        // The caller's own mounts: no copy, its root is the host's mount.
         assert_eq!(
             std::fs::read_link(format!("/proc/{pid}/ns/mnt")).unwrap(),
             std::fs::read_link("/proc/self/ns/mnt").unwrap()
         );
+        assert_eq!(mount_id(&in_worker(&aug, "/")), mount_id(&root));
         assert_eq!(
             aug.aug_get("/files/etc/hosts/1/canonical").unwrap(),
             "guest"

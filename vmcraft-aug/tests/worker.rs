@@ -190,8 +190,8 @@ fn the_worker_is_chrooted_without_privileges_and_limited() {
     let pid = aug.worker_pid().unwrap();
     assert_ne!(pid, std::process::id());
 
-    // Its root and working directory are the guest tree, the root of a mount
-    // namespace of its own (so they read as `/` from here).
+    // Its root and working directory are the guest tree, the root of a
+    // detached copy of the guest's mounts (so they read as `/` from here).
     use std::os::unix::fs::MetadataExt;
     let id = |p: &str| {
         let m = std::fs::metadata(p).unwrap();
@@ -206,9 +206,15 @@ fn the_worker_is_chrooted_without_privileges_and_limited() {
             Path::new("/")
         );
     }
-    assert_ne!(
+    // No mount namespace of its own (which would copy every mount of the
+    // host), and no mount of this one within its reach.
+    assert_eq!(
         std::fs::read_link(format!("/proc/{pid}/ns/mnt")).unwrap(),
         std::fs::read_link("/proc/self/ns/mnt").unwrap()
+    );
+    assert_eq!(
+        std::fs::read_to_string(format!("/proc/{pid}/mountinfo")).unwrap(),
+        ""
     );
 
     // No capability to leave the chroot, none to gain back, no new privileges.
@@ -263,21 +269,26 @@ fn the_worker_is_chrooted_without_privileges_and_limited() {
     assert!((600..700).contains(&soft), "{limits}");
 
     // Its descriptors: /dev/null as stdin, stdout and stderr, the socket to
-    // this process; none of this process's. (No mount table: in its own
-    // namespace there is nothing to recheck.)
-    let mut targets: Vec<String> = std::fs::read_dir(format!("/proc/{pid}/fd"))
-        .unwrap()
-        .map(|e| {
-            std::fs::read_link(e.unwrap().path())
-                .unwrap()
-                .display()
-                .to_string()
-        })
-        .collect();
+    // this process, and the one that holds its copy of the guest's mounts
+    // (its own root); none of this process's. (No mount table: its copy
+    // cannot change, there is nothing to recheck.)
+    let mut targets: Vec<(String, std::path::PathBuf)> =
+        std::fs::read_dir(format!("/proc/{pid}/fd"))
+            .unwrap()
+            .map(|e| {
+                let path = e.unwrap().path();
+                (
+                    std::fs::read_link(&path).unwrap().display().to_string(),
+                    path,
+                )
+            })
+            .collect();
     targets.sort();
-    assert_eq!(targets.len(), 4, "{targets:?}");
-    assert_eq!(targets[..3], ["/dev/null", "/dev/null", "/dev/null"]);
-    assert!(targets[3].starts_with("socket:["), "{targets:?}");
+    let names: Vec<&str> = targets.iter().map(|(t, _)| t.as_str()).collect();
+    assert_eq!(names.len(), 5, "{names:?}");
+    assert_eq!(names[..4], ["/", "/dev/null", "/dev/null", "/dev/null"]);
+    assert!(names[4].starts_with("socket:["), "{names:?}");
+    assert_eq!(id(targets[0].1.to_str().unwrap()), guest);
 
     // Its own process group: a terminal's ^C is for this process to handle.
     let pgrp = |pid: u32| {
