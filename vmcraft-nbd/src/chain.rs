@@ -16,6 +16,10 @@
 //!   regular files (not symlinks) in the image's own directory; a sparse extent
 //!   must not wrap a descriptor of its own.
 //!
+//! Neither opt-in applies to an image whose format was detected rather than
+//! given: a raw guest disk can hold a qcow2 header naming a data file, or a VMDK
+//! descriptor naming its neighbours' disks, in its own first sectors.
+//!
 //! qemu's vmdk driver opens extents by name and cannot be pinned, so the list of
 //! extents judged here is also what the storage daemon's graph is checked against
 //! once qemu has opened the image ([`ImageChain::allowed_files`]).
@@ -31,6 +35,11 @@ use crate::options::AttachOptions;
 /// The longest backing chain followed (qemu has no small limit; snapshot chains
 /// of real estates stay well below this).
 pub const MAX_CHAIN: usize = 32;
+
+/// Why an opt-in does not apply to an image whose format was detected: a raw
+/// disk can hold any header, so only the caller can say it is not raw.
+const EXPLICIT_FORMAT: &str = "other files are followed only when the image's format is given \
+    explicitly (a raw disk can hold any header)";
 
 /// One image of a chain: the top image, or a backing file below it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -151,6 +160,9 @@ pub(crate) fn resolve(
                          follow them)",
                     ));
                 }
+                if info.detected {
+                    return Err(info.refusal(&here, "external data file", name, EXPLICIT_FORMAT));
+                }
                 Some(resolve_name(
                     &info,
                     &here,
@@ -181,13 +193,7 @@ pub(crate) fn resolve(
             ));
         }
         if chain.nodes.len() == 1 && detected {
-            return Err(node.refusal(
-                &here,
-                "backing file",
-                &name,
-                "a backing chain is followed only when the image's format is given \
-                 explicitly (a raw disk can hold any header)",
-            ));
+            return Err(node.refusal(&here, "backing file", &name, EXPLICIT_FORMAT));
         }
         let Some(fmt_name) = backing_format else {
             return Err(node.refusal(
@@ -294,6 +300,9 @@ fn check_extents(
                 "vmdk extent files are not allowed (set allow_vmdk_extents to follow those \
                  in the image's own directory)",
             ));
+        }
+        if info.detected {
+            return Err(refuse(EXPLICIT_FORMAT));
         }
         check_name(name).map_err(refuse)?;
         if name.contains('/') || name == "." || name == ".." {
@@ -432,6 +441,29 @@ mod tests {
     }
 
     #[test]
+    fn a_detected_qcow2_data_file_is_never_followed() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path().canonicalize().unwrap();
+        std::fs::write(d.join("data.raw"), vec![0u8; 4096]).unwrap();
+        let mut img = crate::format::qcow2_tests::fresh_qcow2();
+        img[72..80].copy_from_slice(&(1u64 << 2).to_be_bytes());
+        img[112..116].copy_from_slice(&0x4441_5441u32.to_be_bytes());
+        img[116..120].copy_from_slice(&8u32.to_be_bytes());
+        img[120..128].copy_from_slice(b"data.raw");
+        let p = d.join("guest.img");
+        std::fs::write(&p, img).unwrap();
+        let allow = AttachOptions::default().allow_backing_file(true);
+        let e = judge(&p, None, &allow).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::BackingFileRefused);
+        assert!(e.to_string().contains("given explicitly"), "{e}");
+        let c = judge(&p, Some(Format::Qcow2), &allow).unwrap();
+        assert_eq!(
+            c.top().data_file.as_deref(),
+            Some(d.join("data.raw").as_path())
+        );
+    }
+
+    #[test]
     fn hostile_backing_names() {
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path().canonicalize().unwrap();
@@ -522,7 +554,11 @@ mod tests {
             "{e}"
         );
         let allow = AttachOptions::default().allow_vmdk_extents(true);
-        let c = judge(&ok, None, &allow).unwrap();
+        // Detected, not given: a raw disk could say this about its neighbours.
+        let e = judge(&ok, None, &allow).unwrap_err();
+        assert!(e.to_string().contains("given explicitly"), "{e}");
+        let vmdk = Some(Format::Vmdk);
+        let c = judge(&ok, vmdk, &allow).unwrap();
         assert_eq!(c.extents, [d.join("disk-flat.vmdk")]);
         assert_eq!(c.allowed_files().len(), 2);
 
@@ -543,7 +579,7 @@ mod tests {
                 "bad.vmdk",
                 &[("FLAT", "disk-flat.vmdk"), ("FLAT", file)],
             );
-            let e = judge(&img, None, &allow).unwrap_err();
+            let e = judge(&img, vmdk, &allow).unwrap_err();
             assert_eq!(e.kind(), ErrorKind::BackingFileRefused, "{file}");
             assert!(e.to_string().contains(why), "{file}: {e}");
         }
@@ -556,7 +592,7 @@ mod tests {
         inner[512..512 + text.len()].copy_from_slice(text);
         std::fs::write(d.join("nested.vmdk"), inner).unwrap();
         let img = descriptor(&d, "n.vmdk", &[("SPARSE", "nested.vmdk")]);
-        let e = judge(&img, None, &allow).unwrap_err();
+        let e = judge(&img, vmdk, &allow).unwrap_err();
         assert!(
             e.to_string().contains("wraps a descriptor of its own"),
             "{e}"

@@ -157,7 +157,8 @@ pub struct AttachOptions {
     pub allow_backing_file: bool,
     /// Follow a VMDK descriptor's extent files (`monolithicFlat`,
     /// `twoGbMaxExtentSparse`/`Flat`, `vmfs`: split VMDKs whose data lives in
-    /// files beside the descriptor). Off by default. When on, each extent must be
+    /// files beside the descriptor). Off by default, and never applied to an image
+    /// whose format was detected rather than given. When on, each extent must be
     /// a plain file name (no `/`, no `..`) of an existing regular file, not a
     /// symlink, in the image's own directory; a sparse extent must not wrap a
     /// descriptor of its own.

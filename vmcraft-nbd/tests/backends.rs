@@ -184,7 +184,7 @@ fn vmdk_descriptor_with_flat_extent() {
         Format::Vmdk,
         "subformat=monolithicFlat",
         Backend::StorageDaemon,
-        |o| o.allow_vmdk_extents(true),
+        |o| o.format(Format::Vmdk).allow_vmdk_extents(true),
     );
 }
 
@@ -195,7 +195,7 @@ fn vmdk_descriptor_with_split_sparse_extents() {
         Format::Vmdk,
         "subformat=twoGbMaxExtentSparse",
         Backend::StorageDaemon,
-        |o| o.allow_vmdk_extents(true),
+        |o| o.format(Format::Vmdk).allow_vmdk_extents(true),
     );
 }
 
@@ -206,7 +206,7 @@ fn vmdk_descriptor_with_split_flat_extents() {
         Format::Vmdk,
         "subformat=twoGbMaxExtentFlat",
         Backend::StorageDaemon,
-        |o| o.allow_vmdk_extents(true),
+        |o| o.format(Format::Vmdk).allow_vmdk_extents(true),
     );
 }
 

@@ -83,13 +83,11 @@ fn our_references(image: &Path, info: &ImageInfo) -> Option<BTreeSet<PathBuf>> {
     Some(out)
 }
 
-struct Corpus<'a> {
-    env: &'a TestEnv,
+struct Corpus {
     dir: PathBuf,
-    host: PathBuf,
 }
 
-impl Corpus<'_> {
+impl Corpus {
     fn write(&self, name: &str, bytes: &[u8]) -> PathBuf {
         let p = self.dir.join(name);
         std::fs::write(&p, bytes).unwrap();
@@ -156,10 +154,6 @@ impl Corpus<'_> {
         std::fs::remove_file(&base).unwrap();
         p
     }
-
-    fn _env(&self) -> &TestEnv {
-        self.env
-    }
 }
 
 fn build(env: &TestEnv) -> (Vec<PathBuf>, PathBuf) {
@@ -171,11 +165,7 @@ fn build(env: &TestEnv) -> (Vec<PathBuf>, PathBuf) {
     std::fs::write(&sentinel, vec![0x5a; 1 << 16]).unwrap();
     let s = sentinel.to_str().unwrap();
     std::fs::write(dir.join("beside-flat.vmdk"), vec![0u8; 1 << 16]).unwrap();
-    let c = Corpus {
-        env,
-        dir: dir.clone(),
-        host,
-    };
+    let c = Corpus { dir: dir.clone() };
     let mut imgs = vec![
         // Route 1: an extent line that has '=' in it.
         c.descriptor("eq.vmdk", &format!("RW 8 FLAT \"{s}\" 0 x=y\n")),
@@ -269,13 +259,15 @@ fn build(env: &TestEnv) -> (Vec<PathBuf>, PathBuf) {
         "qcow2",
         &g("q-top.qcow2"),
     ]);
+    // qemu-img makes a relative data file in its working directory: name it whole.
+    let data_opt = format!("data_file={}", g("q-data.raw"));
     c.qemu_img(&[
         "create",
         "-q",
         "-f",
         "qcow2",
         "-o",
-        "data_file=q-data.raw",
+        &data_opt,
         &g("q-data.qcow2"),
         "1M",
     ]);

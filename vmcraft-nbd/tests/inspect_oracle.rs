@@ -100,7 +100,9 @@ fn qcow2_variants() {
     agree(&env, "lazy.qcow2", q, "lazy_refcounts=on", &[]);
     agree(&env, "prealloc.qcow2", q, "preallocation=metadata", &[]);
     agree(&env, "zstd.qcow2", q, "compression_type=zstd", &[]);
-    agree(&env, "datafile.qcow2", q, "data_file=datafile.raw", &[]);
+    // qemu-img makes a relative data file in its working directory: name it whole.
+    let data = format!("data_file={}", env.path().join("datafile.raw").display());
+    agree(&env, "datafile.qcow2", q, &data, &[]);
     agree(
         &env,
         "overlay.qcow2",
@@ -169,6 +171,7 @@ fn qcow2_with_a_data_file_is_refused_by_default() {
     }
     let env = TestEnv::new("oracle-datafile");
     let image = env.path().join("x.qcow2");
+    let raw = env.path().join("x.raw");
     run(&[
         "qemu-img",
         "create",
@@ -176,7 +179,7 @@ fn qcow2_with_a_data_file_is_refused_by_default() {
         "-f",
         "qcow2",
         "-o",
-        "data_file=x.raw",
+        &format!("data_file={}", raw.display()),
         image.to_str().unwrap(),
         "16M",
     ]);
@@ -184,7 +187,10 @@ fn qcow2_with_a_data_file_is_refused_by_default() {
     let e = info.check_references(image.display(), false).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::BackingFileRefused);
     assert!(
-        e.to_string().contains("names external data file \"x.raw\""),
+        e.to_string().contains(&format!(
+            "names external data file {:?}",
+            raw.display().to_string()
+        )),
         "{e}"
     );
 }

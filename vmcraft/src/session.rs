@@ -37,8 +37,8 @@ pub struct DriveOpts {
     /// [`vmcraft_nbd::AttachOptions::allow_backing_file`]).
     pub allow_backing_file: bool,
     /// Follow a split VMDK's extent files, when they are plain files beside the
-    /// descriptor (see [`vmcraft_nbd::AttachOptions::allow_vmdk_extents`]). Off by
-    /// default.
+    /// descriptor and the format is given (see
+    /// [`vmcraft_nbd::AttachOptions::allow_vmdk_extents`]). Off by default.
     pub allow_vmdk_extents: bool,
 }
 

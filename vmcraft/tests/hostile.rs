@@ -416,6 +416,7 @@ fn split_vmdks_attach_with_the_extents_opt_in() {
         &[
             "add-drive",
             img.to_str().unwrap(),
+            "format:vmdk",
             "allowextents:true",
             ":",
             "run",
@@ -563,4 +564,100 @@ fn route9_fifos_and_device_nodes_in_the_guest_are_never_opened() {
         assert!(e.to_string().contains(path), "{e}");
     }
     g.shutdown().unwrap();
+}
+
+#[test]
+fn route8_unmounting_below_an_open_augeas_root_leaves_no_mount_in_the_worker() {
+    if !privileged("augeas on a guest") {
+        return;
+    }
+    let env = TestEnv::new("aug-umount");
+    let g = mounted_guest(&env);
+    let boot = env.sparse_image("boot.img", 32 << 20);
+    g.add_drive_opts(
+        &boot,
+        DriveOpts {
+            format: Some(vmcraft_nbd::Format::Raw),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    g.mkfs("ext4", "/dev/sdb", &vmcraft::MkfsOptions::default())
+        .unwrap();
+    g.mkdir_p("/boot").unwrap();
+    g.mount("/dev/sdb", "/boot").unwrap();
+    g.aug_init("/", 0).unwrap();
+    g.umount("/boot").unwrap();
+    // The worker held a copy of /boot's mount; the handle was closed with it, so
+    // the device is free (mkfs opens it exclusively).
+    g.mkfs("ext4", "/dev/sdb", &vmcraft::MkfsOptions::default())
+        .unwrap();
+    assert!(g.aug_get("/files/etc/hostname").is_err());
+    g.shutdown().unwrap();
+}
+
+#[test]
+fn route2_the_opt_ins_never_apply_to_a_detected_format() {
+    if !privileged("hostile images") {
+        return;
+    }
+    let env = TestEnv::new("hostile-optin");
+    let sentinel = Sentinel::new(&env);
+    // A neighbour's disk beside the guest's raw image, and a guest that wrote a
+    // VMDK descriptor naming it into its own first sector.
+    let neighbour = env.path().join("other-vm.img");
+    std::fs::write(&neighbour, MARK.repeat(512)).unwrap();
+    let guest = env.sparse_image("guest.img", 4 << 20);
+    let desc = b"# Disk DescriptorFile\nversion=1\ncreateType=\"monolithicFlat\"\nRW 64 FLAT \"other-vm.img\" 0\n";
+    {
+        use std::os::unix::fs::FileExt;
+        let f = std::fs::OpenOptions::new()
+            .write(true)
+            .open(&guest)
+            .unwrap();
+        f.write_all_at(desc, 0).unwrap();
+    }
+    let e = refused(
+        &env,
+        &guest,
+        DriveOpts {
+            allow_vmdk_extents: true,
+            ..Default::default()
+        },
+    );
+    assert!(e.contains("given explicitly"), "{e}");
+    // A qcow2 header flagging an external data file that is a host file.
+    let dq = raw_guest_with_qcow2_header(&env, "dq.img", "x", "raw");
+    {
+        use std::os::unix::fs::FileExt;
+        let f = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&dq)
+            .unwrap();
+        let mut head = vec![0u8; 4096];
+        f.read_exact_at(&mut head, 0).unwrap();
+        // No backing file; the data-file incompatible bit and its extension.
+        head[8..20].fill(0);
+        head[72..80].copy_from_slice(&(1u64 << 2).to_be_bytes());
+        let name = sentinel.s().as_bytes();
+        let mut ext = Vec::new();
+        ext.extend(0x4441_5441u32.to_be_bytes());
+        ext.extend((name.len() as u32).to_be_bytes());
+        ext.extend(name);
+        ext.resize(ext.len().div_ceil(8) * 8 + 8, 0);
+        head[112..112 + ext.len()].copy_from_slice(&ext);
+        f.write_all_at(&head, 0).unwrap();
+    }
+    let e = refused(
+        &env,
+        &dq,
+        DriveOpts {
+            allow_backing_file: true,
+            ..Default::default()
+        },
+    );
+    assert!(e.contains("given explicitly"), "{e}");
+    assert!(e.contains(sentinel.s()), "{e}");
+    sentinel.untouched(&[]);
 }

@@ -134,8 +134,19 @@ impl Cursor<'_> {
 ///
 /// For example `RW 8 FLAT "/host/file" 0 x=y` gives five conversions and the
 /// file `/host/file` (the tests hold more, and compare with glibc).
+#[cfg(test)]
 pub(crate) fn scan_extent_line(text: &[u8]) -> ExtentLine {
+    scan_counted(text).0
+}
+
+/// [`scan_extent_line`], and how many bytes of `text` it read.
+fn scan_counted(text: &[u8]) -> (ExtentLine, usize) {
     let mut c = Cursor { s: text, at: 0 };
+    let l = scan_with(&mut c);
+    (l, c.at)
+}
+
+fn scan_with(c: &mut Cursor<'_>) -> ExtentLine {
     let mut l = ExtentLine::default();
     let Some(access) = c.word(MAX_WORD) else {
         return l;
@@ -182,21 +193,57 @@ pub(crate) fn c_string(bytes: &[u8]) -> &[u8] {
 /// Every extent line qemu's loop would hand to `sscanf` that names a file
 /// (four or more conversions), in order. Lines are split on `\n` only, as
 /// qemu's `next_line` does, and each scan runs on to the end of the text.
-pub(crate) fn extent_lines(desc: &[u8]) -> Vec<ExtentLine> {
+///
+/// A scan starts by skipping whitespace, newlines included, so every line start
+/// inside one run of whitespace scans the same text from the same first word:
+/// it is scanned once, and the result counted for each such line (as qemu would
+/// open the file once per line). Without that, a descriptor of one extent line
+/// followed by a megabyte of newlines costs a quadratic number of steps.
+///
+/// At most `max` lines are returned (the caller refuses a descriptor that
+/// reaches its limit).
+pub(crate) fn extent_lines(desc: &[u8], max: usize) -> Vec<ExtentLine> {
+    extent_lines_counted(desc, max).0
+}
+
+/// [`extent_lines`], and how many bytes the scans read in all.
+pub(crate) fn extent_lines_counted(desc: &[u8], max: usize) -> (Vec<ExtentLine>, usize) {
     let desc = c_string(desc);
     let mut out = Vec::new();
+    let mut scanned = 0;
+    let mut last: Option<(usize, ExtentLine)> = None;
     let mut at = 0;
     while at < desc.len() {
-        let line = scan_extent_line(&desc[at..]);
+        // Inside the run of whitespace the last scan started after, the first
+        // word is the same one (and finding it again would be quadratic too).
+        let first = match &last {
+            Some((pos, _)) if at <= *pos => *pos,
+            _ => desc[at..]
+                .iter()
+                .position(|&b| !is_space(b))
+                .map_or(desc.len(), |n| at + n),
+        };
+        let line = match &last {
+            Some((pos, line)) if *pos == first => line.clone(),
+            _ => {
+                let (line, read) = scan_counted(&desc[first..]);
+                scanned += (first - at) + read;
+                last = Some((first, line.clone()));
+                line
+            }
+        };
         if line.matches >= 4 {
             out.push(line);
+            if out.len() == max {
+                break;
+            }
         }
         at = match desc[at..].iter().position(|&b| b == b'\n') {
             Some(n) => at + n + 1,
             None => desc.len(),
         };
     }
-    out
+    (out, scanned)
 }
 
 /// qemu's `vmdk_parse_description`: the value of `key` found with `strstr`
@@ -223,19 +270,20 @@ pub(crate) fn parent_hint(window: &[u8]) -> Result<Option<Vec<u8>>, &'static str
         return Ok(None);
     };
     // `sizeof("parentFileNameHint") + 1`: the key, its NUL's worth, and one more.
+    // From there qemu's `strchr` runs on in the raw buffer, past a NUL that ended
+    // the `strstr`, to the next quote or NUL (the buffer ends in a NUL).
     let start = pos + "parentFileNameHint".len() + 2;
-    if start > text.len() {
-        // qemu would scan on past the end of the string into the zeroed buffer
-        // and find no closing quote.
-        return Err("parentFileNameHint has no value");
-    }
-    let Some(len) = text[start..].iter().position(|&b| b == b'"') else {
+    let rest = window.get(start..).unwrap_or_default();
+    let Some(len) = rest.iter().position(|&b| b == b'"' || b == 0) else {
         return Err("parentFileNameHint has no closing quote");
     };
+    if rest[len] == 0 {
+        return Err("parentFileNameHint has no closing quote");
+    }
     if len > MAX_PARENT_NAME {
         return Err("parentFileNameHint is longer than 4095 bytes");
     }
-    Ok(Some(text[start..start + len].to_vec()))
+    Ok(Some(rest[..len].to_vec()))
 }
 
 fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
@@ -282,8 +330,33 @@ mod tests {
     fn every_line_is_scanned_whatever_it_holds() {
         let desc = b"# Disk DescriptorFile\nversion=1\nRW 8 FLAT \"/etc/a\" 0 x=y\n\
             ddb.x = \"1\"\nRDONLY 8 SPARSE \"b\"\nRW 8 ZERO\n  RW 4 VMFS \"c\"\n\0RW 1 FLAT \"d\" 0";
-        let files: Vec<Vec<u8>> = extent_lines(desc).into_iter().map(|l| l.file).collect();
+        let files: Vec<Vec<u8>> = extent_lines(desc, 100)
+            .into_iter()
+            .map(|l| l.file)
+            .collect();
         assert_eq!(files, [b"/etc/a".to_vec(), b"b".to_vec(), b"c".to_vec()]);
+    }
+
+    #[test]
+    fn a_descriptor_full_of_blank_lines_is_read_in_linear_time() {
+        let mut desc = b"createType=\"vmfs\"\nRW 8 FLAT \"f.img\" 0\n".to_vec();
+        desc.extend(std::iter::repeat_n(b'\n', 1 << 20));
+        desc.extend(b"RW 8 FLAT \"g.img\" 0\n");
+        desc.extend(std::iter::repeat_n(b' ', 1 << 19));
+        desc.extend(b"\nRW\n");
+        desc.extend(std::iter::repeat_n(b'\n', 1 << 19));
+        desc.extend(b"8 SPARSE \"h.img\"\n");
+        let (lines, scanned) = extent_lines_counted(&desc, usize::MAX);
+        let files: Vec<&[u8]> = lines.iter().map(|l| &l.file[..]).collect();
+        // Every line start inside a blank run takes the same line, as qemu does.
+        assert_eq!(files.first(), Some(&&b"f.img"[..]));
+        assert!(files.contains(&&b"g.img"[..]));
+        assert_eq!(files.last(), Some(&&b"h.img"[..]));
+        assert!(
+            scanned <= 3 * desc.len(),
+            "{scanned} bytes read for {}",
+            desc.len()
+        );
     }
 
     #[test]
@@ -315,6 +388,11 @@ mod tests {
             Some(b"p".to_vec())
         );
         assert!(parent_hint(b"parentFileNameHint").is_err());
+        // The key cut by a NUL: qemu reads the value from the bytes after it.
+        assert_eq!(
+            parent_hint(b"parentFileNameHint\0=/etc/hostname\""),
+            Ok(Some(b"/etc/hostname".to_vec()))
+        );
         assert!(parent_hint(b"parentFileNameHint=\"no end").is_err());
         // Past the 10 KiB window, or after a NUL, qemu does not look.
         let mut far = vec![b' '; PARENT_WINDOW];

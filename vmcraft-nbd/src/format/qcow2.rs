@@ -250,7 +250,7 @@ fn check_l1(
         )));
     }
     let bytes = l1_size * 8;
-    if l1_offset + bytes > size {
+    if l1_offset.checked_add(bytes).is_none_or(|end| end > size) {
         return Err(truncated(
             format!("l1 table ({bytes} bytes at offset {l1_offset}) ends"),
             size,
@@ -369,12 +369,19 @@ fn check_refcounts(
         }
     }
     if let Some(c) = highest {
-        let start = c * cs;
-        if start >= size {
-            return Err(truncated(
-                format!("refcounts show cluster {c} (offset {start}) in use,"),
-                size,
-            ));
+        match c.checked_mul(cs) {
+            Some(start) if start < size => {}
+            Some(start) => {
+                return Err(truncated(
+                    format!("refcounts show cluster {c} (offset {start}) in use,"),
+                    size,
+                ));
+            }
+            None => {
+                return Err(invalid(format!(
+                    "qcow2 refcounts show cluster {c} in use, which no file can hold"
+                )));
+            }
         }
     }
     Ok(())
@@ -485,6 +492,37 @@ pub(crate) mod tests {
         // qemu caps the format name at 15 bytes.
         img[116..120].copy_from_slice(&16u32.to_be_bytes());
         assert!(invalid_message(img).contains("backing format name is 16 bytes"));
+    }
+
+    #[test]
+    fn table_offsets_that_overflow_are_refused() {
+        // An L1 table placed at the very end of the offset range.
+        let mut img = fresh_qcow2();
+        img[36..40].copy_from_slice(&8192u32.to_be_bytes());
+        img[24..32].copy_from_slice(&(1u64 << 40).to_be_bytes());
+        img[40..48].copy_from_slice(&(u64::MAX - 0xffff).to_be_bytes());
+        let m = invalid_message(img);
+        assert!(m.contains("l1 table"), "{m}");
+        // 2 MiB clusters, 1-bit refcounts, a block at the last table index: the
+        // cluster it counts lies past any file (the offset overflows u64).
+        let mut img = vec![0u8; 6 << 21];
+        img[..104].copy_from_slice(&fresh_qcow2()[..104]);
+        img[20..24].copy_from_slice(&21u32.to_be_bytes());
+        img[36..40].copy_from_slice(&0u32.to_be_bytes());
+        img[24..32].copy_from_slice(&0u64.to_be_bytes());
+        // A refcount table of 4 clusters (2^20 entries) at 2 MiB.
+        img[48..56].copy_from_slice(&(1u64 << 21).to_be_bytes());
+        img[56..60].copy_from_slice(&4u32.to_be_bytes());
+        img[96..100].copy_from_slice(&0u32.to_be_bytes());
+        let table = 1usize << 21;
+        let block = 5u64 << 21;
+        img[table..table + 8].copy_from_slice(&block.to_be_bytes());
+        let last = table + (4 << 21) - 8;
+        img[last..last + 8].copy_from_slice(&block.to_be_bytes());
+        img[block as usize] = 0x80;
+        img[block as usize + (1 << 21) - 1] = 1;
+        let m = invalid_message(img);
+        assert!(m.contains("which no file can hold"), "{m}");
     }
 
     #[test]

@@ -80,7 +80,7 @@ fn read_descriptor(text: &[u8], info: &mut ImageInfo) -> Result<u64> {
         Some(_) => {}
     }
     let mut sectors: u64 = 0;
-    for line in descriptor::extent_lines(text) {
+    for line in descriptor::extent_lines(text, MAX_EXTENTS + 1) {
         if info.extents.len() == MAX_EXTENTS {
             return Err(invalid(format!(
                 "vmdk descriptor names more than {MAX_EXTENTS} extents"

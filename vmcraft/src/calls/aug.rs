@@ -90,16 +90,21 @@ impl VMCraft {
         }
     }
 
-    /// Close the Augeas handle if its root is on the filesystem mounted at `host`
-    /// (its confined worker process would keep the mount busy).
+    /// Close the Augeas handle before the filesystem mounted at `host` is
+    /// unmounted, if its worker holds that filesystem: the handle's root is on it,
+    /// or it is mounted below the root (the worker works on a copy of the mounts
+    /// under its root, made when it was opened).
     pub(crate) fn close_augeas_if_under(&self, host: &Path) {
         let mut g = self.aug.lock().unwrap_or_else(|e| e.into_inner());
+        // Above the root: the worker's root goes away. Below it: the worker's copy
+        // of the guest's mounts holds that filesystem, which would stay alive (and
+        // its device in use) after the host unmounts it.
         if g.as_ref()
             .and_then(|a| a.root())
-            .is_some_and(|r| r.starts_with(host))
+            .is_some_and(|r| r.starts_with(host) || host.starts_with(r))
             && let Some(a) = g.take()
         {
-            tracing::info!("closing Augeas before unmounting the filesystem it is confined to");
+            tracing::info!("closing Augeas before unmounting a filesystem its worker holds");
             let _ = a.aug_close();
         }
     }

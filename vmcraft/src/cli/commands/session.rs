@@ -27,8 +27,8 @@ pub(crate) const COMMANDS: &[CommandSpec] = &[
          extents of a split VMDK) is refused unless allowed, since a guest controls those \
          names. allowbacking:true follows a backing chain whose every format is known: \
          format:FMT given here and each backing file's format recorded in its overlay. \
-         allowextents:true follows a VMDK descriptor's extents when they are plain files \
-         in the descriptor's own directory.",
+         allowextents:true (with format:vmdk) follows a VMDK descriptor's extents when \
+         they are plain files in the descriptor's own directory.",
         add_drive,
     )
     .opts(&[
