@@ -700,6 +700,7 @@ mod tests {
             dev_dir: PathBuf::from("/dev"),
             lock_dir: dir.join("locks"),
             modules_dir: dir.join("modules"),
+            proc_dir: dir.join("proc"),
         }
     }
 

@@ -240,6 +240,7 @@ mod tests {
                 node("/b/base.raw", Format::Raw, None),
             ],
             extents: Vec::new(),
+            ids: Vec::new(),
         };
         let args = daemon_blockdevs(&chain, &AttachOptions::default()).unwrap();
         assert_eq!(

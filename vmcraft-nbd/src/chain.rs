@@ -30,6 +30,7 @@ use std::path::{Path, PathBuf};
 
 use crate::error::Result;
 use crate::format::{Format, ImageInfo, check_name, inspect_image};
+use crate::opened::{FileId, file_id};
 use crate::options::AttachOptions;
 
 /// The longest backing chain followed (qemu has no small limit; snapshot chains
@@ -66,12 +67,14 @@ pub struct ImageChain {
     pub nodes: Vec<ChainNode>,
     /// The vmdk extent files the opt-in allowed, resolved.
     pub extents: Vec<PathBuf>,
+    /// Device and inode of every file above, taken when it was judged: what
+    /// qemu is found to have open afterwards must be among them.
+    pub(crate) ids: Vec<FileId>,
 }
 
 impl ImageChain {
-    /// A chain of one image that names nothing (what [`crate::StorageDaemon::start`]
-    /// and [`crate::NbdConnection::connect`] are given; what qemu opens beyond it
-    /// is caught after the fact).
+    /// A chain of one image, unjudged (tests of the command lines).
+    #[cfg(test)]
     pub(crate) fn single(path: &Path, format: Format) -> Self {
         ImageChain {
             nodes: vec![ChainNode {
@@ -80,6 +83,7 @@ impl ImageChain {
                 data_file: None,
             }],
             extents: Vec::new(),
+            ids: file_id(path).into_iter().collect(),
         }
     }
 
@@ -136,6 +140,7 @@ pub(crate) fn resolve(
     let mut chain = ImageChain {
         nodes: Vec::new(),
         extents: Vec::new(),
+        ids: Vec::new(),
     };
     let mut path = image.to_path_buf();
     let mut info = info;
@@ -181,6 +186,7 @@ pub(crate) fn resolve(
             data_file,
         });
         let Some(name) = backing else {
+            chain.ids = identify(&chain, subject)?;
             return Ok(chain);
         };
         let node = &chain.nodes[chain.nodes.len() - 1].info;
@@ -241,6 +247,19 @@ pub(crate) fn resolve(
         path = next;
         info = next_info;
     }
+}
+
+/// Device and inode of every file of the chain, as judged.
+fn identify(chain: &ImageChain, subject: &str) -> Result<Vec<FileId>> {
+    chain
+        .allowed_files()
+        .into_iter()
+        .map(|p| {
+            file_id(p).map_err(|e| {
+                crate::Error::io("attach", subject, format!("identifying {}", p.display()), e)
+            })
+        })
+        .collect()
 }
 
 /// Resolve a backing or data file name as qemu would (absolute, or relative to

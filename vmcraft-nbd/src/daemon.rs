@@ -22,6 +22,7 @@ use crate::chain::ImageChain;
 use crate::error::{Error, ErrorKind, Result};
 use crate::format::Format;
 use crate::host;
+use crate::opened;
 use crate::options::AttachOptions;
 use crate::qmp;
 
@@ -110,12 +111,15 @@ impl StorageDaemon {
         format: Format,
         opts: &AttachOptions,
     ) -> Result<Self> {
-        Self::start_chain(runner, &ImageChain::single(image, format), opts)
+        let chain = crate::judge_image(image, &opts.clone().format(format))?;
+        Self::start_chain(runner, &chain, opts)
     }
 
     /// [`StorageDaemon::start`] on a judged chain: every node given to qemu with
-    /// its driver pinned; once qemu has opened it, its graph is checked against
-    /// the chain's files (qemu opens a vmdk's extents by name), and anything else
+    /// its driver pinned. Once qemu has opened it, its graph is checked (no
+    /// protocol driver VMCraft did not ask for), and so is every file it has open
+    /// (each must be one judged, by device and inode: qemu opens a vmdk's extents
+    /// by name, and a file can be swapped after the judgement); anything else
     /// stops the daemon with a [`ErrorKind::BackingFileRefused`] error before a
     /// device is made from the export.
     pub(crate) fn start_chain(
@@ -190,7 +194,11 @@ impl StorageDaemon {
             )
             .with_kind(kind));
         }
-        if let Err(e) = daemon.wait_ready().and_then(|()| daemon.check_graph(chain)) {
+        if let Err(e) = daemon
+            .wait_ready()
+            .and_then(|()| daemon.check_graph(chain))
+            .and_then(|()| daemon.check_open_files(chain))
+        {
             let _ = daemon.stop_inner();
             return Err(e);
         }
@@ -275,6 +283,23 @@ impl StorageDaemon {
             .with_source(e)
         })?;
         check_nodes(&nodes, chain, &subject)
+    }
+
+    /// Every regular file the daemon has open must be a judged one (or its pid
+    /// file).
+    fn check_open_files(&self, chain: &ImageChain) -> Result<()> {
+        let subject = self.image.display().to_string();
+        let mut allowed = chain.ids.clone();
+        if let Ok(id) = opened::file_id(&self.paths.pidfile) {
+            allowed.push(id);
+        }
+        opened::check_open_files(
+            Path::new("/proc"),
+            self.pid,
+            &allowed,
+            "qemu-storage-daemon",
+            &subject,
+        )
     }
 
     /// What identifies our daemon in `/proc/PID/cmdline` (its pid file path).
@@ -497,6 +522,64 @@ mod tests {
         assert!(e.to_string().contains("a \"nbd\" node (#block1)"), "{e}");
     }
 
+    /// A small image of `format` (qcow2 or raw) in a directory of its own; the
+    /// daemon is judged to open only it.
+    fn image(format: Format) -> (tempfile::TempDir, std::path::PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().canonicalize().unwrap().join("x");
+        let bytes = match format {
+            Format::Qcow2 => crate::format::qcow2_tests::fresh_qcow2(),
+            _ => vec![0u8; 1 << 16],
+        };
+        std::fs::write(&path, bytes).unwrap();
+        (dir, path)
+    }
+
+    /// The race the open-file check is for: an extent judged as a plain file,
+    /// swapped for a symlink to a host file before qemu opens it. qemu's graph
+    /// still reports the judged name; the file it has open is another.
+    #[test]
+    fn an_extent_swapped_after_the_judgement_is_caught_by_what_qemu_has_open() {
+        use vmcraft_block::testing::{TestEnv, require_root, require_tool};
+        if !require_root("qemu-storage-daemon") || !require_tool("qemu-storage-daemon") {
+            return;
+        }
+        let env = TestEnv::new("swap");
+        let dir = env.path().canonicalize().unwrap();
+        let secret = dir.join("secret");
+        std::fs::write(&secret, vec![0x5a; 1 << 16]).unwrap();
+        std::fs::write(dir.join("d-flat.vmdk"), vec![0u8; 1 << 16]).unwrap();
+        let desc = dir.join("d.vmdk");
+        std::fs::write(
+            &desc,
+            "# Disk DescriptorFile\nversion=1\nCID=1\nparentCID=ffffffff\n\
+             createType=\"monolithicFlat\"\nRW 128 FLAT \"d-flat.vmdk\" 0\n",
+        )
+        .unwrap();
+        let opts = AttachOptions::default()
+            .format(Format::Vmdk)
+            .allow_vmdk_extents(true)
+            .readonly(true)
+            .runtime_dir(&dir);
+        let chain = crate::judge_image(&desc, &opts).unwrap();
+        // Judged; now swapped.
+        std::fs::remove_file(dir.join("d-flat.vmdk")).unwrap();
+        std::os::unix::fs::symlink(&secret, dir.join("d-flat.vmdk")).unwrap();
+        let r: Arc<dyn CommandRunner> = Arc::new(vmcraft_block::SystemRunner::new());
+        let e = StorageDaemon::start_chain(&r, &chain, &opts).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::BackingFileRefused, "{e}");
+        assert!(e.to_string().contains("qemu-storage-daemon (pid"), "{e}");
+        assert!(e.to_string().contains("secret"), "{e}");
+        // Nothing left: no daemon, no mount, no runtime directory.
+        let left: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap()
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().starts_with("vmcraft-qsd-"))
+            .collect();
+        assert!(left.is_empty(), "{left:?}");
+        assert!(vmcraft_block::testing::leaks(env.tag()).is_empty());
+    }
+
     fn runner(fake: FakeRunner) -> (Arc<FakeRunner>, Arc<dyn CommandRunner>) {
         let fake = Arc::new(fake);
         let dynr: Arc<dyn CommandRunner> = fake.clone();
@@ -516,11 +599,15 @@ mod tests {
         );
         let (fake, r) = runner(fake);
         let opts = AttachOptions::default().runtime_dir(parent.path());
-        let e = StorageDaemon::start(&r, Path::new("/img/x"), Format::Qcow2, &opts).unwrap_err();
+        let (_img_dir, img) = image(Format::Qcow2);
+        let e = StorageDaemon::start(&r, &img, Format::Qcow2, &opts).unwrap_err();
         assert_eq!(e.kind(), ErrorKind::DaemonFailed);
         assert_eq!(
             e.to_string(),
-            "attach: /img/x: qemu-storage-daemon could not export the qcow2 image"
+            format!(
+                "attach: {}: qemu-storage-daemon could not export the qcow2 image",
+                img.display()
+            )
         );
         assert!(
             vmcraft_block::error_chain(&e).contains("Image is not in qcow2 format"),
@@ -541,7 +628,8 @@ mod tests {
             Response::fail(1, "qemu-storage-daemon: --blockdev {}: Failed to get \"write\" lock\nIs another process using the image [/img/x]?"),
         );
         let (_, r) = runner(fake);
-        let e = StorageDaemon::start(&r, Path::new("/img/x"), Format::Raw, &opts).unwrap_err();
+        let (_img_dir, img) = image(Format::Raw);
+        let e = StorageDaemon::start(&r, &img, Format::Raw, &opts).unwrap_err();
         assert_eq!(e.kind(), ErrorKind::Busy);
 
         let fake = FakeRunner::new();
@@ -550,7 +638,8 @@ mod tests {
             Response::error(vmcraft_block::ErrorKind::ToolMissing, "not found"),
         );
         let (_, r) = runner(fake);
-        let e = StorageDaemon::start(&r, Path::new("/img/x"), Format::Raw, &opts).unwrap_err();
+        let (_img_dir, img) = image(Format::Raw);
+        let e = StorageDaemon::start(&r, &img, Format::Raw, &opts).unwrap_err();
         assert_eq!(e.kind(), ErrorKind::ToolMissing);
         assert_eq!(std::fs::read_dir(parent.path()).unwrap().count(), 0);
     }
@@ -564,7 +653,8 @@ mod tests {
         let fake = FakeRunner::new();
         fake.expect_prefix(&["qemu-storage-daemon"], Response::ok(""));
         let (_, r) = runner(fake);
-        let e = StorageDaemon::start(&r, Path::new("/img/x"), Format::Raw, &opts).unwrap_err();
+        let (_img_dir, img) = image(Format::Raw);
+        let e = StorageDaemon::start(&r, &img, Format::Raw, &opts).unwrap_err();
         assert_eq!(e.kind(), ErrorKind::DaemonFailed);
         assert!(e.to_string().contains("wrote no pid file"), "{e}");
         assert_eq!(std::fs::read_dir(parent.path()).unwrap().count(), 0);
@@ -577,7 +667,8 @@ mod tests {
         std::fs::create_dir(&deep).unwrap();
         let (fake, r) = runner(FakeRunner::new());
         let opts = AttachOptions::default().runtime_dir(&deep);
-        let e = StorageDaemon::start(&r, Path::new("/img/x"), Format::Raw, &opts).unwrap_err();
+        let (_img_dir, img) = image(Format::Raw);
+        let e = StorageDaemon::start(&r, &img, Format::Raw, &opts).unwrap_err();
         assert_eq!(e.kind(), ErrorKind::InvalidArgument);
         assert!(
             e.to_string().contains("too long for a unix socket path"),

@@ -30,9 +30,11 @@
 //! and even then refuses `json:` and protocol names, backing files of unknown
 //! format, and extents outside the image's own directory: a raw guest can write
 //! any header into its own first sector. qemu is given the judged chain node by
-//! node with every driver pinned and `"backing": null` at the bottom, and what
-//! the storage daemon really opened is checked against it over QMP before a
-//! device is made. Truncated images and garbage in a qcow2's tables are refused
+//! node with every driver pinned and `"backing": null` at the bottom; once qemu
+//! has opened the image, every file the serving process has open is checked
+//! against the judged files by device and inode (a file swapped after the
+//! judgement, or a header changed under a live guest, is caught), and the storage
+//! daemon's graph is checked over QMP, before a device is made. Truncated images and garbage in a qcow2's tables are refused
 //! with an error naming the offending entry.
 //!
 //! After attaching, the partition table is read in-process and the kernel's
@@ -68,6 +70,7 @@ mod error;
 mod format;
 mod host;
 pub mod nbd;
+mod opened;
 mod options;
 mod partitions;
 mod qmp;

@@ -11,7 +11,8 @@
 //!   [`vmcraft_block::retry_with_backoff`]. Only transient failures ([`is_transient`]:
 //!   a busy device or image lock, a timeout) are retried; a missing image or a bad
 //!   format fails at once. Every failed attempt disconnects whatever it half-made.
-//! - Ready: the device has a non-zero size.
+//! - Ready: the device has a non-zero size, and every file the qemu-nbd server
+//!   has open is one the image's judgement allowed (see `opened.rs`).
 //! - Disconnecting: `qemu-nbd --disconnect DEV`, then a check that the kernel let
 //!   go of it (no pid, size 0).
 //! - `modprobe nbd max_part=16` when there are no nbd devices but the module is
@@ -53,6 +54,8 @@ pub struct NbdHost {
     pub lock_dir: PathBuf,
     /// `/lib/modules/$(uname -r)`.
     pub modules_dir: PathBuf,
+    /// `/proc` (where the qemu-nbd server's open files are looked at).
+    pub proc_dir: PathBuf,
 }
 
 impl NbdHost {
@@ -72,6 +75,7 @@ impl NbdHost {
             dev_dir: PathBuf::from("/dev"),
             lock_dir,
             modules_dir: Path::new("/lib/modules").join(release.trim()),
+            proc_dir: PathBuf::from("/proc"),
         }
     }
 
@@ -310,64 +314,26 @@ fn stderr_is_transient(stderr: &str) -> bool {
     TRANSIENT.iter().any(|t| s.contains(t))
 }
 
-/// Ask `qemu-img info` which extent files qemu opens for the graph `filename`
-/// and refuse any the chain does not hold.
-pub(crate) fn check_extents_with_qemu_img(
-    runner: &dyn CommandRunner,
-    chain: &ImageChain,
-    filename: &str,
-    subject: &str,
-    timeout: Duration,
-) -> Result<()> {
-    let cmd = Command::new("qemu-img")
-        .args(["info", "--output=json", "--force-share", "--backing-chain"])
-        .arg(filename)
-        .timeout(timeout);
-    let out = runner.run(&cmd).map_err(|e| {
-        Error::block(
-            "nbd_connect",
-            subject,
-            "qemu-img info could not read the image",
-            e,
-        )
-        .with_kind(ErrorKind::InvalidImage)
-    })?;
-    let json: serde_json::Value = serde_json::from_slice(&out.stdout).map_err(|e| {
-        Error::new(
-            ErrorKind::CommandFailed,
-            "nbd_connect",
-            subject,
-            "qemu-img info printed something that is not JSON",
-        )
-        .with_source(e)
-    })?;
-    let images = match &json {
-        serde_json::Value::Array(a) => a.clone(),
-        other => vec![other.clone()],
-    };
-    let allowed = chain.allowed_files();
-    for img in &images {
-        let extents = img
-            .pointer("/format-specific/data/extents")
-            .and_then(serde_json::Value::as_array);
-        for e in extents.into_iter().flatten() {
-            let Some(file) = e.get("filename").and_then(serde_json::Value::as_str) else {
-                continue;
-            };
-            if !allowed.iter().any(|a| Path::new(file) == *a) {
-                return Err(Error::new(
-                    ErrorKind::BackingFileRefused,
-                    "attach",
-                    subject,
-                    format!(
-                        "qemu would open extent {file:?}, which the image's header check did \
-                         not allow; the image names a file VMCraft did not see"
-                    ),
-                ));
-            }
-        }
+/// The files the qemu-nbd server of device `n` has open must be the judged ones
+/// or the device itself.
+fn check_server_files(host: &NbdHost, n: u32, chain: &ImageChain, subject: &str) -> Result<()> {
+    let pid_file = host.sys_dir(n).join("pid");
+    let pid: u32 = std::fs::read_to_string(&pid_file)
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .ok_or_else(|| {
+            Error::new(
+                ErrorKind::DaemonFailed,
+                "nbd_connect",
+                subject,
+                format!("{} names no qemu-nbd process", pid_file.display()),
+            )
+        })?;
+    let mut allowed = chain.ids.clone();
+    if let Ok(id) = crate::opened::file_id(&host.device_path(n)) {
+        allowed.push(id);
     }
-    Ok(())
+    crate::opened::check_open_files(&host.proc_dir, pid, &allowed, "qemu-nbd", subject)
 }
 
 /// The `qemu-nbd --connect` command line.
@@ -565,19 +531,16 @@ impl NbdConnection {
         format: Format,
         opts: &AttachOptions,
     ) -> Result<Self> {
-        Self::connect_chain(
-            runner,
-            clock,
-            host,
-            &ImageChain::single(image, format),
-            opts,
-        )
+        let chain = crate::judge_image(image, &opts.clone().format(format))?;
+        Self::connect_chain(runner, clock, host, &chain, opts)
     }
 
-    /// [`NbdConnection::connect`] on a judged chain. qemu-nbd has no monitor to
-    /// ask afterwards what it opened, so where the chain holds a vmdk (whose
-    /// extents qemu opens by name) `qemu-img info` reads the same graph first and
-    /// any extent the chain does not hold is refused before anything connects.
+    /// [`NbdConnection::connect`] on a judged chain. Once the device is
+    /// connected, every regular file and block device the qemu-nbd server
+    /// (`/sys/block/nbdN/pid`) has open must be one judged (by device and inode)
+    /// or the NBD device itself; anything else disconnects it and fails with
+    /// [`ErrorKind::BackingFileRefused`] (qemu opens a vmdk's extents by name,
+    /// and a file can be swapped after the judgement).
     pub(crate) fn connect_chain(
         runner: &Arc<dyn CommandRunner>,
         clock: &dyn Clock,
@@ -588,9 +551,6 @@ impl NbdConnection {
         let format = chain.top().format();
         let subject = chain.top().path.display().to_string();
         let filename = blockdev::nbd_filename(chain, opts)?;
-        if chain.nodes.iter().any(|n| n.format() == Format::Vmdk) {
-            check_extents_with_qemu_img(&**runner, chain, &filename, &subject, opts.ready_timeout)?;
-        }
         let timeout = opts.ready_timeout;
         retry_with_backoff(&opts.retry, clock, is_transient, |attempt| {
             let lock = claim_device(host)?;
@@ -630,6 +590,11 @@ impl NbdConnection {
                     e,
                 )
                 .with_kind(ErrorKind::Timeout);
+                return Err(cleanup_failed_attempt(
+                    &**runner, host, n, &subject, timeout, err,
+                ));
+            }
+            if let Err(err) = check_server_files(host, n, chain, &subject) {
                 return Err(cleanup_failed_attempt(
                     &**runner, host, n, &subject, timeout, err,
                 ));

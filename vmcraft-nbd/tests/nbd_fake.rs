@@ -18,11 +18,41 @@ use vmcraft_nbd::{
     NbdHost,
 };
 
-const JSON: &str = r#"json:{"backing":null,"driver":"qcow2","file":{"driver":"file","filename":"/img/disk.qcow2"}}"#;
+/// The pinned graph qemu-nbd is given for the simulation's image.
+fn json(sim: &Sim) -> String {
+    format!(
+        r#"json:{{"backing":null,"driver":"qcow2","file":{{"driver":"file","filename":"{}"}}}}"#,
+        sim.image.display()
+    )
+}
+
+/// The qcow2 `qemu-img create -f qcow2 x 64M` makes: header cluster, refcount
+/// table, one refcount block, L1 table.
+fn fresh_qcow2() -> Vec<u8> {
+    let mut img = vec![0u8; 3 * 65536 + 8];
+    img[0..4].copy_from_slice(b"QFI\xfb");
+    img[4..8].copy_from_slice(&3u32.to_be_bytes());
+    img[20..24].copy_from_slice(&16u32.to_be_bytes());
+    img[24..32].copy_from_slice(&(64u64 << 20).to_be_bytes());
+    img[36..40].copy_from_slice(&1u32.to_be_bytes());
+    img[40..48].copy_from_slice(&0x30000u64.to_be_bytes());
+    img[48..56].copy_from_slice(&0x10000u64.to_be_bytes());
+    img[56..60].copy_from_slice(&1u32.to_be_bytes());
+    img[96..100].copy_from_slice(&4u32.to_be_bytes());
+    img[100..104].copy_from_slice(&112u32.to_be_bytes());
+    img[0x10000..0x10008].copy_from_slice(&0x20000u64.to_be_bytes());
+    for c in 0..4 {
+        img[0x20000 + 2 * c..0x20000 + 2 * c + 2].copy_from_slice(&1u16.to_be_bytes());
+    }
+    img
+}
 
 /// A fake sysfs with `n` idle nbd devices, and the runner that keeps it updated.
 struct Sim {
     _dir: tempfile::TempDir,
+    /// A real qcow2 image (it is judged before qemu-nbd runs), which the
+    /// simulated qemu-nbd server (pid 4242) has open.
+    image: PathBuf,
     host: NbdHost,
     fake: Arc<FakeRunner>,
     runner: Arc<dyn CommandRunner>,
@@ -83,12 +113,20 @@ impl CommandRunner for Kernel {
 impl Sim {
     fn new(devices: u32) -> Sim {
         let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().canonicalize().unwrap();
         let host = NbdHost {
-            sys_block: dir.path().join("sys/block"),
+            sys_block: root.join("sys/block"),
             dev_dir: PathBuf::from("/dev"),
-            lock_dir: dir.path().join("locks"),
-            modules_dir: dir.path().join("modules"),
+            lock_dir: root.join("locks"),
+            modules_dir: root.join("modules"),
+            proc_dir: root.join("proc"),
         };
+        let image = root.join("disk.qcow2");
+        std::fs::write(&image, fresh_qcow2()).unwrap();
+        let fds = host.proc_dir.join("4242/fd");
+        std::fs::create_dir_all(&fds).unwrap();
+        std::os::unix::fs::symlink(&image, fds.join("3")).unwrap();
+        std::os::unix::fs::symlink("/dev/null", fds.join("0")).unwrap();
         std::fs::create_dir_all(&host.sys_block).unwrap();
         let fake = Arc::new(FakeRunner::new());
         let kernel = Arc::new(Kernel {
@@ -105,6 +143,7 @@ impl Sim {
         let runner: Arc<dyn CommandRunner> = kernel.clone();
         Sim {
             _dir: dir,
+            image,
             host,
             fake,
             runner,
@@ -121,7 +160,7 @@ impl Sim {
             &self.runner,
             clock,
             &self.host,
-            Path::new("/img/disk.qcow2"),
+            &self.image,
             Format::Qcow2,
             opts,
         )
@@ -132,17 +171,17 @@ fn quick() -> AttachOptions {
     AttachOptions::default().ready_timeout(Duration::from_millis(50))
 }
 
-fn connect_line(n: u32) -> Vec<String> {
+fn connect_line(sim: &Sim, n: u32) -> Vec<String> {
     vec![
         "qemu-nbd".into(),
         format!("--connect=/dev/nbd{n}"),
         "--format=qcow2".into(),
-        JSON.into(),
+        json(sim),
     ]
 }
 
 fn expect_connect(sim: &Sim, n: u32, response: Response) {
-    let line = connect_line(n);
+    let line = connect_line(sim, n);
     let refs: Vec<&str> = line.iter().map(String::as_str).collect();
     sim.fake.expect(&refs, response);
 }
@@ -194,9 +233,8 @@ fn read_only_cache_aio_and_discard_reach_qemu_nbd() {
             "--cache=none",
             "--aio=native",
             "--discard=unmap",
-            // One image given to qemu-nbd directly: pinned, with no backing,
-            // whatever allow_backing_file says (attach passes whole chains).
-            r#"json:{"backing":null,"driver":"qcow2","file":{"driver":"file","filename":"/img/disk.qcow2"}}"#,
+            // The judged chain, pinned: this image has no backing file.
+            &json(&sim),
         ],
         Response::ok(""),
     );
@@ -324,7 +362,10 @@ fn retries_stop_after_the_last_attempt() {
     assert!(is_transient(&e));
     assert_eq!(
         e.to_string(),
-        "nbd_connect: /img/disk.qcow2: qemu-nbd could not connect /dev/nbd0"
+        format!(
+            "nbd_connect: {}: qemu-nbd could not connect /dev/nbd0",
+            sim.image.display()
+        )
     );
     assert!(vmcraft_block::error_chain(&e).contains("write\" lock"));
     sim.fake.verify();
@@ -475,7 +516,10 @@ fn a_disconnect_the_kernel_ignores_is_an_error() {
     assert_eq!(e.kind(), ErrorKind::Busy);
     assert_eq!(
         e.to_string(),
-        "nbd_disconnect: /img/disk.qcow2: /dev/nbd0 is still connected after qemu-nbd --disconnect"
+        format!(
+            "nbd_disconnect: {}: /dev/nbd0 is still connected after qemu-nbd --disconnect",
+            sim.image.display()
+        )
     );
     sim.fake.verify();
 }
@@ -584,4 +628,24 @@ fn lock_directories_must_be_private_and_lock_files_are_not_followed() {
     std::os::unix::fs::symlink(&real, &host.lock_dir).unwrap();
     let e = DeviceLock::try_lock(&host, 0).unwrap_err();
     assert!(e.to_string().contains("is a symbolic link"), "{e}");
+}
+
+#[test]
+fn a_server_with_an_unjudged_file_open_is_disconnected_and_refused() {
+    let sim = Sim::new(1);
+    // The simulated server also has a host file open (a swapped extent, a data
+    // file the header grew after the judgement).
+    let secret = sim.image.parent().unwrap().join("secret");
+    std::fs::write(&secret, b"host").unwrap();
+    std::os::unix::fs::symlink(&secret, sim.host.proc_dir.join("4242/fd/7")).unwrap();
+    expect_connect(&sim, 0, Response::ok(""));
+    expect_disconnect(&sim, 0, Response::ok(""));
+    let e = sim
+        .connect(&RecordingClock::default(), &quick())
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::BackingFileRefused);
+    assert!(e.to_string().contains("qemu-nbd (pid 4242) has"), "{e}");
+    assert!(e.to_string().contains("secret"), "{e}");
+    assert!(!sim.host.is_connected(0), "disconnected again");
+    sim.fake.verify();
 }
