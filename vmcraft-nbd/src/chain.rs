@@ -20,9 +20,16 @@
 //! given: a raw guest disk can hold a qcow2 header naming a data file, or a VMDK
 //! descriptor naming its neighbours' disks, in its own first sectors.
 //!
-//! qemu's vmdk driver opens extents by name and cannot be pinned, so the list of
-//! extents judged here is also what the storage daemon's graph is checked against
-//! once qemu has opened the image ([`ImageChain::allowed_files`]).
+//! Relative names are resolved against the directory of the canonical path of
+//! the image that names them. qemu itself would use the directory of the path it
+//! was given (different when the image was reached through a symlink), and
+//! resolves a qcow2's relative data file against its working directory; since
+//! the chain is pinned, the file VMCraft resolved is the one qemu opens.
+//!
+//! qemu's vmdk driver opens extents by name and cannot be pinned, so the files
+//! judged here ([`ImageChain::allowed_files`], by device and inode) are what the
+//! serving process's open files are checked against once qemu has opened the
+//! image.
 
 use std::fs::Metadata;
 use std::os::unix::fs::FileTypeExt;

@@ -26,11 +26,38 @@ use vmcraft_nbd::{AttachOptions, Format, ImageInfo, inspect_image, judge_image};
 
 /// Every path under `roots` that `qemu-img info` tried to open for `image`.
 fn qemu_opens(env: &TestEnv, image: &Path, format: Format, roots: &[&Path]) -> BTreeSet<PathBuf> {
+    let img = image.to_str().unwrap();
+    let fmt = format.qemu_driver();
+    // qemu-img info opens the chain and extents but never a qcow2's data file
+    // (it opens without I/O); qemu-io reading a sector does.
+    let mut out = traced(
+        env,
+        &[
+            "qemu-img",
+            "info",
+            "--output=json",
+            "--backing-chain",
+            "-f",
+            fmt,
+            img,
+        ],
+        roots,
+    );
+    out.extend(traced(
+        env,
+        &["qemu-io", "-r", "-f", fmt, "-c", "read 0 512", img],
+        roots,
+    ));
+    out
+}
+
+/// Every path under `roots` that `argv` tried to open, as strace saw it. The
+/// program may fail (a missing extent, a refused json: option): what it tried to
+/// open is still in the trace.
+fn traced(env: &TestEnv, argv: &[&str], roots: &[&Path]) -> BTreeSet<PathBuf> {
     let trace = env.path().join("strace.out");
     let _ = std::fs::remove_file(&trace);
-    // qemu-img may fail (a missing extent, a refused json: option): what it tried
-    // to open is still in the trace.
-    run_status(&[
+    let mut cmd = vec![
         "strace",
         "-f",
         "-qq",
@@ -40,14 +67,9 @@ fn qemu_opens(env: &TestEnv, image: &Path, format: Format, roots: &[&Path]) -> B
         "trace=open,openat,openat2,creat",
         "-o",
         trace.to_str().unwrap(),
-        "qemu-img",
-        "info",
-        "--output=json",
-        "--backing-chain",
-        "-f",
-        format.qemu_driver(),
-        image.to_str().unwrap(),
-    ]);
+    ];
+    cmd.extend_from_slice(argv);
+    run_status(&cmd);
     let text = std::fs::read_to_string(&trace).unwrap();
     let mut out = BTreeSet::new();
     for line in text.lines() {
@@ -117,6 +139,42 @@ impl Corpus {
         img[73..77].copy_from_slice(b"\n \r\n");
         img[512..512 + desc.len()].copy_from_slice(desc.as_bytes());
         self.write(name, &img)
+    }
+
+    /// A fresh qcow2 from qemu-img flagged to keep its data in `data` (any
+    /// name), as a guest could write into its own disk.
+    fn qcow2_data_file(&self, name: &str, data: &str) -> PathBuf {
+        let p = self.dir.join(name);
+        let placeholder = self.dir.join(
+            "p".repeat(
+                data.len()
+                    .saturating_sub(self.dir.as_os_str().len() + 1)
+                    .max(1),
+            ),
+        );
+        let opt = format!("data_file={}", placeholder.display());
+        self.qemu_img(&[
+            "create",
+            "-q",
+            "-f",
+            "qcow2",
+            "-o",
+            &opt,
+            p.to_str().unwrap(),
+            "1M",
+        ]);
+        let mut bytes = std::fs::read(&p).unwrap();
+        let old = placeholder.to_str().unwrap().as_bytes();
+        let at = bytes.windows(old.len()).position(|w| w == old).unwrap();
+        // Same length keeps the extension's framing: pad the new name with NULs
+        // (qemu reads the name as a C string).
+        let mut new = data.as_bytes().to_vec();
+        assert!(new.len() <= old.len(), "placeholder too short");
+        new.resize(old.len(), 0);
+        bytes[at..at + old.len()].copy_from_slice(&new);
+        std::fs::write(&p, bytes).unwrap();
+        let _ = std::fs::remove_file(&placeholder);
+        p
     }
 
     fn qemu_img(&self, args: &[&str]) {
@@ -201,6 +259,7 @@ fn build(env: &TestEnv) -> (Vec<PathBuf>, PathBuf) {
         ),
         c.qcow2_backing("nulname.qcow2", b"beside-flat.vmdk\0/etc/shadow", "raw"),
         c.qcow2_backing("abs.qcow2", s.as_bytes(), "raw"),
+        c.qcow2_data_file("data.qcow2", s),
     ];
     // A name over 511 bytes: qemu cuts it and opens the cut name.
     let long_dir = dir.join("a".repeat(200)).join("b".repeat(200));
@@ -303,6 +362,12 @@ fn whatever_qemu_opens_vmcraft_has_seen_and_judged() {
         let others: BTreeSet<PathBuf> = opened.into_iter().filter(|p| p != image).collect();
         if others.contains(&sentinel) {
             reached += 1;
+        } else {
+            // These must make qemu open the sentinel, or the check proves nothing.
+            assert!(
+                !["eq.vmdk", "embedded.img", "data.qcow2", "abs.qcow2"].contains(&what.as_str()),
+                "{what}: qemu did not open the sentinel"
+            );
         }
         match our_references(image, &info) {
             Some(ours) => {
