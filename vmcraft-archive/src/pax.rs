@@ -24,7 +24,7 @@ use std::io::{self, Read};
 use std::rc::Rc;
 
 use crate::error::ErrorKind;
-use crate::limits::{MAX_LONG_NAME, MAX_PAX, over_limit, padded, refuse};
+use crate::limits::{padded, refuse};
 use crate::sparse::{MapBuilder, SparseMap, block_is_extended, header_is_extended};
 
 /// One PAX record.
@@ -190,29 +190,8 @@ impl<R: Read> PaxSplitter<R> {
         };
         // The `tar` crate reads these whole into memory (an `x` or `g` header
         // even without the ustar magic): bound them first.
-        match kind {
-            b'x' | b'g' if size > MAX_PAX => {
-                return Err(over_limit(format!(
-                    "pax extended header of {size} bytes (the limit is {MAX_PAX})"
-                )));
-            }
-            b'L' | b'K' if recognized && size > MAX_LONG_NAME => {
-                let what = if kind == b'L' { "name" } else { "link target" };
-                return Err(over_limit(format!(
-                    "GNU long {what} of {size} bytes (the limit is {MAX_LONG_NAME})"
-                )));
-            }
-            _ => {}
-        }
-        let extended = recognized && matches!(kind, b'x' | b'L' | b'K');
-        if extended {
-            self.pending_bytes += size;
-            if self.pending_bytes > MAX_PAX {
-                return Err(over_limit(format!(
-                    "extended headers of more than {MAX_PAX} bytes for one member (the limit)"
-                )));
-            }
-        }
+        let extended =
+            crate::limits::check_extended_header(kind, recognized, size, &mut self.pending_bytes)?;
         if recognized && kind == b'x' {
             let data = self.read_up_to(padded(size)? as usize)?;
             let records = (data.len() as u64 >= size)

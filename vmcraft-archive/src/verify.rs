@@ -12,7 +12,6 @@ use std::io;
 use std::os::unix::fs::FileExt;
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::limits::{MAX_LONG_NAME, MAX_PAX};
 use crate::pax;
 use crate::sparse::{MapBuilder, block_is_extended, header_is_extended};
 use crate::tar_in::{entry_components, truncated, unsafe_entry};
@@ -21,10 +20,6 @@ const CALL: &str = "tar_in";
 
 fn corrupt(what: String) -> Error {
     Error::new(ErrorKind::Corrupt, CALL, "", what)
-}
-
-fn over_limit(what: String) -> Error {
-    Error::new(ErrorKind::LimitExceeded, CALL, "", what)
 }
 
 /// A refusal from a shared checker (the sparse map), as the crate's error.
@@ -95,27 +90,10 @@ pub(crate) fn verify_plain(file: &File) -> Result<()> {
         let recognized = &hdr[257..262] == b"ustar";
         let kind = hdr[156];
         let mut data_off = off + 512;
-        match kind {
-            b'x' | b'g' if size > MAX_PAX => {
-                return Err(over_limit(format!(
-                    "pax extended header of {size} bytes (the limit is {MAX_PAX})"
-                )));
-            }
-            b'L' | b'K' if recognized && size > MAX_LONG_NAME => {
-                let what = if kind == b'L' { "name" } else { "link target" };
-                return Err(over_limit(format!(
-                    "GNU long {what} of {size} bytes (the limit is {MAX_LONG_NAME})"
-                )));
-            }
-            _ => {}
-        }
-        if recognized && matches!(kind, b'L' | b'K' | b'x') {
-            pending_bytes += size;
-            if pending_bytes > MAX_PAX {
-                return Err(over_limit(format!(
-                    "extended headers of more than {MAX_PAX} bytes for one member (the limit)"
-                )));
-            }
+        let extended =
+            crate::limits::check_extended_header(kind, recognized, size, &mut pending_bytes)
+                .map_err(refused)?;
+        if extended {
             let Some(next) = within(data_off, size) else {
                 return Err(corrupt(format!("bad extended header at offset {off}")));
             };
