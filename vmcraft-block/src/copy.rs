@@ -8,17 +8,27 @@
 //! large buffers otherwise; with `sparse` set, zero blocks inside the data are not
 //! written either. Every argument is checked before the destination is opened for
 //! writing, so a rejected copy changes nothing.
+//!
+//! A copy given a [`CancelToken`] checks it before each piece of work (a chunk of
+//! at most [`CANCEL_STEP`] bytes copied, zeroed or handed to `copy_file_range`).
+//! The source range is done in order, so once cancelled the destination holds
+//! the first N bytes of the range: the copy flushes them and fails with
+//! [`ErrorKind::Cancelled`] saying `cancelled after N of M bytes`.
 
 use std::fs::File;
 use std::os::unix::fs::{FileExt, FileTypeExt, MetadataExt};
 use std::os::unix::io::AsFd;
 use std::path::Path;
 
+use crate::cancel::CancelToken;
 use crate::device::{BlockDevice, DeviceNode, ImageFile};
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 
-/// Size of the copy buffer and of one `copy_file_range` request.
+/// Size of the copy buffer.
 const CHUNK: usize = 4 << 20;
+/// The most bytes one piece of work covers between two looks at the cancel
+/// token: one `copy_file_range` request, one range zeroed.
+pub const CANCEL_STEP: u64 = 64 << 20;
 /// Granularity of zero detection in sparse mode.
 const ZERO_BLOCK: usize = 4096;
 
@@ -47,6 +57,9 @@ pub struct CopyOptions<'a> {
     pub create: bool,
     /// Called with (bytes done, bytes total) as the copy advances.
     pub progress: Option<&'a dyn Fn(u64, u64)>,
+    /// Checked before each chunk: once cancelled, the copy flushes what it
+    /// wrote and fails with [`ErrorKind::Cancelled`].
+    pub cancel: Option<&'a CancelToken>,
 }
 
 impl std::fmt::Debug for CopyOptions<'_> {
@@ -59,6 +72,7 @@ impl std::fmt::Debug for CopyOptions<'_> {
             .field("append", &self.append)
             .field("create", &self.create)
             .field("progress", &self.progress.is_some())
+            .field("cancel", &self.cancel)
             .finish()
     }
 }
@@ -81,6 +95,12 @@ pub struct CopyStats {
 /// short"), and so is a device destination too small to hold it ("output too
 /// small"). A device destination is never truncated; a file destination grows as
 /// needed and is never shortened. Data is flushed before the call returns.
+///
+/// With `opts.cancel`, a cancelled copy stops at its next chunk and fails with
+/// [`ErrorKind::Cancelled`] (`copy_device_to_device: SRC: cancelled after N of M
+/// bytes`): bytes `destoffset..destoffset+N` of the destination then hold the
+/// source's `srcoffset..srcoffset+N`, flushed, and nothing past them was
+/// written by this call. Cancelled before it starts, it touches nothing.
 ///
 /// ```no_run
 /// use vmcraft_block::{copy_device_to_device, CopyOptions};
@@ -115,6 +135,34 @@ pub fn dd_copy(
     let size = dd_size("dd_copy", src.display(), count, blocksize)?;
     let opts = CopyOptions {
         size,
+        ..Default::default()
+    };
+    copy_impl("dd_copy", src, dest.as_ref(), &opts)
+}
+
+/// [`dd_copy`] that stops when `cancel` is cancelled (checked before each
+/// chunk), failing with [`ErrorKind::Cancelled`] after flushing what it wrote.
+///
+/// ```no_run
+/// use vmcraft_block::{CancelToken, ErrorKind, copy::dd_copy_cancellable};
+/// let token = CancelToken::new();
+/// token.cancel();
+/// let err = dd_copy_cancellable("/dev/loop0", "/dev/loop1", None, 512, &token).unwrap_err();
+/// assert_eq!(err.kind(), ErrorKind::Cancelled);
+/// # Ok::<(), vmcraft_block::Error>(())
+/// ```
+pub fn dd_copy_cancellable(
+    src: impl AsRef<Path>,
+    dest: impl AsRef<Path>,
+    count: Option<u64>,
+    blocksize: u64,
+    cancel: &CancelToken,
+) -> Result<CopyStats> {
+    let src = src.as_ref();
+    let size = dd_size("dd_copy", src.display(), count, blocksize)?;
+    let opts = CopyOptions {
+        size,
+        cancel: Some(cancel),
         ..Default::default()
     };
     copy_impl("dd_copy", src, dest.as_ref(), &opts)
@@ -250,6 +298,14 @@ fn copy_impl(
         None => src_size - srcoffset,
     };
 
+    if let Some(t) = opts.cancel {
+        // Cancelled before it started: nothing is touched.
+        t.check(
+            call,
+            src_path.display(),
+            format!("cancelled after 0 of {size} bytes"),
+        )?;
+    }
     if !opts.create || dest_path.exists() {
         // Fail on a missing or wrong-typed destination before creating anything.
         let meta = std::fs::metadata(dest_path)
@@ -324,14 +380,26 @@ fn copy_impl(
         done: 0,
         total: size,
         progress: opts.progress,
+        cancel: opts.cancel,
     };
     let end = srcoffset + size;
-    for (start, stop, is_data) in extents(&src, srcoffset, end)? {
-        if is_data {
-            job.copy_data(start, stop)?;
-        } else {
-            job.fill_hole(start, stop)?;
+    let copied = extents(&src, srcoffset, end).and_then(|extents| {
+        extents.into_iter().try_for_each(|(start, stop, is_data)| {
+            if is_data {
+                job.copy_data(start, stop)
+            } else {
+                job.fill_hole(start, stop)
+            }
+        })
+    });
+    if let Err(e) = copied {
+        if e.kind() == ErrorKind::Cancelled {
+            // What was written before the cancellation is kept, and made
+            // durable: the error promises it. A failed flush is the error then.
+            dest.dev().flush().map_err(|e| e.with_call(call))?;
+            tracing::debug!(call, src = %src_path.display(), dest = %dest_path.display(), ?job.stats, "copy cancelled");
         }
+        return Err(e);
     }
     dest.dev().flush().map_err(|e| e.with_call(call))?;
     tracing::debug!(call, src = %src_path.display(), dest = %dest_path.display(), ?job.stats, "copy finished");
@@ -394,11 +462,24 @@ struct Job<'a> {
     done: u64,
     total: u64,
     progress: Option<&'a dyn Fn(u64, u64)>,
+    cancel: Option<&'a CancelToken>,
 }
 
 impl Job<'_> {
     fn dest_off(&self, src_off: u64) -> u64 {
         (src_off as i128 + self.delta) as u64
+    }
+
+    /// Stop here when cancelled: everything before `done` is copied.
+    fn check_cancel(&self) -> Result<()> {
+        match self.cancel {
+            Some(t) => t.check(
+                self.call,
+                self.src_path.display(),
+                format!("cancelled after {} of {} bytes", self.done, self.total),
+            ),
+            None => Ok(()),
+        }
     }
 
     fn advance(&mut self, n: u64) {
@@ -418,14 +499,21 @@ impl Job<'_> {
         } else {
             self.dest_zero_from.saturating_sub(dstart).min(len)
         };
-        if zero_len > 0 {
+        // Zeroed in steps (BLKZEROOUT on a large range takes a while), then
+        // what already reads as zeros in one.
+        let mut zeroed = 0;
+        while zeroed < zero_len {
+            self.check_cancel()?;
+            let n = (zero_len - zeroed).min(CANCEL_STEP);
             self.dest
                 .dev()
-                .write_zeroes(dstart, zero_len)
+                .write_zeroes(dstart + zeroed, n)
                 .map_err(|e| e.with_call(self.call))?;
+            zeroed += n;
+            self.advance(n);
         }
         self.stats.bytes_skipped += len - zero_len;
-        self.advance(len);
+        self.advance(len - zero_len);
         Ok(())
     }
 
@@ -438,6 +526,7 @@ impl Job<'_> {
             self.buf = vec![0u8; CHUNK];
         }
         while pos < end {
+            self.check_cancel()?;
             let n = (end - pos).min(CHUNK as u64) as usize;
             let mut buf = std::mem::take(&mut self.buf);
             let result = self.copy_chunk(&mut buf[..n], pos);
@@ -454,9 +543,10 @@ impl Job<'_> {
     fn copy_file_range(&mut self, start: u64, end: u64) -> Result<u64> {
         let mut pos = start;
         while pos < end {
+            self.check_cancel()?;
             let mut off_in = pos as i64;
             let mut off_out = self.dest_off(pos) as i64;
-            let want = (end - pos).min(1 << 30) as usize;
+            let want = (end - pos).min(CANCEL_STEP) as usize;
             match nix::fcntl::copy_file_range(
                 self.src.file().as_fd(),
                 Some(&mut off_in),

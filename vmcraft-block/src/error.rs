@@ -40,6 +40,9 @@ pub enum ErrorKind {
     ToolMissing,
     /// The device or resource is busy.
     Busy,
+    /// The call was cancelled through its [`crate::CancelToken`]: it stopped at
+    /// a check, left what it wrote consistent, and says how far it got.
+    Cancelled,
 }
 
 /// The error type of `vmcraft-block`.
@@ -190,6 +193,9 @@ impl std::error::Error for Error {
 
 fn kind_of_io(err: &io::Error) -> ErrorKind {
     use io::ErrorKind as K;
+    if crate::cancel::is_cancelled_io(err) {
+        return ErrorKind::Cancelled;
+    }
     match err.kind() {
         K::NotFound => ErrorKind::NotFound,
         K::InvalidInput => ErrorKind::InvalidArgument,

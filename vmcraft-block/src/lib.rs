@@ -16,6 +16,9 @@
 //!   [`blockdev_getsz`], ...), in-process through ioctls.
 //! - [`copy_device_to_device`] and [`dd_copy`]: sparse-aware copies that cost time
 //!   in proportion to the data, not the image size.
+//! - [`CancelToken`]: cooperative cancellation shared by every crate's long calls
+//!   (copies here, tar in vmcraft-archive, the facade's handle): a cancelled call
+//!   returns an error of kind [`ErrorKind::Cancelled`] instead of running on.
 //! - [`LoopDevice`]: loop devices by direct ioctls, detached on drop.
 //! - [`retry_with_backoff`] with an injectable [`Clock`].
 //!
@@ -35,6 +38,7 @@
 
 #![deny(missing_docs)]
 
+pub mod cancel;
 pub mod command;
 pub mod copy;
 pub mod device;
@@ -48,6 +52,7 @@ mod wait;
 #[cfg(feature = "test-utils")]
 pub mod testing;
 
+pub use cancel::CancelToken;
 pub use command::{
     Command, CommandFailure, CommandRunner, ExitStatus, Output, SystemRunner, find_tool,
     has_command,
