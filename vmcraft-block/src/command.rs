@@ -8,6 +8,12 @@
 //! `tracing`, and turns a failure into an [`Error`] whose
 //! [`CommandFailure`] carries the command line, the exit status or signal, stdout,
 //! and the trimmed stderr.
+//!
+//! Children are tied to this process (see [`SystemRunner`]): each leads its own
+//! process group, which a timeout kills as a whole, and the kernel kills it if
+//! this process dies. Long-lived processes are started with
+//! [`CommandRunner::spawn`] as a [`Supervised`] process instead of being left to
+//! daemonize.
 
 use std::ffi::{OsStr, OsString};
 use std::fmt;
@@ -17,6 +23,8 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use crate::error::{Error, ErrorKind, Result};
+use crate::process;
+use crate::supervised::Supervised;
 
 /// A program to run, with its arguments, extra environment, optional standard
 /// input and optional timeout. Built with chained methods:
@@ -132,7 +140,7 @@ impl fmt::Debug for Command {
     }
 }
 
-fn quote_word(w: &str) -> String {
+pub(crate) fn quote_word(w: &str) -> String {
     let plain = !w.is_empty()
         && w.chars()
             .all(|c| c.is_ascii_alphanumeric() || "-_./=:,+@%".contains(c));
@@ -302,6 +310,32 @@ pub trait CommandRunner: Send + Sync {
             Err(command_failed(cmd, &out))
         }
     }
+
+    /// Start `cmd` as a long-lived [`Supervised`] process (a daemon kept in the
+    /// foreground: qemu-storage-daemon, qemu-nbd's server, a FUSE driver) and
+    /// return once it runs. It dies with this process, and is stopped when the
+    /// handle is stopped or dropped. `cmd` takes no stdin bytes and no timeout.
+    ///
+    /// The default refuses with [`ErrorKind::Unsupported`]: a runner that only
+    /// runs commands to completion cannot supervise one. [`SystemRunner`] starts
+    /// it for real; the test fake scripts it with a real stand-in process.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use vmcraft_block::{Command, CommandRunner, SystemRunner};
+    /// let mut server = SystemRunner::new().spawn(&Command::new("sleep").arg("1000"))?;
+    /// assert!(server.is_alive());
+    /// server.stop(Duration::from_secs(5))?;
+    /// # Ok::<(), vmcraft_block::Error>(())
+    /// ```
+    fn spawn(&self, cmd: &Command) -> Result<Supervised> {
+        Err(Error::new(
+            ErrorKind::Unsupported,
+            "spawn",
+            cmd.program().to_string_lossy(),
+            format!("this command runner cannot start supervised processes: `{cmd}`"),
+        ))
+    }
 }
 
 /// Build the error for a command that ran and exited unsuccessfully.
@@ -324,11 +358,19 @@ impl<R: CommandRunner + ?Sized> CommandRunner for &R {
     fn execute(&self, cmd: &Command) -> Result<Output> {
         (**self).execute(cmd)
     }
+
+    fn spawn(&self, cmd: &Command) -> Result<Supervised> {
+        (**self).spawn(cmd)
+    }
 }
 
 impl<R: CommandRunner + ?Sized> CommandRunner for Box<R> {
     fn execute(&self, cmd: &Command) -> Result<Output> {
         (**self).execute(cmd)
+    }
+
+    fn spawn(&self, cmd: &Command) -> Result<Supervised> {
+        (**self).spawn(cmd)
     }
 }
 
@@ -336,10 +378,30 @@ impl<R: CommandRunner + ?Sized> CommandRunner for std::sync::Arc<R> {
     fn execute(&self, cmd: &Command) -> Result<Output> {
         (**self).execute(cmd)
     }
+
+    fn spawn(&self, cmd: &Command) -> Result<Supervised> {
+        (**self).spawn(cmd)
+    }
 }
 
 /// The real runner: spawns the program (no shell), feeds stdin, collects stdout and
 /// stderr, enforces the timeout, and logs each command with `tracing`.
+///
+/// Every child is tied to this process:
+///
+/// - it leads a process group of its own. On a timeout the whole group is
+///   killed (SIGKILL), not just the direct child, so a shell's or a tool's own
+///   children go too; and when the command exits, whatever it left running in
+///   its group is killed. (A child that calls `setsid`, as a daemonizing tool
+///   does, leaves the group: long-lived processes are started in the foreground
+///   with [`CommandRunner::spawn`] instead.) Being in its own group, it does not
+///   get the terminal's Ctrl-C: the caller decides how to stop.
+/// - it gets `PR_SET_PDEATHSIG(SIGKILL)`: if this process dies (even by
+///   SIGKILL), the kernel kills the command. The signal is tied to the thread
+///   that forks, which here is the calling thread, and it waits for the child,
+///   so the signal fires only when the process (or that thread, mid-call) dies.
+/// - it is never reaped before the last signal to its group was sent, so a
+///   signal cannot reach an unrelated process that reused its pid.
 #[derive(Debug, Clone, Default)]
 pub struct SystemRunner {
     _private: (),
@@ -357,7 +419,8 @@ impl CommandRunner for SystemRunner {
         let started = Instant::now();
         let program = resolve_program(cmd.program())?;
         tracing::debug!(command = %cmd, "running");
-        let mut child = std::process::Command::new(&program)
+        let mut command = std::process::Command::new(&program);
+        command
             .args(cmd.get_args())
             .envs(cmd.get_env().iter().map(|(k, v)| (k, v)))
             .stdin(if cmd.get_stdin().is_some() {
@@ -366,9 +429,11 @@ impl CommandRunner for SystemRunner {
                 Stdio::null()
             })
             .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .map_err(|e| spawn_failed(cmd, e))?;
+            .stderr(Stdio::piped());
+        process::confine(&mut command);
+        let mut child = command.spawn().map_err(|e| spawn_failed(cmd, e))?;
+        let pid = child.id();
+        let pidfd = process::pidfd_open(pid);
 
         // Feed stdin and drain both pipes on their own threads so that no pipe can
         // fill up and deadlock the child.
@@ -383,33 +448,52 @@ impl CommandRunner for SystemRunner {
             }
             _ => None,
         };
-        let stdout_thread = drain(child.stdout.take());
-        let stderr_thread = drain(child.stderr.take());
+        let (closed_tx, closed_rx) = std::sync::mpsc::channel::<()>();
+        let stdout_thread = drain(child.stdout.take(), closed_tx.clone());
+        let stderr_thread = drain(child.stderr.take(), closed_tx);
 
-        let status = match cmd.get_timeout() {
-            None => child.wait().map_err(|e| spawn_failed(cmd, e))?,
-            Some(limit) => match wait_until(&mut child, started + limit) {
-                Ok(Some(status)) => status,
-                Ok(None) => {
-                    let _ = child.kill();
-                    let _ = child.wait();
-                    tracing::warn!(command = %cmd, ?limit, "timed out; killed");
-                    return Err(Error::from_command(
-                        CommandFailure {
-                            program: cmd.program().to_string_lossy().into_owned(),
-                            argv: cmd.argv(),
-                            status: None,
-                            stdout: Vec::new(),
-                            stderr: String::new(),
-                            spawn_error: None,
-                            timed_out: Some(limit),
-                        },
-                        ErrorKind::Timeout,
-                    ));
+        // Wait for the child to exit within the timeout. It is not reaped yet, so
+        // its group id is still ours to signal: whatever is left in the group
+        // goes, on a timeout the command and its children, after an exit the
+        // strays it left behind. Then its pipes close, unless something that left
+        // the group holds them; that is bounded by the timeout too.
+        let deadline = cmd.get_timeout().map(|t| started + t);
+        let mut finished = process::wait_exit(pid, pidfd.as_ref(), deadline);
+        process::signal_group(pid, libc::SIGKILL);
+        if finished {
+            for _ in 0..2 {
+                let closed = match deadline {
+                    None => closed_rx.recv().is_ok(),
+                    Some(d) => closed_rx
+                        .recv_timeout(d.saturating_duration_since(Instant::now()))
+                        .is_ok(),
+                };
+                if !closed {
+                    finished = false;
+                    break;
                 }
-                Err(e) => return Err(spawn_failed(cmd, e)),
-            },
-        };
+            }
+        }
+        if !finished {
+            let limit = cmd.get_timeout().unwrap_or_default();
+            let _ = child.wait();
+            // The drain threads end when the last holder of the pipes is gone;
+            // they are not waited for (one that left the group may hold them).
+            tracing::warn!(command = %cmd, ?limit, "timed out; killed its process group");
+            return Err(Error::from_command(
+                CommandFailure {
+                    program: cmd.program().to_string_lossy().into_owned(),
+                    argv: cmd.argv(),
+                    status: None,
+                    stdout: Vec::new(),
+                    stderr: String::new(),
+                    spawn_error: None,
+                    timed_out: Some(limit),
+                },
+                ErrorKind::Timeout,
+            ));
+        }
+        let status = child.wait().map_err(|e| spawn_failed(cmd, e))?;
         if let Some(t) = stdin_thread {
             let _ = t.join();
         }
@@ -428,37 +512,28 @@ impl CommandRunner for SystemRunner {
         );
         Ok(out)
     }
+
+    fn spawn(&self, cmd: &Command) -> Result<Supervised> {
+        Supervised::spawn(cmd)
+    }
 }
 
-fn drain<R: Read + Send + 'static>(pipe: Option<R>) -> std::thread::JoinHandle<Vec<u8>> {
+/// Read `pipe` to its end on a thread of its own; say so on `closed` at the end.
+fn drain<R: Read + Send + 'static>(
+    pipe: Option<R>,
+    closed: std::sync::mpsc::Sender<()>,
+) -> std::thread::JoinHandle<Vec<u8>> {
     std::thread::spawn(move || {
         let mut buf = Vec::new();
         if let Some(mut p) = pipe {
             let _ = p.read_to_end(&mut buf);
         }
+        let _ = closed.send(());
         buf
     })
 }
 
-fn wait_until(
-    child: &mut std::process::Child,
-    deadline: Instant,
-) -> std::io::Result<Option<std::process::ExitStatus>> {
-    let mut pause = Duration::from_micros(200);
-    loop {
-        if let Some(status) = child.try_wait()? {
-            return Ok(Some(status));
-        }
-        let now = Instant::now();
-        if now >= deadline {
-            return Ok(None);
-        }
-        std::thread::sleep(pause.min(deadline - now));
-        pause = (pause * 2).min(Duration::from_millis(20));
-    }
-}
-
-fn spawn_failed(cmd: &Command, e: std::io::Error) -> Error {
+pub(crate) fn spawn_failed(cmd: &Command, e: std::io::Error) -> Error {
     let kind = if e.kind() == std::io::ErrorKind::NotFound {
         ErrorKind::ToolMissing
     } else {
@@ -478,7 +553,7 @@ fn spawn_failed(cmd: &Command, e: std::io::Error) -> Error {
     )
 }
 
-fn resolve_program(program: &OsStr) -> Result<PathBuf> {
+pub(crate) fn resolve_program(program: &OsStr) -> Result<PathBuf> {
     if Path::new(program).components().count() > 1 {
         return Ok(PathBuf::from(program));
     }

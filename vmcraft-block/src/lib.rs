@@ -11,7 +11,12 @@
 //!   stream.
 //! - [`CommandRunner`]: runs a structured [`Command`] (program, args, env, stdin,
 //!   timeout; never a shell). [`SystemRunner`] is the real one; the scripted
-//!   `testing::FakeRunner` (feature `test-utils`) records calls for tests.
+//!   `testing::FakeRunner` (feature `test-utils`) records calls for tests. Every
+//!   child leads its own process group (a timeout kills the group) and is killed
+//!   by the kernel if this process dies.
+//! - [`Supervised`]: a long-lived child (a daemon kept in the foreground, a FUSE
+//!   driver) that dies with this process, tracked by a pidfd, stopped on drop;
+//!   started with [`CommandRunner::spawn`].
 //! - The `blockdev_*` queries with libguestfs names ([`blockdev_getsize64`],
 //!   [`blockdev_getsz`], ...), in-process through ioctls.
 //! - [`copy_device_to_device`] and [`dd_copy`]: sparse-aware copies that cost time
@@ -45,8 +50,10 @@ pub mod device;
 mod error;
 mod ioctl;
 pub mod loopdev;
+mod process;
 pub mod queries;
 pub mod retry;
+pub mod supervised;
 mod wait;
 
 #[cfg(feature = "test-utils")]
@@ -68,4 +75,5 @@ pub use queries::{
     blockdev_getsz, blockdev_rereadpt, blockdev_setro, blockdev_setrw,
 };
 pub use retry::{Clock, RecordingClock, RetryPolicy, SystemClock, retry_with_backoff};
+pub use supervised::Supervised;
 pub use wait::{wait_for_path, wait_until};

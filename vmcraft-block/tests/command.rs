@@ -1,7 +1,14 @@
 //! The real SystemRunner against real programs: stdout, stdin, exit status, signals,
-//! timeouts, missing tools; and the error text every failure carries.
+//! timeouts, missing tools; and the error text every failure carries. Children
+//! are tied to the runner: a timeout kills the command's whole process group,
+//! strays it leaves in its group go when it exits, and a runner that is SIGKILLed
+//! takes its command with it.
+
+mod common;
 
 use std::time::Duration;
+
+use common::{helper, helper_marker, kill_9, marker, processes_with, wait_for_process, wait_gone};
 
 use vmcraft_block::{Command, CommandRunner, ErrorKind, ExitStatus, SystemRunner, error_chain};
 
@@ -96,4 +103,78 @@ fn finds_sbin_tools_even_without_sbin_on_path() {
     let dirs = vmcraft_block::command::tool_search_path();
     assert!(dirs.iter().any(|d| d.ends_with("sbin")));
     assert!(vmcraft_block::find_tool("mkfs.ext4").unwrap().is_absolute());
+}
+
+#[test]
+fn a_timeout_kills_the_whole_process_group() {
+    // The shell forks a grandchild (in the background) and waits on a child: both
+    // must go, not just the shell.
+    let m = marker();
+    let script = format!("sleep {m} & sleep {m}; echo never");
+    let err = SystemRunner::new()
+        .run(
+            &Command::new("sh")
+                .args(["-c", &script])
+                .timeout(Duration::from_millis(300)),
+        )
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Timeout);
+    assert!(err.to_string().contains("timed out after"), "{err}");
+    wait_gone(&m);
+}
+
+#[test]
+fn strays_a_command_leaves_in_its_group_are_killed_when_it_exits() {
+    let m = marker();
+    // Without the group kill this would return at once and leave `sleep` running.
+    let script = format!("sleep {m} >/dev/null 2>&1 & echo started");
+    let out = SystemRunner::new()
+        .run(&Command::new("sh").args(["-c", &script]))
+        .unwrap();
+    assert_eq!(out.stdout_str(), "started\n");
+    wait_gone(&m);
+
+    // A stray holding the output pipes no longer keeps the call waiting either.
+    let m = marker();
+    let out = SystemRunner::new()
+        .run(&Command::new("sh").args(["-c", &format!("sleep {m} & echo started")]))
+        .unwrap();
+    assert_eq!(out.stdout_str(), "started\n");
+    wait_gone(&m);
+}
+
+#[test]
+fn each_command_leads_its_own_process_group() {
+    let out = SystemRunner::new()
+        .run(&Command::new("sh").args(["-c", "echo $$; ps -o pgid= -p $$"]))
+        .unwrap();
+    let lines: Vec<&str> = out.stdout_str().leak().lines().collect();
+    assert_eq!(lines[0].trim(), lines[1].trim(), "pid == pgid");
+    assert_ne!(
+        lines[1].trim().parse::<i32>().unwrap(),
+        nix::unistd::getpgrp().as_raw()
+    );
+}
+
+/// Run as a helper by `a_command_dies_with_its_runner`: runs `sleep MARKER`
+/// through the SystemRunner and blocks in it until killed.
+#[test]
+#[ignore = "helper process for a_command_dies_with_its_runner"]
+fn helper_runs_a_command() {
+    let Some(m) = helper_marker() else { return };
+    let _ = SystemRunner::new().run(&Command::new("sleep").arg(&m));
+    unreachable!("the helper is SIGKILLed while its command runs");
+}
+
+#[test]
+fn a_command_dies_with_its_runner() {
+    let m = marker();
+    let runner = helper("helper_runs_a_command", &m);
+    let pids = wait_for_process(&m);
+    assert_eq!(pids.len(), 1, "{pids:?}");
+    // SIGKILL: no destructor, no handler runs in the runner; only the kernel's
+    // parent-death signal can take the command with it.
+    kill_9(runner);
+    wait_gone(&m);
+    assert!(processes_with(&m).is_empty());
 }

@@ -1,18 +1,37 @@
 //! [`FakeRunner`]: a scripted, recording [`CommandRunner`] for unit tests.
+//!
+//! Commands run to completion ([`CommandRunner::execute`]) are answered from the
+//! script without running anything. Supervised processes
+//! ([`CommandRunner::spawn`]) cannot be faked without a process to supervise, so
+//! the fake starts a small real stand-in: one that prints the scripted output
+//! and exits with the scripted status, or a command the test gives (a shell
+//! script simulating the tool, or [`Response::running`]'s `sleep`). The
+//! [`Supervised`] handle the caller gets is then real in every way (pid, pidfd,
+//! exit status, captured stderr, stop), and its messages name the command that
+//! was asked for.
 
 use std::collections::VecDeque;
+use std::os::unix::ffi::OsStrExt;
 use std::sync::Mutex;
 
-use crate::command::{Command, CommandRunner, Output};
+use crate::command::{Command, CommandRunner, ExitStatus, Output, SystemRunner};
 use crate::error::{Error, ErrorKind, Result};
+use crate::supervised::Supervised;
 
 /// What the fake answers to a command.
 #[derive(Debug, Clone)]
 pub enum Response {
-    /// The command "ran" and produced this.
+    /// The command "ran" and produced this. Asked to [`CommandRunner::spawn`]
+    /// it, the fake starts a stand-in that prints this and exits with its
+    /// status.
     Output(Output),
     /// The command could not be run: an error of this kind and message.
     Error(ErrorKind, String),
+    /// Run this real command in its place, with the asked command's arguments
+    /// and environment appended to its own (so a script stand-in sees them as
+    /// `"$@"`): to completion for [`CommandRunner::execute`], supervised for
+    /// [`CommandRunner::spawn`].
+    Process(Command),
 }
 
 impl Response {
@@ -30,6 +49,39 @@ impl Response {
     pub fn error(kind: ErrorKind, message: impl Into<String>) -> Self {
         Response::Error(kind, message.into())
     }
+
+    /// Run `stand_in` in place of the command (see [`Response::Process`]).
+    pub fn process(stand_in: Command) -> Self {
+        Response::Process(stand_in)
+    }
+
+    /// For a spawned command: a stand-in that runs until it is stopped (`sleep`).
+    pub fn running() -> Self {
+        Response::Process(Command::new("sleep").arg("infinity"))
+    }
+}
+
+/// `stand_in` with `asked`'s arguments and environment appended.
+fn standing_in(stand_in: &Command, asked: &Command) -> Command {
+    let mut c = stand_in.clone().args(asked.get_args());
+    for (k, v) in asked.get_env() {
+        c = c.env(k, v);
+    }
+    c
+}
+
+/// A process that prints `out` and ends as it says.
+fn printing(out: &Output) -> Command {
+    let end = match out.status {
+        ExitStatus::Code(c) => format!("exit {c}"),
+        ExitStatus::Signal(s) => format!("kill -{s} $$"),
+    };
+    Command::new("sh")
+        .arg("-c")
+        .arg(format!("printf %s \"$1\"; printf %s \"$2\" >&2; {end}"))
+        .arg("vmcraft-fake")
+        .arg(std::ffi::OsStr::from_bytes(&out.stdout))
+        .arg(std::ffi::OsStr::from_bytes(&out.stderr))
 }
 
 enum Matcher {
@@ -72,7 +124,25 @@ struct State {
 /// Expectations ([`FakeRunner::expect`]) must arrive in order, each once; stubs
 /// ([`FakeRunner::stub`]) answer any matching command any number of times. Anything
 /// else is an unexpected command: it fails, and [`FakeRunner::verify`] reports it
-/// together with any expectation that was never met.
+/// together with any expectation that was never met. Commands run and commands
+/// spawned share one script; a spawned one is answered by a real stand-in
+/// process (see the module documentation).
+///
+/// ```
+/// use std::time::Duration;
+/// use vmcraft_block::{Command, CommandRunner, ExitStatus};
+/// use vmcraft_block::testing::{FakeRunner, Response};
+/// let fake = FakeRunner::new();
+/// fake.expect(&["qemu-storage-daemon", "--export", "x"], Response::fail(1, "no such export"))
+///     .expect_prefix(&["fusefat"], Response::running());
+/// let failed = fake.spawn(&Command::new("qemu-storage-daemon").args(["--export", "x"])).unwrap();
+/// assert_eq!(failed.wait_timeout(Duration::from_secs(30)), Some(ExitStatus::Code(1)));
+/// assert!(failed.exit_error().to_string().contains("`qemu-storage-daemon --export x` failed"));
+/// let mut driver = fake.spawn(&Command::new("fusefat").args(["-f", "/dev/loop0p1", "/mnt"])).unwrap();
+/// assert!(driver.is_alive());
+/// driver.stop(Duration::from_secs(5)).unwrap();
+/// fake.verify();
+/// ```
 ///
 /// ```
 /// use vmcraft_block::{Command, CommandRunner};
@@ -172,8 +242,16 @@ impl FakeRunner {
     }
 }
 
-impl CommandRunner for FakeRunner {
-    fn execute(&self, cmd: &Command) -> Result<Output> {
+/// A scripted answer that is not an error.
+enum Answer {
+    Output(Output),
+    Process(Command),
+}
+
+impl FakeRunner {
+    /// Record `cmd` and find its answer: the script's next expectation, else a
+    /// stub; an unexpected command is recorded as a problem and fails.
+    fn answer(&self, cmd: &Command) -> Result<Answer> {
         let argv = cmd.argv();
         let mut st = self.lock();
         st.calls.push(cmd.clone());
@@ -186,8 +264,9 @@ impl CommandRunner for FakeRunner {
                 .map(|s| s.response.clone())
         };
         match response {
-            Some(Response::Output(o)) => Ok(o),
             Some(Response::Error(kind, msg)) => Err(Error::new(kind, "fake", cmd.to_string(), msg)),
+            Some(Response::Output(o)) => Ok(Answer::Output(o)),
+            Some(Response::Process(c)) => Ok(Answer::Process(c)),
             None => {
                 let next = st.script.front().map(|e| e.matcher.describe());
                 let msg = match next {
@@ -198,6 +277,29 @@ impl CommandRunner for FakeRunner {
                 Err(Error::new(ErrorKind::CommandFailed, "fake", "", msg))
             }
         }
+    }
+}
+
+impl CommandRunner for FakeRunner {
+    fn execute(&self, cmd: &Command) -> Result<Output> {
+        match self.answer(cmd)? {
+            Answer::Output(o) => Ok(o),
+            Answer::Process(stand_in) => SystemRunner::new().execute(&standing_in(&stand_in, cmd)),
+        }
+    }
+
+    fn spawn(&self, cmd: &Command) -> Result<Supervised> {
+        if cmd.get_stdin().is_some() || cmd.get_timeout().is_some() {
+            // The same refusal the real runner gives.
+            return Supervised::spawn(cmd);
+        }
+        let stand_in = match self.answer(cmd)? {
+            Answer::Output(o) => printing(&o),
+            Answer::Process(stand_in) => standing_in(&stand_in, cmd),
+        };
+        let mut p = Supervised::spawn(&stand_in)?;
+        p.set_command(cmd);
+        Ok(p)
     }
 }
 
@@ -245,6 +347,83 @@ mod tests {
             msg.contains("unexpected command `b`") && msg.contains("never run: a"),
             "{msg}"
         );
+    }
+
+    #[test]
+    fn spawned_commands_get_real_stand_ins_named_after_the_command() {
+        use std::time::Duration;
+        let fake = FakeRunner::new();
+        fake.expect(
+            &["qemu-nbd", "--connect=/dev/nbd0", "x"],
+            Response::fail(1, "qemu-nbd: Failed to blk_new_open 'x'"),
+        )
+        .expect_prefix(
+            &["tool"],
+            Response::process(Command::new("sh").args([
+                "-c",
+                "printf '%s|' \"$@\" \"$VMCRAFT_X\"; exec sleep infinity",
+                "stand-in",
+            ])),
+        )
+        .expect(
+            &["missing"],
+            Response::error(ErrorKind::ToolMissing, "gone"),
+        );
+
+        let p = fake
+            .spawn(&Command::new("qemu-nbd").args(["--connect=/dev/nbd0", "x"]))
+            .unwrap();
+        assert_eq!(
+            p.wait_timeout(Duration::from_secs(60)),
+            Some(ExitStatus::Code(1))
+        );
+        assert_eq!(p.command().to_string(), "qemu-nbd --connect=/dev/nbd0 x");
+        assert_eq!(
+            p.exit_error().to_string(),
+            "qemu-nbd: command `qemu-nbd --connect=/dev/nbd0 x` failed with exit status 1: \
+             qemu-nbd: Failed to blk_new_open 'x'"
+        );
+
+        let mut p = fake
+            .spawn(
+                &Command::new("tool")
+                    .args(["a b", "c"])
+                    .env("VMCRAFT_X", "42"),
+            )
+            .unwrap();
+        crate::wait_until("the stand-in's output", Duration::from_secs(60), || {
+            p.stdout() == b"a b|c|42|"
+        })
+        .unwrap();
+        assert!(p.is_alive());
+        assert_eq!(
+            p.stop(Duration::from_secs(5)).unwrap(),
+            ExitStatus::Signal(libc::SIGTERM)
+        );
+
+        let e = fake.spawn(&Command::new("missing")).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::ToolMissing);
+        let e = fake.spawn(&Command::new("unscripted")).unwrap_err();
+        assert!(
+            e.to_string().contains("unexpected command `unscripted`"),
+            "{e}"
+        );
+        let r = std::panic::catch_unwind(|| fake.verify());
+        assert!(r.is_err(), "the unexpected spawn is reported");
+    }
+
+    #[test]
+    fn a_process_response_runs_for_real_when_executed() {
+        let fake = FakeRunner::new();
+        fake.stub(
+            &["lvm"],
+            Response::process(Command::new("sh").args(["-c", "echo \"$@\"; exit 3", "lvm"])),
+        );
+        let out = fake
+            .execute(&Command::new("lvm").args(["pvs", "x"]))
+            .unwrap();
+        assert_eq!(out.stdout_str(), "pvs x\n");
+        assert_eq!(out.status, ExitStatus::Code(3));
     }
 
     #[test]
