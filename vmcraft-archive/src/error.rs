@@ -39,6 +39,11 @@ pub enum ErrorKind {
     PermissionDenied,
     /// Any other I/O failure.
     Io,
+    /// The call was cancelled through the [`crate::CancelToken`] of its options:
+    /// it stopped between entries or inside a file's data, left the tree
+    /// consistent (see [`crate::tar_in`], [`crate::tar_out`]) and says how far it
+    /// got.
+    Cancelled,
 }
 
 /// The error type of `vmcraft-archive`.
@@ -181,7 +186,9 @@ impl From<Error> for io::Error {
             ErrorKind::Corrupt | ErrorKind::LimitExceeded => io::ErrorKind::InvalidData,
             ErrorKind::Unsupported => io::ErrorKind::Unsupported,
             ErrorKind::PermissionDenied => io::ErrorKind::PermissionDenied,
-            ErrorKind::WrongType | ErrorKind::Io => io::ErrorKind::Other,
+            // Other, never Interrupted (read loops retry that); the cancellation
+            // stays recognisable through the source (`is_cancelled_io`).
+            ErrorKind::WrongType | ErrorKind::Io | ErrorKind::Cancelled => io::ErrorKind::Other,
         };
         io::Error::new(kind, e)
     }
@@ -189,6 +196,9 @@ impl From<Error> for io::Error {
 
 pub(crate) fn kind_of_io(err: &io::Error) -> ErrorKind {
     use io::ErrorKind as K;
+    if vmcraft_block::cancel::is_cancelled_io(err) {
+        return ErrorKind::Cancelled;
+    }
     match err.kind() {
         K::NotFound => ErrorKind::NotFound,
         K::AlreadyExists => ErrorKind::AlreadyExists,

@@ -45,7 +45,10 @@
 //!   keeps from one entry to the next, however many entries a small compressed
 //!   stream holds: directory records and delayed symlinks (limits in
 //!   [`TarInOptions`]), and the messages of [`TarStats`] (the first 1000 kept,
-//!   all counted).
+//!   all counted). A [`CancelToken`] in the options stops a long call from
+//!   another thread: it fails with [`ErrorKind::Cancelled`] at its next check
+//!   (each entry, and inside large files), `tar_in` leaving no placeholder
+//!   and `tar_out` no output file.
 //!
 //! ```
 //! use vmcraft_archive::{Compression, GuestRoot, TarInOptions, TarOutOptions, tar_in_from, tar_out_to};
@@ -103,5 +106,6 @@ pub use root::{GuestRoot, WriteMode};
 pub use stat::{Stat, StatNs, StatVfs};
 pub use tar_in::{tar_in, tar_in_from, tgz_in, txz_in};
 pub use tar_out::{tar_out, tar_out_to, tgz_out, txz_out};
+pub use vmcraft_block::CancelToken;
 pub use walk::Dirent;
 pub use xattrs::Xattr;

@@ -5,6 +5,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use serde::Serialize;
+use vmcraft_block::CancelToken;
 
 use crate::compress::{Compression, Level};
 
@@ -83,6 +84,10 @@ pub struct TarOutOptions {
     pub special_files: bool,
     /// Called after each entry and every 8 MiB inside large files.
     pub progress: Option<ProgressFn>,
+    /// Checked before each entry and every 8 MiB inside large files: once
+    /// cancelled, the call fails with [`crate::ErrorKind::Cancelled`] (and
+    /// [`crate::tar_out`] leaves no output file).
+    pub cancel: Option<CancelToken>,
 }
 
 impl Default for TarOutOptions {
@@ -98,6 +103,7 @@ impl Default for TarOutOptions {
             acls: false,
             special_files: false,
             progress: None,
+            cancel: None,
         }
     }
 }
@@ -154,6 +160,11 @@ pub struct TarInOptions {
     pub max_delayed_bytes: u64,
     /// Called after each entry.
     pub progress: Option<ProgressFn>,
+    /// Checked before each entry and at every read of the archive (so inside
+    /// large files' data too): once cancelled, the call stops, makes the
+    /// symlinks it held back and sets directory metadata as on any error (no
+    /// placeholder is left), and fails with [`crate::ErrorKind::Cancelled`].
+    pub cancel: Option<CancelToken>,
 }
 
 impl Default for TarInOptions {
@@ -172,6 +183,7 @@ impl Default for TarInOptions {
             max_delayed_links: crate::limits::MAX_DELAYED_LINKS,
             max_delayed_bytes: crate::limits::MAX_DELAYED_BYTES,
             progress: None,
+            cancel: None,
         }
     }
 }

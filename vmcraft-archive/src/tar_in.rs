@@ -27,6 +27,13 @@
 //! `max_delayed_bytes` before anything is made for the entry, and the skipped
 //! entries and warnings of [`TarStats`] keep at most
 //! [`crate::limits::MAX_MESSAGES`] messages each, counting the rest.
+//!
+//! [`TarInOptions::cancel`] is checked before each entry and at every read of
+//! the decompressed stream, so also inside a large file's data and inside data
+//! the tar reader skips. A cancelled extraction ends as a failed one does: the
+//! delayed symlinks are made (no placeholder stays) and the directory metadata
+//! is set; the error says how far it got. Cancelled during the verification
+//! pass, nothing was extracted.
 
 use std::cell::{Cell, RefCell};
 use std::ffi::{OsStr, OsString};
@@ -41,6 +48,7 @@ use std::rc::Rc;
 use rustix::fs::{AtFlags, FileType, Mode, OFlags};
 use rustix::io::Errno;
 use tar::EntryType;
+use vmcraft_block::CancelToken;
 
 use crate::compress::{self, Compression};
 use crate::delayed::{Delayed, Failure};
@@ -68,6 +76,9 @@ const HOLE_BLOCK: usize = 4096;
 /// with the guest unchanged; a compressed archive's decompressed stream is kept
 /// in memory between the two passes when it is at most 256 MiB, and decompressed
 /// again otherwise. Extraction decompresses on a thread of its own.
+///
+/// Cancelled ([`TarInOptions::cancel`]) while the archive is verified, nothing
+/// is extracted; cancelled later, see [`tar_in_from`].
 ///
 /// ```
 /// use vmcraft_archive::{GuestRoot, TarInOptions, TarOutOptions, tar_in, tar_out};
@@ -104,6 +115,8 @@ fn tar_in_spooled(
 ) -> Result<TarStats> {
     let io_err = |e| Error::io(CALL, tarfile.display(), "", e);
     let open = || File::open(tarfile).map_err(io_err);
+    let cancel = opts.cancel.as_ref();
+    check_cancel(cancel, directory, "cancelled before anything was extracted")?;
     let format = match opts.compress {
         Some(c) => c,
         None => {
@@ -117,7 +130,7 @@ fn tar_in_spooled(
     if opts.verify_first {
         let file = open()?;
         let res = if format == Compression::None {
-            crate::verify::verify_plain(&file)
+            crate::verify::verify_plain(&file, cancel)
         } else {
             // Keep the decompressed stream, when it is small enough, so that the
             // extraction pass need not decompress it again.
@@ -129,14 +142,29 @@ fn tar_in_spooled(
             )
             .map_err(|e| stream_err("", e))
             .and_then(|dec| match spool.as_mut() {
-                Some(s) => verify(Tee {
-                    inner: dec,
-                    spool: s,
-                }),
-                None => verify(dec),
+                Some(s) => verify(
+                    Tee {
+                        inner: dec,
+                        spool: s,
+                    },
+                    cancel,
+                ),
+                None => verify(dec, cancel),
             })
         };
-        res.map_err(|e| e.context(format!("{}", tarfile.display())))?;
+        res.map_err(|e| {
+            if is_cancel(&e, cancel) {
+                cancelled(
+                    directory,
+                    format!(
+                        "cancelled while checking the archive {}; nothing was extracted",
+                        tarfile.display()
+                    ),
+                )
+            } else {
+                e.context(format!("{}", tarfile.display()))
+            }
+        })?;
     }
     if format == Compression::None {
         return tar_in_from(root, open()?, directory, opts);
@@ -195,6 +223,13 @@ pub fn txz_in(
 /// extracted: an unsafe entry is refused when it is reached, after the entries
 /// before it were extracted (inside the root, like everything else).
 ///
+/// Cancelled through [`TarInOptions::cancel`], the call stops before the next
+/// entry or at the next read inside one (a file being written is left holding
+/// what was read of it), makes the symlinks it held back and sets the
+/// directories' metadata as after any failure, and fails with
+/// [`ErrorKind::Cancelled`]: `tar_in: DIR: cancelled after N entries (M bytes)`.
+/// Cancelled before it starts, nothing is created.
+///
 /// ```
 /// use vmcraft_archive::{ErrorKind, GuestRoot, TarInOptions, tar_in_from};
 /// let dir = tempfile::tempdir()?;
@@ -212,6 +247,8 @@ pub fn tar_in_from<R: Read>(
 ) -> Result<TarStats> {
     let directory = directory.as_ref();
     let subject = directory.display().to_string();
+    let cancel = opts.cancel.as_ref();
+    check_cancel(cancel, directory, "cancelled before anything was extracted")?;
     let dir_fd = if opts.create_dir {
         root.mkdir_all(CALL, directory, 0o755)?
     } else {
@@ -228,8 +265,9 @@ pub fn tar_in_from<R: Read>(
     }
     let target = Target::new(root, dir_fd).map_err(|e| Error::errno(CALL, &subject, "", e))?;
 
-    let (reader, counter, side) = open_stream(input, opts.compress, opts.max_decoder_memory)
-        .map_err(|e| stream_err(&subject, e))?;
+    let (reader, counter, side) =
+        open_stream(input, opts.compress, opts.max_decoder_memory, cancel)
+            .map_err(|e| stream_err(&subject, e))?;
     let mut archive = tar::Archive::new(reader);
     let mut x = Extractor {
         root,
@@ -251,12 +289,24 @@ pub fn tar_in_from<R: Read>(
     };
     let extracted = x.extract_all(&mut archive, &side);
     // Delayed symlinks and directory metadata are applied even when an entry
-    // failed, as GNU tar does, so no placeholder is left behind; the first
-    // error is the one reported.
+    // failed or the call was cancelled, as GNU tar does, so no placeholder is
+    // left behind; the first error is the one reported.
     let finished = x.finish();
-    extracted?;
-    drain(archive.into_inner()).map_err(|e| stream_err(&x.subject, e))?;
-    finished?;
+    let done = extracted
+        .and_then(|()| drain(archive.into_inner()).map_err(|e| stream_err(&x.subject, e)))
+        .and(finished);
+    if let Err(e) = done {
+        if is_cancel(&e, cancel) {
+            let how_far = format!(
+                "cancelled after {} entries ({} bytes)",
+                x.stats.entries,
+                x.counter.get()
+            );
+            tracing::debug!(call = CALL, "{}: {how_far} ({e})", x.subject);
+            return Err(cancelled(directory, how_far));
+        }
+        return Err(e);
+    }
     x.stats.bytes = x.counter.get();
     for w in std::mem::take(&mut x.policy.warnings) {
         x.stats.warn(w);
@@ -274,17 +324,18 @@ pub fn tar_in_from<R: Read>(
 /// Read a whole archive without extracting it: every entry name and hard-link
 /// target is checked, and all data is read so that corruption and truncation
 /// show.
-fn verify(input: impl Read) -> Result<()> {
+fn verify(input: impl Read, cancel: Option<&CancelToken>) -> Result<()> {
     let subject = "";
     // Already decompressed: the memory limit was the decoder's.
-    let (reader, _, side) =
-        open_stream(input, Some(Compression::None), 0).map_err(|e| stream_err(subject, e))?;
+    let (reader, _, side) = open_stream(input, Some(Compression::None), 0, cancel)
+        .map_err(|e| stream_err(subject, e))?;
     let mut archive = tar::Archive::new(reader);
     for (index, entry) in archive
         .entries()
         .map_err(|e| stream_err(subject, e))?
         .enumerate()
     {
+        check_cancel(cancel, subject, "cancelled")?;
         let mut entry = entry.map_err(|e| stream_err(subject, e))?;
         let info = EntryInfo::new(&mut entry, side.borrow_mut().take(index as u64))
             .map_err(|e| stream_err(subject, e))?;
@@ -356,12 +407,13 @@ fn drain(mut rest: impl Read) -> io::Result<()> {
 /// of it (see [`crate::pax`]).
 type Stream<'a> = (Box<dyn Read + 'a>, Rc<Cell<u64>>, Rc<RefCell<SideRecords>>);
 
-/// Buffer, detect compression, decompress, count the tar bytes, split PAX
-/// records.
+/// Buffer, detect compression, decompress, count the tar bytes (checking
+/// `cancel` at every read), split PAX records.
 fn open_stream<'a, R: Read + 'a>(
     input: R,
     compress: Option<Compression>,
     memlimit: u64,
+    cancel: Option<&CancelToken>,
 ) -> io::Result<Stream<'a>> {
     let mut input = BufReader::with_capacity(1 << 20, input);
     let format = match compress {
@@ -373,18 +425,26 @@ fn open_stream<'a, R: Read + 'a>(
     let counted = Counting {
         inner: dec,
         count: Rc::clone(&count),
+        cancel: cancel.cloned(),
     };
     let (split, side) = PaxSplitter::new(counted);
     Ok((Box::new(split), count, side))
 }
 
+/// The decompressed stream as the tar reader sees it: every byte it reads,
+/// whatever for (headers, data written, data skipped), comes through here, so
+/// this is where reading stops once cancelled.
 struct Counting<R> {
     inner: R,
     count: Rc<Cell<u64>>,
+    cancel: Option<CancelToken>,
 }
 
 impl<R: Read> Read for Counting<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if let Some(t) = &self.cancel {
+            t.check_io()?;
+        }
         let n = self.inner.read(buf)?;
         self.count.set(self.count.get() + n as u64);
         Ok(n)
@@ -396,6 +456,9 @@ fn lossy(b: &[u8]) -> String {
 }
 
 fn stream_err(subject: &str, e: io::Error) -> Error {
+    if vmcraft_block::cancel::is_cancelled_io(&e) {
+        return Error::new(ErrorKind::Cancelled, CALL, subject, "cancelled").with_source(e);
+    }
     if let Some(r) = crate::limits::refusal(&e) {
         // Said exactly where the stream was read: the kind and words stand.
         return Error::new(r.kind, CALL, subject, r.message.clone());
@@ -408,6 +471,34 @@ fn stream_err(subject: &str, e: io::Error) -> Error {
         _ => crate::error::kind_of_io(&e),
     };
     Error::new(kind, CALL, subject, "archive is corrupt or truncated").with_source(e)
+}
+
+/// `Err(Cancelled)` about `subject` saying `message` once `cancel` is cancelled.
+pub(crate) fn check_cancel(
+    cancel: Option<&CancelToken>,
+    subject: impl AsRef<Path>,
+    message: &str,
+) -> Result<()> {
+    match cancel {
+        Some(t) if t.is_cancelled() => Err(cancelled(subject, message)),
+        _ => Ok(()),
+    }
+}
+
+fn cancelled(subject: impl AsRef<Path>, message: impl Into<String>) -> Error {
+    Error::new(
+        ErrorKind::Cancelled,
+        CALL,
+        subject.as_ref().display(),
+        message,
+    )
+}
+
+/// Whether `e` ended the call because `cancel` was cancelled: of kind
+/// `Cancelled`, or a cancelled read that a library wrapped as something else.
+fn is_cancel(e: &Error, cancel: Option<&CancelToken>) -> bool {
+    cancel.is_some_and(CancelToken::is_cancelled)
+        && (e.kind() == ErrorKind::Cancelled || vmcraft_block::cancel::is_cancellation(e))
 }
 
 pub(crate) fn unsafe_entry(subject: &str, name: &[u8], why: &str) -> Error {
@@ -519,6 +610,7 @@ impl<'a> Extractor<'a> {
             .entries()
             .map_err(|e| stream_err(&self.subject, e))?;
         for (index, entry) in entries.enumerate() {
+            check_cancel(self.opts.cancel.as_ref(), &self.subject, "cancelled")?;
             let mut entry = entry.map_err(|e| stream_err(&self.subject, e))?;
             let info = EntryInfo::new(&mut entry, side.borrow_mut().take(index as u64))
                 .map_err(|e| stream_err(&self.subject, e))?;

@@ -7,6 +7,11 @@
 //! are GNU format (long names and link targets through `././@LongLink`, large
 //! numbers in base-256), as GNU tar writes by default; xattrs go in PAX
 //! `SCHILY.xattr.*` records, as GNU tar's `--xattrs` writes them.
+//!
+//! [`TarOutOptions::cancel`] is checked before each entry and before each
+//! 8 MiB of a file's data; a cancelled call fails with
+//! [`ErrorKind::Cancelled`] and [`tar_out`] removes its temporary file, so no
+//! partial archive is left under the destination's name.
 
 use std::collections::HashMap;
 use std::ffi::OsStr;
@@ -42,6 +47,11 @@ const PROGRESS_STEP: u64 = 8 << 20;
 /// it is complete, so a call that fails leaves an existing `tarfile` exactly as
 /// it was (and creates none). A `tarfile` that is a symlink is followed, and one
 /// that is not a regular file (a FIFO, `/dev/stdout`) is written in place.
+///
+/// Cancelled through [`TarOutOptions::cancel`], it fails with
+/// [`ErrorKind::Cancelled`] (`tar_out: DIR: cancelled after N entries (M
+/// bytes)`) and, like any failure, leaves `tarfile` as it was (a FIFO or
+/// device has what was written before).
 ///
 /// ```
 /// use vmcraft_archive::{Compression, GuestRoot, TarOutOptions, tar_out};
@@ -228,7 +238,8 @@ pub fn txz_out(
 
 /// Archive the guest directory `directory` into any writer (a pipe, a socket, a
 /// `Vec<u8>`), compressed as `opts.compress` says. Nothing is written when the
-/// directory or the options are refused.
+/// directory or the options are refused. A call that fails or is cancelled
+/// part-way has written part of an archive: the writer's owner discards it.
 ///
 /// ```
 /// use vmcraft_archive::{GuestRoot, TarOutOptions, tar_out_to};
@@ -264,6 +275,14 @@ struct Prepared {
 fn prepare(root: &GuestRoot, directory: &Path, opts: &TarOutOptions) -> Result<Prepared> {
     let call = "tar_out";
     let subject = directory.display().to_string();
+    if opts.cancel.as_ref().is_some_and(|t| t.is_cancelled()) {
+        return Err(Error::new(
+            ErrorKind::Cancelled,
+            call,
+            &subject,
+            "cancelled before anything was written",
+        ));
+    }
     let dir = root.open_dir(call, directory).map_err(|e| {
         if e.raw_os_error() == Some(Errno::NOTDIR.raw_os_error()) {
             Error::new(ErrorKind::WrongType, call, &subject, "not a directory")
@@ -315,7 +334,20 @@ where
         subject: subject.clone(),
         last_progress: 0,
     };
-    w.archive(dir.as_fd())?;
+    if let Err(e) = w.archive(dir.as_fd()) {
+        if e.kind() == ErrorKind::Cancelled {
+            return Err(Error::new(
+                ErrorKind::Cancelled,
+                call,
+                &subject,
+                format!(
+                    "cancelled after {} entries ({} bytes)",
+                    w.stats.entries, w.stats.bytes
+                ),
+            ));
+        }
+        return Err(e);
+    }
     let stats = w.stats;
     let enc = w
         .out
@@ -382,6 +414,19 @@ fn errno_at(subject: &str, path: &[u8], what: &str, e: Errno) -> Error {
 }
 
 impl Writer<'_> {
+    /// Stop here when cancelled (the caller says how far it got).
+    fn check_cancel(&self) -> Result<()> {
+        match &self.opts.cancel {
+            Some(t) if t.is_cancelled() => Err(Error::new(
+                ErrorKind::Cancelled,
+                "tar_out",
+                &self.subject,
+                "cancelled",
+            )),
+            _ => Ok(()),
+        }
+    }
+
     fn put(&mut self, data: &[u8]) -> Result<()> {
         self.out
             .write_all(data)
@@ -561,6 +606,7 @@ impl Writer<'_> {
     }
 
     fn entry(&mut self, dir: BorrowedFd<'_>, name: &OsStr, path: &mut Vec<u8>) -> Result<()> {
+        self.check_cancel()?;
         if let Some(set) = &self.excludes
             && excluded(set, path)
         {
@@ -680,6 +726,7 @@ impl Writer<'_> {
         let file = File::from(fd);
         let mut left = size;
         while left > 0 {
+            self.check_cancel()?;
             // `io::copy` into the `BufWriter` reads straight into its buffer:
             // one copy from the page cache, none in between.
             let chunk = left.min(PROGRESS_STEP);
@@ -703,6 +750,7 @@ impl Writer<'_> {
                 self.stats.warn(msg);
                 let zeros = vec![0u8; left.min(1 << 20) as usize];
                 while left > 0 {
+                    self.check_cancel()?;
                     let k = left.min(zeros.len() as u64) as usize;
                     self.put(&zeros[..k])?;
                     left -= k as u64;

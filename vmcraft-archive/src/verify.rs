@@ -35,8 +35,9 @@ fn cstr(field: &[u8]) -> &[u8] {
     &field[..end]
 }
 
-/// Check every entry of the plain tar file `file`.
-pub(crate) fn verify_plain(file: &File) -> Result<()> {
+/// Check every entry of the plain tar file `file`, looking at `cancel` before
+/// each header.
+pub(crate) fn verify_plain(file: &File, cancel: Option<&vmcraft_block::CancelToken>) -> Result<()> {
     let len = file
         .metadata()
         .map_err(|e| Error::io(CALL, "", "stat", e))?
@@ -73,6 +74,7 @@ pub(crate) fn verify_plain(file: &File) -> Result<()> {
                 "archive is truncated inside the header at offset {off}"
             )));
         }
+        crate::tar_in::check_cancel(cancel, "", "cancelled")?;
         read(&mut hdr, off)?;
         if hdr.iter().all(|&b| b == 0) {
             if pending {

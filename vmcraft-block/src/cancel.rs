@@ -155,20 +155,32 @@ pub fn cancelled_io() -> io::Error {
 /// assert!(!is_cancelled_io(&std::io::Error::other("cancelled")));
 /// ```
 pub fn is_cancelled_io(e: &io::Error) -> bool {
-    let mut cur: Option<&(dyn std::error::Error + 'static)> = match e.get_ref() {
-        Some(inner) => Some(inner),
-        None => return false,
-    };
-    while let Some(err) = cur {
-        if err.is::<CancelMarker>() {
+    e.get_ref().is_some_and(|inner| is_cancellation(inner))
+}
+
+/// Whether any error in `err`'s chain (itself, its `source()`s, and the
+/// payloads of the `io::Error`s among them) is [`cancelled_io`]'s: how a
+/// crate tells a cancellation from a failure once the `io::Error` of a
+/// cancelled stream came back wrapped in its own or a library's error.
+///
+/// ```
+/// use vmcraft_block::cancel::{cancelled_io, is_cancellation};
+/// let e = vmcraft_block::Error::io("tar_in", "/srv", "entry \"./a\": write", cancelled_io());
+/// assert!(is_cancellation(&e));
+/// assert!(!is_cancellation(&vmcraft_block::Error::invalid("dd_copy", "/dev/sda", "bad")));
+/// ```
+pub fn is_cancellation(err: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cur = Some(err);
+    while let Some(e) = cur {
+        if e.is::<CancelMarker>() {
             return true;
         }
-        cur = match err.downcast_ref::<io::Error>() {
+        cur = match e.downcast_ref::<io::Error>() {
             // An io::Error's source() skips its payload; look at the payload.
             Some(io) => io
                 .get_ref()
                 .map(|p| p as &(dyn std::error::Error + 'static)),
-            None => err.source(),
+            None => e.source(),
         };
     }
     false
