@@ -1,11 +1,12 @@
 //! [`Config`]: how a [`crate::VMCraft`] handle behaves: cache lifetimes, how images
-//! are attached, the retry policy, default mount options, the command runner and the
-//! cache clock. Built with [`Config::builder`] or taken as [`Config::default`].
+//! are attached, the retry policy, default mount options, the command runner, the
+//! cache clock and the cancellation token. Built with [`Config::builder`] or taken
+//! as [`Config::default`].
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use vmcraft_block::{CommandRunner, RetryPolicy, SystemRunner};
+use vmcraft_block::{CancelToken, CommandRunner, RetryPolicy, SystemRunner};
 use vmcraft_nbd::Backend;
 
 use crate::cache::{CacheClock, MonotonicClock};
@@ -63,6 +64,14 @@ pub struct Config {
     /// UUID and is built on the session's devices (see `vmcraft_lvm::dm`). Tests
     /// point it at a tree of their own.
     pub sysfs_root: std::path::PathBuf,
+    /// Cancels the handle's long calls (`copy_device_to_device`, `dd_copy`,
+    /// `tar_in`, `tar_out` and their `tgz`/`txz` forms): cancelled from any
+    /// thread, a running call stops at its next check and fails with its
+    /// crate's `Cancelled` kind; a call's own token in its options takes
+    /// precedence. Once cancelled it stays so, and every later long call fails
+    /// at once: shut the handle down. A fresh token by default; handles made
+    /// from clones of one `Config` share it. See [`crate::VMCraft::cancel_token`].
+    pub cancel: CancelToken,
 }
 
 impl std::fmt::Debug for Config {
@@ -76,6 +85,7 @@ impl std::fmt::Debug for Config {
             .field("progress", &self.progress.is_some())
             .field("tmpdir", &self.tmpdir)
             .field("sysfs_root", &self.sysfs_root)
+            .field("cancel", &self.cancel)
             .finish_non_exhaustive()
     }
 }
@@ -93,6 +103,7 @@ impl Default for Config {
             progress: None,
             tmpdir: None,
             sysfs_root: std::path::PathBuf::from("/sys"),
+            cancel: CancelToken::new(),
         }
     }
 }
@@ -174,8 +185,50 @@ impl ConfigBuilder {
         self
     }
 
+    /// The token that cancels the handle's long calls (one of the caller's own,
+    /// to cancel several handles at once).
+    ///
+    /// ```
+    /// use vmcraft_block::CancelToken;
+    /// let token = CancelToken::new();
+    /// let config = vmcraft::Config::builder().cancel_token(token.clone()).build();
+    /// token.cancel();
+    /// assert!(config.cancel.is_cancelled());
+    /// ```
+    pub fn cancel_token(mut self, token: CancelToken) -> Self {
+        self.0.cancel = token;
+        self
+    }
+
     /// The configuration.
     pub fn build(self) -> Config {
         self.0
+    }
+}
+
+impl crate::VMCraft {
+    /// The handle's cancellation token (a clone of [`Config::cancel`]). Cancel
+    /// it from another thread (a signal handler's thread, a watchdog) to stop
+    /// the long call running on the handle: `copy_device_to_device`,
+    /// `dd_copy`, `tar_in`, `tar_out` and their `tgz`/`txz` forms check it and
+    /// fail with the crate's `Cancelled` kind, leaving what they wrote
+    /// consistent (see `vmcraft_block::copy_device_to_device` and
+    /// `vmcraft_archive::tar_in`); nothing unwinds, so the handle can then be
+    /// shut down normally. It stays cancelled: every later long call fails at
+    /// once.
+    ///
+    /// ```
+    /// use vmcraft::{Error, VMCraft};
+    /// let g = VMCraft::new();
+    /// let token = g.cancel_token();
+    /// std::thread::spawn(move || token.cancel()).join().unwrap();
+    /// assert!(g.cancel_token().is_cancelled());
+    /// // A long call would now fail at once, with e.g.
+    /// // Err(Error::Block(e)) where e.kind() == vmcraft_block::ErrorKind::Cancelled.
+    /// g.shutdown()?;
+    /// # Ok::<(), Error>(())
+    /// ```
+    pub fn cancel_token(&self) -> CancelToken {
+        self.config.cancel.clone()
     }
 }

@@ -1,5 +1,5 @@
 //! tar in and out of the mounted guest tree (vmcraft-archive), confined to it, with
-//! the session's progress callback.
+//! the session's progress callback and cancellation token.
 
 use std::path::Path;
 
@@ -35,7 +35,9 @@ impl VMCraft {
     }
 
     /// Unpack a host tarball into a guest directory (`tar_in`); compression is
-    /// detected when not given.
+    /// detected when not given. Observes `opts.cancel`, or else the handle's
+    /// [`VMCraft::cancel_token`] (see `vmcraft_archive::tar_in_from` for what a
+    /// cancelled extraction leaves).
     #[tracing::instrument(level = "debug", skip_all)]
     pub fn tar_in(
         &self,
@@ -47,12 +49,16 @@ impl VMCraft {
         if opts.progress.is_none() {
             opts.progress = self.progress_fn("tar_in");
         }
+        if opts.cancel.is_none() {
+            opts.cancel = Some(self.config.cancel.clone());
+        }
         let r = vmcraft_archive::tar_in(&root, tarfile, directory, &opts)?;
         Ok(r)
     }
 
     /// Pack a guest directory into a host tarball (`tar_out`), entries relative to
-    /// the directory (`./etc/...`).
+    /// the directory (`./etc/...`). Observes `opts.cancel`, or else the handle's
+    /// [`VMCraft::cancel_token`]; cancelled, it leaves no output file.
     #[tracing::instrument(level = "debug", skip_all)]
     pub fn tar_out(
         &self,
@@ -63,6 +69,9 @@ impl VMCraft {
         let root = self.guest_root_for("tar_out")?;
         if opts.progress.is_none() {
             opts.progress = self.progress_fn("tar_out");
+        }
+        if opts.cancel.is_none() {
+            opts.cancel = Some(self.config.cancel.clone());
         }
         Ok(vmcraft_archive::tar_out(&root, directory, tarfile, &opts)?)
     }

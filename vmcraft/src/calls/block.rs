@@ -90,6 +90,10 @@ impl VMCraft {
 
     /// Copy between devices of the session (`copy_device_to_device`), with
     /// libguestfs's optional arguments; the destination's caches are invalidated.
+    /// The copy observes `opts.cancel`, or else the handle's
+    /// [`VMCraft::cancel_token`]: cancelled, it fails with
+    /// `vmcraft_block::ErrorKind::Cancelled` after flushing what it wrote (the
+    /// first N bytes of the range, N in the message).
     #[tracing::instrument(level = "debug", skip_all)]
     pub fn copy_device_to_device(
         &self,
@@ -120,6 +124,9 @@ impl VMCraft {
         if o.progress.is_none() {
             o.progress = Some(&progress);
         }
+        if o.cancel.is_none() {
+            o.cancel = Some(&self.config.cancel);
+        }
         o.create = false;
         let r = vmcraft_block::copy_device_to_device(&s.host, &d.host, &o)
             .map_err(|e| e.with_call("copy_device_to_device"));
@@ -131,7 +138,8 @@ impl VMCraft {
     }
 
     /// The seed's `dd`: copy `count` blocks of `blocksize` bytes from one device to
-    /// another (all of it when `count` is `None`).
+    /// another (all of it when `count` is `None`); cancelled like
+    /// [`VMCraft::copy_device_to_device`].
     pub fn dd_copy(
         &self,
         src: &str,

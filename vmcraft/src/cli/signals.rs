@@ -1,7 +1,9 @@
 //! Ctrl-C and `kill`: SIGINT, SIGTERM and SIGHUP are blocked in every thread and
 //! taken by one waiting thread. On the first signal it marks the session
-//! interrupted (a long copy or tar then unwinds at its next progress report), waits
-//! for the running command to end, shuts the handle down and exits with
+//! interrupted, says so on standard error, and cancels the handle's
+//! [`crate::VMCraft::cancel_token`]: a long copy or tar stops at its next check
+//! and returns a `Cancelled` error (nothing panics or unwinds). It then waits for
+//! the running command to return, shuts the handle down normally and exits with
 //! 128 + the signal number (130 for SIGINT, 143 for SIGTERM). A second signal
 //! shuts down at once without waiting.
 
@@ -35,6 +37,27 @@ fn teardown(g: &VMCraft, sig: i32) -> ! {
     std::process::exit(128 + sig)
 }
 
+/// What the first signal does before the session is shut down: record it (the
+/// main thread then stops after the running command instead of starting
+/// another), say so, and cancel the handle's long calls. The order matters:
+/// the signal is recorded before the token is cancelled, so a command that
+/// returns its `Cancelled` error finds the session already marked interrupted
+/// and leaves the exit status to the shutdown (128 + the signal).
+fn interrupt(g: &VMCraft, exec: &Mutex<()>, signal: &AtomicI32, sig: Signal) {
+    signal.store(sig as i32, Ordering::SeqCst);
+    // The lock is held while a command runs.
+    let running = matches!(exec.try_lock(), Err(std::sync::TryLockError::WouldBlock));
+    if running {
+        eprintln!(
+            "vmcraft: interrupted by {}: cancelling the running command, then shutting down",
+            sig.as_str()
+        );
+    } else {
+        eprintln!("vmcraft: interrupted by {}: shutting down", sig.as_str());
+    }
+    g.cancel_token().cancel();
+}
+
 /// Start the thread that waits for the signals. `exec` is held by the main
 /// thread while a command runs; `signal` is set to the signal number when one
 /// arrives.
@@ -45,7 +68,7 @@ pub fn spawn(g: Arc<VMCraft>, exec: Arc<Mutex<()>>, signal: Arc<AtomicI32>) -> s
             let set = set();
             let Ok(first) = set.wait() else { return };
             let sig = first as i32;
-            signal.store(sig, Ordering::SeqCst);
+            interrupt(&g, &exec, &signal, first);
             let (g2, exec2) = (g.clone(), exec.clone());
             let graceful = std::thread::Builder::new()
                 .name("vmcraft-teardown".into())
