@@ -8,7 +8,10 @@ mod common;
 
 use std::time::Duration;
 
-use common::{helper, helper_marker, kill_9, marker, processes_with, wait_for_process, wait_gone};
+use common::{
+    helper, helper_marker, kill_9, marker, processes_with, wait_for_process, wait_for_processes,
+    wait_gone,
+};
 use vmcraft_block::supervised::OUTPUT_LIMIT;
 use vmcraft_block::{Command, CommandRunner, ErrorKind, ExitStatus, Supervised, SystemRunner};
 
@@ -40,7 +43,7 @@ fn a_process_ignoring_sigterm_is_killed_after_the_grace_with_its_group() {
     // The shell and its background child both ignore SIGTERM (inherited).
     let script = format!("trap '' TERM; sleep {m} & sleep {m}; wait");
     let mut p = Supervised::spawn(&Command::new("sh").args(["-c", &script])).unwrap();
-    let pids = wait_for_process(&m);
+    let pids = wait_for_processes(&m, 2);
     assert_eq!(pids.len(), 2, "{pids:?}");
     assert_eq!(
         p.stop(Duration::from_millis(100)).unwrap(),
@@ -57,7 +60,11 @@ fn what_it_forked_in_its_group_goes_with_it_even_when_it_exited_first() {
     let mut p = Supervised::spawn(&Command::new("sh").args(["-c", &script])).unwrap();
     assert_eq!(p.wait_timeout(GRACE), Some(ExitStatus::Code(7)));
     assert!(!p.is_alive());
-    assert_eq!(processes_with(&m).len(), 1, "the stray runs until the stop");
+    assert_eq!(
+        wait_for_process(&m).len(),
+        1,
+        "the stray runs until the stop"
+    );
     assert_eq!(p.stop(GRACE).unwrap(), ExitStatus::Code(7));
     wait_gone(&m);
 }

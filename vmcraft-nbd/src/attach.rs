@@ -1,6 +1,14 @@
 //! The entry point: [`attach`] an image and get an [`Attachment`]: the whole-disk
 //! device, its partition devices, the backend used and why, the format; detached
 //! on drop or by [`Attachment::detach`], which reports errors.
+//!
+//! Detaching never pulls a disk out from under a mount: while anything on the
+//! device or its partitions is mounted (see `busy.rs`), a detach is refused with
+//! [`ErrorKind::Busy`] and the device, its loop device and its serving process
+//! are kept alive. [`Attachment::try_detach`] leaves the attachment with the
+//! caller to try again; [`Attachment::detach`] and the drop hand it to the kept
+//! list ([`crate::kept_attachments`]), where [`crate::release_kept`] detaches it
+//! once nothing uses it any more, and the process's exit ends it otherwise.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -45,7 +53,10 @@ impl Inner {
 ///
 /// It is a [`BlockDevice`] itself (reads and writes go to the whole-disk node; an
 /// I/O error after the serving daemon died says so). Dropping it detaches: the
-/// partitions, the loop or NBD device, the daemon, the runtime files.
+/// partitions, the loop or NBD device, the daemon, the runtime files; unless
+/// something on it is still mounted: then nothing is detached, the attachment
+/// is kept (logged as an error) and [`crate::release_kept`] finishes the job
+/// after the unmount.
 ///
 /// ```no_run
 /// use vmcraft_nbd::{attach, AttachOptions, Backend};
@@ -64,8 +75,11 @@ pub struct Attachment {
     backend: Backend,
     reason: String,
     readonly: bool,
+    /// The whole-disk node, e.g. `/dev/loop3` (kept after a detach, for messages).
+    device: PathBuf,
     partitions: Vec<KernelPartition>,
     partition_problem: Option<String>,
+    /// `None` once detached.
     inner: Option<Inner>,
 }
 
@@ -73,7 +87,8 @@ impl std::fmt::Debug for Attachment {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Attachment")
             .field("image", &self.image)
-            .field("device", &self.inner.as_ref().map(|i| i.node().path()))
+            .field("device", &self.device)
+            .field("attached", &self.inner.is_some())
             .field("format", &self.info.format)
             .field("backend", &self.backend)
             .field("readonly", &self.readonly)
@@ -178,6 +193,7 @@ fn attach_on(
         backend,
         reason,
         readonly: options.readonly,
+        device: inner.node().path().to_path_buf(),
         partitions: Vec::new(),
         partition_problem: None,
         inner: Some(inner),
@@ -288,19 +304,47 @@ fn choose_backend(
 
 impl Attachment {
     fn inner(&self) -> &Inner {
-        self.inner
-            .as_ref()
-            .expect("attached until detach consumes it")
+        self.inner.as_ref().unwrap_or_else(|| {
+            panic!(
+                "the attachment of {} ({}) was detached",
+                self.image.display(),
+                self.device.display()
+            )
+        })
     }
 
-    /// The whole-disk device node, e.g. `/dev/loop3` or `/dev/nbd0`.
+    /// The whole device node as a block device, or an error once detached.
+    fn live_node(&self, call: &'static str) -> vmcraft_block::Result<&DeviceNode> {
+        match &self.inner {
+            Some(i) => Ok(i.node()),
+            None => Err(vmcraft_block::Error::new(
+                vmcraft_block::ErrorKind::NotFound,
+                call,
+                self.device.display(),
+                format!("detached from {}", self.image.display()),
+            )),
+        }
+    }
+
+    /// The whole-disk device node, e.g. `/dev/loop3` or `/dev/nbd0` (after a
+    /// detach, the one it was).
     pub fn device(&self) -> &Path {
-        self.inner().node().path()
+        &self.device
     }
 
     /// The open whole-disk device.
+    ///
+    /// # Panics
+    ///
+    /// After a successful [`Attachment::try_detach`]: there is no device any more.
     pub fn node(&self) -> &DeviceNode {
         self.inner().node()
+    }
+
+    /// Whether the image is still attached ([`Attachment::try_detach`] has not
+    /// succeeded yet).
+    pub fn is_attached(&self) -> bool {
+        self.inner.is_some()
     }
 
     /// The partitions, with their device nodes (which exist), as of attach time
@@ -359,7 +403,10 @@ impl Attachment {
     /// ```
     pub fn refresh_partitions(&mut self) -> Result<&[KernelPartition]> {
         let subject = self.image.display().to_string();
-        match partitions::sync(self.inner().node(), &subject) {
+        let node = self.live_node("refresh_partitions").map_err(|e| {
+            Error::block("refresh_partitions", &subject, "the image is detached", e)
+        })?;
+        match partitions::sync(node, &subject) {
             Ok(parts) => {
                 self.partitions = parts;
                 self.partition_problem = None;
@@ -407,20 +454,32 @@ impl Attachment {
         self.readonly
     }
 
-    /// The storage daemon's process id (storage-daemon backend only).
+    /// The process serving the image: qemu-storage-daemon (storage-daemon
+    /// backend) or the qemu-nbd server (kernel NBD); `None` for a loop device
+    /// and once detached.
     pub fn daemon_pid(&self) -> Option<u32> {
-        match self.inner() {
+        match self.inner.as_ref()? {
             Inner::Daemon { daemon, .. } => Some(daemon.pid()),
-            _ => None,
+            Inner::Nbd { conn, .. } => Some(conn.server_pid()),
+            Inner::Loop(_) => None,
         }
     }
 
     /// The file the loop device is bound to: the image itself, or the storage
-    /// daemon's FUSE export.
+    /// daemon's FUSE export (`None` for kernel NBD and once detached).
     pub fn loop_backing_file(&self) -> Option<&Path> {
-        match self.inner() {
+        match self.inner.as_ref()? {
             Inner::Loop(lo) | Inner::Daemon { lo, .. } => Some(lo.backing_file()),
             Inner::Nbd { .. } => None,
+        }
+    }
+
+    /// The storage daemon's private directory (its FUSE export and QMP socket
+    /// live there); storage-daemon backend only, `None` once detached.
+    pub fn runtime_dir(&self) -> Option<&Path> {
+        match self.inner.as_ref()? {
+            Inner::Daemon { daemon, .. } => Some(daemon.runtime_dir()),
+            _ => None,
         }
     }
 
@@ -449,7 +508,10 @@ impl Attachment {
 
     fn dead_reason(&self) -> Option<String> {
         let dev = self.device().display();
-        match self.inner() {
+        let Some(inner) = self.inner.as_ref() else {
+            return Some(format!("{dev} was detached"));
+        };
+        match inner {
             Inner::Daemon { daemon, .. } if !daemon.is_alive() => Some(format!(
                 "qemu-storage-daemon (pid {}) serving this image has exited; {dev} can no \
                  longer reach the image",
@@ -497,27 +559,116 @@ impl Attachment {
         }
     }
 
-    /// The whole-disk node or a partition node that is mounted, if any.
-    fn mounted_node(&self, node: &DeviceNode) -> Option<PathBuf> {
-        let mounted = crate::host::mounted_devices();
-        if mounted.contains(&node.dev_numbers()) {
-            return Some(node.path().to_path_buf());
-        }
-        self.partitions.iter().find_map(|p| {
-            use std::os::unix::fs::MetadataExt;
-            let rdev = std::fs::metadata(&p.node).ok()?.rdev();
-            mounted
-                .contains(&(libc::major(rdev), libc::minor(rdev)))
-                .then(|| p.node.clone())
-        })
+    /// Why the device can not be detached now, if it cannot: one of its
+    /// partitions (or the whole disk) is mounted here, claimed by the kernel
+    /// (mounted in another mount namespace, swap, md, device-mapper), held by a
+    /// stacked device, or mounted through a FUSE driver running from it. `None`
+    /// when nothing uses it (or it is detached).
+    ///
+    /// ```no_run
+    /// use vmcraft_nbd::{attach, AttachOptions};
+    /// let a = attach("disk.qcow2", AttachOptions::default())?;
+    /// if let Some(why) = a.in_use() {
+    ///     println!("not detaching yet: {why}");
+    /// }
+    /// # Ok::<(), vmcraft_nbd::Error>(())
+    /// ```
+    pub fn in_use(&self) -> Option<String> {
+        self.inner.as_ref()?;
+        let mut nodes: Vec<PathBuf> = self.partitions.iter().map(|p| p.node.clone()).collect();
+        nodes.push(self.device.clone());
+        crate::busy::in_use(&nodes)
     }
 
-    /// Detach now: flush, drop the partitions, release the device, stop the daemon,
-    /// remove runtime files. Everything is attempted even after a failure; the
-    /// first error is returned (the rest are logged). Unmount the partitions first:
-    /// a mounted one is reported as [`ErrorKind::Busy`].
-    pub fn detach(mut self) -> Result<()> {
+    /// What is kept alive while the device is in use, for messages.
+    fn kept_parts(&self) -> String {
+        let dev = self.device.display();
+        match self.inner.as_ref() {
+            Some(Inner::Daemon { daemon, .. }) => format!(
+                "{dev} and the qemu-storage-daemon (pid {}) exporting the image are kept",
+                daemon.pid()
+            ),
+            Some(Inner::Nbd { conn, .. }) => format!(
+                "{dev} and its qemu-nbd server (pid {}) are kept",
+                conn.server_pid()
+            ),
+            _ => format!("{dev} is kept"),
+        }
+    }
+
+    /// Detach now, unless something uses the device: flush, drop the partitions,
+    /// release the device, stop the daemon, remove runtime files. Everything is
+    /// attempted even after a failure; the first error is returned (the rest are
+    /// logged).
+    ///
+    /// While a partition (or the whole disk) is mounted, or otherwise in use (see
+    /// [`Attachment::in_use`]), nothing is done and the error is
+    /// [`ErrorKind::Busy`], naming the node and its mount point: the device and
+    /// whatever serves it stay as they are, so the mount keeps working. Unmount,
+    /// then call it again. After it succeeded the attachment is detached: drop
+    /// it ([`Attachment::node`] panics; reads and writes fail).
+    ///
+    /// ```no_run
+    /// use vmcraft_nbd::{attach, AttachOptions, ErrorKind};
+    /// let mut a = attach("disk.qcow2", AttachOptions::default())?;
+    /// // ... mount a partition, forget to unmount it ...
+    /// match a.try_detach() {
+    ///     Err(e) if e.kind() == ErrorKind::Busy => eprintln!("{e}; unmount first"),
+    ///     r => r?,
+    /// }
+    /// # Ok::<(), vmcraft_nbd::Error>(())
+    /// ```
+    pub fn try_detach(&mut self) -> Result<()> {
+        if self.inner.is_none() {
+            return Ok(());
+        }
+        if let Some(why) = self.in_use() {
+            return Err(Error::new(
+                ErrorKind::Busy,
+                "detach",
+                self.image.display(),
+                format!(
+                    "{why}: unmount it first; until then {} so that it keeps working",
+                    self.kept_parts()
+                ),
+            ));
+        }
         self.teardown()
+    }
+
+    /// Detach now (see [`Attachment::try_detach`]). When something uses the
+    /// device, the error is [`ErrorKind::Busy`] and the attachment is kept, not
+    /// torn down: the mount keeps working, [`crate::kept_attachments`] lists it,
+    /// and [`crate::release_kept`] detaches it once it is unmounted (otherwise it
+    /// lasts as long as this process).
+    pub fn detach(mut self) -> Result<()> {
+        match self.try_detach() {
+            Err(e) if e.kind() == ErrorKind::Busy && self.inner.is_some() => {
+                let msg = format!(
+                    "{}; the attachment is kept until it is no longer in use \
+                     (vmcraft_nbd::release_kept)",
+                    e.message()
+                );
+                crate::kept::keep(self.take());
+                Err(Error::new(ErrorKind::Busy, "detach", e.subject(), msg))
+            }
+            r => r,
+        }
+    }
+
+    /// Move everything out, leaving `self` detached.
+    fn take(&mut self) -> Attachment {
+        Attachment {
+            image: self.image.clone(),
+            info: self.info.clone(),
+            backend: self.backend,
+            reason: std::mem::take(&mut self.reason),
+            readonly: self.readonly,
+            device: self.device.clone(),
+            partitions: std::mem::take(&mut self.partitions),
+            partition_problem: self.partition_problem.take(),
+            inner: self.inner.take(),
+        }
     }
 
     fn teardown(&mut self) -> Result<()> {
@@ -532,18 +683,6 @@ impl Attachment {
         };
         let node = inner.node();
         let device = node.path().display().to_string();
-        if let Some(busy) = self.mounted_node(node) {
-            note(Error::new(
-                ErrorKind::Busy,
-                "detach",
-                &subject,
-                format!(
-                    "{} is mounted: unmount it before detaching (the device is released only \
-                     when it is unmounted, and a storage daemon's export goes away now)",
-                    busy.display()
-                ),
-            ));
-        }
         if !self.readonly
             && let Err(e) = node.flush()
         {
@@ -610,6 +749,18 @@ impl Attachment {
 
 impl Drop for Attachment {
     fn drop(&mut self) {
+        if self.inner.is_none() {
+            return;
+        }
+        if let Some(why) = self.in_use() {
+            // Tearing down now would pull the disk out from under the mount and
+            // lose what it has not written: keep it, loudly.
+            tracing::error!(image = %self.image.display(), device = %self.device.display(),
+                reason = %why, "attachment dropped while in use; {}; kept until it is \
+                released (vmcraft_nbd::release_kept) or this process exits", self.kept_parts());
+            crate::kept::keep(self.take());
+            return;
+        }
         if let Err(e) = self.teardown() {
             tracing::warn!(error = %vmcraft_block::error_chain(&e), "detach on drop");
         }
@@ -618,61 +769,62 @@ impl Drop for Attachment {
 
 impl BlockDevice for Attachment {
     fn size(&self) -> vmcraft_block::Result<u64> {
-        self.node()
+        self.live_node("size")?
             .size()
             .map_err(|e| self.explain_block("size", e))
     }
 
     fn logical_sector_size(&self) -> vmcraft_block::Result<u32> {
-        self.node().logical_sector_size()
+        self.live_node("logical_sector_size")?.logical_sector_size()
     }
 
     fn read_at(&self, buf: &mut [u8], offset: u64) -> vmcraft_block::Result<()> {
-        self.node()
+        self.live_node("read")?
             .read_at(buf, offset)
             .map_err(|e| self.explain_block("read", e))
     }
 
     fn write_at(&self, buf: &[u8], offset: u64) -> vmcraft_block::Result<()> {
-        self.node()
+        self.live_node("write")?
             .write_at(buf, offset)
             .map_err(|e| self.explain_block("write", e))
     }
 
     fn flush(&self) -> vmcraft_block::Result<()> {
-        self.node()
+        self.live_node("flush")?
             .flush()
             .map_err(|e| self.explain_block("flush", e))
     }
 
     fn name(&self) -> String {
-        self.node().name()
+        self.device.display().to_string()
     }
 
     fn physical_sector_size(&self) -> vmcraft_block::Result<u32> {
-        self.node().physical_sector_size()
+        self.live_node("physical_sector_size")?
+            .physical_sector_size()
     }
 
     fn is_read_only(&self) -> vmcraft_block::Result<bool> {
-        self.node().is_read_only()
+        self.live_node("is_read_only")?.is_read_only()
     }
 
     fn host_path(&self) -> Option<&Path> {
-        Some(self.device())
+        self.inner.as_ref().map(|_| self.device())
     }
 
     fn kernel_node(&self) -> Option<&DeviceNode> {
-        Some(self.node())
+        self.inner.as_ref().map(Inner::node)
     }
 
     fn write_zeroes(&self, offset: u64, len: u64) -> vmcraft_block::Result<()> {
-        self.node()
+        self.live_node("write_zeroes")?
             .write_zeroes(offset, len)
             .map_err(|e| self.explain_block("write_zeroes", e))
     }
 
     fn discard(&self, offset: u64, len: u64) -> vmcraft_block::Result<()> {
-        self.node()
+        self.live_node("discard")?
             .discard(offset, len)
             .map_err(|e| self.explain_block("discard", e))
     }

@@ -1,21 +1,30 @@
 //! The qemu-storage-daemon backend's process: [`StorageDaemon`] starts
 //! `qemu-storage-daemon` through a `CommandRunner` with an explicit blockdev graph
 //! (protocol node, format node, `"backing": null` unless allowed), a FUSE export of
-//! the disk onto a regular file, a QMP monitor on a Unix socket, `--daemonize` and
-//! `--pidfile`, all in a private 0700 directory. `--daemonize` returns once the
-//! export exists; the start is then checked (pid file, mount, size).
+//! the disk onto a regular file and a QMP monitor on a Unix socket, all in a
+//! private 0700 directory.
+//!
+//! The daemon runs in the foreground as a [`vmcraft_block::Supervised`] process
+//! (never `--daemonize`, which forks past whoever waits for it): it is forked by
+//! a thread that lives as long as it does, leads its own process group, gets
+//! `PR_SET_PDEATHSIG(SIGKILL)`, and is tracked by a pidfd. So it dies with the
+//! session even when the session is SIGKILLed; what such a death leaves is the
+//! FUSE export's mount (dead: every access fails with ENOTCONN until it is
+//! unmounted), the runtime directory, and a loop device bound to the export if
+//! a mount still holds one (otherwise the loop device clears itself). It is
+//! ready once the export is mounted with the disk's size; qemu's graph (over
+//! QMP) and the files it has open (`/proc/PID/fd`) are then checked.
 //!
 //! Stopping asks the daemon to `quit` over QMP (it flushes and closes the image),
-//! falls back to SIGTERM (which flushes too) and last to SIGKILL, waits for the
-//! process to exit, unmounts the export if it is still there (a killed daemon
-//! leaves a dead FUSE mount behind) and removes the directory.
+//! then stops the supervised process (SIGTERM to its group, SIGKILL after the
+//! timeout), reaps it, unmounts the export if it is still there (a killed
+//! daemon leaves a dead FUSE mount behind) and removes the directory.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use nix::sys::signal::Signal;
-use vmcraft_block::{Command, CommandRunner};
+use vmcraft_block::{Command, CommandRunner, Supervised};
 
 use crate::blockdev;
 use crate::chain::ImageChain;
@@ -35,7 +44,6 @@ pub(crate) struct DaemonPaths {
     pub(crate) dir: PathBuf,
     pub(crate) export: PathBuf,
     pub(crate) qmp: PathBuf,
-    pub(crate) pidfile: PathBuf,
 }
 
 impl DaemonPaths {
@@ -44,7 +52,6 @@ impl DaemonPaths {
             dir: dir.to_path_buf(),
             export: dir.join("export"),
             qmp: dir.join("qmp.sock"),
-            pidfile: dir.join("qsd.pid"),
         }
     }
 }
@@ -70,20 +77,19 @@ pub(crate) fn daemon_command(
             "socket,id=vmcraft-qmp,path={socket},server=on,wait=off"
         ))
         .arg("--monitor")
-        .arg("chardev=vmcraft-qmp")
-        .arg("--daemonize")
-        .arg("--pidfile")
-        .arg(&paths.pidfile)
-        .timeout(opts.ready_timeout))
+        .arg("chardev=vmcraft-qmp"))
 }
 
-/// A running qemu-storage-daemon exporting one image as a FUSE file. Stopped on
-/// drop; [`StorageDaemon::stop`] reports what went wrong.
+/// A running qemu-storage-daemon exporting one image as a FUSE file, supervised
+/// (it dies with this process). Stopped on drop; [`StorageDaemon::stop`] reports
+/// what went wrong.
 #[derive(Debug)]
 pub struct StorageDaemon {
     paths: DaemonPaths,
     /// Owns the directory; removed (best effort) when dropped.
     dir: Option<tempfile::TempDir>,
+    /// The daemon; `None` before it started and once stopped.
+    process: Option<Supervised>,
     pid: u32,
     image: PathBuf,
     timeout: Duration,
@@ -128,7 +134,6 @@ impl StorageDaemon {
         opts: &AttachOptions,
     ) -> Result<Self> {
         let image = chain.top().path.as_path();
-        let format = chain.top().format();
         let subject = image.display();
         let parent = match &opts.runtime_dir {
             Some(d) => d.clone(),
@@ -170,32 +175,24 @@ impl StorageDaemon {
         let mut daemon = StorageDaemon {
             paths,
             dir: Some(dir),
+            process: None,
             pid: 0,
             image: image.to_path_buf(),
             timeout: opts.ready_timeout,
             stopped: false,
         };
-        if let Err(e) = runner.run(&cmd) {
-            // The daemon may have got as far as forking before failing or timing
-            // out: find it by its pid file and stop it.
-            daemon.pid = daemon.read_pidfile().unwrap_or(0);
-            let _ = daemon.stop_inner();
-            let kind = match crate::error::kind_of_block(&e) {
-                ErrorKind::ToolMissing => ErrorKind::ToolMissing,
-                ErrorKind::Timeout => ErrorKind::Timeout,
-                _ if stderr_of(&e).contains("Failed to get \"write\" lock") => ErrorKind::Busy,
-                _ => ErrorKind::DaemonFailed,
-            };
-            return Err(Error::block(
-                "attach",
-                &subject,
-                format!("qemu-storage-daemon could not export the {format} image"),
-                e,
-            )
-            .with_kind(kind));
+        match runner.spawn(&cmd) {
+            Ok(p) => {
+                daemon.pid = p.pid();
+                daemon.process = Some(p);
+            }
+            Err(e) => {
+                let _ = daemon.stop_inner();
+                return Err(daemon.start_failed(chain, e));
+            }
         }
         if let Err(e) = daemon
-            .wait_ready()
+            .wait_ready(chain)
             .and_then(|()| daemon.check_graph(chain))
             .and_then(|()| daemon.check_open_files(chain))
         {
@@ -207,47 +204,50 @@ impl StorageDaemon {
         Ok(daemon)
     }
 
-    fn read_pidfile(&self) -> Option<u32> {
-        std::fs::read_to_string(&self.paths.pidfile)
-            .ok()
-            .and_then(|s| s.trim().parse().ok())
+    /// The error for a daemon that could not be started or ended during its
+    /// start: a write-lock conflict is [`ErrorKind::Busy`].
+    fn start_failed(&self, chain: &ImageChain, e: vmcraft_block::Error) -> Error {
+        let kind = match crate::error::kind_of_block(&e) {
+            ErrorKind::ToolMissing => ErrorKind::ToolMissing,
+            ErrorKind::Timeout => ErrorKind::Timeout,
+            _ if stderr_of(&e).contains("Failed to get \"write\" lock") => ErrorKind::Busy,
+            _ => ErrorKind::DaemonFailed,
+        };
+        Error::block(
+            "attach",
+            self.image.display(),
+            format!(
+                "qemu-storage-daemon could not export the {} image",
+                chain.top().format()
+            ),
+            e,
+        )
+        .with_kind(kind)
     }
 
-    /// After `--daemonize` returned: the pid file names a live daemon and the export
-    /// is a mounted, non-empty file.
-    fn wait_ready(&mut self) -> Result<()> {
-        let subject = self.image.display().to_string();
-        vmcraft_block::wait_for_path(&self.paths.pidfile, self.timeout).map_err(|e| {
-            Error::block(
-                "attach",
-                &subject,
-                "qemu-storage-daemon wrote no pid file",
-                e,
-            )
-            .with_kind(ErrorKind::DaemonFailed)
-        })?;
-        self.pid = self.read_pidfile().ok_or_else(|| {
-            Error::new(
-                ErrorKind::DaemonFailed,
-                "attach",
-                &subject,
-                format!(
-                    "qemu-storage-daemon pid file {} holds no pid",
-                    self.paths.pidfile.display()
-                ),
-            )
-        })?;
-        let marker = self.marker();
+    fn process(&self) -> &Supervised {
+        self.process
+            .as_ref()
+            .expect("the daemon runs until stopped")
+    }
+
+    /// Wait until the export is a mounted, non-empty file, or the daemon ended
+    /// (its error then carries what it printed).
+    fn wait_ready(&self, chain: &ImageChain) -> Result<()> {
         let export = self.paths.export.clone();
-        vmcraft_block::wait_until("the fuse export", self.timeout, || {
-            !host::process_alive(self.pid, &marker)
+        let p = self.process();
+        let waited = vmcraft_block::wait_until("the fuse export", self.timeout, || {
+            !p.is_alive()
                 || (host::is_mount_point(&export)
                     && std::fs::metadata(&export).is_ok_and(|m| m.len() > 0))
-        })
-        .map_err(|e| {
+        });
+        if !p.is_alive() {
+            return Err(self.start_failed(chain, p.exit_error()));
+        }
+        waited.map_err(|e| {
             Error::block(
                 "attach",
-                &subject,
+                self.image.display(),
                 format!(
                     "qemu-storage-daemon (pid {}) did not export {}",
                     self.pid,
@@ -255,19 +255,7 @@ impl StorageDaemon {
                 ),
                 e,
             )
-        })?;
-        if !host::process_alive(self.pid, &marker) {
-            return Err(Error::new(
-                ErrorKind::DaemonFailed,
-                "attach",
-                &subject,
-                format!(
-                    "qemu-storage-daemon (pid {}) exited right after starting",
-                    self.pid
-                ),
-            ));
-        }
-        Ok(())
+        })
     }
 
     /// Ask qemu which files it opened and refuse any the chain does not hold.
@@ -285,26 +273,16 @@ impl StorageDaemon {
         check_nodes(&nodes, chain, &subject)
     }
 
-    /// Every regular file the daemon has open must be a judged one (or its pid
-    /// file).
+    /// Every regular file the daemon has open must be a judged one.
     fn check_open_files(&self, chain: &ImageChain) -> Result<()> {
         let subject = self.image.display().to_string();
-        let mut allowed = chain.ids.clone();
-        if let Ok(id) = opened::file_id(&self.paths.pidfile) {
-            allowed.push(id);
-        }
         opened::check_open_files(
             Path::new("/proc"),
             self.pid,
-            &allowed,
+            &chain.ids,
             "qemu-storage-daemon",
             &subject,
         )
-    }
-
-    /// What identifies our daemon in `/proc/PID/cmdline` (its pid file path).
-    fn marker(&self) -> String {
-        self.paths.pidfile.to_string_lossy().into_owned()
     }
 
     /// The daemon's process id.
@@ -317,14 +295,14 @@ impl StorageDaemon {
         &self.paths.export
     }
 
-    /// The private directory holding the export, the QMP socket and the pid file.
+    /// The private directory holding the export and the QMP socket.
     pub fn runtime_dir(&self) -> &Path {
         &self.paths.dir
     }
 
     /// Whether the daemon is still running.
     pub fn is_alive(&self) -> bool {
-        !self.stopped && host::process_alive(self.pid, &self.marker())
+        !self.stopped && self.process.as_ref().is_some_and(Supervised::is_alive)
     }
 
     /// Stop the daemon (flushing the image), unmount the export, remove the
@@ -341,43 +319,50 @@ impl StorageDaemon {
         }
         self.stopped = true;
         let subject = self.image.display().to_string();
-        let marker = self.marker();
         let mut first_error: Option<Error> = None;
         let mut note = |e: Error| {
             tracing::warn!(error = %vmcraft_block::error_chain(&e), "stopping qemu-storage-daemon");
             first_error.get_or_insert(e);
         };
 
-        if self.pid != 0 {
-            if host::process_alive(self.pid, &marker) {
+        if let Some(mut p) = self.process.take() {
+            let pid = p.pid();
+            if p.is_alive() {
+                // quit flushes and closes the image, then the daemon exits.
                 if let Err(e) = qmp::quit(&self.paths.qmp, self.timeout) {
-                    tracing::warn!(pid = self.pid, error = %e, "qmp quit failed; sending SIGTERM");
-                    host::signal_process(self.pid, &marker, Signal::SIGTERM);
+                    tracing::warn!(pid, error = %e, "qmp quit failed; stopping with SIGTERM");
                 }
-                if !host::wait_exit(self.pid, &marker, self.timeout) {
-                    host::signal_process(self.pid, &marker, Signal::SIGKILL);
-                    let gone = host::wait_exit(self.pid, &marker, self.timeout);
-                    note(Error::new(
+                let quit = p.wait_timeout(self.timeout).is_some();
+                match p.stop(self.timeout) {
+                    Ok(_) if quit => {}
+                    Ok(status) => note(Error::new(
                         ErrorKind::Timeout,
                         "detach",
                         &subject,
                         format!(
-                            "qemu-storage-daemon (pid {}) did not exit after quit and SIGTERM; \
-                             killed{}",
-                            self.pid,
-                            if gone { "" } else { " but it is still there" }
+                            "qemu-storage-daemon (pid {pid}) did not exit within {:?} of quit; \
+                             stopped ({status})",
+                            self.timeout
                         ),
-                    ));
+                    )),
+                    Err(e) => note(Error::block(
+                        "detach",
+                        &subject,
+                        format!("qemu-storage-daemon (pid {pid}) could not be stopped"),
+                        e,
+                    )),
                 }
             } else {
+                let status = p
+                    .stop(self.timeout)
+                    .map_or_else(|e| e.to_string(), |s| s.to_string());
                 note(Error::new(
                     ErrorKind::DaemonGone,
                     "detach",
                     &subject,
                     format!(
-                        "qemu-storage-daemon (pid {}) had already exited; writes it had not \
-                         flushed may be lost",
-                        self.pid
+                        "qemu-storage-daemon (pid {pid}) had already exited ({status}); writes \
+                         it had not flushed may be lost"
                     ),
                 ));
             }
@@ -486,12 +471,11 @@ mod tests {
                 "socket,id=vmcraft-qmp,path=/run/vm,,x/qmp.sock,server=on,wait=off",
                 "--monitor",
                 "chardev=vmcraft-qmp",
-                "--daemonize",
-                "--pidfile",
-                "/run/vm,x/qsd.pid",
             ]
         );
-        assert_eq!(cmd.get_timeout(), Some(opts.ready_timeout));
+        // Supervised in the foreground: no --daemonize, and no timeout on the
+        // process itself (readiness has its own deadline).
+        assert_eq!(cmd.get_timeout(), None);
     }
 
     #[test]
@@ -645,18 +629,57 @@ mod tests {
     }
 
     #[test]
-    fn a_start_that_never_writes_a_pid_file_times_out_and_cleans_up() {
+    fn a_start_that_never_mounts_the_export_times_out_and_stops_the_daemon() {
         let parent = tempfile::tempdir().unwrap();
         let opts = AttachOptions::default()
             .runtime_dir(parent.path())
             .ready_timeout(Duration::from_millis(20));
         let fake = FakeRunner::new();
-        fake.expect_prefix(&["qemu-storage-daemon"], Response::ok(""));
+        // A daemon that runs but never exports anything.
+        fake.expect_prefix(&["qemu-storage-daemon"], Response::running());
+        let (fake, r) = runner(fake);
+        let (_img_dir, img) = image(Format::Raw);
+        let e = StorageDaemon::start(&r, &img, Format::Raw, &opts).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Timeout);
+        let msg = e.to_string();
+        assert!(msg.contains("qemu-storage-daemon (pid "), "{msg}");
+        assert!(msg.contains("did not export"), "{msg}");
+        let pid = msg
+            .split("(pid ")
+            .nth(1)
+            .and_then(|r| r.split(')').next())
+            .unwrap();
+        assert!(
+            !Path::new(&format!("/proc/{pid}")).exists(),
+            "the daemon was stopped and reaped"
+        );
+        assert_eq!(std::fs::read_dir(parent.path()).unwrap().count(), 0);
+        fake.verify();
+    }
+
+    #[test]
+    fn a_daemon_that_dies_while_starting_reports_its_stderr() {
+        let parent = tempfile::tempdir().unwrap();
+        let opts = AttachOptions::default().runtime_dir(parent.path());
+        let fake = FakeRunner::new();
+        fake.expect_prefix(
+            &["qemu-storage-daemon"],
+            Response::process(Command::new("sh").args([
+                "-c",
+                "echo 'qemu-storage-daemon: --export: Failed to mount: Permission denied' >&2; \
+                 kill -9 $$",
+            ])),
+        );
         let (_, r) = runner(fake);
         let (_img_dir, img) = image(Format::Raw);
         let e = StorageDaemon::start(&r, &img, Format::Raw, &opts).unwrap_err();
         assert_eq!(e.kind(), ErrorKind::DaemonFailed);
-        assert!(e.to_string().contains("wrote no pid file"), "{e}");
+        let chain = vmcraft_block::error_chain(&e);
+        assert!(chain.contains("failed with signal 9"), "{chain}");
+        assert!(
+            chain.ends_with("Failed to mount: Permission denied"),
+            "{chain}"
+        );
         assert_eq!(std::fs::read_dir(parent.path()).unwrap().count(), 0);
     }
 

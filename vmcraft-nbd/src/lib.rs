@@ -15,6 +15,14 @@
 //!    `/dev/nbdN`, found and locked across processes, with retries of transient
 //!    failures and a verified disconnect.
 //!
+//! The serving processes (qemu-storage-daemon, qemu-nbd's server) run in the
+//! foreground as [`vmcraft_block::Supervised`] processes, never daemonized: they
+//! die with the process that attached, even when it is SIGKILLed, and are
+//! tracked by pidfd. What a SIGKILLed process leaves is only what the kernel
+//! keeps by itself: the dead FUSE export mount and runtime directory of the
+//! storage daemon, a device still held by a mount, and those mounts; a session
+//! reaper undoes them.
+//!
 //! [`Backend::Auto`] (the default) takes loop for raw images, kernel NBD where
 //! `/dev/nbd0` exists (or the module can be loaded) and a device is free, and the
 //! storage daemon otherwise; [`Attachment::backend_reason`] says why, and the choice is logged.
@@ -43,7 +51,12 @@
 //!
 //! [`Attachment`] is RAII: dropping it detaches (flush, partitions, loop or NBD
 //! device, daemon stopped over QMP, FUSE export unmounted, runtime files removed);
-//! [`Attachment::detach`] does the same and reports errors.
+//! [`Attachment::detach`] does the same and reports errors. Detaching never pulls
+//! a disk out from under a mount: while a partition is mounted (or otherwise in
+//! use, [`Attachment::in_use`]) a detach is refused with [`ErrorKind::Busy`] and
+//! nothing is torn down; [`Attachment::try_detach`] can be called again after the
+//! unmount, and a dropped or consumed attachment is kept alive
+//! ([`kept_attachments`]) until [`release_kept`] finds it unused.
 //!
 //! ```no_run
 //! use vmcraft_nbd::{attach, AttachOptions, Backend};
@@ -64,11 +77,13 @@
 
 mod attach;
 mod blockdev;
+mod busy;
 mod chain;
 mod daemon;
 mod error;
 mod format;
 mod host;
+mod kept;
 pub mod nbd;
 mod opened;
 mod options;
@@ -82,5 +97,6 @@ pub use error::{Error, ErrorKind, Result};
 pub use format::{
     Format, ImageInfo, VmdkExtent, detect_format, detect_format_of, inspect_device, inspect_image,
 };
+pub use kept::{KeptAttachment, kept_attachments, release_kept};
 pub use nbd::{DeviceLock, NbdConnection, NbdHost};
 pub use options::{AioMode, AttachOptions, Backend, CacheMode, DiscardMode};

@@ -5,21 +5,33 @@
 //!   ([`DeviceLock`]) and checked again under the lock, so two processes (or
 //!   threads) that share the lock directory never take the same device. The lock
 //!   is held for the whole connection.
-//! - Connecting: `qemu-nbd --connect=DEV --format=FMT [--read-only] [--cache=]
-//!   [--aio=] [--discard=] json:{...}` (the same blockdev graph as the storage
-//!   daemon, `"backing": null` unless allowed), wrapped in
-//!   [`vmcraft_block::retry_with_backoff`]. Only transient failures ([`is_transient`]:
-//!   a busy device or image lock, a timeout) are retried; a missing image or a bad
-//!   format fails at once. Every failed attempt disconnects whatever it half-made.
-//! - Ready: the device has a non-zero size, and every file the qemu-nbd server
-//!   has open is one the image's judgement allowed (see `opened.rs`).
+//! - Connecting: `qemu-nbd --connect=DEV --verbose --format=FMT [--read-only]
+//!   [--cache=] [--aio=] [--discard=] json:{...}` (the same blockdev graph as the
+//!   storage daemon, `"backing": null` unless allowed). Without `--verbose`,
+//!   `qemu-nbd --connect` forks its server into the background (a daemon nobody
+//!   waits for); with it, the server stays in the foreground, where it runs as a
+//!   [`vmcraft_block::Supervised`] process: it dies with this process, even when
+//!   this process is SIGKILLed, and is tracked by a pidfd. Wrapped in
+//!   [`vmcraft_block::retry_with_backoff`]: only transient failures
+//!   ([`is_transient`]: a busy device or image lock that qemu-nbd reported as it
+//!   exited) are retried. A missing image or a bad format fails at once, and so
+//!   does a connect that timed out (its server is stopped and whatever it
+//!   half-made is disconnected, rather than racing a connection that may still be
+//!   coming up). Every failed attempt stops its server and disconnects whatever
+//!   it half-made.
+//! - Ready: the device has a non-zero size while the server runs; the process
+//!   the kernel names as the device's server (`/sys/block/nbdN/pid`, a thread of
+//!   qemu-nbd) belongs to the supervised server; every file the server has open is
+//!   one the image's judgement allowed (see `opened.rs`).
 //! - Disconnecting: `qemu-nbd --disconnect DEV`, then a check that the kernel let
-//!   go of it (no pid, size 0).
+//!   go of it (no pid, size 0), then the server (which exits once the kernel lets
+//!   go) is reaped, stopped if it has not exited.
 //! - `modprobe nbd max_part=16` when there are no nbd devices but the module is
 //!   installed ([`ensure_module`]).
 //!
-//! All sysfs and lock paths come from [`NbdHost`], so the whole flow is testable
-//! with a fake runner and a fake sysfs tree.
+//! All sysfs, `/proc` and lock paths come from [`NbdHost`], so the whole flow is
+//! testable with a fake runner (whose stand-in servers are real processes) and a
+//! fake sysfs tree.
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -27,7 +39,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use nix::fcntl::{Flock, FlockArg};
-use vmcraft_block::{Clock, Command, CommandRunner, retry_with_backoff};
+use vmcraft_block::{Clock, Command, CommandRunner, Supervised, retry_with_backoff};
 
 use crate::blockdev;
 use crate::chain::ImageChain;
@@ -285,16 +297,19 @@ pub fn claim_device(host: &NbdHost) -> Result<DeviceLock> {
     ))
 }
 
-/// Whether an error is worth another attempt: a busy device, a busy image lock, a
-/// timeout. A missing image, a bad format or a missing tool is not.
+/// Whether an error is worth another attempt: a busy device or a busy image lock
+/// ([`ErrorKind::Busy`]). A missing image, a bad format or a missing tool is not,
+/// and neither is a timeout: a connect that timed out may still have been coming
+/// up, and another attempt would race it.
 ///
 /// ```
 /// use vmcraft_nbd::{Error, ErrorKind, nbd::is_transient};
 /// assert!(is_transient(&Error::new(ErrorKind::Busy, "nbd_connect", "/dev/nbd0", "busy")));
 /// assert!(!is_transient(&Error::new(ErrorKind::NotFound, "nbd_connect", "/x", "missing")));
+/// assert!(!is_transient(&Error::new(ErrorKind::Timeout, "nbd_connect", "/x", "no size")));
 /// ```
 pub fn is_transient(e: &Error) -> bool {
-    matches!(e.kind(), ErrorKind::Busy | ErrorKind::Timeout)
+    e.kind() == ErrorKind::Busy
 }
 
 /// qemu-nbd's complaints that another attempt may not hear.
@@ -314,21 +329,64 @@ fn stderr_is_transient(stderr: &str) -> bool {
     TRANSIENT.iter().any(|t| s.contains(t))
 }
 
-/// The files the qemu-nbd server of device `n` has open must be the judged ones
-/// or the device itself.
-fn check_server_files(host: &NbdHost, n: u32, chain: &ImageChain, subject: &str) -> Result<()> {
-    let pid_file = host.sys_dir(n).join("pid");
-    let pid: u32 = std::fs::read_to_string(&pid_file)
-        .ok()
-        .and_then(|s| s.trim().parse().ok())
-        .ok_or_else(|| {
-            Error::new(
+/// The process group (thread group id) of the thread or process `pid`, from
+/// `/proc/PID/status`.
+fn thread_group(host: &NbdHost, pid: u32) -> Option<u32> {
+    let status =
+        std::fs::read_to_string(host.proc_dir.join(pid.to_string()).join("status")).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("Tgid:"))
+        .and_then(|v| v.trim().parse().ok())
+}
+
+/// The process the kernel names as device `n`'s server (`/sys/block/nbdN/pid`
+/// holds the thread that runs the connection; this is its process).
+fn served_by(host: &NbdHost, n: u32) -> Option<u32> {
+    let tid: u32 = std::fs::read_to_string(host.sys_dir(n).join("pid"))
+        .ok()?
+        .trim()
+        .parse()
+        .ok()?;
+    Some(thread_group(host, tid).unwrap_or(tid))
+}
+
+/// Device `n` must be served by `server`, and every file the server has open
+/// must be a judged one or the device itself.
+fn check_server(
+    host: &NbdHost,
+    n: u32,
+    server: &Supervised,
+    chain: &ImageChain,
+    subject: &str,
+) -> Result<()> {
+    let pid = server.pid();
+    match served_by(host, n) {
+        Some(p) if p == pid => {}
+        Some(other) => {
+            return Err(Error::new(
+                ErrorKind::Busy,
+                "nbd_connect",
+                subject,
+                format!(
+                    "{} is served by process {other}, not by the qemu-nbd VMCraft started (pid \
+                     {pid}): another program connected it meanwhile",
+                    host.device_path(n).display()
+                ),
+            ));
+        }
+        None => {
+            return Err(Error::new(
                 ErrorKind::DaemonFailed,
                 "nbd_connect",
                 subject,
-                format!("{} names no qemu-nbd process", pid_file.display()),
-            )
-        })?;
+                format!(
+                    "{} names no server process",
+                    host.sys_dir(n).join("pid").display()
+                ),
+            ));
+        }
+    }
     let mut allowed = chain.ids.clone();
     if let Ok(id) = crate::opened::file_id(&host.device_path(n)) {
         allowed.push(id);
@@ -343,8 +401,11 @@ pub(crate) fn connect_command(
     opts: &AttachOptions,
     filename: &str,
 ) -> Command {
+    // --verbose keeps the server in the foreground (qemu-nbd --connect forks
+    // into the background without it).
     let mut cmd = Command::new("qemu-nbd")
         .arg(format!("--connect={}", device.display()))
+        .arg("--verbose")
         .arg(format!("--format={}", format.qemu_driver()));
     if opts.readonly {
         cmd = cmd.arg("--read-only");
@@ -358,7 +419,7 @@ pub(crate) fn connect_command(
     if let Some(d) = opts.discard {
         cmd = cmd.arg(format!("--discard={}", d.as_str()));
     }
-    cmd.arg(filename).timeout(opts.ready_timeout)
+    cmd.arg(filename)
 }
 
 /// Make sure NBD devices exist: nothing to do when they do; `modprobe nbd
@@ -455,32 +516,62 @@ fn disconnect_verified(
     Ok(())
 }
 
-/// Undo a failed attempt on device `n`: disconnect it if the kernel shows any
-/// connection. Returns `err`, noting a failed cleanup in its message.
-fn cleanup_failed_attempt(
-    runner: &dyn CommandRunner,
-    host: &NbdHost,
-    n: u32,
-    subject: &str,
-    timeout: Duration,
-    err: Error,
-) -> Error {
-    if !host.is_connected(n) {
-        return err;
+/// Stop a server that should be exiting or exited (after a disconnect, or after
+/// a failed attempt): up to `timeout` for it to end by itself, then SIGTERM and
+/// SIGKILL to its group; it is reaped either way.
+fn stop_server(server: &mut Supervised, timeout: Duration) -> vmcraft_block::Result<()> {
+    if server.wait_timeout(timeout).is_none() {
+        tracing::warn!(
+            pid = server.pid(),
+            "qemu-nbd server still running; stopping it"
+        );
     }
-    tracing::debug!(device = n, "disconnecting a half-made nbd connection");
-    match disconnect_verified(runner, host, n, subject, timeout) {
-        Ok(()) => err,
-        Err(ce) => {
-            let note = format!(
-                "{}; and {} could not be disconnected: {}",
-                err.message(),
-                host.device_path(n).display(),
-                vmcraft_block::error_chain(&ce)
-            );
-            let kind = err.kind();
-            Error::new(kind, "nbd_connect", subject, note).with_source(err)
+    server.stop(timeout).map(drop)
+}
+
+/// One connect attempt on device `n`, for undoing it when it fails.
+struct Attempt<'a> {
+    runner: &'a dyn CommandRunner,
+    host: &'a NbdHost,
+    n: u32,
+    subject: &'a str,
+    timeout: Duration,
+}
+
+impl Attempt<'_> {
+    /// Undo the failed attempt: stop its server first (so nothing is still
+    /// connecting), then disconnect the device if the kernel shows any
+    /// connection and it was ours (`disconnect`; a device someone else connected
+    /// meanwhile is left alone). Returns `err`, noting a failed cleanup in its
+    /// message.
+    fn fail(&self, server: Option<Supervised>, disconnect: bool, err: Error) -> Error {
+        let mut problems = Vec::new();
+        if let Some(mut s) = server
+            && let Err(e) = s.stop(self.timeout)
+        {
+            problems.push(format!(
+                "its qemu-nbd server could not be stopped: {}",
+                vmcraft_block::error_chain(&e)
+            ));
         }
+        if disconnect && self.host.is_connected(self.n) {
+            tracing::debug!(device = self.n, "disconnecting a half-made nbd connection");
+            if let Err(ce) =
+                disconnect_verified(self.runner, self.host, self.n, self.subject, self.timeout)
+            {
+                problems.push(format!(
+                    "{} could not be disconnected: {}",
+                    self.host.device_path(self.n).display(),
+                    vmcraft_block::error_chain(&ce)
+                ));
+            }
+        }
+        if problems.is_empty() {
+            return err;
+        }
+        let note = format!("{}; and {}", err.message(), problems.join("; and "));
+        let kind = err.kind();
+        Error::new(kind, "nbd_connect", self.subject, note).with_source(err)
     }
 }
 
@@ -494,6 +585,9 @@ pub struct NbdConnection {
     subject: String,
     timeout: Duration,
     connected: bool,
+    /// The qemu-nbd server; `None` once disconnected.
+    server: Option<Supervised>,
+    server_pid: u32,
     // Released last, after the disconnect.
     _lock: DeviceLock,
 }
@@ -503,6 +597,7 @@ impl std::fmt::Debug for NbdConnection {
         f.debug_struct("NbdConnection")
             .field("device", &self.device)
             .field("image", &self.subject)
+            .field("server_pid", &self.server_pid)
             .field("connected", &self.connected)
             .finish()
     }
@@ -536,9 +631,10 @@ impl NbdConnection {
     }
 
     /// [`NbdConnection::connect`] on a judged chain. Once the device is
-    /// connected, every regular file and block device the qemu-nbd server
-    /// (`/sys/block/nbdN/pid`) has open must be one judged (by device and inode)
-    /// or the NBD device itself; anything else disconnects it and fails with
+    /// connected, the kernel must name the supervised server as its server, and
+    /// every regular file and block device that server has open must be one
+    /// judged (by device and inode) or the NBD device itself; anything else
+    /// stops the server, disconnects the device and fails with
     /// [`ErrorKind::BackingFileRefused`] (qemu opens a vmdk's extents by name,
     /// and a file can be swapped after the judgement).
     pub(crate) fn connect_chain(
@@ -558,48 +654,63 @@ impl NbdConnection {
             let dev = host.device_path(n);
             tracing::debug!(attempt, device = %dev.display(), image = %subject, "qemu-nbd connect");
             let cmd = connect_command(&dev, format, opts, &filename);
-            if let Err(e) = runner.run(&cmd) {
+            let connect_error = |e: vmcraft_block::Error| {
                 let kind = match crate::error::kind_of_block(&e) {
-                    ErrorKind::Timeout => ErrorKind::Timeout,
                     ErrorKind::ToolMissing => ErrorKind::ToolMissing,
                     _ if stderr_is_transient(stderr_of(&e)) => ErrorKind::Busy,
                     _ => ErrorKind::DaemonFailed,
                 };
-                let err = Error::block(
+                Error::block(
                     "nbd_connect",
                     &subject,
                     format!("qemu-nbd could not connect {}", dev.display()),
                     e,
                 )
-                .with_kind(kind);
-                return Err(cleanup_failed_attempt(
-                    &**runner, host, n, &subject, timeout, err,
-                ));
-            }
+                .with_kind(kind)
+            };
+            let attempt = Attempt {
+                runner: &**runner,
+                host,
+                n,
+                subject: &subject,
+                timeout,
+            };
+            let cleanup = |server: Supervised, disconnect: bool, err: Error| {
+                attempt.fail(Some(server), disconnect, err)
+            };
+            let server = match runner.spawn(&cmd) {
+                Ok(s) => s,
+                Err(e) => return Err(attempt.fail(None, true, connect_error(e))),
+            };
+            // Ready: the device has a size while the server runs.
             let sized = vmcraft_block::wait_until(&dev.display().to_string(), timeout, || {
-                host.size_sectors(n).unwrap_or(0) > 0
+                !server.is_alive() || host.size_sectors(n).unwrap_or(0) > 0
             });
+            if !server.is_alive() {
+                let err = connect_error(server.exit_error());
+                return Err(cleanup(server, true, err));
+            }
             if let Err(e) = sized {
                 let err = Error::block(
                     "nbd_connect",
                     &subject,
                     format!(
-                        "{} never got a size after qemu-nbd connected it",
-                        dev.display()
+                        "{} never got a size after qemu-nbd (pid {}) started serving it",
+                        dev.display(),
+                        server.pid()
                     ),
                     e,
                 )
                 .with_kind(ErrorKind::Timeout);
-                return Err(cleanup_failed_attempt(
-                    &**runner, host, n, &subject, timeout, err,
-                ));
+                return Err(cleanup(server, true, err));
             }
-            if let Err(err) = check_server_files(host, n, chain, &subject) {
-                return Err(cleanup_failed_attempt(
-                    &**runner, host, n, &subject, timeout, err,
-                ));
+            if let Err(err) = check_server(host, n, &server, chain, &subject) {
+                // A device someone else connected is theirs: not disconnected.
+                let ours = matches!(served_by(host, n), Some(p) if p == server.pid());
+                return Err(cleanup(server, ours, err));
             }
-            tracing::debug!(device = %dev.display(), image = %subject, "nbd device connected");
+            tracing::debug!(device = %dev.display(), image = %subject, pid = server.pid(),
+                "nbd device connected");
             Ok(NbdConnection {
                 device: dev,
                 index: n,
@@ -608,6 +719,8 @@ impl NbdConnection {
                 subject: subject.clone(),
                 timeout,
                 connected: true,
+                server_pid: server.pid(),
+                server: Some(server),
                 _lock: lock,
             })
         })
@@ -623,12 +736,20 @@ impl NbdConnection {
         self.index
     }
 
-    /// Whether the kernel still shows the device connected.
-    pub fn is_connected(&self) -> bool {
-        self.connected && self.host.is_connected(self.index)
+    /// The qemu-nbd server's process id.
+    pub fn server_pid(&self) -> u32 {
+        self.server_pid
     }
 
-    /// Disconnect and check that the kernel let go of the device.
+    /// Whether the kernel still shows the device connected and its server runs.
+    pub fn is_connected(&self) -> bool {
+        self.connected
+            && self.host.is_connected(self.index)
+            && self.server.as_ref().is_some_and(Supervised::is_alive)
+    }
+
+    /// Disconnect, check that the kernel let go of the device, and reap the
+    /// server (stopped if it did not exit by itself).
     pub fn disconnect(mut self) -> Result<()> {
         self.disconnect_inner()
     }
@@ -638,13 +759,25 @@ impl NbdConnection {
             return Ok(());
         }
         self.connected = false;
-        disconnect_verified(
+        let result = disconnect_verified(
             &*self.runner,
             &self.host,
             self.index,
             &self.subject,
             self.timeout,
-        )
+        );
+        let stopped = match self.server.take() {
+            Some(mut s) => stop_server(&mut s, self.timeout).map_err(|e| {
+                Error::block(
+                    "nbd_disconnect",
+                    &self.subject,
+                    format!("the qemu-nbd server (pid {}) could not be stopped", s.pid()),
+                    e,
+                )
+            }),
+            None => Ok(()),
+        };
+        result.and(stopped)
     }
 }
 
@@ -688,6 +821,7 @@ mod tests {
             [
                 "qemu-nbd",
                 "--connect=/dev/nbd2",
+                "--verbose",
                 "--format=vmdk",
                 "--read-only",
                 "--cache=none",
@@ -704,7 +838,18 @@ mod tests {
         );
         assert_eq!(
             cmd.argv(),
-            ["qemu-nbd", "--connect=/dev/nbd0", "--format=raw", "json:{}"]
+            [
+                "qemu-nbd",
+                "--connect=/dev/nbd0",
+                "--verbose",
+                "--format=raw",
+                "json:{}"
+            ]
+        );
+        assert_eq!(
+            cmd.get_timeout(),
+            None,
+            "a supervised server has no timeout"
         );
     }
 }

@@ -1,17 +1,21 @@
 //! Tier 1 (plus one tier-2 lock test): the kernel NBD backend against a simulated
-//! kernel. The fake runner answers qemu-nbd and modprobe from a script and records
-//! exact argument lists; a wrapper applies what the real kernel would do to a fake
-//! sysfs tree (a connect gives the device a pid and a size, a disconnect takes
-//! them away). The retry schedule runs on a recording clock, so nothing sleeps.
+//! kernel. The fake runner answers `qemu-nbd --disconnect` and modprobe from a
+//! script and records exact argument lists; a wrapper applies what the real
+//! kernel would do to a fake sysfs tree (a disconnect takes the device's pid and
+//! size away, and the server, whose NBD_DO_IT returns, exits). The qemu-nbd
+//! servers are real supervised processes: small shell stand-ins that do to the
+//! fake sysfs what qemu-nbd's client thread does to the kernel (a pid, a size),
+//! hold the image open, and run until stopped, so their pids, open files
+//! (`/proc`), exit statuses and stderr are real. The retry schedule runs on a
+//! recording clock, so nothing sleeps.
 
-use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use vmcraft_block::testing::{FakeRunner, Response, require_tool};
-use vmcraft_block::{Command, CommandRunner, Output, RecordingClock, RetryPolicy};
+use vmcraft_block::{Command, CommandRunner, Output, RecordingClock, RetryPolicy, Supervised};
 use vmcraft_nbd::nbd::{claim_device, ensure_module, is_transient};
 use vmcraft_nbd::{
     AioMode, AttachOptions, CacheMode, DeviceLock, DiscardMode, ErrorKind, Format, NbdConnection,
@@ -51,7 +55,7 @@ fn fresh_qcow2() -> Vec<u8> {
 struct Sim {
     _dir: tempfile::TempDir,
     /// A real qcow2 image (it is judged before qemu-nbd runs), which the
-    /// simulated qemu-nbd server (pid 4242) has open.
+    /// simulated qemu-nbd servers hold open.
     image: PathBuf,
     host: NbdHost,
     fake: Arc<FakeRunner>,
@@ -62,22 +66,27 @@ struct Sim {
 struct Kernel {
     fake: Arc<FakeRunner>,
     sys_block: PathBuf,
-    /// Per connect attempt: whether the device ends up (half) connected even when
-    /// qemu-nbd fails. Empty: only on success.
-    half_made: Mutex<VecDeque<bool>>,
-    never_sized: AtomicBool,
+    /// The kernel ignores disconnects.
     stuck: AtomicBool,
 }
 
 impl Kernel {
-    fn set(&self, n: u32, connected: bool, sized: bool) {
+    /// Device `n`'s state: its server's pid (connected) and whether it has a size.
+    fn set(&self, n: u32, pid: Option<u32>, sized: bool) {
         let dir = self.sys_block.join(format!("nbd{n}"));
-        if connected {
-            std::fs::write(dir.join("pid"), "4242\n").unwrap();
-        } else {
-            let _ = std::fs::remove_file(dir.join("pid"));
+        match pid {
+            Some(pid) => std::fs::write(dir.join("pid"), format!("{pid}\n")).unwrap(),
+            None => {
+                let _ = std::fs::remove_file(dir.join("pid"));
+            }
         }
         std::fs::write(dir.join("size"), if sized { "131072\n" } else { "0\n" }).unwrap();
+    }
+
+    fn pid(&self, n: u32) -> Option<i32> {
+        std::fs::read_to_string(self.sys_block.join(format!("nbd{n}/pid")))
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
     }
 }
 
@@ -88,27 +97,69 @@ impl CommandRunner for Kernel {
         let argv = cmd.argv();
         let index = |dev: &str| -> u32 { dev.trim_start_matches("/dev/nbd").parse().unwrap() };
         match argv.get(1).map(String::as_str) {
-            Some(a) if a.starts_with("--connect=") => {
-                let n = index(a.trim_start_matches("--connect="));
-                let half = self.half_made.lock().unwrap().pop_front().unwrap_or(false);
-                if ok || half {
-                    self.set(n, true, !self.never_sized.load(Ordering::SeqCst));
-                }
-            }
             Some("--disconnect") if ok && !self.stuck.load(Ordering::SeqCst) => {
-                self.set(index(&argv[2]), false, false);
+                let n = index(&argv[2]);
+                // The server's NBD_DO_IT returns and qemu-nbd exits.
+                if let Some(pid) = self.pid(n).filter(|&p| p > 1) {
+                    let _ = nix::sys::signal::kill(
+                        nix::unistd::Pid::from_raw(pid),
+                        nix::sys::signal::Signal::SIGTERM,
+                    );
+                }
+                self.set(n, None, false);
             }
             Some("nbd") if argv[0] == "modprobe" && ok => {
                 for n in 0..2 {
                     std::fs::create_dir_all(self.sys_block.join(format!("nbd{n}"))).unwrap();
-                    self.set(n, false, false);
+                    self.set(n, None, false);
                 }
             }
             _ => {}
         }
         out
     }
+
+    fn spawn(&self, cmd: &Command) -> vmcraft_block::Result<Supervised> {
+        self.fake.spawn(cmd)
+    }
 }
+
+/// What a simulated qemu-nbd server does.
+#[derive(Default)]
+struct Server {
+    /// Give the device a size (the connection works).
+    sized: bool,
+    /// Then exit 1 with this on stderr (with no size: a connection half made,
+    /// the device has a server pid and nothing else).
+    fail: Option<&'static str>,
+    /// Also hold this file open.
+    open: Option<PathBuf>,
+    /// Name this pid as the device's server instead of its own.
+    pid: Option<u32>,
+}
+
+impl Server {
+    fn ok() -> Self {
+        Server {
+            sized: true,
+            ..Default::default()
+        }
+    }
+}
+
+/// The stand-in for a qemu-nbd server: it connects the simulated device named
+/// by its `--connect=` argument, holds the image open and runs until stopped
+/// (the shell stays the server; `sleep`, which opens locale files as it starts,
+/// runs in a child).
+const SERVER_SCRIPT: &str = r#"
+for a; do case $a in --connect=/dev/*) dev=${a#--connect=/dev/};; esac; done
+exec 3<"$SIM_IMAGE"
+if [ -n "$SIM_OPEN" ]; then exec 4<"$SIM_OPEN"; fi
+echo "${SIM_PID:-$$}" > "$SIM_SYS/$dev/pid"
+if [ "$SIM_SIZED" = 1 ]; then echo 131072 > "$SIM_SYS/$dev/size"; fi
+if [ -n "$SIM_FAIL" ]; then echo "$SIM_FAIL" >&2; exit 1; fi
+sleep infinity & wait
+"#;
 
 impl Sim {
     fn new(devices: u32) -> Sim {
@@ -119,26 +170,20 @@ impl Sim {
             dev_dir: PathBuf::from("/dev"),
             lock_dir: root.join("locks"),
             modules_dir: root.join("modules"),
-            proc_dir: root.join("proc"),
+            proc_dir: PathBuf::from("/proc"),
         };
         let image = root.join("disk.qcow2");
         std::fs::write(&image, fresh_qcow2()).unwrap();
-        let fds = host.proc_dir.join("4242/fd");
-        std::fs::create_dir_all(&fds).unwrap();
-        std::os::unix::fs::symlink(&image, fds.join("3")).unwrap();
-        std::os::unix::fs::symlink("/dev/null", fds.join("0")).unwrap();
         std::fs::create_dir_all(&host.sys_block).unwrap();
         let fake = Arc::new(FakeRunner::new());
         let kernel = Arc::new(Kernel {
             fake: fake.clone(),
             sys_block: host.sys_block.clone(),
-            half_made: Mutex::new(VecDeque::new()),
-            never_sized: AtomicBool::new(false),
             stuck: AtomicBool::new(false),
         });
         for n in 0..devices {
             std::fs::create_dir_all(host.sys_block.join(format!("nbd{n}"))).unwrap();
-            kernel.set(n, false, false);
+            kernel.set(n, None, false);
         }
         let runner: Arc<dyn CommandRunner> = kernel.clone();
         Sim {
@@ -149,6 +194,22 @@ impl Sim {
             runner,
             kernel,
         }
+    }
+
+    /// A simulated qemu-nbd server behaving as `server` says.
+    fn server(&self, server: Server) -> Response {
+        let cmd = Command::new("sh")
+            .args(["-c", SERVER_SCRIPT, "qemu-nbd"])
+            .env("SIM_IMAGE", &self.image)
+            .env("SIM_SYS", &self.host.sys_block)
+            .env("SIM_SIZED", if server.sized { "1" } else { "0" })
+            .env("SIM_FAIL", server.fail.unwrap_or(""))
+            .env("SIM_OPEN", server.open.as_deref().unwrap_or(Path::new("")))
+            .env(
+                "SIM_PID",
+                server.pid.map(|p| p.to_string()).unwrap_or_default(),
+            );
+        Response::process(cmd)
     }
 
     fn connect(
@@ -167,6 +228,11 @@ impl Sim {
     }
 }
 
+/// Whether process `pid` is gone (reaped, not a zombie).
+fn gone(pid: u32) -> bool {
+    !Path::new(&format!("/proc/{pid}")).exists()
+}
+
 fn quick() -> AttachOptions {
     AttachOptions::default().ready_timeout(Duration::from_millis(50))
 }
@@ -175,6 +241,7 @@ fn connect_line(sim: &Sim, n: u32) -> Vec<String> {
     vec![
         "qemu-nbd".into(),
         format!("--connect=/dev/nbd{n}"),
+        "--verbose".into(),
         "--format=qcow2".into(),
         json(sim),
     ]
@@ -195,8 +262,8 @@ fn expect_disconnect(sim: &Sim, n: u32, response: Response) {
 #[test]
 fn connects_the_first_free_device_and_disconnects_it_verified() {
     let sim = Sim::new(3);
-    sim.kernel.set(0, true, true); // someone else's
-    expect_connect(&sim, 1, Response::ok(""));
+    sim.kernel.set(0, Some(4242), true); // someone else's
+    expect_connect(&sim, 1, sim.server(Server::ok()));
     expect_disconnect(&sim, 1, Response::ok(""));
     let clock = RecordingClock::default();
     let conn = sim.connect(&clock, &quick()).unwrap();
@@ -204,14 +271,25 @@ fn connects_the_first_free_device_and_disconnects_it_verified() {
     assert_eq!(conn.index(), 1);
     assert!(conn.is_connected());
     assert!(sim.host.is_connected(1));
+    // The server is the supervised process the kernel names.
+    let server = conn.server_pid();
+    assert_eq!(sim.kernel.pid(1), Some(server as i32));
+    assert!(!gone(server));
     conn.disconnect().unwrap();
     assert!(!sim.host.is_connected(1));
+    assert!(gone(server), "the server exited and was reaped");
     assert!(sim.host.is_connected(0), "the other device is untouched");
     sim.fake.verify();
     assert!(clock.sleeps().is_empty());
-    // Every qemu-nbd call carries the ready timeout.
+    // The disconnect carries the ready timeout; the connect's server is
+    // supervised, with no timeout of its own (readiness has its deadline).
     for c in sim.fake.calls() {
-        assert_eq!(c.get_timeout(), Some(Duration::from_millis(50)), "{c}");
+        let want = c.get_args()[0]
+            .to_str()
+            .unwrap()
+            .starts_with("--disconnect")
+            .then_some(Duration::from_millis(50));
+        assert_eq!(c.get_timeout(), want, "{c}");
     }
 }
 
@@ -228,6 +306,7 @@ fn read_only_cache_aio_and_discard_reach_qemu_nbd() {
         &[
             "qemu-nbd",
             "--connect=/dev/nbd0",
+            "--verbose",
             "--format=qcow2",
             "--read-only",
             "--cache=none",
@@ -236,11 +315,13 @@ fn read_only_cache_aio_and_discard_reach_qemu_nbd() {
             // The judged chain, pinned: this image has no backing file.
             &json(&sim),
         ],
-        Response::ok(""),
+        sim.server(Server::ok()),
     );
     expect_disconnect(&sim, 0, Response::ok(""));
     let conn = sim.connect(&RecordingClock::default(), &opts).unwrap();
+    let server = conn.server_pid();
     drop(conn); // drop disconnects too
+    assert!(gone(server));
     sim.fake.verify();
     assert!(!sim.host.is_connected(0));
 }
@@ -253,7 +334,7 @@ fn a_device_locked_by_someone_else_is_skipped() {
         DeviceLock::try_lock(&sim.host, 0).unwrap().is_none(),
         "flock is exclusive"
     );
-    expect_connect(&sim, 1, Response::ok(""));
+    expect_connect(&sim, 1, sim.server(Server::ok()));
     expect_disconnect(&sim, 1, Response::ok(""));
     let conn = sim.connect(&RecordingClock::default(), &quick()).unwrap();
     assert_eq!(conn.index(), 1);
@@ -294,7 +375,9 @@ fn a_lock_held_by_another_process_is_respected() {
 #[test]
 fn threads_never_share_a_device() {
     let sim = Sim::new(4);
-    sim.fake.stub(&["qemu-nbd"], Response::ok(""));
+    sim.fake
+        .stub(&["qemu-nbd", "--disconnect"], Response::ok(""))
+        .stub(&["qemu-nbd"], sim.server(Server::ok()));
     let conns: Vec<_> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..4)
             .map(|_| s.spawn(|| sim.connect(&RecordingClock::default(), &quick()).unwrap()))
@@ -329,7 +412,7 @@ fn transient_failures_are_retried_on_the_backoff_schedule() {
     let busy = "qemu-nbd: Failed to open /dev/nbd0: Device or resource busy";
     expect_connect(&sim, 0, Response::fail(1, busy));
     expect_connect(&sim, 0, Response::fail(1, busy));
-    expect_connect(&sim, 0, Response::ok(""));
+    expect_connect(&sim, 0, sim.server(Server::ok()));
     expect_disconnect(&sim, 0, Response::ok(""));
     let clock = RecordingClock::default();
     let conn = sim.connect(&clock, &quick()).unwrap();
@@ -428,14 +511,17 @@ fn a_missing_qemu_nbd_is_reported_not_retried() {
 #[test]
 fn a_half_made_connection_is_disconnected_before_the_retry() {
     let sim = Sim::new(1);
-    sim.kernel.half_made.lock().unwrap().push_back(true);
     expect_connect(
         &sim,
         0,
-        Response::fail(1, "qemu-nbd: Connection reset by peer"),
+        sim.server(Server {
+            sized: false,
+            fail: Some("qemu-nbd: Connection reset by peer"),
+            ..Default::default()
+        }),
     );
     expect_disconnect(&sim, 0, Response::ok(""));
-    expect_connect(&sim, 0, Response::ok(""));
+    expect_connect(&sim, 0, sim.server(Server::ok()));
     expect_disconnect(&sim, 0, Response::ok(""));
     let clock = RecordingClock::default();
     let conn = sim.connect(&clock, &quick()).unwrap();
@@ -448,13 +534,32 @@ fn a_half_made_connection_is_disconnected_before_the_retry() {
 #[test]
 fn a_half_made_connection_is_disconnected_on_a_final_failure_too() {
     let sim = Sim::new(1);
-    sim.kernel.half_made.lock().unwrap().push_back(true);
-    expect_connect(&sim, 0, Response::fail(1, "qemu-nbd: Invalid argument"));
+    expect_connect(
+        &sim,
+        0,
+        sim.server(Server {
+            sized: false,
+            fail: Some("qemu-nbd: Invalid argument"),
+            ..Default::default()
+        }),
+    );
     expect_disconnect(&sim, 0, Response::ok(""));
     let e = sim
         .connect(&RecordingClock::default(), &quick())
         .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::DaemonFailed);
+    assert_eq!(
+        e.to_string(),
+        format!(
+            "nbd_connect: {}: qemu-nbd could not connect /dev/nbd0",
+            sim.image.display()
+        )
+    );
+    let chain = vmcraft_block::error_chain(&e);
+    assert!(
+        chain.ends_with("failed with exit status 1: qemu-nbd: Invalid argument"),
+        "{chain}"
+    );
     sim.fake.verify();
     assert!(!sim.host.is_connected(0));
     assert!(
@@ -464,26 +569,38 @@ fn a_half_made_connection_is_disconnected_on_a_final_failure_too() {
 }
 
 #[test]
-fn a_device_that_never_gets_a_size_is_disconnected_and_retried() {
+fn a_timed_out_connect_is_stopped_disconnected_and_not_retried() {
+    // The server runs and names itself the device's server, but the device
+    // never gets a size: the connect may still be coming up. Its server is
+    // stopped first, then the device disconnected; no second attempt races it.
     let sim = Sim::new(1);
-    sim.kernel.never_sized.store(true, Ordering::SeqCst);
-    for _ in 0..2 {
-        expect_connect(&sim, 0, Response::ok(""));
-        expect_disconnect(&sim, 0, Response::ok(""));
-    }
-    let clock = RecordingClock::default();
-    let policy = RetryPolicy {
-        max_attempts: 2,
-        ..Default::default()
-    };
-    let e = sim.connect(&clock, &quick().retry(policy)).unwrap_err();
-    assert_eq!(e.kind(), ErrorKind::Timeout);
-    assert!(
-        e.to_string()
-            .contains("/dev/nbd0 never got a size after qemu-nbd connected it"),
-        "{e}"
+    expect_connect(
+        &sim,
+        0,
+        sim.server(Server {
+            sized: false,
+            ..Default::default()
+        }),
     );
-    assert_eq!(clock.sleeps(), [Duration::from_secs(2)]);
+    expect_disconnect(&sim, 0, Response::ok(""));
+    let clock = RecordingClock::default();
+    let e = sim.connect(&clock, &quick()).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Timeout);
+    assert!(!is_transient(&e));
+    let msg = e.to_string();
+    assert!(
+        msg.contains("/dev/nbd0 never got a size after qemu-nbd (pid "),
+        "{msg}"
+    );
+    let pid: u32 = msg
+        .split("(pid ")
+        .nth(1)
+        .and_then(|r| r.split(')').next())
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(gone(pid), "the server was stopped and reaped");
+    assert!(clock.sleeps().is_empty(), "not retried");
     sim.fake.verify();
     assert!(!sim.host.is_connected(0));
 }
@@ -491,8 +608,15 @@ fn a_device_that_never_gets_a_size_is_disconnected_and_retried() {
 #[test]
 fn a_failed_cleanup_is_reported_with_the_failure() {
     let sim = Sim::new(1);
-    sim.kernel.half_made.lock().unwrap().push_back(true);
-    expect_connect(&sim, 0, Response::fail(1, "qemu-nbd: Invalid argument"));
+    expect_connect(
+        &sim,
+        0,
+        sim.server(Server {
+            sized: false,
+            fail: Some("qemu-nbd: Invalid argument"),
+            ..Default::default()
+        }),
+    );
     expect_disconnect(&sim, 0, Response::fail(1, "qemu-nbd: Cannot disconnect"));
     let e = sim
         .connect(&RecordingClock::default(), &quick())
@@ -506,11 +630,38 @@ fn a_failed_cleanup_is_reported_with_the_failure() {
 }
 
 #[test]
+fn a_device_someone_else_connected_meanwhile_is_left_alone() {
+    // Between our claim and our server's connect, a program that does not use
+    // our locks connected nbd0 (the kernel names its server, not ours). Ours is
+    // stopped, nbd0 is not disconnected, and the retry takes nbd1.
+    let sim = Sim::new(2);
+    expect_connect(
+        &sim,
+        0,
+        sim.server(Server {
+            sized: true,
+            pid: Some(1),
+            ..Default::default()
+        }),
+    );
+    expect_connect(&sim, 1, sim.server(Server::ok()));
+    expect_disconnect(&sim, 1, Response::ok(""));
+    let clock = RecordingClock::default();
+    let conn = sim.connect(&clock, &quick()).unwrap();
+    assert_eq!(conn.index(), 1);
+    assert_eq!(clock.sleeps(), [Duration::from_secs(2)]);
+    assert!(sim.host.is_connected(0), "the other program's device stays");
+    conn.disconnect().unwrap();
+    sim.fake.verify();
+}
+
+#[test]
 fn a_disconnect_the_kernel_ignores_is_an_error() {
     let sim = Sim::new(1);
-    expect_connect(&sim, 0, Response::ok(""));
+    expect_connect(&sim, 0, sim.server(Server::ok()));
     expect_disconnect(&sim, 0, Response::ok(""));
     let conn = sim.connect(&RecordingClock::default(), &quick()).unwrap();
+    let server = conn.server_pid();
     sim.kernel.stuck.store(true, Ordering::SeqCst);
     let e = conn.disconnect().unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Busy);
@@ -521,6 +672,7 @@ fn a_disconnect_the_kernel_ignores_is_an_error() {
             sim.image.display()
         )
     );
+    assert!(gone(server), "its server is stopped all the same");
     sim.fake.verify();
 }
 
@@ -575,11 +727,11 @@ fn device_discovery_reads_sysfs() {
     let sim = Sim::new(0);
     for n in [10, 2, 0] {
         std::fs::create_dir_all(sim.host.sys_block.join(format!("nbd{n}"))).unwrap();
-        sim.kernel.set(n, false, false);
+        sim.kernel.set(n, None, false);
     }
     std::fs::create_dir_all(sim.host.sys_block.join("loop0")).unwrap();
     assert_eq!(sim.host.devices(), [0, 2, 10]);
-    sim.kernel.set(0, false, true); // a size without a pid: still taken
+    sim.kernel.set(0, None, true); // a size without a pid: still taken
     assert!(sim.host.is_connected(0));
     assert_eq!(claim_device(&sim.host).unwrap().index(), 2);
 }
@@ -633,18 +785,25 @@ fn lock_directories_must_be_private_and_lock_files_are_not_followed() {
 #[test]
 fn a_server_with_an_unjudged_file_open_is_disconnected_and_refused() {
     let sim = Sim::new(1);
-    // The simulated server also has a host file open (a swapped extent, a data
-    // file the header grew after the judgement).
+    // The server also has a host file open (a swapped extent, a data file the
+    // header grew after the judgement).
     let secret = sim.image.parent().unwrap().join("secret");
     std::fs::write(&secret, b"host").unwrap();
-    std::os::unix::fs::symlink(&secret, sim.host.proc_dir.join("4242/fd/7")).unwrap();
-    expect_connect(&sim, 0, Response::ok(""));
+    expect_connect(
+        &sim,
+        0,
+        sim.server(Server {
+            sized: true,
+            open: Some(secret.clone()),
+            ..Default::default()
+        }),
+    );
     expect_disconnect(&sim, 0, Response::ok(""));
     let e = sim
         .connect(&RecordingClock::default(), &quick())
         .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::BackingFileRefused);
-    assert!(e.to_string().contains("qemu-nbd (pid 4242) has"), "{e}");
+    assert!(e.to_string().contains("qemu-nbd (pid "), "{e}");
     assert!(e.to_string().contains("secret"), "{e}");
     assert!(!sim.host.is_connected(0), "disconnected again");
     sim.fake.verify();

@@ -55,9 +55,10 @@ impl Response {
         Response::Process(stand_in)
     }
 
-    /// For a spawned command: a stand-in that runs until it is stopped (`sleep`).
+    /// For a spawned command: a stand-in that runs until it is stopped (a shell
+    /// that ignores the command's arguments and becomes `sleep infinity`).
     pub fn running() -> Self {
-        Response::Process(Command::new("sleep").arg("infinity"))
+        Response::Process(Command::new("sh").args(["-c", "exec sleep infinity", "vmcraft-fake"]))
     }
 }
 
@@ -139,8 +140,8 @@ struct State {
 /// assert_eq!(failed.wait_timeout(Duration::from_secs(30)), Some(ExitStatus::Code(1)));
 /// assert!(failed.exit_error().to_string().contains("`qemu-storage-daemon --export x` failed"));
 /// let mut driver = fake.spawn(&Command::new("fusefat").args(["-f", "/dev/loop0p1", "/mnt"])).unwrap();
-/// assert!(driver.is_alive());
-/// driver.stop(Duration::from_secs(5)).unwrap();
+/// assert_eq!(driver.wait_timeout(Duration::from_millis(50)), None, "it runs");
+/// assert_eq!(driver.stop(Duration::from_secs(5)).unwrap(), ExitStatus::Signal(libc::SIGTERM));
 /// fake.verify();
 /// ```
 ///

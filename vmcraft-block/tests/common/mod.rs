@@ -41,13 +41,19 @@ pub fn processes_with(word: &str) -> Vec<u32> {
 
 /// Wait until some process runs with `word` among its arguments; its pids.
 pub fn wait_for_process(word: &str) -> Vec<u32> {
+    wait_for_processes(word, 1)
+}
+
+/// Wait until at least `n` processes run with `word` among their arguments;
+/// their pids.
+pub fn wait_for_processes(word: &str, n: usize) -> Vec<u32> {
     let mut found = Vec::new();
     vmcraft_block::wait_until(
-        &format!("a process running {word}"),
+        &format!("{n} processes running {word}"),
         Duration::from_secs(60),
         || {
             found = processes_with(word);
-            !found.is_empty()
+            found.len() >= n
         },
     )
     .unwrap();
