@@ -402,15 +402,50 @@ impl<R: CommandRunner + ?Sized> CommandRunner for std::sync::Arc<R> {
 ///   so the signal fires only when the process (or that thread, mid-call) dies.
 /// - it is never reaped before the last signal to its group was sent, so a
 ///   signal cannot reach an unrelated process that reused its pid.
+///
+/// Supervised processes ([`CommandRunner::spawn`]) start in the caller's mount
+/// namespace, or in the one given to [`SystemRunner::with_daemon_namespace`].
 #[derive(Debug, Clone, Default)]
 pub struct SystemRunner {
-    _private: (),
+    daemon_namespace: Option<std::sync::Arc<std::os::fd::OwnedFd>>,
 }
 
 impl SystemRunner {
     /// A new runner.
     pub fn new() -> Self {
-        SystemRunner { _private: () }
+        SystemRunner::default()
+    }
+
+    /// Start supervised processes ([`CommandRunner::spawn`]) in the mount
+    /// namespace `ns` (a descriptor of `/proc/PID/ns/mnt`); commands run to
+    /// completion stay in the caller's. Needs `CAP_SYS_ADMIN`.
+    ///
+    /// This is for a process that moved into a private mount namespace of its
+    /// own (`unshare(CLONE_NEWNS)`) so that the kernel takes its mounts away when
+    /// it dies: give it the namespace it came from. A daemon serving a mount of
+    /// that private namespace (qemu-storage-daemon under a loop device holding a
+    /// guest filesystem) must not be a member of it: if the daemon were the last
+    /// process to leave it, the kernel would unmount the guest filesystem in the
+    /// daemon's own exit, flushing it through the daemon that is exiting, and the
+    /// daemon would wait for itself forever (unkillable, and every `sync` on the
+    /// host behind it). From the outer namespace, the daemon outlives the
+    /// namespace's teardown, which the session's own exit does while the daemon
+    /// can still answer.
+    ///
+    /// ```no_run
+    /// use std::os::fd::OwnedFd;
+    /// use vmcraft_block::SystemRunner;
+    /// let outer = OwnedFd::from(std::fs::File::open("/proc/thread-self/ns/mnt")?);
+    /// // SAFETY: unshare takes flags.
+    /// if unsafe { libc::unshare(libc::CLONE_NEWNS) } != 0 {
+    ///     return Err(std::io::Error::last_os_error().into());
+    /// }
+    /// let runner = SystemRunner::new().with_daemon_namespace(outer);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn with_daemon_namespace(mut self, ns: std::os::fd::OwnedFd) -> Self {
+        self.daemon_namespace = Some(std::sync::Arc::new(ns));
+        self
     }
 }
 
@@ -430,7 +465,7 @@ impl CommandRunner for SystemRunner {
             })
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
-        process::confine(&mut command);
+        process::confine(&mut command, None);
         let mut child = command.spawn().map_err(|e| spawn_failed(cmd, e))?;
         let pid = child.id();
         let pidfd = process::pidfd_open(pid);
@@ -514,7 +549,8 @@ impl CommandRunner for SystemRunner {
     }
 
     fn spawn(&self, cmd: &Command) -> Result<Supervised> {
-        Supervised::spawn(cmd)
+        use std::os::fd::AsFd;
+        Supervised::spawn_in(cmd, self.daemon_namespace.as_ref().map(|ns| ns.as_fd()))
     }
 }
 

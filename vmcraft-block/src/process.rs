@@ -20,6 +20,9 @@ use crate::command::ExitStatus;
 /// Make `cmd`'s child the leader of a new process group (so that a timeout or a
 /// stop can signal everything it forked that stayed in the group), and have the
 /// kernel SIGKILL it when the thread that forks it dies (`PR_SET_PDEATHSIG`).
+/// With `mount_ns` (a descriptor of a mount namespace, valid until the spawn
+/// returns), the child joins that namespace before it execs (`setns`; its root
+/// and working directory become the namespace's root).
 ///
 /// The parent-death signal is tied to the *thread* that forks, not the process:
 /// [`crate::SystemRunner::execute`] forks from the calling thread, which waits for
@@ -27,7 +30,7 @@ use crate::command::ExitStatus;
 /// as long as the child; either way the signal fires only when this process dies.
 /// A child whose parent died between the fork and the `prctl` sees another parent
 /// and does not run.
-pub(crate) fn confine(cmd: &mut std::process::Command) {
+pub(crate) fn confine(cmd: &mut std::process::Command, mount_ns: Option<i32>) {
     // SAFETY: getpid has no preconditions.
     let parent = unsafe { libc::getpid() };
     // SAFETY: the closure runs in the child between fork and exec and only makes
@@ -50,6 +53,11 @@ pub(crate) fn confine(cmd: &mut std::process::Command) {
             }
             if libc::getppid() != parent {
                 return Err(io::Error::from_raw_os_error(libc::ESRCH));
+            }
+            if let Some(fd) = mount_ns
+                && libc::setns(fd, libc::CLONE_NEWNS) != 0
+            {
+                return Err(io::Error::last_os_error());
             }
             Ok(())
         });
@@ -182,7 +190,7 @@ mod tests {
     fn sleeper(secs: &str) -> u32 {
         let mut c = std::process::Command::new("sleep");
         c.arg(secs);
-        confine(&mut c);
+        confine(&mut c, None);
         c.spawn().unwrap().id()
     }
 

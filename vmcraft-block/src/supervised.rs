@@ -117,6 +117,14 @@ impl Supervised {
     /// its readiness with a deadline of your own). A missing program is an
     /// [`ErrorKind::ToolMissing`] error, as for [`crate::SystemRunner`].
     pub fn spawn(cmd: &Command) -> Result<Self> {
+        Self::spawn_in(cmd, None)
+    }
+
+    /// [`Supervised::spawn`] in the mount namespace `mount_namespace` (a
+    /// descriptor of `/proc/PID/ns/mnt`; `None`: the caller's). The child joins
+    /// it before it execs; see [`crate::SystemRunner::with_daemon_namespace`]
+    /// for why a daemon may need to live outside its caller's namespace.
+    pub fn spawn_in(cmd: &Command, mount_namespace: Option<BorrowedFd<'_>>) -> Result<Self> {
         if cmd.get_stdin().is_some() || cmd.get_timeout().is_some() {
             return Err(Error::invalid(
                 "spawn",
@@ -135,7 +143,19 @@ impl Supervised {
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
-        process::confine(&mut std_cmd);
+        // Our own copy of the namespace descriptor, open until the fork is done.
+        let ns = mount_namespace
+            .map(|fd| fd.try_clone_to_owned())
+            .transpose()
+            .map_err(|e| {
+                Error::io(
+                    "spawn",
+                    cmd.program().to_string_lossy(),
+                    "duplicating the mount namespace descriptor",
+                    e,
+                )
+            })?;
+        process::confine(&mut std_cmd, ns.as_ref().map(|fd| fd.as_raw_fd()));
 
         let output = Arc::new(Mutex::new(Captured::default()));
         let (tx, rx) = std::sync::mpsc::channel();
@@ -148,7 +168,9 @@ impl Supervised {
             .spawn(move || {
                 // This thread forks the child and lives until it exits: the
                 // child's parent-death signal is tied to it.
-                let mut child = match std_cmd.spawn() {
+                let spawned = std_cmd.spawn();
+                drop(ns);
+                let mut child = match spawned {
                     Ok(c) => c,
                     Err(e) => {
                         let _ = tx.send(Err(e));

@@ -241,3 +241,52 @@ fn a_supervised_process_dies_with_its_session() {
     kill_9(session);
     wait_gone(&m);
 }
+
+/// The mount namespace a process (or thread: `thread-self`) is in.
+fn mount_ns_of(proc_path: &str) -> std::path::PathBuf {
+    std::fs::read_link(format!("{proc_path}/ns/mnt")).unwrap()
+}
+
+#[test]
+fn a_daemon_can_be_started_in_the_mount_namespace_its_caller_left() {
+    if !vmcraft_block::testing::require_root("a private mount namespace") {
+        return;
+    }
+    // This thread moves into a private mount namespace of its own (as the CLI
+    // does for its whole process); the process's other threads stay outside.
+    let outer =
+        std::os::fd::OwnedFd::from(std::fs::File::open("/proc/thread-self/ns/mnt").unwrap());
+    let outer_id = mount_ns_of("/proc/thread-self");
+    std::thread::spawn(move || {
+        // SAFETY: unshare takes flags.
+        assert_eq!(unsafe { libc::unshare(libc::CLONE_NEWNS) }, 0);
+        nix::mount::mount(
+            None::<&str>,
+            "/",
+            None::<&str>,
+            nix::mount::MsFlags::MS_REC | nix::mount::MsFlags::MS_PRIVATE,
+            None::<&str>,
+        )
+        .unwrap();
+        let private = mount_ns_of("/proc/thread-self");
+        assert_ne!(private, outer_id);
+
+        let runner = SystemRunner::new().with_daemon_namespace(outer);
+        let (m1, m2) = (marker(), marker());
+        let mut outside = runner.spawn(&Command::new("sleep").arg(&m1)).unwrap();
+        let mut inside = Supervised::spawn(&Command::new("sleep").arg(&m2)).unwrap();
+        // The daemon runs in the namespace the caller left; a plain spawn in the
+        // caller's (its supervising thread inherits the caller's namespace).
+        assert_eq!(mount_ns_of(&format!("/proc/{}", outside.pid())), outer_id);
+        assert_eq!(mount_ns_of(&format!("/proc/{}", inside.pid())), private);
+        // Commands run to completion stay in the caller's namespace.
+        let out = runner
+            .run(&Command::new("readlink").arg("/proc/self/ns/mnt"))
+            .unwrap();
+        assert_eq!(out.stdout_str().trim(), private.to_str().unwrap());
+        outside.stop(GRACE).unwrap();
+        inside.stop(GRACE).unwrap();
+    })
+    .join()
+    .unwrap();
+}

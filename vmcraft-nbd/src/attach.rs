@@ -522,9 +522,15 @@ impl Attachment {
             }
             Inner::Loop(lo) | Inner::Daemon { lo, .. } => {
                 let sys = self.node().sysfs_dir().join("loop/backing_file");
+                // A daemon's export may be reached through /proc/PID/root; the
+                // kernel names it by its own mount point.
+                let mut names = vec![lo.backing_file().to_string_lossy().into_owned()];
+                if let Inner::Daemon { daemon, .. } = inner {
+                    names.push(daemon.export_mount_point().to_string_lossy().into_owned());
+                }
                 let bound = std::fs::read_to_string(sys).is_ok_and(|b| {
-                    Path::new(b.trim_end_matches('\n')) == lo.backing_file()
-                        || b.contains(&*lo.backing_file().to_string_lossy())
+                    let b = b.trim_end_matches('\n');
+                    names.iter().any(|n| b == n || b.contains(n.as_str()))
                 });
                 (!bound).then(|| {
                     format!(

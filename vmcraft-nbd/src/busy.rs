@@ -59,7 +59,7 @@ fn dev_numbers(path: &Path) -> Option<DevNo> {
 /// A mount of this namespace on one of the devices: by the device numbers of
 /// the mount, or by its source (btrfs reports a device number of its own).
 fn mounted_here(known: &[(PathBuf, DevNo)]) -> Option<String> {
-    let info = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
+    let info = std::fs::read_to_string(crate::host::OWN_MOUNTINFO).ok()?;
     for line in info.lines() {
         let fields: Vec<&str> = line.split(' ').collect();
         let (Some(devno), Some(mp)) = (fields.get(2), fields.get(4)) else {

@@ -15,6 +15,12 @@
 //! ready once the export is mounted with the disk's size; qemu's graph (over
 //! QMP) and the files it has open (`/proc/PID/fd`) are then checked.
 //!
+//! The daemon may run in another mount namespace than its caller's (a runner
+//! made with `SystemRunner::with_daemon_namespace`, for a caller in a private
+//! namespace of its own): its export is then mounted there, and this process
+//! reaches it through `/proc/PID/root` ([`StorageDaemon::export_path`]) and
+//! unmounts a dead one there.
+//!
 //! Stopping asks the daemon to `quit` over QMP (it flushes and closes the image),
 //! then stops the supervised process (SIGTERM to its group, SIGKILL after the
 //! timeout), reaps it, unmounts the export if it is still there (a killed
@@ -86,6 +92,11 @@ pub(crate) fn daemon_command(
 #[derive(Debug)]
 pub struct StorageDaemon {
     paths: DaemonPaths,
+    /// The export as this thread reaches it: `paths.export`, or the same path
+    /// under `/proc/PID/root` when the daemon lives in another mount namespace.
+    export_access: PathBuf,
+    /// The daemon's mount namespace, when it is not ours.
+    foreign_ns: Option<std::os::fd::OwnedFd>,
     /// Owns the directory; removed (best effort) when dropped.
     dir: Option<tempfile::TempDir>,
     /// The daemon; `None` before it started and once stopped.
@@ -173,6 +184,8 @@ impl StorageDaemon {
         })?;
         let cmd = daemon_command(chain, opts, &paths)?;
         let mut daemon = StorageDaemon {
+            export_access: paths.export.clone(),
+            foreign_ns: None,
             paths,
             dir: Some(dir),
             process: None,
@@ -185,6 +198,12 @@ impl StorageDaemon {
             Ok(p) => {
                 daemon.pid = p.pid();
                 daemon.process = Some(p);
+                daemon.foreign_ns = host::foreign_mount_namespace(daemon.pid);
+                if daemon.foreign_ns.is_some() {
+                    let export = &daemon.paths.export;
+                    daemon.export_access = Path::new(&format!("/proc/{}/root", daemon.pid))
+                        .join(export.strip_prefix("/").unwrap_or(export));
+                }
             }
             Err(e) => {
                 let _ = daemon.stop_inner();
@@ -235,11 +254,13 @@ impl StorageDaemon {
     /// (its error then carries what it printed).
     fn wait_ready(&self, chain: &ImageChain) -> Result<()> {
         let export = self.paths.export.clone();
+        // The daemon's mount table: its export may live in another namespace.
+        let mountinfo = PathBuf::from(format!("/proc/{}/mountinfo", self.pid));
         let p = self.process();
         let waited = vmcraft_block::wait_until("the fuse export", self.timeout, || {
             !p.is_alive()
-                || (host::is_mount_point(&export)
-                    && std::fs::metadata(&export).is_ok_and(|m| m.len() > 0))
+                || (host::is_mount_point_in(&mountinfo, &export)
+                    && std::fs::metadata(&self.export_access).is_ok_and(|m| m.len() > 0))
         });
         if !p.is_alive() {
             return Err(self.start_failed(chain, p.exit_error()));
@@ -290,8 +311,15 @@ impl StorageDaemon {
         self.pid
     }
 
-    /// The FUSE export: a regular file holding the disk's raw bytes.
+    /// The FUSE export as this process reaches it: a regular file holding the
+    /// disk's raw bytes. When the daemon runs in another mount namespace this is
+    /// the export under `/proc/PID/root`.
     pub fn export_path(&self) -> &Path {
+        &self.export_access
+    }
+
+    /// Where the export is mounted, in the daemon's mount namespace.
+    pub fn export_mount_point(&self) -> &Path {
         &self.paths.export
     }
 
@@ -367,7 +395,13 @@ impl StorageDaemon {
                 ));
             }
         }
-        if let Err(e) = host::unmount(&self.paths.export) {
+        // A daemon that died leaves its export mounted (dead), in its namespace.
+        let export = self.paths.export.clone();
+        let unmounted = match &self.foreign_ns {
+            None => host::unmount(&export),
+            Some(ns) => host::in_mount_namespace(ns, || host::unmount(&export)),
+        };
+        if let Err(e) = unmounted {
             note(
                 Error::io(
                     "detach",
