@@ -391,11 +391,14 @@ impl<R: CommandRunner + ?Sized> CommandRunner for std::sync::Arc<R> {
 ///
 /// - it leads a process group of its own. On a timeout the whole group is
 ///   killed (SIGKILL), not just the direct child, so a shell's or a tool's own
-///   children go too; and when the command exits, whatever it left running in
-///   its group is killed. (A child that calls `setsid`, as a daemonizing tool
-///   does, leaves the group: long-lived processes are started in the foreground
-///   with [`CommandRunner::spawn`] instead.) Being in its own group, it does not
-///   get the terminal's Ctrl-C: the caller decides how to stop.
+///   children go too (also when the command exited but something it left
+///   holds its output open past the deadline). A command that exits in time is
+///   not followed further: what it left running is its business (a tool that
+///   daemonizes, such as ntfs-3g, leaves its daemon behind on purpose, and may
+///   exit before that daemon has left the group). Long-lived processes are
+///   better started in the foreground with [`CommandRunner::spawn`]. Being in
+///   its own group, a child does not get the terminal's Ctrl-C: the caller
+///   decides how to stop.
 /// - it gets `PR_SET_PDEATHSIG(SIGKILL)`: if this process dies (even by
 ///   SIGKILL), the kernel kills the command. The signal is tied to the thread
 ///   that forks, which here is the calling thread, and it waits for the child,
@@ -487,14 +490,14 @@ impl CommandRunner for SystemRunner {
         let stdout_thread = drain(child.stdout.take(), closed_tx.clone());
         let stderr_thread = drain(child.stderr.take(), closed_tx);
 
-        // Wait for the child to exit within the timeout. It is not reaped yet, so
-        // its group id is still ours to signal: whatever is left in the group
-        // goes, on a timeout the command and its children, after an exit the
-        // strays it left behind. Then its pipes close, unless something that left
-        // the group holds them; that is bounded by the timeout too.
+        // Wait for the child to exit, then for its pipes to close (a child it
+        // left behind may still hold them), both within the timeout. The child
+        // is not reaped yet, so its group id is still ours to signal on a
+        // timeout. After a normal exit nothing is signalled: a tool that
+        // daemonizes with daemon(3) exits right after forking, before its
+        // daemon has left the group with setsid.
         let deadline = cmd.get_timeout().map(|t| started + t);
         let mut finished = process::wait_exit(pid, pidfd.as_ref(), deadline);
-        process::signal_group(pid, libc::SIGKILL);
         if finished {
             for _ in 0..2 {
                 let closed = match deadline {
@@ -510,6 +513,8 @@ impl CommandRunner for SystemRunner {
             }
         }
         if !finished {
+            // The command and whatever it forked that is still in its group.
+            process::signal_group(pid, libc::SIGKILL);
             let limit = cmd.get_timeout().unwrap_or_default();
             let _ = child.wait();
             // The drain threads end when the last holder of the pipes is gone;

@@ -1,8 +1,9 @@
 //! The real SystemRunner against real programs: stdout, stdin, exit status, signals,
 //! timeouts, missing tools; and the error text every failure carries. Children
-//! are tied to the runner: a timeout kills the command's whole process group,
-//! strays it leaves in its group go when it exits, and a runner that is SIGKILLed
-//! takes its command with it.
+//! are tied to the runner: a timeout kills the command's whole process group
+//! (also what it left holding its output past the deadline), what a command
+//! daemonizes on purpose is left alone, and a runner that is SIGKILLed takes its
+//! command with it.
 
 mod common;
 
@@ -124,22 +125,45 @@ fn a_timeout_kills_the_whole_process_group() {
 }
 
 #[test]
-fn strays_a_command_leaves_in_its_group_are_killed_when_it_exits() {
+fn what_holds_the_output_past_the_timeout_is_killed_with_the_group() {
+    // The shell exits at once, but its background child keeps the output pipes
+    // open: the call waits for them only until the deadline.
     let m = marker();
-    // Without the group kill this would return at once and leave `sleep` running.
-    let script = format!("sleep {m} >/dev/null 2>&1 & echo started");
-    let out = SystemRunner::new()
-        .run(&Command::new("sh").args(["-c", &script]))
-        .unwrap();
-    assert_eq!(out.stdout_str(), "started\n");
+    let err = SystemRunner::new()
+        .run(
+            &Command::new("sh")
+                .args(["-c", &format!("sleep {m} & echo started")])
+                .timeout(Duration::from_millis(300)),
+        )
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Timeout);
     wait_gone(&m);
+}
 
-    // A stray holding the output pipes no longer keeps the call waiting either.
+#[test]
+fn what_a_command_daemonizes_on_purpose_is_left_alone() {
+    // As daemon(3) does (ntfs-3g): fork, let go of the output, and the parent
+    // exits at once, before the daemon has left the process group.
     let m = marker();
     let out = SystemRunner::new()
-        .run(&Command::new("sh").args(["-c", &format!("sleep {m} & echo started")]))
+        .run(
+            &Command::new("sh")
+                .args([
+                    "-c",
+                    &format!("sleep {m} </dev/null >/dev/null 2>&1 & echo started"),
+                ])
+                .timeout(Duration::from_secs(60)),
+        )
         .unwrap();
     assert_eq!(out.stdout_str(), "started\n");
+    let pids = wait_for_process(&m);
+    assert_eq!(pids.len(), 1);
+    // Still running after the call returned; ours to end.
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pids[0] as i32),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
     wait_gone(&m);
 }
 
