@@ -54,7 +54,9 @@ mod mkfs;
 pub mod mount;
 pub mod names;
 pub mod probe;
+mod reaper;
 mod session;
+pub mod state;
 
 pub use vmcraft_archive as archive;
 #[cfg(feature = "augeas")]
@@ -70,4 +72,5 @@ pub use inspect::InspectInfo;
 pub use mkfs::{E2fsckOptions, MKFS_TYPES, MkfsOptions};
 pub use mount::parallel::{MOUNT_THREADS, MountAllOptions, MountResult};
 pub use mount::{Attempt, FallbackOutcome, MountEntry, MountMethod, MountStrategy};
+pub use reaper::{CleanupItem, CleanupKind, CleanupReport, ReapedSession, cleanup_stale_sessions};
 pub use session::{DriveOpts, Resolved, VMCraft};

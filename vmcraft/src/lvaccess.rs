@@ -100,6 +100,8 @@ impl VMCraft {
         ) {
             drop(old);
         }
+        drop(windows);
+        self.record_state();
         Ok(path)
     }
 
@@ -155,10 +157,15 @@ impl VMCraft {
     /// before the drives are detached).
     pub(crate) fn release_lv_windows(&self) {
         let mounted: Vec<String> = self.mounts().iter().map(|m| m.device.clone()).collect();
-        self.lv_windows
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .retain(|lv, _| mounted.contains(lv));
+        let released = {
+            let mut windows = self.lv_windows.lock().unwrap_or_else(|e| e.into_inner());
+            let before = windows.len();
+            windows.retain(|lv, _| mounted.contains(lv));
+            windows.len() != before
+        };
+        if released {
+            self.record_state();
+        }
     }
 }
 

@@ -122,6 +122,10 @@ pub struct VMCraft {
     pub(crate) inspections: Mutex<HashMap<String, InspectInfo>>,
     pub(crate) session_dir: Mutex<Option<PathBuf>>,
     pub(crate) lv_windows: Mutex<HashMap<String, crate::lvaccess::LvWindow>>,
+    /// The session's state file (see [`crate::state`]).
+    pub(crate) tracker: crate::state::Tracker,
+    /// The FUSE drivers serving mounts, by host mount point.
+    pub(crate) fuse: Mutex<HashMap<PathBuf, vmcraft_block::Supervised>>,
 }
 
 impl std::fmt::Debug for VMCraft {
@@ -171,6 +175,8 @@ impl VMCraft {
             inspections: Mutex::new(HashMap::new()),
             session_dir: Mutex::new(None),
             lv_windows: Mutex::new(HashMap::new()),
+            tracker: Default::default(),
+            fuse: Mutex::new(HashMap::new()),
         }
     }
 
@@ -199,6 +205,12 @@ impl VMCraft {
 
     pub(crate) fn mounts(&self) -> MutexGuard<'_, Vec<MountEntry>> {
         lock(&self.mounts)
+    }
+
+    pub(crate) fn fuse_drivers(
+        &self,
+    ) -> MutexGuard<'_, HashMap<PathBuf, vmcraft_block::Supervised>> {
+        lock(&self.fuse)
     }
 
     /// Add a disk image. Before [`VMCraft::launch`] it is attached at launch; after,
@@ -248,6 +260,7 @@ impl VMCraft {
         st.drives.push(drive);
         drop(st);
         if self.read_state().launched {
+            self.record_state();
             self.sync_lvm_devices();
         }
         Ok(name)
@@ -284,7 +297,9 @@ impl VMCraft {
         if let Some(dir) = lock(&self.session_dir).as_ref() {
             opts = opts.runtime_dir(dir.join("run"));
         }
-        let att = vmcraft_nbd::attach(&drive.image, opts)?;
+        // Through the session's runner: the command line's starts daemons
+        // outside its private mount namespace (see `cli::namespace`).
+        let att = vmcraft_nbd::attach_with(self.config.runner.clone(), &drive.image, opts)?;
         tracing::info!(drive = %drive.name, device = %att.device().display(), backend = %att.backend(), reason = att.backend_reason(), "drive attached");
         Ok(att)
     }
@@ -317,31 +332,40 @@ impl VMCraft {
                 "no drives have been added (call add_drive_opts first)",
             ));
         }
+        // What killed sessions left in this temp directory goes first (best
+        // effort: a failure is logged, never the launch's).
+        crate::reaper::cleanup_at_launch(self.config.tmpdir.as_deref());
         let dir = make_session_dir(self.config.tmpdir.as_deref())?;
+        if let Err(e) = self.tracker.begin(&dir) {
+            tracing::warn!(dir = %dir.display(), error = %e, "cannot keep a session state file; a crash of this session could not be cleaned up");
+        }
         *lock(&self.session_dir) = Some(dir.clone());
-        let mut attached = Vec::new();
         for i in 0..st.drives.len() {
             let result = match self.lazy_file(&st.drives[i]) {
                 Some(f) => f.map(|f| (None, Some(f))),
                 None => self.attach(&st.drives[i]).map(|a| (Some(a), None)),
             };
             match result {
-                Ok(pair) => attached.push(pair),
+                Ok((a, f)) => {
+                    st.drives[i].attachment = a;
+                    st.drives[i].file = f;
+                    // Recorded as soon as it exists: a crash during the next
+                    // attach must not leave this one unknown.
+                    self.record_state_with(&st);
+                }
                 Err(e) => {
-                    for (a, _) in attached {
-                        if let Some(a) = a {
+                    for d in st.drives.iter_mut() {
+                        d.file = None;
+                        if let Some(a) = d.attachment.take() {
                             let _ = a.detach();
                         }
                     }
+                    self.tracker.end();
                     remove_session_dir(&dir);
                     *lock(&self.session_dir) = None;
                     return Err(e);
                 }
             }
-        }
-        for (d, (a, f)) in st.drives.iter_mut().zip(attached) {
-            d.attachment = a;
-            d.file = f;
         }
         st.launched = true;
         drop(st);
@@ -397,6 +421,7 @@ impl VMCraft {
                 return Err(e);
             }
         }
+        self.record_state_with(&st);
         drop(st);
         self.sync_lvm_devices();
         Ok(())
@@ -482,6 +507,7 @@ impl VMCraft {
         }
         st.launched = !all_detached;
         st.shut_down = all_detached;
+        self.record_state_with(&st);
         drop(st);
         self.partition_cache.clear();
         self.probe_cache.clear();
@@ -492,6 +518,7 @@ impl VMCraft {
         let mut dir = lock(&self.session_dir);
         if self.mounts().is_empty() {
             if let Some(d) = dir.take() {
+                self.tracker.end();
                 remove_session_dir(&d);
             }
         } else if let Some(d) = dir.as_ref() {
@@ -674,8 +701,11 @@ impl VMCraft {
         self.ensure_all_attached("lvm")?;
         let mut g = lock(&self.lvm);
         if g.is_none() {
+            // lvm2's private directory goes inside the session's, so that a
+            // killed session's is removed with it.
             let opts = vmcraft_lvm::LvmOptions {
                 sysfs_root: Some(self.config.sysfs_root.clone()),
+                state_parent: lock(&self.session_dir).clone(),
                 ..Default::default()
             };
             *g = Some(vmcraft_lvm::Lvm::with_options(
@@ -684,7 +714,10 @@ impl VMCraft {
                 opts,
             )?);
         }
-        f(g.as_ref().expect("created above"))
+        let r = f(g.as_ref().expect("created above"));
+        drop(g);
+        self.record_lvm_activity();
+        r
     }
 
     /// Tell the LVM session about the current device set (after partitions change).

@@ -309,10 +309,11 @@ impl VMCraft {
                 std::io::Error::from(e),
             ));
         }
-        if let Some(driver) = &entry.fuse_driver {
-            wait_fuse_exit(driver, &entry.host_path);
+        if entry.fuse_driver.is_some() {
+            self.finish_fuse_driver(&entry.host_path);
         }
         self.mounts().retain(|m| m.host_path != entry.host_path);
+        self.record_unmount(&entry.host_path);
         tracing::debug!(device = %entry.device, mountpoint = %entry.mountpoint, "unmounted");
         Ok(())
     }
@@ -400,20 +401,25 @@ impl VMCraft {
             })
     }
 
-    /// Run a FUSE driver to mount `dev` at `host`.
+    /// Run a FUSE driver in the foreground to mount `dev` at `host`, as a
+    /// [`vmcraft_block::Supervised`] process that dies with this one; the mount
+    /// is ready once it shows in this thread's mount table. Returns the driver's
+    /// pid. The driver runs in the caller's mount namespace (where the guest
+    /// tree is), never through the runner, whose daemons may live in another.
     pub(crate) fn fuse_mount(
         &self,
         driver: &str,
         dev: &Resolved,
         host: &Path,
         opts: &ParsedOptions,
-    ) -> Result<()> {
+    ) -> Result<u32> {
         let o = opts.to_option_string();
         let cmd = match driver {
             "fusefat" => {
                 // fusefat writes only with its own "rw+" flag.
                 let o = o.replacen("rw", "rw+", usize::from(!opts.readonly()));
                 Command::new("fusefat")
+                    .arg("-f")
                     .arg("-o")
                     .arg(o)
                     .arg(&dev.host)
@@ -422,17 +428,63 @@ impl VMCraft {
             "fuse2fs" => Command::new("fuse2fs")
                 .arg(&dev.host)
                 .arg(host)
+                .arg("-f")
                 .arg("-o")
                 .arg(format!("{o},fakeroot")),
+            // ntfs-3g (and lowntfs-3g): no_detach is their foreground.
             other => Command::new(other)
                 .arg("-o")
-                .arg(o)
+                .arg(format!("{o},no_detach"))
                 .arg(&dev.host)
                 .arg(host),
         };
-        self.runner().run(&cmd.timeout(Duration::from_secs(60)))?;
-        Ok(())
+        let mut proc = vmcraft_block::Supervised::spawn(&cmd)?;
+        let ready = vmcraft_block::wait_until(
+            &format!("{driver} to mount {}", host.display()),
+            Duration::from_secs(60),
+            || !proc.is_alive() || fuse_mounted_at(host),
+        );
+        if !fuse_mounted_at(host) {
+            let err = if proc.is_alive() {
+                ready.err().map(Error::from).unwrap_or_else(|| {
+                    Error::call(
+                        ErrorKind::Mount,
+                        "mount",
+                        &dev.name,
+                        "the FUSE mount did not appear",
+                    )
+                })
+            } else {
+                Error::from(proc.exit_error())
+            };
+            let _ = proc.stop(vmcraft_block::supervised::DEFAULT_GRACE);
+            return Err(err);
+        }
+        let pid = proc.pid();
+        self.fuse_drivers().insert(host.to_path_buf(), proc);
+        Ok(pid)
     }
+
+    /// After the FUSE mount at `host` is gone: its driver exits by itself; wait
+    /// for that (then stop it anyway) and reap it.
+    pub(crate) fn finish_fuse_driver(&self, host: &Path) {
+        let Some(mut proc) = self.fuse_drivers().remove(host) else {
+            return;
+        };
+        if proc.wait_timeout(Duration::from_secs(10)).is_none() {
+            tracing::warn!(mountpoint = %host.display(), pid = proc.pid(), "FUSE driver still running after unmount; stopping it");
+        }
+        if let Err(e) = proc.stop(vmcraft_block::supervised::DEFAULT_GRACE) {
+            tracing::warn!(mountpoint = %host.display(), error = %e, "FUSE driver not stopped");
+        }
+    }
+}
+
+/// Whether a FUSE filesystem is mounted at `path` in this thread's mount table.
+fn fuse_mounted_at(path: &Path) -> bool {
+    crate::state::own_mounts()
+        .iter()
+        .any(|m| m.mount_point == path && (m.fstype == "fuseblk" || m.fstype.starts_with("fuse")))
 }
 
 fn join_options(a: &str, b: &str) -> String {
@@ -489,32 +541,6 @@ pub(crate) fn mounted_read_only(path: &Path) -> bool {
 fn sync_fs(path: &Path) {
     if let Ok(f) = std::fs::File::open(path) {
         let _ = nix::unistd::syncfs(&f);
-    }
-}
-
-/// After a FUSE filesystem is unmounted its daemon exits on its own; wait for it so
-/// nothing is left running.
-pub(crate) fn wait_fuse_exit(driver: &str, mountpoint: &Path) {
-    let mp = mountpoint.to_string_lossy().into_owned();
-    let alive = || -> bool {
-        let Ok(procs) = std::fs::read_dir("/proc") else {
-            return false;
-        };
-        procs.flatten().any(|p| {
-            std::fs::read(p.path().join("cmdline")).is_ok_and(|c| {
-                let c = String::from_utf8_lossy(&c);
-                c.contains(driver) && c.split('\0').any(|w| w == mp)
-            })
-        })
-    };
-    if vmcraft_block::wait_until(
-        &format!("{driver} on {mp} to exit"),
-        Duration::from_secs(10),
-        || !alive(),
-    )
-    .is_err()
-    {
-        tracing::warn!(driver, mountpoint = %mp, "FUSE daemon still running after unmount");
     }
 }
 

@@ -334,6 +334,20 @@ impl VMCraft {
                 continue;
             }
             let effective = opts.to_option_string();
+            let fuse_driver = match &s.method {
+                MountMethod::Fuse(d) => Some(d.clone()),
+                MountMethod::Kernel => None,
+            };
+            // Recorded before it exists, so that a crash during the mount leaves
+            // it findable (see `crate::state`).
+            self.record_mount_intent(crate::state::MountRecord {
+                host_path: target.host.clone(),
+                device: dev.name.clone(),
+                source: dev.host.clone(),
+                fstype: fstype.clone(),
+                fuse_driver: fuse_driver.clone(),
+                mounted: None,
+            });
             let result = match &s.method {
                 MountMethod::Kernel => {
                     let tgt = match &target.fd {
@@ -360,6 +374,7 @@ impl VMCraft {
                 }
                 MountMethod::Fuse(driver) => self
                     .fuse_mount(driver, dev, &target.host, &opts)
+                    .map(drop)
                     .map_err(|e| e.chain()),
             };
             // A driver that quietly fell back to read-only (ntfs-3g on a hibernated
@@ -375,12 +390,10 @@ impl VMCraft {
                         fstype: fstype.clone(),
                         options: format!("{effective},ro"),
                         strategy: s.name.clone(),
-                        fuse_driver: match &s.method {
-                            MountMethod::Fuse(d) => Some(d.clone()),
-                            MountMethod::Kernel => None,
-                        },
+                        fuse_driver: fuse_driver.clone(),
                         private: target.private,
                     });
+                    self.record_mount_result(&target.host, true);
                     return Err(Error::call(
                         ErrorKind::Mount,
                         call,
@@ -391,8 +404,8 @@ impl VMCraft {
                         ),
                     ));
                 }
-                if let MountMethod::Fuse(driver) = &s.method {
-                    super::wait_fuse_exit(driver, &target.host);
+                if matches!(s.method, MountMethod::Fuse(_)) {
+                    self.finish_fuse_driver(&target.host);
                 }
                 result = Err("mounted read-only although read-write was asked for (the filesystem is unclean or hibernated)".to_string());
             }
@@ -403,10 +416,6 @@ impl VMCraft {
                         options: effective.clone(),
                         error: None,
                     });
-                    let fuse_driver = match &s.method {
-                        MountMethod::Fuse(d) => Some(d.clone()),
-                        MountMethod::Kernel => None,
-                    };
                     self.mounts().push(MountEntry {
                         device: dev.name.clone(),
                         mountpoint: target.mountpoint.clone(),
@@ -414,9 +423,10 @@ impl VMCraft {
                         fstype: fstype.clone(),
                         options: effective.clone(),
                         strategy: s.name.clone(),
-                        fuse_driver,
+                        fuse_driver: fuse_driver.clone(),
                         private: target.private,
                     });
+                    self.record_mount_result(&target.host, true);
                     if attempts.len() > 1 {
                         tracing::warn!(device = %dev.name, strategy = %s.name, "mounted by a fallback strategy");
                     }
@@ -430,6 +440,7 @@ impl VMCraft {
                     });
                 }
                 Err(why) => {
+                    self.record_mount_result(&target.host, false);
                     tracing::debug!(device = %dev.name, strategy = %s.name, error = %why, "mount attempt failed");
                     attempts.push(Attempt {
                         strategy: s.name.clone(),
