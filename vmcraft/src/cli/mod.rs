@@ -12,7 +12,9 @@
 //! [`table`] and its handlers in [`commands`](self) families, the [`value`]
 //! layouts (guestfish's and JSON), [`prepared`] disks (`-N`), the [`shell`] that
 //! runs commands, [`progress`] bars and [`signals`] (Ctrl-C tears the session
-//! down and exits 130; SIGTERM 143).
+//! down and exits 130; SIGTERM 143). As root it runs in a private mount
+//! [`namespace`], so that a killed run's mounts die with it; `vmcraft cleanup`
+//! undoes what killed sessions left ([`crate::cleanup_stale_sessions`]).
 //!
 //! Errors print as `vmcraft: error: CALL: message` on standard error and end the
 //! run with status 1; the session is shut down on every way out.
@@ -26,6 +28,7 @@
 pub mod args;
 mod commands;
 mod error;
+pub mod namespace;
 pub mod options;
 pub mod prepared;
 pub mod progress;
@@ -136,13 +139,30 @@ pub fn main(argv: Vec<OsString>) -> i32 {
     if let Some(code) = without_session(&opts) {
         return code;
     }
+    // While the process still has one thread: the kernel takes the session's
+    // mounts away when it dies, however it dies.
+    let ns = namespace::enter_private();
     init_tracing(opts.verbose);
+    match &ns {
+        namespace::Namespace::Private { detached, .. } => {
+            tracing::debug!(detached, "running in a private mount namespace")
+        }
+        namespace::Namespace::NotPrivileged => {
+            tracing::debug!("not root: running in the caller's mount namespace")
+        }
+        namespace::Namespace::Failed(e) => {
+            tracing::warn!(error = %e, "no private mount namespace; a killed session's mounts are left to `vmcraft cleanup`")
+        }
+    }
     quiet_interrupts();
 
     let signal = Arc::new(AtomicI32::new(0));
     let progress = Progress::new(std::io::stderr().is_terminal(), signal.clone());
     let p = progress.clone();
-    let config = Config::builder().progress(move |e| p.event(e)).build();
+    let config = Config::builder()
+        .progress(move |e| p.event(e))
+        .runner(namespace::runner(ns))
+        .build();
     let g = Arc::new(VMCraft::with_config(config));
     let exec = Arc::new(Mutex::new(()));
     if let Err(e) = signals::spawn(g.clone(), exec.clone(), signal.clone()) {

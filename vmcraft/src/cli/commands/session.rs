@@ -109,6 +109,23 @@ pub(crate) const COMMANDS: &[CommandSpec] = &[
         },
     ),
     cmd(
+        "cleanup",
+        &[],
+        "undo what killed sessions left behind",
+        "Find the sessions whose process is gone (killed, crashed, out of memory) in the \
+         temp directory ($TMPDIR, or tmpdir:DIR) and undo what their state files record: \
+         unmount their filesystems (deepest first, in their own mount namespace), stop \
+         their FUSE drivers, deactivate their LVs, detach their loop devices, stop \
+         qemu-storage-daemon and qemu-nbd, remove their lock files and directories. Prints \
+         one line for each thing undone; with --json, the whole report. A live session, \
+         and anything that is not what a session recorded (a pid now another process's, a \
+         loop device now bound to another file, a filesystem someone else mounted there), \
+         is left alone and reported on standard error. Every launch does this too, \
+         quietly. guestfish has no such command.",
+        cleanup,
+    )
+    .opts(&[arg("tmpdir", ArgKind::String)]),
+    cmd(
         "list-devices",
         &[],
         "list the block devices",
@@ -144,6 +161,23 @@ pub(crate) const COMMANDS: &[CommandSpec] = &[
     )
     .alias(&["exit", "q"]),
 ];
+
+fn cleanup(s: &mut Shell, a: &Args) -> Result<Value, CliError> {
+    let dir = a
+        .opt_string("tmpdir")
+        .map(std::path::PathBuf::from)
+        .or_else(|| s.g.config().tmpdir.clone());
+    let report = c("cleanup", crate::cleanup_stale_sessions(dir.as_deref()))?;
+    if s.options.json {
+        return Ok(Value::Quiet(
+            serde_json::to_value(&report).expect("a report serializes"),
+        ));
+    }
+    for l in report.skipped_lines() {
+        eprintln!("vmcraft: cleanup: {l}");
+    }
+    Ok(Value::List(report.lines()))
+}
 
 fn add_drive(s: &mut Shell, a: &Args) -> Result<Value, CliError> {
     let format = match a.opt_string("format") {

@@ -1,0 +1,150 @@
+//! The command line's private mount namespace. As root, `vmcraft` starts with
+//! `unshare(CLONE_NEWNS)` and makes every mount private (`MS_REC|MS_PRIVATE`),
+//! before any thread or mount exists. Its guest mounts, and the FUSE exports and
+//! FUSE mounts of the processes it starts (they inherit the namespace), are then
+//! invisible to the host and go away with the namespace: when the last process in
+//! it exits, killed or not, the kernel unmounts everything, and the loop devices
+//! under the mounts (bound with autoclear) are released.
+//!
+//! The new namespace starts as a copy of the host's. Copies of other VMCraft
+//! sessions' mounts (anything inside a directory named `vmcraft-PID-XXXXXXXX`)
+//! are detached at once, so that this process never keeps another session's
+//! filesystem, and so its loop device, busy after that session unmounts it. The
+//! host's other mounts stay visible here (this process sees the host as it was at
+//! its start) and are held until it exits.
+//!
+//! Daemons serving the session's devices (qemu-storage-daemon, qemu-nbd) run in
+//! a second private namespace of their own, made next to the session's (see
+//! [`runner`]): they must not be members of the session's, and in a namespace
+//! of their own their FUSE export goes away with them. A killed `vmcraft`
+//! therefore leaves nothing mounted anywhere; only its session directory stays,
+//! for the next launch (or `vmcraft cleanup`) to remove.
+//!
+//! Without the privilege (not root, or a container without `CAP_SYS_ADMIN`) the
+//! command line runs in the caller's namespace, as the library does; what a kill
+//! leaves is then undone by the reaper (`vmcraft cleanup`, or the next launch).
+
+use std::os::fd::{AsFd, OwnedFd};
+use std::sync::Arc;
+
+use vmcraft_block::{CommandRunner, SystemRunner};
+
+use nix::mount::{MntFlags, MsFlags};
+use nix::sched::CloneFlags;
+
+/// What [`enter_private`] did.
+#[derive(Debug)]
+pub enum Namespace {
+    /// Running in a private mount namespace; `detached` copies of other
+    /// sessions' mounts were dropped from it.
+    Private {
+        /// How many copies were detached.
+        detached: usize,
+        /// Where daemons serving the session's devices run (see [`runner`]):
+        /// a namespace of their own, or, if that could not be made, the one
+        /// the process came from.
+        daemons: OwnedFd,
+    },
+    /// Not root: the caller's namespace is kept.
+    NotPrivileged,
+    /// Root, but the namespace could not be made private (the caller's is kept).
+    Failed(String),
+}
+
+/// Move this process into a private mount namespace (see the module docs). Call
+/// it while the process has a single thread.
+pub fn enter_private() -> Namespace {
+    if !nix::unistd::geteuid().is_root() {
+        return Namespace::NotPrivileged;
+    }
+    // Kept open to come back to if the new namespace cannot be made private: a
+    // namespace whose mounts still propagate to the host's would be worse than
+    // none.
+    let old = match std::fs::File::open("/proc/self/ns/mnt") {
+        Ok(f) => f,
+        Err(e) => return Namespace::Failed(format!("/proc/self/ns/mnt: {e}")),
+    };
+    if let Err(e) = nix::sched::unshare(CloneFlags::CLONE_NEWNS) {
+        return Namespace::Failed(format!("unshare(CLONE_NEWNS): {e}"));
+    }
+    if let Err(e) = nix::mount::mount(
+        None::<&str>,
+        "/",
+        None::<&str>,
+        MsFlags::MS_REC | MsFlags::MS_PRIVATE,
+        None::<&str>,
+    ) {
+        let back = nix::sched::setns(old.as_fd(), CloneFlags::CLONE_NEWNS);
+        return Namespace::Failed(format!(
+            "making / private: {e}{}",
+            match back {
+                Ok(()) => String::new(),
+                Err(b) => format!(" (and returning to the caller's namespace: {b})"),
+            }
+        ));
+    }
+    let detached = detach_other_sessions();
+    let daemons = match daemon_namespace() {
+        Ok(fd) => fd,
+        Err(e) => {
+            tracing::debug!(error = %e, "no namespace of their own for daemons; they run in the caller's");
+            OwnedFd::from(old)
+        }
+    };
+    Namespace::Private { detached, daemons }
+}
+
+/// A private mount namespace for daemons, made by a thread that leaves this
+/// process's as it is; it lives as long as the descriptor, or a process in it.
+fn daemon_namespace() -> std::io::Result<OwnedFd> {
+    std::thread::spawn(|| {
+        nix::sched::unshare(CloneFlags::CLONE_FS | CloneFlags::CLONE_NEWNS)?;
+        Ok(OwnedFd::from(std::fs::File::open(
+            "/proc/thread-self/ns/mnt",
+        )?))
+    })
+    .join()
+    .map_err(|_| std::io::Error::other("the thread making it panicked"))?
+}
+
+/// The command runner for a session in `ns`: in a private namespace, daemons
+/// (qemu-storage-daemon, qemu-nbd) start in the daemons' one. A daemon serving a
+/// device under a mount of the session's namespace must not be a member of it:
+/// killed, the session leaves its namespace first; were the daemon the last
+/// member, the kernel would unmount the guest's filesystem in the daemon's own
+/// exit, flushing through the daemon that is exiting. From outside, the daemon
+/// still serves while the session's exit tears its namespace down, and dies after
+/// it (parent-death signal), taking its own namespace and FUSE export with it.
+/// FUSE drivers, which must mount in the session's namespace, are started by the
+/// facade in its own.
+pub fn runner(ns: Namespace) -> Arc<dyn CommandRunner> {
+    match ns {
+        Namespace::Private { daemons, .. } => {
+            Arc::new(SystemRunner::new().with_daemon_namespace(daemons))
+        }
+        _ => Arc::new(SystemRunner::new()),
+    }
+}
+
+/// Detach this namespace's copies of mounts inside other sessions' directories,
+/// deepest first.
+fn detach_other_sessions() -> usize {
+    let mut points: Vec<std::path::PathBuf> = crate::state::own_mounts()
+        .into_iter()
+        .map(|m| m.mount_point)
+        .filter(|p| {
+            p.components().any(|c| {
+                c.as_os_str()
+                    .to_str()
+                    .is_some_and(|n| crate::state::session_dir_pid(n).is_some())
+            })
+        })
+        .collect();
+    points.sort_by_key(|p| std::cmp::Reverse(p.components().count()));
+    points
+        .iter()
+        .filter(|p| {
+            nix::mount::umount2(*p, MntFlags::MNT_DETACH | MntFlags::UMOUNT_NOFOLLOW).is_ok()
+        })
+        .count()
+}
