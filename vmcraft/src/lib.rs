@@ -18,6 +18,10 @@
 //! - Guest files, confined to the guest tree ([`VMCraft::cat`], [`VMCraft::write`],
 //!   [`VMCraft::cp_a`], ...), inspection ([`VMCraft::inspect_os`]), `mkfs`, and the
 //!   `part_*`, LVM, Augeas, tar and `blockdev_*` calls.
+//! - Crash safety: every process a session starts dies with it; each session
+//!   records what it holds in a [`state`] file, and [`cleanup_stale_sessions`]
+//!   (run by every launch, and by `vmcraft cleanup`) undoes what killed sessions
+//!   left.
 //!
 //! ```no_run
 //! use vmcraft::{VMCraft, DriveOpts};
@@ -54,7 +58,7 @@ mod mkfs;
 pub mod mount;
 pub mod names;
 pub mod probe;
-mod reaper;
+pub mod reaper;
 mod session;
 pub mod state;
 

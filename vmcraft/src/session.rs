@@ -94,7 +94,12 @@ pub struct Resolved {
 ///
 /// The handle is `Send + Sync`; its calls may be made from several threads.
 /// Dropping it shuts the session down (unmount deepest first, LVM sessions closed,
-/// drives detached, daemons stopped), also while a panic unwinds.
+/// drives detached, daemons stopped), also while a panic unwinds. If the process
+/// is killed instead, the processes the session started die with it, and what the
+/// kernel keeps (mounts in the caller's mount namespace, the loop devices under
+/// them, dead FUSE mounts, the session directory) is recorded in the session's
+/// [state file](crate::state) and undone by the next launch in the same temp
+/// directory or by [`crate::cleanup_stale_sessions`].
 ///
 /// ```no_run
 /// use vmcraft::{VMCraft, DriveOpts};

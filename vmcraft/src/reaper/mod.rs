@@ -180,7 +180,7 @@ impl CleanupReport {
 /// Find the sessions in `tmpdir` (the system temp directory when `None`, as for
 /// [`crate::Config::tmpdir`]) whose owner is gone, and undo what they left:
 /// mounts, FUSE drivers, LV activations, loop devices, daemons, lock files and
-/// their directories (see the [module documentation](self) for the order and
+/// their directories (see the [module documentation](crate::reaper) for the order and
 /// the checks). Live sessions and anything that is not what a session recorded
 /// are left alone and reported.
 ///
