@@ -558,6 +558,48 @@ fn after_two_mounts(via: Via) {
     check_two_fs(&env, &q);
 }
 
+/// Killed with an ext4 LV mounted (reached without device-mapper through a loop
+/// device over the PV, an "LV window") and written to.
+fn with_an_lv_mounted(via: Via) {
+    if !have_tools() || !require_tool("lvm") {
+        return;
+    }
+    let env = TestEnv::new(&format!("k-lv-{via:?}"));
+    let q = lvm_qcow2(&env);
+    let mut run = match via {
+        Via::Cli => cli(
+            &env,
+            &["-a", q.to_str().unwrap()],
+            "run\nlvcreate lv0 crashvg 32\nmkfs ext4 /dev/crashvg/lv0\n\
+             mount /dev/crashvg/lv0 /\nwrite /f on-the-lv\necho ready\n",
+        ),
+        Via::Library => library_child(&env, "lv-mounted"),
+    };
+    run.wait_line("ready");
+    run.kill();
+    after_kill(&env, via);
+    qemu_img_check(&q);
+    // The LV is there and its filesystem mounts (its journal replayed if the
+    // unmount could not flush).
+    let out = cli_support::run(
+        &env,
+        &[
+            "-a",
+            q.to_str().unwrap(),
+            "run",
+            ":",
+            "mount",
+            "/dev/crashvg/lv0",
+            "/",
+            ":",
+            "ls",
+            "/",
+        ],
+        "",
+    );
+    assert!(out.ok().contains("lost+found"), "{}", out.stdout);
+}
+
 /// Killed with the same two filesystems mounted from the image added read-only
 /// (`--ro`: the issue's `vmcraft --ro -a guest.qcow2` case).
 fn after_two_read_only_mounts(via: Via) {
@@ -688,6 +730,16 @@ fn during_lvm(via: Via) {
 }
 
 #[test]
+fn cli_killed_with_an_lv_mounted() {
+    with_an_lv_mounted(Via::Cli);
+}
+
+#[test]
+fn library_killed_with_an_lv_mounted() {
+    with_an_lv_mounted(Via::Library);
+}
+
+#[test]
 fn cli_killed_after_attach() {
     after_attach(Via::Cli);
 }
@@ -789,6 +841,16 @@ fn child_process_entry_point() {
             g.mount_ro("/dev/sda1", "/").unwrap();
             g.mount_ro("/dev/sda2", "/boot").unwrap();
             mark(&g.cat("/before").unwrap());
+            mark("ready");
+        }
+        "lv-mounted" => {
+            g.add_drive(dir.join("lvm.qcow2")).unwrap();
+            g.launch().unwrap();
+            g.lvcreate("lv0", "crashvg", 32).unwrap();
+            g.mkfs("ext4", "/dev/crashvg/lv0", &Default::default())
+                .unwrap();
+            g.mount("/dev/crashvg/lv0", "/").unwrap();
+            g.write("/f", b"on-the-lv").unwrap();
             mark("ready");
         }
         "tar-in" => {
