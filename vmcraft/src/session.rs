@@ -754,6 +754,9 @@ fn make_session_dir(parent: Option<&Path>) -> Result<PathBuf> {
     let base = parent
         .map(Path::to_path_buf)
         .unwrap_or_else(std::env::temp_dir);
+    // Canonical, as the mount points under it are recorded (they are read back
+    // from the kernel), so that the state file's paths all agree.
+    let base = std::fs::canonicalize(&base).unwrap_or(base);
     for attempt in 0..100u32 {
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)

@@ -560,3 +560,31 @@ fn vmcraft_cleanup_prints_what_it_undid() {
     assert_eq!(out.ok(), "");
     assert!(leak_support::all_leaks(&env).is_empty());
 }
+
+#[test]
+fn a_symlinked_temp_directory_is_recorded_by_its_real_path() {
+    let env = TestEnv::new("rp-link");
+    let real = env.path().join("real");
+    std::fs::create_dir(&real).unwrap();
+    let link = env.path().join("link");
+    std::os::unix::fs::symlink(&real, &link).unwrap();
+    let img = env.sparse_image("raw.img", 1 << 20);
+    // A raw image is opened as a file: no root needed for a session directory.
+    let g = VMCraft::with_config(Config::builder().tmpdir(&link).build());
+    g.add_drive(&img).unwrap();
+    g.launch().unwrap();
+    let name = std::fs::read_dir(&real)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name())
+        .find(|n| vmcraft::state::session_dir_pid(n.to_str().unwrap()).is_some())
+        .unwrap();
+    let st = SessionState::read(&real.join(&name)).unwrap();
+    assert_eq!(st.session_dir, real.canonicalize().unwrap().join(&name));
+    // Found live through the link, and left alone.
+    let report = vmcraft::cleanup_stale_sessions(Some(&link)).unwrap();
+    assert_eq!(report.live, [link.join(&name)]);
+    assert!(report.is_empty());
+    drop(g);
+    assert!(!real.join(&name).exists());
+}

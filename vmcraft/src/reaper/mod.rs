@@ -318,7 +318,8 @@ fn look_at(path: &Path, name_pid: u32) -> Look {
             return Look::NotASession(format!("its state file cannot be read: {e}"));
         }
     };
-    if st.session_dir != path {
+    let canonical = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
+    if canonical(&st.session_dir) != canonical(path) {
         return Look::NotASession(format!(
             "its state file names another directory ({})",
             st.session_dir.display()

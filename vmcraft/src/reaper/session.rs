@@ -43,6 +43,9 @@ pub(crate) fn reap(
         removed: false,
     };
     let mut keep_out: Vec<PathBuf> = Vec::new();
+    // The directory as the session named it (the same one, maybe spelt through
+    // a symlink here): its records are in those terms.
+    let dir = st.as_ref().map_or(dir, |s| s.session_dir.as_path());
     match &st {
         Some(st) if st.boot_id == state::boot_id() => {
             reap_recorded(env, dir, st, &mut r, &mut keep_out)
