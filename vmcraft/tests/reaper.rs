@@ -448,6 +448,13 @@ fn a_session_killed_while_launching_and_stray_files_are_cleaned_up() {
     // Not VMCraft's at all.
     let unrelated = env.path().join("vmcraft-lvm-abc");
     std::fs::create_dir(&unrelated).unwrap();
+    // Another user's session: not this user's to judge, not even reported.
+    let theirs = env.path().join(format!("vmcraft-{}-00000008", dead_pid()));
+    let root = vmcraft_block::testing::is_root();
+    if root {
+        std::fs::create_dir(&theirs).unwrap();
+        std::os::unix::fs::chown(&theirs, Some(65534), Some(65534)).unwrap();
+    }
 
     let report = vmcraft::cleanup_stale_sessions(Some(env.path())).unwrap();
     assert!(!dead.exists());
@@ -471,6 +478,12 @@ fn a_session_killed_while_launching_and_stray_files_are_cleaned_up() {
         "{:?}",
         report.skipped_lines()
     );
+    if root {
+        assert!(theirs.exists());
+        let n = theirs.display().to_string();
+        assert!(!report.lines().iter().any(|l| l.contains(&n)));
+        assert!(!report.skipped_lines().iter().any(|l| l.contains(&n)));
+    }
     std::fs::remove_dir_all(&starting).unwrap();
     std::fs::remove_file(&live_tmp).unwrap();
 }

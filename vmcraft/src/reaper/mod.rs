@@ -227,6 +227,7 @@ pub fn cleanup_stale_sessions(tmpdir: Option<&Path>) -> Result<CleanupReport> {
         if let Some(pid) = state::session_dir_pid(&name) {
             match look_at(&path, pid) {
                 Look::Live => report.live.push(path),
+                Look::NotMine => {}
                 Look::NotASession(why) => report.other.push(ReapedSession {
                     dir: path.clone(),
                     owner_pid: None,
@@ -268,6 +269,8 @@ pub(crate) fn cleanup_at_launch(tmpdir: Option<&Path>) {
 /// What a directory named like a session is.
 enum Look {
     Live,
+    /// Another user's: not for this user to judge, not reported.
+    NotMine,
     NotASession(String),
     /// Owner gone: the directory's lock (now ours, held while reaping) and its
     /// state, if it has one.
@@ -280,7 +283,10 @@ fn look_at(path: &Path, name_pid: u32) -> Look {
         Err(e) => return Look::NotASession(format!("cannot stat it: {e}")),
     };
     let euid = nix::unistd::geteuid().as_raw();
-    if !meta.is_dir() || meta.uid() != euid || meta.mode() & 0o077 != 0 {
+    if meta.uid() != euid {
+        return Look::NotMine;
+    }
+    if !meta.is_dir() || meta.mode() & 0o077 != 0 {
         return Look::NotASession(format!(
             "not a private directory of this user (mode {:o}, owner {})",
             meta.mode() & 0o7777,
