@@ -186,7 +186,7 @@ impl Delayed {
                 }
                 match rustix::fs::symlinkat(OsStr::from_bytes(&link.target), &dir, name) {
                     Ok(()) => {}
-                    Err(e @ (Errno::NOSYS | Errno::OPNOTSUPP | Errno::PERM)) => {
+                    Err(e) if crate::meta::cannot_hold(e) => {
                         failures.push(Failure::Cannot(link.entry.clone(), e));
                         continue;
                     }

@@ -29,8 +29,12 @@
 //!   `tar-out` and `tar-in`, in-process and streaming to or from any `Write` or
 //!   `Read`. Entries are named relative to the directory (`./`, `./etc/fstab`);
 //!   symlinks, hard links, modes, owners (names from the guest's own
-//!   `/etc/passwd`), mtimes, xattrs and ACLs (PAX `SCHILY.*` records, as GNU tar
-//!   writes them) survive a round trip through GNU tar. [`Compression`]: none,
+//!   `/etc/passwd`), mtimes (to the nanosecond, before 1970 too), xattrs and
+//!   ACLs (PAX `SCHILY.*` records, as GNU tar writes them) survive a round trip
+//!   through GNU tar. `tar_out` writes POSIX pax, header for header as GNU tar's
+//!   `--format=posix` does (without its `atime` and `ctime` records), and like
+//!   GNU tar stores FIFOs and device nodes and leaves sockets out
+//!   ([`TarOutOptions::special_files`]). [`Compression`]: none,
 //!   gzip (zlib-rs, on every core), bzip2, xz and lzma (the system liblzma), zstd;
 //!   detected from magic bytes on input. From and to a file, the other formats are
 //!   compressed and decompressed on a thread of their own, beside the thread that
@@ -41,7 +45,16 @@
 //!   GNU tar makes them, so nothing is extracted through them.
 //!   What a header declares is bounded before it is acted on (long names, PAX
 //!   headers, sparse maps, decompressor memory: see [`limits`]), and a sparse
-//!   file costs what it stores, not the size it declares. So is what extraction
+//!   file (old GNU, or PAX `GNU.sparse.*` formats 0.0, 0.1 and 1.0, as
+//!   `tar -S` writes them) comes out under its real name with its holes, and
+//!   costs what it stores, not the size it declares. With `verify_first` (the
+//!   default) [`tar_in`] reads the archive through the same reader and judges
+//!   every entry by the same check as extraction does, so what extraction
+//!   would refuse is refused before anything is written. A permission error
+//!   while extracting (`EPERM`, `EACCES`) fails the call at the end, after the
+//!   rest is extracted, as GNU tar exits with status 2; only what a
+//!   filesystem cannot hold at all (`ENOSYS`, `EOPNOTSUPP`: owners or symlinks
+//!   on vfat) is skipped with a warning, for that filesystem alone. So is what extraction
 //!   keeps from one entry to the next, however many entries a small compressed
 //!   stream holds: directory records and delayed symlinks (limits in
 //!   [`TarInOptions`]), and the messages of [`TarStats`] (the first 1000 kept,
@@ -73,6 +86,7 @@
 #![deny(missing_docs)]
 
 mod acl;
+mod check;
 mod compress;
 mod content;
 mod copy;
@@ -80,12 +94,14 @@ mod delayed;
 mod dirmeta;
 mod error;
 mod fileops;
+mod framer;
 pub mod limits;
 mod meta;
 mod options;
 mod owners;
 mod pargz;
 mod pax;
+mod pax_out;
 mod pipeline;
 mod root;
 mod sparse;

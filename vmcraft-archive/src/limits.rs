@@ -127,23 +127,20 @@ pub(crate) fn over_limit(message: impl Into<String>) -> io::Error {
 }
 
 /// Bound a tar header's extended data before anything reads it: a PAX `x`/`g`
-/// header at most [`MAX_PAX`] bytes, a GNU long name or link (`L`/`K`, ustar
-/// headers) at most [`MAX_LONG_NAME`], and all the extended headers of one
-/// member together at most [`MAX_PAX`] (`pending` counts them; the caller resets
-/// it at each member). Returns whether this header is one of those counted.
-pub(crate) fn check_extended_header(
-    kind: u8,
-    ustar: bool,
-    size: u64,
-    pending: &mut u64,
-) -> io::Result<bool> {
+/// header at most [`MAX_PAX`] bytes, a GNU long name or link (`L`/`K`) at most
+/// [`MAX_LONG_NAME`], and all the extended headers of one member together at
+/// most [`MAX_PAX`] (`pending` counts them; the caller resets it at each
+/// member). Returns whether this header is one of those counted (`x`, `L`,
+/// `K`: read as extended headers whatever the header's magic, as GNU tar
+/// reads them).
+pub(crate) fn check_extended_header(kind: u8, size: u64, pending: &mut u64) -> io::Result<bool> {
     match kind {
         b'x' | b'g' if size > MAX_PAX => {
             return Err(over_limit(format!(
                 "pax extended header of {size} bytes (the limit is {MAX_PAX})"
             )));
         }
-        b'L' | b'K' if ustar && size > MAX_LONG_NAME => {
+        b'L' | b'K' if size > MAX_LONG_NAME => {
             let what = if kind == b'L' { "name" } else { "link target" };
             return Err(over_limit(format!(
                 "GNU long {what} of {size} bytes (the limit is {MAX_LONG_NAME})"
@@ -151,7 +148,7 @@ pub(crate) fn check_extended_header(
         }
         _ => {}
     }
-    let extended = ustar && matches!(kind, b'x' | b'L' | b'K');
+    let extended = matches!(kind, b'x' | b'L' | b'K');
     if extended {
         *pending = pending.saturating_add(size);
         if *pending > MAX_PAX {

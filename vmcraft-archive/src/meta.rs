@@ -1,9 +1,16 @@
 //! Applying a file's metadata (owner, mode, xattrs, times) to a name inside a
 //! directory descriptor, in the order that keeps each of them: owner first (a
 //! `chown` clears setuid bits and `security.capability`), then mode, then xattrs,
-//! times last. Shared by `tar_in` and `cp_a`. What a filesystem cannot take
-//! (owners and modes on vfat, xattrs where unsupported) is dropped once, with a
-//! warning, instead of failing the whole call.
+//! times last. Shared by `tar_in` and `cp_a`.
+//!
+//! What a filesystem cannot take (owners and modes on vfat through FUSE,
+//! xattrs where unsupported: it answers `ENOSYS` or `EOPNOTSUPP`) is dropped,
+//! with one warning, for the rest of the call *on that filesystem* (known by
+//! its device number): the ext4 root the vfat ESP is mounted in still gets its
+//! owners. Anything else, `EPERM` and `EACCES` first of all, is a real error:
+//! every step is still tried on the file (a failed `chown` does not keep its
+//! times from being set), the first failure is returned for the caller to
+//! report, and nothing is switched off.
 //!
 //! Where the owner is not restored (not asked for, not root, or refused by the
 //! filesystem), the setuid bit is kept only when the file's actual owner is the
@@ -11,6 +18,7 @@
 //! libarchive does: a setuid file of user 1000 must not become a setuid file of
 //! whoever extracted it.
 
+use std::collections::HashSet;
 use std::ffi::{OsStr, OsString};
 use std::fs::File;
 use std::os::fd::{AsFd, BorrowedFd};
@@ -45,14 +53,15 @@ impl Meta {
     }
 }
 
-/// Whether ownership and xattrs are still attempted. A filesystem that cannot
-/// take them (vfat through FUSE, ...) answers `EPERM`/`EOPNOTSUPP`/`ENOSYS`;
-/// after the first such answer they are skipped and a warning is kept.
+/// What to set, and what each filesystem met so far cannot take.
 #[derive(Debug)]
 pub(crate) struct Policy {
+    /// Owners are restored at all (the caller's choice).
     pub chown: bool,
-    pub chmod: bool,
-    pub xattrs: bool,
+    /// Devices whose filesystem takes no owners, no permission bits, no xattrs.
+    no_owner: HashSet<u64>,
+    no_mode: HashSet<u64>,
+    no_xattrs: HashSet<u64>,
     pub warnings: Vec<String>,
     /// A setuid or setgid bit was dropped (warned about once).
     setid_dropped: bool,
@@ -62,19 +71,77 @@ impl Policy {
     pub(crate) fn new(chown: bool) -> Self {
         Policy {
             chown,
-            chmod: true,
-            xattrs: true,
+            no_owner: HashSet::new(),
+            no_mode: HashSet::new(),
+            no_xattrs: HashSet::new(),
             warnings: Vec::new(),
             setid_dropped: false,
         }
     }
+
+    fn any_dropped(&self) -> bool {
+        !(self.no_owner.is_empty() && self.no_mode.is_empty() && self.no_xattrs.is_empty())
+    }
 }
 
-fn unsupported(e: Errno) -> bool {
-    matches!(
-        e,
-        Errno::PERM | Errno::OPNOTSUPP | Errno::NOSYS | Errno::INVAL
-    )
+/// Whether `e` says the filesystem cannot take this at all (as opposed to a
+/// refusal: `EPERM`, `EACCES`, `EINVAL` for an id the namespace cannot map).
+pub(crate) fn cannot_hold(e: Errno) -> bool {
+    matches!(e, Errno::NOSYS | Errno::OPNOTSUPP)
+}
+
+/// The device of the file behind `fd`, looked up only when a filesystem has
+/// already been found lacking (the common case costs no `fstat`).
+fn device(fd: BorrowedFd<'_>, policy: &Policy) -> Option<u64> {
+    if !policy.any_dropped() {
+        return None;
+    }
+    #[allow(clippy::unnecessary_cast)]
+    rustix::fs::fstat(fd).ok().map(|st| st.st_dev as u64)
+}
+
+/// Record that the filesystem of `fd` cannot take `what` (`set` is its
+/// list), with one warning for it.
+fn dropped(fd: BorrowedFd<'_>, set: Which, e: Errno, policy: &mut Policy) {
+    #[allow(clippy::unnecessary_cast)]
+    let dev = rustix::fs::fstat(fd)
+        .map(|st| st.st_dev as u64)
+        .unwrap_or(u64::MAX);
+    let (list, what) = match set {
+        Which::Owner => (
+            &mut policy.no_owner,
+            "ownership; files keep the extracting user's",
+        ),
+        Which::Mode => (
+            &mut policy.no_mode,
+            "permission bits; files keep its defaults",
+        ),
+        Which::Xattrs => (
+            &mut policy.no_xattrs,
+            "extended attributes; they are skipped",
+        ),
+    };
+    if list.insert(dev) {
+        let (major, minor) = (rustix::fs::major(dev), rustix::fs::minor(dev));
+        policy.warnings.push(format!(
+            "the filesystem does not take {} (device {major}:{minor}: {e})",
+            what
+        ));
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Which {
+    Owner,
+    Mode,
+    Xattrs,
+}
+
+/// The first failure of the steps tried.
+type Failed = Option<(&'static str, Errno)>;
+
+fn first(failed: &mut Failed, what: &'static str, e: Errno) {
+    failed.get_or_insert((what, e));
 }
 
 /// Set `meta` on `name` in `dir` (not followed). Returns what failed and the errno.
@@ -103,29 +170,47 @@ pub(crate) fn apply_handle(
     meta: &Meta,
     policy: &mut Policy,
 ) -> Result<(), (&'static str, Errno)> {
+    let mut failed: Failed = None;
+    let dev = device(fd, policy);
+    let skip = |set: &HashSet<u64>| dev.is_some_and(|d| set.contains(&d));
     let mut owned = false;
-    if policy.chown {
-        let res = chown_fd(fd, Some(meta.uid), Some(meta.gid));
-        owned = owner_result(res, policy)?;
+    if policy.chown && !skip(&policy.no_owner) {
+        match chown_fd(fd, Some(meta.uid), Some(meta.gid)) {
+            Ok(()) => owned = true,
+            Err(e) if cannot_hold(e) => dropped(fd, Which::Owner, e, policy),
+            Err(e) => first(&mut failed, "chown", e),
+        }
     }
-    if !meta.symlink && policy.chmod {
-        let mode = safe_mode(fd, meta, owned, policy)?;
-        mode_result(chmod_fd(fd, mode), policy)?;
+    if !meta.symlink && !skip(&policy.no_mode) {
+        match safe_mode(fd, meta, owned, policy).map(|mode| chmod_fd(fd, mode)) {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) if cannot_hold(e) => dropped(fd, Which::Mode, e, policy),
+            Ok(Err(e)) => first(&mut failed, "chmod", e),
+            Err((what, e)) => first(&mut failed, what, e),
+        }
     }
     let symlink_at = at.filter(|_| meta.symlink);
-    if policy.xattrs && !meta.xattrs.is_empty() {
+    if !meta.xattrs.is_empty() && !skip(&policy.no_xattrs) {
         let target = match symlink_at {
             Some((dir, name)) => XattrTarget::At(dir, name),
             None => XattrTarget::Dir(fd),
         };
-        set_xattrs(target, meta, policy)?;
+        if let Err(e) = set_xattrs(target, meta) {
+            if cannot_hold(e) {
+                dropped(fd, Which::Xattrs, e, policy);
+            } else {
+                first(&mut failed, "setxattr", e);
+            }
+        }
     }
     let times = timestamps(meta.atime, meta.mtime);
-    match symlink_at {
+    if let Err(e) = match symlink_at {
         Some((dir, name)) => rustix::fs::utimensat(dir, name, &times, AtFlags::SYMLINK_NOFOLLOW),
         None => utimes_fd(fd, &times),
+    } {
+        first(&mut failed, "utimensat", e);
     }
-    .map_err(|e| ("utimensat", e))
+    failed.map_or(Ok(()), Err)
 }
 
 /// Set `meta` on a regular file open for writing (the fast path of `tar_in`).
@@ -134,45 +219,47 @@ pub(crate) fn apply_file(
     meta: &Meta,
     policy: &mut Policy,
 ) -> Result<(), (&'static str, Errno)> {
+    let fd = file.as_fd();
+    let mut failed: Failed = None;
+    let dev = device(fd, policy);
+    let skip = |set: &HashSet<u64>| dev.is_some_and(|d| set.contains(&d));
     let mut owned = false;
-    if policy.chown {
+    if policy.chown && !skip(&policy.no_owner) {
         let res = rustix::fs::fchown(
             file,
             Some(rustix::fs::Uid::from_raw(meta.uid)),
             Some(rustix::fs::Gid::from_raw(meta.gid)),
         );
-        owned = owner_result(res, policy)?;
-    }
-    if policy.chmod {
-        let mode = safe_mode(file.as_fd(), meta, owned, policy)?;
-        mode_result(
-            rustix::fs::fchmod(file, Mode::from_raw_mode(mode & 0o7777)),
-            policy,
-        )?;
-    }
-    if policy.xattrs && !meta.xattrs.is_empty() {
-        set_xattrs(XattrTarget::Fd(file.as_fd()), meta, policy)?;
-    }
-    rustix::fs::futimens(file, &timestamps(meta.atime, meta.mtime)).map_err(|e| ("utimensat", e))
-}
-
-/// Whether the owner was set; a filesystem that cannot take owners turns them
-/// off for the rest of the call.
-fn owner_result(
-    res: Result<(), Errno>,
-    policy: &mut Policy,
-) -> Result<bool, (&'static str, Errno)> {
-    match res {
-        Ok(()) => Ok(true),
-        Err(e) if unsupported(e) => {
-            policy.chown = false;
-            policy.warnings.push(format!(
-                "the filesystem does not take ownership ({e}); files keep the extracting user's"
-            ));
-            Ok(false)
+        match res {
+            Ok(()) => owned = true,
+            Err(e) if cannot_hold(e) => dropped(fd, Which::Owner, e, policy),
+            Err(e) => first(&mut failed, "chown", e),
         }
-        Err(e) => Err(("chown", e)),
     }
+    if !skip(&policy.no_mode) {
+        let res = safe_mode(fd, meta, owned, policy)
+            .map(|mode| rustix::fs::fchmod(file, Mode::from_raw_mode(mode & 0o7777)));
+        match res {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) if cannot_hold(e) => dropped(fd, Which::Mode, e, policy),
+            Ok(Err(e)) => first(&mut failed, "chmod", e),
+            Err((what, e)) => first(&mut failed, what, e),
+        }
+    }
+    if !meta.xattrs.is_empty()
+        && !skip(&policy.no_xattrs)
+        && let Err(e) = set_xattrs(XattrTarget::Fd(fd), meta)
+    {
+        if cannot_hold(e) {
+            dropped(fd, Which::Xattrs, e, policy);
+        } else {
+            first(&mut failed, "setxattr", e);
+        }
+    }
+    if let Err(e) = rustix::fs::futimens(file, &timestamps(meta.atime, meta.mtime)) {
+        first(&mut failed, "utimensat", e);
+    }
+    failed.map_or(Ok(()), Err)
 }
 
 /// The mode to set: `meta.mode`, without the setuid (setgid) bit when the owner
@@ -206,37 +293,10 @@ fn safe_mode(
     Ok(mode)
 }
 
-fn mode_result(res: Result<(), Errno>, policy: &mut Policy) -> Result<(), (&'static str, Errno)> {
-    match res {
-        Ok(()) => Ok(()),
-        Err(e) if unsupported(e) => {
-            policy.chmod = false;
-            policy.warnings.push(format!(
-                "the filesystem does not take permission bits ({e}); files keep its defaults"
-            ));
-            Ok(())
-        }
-        Err(e) => Err(("chmod", e)),
-    }
-}
-
-fn set_xattrs(
-    target: XattrTarget<'_>,
-    meta: &Meta,
-    policy: &mut Policy,
-) -> Result<(), (&'static str, Errno)> {
+/// Set every extended attribute of `meta`; the first failure.
+fn set_xattrs(target: XattrTarget<'_>, meta: &Meta) -> Result<(), Errno> {
     for (xname, value) in &meta.xattrs {
-        match target.set(xname, value) {
-            Ok(()) => {}
-            Err(e) if e == Errno::OPNOTSUPP => {
-                policy.xattrs = false;
-                policy.warnings.push(format!(
-                    "the filesystem does not take extended attributes ({e}); they are skipped"
-                ));
-                break;
-            }
-            Err(e) => return Err(("setxattr", e)),
-        }
+        target.set(xname, value)?;
     }
     Ok(())
 }

@@ -79,8 +79,10 @@ pub struct TarOutOptions {
     /// Store POSIX ACLs (`system.posix_acl_*`, raw; libguestfs `acls`; implied by
     /// `xattrs`).
     pub acls: bool,
-    /// Store device nodes and FIFOs. Off by default: they are skipped with a
-    /// warning. Sockets are always skipped.
+    /// Store device nodes and FIFOs (on by default, as GNU tar and libguestfs's
+    /// `tar-out` store them). Off, they are left out, each listed in
+    /// [`TarStats::skipped`] (`./dev/null: character device`). Sockets are
+    /// always left out (`./run/sock: socket ignored`, GNU tar's words).
     pub special_files: bool,
     /// Called after each entry and every 8 MiB inside large files.
     pub progress: Option<ProgressFn>,
@@ -101,7 +103,7 @@ impl Default for TarOutOptions {
             xattrs: false,
             selinux: false,
             acls: false,
-            special_files: false,
+            special_files: true,
             progress: None,
             cancel: None,
         }

@@ -1,46 +1,47 @@
-//! Exact PAX record parsing in front of the `tar` crate's reader.
+//! PAX records, tar header fields, and the adapter that feeds the `tar` crate.
 //!
 //! PAX records are length-prefixed (`"%d %s=%s\n"`), so a value may hold any
 //! byte, newlines included: binary xattrs (`SCHILY.xattr.security.capability`)
-//! and GNU tar's ACL text (`SCHILY.acl.access`, one entry per line) do. The
-//! `tar` crate splits records at newlines and rejects such headers, so
-//! [`PaxSplitter`] sits between the decompressor and the `tar` crate: it walks
-//! the stream header by header, parses each local PAX header by the lengths, and
-//! hands the records the `tar` crate cannot take (every xattr and ACL record and
-//! anything with a newline) to the extractor through a [`SideRecords`] queue,
-//! keyed by the index of the entry the `tar` crate will return next. Old GNU
-//! sparse entries are taken apart here too: their map goes through the same
-//! queue, and the `tar` crate sees a plain file of the stored data (see
-//! [`crate::sparse`]). Everything else passes through unchanged; a malformed
-//! stream is passed on untouched for the `tar` crate to reject.
+//! and GNU tar's ACL text (`SCHILY.acl.access`, one entry per line) do. They
+//! are parsed here by their lengths ([`parse_records`]).
 //!
-//! Being first to see every header, the splitter is where the sizes of extended
-//! headers and sparse maps are bounded ([`crate::limits`]): an oversized one
-//! fails the stream before anything is allocated for it.
+//! The `tar` crate splits records at newlines, resolves names its own way and
+//! knows nothing of PAX sparse files, so it is never shown an extended header:
+//! [`PaxSplitter`] sits between the decompressor and the `tar` crate, reads
+//! the stream member by member through [`crate::framer::Framer`] (the same
+//! reader the verification pass uses), hands the `tar` crate each member's
+//! normalised header and its data, and hands the extractor what was resolved
+//! for it (name, link target, every PAX record, sparse map) through a
+//! [`SideRecords`] queue, keyed by the index of the entry the `tar` crate will
+//! return next. The `tar` crate is left with the framing of plain members.
 
 use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::io::{self, Read};
 use std::rc::Rc;
 
-use crate::error::ErrorKind;
-use crate::limits::{padded, refuse};
-use crate::sparse::{MapBuilder, SparseMap, block_is_extended, header_is_extended};
+use crate::framer::{Framer, Next, Source};
+use crate::sparse::SparseMap;
 
 /// One PAX record.
 pub(crate) type Record = (Vec<u8>, Vec<u8>);
 
-/// What the splitter took out of the stream for one entry.
+/// What the framer resolved for one member.
 #[derive(Debug, Default)]
 pub(crate) struct Side {
-    /// PAX records the `tar` crate cannot take.
+    /// Its name: a PAX `path`, `GNU.sparse.name`, a GNU long name, or the
+    /// header's (ustar prefix included).
+    pub name: Vec<u8>,
+    /// Its link target: a PAX `linkpath`, a GNU long link, or the header's.
+    pub link: Vec<u8>,
+    /// All its PAX records, in order.
     pub records: Vec<Record>,
-    /// The map of an old GNU sparse entry.
+    /// The map of a sparse file.
     pub sparse: Option<SparseMap>,
 }
 
-/// What was taken out of the stream, by the index of the entry it belongs to
-/// (counting every entry the `tar` crate returns).
+/// What was resolved, by the index of the entry it belongs to (counting every
+/// entry the `tar` crate returns).
 #[derive(Debug, Default)]
 pub(crate) struct SideRecords {
     queue: VecDeque<(u64, Side)>,
@@ -48,7 +49,7 @@ pub(crate) struct SideRecords {
 
 impl SideRecords {
     /// What belongs to entry `index`; earlier leftovers are dropped.
-    pub(crate) fn take(&mut self, index: u64) -> Side {
+    pub(crate) fn take(&mut self, index: u64) -> Option<Side> {
         while let Some((i, _)) = self.queue.front() {
             if *i < index {
                 self.queue.pop_front();
@@ -57,10 +58,8 @@ impl SideRecords {
             }
         }
         match self.queue.front() {
-            Some((i, _)) if *i == index => {
-                self.queue.pop_front().map(|(_, r)| r).unwrap_or_default()
-            }
-            _ => Side::default(),
+            Some((i, _)) if *i == index => self.queue.pop_front().map(|(_, r)| r),
+            _ => None,
         }
     }
 }
@@ -105,180 +104,44 @@ pub(crate) fn encode_records(records: &[Record]) -> Vec<u8> {
     data
 }
 
-/// Whether the extractor takes this record from the side queue.
-fn is_side(key: &[u8], value: &[u8]) -> bool {
-    value.contains(&b'\n')
-        || key.contains(&b'\n')
-        || key.starts_with(b"SCHILY.xattr.")
-        || key.starts_with(b"SCHILY.acl.")
-        || key.starts_with(b"RHT.")
-}
-
 enum Mode {
     /// At a header.
     Header,
-    /// Copying this many bytes of entry data verbatim.
-    Data(u64),
-    /// After the end marker or a structure we do not follow: copy the rest.
+    /// Copying the current member's data.
+    Data,
+    /// After the end of the archive: the end marker, then the rest verbatim.
     Passthrough,
 }
 
 /// The stream adapter; see the module documentation.
-pub(crate) struct PaxSplitter<R> {
-    inner: R,
+pub(crate) struct PaxSplitter<S> {
+    framer: Framer<S>,
     out: Vec<u8>,
     pos: usize,
     mode: Mode,
     side: Rc<RefCell<SideRecords>>,
     /// Index of the next entry the `tar` crate will return.
     next_entry: u64,
-    pending: Vec<Record>,
-    pending_size: Option<u64>,
-    /// Extended header bytes (`x`, `L`, `K`) seen for the coming member.
-    pending_bytes: u64,
 }
 
-impl<R: Read> PaxSplitter<R> {
-    pub(crate) fn new(inner: R) -> (Self, Rc<RefCell<SideRecords>>) {
+impl<S: Source> PaxSplitter<S> {
+    pub(crate) fn new(inner: S) -> (Self, Rc<RefCell<SideRecords>>) {
         let side = Rc::new(RefCell::new(SideRecords::default()));
         (
             PaxSplitter {
-                inner,
+                framer: Framer::new(inner),
                 out: Vec::new(),
                 pos: 0,
                 mode: Mode::Header,
                 side: Rc::clone(&side),
                 next_entry: 0,
-                pending: Vec::new(),
-                pending_size: None,
-                pending_bytes: 0,
             },
             side,
         )
     }
-
-    /// Read up to `n` bytes (fewer only at end of input).
-    fn read_up_to(&mut self, n: usize) -> io::Result<Vec<u8>> {
-        let mut buf = vec![0u8; n];
-        let mut got = 0;
-        while got < n {
-            match self.inner.read(&mut buf[got..]) {
-                Ok(0) => break,
-                Ok(k) => got += k,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
-            }
-        }
-        buf.truncate(got);
-        Ok(buf)
-    }
-
-    /// Produce the next piece of output from a header position.
-    fn next_header(&mut self) -> io::Result<()> {
-        let block = self.read_up_to(512)?;
-        if block.len() < 512 || block.iter().all(|&b| b == 0) || !checksum_ok(&block) {
-            self.out = block;
-            self.mode = Mode::Passthrough;
-            return Ok(());
-        }
-        let recognized = &block[257..262] == b"ustar";
-        let kind = block[156];
-        let Some(size) = numeric(&block[124..136]) else {
-            self.out = block;
-            self.mode = Mode::Passthrough;
-            return Ok(());
-        };
-        // The `tar` crate reads these whole into memory (an `x` or `g` header
-        // even without the ustar magic): bound them first.
-        let extended =
-            crate::limits::check_extended_header(kind, recognized, size, &mut self.pending_bytes)?;
-        if recognized && kind == b'x' {
-            let data = self.read_up_to(padded(size)? as usize)?;
-            let records = (data.len() as u64 >= size)
-                .then(|| parse_records(&data[..size as usize]))
-                .flatten();
-            let Some(records) = records else {
-                self.out = [block, data].concat();
-                self.mode = Mode::Passthrough;
-                return Ok(());
-            };
-            let (side, kept): (Vec<Record>, Vec<Record>) =
-                records.into_iter().partition(|(k, v)| is_side(k, v));
-            for (k, v) in &kept {
-                if k == b"size" {
-                    self.pending_size = std::str::from_utf8(v).ok().and_then(|s| s.parse().ok());
-                }
-            }
-            self.pending.extend(side);
-            let new_data = encode_records(&kept);
-            let mut header = block;
-            set_size(&mut header, new_data.len() as u64);
-            let mut out = header;
-            out.extend_from_slice(&new_data);
-            out.resize(512 + padded(new_data.len() as u64)? as usize, 0);
-            self.out = out;
-            return Ok(());
-        }
-        let mut out = block;
-        let data_size = if extended {
-            size
-        } else {
-            // A real entry (or a global header): the `tar` crate returns it.
-            let mut side = Side {
-                records: std::mem::take(&mut self.pending),
-                sparse: None,
-            };
-            self.pending_bytes = 0;
-            let size = self.pending_size.take().unwrap_or(size);
-            if kind == b'S' {
-                side.sparse = Some(self.sparse_map(&mut out, size)?);
-            }
-            if !side.records.is_empty() || side.sparse.is_some() {
-                self.side
-                    .borrow_mut()
-                    .queue
-                    .push_back((self.next_entry, side));
-            }
-            self.next_entry += 1;
-            size
-        };
-        self.out = out;
-        self.mode = Mode::Data(padded(data_size)?);
-        Ok(())
-    }
-
-    /// Read the map of the old GNU sparse entry whose header is `header` (and
-    /// its extension blocks, which are dropped from the stream), and turn the
-    /// header into a plain file's of the `stored` bytes that follow.
-    fn sparse_map(&mut self, header: &mut [u8], stored: u64) -> io::Result<SparseMap> {
-        if &header[257..265] != b"ustar  \0" {
-            return Err(refuse(
-                ErrorKind::Corrupt,
-                "sparse entry (type S) without a GNU header",
-            ));
-        }
-        let mut map = MapBuilder::new(header, stored)?;
-        let mut more = header_is_extended(header);
-        while more {
-            let ext = self.read_up_to(512)?;
-            if ext.len() < 512 {
-                return Err(refuse(
-                    ErrorKind::Corrupt,
-                    "archive is truncated inside a sparse map",
-                ));
-            }
-            map.add_block(&ext)?;
-            more = block_is_extended(&ext);
-        }
-        let map = map.finish()?;
-        header[156] = b'0';
-        header[386..495].fill(0);
-        set_checksum(header);
-        Ok(map)
-    }
 }
 
-impl<R: Read> Read for PaxSplitter<R> {
+impl<S: Source> Read for PaxSplitter<S> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         loop {
             if self.pos < self.out.len() {
@@ -290,24 +153,36 @@ impl<R: Read> Read for PaxSplitter<R> {
             self.out.clear();
             self.pos = 0;
             match self.mode {
-                Mode::Passthrough => return self.inner.read(buf),
-                Mode::Data(0) => self.mode = Mode::Header,
-                Mode::Data(left) => {
-                    let want = buf.len().min(usize::try_from(left).unwrap_or(usize::MAX));
-                    let n = self.inner.read(&mut buf[..want])?;
-                    if n == 0 {
-                        self.mode = Mode::Passthrough;
-                    } else {
-                        self.mode = Mode::Data(left - n as u64);
+                Mode::Passthrough => return self.framer.src_mut().read(buf),
+                Mode::Data => {
+                    let n = self.framer.read_data(buf)?;
+                    if n > 0 {
+                        return Ok(n);
                     }
-                    return Ok(n);
-                }
-                Mode::Header => {
-                    self.next_header()?;
-                    if self.out.is_empty() {
+                    // The end of the data (or of a truncated input, which
+                    // the `tar` crate then finds short).
+                    self.mode = Mode::Header;
+                    if self.framer.truncated() {
+                        self.mode = Mode::Passthrough;
                         return Ok(0);
                     }
                 }
+                Mode::Header => match self.framer.next()? {
+                    Next::Member(m) => {
+                        self.side
+                            .borrow_mut()
+                            .queue
+                            .push_back((self.next_entry, m.side));
+                        self.next_entry += 1;
+                        self.out = m.header.to_vec();
+                        self.mode = Mode::Data;
+                    }
+                    Next::End => {
+                        // The `tar` crate stops at a zero block.
+                        self.out = vec![0u8; 512];
+                        self.mode = Mode::Passthrough;
+                    }
+                },
             }
         }
     }
@@ -351,13 +226,20 @@ pub(crate) fn numeric(field: &[u8]) -> Option<u64> {
     u64::from_str_radix(std::str::from_utf8(&s).ok()?, 8).ok()
 }
 
-fn set_size(header: &mut [u8], size: u64) {
-    let s = format!("{size:011o}\0");
-    header[124..136].copy_from_slice(s.as_bytes());
-    set_checksum(header);
+/// Write `size` into a header's size field: octal when it fits, GNU base-256
+/// otherwise (the checksum is the caller's).
+pub(crate) fn set_size(header: &mut [u8], size: u64) {
+    if size < 8u64.pow(11) {
+        let s = format!("{size:011o}\0");
+        header[124..136].copy_from_slice(s.as_bytes());
+    } else {
+        header[124..128].copy_from_slice(&[0x80, 0, 0, 0]);
+        header[128..136].copy_from_slice(&size.to_be_bytes());
+    }
 }
 
-fn set_checksum(header: &mut [u8]) {
+/// Recompute a header's checksum.
+pub(crate) fn set_checksum(header: &mut [u8]) {
     header[148..156].copy_from_slice(b"        ");
     let sum: u64 = header.iter().map(|&b| u64::from(b)).sum();
     let c = format!("{sum:06o}\0 ");
@@ -401,6 +283,7 @@ mod tests {
         let mut h = [0u8; 512];
         h[257..262].copy_from_slice(b"ustar");
         set_size(&mut h, 12345);
+        set_checksum(&mut h);
         assert_eq!(numeric(&h[124..136]), Some(12345));
         assert!(checksum_ok(&h));
     }
@@ -409,19 +292,27 @@ mod tests {
     fn side_queue_matches_entries() {
         let side = |r: Vec<Record>| Side {
             records: r,
-            sparse: None,
+            ..Side::default()
         };
         let mut q = SideRecords::default();
         q.queue
             .push_back((1, side(vec![(b"a".to_vec(), b"1".to_vec())])));
         q.queue
             .push_back((3, side(vec![(b"b".to_vec(), b"2".to_vec())])));
-        assert!(q.take(0).records.is_empty());
-        assert_eq!(q.take(1).records.len(), 1);
-        assert!(q.take(2).records.is_empty());
-        assert!(
-            q.take(4).records.is_empty(),
-            "a skipped index drops its leftovers"
-        );
+        assert!(q.take(0).is_none());
+        assert_eq!(q.take(1).unwrap().records.len(), 1);
+        assert!(q.take(2).is_none());
+        assert!(q.take(4).is_none(), "a skipped index drops its leftovers");
+    }
+
+    #[test]
+    fn large_sizes_are_written_in_base_256() {
+        let mut h = [0u8; 512];
+        for size in [0, 8u64.pow(11) - 1, 8u64.pow(11), u64::MAX] {
+            set_size(&mut h, size);
+            set_checksum(&mut h);
+            assert_eq!(numeric(&h[124..136]), Some(size));
+            assert!(checksum_ok(&h));
+        }
     }
 }

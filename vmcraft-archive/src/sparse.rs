@@ -1,21 +1,29 @@
-//! Old GNU sparse files (`S` entries, what `tar --format=gnu -S` writes): the
-//! map of data extents in the header and its extension blocks, parsed and
+//! Sparse files: old GNU `S` entries (what `tar --format=gnu -S` writes, the
+//! map in the header and its extension blocks) and PAX ones (what
+//! `tar --format=posix -S` writes: `GNU.sparse.*` records, formats 0.0, 0.1
+//! and 1.0, the last with the map stored in front of the data), parsed and
 //! checked here, and the extraction that writes only the extents.
 //!
-//! The `tar` crate expands a sparse entry into its full real size, reading
-//! every hole as zeros, so an entry a few bytes long that declares an exabyte
-//! would keep the extractor busy forever. Instead [`crate::pax::PaxSplitter`]
-//! takes the map out of the stream ([`parse`]) and hands the `tar` crate a
-//! plain file of the stored data; the extractor then writes each extent at its
-//! offset and sets the real size with `ftruncate` ([`write_extents`]), so holes
-//! cost nothing and the work is proportional to what is stored.
+//! The `tar` crate expands an old GNU sparse entry into its full real size,
+//! reading every hole as zeros, so an entry a few bytes long that declares an
+//! exabyte would keep the extractor busy forever; and it knows nothing of the
+//! PAX formats, whose files would come out as `GNUSparseFile.N/name` holding
+//! the map. Instead [`crate::framer::Framer`] takes the map out of the stream
+//! and hands on a plain file of the stored data under the real name; the
+//! extractor then writes each extent at its offset and sets the real size with
+//! `ftruncate` ([`write_extents`]), so holes cost nothing and the work is
+//! proportional to what is stored.
+//!
+//! Every map is bounded and checked the same way ([`MapBuilder`]): at most
+//! [`MAX_SPARSE_ENTRIES`] entries, in order, not overlapping, inside the real
+//! size, adding up to exactly the data stored, all with checked arithmetic.
 
 use std::fs::File;
 use std::io::{self, Read};
 
 use crate::error::ErrorKind;
 use crate::limits::{MAX_SPARSE_ENTRIES, over_limit, refuse};
-use crate::pax::numeric;
+use crate::pax::{Record, numeric};
 
 /// A sparse file: its real size and its data extents (offset, length), in
 /// order, not overlapping, inside the real size, their lengths adding up to the
@@ -82,6 +90,25 @@ impl MapBuilder {
         Ok(b)
     }
 
+    /// Start a map of a PAX sparse file of `real_size` bytes that stores
+    /// `stored` bytes of data.
+    pub(crate) fn pax(real_size: u64, stored: u64) -> io::Result<MapBuilder> {
+        if real_size > i64::MAX as u64 {
+            return Err(corrupt(format!(
+                "real size {real_size} is more than a file can have"
+            )));
+        }
+        Ok(MapBuilder {
+            map: SparseMap {
+                real_size,
+                extents: Vec::new(),
+            },
+            stored,
+            next_free: 0,
+            total: 0,
+        })
+    }
+
     /// Add the entries of an extension block.
     pub(crate) fn add_block(&mut self, block: &[u8]) -> io::Result<()> {
         self.add_entries(&block[..24 * EXT_ENTRIES])
@@ -93,43 +120,49 @@ impl MapBuilder {
             if e[0] == 0 {
                 continue;
             }
-            if self.map.extents.len() >= MAX_SPARSE_ENTRIES {
-                return Err(over_limit(format!(
-                    "sparse map of more than {MAX_SPARSE_ENTRIES} entries (the limit)"
-                )));
-            }
             let (off, len) = match (numeric(&e[..12]), numeric(&e[12..])) {
                 (Some(o), Some(l)) => (o, l),
                 _ => return Err(corrupt("bad offset or length field".into())),
             };
-            let end = off
-                .checked_add(len)
-                .filter(|&end| end <= self.map.real_size)
-                .ok_or_else(|| {
-                    corrupt(format!(
-                        "extent {off}+{len} runs past the real size {}",
-                        self.map.real_size
-                    ))
-                })?;
-            if off < self.next_free {
-                return Err(corrupt(format!(
-                    "extent at {off} overlaps or precedes the one before it"
-                )));
-            }
-            self.total = self
-                .total
-                .checked_add(len)
-                .filter(|&t| t <= self.stored)
-                .ok_or_else(|| {
-                    corrupt(format!(
-                        "extents hold more than the {} bytes stored",
-                        self.stored
-                    ))
-                })?;
-            self.next_free = end;
-            if len > 0 {
-                self.map.extents.push((off, len));
-            }
+            self.add(off, len)?;
+        }
+        Ok(())
+    }
+
+    /// Add the extent of `len` bytes at `off`.
+    pub(crate) fn add(&mut self, off: u64, len: u64) -> io::Result<()> {
+        if self.map.extents.len() >= MAX_SPARSE_ENTRIES {
+            return Err(over_limit(format!(
+                "sparse map of more than {MAX_SPARSE_ENTRIES} entries (the limit)"
+            )));
+        }
+        let end = off
+            .checked_add(len)
+            .filter(|&end| end <= self.map.real_size)
+            .ok_or_else(|| {
+                corrupt(format!(
+                    "extent {off}+{len} runs past the real size {}",
+                    self.map.real_size
+                ))
+            })?;
+        if off < self.next_free {
+            return Err(corrupt(format!(
+                "extent at {off} overlaps or precedes the one before it"
+            )));
+        }
+        self.total = self
+            .total
+            .checked_add(len)
+            .filter(|&t| t <= self.stored)
+            .ok_or_else(|| {
+                corrupt(format!(
+                    "extents hold more than the {} bytes stored",
+                    self.stored
+                ))
+            })?;
+        self.next_free = end;
+        if len > 0 {
+            self.map.extents.push((off, len));
         }
         Ok(())
     }
@@ -144,6 +177,175 @@ impl MapBuilder {
         }
         Ok(self.map)
     }
+}
+
+/// What the `GNU.sparse.*` records of a PAX member say.
+#[derive(Debug)]
+pub(crate) struct PaxSparse {
+    /// The real name (`GNU.sparse.name`; the header holds
+    /// `GNUSparseFile.N/name`), when given.
+    pub name: Option<Vec<u8>>,
+    pub real_size: u64,
+    /// The map of formats 0.0 and 0.1; `None` for 1.0, whose map is read from
+    /// the data ([`read_map_in_data`]).
+    pub map: Option<SparseMap>,
+}
+
+fn decimal(what: &str, v: &[u8]) -> io::Result<u64> {
+    std::str::from_utf8(v)
+        .ok()
+        .filter(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| corrupt(format!("bad {what} {:?}", String::from_utf8_lossy(v))))
+}
+
+impl PaxSparse {
+    /// The sparse file the records of a member describe, whose data in the
+    /// archive is `stored` bytes long; `None` when no `GNU.sparse.*` record
+    /// is there.
+    pub(crate) fn from_records(records: &[Record], stored: u64) -> io::Result<Option<PaxSparse>> {
+        let ours: Vec<(&[u8], &[u8])> = records
+            .iter()
+            .filter_map(|(k, v)| Some((k.strip_prefix(b"GNU.sparse.")?, v.as_slice())))
+            .collect();
+        if ours.is_empty() {
+            return Ok(None);
+        }
+        let last = |key: &[u8]| ours.iter().rev().find(|(k, _)| *k == key).map(|(_, v)| *v);
+        let real_size = match last(b"realsize").or_else(|| last(b"size")) {
+            Some(v) => decimal("real size", v)?,
+            None => return Err(corrupt("pax sparse file without its real size".into())),
+        };
+        let name = last(b"name").map(<[u8]>::to_vec);
+        if let Some(major) = last(b"major") {
+            let minor = last(b"minor").unwrap_or(b"");
+            if major != b"1" || minor != b"0" {
+                return Err(refuse(
+                    ErrorKind::Unsupported,
+                    format!(
+                        "pax sparse format {}.{} is not supported (0.0, 0.1 and 1.0 are)",
+                        String::from_utf8_lossy(major),
+                        String::from_utf8_lossy(minor)
+                    ),
+                ));
+            }
+            return Ok(Some(PaxSparse {
+                name,
+                real_size,
+                map: None,
+            }));
+        }
+        let mut b = MapBuilder::pax(real_size, stored)?;
+        let mut count = 0u64;
+        if let Some(list) = last(b"map") {
+            // Format 0.1: `offset,size,offset,size,...`.
+            let nums: Vec<&[u8]> = if list.is_empty() {
+                Vec::new()
+            } else {
+                list.split(|&c| c == b',').collect()
+            };
+            if !nums.len().is_multiple_of(2) {
+                return Err(corrupt("an odd number of values in GNU.sparse.map".into()));
+            }
+            for pair in nums.chunks_exact(2) {
+                b.add(decimal("offset", pair[0])?, decimal("length", pair[1])?)?;
+                count += 1;
+            }
+        } else {
+            // Format 0.0: `offset` and `numbytes` records, one after the other.
+            let mut offset = None;
+            for (k, v) in &ours {
+                match *k {
+                    b"offset" if offset.is_none() => offset = Some(decimal("offset", v)?),
+                    b"numbytes" if offset.is_some() => {
+                        b.add(offset.take().unwrap_or(0), decimal("length", v)?)?;
+                        count += 1;
+                    }
+                    b"offset" | b"numbytes" => {
+                        return Err(corrupt(
+                            "GNU.sparse.offset and GNU.sparse.numbytes records do not pair up"
+                                .into(),
+                        ));
+                    }
+                    _ => {}
+                }
+            }
+            if offset.is_some() {
+                return Err(corrupt(
+                    "GNU.sparse.offset without its GNU.sparse.numbytes".into(),
+                ));
+            }
+        }
+        if let Some(n) = last(b"numblocks")
+            && decimal("number of blocks", n)? != count
+        {
+            return Err(corrupt(format!(
+                "GNU.sparse.numblocks says {}, the map has {count} entries",
+                String::from_utf8_lossy(n)
+            )));
+        }
+        Ok(Some(PaxSparse {
+            name,
+            real_size,
+            map: Some(b.finish()?),
+        }))
+    }
+}
+
+/// Read the map of a PAX 1.0 sparse file from the start of its data, whose
+/// `stored` bytes hold the map (decimal numbers, one per line: the count,
+/// then offset and length of each extent; padded to whole blocks) and the
+/// extents' data. `block` reads the next 512 bytes of the data. Returns the
+/// map and the bytes it took.
+pub(crate) fn read_map_in_data(
+    real_size: u64,
+    stored: u64,
+    mut block: impl FnMut(&str) -> io::Result<[u8; 512]>,
+) -> io::Result<(SparseMap, u64)> {
+    // The longest u64 is 20 digits.
+    const MAX_DIGITS: usize = 20;
+    let mut nums: Vec<u64> = Vec::new();
+    let mut want: Option<u64> = None;
+    let mut cur = String::new();
+    let mut used = 0u64;
+    'blocks: loop {
+        if used + 512 > stored {
+            return Err(corrupt("the map runs past the data stored".into()));
+        }
+        let b = block("a sparse map")?;
+        used += 512;
+        for &c in &b {
+            match c {
+                b'0'..=b'9' if cur.len() < MAX_DIGITS => cur.push(char::from(c)),
+                b'\n' if !cur.is_empty() => {
+                    let n: u64 = cur
+                        .parse()
+                        .map_err(|_| corrupt(format!("bad number {cur:?}")))?;
+                    cur.clear();
+                    match want {
+                        None => {
+                            if n > MAX_SPARSE_ENTRIES as u64 {
+                                return Err(over_limit(format!(
+                                    "sparse map of {n} entries (the limit is {MAX_SPARSE_ENTRIES})"
+                                )));
+                            }
+                            want = Some(2 * n);
+                        }
+                        Some(_) => nums.push(n),
+                    }
+                    if want == Some(nums.len() as u64) {
+                        break 'blocks;
+                    }
+                }
+                _ => return Err(corrupt("malformed map in the data".into())),
+            }
+        }
+    }
+    let mut b = MapBuilder::pax(real_size, stored - used)?;
+    for pair in nums.chunks_exact(2) {
+        b.add(pair[0], pair[1])?;
+    }
+    Ok((b.finish()?, used))
 }
 
 /// Write the stored data of a sparse entry, read from `input`, at the offsets

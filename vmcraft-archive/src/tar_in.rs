@@ -16,9 +16,20 @@
 //! replaced (not written through), as GNU tar does.
 //!
 //! Directory modes and times are set after everything below them is extracted.
-//! All-zero 4 KiB blocks of regular files become holes, and old GNU sparse files
-//! are written extent by extent ([`crate::sparse`]). Sizes and counts in headers
-//! are bounded where the stream is read ([`crate::pax`], [`crate::limits`]).
+//! All-zero 4 KiB blocks of regular files become holes, and sparse files (old
+//! GNU and PAX) are written extent by extent ([`crate::sparse`]). Sizes and
+//! counts in headers are bounded where the stream is read
+//! ([`crate::framer`], [`crate::limits`]), and every entry is judged by
+//! [`crate::check`] before anything is made for it, in the verification pass
+//! and again here.
+//!
+//! A refusal while making an entry or setting its metadata (`EPERM`,
+//! `EACCES`; any failure to set metadata) does not stop the extraction: it is
+//! recorded, the rest of the archive is extracted, and the call then fails
+//! with every failure named (the first few in the message), as GNU tar reports
+//! them and exits with status 2. What the filesystem cannot hold at all
+//! (`ENOSYS`, `EOPNOTSUPP`) is skipped or warned about instead
+//! ([`crate::meta`]).
 //!
 //! What is kept from entry to entry is bounded too, since a small compressed
 //! stream can hold millions of entries: directory records
@@ -38,7 +49,7 @@
 use std::cell::{Cell, RefCell};
 use std::ffi::{OsStr, OsString};
 use std::fs::File;
-use std::io::{self, BufReader, Read};
+use std::io::{self, BufReader, Read, Seek};
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::os::unix::fs::FileExt;
@@ -47,14 +58,15 @@ use std::rc::Rc;
 
 use rustix::fs::{AtFlags, FileType, Mode, OFlags};
 use rustix::io::Errno;
-use tar::EntryType;
 use vmcraft_block::CancelToken;
 
+use crate::check::{Fields, Kind, check_entry};
 use crate::compress::{self, Compression};
 use crate::delayed::{Delayed, Failure};
 use crate::dirmeta::{self, Dirs};
 use crate::error::{Error, ErrorKind, Result};
 use crate::fileops::FileTime;
+use crate::framer::{At, Seq};
 use crate::limits::Held;
 use crate::meta::{self, Meta, Policy};
 use crate::options::{Progress, TarInOptions, TarStats, xattr_filter};
@@ -72,10 +84,27 @@ const HOLE_BLOCK: usize = 4096;
 
 /// Extract the host file `tarfile` into the guest directory `directory`
 /// (libguestfs `tar_in`). With `verify_first` (the default) the archive is read
-/// once before anything is written, so an unsafe or corrupt archive is refused
-/// with the guest unchanged; a compressed archive's decompressed stream is kept
-/// in memory between the two passes when it is at most 256 MiB, and decompressed
-/// again otherwise. Extraction decompresses on a thread of its own.
+/// once before anything is written, and every entry is judged as extraction
+/// judges it (one check for both), so an unsafe or corrupt archive is
+/// refused with the guest unchanged.
+///
+/// The file is opened once, and both passes read that descriptor, never the
+/// path again (a file renamed over `tarfile` between them changes nothing):
+///
+/// - a regular file is checked from offset 0 (a plain tar by its headers
+///   alone, with `pread`), then extracted from offset 0 again; a compressed
+///   one's decompressed stream is kept in memory between the passes when it is
+///   at most 256 MiB, and decompressed again otherwise (on a thread of its
+///   own, beside extraction);
+/// - a FIFO or other stream, which can be read only once, is read into memory
+///   (its decompressed tar stream, at most 256 MiB), checked there and
+///   extracted from there. A larger stream is refused with
+///   [`crate::ErrorKind::LimitExceeded`] and nothing extracted; with
+///   `verify_first` off it is extracted as it is read, as [`tar_in_from`]
+///   extracts any stream.
+///
+/// What is checked is the file's content as it is read: a writer changing the
+/// file in place between the passes is not guarded against.
 ///
 /// Cancelled ([`TarInOptions::cancel`]) while the archive is verified, nothing
 /// is extracted; cancelled later, see [`tar_in_from`].
@@ -114,65 +143,54 @@ fn tar_in_spooled(
     spool_limit: u64,
 ) -> Result<TarStats> {
     let io_err = |e| Error::io(CALL, tarfile.display(), "", e);
-    let open = || File::open(tarfile).map_err(io_err);
     let cancel = opts.cancel.as_ref();
     check_cancel(cancel, directory, "cancelled before anything was extracted")?;
+    // The one open of the archive: both passes read this descriptor.
+    let mut file = File::open(tarfile).map_err(io_err)?;
+    if !file.metadata().map_err(io_err)?.is_file() {
+        return tar_in_stream(root, file, tarfile, directory, opts, spool_limit);
+    }
     let format = match opts.compress {
         Some(c) => c,
         None => {
-            let mut file = open()?;
             let mut head = [0u8; 16];
-            let n = file.read(&mut head).map_err(io_err)?;
+            let n = read_head(&file, &mut head).map_err(io_err)?;
             Compression::detect(&head[..n]).unwrap_or(Compression::None)
         }
     };
+    let plain = TarInOptions {
+        compress: Some(Compression::None),
+        ..opts.clone()
+    };
     let mut spool = None;
     if opts.verify_first {
-        let file = open()?;
+        let at = At::new(&file).map_err(io_err)?;
         let res = if format == Compression::None {
-            crate::verify::verify_plain(&file, cancel)
+            crate::verify::verify(at, cancel)
         } else {
             // Keep the decompressed stream, when it is small enough, so that the
             // extraction pass need not decompress it again.
             spool = Spool::new(spool_limit);
             compress::decoder(
                 format,
-                BufReader::with_capacity(1 << 20, file),
+                BufReader::with_capacity(1 << 20, at),
                 opts.max_decoder_memory,
             )
             .map_err(|e| stream_err("", e))
-            .and_then(|dec| match spool.as_mut() {
-                Some(s) => verify(
-                    Tee {
-                        inner: dec,
-                        spool: s,
-                    },
-                    cancel,
-                ),
-                None => verify(dec, cancel),
+            .and_then(|dec| {
+                let dec = cancelling(dec, cancel);
+                match spool.as_mut() {
+                    Some(s) => crate::verify::verify(Seq(Tee::new(dec, s)), cancel),
+                    None => crate::verify::verify(Seq(dec), cancel),
+                }
             })
         };
-        res.map_err(|e| {
-            if is_cancel(&e, cancel) {
-                cancelled(
-                    directory,
-                    format!(
-                        "cancelled while checking the archive {}; nothing was extracted",
-                        tarfile.display()
-                    ),
-                )
-            } else {
-                e.context(format!("{}", tarfile.display()))
-            }
-        })?;
+        res.map_err(|e| verify_failed(e, tarfile, directory, cancel))?;
     }
+    file.rewind().map_err(io_err)?;
     if format == Compression::None {
-        return tar_in_from(root, open()?, directory, opts);
+        return tar_in_from(root, file, directory, &plain);
     }
-    let plain = TarInOptions {
-        compress: Some(Compression::None),
-        ..opts.clone()
-    };
     if let Some(kept) = spool.and_then(Spool::into_reader) {
         return tar_in_from(
             root,
@@ -182,13 +200,116 @@ fn tar_in_spooled(
         );
     }
     // Decompress on a thread of its own, so that it overlaps with extracting.
-    let file = open()?;
     let memlimit = opts.max_decoder_memory;
     let unpacked = ReadAhead::spawn(move || {
         compress::decoder(format, BufReader::with_capacity(1 << 20, file), memlimit)
     })
     .map_err(io_err)?;
     tar_in_from(root, unpacked, directory, &plain)
+}
+
+/// [`tar_in`] of an archive that is not a regular file (a FIFO, a character
+/// device): read once; see [`tar_in`].
+fn tar_in_stream(
+    root: &GuestRoot,
+    file: File,
+    tarfile: &Path,
+    directory: &Path,
+    opts: &TarInOptions,
+    spool_limit: u64,
+) -> Result<TarStats> {
+    let io_err = |e| Error::io(CALL, tarfile.display(), "", e);
+    let cancel = opts.cancel.as_ref();
+    let mut input = BufReader::with_capacity(1 << 20, file);
+    let format = match opts.compress {
+        Some(c) => c,
+        None => compress::sniff(&mut input)
+            .map_err(io_err)?
+            .unwrap_or(Compression::None),
+    };
+    if !opts.verify_first {
+        let o = TarInOptions {
+            compress: Some(format),
+            ..opts.clone()
+        };
+        return tar_in_from(root, input, directory, &o);
+    }
+    let mut spool = Spool::new(spool_limit).ok_or_else(|| {
+        Error::new(
+            ErrorKind::Io,
+            CALL,
+            tarfile.display(),
+            "cannot make the memory file to check this stream in",
+        )
+    })?;
+    compress::decoder(format, input, opts.max_decoder_memory)
+        .map_err(|e| stream_err("", e))
+        .and_then(|dec| {
+            let tee = Tee::new(cancelling(dec, cancel), &mut spool).strict();
+            crate::verify::verify(Seq(tee), cancel)
+        })
+        .map_err(|e| verify_failed(e, tarfile, directory, cancel))?;
+    let kept = spool.into_reader().ok_or_else(|| {
+        Error::new(
+            ErrorKind::Io,
+            CALL,
+            tarfile.display(),
+            "the checked stream could not be read back",
+        )
+    })?;
+    let plain = TarInOptions {
+        compress: Some(Compression::None),
+        ..opts.clone()
+    };
+    tar_in_from(
+        root,
+        BufReader::with_capacity(1 << 20, kept),
+        directory,
+        &plain,
+    )
+}
+
+/// The first bytes of `file` (fewer when it is shorter).
+fn read_head(file: &File, head: &mut [u8]) -> io::Result<usize> {
+    let mut n = 0;
+    while n < head.len() {
+        match file.read_at(&mut head[n..], n as u64) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
+}
+
+/// A reader that fails once `cancel` is cancelled.
+fn cancelling<'a>(inner: impl Read + 'a, cancel: Option<&CancelToken>) -> Counting<impl Read + 'a> {
+    Counting {
+        inner,
+        count: Rc::new(Cell::new(0)),
+        cancel: cancel.cloned(),
+    }
+}
+
+/// The error of a failed verification pass, about the archive `tarfile`.
+fn verify_failed(
+    e: Error,
+    tarfile: &Path,
+    directory: &Path,
+    cancel: Option<&CancelToken>,
+) -> Error {
+    if is_cancel(&e, cancel) {
+        cancelled(
+            directory,
+            format!(
+                "cancelled while checking the archive {}; nothing was extracted",
+                tarfile.display()
+            ),
+        )
+    } else {
+        e.context(format!("{}", tarfile.display()))
+    }
 }
 
 /// `tar_in` of a gzip-compressed file (libguestfs `tgz_in`).
@@ -286,15 +407,17 @@ pub fn tar_in_from<R: Read>(
         names: std::cell::OnceCell::new(),
         buf: vec![0u8; 1 << 20],
         counter,
+        failures: Failures::default(),
     };
     let extracted = x.extract_all(&mut archive, &side);
     // Delayed symlinks and directory metadata are applied even when an entry
     // failed or the call was cancelled, as GNU tar does, so no placeholder is
     // left behind; the first error is the one reported.
-    let finished = x.finish();
+    x.finish();
+    let failures = std::mem::take(&mut x.failures);
     let done = extracted
         .and_then(|()| drain(archive.into_inner()).map_err(|e| stream_err(&x.subject, e)))
-        .and(finished);
+        .and_then(|()| failures.into_error(&x.subject).map_or(Ok(()), Err));
     if let Err(e) = done {
         if is_cancel(&e, cancel) {
             let how_far = format!(
@@ -321,77 +444,28 @@ pub fn tar_in_from<R: Read>(
     Ok(x.stats)
 }
 
-/// Read a whole archive without extracting it: every entry name and hard-link
-/// target is checked, and all data is read so that corruption and truncation
-/// show.
-fn verify(input: impl Read, cancel: Option<&CancelToken>) -> Result<()> {
-    let subject = "";
-    // Already decompressed: the memory limit was the decoder's.
-    let (reader, _, side) = open_stream(input, Some(Compression::None), 0, cancel)
-        .map_err(|e| stream_err(subject, e))?;
-    let mut archive = tar::Archive::new(reader);
-    for (index, entry) in archive
-        .entries()
-        .map_err(|e| stream_err(subject, e))?
-        .enumerate()
-    {
-        check_cancel(cancel, subject, "cancelled")?;
-        let mut entry = entry.map_err(|e| stream_err(subject, e))?;
-        let info = EntryInfo::new(&mut entry, side.borrow_mut().take(index as u64))
-            .map_err(|e| stream_err(subject, e))?;
-        let name = info.path.clone();
-        entry_components(&name).map_err(|why| unsafe_entry(subject, &name, why))?;
-        if entry.header().entry_type() == EntryType::Link {
-            let target = info.link.clone().unwrap_or_default();
-            entry_components(&target).map_err(|why| {
-                unsafe_entry(
-                    subject,
-                    &name,
-                    &format!("hard link target {:?}: {why}", lossy(&target)),
-                )
-            })?;
-        }
-        let size = entry.size();
-        let got = io::copy(&mut entry, &mut io::sink()).map_err(|e| stream_err(subject, e))?;
-        if got != size {
-            return Err(truncated(subject, &name));
-        }
-    }
-    drain(archive.into_inner()).map_err(|e| stream_err(subject, e))
-}
-
-/// An entry's name, link target and PAX records, the records parsed exactly
-/// (those with binary or multi-line values come from [`SideRecords`]), and the
-/// map of a sparse file.
+/// What the framer resolved for an entry ([`crate::framer`]): its name, link
+/// target, every PAX record, and the map of a sparse file.
 struct EntryInfo {
     path: Vec<u8>,
-    link: Option<Vec<u8>>,
+    link: Vec<u8>,
     records: Vec<Record>,
     sparse: Option<SparseMap>,
 }
 
 impl EntryInfo {
-    fn new(entry: &mut tar::Entry<'_, impl Read>, side: Side) -> io::Result<Self> {
-        let mut records = side.records;
-        if let Some(pax) = entry.pax_extensions()? {
-            for ext in pax {
-                let ext = ext?;
-                records.push((ext.key_bytes().to_vec(), ext.value_bytes().to_vec()));
-            }
-        }
-        let find = |key: &[u8]| {
-            records
-                .iter()
-                .rev()
-                .find(|(k, _)| k == key)
-                .map(|(_, v)| v.clone())
-        };
-        let path = find(b"path").unwrap_or_else(|| entry.path_bytes().into_owned());
-        let link = find(b"linkpath").or_else(|| entry.link_name_bytes().map(|c| c.into_owned()));
+    fn new(side: Option<Side>) -> io::Result<Self> {
+        // The splitter queues one for every entry it hands the `tar` crate.
+        let side = side.ok_or_else(|| {
+            crate::limits::refuse(
+                ErrorKind::Corrupt,
+                "an entry the tar reader found was not seen by the framer",
+            )
+        })?;
         Ok(EntryInfo {
-            path,
-            link,
-            records,
+            path: side.name,
+            link: side.link,
+            records: side.records,
             sparse: side.sparse,
         })
     }
@@ -427,7 +501,7 @@ fn open_stream<'a, R: Read + 'a>(
         count: Rc::clone(&count),
         cancel: cancel.cloned(),
     };
-    let (split, side) = PaxSplitter::new(counted);
+    let (split, side) = PaxSplitter::new(Seq(counted));
     Ok((Box::new(split), count, side))
 }
 
@@ -451,11 +525,11 @@ impl<R: Read> Read for Counting<R> {
     }
 }
 
-fn lossy(b: &[u8]) -> String {
+pub(crate) fn lossy(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
 
-fn stream_err(subject: &str, e: io::Error) -> Error {
+pub(crate) fn stream_err(subject: &str, e: io::Error) -> Error {
     if vmcraft_block::cancel::is_cancelled_io(&e) {
         return Error::new(ErrorKind::Cancelled, CALL, subject, "cancelled").with_source(e);
     }
@@ -565,6 +639,8 @@ struct Extractor<'a> {
     names: std::cell::OnceCell<Names>,
     buf: Vec<u8>,
     counter: Rc<Cell<u64>>,
+    /// What failed without stopping the extraction.
+    failures: Failures,
 }
 
 impl<'a> Extractor<'a> {
@@ -612,9 +688,23 @@ impl<'a> Extractor<'a> {
         for (index, entry) in entries.enumerate() {
             check_cancel(self.opts.cancel.as_ref(), &self.subject, "cancelled")?;
             let mut entry = entry.map_err(|e| stream_err(&self.subject, e))?;
-            let info = EntryInfo::new(&mut entry, side.borrow_mut().take(index as u64))
+            let info = EntryInfo::new(side.borrow_mut().take(index as u64))
                 .map_err(|e| stream_err(&self.subject, e))?;
-            self.entry(&mut entry, &info)?;
+            match self.entry(&mut entry, &info) {
+                Ok(()) => {}
+                // Not allowed to make this entry (a directory it goes in is
+                // immutable, not writable, ...): reported at the end, after
+                // the rest is extracted, as GNU tar does.
+                Err(e) if e.kind() == ErrorKind::PermissionDenied => {
+                    let errno = e
+                        .raw_os_error()
+                        .map_or(Errno::PERM, Errno::from_raw_os_error);
+                    let msg = format!("{}: {}", e.message(), io::Error::from(errno));
+                    self.failures.add(errno, msg);
+                    continue;
+                }
+                Err(e) => return Err(e),
+            }
             self.stats.entries += 1;
             self.stats.bytes = self.counter.get();
             if let Some(p) = &self.opts.progress {
@@ -693,23 +783,16 @@ impl<'a> Extractor<'a> {
         }
     }
 
-    fn meta(&mut self, h: &tar::Header, info: &EntryInfo, symlink: bool) -> Result<Meta> {
+    /// The metadata to set: the header's fields (parsed by [`check_entry`]),
+    /// then what the PAX records say.
+    fn meta(&mut self, f: &Fields, info: &EntryInfo, symlink: bool) -> Result<Meta> {
         let raw = &info.path;
-        let bad = |what: &str, e: io::Error| {
-            Error::new(
-                ErrorKind::Corrupt,
-                CALL,
-                &self.subject,
-                format!("entry {:?}: {what}", lossy(raw)),
-            )
-            .with_source(e)
-        };
         let mut m = Meta {
-            mode: h.mode().map_err(|e| bad("mode", e))? & 0o7777,
-            uid: h.uid().map_err(|e| bad("uid", e))? as u32,
-            gid: h.gid().map_err(|e| bad("gid", e))? as u32,
+            mode: f.mode,
+            uid: f.uid,
+            gid: f.gid,
             atime: FileTime::Now,
-            mtime: FileTime::At(h.mtime().map_err(|e| bad("mtime", e))? as i64, 0),
+            mtime: FileTime::At(f.mtime, 0),
             xattrs: Vec::new(),
             symlink,
         };
@@ -774,43 +857,17 @@ impl<'a> Extractor<'a> {
 
     fn entry(&mut self, entry: &mut tar::Entry<'_, impl Read>, info: &EntryInfo) -> Result<()> {
         let raw = info.path.clone();
-        let comps = entry_components(&raw).map_err(|why| unsafe_entry(&self.subject, &raw, why))?;
-        let mut kind = entry.header().entry_type();
-        if kind == EntryType::Regular && raw.ends_with(b"/") {
-            // Pre-POSIX archives mark directories with a trailing slash.
-            kind = EntryType::Directory;
-        }
-        match kind {
-            EntryType::Directory => self.directory(entry, info, &raw, &comps),
-            EntryType::Regular | EntryType::Continuous | EntryType::GNUSparse => {
-                if comps.is_empty() {
-                    return Err(unsafe_entry(
-                        &self.subject,
-                        &raw,
-                        "a file cannot replace the target directory",
-                    ));
-                }
-                self.regular(entry, info, &raw, &comps)
-            }
-            EntryType::Symlink => {
-                if comps.is_empty() {
-                    return Err(unsafe_entry(
-                        &self.subject,
-                        &raw,
-                        "a symlink cannot replace the target directory",
-                    ));
-                }
-                let target = info.link.clone().unwrap_or_default();
-                if target.is_empty() || target.contains(&0) {
-                    return Err(Error::new(
-                        ErrorKind::Corrupt,
-                        CALL,
-                        &self.subject,
-                        format!("entry {:?}: empty or invalid symlink target", lossy(&raw)),
-                    ));
-                }
-                let m = self.meta(entry.header(), info, true)?;
-                let (dir, name) = self.parent(&comps, &raw)?;
+        let header: &[u8; 512] = entry.header().as_bytes();
+        let plan = check_entry(&self.subject, header, &raw, &info.link)?;
+        let comps = &plan.comps;
+        let f = &plan.fields;
+        match plan.kind {
+            Kind::Directory => self.directory(info, f, &raw, comps),
+            Kind::Regular => self.regular(entry, info, f, &raw, comps),
+            Kind::Symlink => {
+                let target = info.link.clone();
+                let m = self.meta(f, info, true)?;
+                let (dir, name) = self.parent(comps, &raw)?;
                 if crate::delayed::must_wait(&target) {
                     // Absolute or `..`: a placeholder now, the symlink at the end.
                     let existing = rustix::fs::statat(&*dir, &name, AtFlags::SYMLINK_NOFOLLOW);
@@ -854,25 +911,14 @@ impl<'a> Extractor<'a> {
                 }
                 // A new symlink may now lie on a cached parent's path.
                 self.parent_cache = None;
-                meta::apply((*dir).as_fd(), &name, &m, &mut self.policy)
-                    .map_err(|(w, e)| self.err(&raw, w, e))
-            }
-            EntryType::Link => {
-                let target = info.link.clone().unwrap_or_default();
-                let tcomps = entry_components(&target).map_err(|why| {
-                    unsafe_entry(
-                        &self.subject,
-                        &raw,
-                        &format!("hard link target {:?}: {why}", lossy(&target)),
-                    )
-                })?;
-                if comps.is_empty() || tcomps.is_empty() {
-                    return Err(unsafe_entry(
-                        &self.subject,
-                        &raw,
-                        "hard link to or from the target directory",
-                    ));
+                if let Err((w, e)) = meta::apply((*dir).as_fd(), &name, &m, &mut self.policy) {
+                    self.defer(&raw, w, e);
                 }
+                Ok(())
+            }
+            Kind::HardLink => {
+                let target = &info.link;
+                let tcomps = &plan.target;
                 // The target's directory is resolved beneath the target too: a
                 // link can only be to a file the extraction may reach.
                 let (tlast, tdirs) = tcomps.split_last().expect("checked non-empty");
@@ -880,10 +926,10 @@ impl<'a> Extractor<'a> {
                     .target
                     .open(&Self::rel_path(tdirs), OFlags::PATH | OFlags::DIRECTORY)
                     .map_err(|e| {
-                        self.err(&raw, &format!("hard link target {:?}", lossy(&target)), e)
+                        self.err(&raw, &format!("hard link target {:?}", lossy(target)), e)
                     })?;
                 let tname = OsStr::from_bytes(tlast);
-                let (dir, name) = self.parent(&comps, &raw)?;
+                let (dir, name) = self.parent(comps, &raw)?;
                 let tstat = rustix::fs::statat(&tdir, tname, AtFlags::SYMLINK_NOFOLLOW);
                 if let (Ok(a), Ok(b)) = (
                     &tstat,
@@ -916,33 +962,12 @@ impl<'a> Extractor<'a> {
                         self.cannot(&raw, "hard link", e);
                         Ok(())
                     }
-                    Err(e) => Err(self.err(&raw, &format!("hard link to {:?}", lossy(&target)), e)),
+                    Err(e) => Err(self.err(&raw, &format!("hard link to {:?}", lossy(target)), e)),
                 }
             }
-            EntryType::Char | EntryType::Block | EntryType::Fifo => {
-                if comps.is_empty() {
-                    return Err(unsafe_entry(
-                        &self.subject,
-                        &raw,
-                        "a device cannot replace the target directory",
-                    ));
-                }
-                let h = entry.header();
-                let (ftype, dev) = match kind {
-                    EntryType::Fifo => (FileType::Fifo, 0),
-                    _ => {
-                        let major = h.device_major().ok().flatten().unwrap_or(0);
-                        let minor = h.device_minor().ok().flatten().unwrap_or(0);
-                        let t = if kind == EntryType::Char {
-                            FileType::CharacterDevice
-                        } else {
-                            FileType::BlockDevice
-                        };
-                        (t, rustix::fs::makedev(major, minor))
-                    }
-                };
-                let m = self.meta(entry.header(), info, false)?;
-                let (dir, name) = self.parent(&comps, &raw)?;
+            Kind::Device(ftype, dev) => {
+                let m = self.meta(f, info, false)?;
+                let (dir, name) = self.parent(comps, &raw)?;
                 self.clear(&dir, &name, &raw)?;
                 match rustix::fs::mknodat(&dir, &name, ftype, Mode::from_raw_mode(0o600), dev) {
                     Ok(()) => {}
@@ -955,15 +980,17 @@ impl<'a> Extractor<'a> {
                     }
                     Err(e) => return Err(self.err(&raw, "mknod", e)),
                 }
-                meta::apply((*dir).as_fd(), &name, &m, &mut self.policy)
-                    .map_err(|(w, e)| self.err(&raw, w, e))
+                if let Err((w, e)) = meta::apply((*dir).as_fd(), &name, &m, &mut self.policy) {
+                    self.defer(&raw, w, e);
+                }
+                Ok(())
             }
-            EntryType::XGlobalHeader => Ok(()),
-            other => {
+            Kind::Global => Ok(()),
+            Kind::Other(other) => {
                 let msg = format!(
                     "{}: unsupported entry type {:?}",
                     lossy(&raw),
-                    char::from(other.as_byte())
+                    char::from(other)
                 );
                 self.stats.skip(CALL, &self.subject, msg);
                 Ok(())
@@ -973,12 +1000,12 @@ impl<'a> Extractor<'a> {
 
     fn directory(
         &mut self,
-        entry: &mut tar::Entry<'_, impl Read>,
         info: &EntryInfo,
+        f: &Fields,
         raw: &[u8],
         comps: &[&[u8]],
     ) -> Result<()> {
-        let m = self.meta(entry.header(), info, false)?;
+        let m = self.meta(f, info, false)?;
         let path = Self::rel_path(comps);
         // Counted before anything is made: over a limit, nothing of this
         // entry is.
@@ -1040,10 +1067,11 @@ impl<'a> Extractor<'a> {
         &mut self,
         entry: &mut tar::Entry<'_, impl Read>,
         info: &EntryInfo,
+        f: &Fields,
         raw: &[u8],
         comps: &[&[u8]],
     ) -> Result<()> {
-        let m = self.meta(entry.header(), info, false)?;
+        let m = self.meta(f, info, false)?;
         let (dir, name) = self.parent(comps, raw)?;
         let create = || {
             rustix::fs::openat(
@@ -1094,22 +1122,22 @@ impl<'a> Extractor<'a> {
             }
         }
         self.stats.file_bytes += info.sparse.as_ref().map_or(size, |m| m.real_size);
-        meta::apply_file(&file, &m, &mut self.policy).map_err(|(w, e)| self.err(raw, w, e))
+        if let Err((w, e)) = meta::apply_file(&file, &m, &mut self.policy) {
+            self.defer(raw, w, e);
+        }
+        Ok(())
     }
 
     /// After the last entry: make the delayed symlinks, then set directory
     /// modes and times (deepest last-extracted first), now that nothing more is
     /// created inside them.
-    fn finish(&mut self) -> Result<()> {
+    fn finish(&mut self) {
         self.parent_cache = None;
-        let mut first_error = None;
         let delayed = std::mem::take(&mut self.delayed);
         for failure in delayed.apply(&self.target, &mut self.policy) {
             match failure {
                 Failure::Cannot(raw, e) => self.cannot(&raw, "symlink", e),
-                Failure::Error(raw, what, e) => {
-                    first_error.get_or_insert_with(|| self.err(&raw, what, e));
-                }
+                Failure::Error(raw, what, e) => self.defer(&raw, what, e),
             }
         }
         let dirs = std::mem::take(&mut self.dirs).into_list();
@@ -1126,7 +1154,7 @@ impl<'a> Extractor<'a> {
                 Ok(fd) => fd,
                 Err(Errno::NOENT) => continue,
                 Err(e) => {
-                    first_error.get_or_insert_with(|| self.err(raw, "directory", e));
+                    self.defer(raw, "directory", e);
                     continue;
                 }
             };
@@ -1135,10 +1163,64 @@ impl<'a> Extractor<'a> {
                 _ => continue,
             }
             if let Err((w, e)) = meta::apply_handle(fd.as_fd(), None, m, &mut self.policy) {
-                first_error.get_or_insert_with(|| self.err(raw, w, e));
+                self.defer(raw, w, e);
             }
         }
-        first_error.map_or(Ok(()), Err)
+    }
+
+    /// A failure that does not stop the extraction (GNU tar goes on after it
+    /// and exits with status 2): the entry's metadata could not be set, or it
+    /// could not be made for lack of permission. Reported when the call ends.
+    fn defer(&mut self, raw: &[u8], what: &str, e: Errno) {
+        self.failures.add(
+            e,
+            format!("entry {:?}: {what}: {}", lossy(raw), io::Error::from(e)),
+        );
+    }
+}
+
+/// The failures [`Extractor::defer`] kept: the first [`MAX_MESSAGES`](crate::limits::MAX_MESSAGES) messages,
+/// all counted.
+#[derive(Default)]
+struct Failures {
+    messages: Vec<String>,
+    total: u64,
+    first: Option<Errno>,
+    /// Every one was `EPERM` or `EACCES`.
+    all_denied: bool,
+}
+
+impl Failures {
+    fn add(&mut self, e: Errno, msg: String) {
+        self.all_denied =
+            (self.total == 0 || self.all_denied) && matches!(e, Errno::PERM | Errno::ACCESS);
+        self.first.get_or_insert(e);
+        self.total += 1;
+        if self.messages.len() < crate::limits::MAX_MESSAGES {
+            self.messages.push(msg);
+        }
+    }
+
+    /// The error that ends a call that had them: what failed, first ones
+    /// named, once everything else was extracted.
+    fn into_error(self, subject: &str) -> Option<Error> {
+        let first = self.first?;
+        const NAMED: usize = 5;
+        let mut msg = format!(
+            "{} {} while extracting (everything else was extracted): {}",
+            self.total,
+            if self.total == 1 { "error" } else { "errors" },
+            self.messages[..self.messages.len().min(NAMED)].join("; ")
+        );
+        if self.total > NAMED as u64 {
+            msg.push_str(&format!("; and {} more", self.total - NAMED as u64));
+        }
+        let kind = if self.all_denied {
+            ErrorKind::PermissionDenied
+        } else {
+            ErrorKind::Io
+        };
+        Some(Error::new(kind, CALL, subject, msg).with_source(io::Error::from(first)))
     }
 }
 
@@ -1148,9 +1230,10 @@ fn inode(st: &rustix::fs::Stat) -> (u64, u64) {
     (st.st_dev as u64, st.st_ino as u64)
 }
 
-/// Errors by which a filesystem says it cannot hold this kind of file.
+/// Errors by which a filesystem says it cannot hold this kind of file
+/// (`EPERM` is not one: it is a refusal, reported as an error).
 fn fs_cannot(e: Errno) -> bool {
-    matches!(e, Errno::NOSYS | Errno::OPNOTSUPP | Errno::PERM)
+    crate::meta::cannot_hold(e)
 }
 
 /// Parse a PAX time (`1700000000.123456789`, maybe negative).
@@ -1166,7 +1249,9 @@ fn pax_time(v: &[u8]) -> Option<FileTime> {
         }
         nsec = format!("{digits:0<9}").parse().ok()?;
     }
-    if sec < 0 && nsec > 0 {
+    // The sign is the text's: `-0.5` is half a second before the epoch, though
+    // its whole part parses as 0.
+    if s.starts_with('-') && nsec > 0 {
         return Some(FileTime::At(sec - 1, 1_000_000_000 - nsec));
     }
     Some(FileTime::At(sec, nsec))
@@ -1309,6 +1394,9 @@ mod tests {
             Some(FileTime::At(1, 123_456_789))
         );
         assert_eq!(pax_time(b"-1.25"), Some(FileTime::At(-2, 750_000_000)));
+        // Between -1 and 0: the sign comes from the text (GNU tar writes -0.5).
+        assert_eq!(pax_time(b"-0.5"), Some(FileTime::At(-1, 500_000_000)));
+        assert_eq!(pax_time(b"-0"), Some(FileTime::At(0, 0)));
         assert_eq!(pax_time(b"x"), None);
         assert_eq!(pax_time(b"1.x"), None);
     }

@@ -3,10 +3,12 @@
 //! any writer through the chosen compressor.
 //!
 //! The tree is walked with directory descriptors and `O_NOFOLLOW`, so a symlink in
-//! the guest is stored as a symlink and never followed out of the tree. Headers
-//! are GNU format (long names and link targets through `././@LongLink`, large
-//! numbers in base-256), as GNU tar writes by default; xattrs go in PAX
-//! `SCHILY.xattr.*` records, as GNU tar's `--xattrs` writes them.
+//! the guest is stored as a symlink and never followed out of the tree. The
+//! archive is POSIX pax, laid out as GNU tar's `--format=posix` lays it out
+//! (`pax_out.rs`): ustar headers, and a pax extended header for what does
+//! not fit in one (long names and link targets, big ids and sizes, sub-second
+//! and pre-1970 mtimes, and xattrs and ACLs as `SCHILY.*` records, as GNU
+//! tar's `--xattrs` and `--acls` write them).
 //!
 //! [`TarOutOptions::cancel`] is checked before each entry and before each
 //! 8 MiB of a file's data; a cancelled call fails with
@@ -24,12 +26,13 @@ use std::path::{Path, PathBuf};
 use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
 use rustix::fs::{AtFlags, FileType, Mode, OFlags};
 use rustix::io::Errno;
-use tar::{EntryType, Header};
 
 use crate::compress::{self, Compression, FinishWrite};
 use crate::error::{Error, ErrorKind, Result};
 use crate::options::{Progress, TarOutOptions, TarStats, xattr_filter};
 use crate::owners::Names;
+use crate::pax::Record;
+use crate::pax_out::{self, Entry, Headers, Kind};
 use crate::pipeline::WriteBehind;
 use crate::root::GuestRoot;
 use crate::walk::dir_names;
@@ -455,85 +458,49 @@ impl Writer<'_> {
         }
     }
 
-    /// A GNU `././@LongLink` entry carrying a name or link target too long for
-    /// the header.
-    fn long_link(&mut self, kind: u8, value: &[u8]) -> Result<()> {
-        let mut h = Header::new_gnu();
-        set_bytes(&mut h.as_old_mut().name, b"././@LongLink");
-        h.set_mode(0o644);
-        h.set_uid(0);
-        h.set_gid(0);
-        h.set_mtime(0);
-        h.set_size(value.len() as u64 + 1);
-        h.set_entry_type(EntryType::new(kind));
-        h.set_cksum();
-        self.put(h.as_bytes())?;
-        self.put(value)?;
-        self.put(&[0])?;
-        self.pad(value.len() as u64 + 1)
+    /// Write an entry's headers: its extended header first, when it has one.
+    fn header(&mut self, h: Headers) -> Result<()> {
+        if let Some((x, data)) = h.extended {
+            self.put(&x)?;
+            self.put(&data)?;
+            self.pad(data.len() as u64)?;
+        }
+        self.put(&h.ustar)
     }
 
-    /// A PAX extended header with `records` for the next entry.
-    fn pax(&mut self, records: &[(Vec<u8>, Vec<u8>)]) -> Result<()> {
-        let data = crate::pax::encode_records(records);
-        let mut h = Header::new_ustar();
-        set_bytes(&mut h.as_old_mut().name, b"././@PaxHeader");
-        h.set_mode(0o644);
-        h.set_uid(0);
-        h.set_gid(0);
-        h.set_mtime(0);
-        h.set_size(data.len() as u64);
-        h.set_entry_type(EntryType::XHeader);
-        h.set_cksum();
-        self.put(h.as_bytes())?;
-        self.put(&data)?;
-        self.pad(data.len() as u64)
+    /// The headers' view of a file: its `stat`, names from the guest.
+    fn entry_of<'e>(
+        &'e self,
+        st: &rustix::fs::Stat,
+        kind: Kind,
+        path: &'e [u8],
+        link: Option<&'e [u8]>,
+    ) -> Entry<'e> {
+        let rdev = st.st_rdev;
+        Entry {
+            kind,
+            path,
+            link,
+            mode: st.st_mode & 0o7777,
+            uid: st.st_uid.into(),
+            gid: st.st_gid.into(),
+            uname: self.names.users.get(&st.st_uid).map(|u| u.as_bytes()),
+            gname: self.names.groups.get(&st.st_gid).map(|g| g.as_bytes()),
+            size: 0,
+            mtime: (st.st_mtime, st.st_mtime_nsec.clamp(0, 999_999_999) as u32),
+            dev: (rustix::fs::major(rdev), rustix::fs::minor(rdev)),
+        }
     }
 
-    /// Write the header of an entry named `path` (with its long-name entries).
-    fn header(&mut self, mut h: Header, path: &[u8], link: Option<&[u8]>) -> Result<()> {
-        if path.len() > 100 {
-            self.long_link(b'L', path)?;
-        }
-        set_bytes(&mut h.as_old_mut().name, &path[..path.len().min(100)]);
-        if let Some(link) = link {
-            if link.len() > 100 {
-                self.long_link(b'K', link)?;
-            }
-            set_bytes(&mut h.as_old_mut().linkname, &link[..link.len().min(100)]);
-        }
-        h.set_cksum();
-        self.put(h.as_bytes())
-    }
-
-    fn base_header(&self, st: &rustix::fs::Stat, kind: EntryType) -> Header {
-        let mut h = Header::new_gnu();
-        h.set_entry_type(kind);
-        h.set_mode(st.st_mode & 0o7777);
-        h.set_uid(st.st_uid.into());
-        h.set_gid(st.st_gid.into());
-        h.set_mtime(u64::try_from(st.st_mtime).unwrap_or(0));
-        h.set_size(0);
-        if let Some(u) = self.names.users.get(&st.st_uid) {
-            let _ = h.set_username(u);
-        }
-        if let Some(g) = self.names.groups.get(&st.st_gid) {
-            let _ = h.set_groupname(g);
-        }
-        h
-    }
-
-    fn xattrs(&mut self, target: XattrTarget<'_>, path: &[u8]) -> Result<()> {
+    /// The `SCHILY.*` records of what the options keep of a file's xattrs.
+    fn xattrs(&mut self, target: XattrTarget<'_>, path: &[u8]) -> Result<Vec<Record>> {
         let Some(keep) = xattr_filter(self.opts.xattrs, self.opts.selinux, self.opts.acls) else {
-            return Ok(());
+            return Ok(Vec::new());
         };
         let attrs = target
             .read_all(keep)
             .map_err(|e| errno_at(&self.subject, path, "listxattr", e))?;
-        if attrs.is_empty() {
-            return Ok(());
-        }
-        let mut records: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
+        let mut records: Vec<Record> = Vec::new();
         for (name, value) in attrs {
             let acl = match name.as_bytes() {
                 b"system.posix_acl_access" => Some(b"SCHILY.acl.access".as_slice()),
@@ -559,17 +526,14 @@ impl Writer<'_> {
                 value,
             ));
         }
-        if records.is_empty() {
-            return Ok(());
-        }
-        self.pax(&records)
+        Ok(records)
     }
 
     fn archive(&mut self, dir: BorrowedFd<'_>) -> Result<()> {
         let st = rustix::fs::fstat(dir).map_err(|e| errno_at(&self.subject, b"./", "stat", e))?;
-        self.xattrs(XattrTarget::Fd(dir), b"./")?;
-        let h = self.base_header(&st, EntryType::Directory);
-        self.header(h, b"./", None)?;
+        let records = self.xattrs(XattrTarget::Fd(dir), b"./")?;
+        let h = pax_out::headers(&self.entry_of(&st, Kind::Directory, b"./", None), records);
+        self.header(h)?;
         self.stats.entries += 1;
         self.progress(true);
         let mut path = b".".to_vec();
@@ -630,11 +594,11 @@ impl Writer<'_> {
                     Mode::empty(),
                 )
                 .map_err(|e| errno_at(&self.subject, path, "open", e))?;
-                self.xattrs(XattrTarget::Fd(sub.as_fd()), path)?;
-                let h = self.base_header(&st, EntryType::Directory);
+                let records = self.xattrs(XattrTarget::Fd(sub.as_fd()), path)?;
                 path.push(b'/');
-                self.header(h, path, None)?;
+                let h = pax_out::headers(&self.entry_of(&st, Kind::Directory, path, None), records);
                 path.pop();
+                self.header(h)?;
                 self.stats.entries += 1;
                 self.progress(true);
                 self.walk(sub.as_fd(), path)?;
@@ -643,29 +607,28 @@ impl Writer<'_> {
             FileType::Symlink => {
                 let target = rustix::fs::readlinkat(dir, name, Vec::new())
                     .map_err(|e| errno_at(&self.subject, path, "readlink", e))?;
-                self.xattrs(XattrTarget::At(dir, name), path)?;
-                let h = self.base_header(&st, EntryType::Symlink);
-                self.header(h, path, Some(target.as_bytes()))?;
+                let records = self.xattrs(XattrTarget::At(dir, name), path)?;
+                let h = pax_out::headers(
+                    &self.entry_of(&st, Kind::Symlink, path, Some(target.as_bytes())),
+                    records,
+                );
+                self.header(h)?;
                 self.stats.entries += 1;
                 self.progress(true);
             }
-            FileType::Socket => self.skip(path, "socket"),
+            // GNU tar leaves sockets out, in these words.
+            FileType::Socket => self.skip(path, "socket ignored"),
             FileType::CharacterDevice | FileType::BlockDevice | FileType::Fifo
                 if self.opts.special_files =>
             {
                 let kind = match ftype {
-                    FileType::CharacterDevice => EntryType::Char,
-                    FileType::BlockDevice => EntryType::Block,
-                    _ => EntryType::Fifo,
+                    FileType::CharacterDevice => Kind::Char,
+                    FileType::BlockDevice => Kind::Block,
+                    _ => Kind::Fifo,
                 };
-                self.xattrs(XattrTarget::At(dir, name), path)?;
-                let mut h = self.base_header(&st, kind);
-                if kind != EntryType::Fifo {
-                    let rdev = st.st_rdev;
-                    let _ = h.set_device_major(rustix::fs::major(rdev));
-                    let _ = h.set_device_minor(rustix::fs::minor(rdev));
-                }
-                self.header(h, path, None)?;
+                let records = self.xattrs(XattrTarget::At(dir, name), path)?;
+                let h = pax_out::headers(&self.entry_of(&st, kind, path, None), records);
+                self.header(h)?;
                 self.stats.entries += 1;
                 self.progress(true);
             }
@@ -687,8 +650,11 @@ impl Writer<'_> {
         if st.st_nlink > 1 {
             let key = (st.st_dev, st.st_ino);
             if let Some(first) = self.links.get(&key).cloned() {
-                let h = self.base_header(st, EntryType::Link);
-                self.header(h, path, Some(&first))?;
+                let h = pax_out::headers(
+                    &self.entry_of(st, Kind::HardLink, path, Some(&first)),
+                    Vec::new(),
+                );
+                self.header(h)?;
                 self.stats.entries += 1;
                 self.progress(true);
                 return Ok(());
@@ -718,11 +684,12 @@ impl Writer<'_> {
             }
             Err(e) => return Err(errno_at(&self.subject, path, "stat", e)),
         }
-        self.xattrs(XattrTarget::Fd(fd.as_fd()), path)?;
+        let records = self.xattrs(XattrTarget::Fd(fd.as_fd()), path)?;
         let size = u64::try_from(st.st_size).unwrap_or(0);
-        let mut h = self.base_header(st, EntryType::Regular);
-        h.set_size(size);
-        self.header(h, path, None)?;
+        let mut entry = self.entry_of(st, Kind::Regular, path, None);
+        entry.size = size;
+        let h = pax_out::headers(&entry, records);
+        self.header(h)?;
         let file = File::from(fd);
         let mut left = size;
         while left > 0 {
@@ -765,12 +732,6 @@ impl Writer<'_> {
         self.progress(true);
         Ok(())
     }
-}
-
-fn set_bytes(slot: &mut [u8], value: &[u8]) {
-    let n = value.len().min(slot.len());
-    slot[..n].copy_from_slice(&value[..n]);
-    slot[n..].fill(0);
 }
 
 #[cfg(test)]

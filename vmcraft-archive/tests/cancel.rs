@@ -13,16 +13,14 @@ use std::io::{Read, Write};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::{Receiver, Sender, channel};
-use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
+use std::sync::Arc;
 
 use common::{RawTar, make_sentinel, tree_hash};
 use vmcraft_archive::{
     CancelToken, Compression, ErrorKind, GuestRoot, ProgressFn, Result, TarInOptions,
     TarOutOptions, TarStats, tar_in, tar_in_from, tar_out, tar_out_to,
 };
-use vmcraft_block::testing::TestEnv;
+use vmcraft_block::testing::{RemoteCancel, TestEnv};
 
 /// Small files in the archive, and the size of the big one.
 const FILES: usize = 2000;
@@ -30,56 +28,6 @@ const BIG: usize = 64 << 20;
 /// Entries before the first small file: `./`, `./d/`, three delayed links,
 /// `./files/`.
 const HEAD: usize = 6;
-
-/// A token and a thread that cancels it when asked. [`RemoteCancel::fire`]
-/// waits until the other thread has cancelled, so a call that fires it from
-/// its progress callback (or its input) is cancelled at a known point, with no
-/// timing involved.
-struct RemoteCancel {
-    token: CancelToken,
-    ask: Mutex<Option<(Sender<()>, Receiver<()>)>>,
-    thread: Mutex<Option<JoinHandle<()>>>,
-}
-
-impl RemoteCancel {
-    fn new() -> Arc<Self> {
-        let token = CancelToken::new();
-        let (go, go_rx) = channel::<()>();
-        let (done_tx, done) = channel::<()>();
-        let remote = token.clone();
-        let thread = std::thread::spawn(move || {
-            if go_rx.recv().is_ok() {
-                remote.cancel();
-                done_tx.send(()).unwrap();
-            }
-        });
-        Arc::new(RemoteCancel {
-            token,
-            ask: Mutex::new(Some((go, done))),
-            thread: Mutex::new(Some(thread)),
-        })
-    }
-
-    /// Have the other thread cancel (once), and wait until it did.
-    fn fire(&self) {
-        if let Some((go, done)) = self.ask.lock().unwrap().take() {
-            go.send(()).unwrap();
-            done.recv().unwrap();
-        }
-    }
-
-    fn fired(&self) -> bool {
-        self.token.is_cancelled()
-    }
-
-    /// Stop the thread (if it was never asked) and join it.
-    fn join(&self) {
-        self.ask.lock().unwrap().take();
-        if let Some(t) = self.thread.lock().unwrap().take() {
-            t.join().unwrap();
-        }
-    }
-}
 
 /// Run `call`, which must neither panic nor succeed.
 fn cancelled(
@@ -285,7 +233,7 @@ fn tar_in_from_a_file_cancelled_after_an_entry() {
             create_dir: true,
             verify_first,
             progress: Some(at_entry(&remote, stop)),
-            cancel: Some(remote.token.clone()),
+            cancel: Some(remote.token().clone()),
             ..Default::default()
         };
         let err = cancelled(&remote, || tar_in(&g.root, &tarball, "/target", &opts));
@@ -336,7 +284,7 @@ fn tar_in_from_a_stream_cancelled_inside_a_large_file() {
     };
     let opts = TarInOptions {
         create_dir: true,
-        cancel: Some(remote.token.clone()),
+        cancel: Some(remote.token().clone()),
         ..Default::default()
     };
     let err = cancelled(&remote, || tar_in_from(&g.root, input, "/target", &opts));
@@ -410,7 +358,7 @@ fn tar_in_cancelled_while_verifying_extracts_nothing() {
     let opts = TarInOptions {
         compress: Some(Compression::Gzip),
         create_dir: true,
-        cancel: Some(remote.token.clone()),
+        cancel: Some(remote.token().clone()),
         ..Default::default()
     };
     let err = cancelled(&remote, || tar_in(&g.root, &fifo, "/target", &opts));
@@ -517,7 +465,7 @@ fn tar_out_cancelled_leaves_no_output_file() {
                 let opts = TarOutOptions {
                     compress: format,
                     progress: Some(progress(&remote)),
-                    cancel: Some(remote.token.clone()),
+                    cancel: Some(remote.token().clone()),
                     ..Default::default()
                 };
                 let err = cancelled(&remote, || tar_out(&root, "/", dest, &opts));

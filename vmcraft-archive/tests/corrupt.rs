@@ -152,9 +152,8 @@ fn corrupt_headers_name_the_problem() {
     assert_eq!(err.kind(), ErrorKind::Corrupt);
     assert_eq!(
         err.to_string(),
-        "tar_in: /: archive is corrupt or truncated"
+        "tar_in: /: bad header checksum at offset 0"
     );
-    assert!(std::error::Error::source(&err).is_some());
     let err = tar_in_from(
         &root,
         &[0x1f, 0x8b, 8, 0, 1, 2, 3][..],

@@ -175,15 +175,30 @@ fn gnu_tar_to_ours_every_compression() {
 }
 
 #[test]
-fn special_files_are_skipped_by_default_with_a_warning() {
+fn special_files_are_stored_by_default_and_skipped_when_asked() {
     if !require_root("device nodes") {
         return;
     }
     let env = TestEnv::new("archive-skip");
     let (_src, root) = source_tree(&env);
+    // Stored by default, as GNU tar stores them.
     let mut tar = Vec::new();
     let stats =
         vmcraft_archive::tar_out_to(&root, "/", &mut tar, &TarOutOptions::default()).unwrap();
+    assert!(stats.skipped.is_empty(), "{:?}", stats.skipped);
+    let dest = env.path().join("all");
+    std::fs::create_dir(&dest).unwrap();
+    let droot = GuestRoot::open(&dest).unwrap();
+    vmcraft_archive::tar_in_from(&droot, &tar[..], "/", &TarInOptions::default()).unwrap();
+    assert!(droot.exists("/fifo").unwrap());
+    assert!(droot.exists("/null-dev").unwrap());
+    // Left out when asked, each named.
+    let opts = TarOutOptions {
+        special_files: false,
+        ..Default::default()
+    };
+    let mut tar = Vec::new();
+    let stats = vmcraft_archive::tar_out_to(&root, "/", &mut tar, &opts).unwrap();
     assert_eq!(
         stats.skipped,
         ["./fifo: fifo", "./null-dev: character device"]
