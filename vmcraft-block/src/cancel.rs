@@ -159,7 +159,8 @@ pub fn is_cancelled_io(e: &io::Error) -> bool {
 }
 
 /// Whether any error in `err`'s chain (itself, its `source()`s, and the
-/// payloads of the `io::Error`s among them) is [`cancelled_io`]'s: how a
+/// payloads of the `io::Error`s among them) is [`cancelled_io`]'s or this
+/// crate's [`ErrorKind::Cancelled`] error (a cancelled copy or command): how a
 /// crate tells a cancellation from a failure once the `io::Error` of a
 /// cancelled stream came back wrapped in its own or a library's error.
 ///
@@ -168,11 +169,17 @@ pub fn is_cancelled_io(e: &io::Error) -> bool {
 /// let e = vmcraft_block::Error::io("tar_in", "/srv", "entry \"./a\": write", cancelled_io());
 /// assert!(is_cancellation(&e));
 /// assert!(!is_cancellation(&vmcraft_block::Error::invalid("dd_copy", "/dev/sda", "bad")));
+/// let t = vmcraft_block::CancelToken::new();
+/// t.cancel();
+/// assert!(is_cancellation(&t.check("dd_copy", "/dev/sda", "cancelled").unwrap_err()));
 /// ```
 pub fn is_cancellation(err: &(dyn std::error::Error + 'static)) -> bool {
     let mut cur = Some(err);
     while let Some(e) = cur {
-        if e.is::<CancelMarker>() {
+        if e.is::<CancelMarker>()
+            || e.downcast_ref::<Error>()
+                .is_some_and(|c| c.kind() == ErrorKind::Cancelled)
+        {
             return true;
         }
         cur = match e.downcast_ref::<io::Error>() {

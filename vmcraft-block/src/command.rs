@@ -22,12 +22,14 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
+use crate::cancel::CancelToken;
 use crate::error::{Error, ErrorKind, Result};
 use crate::process;
 use crate::supervised::Supervised;
 
 /// A program to run, with its arguments, extra environment, optional standard
-/// input and optional timeout. Built with chained methods:
+/// input, optional timeout and optional cancellation token. Built with chained
+/// methods:
 ///
 /// ```
 /// use std::time::Duration;
@@ -38,14 +40,38 @@ use crate::supervised::Supervised;
 ///     .timeout(Duration::from_secs(30));
 /// assert_eq!(cmd.to_string(), "lvm pvs --reportformat json");
 /// ```
-#[derive(Clone, Default, PartialEq, Eq)]
+///
+/// Two commands are equal when they run the same thing the same way; the
+/// cancellation token is not compared.
+#[derive(Clone, Default)]
 pub struct Command {
     program: OsString,
     args: Vec<OsString>,
     env: Vec<(OsString, OsString)>,
     stdin: Option<Vec<u8>>,
     timeout: Option<Duration>,
+    cancel: Option<CancelToken>,
 }
+
+impl PartialEq for Command {
+    fn eq(&self, other: &Self) -> bool {
+        (
+            &self.program,
+            &self.args,
+            &self.env,
+            &self.stdin,
+            self.timeout,
+        ) == (
+            &other.program,
+            &other.args,
+            &other.env,
+            &other.stdin,
+            other.timeout,
+        )
+    }
+}
+
+impl Eq for Command {}
 
 impl Command {
     /// A command running `program` (a name looked up with [`find_tool`], or a path).
@@ -90,6 +116,33 @@ impl Command {
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = Some(timeout);
         self
+    }
+
+    /// Stop the command when `token` is cancelled: [`SystemRunner`] then sends
+    /// its process group SIGTERM (SIGKILL after [`CANCEL_GRACE`]) and fails
+    /// with [`ErrorKind::Cancelled`]; a token cancelled before the start keeps
+    /// the command from starting at all. For long tools (mkfs, e2fsck, resize2fs)
+    /// a caller interrupts. [`CommandRunner::execute`] (and `run`) honour it;
+    /// a [`Supervised`] process started with [`CommandRunner::spawn`] does not
+    /// (it is stopped with [`Supervised::stop`]).
+    ///
+    /// ```
+    /// use vmcraft_block::{CancelToken, Command, CommandRunner, ErrorKind, SystemRunner};
+    /// let token = CancelToken::new();
+    /// token.cancel();
+    /// let e = SystemRunner::new()
+    ///     .execute(&Command::new("true").cancel_on(&token))
+    ///     .unwrap_err();
+    /// assert_eq!(e.kind(), ErrorKind::Cancelled);
+    /// ```
+    pub fn cancel_on(mut self, token: &CancelToken) -> Self {
+        self.cancel = Some(token.clone());
+        self
+    }
+
+    /// The cancellation token, if any.
+    pub fn get_cancel(&self) -> Option<&CancelToken> {
+        self.cancel.as_ref()
     }
 
     /// The program as given.
@@ -254,6 +307,9 @@ pub struct CommandFailure {
     pub spawn_error: Option<std::io::Error>,
     /// Set when it was killed for running past its timeout.
     pub timed_out: Option<Duration>,
+    /// Set when it was stopped (or never started) because its cancellation
+    /// token was cancelled.
+    pub cancelled: bool,
 }
 
 impl CommandFailure {
@@ -261,7 +317,9 @@ impl CommandFailure {
     pub fn describe(&self) -> String {
         let line: Vec<String> = self.argv.iter().map(|w| quote_word(w)).collect();
         let line = line.join(" ");
-        let how = if let Some(t) = self.timed_out {
+        let how = if self.cancelled {
+            "was cancelled".to_string()
+        } else if let Some(t) = self.timed_out {
             format!("timed out after {:.1?}", t)
         } else if let Some(e) = &self.spawn_error {
             format!("could not be started ({e})")
@@ -349,6 +407,7 @@ pub fn command_failed(cmd: &Command, out: &Output) -> Error {
             stderr: out.stderr_trimmed(),
             spawn_error: None,
             timed_out: None,
+            cancelled: false,
         },
         ErrorKind::CommandFailed,
     )
@@ -456,6 +515,9 @@ impl CommandRunner for SystemRunner {
     fn execute(&self, cmd: &Command) -> Result<Output> {
         let started = Instant::now();
         let program = resolve_program(cmd.program())?;
+        if cmd.get_cancel().is_some_and(CancelToken::is_cancelled) {
+            return Err(cancelled_failure(cmd, None));
+        }
         tracing::debug!(command = %cmd, "running");
         let mut command = std::process::Command::new(&program);
         command
@@ -497,18 +559,33 @@ impl CommandRunner for SystemRunner {
         // daemonizes with daemon(3) exits right after forking, before its
         // daemon has left the group with setsid.
         let deadline = cmd.get_timeout().map(|t| started + t);
-        let mut finished = process::wait_exit(pid, pidfd.as_ref(), deadline);
+        let (mut finished, cancelled) = wait_or_cancel(cmd, pid, pidfd.as_ref(), deadline);
+        if cancelled {
+            // SIGTERM first: e2fsck and mkfs stop at a clean point when asked.
+            process::signal_group(pid, libc::SIGTERM);
+            if !process::wait_exit(pid, pidfd.as_ref(), Some(Instant::now() + CANCEL_GRACE)) {
+                tracing::warn!(command = %cmd, grace = ?CANCEL_GRACE, "ignored SIGTERM after a cancellation; killing its process group");
+            }
+            process::signal_group(pid, libc::SIGKILL);
+            let status = child.wait().ok().map(ExitStatus::from);
+            tracing::info!(command = %cmd, "cancelled; stopped its process group");
+            return Err(cancelled_failure(cmd, status));
+        }
         if finished {
             for _ in 0..2 {
-                let closed = match deadline {
-                    None => closed_rx.recv().is_ok(),
-                    Some(d) => closed_rx
-                        .recv_timeout(d.saturating_duration_since(Instant::now()))
-                        .is_ok(),
-                };
-                if !closed {
-                    finished = false;
-                    break;
+                match wait_closed(cmd, &closed_rx, deadline) {
+                    Closed::Yes => {}
+                    Closed::TimedOut => {
+                        finished = false;
+                        break;
+                    }
+                    Closed::Cancelled => {
+                        // The command exited; what it left holds its output.
+                        process::signal_group(pid, libc::SIGKILL);
+                        let status = child.wait().ok().map(ExitStatus::from);
+                        tracing::info!(command = %cmd, "cancelled while its output was held; killed its process group");
+                        return Err(cancelled_failure(cmd, status));
+                    }
                 }
             }
         }
@@ -529,6 +606,7 @@ impl CommandRunner for SystemRunner {
                     stderr: String::new(),
                     spawn_error: None,
                     timed_out: Some(limit),
+                    cancelled: false,
                 },
                 ErrorKind::Timeout,
             ));
@@ -557,6 +635,95 @@ impl CommandRunner for SystemRunner {
         use std::os::fd::AsFd;
         Supervised::spawn_in(cmd, self.daemon_namespace.as_ref().map(|ns| ns.as_fd()))
     }
+}
+
+/// How long a cancelled command has between SIGTERM and SIGKILL.
+pub const CANCEL_GRACE: Duration = Duration::from_secs(5);
+
+/// How often a running command's cancellation token is looked at.
+const CANCEL_POLL: Duration = Duration::from_millis(50);
+
+/// Wait for our child `pid` to exit (unreaped) until `deadline`, looking at the
+/// command's cancellation token every [`CANCEL_POLL`]: (exited, cancelled).
+fn wait_or_cancel(
+    cmd: &Command,
+    pid: u32,
+    pidfd: Option<&std::os::fd::OwnedFd>,
+    deadline: Option<Instant>,
+) -> (bool, bool) {
+    let Some(token) = cmd.get_cancel() else {
+        return (process::wait_exit(pid, pidfd, deadline), false);
+    };
+    loop {
+        if token.is_cancelled() {
+            let exited = process::has_exited(pid, pidfd);
+            return (exited, !exited);
+        }
+        let slice = Instant::now() + CANCEL_POLL;
+        let until = deadline.map_or(slice, |d| d.min(slice));
+        if process::wait_exit(pid, pidfd, Some(until)) {
+            return (true, false);
+        }
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            return (false, false);
+        }
+    }
+}
+
+/// How the wait for one of a command's output pipes to close ended.
+enum Closed {
+    Yes,
+    TimedOut,
+    Cancelled,
+}
+
+/// Wait for a drain thread's end until `deadline`, looking at the command's
+/// cancellation token every [`CANCEL_POLL`] (something the command left may
+/// hold its output for ever).
+fn wait_closed(
+    cmd: &Command,
+    closed: &std::sync::mpsc::Receiver<()>,
+    deadline: Option<Instant>,
+) -> Closed {
+    use std::sync::mpsc::RecvTimeoutError;
+    loop {
+        if cmd.get_cancel().is_some_and(CancelToken::is_cancelled) {
+            return Closed::Cancelled;
+        }
+        let now = Instant::now();
+        let slice = match (deadline, cmd.get_cancel()) {
+            (Some(d), _) if now >= d => return Closed::TimedOut,
+            (Some(d), Some(_)) => (d - now).min(CANCEL_POLL),
+            (Some(d), None) => d - now,
+            (None, Some(_)) => CANCEL_POLL,
+            (None, None) => {
+                // Closed, or the drain thread is gone: either way nothing holds it.
+                let _ = closed.recv();
+                return Closed::Yes;
+            }
+        };
+        match closed.recv_timeout(slice) {
+            Ok(()) | Err(RecvTimeoutError::Disconnected) => return Closed::Yes,
+            Err(RecvTimeoutError::Timeout) => {}
+        }
+    }
+}
+
+/// The error of a command stopped, or never started, for a cancellation.
+fn cancelled_failure(cmd: &Command, status: Option<ExitStatus>) -> Error {
+    Error::from_command(
+        CommandFailure {
+            program: cmd.program().to_string_lossy().into_owned(),
+            argv: cmd.argv(),
+            status,
+            stdout: Vec::new(),
+            stderr: String::new(),
+            spawn_error: None,
+            timed_out: None,
+            cancelled: true,
+        },
+        ErrorKind::Cancelled,
+    )
 }
 
 /// Read `pipe` to its end on a thread of its own; say so on `closed` at the end.
@@ -589,6 +756,7 @@ pub(crate) fn spawn_failed(cmd: &Command, e: std::io::Error) -> Error {
             stderr: String::new(),
             spawn_error: Some(e),
             timed_out: None,
+            cancelled: false,
         },
         kind,
     )

@@ -333,6 +333,7 @@ impl Supervised {
                 stderr,
                 spawn_error: None,
                 timed_out: None,
+                cancelled: false,
             },
             ErrorKind::CommandFailed,
         )

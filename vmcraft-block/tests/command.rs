@@ -202,3 +202,93 @@ fn a_command_dies_with_its_runner() {
     wait_gone(&m);
     assert!(processes_with(&m).is_empty());
 }
+
+/// Run `cmd` on another thread, cancel `token` once a process with `m` in its
+/// command line runs, and return the call's result.
+fn cancel_when_running(
+    cmd: Command,
+    token: &vmcraft_block::CancelToken,
+    m: &str,
+) -> vmcraft_block::Error {
+    let call = std::thread::spawn(move || SystemRunner::new().run(&cmd));
+    wait_for_process(m);
+    token.cancel();
+    call.join().unwrap().unwrap_err()
+}
+
+#[test]
+fn a_cancelled_command_has_its_whole_group_stopped_with_sigterm() {
+    let m = marker();
+    let dir = tempfile::tempdir().unwrap();
+    let said = dir.path().join("said");
+    // The shell traps SIGTERM to show that it came first; its background
+    // grandchild goes with the group.
+    let script = format!(
+        "trap 'echo term > {}; exit 1' TERM; sleep {m} & sleep {m} & wait",
+        said.display()
+    );
+    let token = vmcraft_block::CancelToken::new();
+    let err = cancel_when_running(
+        Command::new("sh").args(["-c", &script]).cancel_on(&token),
+        &token,
+        &m,
+    );
+    assert_eq!(err.kind(), ErrorKind::Cancelled, "{err}");
+    assert!(err.to_string().contains("was cancelled"), "{err}");
+    assert!(err.command_failure().unwrap().cancelled);
+    assert!(vmcraft_block::cancel::is_cancellation(&err));
+    assert_eq!(std::fs::read_to_string(&said).unwrap(), "term\n");
+    wait_gone(&m);
+}
+
+#[test]
+fn a_cancelled_command_that_ignores_sigterm_is_killed_after_the_grace() {
+    let m = marker();
+    let token = vmcraft_block::CancelToken::new();
+    let err = cancel_when_running(
+        Command::new("sh")
+            .args(["-c", &format!("trap '' TERM; sleep {m} & wait")])
+            .cancel_on(&token),
+        &token,
+        &m,
+    );
+    assert_eq!(err.kind(), ErrorKind::Cancelled, "{err}");
+    wait_gone(&m);
+}
+
+#[test]
+fn a_command_cancelled_before_it_starts_never_runs_and_others_are_unaffected() {
+    let dir = tempfile::tempdir().unwrap();
+    let made = dir.path().join("made");
+    let token = vmcraft_block::CancelToken::new();
+    // A live token changes nothing.
+    let out = SystemRunner::new()
+        .run(&Command::new("echo").arg("ok").cancel_on(&token))
+        .unwrap();
+    assert_eq!(out.stdout_str(), "ok\n");
+    token.cancel();
+    let err = SystemRunner::new()
+        .run(&Command::new("touch").arg(&made).cancel_on(&token))
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Cancelled);
+    assert!(!made.exists(), "a cancelled command must not start");
+    // Equality ignores the token (fake runners compare commands).
+    assert_eq!(Command::new("true").cancel_on(&token), Command::new("true"));
+}
+
+#[test]
+fn a_cancellation_also_ends_the_wait_for_output_held_by_what_a_command_left() {
+    // The shell exits at once; its background child keeps the output open, and
+    // there is no timeout: only the token can end the call.
+    let m = marker();
+    let token = vmcraft_block::CancelToken::new();
+    let err = cancel_when_running(
+        Command::new("sh")
+            .args(["-c", &format!("sleep {m} & echo started")])
+            .cancel_on(&token),
+        &token,
+        &m,
+    );
+    assert_eq!(err.kind(), ErrorKind::Cancelled, "{err}");
+    wait_gone(&m);
+}

@@ -219,41 +219,73 @@ impl DeviceNode {
     /// The partitions the kernel currently has for this device, from sysfs, sorted by
     /// number.
     pub fn kernel_partitions(&self) -> Result<Vec<KernelPartition>> {
-        let dir = self.sysfs_dir();
-        let entries = std::fs::read_dir(&dir).map_err(|e| {
-            Error::io(
-                "kernel_partitions",
-                self.path.display(),
-                format!("read {}", dir.display()),
-                e,
-            )
-        })?;
-        let mut parts = Vec::new();
-        for entry in entries.flatten() {
-            let p = entry.path();
-            let Ok(number) = read_sysfs_u64(&p.join("partition")) else {
-                continue;
-            };
-            let start = read_sysfs_u64(&p.join("start")).unwrap_or(0) * 512;
-            let size = read_sysfs_u64(&p.join("size")).unwrap_or(0) * 512;
-            let name = entry.file_name();
-            parts.push(KernelPartition {
-                number: number as u32,
-                start,
-                size,
-                node: Path::new("/dev").join(name),
-            });
-        }
-        parts.sort_by_key(|p| p.number);
-        Ok(parts)
+        partitions_in(&self.sysfs_dir(), &self.path)
     }
 }
 
-fn read_sysfs_u64(path: &Path) -> std::io::Result<u64> {
-    std::fs::read_to_string(path)?
-        .trim()
-        .parse()
-        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
+/// The partitions listed in a disk's sysfs directory `dir` (`/sys/dev/block/M:N`, or
+/// a copy of its layout in tests); `device` names the disk in errors.
+///
+/// An entry with a `partition` attribute is a partition; one whose number, start or
+/// size cannot be read or parsed is an error, never a partition at 0.
+fn partitions_in(dir: &Path, device: &Path) -> Result<Vec<KernelPartition>> {
+    const CALL: &str = "kernel_partitions";
+    let read_err = |path: &Path, e| {
+        Error::io(
+            CALL,
+            device.display(),
+            format!("read {}", path.display()),
+            e,
+        )
+    };
+    let entries = std::fs::read_dir(dir).map_err(|e| read_err(dir, e))?;
+    let mut parts = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(|e| read_err(dir, e))?;
+        let p = entry.path();
+        let number_attr = p.join("partition");
+        let number = match std::fs::read_to_string(&number_attr) {
+            Ok(s) => s,
+            // Not a partition: an attribute file (ENOTDIR) or another directory.
+            Err(e)
+                if e.kind() == std::io::ErrorKind::NotFound
+                    || e.raw_os_error() == Some(libc::ENOTDIR) =>
+            {
+                continue;
+            }
+            Err(e) => return Err(read_err(&number_attr, e)),
+        };
+        let bad = |path: &Path, text: &str, what: &str| {
+            Error::new(
+                ErrorKind::Io,
+                CALL,
+                device.display(),
+                format!("{} holds {:?}, not {what}", path.display(), text.trim_end()),
+            )
+        };
+        let number = number
+            .trim()
+            .parse::<u32>()
+            .map_err(|_| bad(&number_attr, &number, "a partition number"))?;
+        // sysfs counts in 512-byte sectors whatever the logical sector size.
+        let bytes = |attr: &str| -> Result<u64> {
+            let path = p.join(attr);
+            let text = std::fs::read_to_string(&path).map_err(|e| read_err(&path, e))?;
+            text.trim()
+                .parse::<u64>()
+                .ok()
+                .and_then(|sectors| sectors.checked_mul(512))
+                .ok_or_else(|| bad(&path, &text, "a sector count"))
+        };
+        parts.push(KernelPartition {
+            number,
+            start: bytes("start")?,
+            size: bytes("size")?,
+            node: Path::new("/dev").join(entry.file_name()),
+        });
+    }
+    parts.sort_by_key(|p| p.number);
+    Ok(parts)
 }
 
 impl BlockDevice for DeviceNode {
@@ -383,5 +415,134 @@ impl BlockDevice for DeviceNode {
 impl AsRawFd for DeviceNode {
     fn as_raw_fd(&self) -> std::os::unix::io::RawFd {
         self.fd()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A partition's attributes: (name, contents), `None` for one left out.
+    type Attrs<'a> = [(&'a str, Option<&'a str>)];
+
+    /// A disk's sysfs directory as the kernel lays it out, with partitions given
+    /// as (name, attributes).
+    fn sysfs(parts: &[(&str, &Attrs<'_>)]) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("size"), "2048\n").unwrap();
+        std::fs::create_dir(dir.path().join("queue")).unwrap();
+        for (name, attrs) in parts {
+            let p = dir.path().join(name);
+            std::fs::create_dir(&p).unwrap();
+            for (attr, value) in *attrs {
+                if let Some(v) = value {
+                    std::fs::write(p.join(attr), v).unwrap();
+                }
+            }
+        }
+        dir
+    }
+
+    #[test]
+    fn partitions_are_read_in_bytes_sorted_by_number() {
+        let dir = sysfs(&[
+            (
+                "loop9p2",
+                &[
+                    ("partition", Some("2\n")),
+                    ("start", Some("4096\n")),
+                    ("size", Some("100\n")),
+                ],
+            ),
+            (
+                "loop9p1",
+                &[
+                    ("partition", Some("1\n")),
+                    ("start", Some("2048\n")),
+                    ("size", Some("8\n")),
+                ],
+            ),
+        ]);
+        let parts = partitions_in(dir.path(), Path::new("/dev/loop9")).unwrap();
+        assert_eq!(
+            parts,
+            [
+                KernelPartition {
+                    number: 1,
+                    start: 2048 * 512,
+                    size: 8 * 512,
+                    node: PathBuf::from("/dev/loop9p1"),
+                },
+                KernelPartition {
+                    number: 2,
+                    start: 4096 * 512,
+                    size: 100 * 512,
+                    node: PathBuf::from("/dev/loop9p2"),
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn a_missing_start_or_size_is_an_error_not_zero() {
+        for missing in ["start", "size"] {
+            let attrs: Vec<(&str, Option<&str>)> = ["partition", "start", "size"]
+                .iter()
+                .map(|a| (*a, (*a != missing).then_some("1\n")))
+                .collect();
+            let dir = sysfs(&[("loop9p1", &attrs)]);
+            let e = partitions_in(dir.path(), Path::new("/dev/loop9")).unwrap_err();
+            let attr = dir.path().join("loop9p1").join(missing);
+            assert_eq!(e.kind(), ErrorKind::NotFound, "{e}");
+            assert_eq!(
+                e.to_string(),
+                format!("kernel_partitions: /dev/loop9: read {}", attr.display())
+            );
+        }
+    }
+
+    #[test]
+    fn an_unparsable_or_overflowing_start_or_size_is_an_error() {
+        for (attr, value) in [
+            ("start", "x\n"),
+            ("size", ""),
+            ("start", "-1\n"),
+            ("size", "36028797018963968\n"),
+        ] {
+            let attrs: Vec<(&str, Option<&str>)> = ["partition", "start", "size"]
+                .iter()
+                .map(|a| (*a, Some(if *a == attr { value } else { "1\n" })))
+                .collect();
+            let dir = sysfs(&[("loop9p1", &attrs)]);
+            let e = partitions_in(dir.path(), Path::new("/dev/loop9")).unwrap_err();
+            let path = dir.path().join("loop9p1").join(attr);
+            assert_eq!(e.kind(), ErrorKind::Io, "{e}");
+            assert_eq!(
+                e.to_string(),
+                format!(
+                    "kernel_partitions: /dev/loop9: {} holds {:?}, not a sector count",
+                    path.display(),
+                    value.trim_end()
+                )
+            );
+        }
+    }
+
+    #[test]
+    fn an_unparsable_partition_number_is_an_error() {
+        let dir = sysfs(&[(
+            "loop9p1",
+            &[
+                ("partition", Some("one\n")),
+                ("start", Some("1\n")),
+                ("size", Some("1\n")),
+            ],
+        )]);
+        let e = partitions_in(dir.path(), Path::new("/dev/loop9")).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("holds \"one\", not a partition number"),
+            "{e}"
+        );
     }
 }

@@ -5,7 +5,8 @@
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use crate::loopdev::{LoopDevice, LoopOptions, list_loop_devices};
+use crate::error::{Error, Result};
+use crate::loopdev::{LoopDevice, LoopOptions, bound_in};
 
 static COUNTER: AtomicU32 = AtomicU32::new(0);
 
@@ -73,15 +74,53 @@ impl TestEnv {
 }
 
 /// What is left on the host that names `tag`: mounts, loop devices, processes.
+///
+/// # Panics
+///
+/// When the host cannot be looked at (mountinfo, the loop device listing or
+/// `/proc` unreadable): a check that cannot look must not pass. Use [`try_leaks`]
+/// to handle that case.
 pub fn leaks(tag: &str) -> Vec<String> {
+    try_leaks(tag).unwrap_or_else(|e| panic!("leak check for {tag} could not look: {e}"))
+}
+
+/// [`leaks`], with a failure to look at the host returned as an error.
+///
+/// ```no_run
+/// let left = vmcraft_block::testing::try_leaks("vmcraft-test-x-1-0")?;
+/// assert!(left.is_empty(), "{left:?}");
+/// # Ok::<(), vmcraft_block::Error>(())
+/// ```
+pub fn try_leaks(tag: &str) -> Result<Vec<String>> {
+    leaks_in(tag, &HostView::REAL)
+}
+
+/// Where the leak check looks; the real host, or a copy of its layout in tests.
+struct HostView<'a> {
+    mountinfo: &'a str,
+    sys_block: &'a str,
+    proc: &'a str,
+}
+
+impl HostView<'static> {
+    const REAL: HostView<'static> = HostView {
+        mountinfo: "/proc/self/mountinfo",
+        sys_block: "/sys/block",
+        proc: "/proc",
+    };
+}
+
+const LEAKS: &str = "leaks";
+
+fn leaks_in(tag: &str, host: &HostView<'_>) -> Result<Vec<String>> {
     let mut out = Vec::new();
-    if let Ok(mounts) = std::fs::read_to_string("/proc/self/mountinfo") {
-        for line in mounts.lines().filter(|l| l.contains(tag)) {
-            let mp = line.split(' ').nth(4).unwrap_or(line);
-            out.push(format!("mount {}", unescape_mount(mp)));
-        }
+    let mounts = std::fs::read_to_string(host.mountinfo)
+        .map_err(|e| Error::io(LEAKS, host.mountinfo, "read", e))?;
+    for line in mounts.lines().filter(|l| l.contains(tag)) {
+        let mp = line.split(' ').nth(4).unwrap_or(line);
+        out.push(format!("mount {}", unescape_mount(mp)));
     }
-    for (dev, backing) in list_loop_devices() {
+    for (dev, backing) in bound_in(Path::new(host.sys_block)).map_err(|e| e.with_call(LEAKS))? {
         if backing.to_string_lossy().contains(tag) {
             out.push(format!(
                 "loop device {} on {}",
@@ -91,23 +130,36 @@ pub fn leaks(tag: &str) -> Vec<String> {
         }
     }
     let me = std::process::id();
-    if let Ok(procs) = std::fs::read_dir("/proc") {
-        for p in procs.flatten() {
-            let Ok(pid) = p.file_name().to_string_lossy().parse::<u32>() else {
-                continue;
-            };
-            if pid == me {
+    let procs = std::fs::read_dir(host.proc)
+        .map_err(|e| Error::io(LEAKS, host.proc, "read directory", e))?;
+    for p in procs {
+        let p = p.map_err(|e| Error::io(LEAKS, host.proc, "read directory", e))?;
+        let Ok(pid) = p.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        if pid == me {
+            continue;
+        }
+        let cmdline = match std::fs::read(p.path().join("cmdline")) {
+            Ok(c) => c,
+            // The process ended since the directory was read.
+            Err(e)
+                if e.kind() == std::io::ErrorKind::NotFound
+                    || e.raw_os_error() == Some(libc::ESRCH) =>
+            {
                 continue;
             }
-            if let Ok(cmdline) = std::fs::read(p.path().join("cmdline")) {
-                let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
-                if cmdline.contains(tag) {
-                    out.push(format!("process {pid}: {}", cmdline.trim()));
-                }
+            Err(e) => {
+                let path = p.path().join("cmdline");
+                return Err(Error::io(LEAKS, path.display(), "read", e));
             }
+        };
+        let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+        if cmdline.contains(tag) {
+            out.push(format!("process {pid}: {}", cmdline.trim()));
         }
     }
-    out
+    Ok(out)
 }
 
 fn unescape_mount(s: &str) -> String {
@@ -129,7 +181,9 @@ fn clean_up(tag: &str) {
             let _ = nix::mount::umount2(mp.as_str(), nix::mount::MntFlags::MNT_DETACH);
         }
     }
-    for p in leaks(tag).iter().filter_map(|l| l.strip_prefix("process ")) {
+    // Best effort: what cannot be listed now was already reported by the caller.
+    let left = try_leaks(tag).unwrap_or_default();
+    for p in left.iter().filter_map(|l| l.strip_prefix("process ")) {
         if let Some(pid) = p.split(':').next().and_then(|s| s.parse::<i32>().ok()) {
             let _ = nix::sys::signal::kill(
                 nix::unistd::Pid::from_raw(pid),
@@ -137,7 +191,7 @@ fn clean_up(tag: &str) {
             );
         }
     }
-    for (dev, backing) in list_loop_devices() {
+    for (dev, backing) in bound_in(Path::new("/sys/block")).unwrap_or_default() {
         if backing.to_string_lossy().contains(tag)
             && let Ok(f) = std::fs::File::open(&dev)
         {
@@ -150,10 +204,19 @@ fn clean_up(tag: &str) {
 
 impl Drop for TestEnv {
     fn drop(&mut self) {
-        let left = leaks(&self.tag);
-        if left.is_empty() {
-            return;
-        }
+        let left = match try_leaks(&self.tag) {
+            Ok(left) if left.is_empty() => return,
+            Ok(left) => left,
+            Err(e) => {
+                // The leak check must fail loudly, not pass without looking.
+                clean_up(&self.tag);
+                if std::thread::panicking() {
+                    eprintln!("leak check for {} could not look: {e}", self.tag);
+                    return;
+                }
+                panic!("leak check for {} could not look: {e}", self.tag);
+            }
+        };
         clean_up(&self.tag);
         if !std::thread::panicking() {
             panic!(
@@ -212,5 +275,68 @@ impl LoopFixture {
     /// The test environment (its directory and tag).
     pub fn env(&self) -> &TestEnv {
         &self.env
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The real host, but loop devices from `sys_block`.
+    fn view(sys_block: &str) -> HostView<'_> {
+        HostView {
+            sys_block,
+            ..HostView::REAL
+        }
+    }
+
+    #[test]
+    fn a_leak_check_that_cannot_list_loop_devices_fails() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("block");
+        let missing_s = missing.to_str().unwrap();
+        let e = leaks_in("vmcraft-test-none", &view(missing_s)).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            format!("leaks: {}: read directory", missing.display())
+        );
+    }
+
+    #[test]
+    fn a_leak_check_that_cannot_read_mounts_or_processes_fails() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("nothing");
+        let missing_s = missing.to_str().unwrap();
+        let host = HostView {
+            mountinfo: missing_s,
+            ..HostView::REAL
+        };
+        let e = leaks_in("t", &host).unwrap_err();
+        assert_eq!(e.to_string(), format!("leaks: {}: read", missing.display()));
+        let host = HostView {
+            proc: missing_s,
+            ..HostView::REAL
+        };
+        let e = leaks_in("t", &host).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            format!("leaks: {}: read directory", missing.display())
+        );
+    }
+
+    #[test]
+    fn a_leak_check_finds_a_loop_device_in_a_sysfs_listing() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("loop3/loop")).unwrap();
+        std::fs::write(
+            dir.path().join("loop3/loop/backing_file"),
+            "/tmp/vmcraft-test-here-1-0-x/disk.img\n",
+        )
+        .unwrap();
+        let sys = dir.path().to_str().unwrap();
+        assert_eq!(
+            leaks_in("vmcraft-test-here-1-0-x", &view(sys)).unwrap(),
+            ["loop device /dev/loop3 on /tmp/vmcraft-test-here-1-0-x/disk.img"]
+        );
     }
 }
