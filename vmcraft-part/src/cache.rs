@@ -142,6 +142,20 @@ impl<'a, D: BlockDevice + ?Sized> DiskCache<'a, D> {
         !self.dirty.is_empty()
     }
 
+    /// What the device holds now where [`commit`](Self::commit) would write:
+    /// (offset, bytes) per changed chunk, to put back if what follows the
+    /// commit fails.
+    pub fn originals(&self) -> vmcraft_block::Result<Vec<(u64, Vec<u8>)>> {
+        self.dirty
+            .iter()
+            .map(|&index| {
+                let mut buf = vec![0u8; self.chunk_len(index) as usize];
+                self.dev.read_at(&mut buf, index * self.chunk)?;
+                Ok((index * self.chunk, buf))
+            })
+            .collect()
+    }
+
     /// Write every changed chunk back, one `write_at` per contiguous run.
     pub fn commit(&mut self) -> vmcraft_block::Result<()> {
         let dirty: Vec<u64> = std::mem::take(&mut self.dirty).into_iter().collect();

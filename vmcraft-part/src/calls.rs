@@ -72,7 +72,8 @@ pub fn part_init<D: BlockDevice + ?Sized>(dev: &D, parttype: &str) -> Result<()>
 /// `l`/`logical` or `e`/`extended` (the last two on msdos only); a negative
 /// `endsect` counts from the end of the disk (−1 is the last sector, clamped to
 /// the last usable sector on GPT). A GPT partition gets the Linux filesystem type
-/// and an empty name; an msdos one id 0x83 (an extended one 0x0f).
+/// and the name `primary`, as libguestfs gives it (parted's `mkpart primary`);
+/// an msdos one id 0x83 (an extended one 0x0f).
 ///
 /// ```
 /// use vmcraft_block::MemoryDisk;

@@ -31,7 +31,7 @@ pub enum ErrorKind {
     /// The partition table on the device is damaged beyond what can be read.
     Corrupt,
     /// A kernel partition that would have to go away is in use (mounted, held
-    /// open exclusively).
+    /// open by a process or a loop device, claimed by swap or a stacked device).
     Busy,
     /// The device refuses writes.
     ReadOnly,
@@ -105,6 +105,14 @@ impl Error {
     /// Replace the call name (a typed-layer error surfacing through a `part_*` call).
     pub fn with_call(mut self, call: impl Into<Cow<'static, str>>) -> Self {
         self.call = call.into();
+        self
+    }
+
+    /// Add what was done about the failure to the message ("…; the old
+    /// partition table was put back").
+    pub(crate) fn with_note(mut self, note: impl AsRef<str>) -> Self {
+        self.message.push_str("; ");
+        self.message.push_str(note.as_ref());
         self
     }
 

@@ -7,8 +7,14 @@
 //! header is checked here first, field by field, and `gptman` only ever parses a
 //! header that passed: when the primary fails and the backup passes, `gptman`
 //! reads through a view in which LBA 1 is blank, so it falls back to the backup
-//! itself. The table is then held in the primary's point of view (header at LBA 1,
-//! entries at LBA 2), which is what `gptman` writes from.
+//! itself. The table is then held in the primary's point of view (header at LBA 1).
+//!
+//! A write changes only what was edited. Both entry arrays stay where their
+//! validated headers put them (a disk laid out with `sgdisk -j` keeps its boot
+//! loader in the sectors the array left free), and every entry nobody edited is
+//! written back from the bytes it was read from, so names that no string
+//! round-trips (unpaired UTF-16 surrogates, units after the terminating NUL) and
+//! stale bytes in unused entries survive unchanged.
 
 use std::collections::HashSet;
 use std::io::Cursor;
@@ -45,8 +51,23 @@ pub(crate) enum Pmbr {
 /// A GPT held in memory.
 #[derive(Debug, Clone)]
 pub(crate) struct GptLayout {
+    /// The table, with the primary header (whose `partition_entry_lba` is where
+    /// the primary array is written).
     pub gpt: GPT,
     pub pmbr: Pmbr,
+    /// Where the backup entry array is written.
+    backup_entry_lba: u64,
+    /// The entry array as read, if the table was read from a disk.
+    read: Option<ReadEntries>,
+}
+
+/// An entry array as it was read: the raw bytes and what `gptman` decoded from
+/// them. An entry still equal to its decoded self is written back from the raw
+/// bytes (gptman's names are lossy strings).
+#[derive(Debug, Clone)]
+pub(crate) struct ReadEntries {
+    pub raw: Vec<u8>,
+    pub decoded: Vec<GPTPartitionEntry>,
 }
 
 /// The verdict on one header copy.
@@ -55,8 +76,8 @@ enum HeaderState {
     Missing,
     /// A signature, but something is wrong; the text says what.
     Bad(String),
-    /// A header that passed every check.
-    Good(GPTHeader),
+    /// A header that passed every check, and its raw entry array.
+    Good(GPTHeader, Vec<u8>),
 }
 
 fn array_sectors(entries: u32, ss: u64) -> u64 {
@@ -178,7 +199,7 @@ fn check_header<D: BlockDevice + ?Sized>(
     if let Some(problem) = check_entries(&raw_entries, first, last) {
         return bad(problem);
     }
-    Ok(HeaderState::Good(h))
+    Ok(HeaderState::Good(h, raw_entries))
 }
 
 /// What is wrong with a raw entry array, if anything: inverted or out-of-range
@@ -228,7 +249,7 @@ fn describe(state: &HeaderState) -> String {
     match state {
         HeaderState::Missing => "no GPT signature".to_string(),
         HeaderState::Bad(m) => m.clone(),
-        HeaderState::Good(_) => "valid".to_string(),
+        HeaderState::Good(..) => "valid".to_string(),
     }
 }
 
@@ -248,7 +269,7 @@ pub(crate) fn valid_backup_lba<D: BlockDevice + ?Sized>(
     disk_sectors: u64,
 ) -> vmcraft_block::Result<Option<u64>> {
     Ok(match check_header(cache, ss, disk_sectors, 1)? {
-        HeaderState::Good(h) => Some(h.backup_lba),
+        HeaderState::Good(h, _) => Some(h.backup_lba),
         _ => None,
     })
 }
@@ -270,23 +291,37 @@ pub(crate) fn read<D: BlockDevice + ?Sized>(
     }
     let last = disk_sectors - 1;
     let primary = check_header(cache, ss, disk_sectors, 1).map_err(io)?;
-    let (mut gpt, from_backup) = match &primary {
-        HeaderState::Good(h) => {
+    let (gpt, backup_entry_lba, raw) = match primary {
+        HeaderState::Good(h, raw) => {
             let backup_lba = h.backup_lba;
+            let array = array_sectors(h.number_of_partition_entries, ss);
             let gpt = GPT::read_from(cache, ss).map_err(|e| gptman_failure(ctx, cache, e))?;
             let backup = check_header(cache, ss, disk_sectors, backup_lba).map_err(io)?;
-            if !matches!(backup, HeaderState::Good(_)) {
+            // The backup array stays where its valid header put it, if the
+            // primary's array fits there too; else right before the header.
+            let backup_entry_lba = match &backup {
+                HeaderState::Good(b, _)
+                    if b.partition_entry_lba > h.last_usable_lba
+                        && b.partition_entry_lba
+                            .checked_add(array)
+                            .is_some_and(|e| e <= backup_lba) =>
+                {
+                    b.partition_entry_lba
+                }
+                _ => backup_lba - array,
+            };
+            if !matches!(backup, HeaderState::Good(..)) {
                 warnings.push(format!(
                     "backup GPT header at LBA {backup_lba}: {}; the next write restores it",
                     describe(&backup)
                 ));
             }
-            (gpt, false)
+            (gpt, backup_entry_lba, raw)
         }
         HeaderState::Missing | HeaderState::Bad(_) => {
             let backup = check_header(cache, ss, disk_sectors, last).map_err(io)?;
-            match backup {
-                HeaderState::Good(_) => {}
+            let raw = match backup {
+                HeaderState::Good(_, raw) => raw,
                 HeaderState::Missing if matches!(primary, HeaderState::Missing) => {
                     return Ok(None);
                 }
@@ -297,34 +332,34 @@ pub(crate) fn read<D: BlockDevice + ?Sized>(
                         describe(&backup)
                     )));
                 }
-            }
+            };
             let mut masked = Masked {
                 cache,
                 hide: ss..2 * ss,
             };
-            let gpt = GPT::read_from(&mut masked, ss)
+            let mut gpt = GPT::read_from(&mut masked, ss)
                 .map_err(|e| gptman_failure(ctx, masked.cache, e))?;
             warnings.push(format!(
                 "primary GPT header at LBA 1: {}; the table was read from the backup header at LBA {last}, and the next write restores the primary",
                 describe(&primary)
             ));
-            (gpt, true)
+            // Into the primary's point of view. The damaged primary header's
+            // entry LBA cannot be believed: its array goes back to LBA 2, as
+            // sgdisk restores it (the backup's first usable LBA leaves room).
+            let h = &mut gpt.header;
+            let backup_entry_lba = h.partition_entry_lba;
+            std::mem::swap(&mut h.primary_lba, &mut h.backup_lba);
+            h.partition_entry_lba = 2;
+            (gpt, backup_entry_lba, raw)
         }
     };
-    if from_backup {
-        let h = &mut gpt.header;
-        std::mem::swap(&mut h.primary_lba, &mut h.backup_lba);
-        h.partition_entry_lba = 2;
-    }
-    // gptman puts the backup entries right after the last usable LBA when it
-    // writes; keep the primary's at LBA 2 (the reserved area guarantees room).
-    gpt.header.partition_entry_lba = 2;
-    for (_, e) in gpt.iter_mut() {
-        if e.is_unused() && *e != GPTPartitionEntry::empty() {
-            *e = GPTPartitionEntry::empty();
-        }
-    }
-    Ok(Some(GptLayout { gpt, pmbr }))
+    let decoded = gpt.iter().map(|(_, e)| e.clone()).collect();
+    Ok(Some(GptLayout {
+        gpt,
+        pmbr,
+        backup_entry_lba,
+        read: Some(ReadEntries { raw, decoded }),
+    }))
 }
 
 fn gptman_failure<D: BlockDevice + ?Sized>(
@@ -356,9 +391,13 @@ impl GptLayout {
     ) -> Result<Self> {
         let gpt = GPT::new_from(cache, ss, guid_to_disk(&random_guid()))
             .map_err(|e| gptman_failure(ctx, cache, e))?;
+        // gptman's layout: the backup array right after the last usable LBA.
+        let backup_entry_lba = gpt.header.last_usable_lba + 1;
         Ok(GptLayout {
             gpt,
             pmbr: Pmbr::Protective { bootable: false },
+            backup_entry_lba,
+            read: None,
         })
     }
 
@@ -420,8 +459,9 @@ impl GptLayout {
         Ok(())
     }
 
-    /// Add a Linux-filesystem partition with an empty name in the lowest free
-    /// entry; returns its number.
+    /// Add a Linux-filesystem partition named `primary` (as parted's `mkpart
+    /// primary`, which libguestfs runs, names it) in the lowest free entry;
+    /// returns its number.
     pub fn add(&mut self, ctx: &Ctx, start: u64, end: u64) -> Result<u32> {
         self.check_range(ctx, start, end, None)?;
         let slot = (1..=self.capacity())
@@ -439,7 +479,7 @@ impl GptLayout {
             starting_lba: start,
             ending_lba: end,
             attribute_bits: 0,
-            partition_name: "".into(),
+            partition_name: "primary".into(),
         };
         Ok(slot)
     }
@@ -495,14 +535,20 @@ impl GptLayout {
     }
 
     /// Put the backup header and entries at the end of a grown disk, as
-    /// `sgdisk -e`; returns the LBA of the old backup header if it moved.
+    /// `sgdisk -e`; returns the LBA of the old backup header if it moved. The
+    /// backup array keeps its distance from the backup header, and the last
+    /// usable LBA its distance from the backup array.
     pub fn expand(&mut self, disk_sectors: u64) -> Option<u64> {
         let h = &mut self.gpt.header;
         let last = disk_sectors - 1;
         let old = h.backup_lba;
-        let array = array_sectors(h.number_of_partition_entries, self.gpt.sector_size);
+        // Both distances are positive: a read table was validated, a new one
+        // is gptman's (array right before the header, right after the usable area).
+        let header_gap = old - self.backup_entry_lba;
+        let usable_gap = self.backup_entry_lba - h.last_usable_lba;
         h.backup_lba = last;
-        h.last_usable_lba = last - array - 1;
+        self.backup_entry_lba = last - header_gap;
+        h.last_usable_lba = self.backup_entry_lba - usable_gap;
         (old != last).then_some(old)
     }
 
@@ -550,17 +596,19 @@ impl GptLayout {
             ));
         }
         // Both copies, serialised here rather than through gptman's writer (which
-        // allocates per entry to checksum the array, twice per write).
-        let entries = crate::gpt_encode::encode_entries(&self.gpt);
+        // allocates per entry to checksum the array, twice per write, and
+        // re-encodes names from their lossy strings).
+        let entries = crate::gpt_encode::encode_entries(&self.gpt, self.read.as_ref());
         let crc = crc32fast::hash(&entries);
         let primary = &self.gpt.header;
-        let backup = crate::gpt_encode::backup_of(primary);
+        let backup = crate::gpt_encode::backup_of(primary, self.backup_entry_lba);
         for h in [primary, &backup] {
+            // The whole sector: zero past the header, as UEFI requires.
+            let mut sector = vec![0u8; ss as usize];
+            sector[..crate::gpt_encode::HEADER_SIZE]
+                .copy_from_slice(&crate::gpt_encode::encode_header(h, crc));
             cache
-                .write_all_at(
-                    &crate::gpt_encode::encode_header(h, crc),
-                    h.primary_lba * ss,
-                )
+                .write_all_at(&sector, h.primary_lba * ss)
                 .map_err(|e| ctx.block("writing the GPT", e))?;
             cache
                 .write_all_at(&entries, h.partition_entry_lba * ss)

@@ -1,13 +1,17 @@
 //! Serialising a GPT (both headers and entry arrays) straight into bytes with
 //! `crc32fast`, instead of through gptman's writer, which serialises every entry
 //! into its own allocation twice per write to checksum it. The layout is the UEFI
-//! one gptman writes, byte for byte (a test compares the two); names are written
-//! from their strings, zero-padded, as every partitioning tool writes them.
+//! one gptman writes, byte for byte (a test compares the two). An entry that is
+//! still what was read is copied from the bytes it was read from; an edited or
+//! new one is encoded, its name from its string, zero-padded, as every
+//! partitioning tool writes it.
 
 use gptman::{GPT, GPTHeader, GPTPartitionEntry};
 
+use crate::gpt::ReadEntries;
+
 /// Bytes of the header that the header CRC covers (UEFI's revision 1.0 header).
-const HEADER_SIZE: usize = 92;
+pub(crate) const HEADER_SIZE: usize = 92;
 /// Bytes of one entry.
 const ENTRY_SIZE: usize = 128;
 
@@ -31,13 +35,21 @@ fn encode_entry(e: &GPTPartitionEntry, out: &mut [u8]) {
     }
 }
 
-/// The whole entry array.
-pub(crate) fn encode_entries(gpt: &GPT) -> Vec<u8> {
+/// The whole entry array; entries equal to what `read` decoded are copied from
+/// its raw bytes.
+pub(crate) fn encode_entries(gpt: &GPT, read: Option<&ReadEntries>) -> Vec<u8> {
     let n = gpt.header.number_of_partition_entries as usize;
     let mut out = vec![0u8; n * ENTRY_SIZE];
     for (i, e) in gpt.iter() {
-        let at = (i as usize - 1) * ENTRY_SIZE;
-        encode_entry(e, &mut out[at..at + ENTRY_SIZE]);
+        let i = i as usize - 1;
+        let at = i * ENTRY_SIZE;
+        let slot = &mut out[at..at + ENTRY_SIZE];
+        match read {
+            Some(r) if r.decoded.get(i) == Some(e) => {
+                slot.copy_from_slice(&r.raw[at..at + ENTRY_SIZE]);
+            }
+            _ => encode_entry(e, slot),
+        }
     }
     out
 }
@@ -65,16 +77,12 @@ pub(crate) fn encode_header(h: &GPTHeader, entries_crc: u32) -> [u8; HEADER_SIZE
 }
 
 /// The backup header that goes with a primary one: the LBAs swapped and the
-/// entries right after the last usable LBA (where gptman puts them too).
-pub(crate) fn backup_of(h: &GPTHeader) -> GPTHeader {
+/// entries at `entry_lba`.
+pub(crate) fn backup_of(h: &GPTHeader, entry_lba: u64) -> GPTHeader {
     let mut b = h.clone();
     b.primary_lba = h.backup_lba;
     b.backup_lba = h.primary_lba;
-    b.partition_entry_lba = if h.partition_entry_lba == 2 {
-        h.last_usable_lba + 1
-    } else {
-        2
-    };
+    b.partition_entry_lba = entry_lba;
     b
 }
 
@@ -84,7 +92,7 @@ pub(crate) fn backup_of(h: &GPTHeader) -> GPTHeader {
 pub(crate) fn check(gpt: &GPT) -> Option<&'static str> {
     let mut used: Vec<&GPTPartitionEntry> =
         gpt.iter().map(|(_, e)| e).filter(|e| e.is_used()).collect();
-    if gpt.iter().any(|(_, e)| e.ending_lba < e.starting_lba) {
+    if used.iter().any(|e| e.ending_lba < e.starting_lba) {
         return Some("a partition ends before it starts");
     }
     let mut guids: Vec<[u8; 16]> = used.iter().map(|e| e.unique_partition_guid).collect();
@@ -143,10 +151,10 @@ mod tests {
         gpt.write_into(&mut theirs).unwrap();
         let theirs = theirs.into_inner();
 
-        let entries = encode_entries(&gpt);
+        let entries = encode_entries(&gpt, None);
         let crc = crc32fast::hash(&entries);
         let h = &gpt.header;
-        let b = backup_of(h);
+        let b = backup_of(h, h.last_usable_lba + 1);
         let mut ours = vec![0u8; 16 << 20];
         for (hdr, lba) in [(h, h.primary_lba), (&b, b.primary_lba)] {
             let at = lba as usize * 512;

@@ -11,7 +11,7 @@
 //! (polling, no udev) until `/dev` has a node for every partition, carrying the
 //! right device number, and none for the deleted ones.
 
-use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt};
+use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::Path;
 use std::time::Duration;
 
@@ -72,29 +72,37 @@ pub(crate) fn plan(current: &[KernelPartition], wanted: &[Wanted]) -> Vec<Step> 
 }
 
 /// Refuse (before anything is written) a plan that would delete a partition that
-/// is in use: mounted, or held open exclusively.
+/// is in use: the kernel refuses to drop a partition anything has open, mounted
+/// or claimed, or merely opened by a process or a loop device (see
+/// [`crate::busy`]).
 pub(crate) fn check_busy(steps: &[Step], ctx: &Ctx) -> Result<()> {
     for step in steps {
-        if let Step::Delete(k) = step {
-            let open = std::fs::OpenOptions::new()
-                .read(true)
-                .custom_flags(libc::O_EXCL)
-                .open(&k.node);
-            if let Err(e) = open
-                && e.raw_os_error() == Some(libc::EBUSY)
-            {
-                return Err(ctx.err(
-                    ErrorKind::Busy,
-                    format!(
-                        "partition {} ({}) is in use (mounted?) and would have to be removed from the kernel",
-                        k.number,
-                        k.node.display()
-                    ),
-                ));
-            }
+        if let Step::Delete(k) = step
+            && let Some(why) = crate::busy::holder(&k.node)
+        {
+            return Err(ctx.err(
+                ErrorKind::Busy,
+                format!(
+                    "partition {} ({}) is in use ({why}) and would have to be removed from the kernel",
+                    k.number,
+                    k.node.display()
+                ),
+            ));
         }
     }
     Ok(())
+}
+
+/// The kernel's partitions as they are, as a layout to go back to.
+pub(crate) fn as_wanted(current: &[KernelPartition]) -> Vec<Wanted> {
+    current
+        .iter()
+        .map(|k| Wanted {
+            number: k.number,
+            start: k.start,
+            size: k.size,
+        })
+        .collect()
 }
 
 /// Carry out `steps` on `node`, then wait for the nodes to match `wanted`.
@@ -193,7 +201,8 @@ fn node_ready(sysfs: &Path, k: &KernelPartition) -> bool {
 /// kernel already has with the right start and size are left alone, so this works
 /// while another partition of the disk is mounted; one whose start changed is
 /// removed and added again, which fails with [`ErrorKind::Busy`] (before any
-/// change) if it is in use. Returns the kernel's partitions afterwards, once
+/// change) if anything holds it open; should the kernel refuse a step all the
+/// same, the partitions there were are put back and the error says so. Returns the kernel's partitions afterwards, once
 /// their `/dev` nodes exist (waiting up to [`NODE_TIMEOUT`]).
 ///
 /// ```no_run
@@ -213,7 +222,56 @@ pub fn sync_kernel_partitions(node: &DeviceNode) -> Result<Vec<KernelPartition>>
     sync_to(node, &wanted, &ctx)
 }
 
-/// Make the kernel's partitions of `node` equal `wanted`.
+/// How long [`sync_to`] keeps planning and applying again (pausing 40 ms,
+/// then longer, up to 640 ms) before it gives up on a kernel whose partitions
+/// keep changing or staying busy under it: udev probes every new partition, and
+/// on a slow machine that takes a while.
+const CONTENDED_WAIT: Duration = Duration::from_secs(5);
+
+/// Whether a BLKPG step failed because the partition was busy (EBUSY: opened
+/// for a moment, or added by someone else meanwhile) or gone (ENXIO: removed by
+/// someone else meanwhile).
+fn contended(e: &crate::Error) -> bool {
+    e.block_error()
+        .and_then(vmcraft_block::Error::raw_os_error)
+        .is_some_and(|code| code == libc::EBUSY || code == libc::ENXIO)
+}
+
+/// [`apply`], planned again from the kernel's partitions as they are then
+/// while a step fails because someone else changed them meanwhile (udev
+/// rereading the table after a writer closed the disk, the driver's own scan of
+/// a new NBD connection) or holds one open for a moment (udev's prober), for up
+/// to [`CONTENDED_WAIT`]. Returns the last failure after that.
+pub(crate) fn apply_contended(
+    node: &DeviceNode,
+    steps: &[Step],
+    wanted: &[Wanted],
+    ctx: &Ctx,
+) -> Result<Vec<KernelPartition>> {
+    let mut result = apply(node, steps, wanted, ctx);
+    let started = std::time::Instant::now();
+    let mut round: u32 = 1;
+    while started.elapsed() < CONTENDED_WAIT
+        && let Err(e) = &result
+        && contended(e)
+    {
+        std::thread::sleep(Duration::from_millis(20 << round.min(5)));
+        tracing::debug!(device = %node.path().display(), round, error = %e,
+            "the kernel's partitions changed under the sync; planning again");
+        let now = node
+            .kernel_partitions()
+            .map_err(|e| ctx.block("listing the kernel's partitions", e))?;
+        result = apply(node, &plan(&now, wanted), wanted, ctx);
+        round += 1;
+    }
+    result
+}
+
+/// Make the kernel's partitions of `node` equal `wanted`. A step the kernel
+/// refuses as busy, or for a partition that has gone, is planned again from the
+/// kernel's partitions as they are then, for up to [`CONTENDED_WAIT`] (others,
+/// udev above all, change them too or hold one open for a moment); only then
+/// are the old ones put back.
 pub(crate) fn sync_to(
     node: &DeviceNode,
     wanted: &[Wanted],
@@ -224,7 +282,21 @@ pub(crate) fn sync_to(
         .map_err(|e| ctx.block("listing the kernel's partitions", e))?;
     let steps = plan(&current, wanted);
     check_busy(&steps, ctx)?;
-    apply(node, &steps, wanted, ctx)
+    apply_contended(node, &steps, wanted, ctx).map_err(|e| {
+        // A step refused after the check: put back the partitions there were.
+        let old = as_wanted(&current);
+        let back = node
+            .kernel_partitions()
+            .map_err(|e| ctx.block("listing the kernel's partitions", e))
+            .and_then(|now| apply(node, &plan(&now, &old), &old, ctx));
+        match back {
+            Ok(_) => e.with_note("the kernel's partitions were restored"),
+            Err(b) => e.with_note(format!(
+                "the kernel's partitions could not be restored either ({})",
+                vmcraft_block::error_chain(&b)
+            )),
+        }
+    })
 }
 
 #[cfg(test)]

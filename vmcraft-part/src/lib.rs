@@ -57,9 +57,18 @@
 //! sum would overflow is refused like any out-of-range one), a GPT holds at most
 //! 16384 entries of 128 bytes, and an extended boot record chain at most 256
 //! records, empty ones included, each linking forward (so it cannot loop).
+//! An msdos logical partition or extended boot record past sector 2³²−1 is
+//! refused as corrupt rather than truncated to the 32 bits an MBR entry holds.
+//!
+//! Writing changes only what was edited: both GPT entry arrays stay where their
+//! headers put them, entries nobody edited keep their bytes, and on a kernel
+//! block device the table and the kernel's partitions change together or not at
+//! all (a partition anything holds open is not dropped; a step the kernel
+//! refuses after the write puts the old table back).
 
 #![deny(missing_docs)]
 
+mod busy;
 mod cache;
 mod calls;
 mod error;

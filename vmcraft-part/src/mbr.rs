@@ -37,6 +37,10 @@ const MAX_LOGICALS: usize = 252;
 /// Enough for [`MAX_LOGICALS`] logical partitions and an empty first EBR.
 pub(crate) const MAX_EBRS: usize = 256;
 const SIGNATURE: [u8; 2] = [0x55, 0xaa];
+/// The last sector a 32-bit MBR or EBR field addresses: no logical partition or
+/// EBR is accepted past it (an extended partition may end past it on a disk of
+/// more than 2 TiB, but nothing in it may lie there).
+const LAST_ADDRESSABLE: u64 = u32::MAX as u64;
 
 /// Whether an MBR id marks an extended partition (as the kernel and fdisk see it).
 pub(crate) fn is_extended_id(id: u8) -> bool {
@@ -696,7 +700,9 @@ fn place_ebrs(logicals: &mut [LogicalPartition], ext_start: u64) -> std::result:
 
 /// Walk the EBR chain of the extended partition at `es..=et`. Each link must
 /// point forward (so the chain cannot loop), inside the extended partition, and
-/// the chain may hold at most [`MAX_EBRS`] records, empty ones included.
+/// the chain may hold at most [`MAX_EBRS`] records, empty ones included. No EBR
+/// and no logical partition may lie past sector 2^32 - 1 (the absolute sectors
+/// are kept in 32 bits).
 fn read_chain<D: BlockDevice + ?Sized>(
     cache: &mut DiskCache<'_, D>,
     ss: u64,
@@ -746,11 +752,20 @@ fn read_chain<D: BlockDevice + ?Sized>(
                     "the extended boot record at sector {ebr} describes a nested extended partition"
                 )));
             }
+            // Both terms are at most 2^32 - 1 (ebr was checked): no overflow.
             let start = ebr + u64::from(own.starting_lba);
             let end = start + u64::from(own.sectors) - 1;
             if end > et {
                 return Err(ctx.corrupt(format!(
                     "partition {n} (sectors {start}..{end}) extends past the extended partition ({es}..{et})"
+                )));
+            }
+            // Logical partitions are kept (as mbrman's types have them) in 32
+            // bits; a chain can reach further, and that is refused, never
+            // truncated into a listing or a write at the wrong sector.
+            if end > LAST_ADDRESSABLE {
+                return Err(ctx.corrupt(format!(
+                    "partition {n} (sectors {start}..{end}) lies past sector {LAST_ADDRESSABLE}, the last an msdos table can address"
                 )));
             }
             if let Some(prev) = out.last() {
@@ -793,6 +808,11 @@ fn read_chain<D: BlockDevice + ?Sized>(
         if next > et {
             return Err(ctx.corrupt(format!(
                 "the extended boot record at sector {ebr} links to sector {next}, past the extended partition ({es}..{et})"
+            )));
+        }
+        if next > LAST_ADDRESSABLE {
+            return Err(ctx.corrupt(format!(
+                "the extended boot record at sector {next} lies past sector {LAST_ADDRESSABLE}, the last an msdos table can address"
             )));
         }
         if let Some(prev) = out.last() {

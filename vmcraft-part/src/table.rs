@@ -8,6 +8,10 @@
 //! EBR chain) in a write-back cache, checks that the kernel can follow (no
 //! partition it would have to drop is in use), and only then writes, flushes, and
 //! brings the kernel's partitions in line when the device is a kernel block device.
+//! Should the kernel refuse a step all the same (something opened a partition
+//! after the check), the old table's bytes are put back and the kernel's
+//! partitions restored, and the error says so: the table and the kernel change
+//! together or not at all.
 
 use gptman::GPTPartitionEntry;
 use uuid::Uuid;
@@ -309,32 +313,7 @@ impl PartitionTable {
 
     /// Every partition, by number.
     pub fn partitions(&self) -> Vec<PartInfo> {
-        let ss = self.sector_size;
-        let mut out: Vec<PartInfo> = match &self.layout {
-            Layout::Gpt(g) => g.used().map(|(n, e)| gpt_info(n, e, ss)).collect(),
-            Layout::Msdos(m) => m
-                .used()
-                .into_iter()
-                .map(|(n, kind, e)| {
-                    let start = u64::from(e.starting_lba);
-                    PartInfo {
-                        number: n,
-                        kind,
-                        start,
-                        end: start + u64::from(e.sectors) - 1,
-                        sector_size: ss,
-                        bootable: e.is_active(),
-                        mbr_id: Some(e.sys),
-                        gpt_type: None,
-                        gpt_guid: None,
-                        gpt_attributes: None,
-                        name: None,
-                    }
-                })
-                .collect(),
-        };
-        out.sort_by_key(|p| p.number);
-        out
+        partitions(&self.layout, self.sector_size)
     }
 
     /// Partition `n`, or an [`ErrorKind::NotFound`] error.
@@ -431,7 +410,7 @@ impl PartitionTable {
     /// Add a partition of `kind` on sectors `start..=end` (libguestfs
     /// `part_add`); returns its number. A negative `end` counts from the end of
     /// the disk. A GPT partition gets the Linux filesystem type, a random GUID and
-    /// an empty name; an msdos one id 0x83 (0x0f for extended). Logical partitions
+    /// the name `primary` (as libguestfs); an msdos one id 0x83 (0x0f for extended). Logical partitions
     /// are numbered in disk order from 5, so one added before others renumbers
     /// them, as after parted.
     ///
@@ -766,26 +745,10 @@ impl PartitionTable {
         Ok(())
     }
 
-    /// The partitions as the kernel should have them (bytes); the extended
-    /// partition appears, as the kernel shows it, as its first sector (at least
-    /// 1 KiB).
+    /// The partitions as the kernel should have them (bytes); see
+    /// [`kernel_layout`].
     pub(crate) fn kernel_layout(&self) -> Vec<Wanted> {
-        let ss = self.sector_size;
-        self.partitions()
-            .iter()
-            .map(|p| {
-                let size = p.sectors() * ss;
-                Wanted {
-                    number: p.number,
-                    start: p.start * ss,
-                    size: if p.kind == PartKind::Extended {
-                        size.min(ss.max(1024))
-                    } else {
-                        size
-                    },
-                }
-            })
-            .collect()
+        kernel_layout(&self.layout, self.sector_size)
     }
 
     /// Write the table to `dev`: validate, write both GPT copies and the
@@ -837,31 +800,144 @@ impl PartitionTable {
             Layout::Msdos(m) => m.write(&mut cache, ctx)?,
         }
         let node = dev.kernel_node();
-        let wanted = self.kernel_layout();
-        let steps = match node {
-            Some(node) => {
-                let current = node
-                    .kernel_partitions()
-                    .map_err(|e| ctx.block("listing the kernel's partitions", e))?;
-                let steps = kernel::plan(&current, &wanted);
-                kernel::check_busy(&steps, ctx)?;
-                steps
-            }
-            None => Vec::new(),
-        };
+        let wanted = kernel_layout(&layout, ss);
+        let mut current = Vec::new();
+        let mut steps = Vec::new();
+        let mut originals = Vec::new();
+        if let Some(node) = node {
+            current = node
+                .kernel_partitions()
+                .map_err(|e| ctx.block("listing the kernel's partitions", e))?;
+            steps = kernel::plan(&current, &wanted);
+            kernel::check_busy(&steps, ctx)?;
+            // What the table sectors hold now, to put back if the kernel
+            // refuses a step after all (something opened a partition since).
+            originals = cache
+                .originals()
+                .map_err(|e| ctx.block("reading the old partition table", e))?;
+        }
         cache
             .commit()
             .map_err(|e| ctx.block("writing the partition table", e))?;
         dev.flush()
             .map_err(|e| ctx.block("flushing the partition table", e))?;
+        if let Some(node) = node
+            && let Err(e) = kernel::apply_contended(node, &steps, &wanted, ctx)
+        {
+            return Err(match roll_back(dev, node, &originals, &current, ctx) {
+                Ok(()) => e.with_note(
+                    "the old partition table was put back and the kernel's partitions restored",
+                ),
+                Err(note) => {
+                    // The new table stays on the disk: hold it in memory too.
+                    self.layout = layout;
+                    self.wipe.clear();
+                    self.clear_boot_code = false;
+                    e.with_note(note)
+                }
+            });
+        }
         self.layout = layout;
         self.wipe.clear();
         self.clear_boot_code = false;
-        if let Some(node) = node {
-            kernel::apply(node, &steps, &wanted, ctx)?;
-        }
         Ok(())
     }
+}
+
+/// Undo a written table whose kernel update failed: put the old bytes back and
+/// the kernel's partitions as they were. `Err` says what could not be undone.
+fn roll_back<D: BlockDevice + ?Sized>(
+    dev: &D,
+    node: &vmcraft_block::DeviceNode,
+    originals: &[(u64, Vec<u8>)],
+    before: &[vmcraft_block::KernelPartition],
+    ctx: &Ctx,
+) -> std::result::Result<(), String> {
+    let chain = |e: &dyn std::error::Error| vmcraft_block::error_chain(e);
+    let disk = originals
+        .iter()
+        .try_for_each(|(at, bytes)| dev.write_at(bytes, *at))
+        .and_then(|()| dev.flush());
+    if let Err(e) = disk {
+        return Err(format!(
+            "putting the old partition table back failed too ({}); the new table is on the disk and the kernel's partitions may not match it (sync_kernel_partitions brings them in line)",
+            chain(&e)
+        ));
+    }
+    let old = kernel::as_wanted(before);
+    let kernel = node
+        .kernel_partitions()
+        .map_err(|e| ctx.block("listing the kernel's partitions", e))
+        .and_then(|now| kernel::apply(node, &kernel::plan(&now, &old), &old, ctx));
+    match kernel {
+        Ok(_) => Ok(()),
+        Err(e) => Err(format!(
+            "the old partition table was put back, but the kernel's partitions could not be restored ({}); sync_kernel_partitions brings them in line",
+            chain(&e)
+        )),
+    }
+}
+
+/// Every partition of `layout`, by number.
+fn partitions(layout: &Layout, ss: u64) -> Vec<PartInfo> {
+    let mut out: Vec<PartInfo> = match layout {
+        Layout::Gpt(g) => g.used().map(|(n, e)| gpt_info(n, e, ss)).collect(),
+        Layout::Msdos(m) => m
+            .used()
+            .into_iter()
+            .map(|(n, kind, e)| {
+                let start = u64::from(e.starting_lba);
+                PartInfo {
+                    number: n,
+                    kind,
+                    start,
+                    end: start + u64::from(e.sectors) - 1,
+                    sector_size: ss,
+                    bootable: e.is_active(),
+                    mbr_id: Some(e.sys),
+                    gpt_type: None,
+                    gpt_guid: None,
+                    gpt_attributes: None,
+                    name: None,
+                }
+            })
+            .collect(),
+    };
+    out.sort_by_key(|p| p.number);
+    out
+}
+
+/// The partitions of `layout` as the kernel should have them (bytes). The
+/// extended partition appears as the kernel's own parser shows it, its first
+/// 1 KiB (one sector if sectors are larger), but never reaching the first
+/// logical partition: one may start on the sector right after the first EBR,
+/// and BLKPG refuses overlapping partitions.
+fn kernel_layout(layout: &Layout, ss: u64) -> Vec<Wanted> {
+    let parts = partitions(layout, ss);
+    let first_logical = parts
+        .iter()
+        .filter(|p| p.kind == PartKind::Logical)
+        .map(|p| p.start)
+        .min();
+    parts
+        .iter()
+        .map(|p| {
+            let size = p.sectors() * ss;
+            let size = if p.kind == PartKind::Extended {
+                // A logical partition starts after the first EBR, at the
+                // extended partition's first sector: the room is at least 1.
+                let room = first_logical.map_or(u64::MAX, |l| (l - p.start) * ss);
+                size.min(ss.max(1024)).min(room)
+            } else {
+                size
+            };
+            Wanted {
+                number: p.number,
+                start: p.start * ss,
+                size,
+            }
+        })
+        .collect()
 }
 
 fn gpt_info(n: u32, e: &GPTPartitionEntry, ss: u64) -> PartInfo {

@@ -86,7 +86,7 @@ fn calls_on_an_unpartitioned_disk_are_refused() {
 }
 
 #[test]
-fn add_defaults_linux_type_empty_name_unique_guids() {
+fn add_defaults_linux_type_name_primary_unique_guids() {
     let disk = gpt_disk();
     part_add(&disk, "p", 2048, 4095).unwrap();
     part_add(&disk, "primary", 4096, 8191).unwrap();
@@ -94,7 +94,7 @@ fn add_defaults_linux_type_empty_name_unique_guids() {
         part_get_gpt_type(&disk, 1).unwrap(),
         "0FC63DAF-8483-4772-8E79-3D69D8477DE4"
     );
-    assert_eq!(part_get_name(&disk, 1).unwrap(), "");
+    assert_eq!(part_get_name(&disk, 1).unwrap(), "primary");
     let g1 = part_get_gpt_guid(&disk, 1).unwrap();
     let g2 = part_get_gpt_guid(&disk, 2).unwrap();
     assert_ne!(g1, g2);

@@ -228,11 +228,13 @@ fn part_resize_grow_and_shrink() {
         let (_, lines) = parted_print(&img, "s");
         let size1 = 999_999 - 2048 + 1;
         let size2 = 1_500_000 - 1_000_000 + 1;
+        // part_add names a GPT partition "primary", as libguestfs does.
+        let name = if kind == "gpt" { "primary" } else { "" };
         assert_eq!(
             lines,
             [
-                format!("1:2048s:999999s:{size1}s:::;"),
-                format!("2:1000000s:1500000s:{size2}s:::;")
+                format!("1:2048s:999999s:{size1}s::{name}:;"),
+                format!("2:1000000s:1500000s:{size2}s::{name}:;")
             ],
             "{kind}"
         );
@@ -292,9 +294,9 @@ fn bootable_and_ids_through_the_tools() {
     part_add(&dev, "p", 2048, 4095).unwrap();
     part_set_bootable(&dev, 1, true).unwrap();
     let (_, lines) = parted_print(&img, "s");
-    assert_eq!(lines, ["1:2048s:4095s:2048s:::boot, esp;"]);
+    assert_eq!(lines, ["1:2048s:4095s:2048s::primary:boot, esp;"]);
     part_set_bootable(&dev, 1, false).unwrap();
     let (_, lines) = parted_print(&img, "s");
-    assert_eq!(lines, ["1:2048s:4095s:2048s:::;"]);
+    assert_eq!(lines, ["1:2048s:4095s:2048s::primary:;"]);
     sgdisk_verify(&img);
 }

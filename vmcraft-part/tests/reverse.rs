@@ -121,7 +121,7 @@ fn sgdisk_gpt_is_read_back() {
     part_add(&dev, "p", 616_448, 700_000).unwrap();
     sgdisk_verify(&img);
     assert_eq!(part_get_name(&dev, 3).unwrap(), "lvm");
-    assert_eq!(part_get_name(&dev, 2).unwrap(), "");
+    assert_eq!(part_get_name(&dev, 2).unwrap(), "primary");
 }
 
 #[test]
