@@ -24,7 +24,7 @@ use crate::size::LvSize;
 struct Geometry {
     lv_size: u64,
     extent_size: u64,
-    vg_free_count: i64,
+    vg_free_count: u64,
 }
 
 impl Lvm {
@@ -162,7 +162,8 @@ impl Lvm {
                 // expect that to succeed. Ask lvm2 what the LV is now.
                 match self.geometry(CALL, lvpath, &set, &vg, &lv) {
                     Ok(g)
-                        if g.extent_size > 0 && g.lv_size == target_bytes(size, g.extent_size) =>
+                        if g.extent_size > 0
+                            && target_bytes(size, g.extent_size) == Some(g.lv_size) =>
                     {
                         self.tolerate(seq, "tolerated: the LV already has this size");
                         Ok(())
@@ -459,19 +460,22 @@ impl Lvm {
             )
         })?;
         Ok(Geometry {
-            lv_size: row.bytes("lv_size")?,
-            extent_size: row.bytes("vg_extent_size")?,
-            vg_free_count: row.int("vg_free_count")?,
+            lv_size: row.bytes_required("lv_size")?,
+            extent_size: row.bytes_required("vg_extent_size")?,
+            vg_free_count: row.count("vg_free_count")?,
         })
     }
 }
 
-/// The size in bytes lvm2 gives an LV asked to be `size` (whole extents, rounded up).
-fn target_bytes(size: LvSize, extent: u64) -> u64 {
+/// The size in bytes lvm2 gives an LV asked to be `size` (whole extents, rounded
+/// up); `None` for a relative size or one past 64 bits, which no LV can have (a
+/// wrapped value could equal the LV's size and pass a refused resize off as a
+/// no-op).
+fn target_bytes(size: LvSize, extent: u64) -> Option<u64> {
     match size {
-        LvSize::MiB(m) => (m << 20).div_ceil(extent) * extent,
-        LvSize::Extents(e) => e * extent,
-        LvSize::PercentFree(_) => u64::MAX,
+        LvSize::MiB(m) => m.checked_mul(1 << 20)?.div_ceil(extent).checked_mul(extent),
+        LvSize::Extents(e) => e.checked_mul(extent),
+        LvSize::PercentFree(_) => None,
     }
 }
 
@@ -503,10 +507,30 @@ mod tests {
     #[test]
     fn target_bytes_rounds_up_to_extents() {
         let ext = 4 << 20;
-        assert_eq!(target_bytes(LvSize::MiB(8), ext), 8 << 20);
-        assert_eq!(target_bytes(LvSize::MiB(7), ext), 8 << 20);
-        assert_eq!(target_bytes(LvSize::MiB(9), ext), 12 << 20);
-        assert_eq!(target_bytes(LvSize::Extents(3), ext), 12 << 20);
+        assert_eq!(target_bytes(LvSize::MiB(8), ext), Some(8 << 20));
+        assert_eq!(target_bytes(LvSize::MiB(7), ext), Some(8 << 20));
+        assert_eq!(target_bytes(LvSize::MiB(9), ext), Some(12 << 20));
+        assert_eq!(target_bytes(LvSize::Extents(3), ext), Some(12 << 20));
+        assert_eq!(target_bytes(LvSize::PercentFree(10), ext), None);
+    }
+
+    #[test]
+    fn target_bytes_never_wraps() {
+        let ext = 4 << 20;
+        // 2^44 + 8 MiB is 2^64 + 8 MiB bytes: wrapped, it would be 8 MiB.
+        assert_eq!(target_bytes(LvSize::MiB((1 << 44) + 8), ext), None);
+        assert_eq!(target_bytes(LvSize::MiB(u64::MAX >> 11), ext), None);
+        assert_eq!(
+            target_bytes(LvSize::Extents(u64::from(u32::MAX)), 1 << 40),
+            None
+        );
+        // The largest MiB count fits in bytes, but not once rounded up to a
+        // whole extent; the largest whole number of extents does.
+        assert_eq!(target_bytes(LvSize::MiB(u64::MAX >> 20), ext), None);
+        assert_eq!(
+            target_bytes(LvSize::MiB((u64::MAX >> 20) - 3), ext),
+            Some(((u64::MAX >> 20) - 3) << 20)
+        );
     }
 
     #[test]

@@ -431,6 +431,24 @@ impl Lvm {
             .collect()
     }
 
+    /// The lvm2 device-mapper devices (dm UUID `LVM-...`) built only on the
+    /// session's devices, whoever made them: the session, or the host's udev
+    /// rules, whose event activation (`vgchange -aay`) starts a guest's VG as soon
+    /// as its disks appear. Either way they hold the session's disks, and nobody
+    /// but the session can own a device built on them.
+    pub(crate) fn lvm_devices_on_session(&self) -> Vec<DmDevice> {
+        let devices = self.sysfs.dm_devices();
+        if !devices.iter().any(|d| d.uuid.starts_with("LVM-")) {
+            return Vec::new();
+        }
+        let owned = self.owned_names(&self.device_set(), &[]);
+        let owned = |n: &str| owned.iter().any(|o| o == n);
+        devices
+            .into_iter()
+            .filter(|d| d.uuid.starts_with("LVM-") && self.sysfs.built_on(d, &owned))
+            .collect()
+    }
+
     /// The kernel names of the session's devices and of `extra`.
     fn owned_names(&self, set: &[SessionDevice], extra: &[PathBuf]) -> Vec<String> {
         set.iter()

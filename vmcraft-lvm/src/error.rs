@@ -91,6 +91,23 @@ impl Error {
         self
     }
 
+    /// The same failure (kind and source kept) reported by `call` about
+    /// `subject` with `message`: a step's error as the error of the call that
+    /// needed it.
+    pub(crate) fn reported_as(
+        self,
+        call: &'static str,
+        subject: &str,
+        message: impl Into<String>,
+    ) -> Self {
+        Error {
+            call,
+            subject: subject.to_string(),
+            message: message.into(),
+            ..self
+        }
+    }
+
     /// What kind of failure this is.
     pub fn kind(&self) -> ErrorKind {
         self.kind
@@ -145,6 +162,9 @@ fn is_noise(line: &str) -> bool {
         || line.starts_with("WARNING: Activation disabled")
         || line.starts_with("File descriptor ")
         || line.starts_with("Run `")
+        // lvm2 2.02 told use_lvmetad=0 while the host's lvmetad runs.
+        || line.starts_with("WARNING: lvmetad is running but disabled")
+        || line.starts_with("WARNING: Not using lvmetad")
 }
 
 /// lvm2's complaint, from its stderr: the lines that are not noise, joined with `; `.

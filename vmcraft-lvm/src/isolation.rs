@@ -6,14 +6,21 @@
 //! 1. A private `LVM_SYSTEM_DIR` (a 0700 temp directory owned by the session) with
 //!    its own `lvm.conf`: the host's `/etc/lvm/lvm.conf`, its devices file, its
 //!    backup and archive directories are never read or written. The file turns the
-//!    devices file, hints, lvmetad/lvmpolld/lvmlockd, dmeventd monitoring and udev
-//!    device lists off, and points backup, archive and locking at the private
-//!    directory.
+//!    devices file, hints, lvmpolld/lvmlockd, dmeventd monitoring and udev device
+//!    lists off, and points backup, archive and locking at the private directory.
 //! 2. On every command, `--config` with a `global_filter` that accepts exactly the
 //!    session's devices (anchored, escaped regular expressions) and rejects the rest.
 //!    lvm2 applies it to every name of a device, so a host PV is never scanned.
+//!    On lvm2 2.02 the same `--config` (lvm2 takes the option once) also carries
+//!    `global/use_lvmetad=0`: a 2.02 command would otherwise read the guest's
+//!    volumes from, and write them into, the host's lvmetad cache. lvm2 2.03 has
+//!    no lvmetad (it ignores the setting) and is not given it.
 //! 3. Where lvm2 has it (2.03.12 and later), `--devices` with the same list: lvm2
 //!    then looks at no other device at all.
+//!
+//! Which lvm2 it is comes from `lvm version`, asked once per session before the
+//! first command. If that fails, or prints no version, no lvm2 command runs: the
+//! call fails and says why, rather than run without `--devices` or with lvmetad.
 //!
 //! Device paths are resolved (symlinks followed) before they go on the command line,
 //! because lvm2 knows devices only by their names under `/dev`.

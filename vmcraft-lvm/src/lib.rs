@@ -18,6 +18,12 @@
 //! - Listings from lvm2's JSON reports: [`Lvm::pvs`], [`Lvm::vgs`], [`Lvm::lvs`] and
 //!   [`Lvm::pvs_full`], [`Lvm::vgs_full`], [`Lvm::lvs_full`] returning
 //!   [`LvmPv`], [`LvmVg`], [`LvmLv`] (libguestfs's field names, sizes in bytes).
+//! - Where LVs lie: [`Lvm::lv_segments`] gives each segment's areas ([`LvSegment`],
+//!   [`SegmentArea`]: PV extent runs in bytes, other LVs, missing PVs), and
+//!   [`Lvm::lv_linear_segment`] the byte range of a single-segment linear LV on
+//!   its PV, which a loop device can stand in for without device-mapper; a
+//!   striped, RAID, mirror, thin or multi-segment LV is an
+//!   [`ErrorKind::Unsupported`] error there.
 //! - Activation: [`Lvm::vg_activate`], [`Lvm::vg_activate_all`], [`Lvm::vgscan`].
 //!   Without device-mapper the session runs [`Mode::MetadataOnly`]: metadata is
 //!   read and written for real, nothing is activated, and asking to activate is an
@@ -78,6 +84,6 @@ pub use names::{
     validate_vg_name,
 };
 pub use report::{LvmLv, LvmPv, LvmVg};
-pub use segments::LvSegment;
+pub use segments::{LvSegment, SegmentArea};
 pub use session::{Lvm, LvmOptions};
 pub use size::LvSize;

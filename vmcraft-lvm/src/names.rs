@@ -106,6 +106,12 @@ pub fn validate_lv_name(call: &'static str, name: &str) -> Result<()> {
     Ok(())
 }
 
+/// Check the name of an LV lvm2 reported, hidden ones included (`r1_rimage_0`,
+/// `pool_tdata`): lvm2's character rules without the reserved names.
+pub(crate) fn validate_reported_lv_name(call: &'static str, name: &str) -> Result<()> {
+    check_name(call, "logical volume", name)
+}
+
 /// Check the names of a new logical volume `lv` in `vg`: each by its rules, and
 /// both together no longer than [`MAX_VG_LV_LEN`].
 ///

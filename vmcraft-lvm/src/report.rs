@@ -247,6 +247,30 @@ impl Row {
         })
     }
 
+    /// A count lvm2 must have printed (an extent number or count): empty,
+    /// negative or non-numeric is bad output, never a stand-in value that later
+    /// arithmetic would turn into a wrapped offset.
+    pub(crate) fn count(&self, name: &str) -> Result<u64> {
+        let v = self.raw(&[name])?;
+        v.parse().map_err(|_| {
+            bad(
+                self.call,
+                format!("lvm2's field {name:?} is not a count: {v:?}"),
+            )
+        })
+    }
+
+    /// A byte count lvm2 must have printed: as [`Row::count`], empty is bad output.
+    pub(crate) fn bytes_required(&self, name: &str) -> Result<u64> {
+        let v = self.raw(&[name])?;
+        v.parse().map_err(|_| {
+            bad(
+                self.call,
+                format!("lvm2's field {name:?} is not a byte count: {v:?}"),
+            )
+        })
+    }
+
     fn percent(&self, name: &str) -> Result<Option<f32>> {
         let v = self.raw(&[name])?;
         if v.is_empty() {
@@ -504,6 +528,31 @@ pub(crate) mod tests {
         .remove(0);
         assert_eq!(r.bytes("dev_size").unwrap(), 0);
         assert_eq!(r.int("pv_pe_count").unwrap(), -1);
+    }
+
+    #[test]
+    fn required_numbers_refuse_empty_and_negative() {
+        let r = parse_rows(
+            "lv_segments",
+            r#"{"report":[{"seg":[{"seg_start_pe":"","seg_size_pe":"-1","vg_extent_size":"","pe_start":"4096","n":"18446744073709551616"}]}]}"#,
+            "seg",
+        )
+        .unwrap()
+        .remove(0);
+        assert_eq!(
+            r.count("seg_start_pe").unwrap_err().to_string(),
+            "lv_segments: lvm2's field \"seg_start_pe\" is not a count: \"\""
+        );
+        assert_eq!(
+            r.count("seg_size_pe").unwrap_err().to_string(),
+            "lv_segments: lvm2's field \"seg_size_pe\" is not a count: \"-1\""
+        );
+        assert_eq!(r.count("n").unwrap_err().kind(), ErrorKind::BadOutput);
+        assert_eq!(
+            r.bytes_required("vg_extent_size").unwrap_err().to_string(),
+            "lv_segments: lvm2's field \"vg_extent_size\" is not a byte count: \"\""
+        );
+        assert_eq!(r.bytes_required("pe_start").unwrap(), 4096);
     }
 
     #[test]

@@ -22,6 +22,27 @@ use crate::isolation::{SessionDevice, SystemDir, check_device_path, devices_arg,
 /// The first lvm2 release with the `--devices` option.
 const DEVICES_OPTION_SINCE: (u32, u32, u32) = (2, 3, 12);
 
+/// What the session's lvm2 build needs on its command lines, from its version.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Lvm2Build {
+    /// It takes `--devices` (2.03.12 and later).
+    pub(crate) devices_option: bool,
+    /// It is a 2.02 build, whose commands read and update the host's lvmetad
+    /// cache unless told `global/use_lvmetad=0` (2.03 has no lvmetad and ignores
+    /// the setting).
+    pub(crate) lvmetad: bool,
+}
+
+impl Lvm2Build {
+    /// The build of lvm2 `version` (`(2, 3, 16)` for 2.03.16).
+    pub(crate) fn of(version: (u32, u32, u32)) -> Lvm2Build {
+        Lvm2Build {
+            devices_option: version >= DEVICES_OPTION_SINCE,
+            lvmetad: (version.0, version.1) == (2, 2),
+        }
+    }
+}
+
 /// How a session is set up. `Default` detects everything.
 ///
 /// ```
@@ -39,8 +60,15 @@ pub struct LvmOptions {
     /// Activation mode; `None` detects device-mapper ([`Mode::detect`]).
     pub mode: Option<Mode>,
     /// Whether to pass `--devices` (lvm2 2.03.12 and later); `None` asks
-    /// `lvm version` once, before the first command that needs to know.
+    /// `lvm version` once, before the first command that needs to know. When
+    /// `lvm version` fails, no lvm2 command runs (the call fails and says so):
+    /// the device list is never dropped for want of a version.
     pub devices_option: Option<bool>,
+    /// Whether lvm2 is a 2.02 build that must be told `global/use_lvmetad=0` so
+    /// that it neither reads nor updates the host's lvmetad cache; `None` asks
+    /// `lvm version` (with `devices_option`), except that `devices_option:
+    /// Some(true)` (2.03.12 and later) implies `false`.
+    pub lvmetad: Option<bool>,
     /// Whether udev runs and lvm2 should synchronise with it; `None` detects it.
     pub udev: Option<bool>,
     /// The lvm2 program: a name looked up on the tool path, or a path.
@@ -59,6 +87,7 @@ impl Default for LvmOptions {
         LvmOptions {
             mode: None,
             devices_option: None,
+            lvmetad: None,
             udev: None,
             program: "lvm".to_string(),
             timeout: Some(Duration::from_secs(300)),
@@ -75,8 +104,10 @@ impl Default for LvmOptions {
 /// recorded in the audit trail ([`Lvm::audit_log`]). The device set can be
 /// replaced or extended at any time, e.g. when partitions appear after a
 /// partition table was written. The session is `Send + Sync`; share it in an
-/// `Arc`. Dropping a session that may have activated LVs deactivates its VGs
-/// (best effort), so no device-mapper device keeps a guest disk busy.
+/// `Arc`. Dropping a session that may have activated LVs, or whose devices
+/// carry LVs activated by someone else (the host's udev rules start a VG as its
+/// disks appear), deactivates its VGs (best effort), so no device-mapper device
+/// keeps a guest disk busy.
 ///
 /// ```no_run
 /// use std::sync::Arc;
@@ -100,7 +131,11 @@ pub struct Lvm {
     udev: bool,
     program: String,
     timeout: Option<Duration>,
-    devices_option: OnceLock<bool>,
+    /// What lvm2 needs on its command lines, once known.
+    build: OnceLock<Lvm2Build>,
+    /// What the caller said about it, over what `lvm version` says.
+    devices_option: Option<bool>,
+    lvmetad: Option<bool>,
     audit: AuditLog,
     /// Set once something may have been activated, so drop deactivates.
     maybe_active: AtomicBool,
@@ -160,9 +195,17 @@ impl Lvm {
         let devices = Self::checked_devices("lvm_session", devices)?;
         let udev = options.udev.unwrap_or_else(udev_running);
         let system_dir = SystemDir::create(options.state_parent.as_deref(), udev)?;
-        let devices_option = OnceLock::new();
-        if let Some(v) = options.devices_option {
-            let _ = devices_option.set(v);
+        let build = OnceLock::new();
+        let known = match (options.devices_option, options.lvmetad) {
+            (Some(true), lvmetad) => Some((true, lvmetad.unwrap_or(false))),
+            (Some(false), Some(lvmetad)) => Some((false, lvmetad)),
+            _ => None,
+        };
+        if let Some((devices_option, lvmetad)) = known {
+            let _ = build.set(Lvm2Build {
+                devices_option,
+                lvmetad,
+            });
         }
         Ok(Lvm {
             runner,
@@ -172,7 +215,9 @@ impl Lvm {
             udev,
             program: options.program,
             timeout: options.timeout,
-            devices_option,
+            build,
+            devices_option: options.devices_option,
+            lvmetad: options.lvmetad,
             audit: AuditLog::default(),
             maybe_active: AtomicBool::new(false),
             sysfs: options.sysfs_root.map_or_else(Sysfs::host, Sysfs::new),
@@ -314,21 +359,39 @@ impl Lvm {
         self.maybe_active.store(true, Ordering::Relaxed);
     }
 
-    /// Whether lvm2 takes `--devices`, asked once.
-    fn devices_option(&self) -> bool {
-        *self
-            .devices_option
-            .get_or_init(|| self.detect_devices_option())
+    /// What lvm2 needs on its command lines, asked once (`lvm version`) for
+    /// `call` about `subject`. A failure is the call's error and is not
+    /// remembered: the next call asks again.
+    fn build(&self, call: &'static str, subject: &str) -> Result<Lvm2Build> {
+        if let Some(b) = self.build.get() {
+            return Ok(*b);
+        }
+        let detected = self.detect_build(call, subject)?;
+        let b = Lvm2Build {
+            devices_option: self.devices_option.unwrap_or(detected.devices_option),
+            lvmetad: self.lvmetad.unwrap_or(detected.lvmetad),
+        };
+        Ok(*self.build.get_or_init(|| b))
     }
 
-    fn detect_devices_option(&self) -> bool {
+    fn detect_build(&self, call: &'static str, subject: &str) -> Result<Lvm2Build> {
+        const WHY: &str = "cannot run lvm2 confined to the session's devices";
         let cmd = self.environment(Command::new(&self.program).arg("version"));
-        match self.exec("lvm_version", "", &cmd).0 {
-            Ok(out) => {
-                parse_lvm_version(&out.stdout_str()).is_some_and(|v| v >= DEVICES_OPTION_SINCE)
-            }
-            Err(_) => false,
-        }
+        let out = self.exec("lvm_version", "", &cmd).0.map_err(|e| {
+            let message = format!("{WHY}: `lvm version` failed: {}", e.message());
+            e.reported_as(call, subject, message)
+        })?;
+        let stdout = out.stdout_str();
+        let version = parse_lvm_version(&stdout).ok_or_else(|| {
+            let first = stdout.lines().next().unwrap_or("").trim();
+            Error::new(
+                ErrorKind::BadOutput,
+                call,
+                subject,
+                format!("{WHY}: `lvm version` printed no version ({first:?})"),
+            )
+        })?;
+        Ok(Lvm2Build::of(version))
     }
 
     fn environment(&self, cmd: Command) -> Command {
@@ -362,11 +425,17 @@ impl Lvm {
                 "the session has no devices",
             ));
         }
+        let build = self.build(call, subject)?;
+        let mut config = filter_config(devices);
+        if build.lvmetad {
+            // One --config: lvm2 refuses the option twice.
+            config.push_str(" global/use_lvmetad=0");
+        }
         let mut cmd = Command::new(&self.program)
             .arg(subcommand)
             .arg("--config")
-            .arg(filter_config(devices));
-        if self.devices_option() {
+            .arg(config);
+        if build.devices_option {
             cmd = cmd.arg("--devices").arg(devices_arg(devices));
         }
         if self.mode == Mode::MetadataOnly {
@@ -497,10 +566,21 @@ impl Lvm {
 
 impl Drop for Lvm {
     /// Deactivate what the session may have activated (best effort), so that no
-    /// device-mapper device keeps a loop device or image busy.
+    /// device-mapper device keeps a loop device or image busy. That includes LVs
+    /// the host's udev rules activated on the session's devices (lvm2's event
+    /// activation starts a guest's VG when its disks appear): they would keep the
+    /// disks from being detached.
     fn drop(&mut self) {
-        if self.mode != Mode::Activate || !self.maybe_active.load(Ordering::Relaxed) {
+        if self.mode != Mode::Activate {
             return;
+        }
+        if !self.maybe_active.load(Ordering::Relaxed) {
+            let found = self.lvm_devices_on_session();
+            if found.is_empty() {
+                return;
+            }
+            let names: Vec<&str> = found.iter().map(|d| d.name.as_str()).collect();
+            tracing::info!(devices = ?names, "LVs active on the session's devices that it did not activate (host event activation); deactivating them");
         }
         // Never deactivate a device that another owner holds under one of the
         // session's LV names or UUIDs (a clone's, the host's).
@@ -547,5 +627,20 @@ mod tests {
         assert_eq!(parse_lvm_version("nothing"), None);
         assert_eq!(parse_lvm_version("LVM version: x"), None);
         assert!((2, 3, 11) < DEVICES_OPTION_SINCE && (2, 3, 16) >= DEVICES_OPTION_SINCE);
+    }
+
+    #[test]
+    fn builds_by_version() {
+        let b = |devices_option, lvmetad| Lvm2Build {
+            devices_option,
+            lvmetad,
+        };
+        assert_eq!(Lvm2Build::of((2, 2, 187)), b(false, true));
+        assert_eq!(Lvm2Build::of((2, 2, 0)), b(false, true));
+        assert_eq!(Lvm2Build::of((2, 3, 0)), b(false, false));
+        assert_eq!(Lvm2Build::of((2, 3, 11)), b(false, false));
+        assert_eq!(Lvm2Build::of((2, 3, 12)), b(true, false));
+        assert_eq!(Lvm2Build::of((2, 3, 16)), b(true, false));
+        assert_eq!(Lvm2Build::of((3, 0, 0)), b(true, false));
     }
 }

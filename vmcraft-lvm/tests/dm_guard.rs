@@ -295,3 +295,44 @@ fn without_lvm_devices_nothing_extra_runs() {
     lvm.vg_activate(false, &["rhel"]).unwrap();
     fake.verify();
 }
+
+#[test]
+fn drop_deactivates_lvs_the_host_activated_on_the_sessions_devices() {
+    // The host's udev (lvm2's event activation) started data/home on the
+    // session's disk: the session never activated anything, yet its drop must
+    // deactivate it, or the disk could not be detached.
+    let sys = FakeSys::new();
+    sys.dm("dm-2", "data-home", &home_uuid(), &["vmcraft-fake-a"]);
+    let (fake, lvm) = session(Mode::Activate, &sys);
+    expect_report(&fake);
+    fake.expect_prefix(&["lvm", "vgchange"], Response::ok(""));
+    drop(lvm);
+    fake.verify();
+    let last = fake.calls().last().unwrap().argv();
+    assert!(
+        last.ends_with(&["--activate".to_string(), "n".to_string()]),
+        "{last:?}"
+    );
+
+    // Only a device elsewhere (the host's own rhel-root): nothing runs.
+    let sys = FakeSys::new();
+    sys.dm("dm-0", "rhel-root", "LVM-host", &["sda2"]);
+    let (fake, lvm) = session(Mode::Activate, &sys);
+    drop(lvm);
+    assert!(fake.calls().is_empty(), "{:?}", fake.call_lines());
+
+    // The host's device of the same UUID elsewhere, beside one on the session's
+    // disk: deactivating would touch the host's, so nothing is deactivated.
+    let sys = FakeSys::new();
+    sys.dm("dm-1", "rhel-root", &root_uuid(), &["loop9p2"]);
+    sys.dm("dm-2", "data-home", &home_uuid(), &["vmcraft-fake-a"]);
+    let (fake, lvm) = session(Mode::Activate, &sys);
+    expect_report(&fake);
+    drop(lvm);
+    fake.verify();
+    assert!(
+        !fake.call_lines().iter().any(|l| l.contains("vgchange")),
+        "{:?}",
+        fake.call_lines()
+    );
+}

@@ -916,53 +916,187 @@ fn remove_all_removes_vgs_then_pvs_of_the_session_only() {
     fake.verify();
 }
 
+/// A metadata-only session whose lvm2 build is found out with `lvm version`.
+fn detecting_session() -> (Arc<FakeRunner>, Lvm) {
+    let fake = Arc::new(FakeRunner::new());
+    let opts = LvmOptions {
+        mode: Some(Mode::MetadataOnly),
+        udev: Some(false),
+        ..Default::default()
+    };
+    let lvm = Lvm::with_options(fake.clone(), [A], opts).unwrap();
+    (fake, lvm)
+}
+
+const FILTER_A: &str = r#"devices/global_filter=["a|^/dev/vmcraft\\-fake\\-a$|","r|.*|"]"#;
+
+/// `--devices` and lvmetad follow the version `lvm version` prints, asked once.
+/// This machine has lvm2 2.03, so the 2.02 rows (lvmetad: a build whose commands
+/// read and update the host's lvmetad cache unless told `use_lvmetad=0`) can
+/// only be driven through the fake runner; 2.03 ignores the setting (checked by
+/// hand against 2.03.16), so it is passed to 2.02 only, inside the one
+/// `--config` lvm2 allows.
 #[test]
-fn the_devices_option_follows_the_lvm2_version() {
-    for (version, with_devices) in [
-        ("2.03.16(2) (2022-05-18)", true),
-        ("2.03.11(2) (2021-01-08)", false),
+fn the_devices_option_and_lvmetad_follow_the_lvm2_version() {
+    for (version, config, with_devices) in [
+        ("2.03.16(2) (2022-05-18)", FILTER_A.to_string(), true),
+        ("2.03.11(2) (2021-01-08)", FILTER_A.to_string(), false),
+        (
+            "2.02.187(2)-RHEL7 (2020-03-24)",
+            format!("{FILTER_A} global/use_lvmetad=0"),
+            false,
+        ),
+        (
+            "2.02.133(2) (2015-10-30)",
+            format!("{FILTER_A} global/use_lvmetad=0"),
+            false,
+        ),
     ] {
-        let fake = Arc::new(FakeRunner::new());
-        let opts = LvmOptions {
-            mode: Some(Mode::MetadataOnly),
-            udev: Some(false),
-            ..Default::default()
-        };
-        let lvm = Lvm::with_options(fake.clone(), [A], opts).unwrap();
+        let (fake, lvm) = detecting_session();
         fake.expect(
             &["lvm", "version"],
-            Response::ok(format!("  LVM version:     {version}\n")),
+            Response::ok(format!(
+                "  LVM version:     {version}\n  Library version: 1.02.185\n"
+            )),
         );
         fake.expect_prefix(&["lvm", "vgscan"], Response::ok(""));
-        fake.expect_prefix(&["lvm", "vgscan"], Response::ok(""));
+        fake.expect_prefix(&["lvm", "pvcreate"], Response::ok(""));
         lvm.vgscan().unwrap();
-        lvm.vgscan().unwrap(); // asked once only
+        lvm.pvcreate(&[A]).unwrap(); // asked once only
         fake.verify();
-        let argv = fake.calls()[1].argv();
-        assert_eq!(
-            argv.contains(&"--devices".to_string()),
-            with_devices,
-            "{version}: {argv:?}"
-        );
-        // The filter is there either way.
-        assert_eq!(argv[2], "--config");
+        for call in &fake.calls()[1..] {
+            let argv = call.argv();
+            assert_eq!(
+                argv[2..4],
+                ["--config".to_string(), config.clone()],
+                "{version}"
+            );
+            assert_eq!(
+                argv.iter().filter(|a| *a == "--config").count(),
+                1,
+                "{version}: lvm2 refuses --config twice: {argv:?}"
+            );
+            assert_eq!(
+                argv.contains(&"--devices".to_string()),
+                with_devices,
+                "{version}: {argv:?}"
+            );
+        }
         assert_eq!(lvm.audit_log()[0].call, "lvm_version");
     }
-    // A failing `lvm version` means no --devices, and the filter alone.
+    // Said by the caller: --devices means 2.03.12 or later, no lvmetad and no
+    // question; without --devices, lvmetad is asked about unless said too.
     let fake = Arc::new(FakeRunner::new());
-    let lvm = Lvm::with_options(
-        fake.clone(),
-        [A],
-        LvmOptions {
-            mode: Some(Mode::MetadataOnly),
-            ..Default::default()
-        },
-    )
-    .unwrap();
-    fake.expect(&["lvm", "version"], Response::fail(1, "nope"));
-    fake.expect_prefix(&["lvm", "vgscan", "--config"], Response::ok(""));
+    let opts = |devices_option, lvmetad| LvmOptions {
+        mode: Some(Mode::MetadataOnly),
+        devices_option,
+        lvmetad,
+        ..Default::default()
+    };
+    let lvm = Lvm::with_options(fake.clone(), [A], opts(Some(false), Some(true))).unwrap();
+    fake.expect(
+        &[
+            "lvm",
+            "vgscan",
+            "--config",
+            &format!("{FILTER_A} global/use_lvmetad=0"),
+            "--driverloaded",
+            "n",
+        ],
+        Response::ok(""),
+    );
     lvm.vgscan().unwrap();
-    assert!(!fake.calls()[1].argv().contains(&"--devices".to_string()));
+    fake.verify();
+    let lvm = Lvm::with_options(fake.clone(), [A], opts(Some(false), None)).unwrap();
+    fake.expect(
+        &["lvm", "version"],
+        Response::ok("  LVM version:     2.03.16(2) (2022-05-18)\n"),
+    );
+    fake.expect(
+        &["lvm", "vgscan", "--config", FILTER_A, "--driverloaded", "n"],
+        Response::ok(""),
+    );
+    lvm.vgscan().unwrap();
+    fake.verify();
+}
+
+/// When `lvm version` fails or prints no version, no lvm2 command runs: the call
+/// fails, naming itself, its subject and why, and the disks are not touched;
+/// `--devices` is never dropped for want of a version. The next call asks again.
+#[test]
+fn without_lvm2_s_version_nothing_runs() {
+    let (fake, lvm) = detecting_session();
+    fake.expect(
+        &["lvm", "version"],
+        Response::fail(3, "  /run/lock/lvm: permission denied\n"),
+    );
+    let e = lvm.pvcreate(&[A]).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::CommandFailed);
+    assert_eq!(
+        e.to_string(),
+        "pvcreate: /dev/vmcraft-fake-a: cannot run lvm2 confined to the session's devices: \
+         `lvm version` failed: /run/lock/lvm: permission denied"
+    );
+    let failure = e.command_failure().expect("the failed lvm version");
+    assert_eq!(failure.argv, ["lvm", "version"]);
+    fake.verify();
+    assert_eq!(fake.calls().len(), 1, "nothing but lvm version ran");
+    let log = lvm.audit_log();
+    assert_eq!(log.len(), 2, "{log:#?}");
+    assert_eq!((log[0].call.as_str(), log[0].ok), ("lvm_version", false));
+    assert!(!log[1].attempted && log[1].call == "pvcreate");
+
+    fake.expect(
+        &["lvm", "version"],
+        Response::error(BlockKind::ToolMissing, "no lvm"),
+    );
+    let e = lvm.vgscan().unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::ToolMissing);
+    assert_eq!(
+        e.to_string(),
+        "vgscan: cannot run lvm2 confined to the session's devices: `lvm version` failed: lvm2 is not installed"
+    );
+    fake.expect(&["lvm", "version"], Response::ok("lvm: something else\n"));
+    let e = lvm.lvs().unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::BadOutput);
+    assert_eq!(
+        e.to_string(),
+        "lvs: cannot run lvm2 confined to the session's devices: `lvm version` printed no version (\"lvm: something else\")"
+    );
+    fake.expect(&["lvm", "version"], Response::fail(5, ""));
+    let e = lvm.lvm_command("lvrename").unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::CommandFailed);
+    assert_eq!(
+        e.to_string(),
+        "lvm_command: cannot run lvm2 confined to the session's devices: `lvm version` failed: lvm2 failed with exit status 5"
+    );
+    fake.verify();
+    assert_eq!(
+        fake.calls().len(),
+        4,
+        "only lvm version ran: {:?}",
+        fake.call_lines()
+    );
+
+    // Once lvm2 answers, the session runs with --devices as it should.
+    fake.expect(
+        &["lvm", "version"],
+        Response::ok("  LVM version:     2.03.16(2) (2022-05-18)\n"),
+    );
+    fake.expect(
+        &[
+            "lvm",
+            "vgscan",
+            "--config",
+            FILTER_A,
+            "--devices",
+            A,
+            "--driverloaded",
+            "n",
+        ],
+        Response::ok(""),
+    );
+    lvm.vgscan().unwrap();
     fake.verify();
 }
 

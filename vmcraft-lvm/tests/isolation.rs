@@ -144,3 +144,58 @@ fn a_raw_lvm_command_is_confined_too() {
     assert_eq!(host.pvs().unwrap(), [s(outside.path())]);
     host.lvm_remove_all().unwrap();
 }
+
+/// The lvm2 2.02 command line (`use_lvmetad=0` added to the filter in the one
+/// `--config`, no `--devices`) run by this machine's real lvm2 2.03: the
+/// setting, unknown to 2.03, is ignored and the filter in the same `--config`
+/// still confines lvm2 to the session's devices. (The 2.02 choice itself is
+/// driven through the fake runner in `fake_runner.rs`: no 2.02 here.) And the
+/// session made for this lvm2 by asking it passes no lvmetad setting at all.
+#[test]
+fn the_lvmetad_setting_keeps_the_filter_working() {
+    if !can_run("the lvmetad command line test") {
+        return;
+    }
+    let outside = loop_device("lvm-metad-outside", 32 * MIB);
+    let host = session(&[outside.path()]);
+    host.pvcreate(&[outside.path()]).unwrap();
+    host.vgcreate("vmcmetadout", &[outside.path()]).unwrap();
+    let mine = loop_device("lvm-metad-mine", 32 * MIB);
+    let as_202 = vmcraft_lvm::Lvm::with_options(
+        std::sync::Arc::new(vmcraft_block::SystemRunner::new()),
+        [mine.path()],
+        vmcraft_lvm::LvmOptions {
+            devices_option: Some(false),
+            lvmetad: Some(true),
+            timeout: None,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    as_202.pvcreate(&[mine.path()]).unwrap();
+    as_202.vgcreate("vmcmetadin", &[mine.path()]).unwrap();
+    assert_eq!(as_202.vgs().unwrap(), ["vmcmetadin"]);
+    assert_eq!(as_202.pvs().unwrap(), [s(mine.path())]);
+    let log = as_202.audit_log();
+    assert!(
+        log.iter().all(|r| r
+            .command
+            .iter()
+            .any(|a| a.ends_with(" global/use_lvmetad=0"))
+            && !r.command.contains(&"--devices".to_string())),
+        "{log:#?}"
+    );
+    // Asked, this lvm2 (2.03) gets no lvmetad setting.
+    let asked = session(&[mine.path()]);
+    assert_eq!(asked.vgs().unwrap(), ["vmcmetadin"]);
+    assert!(
+        asked
+            .audit_log()
+            .iter()
+            .all(|r| !r.command.iter().any(|a| a.contains("use_lvmetad"))),
+        "{:#?}",
+        asked.audit_log()
+    );
+    as_202.vgremove("vmcmetadin").unwrap();
+    host.vgremove("vmcmetadout").unwrap();
+}

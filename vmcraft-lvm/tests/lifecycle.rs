@@ -330,3 +330,48 @@ fn metadata_only_mode_is_real_and_says_so() {
     );
     lvm.lvm_remove_all().unwrap();
 }
+
+/// A resize lvm2 refuses is an error, also when the size asked for is so large
+/// that its byte count wrapped past 2^64 to the LV's current size: 2^44 + 8 MiB
+/// is 2^64 + 8 MiB bytes, which wrapped is the 8 MiB the LV already has, and was
+/// reported as a tolerated no-op.
+#[test]
+fn a_huge_resize_that_lvm2_refuses_is_never_tolerated_as_a_no_op() {
+    if !can_run("the huge lvresize test") {
+        return;
+    }
+    let a = loop_device("lvm-huge-resize", 64 * MIB);
+    let lvm = session(&[a.path()]);
+    lvm.pvcreate(&[a.path()]).unwrap();
+    lvm.vgcreate("vmchuge", &[a.path()]).unwrap();
+    lvm.lvcreate("lv", "vmchuge", LvSize::MiB(8)).unwrap();
+    let before = head_hash(a.path(), 64 * MIB as usize);
+
+    let huge = (1u64 << 44) + 8;
+    let e = lvm
+        .lvresize("/dev/vmchuge/lv", LvSize::MiB(huge))
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::CommandFailed, "{e}");
+    assert!(
+        e.to_string().starts_with("lvresize: /dev/vmchuge/lv: "),
+        "{e}"
+    );
+    let failure = e.command_failure().expect("lvm2's failure");
+    assert!(
+        failure.argv.contains(&format!("{huge}m")),
+        "{:?}",
+        failure.argv
+    );
+    assert!(
+        lvm.audit_log()
+            .iter()
+            .all(|r| !r.note.as_deref().unwrap_or("").starts_with("tolerated")),
+        "{:#?}",
+        lvm.audit_log()
+    );
+    assert_eq!(lvm.lvs_full().unwrap()[0].lv_size, 8 * MIB);
+    assert_eq!(head_hash(a.path(), 64 * MIB as usize), before);
+    // The same size asked for plainly is still the tolerated no-op.
+    lvm.lvresize("/dev/vmchuge/lv", LvSize::MiB(8)).unwrap();
+    lvm.vgremove("vmchuge").unwrap();
+}

@@ -1,4 +1,4 @@
-//! Tier 3 with device-mapper: LVs are activated as usable block devices,
+//! The kernel test tier (`cargo xtask test-kernel`), or a host with device-mapper: LVs are activated as usable block devices,
 //! deactivated, and a session deactivates what it activated when it drops. Hosts
 //! without device-mapper skip loudly (the skip stays a skip in strict mode; the
 //! command lines of activation are covered by the fake-runner tests).
