@@ -24,8 +24,13 @@
 //!   qemu-nbd) belongs to the supervised server; every file the server has open is
 //!   one the image's judgement allowed (see `opened.rs`).
 //! - Disconnecting: `qemu-nbd --disconnect DEV`, then a check that the kernel let
-//!   go of it (no pid, size 0), then the server (which exits once the kernel lets
-//!   go) is reaped, stopped if it has not exited.
+//!   go of it (no pid, size 0) and kept no partitions (an open of the
+//!   disconnected device drops what the driver, or udev's rereading of the
+//!   table, left), then the server (which exits once the kernel lets go) is
+//!   reaped, stopped if it has not exited.
+//! - The kernel's own partition scan of a new connection is run to its end
+//!   before the connect returns (`settle_partition_scan`), so that it never
+//!   runs under VMCraft's BLKPG sync.
 //! - `modprobe nbd max_part=16` when there are no nbd devices but the module is
 //!   installed ([`ensure_module`]).
 //!
@@ -476,6 +481,55 @@ pub fn ensure_module(
     })
 }
 
+mod ioctl {
+    nix::ioctl_none!(
+        /// `NBD_PRINT_DEBUG`: a no-op on current kernels, run under the
+        /// device's config lock.
+        nbd_print_debug,
+        0xab,
+        6
+    );
+}
+
+/// Let the kernel's own partition scan of a new connection run now, to its end.
+///
+/// With `max_part` set, the nbd driver marks the disk for a partition scan when
+/// qemu-nbd's `NBD_DO_IT` starts the device, the last time after the size is
+/// set, just before it lets go of the device's config lock; the scan runs at the
+/// next open of the disk or of a partition, by whoever makes it (qemu-nbd opens
+/// the device itself to trigger it). Left pending, it runs in the middle of
+/// VMCraft's BLKPG sync (an add fails as busy: the kernel has just made that
+/// partition) or under a later mount (the partitions are dropped and made again).
+/// Any nbd ioctl takes the same config lock, so once the no-op `NBD_PRINT_DEBUG`
+/// returns the mark is set, and the open after it runs the scan before it
+/// returns. Best effort: a kernel without the ioctl or without partition scanning
+/// leaves nothing pending, so failures are only logged.
+fn settle_partition_scan(dev: &Path) {
+    use std::os::fd::AsRawFd;
+    let open = || {
+        std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_CLOEXEC)
+            .open(dev)
+    };
+    use std::os::unix::fs::OpenOptionsExt;
+    match open() {
+        Ok(f) => {
+            // SAFETY: an argument-less ioctl on a descriptor this function owns.
+            if let Err(e) = unsafe { ioctl::nbd_print_debug(f.as_raw_fd()) } {
+                tracing::debug!(device = %dev.display(), error = %e, "nbd config-lock barrier");
+            }
+            drop(f);
+            if let Err(e) = open() {
+                tracing::debug!(device = %dev.display(), error = %e, "reopening for the partition scan");
+            }
+        }
+        Err(e) => {
+            tracing::debug!(device = %dev.display(), error = %e, "opening for the partition scan")
+        }
+    }
+}
+
 /// `qemu-nbd --disconnect`, then wait until the kernel shows the device free.
 fn disconnect_verified(
     runner: &dyn CommandRunner,
@@ -513,7 +567,59 @@ fn disconnect_verified(
         .with_kind(ErrorKind::Busy)
     })?;
     tracing::debug!(device = %dev.display(), "nbd device disconnected");
-    Ok(())
+    drop_stale_partitions(host, n, subject, timeout)
+}
+
+/// The partitions the kernel still shows for device `n`, by name.
+fn partitions_left(host: &NbdHost, n: u32) -> Vec<String> {
+    let prefix = format!("nbd{n}p");
+    let mut left: Vec<String> = std::fs::read_dir(host.sys_dir(n))
+        .map(|entries| {
+            entries
+                .flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|name| name.starts_with(&prefix))
+                .collect()
+        })
+        .unwrap_or_default();
+    left.sort();
+    left
+}
+
+/// After a disconnect, no partitions: the nbd driver keeps a disconnected
+/// device's partitions, and udev, which rereads a disk's table when a writer
+/// closes it, can make them again after the detach removed them (a stale
+/// `/dev/nbdNp1` of size 0 until the device is next used). An open of the
+/// disconnected device makes the driver rescan it at size 0, which drops them;
+/// it is tried again until sysfs shows none, since a prober (udev's blkid) may
+/// hold one open for a moment and the kernel then keeps them.
+fn drop_stale_partitions(host: &NbdHost, n: u32, subject: &str, timeout: Duration) -> Result<()> {
+    if partitions_left(host, n).is_empty() {
+        return Ok(());
+    }
+    let dev = host.device_path(n);
+    tracing::debug!(device = %dev.display(), "dropping the partitions of a disconnected nbd device");
+    vmcraft_block::wait_until(
+        &format!("the partitions of {} to go", dev.display()),
+        timeout,
+        || {
+            drop(File::open(&dev));
+            partitions_left(host, n).is_empty()
+        },
+    )
+    .map_err(|e| {
+        Error::block(
+            "nbd_disconnect",
+            subject,
+            format!(
+                "{} keeps partitions after the disconnect: {}",
+                dev.display(),
+                partitions_left(host, n).join(", ")
+            ),
+            e,
+        )
+        .with_kind(ErrorKind::Busy)
+    })
 }
 
 /// Stop a server that should be exiting or exited (after a disconnect, or after
@@ -709,6 +815,7 @@ impl NbdConnection {
                 let ours = matches!(served_by(host, n), Some(p) if p == server.pid());
                 return Err(cleanup(server, ours, err));
             }
+            settle_partition_scan(&dev);
             tracing::debug!(device = %dev.display(), image = %subject, pid = server.pid(),
                 "nbd device connected");
             Ok(NbdConnection {

@@ -150,13 +150,17 @@ impl Server {
 /// The stand-in for a qemu-nbd server: it connects the simulated device named
 /// by its `--connect=` argument, holds the image open and runs until stopped
 /// (the shell stays the server; `sleep`, which opens locale files as it starts,
-/// runs in a child).
+/// runs in a child). The size appears by a rename, as the kernel's would, all
+/// at once: a size written in place would be seen while the shell still holds
+/// the file open, which the open-files check rightly refuses.
 const SERVER_SCRIPT: &str = r#"
 for a; do case $a in --connect=/dev/*) dev=${a#--connect=/dev/};; esac; done
 exec 3<"$SIM_IMAGE"
 if [ -n "$SIM_OPEN" ]; then exec 4<"$SIM_OPEN"; fi
 echo "${SIM_PID:-$$}" > "$SIM_SYS/$dev/pid"
-if [ "$SIM_SIZED" = 1 ]; then echo 131072 > "$SIM_SYS/$dev/size"; fi
+if [ "$SIM_SIZED" = 1 ]; then
+    echo 131072 > "$SIM_SYS/$dev/size.new" && mv -f "$SIM_SYS/$dev/size.new" "$SIM_SYS/$dev/size"
+fi
 if [ -n "$SIM_FAIL" ]; then echo "$SIM_FAIL" >&2; exit 1; fi
 sleep infinity & wait
 "#;

@@ -1,4 +1,4 @@
-//! Tier 3, where the host has the nbd kernel module: an image attached through
+//! The kernel test tier (`cargo xtask test-kernel`), or a host with the nbd module: an image attached through
 //! `qemu-nbd --connect` for real, partitioned and written through the device,
 //! detached (the disconnect verified), re-attached read-only and read back. On
 //! hosts without the module this is a loud skip that stays a skip in strict mode.
