@@ -1,6 +1,12 @@
 //! The facade's TTL caches (partition lists, probe results), held in `dashmap` so
 //! readers on many threads never block one another, with an injectable clock so
 //! expiry is tested without sleeping.
+//!
+//! A value computed while an invalidation of its key lands must not be stored (it
+//! may describe the device as it was before the change): every key has a
+//! generation, bumped by [`TtlCache::remove`], and the whole cache an epoch, bumped
+//! by [`TtlCache::remove_where`] and [`TtlCache::clear`]. A [`Ticket`] taken before
+//! computing is only honoured by [`TtlCache::insert_if_current`] when neither moved.
 
 use std::borrow::Borrow;
 use std::hash::Hash;
@@ -70,6 +76,14 @@ impl CacheClock for ManualClock {
     }
 }
 
+/// The state of a key's invalidations when a value for it started to be computed
+/// ([`TtlCache::ticket`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ticket {
+    epoch: u64,
+    generation: u64,
+}
+
 /// A map whose entries expire `ttl` after they were stored.
 ///
 /// ```
@@ -86,6 +100,10 @@ impl CacheClock for ManualClock {
 #[derive(Debug)]
 pub struct TtlCache<K: Eq + Hash, V> {
     map: DashMap<K, (Instant, V)>,
+    /// Per-key invalidation counts (bumped by `remove`).
+    generations: DashMap<K, u64>,
+    /// Whole-cache invalidation count (bumped by `remove_where` and `clear`).
+    epoch: AtomicU64,
     ttl: Duration,
     clock: Arc<dyn CacheClock>,
     hits: AtomicU64,
@@ -97,6 +115,8 @@ impl<K: Eq + Hash + Clone, V: Clone> TtlCache<K, V> {
     pub fn new(ttl: Duration, clock: Arc<dyn CacheClock>) -> Self {
         TtlCache {
             map: DashMap::new(),
+            generations: DashMap::new(),
+            epoch: AtomicU64::new(0),
             ttl,
             clock,
             hits: AtomicU64::new(0),
@@ -143,30 +163,83 @@ impl<K: Eq + Hash + Clone, V: Clone> TtlCache<K, V> {
         }
     }
 
+    /// The state of `key`'s invalidations, to take before computing a value for
+    /// it (see [`TtlCache::insert_if_current`]).
+    pub fn ticket(&self, key: &K) -> Ticket {
+        // The epoch first: an invalidation racing with this read moves one of
+        // the two after it, which the check then sees.
+        let epoch = self.epoch.load(Ordering::SeqCst);
+        let generation = self.generations.get(key).map_or(0, |g| *g);
+        Ticket { epoch, generation }
+    }
+
+    /// Store an entry computed under `ticket`, unless the key (or the whole
+    /// cache) was invalidated since the ticket was taken; `true` when stored.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use std::time::Duration;
+    /// use vmcraft::cache::{MonotonicClock, TtlCache};
+    /// let cache: TtlCache<String, u32> = TtlCache::new(Duration::from_secs(60), Arc::new(MonotonicClock));
+    /// let key = "/dev/sda".to_string();
+    /// let ticket = cache.ticket(&key);
+    /// cache.remove(&key); // a change lands while the value is computed
+    /// assert!(!cache.insert_if_current(ticket, key.clone(), 1));
+    /// assert_eq!(cache.get(&key), None);
+    /// ```
+    pub fn insert_if_current(&self, ticket: Ticket, key: K, value: V) -> bool {
+        if self.ttl.is_zero() {
+            return false;
+        }
+        // Both held while checking and inserting (always generations, then map):
+        // a remove of this key waits for the insert and then removes the value,
+        // and a clear or remove_where bumps the epoch before it visits the key's
+        // shard, so it either is seen here or removes what was inserted.
+        let generation = self.generations.entry(key.clone()).or_insert(0);
+        if *generation != ticket.generation {
+            return false;
+        }
+        let slot = self.map.entry(key);
+        if self.epoch.load(Ordering::SeqCst) != ticket.epoch {
+            return false;
+        }
+        slot.insert((self.clock.now(), value));
+        true
+    }
+
     /// The entry if fresh, else compute it with `f`, store it and return it. Errors
-    /// are returned and not cached.
+    /// are returned and not cached; a value computed while its key was invalidated
+    /// is returned but not stored.
     pub fn get_or_try_insert<E>(&self, key: &K, f: impl FnOnce() -> Result<V, E>) -> Result<V, E> {
         if let Some(v) = self.get(key) {
             return Ok(v);
         }
+        let ticket = self.ticket(key);
         let v = f()?;
-        self.insert(key.clone(), v.clone());
+        self.insert_if_current(ticket, key.clone(), v.clone());
         Ok(v)
     }
 
-    /// Drop one entry.
+    /// Drop one entry (and make any value of it being computed unstorable).
     pub fn remove(&self, key: &K) {
+        *self.generations.entry(key.clone()).or_insert(0) += 1;
         self.map.remove(key);
     }
 
-    /// Drop the entries whose key matches.
+    /// Drop the entries whose key matches (and make every value being computed
+    /// unstorable).
     pub fn remove_where(&self, pred: impl Fn(&K) -> bool) {
+        self.epoch.fetch_add(1, Ordering::SeqCst);
         self.map.retain(|k, _| !pred(k));
     }
 
     /// Drop everything.
     pub fn clear(&self) {
+        self.epoch.fetch_add(1, Ordering::SeqCst);
         self.map.clear();
+        // Every older ticket now fails on the epoch: the per-key counts can go
+        // (so that they stay bounded by what one epoch saw).
+        self.generations.clear();
     }
 
     /// (hits, misses) so far.
@@ -207,6 +280,42 @@ mod tests {
         );
         assert_eq!(c.get_or_try_insert(&1, || Ok::<u32, &str>(7)), Ok(7));
         assert_eq!(c.get_or_try_insert(&1, || Ok::<u32, &str>(8)), Ok(7));
+    }
+
+    #[test]
+    fn a_value_computed_across_an_invalidation_is_not_stored() {
+        let c: TtlCache<u32, u32> =
+            TtlCache::new(Duration::from_secs(60), Arc::new(MonotonicClock));
+        // The key removed while its value is computed: returned, not stored.
+        let v = c.get_or_try_insert(&1, || {
+            c.remove(&1);
+            Ok::<_, ()>(10)
+        });
+        assert_eq!(v, Ok(10));
+        assert_eq!(c.get(&1), None);
+        // Another key's removal does not matter.
+        assert_eq!(
+            c.get_or_try_insert(&1, || {
+                c.remove(&2);
+                Ok::<_, ()>(11)
+            }),
+            Ok(11)
+        );
+        assert_eq!(c.get(&1), Some(11));
+        // A clear or a remove_where during the computation: not stored.
+        for invalidate in [
+            &(|c: &TtlCache<u32, u32>| c.clear()) as &dyn Fn(&TtlCache<u32, u32>),
+            &|c: &TtlCache<u32, u32>| c.remove_where(|k| *k == 99),
+        ] {
+            let t = c.ticket(&3);
+            invalidate(&c);
+            assert!(!c.insert_if_current(t, 3, 30));
+            assert_eq!(c.get(&3), None);
+        }
+        // A fresh ticket stores.
+        let t = c.ticket(&3);
+        assert!(c.insert_if_current(t, 3, 31));
+        assert_eq!(c.get(&3), Some(31));
     }
 
     #[test]

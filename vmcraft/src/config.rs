@@ -65,9 +65,11 @@ pub struct Config {
     /// point it at a tree of their own.
     pub sysfs_root: std::path::PathBuf,
     /// Cancels the handle's long calls (`copy_device_to_device`, `dd_copy`,
-    /// `tar_in`, `tar_out` and their `tgz`/`txz` forms): cancelled from any
-    /// thread, a running call stops at its next check and fails with its
-    /// crate's `Cancelled` kind; a call's own token in its options takes
+    /// `tar_in`, `tar_out` and their `tgz`/`txz` forms, and the tools `mkfs`,
+    /// `e2fsck`, `resize2fs` and `xfs_growfs` run): cancelled from any thread,
+    /// a running call stops at its next check (a tool gets SIGTERM, SIGKILL
+    /// after a grace) and fails with its crate's `Cancelled` kind
+    /// ([`crate::Error::is_cancelled`]); a call's own token in its options takes
     /// precedence. Once cancelled it stays so, and every later long call fails
     /// at once: shut the handle down. A fresh token by default; handles made
     /// from clones of one `Config` share it. See [`crate::VMCraft::cancel_token`].
@@ -210,8 +212,12 @@ impl crate::VMCraft {
     /// The handle's cancellation token (a clone of [`Config::cancel`]). Cancel
     /// it from another thread (a signal handler's thread, a watchdog) to stop
     /// the long call running on the handle: `copy_device_to_device`,
-    /// `dd_copy`, `tar_in`, `tar_out` and their `tgz`/`txz` forms check it and
-    /// fail with the crate's `Cancelled` kind, leaving what they wrote
+    /// `dd_copy`, `tar_in`, `tar_out` and their `tgz`/`txz` forms check it,
+    /// and the tools run by `mkfs`, `e2fsck`, `resize2fs` and `xfs_growfs` are
+    /// stopped by it (SIGTERM to their process group, SIGKILL after
+    /// `vmcraft_block::command::CANCEL_GRACE`; a cancelled mkfs leaves an
+    /// incomplete filesystem). They fail with the crate's `Cancelled` kind
+    /// ([`crate::Error::is_cancelled`]), leaving what they wrote
     /// consistent (see `vmcraft_block::copy_device_to_device` and
     /// `vmcraft_archive::tar_in`); nothing unwinds, so the handle can then be
     /// shut down normally. It stays cancelled: every later long call fails at
@@ -223,8 +229,8 @@ impl crate::VMCraft {
     /// let token = g.cancel_token();
     /// std::thread::spawn(move || token.cancel()).join().unwrap();
     /// assert!(g.cancel_token().is_cancelled());
-    /// // A long call would now fail at once, with e.g.
-    /// // Err(Error::Block(e)) where e.kind() == vmcraft_block::ErrorKind::Cancelled.
+    /// // A long call would now fail at once, with an error e where
+    /// // e.is_cancelled() (e.g. Error::Block(b) with b.kind() == ErrorKind::Cancelled).
     /// g.shutdown()?;
     /// # Ok::<(), Error>(())
     /// ```

@@ -94,22 +94,88 @@ impl VMCraft {
         self.probe_cache.clear();
     }
 
-    /// Forget what is cached about a drive: its partition list, and the probes of it
-    /// and its partitions.
+    /// Forget what is cached about a drive (any alias of its name: `/dev/vda` is
+    /// `/dev/sda`): its partition list, the probes of it and its partitions, and
+    /// what may lie on it in LVM (the LV list, LV probes, and the unmounted LV
+    /// windows over it, loop devices at offsets the change may have moved).
     pub(crate) fn invalidate_drive(&self, drive: &str) {
-        self.partition_cache.remove(&drive.to_string());
-        self.lv_cache.clear();
-        let d = drive.to_string();
+        let d = crate::names::canonical_device_name(drive);
+        self.partition_cache.remove(&d);
         self.probe_cache.remove_where(|k| {
             k == &d || (k.starts_with(&d) && k[d.len()..].bytes().all(|b| b.is_ascii_digit()))
         });
+        self.invalidate_lvm_on(&d);
         self.inspections_changed();
     }
 
-    /// Forget the probe of one device (after mkfs and the like).
+    /// Forget the probe of one device (after mkfs and the like), under its
+    /// canonical name. A whole drive is forgotten whole ([`Self::invalidate_drive`]):
+    /// writing over it changes what its partitions and LVs hold too; a partition
+    /// may be a PV, so what LVM said about it goes too.
     pub(crate) fn invalidate_device(&self, device: &str) {
-        self.probe_cache.remove(&device.to_string());
-        self.inspections_changed();
+        let d = crate::names::canonical_device_name(device);
+        match crate::names::parse_device(&d) {
+            Ok(DeviceName::Drive(_)) => self.invalidate_drive(&d),
+            Ok(DeviceName::Partition(..)) => {
+                self.probe_cache.remove(&d);
+                self.invalidate_lvm_on(&d);
+                self.inspections_changed();
+            }
+            _ => {
+                self.probe_cache.remove(&d);
+                self.inspections_changed();
+            }
+        }
+    }
+
+    /// Forget what LVM said, and drop the unmounted LV windows over the drive
+    /// holding `name` (a drive or a partition) or its partitions.
+    fn invalidate_lvm_on(&self, name: &str) {
+        self.lv_cache.clear();
+        self.probe_cache.remove_where(|k| {
+            parse_device(k).is_ok_and(|n| matches!(n, DeviceName::LogicalVolume(..)))
+        });
+        if let Some(host) = self.attached_drive_host(name) {
+            self.release_lv_windows_on(&host);
+        }
+    }
+
+    /// The host node of the drive holding `name` (a drive or a partition), if
+    /// that drive is attached; never attaches it (a raw drive is attached only
+    /// when a kernel device is needed).
+    pub(crate) fn attached_drive_host(&self, name: &str) -> Option<std::path::PathBuf> {
+        let idx = match parse_device(name).ok()? {
+            DeviceName::Drive(i) | DeviceName::Partition(i, _) => i,
+            DeviceName::LogicalVolume(..) => return None,
+        };
+        let st = self.read_state();
+        let att = st.drives.get(idx)?.attachment.as_ref()?;
+        Some(att.device().to_path_buf())
+    }
+
+    /// Detach the unmounted LV windows over `host` (a drive's or partition's host
+    /// node) or its partitions (`/dev/loop3`, `/dev/loop3p2`).
+    pub(crate) fn release_lv_windows_on(&self, host: &std::path::Path) {
+        let host = host.to_string_lossy().into_owned();
+        let on = |pv: &std::path::Path| {
+            let pv = pv.to_string_lossy();
+            pv.strip_prefix(host.as_str()).is_some_and(|rest| {
+                rest.is_empty()
+                    || rest
+                        .strip_prefix('p')
+                        .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+            })
+        };
+        let mounted: Vec<String> = self.mounts().iter().map(|m| m.device.clone()).collect();
+        let released = {
+            let mut windows = self.lv_windows.lock().unwrap_or_else(|e| e.into_inner());
+            let before = windows.len();
+            windows.retain(|lv, w| mounted.contains(lv) || !on(&w.pv));
+            windows.len() != before
+        };
+        if released {
+            self.record_state();
+        }
     }
 
     fn inspections_changed(&self) {
@@ -137,11 +203,17 @@ impl VMCraft {
         if let Some(hit) = self.probe_cache.get(&key) {
             return Ok(hit);
         }
-        // A miss (counted just above): probe and store under the resolved name.
+        // A miss (counted just above): probe and store, unless the device
+        // changed meanwhile. The ticket comes before the resolution: an LV
+        // resolves to a window that a change may take away.
+        let ticket = self.probe_cache.ticket(&key);
         let r = self.resolve(call, device)?;
         let node = DeviceNode::open(&r.host, true)?;
         let probed = probe(&node)?.map(CachedProbe::new);
-        self.probe_cache.insert(r.name, probed.clone());
+        if r.name == key {
+            self.probe_cache
+                .insert_if_current(ticket, key, probed.clone());
+        }
         Ok(probed)
     }
 

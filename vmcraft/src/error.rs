@@ -152,6 +152,34 @@ impl Error {
         }
     }
 
+    /// Whether the call stopped because the handle's (or its own) cancellation
+    /// token was cancelled (a copy, tar, mkfs, e2fsck or resize2fs), whichever
+    /// crate reported it: the caller's own request, not a failure.
+    ///
+    /// ```
+    /// let t = vmcraft_block::CancelToken::new();
+    /// t.cancel();
+    /// let e = vmcraft::Error::from(t.check("dd_copy", "/dev/sda", "cancelled").unwrap_err());
+    /// assert!(e.is_cancelled());
+    /// assert!(!vmcraft::Error::invalid("mkfs", "/dev/sda1", "bad").is_cancelled());
+    /// ```
+    pub fn is_cancelled(&self) -> bool {
+        // The variants are transparent (their source() skips the wrapped
+        // error), so the chain is walked from the wrapped error itself.
+        let inner: &(dyn std::error::Error + 'static) = match self {
+            Error::Archive(e) if e.kind() == vmcraft_archive::ErrorKind::Cancelled => return true,
+            Error::Call(e) => e,
+            Error::Block(e) => e,
+            Error::Nbd(e) => e,
+            Error::Part(e) => e,
+            Error::Lvm(e) => e,
+            #[cfg(feature = "augeas")]
+            Error::Aug(e) => e,
+            Error::Archive(e) => e,
+        };
+        vmcraft_block::cancel::is_cancellation(inner)
+    }
+
     /// The whole chain on one line, as the command line prints it.
     pub fn chain(&self) -> String {
         vmcraft_block::error_chain(self)

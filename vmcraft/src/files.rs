@@ -128,10 +128,28 @@ impl VMCraft {
         Ok(self.guest_root_for("ls")?.ls(directory)?)
     }
 
-    /// Every path below a directory, relative to it, sorted (`find`).
+    /// Every path below a directory, sorted (`find`), as libguestfs gives them:
+    /// each path with the directory's name, as written, cut off its front. So
+    /// `find /etc` gives `/hostname`, `/ssh`, `/ssh/sshd_config`, ... (the
+    /// separator stays), while `find /` and `find /etc/` give `etc`, `hostname`
+    /// (the written name ends with the separator).
+    ///
+    /// ```no_run
+    /// # let g = vmcraft::VMCraft::new();
+    /// for p in g.find("/etc")? {
+    ///     println!("/etc{p}");
+    /// }
+    /// # Ok::<(), vmcraft::Error>(())
+    /// ```
     #[tracing::instrument(level = "debug", skip_all)]
     pub fn find(&self, directory: &str) -> Result<Vec<String>> {
-        Ok(self.guest_root_for("find")?.find(directory)?)
+        let mut entries = self.guest_root_for("find")?.find(directory)?;
+        if !directory.ends_with('/') {
+            for e in &mut entries {
+                e.insert(0, '/');
+            }
+        }
+        Ok(entries)
     }
 
     /// Whether anything exists at the path (`exists`).

@@ -39,31 +39,25 @@ impl VMCraft {
         {
             return Ok(w.device.path().to_path_buf());
         }
-        let segs = self.with_lvm(|l| Ok(l.lv_segments(lv)?))?;
-        let seg = match segs.as_slice() {
-            [s] if s.segtype == "linear" => s.clone(),
-            [s] => {
-                return Err(Error::call(
-                    ErrorKind::Unsupported,
-                    call,
-                    lv,
+        // Only one linear run of extents on one PV can be a loop window; the
+        // reason for anything else (striped, RAID, thin, several segments, a
+        // missing PV) is said by vmcraft-lvm, as the refusal of this call.
+        let seg = match self.with_lvm(|l| Ok(l.lv_linear_segment(lv)?)) {
+            Ok(seg) => seg,
+            Err(Error::Lvm(e)) if e.kind() == vmcraft_lvm::ErrorKind::Unsupported => {
+                // With device-mapper loaded, the way to such an LV is activation.
+                let message = if vmcraft_lvm::device_mapper_available() {
                     format!(
-                        "a {} LV needs device-mapper, which this host does not have",
-                        s.segtype
-                    ),
-                ));
+                        "the LV is not active in this session and cannot be reached without \
+                         activation ({}); activate its volume group first (vg_activate)",
+                        e.message()
+                    )
+                } else {
+                    e.message().to_string()
+                };
+                return Err(Error::call(ErrorKind::Unsupported, call, lv, message));
             }
-            many => {
-                return Err(Error::call(
-                    ErrorKind::Unsupported,
-                    call,
-                    lv,
-                    format!(
-                        "the LV has {} segments; without device-mapper only single-segment linear LVs can be reached",
-                        many.len()
-                    ),
-                ));
-            }
+            Err(e) => return Err(e),
         };
         // The window goes over a device of this session and nothing else: lvm2
         // sees only the session's devices, but a PV it reports by another name
@@ -151,6 +145,104 @@ impl VMCraft {
             tracing::debug!(lv, device = %d.node().display(), "LV active in this session");
         }
         Ok(dev.map(|d| d.node()))
+    }
+
+    /// Whether a device-mapper device sits on one of the session's drives or
+    /// partitions (sysfs `holders`).
+    pub(crate) fn dm_holds_session_devices(&self) -> bool {
+        let sys = &self.config.sysfs_root;
+        self.session_nodes().iter().any(|node| {
+            let Some(name) = std::fs::canonicalize(node)
+                .ok()
+                .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+            else {
+                return false;
+            };
+            std::fs::read_dir(sys.join("class/block").join(name).join("holders")).is_ok_and(|d| {
+                d.flatten()
+                    .any(|h| h.file_name().to_string_lossy().starts_with("dm-"))
+            })
+        })
+    }
+
+    /// Stop the md arrays built only on the session's drives and partitions.
+    /// The host's udev assembles md members as they appear (mdadm's incremental
+    /// assembly rule), so attaching a guest with a RAID member can start an
+    /// array on the session's disks that nothing of the session made; it would
+    /// keep them from being detached. An array with a member elsewhere is the
+    /// host's and is left alone. Best effort: a failure is logged.
+    pub(crate) fn stop_md_on_session_devices(&self) {
+        // Stopping an array sends its members' events again, and udev may
+        // assemble it once more: wait for udev and look again, a few times.
+        for _ in 0..5 {
+            if !self.stop_md_pass() {
+                return;
+            }
+            self.settle_udev();
+        }
+        tracing::warn!("md arrays on this session's disks keep being assembled by the host");
+    }
+
+    /// Wait until udev has handled the events so far (where udev runs and the
+    /// session has kernel devices), so that what its rules do with the drives
+    /// (lvm2's event activation, mdadm's incremental assembly) is visible in
+    /// sysfs before shutdown looks for it.
+    pub(crate) fn settle_udev(&self) {
+        if !std::path::Path::new("/run/udev/control").exists() || self.session_nodes().is_empty() {
+            return;
+        }
+        let settle = vmcraft_block::Command::new("udevadm").arg("settle");
+        if let Err(e) = self.runner().run(&settle) {
+            tracing::warn!(error = %vmcraft_block::error_chain(&e), "udevadm settle failed");
+        }
+    }
+
+    /// One pass of [`Self::stop_md_on_session_devices`]: whether it found an
+    /// array to stop.
+    fn stop_md_pass(&self) -> bool {
+        let mut found = false;
+        let sys = &self.config.sysfs_root;
+        let kernel = |node: &Path| {
+            std::fs::canonicalize(node)
+                .ok()
+                .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+        };
+        let entries = |dir: PathBuf| -> Vec<String> {
+            std::fs::read_dir(dir)
+                .map(|d| {
+                    d.flatten()
+                        .map(|e| e.file_name().to_string_lossy().into_owned())
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        let ours: Vec<String> = self
+            .session_nodes()
+            .iter()
+            .filter_map(|n| kernel(n))
+            .collect();
+        let mut arrays: Vec<String> = ours
+            .iter()
+            .flat_map(|k| entries(sys.join("class/block").join(k).join("holders")))
+            .filter(|h| h.starts_with("md"))
+            .collect();
+        arrays.sort();
+        arrays.dedup();
+        for md in arrays {
+            let slaves = entries(sys.join("block").join(&md).join("slaves"));
+            if slaves.is_empty() || !slaves.iter().all(|s| ours.contains(s)) {
+                tracing::warn!(array = %md, ?slaves, "an md array holds a drive of this session but is not built on it alone; leaving it");
+                continue;
+            }
+            found = true;
+            let node = format!("/dev/{md}");
+            tracing::info!(array = %node, ?slaves, "stopping an md array the host assembled on this session's disks");
+            let cmd = vmcraft_block::Command::new("mdadm").args(["--stop", &node]);
+            if let Err(e) = self.runner().run(&cmd) {
+                tracing::warn!(array = %node, error = %vmcraft_block::error_chain(&e), "stopping the md array failed");
+            }
+        }
+        found
     }
 
     /// Release the loop devices of LVs that are not mounted (after LVM changes and

@@ -252,18 +252,18 @@ impl VMCraft {
                 "the device is mounted",
             ));
         }
-        let cmd = mkfs_command(fstype, &dev.name, &dev.host, opts)?;
+        // The handle's token stops a long mkfs (SIGTERM to its process group).
+        let cmd = mkfs_command(fstype, &dev.name, &dev.host, opts)?.cancel_on(&self.cancel_token());
         self.progress("mkfs", 0, 1);
         let result = self.runner().run(&cmd);
         self.invalidate_device(&dev.name);
         result.map_err(|e| {
-            Error::call_with_source(
-                ErrorKind::Crate,
-                "mkfs",
-                &dev.name,
-                format!("mkfs.{fstype} failed"),
-                e,
-            )
+            let message = if e.kind() == vmcraft_block::ErrorKind::Cancelled {
+                format!("mkfs.{fstype} was cancelled; the device holds an incomplete filesystem")
+            } else {
+                format!("mkfs.{fstype} failed")
+            };
+            Error::call_with_source(ErrorKind::Crate, "mkfs", &dev.name, message, e)
         })?;
         self.progress("mkfs", 1, 1);
         Ok(())
@@ -299,7 +299,9 @@ impl VMCraft {
     pub fn resize2fs(&self, device: &str) -> Result<()> {
         const CALL: &str = "resize2fs";
         let dev = self.unmounted_writable(CALL, device)?;
-        let cmd = Command::new("resize2fs").arg(&dev.host);
+        let cmd = Command::new("resize2fs")
+            .arg(&dev.host)
+            .cancel_on(&self.cancel_token());
         let out = self.runner().execute(&cmd);
         self.invalidate_device(&dev.name);
         let out = out?;
@@ -356,7 +358,7 @@ impl VMCraft {
     fn run_e2fsck(&self, call: &str, device: &str, opts: E2fsckOptions) -> Result<()> {
         let cmd = e2fsck_command(call, device, opts)?;
         let dev = self.unmounted_writable(call, device)?;
-        let cmd = cmd.arg(&dev.host);
+        let cmd = cmd.arg(&dev.host).cancel_on(&self.cancel_token());
         let out = self.runner().execute(&cmd);
         self.invalidate_device(&dev.name);
         let out = out?;
@@ -405,7 +407,11 @@ impl VMCraft {
     #[tracing::instrument(level = "debug", skip_all)]
     pub fn xfs_growfs(&self, mountpoint: &str) -> Result<()> {
         let host = self.mountpoint_host_path(mountpoint)?;
-        self.runner().run(&Command::new("xfs_growfs").arg(&host))?;
+        self.runner().run(
+            &Command::new("xfs_growfs")
+                .arg(&host)
+                .cancel_on(&self.cancel_token()),
+        )?;
         Ok(())
     }
 }

@@ -1,6 +1,6 @@
 //! In-process filesystem probing: what `blkid -p` reports for the filesystems and
 //! containers VMCraft meets (ext2/3/4, xfs, btrfs, vfat, ntfs, swap, LVM PVs, LUKS,
-//! iso9660, squashfs), read straight from the superblocks with no process spawn.
+//! md RAID members, iso9660, squashfs), read straight from the superblocks with no process spawn.
 //!
 //! Types, UUIDs and labels are formatted as libblkid formats them, so results compare
 //! line for line with `blkid -p` (the tests use it as the oracle).
@@ -84,7 +84,10 @@ pub fn probe(dev: &dyn BlockDevice) -> vmcraft_block::Result<Option<Probe>> {
     let size = dev.size()?;
     let mut buf = vec![0u8; PROBE_LEN.min(size) as usize];
     dev.read_at(&mut buf, 0)?;
-    let probers: [Prober; 10] = [
+    let probers: [Prober; 11] = [
+        // RAID members first, as libblkid: a member whose superblock is at its
+        // end (md 0.90, 1.0) starts with the filesystem of the array.
+        md_raid,
         |b, _| luks(b),
         |b, _| lvm2(b),
         |b, _| xfs(b),
@@ -351,6 +354,63 @@ fn luks(b: &[u8]) -> Option<Probe> {
     })
 }
 
+/// The md superblock magic (little-endian on disk for 1.x; 0.90 is host-endian).
+const MD_MAGIC: u32 = 0xa92b_4efc;
+
+/// An md RAID member (`linux_raid_member`, USAGE `raid`): a 1.x superblock at
+/// 4 KiB (1.2), at the start (1.1) or 8 KiB before the end rounded down to
+/// 4 KiB (1.0), whose `super_offset` names the sector it was found at; or a 0.90
+/// superblock in the last 64 KiB-aligned 64 KiB. UUID is the array's, LABEL its
+/// name (1.x), as `blkid -p` reports them.
+fn md_raid(b: &[u8], dev: &dyn BlockDevice) -> Option<Probe> {
+    let size = dev.size().ok()?;
+    let at_end = |off: u64| -> Option<Vec<u8>> {
+        let mut sb = vec![0u8; 256];
+        dev.read_at(&mut sb, off).ok()?;
+        Some(sb)
+    };
+    let v1 = |sb: &[u8], off: u64| -> Option<Probe> {
+        if le32(sb, 0)? != MD_MAGIC || le32(sb, 4)? != 1 || le64(sb, 144)? != off / 512 {
+            return None;
+        }
+        Some(Probe {
+            fstype: "linux_raid_member".into(),
+            usage: "raid".into(),
+            uuid: uuid_string(&get::<16>(sb, 16)?),
+            label: label_field(sb.get(32..64)?),
+            block_size: None,
+        })
+    };
+    for off in [4096u64, 0] {
+        if let Some(p) = b.get(off as usize..).and_then(|sb| v1(sb, off)) {
+            return Some(p);
+        }
+    }
+    if size >= 3 * 4096 {
+        let off = (size - 8192) & !4095;
+        if let Some(p) = at_end(off).and_then(|sb| v1(&sb, off)) {
+            return Some(p);
+        }
+    }
+    if size >= 0x20000 {
+        let off = (size & !0xffff) - 0x10000;
+        let sb = at_end(off)?;
+        let magic = le32(&sb, 0)?;
+        if (magic == MD_MAGIC || magic.swap_bytes() == MD_MAGIC) && le32(&sb, 4)? == 0 {
+            let mut u = [0u8; 16];
+            u[..4].copy_from_slice(sb.get(20..24)?);
+            u[4..].copy_from_slice(sb.get(52..64)?);
+            return Some(Probe {
+                fstype: "linux_raid_member".into(),
+                usage: "raid".into(),
+                uuid: uuid_string(&u),
+                ..Default::default()
+            });
+        }
+    }
+    None
+}
+
 fn iso9660(b: &[u8]) -> Option<Probe> {
     if b.get(0x8001..0x8006)? != b"CD001" {
         return None;
@@ -401,6 +461,69 @@ mod tests {
             ("ext4", "rootfs", "filesystem")
         );
         assert_eq!(p.uuid, "00000000-0000-0000-0000-000000000000");
+    }
+
+    /// An md 1.x superblock for a device at `off` (sector `off / 512`).
+    fn md1(off: u64) -> Vec<u8> {
+        let mut sb = vec![0u8; 256];
+        sb[0..4].copy_from_slice(&MD_MAGIC.to_le_bytes());
+        sb[4..8].copy_from_slice(&1u32.to_le_bytes());
+        sb[16..32].copy_from_slice(&[
+            0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88, 0x99, 0xaa, 0xbb, 0xcc, 0xdd, 0xee,
+            0xff, 0x01,
+        ]);
+        sb[32..41].copy_from_slice(b"host:root");
+        sb[144..152].copy_from_slice(&(off / 512).to_le_bytes());
+        sb
+    }
+
+    #[test]
+    fn md_members_are_found_where_each_superblock_version_puts_it() {
+        let ext4 = [(1024 + 0x38, &[0x53u8, 0xEF][..])];
+        let want = (
+            "linux_raid_member",
+            "raid",
+            "11223344-5566-7788-99aa-bbccddeeff01",
+            "host:root",
+        );
+        let got = |d: &MemoryDisk| {
+            let p = probe(d).unwrap().unwrap();
+            (p.fstype, p.usage, p.uuid, p.label)
+        };
+        let as_owned = |w: (&str, &str, &str, &str)| {
+            (
+                w.0.to_string(),
+                w.1.to_string(),
+                w.2.to_string(),
+                w.3.to_string(),
+            )
+        };
+        // 1.2 at 4 KiB, 1.1 at 0.
+        assert_eq!(got(&disk_with(&[(4096, &md1(4096))])), as_owned(want));
+        assert_eq!(got(&disk_with(&[(0, &md1(0))])), as_owned(want));
+        // 1.0 at the end, over the array's ext4 at the start: the member wins.
+        let end = ((1u64 << 20) - 8192) & !4095;
+        let mut w = ext4.to_vec();
+        let sb = md1(end);
+        w.push((end, &sb));
+        assert_eq!(got(&disk_with(&w)), as_owned(want));
+        // A superblock whose super_offset names another place is not one here.
+        assert_eq!(probe(&disk_with(&[(4096, &md1(0))])).unwrap(), None);
+        // 0.90 in the last 64 KiB.
+        let mut sb = vec![0u8; 64];
+        sb[0..4].copy_from_slice(&MD_MAGIC.to_le_bytes());
+        sb[20..24].copy_from_slice(&[1, 2, 3, 4]);
+        sb[52..64].copy_from_slice(&[5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16]);
+        let p = probe(&disk_with(&[
+            (1024 + 0x38, &[0x53, 0xEF]),
+            ((1 << 20) - 0x10000, &sb),
+        ]))
+        .unwrap()
+        .unwrap();
+        assert_eq!(
+            (p.fstype.as_str(), p.uuid.as_str()),
+            ("linux_raid_member", "01020304-0506-0708-090a-0b0c0d0e0f10")
+        );
     }
 
     #[test]

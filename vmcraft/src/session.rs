@@ -460,7 +460,9 @@ impl VMCraft {
     }
 
     /// Shut down: unmount everything (deepest first), close Augeas and LVM (which
-    /// deactivates what the session activated), detach every drive, stop daemons,
+    /// deactivates what the session activated, and LVs the host's udev activated
+    /// on its drives), stop md arrays the host's udev assembled on its drives
+    /// alone, detach every drive, stop daemons,
     /// and remove the private directories. Everything is attempted; the first
     /// failure is returned. A directory with something still mounted under it is
     /// never removed (guest data is never deleted).
@@ -483,7 +485,16 @@ impl VMCraft {
             }
         }
         self.release_lv_windows();
+        self.settle_udev();
+        // The host's udev may have activated the guest's VGs as the drives
+        // appeared (lvm2's event activation), with no LVM call of this session:
+        // an LVM session is made so that closing it deactivates them, or the
+        // drives could not be detached.
+        if lock(&self.lvm).is_none() && self.dm_holds_session_devices() {
+            keep(self.with_lvm(|_| Ok(())));
+        }
         drop(lock(&self.lvm).take());
+        self.stop_md_on_session_devices();
         // A drive under a filesystem that would not unmount stays attached: pulling
         // the device from under a mount loses what it has not written yet. A later
         // shutdown (or drop) tries again.

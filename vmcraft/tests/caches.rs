@@ -114,6 +114,56 @@ fn no_stale_read_after_any_changing_call() {
 }
 
 #[test]
+fn every_alias_whole_drive_writes_and_table_edits_invalidate_what_they_change() {
+    if !require_root("attaching images") || !vmcraft_block::testing::require_tool("lvm") {
+        return;
+    }
+    let env = TestEnv::new("cache-alias");
+    // A clock that never moves: only invalidation can refresh an entry.
+    let g = session(&env, Arc::new(ManualClock::new()));
+
+    // Table edits through libguestfs's other spellings of the drive.
+    assert!(g.list_partitions().unwrap().is_empty());
+    g.part_init("/dev/vda", "gpt").unwrap();
+    g.part_add("/dev/vda", "p", 2048, 65_535).unwrap();
+    assert_eq!(g.list_partitions().unwrap(), ["/dev/sda1"]);
+    g.part_add("/dev/hda", "p", 65_536, -34).unwrap();
+    assert_eq!(g.list_partitions().unwrap(), ["/dev/sda1", "/dev/sda2"]);
+    assert_eq!(g.vfs_type("/dev/sda1").unwrap(), "");
+    g.mkfs("ext4", "/dev/xvda1", &MkfsOptions::default())
+        .unwrap();
+    assert_eq!(g.vfs_type("/dev/sda1").unwrap(), "ext4");
+
+    // An LV on the second partition, probed (and so cached).
+    g.pvcreate(&["/dev/sda2"]).unwrap();
+    g.vgcreate("cachevg", &["/dev/sda2"]).unwrap();
+    g.lvcreate("lv", "cachevg", 8).unwrap();
+    g.mkfs("ext4", "/dev/cachevg/lv", &MkfsOptions::default())
+        .unwrap();
+    assert_eq!(g.vfs_type("/dev/cachevg/lv").unwrap(), "ext4");
+    assert_eq!(g.lvs().unwrap(), ["/dev/cachevg/lv"]);
+    // Deleting the PV's partition takes the LV away: no stale probe, list or
+    // window of it is served.
+    g.part_del("/dev/vda", 2).unwrap();
+    assert!(
+        g.vfs_type("/dev/cachevg/lv").is_err(),
+        "the LV's probe outlived its partition"
+    );
+    assert!(g.lvs().unwrap().is_empty());
+
+    // mkfs over the whole partitioned drive: the partitions' probes go too.
+    g.mkfs("ext2", "/dev/vda", &MkfsOptions::default()).unwrap();
+    assert_eq!(g.vfs_type("/dev/sda").unwrap(), "ext2");
+    assert_ne!(
+        g.vfs_type("/dev/sda1").unwrap_or_default(),
+        "ext4",
+        "a stale probe of a partition overwritten through its drive"
+    );
+    g.shutdown().unwrap();
+    assert!(leaks(env.tag()).is_empty());
+}
+
+#[test]
 fn changes_behind_our_back_show_after_the_ttl_or_invalidation() {
     if !require_root("attaching images") {
         return;

@@ -3,66 +3,24 @@
 //! returns a `Cancelled` error (no panic), what it wrote before is intact (the
 //! copy's prefix, the extracted entries, no placeholder, the filesystem clean),
 //! the session shuts down normally and leaves nothing behind; a call's own token
-//! takes precedence over the handle's.
+//! takes precedence over the handle's; mkfs, e2fsck and resize2fs see the
+//! handle's token too (a cancelled one keeps the tool from starting; a running
+//! tool's group is stopped, as vmcraft-block's command tests show).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::mpsc::{Receiver, Sender, channel};
-use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
+use std::sync::Arc;
 
 use vmcraft::{Config, Error, MkfsOptions, VMCraft};
 use vmcraft_archive::{TarInOptions, TarOutOptions};
-use vmcraft_block::testing::{TestEnv, leaks, require_root, require_tool};
+use vmcraft_block::testing::{RemoteCancel, TestEnv, leaks, require_root, require_tool};
 use vmcraft_block::{CancelToken, CopyOptions};
-
-/// A thread that cancels a token when asked; [`RemoteCancel::fire`] returns
-/// once it has, so a call that fires it from its progress callback is
-/// cancelled at a known point, with no timing involved.
-struct RemoteCancel {
-    token: CancelToken,
-    ask: Mutex<Option<(Sender<()>, Receiver<()>)>>,
-    thread: Mutex<Option<JoinHandle<()>>>,
-}
-
-impl RemoteCancel {
-    fn new(token: CancelToken) -> Arc<Self> {
-        let (go, go_rx) = channel::<()>();
-        let (done_tx, done) = channel::<()>();
-        let remote = token.clone();
-        let thread = std::thread::spawn(move || {
-            if go_rx.recv().is_ok() {
-                remote.cancel();
-                done_tx.send(()).unwrap();
-            }
-        });
-        Arc::new(RemoteCancel {
-            token,
-            ask: Mutex::new(Some((go, done))),
-            thread: Mutex::new(Some(thread)),
-        })
-    }
-
-    fn fire(&self) {
-        if let Some((go, done)) = self.ask.lock().unwrap().take() {
-            go.send(()).unwrap();
-            done.recv().unwrap();
-        }
-    }
-
-    fn join(&self) {
-        self.ask.lock().unwrap().take();
-        if let Some(t) = self.thread.lock().unwrap().take() {
-            t.join().unwrap();
-        }
-    }
-}
 
 /// A handle whose token another thread cancels once a progress report of
 /// `call` reaches `at`.
 fn handle(call: &'static str, at: u64) -> (VMCraft, Arc<RemoteCancel>) {
     let token = CancelToken::new();
-    let remote = RemoteCancel::new(token.clone());
+    let remote = RemoteCancel::with_token(token.clone());
     let r = Arc::clone(&remote);
     let config = Config::builder()
         .cancel_token(token)
@@ -84,7 +42,7 @@ fn expect_cancelled<T: std::fmt::Debug>(
         .expect("a cancelled call must not panic");
     remote.join();
     assert!(
-        remote.token.is_cancelled(),
+        remote.token().is_cancelled(),
         "the call never reached the point"
     );
     let e = r.expect_err("a cancelled call must fail");
@@ -248,6 +206,50 @@ fn tar_in_cancelled_through_the_handle_token() {
     let out = env.path().join("out.tar");
     assert!(g.tar_out("/t", &out, TarOutOptions::default()).is_err());
     assert!(!out.exists());
+    g.shutdown().unwrap();
+    assert!(leaks(env.tag()).is_empty(), "{:?}", leaks(env.tag()));
+    e2fsck_clean(&img);
+}
+
+#[test]
+fn mkfs_e2fsck_and_resize2fs_observe_the_handle_token() {
+    if !require_root("attaching images") || !require_tool("mkfs.ext4") {
+        return;
+    }
+    let env = TestEnv::new("cancel-handle-mkfs");
+    let img = env.sparse_image("fs.img", 64 << 20);
+    let token = CancelToken::new();
+    let g = VMCraft::with_config(Config::builder().cancel_token(token.clone()).build());
+    g.add_drive(&img).unwrap();
+    g.launch().unwrap();
+    g.mkfs("ext4", "/dev/sda", &MkfsOptions::default()).unwrap();
+    g.mount("/dev/sda", "/").unwrap();
+    g.write("/kept", b"written before\n").unwrap();
+    g.umount("/").unwrap();
+    // Cancelled (as the command line's signal thread does), the long tools fail
+    // with a cancellation, without starting: the filesystem is untouched.
+    token.cancel();
+    let e = g
+        .mkfs("xfs", "/dev/sda", &MkfsOptions::default())
+        .unwrap_err();
+    assert!(e.is_cancelled(), "{e:?}");
+    assert!(
+        e.chain()
+            .contains("mkfs.xfs was cancelled; the device holds an incomplete filesystem"),
+        "{}",
+        e.chain()
+    );
+    for e in [
+        g.e2fsck_f("/dev/sda").unwrap_err(),
+        g.resize2fs("/dev/sda").unwrap_err(),
+    ] {
+        assert!(e.is_cancelled(), "{e:?}");
+        assert!(e.chain().contains("was cancelled"), "{}", e.chain());
+    }
+    // Other calls still work, and the session shuts down normally.
+    g.mount("/dev/sda", "/").unwrap();
+    assert_eq!(g.cat("/kept").unwrap(), "written before\n");
+    g.umount("/").unwrap();
     g.shutdown().unwrap();
     assert!(leaks(env.tag()).is_empty(), "{:?}", leaks(env.tag()));
     e2fsck_clean(&img);

@@ -1,8 +1,8 @@
-//! Ctrl-C during a long call of the binary, on real images: SIGINT while
+//! Ctrl-C (or `kill`) during a long call of the binary, on real images: SIGINT while
 //! `copy-device-to-device` writes into a qcow2 (through qemu-storage-daemon) or
 //! `tar-in` extracts a large archive into ext4 cancels the call (no panic, no
-//! "thread panicked"), the session shuts down normally and the binary exits
-//! 130. Nothing is left behind (loop devices, mounts, daemons, the session
+//! "thread panicked"), the call's own error is printed, the session shuts down
+//! normally and the binary exits 130 (143 for SIGTERM during the tar-in). Nothing is left behind (loop devices, mounts, daemons, the session
 //! directory); the qcow2 passes `qemu-img check` and holds exactly a prefix of
 //! the source; the ext4 passes `e2fsck -fn` and holds the archive's delayed
 //! symlink (no placeholder) and its directory metadata.
@@ -35,13 +35,14 @@ fn rchar(child: &Child) -> u64 {
 }
 
 /// Start `vmcraft ARGS` with `script` on its standard input (kept open), wait
-/// until it has read `threshold` bytes, send SIGINT, and return the exit status,
+/// until it has read `threshold` bytes, send `sig`, and return the exit status,
 /// standard output and standard error.
 fn interrupt_after_reading(
     env: &TestEnv,
     args: &[&str],
     script: &str,
     threshold: u64,
+    sig: Signal,
 ) -> (Option<i32>, String, String) {
     let mut child = command(env, args)
         .stdin(Stdio::piped())
@@ -74,18 +75,36 @@ fn interrupt_after_reading(
         }
         std::thread::sleep(std::time::Duration::from_millis(5));
     }
-    kill(Pid::from_raw(child.id() as i32), Signal::SIGINT).unwrap();
+    kill(Pid::from_raw(child.id() as i32), sig).unwrap();
     let status = child.wait().unwrap();
     drop(stdin);
     (status.code(), out.join().unwrap(), err.join().unwrap())
 }
 
 #[track_caller]
-fn assert_interrupted_cleanly(env: &TestEnv, code: Option<i32>, stdout: &str, stderr: &str) {
-    assert_eq!(code, Some(130), "stdout:\n{stdout}\nstderr:\n{stderr}");
+fn assert_interrupted_cleanly(
+    env: &TestEnv,
+    sig: Signal,
+    code: Option<i32>,
+    stdout: &str,
+    stderr: &str,
+) {
+    assert_eq!(
+        code,
+        Some(128 + sig as i32),
+        "stdout:\n{stdout}\nstderr:\n{stderr}"
+    );
     assert!(
-        stderr.contains("interrupted by SIGINT: cancelling the running command"),
+        stderr.contains(&format!(
+            "interrupted by {}: cancelling the running command",
+            sig.as_str()
+        )),
         "{stderr}"
+    );
+    // The call returned its own error, printed before the shutdown.
+    assert!(
+        stderr.contains("vmcraft: error: ") && stderr.contains("cancelled after"),
+        "the cancelled call's error is reported:\n{stderr}"
     );
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert!(!stderr.contains("internal error"), "{stderr}");
@@ -149,6 +168,7 @@ fn sigint_cancels_a_copy_into_a_qcow2() {
     {
         return;
     }
+    let sig = Signal::SIGINT;
     let env = TestEnv::new("cli-cancel-copy");
     let size: u64 = 2 << 30;
     let src = dotted(&env, "src.img", size);
@@ -176,8 +196,9 @@ fn sigint_cancels_a_copy_into_a_qcow2() {
         ],
         "run\ncopy-device-to-device /dev/sda /dev/sdb\necho finished\n",
         256 << 20,
+        sig,
     );
-    assert_interrupted_cleanly(&env, code, &stdout, &stderr);
+    assert_interrupted_cleanly(&env, sig, code, &stdout, &stderr);
     // The daemon was stopped cleanly: the qcow2 is consistent.
     tool("qemu-img", &["check", "-q", dest.to_str().unwrap()]);
     // It holds the source's first bytes (at least what had been read when the
@@ -240,10 +261,19 @@ fn tarball(env: &TestEnv) -> PathBuf {
 
 #[test]
 fn sigint_cancels_a_tar_in_into_ext4() {
+    tar_in_interrupted(Signal::SIGINT);
+}
+
+#[test]
+fn sigterm_cancels_a_tar_in_into_ext4() {
+    tar_in_interrupted(Signal::SIGTERM);
+}
+
+fn tar_in_interrupted(sig: Signal) {
     if !require_root("attaching images") || !require_tool("tar") || !require_tool("e2fsck") {
         return;
     }
-    let env = TestEnv::new("cli-cancel-tar");
+    let env = TestEnv::new(&format!("cli-cancel-tar-{}", sig as i32));
     let tar = tarball(&env);
     let img = env.path().join("fs.img");
     run(
@@ -261,8 +291,9 @@ fn sigint_cancels_a_tar_in_into_ext4() {
             tar.display()
         ),
         64 << 20,
+        sig,
     );
-    assert_interrupted_cleanly(&env, code, &stdout, &stderr);
+    assert_interrupted_cleanly(&env, sig, code, &stdout, &stderr);
     let fs = cli_support::extract_partition(&env, &img, 1);
     e2fsck_clean(&fs);
     let stat = |p: &str| {

@@ -63,7 +63,7 @@ mounts
          true\nfalse\ntrue\nfalse\n\
          app\n\
          app/conf\ntrue\n\
-         app\napp/conf\nlink\nmoved\n\
+         /app\n/app/conf\n/link\n/moved\n\
          {}\n{}\n\
          ext4\ndata\n\
          /dev/sda1\n/dev/sda1: /\n\
@@ -342,7 +342,9 @@ fn mount_all_parallel_and_session_queries() {
             ":",
             "umount-all",
             ":",
-            "mount-all-parallel",
+            // A mount fails: the command fails after printing (`-` lets the
+            // script go on, as in guestfish).
+            "-mount-all-parallel",
             "/boot:/dev/sda1 /:/dev/sda2 /boot/x:/dev/sda9",
             "readonly:true",
             ":",
@@ -369,6 +371,53 @@ fn mount_all_parallel_and_session_queries() {
         lines[7].starts_with("/dev/loop") && lines[7].ends_with("p1"),
         "{out}"
     );
+    assert_eq!(
+        o.stderr,
+        "vmcraft: error: mount-all-parallel: 1 of 3 mounts failed\n"
+    );
+    // Without `-`, the failed mount ends the run with status 1, after the
+    // results were printed; with every mount working it succeeds.
+    let o = run(
+        &env,
+        &[
+            "-a",
+            path,
+            "run",
+            ":",
+            "mount-all-parallel",
+            "/:/dev/sda2 /boot/x:/dev/sda9",
+            ":",
+            "echo",
+            "not reached",
+        ],
+        "",
+    );
+    assert_eq!(
+        o.failed(),
+        "vmcraft: error: mount-all-parallel: 1 of 2 mounts failed\n"
+    );
+    assert!(
+        o.stdout.starts_with("/: /dev/sda2 (normal)\n"),
+        "{}",
+        o.stdout
+    );
+    assert!(!o.stdout.contains("not reached"), "{}", o.stdout);
+    let o = run(
+        &env,
+        &[
+            "-a",
+            path,
+            "run",
+            ":",
+            "mount-all-parallel",
+            "/:/dev/sda2",
+            ":",
+            "echo",
+            "reached",
+        ],
+        "",
+    );
+    assert_eq!(o.ok(), "/: /dev/sda2 (normal)\nreached\n");
     let o = run(
         &env,
         &["-a", path, "run", ":", "mount-all-parallel", "/boot"],
@@ -378,4 +427,45 @@ fn mount_all_parallel_and_session_queries() {
         o.failed(),
         "vmcraft: error: mount-all-parallel: mounts: '/boot' is not MOUNTPOINT:DEVICE\n"
     );
+}
+
+#[test]
+fn cat_prints_bytes_that_are_not_utf8_up_to_the_first_nul() {
+    if !require_root("attaching images") {
+        return;
+    }
+    let env = TestEnv::new("cli-cat-bytes");
+    let img = env.path().join("fs.img");
+    let host = env.path().join("bin.dat");
+    std::fs::write(&host, b"\xff\xfeab\ncd\x00never").unwrap();
+    let text = env.path().join("text.txt");
+    std::fs::write(&text, "plain\n").unwrap();
+    let o = command(
+        &env,
+        &[
+            "-N",
+            &format!("{}=fs:ext4:32M", img.display()),
+            "-m",
+            "/dev/sda1",
+            "upload",
+            host.to_str().unwrap(),
+            "/b",
+            ":",
+            "upload",
+            text.to_str().unwrap(),
+            "/t",
+            ":",
+            "cat",
+            "/b",
+            ":",
+            "cat",
+            "/t",
+        ],
+    )
+    .output()
+    .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    // guestfish's cat is a C string printed with a newline: the bytes as they
+    // are, cut at the NUL; a text file as it is.
+    assert_eq!(o.stdout, b"\xff\xfeab\ncd\nplain\n\n");
 }

@@ -86,7 +86,7 @@ fn inspect_and_mount_a_qcow2_guest() {
             "cat",
             "/boot/efi/EFI/debian/grub.cfg",
             ":",
-            "run",
+            "-run",
         ],
         "",
     );
@@ -97,7 +97,12 @@ fn inspect_and_mount_a_qcow2_guest() {
          /dev/sda2: /\n/dev/sda1: /boot/efi\n\
          # grub\n\n"
     );
-    assert_eq!(o.stderr, "");
+    // -i launched the session: a second launch is an error, as in guestfish
+    // (`-run` lets the script go on).
+    assert_eq!(
+        o.stderr,
+        "vmcraft: error: launch: the handle is already launched\n"
+    );
     // The same with --json: one document per command.
     let o = run(
         &env,

@@ -52,7 +52,7 @@ tar-out /srv/etc small.tar \"excludes:app link\"
     let o = script(&env, &["-a", img.to_str().unwrap()], text);
     assert_eq!(
         o.ok(),
-        "etc\netc/app\netc/app/conf\netc/hostname\netc/link\n"
+        "/etc\n/etc/app\n/etc/app/conf\n/etc/hostname\n/etc/link\n"
     );
 
     let list = |args: &[&str]| {
@@ -88,6 +88,55 @@ tar-out /srv/etc small.tar \"excludes:app link\"
     let fs = extract_partition(&env, &img, 1);
     e2fsck_clean(&fs);
     assert_eq!(debugfs_cat(&fs, "/srv/etc/hostname"), "demo\n");
+}
+
+/// guestfish's tar-out (GNU tar underneath) stores FIFOs and device nodes:
+/// so does ours, by default, on a real ext4 guest, read back by GNU tar.
+#[test]
+fn tar_out_stores_fifos_and_device_nodes() {
+    if !require_root("attaching images and mknod") || !require_tool("tar") {
+        return;
+    }
+    let env = TestEnv::new("cli-tarnodes");
+    let src = host_tree(&env);
+    tool("mkfifo", &[src.join("etc/initctl").to_str().unwrap()]);
+    tool(
+        "mknod",
+        &[src.join("etc/null").to_str().unwrap(), "c", "1", "3"],
+    );
+    tool(
+        "mknod",
+        &[src.join("etc/loop0").to_str().unwrap(), "b", "7", "0"],
+    );
+    let p = |n: &str| env.path().join(n).to_str().unwrap().to_string();
+    tool(
+        "tar",
+        &["-C", src.to_str().unwrap(), "-cf", &p("in.tar"), "."],
+    );
+    let img = env.path().join("n.img");
+    run(&env, &["-N", &format!("{}=fs:ext4:32M", img.display())], "").ok();
+    let text = "\
+run
+mount /dev/sda1 /
+tar-in in.tar /
+tar-out /etc out.tar
+";
+    script(&env, &["-a", img.to_str().unwrap()], text).ok();
+    let list = tool("tar", &["-tvf", &p("out.tar")]);
+    for (kind, numbers, name) in [
+        ("prw-r--r--", "0", "./initctl"),
+        ("crw-r--r--", "1,3", "./null"),
+        ("brw-r--r--", "7,0", "./loop0"),
+    ] {
+        assert!(
+            list.lines().any(|l| {
+                let f: Vec<&str> = l.split_whitespace().collect();
+                f.first() == Some(&kind) && f.get(2) == Some(&numbers) && f.last() == Some(&name)
+            }),
+            "{kind} {numbers} {name} not in\n{list}"
+        );
+    }
+    cli_support::assert_no_session_left(&env);
 }
 
 #[test]

@@ -8,19 +8,51 @@ use crate::session::VMCraft;
 
 impl VMCraft {
     /// Size in bytes (`blockdev_getsize64`).
+    ///
+    /// An LV that cannot be reached as a block device here (striped, RAID or
+    /// thin without device-mapper) is answered from LVM's metadata: the sum of
+    /// its segments' lengths.
     #[tracing::instrument(level = "debug", skip_all)]
     pub fn blockdev_getsize64(&self, device: &str) -> Result<u64> {
-        Ok(vmcraft_block::blockdev_getsize64(
-            self.resolve("blockdev_getsize64", device)?.host,
-        )?)
+        self.device_size("blockdev_getsize64", device)
     }
 
-    /// Size in 512-byte sectors (`blockdev_getsz`).
+    /// The size of `device`; from LVM's metadata for an LV that cannot be
+    /// reached as a block device.
+    fn device_size(&self, call: &str, device: &str) -> Result<u64> {
+        match self.resolve(call, device) {
+            Ok(r) => Ok(vmcraft_block::blockdev_getsize64(r.host)?),
+            Err(e)
+                if e.kind() == ErrorKind::Unsupported
+                    && matches!(
+                        crate::names::parse_device(device),
+                        Ok(crate::names::DeviceName::LogicalVolume(..))
+                    ) =>
+            {
+                let lv = crate::names::canonical_device_name(device);
+                let segments = self.with_lvm(|l| Ok(l.lv_segments(&lv)?))?;
+                segments
+                    .iter()
+                    .try_fold(0u64, |sum, s| sum.checked_add(s.length))
+                    .ok_or_else(|| {
+                        Error::call(
+                            ErrorKind::Io,
+                            call,
+                            &lv,
+                            "LVM reports a size past 2^64 bytes",
+                        )
+                    })
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Size in 512-byte sectors (`blockdev_getsz`). Like
+    /// [`VMCraft::blockdev_getsize64`], an unreachable LV is answered from LVM's
+    /// metadata.
     #[tracing::instrument(level = "debug", skip_all)]
     pub fn blockdev_getsz(&self, device: &str) -> Result<u64> {
-        Ok(vmcraft_block::blockdev_getsz(
-            self.resolve("blockdev_getsz", device)?.host,
-        )?)
+        Ok(self.device_size("blockdev_getsz", device)? / 512)
     }
 
     /// Logical sector size (`blockdev_getss`).
@@ -130,10 +162,8 @@ impl VMCraft {
         o.create = false;
         let r = vmcraft_block::copy_device_to_device(&s.host, &d.host, &o)
             .map_err(|e| e.with_call("copy_device_to_device"));
+        // A whole drive is forgotten whole, partitions and LVs included.
         self.invalidate_device(&d.name);
-        if let crate::names::DeviceName::Drive(_) = d.what {
-            self.invalidate_drive(&d.name);
-        }
         Ok(r?)
     }
 

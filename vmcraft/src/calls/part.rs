@@ -22,6 +22,11 @@ macro_rules! part_writer {
         $(#[$doc])*
         #[tracing::instrument(level = "debug", skip_all)]
         pub fn $name(&self, device: &str $(, $arg: $ty)*) -> Result<()> {
+            // LV windows over this drive (loop devices over its PVs, unmounted)
+            // hold partitions busy and may not survive the edit: let them go first.
+            if let Some(host) = self.attached_drive_host(device) {
+                self.release_lv_windows_on(&host);
+            }
             let r = self.with_drive(stringify!($name), device, |d| Ok(vmcraft_part::$name(d $(, $arg)*)?));
             self.after_table_change(device);
             r
@@ -39,7 +44,8 @@ impl VMCraft {
         /// Create a new, empty table (`part_init`): `gpt`/`efi` or `msdos`/`mbr`.
         part_init(parttype: &str);
         /// Add a partition (`part_add`): `p`/`l`/`e`, first and last sector
-        /// (inclusive; a negative end counts from the end of the disk).
+        /// (inclusive; a negative end counts from the end of the disk). A GPT
+        /// partition is named `primary`, as libguestfs names it.
         part_add(prlogex: &str, startsect: i64, endsect: i64);
         /// Delete a partition (`part_del`).
         part_del(partnum: i32);

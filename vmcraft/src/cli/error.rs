@@ -34,6 +34,15 @@ pub enum CliError {
         /// The cause.
         source: std::io::Error,
     },
+    /// A command that did its work in part, printed its result, and failed
+    /// for the rest (`mount-all-parallel` with a mount that failed).
+    #[error("{command}: {message}")]
+    Incomplete {
+        /// The command concerned.
+        command: String,
+        /// What failed.
+        message: String,
+    },
     /// An error followed by advice on further lines.
     #[error("{error}")]
     Hinted {

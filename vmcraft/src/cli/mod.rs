@@ -48,7 +48,7 @@ pub use error::CliError;
 
 use crate::{Config, VMCraft};
 use options::{Action, Options, USAGE, parse_options};
-use progress::{Interrupted, Progress};
+use progress::Progress;
 use shell::{Shell, ShellOptions};
 
 fn init_tracing(verbose: bool) {
@@ -65,17 +65,6 @@ fn init_tracing(verbose: bool) {
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .try_init();
-}
-
-/// Silence the panic message of an [`Interrupted`] unwind (it is how Ctrl-C stops
-/// a long copy, not a bug); every other panic prints as usual.
-fn quiet_interrupts() {
-    let default = std::panic::take_hook();
-    std::panic::set_hook(Box::new(move |info| {
-        if info.payload().downcast_ref::<Interrupted>().is_none() {
-            default(info);
-        }
-    }));
 }
 
 /// Handle the actions that need no session; `Some(status)` when done.
@@ -154,7 +143,6 @@ pub fn main(argv: Vec<OsString>) -> i32 {
             tracing::warn!(error = %e, "no private mount namespace; a killed session's mounts are left to `vmcraft cleanup`")
         }
     }
-    quiet_interrupts();
 
     let signal = Arc::new(AtomicI32::new(0));
     let progress = Progress::new(std::io::stderr().is_terminal(), signal.clone());

@@ -14,7 +14,7 @@
 //! its start) and are held until it exits.
 //!
 //! Daemons serving the session's devices (qemu-storage-daemon, qemu-nbd) run in
-//! a second private namespace of their own, made next to the session's (see
+//! a second private namespace of their own, made when the first one starts (see
 //! [`runner`]): they must not be members of the session's, and in a namespace
 //! of their own their FUSE export goes away with them. A killed `vmcraft`
 //! therefore leaves nothing mounted anywhere; only its session directory stays,
@@ -25,9 +25,9 @@
 //! leaves is then undone by the reaper (`vmcraft cleanup`, or the next launch).
 
 use std::os::fd::{AsFd, OwnedFd};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
-use vmcraft_block::{CommandRunner, SystemRunner};
+use vmcraft_block::{Command, CommandRunner, Output, Supervised, SystemRunner};
 
 use nix::mount::{MntFlags, MsFlags};
 use nix::sched::CloneFlags;
@@ -40,10 +40,9 @@ pub enum Namespace {
     Private {
         /// How many copies were detached.
         detached: usize,
-        /// Where daemons serving the session's devices run (see [`runner`]):
-        /// a namespace of their own, or, if that could not be made, the one
-        /// the process came from.
-        daemons: OwnedFd,
+        /// The namespace the process came from (where daemons go if a
+        /// namespace of their own cannot be made; see [`runner`]).
+        outer: OwnedFd,
     },
     /// Not root: the caller's namespace is kept.
     NotPrivileged,
@@ -83,51 +82,14 @@ pub fn enter_private() -> Namespace {
             }
         ));
     }
-    let detached = detach_other_sessions();
-    let daemons = match daemon_namespace() {
-        Ok(fd) => fd,
-        Err(e) => {
-            tracing::debug!(error = %e, "no namespace of their own for daemons; they run in the caller's");
-            OwnedFd::from(old)
-        }
-    };
-    Namespace::Private { detached, daemons }
-}
-
-/// A private mount namespace for daemons, made by a thread that leaves this
-/// process's as it is; it lives as long as the descriptor, or a process in it.
-fn daemon_namespace() -> std::io::Result<OwnedFd> {
-    std::thread::spawn(|| {
-        nix::sched::unshare(CloneFlags::CLONE_FS | CloneFlags::CLONE_NEWNS)?;
-        Ok(OwnedFd::from(std::fs::File::open(
-            "/proc/thread-self/ns/mnt",
-        )?))
-    })
-    .join()
-    .map_err(|_| std::io::Error::other("the thread making it panicked"))?
-}
-
-/// The command runner for a session in `ns`: in a private namespace, daemons
-/// (qemu-storage-daemon, qemu-nbd) start in the daemons' one. A daemon serving a
-/// device under a mount of the session's namespace must not be a member of it:
-/// killed, the session leaves its namespace first; were the daemon the last
-/// member, the kernel would unmount the guest's filesystem in the daemon's own
-/// exit, flushing through the daemon that is exiting. From outside, the daemon
-/// still serves while the session's exit tears its namespace down, and dies after
-/// it (parent-death signal), taking its own namespace and FUSE export with it.
-/// FUSE drivers, which must mount in the session's namespace, are started by the
-/// facade in its own.
-pub fn runner(ns: Namespace) -> Arc<dyn CommandRunner> {
-    match ns {
-        Namespace::Private { daemons, .. } => {
-            Arc::new(SystemRunner::new().with_daemon_namespace(daemons))
-        }
-        _ => Arc::new(SystemRunner::new()),
+    Namespace::Private {
+        detached: detach_other_sessions(),
+        outer: OwnedFd::from(old),
     }
 }
 
-/// Detach this namespace's copies of mounts inside other sessions' directories,
-/// deepest first.
+/// Detach this thread's namespace's copies of mounts inside sessions'
+/// directories, deepest first.
 fn detach_other_sessions() -> usize {
     let mut points: Vec<std::path::PathBuf> = crate::state::own_mounts()
         .into_iter()
@@ -147,4 +109,69 @@ fn detach_other_sessions() -> usize {
             nix::mount::umount2(*p, MntFlags::MNT_DETACH | MntFlags::UMOUNT_NOFOLLOW).is_ok()
         })
         .count()
+}
+
+/// The command runner for a session in `ns`: in a private namespace, daemons
+/// (qemu-storage-daemon, qemu-nbd) start in a namespace of their own, made when
+/// the first one starts (a session on raw images starts none). A daemon serving a
+/// device under a mount of the session's namespace must not be a member of it:
+/// killed, the session leaves its namespace first; were the daemon the last
+/// member, the kernel would unmount the guest's filesystem in the daemon's own
+/// exit, flushing through the daemon that is exiting. From outside, the daemon
+/// still serves while the session's exit tears its namespace down, and dies after
+/// it (parent-death signal), taking its own namespace and FUSE export with it.
+/// FUSE drivers, which must mount in the session's namespace, are started by the
+/// facade in its own.
+pub fn runner(ns: Namespace) -> Arc<dyn CommandRunner> {
+    match ns {
+        Namespace::Private { outer, .. } => Arc::new(DaemonRunner {
+            inner: SystemRunner::new(),
+            outer,
+            daemons: OnceLock::new(),
+        }),
+        _ => Arc::new(SystemRunner::new()),
+    }
+}
+
+/// [`SystemRunner`], with supervised processes started in the daemons' own
+/// namespace.
+#[derive(Debug)]
+struct DaemonRunner {
+    inner: SystemRunner,
+    /// The caller's namespace, for daemons if theirs cannot be made.
+    outer: OwnedFd,
+    daemons: OnceLock<Option<OwnedFd>>,
+}
+
+impl CommandRunner for DaemonRunner {
+    fn execute(&self, cmd: &Command) -> vmcraft_block::Result<Output> {
+        self.inner.execute(cmd)
+    }
+
+    fn spawn(&self, cmd: &Command) -> vmcraft_block::Result<Supervised> {
+        let own = self.daemons.get_or_init(|| {
+            daemon_namespace()
+                .inspect_err(|e| tracing::debug!(error = %e, "no namespace of their own for daemons; they run in the caller's"))
+                .ok()
+        });
+        let ns = own.as_ref().unwrap_or(&self.outer);
+        Supervised::spawn_in(cmd, Some(ns.as_fd()))
+    }
+}
+
+/// A private mount namespace for daemons, made by a thread that leaves this
+/// process's as it is; it lives as long as the descriptor, or a process in it.
+/// Its copies of sessions' mounts (this one's included, if it has mounted
+/// anything yet) are detached, so that a daemon never keeps a guest filesystem
+/// busy.
+fn daemon_namespace() -> std::io::Result<OwnedFd> {
+    std::thread::spawn(|| {
+        nix::sched::unshare(CloneFlags::CLONE_FS | CloneFlags::CLONE_NEWNS)?;
+        detach_other_sessions();
+        Ok(OwnedFd::from(std::fs::File::open(
+            "/proc/thread-self/ns/mnt",
+        )?))
+    })
+    .join()
+    .map_err(|_| std::io::Error::other("the thread making it panicked"))?
 }

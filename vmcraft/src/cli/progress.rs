@@ -12,13 +12,6 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::ProgressEvent;
 
-/// A signal number, as the payload a long call once unwound with after a
-/// signal. Nothing raises it any more (a signal cancels the handle's
-/// [`crate::VMCraft::cancel_token`] instead, and the call returns an error);
-/// kept while the command loop and the panic hook still look for it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Interrupted(pub i32);
-
 /// The calls that get a bar.
 const BARRED: [&str; 3] = ["copy_device_to_device", "tar_in", "tar_out"];
 

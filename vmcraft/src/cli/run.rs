@@ -11,7 +11,6 @@ use std::sync::atomic::{AtomicI32, Ordering};
 
 use super::error::CliError;
 use super::options::{DriveSpec, MountSpec, Options, split_commands};
-use super::progress::Interrupted;
 use super::shell::Shell;
 use crate::names::{DeviceName, drive_name, parse_device};
 use crate::{DriveOpts, MountAllOptions};
@@ -23,20 +22,50 @@ pub(crate) struct Guard<'a> {
     pub signal: &'a AtomicI32,
 }
 
+/// An error a guarded command can return: what [`Guard::run`] reports itself
+/// when a signal arrived while the command ran.
+pub(crate) trait GuardedError {
+    /// The error to print.
+    fn cli_error(&self) -> &CliError;
+}
+
+impl GuardedError for CliError {
+    fn cli_error(&self) -> &CliError {
+        self
+    }
+}
+
+impl GuardedError for (CliError, bool) {
+    fn cli_error(&self) -> &CliError {
+        &self.0
+    }
+}
+
 impl Guard<'_> {
-    pub(crate) fn run<T>(&self, f: impl FnOnce() -> T) -> T {
+    /// Run `f` under the command lock. When a signal arrived meanwhile, the
+    /// command's own error (typically its `Cancelled` one) is printed first and
+    /// the thread then parks while the signal thread shuts the session down;
+    /// otherwise the result is returned. A panic is passed on.
+    pub(crate) fn run<T, E: GuardedError>(&self, f: impl FnOnce() -> Result<T, E>) -> Result<T, E> {
         let lock = self.exec.lock().unwrap_or_else(|p| p.into_inner());
-        let r = catch_unwind(AssertUnwindSafe(f));
-        drop(lock);
-        let interrupted = match &r {
-            Ok(_) => false,
-            Err(p) => p.downcast_ref::<Interrupted>().is_some(),
-        };
-        if interrupted || self.signal.load(Ordering::SeqCst) != 0 {
+        // A signal that came between two commands: start no other.
+        if self.signal.load(Ordering::SeqCst) != 0 {
+            drop(lock);
             loop {
                 std::thread::park();
             }
         }
+        let r = catch_unwind(AssertUnwindSafe(f));
+        if self.signal.load(Ordering::SeqCst) != 0 {
+            if let Ok(Err(e)) = &r {
+                report(e.cli_error());
+            }
+            drop(lock);
+            loop {
+                std::thread::park();
+            }
+        }
+        drop(lock);
         match r {
             Ok(v) => v,
             Err(p) => resume_unwind(p),

@@ -118,9 +118,17 @@ impl Shell {
         } else {
             value.guestfish()
         };
-        match pipe {
+        let written = match pipe {
             Some(cmd) => self.pipe_to(name, cmd, bytes, out),
             None => write_out(name, out, &bytes),
+        };
+        // The command's own failure first; then the pipe's or the output's.
+        match value {
+            Value::Incomplete(_, message) => Err(CliError::Incomplete {
+                command: name.to_string(),
+                message,
+            }),
+            _ => written,
         }
     }
 

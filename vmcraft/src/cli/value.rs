@@ -31,6 +31,9 @@ pub enum Value {
     Str(String),
     /// Raw bytes written as they are (`RBufferOut`).
     Bytes(Vec<u8>),
+    /// A string that may not be UTF-8, printed as its bytes and a newline, as
+    /// guestfish prints a C string (`cat` of a file that is not UTF-8).
+    Text(Vec<u8>),
     /// `true` / `false` (`RBool`).
     Bool(bool),
     /// A decimal integer (`RInt`, `RInt64`).
@@ -45,6 +48,10 @@ pub enum Value {
     Struct(Fields),
     /// `[N] = {` ... `}` per element (`RStructList`).
     Structs(Vec<Fields>),
+    /// A result printed as the inner value, after which the command fails with
+    /// the message (part of its work failed: `mount-all-parallel` with a mount
+    /// that failed exits non-zero, as guestfish does, after saying what happened).
+    Incomplete(Box<Value>, String),
 }
 
 /// `%g` as C prints it (six significant digits, trailing zeros dropped), for
@@ -106,12 +113,17 @@ impl Value {
     pub fn guestfish(&self) -> Vec<u8> {
         let mut out = Vec::new();
         match self {
+            Value::Incomplete(inner, _) => return inner.guestfish(),
             Value::Unit | Value::Quiet(_) => {}
             Value::Str(s) => {
                 out.extend_from_slice(s.as_bytes());
                 out.push(b'\n');
             }
             Value::Bytes(b) => out.extend_from_slice(b),
+            Value::Text(b) => {
+                out.extend_from_slice(b);
+                out.push(b'\n');
+            }
             Value::Bool(b) => out.extend_from_slice(if *b { b"true\n" } else { b"false\n" }),
             Value::Int(i) => out.extend_from_slice(format!("{i}\n").as_bytes()),
             Value::Hex(i) => {
@@ -190,10 +202,11 @@ impl serde::Serialize for Value {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         use serde::ser::{SerializeMap, SerializeSeq};
         match self {
+            Value::Incomplete(inner, _) => inner.serialize(s),
             Value::Unit => s.serialize_unit(),
             Value::Quiet(v) => v.serialize(s),
             Value::Str(v) => s.serialize_str(v),
-            Value::Bytes(b) => match std::str::from_utf8(b) {
+            Value::Bytes(b) | Value::Text(b) => match std::str::from_utf8(b) {
                 Ok(v) => s.serialize_str(v),
                 Err(_) => b.serialize(s),
             },

@@ -312,6 +312,20 @@ impl VMCraft {
                 }
             }
         } else {
+            // A type given by the caller is not checked against the probe, but a
+            // member of something bigger is never mounted on its own: an md
+            // RAID 0.90/1.0 member starts with its array's filesystem, and
+            // mounting one half would break the mirror.
+            if let Some(p) = self.probe_device(call, &dev.name)?
+                && matches!(p.probe.usage.as_str(), "raid" | "crypto")
+            {
+                return Err(Error::call(
+                    ErrorKind::Mount,
+                    call,
+                    &dev.name,
+                    format!("{} is not a mountable filesystem", p.probe.fstype),
+                ));
+            }
             vfstype.to_string()
         };
         let mut attempts = Vec::new();

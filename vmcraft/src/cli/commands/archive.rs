@@ -50,7 +50,8 @@ pub(crate) const COMMANDS: &[CommandSpec] = &[
          compress:.. is none, gzip, bzip2, xz or zstd; numericowner:true stores numeric ids \
          only; excludes:.. is a space-separated list of glob patterns to leave out; \
          xattrs:true, selinux:true and acls:true store extended attributes, SELinux labels \
-         and ACLs.",
+         and ACLs. The tarball is POSIX pax (GNU tar --format=posix); FIFOs and device \
+         nodes are stored and sockets left out, as GNU tar does.",
         |s, a| {
             let opts = TarOutOptions {
                 compress: compression("tar-out", a)?.unwrap_or(Compression::None),

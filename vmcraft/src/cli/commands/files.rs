@@ -26,9 +26,19 @@ pub(crate) const COMMANDS: &[CommandSpec] = &[
         "cat",
         &[PATH],
         "list the contents of a file",
-        "The content of a text file. A file that is not UTF-8 is refused: use read-file or \
-         download.",
-        |s, a| Ok(Value::Str(c("cat", s.g.cat(a.str(0)))?)),
+        "The content of a file, printed as it is (bytes that are not UTF-8 included), up to its \
+         first NUL byte, as guestfish prints it. For binary files use read-file or download.",
+        |s, a| {
+            // guestfish's cat returns a C string: its bytes up to the first NUL.
+            let mut bytes = c("cat", s.g.read_file(a.str(0)))?;
+            if let Some(nul) = bytes.iter().position(|&b| b == 0) {
+                bytes.truncate(nul);
+            }
+            Ok(match String::from_utf8(bytes) {
+                Ok(text) => Value::Str(text),
+                Err(e) => Value::Text(e.into_bytes()),
+            })
+        },
     ),
     cmd(
         "read-file",

@@ -101,7 +101,8 @@ pub(crate) const COMMANDS: &[CommandSpec] = &[
          parents before children, each depth in parallel. readonly:true mounts them \
          read-only; fallback:true tries the fallback strategies of mount-with-fallback. \
          Prints, for each mount point, the strategy that mounted it or why it was not \
-         mounted; a child of a mount point that failed is not attempted.",
+         mounted; a child of a mount point that failed is not attempted. When a mount \
+         failed, the command fails after printing (exit status 1 in a script).",
         mount_all,
     )
     .opts(&[
@@ -166,21 +167,29 @@ fn mount_all(s: &mut Shell, a: &Args) -> Result<Value, CliError> {
         fallback: a.opt_bool("fallback").unwrap_or(false),
     };
     let results = c("mount_all_parallel", s.g.mount_all_parallel(&pairs, opts))?;
-    if s.options.json {
-        return Ok(Value::Quiet(
-            serde_json::to_value(&results).expect("mount results serialize"),
-        ));
-    }
-    Ok(Value::Hash(
-        results
-            .into_iter()
-            .map(|r| {
-                let what = match r.result {
-                    Ok(o) => format!("{} ({})", r.device, o.strategy),
-                    Err(e) => format!("{} not mounted: {}", r.device, e.chain()),
-                };
-                (r.mountpoint, what)
-            })
-            .collect(),
-    ))
+    let failed = results.iter().filter(|r| r.result.is_err()).count();
+    let value = if s.options.json {
+        Value::Quiet(serde_json::to_value(&results).expect("mount results serialize"))
+    } else {
+        Value::Hash(
+            results
+                .into_iter()
+                .map(|r| {
+                    let what = match r.result {
+                        Ok(o) => format!("{} ({})", r.device, o.strategy),
+                        Err(e) => format!("{} not mounted: {}", r.device, e.chain()),
+                    };
+                    (r.mountpoint, what)
+                })
+                .collect(),
+        )
+    };
+    // Every result is printed; then, as guestfish, a failed mount fails the command.
+    Ok(match failed {
+        0 => value,
+        n => Value::Incomplete(
+            Box::new(value),
+            format!("{n} of {} mounts failed", pairs.len()),
+        ),
+    })
 }

@@ -36,8 +36,9 @@ pub(crate) const COMMANDS: &[CommandSpec] = &[
         "add a partition to the device",
         "Add a partition from sector STARTSECT to sector ENDSECT, both included (a negative \
          ENDSECT counts back from the end of the disk). PRLOGEX is p (primary), l (logical) \
-         or e (extended); GPT partitions are all primary. Overlapping or out-of-range \
-         sectors are refused and the table is left as it was.",
+         or e (extended); GPT partitions are all primary, and named primary as guestfish \
+         names them. Overlapping or out-of-range sectors are refused and the table is left \
+         as it was.",
         |s, a| {
             void!(
                 "part_add",

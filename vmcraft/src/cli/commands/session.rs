@@ -77,12 +77,9 @@ pub(crate) const COMMANDS: &[CommandSpec] = &[
         &[],
         "launch the session",
         "Attach every drive added, so that the other commands can be used. Scripts written \
-         for guestfish start with run; when -i, -m or -N launched the session already, it \
-         does nothing.",
+         for guestfish start with run. As in guestfish, a session launches once: after -i, \
+         -m or -N (which launch it) or a first run, run is an error.",
         |s, _| {
-            if s.g.is_launched() {
-                return Ok(Value::Unit);
-            }
             c("launch", s.g.launch())?;
             Ok(Value::Unit)
         },
