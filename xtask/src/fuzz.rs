@@ -20,6 +20,7 @@ const TARGETS: &[(&str, &str)] = &[
     ("vmcraft-archive/fuzz", "tar_in"),
     ("vmcraft-nbd/fuzz", "inspect_image"),
     ("vmcraft-nbd/fuzz", "vmdk_descriptor"),
+    ("vmcraft-lvm/fuzz", "lvm_reports"),
 ];
 
 pub fn run(args: &[String]) -> Result<()> {

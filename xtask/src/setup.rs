@@ -1,5 +1,6 @@
 //! `cargo xtask setup`: install the Debian packages VMCraft builds against and tests
-//! with, skipping what is already installed.
+//! with, and virtme-ng (from PyPI, for the kernel test tier), skipping what is
+//! already installed.
 
 use std::process::Command;
 
@@ -57,8 +58,28 @@ pub const PACKAGES: &[(&str, &str)] = &[
         "the system liblzma that vmcraft-archive links (faster than the bundled copy)",
     ),
     (
+        "qemu-system-x86",
+        "qemu-system-x86_64, the kernel test tier's virtual machine (TCG)",
+    ),
+    (
+        "linux-image-amd64",
+        "Debian's stock kernel and modules (nbd, device-mapper, md, vfat), booted by the kernel test tier",
+    ),
+    (
+        "busybox-static",
+        "the initramfs virtme-ng builds for the kernel test tier",
+    ),
+    (
         "linux-libc-dev",
         "/usr/include/linux, the small tree of the quick archive benchmark",
+    ),
+    (
+        "cryptsetup-bin",
+        "cryptsetup, LUKS containers for the kernel test tier's detection tests",
+    ),
+    (
+        "mdadm",
+        "md RAID members for the kernel test tier's detection tests",
     ),
 ];
 
@@ -86,6 +107,35 @@ pub fn run(args: &[String]) -> Result<()> {
     if let Some(a) = args.first() {
         bail!("setup takes no arguments (got `{a}`)");
     }
+    install_packages()?;
+    install_virtme_ng()
+}
+
+/// The kernel tier's virtme-ng, pinned, from PyPI (the machine's python3 and pip).
+fn install_virtme_ng() -> Result<()> {
+    if crate::kernel::virtme_ng_installed() {
+        eprintln!("xtask: setup: {} installed", crate::kernel::VIRTME_NG);
+        return Ok(());
+    }
+    util::run(Command::new("python3").args([
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        "--disable-pip-version-check",
+        "--root-user-action=ignore",
+        crate::kernel::VIRTME_NG,
+    ]))?;
+    if !crate::kernel::virtme_ng_installed() {
+        bail!(
+            "{} is not importable after pip install",
+            crate::kernel::VIRTME_NG
+        );
+    }
+    Ok(())
+}
+
+fn install_packages() -> Result<()> {
     let missing = missing();
     for (pkg, why) in PACKAGES {
         let state = if missing.contains(pkg) {
@@ -122,6 +172,20 @@ pub fn run(args: &[String]) -> Result<()> {
     let mut install = apt(&["install", "-y", "-q", "--no-install-recommends"]);
     install.args(&missing);
     util::run(&mut install)?;
+    // A package installed from elsewhere can be removed by the first pass: a
+    // newer qemu-utils (a backport) breaks the archive's qemu-system-common, so
+    // apt takes it away to install qemu-system-x86. A second pass installs the
+    // archive's version, which matches the rest of the archive's qemu.
+    let removed = self::missing();
+    if !removed.is_empty() {
+        eprintln!(
+            "xtask: setup: the first pass removed {}; installing the archive's versions",
+            removed.join(" ")
+        );
+        let mut again = apt(&["install", "-y", "-q", "--no-install-recommends"]);
+        again.args(&removed);
+        util::run(&mut again)?;
+    }
     let still = self::missing();
     if !still.is_empty() {
         bail!("still missing after apt-get install: {}", still.join(" "));

@@ -1,25 +1,31 @@
 //! `cargo xtask test`: setup when something is missing, then every test of the
 //! workspace in strict mode (`VMCRAFT_TEST_STRICT=1`: a test that would skip for a
-//! missing tool or missing root fails instead), doctests, the demo, the quick
+//! missing tool or missing root fails instead), the kernel tier (`cargo xtask
+//! test-kernel`: the tests that need nbd, device-mapper, md or the kernel's vfat,
+//! inside a virtual machine), doctests, the demo, the quick
 //! side-by-side bench (`cargo xtask bench --quick`: it fails only when a workload's
 //! result is wrong, never on a time), every fuzz target for a short while, and at
 //! the end the list of tests that
-//! skipped because the host kernel lacks a feature.
+//! skipped because the host kernel lacks a feature (the `kernel_tier*` tests are
+//! not run on the host: the tier runs them), and a check that the work tree
+//! is as the suite found it (see [`crate::tree`]).
 
 use std::process::Command;
 
 use anyhow::{Result, bail};
 
-use crate::{setup, util};
+use crate::{setup, tree, util};
 
 /// How long `cargo xtask test` fuzzes each target.
 const FUZZ_SECONDS: u64 = 20;
 
 pub fn run(args: &[String]) -> Result<()> {
-    if !setup::missing().is_empty() {
+    if !setup::missing().is_empty() || !crate::kernel::virtme_ng_installed() {
         setup::run(&[])?;
     }
     let root = util::root();
+    // What the tree holds before the tests; after them it must hold the same.
+    let tree_before = tree::Snapshot::take(&root)?;
     let skip_log = root.join("target").join("vmcraft-skips.log");
     std::fs::create_dir_all(root.join("target"))?;
     let _ = std::fs::remove_file(&skip_log);
@@ -42,6 +48,11 @@ pub fn run(args: &[String]) -> Result<()> {
             "--failure-output",
             "final",
         ]);
+        // The kernel_tier* tests run for real in the kernel tier below; here
+        // they would only skip for what this host's kernel lacks.
+        if args.is_empty() {
+            tests.args(["-E", "not binary(/^kernel_tier/)"]);
+        }
     } else {
         tests.args(["test", "--workspace", "--no-fail-fast"]);
     }
@@ -56,6 +67,12 @@ pub fn run(args: &[String]) -> Result<()> {
     with_env(&mut doc);
     if let Err(e) = util::run(&mut doc) {
         failures.push(e.to_string());
+    }
+
+    // The kernel tier: the tests that skipped above for a missing kernel feature,
+    // inside Debian's stock kernel (see `kernel.rs`).
+    if let Err(e) = crate::kernel::run(&[]) {
+        failures.push(format!("cargo xtask test-kernel: {e:#}"));
     }
 
     // The README's first command must keep working: run the demo as part of the
@@ -74,6 +91,14 @@ pub fn run(args: &[String]) -> Result<()> {
     // them small, so that a wrong answer on the fast paths fails CI.
     if let Err(e) = crate::bench::run(&["--quick".to_string()]) {
         failures.push(format!("cargo xtask bench --quick: {e:#}"));
+    }
+
+    match &tree_before {
+        Some(before) => match before.check_unchanged() {
+            Ok(()) => eprintln!("\nxtask: the work tree is as the suite found it"),
+            Err(e) => failures.push(format!("{e:#}")),
+        },
+        None => eprintln!("\nxtask: not a git checkout: the work tree was not checked"),
     }
 
     match std::fs::read_to_string(&skip_log) {
