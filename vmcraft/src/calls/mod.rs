@@ -7,5 +7,10 @@ pub mod archive;
 #[cfg(feature = "augeas")]
 pub mod aug;
 pub mod block;
+pub mod disks;
+pub mod fileinfo;
+pub mod filemod;
+pub mod fstools;
 pub mod lvm;
+pub mod lvm_admin;
 pub mod part;
