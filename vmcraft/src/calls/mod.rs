@@ -7,6 +7,7 @@ pub mod archive;
 #[cfg(feature = "augeas")]
 pub mod aug;
 pub mod block;
+pub mod btrfs_xfs;
 pub mod disks;
 pub mod fileinfo;
 pub mod filemod;
