@@ -602,6 +602,25 @@ impl VMCraft {
         f(&dev)
     }
 
+    /// Whether the drive holding `device` was added read-only (for an LV, whether
+    /// any drive was: its PVs may be on it). A name that is not a session device
+    /// answers `false`; the call it was given to refuses it.
+    ///
+    /// ```
+    /// let g = vmcraft::VMCraft::new();
+    /// assert!(!g.device_on_readonly_drive("/dev/sda1"));
+    /// ```
+    pub fn device_on_readonly_drive(&self, device: &str) -> bool {
+        let st = self.read_state();
+        match crate::names::parse_device(device) {
+            Ok(DeviceName::Drive(i)) | Ok(DeviceName::Partition(i, _)) => {
+                st.drives.get(i).is_some_and(|d| d.opts.readonly)
+            }
+            Ok(DeviceName::LogicalVolume(..)) => st.drives.iter().any(|d| d.opts.readonly),
+            Err(_) => false,
+        }
+    }
+
     /// Map a device name (canonical or alias) to the host node behind it.
     ///
     /// ```no_run

@@ -144,7 +144,7 @@ fn copy_a_partition_between_drives() {
                 "/dev/sda1",
                 "/dev/sdb1",
             ],
-            "vmcraft: error: copy_device_to_device: /dev/sdb1: the drive was added read-only",
+            "vmcraft: error: dd: /dev/sdb1: the drive was added read-only",
         ),
         (
             vec![

@@ -425,7 +425,7 @@ fn mount_all_parallel_and_session_queries() {
     );
     assert_eq!(
         o.failed(),
-        "vmcraft: error: mount-all-parallel: mounts: '/boot' is not MOUNTPOINT:DEVICE\n"
+        "vmcraft: error: mount_all_parallel: mounts: '/boot' is not MOUNTPOINT:DEVICE\n"
     );
 }
 

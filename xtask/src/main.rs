@@ -13,8 +13,10 @@
 //! - `demo`: the main job on an image it makes itself.
 //! - `fuzz`: run the cargo-fuzz targets for a while each.
 //! - `bench`: VMCraft beside its peers, in one run, written to `BENCHMARKS.md`.
+//! - `calls`: write `CALLS.md`, the reference of every call, from the call table.
 
 mod bench;
+mod calls;
 mod demo;
 mod fuzz;
 mod kernel;
@@ -36,6 +38,7 @@ commands:
   demo    run VMCraft's main job on an image it makes itself
   fuzz    run the fuzz targets, [SECONDS] each (default 60) [TARGET]
   bench   VMCraft beside its peers in one run, written to BENCHMARKS.md (--quick for CI)
+  calls   write CALLS.md, the reference of every call, from the call table
 ";
 
 fn main() {
@@ -61,6 +64,7 @@ fn run() -> Result<()> {
         "demo" => demo::run(rest),
         "fuzz" => fuzz::run(rest),
         "bench" => bench::run(rest),
+        "calls" => calls::run(rest),
         "help" | "-h" | "--help" => {
             print!("{USAGE}");
             Ok(())

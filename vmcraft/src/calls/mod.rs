@@ -1,7 +1,9 @@
-//! Thin wrappers with libguestfs names over the crates below the facade: partition
-//! tables ([`part`]), LVM ([`lvm`]), Augeas ([`aug`]), tar ([`archive`]) and block
-//! devices ([`block`]). Each takes libguestfs device names, maps them to the
-//! session's host nodes, and invalidates what the call changes.
+//! The facade's calls by family, with libguestfs names: partition tables
+//! ([`part`]), LVM ([`lvm`], [`lvm_admin`]), Augeas ([`aug`]), tar ([`archive`]),
+//! block devices and disks ([`block`], [`disks`]), guest files ([`fileinfo`],
+//! [`filemod`]), filesystem tools ([`fstools`], [`btrfs_xfs`]). Each takes
+//! libguestfs device names, maps them to the session's host nodes, and
+//! invalidates what the call changes. The [`table`] describes every call, once.
 
 pub mod archive;
 #[cfg(feature = "augeas")]
@@ -15,3 +17,4 @@ pub mod fstools;
 pub mod lvm;
 pub mod lvm_admin;
 pub mod part;
+pub mod table;

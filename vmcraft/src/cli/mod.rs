@@ -37,7 +37,9 @@ pub mod shell;
 pub mod signals;
 pub mod table;
 pub mod tokenizer;
-pub mod value;
+
+/// The values commands return and their layouts (the call table's).
+pub use crate::calls::table::value;
 
 use std::ffi::OsString;
 use std::io::IsTerminal;
@@ -91,7 +93,7 @@ fn without_session(o: &Options) -> Option<i32> {
                 }
                 Some(n) => match table::lookup(n) {
                     Some(c) => {
-                        print!("{}", c.help_text());
+                        print!("{}", c.call().help_text());
                         Some(0)
                     }
                     None => {

@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicI32, Ordering};
 use super::error::CliError;
 use super::options::{DriveSpec, MountSpec, Options, split_commands};
 use super::shell::Shell;
-use crate::names::{DeviceName, drive_name, parse_device};
+use crate::names::drive_name;
 use crate::{DriveOpts, MountAllOptions};
 
 /// Runs work under the command lock, and parks the thread for good once a signal
@@ -167,12 +167,7 @@ pub(crate) fn run_session(shell: &mut Shell, opts: &Options, guard: &Guard<'_>) 
 
 /// Whether the drive holding `device` was added read-only (any drive, for LVs).
 fn readonly_for(shell: &Shell, device: &str) -> bool {
-    match parse_device(device) {
-        Ok(DeviceName::Drive(i)) | Ok(DeviceName::Partition(i, _)) => {
-            shell.readonly.get(i).copied().unwrap_or(false)
-        }
-        _ => shell.readonly.iter().any(|r| *r),
-    }
+    shell.g.device_on_readonly_drive(device)
 }
 
 fn setup(shell: &mut Shell, opts: &Options) -> Result<(), CliError> {
@@ -202,10 +197,8 @@ fn setup(shell: &mut Shell, opts: &Options) -> Result<(), CliError> {
                 )
             }
         };
-        let ro = drive_opts.readonly;
         g.add_drive_opts(path, drive_opts)
             .map_err(|e| CliError::call("add_drive", e))?;
-        shell.readonly.push(ro);
     }
     let prepared = opts
         .drives

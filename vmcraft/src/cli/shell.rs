@@ -8,12 +8,13 @@ use std::sync::Arc;
 use vmcraft_block::Command;
 
 use super::args::parse_args;
+use super::commands::TempFile;
 use super::error::CliError;
 use super::progress::Progress;
 use super::table;
 use super::tokenizer::{Line, ParsedCommand, parse_line};
-use super::value::Value;
 use crate::VMCraft;
+use crate::calls::table::{ArgKind, ArgValue, Args, Call, Value};
 
 /// How results are printed.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -30,8 +31,6 @@ pub struct Shell {
     pub g: Arc<VMCraft>,
     /// Printing options.
     pub options: ShellOptions,
-    /// Whether each drive (by index) was added read-only.
-    pub readonly: Vec<bool>,
     /// Set by `quit`.
     pub quit: bool,
     commands_run: usize,
@@ -42,7 +41,6 @@ impl std::fmt::Debug for Shell {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Shell")
             .field("options", &self.options)
-            .field("readonly", &self.readonly)
             .finish_non_exhaustive()
     }
 }
@@ -84,7 +82,6 @@ impl Shell {
         Shell {
             g,
             options,
-            readonly: Vec::new(),
             quit: false,
             commands_run: 0,
             progress,
@@ -133,14 +130,48 @@ impl Shell {
     }
 
     fn dispatch(&mut self, name: &str, words: &[String]) -> Result<Value, CliError> {
-        let spec =
+        let command =
             table::lookup(name).ok_or_else(|| table::unknown(name, self.commands_run == 1))?;
+        let spec = command.call();
         let args = if spec.variadic {
             super::args::Args::from_words(words)
         } else {
             parse_args(spec.name, spec.args, spec.optargs, words)?
         };
-        (spec.handler)(self, &args)
+        match command {
+            table::Command::Fish(f) => (f.handler)(self, &args),
+            table::Command::Api(call) => self.invoke(call, args),
+        }
+    }
+
+    /// Run a call of the table: `-` for a host file argument becomes a private
+    /// temporary file holding standard input, or one whose content goes to
+    /// standard output afterwards.
+    fn invoke(&mut self, call: &'static Call, mut args: Args) -> Result<Value, CliError> {
+        let name = call.call_name();
+        let mut inputs = Vec::new();
+        let mut output = None;
+        for (i, a) in call.args.iter().enumerate() {
+            let dash = matches!(args.value(i), ArgValue::Str(s) if s == "-");
+            let temp = match a.kind {
+                ArgKind::FileIn if dash => TempFile::from_stdin(&name)?,
+                ArgKind::FileOut if dash => TempFile::new(&name)?,
+                _ => continue,
+            };
+            args.set(i, ArgValue::Str(temp.path().to_string_lossy().into_owned()));
+            if a.kind == ArgKind::FileOut {
+                output = Some(temp);
+            } else {
+                inputs.push(temp);
+            }
+        }
+        let value = call
+            .invoke(&self.g, args)
+            .map_err(|e| CliError::call(name.clone(), e))?;
+        match output {
+            Some(t) => Ok(Value::Bytes(t.contents(&name)?)),
+            None => Ok(value),
+        }
     }
 
     /// Run one script line (`!CMD`, `<!CMD`, a command, or nothing). Returns

@@ -1,140 +1,58 @@
-//! The command table: every command's name (as guestfish names it), aliases,
-//! arguments, one-line summary, help text and handler; lookup as guestfish does it
-//! (any case, `_` or `-`), the nearest names for a command that does not exist,
-//! and the `help` texts.
+//! The command line's commands: every call of the [call
+//! table](crate::calls::table) and the command line's own commands (`help`,
+//! `quit`, `echo`, `alloc`, ...); lookup as guestfish does it (any case, `_` or
+//! `-`, or an alias), the nearest names for a command that does not exist, and the
+//! `help` texts.
 
-use super::args::{Arg, Args, synopsis};
-use super::commands;
+use super::commands::{self, FishCommand};
 use super::error::CliError;
-use super::shell::Shell;
-use super::value::Value;
+use crate::calls::table::{self, Call};
 
-/// What runs a command.
-pub type Handler = fn(&mut Shell, &Args) -> Result<Value, CliError>;
-
-/// One command.
-pub struct CommandSpec {
-    /// The name, with dashes (`part-add`).
-    pub name: &'static str,
-    /// Other names it answers to (`add`, `run`, ...).
-    pub aliases: &'static [&'static str],
-    /// Required arguments.
-    pub args: &'static [Arg],
-    /// Optional `name:value` arguments.
-    pub optargs: &'static [Arg],
-    /// Takes any number of words (`echo`); `args`/`optargs` are then empty and
-    /// the handler gets the words as one list.
-    pub variadic: bool,
-    /// One line, for `help`.
-    pub summary: &'static str,
-    /// What it does, for `help CMD`.
-    pub help: &'static str,
-    /// The implementation.
-    pub handler: Handler,
+/// A command: a call of the table, or one of the command line's own.
+#[derive(Debug, Clone, Copy)]
+pub enum Command {
+    /// A call of the facade, run through [`Call::invoke`].
+    Api(&'static Call),
+    /// A command of the command line's own.
+    Fish(&'static FishCommand),
 }
 
-impl std::fmt::Debug for CommandSpec {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("CommandSpec")
-            .field("name", &self.name)
-            .finish_non_exhaustive()
-    }
-}
-
-impl CommandSpec {
-    /// The libguestfs call name (`part_add`), as errors name it.
-    pub fn call_name(&self) -> String {
-        self.name.replace('-', "_")
-    }
-
-    /// `help CMD`'s text.
-    pub fn help_text(&self) -> String {
-        let syn = if self.variadic {
-            format!("{} [args...]", self.name)
-        } else {
-            synopsis(self.name, self.args, self.optargs)
-        };
-        let mut s = format!(
-            "NAME\n    {} - {}\n\nSYNOPSIS\n     {syn}\n\nDESCRIPTION\n",
-            self.name, self.summary
-        );
-        for para in self.help.split("\n\n") {
-            s.push_str(&wrap(para.trim(), 4, 76));
-            s.push('\n');
+impl Command {
+    /// Its description (name, arguments, summary, help).
+    pub fn call(&self) -> &'static Call {
+        match self {
+            Command::Api(c) => c,
+            Command::Fish(f) => &f.call,
         }
-        if self.args.iter().any(|a| {
-            matches!(
-                a.kind,
-                super::args::ArgKind::FileIn | super::args::ArgKind::FileOut
-            )
-        }) {
-            s.push_str("    Use - instead of a filename to read/write from stdin/stdout.\n\n");
-        }
-        if !self.optargs.is_empty() {
-            s.push_str("    Optional arguments are written name:value.\n\n");
-        }
-        if !self.aliases.is_empty() {
-            let a: Vec<String> = self.aliases.iter().map(|a| format!("'{a}'")).collect();
-            s.push_str(&format!(
-                "    You can use {} as an alias for this command.\n\n",
-                a.join(" or ")
-            ));
-        }
-        s
     }
-}
-
-/// Re-flow a paragraph to `width` columns with `indent` spaces; lines starting
-/// with a blank (examples) are kept as they are.
-fn wrap(para: &str, indent: usize, width: usize) -> String {
-    let pad = " ".repeat(indent);
-    if para.lines().any(|l| l.starts_with(' ')) {
-        return para.lines().map(|l| format!("{pad}{l}\n")).collect();
-    }
-    let mut out = String::new();
-    let mut line = String::new();
-    for word in para.split_whitespace() {
-        if !line.is_empty() && indent + line.len() + 1 + word.len() > width {
-            out.push_str(&format!("{pad}{line}\n"));
-            line.clear();
-        }
-        if !line.is_empty() {
-            line.push(' ');
-        }
-        line.push_str(word);
-    }
-    if !line.is_empty() {
-        out.push_str(&format!("{pad}{line}\n"));
-    }
-    out
 }
 
 /// Every command, sorted by name.
-pub fn all() -> Vec<&'static CommandSpec> {
-    let mut v: Vec<&'static CommandSpec> =
-        commands::FAMILIES.iter().flat_map(|f| f.iter()).collect();
-    v.sort_by_key(|c| c.name);
+pub fn all() -> Vec<Command> {
+    let mut v: Vec<Command> = table::all().into_iter().map(Command::Api).collect();
+    v.extend(commands::FISH.iter().map(Command::Fish));
+    v.sort_by_key(|c| c.call().name);
     v
-}
-
-fn normalize(name: &str) -> String {
-    name.to_ascii_lowercase().replace('_', "-")
 }
 
 /// The command called `name` (any case, `_` or `-`, or an alias).
 ///
 /// ```
 /// let c = vmcraft::cli::table::lookup("PART_ADD").unwrap();
-/// assert_eq!(c.name, "part-add");
-/// assert_eq!(vmcraft::cli::table::lookup("run").unwrap().name, "launch");
+/// assert_eq!(c.call().name, "part-add");
+/// assert_eq!(vmcraft::cli::table::lookup("run").unwrap().call().name, "launch");
+/// assert_eq!(vmcraft::cli::table::lookup("q").unwrap().call().name, "quit");
 /// assert!(vmcraft::cli::table::lookup("part-ad").is_none());
 /// ```
-pub fn lookup(name: &str) -> Option<&'static CommandSpec> {
-    let n = normalize(name);
-    commands::FAMILIES
+pub fn lookup(name: &str) -> Option<Command> {
+    if let Some(c) = table::lookup(name) {
+        return Some(Command::Api(c));
+    }
+    let n = table::normalize(name);
+    commands::FISH
         .iter()
-        .flat_map(|f| f.iter())
-        .find(|c| c.name == n || c.aliases.contains(&n.as_str()))
+        .find(|f| f.call.name == n || f.call.aliases.contains(&n.as_str()))
+        .map(Command::Fish)
 }
 
 /// Edit distance between two names.
@@ -160,9 +78,10 @@ fn distance(a: &str, b: &str) -> usize {
 /// assert!(vmcraft::cli::table::suggest("zzzzzzzz").is_empty());
 /// ```
 pub fn suggest(name: &str) -> Vec<&'static str> {
-    let n = normalize(name);
+    let n = table::normalize(name);
     let mut scored: Vec<(usize, &'static str)> = Vec::new();
     for c in all() {
+        let c = c.call();
         for cand in std::iter::once(c.name).chain(c.aliases.iter().copied()) {
             let d = distance(&n, cand);
             let limit = (n.chars().count() / 3).clamp(1, 3);
@@ -191,6 +110,7 @@ pub fn list_text() -> String {
     ));
     s.push_str(&format!("{:<20} {}\n", "quit", "quit vmcraft"));
     for c in all() {
+        let c = c.call();
         if c.name == "help" || c.name == "quit" {
             continue;
         }
@@ -219,33 +139,23 @@ mod tests {
     use super::*;
 
     #[test]
-    fn names_and_aliases_are_unique_and_lower_case_with_dashes() {
+    fn names_and_aliases_are_unique_across_calls_and_commands() {
         let mut seen = std::collections::HashSet::new();
         for c in all() {
+            let c = c.call();
             for n in std::iter::once(c.name).chain(c.aliases.iter().copied()) {
                 assert!(seen.insert(n), "{n} defined twice");
-                assert!(
-                    n.bytes()
-                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-'),
-                    "{n}"
-                );
-            }
-            assert!(!c.summary.is_empty() && !c.help.is_empty(), "{}", c.name);
-            assert!(!c.summary.ends_with('.'), "{}", c.name);
-            if c.variadic {
-                assert!(c.args.is_empty() && c.optargs.is_empty(), "{}", c.name);
             }
         }
     }
 
     #[test]
-    fn lookup_ignores_case_and_underscores() {
-        for n in ["part-list", "part_list", "Part-List", "PART_LIST"] {
-            assert_eq!(lookup(n).unwrap().name, "part-list", "{n}");
-        }
-        assert_eq!(lookup("add").unwrap().name, "add-drive");
-        assert_eq!(lookup("add-ro").unwrap().name, "add-drive-ro");
-        assert_eq!(lookup("unmount-all").unwrap().name, "umount-all");
+    fn lookup_finds_calls_and_commands() {
+        assert_eq!(lookup("add").unwrap().call().name, "add-drive");
+        assert_eq!(lookup("add-ro").unwrap().call().name, "add-drive-ro");
+        assert_eq!(lookup("unmount-all").unwrap().call().name, "umount-all");
+        assert!(matches!(lookup("help"), Some(Command::Fish(_))));
+        assert!(matches!(lookup("part-list"), Some(Command::Api(_))));
     }
 
     #[test]
@@ -261,22 +171,16 @@ mod tests {
     }
 
     #[test]
-    fn help_texts() {
-        let h = lookup("part-add").unwrap().help_text();
-        assert!(h.starts_with("NAME\n    part-add - "), "{h}");
-        assert!(
-            h.contains("SYNOPSIS\n     part-add device prlogex startsect endsect\n"),
-            "{h}"
-        );
-        let h = lookup("tar-out").unwrap().help_text();
-        assert!(h.contains("[compress:..]"), "{h}");
-        assert!(h.contains("Use - instead of a filename"), "{h}");
+    fn the_list_has_every_command_on_short_lines() {
         let l = list_text();
-        assert!(l.contains(&format!(
-            "{:<20} {}\n",
-            "part-add",
-            lookup("part-add").unwrap().summary
-        )));
+        for c in all() {
+            let c = c.call();
+            assert!(
+                l.contains(&format!("{:<20} {}\n", c.name, c.summary)),
+                "{}",
+                c.name
+            );
+        }
         for line in l.lines().skip(1) {
             assert!(line.len() < 120, "{line}");
         }

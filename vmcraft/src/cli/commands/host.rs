@@ -11,13 +11,13 @@ use crate::cli::error::CliError;
 
 /// A private temporary file, removed on drop.
 #[derive(Debug)]
-pub(super) struct TempFile {
+pub(crate) struct TempFile {
     path: PathBuf,
 }
 
 impl TempFile {
     /// A new empty file (mode 0600, created exclusively) under the temp directory.
-    pub(super) fn new(command: &str) -> Result<Self, CliError> {
+    pub(crate) fn new(command: &str) -> Result<Self, CliError> {
         let base = std::env::temp_dir();
         let mut last = None;
         for n in 0..100u32 {
@@ -49,7 +49,7 @@ impl TempFile {
     }
 
     /// Standard input, all of it, in a temporary file.
-    pub(super) fn from_stdin(command: &str) -> Result<Self, CliError> {
+    pub(crate) fn from_stdin(command: &str) -> Result<Self, CliError> {
         let t = Self::new(command)?;
         let mut f = std::fs::OpenOptions::new()
             .write(true)
@@ -60,12 +60,12 @@ impl TempFile {
         Ok(t)
     }
 
-    pub(super) fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         &self.path
     }
 
     /// The file's contents.
-    pub(super) fn contents(&self, command: &str) -> Result<Vec<u8>, CliError> {
+    pub(crate) fn contents(&self, command: &str) -> Result<Vec<u8>, CliError> {
         let mut v = Vec::new();
         std::fs::File::open(&self.path)
             .and_then(|mut f| f.read_to_end(&mut v))

@@ -1,79 +1,82 @@
-//! The commands, by family: the session and builtins, devices and block devices,
-//! mounting, guest files, filesystems, inspection, partitions, LVM, Augeas and
-//! tar. Each family is a table of [`CommandSpec`]s; the handlers map parsed
-//! arguments onto the facade's calls and its results onto guestfish's return
-//! types.
+//! The command line's own commands (guestfish's "fish commands"): those that are
+//! not calls of the facade but of the command line itself (`help`, `quit`,
+//! `echo`, `alloc`, ...). Each is described like a call, by a
+//! [`Call`](crate::calls::table::Call) entry (name, arguments, summary, help), and
+//! run by a handler that may use the shell's state. Every other command is a
+//! call of the [call table](crate::calls::table).
 
-mod archive;
-#[cfg(feature = "augeas")]
-mod aug;
-mod block;
-mod devices;
-mod files;
 mod host;
-mod inspect;
-mod lvm;
-mod mkfs;
-mod mount;
-mod part;
 mod session;
 
-use super::args::{Arg, ArgKind, arg};
-use super::error::CliError;
-use super::table::{CommandSpec, Handler};
+pub(crate) use host::TempFile;
 
-/// Every family's table.
-pub(crate) const FAMILIES: &[&[CommandSpec]] = &[
-    session::COMMANDS,
-    devices::COMMANDS,
-    block::COMMANDS,
-    mount::COMMANDS,
-    files::COMMANDS,
-    mkfs::COMMANDS,
-    inspect::COMMANDS,
-    part::COMMANDS,
-    lvm::COMMANDS,
-    #[cfg(feature = "augeas")]
-    aug::COMMANDS,
-    archive::COMMANDS,
-];
+use crate::calls::table::{self, Arg, Args, Call, Ret, Value};
+use crate::cli::error::CliError;
+use crate::cli::shell::Shell;
+
+/// What runs a command-line command.
+pub type Handler = fn(&mut Shell, &Args) -> Result<Value, CliError>;
+
+/// One command of the command line's own.
+pub struct FishCommand {
+    /// Its description, as a call's (its runner refuses: it runs only here).
+    pub call: Call,
+    /// The implementation.
+    pub handler: Handler,
+}
+
+impl std::fmt::Debug for FishCommand {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FishCommand")
+            .field("name", &self.call.name)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Every command of the command line's own.
+pub(crate) const FISH: &[FishCommand] = session::COMMANDS;
+
+/// The runner of a command that exists only on the command line.
+fn command_line_only(_: &crate::VMCraft, _: &Args) -> crate::Result<Value> {
+    Err(crate::Error::call(
+        crate::ErrorKind::Unsupported,
+        "command",
+        "",
+        "this command exists only on the vmcraft command line",
+    ))
+}
 
 /// A command with no optional arguments and no aliases.
 const fn cmd(
     name: &'static str,
     args: &'static [Arg],
+    ret: Ret,
     summary: &'static str,
     help: &'static str,
     handler: Handler,
-) -> CommandSpec {
-    CommandSpec {
-        name,
-        aliases: &[],
-        args,
-        optargs: &[],
-        variadic: false,
-        summary,
-        help,
+) -> FishCommand {
+    FishCommand {
+        call: table::call(name, args, ret, summary, help, command_line_only),
         handler,
     }
 }
 
-impl CommandSpec {
+impl FishCommand {
     /// With these optional arguments.
     const fn opts(mut self, optargs: &'static [Arg]) -> Self {
-        self.optargs = optargs;
+        self.call = self.call.opts(optargs);
         self
     }
 
     /// With these other names.
     const fn alias(mut self, aliases: &'static [&'static str]) -> Self {
-        self.aliases = aliases;
+        self.call = self.call.alias(aliases);
         self
     }
 
     /// Taking any number of words.
     const fn variadic(mut self) -> Self {
-        self.variadic = true;
+        self.call = self.call.variadic();
         self
     }
 }
@@ -82,10 +85,3 @@ impl CommandSpec {
 fn c<T>(call: &str, r: crate::Result<T>) -> Result<T, CliError> {
     r.map_err(|e| CliError::call(call, e))
 }
-
-const DEVICE: Arg = arg("device", ArgKind::Device);
-const MOUNTABLE: Arg = arg("mountable", ArgKind::Device);
-const PATH: Arg = arg("path", ArgKind::Path);
-const DIRECTORY: Arg = arg("directory", ArgKind::Path);
-const PARTNUM: Arg = arg("partnum", ArgKind::Int);
-const ROOT: Arg = arg("root", ArgKind::Device);

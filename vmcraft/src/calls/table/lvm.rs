@@ -1,163 +1,179 @@
 //! LVM on the session's devices: physical volumes, volume groups, logical volumes
 //! and their listings.
 
-use super::{CommandSpec, DEVICE, arg, c, cmd};
-use crate::cli::args::{Arg, ArgKind};
-use crate::cli::value::{Value, structs};
+use super::prelude::*;
 
 const VOLGROUP: Arg = arg("volgroup", ArgKind::String);
 const LOGVOL: Arg = arg("logvol", ArgKind::String);
 
-/// A void command: run the call, print nothing.
-macro_rules! void {
-    ($call:literal, $e:expr) => {{
-        c($call, $e)?;
-        Ok(Value::Unit)
-    }};
-}
-
-pub(crate) const COMMANDS: &[CommandSpec] = &[
-    cmd(
+pub(crate) const CALLS: &[Call] = &[
+    call(
         "pvcreate",
         &[DEVICE],
+        Ret::Unit,
         "create an LVM physical volume",
         "Make a device an LVM physical volume.",
-        |s, a| void!("pvcreate", s.g.pvcreate(&[a.str(0)])),
-    ),
-    cmd(
+        |g, a| void!(g.pvcreate(&[a.str(0)])),
+    )
+    .flags(Flags::WRITES),
+    call(
         "vgcreate",
         &[VOLGROUP, arg("physvols", ArgKind::List)],
+        Ret::Unit,
         "create an LVM volume group",
         "Make a volume group from physical volumes, given as one space-separated, quoted \
          list: vgcreate data \"/dev/sda1 /dev/sdb1\".",
-        |s, a| void!("vgcreate", s.g.vgcreate(a.str(0), &a.list(1))),
-    ),
-    cmd(
+        |g, a| void!(g.vgcreate(a.str(0), &a.list(1))),
+    )
+    .flags(Flags::WRITES),
+    call(
         "lvcreate",
         &[LOGVOL, VOLGROUP, arg("mbytes", ArgKind::Int)],
+        Ret::Unit,
         "create an LVM logical volume",
         "Make a logical volume of MBYTES MiB in a volume group.",
-        |s, a| void!("lvcreate", s.g.lvcreate(a.str(0), a.str(1), a.int(2))),
-    ),
-    cmd(
+        |g, a| void!(g.lvcreate(a.str(0), a.str(1), a.int(2))),
+    )
+    .flags(Flags::WRITES),
+    call(
         "lvcreate-free",
         &[LOGVOL, VOLGROUP, arg("percent", ArgKind::Int)],
+        Ret::Unit,
         "create an LVM logical volume in % remaining free space",
         "Make a logical volume over PERCENT of the volume group's free space.",
-        |s, a| {
-            void!(
-                "lvcreate_free",
-                s.g.lvcreate_free(a.str(0), a.str(1), a.int32(2))
-            )
-        },
-    ),
-    cmd(
+        |g, a| void!(g.lvcreate_free(a.str(0), a.str(1), a.int32(2))),
+    )
+    .flags(Flags::WRITES),
+    call(
         "lvresize",
         &[DEVICE, arg("mbytes", ArgKind::Int)],
+        Ret::Unit,
         "resize an LVM logical volume",
         "Resize a logical volume to MBYTES MiB.",
-        |s, a| void!("lvresize", s.g.lvresize(a.str(0), a.int(1))),
-    ),
-    cmd(
+        |g, a| void!(g.lvresize(a.str(0), a.int(1))),
+    )
+    .flags(Flags::WRITES),
+    call(
         "lvresize-free",
         &[arg("lv", ArgKind::Device), arg("percent", ArgKind::Int)],
+        Ret::Unit,
         "expand an LV to fill free space",
         "Grow a logical volume by PERCENT of the volume group's free space.",
-        |s, a| void!("lvresize_free", s.g.lvresize_free(a.str(0), a.int32(1))),
-    ),
-    cmd(
+        |g, a| void!(g.lvresize_free(a.str(0), a.int32(1))),
+    )
+    .flags(Flags::WRITES),
+    call(
         "lvremove",
         &[DEVICE],
+        Ret::Unit,
         "remove an LVM logical volume",
         "Remove a logical volume (/dev/VG/LV), or every one of a volume group (/dev/VG).",
-        |s, a| void!("lvremove", s.g.lvremove(a.str(0))),
-    ),
-    cmd(
+        |g, a| void!(g.lvremove(a.str(0))),
+    )
+    .flags(Flags::WRITES),
+    call(
         "vgremove",
         &[arg("vgname", ArgKind::String)],
+        Ret::Unit,
         "remove an LVM volume group",
         "Remove a volume group and its logical volumes.",
-        |s, a| void!("vgremove", s.g.vgremove(a.str(0))),
-    ),
-    cmd(
+        |g, a| void!(g.vgremove(a.str(0))),
+    )
+    .flags(Flags::WRITES),
+    call(
         "pvremove",
         &[DEVICE],
+        Ret::Unit,
         "remove an LVM physical volume",
         "Remove the physical volume label from a device.",
-        |s, a| void!("pvremove", s.g.pvremove(a.str(0))),
-    ),
-    cmd(
+        |g, a| void!(g.pvremove(a.str(0))),
+    )
+    .flags(Flags::WRITES),
+    call(
         "pvs",
         &[],
+        Ret::StringList,
         "list the LVM physical volumes (PVs)",
         "The physical volumes, by device name.",
-        |s, _| Ok(Value::List(c("pvs", s.g.pvs())?)),
+        |g, _| Ok(Value::List(g.pvs()?)),
     ),
-    cmd(
+    call(
         "vgs",
         &[],
+        Ret::StringList,
         "list the LVM volume groups (VGs)",
         "The volume group names.",
-        |s, _| Ok(Value::List(c("vgs", s.g.vgs())?)),
+        |g, _| Ok(Value::List(g.vgs()?)),
     ),
-    cmd(
+    call(
         "lvs",
         &[],
+        Ret::StringList,
         "list the LVM logical volumes (LVs)",
         "The logical volumes, as /dev/VG/LV.",
-        |s, _| Ok(Value::List(c("lvs", s.g.lvs())?)),
+        |g, _| Ok(Value::List(g.lvs()?)),
     ),
-    cmd(
+    call(
         "pvs-full",
         &[],
+        Ret::StructList,
         "list the LVM physical volumes (PVs)",
         "Every field lvm2 reports for each physical volume.",
-        |s, _| Ok(structs(&c("pvs_full", s.g.pvs_full())?)),
+        |g, _| Ok(structs(&g.pvs_full()?)),
     ),
-    cmd(
+    call(
         "vgs-full",
         &[],
+        Ret::StructList,
         "list the LVM volume groups (VGs)",
         "Every field lvm2 reports for each volume group.",
-        |s, _| Ok(structs(&c("vgs_full", s.g.vgs_full())?)),
+        |g, _| Ok(structs(&g.vgs_full()?)),
     ),
-    cmd(
+    call(
         "lvs-full",
         &[],
+        Ret::StructList,
         "list the LVM logical volumes (LVs)",
         "Every field lvm2 reports for each logical volume.",
-        |s, _| Ok(structs(&c("lvs_full", s.g.lvs_full())?)),
+        |g, _| Ok(structs(&g.lvs_full()?)),
     ),
-    cmd(
+    call(
         "vg-activate-all",
         &[arg("activate", ArgKind::Bool)],
+        Ret::Unit,
         "activate or deactivate all volume groups",
         "Activate (true) or deactivate (false) every volume group. Activation needs \
          device-mapper on the host.",
-        |s, a| void!("vg_activate_all", s.g.vg_activate_all(a.bool(0))),
-    ),
-    cmd(
+        |g, a| void!(g.vg_activate_all(a.bool(0))),
+    )
+    .flags(Flags::SESSION),
+    call(
         "vg-activate",
         &[
             arg("activate", ArgKind::Bool),
             arg("volgroups", ArgKind::List),
         ],
+        Ret::Unit,
         "activate or deactivate some volume groups",
         "Activate or deactivate the volume groups given as one space-separated list.",
-        |s, a| void!("vg_activate", s.g.vg_activate(a.bool(0), &a.list(1))),
-    ),
-    cmd(
+        |g, a| void!(g.vg_activate(a.bool(0), &a.list(1))),
+    )
+    .flags(Flags::SESSION),
+    call(
         "vgscan",
         &[],
+        Ret::Unit,
         "rescan for LVM physical volumes, volume groups and logical volumes",
         "Rescan the session's devices for LVM metadata.",
-        |s, _| void!("vgscan", s.g.vgscan()),
+        |g, _| void!(g.vgscan()),
     ),
-    cmd(
+    call(
         "lvm-remove-all",
         &[],
+        Ret::Unit,
         "remove all LVM LVs, VGs and PVs",
         "Remove every logical volume, volume group and physical volume of the session.",
-        |s, _| void!("lvm_remove_all", s.g.lvm_remove_all()),
-    ),
+        |g, _| void!(g.lvm_remove_all()),
+    )
+    .flags(Flags::WRITES),
 ];

@@ -4,28 +4,24 @@
 
 use vmcraft_archive::{Compression, TarInOptions, TarOutOptions, TarStats};
 
-use super::host::TempFile;
-use super::{CommandSpec, DIRECTORY, arg, c, cmd};
-use crate::cli::args::{Arg, ArgKind, Args};
-use crate::cli::error::CliError;
-use crate::cli::shell::Shell;
-use crate::cli::value::Value;
+use super::prelude::*;
 
 const TARFILE_IN: Arg = arg("tarfile", ArgKind::FileIn);
 const TARFILE_OUT: Arg = arg("tarfile", ArgKind::FileOut);
 const TARBALL_IN: Arg = arg("tarball", ArgKind::FileIn);
 const TARBALL_OUT: Arg = arg("tarball", ArgKind::FileOut);
 
-pub(crate) const COMMANDS: &[CommandSpec] = &[
-    cmd(
+pub(crate) const CALLS: &[Call] = &[
+    call(
         "tar-in",
         &[TARFILE_IN, DIRECTORY],
+        Ret::Unit,
         "unpack tarfile to directory",
         "Unpack a host tarball into a guest directory. compress:.. is none, gzip, bzip2, xz \
          or zstd (detected when not given); xattrs:true, selinux:true and acls:true restore \
          extended attributes, SELinux labels and ACLs. Every entry is checked before \
          anything is written, and nothing can land outside the directory.",
-        |s, a| {
+        |g, a| {
             let opts = TarInOptions {
                 compress: compression("tar-in", a)?,
                 xattrs: a.opt_bool("xattrs").unwrap_or(false),
@@ -33,18 +29,20 @@ pub(crate) const COMMANDS: &[CommandSpec] = &[
                 acls: a.opt_bool("acls").unwrap_or(false),
                 ..Default::default()
             };
-            tar_in(s, "tar_in", a.str(0), a.str(1), opts)
+            tar_in(g, a.str(0), a.str(1), opts)
         },
     )
+    .flags(Flags::WRITES.union(Flags::HOST_FILES))
     .opts(&[
         arg("compress", ArgKind::String),
         arg("xattrs", ArgKind::Bool),
         arg("selinux", ArgKind::Bool),
         arg("acls", ArgKind::Bool),
     ]),
-    cmd(
+    call(
         "tar-out",
         &[DIRECTORY, TARFILE_OUT],
+        Ret::Unit,
         "pack directory into tarfile",
         "Pack a guest directory into a host tarball, entries relative to the directory. \
          compress:.. is none, gzip, bzip2, xz or zstd; numericowner:true stores numeric ids \
@@ -52,7 +50,7 @@ pub(crate) const COMMANDS: &[CommandSpec] = &[
          xattrs:true, selinux:true and acls:true store extended attributes, SELinux labels \
          and ACLs. The tarball is POSIX pax (GNU tar --format=posix); FIFOs and device \
          nodes are stored and sockets left out, as GNU tar does.",
-        |s, a| {
+        |g, a| {
             let opts = TarOutOptions {
                 compress: compression("tar-out", a)?.unwrap_or(Compression::None),
                 numeric_owner: a.opt_bool("numericowner").unwrap_or(false),
@@ -62,9 +60,10 @@ pub(crate) const COMMANDS: &[CommandSpec] = &[
                 acls: a.opt_bool("acls").unwrap_or(false),
                 ..Default::default()
             };
-            tar_out(s, "tar_out", a.str(0), a.str(1), opts)
+            tar_out(g, a.str(0), a.str(1), opts)
         },
     )
+    .flags(Flags::HOST_FILES)
     .opts(&[
         arg("compress", ArgKind::String),
         arg("numericowner", ArgKind::Bool),
@@ -73,49 +72,48 @@ pub(crate) const COMMANDS: &[CommandSpec] = &[
         arg("selinux", ArgKind::Bool),
         arg("acls", ArgKind::Bool),
     ]),
-    cmd(
+    call(
         "tgz-in",
         &[TARBALL_IN, DIRECTORY],
+        Ret::Unit,
         "unpack compressed tarball to directory",
         "tar-in of a gzip-compressed tarball.",
-        |s, a| tar_in(s, "tgz_in", a.str(0), a.str(1), with_in(Compression::Gzip)),
-    ),
-    cmd(
+        |g, a| tar_in(g, a.str(0), a.str(1), with_in(Compression::Gzip)),
+    )
+    .flags(Flags::WRITES.union(Flags::HOST_FILES)),
+    call(
         "tgz-out",
         &[DIRECTORY, TARBALL_OUT],
+        Ret::Unit,
         "pack directory into compressed tarball",
         "tar-out to a gzip-compressed tarball.",
-        |s, a| {
-            tar_out(
-                s,
-                "tgz_out",
-                a.str(0),
-                a.str(1),
-                with_out(Compression::Gzip),
-            )
-        },
-    ),
-    cmd(
+        |g, a| tar_out(g, a.str(0), a.str(1), with_out(Compression::Gzip)),
+    )
+    .flags(Flags::HOST_FILES),
+    call(
         "txz-in",
         &[TARBALL_IN, DIRECTORY],
+        Ret::Unit,
         "unpack compressed tarball to directory",
         "tar-in of an xz-compressed tarball.",
-        |s, a| tar_in(s, "txz_in", a.str(0), a.str(1), with_in(Compression::Xz)),
-    ),
-    cmd(
+        |g, a| tar_in(g, a.str(0), a.str(1), with_in(Compression::Xz)),
+    )
+    .flags(Flags::WRITES.union(Flags::HOST_FILES)),
+    call(
         "txz-out",
         &[DIRECTORY, TARBALL_OUT],
+        Ret::Unit,
         "pack directory into compressed tarball",
         "tar-out to an xz-compressed tarball.",
-        |s, a| tar_out(s, "txz_out", a.str(0), a.str(1), with_out(Compression::Xz)),
-    ),
+        |g, a| tar_out(g, a.str(0), a.str(1), with_out(Compression::Xz)),
+    )
+    .flags(Flags::HOST_FILES),
 ];
 
-fn compression(command: &str, a: &Args) -> Result<Option<Compression>, CliError> {
+fn compression(command: &str, a: &Args) -> Result<Option<Compression>> {
     a.opt_string("compress")
         .map(|v| crate::calls::archive::parse_compress(&command.replace('-', "_"), v))
         .transpose()
-        .map_err(|e| CliError::call(command.replace('-', "_"), e))
 }
 
 fn with_in(compress: Compression) -> TarInOptions {
@@ -136,33 +134,10 @@ fn stats(st: &TarStats) -> Value {
     Value::Quiet(serde_json::to_value(st).expect("TarStats serializes"))
 }
 
-fn tar_in(
-    s: &mut Shell,
-    call: &str,
-    tarfile: &str,
-    dir: &str,
-    opts: TarInOptions,
-) -> Result<Value, CliError> {
-    let st = if tarfile == "-" {
-        let t = TempFile::from_stdin(call)?;
-        c(call, s.g.tar_in(t.path(), dir, opts))?
-    } else {
-        c(call, s.g.tar_in(tarfile, dir, opts))?
-    };
-    Ok(stats(&st))
+fn tar_in(g: &VMCraft, tarfile: &str, dir: &str, opts: TarInOptions) -> Result<Value> {
+    Ok(stats(&g.tar_in(tarfile, dir, opts)?))
 }
 
-fn tar_out(
-    s: &mut Shell,
-    call: &str,
-    dir: &str,
-    tarfile: &str,
-    opts: TarOutOptions,
-) -> Result<Value, CliError> {
-    if tarfile == "-" {
-        let t = TempFile::new(call)?;
-        c(call, s.g.tar_out(dir, t.path(), opts))?;
-        return Ok(Value::Bytes(t.contents(call)?));
-    }
-    Ok(stats(&c(call, s.g.tar_out(dir, tarfile, opts))?))
+fn tar_out(g: &VMCraft, dir: &str, tarfile: &str, opts: TarOutOptions) -> Result<Value> {
+    Ok(stats(&g.tar_out(dir, tarfile, opts)?))
 }

@@ -3,112 +3,99 @@
 
 use serde_json::json;
 
-use super::{CommandSpec, DEVICE, arg, c, cmd};
-use crate::cli::args::{ArgKind, Args};
-use crate::cli::error::CliError;
-use crate::cli::shell::Shell;
-use crate::cli::value::Value;
+use super::prelude::*;
 
-pub(crate) const COMMANDS: &[CommandSpec] = &[
-    cmd(
+pub(crate) const CALLS: &[Call] = &[
+    call(
         "blockdev-getsize64",
         &[DEVICE],
+        Ret::Int,
         "get total size of device in bytes",
         "The size of the device in bytes.",
-        |s, a| {
-            Ok(Value::Int(
-                c("blockdev_getsize64", s.g.blockdev_getsize64(a.str(0)))? as i64,
-            ))
-        },
+        |g, a| Ok(Value::Int(g.blockdev_getsize64(a.str(0))? as i64)),
     ),
-    cmd(
+    call(
         "blockdev-getsz",
         &[DEVICE],
+        Ret::Int,
         "get total size of device in 512-byte sectors",
         "The size of the device in 512-byte sectors, whatever its sector size.",
-        |s, a| {
-            Ok(Value::Int(
-                c("blockdev_getsz", s.g.blockdev_getsz(a.str(0)))? as i64,
-            ))
-        },
+        |g, a| Ok(Value::Int(g.blockdev_getsz(a.str(0))? as i64)),
     ),
-    cmd(
+    call(
         "blockdev-getss",
         &[DEVICE],
+        Ret::Int,
         "get sectorsize of block device",
         "The device's logical sector size (usually 512).",
-        |s, a| {
-            Ok(Value::Int(
-                c("blockdev_getss", s.g.blockdev_getss(a.str(0)))?.into(),
-            ))
-        },
+        |g, a| Ok(Value::Int(g.blockdev_getss(a.str(0))?.into())),
     ),
-    cmd(
+    call(
         "blockdev-getbsz",
         &[DEVICE],
+        Ret::Int,
         "get blocksize of block device",
         "The kernel's block size for the device.",
-        |s, a| {
-            Ok(Value::Int(
-                c("blockdev_getbsz", s.g.blockdev_getbsz(a.str(0)))?.into(),
-            ))
-        },
+        |g, a| Ok(Value::Int(g.blockdev_getbsz(a.str(0))?.into())),
     ),
-    cmd(
+    call(
         "blockdev-getro",
         &[DEVICE],
+        Ret::Bool,
         "is block device set to read-only",
         "Whether the device is read-only.",
-        |s, a| {
-            Ok(Value::Bool(c(
-                "blockdev_getro",
-                s.g.blockdev_getro(a.str(0)),
-            )?))
-        },
+        |g, a| Ok(Value::Bool(g.blockdev_getro(a.str(0))?)),
     ),
-    cmd(
+    call(
         "blockdev-setro",
         &[DEVICE],
+        Ret::Unit,
         "set block device to read-only",
         "Make the device read-only.",
-        |s, a| {
-            c("blockdev_setro", s.g.blockdev_setro(a.str(0)))?;
+        |g, a| {
+            g.blockdev_setro(a.str(0))?;
             Ok(Value::Unit)
         },
-    ),
-    cmd(
+    )
+    .flags(Flags::SESSION),
+    call(
         "blockdev-setrw",
         &[DEVICE],
+        Ret::Unit,
         "set block device to read-write",
         "Make the device read-write; refused on a drive added read-only.",
-        |s, a| {
-            c("blockdev_setrw", s.g.blockdev_setrw(a.str(0)))?;
+        |g, a| {
+            g.blockdev_setrw(a.str(0))?;
             Ok(Value::Unit)
         },
-    ),
-    cmd(
+    )
+    .flags(Flags::SESSION),
+    call(
         "blockdev-flushbufs",
         &[DEVICE],
+        Ret::Unit,
         "flush device buffers",
         "Flush the device's buffers to the image.",
-        |s, a| {
-            c("blockdev_flushbufs", s.g.blockdev_flushbufs(a.str(0)))?;
+        |g, a| {
+            g.blockdev_flushbufs(a.str(0))?;
             Ok(Value::Unit)
         },
     ),
-    cmd(
+    call(
         "blockdev-rereadpt",
         &[DEVICE],
+        Ret::Unit,
         "reread partition table",
         "Ask the kernel to re-read the device's partition table.",
-        |s, a| {
-            c("blockdev_rereadpt", s.g.blockdev_rereadpt(a.str(0)))?;
+        |g, a| {
+            g.blockdev_rereadpt(a.str(0))?;
             Ok(Value::Unit)
         },
     ),
-    cmd(
+    call(
         "copy-device-to-device",
         &[arg("src", ArgKind::Device), arg("dest", ArgKind::Device)],
+        Ret::Unit,
         "copy from source device to destination device",
         "Copy the source device (or a range of it) onto the destination device. \
          srcoffset:N and destoffset:N are byte offsets, size:N the bytes to copy (all of \
@@ -117,6 +104,8 @@ pub(crate) const COMMANDS: &[CommandSpec] = &[
          the byte counts are printed.",
         copy,
     )
+    .flags(Flags::WRITES)
+    .reads(&["src"])
     .opts(&[
         arg("srcoffset", ArgKind::Int64),
         arg("destoffset", ArgKind::Int64),
@@ -124,20 +113,20 @@ pub(crate) const COMMANDS: &[CommandSpec] = &[
         arg("sparse", ArgKind::Bool),
         arg("append", ArgKind::Bool),
     ]),
-    cmd(
+    call(
         "dd",
         &[arg("src", ArgKind::Device), arg("dest", ArgKind::Device)],
+        Ret::Unit,
         "copy from source to destination using dd",
         "Copy all of the source device onto the destination device (as \
          copy-device-to-device without optional arguments).",
-        |s, a| {
-            let st = c(
-                "dd",
-                s.g.copy_device_to_device(a.str(0), a.str(1), &Default::default()),
-            )?;
+        |g, a| {
+            let st = g.copy_device_to_device(a.str(0), a.str(1), &Default::default())?;
             Ok(stats(&st))
         },
-    ),
+    )
+    .flags(Flags::WRITES)
+    .reads(&["src"]),
 ];
 
 fn stats(st: &vmcraft_block::CopyStats) -> Value {
@@ -148,7 +137,7 @@ fn stats(st: &vmcraft_block::CopyStats) -> Value {
     }))
 }
 
-fn copy(s: &mut Shell, a: &Args) -> Result<Value, CliError> {
+fn copy(g: &VMCraft, a: &Args) -> Result<Value> {
     let opts = vmcraft_block::CopyOptions {
         srcoffset: a.opt_int("srcoffset").unwrap_or(0),
         destoffset: a.opt_int("destoffset").unwrap_or(0),
@@ -157,9 +146,6 @@ fn copy(s: &mut Shell, a: &Args) -> Result<Value, CliError> {
         append: a.opt_bool("append").unwrap_or(false),
         ..Default::default()
     };
-    let st = c(
-        "copy_device_to_device",
-        s.g.copy_device_to_device(a.str(0), a.str(1), &opts),
-    )?;
+    let st = g.copy_device_to_device(a.str(0), a.str(1), &opts)?;
     Ok(stats(&st))
 }

@@ -48,6 +48,9 @@ pub enum Value {
     Struct(Fields),
     /// `[N] = {` ... `}` per element (`RStructList`).
     Structs(Vec<Fields>),
+    /// A result printed as the inner value in guestfish's layout, and as the
+    /// JSON document (more detail: every attempt, every statistic) with `--json`.
+    Detailed(Box<Value>, serde_json::Value),
     /// A result printed as the inner value, after which the command fails with
     /// the message (part of its work failed: `mount-all-parallel` with a mount
     /// that failed exits non-zero, as guestfish does, after saying what happened).
@@ -103,7 +106,7 @@ impl Value {
     /// The value as guestfish prints it.
     ///
     /// ```
-    /// use vmcraft::cli::value::{Field, Value};
+    /// use vmcraft::calls::table::value::{Field, Value};
     /// assert_eq!(Value::Bool(true).guestfish(), b"true\n");
     /// assert_eq!(Value::Hex(0x83).guestfish(), b"0x83\n");
     /// let parts = Value::Structs(vec![vec![("part_num", Field::Int(1)), ("part_start", Field::UInt(1048576))]]);
@@ -113,7 +116,7 @@ impl Value {
     pub fn guestfish(&self) -> Vec<u8> {
         let mut out = Vec::new();
         match self {
-            Value::Incomplete(inner, _) => return inner.guestfish(),
+            Value::Incomplete(inner, _) | Value::Detailed(inner, _) => return inner.guestfish(),
             Value::Unit | Value::Quiet(_) => {}
             Value::Str(s) => {
                 out.extend_from_slice(s.as_bytes());
@@ -163,7 +166,7 @@ impl Value {
     /// they are UTF-8 and an array of numbers otherwise, nothing as `null`.
     ///
     /// ```
-    /// use vmcraft::cli::value::Value;
+    /// use vmcraft::calls::table::value::Value;
     /// let v = Value::Hash(vec![("/dev/sda2".into(), "xfs".into()), ("/dev/sda1".into(), "ext4".into())]);
     /// assert_eq!(serde_json::to_string(&v).unwrap(), r#"{"/dev/sda2":"xfs","/dev/sda1":"ext4"}"#);
     /// assert_eq!(Value::Hex(0x83).json().to_string(), "131");
@@ -203,6 +206,7 @@ impl serde::Serialize for Value {
         use serde::ser::{SerializeMap, SerializeSeq};
         match self {
             Value::Incomplete(inner, _) => inner.serialize(s),
+            Value::Detailed(_, json) => json.serialize(s),
             Value::Unit => s.serialize_unit(),
             Value::Quiet(v) => v.serialize(s),
             Value::Str(v) => s.serialize_str(v),
