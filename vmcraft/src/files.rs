@@ -13,10 +13,10 @@ use vmcraft_archive::{GuestRoot, Stat, StatVfs, WriteMode};
 use crate::error::{Error, ErrorKind, Result};
 use crate::session::VMCraft;
 
-/// Default mode of new files and directories (0666/0777 under umask 022, as the
-/// libguestfs appliance creates them).
-const FILE_MODE: u32 = 0o644;
-const DIR_MODE: u32 = 0o755;
+/// The modes new files and directories get before the session's umask
+/// (`umask`, 022 by default as in the libguestfs appliance) is applied.
+const FILE_MODE: u32 = 0o666;
+const DIR_MODE: u32 = 0o777;
 
 impl VMCraft {
     /// The guest tree, which needs a filesystem mounted on `/`.
@@ -35,6 +35,18 @@ impl VMCraft {
             ));
         }
         Ok(GuestRoot::open(self.sysroot(call)?)?)
+    }
+
+    /// `base` under the session's umask.
+    pub(crate) fn masked(&self, base: u32) -> u32 {
+        base & !self.settings().umask & 0o7777
+    }
+
+    /// Give a path this call created `base` under the session's umask: the
+    /// process's own umask, applied when it was created, may differ.
+    fn created(&self, root: &GuestRoot, call: &'static str, path: &str, base: u32) -> Result<()> {
+        root.chmod(self.masked(base), path)
+            .map_err(|e| Error::from(e.with_call(call)))
     }
 
     /// A file's content as a string (`cat`; invalid UTF-8 is an error, use
@@ -63,15 +75,25 @@ impl VMCraft {
     /// Create or overwrite a file with `content` (`write`).
     #[tracing::instrument(level = "debug", skip_all)]
     pub fn write(&self, path: &str, content: &[u8]) -> Result<()> {
-        Ok(self.guest_root_for("write")?.write(path, content)?)
+        let root = self.guest_root_for("write")?;
+        let existed = root.exists(path)?;
+        root.write(path, content)?;
+        if !existed {
+            self.created(&root, "write", path, FILE_MODE)?;
+        }
+        Ok(())
     }
 
     /// Append `content` to a file, creating it (`write_append`).
     #[tracing::instrument(level = "debug", skip_all)]
     pub fn write_append(&self, path: &str, content: &[u8]) -> Result<()> {
-        Ok(self
-            .guest_root_for("write_append")?
-            .write_append(path, content)?)
+        let root = self.guest_root_for("write_append")?;
+        let existed = root.exists(path)?;
+        root.write_append(path, content)?;
+        if !existed {
+            self.created(&root, "write_append", path, FILE_MODE)?;
+        }
+        Ok(())
     }
 
     /// Copy a host file into the guest (`upload`).
@@ -87,10 +109,14 @@ impl VMCraft {
                 e,
             )
         })?;
-        let mut dst = self
-            .guest_root_for("upload")?
-            .open_write(path, WriteMode::Truncate, FILE_MODE)
+        let root = self.guest_root_for("upload")?;
+        let existed = root.exists(path)?;
+        let mut dst = root
+            .open_write(path, WriteMode::Truncate, self.masked(FILE_MODE))
             .map_err(|e| e.with_call("upload"))?;
+        if !existed {
+            self.created(&root, "upload", path, FILE_MODE)?;
+        }
         let n = std::io::copy(&mut src, &mut dst).map_err(|e| {
             Error::call_with_source(ErrorKind::Io, "upload", path, "copy failed", e)
         })?;
@@ -179,19 +205,30 @@ impl VMCraft {
     /// Create a directory (`mkdir`).
     #[tracing::instrument(level = "debug", skip_all)]
     pub fn mkdir(&self, path: &str) -> Result<()> {
-        Ok(self.guest_root_for("mkdir")?.mkdir(path, DIR_MODE)?)
+        let root = self.guest_root_for("mkdir")?;
+        root.mkdir(path, self.masked(DIR_MODE))?;
+        self.created(&root, "mkdir", path, DIR_MODE)
     }
 
-    /// Create a directory with this mode (`mkdir_mode`).
+    /// Create a directory with this mode, under the session's umask as
+    /// libguestfs applies it (`mkdir_mode`).
     #[tracing::instrument(level = "debug", skip_all)]
     pub fn mkdir_mode(&self, path: &str, mode: u32) -> Result<()> {
-        Ok(self.guest_root_for("mkdir_mode")?.mkdir(path, mode)?)
+        let root = self.guest_root_for("mkdir_mode")?;
+        root.mkdir(path, self.masked(mode))?;
+        self.created(&root, "mkdir_mode", path, mode)
     }
 
     /// Create a directory and its missing parents (`mkdir_p`).
     #[tracing::instrument(level = "debug", skip_all)]
     pub fn mkdir_p(&self, path: &str) -> Result<()> {
-        Ok(self.guest_root_for("mkdir_p")?.mkdir_p(path, DIR_MODE)?)
+        let root = self.guest_root_for("mkdir_p")?;
+        let existed = root.exists(path)?;
+        root.mkdir_p(path, self.masked(DIR_MODE))?;
+        if !existed {
+            self.created(&root, "mkdir_p", path, DIR_MODE)?;
+        }
+        Ok(())
     }
 
     /// Remove a file (`rm`).
@@ -263,7 +300,13 @@ impl VMCraft {
     /// Create an empty file or update its times (`touch`).
     #[tracing::instrument(level = "debug", skip_all)]
     pub fn touch(&self, path: &str) -> Result<()> {
-        Ok(self.guest_root_for("touch")?.touch(path)?)
+        let root = self.guest_root_for("touch")?;
+        let existed = root.exists(path)?;
+        root.touch(path)?;
+        if !existed {
+            self.created(&root, "touch", path, FILE_MODE)?;
+        }
+        Ok(())
     }
 
     /// A path's status, not following a final symlink (`lstat`).

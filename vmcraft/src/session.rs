@@ -127,6 +127,8 @@ pub struct VMCraft {
     pub(crate) inspections: Mutex<HashMap<String, InspectInfo>>,
     pub(crate) session_dir: Mutex<Option<PathBuf>>,
     pub(crate) lv_windows: Mutex<HashMap<String, crate::lvaccess::LvWindow>>,
+    /// What the `set_*` calls remembered (see [`crate::calls::settings`]).
+    pub(crate) settings: Mutex<crate::calls::settings::Settings>,
     /// The session's state file (see [`crate::state`]).
     pub(crate) tracker: crate::state::Tracker,
     /// The FUSE drivers serving mounts, by host mount point.
@@ -182,6 +184,7 @@ impl VMCraft {
             lv_windows: Mutex::new(HashMap::new()),
             tracker: Default::default(),
             fuse: Mutex::new(HashMap::new()),
+            settings: Mutex::new(Default::default()),
         }
     }
 
@@ -339,8 +342,9 @@ impl VMCraft {
         }
         // What killed sessions left in this temp directory goes first (best
         // effort: a failure is logged, never the launch's).
-        crate::reaper::cleanup_at_launch(self.config.tmpdir.as_deref());
-        let dir = make_session_dir(self.config.tmpdir.as_deref())?;
+        let tmpdir = self.effective_tmpdir();
+        crate::reaper::cleanup_at_launch(tmpdir.as_deref());
+        let dir = make_session_dir(tmpdir.as_deref())?;
         if let Err(e) = self.tracker.begin(&dir) {
             tracing::warn!(dir = %dir.display(), error = %e, "cannot keep a session state file; a crash of this session could not be cleaned up");
         }
@@ -541,6 +545,9 @@ impl VMCraft {
             tracing::warn!(dir = %d.display(), "filesystems still mounted; leaving the session directory in place");
         }
         drop(dir);
+        if all_detached {
+            self.remove_scratch_files();
+        }
         match first_err {
             None => Ok(()),
             Some(e) => Err(e),
@@ -776,6 +783,11 @@ impl Drop for VMCraft {
             && let Err(e) = self.shutdown()
         {
             tracing::warn!(error = %e.chain(), "shutdown on drop failed");
+        }
+        // Scratch drives never attached (no launch) are removed here; after a
+        // shutdown that kept a busy drive attached, they stay with it.
+        if !self.read_state().drives.iter().any(|d| d.attachment.is_some()) {
+            self.remove_scratch_files();
         }
     }
 }

@@ -47,6 +47,8 @@ const NOT_CALLS: &[&str] = &[
     "add_drive",
     "add_drive_ro",
     "mount_all",
+    // libguestfs's `config` (the name `config` is the handle's configuration).
+    "config_param",
 ];
 
 fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {

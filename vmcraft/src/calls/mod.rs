@@ -17,4 +17,5 @@ pub mod fstools;
 pub mod lvm;
 pub mod lvm_admin;
 pub mod part;
+pub mod settings;
 pub mod table;

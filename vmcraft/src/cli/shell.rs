@@ -129,7 +129,9 @@ impl Shell {
         }
     }
 
-    fn dispatch(&mut self, name: &str, words: &[String]) -> Result<Value, CliError> {
+    /// Run one command (a call of the table or one of the command line's own) and
+    /// return its value, unprinted.
+    pub(crate) fn dispatch(&mut self, name: &str, words: &[String]) -> Result<Value, CliError> {
         let command =
             table::lookup(name).ok_or_else(|| table::unknown(name, self.commands_run == 1))?;
         let spec = command.call();

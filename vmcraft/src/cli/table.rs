@@ -30,7 +30,7 @@ impl Command {
 /// Every command, sorted by name.
 pub fn all() -> Vec<Command> {
     let mut v: Vec<Command> = table::all().into_iter().map(Command::Api).collect();
-    v.extend(commands::FISH.iter().map(Command::Fish));
+    v.extend(commands::FISH.iter().flat_map(|f| f.iter()).map(Command::Fish));
     v.sort_by_key(|c| c.call().name);
     v
 }
@@ -51,6 +51,7 @@ pub fn lookup(name: &str) -> Option<Command> {
     let n = table::normalize(name);
     commands::FISH
         .iter()
+        .flat_map(|f| f.iter())
         .find(|f| f.call.name == n || f.call.aliases.contains(&n.as_str()))
         .map(Command::Fish)
 }

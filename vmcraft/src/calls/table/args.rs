@@ -126,6 +126,11 @@ impl Args {
         self.get(i)
     }
 
+    /// The optional arguments given, by name.
+    pub fn optional(&self) -> impl Iterator<Item = (&'static str, &ArgValue)> {
+        self.opts.iter().map(|(n, v)| (*n, v))
+    }
+
     /// How many required arguments there are.
     pub fn len(&self) -> usize {
         self.values.len()

@@ -74,6 +74,7 @@ mod mkfs;
 mod mount;
 mod part;
 mod session;
+mod settings;
 
 pub use args::{Arg, ArgKind, ArgValue, Args, arg};
 pub use value::{Field, Fields, ToFields, Value, structs};
@@ -159,7 +160,7 @@ impl Ret {
             Value::Quiet(_) => self == Ret::Unit,
             Value::Unit => self == Ret::Unit,
             Value::Bool(_) => self == Ret::Bool,
-            Value::Int(_) | Value::Hex(_) => matches!(self, Ret::Int | Ret::Int64),
+            Value::Int(_) | Value::Hex(_) | Value::Oct(_) => matches!(self, Ret::Int | Ret::Int64),
             Value::Str(_) | Value::Text(_) => self == Ret::String,
             Value::Bytes(_) => matches!(self, Ret::Buffer | Ret::String),
             Value::List(_) => self == Ret::StringList,
@@ -189,6 +190,8 @@ impl Flags {
     pub const NO_EFFECT: Flags = Flags(1 << 3);
     /// Works on the session itself (drives, launch, mounts, settings).
     pub const SESSION: Flags = Flags(1 << 4);
+    /// Only before launch, as libguestfs's `config_only` calls.
+    pub const CONFIG_ONLY: Flags = Flags(1 << 5);
 
     /// Both sets of flags.
     pub const fn union(self, other: Flags) -> Flags {
@@ -208,6 +211,7 @@ impl Flags {
             (Flags::HOST_FILES, "host files"),
             (Flags::NO_EFFECT, "no effect"),
             (Flags::SESSION, "session"),
+            (Flags::CONFIG_ONLY, "before launch only"),
         ]
         .into_iter()
         .filter(|(f, _)| self.contains(*f))
@@ -385,7 +389,8 @@ impl Call {
     }
 
     /// Run the call on `g`: a tracing span named after it; device arguments
-    /// turned into canonical names first; a writing call refused on a read-only
+    /// turned into canonical names first; a call only for before launch refused
+    /// after it; a writing call refused on a read-only
     /// drive before anything is done; the runner; the caches of every device
     /// argument of a writing call forgotten afterwards (also when it failed
     /// half-way: something may have changed). Device arguments the entry marks
@@ -414,6 +419,14 @@ impl Call {
                 args.set(i, ArgValue::Str(canonical));
             }
         }
+        if self.flags.contains(Flags::CONFIG_ONLY) && g.is_launched() {
+            return Err(Error::call(
+                ErrorKind::AlreadyLaunched,
+                self.call_name(),
+                "",
+                "this call can only be made before launch",
+            ));
+        }
         if self.writes() {
             for d in &devices {
                 if g.device_on_readonly_drive(d) {
@@ -426,7 +439,22 @@ impl Call {
                 }
             }
         }
+        let trace = g.trace_prefix();
+        if let Some(prefix) = &trace {
+            eprintln!(
+                "vmcraft: trace: {prefix}{}{}",
+                self.call_name(),
+                trace_args(&args)
+            );
+        }
         let r = (self.run)(g, &args);
+        if let Some(prefix) = &trace {
+            let what = match &r {
+                Ok(v) => trace_value(v),
+                Err(e) => format!("-1 (error: {})", e.chain()),
+            };
+            eprintln!("vmcraft: trace: {prefix}{} = {what}", self.call_name());
+        }
         if self.writes() {
             for d in &devices {
                 g.invalidate_device(d);
@@ -441,6 +469,52 @@ impl Call {
             );
         }
         r
+    }
+}
+
+/// The arguments of a traced call, as libguestfs traces them (strings quoted,
+/// lists in brackets, optional ones as `name:value`).
+fn trace_args(args: &Args) -> String {
+    fn one(v: &ArgValue) -> String {
+        match v {
+            ArgValue::Str(s) => format!("{s:?}"),
+            ArgValue::OptStr(Some(s)) => format!("{s:?}"),
+            ArgValue::OptStr(None) => "NULL".into(),
+            ArgValue::Int(i) => i.to_string(),
+            ArgValue::Bool(b) => b.to_string(),
+            ArgValue::List(l) => {
+                let items: Vec<String> = l.iter().map(|s| format!("{s:?}")).collect();
+                format!("[{}]", items.join(", "))
+            }
+        }
+    }
+    let mut s = String::new();
+    for i in 0..args.len() {
+        s.push(' ');
+        s.push_str(&one(args.value(i)));
+    }
+    for (name, v) in args.optional() {
+        s.push_str(&format!(" \"{name}:{}\"", one(v)));
+    }
+    s
+}
+
+/// A traced call's result, shortly.
+fn trace_value(v: &Value) -> String {
+    match v {
+        Value::Unit | Value::Quiet(_) => "0".into(),
+        Value::Bool(b) => u8::from(*b).to_string(),
+        Value::Int(i) | Value::Hex(i) | Value::Oct(i) => i.to_string(),
+        Value::Str(s) => format!("{s:?}"),
+        Value::Text(b) | Value::Bytes(b) => format!("<{} bytes>", b.len()),
+        Value::List(l) => {
+            let items: Vec<String> = l.iter().map(|s| format!("{s:?}")).collect();
+            format!("[{}]", items.join(", "))
+        }
+        Value::Hash(h) => format!("<{} pairs>", h.len()),
+        Value::Struct(_) => "<struct>".into(),
+        Value::Structs(l) => format!("<{} structs>", l.len()),
+        Value::Detailed(inner, _) | Value::Incomplete(inner, _) => trace_value(inner),
     }
 }
 
@@ -472,6 +546,7 @@ fn wrap(para: &str, indent: usize, width: usize) -> String {
 /// Every family's entries, with the family's title.
 pub const FAMILIES: &[(&str, &[Call])] = &[
     ("Session and drives", session::CALLS),
+    ("Settings and state", settings::CALLS),
     ("Devices and probing", devices::CALLS),
     ("Block devices", block::CALLS),
     ("Disks and block data", disks::CALLS),

@@ -40,6 +40,9 @@ pub enum Value {
     Int(i64),
     /// An integer printed as guestfish prints MBR ids: `0x83`, or `0`.
     Hex(i64),
+    /// An integer printed in octal as guestfish prints modes and umasks: `022`,
+    /// or `0`.
+    Oct(i64),
     /// One item a line (`RStringList`).
     List(Vec<String>),
     /// `key: value`, one pair a line (`RHashtable`).
@@ -129,6 +132,14 @@ impl Value {
             }
             Value::Bool(b) => out.extend_from_slice(if *b { b"true\n" } else { b"false\n" }),
             Value::Int(i) => out.extend_from_slice(format!("{i}\n").as_bytes()),
+            Value::Oct(i) => {
+                let s = if *i == 0 {
+                    "0\n".to_string()
+                } else {
+                    format!("0{:o}\n", *i)
+                };
+                out.extend_from_slice(s.as_bytes());
+            }
             Value::Hex(i) => {
                 let s = if *i == 0 {
                     "0\n".to_string()
@@ -215,7 +226,7 @@ impl serde::Serialize for Value {
                 Err(_) => b.serialize(s),
             },
             Value::Bool(b) => s.serialize_bool(*b),
-            Value::Int(i) | Value::Hex(i) => s.serialize_i64(*i),
+            Value::Int(i) | Value::Hex(i) | Value::Oct(i) => s.serialize_i64(*i),
             Value::List(items) => items.serialize(s),
             Value::Hash(pairs) => {
                 let mut m = s.serialize_map(Some(pairs.len()))?;

@@ -6,6 +6,7 @@
 //! call of the [call table](crate::calls::table).
 
 mod host;
+mod local;
 mod session;
 
 pub(crate) use host::TempFile;
@@ -33,8 +34,8 @@ impl std::fmt::Debug for FishCommand {
     }
 }
 
-/// Every command of the command line's own.
-pub(crate) const FISH: &[FishCommand] = session::COMMANDS;
+/// Every command of the command line's own, by family.
+pub(crate) const FISH: &[&[FishCommand]] = &[session::COMMANDS, local::COMMANDS];
 
 /// The runner of a command that exists only on the command line.
 fn command_line_only(_: &crate::VMCraft, _: &Args) -> crate::Result<Value> {
