@@ -132,13 +132,13 @@ fn links_special_files_sizes_times_and_copies() {
         ),
         (g.mkfifo(0o644, "/"), "names a directory itself"),
     ] {
-        let e = r.unwrap_err().to_string();
+        let e = r.unwrap_err().chain();
         assert!(e.contains(what), "{e}");
     }
     assert!(
         g.mkfifo(0o644, "/fifo")
             .unwrap_err()
-            .to_string()
+            .chain()
             .contains("exists")
     );
     assert!(!g.exists("/bad").unwrap());
@@ -151,7 +151,7 @@ fn links_special_files_sizes_times_and_copies() {
     assert!(g.truncate("/missing").is_err());
     assert!(!g.exists("/missing").unwrap(), "truncate creates nothing");
     // A FIFO is refused at once, never opened (which would hang).
-    let e = g.truncate("/fifo").unwrap_err().to_string();
+    let e = g.truncate("/fifo").unwrap_err().chain();
     assert!(e.contains("not a regular file (it is a fifo)"), "{e}");
 
     g.fill(0x41, 10, "/fill").unwrap();
@@ -167,12 +167,14 @@ fn links_special_files_sizes_times_and_copies() {
     assert!(g.fill_dir("/many", -1).is_err());
     assert_eq!(g.ls("/many").unwrap(), ["00000000", "00000001", "00000002"]);
 
-    g.utimens("/a", 1_000_000_000, 123_456_789, 1_200_000_000, 5)
+    g.write("/times", b"t").unwrap();
+    // Nothing reads /times afterwards (relatime would move its atime).
+    g.utimens("/times", 1_000_000_000, 123_456_789, 1_200_000_000, 5)
         .unwrap();
     g.utimens("/soft", 10, 0, 20, 0).unwrap(); // the link itself
     g.utimens("/fifo", 30, 0, 40, -2).unwrap(); // mtime left alone
-    assert!(g.utimens("/a", 0, 1_000_000_000, 0, 0).is_err());
-    assert!(g.utimens("/a", 0, -3, 0, 0).is_err());
+    assert!(g.utimens("/times", 0, 1_000_000_000, 0, 0).is_err());
+    assert!(g.utimens("/times", 0, -3, 0, 0).is_err());
 
     // cp_r: a tree with a file, a subdirectory, a symlink and a FIFO.
     g.mkdir_p("/src/sub").unwrap();
@@ -184,7 +186,7 @@ fn links_special_files_sizes_times_and_copies() {
     g.mkdir("/into").unwrap();
     g.cp_r("/src", "/into").unwrap();
     g.cp_r("/a", "/into/a-copy").unwrap();
-    let e = g.cp_r("/src", "/src/sub").unwrap_err().to_string();
+    let e = g.cp_r("/src", "/src/sub").unwrap_err().chain();
     assert!(e.contains("into itself"), "{e}");
     assert!(g.cp_r("/nope", "/x").is_err());
     g.rm_rf("/src/sub/src").unwrap();
@@ -217,7 +219,7 @@ fn links_special_files_sizes_times_and_copies() {
     assert!(big.chunks(2).all(|c| c == b"xy" || c == b"x"));
     assert_eq!(st("/many/00000001", "%F %s"), "regular empty file 0");
     assert_eq!(
-        st("/a", "%.9X %.9Y"),
+        st("/times", "%.9X %.9Y"),
         "1000000000.123456789 1200000000.000000005"
     );
     assert_eq!(st("/soft", "%X %Y"), "10 20");
@@ -262,7 +264,7 @@ fn reads_writes_offsets_encodings_and_listings() {
     assert_eq!(g.pread("/f", 10, 100).unwrap(), &data[100..110]);
     assert_eq!(g.pread("/f", 100, 1_499_990).unwrap(), &data[1_499_990..]);
     assert!(g.pread("/f", 10, 2_000_000).unwrap().is_empty());
-    let e = g.pread("/f", 4 << 20, 0).unwrap_err().to_string();
+    let e = g.pread("/f", 4 << 20, 0).unwrap_err().chain();
     assert!(e.contains("count is too large for the protocol"), "{e}");
     assert!(g.pread("/f", -1, 0).is_err() && g.pread("/f", 1, -1).is_err());
     assert_eq!(g.pwrite("/f", b"XYZ", 10).unwrap(), 3);
@@ -302,7 +304,7 @@ fn reads_writes_offsets_encodings_and_listings() {
     assert_eq!(new.len(), 4104);
     assert!(new[..4096].iter().all(|&b| b == 0) && &new[4096..] == b"uploaded");
     assert!(g.upload_offset(&host, "/f", -1).is_err());
-    assert_eq!(g.read_file("/f").unwrap(), expect);
+    assert!(g.read_file("/f").unwrap() == expect);
 
     // base64 against coreutils.
     let b64 = env.path().join("f.b64");
@@ -319,14 +321,13 @@ fn reads_writes_offsets_encodings_and_listings() {
     std::fs::write(&raw, &data[..777]).unwrap();
     std::fs::write(
         &b64,
-        sh(&format!(
-            "base64 -w 60 {} ; echo '!!garbage'",
-            raw.display()
-        )),
+        sh(&format!("base64 -w 60 {} ; echo '!! -- **'", raw.display())),
     )
     .unwrap();
     g.base64_in(&b64, "/decoded").unwrap();
-    assert_eq!(g.read_file("/decoded").unwrap(), &data[..777]);
+    assert!(g.read_file("/decoded").unwrap() == data[..777]);
+    // GNU base64 -d -i decodes the same input the same way.
+    assert!(sh(&format!("base64 -d -i {}", b64.display())) == data[..777]);
     std::fs::write(&b64, b"QUJD\nRA\n").unwrap();
     g.base64_in(&b64, "/decoded").unwrap();
     assert_eq!(g.read_file("/decoded").unwrap(), b"ABCD");
@@ -504,7 +505,7 @@ fn reads_writes_offsets_encodings_and_listings() {
     assert_eq!(sorted(std::fs::read(&crcs).unwrap()), sorted(want));
     let ours = std::fs::read(&sums).unwrap();
     assert!(
-        ours.windows(10).any(|w| w == b"odd\\\\name"),
+        ours.windows(9).any(|w| w == b"odd\\\\name"),
         "backslash escaped"
     );
 
@@ -758,17 +759,14 @@ fn read_only_drives_refuse_device_writes() {
     let g = VMCraft::with_config(Config::builder().tmpdir(env.path()).build());
     g.add_drive_ro(&img).unwrap();
     g.launch().unwrap();
-    let e = g
-        .pwrite_device("/dev/sda", b"x", 0)
-        .unwrap_err()
-        .to_string();
+    let e = g.pwrite_device("/dev/sda", b"x", 0).unwrap_err().chain();
     assert!(e.contains("read-only"), "{e}");
     let host = env.path().join("in");
     std::fs::write(&host, b"x").unwrap();
     assert!(g.upload_offset(&host, "/dev/sda", 0).is_err());
     assert_eq!(g.pread_device("/dev/sda", 4, 0).unwrap(), [0x5a; 4]);
     // Without a mounted filesystem, path calls say so.
-    let e = g.pread("/f", 1, 0).unwrap_err().to_string();
+    let e = g.pread("/f", 1, 0).unwrap_err().chain();
     assert!(e.contains("no filesystem is mounted on /"), "{e}");
     g.shutdown().unwrap();
     assert!(std::fs::read(&img).unwrap().iter().all(|&b| b == 0x5a));
