@@ -65,6 +65,8 @@ pub(crate) struct Policy {
     pub warnings: Vec<String>,
     /// A setuid or setgid bit was dropped (warned about once).
     setid_dropped: bool,
+    /// No setuid or setgid bit is ever set (the caller's choice).
+    pub strip_setid: bool,
 }
 
 impl Policy {
@@ -76,6 +78,7 @@ impl Policy {
             no_xattrs: HashSet::new(),
             warnings: Vec::new(),
             setid_dropped: false,
+            strip_setid: false,
         }
     }
 
@@ -273,6 +276,9 @@ fn safe_mode(
     const SETUID: u32 = 0o4000;
     const SETGID: u32 = 0o2000;
     let mut mode = meta.mode & 0o7777;
+    if policy.strip_setid {
+        return Ok(mode & !(SETUID | SETGID));
+    }
     if owned || mode & (SETUID | SETGID) == 0 {
         return Ok(mode);
     }

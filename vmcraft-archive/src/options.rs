@@ -136,6 +136,10 @@ pub struct TarInOptions {
     /// as GNU tar does. Where the filesystem cannot take ownership (vfat), files
     /// are extracted without it and a warning is returned.
     pub same_owner: Option<bool>,
+    /// Never set a setuid or setgid bit, whoever owns the file: for extracting
+    /// an untrusted archive onto the host (`copy_out`), where a guest's
+    /// setuid-root program must not become the host's.
+    pub strip_setid: bool,
     /// For [`crate::tar_in`] on a file: read the archive once first and refuse it
     /// (with nothing extracted) when an entry is unsafe or the archive is
     /// corrupt. On by default; a stream can only be checked entry by entry.
@@ -179,6 +183,7 @@ impl Default for TarInOptions {
             keep_dir_links: false,
             create_dir: false,
             same_owner: None,
+            strip_setid: false,
             verify_first: true,
             max_decoder_memory: crate::limits::DEFAULT_DECODER_MEMORY,
             max_delayed_directories: crate::limits::MAX_DELAYED_DIRECTORIES,

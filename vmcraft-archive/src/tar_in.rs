@@ -396,10 +396,14 @@ pub fn tar_in_from<R: Read>(
         delayed: Delayed::default(),
         subject,
         opts,
-        policy: Policy::new(
-            opts.same_owner
-                .unwrap_or_else(|| rustix::process::geteuid().is_root()),
-        ),
+        policy: {
+            let mut p = Policy::new(
+                opts.same_owner
+                    .unwrap_or_else(|| rustix::process::geteuid().is_root()),
+            );
+            p.strip_setid = opts.strip_setid;
+            p
+        },
         dirs: Dirs::default(),
         held: Held::new(opts),
         stats: TarStats::default(),

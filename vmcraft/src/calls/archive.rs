@@ -1,11 +1,14 @@
 //! tar in and out of the mounted guest tree (vmcraft-archive), confined to it, with
-//! the session's progress callback and cancellation token.
+//! the session's progress callback and cancellation token; `copy_in` and
+//! `copy_out`, which move whole trees between the host and the guest the same
+//! way.
 
-use std::path::Path;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
 
 use vmcraft_archive::{Compression, TarInOptions, TarOutOptions, TarStats};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::session::VMCraft;
 
 /// Parse libguestfs's `compress` names: `none`, `gzip`, `bzip2`, `xz`, `zstd`
@@ -126,5 +129,232 @@ impl VMCraft {
                 ..Default::default()
             },
         )
+    }
+}
+
+/// A private temporary file (mode 0600, created exclusively) for a tarball
+/// between two trees, removed on drop.
+struct Spool(PathBuf);
+
+impl Spool {
+    fn new(g: &VMCraft, call: &'static str) -> Result<Self> {
+        let dir = g.effective_tmpdir().unwrap_or_else(std::env::temp_dir);
+        for n in 0..100u32 {
+            let nanos = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.subsec_nanos())
+                .unwrap_or(0);
+            let path = dir.join(format!(
+                "vmcraft-{call}-{}-{:08x}.tar",
+                std::process::id(),
+                nanos.wrapping_add(n)
+            ));
+            match std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(&path)
+            {
+                Ok(_) => return Ok(Spool(path)),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+                Err(e) => {
+                    return Err(Error::call_with_source(
+                        ErrorKind::Io,
+                        call,
+                        dir.display(),
+                        "cannot create a temporary file",
+                        e,
+                    ));
+                }
+            }
+        }
+        Err(Error::call(
+            ErrorKind::Io,
+            call,
+            dir.display(),
+            "no free name for a temporary file",
+        ))
+    }
+}
+
+impl Drop for Spool {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// The last component of a path, refusing `/`, `.` and `..` (nothing to name the
+/// copy by).
+fn last_name<'a>(call: &str, path: &'a str) -> Result<&'a str> {
+    let name = path.trim_end_matches('/').rsplit('/').next().unwrap_or("");
+    if name.is_empty() || name == "." || name == ".." {
+        return Err(Error::invalid(
+            call,
+            path,
+            "has no last component to name the copy by (copy the directory's contents with tar-in/tar-out)",
+        ));
+    }
+    Ok(name)
+}
+
+impl VMCraft {
+    /// Copy a host file, symlink or directory (recursively, with modes, owners
+    /// and times) into the guest directory `remotedir`, as
+    /// `remotedir/NAME` (`copy_in`). Directories travel as a tarball through the
+    /// confined packer and extractor; only regular files, directories and
+    /// symlinks are copied (a host FIFO or device node is refused).
+    #[tracing::instrument(level = "debug", skip_all)]
+    pub fn copy_in(&self, localpath: impl AsRef<Path>, remotedir: &str) -> Result<()> {
+        let local = localpath.as_ref();
+        let io = |what: &str, e| {
+            Error::call_with_source(
+                ErrorKind::Io,
+                "copy_in",
+                local.display(),
+                what.to_string(),
+                e,
+            )
+        };
+        let meta = std::fs::symlink_metadata(local).map_err(|e| io("cannot read", e))?;
+        let name = last_name("copy_in", &local.to_string_lossy())?.to_string();
+        let guest = self.guest_root_for("copy_in")?;
+        if !guest.is_dir(remotedir, true)? {
+            return Err(Error::invalid(
+                "copy_in",
+                remotedir,
+                "not a directory in the guest",
+            ));
+        }
+        let target = format!("{}/{name}", remotedir.trim_end_matches('/'));
+        let ft = meta.file_type();
+        if ft.is_dir() {
+            let parent = local.parent().filter(|p| !p.as_os_str().is_empty());
+            let host = vmcraft_archive::GuestRoot::open(parent.unwrap_or(Path::new(".")))?;
+            let spool = Spool::new(self, "copy_in")?;
+            let cancel = Some(self.config.cancel.clone());
+            vmcraft_archive::tar_out(
+                &host,
+                format!("/{name}"),
+                &spool.0,
+                &TarOutOptions {
+                    cancel: cancel.clone(),
+                    ..Default::default()
+                },
+            )?;
+            vmcraft_archive::tar_in(
+                &guest,
+                &spool.0,
+                &target,
+                &TarInOptions {
+                    create_dir: true,
+                    cancel,
+                    ..Default::default()
+                },
+            )?;
+            Ok(())
+        } else if ft.is_file() {
+            self.upload(local, &target)?;
+            guest.chmod(meta.permissions().mode() & 0o7777, &target)?;
+            Ok(())
+        } else if ft.is_symlink() {
+            let to = std::fs::read_link(local).map_err(|e| io("cannot read the link", e))?;
+            self.ln_s(&to.to_string_lossy(), &target)
+        } else {
+            Err(Error::invalid(
+                "copy_in",
+                local.display(),
+                "only files, directories and symbolic links are copied",
+            ))
+        }
+    }
+
+    /// Copy a guest file, symlink or directory (recursively) out to the host
+    /// directory `localdir`, as `localdir/NAME` (`copy_out`). Directories
+    /// travel as a tarball and are extracted with the same confinement guest
+    /// trees get, so nothing in the guest's tree can land outside
+    /// `localdir/NAME`; no setuid or setgid bit is set on the host, and owners
+    /// are restored only when running as root, as GNU tar does. Guest FIFOs,
+    /// sockets and device nodes inside a directory are copied as tar stores them;
+    /// a FIFO or device named directly is refused.
+    #[tracing::instrument(level = "debug", skip_all)]
+    pub fn copy_out(&self, remotepath: &str, localdir: impl AsRef<Path>) -> Result<()> {
+        let localdir = localdir.as_ref();
+        if !localdir.is_dir() {
+            return Err(Error::invalid(
+                "copy_out",
+                localdir.display(),
+                "not a directory on the host",
+            ));
+        }
+        let name = last_name("copy_out", remotepath)?;
+        let guest = self.guest_root_for("copy_out")?;
+        let st = guest.lstat(remotepath)?;
+        let target = localdir.join(name);
+        let kind = st.mode & 0o170000;
+        if kind == 0o040000 {
+            let spool = Spool::new(self, "copy_out")?;
+            let cancel = Some(self.config.cancel.clone());
+            vmcraft_archive::tar_out(
+                &guest,
+                remotepath,
+                &spool.0,
+                &TarOutOptions {
+                    cancel: cancel.clone(),
+                    ..Default::default()
+                },
+            )?;
+            match std::fs::create_dir(&target) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && target.is_dir() => {}
+                Err(e) => {
+                    return Err(Error::call_with_source(
+                        ErrorKind::Io,
+                        "copy_out",
+                        target.display(),
+                        "cannot create",
+                        e,
+                    ));
+                }
+            }
+            let host = vmcraft_archive::GuestRoot::open(&target)?;
+            vmcraft_archive::tar_in(
+                &host,
+                &spool.0,
+                "/",
+                &TarInOptions {
+                    strip_setid: true,
+                    cancel,
+                    ..Default::default()
+                },
+            )?;
+            Ok(())
+        } else if kind == 0o100000 {
+            self.download(remotepath, &target)?;
+            std::fs::set_permissions(
+                &target,
+                std::fs::Permissions::from_mode((st.mode & 0o777) as u32),
+            )
+            .map_err(|e| {
+                Error::call_with_source(ErrorKind::Io, "copy_out", target.display(), "chmod", e)
+            })?;
+            Ok(())
+        } else if kind == 0o120000 {
+            let to = guest.readlink(remotepath)?;
+            std::os::unix::fs::symlink(&to, &target).map_err(|e| {
+                Error::call_with_source(
+                    ErrorKind::Io,
+                    "copy_out",
+                    target.display(),
+                    "cannot create the symlink",
+                    e,
+                )
+            })
+        } else {
+            Err(Error::invalid(
+                "copy_out",
+                remotepath,
+                "only files, directories and symbolic links are copied",
+            ))
+        }
     }
 }

@@ -108,6 +108,37 @@ pub(crate) const CALLS: &[Call] = &[
         |g, a| tar_out(g, a.str(0), a.str(1), with_out(Compression::Xz)),
     )
     .flags(Flags::HOST_FILES),
+    call(
+        "copy-in",
+        &[],
+        Ret::Unit,
+        "copy local files or directories into an image",
+        "copy-in LOCAL [LOCAL ...] REMOTEDIR copies each host file, symlink or directory \
+         (recursively, with modes, owners and times) into the guest directory REMOTEDIR, \
+         which must exist, as REMOTEDIR/NAME. Directories travel as a tarball through the \
+         confined packer and extractor; host FIFOs and device nodes are refused.",
+        copy_in,
+    )
+    .variadic()
+    .flags(
+        Flags::WRITES
+            .union(Flags::HOST_FILES)
+            .union(Flags::NEEDS_ROOT),
+    ),
+    call(
+        "copy-out",
+        &[],
+        Ret::Unit,
+        "copy remote files or directories out of an image",
+        "copy-out REMOTE [REMOTE ...] LOCALDIR copies each guest file, symlink or directory \
+         (recursively) into the host directory LOCALDIR, which must exist, as \
+         LOCALDIR/NAME. Nothing in the guest's tree can land outside LOCALDIR/NAME, no \
+         setuid or setgid bit is set on the host, and owners are restored only when \
+         running as root, as GNU tar does.",
+        copy_out,
+    )
+    .variadic()
+    .flags(Flags::HOST_FILES.union(Flags::NEEDS_ROOT)),
 ];
 
 fn compression(command: &str, a: &Args) -> Result<Option<Compression>> {
@@ -140,4 +171,36 @@ fn tar_in(g: &VMCraft, tarfile: &str, dir: &str, opts: TarInOptions) -> Result<V
 
 fn tar_out(g: &VMCraft, dir: &str, tarfile: &str, opts: TarOutOptions) -> Result<Value> {
     Ok(stats(&g.tar_out(dir, tarfile, opts)?))
+}
+
+/// `copy-in LOCAL... REMOTEDIR`.
+fn copy_in(g: &VMCraft, a: &Args) -> Result<Value> {
+    let words = a.list(0);
+    let Some((remotedir, locals)) = words.split_last().filter(|(_, l)| !l.is_empty()) else {
+        return Err(Error::invalid(
+            "copy_in",
+            words.join(" "),
+            "expected copy-in LOCAL [LOCAL ...] REMOTEDIR",
+        ));
+    };
+    for local in locals {
+        g.copy_in(local, remotedir)?;
+    }
+    Ok(Value::Unit)
+}
+
+/// `copy-out REMOTE... LOCALDIR`.
+fn copy_out(g: &VMCraft, a: &Args) -> Result<Value> {
+    let words = a.list(0);
+    let Some((localdir, remotes)) = words.split_last().filter(|(_, r)| !r.is_empty()) else {
+        return Err(Error::invalid(
+            "copy_out",
+            words.join(" "),
+            "expected copy-out REMOTE [REMOTE ...] LOCALDIR",
+        ));
+    };
+    for remote in remotes {
+        g.copy_out(remote, localdir)?;
+    }
+    Ok(Value::Unit)
 }
