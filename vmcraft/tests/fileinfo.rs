@@ -217,7 +217,11 @@ fn fileinfo_calls_agree_with_the_gnu_tools() {
         "[[:digit:]]\\{2\\}",
     ] {
         for (flags, got_plain, got_z) in [
-            ("", g.grep(re, "/t/text"), g.zgrep(re, "/t/log.gz")),
+            (
+                "",
+                g.grep(re, "/t/text", &GrepOptions::default()),
+                g.zgrep(re, "/t/log.gz"),
+            ),
             ("-E", g.egrep(re, "/t/text"), g.zegrep(re, "/t/log.gz")),
             ("-F", g.fgrep(re, "/t/text"), g.zfgrep(re, "/t/log.gz")),
             ("-i", g.grepi(re, "/t/text"), g.zgrepi(re, "/t/log.gz")),
@@ -246,11 +250,16 @@ fn fileinfo_calls_agree_with_the_gnu_tools() {
             ..Default::default()
         };
         assert_eq!(
-            g.grep_opts(re, "/t/log.gz", &opts).unwrap(),
+            g.grep(re, "/t/log.gz", &opts).unwrap(),
             lines(&tool(&["zgrep", "-Ei", "-e", re, gzp], true))
         );
     }
-    assert_eq!(g.grep("ERROR", "/t/link").unwrap().len(), 37);
+    assert_eq!(
+        g.grep("ERROR", "/t/link", &GrepOptions::default())
+            .unwrap()
+            .len(),
+        37
+    );
     // A malformed regex is grep's error, named.
     let e = g.egrep("a(", "/t/text").unwrap_err().to_string();
     assert!(e.contains("egrep") && e.contains("a("), "{e}");
@@ -350,7 +359,10 @@ fn paths_stay_in_the_guest_and_special_files_are_not_opened() {
     g.ln_s("/proc/self/root/etc/hostname", "/procy").unwrap();
     assert_eq!(g.head("/up").unwrap(), ["guest-name"]);
     assert_eq!(g.tail_n(1, "/abs/hostname").unwrap(), ["guest-name"]);
-    assert_eq!(g.grep("name", "/up").unwrap(), ["guest-name"]);
+    assert_eq!(
+        g.grep("name", "/up", &GrepOptions::default()).unwrap(),
+        ["guest-name"]
+    );
     assert_eq!(g.wc_c("/up").unwrap(), 11);
     assert_eq!(g.file("/up").unwrap(), "symbolic link");
     assert_eq!(g.realpath("/up").unwrap(), "/etc/hostname");
@@ -449,7 +461,7 @@ fn paths_stay_in_the_guest_and_special_files_are_not_opened() {
             g.wc_l(p).map(drop),
             g.wc_w(p).map(drop),
             g.wc_c(p).map(drop),
-            g.grep("x", p).map(drop),
+            g.grep("x", p, &GrepOptions::default()).map(drop),
             g.zgrep("x", p).map(drop),
             g.strings(p).map(drop),
             g.hexdump(p).map(drop),
@@ -589,7 +601,11 @@ fn bad_arguments_are_refused_and_change_nothing() {
     };
     check(g.head("f").map(drop), "head", "must start with a /");
     check(g.filesize("f").map(drop), "filesize", "must start with a /");
-    check(g.grep("a", "f").map(drop), "grep", "must start with a /");
+    check(
+        g.grep("a", "f", &GrepOptions::default()).map(drop),
+        "grep",
+        "must start with a /",
+    );
     check(g.ll("f").map(drop), "ll", "must start with a /");
     check(g.realpath("").map(drop), "realpath", "must start with a /");
     check(g.ll("/f").map(drop), "ll", "not a directory");
@@ -599,7 +615,7 @@ fn bad_arguments_are_refused_and_change_nothing() {
         "not a directory",
     );
     check(
-        g.grep_opts(
+        g.grep(
             "a",
             "/f",
             &GrepOptions {

@@ -33,7 +33,7 @@ pub const MAX_RESULT: usize = 4 << 20;
 /// Size of the pieces files are read in.
 const CHUNK: usize = 1 << 20;
 
-/// Optional arguments of [`VMCraft::grep_opts`] (libguestfs `grep`'s optargs).
+/// Optional arguments of [`VMCraft::grep`] (libguestfs `grep`'s optargs).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct GrepOptions {
     /// `grep -E`: the regex is an extended regular expression.
@@ -574,18 +574,20 @@ impl VMCraft {
 
     /// Lines of a file matching a regular expression (`grep`), as GNU grep
     /// matches them: basic regex by default, `-E`, `-F`, `-i`, or `zgrep` for a
-    /// compressed file (see [`GrepOptions`]). No match is an empty list; a binary
-    /// file that matches gives no lines (grep only says so on stderr).
+    /// compressed file (see [`GrepOptions`]; `GrepOptions::default()` is plain
+    /// `grep`, libguestfs's `grep` without optional arguments). No match is an
+    /// empty list; a binary file that matches gives no lines (grep only says so
+    /// on stderr).
     ///
     /// ```no_run
     /// # use vmcraft::calls::fileinfo::GrepOptions;
     /// # let g = vmcraft::VMCraft::new();
-    /// let users = g.grep_opts("^[^:]*:[^:]*:1[0-9]{3}:", "/etc/passwd",
+    /// let users = g.grep("^[^:]*:[^:]*:1[0-9]{3}:", "/etc/passwd",
     ///     &GrepOptions { extended: true, ..Default::default() })?;
     /// # Ok::<(), vmcraft::Error>(())
     /// ```
     #[tracing::instrument(level = "debug", skip_all)]
-    pub fn grep_opts(&self, regex: &str, path: &str, opts: &GrepOptions) -> Result<Vec<String>> {
+    pub fn grep(&self, regex: &str, path: &str, opts: &GrepOptions) -> Result<Vec<String>> {
         self.grep_impl("grep", regex, path, opts)
     }
 
@@ -626,11 +628,6 @@ impl VMCraft {
                 out.stderr_trimmed(),
             )),
         }
-    }
-
-    /// `grep` with basic regex (`grep` without optional arguments).
-    pub fn grep(&self, regex: &str, path: &str) -> Result<Vec<String>> {
-        self.grep_impl("grep", regex, path, &GrepOptions::default())
     }
 
     /// `grep -E` (`egrep`).
