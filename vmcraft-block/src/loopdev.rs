@@ -474,6 +474,13 @@ pub fn list_loop_devices() -> Vec<(PathBuf, PathBuf)> {
 
 const LIST: &str = "list_loop_devices";
 
+/// Whether reading a loop device's attribute failed because the device is no
+/// longer bound (removed, unbound, or being torn down).
+fn gone(e: &std::io::Error) -> bool {
+    e.kind() == std::io::ErrorKind::NotFound
+        || matches!(e.raw_os_error(), Some(libc::ENXIO) | Some(libc::ENODEV))
+}
+
 /// The bound loop devices under `sys_block` (`/sys/block`, or a copy of its layout
 /// in tests).
 pub(crate) fn bound_in(sys_block: &Path) -> Result<Vec<(PathBuf, PathBuf)>> {
@@ -489,7 +496,16 @@ pub(crate) fn bound_in(sys_block: &Path) -> Result<Vec<(PathBuf, PathBuf)>> {
         }
         let dev = Path::new("/dev").join(&name);
         let attr = entry.path().join("loop/backing_file");
-        match std::fs::read(&attr) {
+        // A device being torn down while it is looked at answers with a
+        // transient error: look once more before calling it one.
+        let read = std::fs::read(&attr).or_else(|e| {
+            if gone(&e) {
+                return Err(e);
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            std::fs::read(&attr)
+        });
+        match read {
             Ok(mut backing) => {
                 if backing.last() == Some(&b'\n') {
                     backing.pop();
@@ -497,16 +513,14 @@ pub(crate) fn bound_in(sys_block: &Path) -> Result<Vec<(PathBuf, PathBuf)>> {
                 let backing = std::ffi::OsStr::from_bytes(&backing);
                 out.push((dev, PathBuf::from(backing)));
             }
-            // No `loop/` attributes: the device is unbound (or was removed
-            // since the directory was read).
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            // Unbound between the directory read and this one.
-            Err(e) if e.raw_os_error() == Some(libc::ENXIO) => {}
+            // No `loop/` attributes: the device is unbound (or was removed or
+            // unbound since the directory was read).
+            Err(e) if gone(&e) => {}
             Err(e) => {
                 return Err(Error::io(
                     LIST,
                     dev.display(),
-                    format!("read {}", attr.display()),
+                    format!("read {} ({e})", attr.display()),
                     e,
                 ));
             }
@@ -544,7 +558,10 @@ mod tests {
         let attr = dir.path().join("loop1/loop/backing_file");
         assert_eq!(
             e.to_string(),
-            format!("list_loop_devices: /dev/loop1: read {}", attr.display())
+            format!(
+                "list_loop_devices: /dev/loop1: read {} (Is a directory (os error 21))",
+                attr.display()
+            )
         );
     }
 
