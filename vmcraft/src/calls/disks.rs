@@ -176,6 +176,10 @@ impl VMCraft {
     /// the directory until the filesystem is full, synced and removed. The
     /// directory is resolved inside the guest tree; the file gets a random
     /// 8.3 name and is made with `O_EXCL`, so nothing existing is touched.
+    /// The journal is committed first (blocks freed just before are then
+    /// free), and the file is filled until even one block more will not fit.
+    /// Blocks the filesystem keeps back even from root (ext4's reserved
+    /// clusters) are not reached, as with libguestfs.
     #[tracing::instrument(level = "debug", skip_all)]
     pub fn zero_free_space(&self, directory: &str) -> Result<()> {
         const CALL: &str = "zero_free_space";
@@ -191,26 +195,59 @@ impl VMCraft {
             }
         };
         let mut f = root.open_write(&name, WriteMode::CreateNew, 0o600)?;
+        // Blocks freed in the running journal transaction (a file removed just
+        // before) cannot be reused until it commits: commit it first, so that
+        // they are zeroed too.
+        if let Err(e) = nix::unistd::syncfs(&f) {
+            let _ = root.rm(&name);
+            return Err(io_err(CALL, directory, "syncfs", std::io::Error::from(e)));
+        }
         let zeros = vec![0u8; 1 << 20];
         let total = nix::sys::statvfs::fstatvfs(&f)
             .map(|s| s.blocks_free() * s.fragment_size())
             .unwrap_or(0);
         let mut written = 0u64;
+        // The first ENOSPC comes early where the filesystem holds space back
+        // for data not yet allocated (ext4's delayed allocation reserves room
+        // for metadata it may need): once flushed, what was held back is free
+        // again. So: fill, flush, and fill again until a round adds nothing.
+        let mut round_start = 0u64;
+        // The last blocks go one filesystem block at a time.
+        let small = nix::sys::statvfs::fstatvfs(&f)
+            .map(|s| s.fragment_size() as usize)
+            .unwrap_or(512)
+            .clamp(512, 1 << 16);
+        let mut chunk = zeros.len();
         let result = loop {
             if let Err(e) = self.config.cancel.check(CALL, directory, "cancelled") {
                 break Err(Error::from(e));
             }
-            match f.write(&zeros) {
-                Ok(0) => break Ok(()),
+            let full = match f.write(&zeros[..chunk]) {
+                Ok(0) => true,
                 Ok(n) => {
                     written += n as u64;
                     self.progress(CALL, written.min(total), total);
+                    false
                 }
-                Err(e) if e.raw_os_error() == Some(libc::ENOSPC) => break Ok(()),
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) if e.raw_os_error() == Some(libc::ENOSPC) => true,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => false,
                 Err(e) => break Err(io_err(CALL, directory, "write", e)),
+            };
+            if full {
+                if written == round_start && chunk == small {
+                    break Ok(());
+                }
+                chunk = small;
+                round_start = written;
+                // ENOSPC from the flush itself only means the disk is full.
+                if let Err(e) = f.sync_data()
+                    && e.raw_os_error() != Some(libc::ENOSPC)
+                {
+                    break Err(io_err(CALL, directory, "fsync", e));
+                }
             }
         };
+        tracing::debug!(directory, written, "zero_free_space: filled");
         // The blocks must reach the disk as zeroes before they are freed.
         let synced = f.sync_all();
         drop(f);

@@ -54,7 +54,9 @@ pub(crate) const CALLS: &[Call] = &[
         "Fill the free space of the filesystem mounted on the directory with zeroes, then \
          free it again (a temporary file with a random 8.3 name is written until the \
          filesystem is full, synced and removed). Files are not affected. The filesystem \
-         must be mounted read-write. The free space is not trimmed (see fstrim).",
+         must be mounted read-write. Blocks the filesystem keeps back even from root \
+         (ext4's reserved clusters) are not reached. The free space is not trimmed (see \
+         fstrim).",
         |g, a| void!(g.zero_free_space(a.str(0))),
     )
     .flags(Flags::WRITES),
