@@ -343,6 +343,23 @@ fn labels_and_uuids_per_filesystem_type() {
         );
         let e = g.set_uuid("/dev/sda", "generate").unwrap_err();
         assert!(e.to_string().contains("magic value"), "{e}");
+        // XFS cannot shrink: its minimum is its size (the image size here).
+        assert_eq!(g.vfs_minimum_size("/dev/sda").unwrap(), 300 << 20);
+    }
+    if let Some(i) = imgs.iter().position(|(t, _)| *t == "btrfs") {
+        let dev = format!("/dev/sd{}", (b'a' + i as u8) as char);
+        let e = g.vfs_minimum_size(&dev).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Mount, "{e}");
+        assert_eq!(
+            e.to_string(),
+            format!("vfs_minimum_size: {dev}: btrfs: the filesystem must be mounted")
+        );
+        g.mount(&dev, "/").unwrap();
+        let min = g.vfs_minimum_size(&dev).unwrap();
+        assert!(min > 0 && min <= 200 << 20, "{min}");
+        let e = g.set_label(&dev, "mounted").unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Busy, "{e}");
+        g.umount("/").unwrap();
     }
     g.shutdown().unwrap();
     for ((fstype, img), want) in imgs.iter().zip(expect) {
@@ -407,6 +424,17 @@ fn mke2fs_options_and_external_journal() {
         )
         .unwrap_err();
     assert!(e.to_string().contains("name the journal device"), "{e}");
+    // A host device is not a device of the session.
+    let e = g
+        .mke2fs(
+            "/dev/sda",
+            &Mke2fsOptions {
+                journaldevice: Some("/dev/loop0".into()),
+                ..Default::default()
+            },
+        )
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::NoSuchDevice, "{e}");
     let e = g
         .mke2fs(
             "/dev/sda",
@@ -595,6 +623,17 @@ fn zerofree_and_fstrim() {
     g.mount("/dev/sda", "/").unwrap();
     assert_eq!(g.cat("/keep").unwrap(), "test file");
     g.shutdown().unwrap();
+    // A read-only drive: trimming is refused too.
+    let before = sha256(&img);
+    let g = session(&env, &[&img], true);
+    g.mount_ro("/dev/sda", "/").unwrap();
+    let e = g.fstrim("/", FstrimOptions::default()).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "fstrim: /dev/sda: the drive was added read-only"
+    );
+    g.shutdown().unwrap();
+    assert_eq!(sha256(&img), before);
     sh(&["e2fsck", "-fn", img.to_str().unwrap()]);
     // The deleted file's blocks hold zeroes now (no 4 KiB run of 0x5a left).
     let data = std::fs::read(&img).unwrap();
