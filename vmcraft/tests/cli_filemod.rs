@@ -89,6 +89,8 @@ lgetxattrs /soft
 cp-r /d /e
 ls /e
 cpio-out /d d.cpio
+compress-out gzip /b b.gz level:9
+compress-device-out xz /dev/sdb sdb.xz
 checksums-out md5 /e sums.txt
 umount /
 "#;
@@ -148,6 +150,15 @@ umount /
         ]
     );
     assert_eq!(&std::fs::read(&raw).unwrap()[4096..4101], b"hello");
+    let gz = env.path().join("b.gz");
+    assert_eq!(tool("gzip", &["-dc", gz.to_str().unwrap()]), "in base64\n");
+    let xz = env.path().join("sdb.xz");
+    let sum = tool(
+        "sh",
+        &["-c", &format!("xz -dc {} | sha256sum", xz.display())],
+    );
+    let img_sum = tool("sha256sum", &[raw.to_str().unwrap()]);
+    assert_eq!(sum.split(' ').next(), img_sum.split(' ').next());
 
     // debugfs on the filesystem sees what the commands made.
     let fs = extract_partition(&env, &img, 1);
@@ -399,6 +410,14 @@ fn bad_arguments_fail_with_the_call_named_and_change_nothing() {
             "vmcraft: error: pwrite_device: /dev/sdz",
         ),
         (
+            &["compress-out", "zstd", "/a", "x.z"],
+            "vmcraft: error: compress_out: zstd: unknown compression type",
+        ),
+        (
+            &["compress-out", "gzip", "/a", "x.z", "level:10"],
+            "vmcraft: error: compress_out: gzip: gzip: incorrect value for level parameter",
+        ),
+        (
             &["glob-expand", "rel/*"],
             "vmcraft: error: glob_expand: rel/*: path must start with a / character",
         ),
@@ -410,6 +429,7 @@ fn bad_arguments_fail_with_the_call_named_and_change_nothing() {
         let err = o.failed();
         assert!(err.contains(want), "{args:?}: {err}");
     }
+    assert!(!env.path().join("x.z").exists());
     assert!(
         !env.path().join("x.out").exists(),
         "a refused download made no host file"

@@ -49,21 +49,30 @@ fn session(env: &TestEnv, n: usize) -> (VMCraft, Vec<PathBuf>) {
     (g, imgs)
 }
 
-/// A read-only loop mount of an image on the host, for the oracles; undone on drop.
-struct HostMount(PathBuf);
+/// A read-only loop mount of an image on the host, for the oracles; undone on
+/// drop (unmounted, then the loop device detached, so nothing is left for the
+/// leak check however late the kernel's autoclear would come).
+struct HostMount(PathBuf, String);
 
 impl HostMount {
     fn new(env: &TestEnv, img: &Path) -> Self {
         let dir = env.path().join("host-mnt");
         std::fs::create_dir_all(&dir).unwrap();
-        run(&[
-            "mount",
-            "-o",
-            "loop,ro,noload",
-            img.to_str().unwrap(),
-            dir.to_str().unwrap(),
-        ]);
-        HostMount(dir)
+        let dev = text(
+            run(&[
+                "losetup",
+                "--find",
+                "--show",
+                "--read-only",
+                img.to_str().unwrap(),
+            ])
+            .stdout,
+        )
+        .trim()
+        .to_string();
+        let m = HostMount(dir, dev);
+        run(&["mount", "-o", "ro,noload", &m.1, m.0.to_str().unwrap()]);
+        m
     }
     fn path(&self, guest: &str) -> String {
         format!("{}{guest}", self.0.display())
@@ -73,6 +82,10 @@ impl HostMount {
 impl Drop for HostMount {
     fn drop(&mut self) {
         let _ = std::process::Command::new("umount").arg(&self.0).status();
+        let _ = std::process::Command::new("losetup")
+            .arg("-d")
+            .arg(&self.1)
+            .status();
     }
 }
 
@@ -770,5 +783,81 @@ fn read_only_drives_refuse_device_writes() {
     assert!(e.contains("no filesystem is mounted on /"), "{e}");
     g.shutdown().unwrap();
     assert!(std::fs::read(&img).unwrap().iter().all(|&b| b == 0x5a));
+    assert!(leaks(env.tag()).is_empty(), "{:?}", leaks(env.tag()));
+}
+
+#[test]
+fn compress_out_through_the_real_programs() {
+    if !require_root("mounting")
+        || !require_tool("gzip")
+        || !require_tool("bzip2")
+        || !require_tool("xz")
+    {
+        return;
+    }
+    let env = TestEnv::new("filemod-compress");
+    let (g, imgs) = session(&env, 2);
+    // 40 MiB: three pieces of 16 MiB, so three concatenated streams.
+    let data: Vec<u8> = (0..40u32 << 20)
+        .map(|i| (i / 4096 % 251) as u8 ^ (i as u8 & 3))
+        .collect();
+    let host = env.path().join("data");
+    std::fs::write(&host, &data).unwrap();
+    g.upload(&host, "/big").unwrap();
+    let want = text(run(&["sha256sum", host.to_str().unwrap()]).stdout);
+    let want = want.split(' ').next().unwrap().to_string();
+    for (ctype, level, check) in [
+        ("gzip", Some(9), "gzip -t '{f}' && gzip -dc '{f}'"),
+        ("gzip", None, "gzip -t '{f}' && gzip -dc '{f}'"),
+        ("bzip2", Some(1), "bzip2 -t '{f}' && bzip2 -dc '{f}'"),
+        ("xz", Some(0), "xz -t '{f}' && xz -dc '{f}'"),
+    ] {
+        let z = env.path().join(format!("big.{ctype}"));
+        g.compress_out(ctype, "/big", &z, level).unwrap();
+        let f = z.display().to_string();
+        let got = text(sh(&format!("{} | sha256sum", check.replace("{f}", &f))));
+        assert_eq!(got.split(' ').next().unwrap(), want, "{ctype} {level:?}");
+    }
+    // A whole device; its sum against the image's after the session.
+    let z = env.path().join("sdb.gz");
+    g.pwrite_device("/dev/sdb", b"marker", 1 << 20).unwrap();
+    g.compress_device_out("gzip", "/dev/sdb", &z, Some(1))
+        .unwrap();
+    // Refusals: nothing read, no host file made.
+    let none = env.path().join("none");
+    for (ctype, level, what) in [
+        ("zstd", None, "unknown compression type"),
+        (
+            "gzip",
+            Some(10),
+            "gzip: incorrect value for level parameter",
+        ),
+        ("xz", Some(-1), "xz: incorrect value for level parameter"),
+        ("compress", Some(1), "cannot use optional level parameter"),
+    ] {
+        let e = g
+            .compress_out(ctype, "/big", &none, level)
+            .unwrap_err()
+            .chain();
+        assert!(e.contains(what), "{ctype}: {e}");
+    }
+    for prog in ["lzop", "compress"] {
+        if !vmcraft_block::has_command(prog) {
+            let e = g
+                .compress_out(prog, "/big", &none, None)
+                .unwrap_err()
+                .chain();
+            assert!(e.contains("not supported"), "{e}");
+        }
+    }
+    g.mkfifo(0o600, "/fifo").unwrap();
+    assert!(g.compress_out("gzip", "/fifo", &none, None).is_err());
+    assert!(g.compress_out("gzip", "/missing", &none, None).is_err());
+    assert!(!none.exists());
+    g.umount_all().unwrap();
+    g.shutdown().unwrap();
+    let dev = text(sh(&format!("gzip -dc '{}' | sha256sum", z.display())));
+    let img = text(run(&["sha256sum", imgs[1].to_str().unwrap()]).stdout);
+    assert_eq!(dev.split(' ').next(), img.split(' ').next());
     assert!(leaks(env.tag()).is_empty(), "{:?}", leaks(env.tag()));
 }

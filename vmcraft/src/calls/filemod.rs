@@ -42,6 +42,10 @@ const XATTR_SIZE_MAX: usize = 64 * 1024;
 /// Copy buffer size for the streaming calls.
 const CHUNK: usize = 1 << 20;
 
+/// How much of the input `compress_out` and `compress_device_out` hand the
+/// compression program at a time (each piece becomes one stream of the output).
+pub const COMPRESS_PIECE: usize = 16 << 20;
+
 /// How many names `glob_expand`'s brace expansion may produce before the
 /// pattern is refused (a short pattern like `{a,b}{a,b}...` grows exponentially).
 const MAX_BRACE_EXPANSIONS: usize = 4096;
@@ -1087,6 +1091,113 @@ impl VMCraft {
         Ok(out)
     }
 
+    // ---- compression -------------------------------------------------------------
+
+    /// Compress a guest regular file into a host file (`compress_out`) with the
+    /// external program libguestfs uses for `ctype`: `gzip` (level 1..9),
+    /// `bzip2` (1..9), `xz` (0..9), `lzop` (1..9) or `compress` (no level); a
+    /// program that is not installed gives an error containing "not supported".
+    /// The data goes through the program in pieces of [`COMPRESS_PIECE`] bytes,
+    /// each compressed on its own and the streams concatenated, which `gzip -d`,
+    /// `bzip2 -d`, `xz -d` and `lzop -d` read as one (so what a guest file can
+    /// make this call hold in memory is bounded); `compress` output cannot be
+    /// concatenated, so a larger file is refused for it.
+    #[tracing::instrument(level = "debug", skip_all)]
+    pub fn compress_out(
+        &self,
+        ctype: &str,
+        file: &str,
+        zfile: impl AsRef<Path>,
+        level: Option<i32>,
+    ) -> Result<()> {
+        const CALL: &str = "compress_out";
+        let filter = compress_filter(CALL, ctype, level)?;
+        pathname(CALL, file)?;
+        let root = self.guest_root_for(CALL)?;
+        let mut src = open_existing(&root, CALL, file, libc::O_RDONLY)?;
+        let size = src.metadata().map(|m| m.len()).unwrap_or(0);
+        self.compress_stream(CALL, file, &filter, &mut src, size, zfile.as_ref())
+    }
+
+    /// Compress a whole device into a host file (`compress_device_out`); `ctype`
+    /// and `level` as [`VMCraft::compress_out`].
+    #[tracing::instrument(level = "debug", skip_all)]
+    pub fn compress_device_out(
+        &self,
+        ctype: &str,
+        device: &str,
+        zdevice: impl AsRef<Path>,
+        level: Option<i32>,
+    ) -> Result<()> {
+        const CALL: &str = "compress_device_out";
+        let filter = compress_filter(CALL, ctype, level)?;
+        let r = self.resolve(CALL, device)?;
+        let mut src = File::open(&r.host).map_err(|e| os_err(CALL, &r.name, "open", e))?;
+        let size = vmcraft_block::blockdev_getsize64(&r.host)?;
+        self.compress_stream(CALL, &r.name, &filter, &mut src, size, zdevice.as_ref())
+    }
+
+    fn compress_stream(
+        &self,
+        call: &'static str,
+        subject: &str,
+        filter: &[String],
+        src: &mut File,
+        size: u64,
+        host: &Path,
+    ) -> Result<()> {
+        if filter[0] == "compress" && size > COMPRESS_PIECE as u64 {
+            return Err(invalid(
+                call,
+                subject,
+                format!(
+                    "compress: inputs larger than {COMPRESS_PIECE} bytes are not supported (its streams cannot be concatenated); use gzip, bzip2 or xz"
+                ),
+            ));
+        }
+        let out = File::create(host).map_err(|e| os_err(call, host.display(), "create", e))?;
+        let r = (|| -> Result<()> {
+            let mut w = BufWriter::new(out);
+            let mut buf = vec![0u8; COMPRESS_PIECE];
+            let mut done = 0u64;
+            loop {
+                let mut n = 0;
+                while n < buf.len() {
+                    match src.read(&mut buf[n..]) {
+                        Ok(0) => break,
+                        Ok(k) => n += k,
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                        Err(e) => return Err(os_err(call, subject, "read", e)),
+                    }
+                }
+                if n == 0 && done > 0 {
+                    break;
+                }
+                let cmd = vmcraft_block::Command::new(&filter[0])
+                    .args(&filter[1..])
+                    .stdin(buf[..n].to_vec())
+                    .cancel_on(&self.config.cancel);
+                let o = self.runner().run(&cmd)?;
+                w.write_all(&o.stdout)
+                    .map_err(|e| os_err(call, host.display(), "write", e))?;
+                done += n as u64;
+                self.progress(call, done, size);
+                if n < buf.len() {
+                    break;
+                }
+            }
+            let f = w
+                .into_inner()
+                .map_err(|e| os_err(call, host.display(), "write", e.into_error()))?;
+            f.sync_all()
+                .map_err(|e| os_err(call, host.display(), "fsync", e))
+        })();
+        if r.is_err() {
+            let _ = std::fs::remove_file(host);
+        }
+        r
+    }
+
     // ---- cpio ---------------------------------------------------------------------
 
     /// Pack the tree below `directory` into a host file as a cpio archive
@@ -1988,6 +2099,59 @@ fn umask() -> u32 {
                 .and_then(|v| u32::from_str_radix(v.trim(), 8).ok())
         })
         .unwrap_or(0o022)
+}
+
+/// The program and arguments for a `compress_out` type and level, as libguestfs
+/// runs them; refused before anything is read or created.
+fn compress_filter(call: &'static str, ctype: &str, level: Option<i32>) -> Result<Vec<String>> {
+    let (prog, range): (&str, Option<std::ops::RangeInclusive<i32>>) = match ctype {
+        "compress" => ("compress", None),
+        "gzip" => ("gzip", Some(1..=9)),
+        "bzip2" => ("bzip2", Some(1..=9)),
+        "xz" => ("xz", Some(0..=9)),
+        "lzop" => ("lzop", Some(1..=9)),
+        _ => {
+            return Err(invalid(
+                call,
+                ctype,
+                "unknown compression type (compress, gzip, bzip2, xz or lzop)",
+            ));
+        }
+    };
+    let mut argv = vec![prog.to_string(), "-c".to_string()];
+    if prog == "gzip" {
+        // No name or time in the header: the same input gives the same output.
+        argv.push("-n".into());
+    }
+    match (level, range) {
+        (None, _) => {}
+        (Some(_), None) => {
+            return Err(invalid(
+                call,
+                ctype,
+                "compress: cannot use optional level parameter with this compression type",
+            ));
+        }
+        (Some(l), Some(r)) if r.contains(&l) => argv.push(format!("-{l}")),
+        (Some(l), Some(_)) => {
+            return Err(invalid(
+                call,
+                ctype,
+                format!("{prog}: incorrect value for level parameter ({l})"),
+            ));
+        }
+    }
+    if !vmcraft_block::has_command(prog) {
+        return Err(Error::call(
+            crate::error::ErrorKind::Unsupported,
+            call,
+            ctype,
+            format!(
+                "compression type {prog} is not supported, because external program '{prog}' is not available"
+            ),
+        ));
+    }
+    Ok(argv)
 }
 
 // ---- glob -----------------------------------------------------------------------------

@@ -410,6 +410,54 @@ pub(crate) const CALLS: &[Call] = &[
     .alias(&["glob-expand-opts"])
     .opts(&[arg("directoryslash", ArgKind::Bool)]),
     call(
+        "compress-out",
+        &[
+            arg("ctype", ArgKind::String),
+            arg("file", ArgKind::Path),
+            arg("zfile", ArgKind::FileOut),
+        ],
+        Ret::Unit,
+        "output compressed file",
+        "Compress a guest file into a host file with CTYPE: compress, gzip, bzip2, xz or \
+         lzop, each the external program of that name (a program that is not installed \
+         gives an error saying the type is not supported); level:N as the program takes it \
+         (gzip, bzip2, lzop 1..9, xz 0..9, none for compress). The input goes through the \
+         program in 16 MiB pieces whose streams are concatenated, which the programs' \
+         decompressors read as one; compress cannot be concatenated and takes at most one \
+         piece.",
+        |g, a| {
+            void!(g.compress_out(
+                a.str(0),
+                a.str(1),
+                a.str(2),
+                a.opt_int("level").map(|l| l as i32)
+            ))
+        },
+    )
+    .flags(Flags::HOST_FILES)
+    .opts(&[arg("level", ArgKind::Int)]),
+    call(
+        "compress-device-out",
+        &[
+            arg("ctype", ArgKind::String),
+            DEVICE,
+            arg("zdevice", ArgKind::FileOut),
+        ],
+        Ret::Unit,
+        "output compressed device",
+        "Compress a whole device into a host file; CTYPE and level:N as compress-out.",
+        |g, a| {
+            void!(g.compress_device_out(
+                a.str(0),
+                a.str(1),
+                a.str(2),
+                a.opt_int("level").map(|l| l as i32)
+            ))
+        },
+    )
+    .flags(Flags::HOST_FILES)
+    .opts(&[arg("level", ArgKind::Int)]),
+    call(
         "cpio-out",
         &[
             arg("directory", ArgKind::Path),
