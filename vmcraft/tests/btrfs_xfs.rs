@@ -683,3 +683,154 @@ fn guest_symlinks_never_reach_the_host() {
     );
     assert!(leaks(env.tag()).is_empty(), "{:?}", leaks(env.tag()));
 }
+
+#[test]
+fn btrfs_quotas_qgroups_and_status_structs() {
+    if !btrfs_ready() {
+        return;
+    }
+    let env = TestEnv::new("bx-quota");
+    let img = env.sparse_image("btrfs.img", 256 << 20);
+    let g = session(&env);
+    g.add_drive(&img).unwrap();
+    g.launch().unwrap();
+    g.mkfs_btrfs(&["/dev/sda"], &MkfsBtrfsOptions::default())
+        .unwrap();
+    // Through the device: mounted read-write for the call, and unmounted after.
+    g.btrfs_quota_enable("/dev/sda", true).unwrap();
+    assert!(g.mount_entries().is_empty());
+    g.btrfs_quota_rescan("/dev/sda").unwrap();
+    g.mount("/dev/sda", "/").unwrap();
+    g.btrfs_subvolume_create("/s", None).unwrap();
+    g.write("/s/data", &vec![7u8; 100_000]).unwrap();
+    g.btrfs_filesystem_sync("/").unwrap();
+    g.btrfs_qgroup_create("1/100", "/").unwrap();
+    g.btrfs_qgroup_assign("0/256", "1/100", "/").unwrap();
+    g.btrfs_qgroup_limit("/s", 50 << 20).unwrap();
+    g.btrfs_quota_rescan("/").unwrap();
+    let ours = g.btrfs_qgroup_show("/").unwrap();
+    let ids: Vec<&str> = ours.iter().map(|q| q.btrfsqgroup_id.as_str()).collect();
+    assert_eq!(ids, ["0/5", "0/256", "1/100"]);
+    let s = &ours[1];
+    assert!(s.btrfsqgroup_rfer >= 100_000, "{s:?}");
+    for (e, msg) in [
+        (
+            g.btrfs_qgroup_create("x", "/").unwrap_err(),
+            "btrfs_qgroup_create: /: qgroupid 'x' is not of the form LEVEL/ID (e.g. 0/257)",
+        ),
+        (
+            g.btrfs_qgroup_limit("/s", -1).unwrap_err(),
+            "btrfs_qgroup_limit: /s: size -1 is negative",
+        ),
+    ] {
+        assert_eq!(e.to_string(), msg);
+    }
+    // Status structs: no balance; the counters of a finished scrub.
+    let b = g.btrfs_balance_status("/").unwrap();
+    assert_eq!(b.btrfsbalance_status, "none");
+    g.btrfs_scrub_start("/").unwrap();
+    let sc = g.btrfs_scrub_status("/").unwrap();
+    assert!(sc.btrfsscrub_tree_bytes_scrubbed > 0, "{sc:?}");
+    assert_eq!(sc.btrfsscrub_csum_errors, 0);
+    // Nothing running: cancelling or pausing is an error naming the call.
+    let e = g.btrfs_scrub_cancel("/").unwrap_err();
+    assert!(
+        e.to_string()
+            .starts_with("btrfs_scrub_cancel: /: btrfs scrub cancel failed"),
+        "{e}"
+    );
+    let e = g.btrfs_balance_pause("/").unwrap_err();
+    assert!(
+        e.to_string()
+            .starts_with("btrfs_balance_pause: /: btrfs balance pause failed"),
+        "{e}"
+    );
+    g.btrfs_qgroup_remove("0/256", "1/100", "/").unwrap();
+    g.btrfs_qgroup_destroy("1/100", "/").unwrap();
+    let after = g.btrfs_qgroup_show("/").unwrap();
+    g.shutdown().unwrap();
+    // The oracle: btrfs qgroup show on a host mount.
+    let theirs = on_host_mount(&env, &img, |m| sh(&["btrfs", "qgroup", "show", "--raw", m]));
+    let their_ids: Vec<&str> = theirs
+        .lines()
+        .skip(2)
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    let our_ids: Vec<&str> = after.iter().map(|q| q.btrfsqgroup_id.as_str()).collect();
+    assert_eq!(our_ids, their_ids);
+    assert_eq!(our_ids, ["0/5", "0/256"]);
+    // The limit (on referenced bytes) was stored.
+    let limits = on_host_mount(&env, &img, |m| {
+        sh(&["btrfs", "qgroup", "show", "--raw", "-r", m])
+    });
+    assert!(
+        limits
+            .lines()
+            .any(|l| l.starts_with("0/256") && l.contains(&(50u64 << 20).to_string())),
+        "{limits}"
+    );
+    assert!(leaks(env.tag()).is_empty(), "{:?}", leaks(env.tag()));
+}
+
+#[test]
+fn xfs_image_file_in_the_guest_and_chunk_recover() {
+    if !xfs_ready() || !btrfs_ready() {
+        return;
+    }
+    let env = TestEnv::new("bx-imgfile");
+    // An XFS image that the guest holds as a file, with its root link count
+    // damaged.
+    let inner = env.sparse_image("inner.img", 300 << 20);
+    let ip = inner.to_str().unwrap();
+    sh(&["mkfs.xfs", "-q", "-f", ip]);
+    sh(&[
+        "xfs_db",
+        "-x",
+        "-c",
+        "inode 128",
+        "-c",
+        "write core.nlinkv2 9",
+        ip,
+    ]);
+    let img = env.sparse_image("outer.img", 512 << 20);
+    let g = session(&env);
+    g.add_drive(&img).unwrap();
+    g.launch().unwrap();
+    g.mkfs_btrfs(&["/dev/sda"], &MkfsBtrfsOptions::default())
+        .unwrap();
+    g.btrfs_rescue_chunk_recover("/dev/sda").unwrap();
+    g.mount("/dev/sda", "/").unwrap();
+    g.upload(&inner, "/xfs.img").unwrap();
+    g.ln_s("/xfs.img", "/link.img").unwrap();
+    let info = g.xfs_info("/link.img").unwrap();
+    assert_eq!(info.xfs_mntpoint, "/link.img");
+    assert_eq!(info.xfs_blocksize, 4096);
+    let check = XfsRepairOptions {
+        nomodify: true,
+        ..Default::default()
+    };
+    assert_eq!(g.xfs_repair("/xfs.img", &check).unwrap(), 1);
+    assert_eq!(
+        g.xfs_repair("/link.img", &XfsRepairOptions::default())
+            .unwrap(),
+        0
+    );
+    assert_eq!(g.xfs_repair("/xfs.img", &check).unwrap(), 0);
+    // A directory is not an image.
+    g.mkdir("/d").unwrap();
+    assert_eq!(
+        g.xfs_repair("/d", &check).unwrap_err().to_string(),
+        "xfs_repair: /d: not a device or a regular file (an XFS image)"
+    );
+    g.download("/xfs.img", env.path().join("back.img")).unwrap();
+    g.shutdown().unwrap();
+    assert_eq!(
+        status(&[
+            "xfs_repair",
+            "-n",
+            env.path().join("back.img").to_str().unwrap()
+        ]),
+        0
+    );
+    assert!(leaks(env.tag()).is_empty(), "{:?}", leaks(env.tag()));
+}

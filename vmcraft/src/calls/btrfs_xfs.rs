@@ -55,6 +55,68 @@ pub struct BtrfsSubvolume {
     pub btrfssubvolume_path: String,
 }
 
+/// One entry of [`VMCraft::btrfs_qgroup_show`] (libguestfs's `btrfsqgroup`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BtrfsQgroup {
+    /// The qgroup ID, `LEVEL/ID`.
+    pub btrfsqgroup_id: String,
+    /// Bytes referenced.
+    pub btrfsqgroup_rfer: u64,
+    /// Bytes exclusive to it.
+    pub btrfsqgroup_excl: u64,
+}
+
+/// What [`VMCraft::btrfs_balance_status`] returns (libguestfs's `btrfsbalance`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
+pub struct BtrfsBalance {
+    /// `none`, `running` or `paused`.
+    pub btrfsbalance_status: String,
+    /// Chunks to balance, about.
+    pub btrfsbalance_total: u64,
+    /// Chunks balanced.
+    pub btrfsbalance_balanced: u64,
+    /// Chunks considered.
+    pub btrfsbalance_considered: u64,
+    /// Percentage left.
+    pub btrfsbalance_left: u64,
+}
+
+/// What [`VMCraft::btrfs_scrub_status`] returns (libguestfs's `btrfsscrub`):
+/// the counters of the last or running scrub.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
+pub struct BtrfsScrub {
+    /// Data extents scrubbed.
+    pub btrfsscrub_data_extents_scrubbed: u64,
+    /// Tree extents scrubbed.
+    pub btrfsscrub_tree_extents_scrubbed: u64,
+    /// Data bytes scrubbed.
+    pub btrfsscrub_data_bytes_scrubbed: u64,
+    /// Tree bytes scrubbed.
+    pub btrfsscrub_tree_bytes_scrubbed: u64,
+    /// Read errors.
+    pub btrfsscrub_read_errors: u64,
+    /// Checksum errors.
+    pub btrfsscrub_csum_errors: u64,
+    /// Verify errors.
+    pub btrfsscrub_verify_errors: u64,
+    /// Blocks without a checksum.
+    pub btrfsscrub_no_csum: u64,
+    /// Checksums discarded.
+    pub btrfsscrub_csum_discards: u64,
+    /// Superblock errors.
+    pub btrfsscrub_super_errors: u64,
+    /// Allocation failures.
+    pub btrfsscrub_malloc_errors: u64,
+    /// Errors that could not be corrected.
+    pub btrfsscrub_uncorrectable_errors: u64,
+    /// Errors not verified.
+    pub btrfsscrub_unverified_errors: u64,
+    /// Errors corrected.
+    pub btrfsscrub_corrected_errors: u64,
+    /// The last physical address scrubbed.
+    pub btrfsscrub_last_physical: u64,
+}
+
 /// What [`VMCraft::xfs_info`] returns (libguestfs's `xfsinfo`).
 ///
 /// `xfs_mntpoint` is what `xfs_info` prints after `meta-data=`: the device, by
@@ -457,6 +519,107 @@ pub(crate) fn xfs_info_struct(h: &[(String, String)]) -> std::result::Result<Xfs
         xfs_rtblocks: num(h, "realtime.blocks")?,
         xfs_rtextents: num(h, "realtime.rtextents")?,
     })
+}
+
+/// Parse `btrfs qgroup show --raw`: two heading lines, then `ID RFER EXCL ...`.
+pub(crate) fn parse_qgroup_show(out: &str) -> std::result::Result<Vec<BtrfsQgroup>, String> {
+    let mut v = Vec::new();
+    for line in out.lines().skip(2).filter(|l| !l.trim().is_empty()) {
+        if v.len() >= MAX_LINES {
+            return Err(format!("more than {MAX_LINES} qgroups"));
+        }
+        let bad = || format!("cannot parse output of qgroup show command: {line}");
+        let mut w = line.split_whitespace();
+        let id = w.next().ok_or_else(bad)?;
+        if !id.contains('/') || !id.bytes().all(|b| b.is_ascii_digit() || b == b'/') {
+            return Err(bad());
+        }
+        let rfer = w.next().and_then(|x| x.parse().ok()).ok_or_else(bad)?;
+        let excl = w.next().and_then(|x| x.parse().ok()).ok_or_else(bad)?;
+        v.push(BtrfsQgroup {
+            btrfsqgroup_id: id.to_string(),
+            btrfsqgroup_rfer: rfer,
+            btrfsqgroup_excl: excl,
+        });
+    }
+    Ok(v)
+}
+
+/// Parse `btrfs balance status`: `No balance found ...`, or `Balance on '...'
+/// is running|paused` and `N out of about T chunks balanced (C considered), L%
+/// left`.
+pub(crate) fn parse_balance_status(out: &str) -> std::result::Result<BtrfsBalance, String> {
+    let mut lines = out.lines().filter(|l| !l.trim().is_empty());
+    let first = lines
+        .next()
+        .ok_or("no output from 'btrfs balance status'")?;
+    if first.to_lowercase().contains("no balance found") {
+        return Ok(BtrfsBalance {
+            btrfsbalance_status: "none".into(),
+            ..Default::default()
+        });
+    }
+    let status = if first.trim_end().ends_with("is running") {
+        "running"
+    } else if first.trim_end().ends_with("is paused") {
+        "paused"
+    } else {
+        return Err(format!(
+            "unexpected output from 'btrfs balance status': {first}"
+        ));
+    };
+    let second = lines
+        .next()
+        .ok_or("truncated output from 'btrfs balance status'")?;
+    let bad = || format!("unexpected output from 'btrfs balance status': {second}");
+    let nums: Vec<u64> = second
+        .split(|c: char| !c.is_ascii_digit())
+        .filter(|w| !w.is_empty())
+        .map(|w| w.parse().map_err(|_| bad()))
+        .collect::<std::result::Result<_, _>>()?;
+    let [balanced, total, considered, left] = nums[..] else {
+        return Err(bad());
+    };
+    Ok(BtrfsBalance {
+        btrfsbalance_status: status.into(),
+        btrfsbalance_total: total,
+        btrfsbalance_balanced: balanced,
+        btrfsbalance_considered: considered,
+        btrfsbalance_left: left,
+    })
+}
+
+/// Parse `btrfs scrub status -R`: its `name: N` counter lines.
+pub(crate) fn parse_scrub_status(out: &str) -> BtrfsScrub {
+    let mut s = BtrfsScrub::default();
+    for line in out.lines() {
+        let Some((k, v)) = line.trim().split_once(':') else {
+            continue;
+        };
+        let Ok(n) = v.trim().parse::<u64>() else {
+            continue;
+        };
+        let field = match k.trim() {
+            "data_extents_scrubbed" => &mut s.btrfsscrub_data_extents_scrubbed,
+            "tree_extents_scrubbed" => &mut s.btrfsscrub_tree_extents_scrubbed,
+            "data_bytes_scrubbed" => &mut s.btrfsscrub_data_bytes_scrubbed,
+            "tree_bytes_scrubbed" => &mut s.btrfsscrub_tree_bytes_scrubbed,
+            "read_errors" => &mut s.btrfsscrub_read_errors,
+            "csum_errors" => &mut s.btrfsscrub_csum_errors,
+            "verify_errors" => &mut s.btrfsscrub_verify_errors,
+            "no_csum" => &mut s.btrfsscrub_no_csum,
+            "csum_discards" => &mut s.btrfsscrub_csum_discards,
+            "super_errors" => &mut s.btrfsscrub_super_errors,
+            "malloc_errors" => &mut s.btrfsscrub_malloc_errors,
+            "uncorrectable_errors" => &mut s.btrfsscrub_uncorrectable_errors,
+            "unverified_errors" => &mut s.btrfsscrub_unverified_errors,
+            "corrected_errors" => &mut s.btrfsscrub_corrected_errors,
+            "last_physical" => &mut s.btrfsscrub_last_physical,
+            _ => continue,
+        };
+        *field = n;
+    }
+    s
 }
 
 /// The `mkfs.btrfs` command for `hosts` (already resolved), validated.
@@ -1560,6 +1723,226 @@ impl VMCraft {
         self.bx_rescue("btrfs_rescue_super_recover", "super-recover", device)
     }
 
+    /// Run `f` on the host directory of a btrfs filesystem named by a device
+    /// (its read-write mount, or a private read-write mount made for the call)
+    /// or by a guest path, for the calls that change it.
+    fn bx_on_fs_rw<T>(
+        &self,
+        call: &str,
+        fs: &str,
+        f: impl FnOnce(&Path) -> Result<T>,
+    ) -> Result<T> {
+        if !fs.starts_with("/dev/") {
+            let tp = self.bx_btrfs_dir(call, fs, true)?;
+            return f(&tp.host);
+        }
+        let dev = self.bx_device(call, fs, true, true)?;
+        let user = self
+            .mounts()
+            .iter()
+            .find(|m| !m.private && m.device == dev.name)
+            .cloned();
+        if let Some(m) = user {
+            if crate::mount::mounted_read_only(&m.host_path) {
+                return Err(Error::call(
+                    ErrorKind::InvalidArgument,
+                    call,
+                    &dev.name,
+                    "the device is mounted read-only",
+                ));
+            }
+            return f(&m.host_path);
+        }
+        let dir = self.inspect_dir(call)?.join(format!(
+            "btrfs-rw-{}",
+            dev.name.trim_start_matches("/dev/").replace('/', "-")
+        ));
+        std::fs::create_dir_all(&dir).map_err(|e| io_err(call, fs, "cannot create", e))?;
+        let target = crate::mount::strategy::Target {
+            mountpoint: dir.display().to_string(),
+            host: dir.clone(),
+            fd: None,
+            private: true,
+        };
+        if let Err(e) = self.try_strategies(
+            call,
+            &dev,
+            "btrfs",
+            target,
+            &crate::mount::strategy::normal_strategies(""),
+        ) {
+            let _ = std::fs::remove_dir(&dir);
+            return Err(e);
+        }
+        let r = f(&dir);
+        let entry = self
+            .mounts()
+            .iter()
+            .find(|m| m.private && m.host_path == dir)
+            .cloned();
+        let unmounted = match entry {
+            Some(e) => self.unmount_entry(call, &e),
+            None => Ok(()),
+        };
+        if unmounted.is_ok() {
+            let _ = std::fs::remove_dir(&dir);
+        }
+        self.invalidate_device(&dev.name);
+        let v = r?;
+        unmounted?;
+        Ok(v)
+    }
+
+    /// Turn quotas on or off on a btrfs filesystem (`btrfs_quota_enable`): `fs`
+    /// is a device (mounted read-write for the call if it is not mounted) or a
+    /// guest path on a mounted btrfs.
+    #[tracing::instrument(level = "debug", skip_all)]
+    pub fn btrfs_quota_enable(&self, fs: &str, enable: bool) -> Result<()> {
+        const CALL: &str = "btrfs_quota_enable";
+        let word = if enable { "enable" } else { "disable" };
+        self.bx_on_fs_rw(CALL, fs, |host| {
+            self.bx_run(
+                CALL,
+                fs,
+                Command::new("btrfs").args(["quota", word]).arg(host),
+            )
+            .map(drop)
+        })
+    }
+
+    /// Rescan the quotas of a btrfs filesystem (`btrfs_quota_rescan`), waiting
+    /// for the rescan to finish; `fs` as in [`VMCraft::btrfs_quota_enable`].
+    #[tracing::instrument(level = "debug", skip_all)]
+    pub fn btrfs_quota_rescan(&self, fs: &str) -> Result<()> {
+        const CALL: &str = "btrfs_quota_rescan";
+        self.bx_on_fs_rw(CALL, fs, |host| {
+            self.bx_run(
+                CALL,
+                fs,
+                Command::new("btrfs")
+                    .args(["quota", "rescan", "-w"])
+                    .arg(host),
+            )
+            .map(drop)
+        })
+    }
+
+    /// Limit the size of a subvolume's qgroup (`btrfs_qgroup_limit`), in bytes.
+    #[tracing::instrument(level = "debug", skip_all)]
+    pub fn btrfs_qgroup_limit(&self, subvolume: &str, size: i64) -> Result<()> {
+        const CALL: &str = "btrfs_qgroup_limit";
+        if size < 0 {
+            return Err(Error::invalid(
+                CALL,
+                subvolume,
+                format!("size {size} is negative"),
+            ));
+        }
+        self.bx_fs_command(
+            CALL,
+            subvolume,
+            true,
+            &["qgroup", "limit", &size.to_string()],
+        )
+    }
+
+    /// Create qgroup `qgroupid` (`LEVEL/ID`) on the btrfs holding `subvolume`
+    /// (`btrfs_qgroup_create`).
+    #[tracing::instrument(level = "debug", skip_all)]
+    pub fn btrfs_qgroup_create(&self, qgroupid: &str, subvolume: &str) -> Result<()> {
+        const CALL: &str = "btrfs_qgroup_create";
+        check_qgroupid(CALL, subvolume, qgroupid)?;
+        self.bx_fs_command(CALL, subvolume, true, &["qgroup", "create", qgroupid])
+    }
+
+    /// Destroy qgroup `qgroupid` on the btrfs holding `subvolume`
+    /// (`btrfs_qgroup_destroy`).
+    #[tracing::instrument(level = "debug", skip_all)]
+    pub fn btrfs_qgroup_destroy(&self, qgroupid: &str, subvolume: &str) -> Result<()> {
+        const CALL: &str = "btrfs_qgroup_destroy";
+        check_qgroupid(CALL, subvolume, qgroupid)?;
+        self.bx_fs_command(CALL, subvolume, true, &["qgroup", "destroy", qgroupid])
+    }
+
+    /// The qgroups of the btrfs holding `path` (`btrfs_qgroup_show`), with
+    /// their referenced and exclusive bytes.
+    #[tracing::instrument(level = "debug", skip_all)]
+    pub fn btrfs_qgroup_show(&self, path: &str) -> Result<Vec<BtrfsQgroup>> {
+        const CALL: &str = "btrfs_qgroup_show";
+        let tp = self.bx_btrfs_dir(CALL, path, false)?;
+        let out = self.bx_run(
+            CALL,
+            path,
+            Command::new("btrfs")
+                .args(["qgroup", "show", "--raw"])
+                .arg(&tp.host),
+        )?;
+        parse_qgroup_show(&out.stdout_str())
+            .map_err(|m| Error::call(ErrorKind::Crate, CALL, path, m))
+    }
+
+    /// Make qgroup `src` a member of qgroup `dst` on the btrfs holding `path`
+    /// (`btrfs_qgroup_assign`).
+    #[tracing::instrument(level = "debug", skip_all)]
+    pub fn btrfs_qgroup_assign(&self, src: &str, dst: &str, path: &str) -> Result<()> {
+        const CALL: &str = "btrfs_qgroup_assign";
+        check_qgroupid(CALL, path, src)?;
+        check_qgroupid(CALL, path, dst)?;
+        self.bx_fs_command(CALL, path, true, &["qgroup", "assign", src, dst])
+    }
+
+    /// Take qgroup `src` out of qgroup `dst` on the btrfs holding `path`
+    /// (`btrfs_qgroup_remove`).
+    #[tracing::instrument(level = "debug", skip_all)]
+    pub fn btrfs_qgroup_remove(&self, src: &str, dst: &str, path: &str) -> Result<()> {
+        const CALL: &str = "btrfs_qgroup_remove";
+        check_qgroupid(CALL, path, src)?;
+        check_qgroupid(CALL, path, dst)?;
+        self.bx_fs_command(CALL, path, true, &["qgroup", "remove", src, dst])
+    }
+
+    /// The state of a balance on the btrfs holding `path`
+    /// (`btrfs_balance_status`): status `none`, `running` or `paused`, with
+    /// its progress.
+    #[tracing::instrument(level = "debug", skip_all)]
+    pub fn btrfs_balance_status(&self, path: &str) -> Result<BtrfsBalance> {
+        const CALL: &str = "btrfs_balance_status";
+        let tp = self.bx_btrfs_dir(CALL, path, false)?;
+        let cmd = Command::new("btrfs")
+            .args(["balance", "status"])
+            .arg(&tp.host)
+            .cancel_on(&self.cancel_token());
+        let out = self.runner().execute(&cmd)?;
+        // Exit status 1 means a balance is running or paused.
+        if !matches!(out.status.code(), Some(0 | 1)) {
+            return Err(Error::call_with_source(
+                ErrorKind::Crate,
+                CALL,
+                path,
+                "btrfs balance status failed",
+                vmcraft_block::command::command_failed(&cmd, &out),
+            ));
+        }
+        parse_balance_status(&out.stdout_str())
+            .map_err(|m| Error::call(ErrorKind::Crate, CALL, path, m))
+    }
+
+    /// The counters of the last or running scrub on the btrfs holding `path`
+    /// (`btrfs_scrub_status`).
+    #[tracing::instrument(level = "debug", skip_all)]
+    pub fn btrfs_scrub_status(&self, path: &str) -> Result<BtrfsScrub> {
+        const CALL: &str = "btrfs_scrub_status";
+        let tp = self.bx_btrfs_dir(CALL, path, false)?;
+        let out = self.bx_run(
+            CALL,
+            path,
+            Command::new("btrfs")
+                .args(["scrub", "status", "-R"])
+                .arg(&tp.host),
+        )?;
+        Ok(parse_scrub_status(&out.stdout_str()))
+    }
+
     fn bx_rescue(&self, call: &str, what: &str, device: &str) -> Result<()> {
         let dev = self.bx_device(call, device, true, false)?;
         let out = self.bx_run(
@@ -1658,6 +2041,47 @@ realtime =none                   extsz=4096   blocks=0, rtextents=0
             ]
             .map(|(a, b)| (a.to_string(), b.to_string()))
         );
+    }
+
+    #[test]
+    fn qgroup_balance_and_scrub_status_parse() {
+        let q = parse_qgroup_show(
+            "Qgroupid    Referenced    Exclusive   Path \n--------    ----------    ---------   ---- \n\
+             0/5              16384        16384   <toplevel>\n\
+             1/100            16384         8192   <0 member qgroups>\n",
+        )
+        .unwrap();
+        assert_eq!(q.len(), 2);
+        assert_eq!(q[1].btrfsqgroup_id, "1/100");
+        assert_eq!(q[1].btrfsqgroup_excl, 8192);
+        assert!(parse_qgroup_show("h\n-\nx 1 2\n").is_err());
+        assert_eq!(
+            parse_balance_status("No balance found on '/mnt'\n")
+                .unwrap()
+                .btrfsbalance_status,
+            "none"
+        );
+        let b = parse_balance_status(
+            "Balance on '/' is paused\n3 out of about 8 chunks balanced (4 considered),  62% left\n",
+        )
+        .unwrap();
+        assert_eq!(
+            (
+                b.btrfsbalance_status.as_str(),
+                b.btrfsbalance_balanced,
+                b.btrfsbalance_total,
+                b.btrfsbalance_considered,
+                b.btrfsbalance_left
+            ),
+            ("paused", 3, 8, 4, 62)
+        );
+        let s = parse_scrub_status(
+            "UUID: x\nStatus: finished\n\ttree_extents_scrubbed: 22\n\ttree_bytes_scrubbed: 360448\n\tlast_physical: 72613888\n",
+        );
+        assert_eq!(s.btrfsscrub_tree_extents_scrubbed, 22);
+        assert_eq!(s.btrfsscrub_tree_bytes_scrubbed, 360448);
+        assert_eq!(s.btrfsscrub_last_physical, 72613888);
+        assert_eq!(s.btrfsscrub_read_errors, 0);
     }
 
     #[test]

@@ -6,7 +6,8 @@
 
 use super::prelude::*;
 use crate::calls::btrfs_xfs::{
-    BtrfsSubvolume, MkfsBtrfsOptions, XfsAdminOptions, XfsInfo, XfsRepairOptions,
+    BtrfsBalance, BtrfsQgroup, BtrfsScrub, BtrfsSubvolume, MkfsBtrfsOptions, XfsAdminOptions,
+    XfsInfo, XfsRepairOptions,
 };
 
 impl ToFields for XfsInfo {
@@ -55,6 +56,81 @@ impl ToFields for BtrfsSubvolume {
                 Field::Str(self.btrfssubvolume_path.clone()),
             ),
         ]
+    }
+}
+
+impl ToFields for BtrfsQgroup {
+    fn to_fields(&self) -> Fields {
+        vec![
+            ("btrfsqgroup_id", Field::Str(self.btrfsqgroup_id.clone())),
+            ("btrfsqgroup_rfer", Field::UInt(self.btrfsqgroup_rfer)),
+            ("btrfsqgroup_excl", Field::UInt(self.btrfsqgroup_excl)),
+        ]
+    }
+}
+
+impl ToFields for BtrfsBalance {
+    fn to_fields(&self) -> Fields {
+        vec![
+            (
+                "btrfsbalance_status",
+                Field::Str(self.btrfsbalance_status.clone()),
+            ),
+            ("btrfsbalance_total", Field::UInt(self.btrfsbalance_total)),
+            (
+                "btrfsbalance_balanced",
+                Field::UInt(self.btrfsbalance_balanced),
+            ),
+            (
+                "btrfsbalance_considered",
+                Field::UInt(self.btrfsbalance_considered),
+            ),
+            ("btrfsbalance_left", Field::UInt(self.btrfsbalance_left)),
+        ]
+    }
+}
+
+impl ToFields for BtrfsScrub {
+    fn to_fields(&self) -> Fields {
+        let s = self;
+        [
+            (
+                "btrfsscrub_data_extents_scrubbed",
+                s.btrfsscrub_data_extents_scrubbed,
+            ),
+            (
+                "btrfsscrub_tree_extents_scrubbed",
+                s.btrfsscrub_tree_extents_scrubbed,
+            ),
+            (
+                "btrfsscrub_data_bytes_scrubbed",
+                s.btrfsscrub_data_bytes_scrubbed,
+            ),
+            (
+                "btrfsscrub_tree_bytes_scrubbed",
+                s.btrfsscrub_tree_bytes_scrubbed,
+            ),
+            ("btrfsscrub_read_errors", s.btrfsscrub_read_errors),
+            ("btrfsscrub_csum_errors", s.btrfsscrub_csum_errors),
+            ("btrfsscrub_verify_errors", s.btrfsscrub_verify_errors),
+            ("btrfsscrub_no_csum", s.btrfsscrub_no_csum),
+            ("btrfsscrub_csum_discards", s.btrfsscrub_csum_discards),
+            ("btrfsscrub_super_errors", s.btrfsscrub_super_errors),
+            ("btrfsscrub_malloc_errors", s.btrfsscrub_malloc_errors),
+            (
+                "btrfsscrub_uncorrectable_errors",
+                s.btrfsscrub_uncorrectable_errors,
+            ),
+            (
+                "btrfsscrub_unverified_errors",
+                s.btrfsscrub_unverified_errors,
+            ),
+            ("btrfsscrub_corrected_errors", s.btrfsscrub_corrected_errors),
+            ("btrfsscrub_last_physical", s.btrfsscrub_last_physical),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k, Field::UInt(v)))
+        .collect()
     }
 }
 
@@ -487,6 +563,117 @@ pub(crate) const CALLS: &[Call] = &[
         "Repair bad superblocks of the unmounted btrfs filesystem on DEVICE from good \
          copies.",
         |g, a| void!(g.btrfs_rescue_super_recover(a.str(0))),
+    )
+    .flags(Flags::WRITES),
+    call(
+        "btrfs-scrub-status",
+        &[PATH],
+        Ret::Struct,
+        "show status of running or finished scrub",
+        "The counters of the last or running scrub on the btrfs filesystem holding \
+         PATH, as libguestfs's btrfsscrub struct.",
+        |g, a| Ok(Value::Struct(g.btrfs_scrub_status(a.str(0))?.to_fields())),
+    ),
+    call(
+        "btrfs-balance-status",
+        &[PATH],
+        Ret::Struct,
+        "show the status of a running or paused balance",
+        "The state of a balance on the btrfs filesystem holding PATH: \
+         btrfsbalance_status is none, running or paused, with the chunks balanced, \
+         considered, their total and the percentage left.",
+        |g, a| Ok(Value::Struct(g.btrfs_balance_status(a.str(0))?.to_fields())),
+    ),
+    call(
+        "btrfs-quota-enable",
+        &[arg("fs", ArgKind::String), arg("enable", ArgKind::Bool)],
+        Ret::Unit,
+        "enable or disable subvolume quota support",
+        "Turn quotas on or off on the btrfs filesystem FS: a device (mounted \
+         read-write for the call if it is not mounted) or a guest path on a mounted \
+         btrfs.",
+        |g, a| void!(g.btrfs_quota_enable(a.str(0), a.bool(1))),
+    )
+    .flags(Flags::WRITES),
+    call(
+        "btrfs-quota-rescan",
+        &[arg("fs", ArgKind::String)],
+        Ret::Unit,
+        "trash all qgroup numbers and scan the metadata again with the current config",
+        "Rescan the quotas of the btrfs filesystem FS (as btrfs-quota-enable), \
+         waiting for the rescan to finish.",
+        |g, a| void!(g.btrfs_quota_rescan(a.str(0))),
+    )
+    .flags(Flags::WRITES),
+    call(
+        "btrfs-qgroup-limit",
+        &[arg("subvolume", ArgKind::Path), arg("size", ArgKind::Int64)],
+        Ret::Unit,
+        "limit the size of a subvolume",
+        "Limit the size of the qgroup of SUBVOLUME to SIZE bytes.",
+        |g, a| void!(g.btrfs_qgroup_limit(a.str(0), a.int(1))),
+    )
+    .flags(Flags::WRITES),
+    call(
+        "btrfs-qgroup-create",
+        &[
+            arg("qgroupid", ArgKind::String),
+            arg("subvolume", ArgKind::Path),
+        ],
+        Ret::Unit,
+        "create a subvolume quota group",
+        "Create quota group QGROUPID (LEVEL/ID) on the btrfs filesystem holding \
+         SUBVOLUME.",
+        |g, a| void!(g.btrfs_qgroup_create(a.str(0), a.str(1))),
+    )
+    .flags(Flags::WRITES),
+    call(
+        "btrfs-qgroup-destroy",
+        &[
+            arg("qgroupid", ArgKind::String),
+            arg("subvolume", ArgKind::Path),
+        ],
+        Ret::Unit,
+        "destroy a subvolume quota group",
+        "Destroy quota group QGROUPID on the btrfs filesystem holding SUBVOLUME.",
+        |g, a| void!(g.btrfs_qgroup_destroy(a.str(0), a.str(1))),
+    )
+    .flags(Flags::WRITES),
+    call(
+        "btrfs-qgroup-show",
+        &[PATH],
+        Ret::StructList,
+        "show subvolume quota groups",
+        "The quota groups of the btrfs filesystem holding PATH, with the bytes each \
+         references and holds exclusively.",
+        |g, a| Ok(structs(&g.btrfs_qgroup_show(a.str(0))?)),
+    ),
+    call(
+        "btrfs-qgroup-assign",
+        &[
+            arg("src", ArgKind::String),
+            arg("dst", ArgKind::String),
+            PATH,
+        ],
+        Ret::Unit,
+        "add a qgroup to a parent qgroup",
+        "Make quota group SRC a member of quota group DST on the btrfs filesystem \
+         holding PATH.",
+        |g, a| void!(g.btrfs_qgroup_assign(a.str(0), a.str(1), a.str(2))),
+    )
+    .flags(Flags::WRITES),
+    call(
+        "btrfs-qgroup-remove",
+        &[
+            arg("src", ArgKind::String),
+            arg("dst", ArgKind::String),
+            PATH,
+        ],
+        Ret::Unit,
+        "remove a qgroup from its parent qgroup",
+        "Take quota group SRC out of quota group DST on the btrfs filesystem holding \
+         PATH.",
+        |g, a| void!(g.btrfs_qgroup_remove(a.str(0), a.str(1), a.str(2))),
     )
     .flags(Flags::WRITES),
 ];
