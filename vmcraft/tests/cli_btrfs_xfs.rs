@@ -404,3 +404,90 @@ fn xfs_info_admin_and_repair_through_the_binary() {
     assert_eq!(sha256(&img), before, "a refused call changed the image");
     assert!(leaks(env.tag()).is_empty(), "{:?}", leaks(env.tag()));
 }
+
+#[test]
+fn btrfs_two_devices_quotas_and_status_structs() {
+    if !require_root("attaching images") || !require_tool("mkfs.btrfs") || !require_tool("btrfs") {
+        return;
+    }
+    let env = TestEnv::new("cli-btrfs-quota");
+    let a = env.sparse_image("a.img", 256 << 20);
+    let b = env.sparse_image("b.img", 256 << 20);
+    let o = script(
+        &env,
+        &["-a", &img_arg(&a), "-a", &img_arg(&b)],
+        "run\n\
+         mkfs-btrfs \"/dev/sda /dev/vdb\" datatype:raid1 metadata:raid1 label:two\n\
+         btrfs-filesystem-show /dev/sdb\n\
+         mount /dev/sda /\n\
+         btrfs-quota-enable / true\n\
+         btrfs-subvolume-create /s\n\
+         btrfs-qgroup-create 1/100 /\n\
+         btrfs-qgroup-assign 0/256 1/100 /\n\
+         btrfs-qgroup-limit /s 10485760\n\
+         btrfs-quota-rescan /\n\
+         btrfs-qgroup-show /\n\
+         btrfs-balance-status /\n\
+         btrfs-scrub-start /\n\
+         btrfs-scrub-status /\n",
+    );
+    let out = o.ok();
+    assert!(out.starts_with("/dev/sda\n/dev/sdb\n"), "{out}");
+    // Three qgroups as a struct list, each with its three fields.
+    let ids: Vec<&str> = out
+        .lines()
+        .filter_map(|l| l.strip_prefix("  btrfsqgroup_id: "))
+        .collect();
+    assert_eq!(ids, ["0/5", "0/256", "1/100"], "{out}");
+    assert_eq!(out.matches("  btrfsqgroup_rfer: ").count(), 3, "{out}");
+    assert_eq!(out.matches("  btrfsqgroup_excl: ").count(), 3, "{out}");
+    assert!(out.contains("[2] = {\n  btrfsqgroup_id: 1/100\n"), "{out}");
+    assert!(
+        out.contains(
+            "btrfsbalance_status: none\nbtrfsbalance_total: 0\nbtrfsbalance_balanced: 0\n\
+             btrfsbalance_considered: 0\nbtrfsbalance_left: 0\n"
+        ),
+        "{out}"
+    );
+    let scrub: Vec<&str> = out
+        .lines()
+        .filter(|l| l.starts_with("btrfsscrub_"))
+        .map(|l| l.split_once(": ").unwrap().0)
+        .collect();
+    assert_eq!(scrub.len(), 15, "{out}");
+    assert_eq!(scrub[0], "btrfsscrub_data_extents_scrubbed");
+    assert_eq!(scrub[14], "btrfsscrub_last_physical");
+    assert!(out.contains("btrfsscrub_csum_errors: 0\n"), "{out}");
+    // The oracle: both images hold the filesystem, with raid1 for data.
+    let super_a = tool(
+        "btrfs",
+        &["inspect-internal", "dump-super", a.to_str().unwrap()],
+    );
+    let super_b = tool(
+        "btrfs",
+        &["inspect-internal", "dump-super", b.to_str().unwrap()],
+    );
+    let fsid = |s: &str| {
+        s.lines()
+            .find(|l| l.starts_with("fsid"))
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(fsid(&super_a), fsid(&super_b));
+    assert!(super_a.contains("num_devices\t\t2"), "{super_a}");
+    // A bad list: refused, nothing written.
+    let before = (sha256(&a), sha256(&b));
+    let o = script(
+        &env,
+        &["-a", &img_arg(&a), "-a", &img_arg(&b)],
+        "run\nmkfs-btrfs \"/dev/sda /dev/sda\"\n",
+    );
+    assert!(
+        o.failed()
+            .starts_with("vmcraft: error: mkfs_btrfs: /dev/sda: device listed twice"),
+        "{}",
+        o.stderr
+    );
+    assert_eq!((sha256(&a), sha256(&b)), before);
+    assert!(leaks(env.tag()).is_empty(), "{:?}", leaks(env.tag()));
+}
