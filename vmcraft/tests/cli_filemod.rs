@@ -468,3 +468,66 @@ fn bad_arguments_fail_with_the_call_named_and_change_nothing() {
     );
     assert_eq!(o.ok(), "hello\n\nfalse\n");
 }
+
+#[test]
+fn base64_in_and_upload_offset_read_standard_input() {
+    if !require_root("attaching images") {
+        return;
+    }
+    let env = TestEnv::new("cli-filemod-stdin");
+    let img = prepared(&env, "s.img");
+    let o = run(
+        &env,
+        &[
+            "-a",
+            img.to_str().unwrap(),
+            "-m",
+            "/dev/sda1",
+            "base64-in",
+            "-",
+            "/s",
+            ":",
+            "cat",
+            "/s",
+        ],
+        "aGkgdGhlcmUK\n",
+    );
+    assert_eq!(o.ok(), "hi there\n\n");
+    let o = run(
+        &env,
+        &[
+            "-a",
+            img.to_str().unwrap(),
+            "-m",
+            "/dev/sda1",
+            "upload-offset",
+            "-",
+            "/a",
+            "1",
+            ":",
+            "cat",
+            "/a",
+        ],
+        "EY",
+    );
+    assert_eq!(o.ok(), "hEYlo\n\n");
+    // Bad base64 from standard input is refused too.
+    let o = run(
+        &env,
+        &[
+            "-a",
+            img.to_str().unwrap(),
+            "-m",
+            "/dev/sda1",
+            "base64-in",
+            "-",
+            "/t",
+        ],
+        "QUJDR",
+    );
+    assert!(
+        o.failed().contains("vmcraft: error: base64_in"),
+        "{}",
+        o.stderr
+    );
+}

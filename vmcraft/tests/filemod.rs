@@ -729,6 +729,39 @@ fn writes_through_guest_symlinks_never_reach_the_host() {
             );
         }
     }
+    // Reads through the same links do not see the host's file either: each
+    // fails for want of it inside the guest (the host has it).
+    let out = env.path().join("read-out");
+    let reads: Vec<(&str, vmcraft::Result<()>)> = vec![
+        ("pread", g.pread("/outf", 4, 0).map(drop)),
+        ("getxattr", g.getxattr("/outf", "user.x").map(drop)),
+        ("getxattrs", g.getxattrs("/out/file").map(drop)),
+        ("checksums_out", g.checksums_out("md5", "/out", &out)),
+        ("find0", g.find0(&dotdot, &out)),
+        ("cpio_out", g.cpio_out("/out", &out, None)),
+        ("base64_out", g.base64_out("/outf", &out)),
+        ("download_offset", g.download_offset("/outf", &out, 0, 4)),
+        ("compress_out", g.compress_out("gzip", "/outf", &out, None)),
+        ("readdir", g.readdir("/out").map(drop)),
+        (
+            "glob_expand",
+            match g.glob_expand("/out/*", None) {
+                Ok(v) if v.is_empty() => {
+                    Err(vmcraft::Error::invalid("glob_expand", "/out/*", "no match"))
+                }
+                Ok(v) => panic!("glob_expand saw {v:?}"),
+                Err(e) => Err(e),
+            },
+        ),
+    ];
+    for (call, r) in reads {
+        let e = r.expect_err(call).chain();
+        assert!(
+            e.contains("No such file") || e.contains("not found") || e.contains("no match"),
+            "{call}: {e}"
+        );
+    }
+    assert!(!out.exists() || std::fs::read(&out).unwrap().is_empty());
     assert_eq!(snapshot(&sentinel), before, "the host directory changed");
 
     // Now the guest has that directory, and every call works inside it.

@@ -847,28 +847,30 @@ impl VMCraft {
 
     /// Decode a host file of base64 text into a guest file, created or truncated
     /// (`base64_in`). Characters outside the alphabet are ignored, as `base64 -d
-    /// -i` does; input that does not decode is refused before the guest file is
-    /// touched.
+    /// -i` does. When the host file is a regular file, input that does not decode
+    /// is refused before the guest file is touched (a first pass reads it all); a
+    /// pipe is decoded in one pass.
     #[tracing::instrument(level = "debug", skip_all)]
     pub fn base64_in(&self, base64file: impl AsRef<Path>, filename: &str) -> Result<()> {
+        use std::io::Seek;
         const CALL: &str = "base64_in";
         pathname(CALL, filename)?;
         let host = base64file.as_ref();
-        let open = || File::open(host).map_err(|e| os_err(CALL, host.display(), "open", e));
-        // A first pass checks the whole input, so bad input changes nothing.
-        base64_decode(
-            self,
-            CALL,
-            &host.display().to_string(),
-            &mut open()?,
-            &mut io::sink(),
-        )?;
+        let shown = host.display().to_string();
+        let mut input = File::open(host).map_err(|e| os_err(CALL, &shown, "open", e))?;
+        let regular = input.metadata().map(|m| m.is_file()).unwrap_or(false);
+        if regular {
+            base64_decode(self, CALL, &shown, &mut input, &mut io::sink())?;
+            input
+                .seek(io::SeekFrom::Start(0))
+                .map_err(|e| os_err(CALL, &shown, "seek", e))?;
+        }
         let root = self.guest_root_for(CALL)?;
         let f = root
             .open_write(filename, WriteMode::Truncate, 0o666)
             .map_err(|e| e.with_call(CALL))?;
         let mut w = BufWriter::with_capacity(CHUNK, f);
-        base64_decode(self, CALL, filename, &mut open()?, &mut w)?;
+        base64_decode(self, CALL, filename, &mut input, &mut w)?;
         let f = w
             .into_inner()
             .map_err(|e| os_err(CALL, filename, "write", e.into_error()))?;
