@@ -19,6 +19,7 @@ pub const PACKAGES: &[(&str, &str)] = &[
         "FUSE exports of qemu-storage-daemon and FUSE filesystem drivers",
     ),
     ("e2fsprogs", "mkfs.ext*, e2fsck, resize2fs, debugfs"),
+    ("zerofree", "zerofree, for the zerofree call"),
     (
         "fuse2fs",
         "ext2/3/4 through FUSE, a read-only mount fallback",

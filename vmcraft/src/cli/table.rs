@@ -30,7 +30,12 @@ impl Command {
 /// Every command, sorted by name.
 pub fn all() -> Vec<Command> {
     let mut v: Vec<Command> = table::all().into_iter().map(Command::Api).collect();
-    v.extend(commands::FISH.iter().flat_map(|f| f.iter()).map(Command::Fish));
+    v.extend(
+        commands::FISH
+            .iter()
+            .flat_map(|f| f.iter())
+            .map(Command::Fish),
+    );
     v.sort_by_key(|c| c.call().name);
     v
 }
@@ -52,7 +57,7 @@ pub fn lookup(name: &str) -> Option<Command> {
     commands::FISH
         .iter()
         .flat_map(|f| f.iter())
-        .find(|f| f.call.name == n || f.call.aliases.contains(&n.as_str()))
+        .find(|f| table::normalize(f.call.name) == n || f.call.aliases.contains(&n.as_str()))
         .map(Command::Fish)
 }
 
@@ -84,7 +89,7 @@ pub fn suggest(name: &str) -> Vec<&'static str> {
     for c in all() {
         let c = c.call();
         for cand in std::iter::once(c.name).chain(c.aliases.iter().copied()) {
-            let d = distance(&n, cand);
+            let d = distance(&n, &table::normalize(cand));
             let limit = (n.chars().count() / 3).clamp(1, 3);
             if d <= limit {
                 scored.push((d, c.name));

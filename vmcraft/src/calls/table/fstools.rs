@@ -245,7 +245,7 @@ pub(crate) const CALLS: &[Call] = &[
     )
     .flags(Flags::WRITES),
     call(
-        "mkswap-l",
+        "mkswap-L",
         &[LABEL, DEVICE],
         Ret::Unit,
         "create a swap partition with a label",
@@ -255,7 +255,7 @@ pub(crate) const CALLS: &[Call] = &[
     )
     .flags(Flags::WRITES),
     call(
-        "mkswap-u",
+        "mkswap-U",
         &[UUID, DEVICE],
         Ret::Unit,
         "create a swap partition with an explicit UUID",
@@ -276,7 +276,7 @@ pub(crate) const CALLS: &[Call] = &[
     )
     .flags(Flags::WRITES),
     call(
-        "resize2fs-m",
+        "resize2fs-M",
         &[DEVICE],
         Ret::Unit,
         "resize an ext2, ext3 or ext4 filesystem to the minimum size",

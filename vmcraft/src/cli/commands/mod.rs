@@ -5,6 +5,7 @@
 //! run by a handler that may use the shell's state. Every other command is a
 //! call of the [call table](crate::calls::table).
 
+mod guest;
 mod host;
 mod local;
 mod session;
@@ -35,7 +36,7 @@ impl std::fmt::Debug for FishCommand {
 }
 
 /// Every command of the command line's own, by family.
-pub(crate) const FISH: &[&[FishCommand]] = &[session::COMMANDS, local::COMMANDS];
+pub(crate) const FISH: &[&[FishCommand]] = &[session::COMMANDS, local::COMMANDS, guest::COMMANDS];
 
 /// The runner of a command that exists only on the command line.
 fn command_line_only(_: &crate::VMCraft, _: &Args) -> crate::Result<Value> {
