@@ -72,6 +72,7 @@ fn tree(dir: &Path) {
     std::fs::write(dir.join("t/zeros"), vec![0u8; 5000]).unwrap();
     std::fs::write(dir.join("t/Sub/File.TXT"), b"x").unwrap();
     std::os::unix::fs::symlink("text", dir.join("t/link")).unwrap();
+    std::fs::copy("/bin/ls", dir.join("t/ls")).unwrap();
     let t = dir.join("t");
     let st = std::process::Command::new("sh")
         .arg("-c")
@@ -125,6 +126,13 @@ fn fileinfo_commands_print_what_guestfish_prints() {
             string(out(&["file", "-zb", &gz_p]).trim_end()),
         ),
         ("file /t".into(), string("directory")),
+        (
+            "file-architecture /t/ls".into(),
+            string(match std::env::consts::ARCH {
+                "x86" => "i386",
+                a => a,
+            }),
+        ),
         ("file /t/fifo".into(), string("FIFO")),
         ("file /t/link".into(), string("symbolic link")),
         ("head /t/text".into(), list(&out(&["head", &text_p]))),
@@ -413,6 +421,11 @@ fn fileinfo_commands_print_what_guestfish_prints() {
             "\"..\"",
         ),
         ("realpath /nope", "realpath", "/nope"),
+        (
+            "file-architecture /t/text",
+            "file_architecture",
+            "unknown architecture",
+        ),
     ] {
         let o = script(
             &env,

@@ -654,3 +654,159 @@ fn bad_arguments_are_refused_and_change_nothing() {
     g.shutdown().unwrap();
     assert!(leaks(env.tag()).is_empty(), "{:?}", leaks(env.tag()));
 }
+
+/// A minimal ELF header (enough for file(1) to name the machine).
+fn elf(bits64: bool, big: bool, etype: u16, machine: u16) -> Vec<u8> {
+    let mut e = vec![
+        0x7f,
+        b'E',
+        b'L',
+        b'F',
+        if bits64 { 2 } else { 1 },
+        if big { 2 } else { 1 },
+        1,
+        0,
+    ];
+    e.resize(16, 0);
+    let h16 = |v: u16| {
+        if big {
+            v.to_be_bytes()
+        } else {
+            v.to_le_bytes()
+        }
+    };
+    let h32 = |v: u32| {
+        if big {
+            v.to_be_bytes()
+        } else {
+            v.to_le_bytes()
+        }
+    };
+    e.extend_from_slice(&h16(etype));
+    e.extend_from_slice(&h16(machine));
+    e.extend_from_slice(&h32(1));
+    let words = if bits64 { 3 * 8 } else { 3 * 4 };
+    e.resize(e.len() + words + 4, 0);
+    let hsize = if bits64 { 64 } else { 52 };
+    e.extend_from_slice(&h16(hsize));
+    e.resize(hsize as usize + 64, 0);
+    e
+}
+
+/// A minimal PE header: PE32 (i386) or PE32+ (x86-64).
+fn pe(plus: bool) -> Vec<u8> {
+    let mut b = vec![0u8; 1024];
+    b[..2].copy_from_slice(b"MZ");
+    b[0x3c..0x40].copy_from_slice(&128u32.to_le_bytes());
+    b[128..132].copy_from_slice(b"PE\0\0");
+    let machine: u16 = if plus { 0x8664 } else { 0x14c };
+    b[132..134].copy_from_slice(&machine.to_le_bytes());
+    b[134..136].copy_from_slice(&1u16.to_le_bytes());
+    b[148..150].copy_from_slice(&(if plus { 240u16 } else { 224 }).to_le_bytes());
+    b[150..152].copy_from_slice(&0x102u16.to_le_bytes());
+    b[152..154].copy_from_slice(&(if plus { 0x20bu16 } else { 0x10b }).to_le_bytes());
+    b[220..222].copy_from_slice(&3u16.to_le_bytes());
+    b
+}
+
+#[test]
+fn file_architecture_of_elf_pe_compressed_files_and_initrds() {
+    if !require_root("mounting")
+        || !require_tool("file")
+        || !require_tool("cpio")
+        || !require_tool("xz")
+    {
+        return;
+    }
+    let Guest { env, g, root } = guest("fileinfo-arch");
+    let cases: Vec<(&str, Vec<u8>, &str)> = vec![
+        ("aarch64", elf(true, false, 2, 183), "aarch64"),
+        ("arm", elf(false, false, 2, 40), "arm"),
+        ("i386", elf(false, false, 2, 3), "i386"),
+        ("i386.so", elf(false, false, 3, 3), "i386"),
+        ("ppc64", elf(true, true, 2, 21), "ppc64"),
+        ("ppc64le", elf(true, false, 2, 21), "ppc64le"),
+        ("ppc", elf(false, true, 2, 20), "ppc"),
+        ("riscv64", elf(true, false, 2, 243), "riscv64"),
+        ("s390x", elf(true, true, 2, 22), "s390x"),
+        ("sparc", elf(false, true, 2, 18), "sparc"),
+        ("sparc64", elf(true, true, 2, 43), "sparc64"),
+        ("loongarch64", elf(true, false, 2, 258), "loongarch64"),
+        ("x86_64.o", elf(true, false, 1, 62), "x86_64"),
+        ("win32.exe", pe(false), "i386"),
+        ("win64.dll", pe(true), "x86_64"),
+    ];
+    g.mkdir("/b").unwrap();
+    for (name, bytes, want) in &cases {
+        let p = format!("/b/{name}");
+        g.write(&p, bytes).unwrap();
+        assert_eq!(
+            g.file_architecture(&p).unwrap(),
+            *want,
+            "{name}: {}",
+            g.file(&p).unwrap()
+        );
+    }
+    // The host's own binary, compressed three ways, and an initrd holding it.
+    let ls = std::fs::read("/bin/ls").unwrap();
+    let host_arch = match std::env::consts::ARCH {
+        "x86" => "i386",
+        a => a,
+    };
+    let work = env.path().join("initrd");
+    std::fs::create_dir_all(work.join("bin")).unwrap();
+    std::fs::write(work.join("bin/ls"), &ls).unwrap();
+    std::fs::write(work.join("bin/other"), b"#!/bin/sh\n").unwrap();
+    let sh = |c: String| {
+        let st = Command::new("sh").arg("-c").arg(&c).status().unwrap();
+        assert!(st.success(), "{c}");
+    };
+    let w = work.display();
+    let r = root.display();
+    sh(format!(
+        "cd {w} && cp bin/ls {r}/b/ls && gzip -c bin/ls > {r}/b/ls.gz && xz -c bin/ls > {r}/b/ls.xz"
+    ));
+    sh(format!(
+        "cd {w} && printf 'bin/ls\\n' | cpio --quiet -o -H newc > {r}/b/initrd.cpio"
+    ));
+    sh(format!(
+        "gzip -c {r}/b/initrd.cpio > {r}/b/initrd.img.gz"
+    ));
+    sh(format!(
+        "cd {w} && printf 'bin/other\\n' | cpio --quiet -o -H newc | gzip > {r}/b/noarch.img"
+    ));
+    for p in [
+        "/b/ls",
+        "/b/ls.gz",
+        "/b/ls.xz",
+        "/b/initrd.cpio",
+        "/b/initrd.img.gz",
+    ] {
+        assert_eq!(
+            g.file_architecture(p).unwrap(),
+            host_arch,
+            "{p}: {}",
+            g.file(p).unwrap()
+        );
+    }
+    for (p, what) in [
+        (
+            "/b/noarch.img",
+            "could not determine architecture of cpio archive",
+        ),
+        ("/b", "unknown architecture (directory)"),
+        ("/nope", "/nope"),
+        ("b/ls", "must start with a /"),
+    ] {
+        let e = g.file_architecture(p).unwrap_err().to_string();
+        assert!(
+            e.contains("file_architecture") && e.contains(what),
+            "{p}: {e}"
+        );
+    }
+    g.write("/b/text", b"hello\n").unwrap();
+    let e = g.file_architecture("/b/text").unwrap_err().to_string();
+    assert!(e.contains("unknown architecture (ASCII text)"), "{e}");
+    g.shutdown().unwrap();
+    assert!(leaks(env.tag()).is_empty(), "{:?}", leaks(env.tag()));
+}

@@ -319,18 +319,21 @@ impl VMCraft {
     /// ```
     #[tracing::instrument(level = "debug", skip_all)]
     pub fn file(&self, path: &str) -> Result<String> {
-        const CALL: &str = "file";
+        self.file_impl("file", path)
+    }
+
+    fn file_impl(&self, call: &'static str, path: &str) -> Result<String> {
         if path.starts_with("/dev/") {
-            let dev = self.resolve(CALL, path)?;
+            let dev = self.resolve(call, path)?;
             let out = self.tool(
-                CALL,
+                call,
                 Command::new("file").arg("-zbsL").arg("--").arg(&dev.host),
             )?;
-            return file_output(CALL, path, out);
+            return file_output(call, path, out);
         }
-        absolute(CALL, path)?;
-        let root = self.guest_root_for(CALL)?;
-        let st = root.lstatns(path).map_err(|e| e.with_call(CALL))?;
+        absolute(call, path)?;
+        let root = self.guest_root_for(call)?;
+        let st = root.lstatns(path).map_err(|e| e.with_call(call))?;
         let kind = match st.st_mode as u32 & libc::S_IFMT {
             libc::S_IFDIR => "directory",
             libc::S_IFCHR => "character device",
@@ -344,15 +347,89 @@ impl VMCraft {
         if !kind.is_empty() {
             return Ok(kind.to_string());
         }
-        let f = root.open_read(path).map_err(|e| e.with_call(CALL))?;
+        let f = root.open_read(path).map_err(|e| e.with_call(call))?;
         let out = self.tool(
-            CALL,
+            call,
             Command::new("file")
                 .arg("-zbL")
                 .arg("--")
                 .arg(proc_path(f.as_fd())),
         )?;
-        file_output(CALL, path, out)
+        file_output(call, path, out)
+    }
+
+    /// The architecture of a binary, as libguestfs names it (`file_architecture`):
+    /// `i386`, `x86_64`, `aarch64`, `arm`, `ppc`, `ppc64`, `ppc64le`, `riscv64`,
+    /// `s390`, `s390x`, `sparc`, `sparc64`, `ia64`, `loongarch64`, ... It works on
+    /// ELF executables, shared libraries and objects, Windows PE executables and
+    /// DLLs (`i386` for PE32, `x86_64` for PE32+), any of them compressed, and
+    /// Linux initrd images (a cpio archive, compressed or not, whose `bin/ls`,
+    /// `bin/sh`, ... is looked at). Anything else is an error.
+    ///
+    /// What `file -zb` says of the content is what is read, so the answer is
+    /// libguestfs's. An initrd's member is read as a stream (`cpio -i
+    /// --to-stdout`, its first 64 KiB), never written to the host.
+    ///
+    /// ```no_run
+    /// # let g = vmcraft::VMCraft::new();
+    /// assert_eq!(g.file_architecture("/bin/ls")?, "x86_64");
+    /// # Ok::<(), vmcraft::Error>(())
+    /// ```
+    #[tracing::instrument(level = "debug", skip_all)]
+    pub fn file_architecture(&self, filename: &str) -> Result<String> {
+        const CALL: &str = "file_architecture";
+        let magic = self.file_impl(CALL, filename)?;
+        if let Some(arch) = arch_of_magic(&magic) {
+            return Ok(arch);
+        }
+        if !magic.contains("cpio archive") {
+            return Err(unknown_arch(filename, &magic));
+        }
+        // An initrd: look at the binaries it holds.
+        let (_root, f) = self.open_content(CALL, filename)?;
+        let decompress = if magic.contains("gzip") {
+            "gzip -dc"
+        } else if magic.contains("bzip2") {
+            "bzip2 -dc"
+        } else if magic.contains("XZ compressed") {
+            "xz -dc"
+        } else if magic.contains("Zstandard compressed") {
+            "zstd -dcq"
+        } else {
+            "cat"
+        };
+        for bin in INITRD_BINARIES {
+            // The archive by the descriptor this process holds, the member to
+            // standard output, cut at 64 KiB: nothing is extracted to disk.
+            let script = format!(
+                "{decompress} < \"$1\" | cpio --quiet -i --to-stdout -- \"$2\" 2>/dev/null | head -c 65536"
+            );
+            let out = self.tool(
+                CALL,
+                Command::new("sh")
+                    .arg("-c")
+                    .arg(script)
+                    .arg("sh")
+                    .arg(proc_path(f.as_fd()))
+                    .arg(bin),
+            )?;
+            if out.stdout.is_empty() {
+                continue;
+            }
+            let member = self.tool(
+                CALL,
+                Command::new("file").arg("-zb").arg("-").stdin(out.stdout),
+            )?;
+            let member_magic = file_output(CALL, filename, member)?;
+            return arch_of_magic(&member_magic)
+                .ok_or_else(|| unknown_arch(&format!("{filename}:{bin}"), &member_magic));
+        }
+        Err(Error::call(
+            ErrorKind::InvalidArgument,
+            CALL,
+            filename,
+            "could not determine architecture of cpio archive (it holds none of bin/ls, bin/rm, bin/modprobe, sbin/modprobe, bin/sh, bin/bash, bin/dash, bin/nash)",
+        ))
     }
 
     /// Status of a file, following symlinks, with nanosecond times (`statns`).
@@ -1102,6 +1179,125 @@ impl VMCraft {
     pub fn is_lv(&self, mountable: &str) -> Result<bool> {
         let dev = self.resolve("is_lv", mountable)?;
         Ok(matches!(dev.what, DeviceName::LogicalVolume(..)))
+    }
+}
+
+/// The binaries of an initrd that `file_architecture` looks at, in order.
+const INITRD_BINARIES: &[&str] = &[
+    "bin/ls",
+    "bin/rm",
+    "bin/modprobe",
+    "sbin/modprobe",
+    "bin/sh",
+    "bin/bash",
+    "bin/dash",
+    "bin/nash",
+];
+
+fn unknown_arch(path: &str, magic: &str) -> Error {
+    Error::call(
+        ErrorKind::InvalidArgument,
+        "file_architecture",
+        path,
+        format!("unknown architecture ({magic})"),
+    )
+}
+
+/// The architecture `file`'s description names, libguestfs's way: ELF
+/// (`ELF <bits>-bit <MSB|LSB> ... executable|shared object|relocatable, <arch>,`)
+/// and PE (`PE32` is i386, `PE32+` x86_64); `None` for anything else.
+fn arch_of_magic(magic: &str) -> Option<String> {
+    if let Some((bits, msb, elf)) = elf_magic(magic) {
+        return Some(canonical_elf_arch(&bits, msb, &elf));
+    }
+    if magic.contains("PE32 executable") {
+        Some("i386".into())
+    } else if magic.contains("PE32+ executable") {
+        Some("x86_64".into())
+    } else {
+        None
+    }
+}
+
+/// `ELF (\d+)-bit (MSB|LSB).*(?:executable|shared object|relocatable),? ([^,]+?),`
+/// matched by hand: the bits, whether MSB, and the architecture field.
+fn elf_magic(magic: &str) -> Option<(String, bool, String)> {
+    for (start, _) in magic.match_indices("ELF ") {
+        let rest = &magic[start + 4..];
+        let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+        if digits.is_empty() {
+            continue;
+        }
+        let Some(rest) = rest[digits.len()..].strip_prefix("-bit ") else {
+            continue;
+        };
+        let msb = if rest.starts_with("MSB") {
+            true
+        } else if rest.starts_with("LSB") {
+            false
+        } else {
+            continue;
+        };
+        let rest = &rest[3..];
+        // The greedy `.*`: the last keyword after which the rest matches.
+        let mut ends: Vec<usize> = ["executable", "shared object", "relocatable"]
+            .iter()
+            .flat_map(|k| rest.match_indices(k).map(move |(i, _)| i + k.len()))
+            .collect();
+        ends.sort_unstable_by(|a, b| b.cmp(a));
+        for end in ends {
+            let tail = &rest[end..];
+            let tail = tail.strip_prefix(',').unwrap_or(tail);
+            let Some(tail) = tail.strip_prefix(' ') else {
+                continue;
+            };
+            if let Some(comma) = tail.find(',')
+                && comma > 0
+            {
+                return Some((digits, msb, tail[..comma].to_string()));
+            }
+        }
+    }
+    None
+}
+
+/// libguestfs's canonical name for `file`'s ELF architecture field.
+fn canonical_elf_arch(bits: &str, msb: bool, elf: &str) -> String {
+    let has = |s: &str| elf.contains(s);
+    if has("Intel 80386") || has("Intel i386") || has("Intel 80486") {
+        "i386".into()
+    } else if has("x86-64") {
+        "x86_64".into()
+    } else if has("SPARC32") {
+        "sparc".into()
+    } else if has("SPARC V9") {
+        "sparc64".into()
+    } else if has("IA-64") {
+        "ia64".into()
+    } else if elf.find("64").is_some_and(|i| elf[i..].contains("PowerPC")) {
+        if msb {
+            "ppc64".into()
+        } else {
+            "ppc64le".into()
+        }
+    } else if has("PowerPC") {
+        "ppc".into()
+    } else if has("ARM aarch64") {
+        "aarch64".into()
+    } else if has("ARM") {
+        "arm".into()
+    } else if has("UCB RISC-V") {
+        format!("riscv{bits}")
+    } else if has("IBM S/390") {
+        if bits == "32" {
+            "s390".into()
+        } else {
+            "s390x".into()
+        }
+    } else if has("LoongArch") || has("*unknown arch 0x102*") {
+        format!("loongarch{bits}")
+    } else {
+        elf.to_string()
     }
 }
 

@@ -77,6 +77,19 @@ pub(crate) const CALLS: &[Call] = &[
         |g, a| Ok(Value::Str(g.file(a.str(0))?)),
     ),
     call(
+        "file-architecture",
+        &[arg("filename", ArgKind::Path)],
+        Ret::String,
+        "detect the architecture of a binary file",
+        "The architecture of a binary, as libguestfs names it: i386, x86_64, aarch64, \
+         arm, ppc, ppc64, ppc64le, riscv64, s390, s390x, sparc, sparc64, ia64, \
+         loongarch64, ... For ELF executables, shared libraries and objects, Windows PE \
+         executables and DLLs (PE32 is i386, PE32+ x86_64), compressed or not, and Linux \
+         initrd images (cpio, compressed or not, whose bin/ls, bin/sh, ... is looked \
+         at; nothing is extracted to disk). Anything else is an error.",
+        |g, a| Ok(Value::Str(g.file_architecture(a.str(0))?)),
+    ),
+    call(
         "ll",
         &[DIRECTORY],
         Ret::String,
