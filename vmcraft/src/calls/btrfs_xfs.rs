@@ -1549,7 +1549,9 @@ impl VMCraft {
                 .args(["filesystem", "show"])
                 .arg(&dev.host),
         )?;
-        let names = self.bx_host_names();
+        let mut names = self.bx_host_names();
+        // The device asked about is known by its name even when it is an LV.
+        names.insert(dev.host.clone(), dev.name.clone());
         let mut v = Vec::new();
         for line in out.stdout_str().lines() {
             let t = line.trim_start();
