@@ -366,3 +366,67 @@ fn host_images_print_as_guestfish_and_agree_with_qemu_img() {
     );
     assert!(!env.path().join("bad.qcow2").exists());
 }
+
+#[test]
+fn mount_loop_through_the_binary() {
+    if !require_root("mounting") || !require_tool("mkfs.ext4") {
+        return;
+    }
+    let env = TestEnv::new("cli-mountloop");
+    let inner = env.path().join("inner.img");
+    std::fs::File::create(&inner)
+        .unwrap()
+        .set_len(8 << 20)
+        .unwrap();
+    tool(
+        "mkfs.ext4",
+        &["-F", "-q", "-L", "INNER", inner.to_str().unwrap()],
+    );
+    let spec = format!("{}=fs:ext4:64M", env.path().join("a.img").display());
+    let o = run(
+        &env,
+        &[
+            "-N",
+            &spec,
+            "-m",
+            "/dev/sda1",
+            "upload",
+            "inner.img",
+            "/disk.img",
+            ":",
+            "mkdir",
+            "/mnt",
+            ":",
+            "mount-loop",
+            "/disk.img",
+            "/mnt",
+            ":",
+            "write",
+            "/mnt/x",
+            "hi",
+            ":",
+            "cat",
+            "/mnt/x",
+            ":",
+            "ls",
+            "/mnt",
+            ":",
+            "umount",
+            "/mnt",
+            ":",
+            "ls",
+            "/mnt",
+            ":",
+            "-mount-loop",
+            "/nope",
+            "/mnt",
+        ],
+        "",
+    );
+    assert_eq!(o.stdout, "hi\nlost+found\nx\n", "{}", o.stderr);
+    assert!(
+        o.stderr.starts_with("vmcraft: error: mount_loop: /nope: "),
+        "{}",
+        o.stderr
+    );
+}

@@ -732,3 +732,83 @@ fn host_images_created_and_inspected_as_qemu_img_sees_them() {
         "a directory"
     );
 }
+
+#[test]
+fn mount_loop_mounts_a_guest_file_and_never_a_host_one() {
+    if !require_root("mounting") || !require_tool("mkfs.ext4") || !require_tool("debugfs") {
+        return;
+    }
+    let env = TestEnv::new("disks-mountloop");
+    let inner = env.path().join("inner.img");
+    std::fs::File::create(&inner)
+        .unwrap()
+        .set_len(8 << 20)
+        .unwrap();
+    let st = std::process::Command::new("mkfs.ext4")
+        .args(["-F", "-q"])
+        .arg(&inner)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let img = env.sparse_image("a.img", 64 << 20);
+    let g = session(&env);
+    g.add_drive(&img).unwrap();
+    g.launch().unwrap();
+    g.mkfs("ext4", "/dev/sda", &MkfsOptions::default()).unwrap();
+    g.mount("/dev/sda", "/").unwrap();
+    g.upload(&inner, "/disk.img").unwrap();
+    g.mkdir("/mnt").unwrap();
+    g.mkdir("/dir").unwrap();
+    // Refusals: a directory, a missing file, a symlink to the host's image
+    // (resolved inside the guest: not there), a missing mount point.
+    assert!(g.mount_loop("/dir", "/mnt").is_err());
+    assert!(g.mount_loop("/nope", "/mnt").is_err());
+    g.ln_s(inner.to_str().unwrap(), "/esc").unwrap();
+    assert!(g.mount_loop("/esc", "/mnt").is_err());
+    assert!(g.mount_loop("/disk.img", "/nomnt").is_err());
+    g.write("/empty", b"").unwrap();
+    assert!(g.mount_loop("/empty", "/mnt").is_err());
+
+    g.mount_loop("/disk.img", "/mnt").unwrap();
+    let mps = g.mountpoints();
+    let (dev, _) = mps.iter().find(|(_, m)| m == "/mnt").unwrap();
+    assert!(dev.starts_with("/dev/loop"), "{mps:?}");
+    g.write("/mnt/inside", b"in the loop\n").unwrap();
+    assert_eq!(g.ls("/mnt").unwrap(), ["inside", "lost+found"]);
+    assert!(
+        g.mount_loop("/disk.img", "/mnt").is_err(),
+        "already mounted there"
+    );
+    g.umount("/mnt").unwrap();
+    assert_eq!(g.ls("/mnt").unwrap(), Vec::<String>::new());
+    let back = env.path().join("back.img");
+    g.download("/disk.img", &back).unwrap();
+    g.shutdown().unwrap();
+    let before = sha256(&img);
+
+    // On a read-only drive the loop device and its mount are read-only.
+    let g = session(&env);
+    g.add_drive_ro(&img).unwrap();
+    g.launch().unwrap();
+    g.mount_ro("/dev/sda", "/").unwrap();
+    g.mount_loop("/disk.img", "/mnt").unwrap();
+    assert_eq!(g.cat("/mnt/inside").unwrap(), "in the loop\n");
+    assert!(g.write("/mnt/more", b"x").is_err());
+    g.shutdown().unwrap();
+    assert_eq!(sha256(&img), before);
+    // debugfs reads the file's filesystem: the write went into it.
+    let out = std::process::Command::new("debugfs")
+        .args(["-R", "cat /inside"])
+        .arg(&back)
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "in the loop\n");
+    // The host's image was never touched.
+    let out = std::process::Command::new("debugfs")
+        .args(["-R", "ls -l /"])
+        .arg(&inner)
+        .output()
+        .unwrap();
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("inside"));
+    assert!(leaks(env.tag()).is_empty(), "{:?}", leaks(env.tag()));
+}

@@ -194,7 +194,9 @@ impl VMCraft {
                 break n;
             }
         };
-        let mut f = root.open_write(&name, WriteMode::CreateNew, 0o600)?;
+        let mut f = root
+            .open_write(&name, WriteMode::CreateNew, 0o600)
+            .map_err(|e| e.with_call(CALL))?;
         // Blocks freed in the running journal transaction (a file removed just
         // before) cannot be reused until it commits: commit it first, so that
         // they are zeroed too.
@@ -263,7 +265,7 @@ impl VMCraft {
     }
 
     /// Open a copy source: a device of the session (`Device`) or a guest file.
-    fn copy_source(&self, call: &str, src: &str, device: bool) -> Result<End> {
+    fn copy_source(&self, call: &'static str, src: &str, device: bool) -> Result<End> {
         if device {
             let r = self.resolve(call, src)?;
             return Ok(End::Device {
@@ -274,7 +276,7 @@ impl VMCraft {
         let root = self.guest_root_for(call)?;
         Ok(End::File {
             path: src.to_string(),
-            file: root.open_read(src)?,
+            file: root.open_read(src).map_err(|e| e.with_call(call))?,
         })
     }
 
@@ -346,7 +348,9 @@ impl VMCraft {
         } else {
             let root = self.guest_root_for(call)?;
             // Opened without truncation first: the checks below may refuse.
-            let file = root.open_write(dest, WriteMode::Append, 0o666)?;
+            let file = root
+                .open_write(dest, WriteMode::Append, 0o666)
+                .map_err(|e| e.with_call(call))?;
             End::File {
                 path: dest.to_string(),
                 file,
@@ -813,6 +817,115 @@ impl VMCraft {
             m.options = options;
         }
         self.record_state();
+        Ok(())
+    }
+
+    /// Mount a guest file holding a filesystem image at `mountpoint` in the
+    /// guest tree (`mount_loop`), through a loop device. The file is resolved
+    /// inside the guest tree and must be a regular file; the session opens it
+    /// and the loop device is bound to that open file (through
+    /// `/proc/self/fd`), so a guest symlink swapped in meanwhile cannot point it
+    /// elsewhere. The loop device is read-only when the file's filesystem is
+    /// mounted read-only; it goes away by itself when the filesystem is
+    /// unmounted. Mounted `nosuid,nodev` like every guest filesystem.
+    #[tracing::instrument(level = "debug", skip_all)]
+    pub fn mount_loop(&self, file: &str, mountpoint: &str) -> Result<()> {
+        const CALL: &str = "mount_loop";
+        let root = self.guest_root_for(CALL)?;
+        let f = root.open_read(file).map_err(|e| e.with_call(CALL))?;
+        let readonly = nix::sys::statvfs::fstatvfs(&f)
+            .map(|s| s.flags().contains(nix::sys::statvfs::FsFlags::ST_RDONLY))
+            .map_err(|e| io_err(CALL, file, "statvfs", std::io::Error::from(e)))?;
+        if f.metadata()
+            .map_err(|e| io_err(CALL, file, "stat", e))?
+            .len()
+            == 0
+        {
+            return Err(Error::invalid(CALL, file, "the file is empty"));
+        }
+        let (mp, target_fd, host) = self.mount_target(CALL, mountpoint)?;
+        let lo = vmcraft_block::LoopDevice::attach(
+            format!("/proc/self/fd/{}", f.as_raw_fd()),
+            vmcraft_block::LoopOptions {
+                readonly,
+                partscan: false,
+                ..Default::default()
+            },
+        )
+        .map_err(|e| e.with_call(CALL))?;
+        drop(f);
+        let probed = {
+            let node = DeviceNode::open(lo.path(), true)?;
+            crate::probe::probe(&node)?
+        };
+        let fstype = match probed {
+            Some(p) if p.usage == "filesystem" => p.fstype,
+            Some(p) => {
+                return Err(Error::call(
+                    ErrorKind::Mount,
+                    CALL,
+                    file,
+                    format!("{} is not a mountable filesystem", p.fstype),
+                ));
+            }
+            None => {
+                return Err(Error::call(
+                    ErrorKind::Mount,
+                    CALL,
+                    file,
+                    "unknown filesystem type (nothing recognisable in the file)",
+                ));
+            }
+        };
+        let opts = crate::mount::parse_options(
+            CALL,
+            file,
+            &format!(
+                "{},{}",
+                self.config.default_mount_options,
+                if readonly { "ro" } else { "" }
+            ),
+        )?;
+        let device = lo.path().display().to_string();
+        self.record_mount_intent(crate::state::MountRecord {
+            host_path: host.clone(),
+            device: device.clone(),
+            source: lo.path().to_path_buf(),
+            fstype: fstype.clone(),
+            fuse_driver: None,
+            mounted: None,
+        });
+        let data = opts.data.join(",");
+        let mounted = nix::mount::mount(
+            Some(lo.path()),
+            &PathBuf::from(format!("/proc/self/fd/{}", target_fd.as_raw_fd())),
+            Some(fstype.as_str()),
+            opts.flags,
+            Some(data.as_str()),
+        );
+        if let Err(e) = mounted {
+            self.record_mount_result(&host, false);
+            let why = if e == nix::errno::Errno::ENODEV {
+                format!("the kernel has no {fstype} driver")
+            } else {
+                std::io::Error::from(e).to_string()
+            };
+            return Err(Error::call(ErrorKind::Mount, CALL, file, why));
+        }
+        self.mounts().push(crate::mount::MountEntry {
+            device,
+            mountpoint: mp,
+            host_path: host.clone(),
+            fstype,
+            options: opts.to_option_string(),
+            strategy: "loop".to_string(),
+            fuse_driver: None,
+            private: false,
+        });
+        self.record_mount_result(&host, true);
+        // The mount holds the loop device now; autoclear releases it when the
+        // filesystem is unmounted (here, by a reaper, or with the namespace).
+        drop(lo);
         Ok(())
     }
 

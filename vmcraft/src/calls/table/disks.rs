@@ -253,6 +253,22 @@ pub(crate) const CALLS: &[Call] = &[
     .flags(Flags::NEEDS_ROOT)
     .opts(&[arg("rw", ArgKind::Bool)]),
     call(
+        "mount-loop",
+        &[
+            arg("file", ArgKind::Path),
+            arg("mountpoint", ArgKind::String),
+        ],
+        Ret::Unit,
+        "mount a file using the loop device",
+        "Mount a guest file holding a filesystem image at the mount point, through a loop \
+         device. The file is resolved inside the guest tree and must be a regular file; the \
+         loop device is bound to the file the session opened, never to a path a guest \
+         symlink could redirect. Read-only when the file's filesystem is mounted \
+         read-only. The loop device goes away when the filesystem is unmounted.",
+        |g, a| void!(g.mount_loop(a.str(0), a.str(1))),
+    )
+    .flags(Flags::SESSION),
+    call(
         "disk-format",
         &[arg("filename", ArgKind::String)],
         Ret::String,
