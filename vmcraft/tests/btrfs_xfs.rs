@@ -658,6 +658,23 @@ fn guest_symlinks_never_reach_the_host() {
         assert!(g.btrfs_subvolume_show(link).is_err());
         assert!(g.xfs_info(link).is_err());
     }
+    // A symlink as the new name itself: refused (btrfs-progs would follow it
+    // on the host, and put a snapshot inside the directory it names).
+    for link in ["/abs", "/rel", "/to-inside"] {
+        for e in [
+            g.btrfs_subvolume_create(link, None).unwrap_err(),
+            g.btrfs_subvolume_snapshot("/sub", link, false, None)
+                .unwrap_err(),
+        ] {
+            assert_eq!(e.kind(), ErrorKind::InvalidArgument);
+            assert!(
+                e.to_string().ends_with(&format!(
+                    "{link}: is a symbolic link (give the path it points to)"
+                )),
+                "{e}"
+            );
+        }
+    }
     assert_eq!(host_listing(), ["keep"]);
     // Symlinks inside the guest resolve inside the guest.
     g.btrfs_subvolume_create("/to-inside/made", None).unwrap();

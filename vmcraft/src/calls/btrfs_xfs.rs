@@ -16,7 +16,8 @@
 //! `/proc/self/fd/N`, which holds no symlinks), checked to lie under the session's
 //! guest root and to be that same inode (device and inode number) before the tool
 //! runs. A new subvolume or snapshot is made inside its confined parent
-//! directory, by a single name that cannot contain `/`.
+//! directory, by a single name that cannot contain `/` and must not be a
+//! symlink (btrfs-progs would follow it on the host).
 //!
 //! Devices go through the session's resolver (`/dev/sda`, `/dev/vda`, ... all
 //! name the same drive; host devices are refused). A call that writes refuses a
@@ -254,7 +255,7 @@ pub struct XfsRepairOptions {
 struct ToolPath {
     host: PathBuf,
     /// Held while the tool runs, so the inode checked is the inode in use.
-    _fd: OwnedFd,
+    fd: OwnedFd,
     kind: libc::mode_t,
     readonly: bool,
     magic: i64,
@@ -851,7 +852,7 @@ impl VMCraft {
         let fs = nix::sys::statfs::fstatfs(&fd).map_err(|e| io_err(call, path, "statfs", e))?;
         Ok(ToolPath {
             host,
-            _fd: fd,
+            fd,
             kind: st.st_mode & libc::S_IFMT,
             readonly: vfs.flags().contains(nix::sys::statvfs::FsFlags::ST_RDONLY),
             #[allow(clippy::unnecessary_cast)]
@@ -893,6 +894,18 @@ impl VMCraft {
         absolute(call, dest)?;
         let (parent, name) = split_dest(call, dest)?;
         let tp = self.bx_btrfs_dir(call, parent, true)?;
+        // The tool would follow a symlink in the last place (a snapshot goes
+        // inside an existing directory), and resolve it on the host: refused.
+        match nix::sys::stat::fstatat(&tp.fd, name, nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW) {
+            Ok(st) if st.st_mode & libc::S_IFMT == libc::S_IFLNK => {
+                return Err(Error::invalid(
+                    call,
+                    dest,
+                    "is a symbolic link (give the path it points to)",
+                ));
+            }
+            _ => {}
+        }
         let host = tp.host.join(name);
         Ok((tp, host))
     }
