@@ -430,3 +430,47 @@ fn mount_loop_through_the_binary() {
         o.stderr
     );
 }
+
+#[test]
+fn a_read_only_drive_is_a_fine_copy_source() {
+    if !require_root("attaching images") {
+        return;
+    }
+    let env = TestEnv::new("cli-copyro");
+    let b = env.path().join("b.img");
+    let mut data = b"abcdefgh".to_vec();
+    data.resize(1 << 20, 0);
+    std::fs::write(&b, &data).unwrap();
+    let before = sha256(&b);
+    let spec = format!("{}=fs:ext4:64M", env.path().join("a.img").display());
+    let o = run(
+        &env,
+        &[
+            "-N",
+            &spec,
+            "-m",
+            "/dev/sda1",
+            "add-drive-ro",
+            "b.img",
+            ":",
+            "copy-device-to-file",
+            "/dev/sdb",
+            "/copy",
+            "size:4",
+            ":",
+            "cat",
+            "/copy",
+            ":",
+            "-copy-file-to-device",
+            "/copy",
+            "/dev/sdb",
+        ],
+        "",
+    );
+    assert_eq!(o.stdout, "abcd\n", "{}", o.stderr);
+    assert_eq!(
+        o.stderr.trim_end(),
+        "vmcraft: error: copy_file_to_device: /dev/sdb: the drive was added read-only"
+    );
+    assert_eq!(sha256(&b), before);
+}

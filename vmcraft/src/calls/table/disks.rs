@@ -71,7 +71,9 @@ pub(crate) const CALLS: &[Call] = &[
             Ok(stats(&st))
         },
     )
-    .flags(Flags::WRITES)
+    // Not WRITES: its device is only read (a read-only drive is a fine
+    // source); the guest file it writes is refused by its filesystem if that
+    // is read-only.
     .opts(COPY_OPTS),
     call(
         "copy-file-to-device",
