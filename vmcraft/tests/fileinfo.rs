@@ -539,6 +539,28 @@ fn a_100_gib_sparse_file_is_streamed_not_loaded() {
     let e = g.tail_n(3, "/huge").unwrap_err().to_string();
     assert!(e.contains("larger than 4 MiB"), "{e}");
     assert!(!g.is_zero("/huge").unwrap());
+    // grep skips the holes; a binary file that matches gives no lines.
+    assert!(
+        g.grep("needle", "/huge", &GrepOptions::default())
+            .unwrap()
+            .is_empty()
+    );
+    assert!(g.fgrep("absent", "/huge").unwrap().is_empty());
+    // What grep prints is bounded too: 5 MiB of matching lines are refused.
+    let lines_5m: String = (0..300_000)
+        .map(|i| format!("match line {i:06}\n"))
+        .collect();
+    g.write("/many", lines_5m.as_bytes()).unwrap();
+    let e = g
+        .grep("match", "/many", &GrepOptions::default())
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("grep") && e.contains("larger than 4 MiB"), "{e}");
+    assert_eq!(
+        g.grep("line 123456$", "/many", &GrepOptions::default())
+            .unwrap(),
+        ["match line 123456"]
+    );
     assert_eq!(g.strings("/huge").unwrap(), ["needle one", "last line"]);
     let dump = g.hexdump("/huge").unwrap();
     let want = "00000000  00 00 00 00 00 00 00 00  00 00 00 00 00 00 00 00  |................|\n*\n\
@@ -769,9 +791,7 @@ fn file_architecture_of_elf_pe_compressed_files_and_initrds() {
     sh(format!(
         "cd {w} && printf 'bin/ls\\n' | cpio --quiet -o -H newc > {r}/b/initrd.cpio"
     ));
-    sh(format!(
-        "gzip -c {r}/b/initrd.cpio > {r}/b/initrd.img.gz"
-    ));
+    sh(format!("gzip -c {r}/b/initrd.cpio > {r}/b/initrd.img.gz"));
     sh(format!(
         "cd {w} && printf 'bin/other\\n' | cpio --quiet -o -H newc | gzip > {r}/b/noarch.img"
     ));

@@ -288,6 +288,56 @@ impl VMCraft {
         })
     }
 
+    /// Run `prog args` with its standard output cut at [`MAX_RESULT`] + 1 bytes
+    /// (`sh -c '{ prog "$@"; echo rc >&2; } | head -c N'`: the arguments are
+    /// never parsed by the shell), so that what a tool prints about guest data
+    /// cannot make this process allocate more than that. Returns the tool's exit
+    /// status, its output, and its trimmed standard error; output over the bound
+    /// is an error.
+    fn bounded_tool(
+        &self,
+        call: &str,
+        subject: &str,
+        prog: &'static str,
+        args: Vec<std::ffi::OsString>,
+    ) -> Result<(i32, Vec<u8>, String)> {
+        const MARK: &str = "vmcraft-exit-status=";
+        let script = format!(
+            "{{ {prog} \"$@\"; echo \"{MARK}$?\" >&2; }} | head -c {}",
+            MAX_RESULT + 1
+        );
+        let out = self.tool(
+            call,
+            Command::new("sh")
+                .arg("-c")
+                .arg(script)
+                .arg(prog)
+                .args(args),
+        )?;
+        if out.stdout.len() > MAX_RESULT {
+            return Err(too_large(call, subject));
+        }
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        let mut status = None;
+        let mut rest = Vec::new();
+        for line in stderr.lines() {
+            match line.strip_prefix(MARK) {
+                Some(n) => status = n.trim().parse::<i32>().ok(),
+                None => rest.push(line),
+            }
+        }
+        let rest = rest.join("\n").trim().to_string();
+        match status {
+            Some(st) => Ok((st, out.stdout, rest)),
+            None => Err(Error::call(
+                ErrorKind::Io,
+                call,
+                subject,
+                format!("{prog} did not finish: {rest}"),
+            )),
+        }
+    }
+
     /// The size of a file in bytes, following symlinks (`filesize`).
     ///
     /// ```no_run
@@ -637,16 +687,12 @@ impl VMCraft {
         // The trailing slash makes ls list the directory behind the magic link.
         let mut dir = proc_path(fd.as_fd()).into_os_string();
         dir.push("/");
-        let out = self.tool(call, Command::new("ls").arg(flags).arg("--").arg(dir))?;
-        if !out.status.success() {
-            return Err(Error::call(
-                ErrorKind::Io,
-                call,
-                directory,
-                out.stderr_trimmed(),
-            ));
+        let args = vec![flags.into(), "--".into(), dir];
+        let (status, stdout, stderr) = self.bounded_tool(call, directory, "ls", args)?;
+        if status != 0 {
+            return Err(Error::call(ErrorKind::Io, call, directory, stderr));
         }
-        bounded_text(call, directory, out.stdout)
+        bounded_text(call, directory, stdout)
     }
 
     /// Lines of a file matching a regular expression (`grep`), as GNU grep
@@ -683,26 +729,30 @@ impl VMCraft {
             ));
         }
         let (_root, f) = self.open_content(call, path)?;
-        let mut cmd = Command::new(if opts.compressed { "zgrep" } else { "grep" });
+        let mut args: Vec<std::ffi::OsString> = Vec::new();
         if opts.extended {
-            cmd = cmd.arg("-E");
+            args.push("-E".into());
         }
         if opts.fixed {
-            cmd = cmd.arg("-F");
+            args.push("-F".into());
         }
         if opts.insensitive {
-            cmd = cmd.arg("-i");
+            args.push("-i".into());
         }
-        let cmd = cmd.arg("-e").arg(regex).arg("--").arg(proc_path(f.as_fd()));
-        let out = self.tool(call, cmd)?;
-        match out.status.code() {
-            Some(0) => split_lines(call, path, out.stdout),
-            Some(1) => Ok(Vec::new()),
+        args.extend(["-e".into(), regex.into(), "--".into()]);
+        let fd_path = proc_path(f.as_fd());
+        args.push(fd_path.clone().into());
+        let prog = if opts.compressed { "zgrep" } else { "grep" };
+        let (status, stdout, stderr) = self.bounded_tool(call, path, prog, args)?;
+        match status {
+            0 => split_lines(call, path, stdout),
+            1 => Ok(Vec::new()),
+            // grep names the file by the descriptor's path: say the guest's.
             _ => Err(Error::call(
                 ErrorKind::Io,
                 call,
                 regex,
-                out.stderr_trimmed(),
+                stderr.replace(&*fd_path.to_string_lossy(), path),
             )),
         }
     }
