@@ -894,3 +894,57 @@ fn compress_out_through_the_real_programs() {
     assert_eq!(dev.split(' ').next(), img.split(' ').next());
     assert!(leaks(env.tag()).is_empty(), "{:?}", leaks(env.tag()));
 }
+
+#[test]
+fn deep_trees_are_refused_and_cancelled_calls_stop() {
+    if !require_root("mounting") {
+        return;
+    }
+    let env = TestEnv::new("filemod-deep");
+    let (g, _) = session(&env, 1);
+    // 1100 nested directories: deeper than the walks go (512 levels).
+    let deep = format!("/deep{}", "/a".repeat(1100));
+    g.mkdir_p(&deep).unwrap();
+    g.write(&format!("{deep}/f"), b"x").unwrap();
+    let out = env.path().join("out");
+    for (call, r) in [
+        ("checksums_out", g.checksums_out("md5", "/deep", &out)),
+        ("find0", g.find0("/deep", &out)),
+        ("cpio_out", g.cpio_out("/deep", &out, None)),
+        ("cp_r", g.cp_r("/deep", "/copy")),
+    ] {
+        let e = r.expect_err(call).chain();
+        assert!(e.contains("deeper than 512 levels"), "{call}: {e}");
+    }
+    // A shallower tree is walked whole.
+    let ok = format!("/ok{}", "/b".repeat(500));
+    g.mkdir_p(&ok).unwrap();
+    g.find0("/ok", &out).unwrap();
+    assert_eq!(
+        std::fs::read(&out)
+            .unwrap()
+            .iter()
+            .filter(|&&b| b == 0)
+            .count(),
+        500
+    );
+    g.rm_rf("/copy").unwrap();
+
+    // The handle's cancellation stops the long calls at their first check.
+    g.write("/f", &[1u8; 4096]).unwrap();
+    g.cancel_token().cancel();
+    let results = [
+        ("fill", g.fill(0, 1 << 20, "/g")),
+        ("download_offset", g.download_offset("/f", &out, 0, 10)),
+        ("checksums_out", g.checksums_out("md5", "/ok", &out)),
+        ("base64_out", g.base64_out("/f", &out)),
+        ("compress_out", g.compress_out("gzip", "/f", &out, None)),
+    ];
+    for (call, r) in results {
+        let e = r.expect_err(call);
+        assert!(e.is_cancelled(), "{call}: {}", e.chain());
+    }
+    g.umount_all().unwrap();
+    g.shutdown().unwrap();
+    assert!(leaks(env.tag()).is_empty(), "{:?}", leaks(env.tag()));
+}

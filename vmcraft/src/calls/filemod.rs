@@ -42,6 +42,25 @@ const XATTR_SIZE_MAX: usize = 64 * 1024;
 /// Copy buffer size for the streaming calls.
 const CHUNK: usize = 1 << 20;
 
+/// How deep a guest tree the walking calls (`checksums_out`, `find0`,
+/// `cpio_out`, `cp_r`) descend: each level costs stack and a descriptor, and a
+/// guest can nest directories without end.
+const MAX_DEPTH: usize = 512;
+
+/// The stack of the thread `cp_r` copies on (64 MiB of address space, used as
+/// deep as the tree goes).
+const COPY_STACK: usize = 64 << 20;
+
+fn too_deep(call: &'static str, subject: impl Display) -> Error {
+    ArchiveError::new(
+        vmcraft_archive::ErrorKind::LimitExceeded,
+        call,
+        subject,
+        format!("directory tree deeper than {MAX_DEPTH} levels"),
+    )
+    .into()
+}
+
 /// How much of the input `compress_out` and `compress_device_out` hand the
 /// compression program at a time (each piece becomes one stream of the output).
 pub const COMPRESS_PIECE: usize = 16 << 20;
@@ -409,8 +428,19 @@ impl VMCraft {
             g: self,
             root: &root,
             top: None,
+            depth: 0,
         };
-        copier.copy(sdir.as_fd(), &sname, &st, src, &dest)
+        // The copy recurses once per directory level: on a thread of its own
+        // with a stack that MAX_DEPTH levels cannot exhaust.
+        std::thread::scope(|scope| {
+            std::thread::Builder::new()
+                .name("cp_r".into())
+                .stack_size(COPY_STACK)
+                .spawn_scoped(scope, || copier.copy(sdir.as_fd(), &sname, &st, src, &dest))
+                .map_err(|e| os_err(CALL, src, "spawn", e))?
+                .join()
+                .unwrap_or_else(|p| std::panic::resume_unwind(p))
+        })
     }
 
     // ---- special files -------------------------------------------------------
@@ -1599,35 +1629,62 @@ type Visit<'v> = dyn FnMut(&[u8], BorrowedFd<'_>, &CStr, &libc::stat) -> Result<
 /// `O_NOFOLLOW | O_DIRECTORY` from their parent's descriptor, so the walk never
 /// leaves the tree.
 fn walk_tree(dir: BorrowedFd<'_>, prefix: &mut Vec<u8>, visit: &mut Visit<'_>) -> Result<()> {
-    let shown = || String::from_utf8_lossy(prefix).into_owned();
-    let entries = dir_entries(dir).map_err(|e| os_err("walk", shown(), "readdir", e))?;
-    for (name, _) in entries {
-        let len = prefix.len();
-        if len > 0 {
+    /// One directory being listed: its descriptor, what is left of its
+    /// entries, and the length of its own path in `prefix`.
+    struct Level {
+        fd: OwnedFd,
+        entries: std::vec::IntoIter<(CString, u8)>,
+        len: usize,
+    }
+    let err = |prefix: &[u8], what: &str, e: io::Error| {
+        os_err("walk", String::from_utf8_lossy(prefix), what, e)
+    };
+    // Iterative, so a deep guest tree costs heap, not stack.
+    let first = dir.try_clone_to_owned().map_err(|e| err(prefix, "", e))?;
+    let entries = dir_entries(dir).map_err(|e| err(prefix, "readdir", e))?;
+    let mut stack = vec![Level {
+        fd: first,
+        entries: entries.into_iter(),
+        len: prefix.len(),
+    }];
+    loop {
+        let depth = stack.len();
+        let Some(top) = stack.last_mut() else { break };
+        let Some((name, _)) = top.entries.next() else {
+            stack.pop();
+            continue;
+        };
+        let base = top.len;
+        prefix.truncate(base);
+        if base > 0 {
             prefix.push(b'/');
         }
         prefix.extend_from_slice(name.to_bytes());
-        let st = match fstatat_nofollow(dir, &name) {
+        let st = match fstatat_nofollow(top.fd.as_fd(), &name) {
             Ok(st) => st,
             // Removed since it was listed.
-            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {
-                prefix.truncate(len);
-                continue;
-            }
-            Err(e) => return Err(os_err("walk", String::from_utf8_lossy(prefix), "", e)),
+            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => continue,
+            Err(e) => return Err(err(prefix, "", e)),
         };
-        visit(prefix, dir, &name, &st)?;
+        visit(prefix, top.fd.as_fd(), &name, &st)?;
         if st.st_mode & libc::S_IFMT == libc::S_IFDIR {
+            if depth > MAX_DEPTH {
+                return Err(too_deep("walk", String::from_utf8_lossy(prefix)));
+            }
             let sub = openat(
-                dir,
+                top.fd.as_fd(),
                 &name,
                 libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW,
                 0,
             )
-            .map_err(|e| os_err("walk", String::from_utf8_lossy(prefix), "", e))?;
-            walk_tree(sub.as_fd(), prefix, visit)?;
+            .map_err(|e| err(prefix, "", e))?;
+            let entries = dir_entries(sub.as_fd()).map_err(|e| err(prefix, "readdir", e))?;
+            stack.push(Level {
+                fd: sub,
+                entries: entries.into_iter(),
+                len: prefix.len(),
+            });
         }
-        prefix.truncate(len);
     }
     Ok(())
 }
@@ -1950,6 +2007,8 @@ struct TreeCopy<'a> {
     /// source, the copy would never end (`cp`: "cannot copy a directory into
     /// itself").
     top: Option<(u64, u64)>,
+    /// How deep the copy is below its source.
+    depth: usize,
 }
 
 impl TreeCopy<'_> {
@@ -2017,7 +2076,13 @@ impl TreeCopy<'_> {
                     if n.contains('\u{fffd}') {
                         return Err(invalid(CALL, cs, "name is not UTF-8"));
                     }
-                    self.copy(sub.as_fd(), &name, &cst, &cs, &cd)?;
+                    if self.depth >= MAX_DEPTH {
+                        return Err(too_deep(CALL, cs));
+                    }
+                    self.depth += 1;
+                    let r = self.copy(sub.as_fd(), &name, &cst, &cs, &cd);
+                    self.depth -= 1;
+                    r?;
                 }
                 // The mode as cp -r leaves it: the source's, under the umask.
                 let mask = umask();
@@ -2300,9 +2365,6 @@ fn glob_one(root: &GuestRoot, pattern: &str, count: &mut usize) -> Result<Vec<Ve
                 }
             })
             .collect();
-    }
-    if comps.is_empty() {
-        return Ok(cur);
     }
     Ok(cur)
 }
