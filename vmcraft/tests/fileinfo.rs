@@ -378,6 +378,18 @@ fn paths_stay_in_the_guest_and_special_files_are_not_opened() {
     );
     assert!(g.head("/procy").is_err());
     assert_eq!(g.du("/up").unwrap(), g.du("/etc/hostname").unwrap());
+    // ll of the root: its `..` is the root itself, not the host directory
+    // above the mount.
+    let ll = g.ll("/").unwrap();
+    let lines: Vec<&str> = ll.lines().collect();
+    assert!(
+        lines[1].ends_with(" .") && lines[2].ends_with(" .."),
+        "{ll}"
+    );
+    assert_eq!(lines[2], format!("{}.", lines[1]), "{ll}");
+    let host = String::from_utf8(tool(&["ls", "-la", root.to_str().unwrap()], true)).unwrap();
+    let host: Vec<&str> = host.lines().collect();
+    assert_eq!(lines[3..], host[3..], "{ll}");
     // ll of a symlink to a directory lists the guest's directory.
     let ll = g.ll("/abs").unwrap();
     assert!(ll.contains(" hostname\n") && ll.contains(" Sub\n"), "{ll}");

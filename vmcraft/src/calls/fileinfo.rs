@@ -660,7 +660,9 @@ impl VMCraft {
 
     /// `ls -la` of a guest directory, as text (`ll`; for people, not parsing).
     /// Names and times in the C locale and UTC. The directory is listed through
-    /// the descriptor it was resolved to, so nothing outside the guest is listed.
+    /// the descriptor it was resolved to, so nothing outside the guest is listed;
+    /// the guest root's `..` is the root itself, as in the guest (its line is the
+    /// root's `.` line renamed).
     #[tracing::instrument(level = "debug", skip_all)]
     pub fn ll(&self, directory: &str) -> Result<String> {
         self.ls_long("ll", "-la", directory)
@@ -692,7 +694,15 @@ impl VMCraft {
         if status != 0 {
             return Err(Error::call(ErrorKind::Io, call, directory, stderr));
         }
-        bounded_text(call, directory, stdout)
+        let text = bounded_text(call, directory, stdout)?;
+        // In the guest, the root's `..` is the root itself; ls looked at the host
+        // directory above the mount. Show the root's own line under that name.
+        let top = nix::sys::stat::fstat(root.as_fd())
+            .map_err(|e| Error::call_with_source(ErrorKind::Io, call, directory, "fstat", e))?;
+        if (st.st_dev, st.st_ino) == (top.st_dev, top.st_ino) {
+            return Ok(root_dotdot(&text));
+        }
+        Ok(text)
     }
 
     /// Lines of a file matching a regular expression (`grep`), as GNU grep
@@ -1349,6 +1359,23 @@ fn canonical_elf_arch(bits: &str, msb: bool, elf: &str) -> String {
     } else {
         elf.to_string()
     }
+}
+
+/// An `ls -la` listing of the guest root with its `..` line replaced by its `.`
+/// line renamed (the lines after `total` are `.` then `..` in the C locale).
+fn root_dotdot(text: &str) -> String {
+    let mut lines: Vec<String> = text.lines().map(String::from).collect();
+    if lines.len() >= 3
+        && let Some(dot) = lines[1].strip_suffix(" .")
+        && lines[2].ends_with(" ..")
+    {
+        lines[2] = format!("{dot} ..");
+    }
+    let mut out = lines.join("\n");
+    if text.ends_with('\n') {
+        out.push('\n');
+    }
+    out
 }
 
 fn grep_flags(extended: bool, fixed: bool, insensitive: bool, compressed: bool) -> GrepOptions {
