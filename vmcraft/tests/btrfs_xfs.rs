@@ -529,6 +529,32 @@ fn btrfs_device_calls_resize_seeding_and_checks() {
         "btrfs_fsck: /dev/sda: super block offset must be >= 0"
     );
     g.btrfs_rescue_super_recover("/dev/sda").unwrap();
+    g.btrfstune_enable_extended_inode_refs("/dev/sda").unwrap();
+    g.btrfstune_enable_skinny_metadata_extent_refs("/dev/sda")
+        .unwrap();
+    // Replace the drive under the mounted filesystem with the other one.
+    g.mount("/dev/sda", "/").unwrap();
+    g.write("/kept", b"across the replace\n").unwrap();
+    assert_eq!(
+        g.btrfs_replace("/dev/sda", "/dev/vda", "/")
+            .unwrap_err()
+            .to_string(),
+        "btrfs_replace: /dev/sda: the source and target devices are the same"
+    );
+    g.btrfs_replace("/dev/sda", "/dev/sdb", "/").unwrap();
+    assert_eq!(g.btrfs_filesystem_show("/dev/sdb").unwrap(), ["/dev/sdb"]);
+    g.btrfs_scrub_full("/", false).unwrap();
+    g.btrfs_scrub_full("/", true).unwrap();
+    g.umount("/").unwrap();
+    let e = g.mount("/dev/sda", "/").unwrap_err();
+    assert!(e.chain().contains("sda"), "{}", e.chain());
+    g.mount("/dev/sdb", "/").unwrap();
+    assert_eq!(g.cat("/kept").unwrap(), "across the replace\n");
+    g.umount("/").unwrap();
+    // Back onto the first drive, for the seeding checks below.
+    g.mount("/dev/sdb", "/").unwrap();
+    g.btrfs_replace("/dev/sdb", "/dev/sda", "/").unwrap();
+    g.umount("/").unwrap();
     g.btrfs_set_seeding("/dev/sda", true).unwrap();
     g.shutdown().unwrap();
     let p = a.to_str().unwrap();
@@ -543,7 +569,7 @@ fn btrfs_device_calls_resize_seeding_and_checks() {
     let g = session(&env);
     g.add_drive(&a).unwrap();
     g.launch().unwrap();
-    g.btrfs_set_seeding("/dev/sda", false).unwrap();
+    g.btrfstune_seeding("/dev/sda", false).unwrap();
     g.shutdown().unwrap();
     assert!(!flags(p).contains("0x1000000"), "{}", flags(p));
     assert_eq!(status(&["btrfs", "check", p]), 0);

@@ -429,7 +429,11 @@ fn btrfs_two_devices_quotas_and_status_structs() {
          btrfs-qgroup-show /\n\
          btrfs-balance-status /\n\
          btrfs-scrub-start /\n\
-         btrfs-scrub-status /\n",
+         btrfs-scrub-status /\n\
+         btrfs-scrub-full / readonly:true\n\
+         umount /\n\
+         btrfstune-enable-skinny-metadata-extent-refs /dev/sda\n\
+         btrfs-fsck /dev/sda\n",
     );
     let out = o.ok();
     assert!(out.starts_with("/dev/sda\n/dev/sdb\n"), "{out}");

@@ -1676,10 +1676,13 @@ impl VMCraft {
     /// is done without btrfstune's confirmation question (`-f`).
     #[tracing::instrument(level = "debug", skip_all)]
     pub fn btrfs_set_seeding(&self, device: &str, seeding: bool) -> Result<()> {
-        const CALL: &str = "btrfs_set_seeding";
-        let dev = self.bx_device(CALL, device, true, false)?;
+        self.bx_seeding("btrfs_set_seeding", device, seeding)
+    }
+
+    fn bx_seeding(&self, call: &str, device: &str, seeding: bool) -> Result<()> {
+        let dev = self.bx_device(call, device, true, false)?;
         let out = self.bx_run(
-            CALL,
+            call,
             &dev.name,
             // Clearing asks for confirmation (a sprouted filesystem may depend
             // on the seed); the caller asked, so it is given (-f).
@@ -1956,6 +1959,86 @@ impl VMCraft {
                 .arg(&tp.host),
         )?;
         Ok(parse_scrub_status(&out.stdout_str()))
+    }
+
+    /// Turn seeding on or off (`btrfstune_seeding`): the same as
+    /// [`VMCraft::btrfs_set_seeding`], under btrfstune's name.
+    #[tracing::instrument(level = "debug", skip_all)]
+    pub fn btrfstune_seeding(&self, device: &str, seeding: bool) -> Result<()> {
+        self.bx_seeding("btrfstune_seeding", device, seeding)
+    }
+
+    /// Enable extended inode refs on the unmounted btrfs on `device`
+    /// (`btrfstune_enable_extended_inode_refs`, `btrfstune -r`).
+    #[tracing::instrument(level = "debug", skip_all)]
+    pub fn btrfstune_enable_extended_inode_refs(&self, device: &str) -> Result<()> {
+        self.bx_tune("btrfstune_enable_extended_inode_refs", device, "-r")
+    }
+
+    /// Enable skinny metadata extent refs on the unmounted btrfs on `device`
+    /// (`btrfstune_enable_skinny_metadata_extent_refs`, `btrfstune -x`).
+    #[tracing::instrument(level = "debug", skip_all)]
+    pub fn btrfstune_enable_skinny_metadata_extent_refs(&self, device: &str) -> Result<()> {
+        self.bx_tune("btrfstune_enable_skinny_metadata_extent_refs", device, "-x")
+    }
+
+    fn bx_tune(&self, call: &str, device: &str, flag: &str) -> Result<()> {
+        let dev = self.bx_device(call, device, true, false)?;
+        let out = self.bx_run(
+            call,
+            &dev.name,
+            Command::new("btrfstune").arg(flag).arg(&dev.host),
+        );
+        self.invalidate_device(&dev.name);
+        out.map(drop)
+    }
+
+    /// Replace `srcdev` of the btrfs mounted at guest path `mntpoint` with
+    /// `targetdev` (`btrfs_replace`), waiting for the copy: the target must be
+    /// an unmounted, writable session device at least as large as the source,
+    /// which is wiped and taken out of the filesystem afterwards.
+    #[tracing::instrument(level = "debug", skip_all)]
+    pub fn btrfs_replace(&self, srcdev: &str, targetdev: &str, mntpoint: &str) -> Result<()> {
+        const CALL: &str = "btrfs_replace";
+        let src = self.bx_device(CALL, srcdev, true, true)?;
+        if self.resolve(CALL, targetdev)?.host == src.host {
+            return Err(Error::invalid(
+                CALL,
+                &src.name,
+                "the source and target devices are the same",
+            ));
+        }
+        let target = self.bx_device(CALL, targetdev, true, false)?;
+        let tp = self.bx_btrfs_dir(CALL, mntpoint, true)?;
+        let out = self.bx_run(
+            CALL,
+            mntpoint,
+            Command::new("btrfs")
+                .args(["replace", "start", "-B", "-f"])
+                .arg(&src.host)
+                .arg(&target.host)
+                .arg(&tp.host),
+        );
+        self.invalidate_device(&src.name);
+        self.invalidate_device(&target.name);
+        out.map(drop)
+    }
+
+    /// Scrub the btrfs holding `path` and wait for it (`btrfs_scrub_full`);
+    /// errors found are an error. `readonly` only reports, repairing nothing
+    /// (and then works on a read-only mount).
+    #[tracing::instrument(level = "debug", skip_all)]
+    pub fn btrfs_scrub_full(&self, path: &str, readonly: bool) -> Result<()> {
+        if readonly {
+            self.bx_fs_command(
+                "btrfs_scrub_full",
+                path,
+                false,
+                &["scrub", "start", "-B", "-r"],
+            )
+        } else {
+            self.bx_fs_command("btrfs_scrub_full", path, true, &["scrub", "start", "-B"])
+        }
     }
 
     fn bx_rescue(&self, call: &str, what: &str, device: &str) -> Result<()> {

@@ -676,4 +676,60 @@ pub(crate) const CALLS: &[Call] = &[
         |g, a| void!(g.btrfs_qgroup_remove(a.str(0), a.str(1), a.str(2))),
     )
     .flags(Flags::WRITES),
+    call(
+        "btrfstune-seeding",
+        &[DEVICE, arg("seeding", ArgKind::Bool)],
+        Ret::Unit,
+        "enable or disable seeding of a btrfs device",
+        "Turn seeding of the unmounted btrfs filesystem on DEVICE on or off, as \
+         btrfs-set-seeding: a seed filesystem mounts read-only, to build other \
+         filesystems on.",
+        |g, a| void!(g.btrfstune_seeding(a.str(0), a.bool(1))),
+    )
+    .flags(Flags::WRITES),
+    call(
+        "btrfstune-enable-extended-inode-refs",
+        &[DEVICE],
+        Ret::Unit,
+        "enable extended inode refs",
+        "Enable extended inode refs on the unmounted btrfs filesystem on DEVICE.",
+        |g, a| void!(g.btrfstune_enable_extended_inode_refs(a.str(0))),
+    )
+    .flags(Flags::WRITES),
+    call(
+        "btrfstune-enable-skinny-metadata-extent-refs",
+        &[DEVICE],
+        Ret::Unit,
+        "enable skinny metadata extent refs",
+        "Enable skinny metadata extent refs on the unmounted btrfs filesystem on \
+         DEVICE.",
+        |g, a| void!(g.btrfstune_enable_skinny_metadata_extent_refs(a.str(0))),
+    )
+    .flags(Flags::WRITES),
+    call(
+        "btrfs-replace",
+        &[
+            arg("srcdev", ArgKind::Device),
+            arg("targetdev", ArgKind::Device),
+            arg("mntpoint", ArgKind::Path),
+        ],
+        Ret::Unit,
+        "replace a btrfs managed device with another device",
+        "Replace SRCDEV of the btrfs filesystem mounted at MNTPOINT with TARGETDEV, \
+         waiting for the copy. TARGETDEV must be at least as large as SRCDEV and not \
+         mounted; SRCDEV is wiped and taken out of the filesystem afterwards.",
+        |g, a| void!(g.btrfs_replace(a.str(0), a.str(1), a.str(2))),
+    )
+    .flags(Flags::WRITES),
+    call(
+        "btrfs-scrub-full",
+        &[PATH],
+        Ret::Unit,
+        "run a full scrub on a btrfs filesystem",
+        "Scrub the btrfs filesystem holding PATH and wait for it to finish; errors \
+         found are an error. readonly:true only reports, repairing nothing.",
+        |g, a| void!(g.btrfs_scrub_full(a.str(0), a.opt_bool("readonly").unwrap_or(false))),
+    )
+    .flags(Flags::WRITES)
+    .opts(&[arg("readonly", ArgKind::Bool)]),
 ];
