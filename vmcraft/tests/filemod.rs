@@ -916,6 +916,8 @@ fn deep_trees_are_refused_and_cancelled_calls_stop() {
         let e = r.expect_err(call).chain();
         assert!(e.contains("deeper than 512 levels"), "{call}: {e}");
     }
+    // The host file a failed call made is removed again.
+    assert!(!out.exists());
     // A shallower tree is walked whole.
     let ok = format!("/ok{}", "/b".repeat(500));
     g.mkdir_p(&ok).unwrap();

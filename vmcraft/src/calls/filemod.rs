@@ -349,6 +349,41 @@ fn copy_stream(
     }
 }
 
+/// A host output file made by a call, removed again when the call fails
+/// (unless it existed before: a caller's `/dev/stdout` or an existing file is
+/// never removed).
+struct HostOut<'a> {
+    path: &'a Path,
+    remove: bool,
+}
+
+impl<'a> HostOut<'a> {
+    fn create(call: &'static str, path: &'a Path) -> Result<(File, HostOut<'a>)> {
+        let existed = path.symlink_metadata().is_ok();
+        let f = File::create(path).map_err(|e| os_err(call, path.display(), "create", e))?;
+        Ok((
+            f,
+            HostOut {
+                path,
+                remove: !existed,
+            },
+        ))
+    }
+
+    /// The call succeeded: the file stays.
+    fn keep(mut self) {
+        self.remove = false;
+    }
+}
+
+impl Drop for HostOut<'_> {
+    fn drop(&mut self) {
+        if self.remove {
+            let _ = std::fs::remove_file(self.path);
+        }
+    }
+}
+
 /// What `upload_offset`/`download_offset` name: a device or a guest path.
 fn is_device_name(name: &str) -> bool {
     name.starts_with("/dev/")
@@ -777,7 +812,7 @@ impl VMCraft {
             ));
         }
         let host = filename.as_ref();
-        let out = File::create(host).map_err(|e| os_err(CALL, host.display(), "create", e))?;
+        let (out, made) = HostOut::create(CALL, host)?;
         let mut w = BufWriter::with_capacity(CHUNK, out);
         let mut r = OffsetReader {
             f: &src,
@@ -804,7 +839,9 @@ impl VMCraft {
             .into_inner()
             .map_err(|e| os_err(CALL, host.display(), "write", e.into_error()))?;
         f.sync_all()
-            .map_err(|e| os_err(CALL, host.display(), "fsync", e))
+            .map_err(|e| os_err(CALL, host.display(), "fsync", e))?;
+        made.keep();
+        Ok(())
     }
 
     /// Write a host file into a guest file or device starting at `offset`
@@ -916,11 +953,13 @@ impl VMCraft {
         let root = self.guest_root_for(CALL)?;
         let mut src = open_existing(&root, CALL, filename, libc::O_RDONLY)?;
         let host = base64file.as_ref();
-        let out = File::create(host).map_err(|e| os_err(CALL, host.display(), "create", e))?;
+        let (out, made) = HostOut::create(CALL, host)?;
         let mut w = BufWriter::with_capacity(CHUNK, out);
         base64_encode(self, CALL, filename, &mut src, &mut w)?;
         w.flush()
-            .map_err(|e| os_err(CALL, host.display(), "write", e))
+            .map_err(|e| os_err(CALL, host.display(), "write", e))?;
+        made.keep();
+        Ok(())
     }
 
     /// Checksum every regular file below `directory` (symlinks not followed)
@@ -948,7 +987,7 @@ impl VMCraft {
         let root = self.guest_root_for(CALL)?;
         let dir = open_dir_read(&root, CALL, directory)?;
         let host = sumsfile.as_ref();
-        let out = File::create(host).map_err(|e| os_err(CALL, host.display(), "create", e))?;
+        let (out, made) = HostOut::create(CALL, host)?;
         let mut w = BufWriter::new(out);
         let mut prefix = b".".to_vec();
         walk_tree(dir.as_fd(), &mut prefix, &mut |rel, parent, name, st| {
@@ -971,7 +1010,9 @@ impl VMCraft {
                 .map_err(|e| os_err(CALL, host.display(), "write", e))
         })?;
         w.flush()
-            .map_err(|e| os_err(CALL, host.display(), "write", e))
+            .map_err(|e| os_err(CALL, host.display(), "write", e))?;
+        made.keep();
+        Ok(())
     }
 
     /// The checksum of a whole device (`checksum_device`), types as
@@ -993,7 +1034,7 @@ impl VMCraft {
         let root = self.guest_root_for(CALL)?;
         let dir = open_dir_read(&root, CALL, directory)?;
         let host = files.as_ref();
-        let out = File::create(host).map_err(|e| os_err(CALL, host.display(), "create", e))?;
+        let (out, made) = HostOut::create(CALL, host)?;
         let mut w = BufWriter::new(out);
         let lead: &[u8] = if directory.ends_with('/') { b"" } else { b"/" };
         let mut prefix = Vec::new();
@@ -1005,7 +1046,9 @@ impl VMCraft {
                 .map_err(|e| os_err(CALL, host.display(), "write", e))
         })?;
         w.flush()
-            .map_err(|e| os_err(CALL, host.display(), "write", e))
+            .map_err(|e| os_err(CALL, host.display(), "write", e))?;
+        made.keep();
+        Ok(())
     }
 
     /// Every entry of a directory, `.` and `..` included, unsorted, with its
@@ -1187,7 +1230,7 @@ impl VMCraft {
                 ),
             ));
         }
-        let out = File::create(host).map_err(|e| os_err(call, host.display(), "create", e))?;
+        let (out, made) = HostOut::create(call, host)?;
         let r = (|| -> Result<()> {
             let mut w = BufWriter::new(out);
             let mut buf = vec![0u8; COMPRESS_PIECE];
@@ -1224,10 +1267,9 @@ impl VMCraft {
             f.sync_all()
                 .map_err(|e| os_err(call, host.display(), "fsync", e))
         })();
-        if r.is_err() {
-            let _ = std::fs::remove_file(host);
-        }
-        r
+        r?;
+        made.keep();
+        Ok(())
     }
 
     // ---- cpio ---------------------------------------------------------------------
@@ -1254,7 +1296,7 @@ impl VMCraft {
         let root = self.guest_root_for(CALL)?;
         let dir = open_dir_read(&root, CALL, directory)?;
         let host = cpiofile.as_ref();
-        let out = File::create(host).map_err(|e| os_err(CALL, host.display(), "create", e))?;
+        let (out, made) = HostOut::create(CALL, host)?;
         let mut w = CpioWriter {
             w: BufWriter::with_capacity(CHUNK, out),
             crc,
@@ -1304,7 +1346,9 @@ impl VMCraft {
                 _ => w.entry(rel, st, &mut io::empty(), b"").map_err(wr),
             }
         })?;
-        w.finish().map_err(wr)
+        w.finish().map_err(wr)?;
+        made.keep();
+        Ok(())
     }
 
     // ---- extended attributes --------------------------------------------------------
