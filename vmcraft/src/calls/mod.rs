@@ -16,6 +16,7 @@ pub mod filemod;
 pub mod fstools;
 pub mod lvm;
 pub mod lvm_admin;
+pub mod misc;
 pub mod part;
 pub mod settings;
 pub mod table;

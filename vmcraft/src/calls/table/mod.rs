@@ -70,6 +70,7 @@ mod fstools;
 mod inspect;
 mod lvm;
 mod lvm_admin;
+mod misc;
 mod mkfs;
 mod mount;
 mod part;
@@ -564,6 +565,7 @@ pub const FAMILIES: &[(&str, &[Call])] = &[
     #[cfg(feature = "augeas")]
     ("Augeas", aug::CALLS),
     ("Tar archives", archive::CALLS),
+    ("Miscellaneous", misc::CALLS),
 ];
 
 /// Every call, sorted by name.

@@ -92,6 +92,51 @@ pub(crate) const CALLS: &[Call] = &[
         "The drives of the session: /dev/sda, /dev/sdb, ... in the order they were added.",
         |g, _| Ok(Value::List(g.list_devices()?)),
     ),
+    call(
+        "add-drive-with-if",
+        &[FILENAME, arg("iface", ArgKind::String)],
+        Ret::Unit,
+        "add a drive specifying the QEMU block emulation to use",
+        "The old form of add-drive with an interface (virtio, ide, ...): VMCraft has no \
+         emulated interface, so IFACE is accepted and has no effect; the drive is added as \
+         add-drive adds it.",
+        |g, a| void!(g.add_drive_opts(a.str(0), DriveOpts::default())),
+    )
+    .flags(Flags::SESSION.union(Flags::HOST_FILES)),
+    call(
+        "add-drive-ro-with-if",
+        &[FILENAME, arg("iface", ArgKind::String)],
+        Ret::Unit,
+        "add a drive read-only specifying the QEMU block emulation to use",
+        "As add-drive-with-if, read-only.",
+        |g, a| {
+            void!(g.add_drive_opts(
+                a.str(0),
+                DriveOpts {
+                    readonly: true,
+                    ..Default::default()
+                },
+            ))
+        },
+    )
+    .flags(Flags::SESSION.union(Flags::HOST_FILES)),
+    call(
+        "add-cdrom",
+        &[FILENAME],
+        Ret::Unit,
+        "add a CD-ROM disk image to examine",
+        "The old way to add a CD-ROM image: as add-drive-ro.",
+        |g, a| {
+            void!(g.add_drive_opts(
+                a.str(0),
+                DriveOpts {
+                    readonly: true,
+                    ..Default::default()
+                },
+            ))
+        },
+    )
+    .flags(Flags::SESSION.union(Flags::HOST_FILES)),
 ];
 
 fn add_drive(g: &VMCraft, a: &Args) -> Result<Value> {
