@@ -56,6 +56,14 @@ fn occurrences(img: &Path, text: &str) -> usize {
         .count()
 }
 
+/// Whether `which` finds a program.
+fn which(p: &str) -> bool {
+    std::process::Command::new("which")
+        .arg(p)
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
 fn qemu_img_info(path: &Path) -> serde_json::Value {
     let out = std::process::Command::new("qemu-img")
         .args(["info", "-U", "--output=json"])
@@ -522,6 +530,11 @@ fn devices_findfs_mountables_and_availability() {
     let all = g.available_all_groups().unwrap();
     assert!(all.contains(&"lvm2".to_string()) && all.contains(&"xfs".to_string()));
     assert!(g.feature_available(&["xz"]).unwrap());
+    assert_eq!(
+        g.feature_available(&["lvm2"]).unwrap(),
+        which("lvm"),
+        "lvm2 is there exactly when lvm is"
+    );
     assert!(!g.feature_available(&["hivex"]).unwrap());
     assert!(g.feature_available(&["nosuchgroup"]).is_err());
     g.available(&["xz", "blkdiscard"]).unwrap();

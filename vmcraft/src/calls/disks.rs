@@ -70,6 +70,51 @@ pub const ALL_GROUPS: [&str; 36] = [
     "zerofree",
 ];
 
+/// What each option group needs: calls that must be in the call table (the
+/// group's calls, as libguestfs groups them) and host programs they run.
+const GROUPS: [(&str, &[&str], &[&str]); 36] = [
+    ("acl", &["acl-get-file", "acl-set-file"], &[]),
+    ("blkdiscard", &["blkdiscard"], &[]),
+    ("blkdiscardzeroes", &["blkdiscardzeroes"], &[]),
+    (
+        "btrfs",
+        &["btrfs-subvolume-create", "btrfs-subvolume-list"],
+        &["btrfs"],
+    ),
+    ("extlinux", &["extlinux"], &["extlinux"]),
+    ("f2fs", &["f2fs-expand"], &["resize.f2fs"]),
+    ("fstrim", &["fstrim"], &[]),
+    ("gdisk", &["part-get-gpt-guid", "part-expand-gpt"], &[]),
+    ("grub", &["grub-install"], &["grub-install"]),
+    ("hivex", &["hivex-open"], &[]),
+    ("inotify", &["inotify-init"], &[]),
+    ("journal", &["journal-open"], &[]),
+    ("ldm", &["ldmtool-scan"], &["ldmtool"]),
+    ("libtsk", &["filesystem-walk"], &[]),
+    ("libyara", &["yara-load"], &[]),
+    ("linuxcaps", &["cap-get-file"], &[]),
+    ("linuxfsuuid", &["mkswap-U"], &[]),
+    ("linuxmodules", &["modprobe"], &["modprobe"]),
+    ("linuxxattrs", &["getxattrs", "setxattr"], &[]),
+    ("luks", &["cryptsetup-open"], &["cryptsetup"]),
+    ("lvm2", &["lvcreate", "lvrename"], &["lvm"]),
+    ("mdadm", &["md-create"], &["mdadm"]),
+    ("mknod", &["mknod"], &[]),
+    ("ntfs3g", &["ntfs-3g-probe"], &["ntfs-3g"]),
+    ("ntfsprogs", &["ntfsresize"], &["ntfsresize"]),
+    ("rsync", &["rsync"], &["rsync"]),
+    ("scrub", &["scrub-device"], &["scrub"]),
+    ("selinux", &["getcon"], &[]),
+    ("selinuxrelabel", &["selinux-relabel"], &["setfiles"]),
+    ("sleuthkit", &["download-inode"], &[]),
+    ("squashfs", &["mksquashfs"], &["mksquashfs"]),
+    ("syslinux", &["syslinux"], &["syslinux"]),
+    ("wipefs", &["wipefs"], &[]),
+    ("xfs", &["xfs-info", "xfs-growfs"], &[]),
+    ("xz", &["txz-in", "txz-out"], &[]),
+    ("zerofree", &["zerofree"], &["zerofree"]),
+];
+
 /// Options of [`VMCraft::disk_create`], libguestfs's optional arguments.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DiskCreateOpts {
@@ -693,22 +738,28 @@ impl VMCraft {
             })
     }
 
-    /// Whether an option group works here, and why not.
+    /// Whether an option group works here, and why not: its calls are in this
+    /// build's call table (so VMCraft implements them) and the host has what
+    /// they need.
     fn group_available(&self, group: &str) -> std::result::Result<(), String> {
+        let Some((_, calls, programs)) = GROUPS.iter().find(|(g, _, _)| *g == group) else {
+            return Err("no such option group".to_string());
+        };
+        if let Some(c) = calls
+            .iter()
+            .find(|c| crate::calls::table::lookup(c).is_none())
+        {
+            return Err(format!("VMCraft does not implement {c}"));
+        }
+        need_programs(programs)?;
         match group {
-            // Implemented by the facade over lvm2 (metadata operations even
-            // where device-mapper is missing).
-            "lvm2" => need_programs(&["lvm"]),
-            // The BLKDISCARD / BLKDISCARDZEROES ioctls of `blkdiscard` and
-            // `blkdiscardzeroes` (whether a given device discards is its own
-            // matter, as with libguestfs).
-            "blkdiscard" | "blkdiscardzeroes" => Ok(()),
-            // xz tar streams, in-process (tar_in / tar_out compress:xz).
-            "xz" => Ok(()),
-            g if ALL_GROUPS.contains(&g) => {
-                Err("VMCraft does not implement this group's calls".to_string())
+            "luks" if !vmcraft_lvm::device_mapper_available() => {
+                Err("the kernel has no device-mapper".to_string())
             }
-            _ => Err("no such option group".to_string()),
+            "mdadm" if !Path::new("/proc/mdstat").exists() => {
+                Err("the kernel has no md driver".to_string())
+            }
+            _ => Ok(()),
         }
     }
 
@@ -1320,5 +1371,36 @@ fn need_programs(names: &[&str]) -> std::result::Result<(), String> {
     match names.iter().find(|n| !program_exists(n)) {
         Some(n) => Err(format!("{n} is not installed")),
         None => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_group_has_its_needs_listed_in_order() {
+        let names: Vec<&str> = GROUPS.iter().map(|(g, _, _)| *g).collect();
+        assert_eq!(names, ALL_GROUPS);
+        for (g, calls, _) in GROUPS {
+            assert!(!calls.is_empty(), "{g}");
+        }
+    }
+
+    #[test]
+    fn relative_names_reach_qemu_as_plain_files() {
+        assert_eq!(plain_path("json:{}"), "./json:{}");
+        assert_eq!(plain_path("/a/b.img"), "/a/b.img");
+    }
+
+    #[test]
+    fn random_names_are_8_3() {
+        let n = random_83_name();
+        assert_eq!(n.len(), 12);
+        assert_eq!(&n[8..9], ".");
+        assert!(
+            n.bytes()
+                .all(|b| b == b'.' || b.is_ascii_lowercase() || b.is_ascii_digit())
+        );
     }
 }
