@@ -84,6 +84,23 @@ fn text() -> Vec<u8> {
     t
 }
 
+/// About 300 KiB of lines of every length from 0 to 200 bytes, one of 70 KiB
+/// (longer than a block), no final newline.
+fn big_text() -> Vec<u8> {
+    let mut t = Vec::new();
+    for i in 0..3000u32 {
+        let len = (i.wrapping_mul(7919) % 201) as usize;
+        t.extend((0..len).map(|j| b'a' + ((i as usize + j) % 26) as u8));
+        t.push(b'\n');
+        if i == 1500 {
+            t.extend(std::iter::repeat_n(b'L', 70 << 10));
+            t.push(b'\n');
+        }
+    }
+    t.extend_from_slice(b"end");
+    t
+}
+
 /// Bytes with strings in every encoding strings(1) knows, between binary.
 fn binary() -> Vec<u8> {
     let mut b: Vec<u8> = (0..4096u32)
@@ -130,6 +147,7 @@ fn fileinfo_calls_agree_with_the_gnu_tools() {
         ("one", b"single line\n".to_vec()),
         ("nonl", b"no newline at all".to_vec()),
         ("blank", b"\n\n\n".to_vec()),
+        ("big", big_text()),
     ];
     g.mkdir_p("/t/sub").unwrap();
     for (name, bytes) in &files {
@@ -153,6 +171,17 @@ fn fileinfo_calls_agree_with_the_gnu_tools() {
 
     for (name, _) in &files {
         let gp = format!("/t/{name}");
+        // tail reads backwards in 64 KiB blocks: counts around the boundaries.
+        if *name == "big" {
+            let hp = host.join(name);
+            for n in [1i32, 2, 63, 64, 65, 1000, 4095, 4096, 4097, 9000] {
+                let want = lines(&tool(
+                    &["tail", "-n", &n.to_string(), hp.to_str().unwrap()],
+                    true,
+                ));
+                assert_eq!(g.tail_n(n, &gp).unwrap(), want, "tail_n {n} big");
+            }
+        }
         let hp = host.join(name);
         let hp = hp.to_str().unwrap();
         // head/tail, with libguestfs's sign rules (tail -n +N for negative).

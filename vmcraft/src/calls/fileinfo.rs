@@ -253,6 +253,80 @@ fn lines_between(
     Ok(out)
 }
 
+/// The last `n` lines of a file, read backwards from its end: at most
+/// [`MAX_RESULT`] + 1 bytes are read whatever the file's size (more would be a
+/// result over the bound), so `tail` of a huge log costs what it returns.
+fn last_lines(g: &VMCraft, call: &str, path: &str, file: &File, n: u64) -> Result<Vec<String>> {
+    let size = file
+        .metadata()
+        .map_err(|e| Error::call_with_source(ErrorKind::Io, call, path, "fstat", e))?
+        .len();
+    let token = g.cancel_token();
+    // The blocks from `pos` to the end, last first (they are the result).
+    let mut blocks: Vec<Vec<u8>> = Vec::new();
+    let mut kept = 0usize;
+    let mut pos = size;
+    let mut seen = 0u64;
+    // Where the result starts, once `n` newlines (not counting a final one)
+    // were seen; the file's start otherwise.
+    let mut start = None;
+    while pos > 0 && start.is_none() {
+        if token.is_cancelled() {
+            return Err(Error::call(ErrorKind::Io, call, path, "cancelled"));
+        }
+        let want = (pos.min(64 << 10)) as usize;
+        let mut block = vec![0u8; want];
+        let from = pos - want as u64;
+        let mut got = 0;
+        while got < want {
+            let r = file
+                .read_at(&mut block[got..], from + got as u64)
+                .map_err(|e| read_error(call, path, e))?;
+            if r == 0 {
+                break;
+            }
+            got += r;
+        }
+        if got < want {
+            return Err(Error::call(
+                ErrorKind::Io,
+                call,
+                path,
+                "the file shrank while it was read",
+            ));
+        }
+        for i in (0..want).rev() {
+            let at = from + i as u64;
+            if block[i] == b'\n' && at + 1 != size {
+                seen += 1;
+                if seen == n {
+                    start = Some(at + 1);
+                    break;
+                }
+            }
+        }
+        let keep = match start {
+            Some(s) => &block[(s - from) as usize..],
+            None => &block[..],
+        };
+        kept += keep.len();
+        if kept > MAX_RESULT {
+            return Err(too_large(call, path));
+        }
+        blocks.push(keep.to_vec());
+        pos = from;
+    }
+    let tail: Vec<u8> = blocks.into_iter().rev().flatten().collect();
+    if tail.is_empty() {
+        return Ok(Vec::new());
+    }
+    let text = tail.strip_suffix(b"\n").unwrap_or(&tail);
+    Ok(text
+        .split(|&b| b == b'\n')
+        .map(|l| String::from_utf8_lossy(l).into_owned())
+        .collect())
+}
+
 /// Whether `c` is a character of a string for `strings -e encoding`
 /// (binutils' rule: a tab or printable ASCII; with `S` any byte above 127 too).
 fn string_char(c: u32, encoding: u8) -> bool {
@@ -895,12 +969,10 @@ impl VMCraft {
         if n == 0 {
             return Ok(Vec::new());
         }
-        let from = if n > 0 {
-            count_lines(self, call, path, &f)?.saturating_sub(n as u64)
-        } else {
-            n.unsigned_abs() as u64 - 1
-        };
-        lines_between(self, call, path, &f, from, u64::MAX)
+        if n > 0 {
+            return last_lines(self, call, path, &f, n as u64);
+        }
+        lines_between(self, call, path, &f, n.unsigned_abs() as u64 - 1, u64::MAX)
     }
 
     /// The number of lines of a file (`wc_l`: its newlines, as `wc -l` counts).
