@@ -816,7 +816,7 @@ fn btrfs_quotas_qgroups_and_status_structs() {
 }
 
 #[test]
-fn xfs_image_file_in_the_guest_and_chunk_recover() {
+fn xfs_image_file_in_the_guest_btrfs_image_and_chunk_recover() {
     if !xfs_ready() || !btrfs_ready() {
         return;
     }
@@ -865,6 +865,31 @@ fn xfs_image_file_in_the_guest_and_chunk_recover() {
         g.xfs_repair("/d", &check).unwrap_err().to_string(),
         "xfs_repair: /d: not a device or a regular file (an XFS image)"
     );
+    // btrfs-image of the filesystem under / into a guest file, and refusals.
+    g.btrfs_image(&["/dev/sda"], "/meta.img", Some(2)).unwrap();
+    assert!(g.is_file("/meta.img").unwrap());
+    g.ln_s("/etc/passwd", "/meta-link").unwrap();
+    for (e, msg) in [
+        (
+            g.btrfs_image(&["/dev/sda"], "/meta-link", None)
+                .unwrap_err(),
+            "btrfs_image: /meta-link: exists and is not a regular file (a symlink, directory or special file)",
+        ),
+        (
+            g.btrfs_image(&["/dev/sda"], "/m2.img", Some(10))
+                .unwrap_err(),
+            "btrfs_image: /m2.img: compresslevel 10 is not between 0 and 9",
+        ),
+        (
+            g.btrfs_image(&[], "/m2.img", None).unwrap_err(),
+            "btrfs_image: /m2.img: list of sources must be non-empty",
+        ),
+    ] {
+        assert_eq!(e.to_string(), msg);
+    }
+    assert!(!g.exists("/m2.img").unwrap());
+    g.download("/meta.img", env.path().join("meta.img"))
+        .unwrap();
     g.download("/xfs.img", env.path().join("back.img")).unwrap();
     g.shutdown().unwrap();
     assert_eq!(
@@ -875,5 +900,16 @@ fn xfs_image_file_in_the_guest_and_chunk_recover() {
         ]),
         0
     );
+    // The oracle: btrfs-image restores the metadata image into a filesystem
+    // that btrfs check accepts.
+    let restored = env.sparse_image("restored.img", 512 << 20);
+    let r = restored.to_str().unwrap();
+    sh(&[
+        "btrfs-image",
+        "-r",
+        env.path().join("meta.img").to_str().unwrap(),
+        r,
+    ]);
+    assert_eq!(status(&["btrfs", "check", r]), 0);
     assert!(leaks(env.tag()).is_empty(), "{:?}", leaks(env.tag()));
 }

@@ -2041,6 +2041,78 @@ impl VMCraft {
         }
     }
 
+    /// Write a metadata image of the btrfs on `source` to the guest file
+    /// `image` (`btrfs_image`, `btrfs-image`): data is left out, metadata kept;
+    /// `compresslevel` 0 to 9. The file is made (or replaced, when it is a
+    /// regular file) in its confined parent directory; a symlink or a special
+    /// file there is refused.
+    #[tracing::instrument(level = "debug", skip_all)]
+    pub fn btrfs_image(
+        &self,
+        source: &[&str],
+        image: &str,
+        compresslevel: Option<i32>,
+    ) -> Result<()> {
+        const CALL: &str = "btrfs_image";
+        if source.is_empty() {
+            return Err(Error::invalid(
+                CALL,
+                image,
+                "list of sources must be non-empty",
+            ));
+        }
+        if let Some(c) = compresslevel
+            && !(0..=9).contains(&c)
+        {
+            return Err(Error::invalid(
+                CALL,
+                image,
+                format!("compresslevel {c} is not between 0 and 9"),
+            ));
+        }
+        let mut devs: Vec<Resolved> = Vec::new();
+        for d in source {
+            let r = self.bx_device(CALL, d, false, true)?;
+            if devs.iter().any(|o| o.host == r.host) {
+                return Err(Error::invalid(CALL, &r.name, "device listed twice"));
+            }
+            devs.push(r);
+        }
+        absolute(CALL, image)?;
+        let (parent, name) = split_dest(CALL, image)?;
+        let dir = self.bx_guest_path(CALL, parent)?;
+        if dir.kind != libc::S_IFDIR {
+            return Err(Error::invalid(CALL, parent, "not a directory"));
+        }
+        if dir.readonly {
+            return Err(Error::call(
+                ErrorKind::InvalidArgument,
+                CALL,
+                image,
+                "the filesystem is mounted read-only (or its drive was added read-only)",
+            ));
+        }
+        if let Ok(st) =
+            nix::sys::stat::fstatat(&dir.fd, name, nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW)
+            && st.st_mode & libc::S_IFMT != libc::S_IFREG
+        {
+            return Err(Error::invalid(
+                CALL,
+                image,
+                "exists and is not a regular file (a symlink, directory or special file)",
+            ));
+        }
+        let mut c = Command::new("btrfs-image");
+        if let Some(l) = compresslevel {
+            c = c.arg("-c").arg(l.to_string());
+        }
+        for d in &devs {
+            c = c.arg(&d.host);
+        }
+        self.bx_run(CALL, image, c.arg(dir.host.join(name)))
+            .map(drop)
+    }
+
     fn bx_rescue(&self, call: &str, what: &str, device: &str) -> Result<()> {
         let dev = self.bx_device(call, device, true, false)?;
         let out = self.bx_run(

@@ -732,4 +732,31 @@ pub(crate) const CALLS: &[Call] = &[
     )
     .flags(Flags::WRITES)
     .opts(&[arg("readonly", ArgKind::Bool)]),
+    call(
+        "btrfs-image",
+        &[arg("source", ArgKind::List), arg("image", ArgKind::Path)],
+        Ret::Unit,
+        "create an image of a btrfs filesystem",
+        "Write an image of the btrfs filesystem on SOURCE to the guest file IMAGE: \
+         all data zeroed, the metadata kept. compresslevel:N (0 to 9) compresses it. \
+         IMAGE is made in its directory, or replaced when it is a regular file.",
+        |g, a| {
+            let level = a
+                .opt_int("compresslevel")
+                .map(|v| {
+                    i32::try_from(v).map_err(|_| {
+                        Error::call(
+                            ErrorKind::InvalidArgument,
+                            "btrfs_image",
+                            "compresslevel",
+                            format!("{v} is out of range"),
+                        )
+                    })
+                })
+                .transpose()?;
+            void!(g.btrfs_image(&a.list(0), a.str(1), level))
+        },
+    )
+    .flags(Flags::WRITES)
+    .opts(&[arg("compresslevel", ArgKind::Int)]),
 ];
