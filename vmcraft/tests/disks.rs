@@ -825,3 +825,58 @@ fn mount_loop_mounts_a_guest_file_and_never_a_host_one() {
     assert!(!String::from_utf8_lossy(&out.stdout).contains("inside"));
     assert!(leaks(env.tag()).is_empty(), "{:?}", leaks(env.tag()));
 }
+
+#[test]
+fn dm_and_md_devices_on_the_session_disks_are_listed_from_sysfs() {
+    if !require_root("loop devices") {
+        return;
+    }
+    // This host has neither device-mapper nor md: the kernel's view is laid
+    // out in a sysfs tree of the test's own, over the session's real loop
+    // device (holders are left out, so shutdown has nothing to stop).
+    let env = TestEnv::new("disks-stacked");
+    let sys = env.path().join("sys");
+    let img = env.sparse_image("a.img", 16 << 20);
+    let g = VMCraft::with_config(
+        Config::builder()
+            .tmpdir(env.path())
+            .sysfs_root(&sys)
+            .build(),
+    );
+    g.add_drive(&img).unwrap();
+    g.launch().unwrap();
+    let host = std::fs::canonicalize(g.host_path("/dev/sda").unwrap()).unwrap();
+    let ours = host.file_name().unwrap().to_str().unwrap().to_string();
+    let block = sys.join("class/block");
+    let dev = |name: &str, slaves: &[&str], dm: Option<(&str, &str)>| {
+        let d = block.join(name);
+        std::fs::create_dir_all(d.join("slaves")).unwrap();
+        for s in slaves {
+            std::fs::write(d.join("slaves").join(s), "").unwrap();
+        }
+        if let Some((n, u)) = dm {
+            std::fs::create_dir_all(d.join("dm")).unwrap();
+            std::fs::write(d.join("dm/name"), format!("{n}\n")).unwrap();
+            std::fs::write(d.join("dm/uuid"), format!("{u}\n")).unwrap();
+        }
+    };
+    dev(&ours, &[], None);
+    dev(
+        "dm-0",
+        &[&ours],
+        Some(("luks-guest", "CRYPT-LUKS2-abc-luks-guest")),
+    );
+    dev("dm-1", &[&ours], Some(("vg-lv", "LVM-aaaaaaaabbbbbbbb")));
+    dev(
+        "dm-2",
+        &[&ours, "sdz"],
+        Some(("hosts", "CRYPT-LUKS2-def-hosts")),
+    );
+    dev("dm-3", &["sdz"], Some(("other", "CRYPT-PLAIN-other")));
+    dev("md127", &[&ours], None);
+    dev("md5", &["sdz", &ours], None);
+    assert_eq!(g.list_dm_devices().unwrap(), ["/dev/mapper/luks-guest"]);
+    assert_eq!(g.list_md_devices().unwrap(), ["/dev/md127"]);
+    g.shutdown().unwrap();
+    assert!(leaks(env.tag()).is_empty(), "{:?}", leaks(env.tag()));
+}
