@@ -105,6 +105,13 @@ fn links_special_files_sizes_times_and_copies() {
     g.ln_sf("/a", "/soft").unwrap();
     g.ln_sf("/hard", "/soft").unwrap();
     assert_eq!(g.readlink("/soft").unwrap(), "/hard");
+    // Into an existing directory, as ln -sf: named after the target.
+    g.mkdir("/lnd").unwrap();
+    g.ln_sf("../a", "/lnd").unwrap();
+    assert_eq!(g.readlink("/lnd/a").unwrap(), "../a");
+    g.ln_sf("/x/", "/lnd").unwrap();
+    assert_eq!(g.readlink("/lnd/x").unwrap(), "/x/");
+    assert!(g.ln_sf("/", "/lnd").is_err());
     g.rename("/other", "/renamed").unwrap();
     assert!(!g.exists("/other").unwrap());
     assert!(g.rename("/nope", "/x").is_err());

@@ -422,12 +422,37 @@ impl VMCraft {
     }
 
     /// Create a symbolic link `linkname -> target`, replacing whatever
-    /// non-directory is at `linkname` (`ln_sf`). The target is stored as given
-    /// and resolved inside the guest whenever it is followed.
+    /// non-directory is at `linkname`, as `ln -sf` (`ln_sf`): when `linkname` is
+    /// a directory (or a symlink to one), the link is made in it, named after
+    /// `target`'s last component. The target is stored as given and resolved
+    /// inside the guest whenever it is followed.
     #[tracing::instrument(level = "debug", skip_all)]
     pub fn ln_sf(&self, target: &str, linkname: &str) -> Result<()> {
         pathname("ln_sf", linkname)?;
-        Ok(self.guest_root_for("ln_sf")?.ln_sf(target, linkname)?)
+        let root = self.guest_root_for("ln_sf")?;
+        let linkname = if root
+            .is_dir(linkname, true)
+            .map_err(|e| e.with_call("ln_sf"))?
+        {
+            let base = target
+                .trim_end_matches('/')
+                .rsplit('/')
+                .next()
+                .unwrap_or("");
+            if base.is_empty() || base == "." || base == ".." {
+                return Err(invalid(
+                    "ln_sf",
+                    linkname,
+                    format!(
+                        "is a directory, and the target {target:?} gives no name to link in it"
+                    ),
+                ));
+            }
+            format!("{}/{base}", linkname.trim_end_matches('/'))
+        } else {
+            linkname.to_string()
+        };
+        Ok(root.ln_sf(target, &linkname)?)
     }
 
     /// Rename on the same filesystem, as `rename(2)` (`rename`); neither final

@@ -79,8 +79,9 @@ pub(crate) const CALLS: &[Call] = &[
         Ret::Unit,
         "create a symbolic link",
         "Create a symbolic link LINKNAME pointing to TARGET, as ln -sf: whatever \
-         non-directory is at LINKNAME is removed first. TARGET is stored as given and, \
-         when followed, resolves inside the guest.",
+         non-directory is at LINKNAME is removed first, and when LINKNAME is a directory \
+         the link is made in it, named after TARGET's last component. TARGET is stored \
+         as given and, when followed, resolves inside the guest.",
         |g, a| void!(g.ln_sf(a.str(0), a.str(1))),
     )
     .flags(Flags::WRITES),
