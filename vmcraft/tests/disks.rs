@@ -566,10 +566,27 @@ fn remount_switches_read_only_and_back() {
     assert!(g.remount("/nothing", Some(false)).is_err());
     g.remount("/", Some(false)).unwrap();
     assert!(g.write("/b", b"2").is_err(), "read-only after remount");
+    assert!(g.zero_free_space("/").is_err(), "read-only filesystem");
     g.remount("/", Some(true)).unwrap();
     g.write("/b", b"2").unwrap();
     assert_eq!(g.cat("/b").unwrap(), "2");
     g.shutdown().unwrap();
+
+    // A FUSE mount (vfat through fusefat here) cannot be remounted.
+    if require_tool("mkfs.vfat") && require_tool("fusefat") {
+        let v = env.sparse_image("v.img", 32 << 20);
+        let g = session(&env);
+        g.add_drive(&v).unwrap();
+        g.launch().unwrap();
+        g.mkfs("vfat", "/dev/sda", &MkfsOptions::default()).unwrap();
+        g.mount("/dev/sda", "/").unwrap();
+        if g.mount_entries()[0].fuse_driver.is_some() {
+            let e = g.remount("/", Some(false)).unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::Unsupported);
+            assert!(e.to_string().contains("cannot be remounted"), "{e}");
+        }
+        g.shutdown().unwrap();
+    }
 
     // A read-only drive stays read-only.
     let g = session(&env);
