@@ -437,6 +437,16 @@ fn paths_stay_in_the_guest_and_special_files_are_not_opened() {
         "/etc/Sub/new.txt"
     );
     assert_eq!(g.case_sensitive_path("/").unwrap(), "/");
+    // Two names that differ only in case: the exact one, else the first sorted.
+    g.write("/etc/Sub/file.txt", b"y").unwrap();
+    g.write("/etc/Sub/FILE.txt", b"z").unwrap();
+    for (ask, want) in [
+        ("/etc/sub/file.txt", "/etc/Sub/file.txt"),
+        ("/etc/sub/FILE.txt", "/etc/Sub/FILE.txt"),
+        ("/etc/sub/File.txt", "/etc/Sub/FILE.txt"),
+    ] {
+        assert_eq!(g.case_sensitive_path(ask).unwrap(), want, "{ask}");
+    }
     let e = g
         .case_sensitive_path("/etc/nothere/x")
         .unwrap_err()

@@ -677,7 +677,8 @@ impl VMCraft {
 
     /// A path with each element's case corrected to match what the guest has
     /// (`case_sensitive_path`): each element is looked up case-insensitively
-    /// (ASCII) in its directory; the final element may be missing, and is then
+    /// (ASCII) in its directory, an exact match preferred, then the first match
+    /// in sorted order; the final element may be missing, and is then
     /// returned as given. `.` and `..` elements are refused; repeated `/` are
     /// ignored. Symlinks are not resolved, but every lookup stays in the guest.
     ///
@@ -709,7 +710,13 @@ impl VMCraft {
             };
             let names = root.ls(&dir).map_err(|e| e.with_call(CALL))?;
             let lower = elem.to_ascii_lowercase();
-            let found = names.into_iter().find(|n| n.to_ascii_lowercase() == lower);
+            // An exact match first (a guest may hold both `a` and `A`), then the
+            // first that matches without case, in sorted order.
+            let found = if names.iter().any(|n| n == elem) {
+                Some(elem.to_string())
+            } else {
+                names.into_iter().find(|n| n.to_ascii_lowercase() == lower)
+            };
             let last = i + 1 == elems.len();
             let name = match found {
                 Some(n) => n,
