@@ -87,6 +87,31 @@ fn xfs_ready() -> bool {
         && require_tool("xfs_repair")
 }
 
+/// btrfs-progs records every scrub in `/var/lib/btrfs/scrub.status.FSID` on
+/// the host; the test removes the record of its image's filesystem when it
+/// ends (also on a panic).
+struct ForgetScrubs(std::path::PathBuf);
+
+impl Drop for ForgetScrubs {
+    fn drop(&mut self) {
+        let Ok(out) = std::process::Command::new("btrfs")
+            .args(["inspect-internal", "dump-super"])
+            .arg(&self.0)
+            .output()
+        else {
+            return;
+        };
+        let text = String::from_utf8_lossy(&out.stdout);
+        if let Some(fsid) = text
+            .lines()
+            .find(|l| l.starts_with("fsid"))
+            .and_then(|l| l.split_whitespace().nth(1))
+        {
+            let _ = std::fs::remove_file(format!("/var/lib/btrfs/scrub.status.{fsid}"));
+        }
+    }
+}
+
 #[test]
 fn xfs_info_admin_and_repair_match_xfsprogs() {
     if !xfs_ready() {
@@ -308,6 +333,7 @@ fn btrfs_subvolumes_snapshots_and_default_match_btrfs_progs() {
     }
     let env = TestEnv::new("bx-subvol");
     let img = env.sparse_image("btrfs.img", 512 << 20);
+    let _forget = ForgetScrubs(img.clone());
     let g = session(&env);
     g.add_drive(&img).unwrap();
     g.launch().unwrap();
@@ -459,6 +485,7 @@ fn btrfs_device_calls_resize_seeding_and_checks() {
     }
     let env = TestEnv::new("bx-devices");
     let a = env.sparse_image("a.img", 512 << 20);
+    let _forget = ForgetScrubs(a.clone());
     let b = env.sparse_image("b.img", 512 << 20);
     let g = session(&env);
     g.add_drive(&a).unwrap();
@@ -734,6 +761,7 @@ fn btrfs_quotas_qgroups_and_status_structs() {
     }
     let env = TestEnv::new("bx-quota");
     let img = env.sparse_image("btrfs.img", 256 << 20);
+    let _forget = ForgetScrubs(img.clone());
     let g = session(&env);
     g.add_drive(&img).unwrap();
     g.launch().unwrap();

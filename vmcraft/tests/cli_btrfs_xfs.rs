@@ -37,6 +37,31 @@ fn oracle_subvolumes(env: &TestEnv, img: &Path) -> String {
     out.unwrap()
 }
 
+/// btrfs-progs records every scrub in `/var/lib/btrfs/scrub.status.FSID` on
+/// the host; the test removes the record of its image's filesystem when it
+/// ends (also on a panic).
+struct ForgetScrubs(std::path::PathBuf);
+
+impl Drop for ForgetScrubs {
+    fn drop(&mut self) {
+        let Ok(out) = std::process::Command::new("btrfs")
+            .args(["inspect-internal", "dump-super"])
+            .arg(&self.0)
+            .output()
+        else {
+            return;
+        };
+        let text = String::from_utf8_lossy(&out.stdout);
+        if let Some(fsid) = text
+            .lines()
+            .find(|l| l.starts_with("fsid"))
+            .and_then(|l| l.split_whitespace().nth(1))
+        {
+            let _ = std::fs::remove_file(format!("/var/lib/btrfs/scrub.status.{fsid}"));
+        }
+    }
+}
+
 #[test]
 fn btrfs_subvolumes_print_as_guestfish_prints_them() {
     if !require_root("attaching images") || !require_tool("mkfs.btrfs") || !require_tool("btrfs") {
@@ -44,6 +69,7 @@ fn btrfs_subvolumes_print_as_guestfish_prints_them() {
     }
     let env = TestEnv::new("cli-btrfs");
     let img = env.sparse_image("btrfs.img", 256 << 20);
+    let _forget = ForgetScrubs(img.clone());
     let o = script(
         &env,
         &["-a", &img_arg(&img)],
@@ -412,6 +438,7 @@ fn btrfs_two_devices_quotas_and_status_structs() {
     }
     let env = TestEnv::new("cli-btrfs-quota");
     let a = env.sparse_image("a.img", 256 << 20);
+    let _forget = ForgetScrubs(a.clone());
     let b = env.sparse_image("b.img", 256 << 20);
     let o = script(
         &env,
