@@ -897,3 +897,47 @@ fn dm_and_md_devices_on_the_session_disks_are_listed_from_sysfs() {
     g.shutdown().unwrap();
     assert!(leaks(env.tag()).is_empty(), "{:?}", leaks(env.tag()));
 }
+
+#[test]
+fn a_pv_under_a_mounted_lv_is_not_zeroed() {
+    if !require_root("mounting") || !require_tool("lvm") {
+        return;
+    }
+    let env = TestEnv::new("disks-pvbusy");
+    let img = env.sparse_image("a.img", 64 << 20);
+    let g = session(&env);
+    g.add_drive(&img).unwrap();
+    g.launch().unwrap();
+    g.pvcreate(&["/dev/sda"]).unwrap();
+    g.vgcreate("vgz", &["/dev/sda"]).unwrap();
+    g.lvcreate("lv", "vgz", 16).unwrap();
+    g.mkfs("ext4", "/dev/vgz/lv", &MkfsOptions::default())
+        .unwrap();
+    g.mount("/dev/vgz/lv", "/").unwrap();
+    g.write("/f", b"x").unwrap();
+    let head = |p: &Path| std::fs::read(p).unwrap()[..128 << 10].to_vec();
+    let before = head(&img);
+    let mut errors = vec![
+        g.zero("/dev/sda").unwrap_err(),
+        g.zero_device("/dev/sda").unwrap_err(),
+        g.blkdiscard("/dev/sda").unwrap_err(),
+    ];
+    errors.push(
+        g.copy_file_to_device("/f", "/dev/sda", &CopyOptions::default())
+            .unwrap_err(),
+    );
+    for e in errors {
+        assert_eq!(e.kind(), ErrorKind::Busy, "{e}");
+        assert!(
+            e.to_string()
+                .ends_with("/dev/sda is a physical volume of a mounted logical volume"),
+            "{e}"
+        );
+    }
+    assert_eq!(head(&img), before, "the PV label and metadata were touched");
+    g.umount("/").unwrap();
+    g.zero("/dev/sda").unwrap();
+    g.shutdown().unwrap();
+    assert!(head(&img).iter().all(|b| *b == 0));
+    assert!(leaks(env.tag()).is_empty(), "{:?}", leaks(env.tag()));
+}

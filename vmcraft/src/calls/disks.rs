@@ -186,6 +186,28 @@ impl VMCraft {
                 "the device is mounted",
             ));
         }
+        // A PV (the device, or for a drive one of its partitions) under a
+        // mounted LV is as busy as a mounted filesystem.
+        let lv_mounted = self
+            .mounts()
+            .iter()
+            .any(|m| matches!(parse_device(&m.device), Ok(DeviceName::LogicalVolume(..))));
+        if lv_mounted && !matches!(r.what, DeviceName::LogicalVolume(..)) {
+            let mut under = vec![r.name.clone()];
+            if matches!(r.what, DeviceName::Drive(_)) {
+                under.extend(self.drive_partitions(&r.name)?);
+            }
+            for d in under {
+                if self.vfs_type(&d)? == "LVM2_member" {
+                    return Err(Error::call(
+                        ErrorKind::Busy,
+                        call,
+                        &r.name,
+                        format!("{d} is a physical volume of a mounted logical volume"),
+                    ));
+                }
+            }
+        }
         Ok(r)
     }
 
