@@ -44,9 +44,23 @@ impl VMCraft {
 
     /// Give a path this call created `base` under the session's umask: the
     /// process's own umask, applied when it was created, may differ.
+    /// A filesystem without Unix modes (vfat through a FUSE driver answers
+    /// ENOSYS, the kernel's vfat EPERM) keeps what it gave the new path.
     fn created(&self, root: &GuestRoot, call: &'static str, path: &str, base: u32) -> Result<()> {
-        root.chmod(self.masked(base), path)
-            .map_err(|e| Error::from(e.with_call(call)))
+        match root.chmod(self.masked(base), path) {
+            Ok(()) => Ok(()),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    vmcraft_archive::ErrorKind::Unsupported
+                        | vmcraft_archive::ErrorKind::PermissionDenied
+                ) =>
+            {
+                tracing::debug!(path, error = %e, "no mode set: the filesystem has none");
+                Ok(())
+            }
+            Err(e) => Err(Error::from(e.with_call(call))),
+        }
     }
 
     /// A file's content as a string (`cat`; invalid UTF-8 is an error, use

@@ -420,7 +420,7 @@ impl VMCraft {
     /// Always an error: no credential was requested (the
     /// `get_libvirt_requested_credential_*` and
     /// `set_libvirt_requested_credential` calls).
-    pub fn no_libvirt_credential(&self, call: &str, index: i32) -> Result<String> {
+    pub(crate) fn no_libvirt_credential(&self, call: &str, index: i32) -> Result<String> {
         Err(Error::call(
             ErrorKind::InvalidArgument,
             call,
