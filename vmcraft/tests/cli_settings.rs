@@ -307,3 +307,24 @@ fn umask_applies_to_new_files_and_directories() {
     assert_eq!(mode("/dopen"), 0o777);
     assert_eq!(debugfs_cat(&fs, "/private"), "y");
 }
+
+#[test]
+fn reopen_starts_over_with_a_new_handle() {
+    if !require_root("attaching images") {
+        return;
+    }
+    let env = TestEnv::new("cli-reopen");
+    let img = image(&env, "d.img", 16 << 20);
+    // run() checks that no session directory is left behind, the first
+    // handle's included.
+    let o = script(
+        &env,
+        &["-a", img.to_str().unwrap()],
+        &format!(
+            "memsize 2048\nrun\nlist-devices\nreopen\nget-memsize\nis-config\nlist-devices\n\
+             add-ro {}\nrun\nlist-devices\nis-ready\n",
+            img.display()
+        ),
+    );
+    assert_eq!(o.ok(), "/dev/sda\n1280\ntrue\n/dev/sda\ntrue\n");
+}

@@ -48,6 +48,11 @@ use std::sync::{Arc, Mutex};
 
 pub use error::CliError;
 
+/// The session's current handle, shared by the shell (which `reopen` makes
+/// replace it), the signal thread and the end of the run (which shut down
+/// whichever is current).
+pub type HandleSlot = Arc<Mutex<Arc<VMCraft>>>;
+
 use crate::{Config, VMCraft};
 use options::{Action, Options, USAGE, parse_options};
 use progress::Progress;
@@ -154,8 +159,9 @@ pub fn main(argv: Vec<OsString>) -> i32 {
         .runner(namespace::runner(ns))
         .build();
     let g = Arc::new(VMCraft::with_config(config));
+    let slot: HandleSlot = Arc::new(Mutex::new(g.clone()));
     let exec = Arc::new(Mutex::new(()));
-    if let Err(e) = signals::spawn(g.clone(), exec.clone(), signal.clone()) {
+    if let Err(e) = signals::spawn(slot.clone(), exec.clone(), signal.clone()) {
         eprintln!("vmcraft: error: cannot start the signal thread: {e}");
         return 1;
     }
@@ -166,7 +172,8 @@ pub fn main(argv: Vec<OsString>) -> i32 {
             trace: opts.trace,
         },
         Some(progress),
-    );
+    )
+    .with_slot(slot.clone());
     let guard = run::Guard {
         exec: &exec,
         signal: &signal,
@@ -183,6 +190,8 @@ pub fn main(argv: Vec<OsString>) -> i32 {
     // The lock stays held until the process exits: a signal arriving now finds
     // the session already shut down and waits.
     let lock = exec.lock().unwrap_or_else(|p| p.into_inner());
+    drop(g);
+    let g = slot.lock().unwrap_or_else(|p| p.into_inner()).clone();
     let code = match g.shutdown() {
         Ok(()) => code,
         Err(e) => {

@@ -33,6 +33,8 @@ pub struct Shell {
     pub options: ShellOptions,
     /// Set by `quit`.
     pub quit: bool,
+    /// Where the current handle is shared (see [`super::HandleSlot`]).
+    slot: Option<super::HandleSlot>,
     commands_run: usize,
     progress: Option<Arc<Progress>>,
 }
@@ -85,7 +87,30 @@ impl Shell {
             quit: false,
             commands_run: 0,
             progress,
+            slot: None,
         }
+    }
+
+    /// Share the current handle through `slot`, so that `reopen` replaces it
+    /// there too.
+    pub fn with_slot(mut self, slot: super::HandleSlot) -> Self {
+        self.slot = Some(slot);
+        self
+    }
+
+    /// Shut the handle down and carry on with a new one of the same
+    /// configuration (`reopen`): no drives, nothing mounted, settings back to
+    /// their defaults, as libguestfs's reopen.
+    pub fn reopen(&mut self) -> Result<(), CliError> {
+        self.g
+            .shutdown()
+            .map_err(|e| CliError::call("reopen", e))?;
+        let new = Arc::new(VMCraft::with_config(self.g.config().clone()));
+        if let Some(slot) = &self.slot {
+            *slot.lock().unwrap_or_else(|p| p.into_inner()) = new.clone();
+        }
+        self.g = new;
+        Ok(())
     }
 
     /// Run one command given as words (the name first).

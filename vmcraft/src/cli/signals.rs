@@ -58,29 +58,35 @@ fn interrupt(g: &VMCraft, exec: &Mutex<()>, signal: &AtomicI32, sig: Signal) {
     g.cancel_token().cancel();
 }
 
-/// Start the thread that waits for the signals. `exec` is held by the main
-/// thread while a command runs; `signal` is set to the signal number when one
-/// arrives.
-pub fn spawn(g: Arc<VMCraft>, exec: Arc<Mutex<()>>, signal: Arc<AtomicI32>) -> std::io::Result<()> {
+/// Start the thread that waits for the signals. `slot` holds the current handle
+/// (`reopen` replaces it); `exec` is held by the main thread while a command
+/// runs; `signal` is set to the signal number when one arrives.
+pub fn spawn(
+    slot: super::HandleSlot,
+    exec: Arc<Mutex<()>>,
+    signal: Arc<AtomicI32>,
+) -> std::io::Result<()> {
     std::thread::Builder::new()
         .name("vmcraft-signals".into())
         .spawn(move || {
             let set = set();
             let Ok(first) = set.wait() else { return };
             let sig = first as i32;
-            interrupt(&g, &exec, &signal, first);
-            let (g2, exec2) = (g.clone(), exec.clone());
+            let current = || slot.lock().unwrap_or_else(|p| p.into_inner()).clone();
+            interrupt(&current(), &exec, &signal, first);
+            let (slot2, exec2) = (slot.clone(), exec.clone());
             let graceful = std::thread::Builder::new()
                 .name("vmcraft-teardown".into())
                 .spawn(move || {
                     let _running = exec2.lock().unwrap_or_else(|p| p.into_inner());
-                    teardown(&g2, sig)
+                    let g = slot2.lock().unwrap_or_else(|p| p.into_inner()).clone();
+                    teardown(&g, sig)
                 });
             if graceful.is_err() {
-                teardown(&g, sig);
+                teardown(&current(), sig);
             }
             if set.wait().is_ok() {
-                teardown(&g, sig);
+                teardown(&current(), sig);
             }
         })
         .map(drop)

@@ -1,7 +1,7 @@
 //! The command line's commands about its own process: `lcd` (change the local
 //! directory host file names are relative to), `setenv`/`unsetenv` (the
 //! environment of the tools it runs, `!cmd` included), `time` (run a command
-//! and print how long it took).
+//! and print how long it took), `reopen` (a new handle).
 
 use std::time::Instant;
 
@@ -48,6 +48,18 @@ pub(crate) const COMMANDS: &[FishCommand] = &[
         time,
     )
     .variadic(),
+    cmd(
+        "reopen",
+        &[],
+        Ret::Unit,
+        "close and reopen libguestfs handle",
+        "Shut the session down and go on with a new one: no drives, nothing mounted, \
+         every setting back to its default, as when vmcraft starts.",
+        |s, _| {
+            s.reopen()?;
+            Ok(Value::Unit)
+        },
+    ),
 ];
 
 fn lcd(_: &mut Shell, a: &Args) -> Result<Value, CliError> {
