@@ -18,6 +18,10 @@
 //! - Guest files, confined to the guest tree ([`VMCraft::cat`], [`VMCraft::write`],
 //!   [`VMCraft::cp_a`], ...), inspection ([`VMCraft::inspect_os`]), `mkfs`, and the
 //!   `part_*`, LVM, Augeas, tar and `blockdev_*` calls.
+//! - Every call is described once in the [call table](calls::table) (arguments,
+//!   return type, flags, documentation); the command line, `CALLS.md` and
+//!   bindings are generated from it, and [`calls::table::Call::invoke`] runs any
+//!   call by name with uniform argument handling.
 //! - Crash safety: every process a session starts dies with it; each session
 //!   records what it holds in a [`state`] file, and [`cleanup_stale_sessions`]
 //!   (run by every launch, and by `vmcraft cleanup`) undoes what killed sessions

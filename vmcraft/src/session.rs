@@ -786,7 +786,12 @@ impl Drop for VMCraft {
         }
         // Scratch drives never attached (no launch) are removed here; after a
         // shutdown that kept a busy drive attached, they stay with it.
-        if !self.read_state().drives.iter().any(|d| d.attachment.is_some()) {
+        if !self
+            .read_state()
+            .drives
+            .iter()
+            .any(|d| d.attachment.is_some())
+        {
             self.remove_scratch_files();
         }
     }

@@ -102,9 +102,7 @@ impl Shell {
     /// configuration (`reopen`): no drives, nothing mounted, settings back to
     /// their defaults, as libguestfs's reopen.
     pub fn reopen(&mut self) -> Result<(), CliError> {
-        self.g
-            .shutdown()
-            .map_err(|e| CliError::call("reopen", e))?;
+        self.g.shutdown().map_err(|e| CliError::call("reopen", e))?;
         let new = Arc::new(VMCraft::with_config(self.g.config().clone()));
         if let Some(slot) = &self.slot {
             *slot.lock().unwrap_or_else(|p| p.into_inner()) = new.clone();

@@ -602,10 +602,11 @@ pub fn reference() -> String {
     let mut s = String::from(
         "# VMCraft calls\n\n\
          Generated from the call table (`vmcraft/src/calls/table`) by \
-         `cargo xtask calls`; do not edit. Each call is a method of `vmcraft::VMCraft` \
-         (the name with underscores) and a command of the `vmcraft` command line \
-         (guestfish's syntax: required arguments in order, optional ones as \
-         `name:value`).\n\n",
+         `cargo xtask calls`; do not edit. Each call is a command of the `vmcraft` \
+         command line (guestfish's syntax: required arguments in order, optional ones \
+         as `name:value`) and, under its name with underscores, a method of \
+         `vmcraft::VMCraft` (a few methods take a richer Rust form or another name: \
+         `config` is `config_param`, `grep` takes `GrepOptions`).\n\n",
     );
     let total: usize = FAMILIES.iter().map(|(_, f)| f.len()).sum();
     s.push_str(&format!("{total} calls.\n\n"));
