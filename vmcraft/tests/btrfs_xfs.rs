@@ -570,8 +570,21 @@ fn btrfs_device_calls_resize_seeding_and_checks() {
     );
     g.btrfs_replace("/dev/sda", "/dev/sdb", "/").unwrap();
     assert_eq!(g.btrfs_filesystem_show("/dev/sdb").unwrap(), ["/dev/sdb"]);
+    let records = || {
+        std::fs::read_dir("/var/lib/btrfs")
+            .map(|d| d.flatten().map(|e| e.file_name()).collect::<Vec<_>>())
+            .unwrap_or_default()
+    };
+    let before = records();
     g.btrfs_scrub_full("/", false).unwrap();
     g.btrfs_scrub_full("/", true).unwrap();
+    // btrfs-progs recorded the scrubs on the host; the session forgets them
+    // when it shuts down (checked below).
+    let scrubbed: Vec<_> = records()
+        .into_iter()
+        .filter(|r| !before.contains(r))
+        .collect();
+    assert!(!scrubbed.is_empty(), "btrfs-progs records its scrubs");
     g.umount("/").unwrap();
     let e = g.mount("/dev/sda", "/").unwrap_err();
     assert!(e.chain().contains("sda"), "{}", e.chain());
@@ -584,6 +597,11 @@ fn btrfs_device_calls_resize_seeding_and_checks() {
     g.umount("/").unwrap();
     g.btrfs_set_seeding("/dev/sda", true).unwrap();
     g.shutdown().unwrap();
+    let left: Vec<_> = records()
+        .into_iter()
+        .filter(|r| scrubbed.contains(r))
+        .collect();
+    assert!(left.is_empty(), "scrub records left on the host: {left:?}");
     let p = a.to_str().unwrap();
     let flags = |p: &str| {
         sh(&["btrfs", "inspect-internal", "dump-super", p])

@@ -590,6 +590,22 @@ pub(crate) fn parse_balance_status(out: &str) -> std::result::Result<BtrfsBalanc
     })
 }
 
+/// The scrub records btrfs-progs keeps on the host.
+fn scrub_records() -> std::collections::HashSet<std::path::PathBuf> {
+    std::fs::read_dir("/var/lib/btrfs")
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.path())
+                .filter(|p| {
+                    p.file_name()
+                        .and_then(|n| n.to_str())
+                        .is_some_and(|n| n.starts_with("scrub."))
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// Parse `btrfs scrub status -R`: its `name: N` counter lines.
 pub(crate) fn parse_scrub_status(out: &str) -> BtrfsScrub {
     let mut s = BtrfsScrub::default();
@@ -1490,7 +1506,9 @@ impl VMCraft {
     /// waits for it (`-B`), so that nothing of the session outlives the call.
     #[tracing::instrument(level = "debug", skip_all)]
     pub fn btrfs_scrub_start(&self, path: &str) -> Result<()> {
-        self.bx_fs_command("btrfs_scrub_start", path, true, &["scrub", "start", "-B"])
+        self.forgetting_scrub_records(|| {
+            self.bx_fs_command("btrfs_scrub_start", path, true, &["scrub", "start", "-B"])
+        })
     }
 
     /// Cancel a running scrub (`btrfs_scrub_cancel`).
@@ -1503,7 +1521,9 @@ impl VMCraft {
     /// for as [`VMCraft::btrfs_scrub_start`].
     #[tracing::instrument(level = "debug", skip_all)]
     pub fn btrfs_scrub_resume(&self, path: &str) -> Result<()> {
-        self.bx_fs_command("btrfs_scrub_resume", path, true, &["scrub", "resume", "-B"])
+        self.forgetting_scrub_records(|| {
+            self.bx_fs_command("btrfs_scrub_resume", path, true, &["scrub", "resume", "-B"])
+        })
     }
 
     /// Defragment a file or directory (recursively) on btrfs
@@ -2029,16 +2049,33 @@ impl VMCraft {
     /// (and then works on a read-only mount).
     #[tracing::instrument(level = "debug", skip_all)]
     pub fn btrfs_scrub_full(&self, path: &str, readonly: bool) -> Result<()> {
-        if readonly {
-            self.bx_fs_command(
-                "btrfs_scrub_full",
-                path,
-                false,
-                &["scrub", "start", "-B", "-r"],
-            )
-        } else {
-            self.bx_fs_command("btrfs_scrub_full", path, true, &["scrub", "start", "-B"])
-        }
+        self.forgetting_scrub_records(|| {
+            if readonly {
+                self.bx_fs_command(
+                    "btrfs_scrub_full",
+                    path,
+                    false,
+                    &["scrub", "start", "-B", "-r"],
+                )
+            } else {
+                self.bx_fs_command("btrfs_scrub_full", path, true, &["scrub", "start", "-B"])
+            }
+        })
+    }
+
+    /// Run a scrub, and note the records btrfs-progs made for it on the host
+    /// (`/var/lib/btrfs/scrub.*.FSID`, new ones only) so that the session removes
+    /// them when it shuts down: the appliance libguestfs scrubs in is thrown
+    /// away with them, the host is not.
+    fn forgetting_scrub_records(&self, scrub: impl FnOnce() -> Result<()>) -> Result<()> {
+        let before = scrub_records();
+        let r = scrub();
+        let made: Vec<std::path::PathBuf> = scrub_records()
+            .into_iter()
+            .filter(|p| !before.contains(p))
+            .collect();
+        self.settings().host_files.extend(made);
+        r
     }
 
     /// Write a metadata image of the btrfs on `source` to the guest file

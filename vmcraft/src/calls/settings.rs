@@ -46,6 +46,9 @@ pub(crate) struct Settings {
     pub(crate) umask: u32,
     pub(crate) hv_config: Vec<(String, Option<String>)>,
     pub(crate) scratch: Vec<PathBuf>,
+    /// Host files a tool made for the session's work (btrfs scrub records),
+    /// removed with the scratch files.
+    pub(crate) host_files: Vec<PathBuf>,
 }
 
 impl Default for Settings {
@@ -78,6 +81,7 @@ impl Default for Settings {
             umask: 0o022,
             hv_config: Vec::new(),
             scratch: Vec::new(),
+            host_files: Vec::new(),
         }
     }
 }
@@ -687,13 +691,29 @@ impl VMCraft {
         ))
     }
 
-    /// Remove the scratch files of [`VMCraft::add_drive_scratch`] (at shutdown,
-    /// after the drives are detached).
+    /// Remove the scratch files of [`VMCraft::add_drive_scratch`] and the host
+    /// files tools made for the session (at shutdown, after the drives are
+    /// detached).
     pub(crate) fn remove_scratch_files(&self) {
-        let files = std::mem::take(&mut self.settings().scratch);
+        let (files, made) = {
+            let mut s = self.settings();
+            (
+                std::mem::take(&mut s.scratch),
+                std::mem::take(&mut s.host_files),
+            )
+        };
         for f in files {
             if let Err(e) = std::fs::remove_file(&f) {
                 tracing::warn!(file = %f.display(), error = %e, "cannot remove a scratch drive");
+            }
+        }
+        for f in made {
+            match std::fs::remove_file(&f) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => {
+                    tracing::warn!(file = %f.display(), error = %e, "cannot remove a host file a tool made")
+                }
             }
         }
     }
