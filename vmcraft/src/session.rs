@@ -157,7 +157,7 @@ impl Default for VMCraft {
     }
 }
 
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
@@ -717,17 +717,41 @@ impl VMCraft {
 
     /// Every whole-drive and partition host node of the session.
     pub(crate) fn session_nodes(&self) -> Vec<PathBuf> {
+        self.named_session_nodes()
+            .into_iter()
+            .map(|(_, node)| node)
+            .collect()
+    }
+
+    /// Every whole-drive and partition host node of the session, with its
+    /// canonical name (`/dev/sda`, `/dev/sda1`).
+    pub(crate) fn named_session_nodes(&self) -> Vec<(String, PathBuf)> {
         let st = self.read_state();
         let mut out = Vec::new();
         for d in &st.drives {
             if let Some(a) = &d.attachment {
-                out.push(a.device().to_path_buf());
+                out.push((d.name.clone(), a.device().to_path_buf()));
                 if let Ok(parts) = a.node().kernel_partitions() {
-                    out.extend(parts.into_iter().map(|p| p.node));
+                    out.extend(
+                        parts
+                            .into_iter()
+                            .map(|p| (format!("{}{}", d.name, p.number), p.node)),
+                    );
                 }
             }
         }
         out
+    }
+
+    /// The host nodes LVM may see: every session device, or those of the
+    /// filter `lvm_set_filter` set (by name, so that it holds when nodes change).
+    pub(crate) fn lvm_visible_nodes(&self) -> Vec<PathBuf> {
+        let filter = self.settings().lvm_filter.clone();
+        self.named_session_nodes()
+            .into_iter()
+            .filter(|(name, _)| filter.as_ref().is_none_or(|f| f.contains(name)))
+            .map(|(_, node)| node)
+            .collect()
     }
 
     /// The session's LVM, created on first use over the session's devices.
@@ -752,7 +776,7 @@ impl VMCraft {
             };
             *g = Some(vmcraft_lvm::Lvm::with_options(
                 self.config.runner.clone(),
-                self.session_nodes(),
+                self.lvm_visible_nodes(),
                 opts,
             )?);
         }
@@ -764,7 +788,7 @@ impl VMCraft {
 
     /// Tell the LVM session about the current device set (after partitions change).
     pub(crate) fn sync_lvm_devices(&self) {
-        let nodes = self.session_nodes();
+        let nodes = self.lvm_visible_nodes();
         if let Some(l) = lock(&self.lvm).as_ref()
             && let Err(e) = l.set_devices(nodes)
         {

@@ -3,7 +3,7 @@
 //! `copy_out`, which move whole trees between the host and the guest the same
 //! way.
 
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use vmcraft_archive::{Compression, TarInOptions, TarOutOptions, TarStats};
@@ -137,8 +137,13 @@ impl VMCraft {
 struct Spool(PathBuf);
 
 impl Spool {
+    /// In the session's private (0700) directory, which `vmcraft cleanup`
+    /// removes with the session if the process dies; else the temp directory.
     fn new(g: &VMCraft, call: &'static str) -> Result<Self> {
-        let dir = g.effective_tmpdir().unwrap_or_else(std::env::temp_dir);
+        let private = crate::session::lock(&g.session_dir).clone();
+        let dir = private
+            .or_else(|| g.effective_tmpdir())
+            .unwrap_or_else(std::env::temp_dir);
         for n in 0..100u32 {
             let nanos = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
@@ -255,6 +260,14 @@ impl VMCraft {
         } else if ft.is_file() {
             self.upload(local, &target)?;
             guest.chmod(meta.permissions().mode() & 0o7777, &target)?;
+            if nix::unistd::geteuid().is_root() {
+                guest.chown(meta.uid() as i32, meta.gid() as i32, &target)?;
+            }
+            guest.utimens(
+                &target,
+                vmcraft_archive::FileTime::At(meta.atime(), meta.atime_nsec()),
+                vmcraft_archive::FileTime::At(meta.mtime(), meta.mtime_nsec()),
+            )?;
             Ok(())
         } else if ft.is_symlink() {
             let to = std::fs::read_link(local).map_err(|e| io("cannot read the link", e))?;
@@ -268,14 +281,18 @@ impl VMCraft {
         }
     }
 
-    /// Copy a guest file, symlink or directory (recursively) out to the host
-    /// directory `localdir`, as `localdir/NAME` (`copy_out`). Directories
-    /// travel as a tarball and are extracted with the same confinement guest
-    /// trees get, so nothing in the guest's tree can land outside
-    /// `localdir/NAME`; no setuid or setgid bit is set on the host, and owners
-    /// are restored only when running as root, as GNU tar does. Guest FIFOs,
-    /// sockets and device nodes inside a directory are copied as tar stores them;
-    /// a FIFO or device named directly is refused.
+    /// Copy a guest file or directory (recursively) out to the host directory
+    /// `localdir`, as `localdir/NAME` (`copy_out`); the guest's `/` is copied
+    /// into `localdir` itself, as libguestfs does. Directories travel as a
+    /// tarball in the session's private directory and are extracted with the
+    /// confinement guest trees get, so nothing in the guest's tree can land
+    /// outside its target. A guest tree is hostile on the host: no device node
+    /// or FIFO is made (they are left out and listed in the log), no setuid or
+    /// setgid bit is set, and owners are restored only when running as root, as
+    /// GNU tar does. A single file gets the host's usual mode (0666 under the
+    /// process umask), not the guest's. A guest symlink, FIFO or device named
+    /// directly is refused, as libguestfs refuses what is not a file or
+    /// directory.
     #[tracing::instrument(level = "debug", skip_all)]
     pub fn copy_out(&self, remotepath: &str, localdir: impl AsRef<Path>) -> Result<()> {
         let localdir = localdir.as_ref();
@@ -286,23 +303,31 @@ impl VMCraft {
                 "not a directory on the host",
             ));
         }
-        let name = last_name("copy_out", remotepath)?;
         let guest = self.guest_root_for("copy_out")?;
         let st = guest.lstat(remotepath)?;
-        let target = localdir.join(name);
         let kind = st.mode & 0o170000;
+        let whole_root = remotepath.trim_end_matches('/').is_empty();
         if kind == 0o040000 {
+            let target = if whole_root {
+                localdir.to_path_buf()
+            } else {
+                localdir.join(last_name("copy_out", remotepath)?)
+            };
             let spool = Spool::new(self, "copy_out")?;
             let cancel = Some(self.config.cancel.clone());
-            vmcraft_archive::tar_out(
+            let packed = vmcraft_archive::tar_out(
                 &guest,
                 remotepath,
                 &spool.0,
                 &TarOutOptions {
+                    special_files: false,
                     cancel: cancel.clone(),
                     ..Default::default()
                 },
             )?;
+            for s in &packed.skipped {
+                tracing::warn!(entry = %s, "copy_out: left out");
+            }
             match std::fs::create_dir(&target) {
                 Ok(()) => {}
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && target.is_dir() => {}
@@ -317,7 +342,7 @@ impl VMCraft {
                 }
             }
             let host = vmcraft_archive::GuestRoot::open(&target)?;
-            vmcraft_archive::tar_in(
+            let unpacked = vmcraft_archive::tar_in(
                 &host,
                 &spool.0,
                 "/",
@@ -327,33 +352,19 @@ impl VMCraft {
                     ..Default::default()
                 },
             )?;
+            for w in &unpacked.warnings {
+                tracing::warn!(warning = %w, "copy_out");
+            }
             Ok(())
         } else if kind == 0o100000 {
+            let target = localdir.join(last_name("copy_out", remotepath)?);
             self.download(remotepath, &target)?;
-            std::fs::set_permissions(
-                &target,
-                std::fs::Permissions::from_mode((st.mode & 0o777) as u32),
-            )
-            .map_err(|e| {
-                Error::call_with_source(ErrorKind::Io, "copy_out", target.display(), "chmod", e)
-            })?;
             Ok(())
-        } else if kind == 0o120000 {
-            let to = guest.readlink(remotepath)?;
-            std::os::unix::fs::symlink(&to, &target).map_err(|e| {
-                Error::call_with_source(
-                    ErrorKind::Io,
-                    "copy_out",
-                    target.display(),
-                    "cannot create the symlink",
-                    e,
-                )
-            })
         } else {
             Err(Error::invalid(
                 "copy_out",
                 remotepath,
-                "only files, directories and symbolic links are copied",
+                "not a file or directory",
             ))
         }
     }

@@ -130,11 +130,13 @@ pub(crate) const CALLS: &[Call] = &[
         &[],
         Ret::Unit,
         "copy remote files or directories out of an image",
-        "copy-out REMOTE [REMOTE ...] LOCALDIR copies each guest file, symlink or directory \
+        "copy-out REMOTE [REMOTE ...] LOCALDIR copies each guest file or directory \
          (recursively) into the host directory LOCALDIR, which must exist, as \
-         LOCALDIR/NAME. Nothing in the guest's tree can land outside LOCALDIR/NAME, no \
-         setuid or setgid bit is set on the host, and owners are restored only when \
-         running as root, as GNU tar does.",
+         LOCALDIR/NAME (the guest's / into LOCALDIR itself). A guest tree is hostile on \
+         the host: nothing in it can land outside its target, no device node or FIFO is \
+         made, no setuid or setgid bit is set, and owners are restored only when running \
+         as root, as GNU tar does. A guest symlink, FIFO or device named directly is \
+         refused.",
         copy_out,
     )
     .variadic()
