@@ -35,6 +35,9 @@ pub struct Shell {
     pub quit: bool,
     /// Where the current handle is shared (see [`super::HandleSlot`]).
     slot: Option<super::HandleSlot>,
+    /// The output a call wrote to a private file for a `-` argument, streamed
+    /// out after the call (never held in memory: it may be a whole disk).
+    spooled: Option<TempFile>,
     commands_run: usize,
     progress: Option<Arc<Progress>>,
 }
@@ -88,6 +91,7 @@ impl Shell {
             commands_run: 0,
             progress,
             slot: None,
+            spooled: None,
         }
     }
 
@@ -131,6 +135,15 @@ impl Shell {
             p.finish();
         }
         let value = result?;
+        if let Some(t) = self.spooled.take() {
+            return match pipe {
+                Some(cmd) => {
+                    let bytes = t.contents(name)?;
+                    self.pipe_to(name, cmd, bytes, out)
+                }
+                None => stream_out(name, out, t.path()),
+            };
+        }
         let bytes = if self.options.json {
             let mut b = serde_json::to_vec(&value).expect("a Value serializes");
             b.push(b'\n');
@@ -194,7 +207,10 @@ impl Shell {
             .invoke(&self.g, args)
             .map_err(|e| CliError::call(name.clone(), e))?;
         match output {
-            Some(t) => Ok(Value::Bytes(t.contents(&name)?)),
+            Some(t) => {
+                self.spooled = Some(t);
+                Ok(Value::Unit)
+            }
             None => Ok(value),
         }
     }
@@ -263,6 +279,16 @@ impl Shell {
         let text = self.host_command(cmd, Some(input))?;
         write_out(name, out, &text)
     }
+}
+
+/// Copy a file to the output in pieces.
+fn stream_out(command: &str, out: &mut dyn Write, path: &std::path::Path) -> Result<(), CliError> {
+    let mut f = std::fs::File::open(path)
+        .map_err(|e| CliError::io(command, "cannot read the output", e))?;
+    std::io::copy(&mut f, out)
+        .and_then(|_| out.flush())
+        .map(drop)
+        .map_err(|e| CliError::io(command, "cannot write the output", e))
 }
 
 fn write_out(command: &str, out: &mut dyn Write, bytes: &[u8]) -> Result<(), CliError> {
