@@ -610,7 +610,8 @@ impl VMCraft {
     }
 
     /// Whether the drive holding `device` was added read-only (for an LV, whether
-    /// any drive was: its PVs may be on it). A name that is not a session device
+    /// a drive holding one of its volume group's PVs was; lvm2 is asked only
+    /// when some drive is read-only). A name that is not a session device
     /// answers `false`; the call it was given to refuses it.
     ///
     /// ```
@@ -623,9 +624,19 @@ impl VMCraft {
             Ok(DeviceName::Drive(i)) | Ok(DeviceName::Partition(i, _)) => {
                 st.drives.get(i).is_some_and(|d| d.opts.readonly)
             }
-            Ok(DeviceName::LogicalVolume(..)) => st.drives.iter().any(|d| d.opts.readonly),
+            Ok(DeviceName::LogicalVolume(vg, _)) => {
+                let any = st.drives.iter().any(|d| d.opts.readonly);
+                drop(st);
+                any && self.lv_readonly(&vg)
+            }
             Err(_) => false,
         }
+    }
+
+    /// Whether an LV of `vg` must be treated as read-only: some PV of its VG is
+    /// on a read-only drive, or lvm2 cannot say (then, to be safe, yes).
+    fn lv_readonly(&self, vg: &str) -> bool {
+        self.vg_on_readonly_drive(vg).unwrap_or(true)
     }
 
     /// Map a device name (canonical or alias) to the host node behind it.
@@ -688,7 +699,8 @@ impl VMCraft {
                 if !lvs.contains(&canonical) {
                     return Err(no_such());
                 }
-                let readonly = self.read_state().drives.iter().any(|d| d.opts.readonly);
+                let any = self.read_state().drives.iter().any(|d| d.opts.readonly);
+                let readonly = any && self.lv_readonly(vg);
                 // The session's own device-mapper device (by UUID and the devices
                 // under it, never by the global /dev/VG/LV name, which the host or
                 // a clone in another session may hold), else a loop device over

@@ -287,9 +287,62 @@ fn a_filter_hides_devices_until_cleared() {
     assert_eq!(g.vgs().unwrap(), ["vgb"]);
     assert_eq!(g.lvs().unwrap(), ["/dev/vgb/lv"]);
     assert_eq!(g.pvs().unwrap(), ["/dev/sdb"]);
+    // The filter holds when the session's devices change: a drive added, a
+    // partition table written on a drive outside it.
+    let c = env.sparse_image("c.img", 32 << 20);
+    g.add_drive(&c).unwrap();
+    g.part_disk("/dev/sdc", "gpt").unwrap();
+    assert_eq!(g.vgs().unwrap(), ["vgb"]);
+    assert_eq!(g.pvs().unwrap(), ["/dev/sdb"]);
     g.lvm_clear_filter().unwrap();
     assert_eq!(g.vgs().unwrap(), ["vga", "vgb"]);
     assert_eq!(g.lvs().unwrap(), ["/dev/vga/lv", "/dev/vgb/lv"]);
     g.shutdown().unwrap();
+    assert!(leaks(env.tag()).is_empty(), "{:?}", leaks(env.tag()));
+}
+
+#[test]
+fn a_read_only_source_drive_does_not_make_other_vgs_read_only() {
+    if !require_root("loop devices") || !require_tool("lvm") {
+        return;
+    }
+    use vmcraft::calls::table::{ArgValue, Args, lookup};
+    let env = TestEnv::new("lvm-admin-ro-vg");
+    let src = env.sparse_image("src.img", 32 << 20);
+    let dst = env.sparse_image("dst.img", 64 << 20);
+    // The source carries a VG of its own, made in a first session.
+    let g = session(&env);
+    g.add_drive(&src).unwrap();
+    g.launch().unwrap();
+    g.pvcreate(&["/dev/sda"]).unwrap();
+    g.vgcreate("srcvg", &["/dev/sda"]).unwrap();
+    g.lvcreate("lv", "srcvg", 8).unwrap();
+    g.shutdown().unwrap();
+    let before = sha256(&src);
+
+    // The usual conversion: the source read-only, the target writable.
+    let g = session(&env);
+    g.add_drive_ro(&src).unwrap();
+    g.add_drive(&dst).unwrap();
+    g.launch().unwrap();
+    g.pvcreate(&["/dev/sdb"]).unwrap();
+    g.vgcreate("dstvg", &["/dev/sdb"]).unwrap();
+    g.lvcreate("lv", "dstvg", 16).unwrap();
+    assert!(!g.device_on_readonly_drive("/dev/dstvg/lv"));
+    assert!(g.device_on_readonly_drive("/dev/srcvg/lv"));
+    let mkfs = lookup("mkfs").unwrap();
+    let args = |dev: &str| {
+        Args::new(
+            vec![ArgValue::Str("ext4".into()), ArgValue::Str(dev.into())],
+            vec![],
+        )
+    };
+    // Through the table: the target's LV is written, the source's refused.
+    mkfs.invoke(&g, args("/dev/dstvg/lv")).unwrap();
+    assert_eq!(g.vfs_type("/dev/dstvg/lv").unwrap(), "ext4");
+    let e = mkfs.invoke(&g, args("/dev/srcvg/lv")).unwrap_err();
+    assert!(e.to_string().contains("read-only"), "{e}");
+    g.shutdown().unwrap();
+    assert_eq!(sha256(&src), before, "the read-only source is unchanged");
     assert!(leaks(env.tag()).is_empty(), "{:?}", leaks(env.tag()));
 }

@@ -131,6 +131,25 @@ impl VMCraft {
             .collect()
     }
 
+    /// Whether a PV of volume group `vg` is on a drive added read-only (a PV
+    /// that is not a session drive or partition counts as read-only); `None`
+    /// when lvm2 cannot say or the VG has no PV.
+    pub(crate) fn vg_on_readonly_drive(&self, vg: &str) -> Option<bool> {
+        let rows = self.pv_rows("lvm_readonly").ok()?;
+        let pvs: Vec<PvRow> = rows.into_iter().filter(|p| p.vg == vg).collect();
+        if pvs.is_empty() {
+            return None;
+        }
+        Some(pvs.iter().any(|pv| match parse_device(&pv.name) {
+            Ok(DeviceName::Drive(i)) | Ok(DeviceName::Partition(i, _)) => self
+                .read_state()
+                .drives
+                .get(i)
+                .is_none_or(|d| d.opts.readonly),
+            _ => true,
+        }))
+    }
+
     /// Refuse when any of these PVs is on a drive added read-only.
     fn pvs_writable<'a>(&self, call: &str, pvs: impl IntoIterator<Item = &'a PvRow>) -> Result<()> {
         for pv in pvs {
@@ -559,14 +578,15 @@ impl VMCraft {
 
     /// Let LVM see only these devices (`lvm_set_filter`): whole drives or
     /// partitions of the session, each exactly (a drive does not bring its
-    /// partitions). Refused while an LV is mounted. The filter holds until
-    /// [`VMCraft::lvm_clear_filter`], or until the session's device set changes
-    /// (a drive added, a partition table written), which brings every device
-    /// back.
+    /// partitions). Refused while an LV is mounted. The filter is kept by
+    /// device name until [`VMCraft::lvm_clear_filter`]: when drives are added or
+    /// partition tables written, LVM still sees only the named devices (a
+    /// partition that no longer exists drops out).
     #[tracing::instrument(level = "debug", skip_all)]
     pub fn lvm_set_filter(&self, devices: &[&str]) -> Result<()> {
         const CALL: &str = "lvm_set_filter";
         let mut hosts = Vec::new();
+        let mut names = Vec::new();
         for d in devices {
             let r = self.resolve(CALL, d)?;
             if matches!(r.what, DeviceName::LogicalVolume(..)) {
@@ -577,9 +597,13 @@ impl VMCraft {
                 ));
             }
             hosts.push(r.host);
+            names.push(r.name);
         }
         self.vg_not_mounted(CALL, None)?;
         self.with_lvm(|l| Ok(l.set_devices(hosts)?))?;
+        // Remembered by name: the filter holds when drives are added or
+        // partitions change (the session re-applies it then).
+        self.settings().lvm_filter = Some(names);
         self.lvm_admin_changed();
         Ok(())
     }
@@ -589,6 +613,7 @@ impl VMCraft {
     pub fn lvm_clear_filter(&self) -> Result<()> {
         const CALL: &str = "lvm_clear_filter";
         self.vg_not_mounted(CALL, None)?;
+        self.settings().lvm_filter = None;
         let nodes = self.session_nodes();
         self.with_lvm(|l| Ok(l.set_devices(nodes)?))?;
         self.lvm_admin_changed();

@@ -49,6 +49,9 @@ pub(crate) struct Settings {
     /// Host files a tool made for the session's work (btrfs scrub records),
     /// removed with the scratch files.
     pub(crate) host_files: Vec<PathBuf>,
+    /// The devices `lvm_set_filter` lets LVM see, by canonical name (`None`:
+    /// every session device).
+    pub(crate) lvm_filter: Option<Vec<String>>,
 }
 
 impl Default for Settings {
@@ -82,6 +85,7 @@ impl Default for Settings {
             hv_config: Vec::new(),
             scratch: Vec::new(),
             host_files: Vec::new(),
+            lvm_filter: None,
         }
     }
 }

@@ -166,8 +166,9 @@ pub(crate) const CALLS: &[Call] = &[
         "set LVM device filter",
         "Let LVM see only these drives or partitions of the session, each exactly (a \
          drive does not bring its partitions): a way past duplicate PVs or VGs on cloned \
-         disks. Refused while a logical volume is mounted. The filter holds until \
-         lvm-clear-filter, or until a drive is added or a partition table written.",
+         disks. Refused while a logical volume is mounted. The filter holds, by device \
+         name, until lvm-clear-filter, also when drives are added or partition tables \
+         written.",
         |g, a| void!(g.lvm_set_filter(&a.list(0))),
     ),
     call(
