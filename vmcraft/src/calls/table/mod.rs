@@ -408,6 +408,7 @@ impl Call {
     pub fn invoke(&'static self, g: &VMCraft, mut args: Args) -> Result<Value> {
         let span = tracing::debug_span!("call", name = self.name);
         let _enter = span.enter();
+        self.check_args(&args)?;
         let mut devices = Vec::new();
         for (i, a) in self.args.iter().enumerate() {
             if a.kind == ArgKind::Device
@@ -516,6 +517,66 @@ fn trace_value(v: &Value) -> String {
         Value::Struct(_) => "<struct>".into(),
         Value::Structs(l) => format!("<{} structs>", l.len()),
         Value::Detailed(inner, _) | Value::Incomplete(inner, _) => trace_value(inner),
+    }
+}
+
+impl Call {
+    /// Refuse arguments that do not fit the entry (a binding's mistake): the
+    /// wrong number, a value of the wrong kind, an `int` out of 32-bit range, an
+    /// optional argument the call does not take or given twice.
+    fn check_args(&self, args: &Args) -> Result<()> {
+        let bad = |what: String| Err(Error::invalid(self.call_name(), "arguments", what));
+        let fits = |kind: ArgKind, v: &ArgValue| match (kind, v) {
+            (ArgKind::OptString, ArgValue::OptStr(_)) => true,
+            (ArgKind::Int, ArgValue::Int(i)) => i32::try_from(*i).is_ok(),
+            (ArgKind::Int64, ArgValue::Int(_)) => true,
+            (ArgKind::Bool, ArgValue::Bool(_)) => true,
+            (ArgKind::List, ArgValue::List(_)) => true,
+            (
+                ArgKind::String
+                | ArgKind::Device
+                | ArgKind::Path
+                | ArgKind::FileIn
+                | ArgKind::FileOut
+                | ArgKind::Buffer,
+                ArgValue::Str(_),
+            ) => true,
+            _ => false,
+        };
+        if self.variadic {
+            if args.len() != 1 || !matches!(args.value(0), ArgValue::List(_)) {
+                return bad("expected one list of words".into());
+            }
+        } else {
+            if args.len() != self.args.len() {
+                return bad(format!(
+                    "expected {} argument(s), got {}",
+                    self.args.len(),
+                    args.len()
+                ));
+            }
+            for (i, a) in self.args.iter().enumerate() {
+                if !fits(a.kind, args.value(i)) {
+                    return bad(format!("{}: not a {:?}", a.name, a.kind));
+                }
+            }
+        }
+        let mut seen = Vec::new();
+        for (name, v) in args.optional() {
+            let Some(a) = self.optargs.iter().find(|o| o.name == name) else {
+                return bad(format!("no optional argument {name}"));
+            };
+            if seen.contains(&name) {
+                return bad(format!("optional argument {name} given twice"));
+            }
+            seen.push(name);
+            // An optional string may come as either form.
+            let ok = fits(a.kind, v) || (a.kind == ArgKind::OptString && fits(ArgKind::String, v));
+            if !ok {
+                return bad(format!("{name}: not a {:?}", a.kind));
+            }
+        }
+        Ok(())
     }
 }
 
@@ -703,6 +764,40 @@ mod tests {
             Box::new(Value::Hash(vec![])),
             "x".into()
         )));
+    }
+
+    #[test]
+    fn invoke_refuses_arguments_that_do_not_fit_instead_of_panicking() {
+        let g = crate::VMCraft::new();
+        let c = lookup("set-memsize").unwrap();
+        for (args, want) in [
+            (Args::new(vec![], vec![]), "expected 1 argument(s), got 0"),
+            (
+                Args::new(vec![ArgValue::Str("x".into())], vec![]),
+                "memsize: not a Int",
+            ),
+            (
+                Args::new(vec![ArgValue::Int(1 << 40)], vec![]),
+                "memsize: not a Int",
+            ),
+            (
+                Args::new(vec![ArgValue::Int(512)], vec![("nope", ArgValue::Bool(true))]),
+                "no optional argument nope",
+            ),
+        ] {
+            let e = c.invoke(&g, args).unwrap_err().to_string();
+            assert!(e.contains(want), "{e}");
+        }
+        assert_eq!(g.get_memsize().unwrap(), 1280, "nothing changed");
+        let echo = lookup("echo-daemon").unwrap();
+        assert!(echo.invoke(&g, Args::new(vec![ArgValue::Int(1)], vec![])).is_err());
+        let v = echo
+            .invoke(
+                &g,
+                Args::new(vec![ArgValue::List(vec!["a".into(), "b".into()])], vec![]),
+            )
+            .unwrap();
+        assert_eq!(v, Value::Str("a b".into()));
     }
 
     #[test]
