@@ -321,10 +321,10 @@ fn reopen_starts_over_with_a_new_handle() {
         &env,
         &["-a", img.to_str().unwrap()],
         &format!(
-            "memsize 2048\nrun\nlist-devices\nreopen\nget-memsize\nis-config\nlist-devices\n\
+            "memsize 2048\nset-pgroup true\nrun\nlist-devices\nreopen\nget-memsize\nget-pgroup\nis-config\nlist-devices\n\
              add-ro {}\nrun\nlist-devices\nis-ready\n",
             img.display()
         ),
     );
-    assert_eq!(o.ok(), "/dev/sda\n1280\ntrue\n/dev/sda\ntrue\n");
+    assert_eq!(o.ok(), "/dev/sda\n1280\ntrue\ntrue\n/dev/sda\ntrue\n");
 }

@@ -103,11 +103,22 @@ impl Shell {
     }
 
     /// Shut the handle down and carry on with a new one of the same
-    /// configuration (`reopen`): no drives, nothing mounted, settings back to
-    /// their defaults, as libguestfs's reopen.
+    /// configuration (`reopen`): no drives, nothing mounted, the settings back
+    /// to their defaults except verbose, trace, autosync, path and pgroup, which
+    /// guestfish's reopen carries over.
     pub fn reopen(&mut self) -> Result<(), CliError> {
         self.g.shutdown().map_err(|e| CliError::call("reopen", e))?;
         let new = Arc::new(VMCraft::with_config(self.g.config().clone()));
+        // guestfish's reopen carries these over to the new handle.
+        let carry = || -> crate::Result<()> {
+            new.set_verbose(self.g.get_verbose()?)?;
+            new.set_trace(self.g.get_trace()?)?;
+            new.set_autosync(self.g.get_autosync()?)?;
+            new.set_pgroup(self.g.get_pgroup()?)?;
+            let path = self.g.get_path()?;
+            new.set_path((!path.is_empty()).then_some(path.as_str()))
+        };
+        carry().map_err(|e| CliError::call("reopen", e))?;
         if let Some(slot) = &self.slot {
             *slot.lock().unwrap_or_else(|p| p.into_inner()) = new.clone();
         }

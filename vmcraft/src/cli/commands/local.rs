@@ -54,7 +54,8 @@ pub(crate) const COMMANDS: &[FishCommand] = &[
         Ret::Unit,
         "close and reopen libguestfs handle",
         "Shut the session down and go on with a new one: no drives, nothing mounted, \
-         every setting back to its default, as when vmcraft starts.",
+         every setting back to its default except verbose, trace, autosync, path and \
+         pgroup, which carry over as in guestfish.",
         |s, _| {
             s.reopen()?;
             Ok(Value::Unit)
