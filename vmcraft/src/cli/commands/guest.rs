@@ -125,12 +125,36 @@ fn edit(s: &mut Shell, a: &Args) -> Result<Value, CliError> {
         Some((d, n)) => (d.to_string(), n),
         None => (".".to_string(), path),
     };
-    let new = format!(
-        "{}/.{name}.vmcraft-edit-{}",
-        dir.trim_end_matches('/'),
-        std::process::id()
-    );
-    s.g.upload(t.path(), &new).map_err(c)?;
+    // A new file, made exclusively (never through a name a guest planted): a
+    // random suffix, O_CREAT|O_EXCL|O_NOFOLLOW in the confined parent.
+    let root = s.g.guest_root().map_err(c)?;
+    let mut made = None;
+    for _ in 0..16 {
+        let candidate = format!(
+            "{}/.{name}.vmcraft-edit-{:016x}",
+            dir.trim_end_matches('/'),
+            random_u64()
+        );
+        match root.open_write(&candidate, vmcraft_archive::WriteMode::CreateNew, 0o600) {
+            Ok(f) => {
+                made = Some((candidate, f));
+                break;
+            }
+            Err(e) if e.kind() == vmcraft_archive::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(c(e.into())),
+        }
+    }
+    let Some((new, mut file)) = made else {
+        return Err(CliError::usage("edit", "no free name for the edited copy"));
+    };
+    let copied = std::fs::File::open(t.path())
+        .and_then(|mut src| std::io::copy(&mut src, &mut file))
+        .and_then(|_| file.sync_all());
+    drop(file);
+    if let Err(e) = copied {
+        let _ = s.g.rm_f(&new);
+        return Err(CliError::io("edit", new, e));
+    }
     let finish = || -> crate::Result<()> {
         s.g.chmod((st.mode & 0o7777) as u32, &new)?;
         s.g.chown(st.uid as i32, st.gid as i32, &new)?;
@@ -157,6 +181,15 @@ fn display(s: &mut Shell, a: &Args) -> Result<Value, CliError> {
         t.path(),
     )?;
     Ok(Value::Unit)
+}
+
+/// 64 random bits from the kernel (for a name nobody can guess).
+fn random_u64() -> u64 {
+    let mut b = [0u8; 8];
+    if let Ok(mut f) = std::fs::File::open("/dev/urandom") {
+        let _ = std::io::Read::read_exact(&mut f, &mut b);
+    }
+    u64::from_ne_bytes(b) ^ u64::from(std::process::id())
 }
 
 /// Whether `name` matches the shell pattern `pat` (`*`, `?`, `[...]` with `!`
