@@ -148,22 +148,6 @@ fn every_facade_call_has_a_table_entry() {
     );
 }
 
-#[test]
-fn every_table_entry_is_a_facade_method_or_says_why_not() {
-    // Entries whose facade method has another name (a guestfish command built on
-    // a call, or a call the facade spells differently).
-    let methods = facade_methods();
-    let other: Vec<String> = table::all()
-        .iter()
-        .map(|c| c.call_name())
-        .filter(|n| !methods.contains(n))
-        .collect();
-    for n in &other {
-        let c = table::lookup(n).unwrap();
-        assert!(!c.doc.is_empty(), "{n}");
-    }
-}
-
 #[cfg(feature = "cli")]
 #[test]
 fn every_command_line_command_is_described_once() {

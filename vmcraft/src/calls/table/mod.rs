@@ -8,9 +8,11 @@
 //! and its result onto a [`Value`]. Everything else is produced from the entry:
 //!
 //! - the uniform argument handling of [`Call::invoke`]: a tracing span named after
-//!   the call, device arguments turned into their canonical names before anything
-//!   else (`/dev/vda1` is `/dev/sda1`), a writing call refused at once on a
-//!   read-only drive, and the caches of every device it wrote forgotten after it;
+//!   the call, the arguments checked against the entry, the required device
+//!   arguments turned into their canonical names before anything else
+//!   (`/dev/vda1` is `/dev/sda1`), a writing call refused at once when one of them
+//!   is on a read-only drive, and their caches forgotten after it (device lists
+//!   and optional device arguments are left to the facade method);
 //! - the command line's command of the same name (`vmcraft CMD ARGS`, guestfish's
 //!   syntax), its `help CMD` text ([`Call::help_text`]), its guestfish-style and
 //!   JSON output ([`Value::guestfish`], [`Value::json`]);
@@ -781,7 +783,10 @@ mod tests {
                 "memsize: not a Int",
             ),
             (
-                Args::new(vec![ArgValue::Int(512)], vec![("nope", ArgValue::Bool(true))]),
+                Args::new(
+                    vec![ArgValue::Int(512)],
+                    vec![("nope", ArgValue::Bool(true))],
+                ),
                 "no optional argument nope",
             ),
         ] {
@@ -790,7 +795,10 @@ mod tests {
         }
         assert_eq!(g.get_memsize().unwrap(), 1280, "nothing changed");
         let echo = lookup("echo-daemon").unwrap();
-        assert!(echo.invoke(&g, Args::new(vec![ArgValue::Int(1)], vec![])).is_err());
+        assert!(
+            echo.invoke(&g, Args::new(vec![ArgValue::Int(1)], vec![]))
+                .is_err()
+        );
         let v = echo
             .invoke(
                 &g,
