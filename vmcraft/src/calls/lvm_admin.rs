@@ -140,13 +140,15 @@ impl VMCraft {
         if pvs.is_empty() {
             return None;
         }
-        Some(pvs.iter().any(|pv| match parse_device(&pv.name) {
-            Ok(DeviceName::Drive(i)) | Ok(DeviceName::Partition(i, _)) => self
-                .read_state()
-                .drives
-                .get(i)
-                .is_none_or(|d| d.opts.readonly),
-            _ => true,
+        Some(pvs.iter().any(|pv| {
+            match parse_device(&pv.name) {
+                Ok(DeviceName::Drive(i)) | Ok(DeviceName::Partition(i, _)) => self
+                    .read_state()
+                    .drives
+                    .get(i)
+                    .is_none_or(|d| d.opts.readonly),
+                _ => true,
+            }
         }))
     }
 
