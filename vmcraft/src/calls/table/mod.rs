@@ -24,8 +24,8 @@
 //! [`FAMILIES`]. An entry is written with [`call`] and the builders on [`Call`]:
 //!
 //! ```
-//! use vmcraft::calls::table::{Ret, Value, arg, call, ArgKind, Flags};
-//! let entry = call(
+//! use vmcraft::calls::table::{Call, Ret, Value, arg, call, ArgKind, Flags};
+//! const ENTRY: Call = call(
 //!     "part-set-name",
 //!     &[arg("device", ArgKind::Device), arg("partnum", ArgKind::Int), arg("name", ArgKind::String)],
 //!     Ret::Unit,
@@ -37,8 +37,8 @@
 //!     },
 //! )
 //! .flags(Flags::WRITES);
-//! assert_eq!(entry.call_name(), "part_set_name");
-//! assert!(entry.help_text().contains("part-set-name device partnum name"));
+//! assert_eq!(ENTRY.call_name(), "part_set_name");
+//! assert!(ENTRY.help_text().contains("part-set-name device partnum name"));
 //! ```
 //!
 //! Conventions: the summary is lower case without a final period, as guestfish's;
