@@ -61,6 +61,7 @@ mod lvaccess;
 mod mkfs;
 pub mod mount;
 pub mod names;
+pub mod private_file;
 pub mod probe;
 pub mod reaper;
 mod session;

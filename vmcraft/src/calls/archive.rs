@@ -3,7 +3,7 @@
 //! `copy_out`, which move whole trees between the host and the guest the same
 //! way.
 
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use vmcraft_archive::{Compression, TarInOptions, TarOutOptions, TarStats};
@@ -144,41 +144,17 @@ impl Spool {
         let dir = private
             .or_else(|| g.effective_tmpdir())
             .unwrap_or_else(std::env::temp_dir);
-        for n in 0..100u32 {
-            let nanos = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.subsec_nanos())
-                .unwrap_or(0);
-            let path = dir.join(format!(
-                "vmcraft-{call}-{}-{:08x}.tar",
-                std::process::id(),
-                nanos.wrapping_add(n)
-            ));
-            match std::fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(0o600)
-                .open(&path)
-            {
-                Ok(_) => return Ok(Spool(path)),
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
-                Err(e) => {
-                    return Err(Error::call_with_source(
-                        ErrorKind::Io,
-                        call,
-                        dir.display(),
-                        "cannot create a temporary file",
-                        e,
-                    ));
-                }
-            }
-        }
-        Err(Error::call(
-            ErrorKind::Io,
-            call,
-            dir.display(),
-            "no free name for a temporary file",
-        ))
+        let (path, _) = crate::private_file::create(&dir, &format!("vmcraft-{call}"), ".tar")
+            .map_err(|e| {
+                Error::call_with_source(
+                    ErrorKind::Io,
+                    call,
+                    dir.display(),
+                    "cannot create a temporary file",
+                    e,
+                )
+            })?;
+        Ok(Spool(path))
     }
 }
 

@@ -2456,7 +2456,7 @@ fn reopen_dir(fd: BorrowedFd<'_>) -> io::Result<OwnedFd> {
 
 /// `fnmatch(3)` without flags on one name: `*`, `?`, `[...]` (with `!`/`^`,
 /// ranges and `[:class:]`), backslash escapes.
-fn fnmatch(p: &[u8], s: &[u8]) -> bool {
+pub(crate) fn fnmatch(p: &[u8], s: &[u8]) -> bool {
     let (mut pi, mut si) = (0usize, 0usize);
     let (mut star_p, mut star_s) = (usize::MAX, 0usize);
     while si < s.len() {

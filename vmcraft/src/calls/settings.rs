@@ -7,7 +7,6 @@
 //! `parse-environment`; scratch drives (`add-drive-scratch`); `sync` and
 //! `drop-caches`.
 
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::PathBuf;
 
 use crate::DriveOpts;
@@ -627,72 +626,42 @@ impl VMCraft {
             ));
         }
         let dir = self.effective_tmpdir().unwrap_or_else(std::env::temp_dir);
-        let mut last = None;
-        for n in 0..100u32 {
-            let nanos = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.subsec_nanos())
-                .unwrap_or(0);
-            let path = dir.join(format!(
-                "vmcraft-scratch-{}-{:08x}.img",
-                std::process::id(),
-                nanos.wrapping_add(n)
-            ));
-            let f = match std::fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(0o600)
-                .open(&path)
-            {
-                Ok(f) => f,
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                    last = Some(e);
-                    continue;
-                }
-                Err(e) => {
-                    return Err(Error::call_with_source(
-                        ErrorKind::Io,
-                        "add_drive_scratch",
-                        path.display(),
-                        "cannot create",
-                        e,
-                    ));
-                }
-            };
-            let sized = f.set_len(size as u64);
-            drop(f);
-            if let Err(e) = sized {
-                let _ = std::fs::remove_file(&path);
-                return Err(Error::call_with_source(
+        let (path, f) =
+            crate::private_file::create(&dir, "vmcraft-scratch", ".img").map_err(|e| {
+                Error::call_with_source(
                     ErrorKind::Io,
                     "add_drive_scratch",
-                    path.display(),
-                    "cannot size",
+                    dir.display(),
+                    "cannot create a scratch file",
                     e,
-                ));
-            }
-            let opts = DriveOpts {
-                format: Some(vmcraft_nbd::Format::Raw),
-                ..Default::default()
-            };
-            return match self.add_drive_opts(&path, opts) {
-                Ok(name) => {
-                    self.settings().scratch.push(path);
-                    Ok(name)
-                }
-                Err(e) => {
-                    let _ = std::fs::remove_file(&path);
-                    Err(e)
-                }
-            };
+                )
+            })?;
+        let sized = f.set_len(size as u64);
+        drop(f);
+        if let Err(e) = sized {
+            let _ = std::fs::remove_file(&path);
+            return Err(Error::call_with_source(
+                ErrorKind::Io,
+                "add_drive_scratch",
+                path.display(),
+                "cannot size",
+                e,
+            ));
         }
-        Err(Error::call_with_source(
-            ErrorKind::Io,
-            "add_drive_scratch",
-            dir.display(),
-            "no free name for a scratch file",
-            last.unwrap_or_else(|| std::io::Error::other("too many attempts")),
-        ))
+        let opts = DriveOpts {
+            format: Some(vmcraft_nbd::Format::Raw),
+            ..Default::default()
+        };
+        match self.add_drive_opts(&path, opts) {
+            Ok(name) => {
+                self.settings().scratch.push(path);
+                Ok(name)
+            }
+            Err(e) => {
+                let _ = std::fs::remove_file(&path);
+                Err(e)
+            }
+        }
     }
 
     /// Remove the scratch files of [`VMCraft::add_drive_scratch`] and the host

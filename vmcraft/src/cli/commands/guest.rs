@@ -192,77 +192,15 @@ fn random_u64() -> u64 {
     u64::from_ne_bytes(b) ^ u64::from(std::process::id())
 }
 
-/// Whether `name` matches the shell pattern `pat` (`*`, `?`, `[...]` with `!`
-/// or `^` negation and ranges; `/` is matched by nothing but `/`).
-pub(crate) fn fnmatch(pat: &[u8], name: &[u8]) -> bool {
-    fn class(pat: &[u8], c: u8) -> Option<(bool, usize)> {
-        // pat starts after '['; returns (matched, length consumed incl. ']').
-        let mut i = 0;
-        let negate = matches!(pat.first(), Some(b'!') | Some(b'^'));
-        if negate {
-            i += 1;
-        }
-        let mut matched = false;
-        let mut first = true;
-        while i < pat.len() {
-            if pat[i] == b']' && !first {
-                return Some((matched != negate, i + 1));
-            }
-            first = false;
-            if i + 2 < pat.len() && pat[i + 1] == b'-' && pat[i + 2] != b']' {
-                if pat[i] <= c && c <= pat[i + 2] {
-                    matched = true;
-                }
-                i += 3;
-            } else {
-                if pat[i] == c {
-                    matched = true;
-                }
-                i += 1;
-            }
-        }
-        None
-    }
-    let (mut p, mut n) = (0usize, 0usize);
-    let (mut star_p, mut star_n) = (usize::MAX, 0usize);
-    while n < name.len() {
-        if p < pat.len() {
-            match pat[p] {
-                b'*' => {
-                    star_p = p;
-                    star_n = n;
-                    p += 1;
-                    continue;
-                }
-                b'?' if name[n] != b'/' => {
-                    p += 1;
-                    n += 1;
-                    continue;
-                }
-                b'[' if name[n] != b'/' => {
-                    if let Some((true, len)) = class(&pat[p + 1..], name[n]) {
-                        p += 1 + len;
-                        n += 1;
-                        continue;
-                    }
-                }
-                c if c == name[n] && c != b'[' && c != b'?' => {
-                    p += 1;
-                    n += 1;
-                    continue;
-                }
-                _ => {}
-            }
-        }
-        if star_p != usize::MAX && name[star_n] != b'/' {
-            star_n += 1;
-            n = star_n;
-            p = star_p + 1;
-            continue;
-        }
-        return false;
-    }
-    pat[p..].iter().all(|&c| c == b'*')
+/// Whether path `name` matches the shell pattern `pat` component by component
+/// (`/` matched only by `/`), with the fnmatch glob-expand uses.
+pub(crate) fn path_match(pat: &[u8], name: &[u8]) -> bool {
+    let p: Vec<&[u8]> = pat.split(|&b| b == b'/').collect();
+    let n: Vec<&[u8]> = name.split(|&b| b == b'/').collect();
+    p.len() == n.len()
+        && p.iter()
+            .zip(&n)
+            .all(|(p, n)| crate::calls::filemod::fnmatch(p, n))
 }
 
 fn has_wildcard(s: &str) -> bool {
@@ -280,7 +218,7 @@ fn expand(s: &Shell, word: &str) -> Result<Vec<String>, CliError> {
         names.extend(s.g.lvs().unwrap_or_default());
         names
             .into_iter()
-            .filter(|n| fnmatch(word.as_bytes(), n.as_bytes()))
+            .filter(|n| path_match(word.as_bytes(), n.as_bytes()))
             .collect()
     } else if word.starts_with('/') {
         s.g.glob_expand(word, None)
@@ -357,7 +295,7 @@ fn supported(s: &mut Shell, _: &Args) -> Result<Value, CliError> {
 
 #[cfg(test)]
 mod tests {
-    use super::fnmatch;
+    use super::path_match;
 
     #[test]
     fn shell_patterns_match_as_fnmatch_with_pathname() {
@@ -374,7 +312,7 @@ mod tests {
             ("a*b*c", "axxbyyc", true),
             ("a*b*c", "axxbyy", false),
         ] {
-            assert_eq!(fnmatch(p.as_bytes(), n.as_bytes()), want, "{p} {n}");
+            assert_eq!(path_match(p.as_bytes(), n.as_bytes()), want, "{p} {n}");
         }
     }
 }

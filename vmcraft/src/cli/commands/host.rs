@@ -4,7 +4,6 @@
 //! standard output.
 
 use std::io::Read;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use crate::cli::error::CliError;
@@ -18,34 +17,9 @@ pub(crate) struct TempFile {
 impl TempFile {
     /// A new empty file (mode 0600, created exclusively) under the temp directory.
     pub(crate) fn new(command: &str) -> Result<Self, CliError> {
-        let base = std::env::temp_dir();
-        let mut last = None;
-        for n in 0..100u32 {
-            let nanos = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.subsec_nanos())
-                .unwrap_or(0);
-            let path = base.join(format!(
-                "vmcraft-cli-{}-{:08x}",
-                std::process::id(),
-                nanos.wrapping_add(n)
-            ));
-            match std::fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(0o600)
-                .open(&path)
-            {
-                Ok(_) => return Ok(TempFile { path }),
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => last = Some(e),
-                Err(e) => return Err(CliError::io(command, "cannot create a temporary file", e)),
-            }
-        }
-        Err(CliError::io(
-            command,
-            "cannot create a temporary file",
-            last.unwrap_or_else(|| std::io::Error::other("no unique name")),
-        ))
+        let (path, _) = crate::private_file::create(&std::env::temp_dir(), "vmcraft-cli", "")
+            .map_err(|e| CliError::io(command, "cannot create a temporary file", e))?;
+        Ok(TempFile { path })
     }
 
     /// Standard input, all of it, in a temporary file.
