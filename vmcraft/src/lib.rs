@@ -3,7 +3,8 @@
 //! VMCraft manipulates virtual-machine disk images on the host, the libguestfs job
 //! without the appliance VM. This crate is the facade: the [`VMCraft`] handle
 //! composing the crates below it with libguestfs's call names, argument order and
-//! device names, and the `vmcraft` command line.
+//! device names. It is a library only: the `vmcraft` command line is the
+//! `vmcraft-cli` crate, built on this one.
 //!
 //! - Drives: [`VMCraft::add_drive_opts`], [`VMCraft::launch`], [`VMCraft::shutdown`]
 //!   (also on drop). Images are attached by `vmcraft-nbd` (loop, qemu-storage-daemon
@@ -49,8 +50,6 @@
 
 pub mod cache;
 pub mod calls;
-#[cfg(feature = "cli")]
-pub mod cli;
 mod config;
 mod devices;
 mod error;

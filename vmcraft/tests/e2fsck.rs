@@ -3,11 +3,15 @@
 //! check it refuses, says to run e2fsck first, and leaves the image byte-identical;
 //! after `e2fsck_f` it grows the filesystem. `e2fsck` takes libguestfs's `correct`
 //! and `forceall` (not both), repairs a damaged filesystem, and refuses read-only
-//! drives and mounted devices. The CLI has `e2fsck` and `e2fsck-f`.
+//! drives and mounted devices. The command line's side is vmcraft-cli's
+//! `cli_e2fsck` test.
 
 use vmcraft::{Config, E2fsckOptions, ErrorKind, VMCraft};
 use vmcraft_block::testing::{TestEnv, leaks, require_root, require_tool};
 use vmcraft_block::{Command, CommandRunner, SystemRunner};
+
+mod e2fsck_support;
+use e2fsck_support::mounted_then_grown;
 
 fn sha256(path: &std::path::Path) -> String {
     let out = SystemRunner::new()
@@ -18,34 +22,6 @@ fn sha256(path: &std::path::Path) -> String {
         .next()
         .unwrap()
         .to_string()
-}
-
-/// A whole-disk ext4 of 64 MiB holding `/hello`, mounted since its last check
-/// (as a guest that ran leaves it: resize2fs then wants a check), on an image
-/// grown to 128 MiB.
-fn mounted_then_grown(env: &TestEnv) -> std::path::PathBuf {
-    let img = env.sparse_image("disk.img", 64 << 20);
-    let p = img.to_str().unwrap();
-    let sys = SystemRunner::new();
-    sys.run(&Command::new("mkfs.ext4").args(["-F", "-q", p]))
-        .unwrap();
-    let hello = env.path().join("hello");
-    std::fs::write(&hello, "hello\n").unwrap();
-    for req in [
-        format!("write {} hello", hello.display()),
-        "ssv lastcheck 20200101".to_string(),
-        "ssv mtime 20240101".to_string(),
-    ] {
-        sys.run(&Command::new("debugfs").args(["-w", "-R", &req, p]))
-            .unwrap();
-    }
-    std::fs::OpenOptions::new()
-        .write(true)
-        .open(&img)
-        .unwrap()
-        .set_len(128 << 20)
-        .unwrap();
-    img
 }
 
 #[test]
@@ -157,77 +133,5 @@ fn e2fsck_repairs_a_damaged_filesystem_only_when_asked() {
     assert_ne!(sha256(&img), before);
     // Clean now: an oracle check finds nothing.
     sys.run(&Command::new("e2fsck").args(["-fn", p])).unwrap();
-    assert!(leaks(env.tag()).is_empty(), "{:?}", leaks(env.tag()));
-}
-
-#[cfg(feature = "cli")]
-#[test]
-fn cli_e2fsck_f_then_resize2fs() {
-    if !require_root("attaching images") || !require_tool("resize2fs") || !require_tool("debugfs") {
-        return;
-    }
-    let env = TestEnv::new("e2fsck-cli");
-    let img = mounted_then_grown(&env);
-    let run = |args: &[&str]| {
-        std::process::Command::new(env!("CARGO_BIN_EXE_vmcraft"))
-            .args(args)
-            .current_dir(env.path())
-            .env("TMPDIR", env.path())
-            .env_remove("RUST_LOG")
-            .output()
-            .unwrap()
-    };
-    let path = img.to_str().unwrap();
-    let o = run(&["-a", path, "run", ":", "resize2fs", "/dev/sda"]);
-    assert_eq!(o.status.code(), Some(1));
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert!(
-        err.starts_with(
-            "vmcraft: error: resize2fs: /dev/sda: you need to run e2fsck with the correct and/or \
-             forceall options first (e2fsck_f): "
-        ),
-        "{err}"
-    );
-    let o = run(&[
-        "-a",
-        path,
-        "run",
-        ":",
-        "e2fsck",
-        "/dev/sda",
-        "correct:true",
-        "forceall:true",
-    ]);
-    assert_eq!(o.status.code(), Some(1));
-    assert!(
-        String::from_utf8_lossy(&o.stderr)
-            .contains("only one of the options 'correct', 'forceall'"),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    let o = run(&[
-        "-a",
-        path,
-        "run",
-        ":",
-        "e2fsck-f",
-        "/dev/sda",
-        ":",
-        "resize2fs",
-        "/dev/sda",
-        ":",
-        "e2fsck",
-        "/dev/sda",
-        "correct:true",
-        ":",
-        "mount",
-        "/dev/sda",
-        "/",
-        ":",
-        "cat",
-        "/hello",
-    ]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    assert_eq!(String::from_utf8_lossy(&o.stdout), "hello\n\n");
     assert!(leaks(env.tag()).is_empty(), "{:?}", leaks(env.tag()));
 }

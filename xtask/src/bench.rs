@@ -113,7 +113,7 @@ pub fn run(args: &[String]) -> Result<()> {
     let cache = bench_dir.join("cache");
     std::fs::create_dir_all(&cache).with_context(|| format!("creating {}", cache.display()))?;
 
-    // Build the driver (and the command line, when the crate has one).
+    // Build the driver (the facade's example) and the command line (its own crate).
     let mut build = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
     build.current_dir(&root).args([
         "build",
@@ -122,11 +122,11 @@ pub fn run(args: &[String]) -> Result<()> {
         "vmcraft",
         "--example",
         "sidebyside",
+        "-p",
+        "vmcraft-cli",
+        "--bin",
+        "vmcraft",
     ]);
-    let has_cli = has_cli_binary(&root);
-    if has_cli {
-        build.args(["--bin", "vmcraft"]);
-    }
     util::run(&mut build)?;
     let release = target.join("release");
     let driver = release.join("examples").join("sidebyside");
@@ -189,7 +189,7 @@ pub fn run(args: &[String]) -> Result<()> {
     if let Some(o) = &args.only {
         cmd.args(["--only", o]);
     }
-    if has_cli && cli.is_file() {
+    if cli.is_file() {
         cmd.arg("--cli").arg(&cli);
     }
     let result = util::run(&mut cmd);
@@ -219,17 +219,6 @@ fn is_root() -> bool {
         .output()
         .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
         .unwrap_or(false)
-}
-
-/// Whether the `vmcraft` crate has its command-line binary yet.
-fn has_cli_binary(root: &Path) -> bool {
-    let krate = root.join("vmcraft");
-    krate.join("src/bin/vmcraft.rs").is_file()
-        || krate.join("src/bin/vmcraft/main.rs").is_file()
-        || krate.join("src/main.rs").is_file()
-        || std::fs::read_to_string(krate.join("Cargo.toml"))
-            .map(|s| s.contains("[[bin]]") && s.contains("name = \"vmcraft\""))
-            .unwrap_or(false)
 }
 
 fn quick_label() -> String {

@@ -150,7 +150,7 @@ fn build(release: bool) -> Result<PathBuf> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut c = Command::new(cargo);
     c.current_dir(util::root())
-        .args(["build", "--quiet", "-p", "vmcraft", "--bin", "vmcraft"]);
+        .args(["build", "--quiet", "-p", "vmcraft-cli", "--bin", "vmcraft"]);
     if release {
         c.arg("--release");
     }

@@ -2455,8 +2455,16 @@ fn reopen_dir(fd: BorrowedFd<'_>) -> io::Result<OwnedFd> {
 }
 
 /// `fnmatch(3)` without flags on one name: `*`, `?`, `[...]` (with `!`/`^`,
-/// ranges and `[:class:]`), backslash escapes.
-pub(crate) fn fnmatch(p: &[u8], s: &[u8]) -> bool {
+/// ranges and `[:class:]`), backslash escapes. `glob-expand` and the command
+/// line's device globbing match with it, one path component at a time.
+///
+/// ```
+/// use vmcraft::calls::filemod::fnmatch;
+/// assert!(fnmatch(b"*.conf", b"resolv.conf"));
+/// assert!(fnmatch(b"sd[a-c]?", b"sdb1"));
+/// assert!(!fnmatch(b"[!a]*", b"abc"));
+/// ```
+pub fn fnmatch(p: &[u8], s: &[u8]) -> bool {
     let (mut pi, mut si) = (0usize, 0usize);
     let (mut star_p, mut star_s) = (usize::MAX, 0usize);
     while si < s.len() {

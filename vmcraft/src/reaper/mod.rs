@@ -375,3 +375,29 @@ fn remove_cli_temp_file(path: &Path, pid: u32) -> Option<ReapedSession> {
     }
     Some(s)
 }
+
+/// The mount points inside sessions' directories that the calling thread's mount
+/// namespace holds, deepest first. A process that has just made a private mount
+/// namespace (the `vmcraft` command line) detaches its copies of them, so that it
+/// never keeps another session's guest filesystem alive after that session ends.
+///
+/// ```no_run
+/// for p in vmcraft::reaper::session_mount_points() {
+///     println!("{}", p.display());
+/// }
+/// ```
+pub fn session_mount_points() -> Vec<PathBuf> {
+    let mut points: Vec<PathBuf> = state::own_mounts()
+        .into_iter()
+        .map(|m| m.mount_point)
+        .filter(|p| {
+            p.components().any(|c| {
+                c.as_os_str()
+                    .to_str()
+                    .is_some_and(|n| state::session_dir_pid(n).is_some())
+            })
+        })
+        .collect();
+    points.sort_by_key(|p| std::cmp::Reverse(p.components().count()));
+    points
+}

@@ -1,8 +1,0 @@
-//! The `vmcraft` command: guestfish's command line on the VMCraft facade. All of
-//! it lives in [`vmcraft::cli`]; this only hands over the arguments and exits with
-//! the status.
-
-fn main() {
-    let code = vmcraft::cli::main(std::env::args_os().skip(1).collect());
-    std::process::exit(code);
-}
