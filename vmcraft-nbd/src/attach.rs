@@ -75,6 +75,8 @@ pub struct Attachment {
     backend: Backend,
     reason: String,
     readonly: bool,
+    /// Read-only image under a throw-away overlay (the device itself is writable).
+    overlay: bool,
     /// The whole-disk node, e.g. `/dev/loop3` (kept after a detach, for messages).
     device: PathBuf,
     partitions: Vec<KernelPartition>,
@@ -92,6 +94,7 @@ impl std::fmt::Debug for Attachment {
             .field("format", &self.info.format)
             .field("backend", &self.backend)
             .field("readonly", &self.readonly)
+            .field("overlay", &self.overlay)
             .field("partitions", &self.partitions.len())
             .finish()
     }
@@ -170,7 +173,13 @@ fn attach_on(
         Backend::Loop => Inner::Loop(attach_loop(&image, &subject, options.readonly)?),
         Backend::StorageDaemon => {
             let daemon = StorageDaemon::start_chain(&runner, &chain, &options)?;
-            let lo = attach_loop(daemon.export_path(), &subject, options.readonly)?;
+            // Over an overlay the device is writable (a journal replays into the
+            // overlay); the image below is opened read-only by qemu.
+            let lo = attach_loop(
+                daemon.export_path(),
+                &subject,
+                options.readonly && !options.overlay,
+            )?;
             Inner::Daemon { lo, daemon }
         }
         Backend::KernelNbd => {
@@ -193,6 +202,7 @@ fn attach_on(
         backend,
         reason,
         readonly: options.readonly,
+        overlay: options.overlay,
         device: inner.node().path().to_path_buf(),
         partitions: Vec::new(),
         partition_problem: None,
@@ -250,6 +260,14 @@ fn choose_backend(
             nbd::ensure_module(runner, host, options.ready_timeout)?;
             Ok((Backend::KernelNbd, "kernel-nbd backend requested".into()))
         }
+        Backend::Auto if options.overlay => Ok((
+            Backend::StorageDaemon,
+            format!(
+                "auto: read-only {} image under a throw-away overlay, qemu-storage-daemon \
+                 fuse export",
+                info.format
+            ),
+        )),
         Backend::Auto if info.format == Format::Raw => {
             Ok((Backend::Loop, "auto: raw image, loop device".into()))
         }
@@ -449,9 +467,17 @@ impl Attachment {
         &self.image
     }
 
-    /// Whether attached read-only.
+    /// Whether attached read-only: the image is never written (with an overlay,
+    /// writes through the kernel device land in the overlay; this handle's own
+    /// `write_at` is refused either way).
     pub fn is_readonly(&self) -> bool {
         self.readonly
+    }
+
+    /// Whether the read-only image is under a throw-away overlay
+    /// ([`crate::AttachOptions::overlay`]).
+    pub fn has_overlay(&self) -> bool {
+        self.overlay
     }
 
     /// The process serving the image: qemu-storage-daemon (storage-daemon
@@ -670,6 +696,7 @@ impl Attachment {
             backend: self.backend,
             reason: std::mem::take(&mut self.reason),
             readonly: self.readonly,
+            overlay: self.overlay,
             device: self.device.clone(),
             partitions: std::mem::take(&mut self.partitions),
             partition_problem: self.partition_problem.take(),
@@ -792,6 +819,16 @@ impl BlockDevice for Attachment {
     }
 
     fn write_at(&self, buf: &[u8], offset: u64) -> vmcraft_block::Result<()> {
+        if self.overlay {
+            // The device is writable (for journal replay), the drive is not.
+            return Err(vmcraft_block::Error::new(
+                vmcraft_block::ErrorKind::ReadOnly,
+                "write",
+                self.device.display(),
+                "the drive is read-only (writes through the kernel device only reach its \
+                 throw-away overlay)",
+            ));
+        }
         self.live_node("write")?
             .write_at(buf, offset)
             .map_err(|e| self.explain_block("write", e))

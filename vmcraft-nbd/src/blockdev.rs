@@ -17,8 +17,13 @@ use crate::options::AttachOptions;
 
 /// Node name of the top image's protocol (file) node.
 pub(crate) const FILE_NODE: &str = "vmcraft-file";
-/// Node name of the top image's format node (what is exported).
+/// Node name of the top image's format node (what is exported, unless an
+/// overlay is).
 pub(crate) const DISK_NODE: &str = "vmcraft-disk";
+/// Node name of a read-only image's throw-away overlay (exported instead).
+pub(crate) const OVERLAY_NODE: &str = "vmcraft-overlay";
+/// Node name of the overlay's protocol (file) node.
+const OVERLAY_FILE_NODE: &str = "vmcraft-overlay-file";
 
 /// The node names of chain node `i` (0 is the top image): protocol, format,
 /// external data file.
@@ -129,13 +134,33 @@ pub(crate) fn daemon_blockdevs(chain: &ImageChain, opts: &AttachOptions) -> Resu
     Ok(out)
 }
 
-/// The `--export` argument: a FUSE export of the format node on `mountpoint` (a
-/// regular file), writable unless read-only, reachable only by this user.
-pub(crate) fn fuse_export(mountpoint: &Path, readonly: bool) -> Result<String> {
+/// The nodes of a throw-away overlay (for QMP `blockdev-add`, in order): its
+/// file, writable, and a qcow2 node on it whose backing is the read-only image
+/// node, named here, whatever (nothing) the overlay's header says.
+pub(crate) fn overlay_blockdevs(overlay: &Path) -> Result<[Value; 2]> {
+    Ok([
+        json!({
+            "driver": "file",
+            "node-name": OVERLAY_FILE_NODE,
+            "filename": path_str("attach", overlay)?,
+        }),
+        json!({
+            "driver": "qcow2",
+            "node-name": OVERLAY_NODE,
+            "file": OVERLAY_FILE_NODE,
+            "backing": DISK_NODE,
+        }),
+    ])
+}
+
+/// The `--export` argument (or `block-export-add`'s): a FUSE export of `node` on
+/// `mountpoint` (a regular file), writable unless read-only, reachable only by
+/// this user.
+pub(crate) fn fuse_export(mountpoint: &Path, node: &str, readonly: bool) -> Result<String> {
     Ok(json!({
         "type": "fuse",
         "id": "vmcraft-export",
-        "node-name": DISK_NODE,
+        "node-name": node,
         "mountpoint": path_str("attach", mountpoint)?,
         "writable": !readonly,
         "allow-other": "off",
@@ -272,7 +297,7 @@ mod tests {
     #[test]
     fn export_and_nbd_filename() {
         assert_eq!(
-            fuse_export(Path::new("/run/x/export"), true).unwrap(),
+            fuse_export(Path::new("/run/x/export"), DISK_NODE, true).unwrap(),
             r#"{"allow-other":"off","id":"vmcraft-export","mountpoint":"/run/x/export","node-name":"vmcraft-disk","type":"fuse","writable":false}"#
         );
         let opts = AttachOptions::default().cache(CacheMode::Unsafe);

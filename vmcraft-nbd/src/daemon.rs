@@ -2,7 +2,10 @@
 //! `qemu-storage-daemon` through a `CommandRunner` with an explicit blockdev graph
 //! (protocol node, format node, `"backing": null` unless allowed), a FUSE export of
 //! the disk onto a regular file and a QMP monitor on a Unix socket, all in a
-//! private 0700 directory.
+//! private 0700 directory. For a read-only image under a throw-away overlay the
+//! export is added over QMP instead, once the image's size is known: an empty
+//! qcow2 made in the same directory, backed by the read-only image node, and
+//! exported writable.
 //!
 //! The daemon runs in the foreground as a [`vmcraft_block::Supervised`] process
 //! (never `--daemonize`, which forks past whoever waits for it): it is forked by
@@ -50,6 +53,8 @@ pub(crate) struct DaemonPaths {
     pub(crate) dir: PathBuf,
     pub(crate) export: PathBuf,
     pub(crate) qmp: PathBuf,
+    /// The throw-away overlay of a read-only image, when one is asked for.
+    pub(crate) overlay: PathBuf,
 }
 
 impl DaemonPaths {
@@ -58,6 +63,7 @@ impl DaemonPaths {
             dir: dir.to_path_buf(),
             export: dir.join("export"),
             qmp: dir.join("qmp.sock"),
+            overlay: dir.join("overlay.qcow2"),
         }
     }
 }
@@ -68,16 +74,19 @@ pub(crate) fn daemon_command(
     opts: &AttachOptions,
     paths: &DaemonPaths,
 ) -> Result<Command> {
-    let export = blockdev::fuse_export(&paths.export, opts.readonly)?;
     // QemuOpts syntax: a comma in a value is written twice.
     let socket = blockdev::path_str("attach", &paths.qmp)?.replace(',', ",,");
     let mut cmd = Command::new("qemu-storage-daemon");
     for node in blockdev::daemon_blockdevs(chain, opts)? {
         cmd = cmd.arg("--blockdev").arg(node);
     }
+    // With an overlay, the export is of the overlay, added over QMP once the
+    // image's size is known (see `StorageDaemon::add_overlay`).
+    if !opts.overlay {
+        let export = blockdev::fuse_export(&paths.export, blockdev::DISK_NODE, opts.readonly)?;
+        cmd = cmd.arg("--export").arg(export);
+    }
     Ok(cmd
-        .arg("--export")
-        .arg(export)
         .arg("--chardev")
         .arg(format!(
             "socket,id=vmcraft-qmp,path={socket},server=on,wait=off"
@@ -210,10 +219,15 @@ impl StorageDaemon {
                 return Err(daemon.start_failed(chain, e));
             }
         }
-        if let Err(e) = daemon
-            .wait_ready(chain)
-            .and_then(|()| daemon.check_graph(chain))
-            .and_then(|()| daemon.check_open_files(chain))
+        let overlay = opts.overlay.then(|| daemon.paths.overlay.clone());
+        let ready = match &overlay {
+            Some(_) => daemon.add_overlay(runner, chain),
+            None => Ok(()),
+        };
+        if let Err(e) = ready
+            .and_then(|()| daemon.wait_ready(chain))
+            .and_then(|()| daemon.check_graph(chain, overlay.as_deref()))
+            .and_then(|()| daemon.check_open_files(chain, overlay.as_deref()))
         {
             let _ = daemon.stop_inner();
             return Err(e);
@@ -279,8 +293,78 @@ impl StorageDaemon {
         })
     }
 
-    /// Ask qemu which files it opened and refuse any the chain does not hold.
-    fn check_graph(&self, chain: &ImageChain) -> Result<()> {
+    /// Put a throw-away qcow2 overlay on the image and export it: once the QMP
+    /// monitor answers, the image's virtual size is read from qemu's graph, an
+    /// empty qcow2 of that size is made in the private directory (`qemu-img
+    /// create`, which opens nothing but that new file), added as a node whose
+    /// backing is the read-only image node, and exported writable over FUSE.
+    /// Nothing qemu is asked to open is named by the image.
+    fn add_overlay(&self, runner: &Arc<dyn CommandRunner>, chain: &ImageChain) -> Result<()> {
+        let subject = self.image.display().to_string();
+        let p = self.process();
+        let waited = vmcraft_block::wait_until("the qmp socket", self.timeout, || {
+            !p.is_alive() || self.paths.qmp.exists()
+        });
+        if !p.is_alive() {
+            return Err(self.start_failed(chain, p.exit_error()));
+        }
+        waited.map_err(|e| {
+            Error::block(
+                "attach",
+                &subject,
+                "qemu-storage-daemon did not open its monitor".to_string(),
+                e,
+            )
+        })?;
+        let qmp_failed = |what: &str, e: qmp::QmpError| {
+            Error::new(
+                ErrorKind::DaemonFailed,
+                "attach",
+                &subject,
+                format!("putting a throw-away overlay on the image: {what}"),
+            )
+            .with_source(e)
+        };
+        let mut q = qmp::Qmp::connect(&self.paths.qmp, self.timeout)
+            .map_err(|e| qmp_failed("connecting to the monitor", e))?;
+        let size = qmp::virtual_size(&mut q, blockdev::DISK_NODE)
+            .map_err(|e| qmp_failed("reading the image's size", e))?;
+        let overlay = blockdev::path_str("attach", &self.paths.overlay)?;
+        runner
+            .run(&Command::new("qemu-img").args([
+                "create",
+                "-q",
+                "-f",
+                "qcow2",
+                overlay,
+                &size.to_string(),
+            ]))
+            .map_err(|e| {
+                Error::block(
+                    "attach",
+                    &subject,
+                    "creating the throw-away overlay".to_string(),
+                    e,
+                )
+            })?;
+        for node in blockdev::overlay_blockdevs(&self.paths.overlay)? {
+            q.execute_with("blockdev-add", node)
+                .map_err(|e| qmp_failed("adding the overlay's node", e))?;
+        }
+        let export: serde_json::Value = serde_json::from_str(&blockdev::fuse_export(
+            &self.paths.export,
+            blockdev::OVERLAY_NODE,
+            false,
+        )?)
+        .expect("fuse_export makes JSON");
+        q.execute_with("block-export-add", export)
+            .map_err(|e| qmp_failed("exporting the overlay", e))?;
+        Ok(())
+    }
+
+    /// Ask qemu which files it opened and refuse any the chain (or the overlay
+    /// made here) does not hold.
+    fn check_graph(&self, chain: &ImageChain, overlay: Option<&Path>) -> Result<()> {
         let subject = self.image.display().to_string();
         let nodes = qmp::block_nodes(&self.paths.qmp, self.timeout).map_err(|e| {
             Error::new(
@@ -291,16 +375,28 @@ impl StorageDaemon {
             )
             .with_source(e)
         })?;
-        check_nodes(&nodes, chain, &subject)
+        check_nodes(&nodes, chain, overlay, &subject)
     }
 
-    /// Every regular file the daemon has open must be a judged one.
-    fn check_open_files(&self, chain: &ImageChain) -> Result<()> {
+    /// Every regular file the daemon has open must be a judged one (or the
+    /// overlay made here).
+    fn check_open_files(&self, chain: &ImageChain, overlay: Option<&Path>) -> Result<()> {
         let subject = self.image.display().to_string();
+        let mut allowed = chain.ids.clone();
+        if let Some(o) = overlay {
+            allowed.push(opened::file_id(o).map_err(|e| {
+                Error::io(
+                    "attach",
+                    &subject,
+                    format!("identifying {}", o.display()),
+                    e,
+                )
+            })?);
+        }
         opened::check_open_files(
             Path::new("/proc"),
             self.pid,
-            &chain.ids,
+            &allowed,
             "qemu-storage-daemon",
             &subject,
         )
@@ -444,9 +540,11 @@ impl Drop for StorageDaemon {
 pub(crate) fn check_nodes(
     nodes: &[qmp::BlockNode],
     chain: &ImageChain,
+    overlay: Option<&Path>,
     subject: &str,
 ) -> Result<()> {
-    let allowed = chain.allowed_files();
+    let mut allowed = chain.allowed_files();
+    allowed.extend(overlay);
     let formats: Vec<&str> = Format::ALL.iter().map(|f| f.qemu_driver()).collect();
     for n in nodes {
         let why = match n.driver.as_str() {
@@ -510,6 +608,23 @@ mod tests {
         // Supervised in the foreground: no --daemonize, and no timeout on the
         // process itself (readiness has its own deadline).
         assert_eq!(cmd.get_timeout(), None);
+
+        // Under an overlay the image node is read-only and nothing is exported
+        // yet: the overlay and its export are added over QMP.
+        let over = daemon_command(&chain, &opts.clone().overlay(true), &paths).unwrap();
+        let argv = over.argv();
+        assert!(!argv.iter().any(|a| a == "--export"), "{argv:?}");
+        assert!(argv[4].contains(r#""read-only":true"#));
+        assert_eq!(paths.overlay, Path::new("/run/vm,x/overlay.qcow2"));
+        let [file, disk] = blockdev::overlay_blockdevs(&paths.overlay).unwrap();
+        assert_eq!(
+            file.to_string(),
+            r#"{"driver":"file","filename":"/run/vm,x/overlay.qcow2","node-name":"vmcraft-overlay-file"}"#
+        );
+        assert_eq!(
+            disk.to_string(),
+            r#"{"backing":"vmcraft-disk","driver":"qcow2","file":"vmcraft-overlay-file","node-name":"vmcraft-overlay"}"#
+        );
     }
 
     #[test]
@@ -524,10 +639,10 @@ mod tests {
             node("vmcraft-file", "file", "/i/d.vmdk"),
             node("vmcraft-disk", "vmdk", "/i/d.vmdk"),
         ];
-        check_nodes(&ours, &chain, "/i/d.vmdk").unwrap();
+        check_nodes(&ours, &chain, None, "/i/d.vmdk").unwrap();
         let mut more = ours.to_vec();
         more.push(node("#block043", "file", "/etc/shadow"));
-        let e = check_nodes(&more, &chain, "/i/d.vmdk").unwrap_err();
+        let e = check_nodes(&more, &chain, None, "/i/d.vmdk").unwrap_err();
         assert_eq!(e.kind(), ErrorKind::BackingFileRefused);
         assert_eq!(
             e.to_string(),
@@ -536,8 +651,15 @@ mod tests {
         );
         let mut other = ours.to_vec();
         other.push(node("#block1", "nbd", "nbd://127.0.0.1:10809"));
-        let e = check_nodes(&other, &chain, "/i/d.vmdk").unwrap_err();
+        let e = check_nodes(&other, &chain, None, "/i/d.vmdk").unwrap_err();
         assert!(e.to_string().contains("a \"nbd\" node (#block1)"), "{e}");
+        // The overlay made here is allowed, and only with an overlay.
+        let mut over = ours.to_vec();
+        over.push(node("vmcraft-overlay-file", "file", "/run/q/overlay.qcow2"));
+        over.push(node("vmcraft-overlay", "qcow2", "/run/q/overlay.qcow2"));
+        let o = Path::new("/run/q/overlay.qcow2");
+        check_nodes(&over, &chain, Some(o), "/i/d.vmdk").unwrap();
+        check_nodes(&over, &chain, None, "/i/d.vmdk").unwrap_err();
     }
 
     /// A small image of `format` (qcow2 or raw) in a directory of its own; the

@@ -45,6 +45,13 @@
 //! daemon's graph is checked over QMP, before a device is made. Truncated images and garbage in a qcow2's tables are refused
 //! with an error naming the offending entry.
 //!
+//! A read-only image can be put under a throw-away qcow2 overlay
+//! ([`AttachOptions::overlay`], as libguestfs does for every read-only drive): the
+//! storage daemon opens the image read-only, adds an empty overlay in its private
+//! directory over QMP with the image node as its backing, and exports the overlay,
+//! so the kernel can replay a dirty journal or log into the overlay while the image
+//! stays byte-identical. The overlay goes with the attachment.
+//!
 //! After attaching, the partition table is read in-process and the kernel's
 //! partition nodes are created with BLKPG ioctls and waited for; nothing depends
 //! on the kernel's own table parsers or on udev.

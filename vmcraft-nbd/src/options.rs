@@ -146,6 +146,16 @@ pub struct AttachOptions {
     pub readonly: bool,
     /// Which backend to use.
     pub backend: Backend,
+    /// Put a throw-away qcow2 overlay on top of a read-only image (needs
+    /// [`AttachOptions::readonly`]), as libguestfs does for every read-only drive:
+    /// the device is writable, so a filesystem with a dirty journal or log replays
+    /// it when mounted and is seen as the guest last wrote it, while every write
+    /// lands in the overlay and the image itself is never opened for writing. The
+    /// overlay lives in the storage daemon's private runtime directory and goes
+    /// with the attachment (or the session reaper). Served by qemu-storage-daemon
+    /// (whatever the format, raw included: [`Backend::Auto`] picks it); the loop and
+    /// kernel-NBD backends are refused with it.
+    pub overlay: bool,
     /// Follow a backing chain (and a qcow2's external data file). Off by default:
     /// a guest controls those names. When on, every node of the chain needs an
     /// explicit format (the top image's from [`AttachOptions::format`], each
@@ -192,6 +202,7 @@ impl Default for AttachOptions {
             format: None,
             readonly: false,
             backend: Backend::Auto,
+            overlay: false,
             allow_backing_file: false,
             allow_vmdk_extents: false,
             retry: RetryPolicy::default(),
@@ -221,6 +232,22 @@ impl AttachOptions {
     /// Set [`AttachOptions::backend`].
     pub fn backend(mut self, backend: Backend) -> Self {
         self.backend = backend;
+        self
+    }
+
+    /// Set [`AttachOptions::overlay`].
+    ///
+    /// ```
+    /// use vmcraft_nbd::{AttachOptions, Backend};
+    /// AttachOptions::default().readonly(true).overlay(true).validate("x")?;
+    /// // An overlay is for a read-only image, served by qemu-storage-daemon.
+    /// assert!(AttachOptions::default().overlay(true).validate("x").is_err());
+    /// assert!(AttachOptions::default().readonly(true).overlay(true)
+    ///     .backend(Backend::Loop).validate("x").is_err());
+    /// # Ok::<(), vmcraft_nbd::Error>(())
+    /// ```
+    pub fn overlay(mut self, overlay: bool) -> Self {
+        self.overlay = overlay;
         self
     }
 
@@ -295,6 +322,26 @@ impl AttachOptions {
                 "aio=native needs cache=none (O_DIRECT)",
             ));
         }
+        if self.overlay && !self.readonly {
+            return Err(Error::new(
+                ErrorKind::InvalidArgument,
+                "attach",
+                image,
+                "a throw-away overlay is for read-only drives (set readonly too)",
+            ));
+        }
+        if self.overlay && matches!(self.backend, Backend::Loop | Backend::KernelNbd) {
+            return Err(Error::new(
+                ErrorKind::InvalidArgument,
+                "attach",
+                image,
+                format!(
+                    "a throw-away overlay is served by qemu-storage-daemon, not the {} \
+                     backend",
+                    self.backend
+                ),
+            ));
+        }
         if self.ready_timeout.is_zero() {
             return Err(Error::new(
                 ErrorKind::InvalidArgument,
@@ -337,6 +384,24 @@ mod tests {
             .validate("/i")
             .unwrap_err();
         assert!(e.to_string().contains("ready_timeout is zero"));
+        let e = AttachOptions::default()
+            .overlay(true)
+            .validate("/i")
+            .unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidArgument);
+        assert!(e.to_string().contains("for read-only drives"), "{e}");
+        for b in [Backend::Loop, Backend::KernelNbd] {
+            let e = AttachOptions::default()
+                .readonly(true)
+                .overlay(true)
+                .backend(b)
+                .validate("/i")
+                .unwrap_err();
+            assert!(
+                e.to_string().contains(&format!("not the {b} backend")),
+                "{e}"
+            );
+        }
         AttachOptions::default().validate("/i").unwrap();
     }
 }

@@ -134,6 +134,19 @@ pub(crate) fn block_nodes(socket: &Path, timeout: Duration) -> Result<Vec<BlockN
         .collect()
 }
 
+/// The virtual size (bytes) of block node `node`, from `query-named-block-nodes`.
+pub(crate) fn virtual_size(qmp: &mut Qmp, node: &str) -> Result<u64, QmpError> {
+    let reply = qmp.execute_with("query-named-block-nodes", json!({ "flat": true }))?;
+    reply
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|n| n.get("node-name").and_then(Value::as_str) == Some(node))
+        .and_then(|n| n.pointer("/image/virtual-size"))
+        .and_then(Value::as_u64)
+        .ok_or_else(|| QmpError::Protocol(format!("no virtual size for node {node}: {reply}")))
+}
+
 /// Ask the QMP server on `socket` to quit. A connection closed right after the
 /// command was sent counts as success: the server may exit before replying.
 pub(crate) fn quit(socket: &Path, timeout: Duration) -> Result<(), QmpError> {
