@@ -1,7 +1,8 @@
 //! libguestfs device names: `/dev/sda` for the first drive, `/dev/sdb1` for the
 //! first partition of the second, `/dev/VG/LV` for logical volumes; the aliases
 //! libguestfs accepts (`/dev/vda`, `/dev/hda`, `/dev/xvda`, `/dev/mapper/VG-LV`);
-//! and parsing a name into what it designates.
+//! parsing a name into what it designates; and the disk labels drives may be
+//! given (`add_drive_opts`'s `label`).
 
 use crate::error::{Error, Result};
 
@@ -22,6 +23,24 @@ pub fn drive_name(index: usize) -> String {
     }
     letters.reverse();
     format!("/dev/sd{}", String::from_utf8(letters).expect("ascii"))
+}
+
+/// The longest disk label libguestfs accepts (`add_drive_opts`'s `label`).
+pub const MAX_DISK_LABEL: usize = 20;
+
+/// Check a disk label as libguestfs does: 1 to [`MAX_DISK_LABEL`] ASCII letters
+/// and nothing else (no digits: the label of a partition is the drive's label
+/// followed by its number, `data1`).
+///
+/// ```
+/// use vmcraft::names::valid_disk_label;
+/// assert!(valid_disk_label("boot"));
+/// assert!(!valid_disk_label(""));
+/// assert!(!valid_disk_label("disk2"));
+/// assert!(!valid_disk_label(&"a".repeat(21)));
+/// ```
+pub fn valid_disk_label(label: &str) -> bool {
+    (1..=MAX_DISK_LABEL).contains(&label.len()) && label.bytes().all(|b| b.is_ascii_alphabetic())
 }
 
 fn drive_index(letters: &str) -> Option<usize> {

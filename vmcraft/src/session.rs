@@ -40,6 +40,13 @@ pub struct DriveOpts {
     /// descriptor and the format is given (see
     /// [`vmcraft_nbd::AttachOptions::allow_vmdk_extents`]). Off by default.
     pub allow_vmdk_extents: bool,
+    /// A label for the drive, as libguestfs's `label` optional argument: 1 to
+    /// [`crate::names::MAX_DISK_LABEL`] ASCII letters (`[a-zA-Z]`), unique in the
+    /// session.
+    /// [`VMCraft::list_disk_labels`] maps it to the drive's name, and
+    /// [`VMCraft::remove_drive`] removes the drive by it (a drive without a
+    /// label cannot be removed).
+    pub label: Option<String>,
 }
 
 pub(crate) struct Drive {
@@ -69,9 +76,123 @@ impl Drive {
     }
 }
 
+/// The session's drives by index (`/dev/sda` is 0). A drive removed after
+/// launch leaves a hole, so that the drives after it keep their names (as
+/// libguestfs's hot-unplug did: `/dev/sdc` stays `/dev/sdc` when `/dev/sdb` goes);
+/// before launch, removing a drive moves the later ones up. Every way in skips
+/// holes: [`Drives::get`] answers `None` for one, [`Drives::iter`] and
+/// [`Drives::indexed`] pass over them. There is deliberately no `len`: the number
+/// of drives ([`Drives::count`]) and of slots ([`Drives::slots`]) differ once
+/// there is a hole.
+#[derive(Default)]
+pub(crate) struct Drives {
+    slots: Vec<Option<Drive>>,
+}
+
+impl Drives {
+    /// Drive `i`, `None` for a hole or past the end.
+    pub fn get(&self, i: usize) -> Option<&Drive> {
+        self.slots.get(i).and_then(Option::as_ref)
+    }
+
+    /// Drive `i`, mutably.
+    pub fn get_mut(&mut self, i: usize) -> Option<&mut Drive> {
+        self.slots.get_mut(i).and_then(Option::as_mut)
+    }
+
+    /// The drives, in index order, holes left out.
+    pub fn iter(&self) -> impl Iterator<Item = &Drive> {
+        self.slots.iter().flatten()
+    }
+
+    /// The drives, mutably.
+    pub fn iter_mut(&mut self) -> impl Iterator<Item = &mut Drive> {
+        self.slots.iter_mut().flatten()
+    }
+
+    /// The drives with their indexes (what their names say), holes left out.
+    pub fn indexed(&self) -> impl Iterator<Item = (usize, &Drive)> {
+        self.slots
+            .iter()
+            .enumerate()
+            .filter_map(|(i, d)| d.as_ref().map(|d| (i, d)))
+    }
+
+    /// How many drives there are (`nr_devices`).
+    pub fn count(&self) -> usize {
+        self.slots.iter().flatten().count()
+    }
+
+    /// One past the highest index in use.
+    pub fn slots(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// Whether there is no drive.
+    pub fn is_empty(&self) -> bool {
+        self.count() == 0
+    }
+
+    /// The index a new drive gets: the first hole, else the next after the last
+    /// (libguestfs's hot-add filled a hole too).
+    pub fn free_index(&self) -> usize {
+        self.slots
+            .iter()
+            .position(Option::is_none)
+            .unwrap_or(self.slots.len())
+    }
+
+    /// Put `d` at `i` (a hole or the end).
+    fn put(&mut self, i: usize, d: Drive) {
+        if i >= self.slots.len() {
+            self.slots.resize_with(i + 1, || None);
+        }
+        debug_assert!(self.slots[i].is_none(), "slot {i} is taken");
+        self.slots[i] = Some(d);
+    }
+
+    /// Take drive `i` out, leaving a hole (holes at the end are dropped: the
+    /// slots end at the last drive).
+    fn take(&mut self, i: usize) -> Option<Drive> {
+        let d = self.slots.get_mut(i)?.take();
+        while self.slots.last().is_some_and(Option::is_none) {
+            self.slots.pop();
+        }
+        d
+    }
+
+    /// Remove drive `i` and move the later ones up, renaming them (before
+    /// launch, when no name has been used on a device yet).
+    fn remove_and_close_up(&mut self, i: usize) -> Option<Drive> {
+        self.get(i)?;
+        let d = self.slots.remove(i);
+        for (j, slot) in self.slots.iter_mut().enumerate().skip(i) {
+            if let Some(later) = slot {
+                later.name = drive_name(j);
+            }
+        }
+        d
+    }
+
+    /// The index of the drive labelled `label`.
+    pub fn find_label(&self, label: &str) -> Option<usize> {
+        self.indexed()
+            .find(|(_, d)| d.opts.label.as_deref() == Some(label))
+            .map(|(i, _)| i)
+    }
+}
+
+impl<'a> IntoIterator for &'a Drives {
+    type Item = &'a Drive;
+    type IntoIter = std::iter::Flatten<std::slice::Iter<'a, Option<Drive>>>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.slots.iter().flatten()
+    }
+}
+
 #[derive(Default)]
 pub(crate) struct State {
-    pub drives: Vec<Drive>,
+    pub drives: Drives,
     pub launched: bool,
     pub shut_down: bool,
 }
@@ -222,10 +343,23 @@ impl VMCraft {
     }
 
     /// Add a disk image. Before [`VMCraft::launch`] it is attached at launch; after,
-    /// at once. Drives are named `/dev/sda`, `/dev/sdb`, ... in the order added.
+    /// at once. Drives are named `/dev/sda`, `/dev/sdb`, ... in the order added;
+    /// after launch, a drive added where one was removed
+    /// ([`VMCraft::remove_drive`]) takes the first free name, as libguestfs's
+    /// hot-add did. A [`DriveOpts::label`] must be 1 to 20 ASCII letters and not
+    /// already given to another drive.
     #[tracing::instrument(level = "debug", skip_all)]
     pub fn add_drive_opts(&self, path: impl AsRef<Path>, opts: DriveOpts) -> Result<String> {
         let path = path.as_ref();
+        if let Some(label) = &opts.label
+            && !crate::names::valid_disk_label(label)
+        {
+            return Err(Error::invalid(
+                "add_drive",
+                label,
+                "label must be 1 to 20 ASCII letters (a-z, A-Z), nothing else",
+            ));
+        }
         let meta = std::fs::metadata(path).map_err(|e| {
             Error::call_with_source(
                 ErrorKind::InvalidArgument,
@@ -251,7 +385,20 @@ impl VMCraft {
                 "the handle was shut down",
             ));
         }
-        let name = drive_name(st.drives.len());
+        if let Some(label) = &opts.label
+            && let Some(other) = st.drives.find_label(label)
+        {
+            return Err(Error::invalid(
+                "add_drive",
+                label,
+                format!(
+                    "this label was given to {} already (labels must be unique)",
+                    drive_name(other)
+                ),
+            ));
+        }
+        let index = st.drives.free_index();
+        let name = drive_name(index);
         let mut drive = Drive {
             name: name.clone(),
             image: path.to_path_buf(),
@@ -264,14 +411,234 @@ impl VMCraft {
         if st.launched {
             drive.attachment = Some(self.attach(&drive)?);
         }
-        tracing::info!(drive = %name, image = %path.display(), readonly = drive.opts.readonly, "drive added");
-        st.drives.push(drive);
+        tracing::info!(drive = %name, image = %path.display(), readonly = drive.opts.readonly, label = drive.opts.label.as_deref(), "drive added");
+        st.drives.put(index, drive);
         drop(st);
         if self.read_state().launched {
             self.record_state();
             self.sync_lvm_devices();
         }
         Ok(name)
+    }
+
+    /// Remove the drive labelled `label` (`remove_drive`), the opposite of
+    /// [`VMCraft::add_drive_opts`]: only a drive added with a
+    /// [`DriveOpts::label`] can be removed.
+    ///
+    /// Before launch the drive is forgotten (it is never attached) and the drives
+    /// added after it move up: `/dev/sdc` becomes `/dev/sdb`, as in libguestfs.
+    ///
+    /// After launch the drive is detached, which libguestfs could only do by
+    /// hot-unplugging it from its appliance, with the same result: a hole, so
+    /// that the other drives keep their names (`/dev/sdc` stays `/dev/sdc` when
+    /// `/dev/sdb` goes) and the removed drive and its partitions are no device
+    /// any more; a drive added later takes the first free name. It is refused
+    /// with [`ErrorKind::Busy`], and nothing changed, while anything uses it: a
+    /// filesystem on it or on one of its partitions mounted (a `mount_loop` of a
+    /// file on such a filesystem included), a mounted logical volume whose
+    /// physical volume is on it, a device-mapper or md device on it (an active
+    /// volume group: `vg_activate false` first), swap on it, or any other holder
+    /// the kernel knows of. Once it is detached, everything cached about it
+    /// (partition list, probes, LVM reports and the loop devices standing in for
+    /// its LVs, inspection results) is forgotten, LVM stops seeing it, and the
+    /// session's [state file](crate::state) no longer names it, so that a cleanup
+    /// after a crash leaves it alone.
+    ///
+    /// An unknown label is [`ErrorKind::NoSuchDevice`], with nothing changed.
+    /// Another thread must not be using the drive meanwhile.
+    ///
+    /// ```no_run
+    /// use vmcraft::{DriveOpts, VMCraft};
+    /// let g = VMCraft::new();
+    /// g.add_drive("a.img")?;
+    /// g.add_drive_opts("b.img", DriveOpts { label: Some("b".into()), ..Default::default() })?;
+    /// g.add_drive("c.img")?;
+    /// g.launch()?;
+    /// g.remove_drive("b")?;
+    /// assert_eq!(g.list_devices()?, ["/dev/sda", "/dev/sdc"]);
+    /// # Ok::<(), vmcraft::Error>(())
+    /// ```
+    #[tracing::instrument(level = "debug", skip_all)]
+    pub fn remove_drive(&self, label: &str) -> Result<()> {
+        const CALL: &str = "remove_drive";
+        // Found (and, before launch, removed) under the lock; after launch the
+        // session's own users of the drive are looked for without it (they take
+        // the state lock themselves), then the kernel's under it.
+        let (index, name) = {
+            let mut st = self.write_state();
+            let index = self.labelled_drive(CALL, &st, label)?;
+            if !st.launched {
+                let gone = st.drives.remove_and_close_up(index);
+                drop(st);
+                tracing::info!(label, drive = ?gone.map(|d| d.name), "drive removed before launch");
+                // Nothing can be cached before launch; to be sure, nothing is.
+                self.partition_cache.clear();
+                self.probe_cache.clear();
+                self.lv_cache.clear();
+                lock(&self.inspections).clear();
+                return Ok(());
+            }
+            (index, drive_name(index))
+        };
+        self.drive_in_use_by_session(CALL, label, &name)?;
+        // Unmounted LV windows over the drive are only a way in, made again on
+        // demand: they go (a mounted one made the drive busy above).
+        if let Some(host) = self.attached_drive_host(&name) {
+            self.release_lv_windows_on(&host);
+        }
+        let mut st = self.write_state();
+        if self.labelled_drive(CALL, &st, label)? != index {
+            // Removed and added again meanwhile: start over for the new one.
+            drop(st);
+            return self.remove_drive(label);
+        }
+        let d = st.drives.get_mut(index).expect("found above");
+        let mut detach_error = None;
+        if let Some(a) = d.attachment.as_mut() {
+            if let Some(why) = a.in_use() {
+                return Err(Error::call(
+                    ErrorKind::Busy,
+                    CALL,
+                    label,
+                    format!("{name} is in use: {why}"),
+                ));
+            }
+            match a.try_detach() {
+                Ok(()) => {}
+                Err(e) if e.kind() == vmcraft_nbd::ErrorKind::Busy => {
+                    return Err(Error::call(
+                        ErrorKind::Busy,
+                        CALL,
+                        label,
+                        format!("{name} is in use: {}", e.message()),
+                    ));
+                }
+                // Everything was attempted and the drive is no longer attached:
+                // it is removed, and the failure (a flush, a daemon) reported.
+                Err(e) => detach_error = Some(e),
+            }
+        }
+        if let Some(f) = d.file.take()
+            && let Err(e) = crate::lazy::sync_if_dirty(&f, &d.dirty)
+        {
+            d.file = Some(f);
+            return Err(Error::call_with_source(
+                ErrorKind::Io,
+                CALL,
+                label,
+                format!("cannot write out {name}"),
+                e,
+            ));
+        }
+        let gone = st.drives.take(index);
+        self.record_state_with(&st);
+        drop(st);
+        drop(gone);
+        self.invalidate_drive(&name);
+        self.sync_lvm_devices();
+        tracing::info!(label, drive = %name, "drive removed");
+        match detach_error {
+            None => Ok(()),
+            Some(e) => Err(Error::call_with_source(
+                ErrorKind::Io,
+                CALL,
+                label,
+                format!("{name} was detached with an error"),
+                e,
+            )),
+        }
+    }
+
+    /// The index of the drive labelled `label`, refusing a shut-down handle and
+    /// an unknown label.
+    fn labelled_drive(&self, call: &str, st: &State, label: &str) -> Result<usize> {
+        if st.shut_down {
+            return Err(Error::call(
+                ErrorKind::ShutDown,
+                call,
+                label,
+                "the handle was shut down",
+            ));
+        }
+        st.drives.find_label(label).ok_or_else(|| {
+            Error::call(
+                ErrorKind::NoSuchDevice,
+                call,
+                label,
+                "no drive has this label",
+            )
+        })
+    }
+
+    /// Refuse (Busy) while the session itself uses drive `name`: a mount of it or
+    /// of one of its partitions, a mount-loop of a file on such a mount, a mounted
+    /// LV whose loop window is over it. (What the kernel knows of, device-mapper
+    /// and md holders, swap, mounts elsewhere, is asked of the attachment.)
+    fn drive_in_use_by_session(&self, call: &str, label: &str, name: &str) -> Result<()> {
+        let busy = |why: String| {
+            Err(Error::call(
+                ErrorKind::Busy,
+                call,
+                label,
+                format!("{name} is in use: {why}"),
+            ))
+        };
+        let nodes: Vec<(String, PathBuf)> = self
+            .named_session_nodes()
+            .into_iter()
+            .filter(|(n, _)| on_drive(n, name))
+            .collect();
+        let windows: HashMap<String, PathBuf> = lock(&self.lv_windows)
+            .iter()
+            .map(|(lv, w)| (lv.clone(), w.pv.clone()))
+            .collect();
+        // The device of `dev` (a session device name) that is on the drive.
+        let on_this = |dev: &str| -> Option<String> {
+            if on_drive(dev, name) {
+                return Some(dev.to_string());
+            }
+            let pv = windows.get(dev)?;
+            nodes.iter().find(|(_, n)| n == pv).map(|(n, _)| n.clone())
+        };
+        let mounts = self.mounts().clone();
+        for m in &mounts {
+            let Some(loop_name) = m.device.strip_prefix("/dev/") else {
+                continue;
+            };
+            if !loop_name.starts_with("loop") {
+                continue;
+            }
+            let Some(backing) = crate::state::loop_state(Path::new("/sys/block"), loop_name)
+                .map(|l| l.backing_file)
+            else {
+                continue;
+            };
+            let holder = mounts
+                .iter()
+                .filter(|o| backing.starts_with(&o.host_path))
+                .max_by_key(|o| o.host_path.components().count());
+            if let Some(o) = holder
+                && let Some(d) = on_this(&o.device)
+            {
+                return busy(format!(
+                    "the file mounted on {} with mount_loop is on {d}",
+                    m.mountpoint
+                ));
+            }
+        }
+        for m in &mounts {
+            if let Some(d) = on_this(&m.device) {
+                return busy(if d == m.device {
+                    format!("{d} is mounted on {}", m.mountpoint)
+                } else {
+                    format!(
+                        "{} is mounted on {} and its physical volume is {d}",
+                        m.device, m.mountpoint
+                    )
+                });
+            }
+        }
+        Ok(())
     }
 
     /// Add a disk image read-only (`add_drive_ro`).
@@ -306,7 +673,7 @@ impl VMCraft {
             opts = opts.runtime_dir(dir.join("run"));
         }
         // Through the session's runner: the command line's starts daemons
-        // outside its private mount namespace (see `cli::namespace`).
+        // outside its private mount namespace (see `vmcraft_cli::namespace`).
         let att = vmcraft_nbd::attach_with(self.config.runner.clone(), &drive.image, opts)?;
         tracing::info!(drive = %drive.name, device = %att.device().display(), backend = %att.backend(), reason = att.backend_reason(), "drive attached");
         Ok(att)
@@ -349,15 +716,19 @@ impl VMCraft {
             tracing::warn!(dir = %dir.display(), error = %e, "cannot keep a session state file; a crash of this session could not be cleaned up");
         }
         *lock(&self.session_dir) = Some(dir.clone());
-        for i in 0..st.drives.len() {
-            let result = match self.lazy_file(&st.drives[i]) {
+        for i in 0..st.drives.slots() {
+            let Some(drive) = st.drives.get(i) else {
+                continue;
+            };
+            let result = match self.lazy_file(drive) {
                 Some(f) => f.map(|f| (None, Some(f))),
-                None => self.attach(&st.drives[i]).map(|a| (Some(a), None)),
+                None => self.attach(drive).map(|a| (Some(a), None)),
             };
             match result {
                 Ok((a, f)) => {
-                    st.drives[i].attachment = a;
-                    st.drives[i].file = f;
+                    let drive = st.drives.get_mut(i).expect("looked up above");
+                    drive.attachment = a;
+                    drive.file = f;
                     // Recorded as soon as it exists: a crash during the next
                     // attach must not leave this one unknown.
                     self.record_state_with(&st);
@@ -438,7 +809,7 @@ impl VMCraft {
 
     /// Attach every drive still open only as a file.
     pub(crate) fn ensure_all_attached(&self, call: &str) -> Result<()> {
-        let n = self.read_state().drives.len();
+        let n = self.read_state().drives.slots();
         (0..n).try_for_each(|i| self.ensure_attached(call, i))
     }
 
@@ -909,5 +1280,82 @@ fn remove_session_dir(dir: &Path) {
     }
     if let Err(e) = std::fs::remove_dir(dir) {
         tracing::warn!(dir = %dir.display(), error = %e, "session directory not removed");
+    }
+}
+
+/// Whether `device` (a canonical session name) is drive `drive` or one of its
+/// partitions.
+fn on_drive(device: &str, drive: &str) -> bool {
+    device
+        .strip_prefix(drive)
+        .is_some_and(|rest| rest.bytes().all(|b| b.is_ascii_digit()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn drive(i: usize, label: Option<&str>) -> Drive {
+        Drive {
+            name: drive_name(i),
+            image: PathBuf::from(format!("/images/{i}.img")),
+            opts: DriveOpts {
+                label: label.map(String::from),
+                ..Default::default()
+            },
+            attachment: None,
+            file: None,
+            dirty: Default::default(),
+            edit: Arc::new(Mutex::new(())),
+        }
+    }
+
+    fn names(d: &Drives) -> Vec<(usize, String)> {
+        d.indexed().map(|(i, d)| (i, d.name.clone())).collect()
+    }
+
+    #[test]
+    fn a_hole_keeps_the_later_names_and_is_filled_first() {
+        let mut d = Drives::default();
+        for (i, l) in [None, Some("b"), Some("c")].into_iter().enumerate() {
+            assert_eq!(d.free_index(), i);
+            d.put(i, drive(i, l));
+        }
+        assert_eq!(d.find_label("b"), Some(1));
+        let gone = d.take(1).unwrap();
+        assert_eq!(gone.name, "/dev/sdb");
+        assert!(d.get(1).is_none() && d.get_mut(1).is_none());
+        assert_eq!(
+            names(&d),
+            [(0, "/dev/sda".to_string()), (2, "/dev/sdc".to_string())]
+        );
+        assert_eq!((d.count(), d.slots()), (2, 3));
+        assert_eq!(d.iter().count(), 2);
+        assert_eq!((&d).into_iter().count(), 2);
+        assert_eq!(d.find_label("b"), None);
+        assert_eq!(d.free_index(), 1);
+        // Holes at the end go: the next drive after the last is named next.
+        d.take(2).unwrap();
+        assert_eq!((d.count(), d.slots()), (1, 1));
+        assert_eq!(d.free_index(), 1);
+        assert!(d.take(5).is_none() && d.take(1).is_none());
+    }
+
+    #[test]
+    fn before_launch_later_drives_move_up() {
+        let mut d = Drives::default();
+        for (i, l) in [Some("a"), Some("b"), Some("c")].into_iter().enumerate() {
+            d.put(i, drive(i, l));
+        }
+        let gone = d.remove_and_close_up(0).unwrap();
+        assert_eq!(gone.opts.label.as_deref(), Some("a"));
+        assert_eq!(
+            names(&d),
+            [(0, "/dev/sda".to_string()), (1, "/dev/sdb".to_string())]
+        );
+        assert_eq!(d.find_label("c"), Some(1));
+        assert_eq!(d.get(1).unwrap().image, Path::new("/images/2.img"));
+        assert!(d.remove_and_close_up(7).is_none());
+        assert!(!d.is_empty());
     }
 }

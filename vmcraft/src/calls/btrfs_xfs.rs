@@ -972,7 +972,7 @@ impl VMCraft {
     fn bx_host_names(&self) -> HashMap<PathBuf, String> {
         let st = self.read_state();
         let mut m = HashMap::new();
-        for (i, d) in st.drives.iter().enumerate() {
+        for (i, d) in st.drives.indexed() {
             let Some(a) = &d.attachment else { continue };
             m.insert(
                 a.device().to_path_buf(),

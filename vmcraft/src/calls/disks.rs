@@ -538,7 +538,10 @@ impl VMCraft {
         Ok(v != 0)
     }
 
-    /// The index of a drive among the drives added, from 0 (`device_index`).
+    /// The index of a drive among the drives added, from 0 (`device_index`): what
+    /// its name says (`/dev/sdc` is 2), also after a drive before it was removed
+    /// ([`VMCraft::remove_drive`] leaves a hole after launch). A removed drive is
+    /// no device any more.
     #[tracing::instrument(level = "debug", skip_all)]
     pub fn device_index(&self, device: &str) -> Result<i32> {
         let no_such = || {
@@ -550,17 +553,18 @@ impl VMCraft {
             )
         };
         match parse_device(device) {
-            Ok(DeviceName::Drive(i)) if i < self.read_state().drives.len() => {
+            Ok(DeviceName::Drive(i)) if self.read_state().drives.get(i).is_some() => {
                 i32::try_from(i).map_err(|_| no_such())
             }
             _ => Err(no_such()),
         }
     }
 
-    /// The number of drives added (`nr_devices`).
+    /// The number of drives (`nr_devices`): as many as [`VMCraft::list_devices`]
+    /// lists, removed drives not counted.
     #[tracing::instrument(level = "debug", skip_all)]
     pub fn nr_devices(&self) -> Result<i32> {
-        Ok(i32::try_from(self.read_state().drives.len()).unwrap_or(i32::MAX))
+        Ok(i32::try_from(self.read_state().drives.count()).unwrap_or(i32::MAX))
     }
 
     /// Every device that may hold a filesystem, in `list_filesystems` order.
@@ -595,8 +599,13 @@ impl VMCraft {
         self.findfs("findfs_uuid", "UUID", uuid)
     }
 
-    /// Disk labels to devices (`list_disk_labels`). VMCraft's drives take no
-    /// `label` option, so no drive has one and the map is empty.
+    /// Disk labels to devices (`list_disk_labels`): for each drive added with a
+    /// [`crate::DriveOpts::label`], the label maps to the drive's name, and the
+    /// label followed by a partition number to that partition (`data` ->
+    /// `/dev/sdb`, `data1` -> `/dev/sdb1`), the names libguestfs's appliance gives
+    /// as `/dev/disk/guestfs/LABEL` symlinks. VMCraft has no such symlinks: the
+    /// values are the drives' and partitions' libguestfs names, and those are
+    /// what the other calls take. Sorted by label.
     #[tracing::instrument(level = "debug", skip_all)]
     pub fn list_disk_labels(&self) -> Result<BTreeMap<String, String>> {
         if !self.is_launched() {
@@ -607,7 +616,21 @@ impl VMCraft {
                 "call launch first",
             ));
         }
-        Ok(BTreeMap::new())
+        let labelled: Vec<(String, String)> = self
+            .read_state()
+            .drives
+            .iter()
+            .filter_map(|d| d.opts.label.clone().map(|l| (l, d.name.clone())))
+            .collect();
+        let mut out = BTreeMap::new();
+        for (label, drive) in labelled {
+            for part in self.drive_partitions(&drive)? {
+                let n = &part[drive.len()..];
+                out.insert(format!("{label}{n}"), part.clone());
+            }
+            out.insert(label, drive);
+        }
+        Ok(out)
     }
 
     /// The kernel names of the block devices stacked directly on the session's

@@ -128,7 +128,8 @@ pub(crate) const CALLS: &[Call] = &[
         Ret::Int,
         "convert device to index",
         "The index of a drive among the drives added, from 0 (/dev/sda is 0, /dev/sdb \
-         1, ...). The drive must exist; a partition is not a drive.",
+         1, ...), as its name says, also after a drive before it was removed. The drive \
+         must exist; a partition is not a drive.",
         |g, a| Ok(Value::Int(g.device_index(a.str(0))?.into())),
     ),
     call(
@@ -136,7 +137,8 @@ pub(crate) const CALLS: &[Call] = &[
         &[],
         Ret::Int,
         "return number of whole block devices (disks) added",
-        "The number of drives added: as many as list-devices lists.",
+        "The number of drives: as many as list-devices lists (a removed drive is not \
+         counted).",
         |g, _| Ok(Value::Int(g.nr_devices()?.into())),
     ),
     call(
@@ -162,8 +164,11 @@ pub(crate) const CALLS: &[Call] = &[
         &[],
         Ret::Hash,
         "mapping of disk labels to devices",
-        "Disk labels given when drives were added, mapped to their devices. VMCraft's \
-         drives take no label, so the list is empty.",
+        "The labels given to drives (add-drive ... label:NAME) mapped to the drives, and \
+         each label followed by a partition number mapped to that partition (data: \
+         /dev/sdb, data1: /dev/sdb1). Where libguestfs reads its appliance's \
+         /dev/disk/guestfs/ symlinks, VMCraft maps each label to the drive's usual \
+         name. Empty when no drive has a label.",
         |g, _| Ok(Value::Hash(g.list_disk_labels()?.into_iter().collect())),
     ),
     call(

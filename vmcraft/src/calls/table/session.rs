@@ -1,5 +1,5 @@
-//! The call table's entries for the session: adding drives, `launch`/`run`,
-//! `is-launched`, `shutdown`, `list-devices`.
+//! The call table's entries for the session: adding and removing drives,
+//! `launch`/`run`, `is-launched`, `shutdown`, `list-devices`.
 
 use super::prelude::*;
 use crate::DriveOpts;
@@ -22,7 +22,12 @@ pub(crate) const CALLS: &[Call] = &[
          names. allowbacking:true follows a backing chain whose every format is known: \
          format:FMT given here and each backing file's format recorded in its overlay. \
          allowextents:true (with format:vmdk) follows a VMDK descriptor's extents when \
-         they are plain files in the descriptor's own directory.",
+         they are plain files in the descriptor's own directory.\n\n\
+         label:NAME gives the drive a label: 1 to 20 ASCII letters (a-z, A-Z), unique in \
+         the session. list-disk-labels maps labels to devices, and remove-drive removes a \
+         drive by its label (a drive without one cannot be removed). Where libguestfs also \
+         names the drive /dev/disk/guestfs/NAME, VMCraft keeps its usual name only.\n\n\
+         After launch, a drive added where one was removed takes the first free name.",
         add_drive,
     )
     .opts(&[
@@ -30,9 +35,30 @@ pub(crate) const CALLS: &[Call] = &[
         arg("format", ArgKind::String),
         arg("allowbacking", ArgKind::Bool),
         arg("allowextents", ArgKind::Bool),
+        arg("label", ArgKind::String),
     ])
     .alias(&["add", "add-drive-opts"])
     .flags(Flags::SESSION.union(Flags::HOST_FILES)),
+    call(
+        "remove-drive",
+        &[arg("label", ArgKind::String)],
+        Ret::Unit,
+        "remove a disk image",
+        "Remove the drive added with label:LABEL (see add-drive); a drive added without \
+         a label cannot be removed, and an unknown label is an error.\n\n\
+         Before launch the drive is never attached and the drives added after it move \
+         up (/dev/sdc becomes /dev/sdb), as in libguestfs.\n\n\
+         After launch the drive is detached, as libguestfs once did by hot-unplugging \
+         it: the other drives keep their names (/dev/sdc stays /dev/sdc when /dev/sdb \
+         goes), and the removed drive and its partitions are no devices any more. It \
+         is refused, with nothing changed, while anything uses it: a filesystem on it \
+         mounted (also through mount-loop of a file on it), a mounted logical volume \
+         with its physical volume on it, an active volume group, swap or any other \
+         device stacked on it. What was cached about it is forgotten, and the \
+         session's crash-cleanup record no longer names it.",
+        |g, a| void!(g.remove_drive(a.str(0))),
+    )
+    .flags(Flags::SESSION),
     call(
         "add-drive-ro",
         &[FILENAME],
@@ -89,7 +115,9 @@ pub(crate) const CALLS: &[Call] = &[
         &[],
         Ret::StringList,
         "list the block devices",
-        "The drives of the session: /dev/sda, /dev/sdb, ... in the order they were added.",
+        "The drives of the session: /dev/sda, /dev/sdb, ... in the order they were added. \
+         A drive removed after launch (remove-drive) leaves a gap: the others keep their \
+         names.",
         |g, _| Ok(Value::List(g.list_devices()?)),
     ),
     call(
@@ -149,6 +177,7 @@ fn add_drive(g: &VMCraft, a: &Args) -> Result<Value> {
         readonly: a.opt_bool("readonly").unwrap_or(false),
         allow_backing_file: a.opt_bool("allowbacking").unwrap_or(false),
         allow_vmdk_extents: a.opt_bool("allowextents").unwrap_or(false),
+        label: a.opt_string("label").map(String::from),
     };
     void!(g.add_drive_opts(a.str(0), opts))
 }
