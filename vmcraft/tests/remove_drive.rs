@@ -101,8 +101,11 @@ fn labels_are_checked_and_removal_before_launch_moves_later_drives_up() {
     );
     assert_eq!(g.list_devices().unwrap(), ["/dev/sda", "/dev/sdb"]);
     assert_eq!(g.add_drive_opts(&c, labelled("c")).unwrap(), "/dev/sdc");
-    let unlabelled = env.sparse_image("d.img", 32 << 20);
-    assert_eq!(g.add_drive(&unlabelled).unwrap(), "/dev/sdd");
+    let d = env.sparse_image("d.img", 32 << 20);
+    assert_eq!(g.add_drive_opts(&d, labelled("d")).unwrap(), "/dev/sdd");
+    // Without a label a drive cannot be removed (nothing names it).
+    let unlabelled = env.sparse_image("e.img", 4 << 20);
+    assert_eq!(g.add_drive(&unlabelled).unwrap(), "/dev/sde");
 
     // Unknown labels: an error, nothing changed.
     for unknown in ["nosuch", "", "/dev/sdd", "A"] {
@@ -110,7 +113,7 @@ fn labels_are_checked_and_removal_before_launch_moves_later_drives_up() {
         assert_eq!(e.kind(), ErrorKind::NoSuchDevice, "{unknown:?}");
         assert!(e.to_string().ends_with("no drive has this label"), "{e}");
     }
-    assert_eq!(g.nr_devices().unwrap(), 4);
+    assert_eq!(g.nr_devices().unwrap(), 5);
     let e = g.list_disk_labels().unwrap_err();
     assert_eq!(e.kind(), ErrorKind::NotLaunched);
 
@@ -118,26 +121,25 @@ fn labels_are_checked_and_removal_before_launch_moves_later_drives_up() {
     g.remove_drive(twenty).unwrap();
     assert_eq!(
         g.list_devices().unwrap(),
-        ["/dev/sda", "/dev/sdb", "/dev/sdc"]
+        ["/dev/sda", "/dev/sdb", "/dev/sdc", "/dev/sdd"]
     );
-    assert_eq!(g.nr_devices().unwrap(), 3);
+    assert_eq!(g.nr_devices().unwrap(), 4);
     assert_eq!(
         g.remove_drive(twenty).unwrap_err().kind(),
         ErrorKind::NoSuchDevice
     );
     // Its label is free again.
-    assert_eq!(g.add_drive_opts(&b, labelled(twenty)).unwrap(), "/dev/sdd");
+    assert_eq!(g.add_drive_opts(&b, labelled(twenty)).unwrap(), "/dev/sde");
     g.remove_drive(twenty).unwrap();
-    assert_eq!(g.nr_devices().unwrap(), 3);
+    assert_eq!(g.nr_devices().unwrap(), 4);
 
-    if !require_root("loop devices") {
+    if !require_root("loop devices") || !require_tool("sfdisk") {
         return;
     }
     g.launch().unwrap();
     // The sizes say which image is behind which name: b was never attached.
     assert_eq!(g.blockdev_getsize64("/dev/sda").unwrap(), 8 << 20);
     assert_eq!(g.blockdev_getsize64("/dev/sdb").unwrap(), 24 << 20);
-    assert_eq!(g.blockdev_getsize64("/dev/sdc").unwrap(), 32 << 20);
     assert!(loops_on(&b).is_empty());
     let labels = g.list_disk_labels().unwrap();
     assert_eq!(
@@ -145,9 +147,44 @@ fn labels_are_checked_and_removal_before_launch_moves_later_drives_up() {
         [
             ("a".to_string(), "/dev/sda".to_string()),
             ("c".to_string(), "/dev/sdb".to_string()),
+            ("d".to_string(), "/dev/sdc".to_string()),
         ]
     );
-    assert_eq!(recorded_drives(&env), ["/dev/sda", "/dev/sdb", "/dev/sdc"]);
+    // Attached drives are recorded; /dev/sdc and /dev/sdd are raw images still
+    // only open as files (nothing needed a kernel device for them yet).
+    assert_eq!(recorded_drives(&env), ["/dev/sda", "/dev/sdb"]);
+
+    // Such a drive is removed too, its writes on the image first: sfdisk
+    // reads the table written through it.
+    g.part_disk("/dev/sdc", "mbr").unwrap();
+    assert_eq!(g.list_partitions().unwrap(), ["/dev/sdc1"]);
+    assert!(
+        loops_on(&d).is_empty(),
+        "partition edits need no kernel device"
+    );
+    g.remove_drive("d").unwrap();
+    assert!(loops_on(&d).is_empty());
+    assert_eq!(
+        g.list_devices().unwrap(),
+        ["/dev/sda", "/dev/sdb", "/dev/sdd"]
+    );
+    assert!(g.list_partitions().unwrap().is_empty());
+    assert_eq!(g.blockdev_getsize64("/dev/sdd").unwrap(), 4 << 20);
+    let out = std::process::Command::new("sfdisk")
+        .args(["--json"])
+        .arg(&d)
+        .output()
+        .unwrap();
+    let table: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(table["partitiontable"]["label"], "dos", "{table}");
+    assert_eq!(
+        table["partitiontable"]["partitions"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(recorded_drives(&env), ["/dev/sda", "/dev/sdb", "/dev/sdd"]);
     g.shutdown().unwrap();
     // After shutdown: refused, as every call.
     assert_eq!(g.remove_drive("a").unwrap_err().kind(), ErrorKind::ShutDown);

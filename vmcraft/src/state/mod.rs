@@ -33,7 +33,7 @@
 //! | `mount_namespace` | inode of the owner's `/proc/self/ns/mnt` (the `vmcraft` command runs in a private one) |
 //! | `mounts` | in mount order, deepest last: `host_path`, the guest `device` name, the host `source` node, the `fstype` asked for, the `fuse_driver` if any, and `mounted`: what mountinfo showed once the mount was made (`dev` major:minor, `fstype`, `source`), `null` while it is being made |
 //! | `loops` | loop devices the session bound, LV windows included, in the order made: `device`, `backing_file` (as sysfs names it), `dev` (major:minor), `diskseq` (changes whenever the device is bound again), `purpose` |
-//! | `images` | attached drives: `drive` (`/dev/sda`), `image`, `backend` (`loop`, `storage-daemon`, `kernel-nbd`), `device`, `readonly`, `daemon` (the qemu-storage-daemon or qemu-nbd server as a process record), `export` (the daemon's FUSE export file), `daemon_mount_namespace` (where that export is mounted) |
+//! | `images` | attached drives: `drive` (`/dev/sda`), `image`, `backend` (`loop`, `storage-daemon`, `kernel-nbd`), `device`, `readonly`, `daemon` (the qemu-storage-daemon or qemu-nbd server as a process record), `export` (the daemon's FUSE export file), `daemon_mount_namespace` (where that export is mounted). A drive detached by `remove_drive` leaves the list (with its loop device and daemon) as soon as it is detached, so that a cleanup never touches what now belongs to someone else |
 //! | `fuse_drivers` | FUSE driver processes (fusefat, ntfs-3g, fuse2fs): process records whose `role` is `fuse:HOST_PATH` |
 //! | `lvm` | `vgs` the session activated and `dm`: their device-mapper devices (`name`, `uuid`, `dev`) |
 //! | `lock_files` | NBD device lock files the session held |
