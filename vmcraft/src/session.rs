@@ -608,8 +608,9 @@ impl VMCraft {
             if !loop_name.starts_with("loop") {
                 continue;
             }
-            let Some(backing) = crate::state::loop_state(Path::new("/sys/block"), loop_name)
-                .map(|l| l.backing_file)
+            let sys_block = self.config.sysfs_root.join("block");
+            let Some(backing) =
+                crate::state::loop_state(&sys_block, loop_name).map(|l| l.backing_file)
             else {
                 continue;
             };
