@@ -7,6 +7,8 @@
 use crate::error::{Error, Result};
 
 /// The name of drive `index` (0-based): `/dev/sda` ... `/dev/sdz`, `/dev/sdaa` ...
+/// A drive's index never changes once the session is launched (a drive removed
+/// then leaves a hole), so neither does its name.
 ///
 /// ```
 /// assert_eq!(vmcraft::names::drive_name(0), "/dev/sda");

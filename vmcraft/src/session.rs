@@ -926,7 +926,9 @@ impl VMCraft {
         }
     }
 
-    /// The drives' names, `/dev/sda`, `/dev/sdb`, ... (`list_devices`).
+    /// The drives' names, `/dev/sda`, `/dev/sdb`, ... (`list_devices`), in the
+    /// order added. A drive removed after launch ([`VMCraft::remove_drive`])
+    /// leaves a gap: the others keep their names (`/dev/sda`, `/dev/sdc`).
     #[tracing::instrument(level = "debug", skip_all)]
     pub fn list_devices(&self) -> Result<Vec<String>> {
         let st = self.read_state();
