@@ -1,0 +1,296 @@
+//! [`Ext4Tree`]: ext2, ext3 and ext4 read in-process through `ext4-view`
+//! (checksums verified, the journal replayed in memory, extent trees and hashed
+//! directories read, nothing written).
+//!
+//! What `ext4-view` 1.0 does not give out is left `None` in [`Stat`]: the inode
+//! number, the link count, the block count, the inode change time and the
+//! device number of a device node; and extended attributes are not read (the
+//! crate keeps the inode number and the raw inode private). Everything else is
+//! what the kernel's ext4 driver shows: the mode with its type bits, owners,
+//! sizes, access and modification times to the nanosecond, the creation time
+//! where the inode is large enough, symlink targets and file bytes.
+//!
+//! Bounded: the superblock is checked against the size of the disk before
+//! `ext4-view` sees it (a block count past the end of the disk is refused as
+//! the kernel refuses it), `ext4-view` bounds its own block cache and path
+//! lengths, every call runs under [`crate::guard`], and reads are bounded by
+//! the caller's buffers.
+
+use std::sync::{Arc, Mutex};
+
+use ext4_view::{Ext4, Ext4Error, Ext4Read};
+
+use crate::block::ReadAt;
+use crate::error::{Error, ErrorKind, Result};
+use crate::guard::Guard;
+use crate::stat::{DirEntry, FileType, Stat, Timespec};
+use crate::tree::GuestTree;
+
+/// `ext4_view::Ext4` holds `Rc`s and `RefCell`s, so it is neither `Send` nor
+/// `Sync`. Here it lives behind a `Mutex` and no clone of it (nor a `DirEntry`,
+/// `File` or `ReadDir`, which hold clones) ever leaves a locked call: every
+/// `Rc` of the filesystem is reached only by the thread holding the lock, one
+/// at a time, which is what makes moving it between threads sound.
+struct SendExt4(Ext4);
+
+// SAFETY: see `SendExt4`: all `Rc` clones of the filesystem are created and
+// dropped while the `Mutex` in `Ext4Tree` is held, and the `Ext4Read` source
+// inside is our `ReadAt`, which is `Send + Sync`.
+unsafe impl Send for SendExt4 {}
+
+/// An ext2/3/4 filesystem read in-process.
+///
+/// ```no_run
+/// use std::sync::Arc;
+/// use vmcraft_fs::{Ext4Tree, GuestTree, RawFile};
+/// let fs = Ext4Tree::open(Arc::new(RawFile::open("root.ext4")?))?;
+/// let hostname = fs.read_file("/etc/hostname", 4096)?;
+/// # Ok::<(), vmcraft_fs::Error>(())
+/// ```
+pub struct Ext4Tree {
+    fs: Mutex<SendExt4>,
+    guard: Guard,
+    name: String,
+}
+
+impl std::fmt::Debug for Ext4Tree {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ext4Tree")
+            .field("name", &self.name)
+            .finish()
+    }
+}
+
+/// Reads for `ext4-view` through a [`ReadAt`].
+struct Source(Arc<dyn ReadAt>);
+
+impl Ext4Read for Source {
+    fn read(
+        &mut self,
+        start_byte: u64,
+        dst: &mut [u8],
+    ) -> std::result::Result<(), Box<dyn std::error::Error + Send + Sync + 'static>> {
+        self.0
+            .read_at(start_byte, dst)
+            .map_err(|e| Box::new(e) as _)
+    }
+}
+
+impl Ext4Tree {
+    /// Read the ext2/3/4 filesystem on `disk` (a whole disk or a partition
+    /// window).
+    pub fn open(disk: Arc<dyn ReadAt>) -> Result<Self> {
+        let name = disk.name();
+        check_superblock(&*disk)?;
+        let guard = Guard::default();
+        let src = disk.clone();
+        let fs = guard.run("open_fs", &name, move || {
+            Ext4::load(Box::new(Source(src))).map_err(|e| map_err("open_fs", "/", e))
+        })?;
+        Ok(Ext4Tree {
+            fs: Mutex::new(SendExt4(fs)),
+            guard,
+            name,
+        })
+    }
+
+    /// The filesystem's label.
+    pub fn label(&self) -> Result<String> {
+        self.with("label", "", |fs| {
+            Ok(fs.label().to_str().unwrap_or_default().to_string())
+        })
+    }
+
+    /// The filesystem's UUID, lower-case with dashes, as blkid prints it.
+    pub fn uuid(&self) -> Result<String> {
+        self.with("uuid", "", |fs| Ok(fs.uuid().to_string()))
+    }
+
+    fn with<T>(
+        &self,
+        call: &'static str,
+        path: &str,
+        f: impl FnOnce(&Ext4) -> Result<T>,
+    ) -> Result<T> {
+        let lock = self
+            .fs
+            .lock()
+            .map_err(|_| Error::corrupt(call, path, "the filesystem reader failed earlier"))?;
+        self.guard.run(call, path, || f(&lock.0))
+    }
+}
+
+/// Check what `ext4-view` would otherwise trust: the magic, and a block count
+/// that fits the disk (the kernel refuses a filesystem larger than its device).
+fn check_superblock(disk: &dyn ReadAt) -> Result<()> {
+    let mut sb = [0u8; 1024];
+    if disk.size() < 2048 {
+        return Err(Error::corrupt(
+            "open_fs",
+            disk.name(),
+            "too small for an ext2/3/4 superblock",
+        ));
+    }
+    disk.read_at(1024, &mut sb)?;
+    if sb[56..58] != [0x53, 0xef] {
+        return Err(Error::corrupt(
+            "open_fs",
+            disk.name(),
+            "no ext2/3/4 superblock magic",
+        ));
+    }
+    let le32 = |o: usize| u32::from_le_bytes([sb[o], sb[o + 1], sb[o + 2], sb[o + 3]]);
+    let log_block = le32(24);
+    if log_block > 6 {
+        return Err(Error::corrupt(
+            "open_fs",
+            disk.name(),
+            format!("block size 2^{} is out of range", 10 + log_block),
+        ));
+    }
+    let block_size = 1024u64 << log_block;
+    let mut blocks = u64::from(le32(4));
+    // INCOMPAT_64BIT: the high half of the block count.
+    if le32(96) & 0x80 != 0 {
+        blocks |= u64::from(le32(0x150)) << 32;
+    }
+    let fs_size = blocks.checked_mul(block_size);
+    match fs_size {
+        Some(s) if s <= disk.size() => Ok(()),
+        _ => Err(Error::corrupt(
+            "open_fs",
+            disk.name(),
+            format!(
+                "bad geometry: block count {blocks} exceeds size of device ({} blocks)",
+                disk.size() / block_size
+            ),
+        )),
+    }
+}
+
+fn map_err(call: &'static str, path: &str, e: Ext4Error) -> Error {
+    let (kind, msg) = match &e {
+        Ext4Error::NotFound => (ErrorKind::NotFound, "no such file or directory".to_string()),
+        Ext4Error::NotADirectory => (ErrorKind::NotADirectory, "not a directory".to_string()),
+        Ext4Error::IsADirectory => (ErrorKind::IsADirectory, "is a directory".to_string()),
+        Ext4Error::NotASymlink => (ErrorKind::NotASymlink, "not a symbolic link".to_string()),
+        Ext4Error::IsASpecialFile => (ErrorKind::NotARegularFile, "not a regular file".to_string()),
+        Ext4Error::TooManySymlinks => (
+            ErrorKind::Loop,
+            "too many levels of symbolic links".to_string(),
+        ),
+        Ext4Error::FileTooLarge => (ErrorKind::TooLarge, "file too large".to_string()),
+        Ext4Error::Encrypted => (ErrorKind::Unsupported, "encrypted file".to_string()),
+        Ext4Error::Incompatible(i) => (
+            ErrorKind::Unsupported,
+            format!("ext4 features not supported in-process: {i}"),
+        ),
+        Ext4Error::Io(io) => (ErrorKind::Io, io.to_string()),
+        Ext4Error::Corrupt(c) => (ErrorKind::Corrupt, format!("corrupt ext4: {c}")),
+        other => (ErrorKind::Corrupt, format!("ext4: {other}")),
+    };
+    Error::new(kind, call, path, crate::error::lower_first(&msg))
+}
+
+fn ts(t: ext4_view::Timestamp) -> Timespec {
+    Timespec::new(t.seconds(), t.nanoseconds())
+}
+
+fn ftype(t: ext4_view::FileType) -> FileType {
+    if t.is_regular_file() {
+        FileType::Regular
+    } else if t.is_dir() {
+        FileType::Directory
+    } else if t.is_symlink() {
+        FileType::Symlink
+    } else if t.is_char_dev() {
+        FileType::CharDevice
+    } else if t.is_block_dev() {
+        FileType::BlockDevice
+    } else if t.is_fifo() {
+        FileType::Fifo
+    } else if t.is_socket() {
+        FileType::Socket
+    } else {
+        FileType::Unknown
+    }
+}
+
+fn to_stat(m: &ext4_view::Metadata) -> Stat {
+    let t = ftype(m.file_type());
+    Stat {
+        ino: None,
+        mode: t.mode_bits() | u32::from(m.mode()),
+        nlink: None,
+        uid: m.uid(),
+        gid: m.gid(),
+        rdev: None,
+        size: m.len(),
+        blocks: None,
+        atime: ts(m.accessed()),
+        mtime: ts(m.modified()),
+        ctime: None,
+        crtime: m.created().map(ts),
+    }
+}
+
+impl GuestTree for Ext4Tree {
+    fn lstat_node(&self, path: &str) -> Result<Stat> {
+        self.with("lstat", path, |fs| {
+            fs.symlink_metadata(path)
+                .map(|m| to_stat(&m))
+                .map_err(|e| map_err("lstat", path, e))
+        })
+    }
+
+    fn read_dir_node(&self, path: &str) -> Result<Vec<DirEntry>> {
+        self.with("read_dir", path, |fs| {
+            let mut out = Vec::new();
+            let iter = fs
+                .read_dir(path)
+                .map_err(|e| map_err("read_dir", path, e))?;
+            for entry in iter {
+                let entry = entry.map_err(|e| map_err("read_dir", path, e))?;
+                let name = entry.file_name();
+                let bytes = name.as_ref();
+                if bytes == b"." || bytes == b".." {
+                    continue;
+                }
+                let t = entry
+                    .file_type()
+                    .map_err(|e| map_err("read_dir", path, e))?;
+                out.push(DirEntry::new(String::from_utf8_lossy(bytes), ftype(t)));
+            }
+            Ok(out)
+        })
+    }
+
+    fn readlink_node(&self, path: &str) -> Result<String> {
+        self.with("readlink", path, |fs| {
+            fs.read_link(path)
+                .map(|p| String::from_utf8_lossy(p.as_ref()).into_owned())
+                .map_err(|e| map_err("readlink", path, e))
+        })
+    }
+
+    fn read_at_node(&self, path: &str, offset: u64, buf: &mut [u8]) -> Result<usize> {
+        self.with("read", path, |fs| {
+            let mut f = fs.open(path).map_err(|e| map_err("read", path, e))?;
+            if offset >= f.metadata().len() {
+                return Ok(0);
+            }
+            f.seek_to(offset).map_err(|e| map_err("read", path, e))?;
+            let mut done = 0;
+            while done < buf.len() {
+                let n = f
+                    .read_bytes(&mut buf[done..])
+                    .map_err(|e| map_err("read", path, e))?;
+                if n == 0 {
+                    break;
+                }
+                done += n;
+            }
+            Ok(done)
+        })
+    }
+}
