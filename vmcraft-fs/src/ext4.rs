@@ -4,8 +4,14 @@
 //!
 //! What `ext4-view` 1.0 does not give out is left `None` in [`Stat`]: the inode
 //! number, the link count, the block count, the inode change time and the
-//! device number of a device node; and extended attributes are not read (the
-//! crate keeps the inode number and the raw inode private). Everything else is
+//! device number of a device node; and extended attributes are not read
+//! ([`ErrorKind::Unsupported`]; the crate keeps the inode number and the raw
+//! inode private).
+//!
+//! Known limits of `ext4-view` 1.0, errors rather than wrong answers: an inode
+//! whose time is before 1970 or after 2038-01-19 (it reads the 32-bit seconds
+//! as unsigned) and a hole in a block-mapped (ext2/ext3, non-extent) file fail
+//! with [`ErrorKind::Corrupt`]; the kernel path reads both. Everything else is
 //! what the kernel's ext4 driver shows: the mode with its type bits, owners,
 //! sizes, access and modification times to the nanosecond, the creation time
 //! where the inode is large enough, symlink targets and file bytes.
@@ -271,6 +277,15 @@ impl GuestTree for Ext4Tree {
                 .map(|p| String::from_utf8_lossy(p.as_ref()).into_owned())
                 .map_err(|e| map_err("readlink", path, e))
         })
+    }
+
+    /// Not read in-process: ext4-view 1.0 does not give extended attributes out.
+    fn xattrs_node(&self, path: &str) -> Result<Vec<crate::stat::Xattr>> {
+        Err(Error::unsupported(
+            "lgetxattrs",
+            path,
+            "extended attributes of ext2/3/4 are not read in-process; the kernel path reads them",
+        ))
     }
 
     fn read_at_node(&self, path: &str, offset: u64, buf: &mut [u8]) -> Result<usize> {
