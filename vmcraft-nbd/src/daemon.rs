@@ -302,20 +302,28 @@ impl StorageDaemon {
     fn add_overlay(&self, runner: &Arc<dyn CommandRunner>, chain: &ImageChain) -> Result<()> {
         let subject = self.image.display().to_string();
         let p = self.process();
-        let waited = vmcraft_block::wait_until("the qmp socket", self.timeout, || {
-            !p.is_alive() || self.paths.qmp.exists()
+        // The socket file appears when qemu binds it, a moment before it listens:
+        // a refused connection is retried until the deadline.
+        let mut conn = None;
+        let mut last = None;
+        let waited = vmcraft_block::wait_until("the qmp monitor", self.timeout, || {
+            if !p.is_alive() {
+                return true;
+            }
+            match qmp::Qmp::connect(&self.paths.qmp, self.timeout) {
+                Ok(q) => {
+                    conn = Some(q);
+                    true
+                }
+                Err(e) => {
+                    last = Some(e);
+                    false
+                }
+            }
         });
         if !p.is_alive() {
             return Err(self.start_failed(chain, p.exit_error()));
         }
-        waited.map_err(|e| {
-            Error::block(
-                "attach",
-                &subject,
-                "qemu-storage-daemon did not open its monitor".to_string(),
-                e,
-            )
-        })?;
         let qmp_failed = |what: &str, e: qmp::QmpError| {
             Error::new(
                 ErrorKind::DaemonFailed,
@@ -325,8 +333,19 @@ impl StorageDaemon {
             )
             .with_source(e)
         };
-        let mut q = qmp::Qmp::connect(&self.paths.qmp, self.timeout)
-            .map_err(|e| qmp_failed("connecting to the monitor", e))?;
+        let mut q = match (conn, waited, last) {
+            (Some(q), _, _) => q,
+            (None, _, Some(e)) => return Err(qmp_failed("connecting to the monitor", e)),
+            (None, Err(e), None) => {
+                return Err(Error::block(
+                    "attach",
+                    &subject,
+                    "qemu-storage-daemon did not open its monitor".to_string(),
+                    e,
+                ));
+            }
+            (None, Ok(()), None) => unreachable!("the wait ends connected or with an error"),
+        };
         let size = qmp::virtual_size(&mut q, blockdev::DISK_NODE)
             .map_err(|e| qmp_failed("reading the image's size", e))?;
         let overlay = blockdev::path_str("attach", &self.paths.overlay)?;
@@ -452,13 +471,24 @@ impl StorageDaemon {
         if let Some(mut p) = self.process.take() {
             let pid = p.pid();
             if p.is_alive() {
-                // quit flushes and closes the image, then the daemon exits.
-                if let Err(e) = qmp::quit(&self.paths.qmp, self.timeout) {
-                    tracing::warn!(pid, error = %e, "qmp quit failed; stopping with SIGTERM");
-                }
-                let quit = p.wait_timeout(self.timeout).is_some();
+                // quit flushes and closes the image, then the daemon exits. When
+                // the monitor cannot be reached, SIGTERM does the same at once
+                // (qemu flushes on it) rather than after waiting for a quit that
+                // was never asked.
+                let asked = qmp::quit(&self.paths.qmp, self.timeout);
+                let quit = match &asked {
+                    Ok(()) => p.wait_timeout(self.timeout).is_some(),
+                    Err(e) => {
+                        tracing::warn!(pid, error = %e, "qmp quit failed; stopping with SIGTERM");
+                        false
+                    }
+                };
                 match p.stop(self.timeout) {
                     Ok(_) if quit => {}
+                    // Stopped by the SIGTERM sent at once: qemu flushed and exited.
+                    Ok(status)
+                        if asked.is_err()
+                            && status != vmcraft_block::ExitStatus::Signal(libc::SIGKILL) => {}
                     Ok(status) => note(Error::new(
                         ErrorKind::Timeout,
                         "detach",

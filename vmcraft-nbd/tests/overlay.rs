@@ -188,3 +188,33 @@ fn an_overlay_is_for_read_only_drives_served_by_the_storage_daemon() {
     assert_eq!(sha256(&image), before);
     assert_no_leaks(&env);
 }
+
+#[test]
+fn an_unpartitioned_raw_image_reads_through_the_overlay() {
+    if !privileged("overlay attach") {
+        return;
+    }
+    let env = TestEnv::new("overlay-raw");
+    let img = env.sparse_image("ro.img", 8 << 20);
+    std::fs::write(&img, vec![0x5a; 8 << 20]).unwrap();
+    let att = attach(&img, opts(&env).readonly(true).overlay(true)).unwrap();
+    assert_eq!(att.size().unwrap(), 8 << 20);
+    let mut buf = [0u8; 4096];
+    att.read_at(&mut buf, (8 << 20) - 4096).unwrap();
+    assert_eq!(buf, [0x5a; 4096]);
+    // Through the kernel device a write lands in the overlay, not the image.
+    {
+        use std::os::unix::fs::FileExt;
+        let f = std::fs::OpenOptions::new()
+            .write(true)
+            .open(att.device())
+            .unwrap();
+        f.write_all_at(&[0xEE; 4096], 0).unwrap();
+        f.sync_all().unwrap();
+    }
+    att.read_at(&mut buf, 0).unwrap();
+    assert_eq!(buf, [0xEE; 4096]);
+    att.detach().unwrap();
+    assert!(std::fs::read(&img).unwrap().iter().all(|&b| b == 0x5a));
+    assert_no_leaks(&env);
+}
