@@ -4,8 +4,9 @@
 //! What ntfs-3g shows without a user mapping and without the `permissions`
 //! option: every file and directory `0777` (umask 0), owner and group 0; the
 //! MFT record number as the inode number; a file's link count from its record,
-//! a directory's as 1; a directory's size as its `$I30` index (the allocation
-//! when there is one, else the root); blocks from the allocated size; the
+//! a directory's as 1; a directory's size as its `$I30` index allocation (0
+//! when the index fits in the directory's record); blocks from the allocated
+//! size; the
 //! access, modification and MFT change times of `$STANDARD_INFORMATION` as
 //! `atime`, `mtime` and `ctime` (to the 100 ns), its creation time as the birth
 //! time. Interix special files, as ntfs-3g writes them (system files): a
@@ -26,6 +27,7 @@
 use std::io::{self, Read, Seek, SeekFrom};
 use std::sync::{Arc, Mutex};
 
+use ntfs::indexes::NtfsFileNameIndex;
 use ntfs::structured_values::{NtfsFileAttributeFlags, NtfsFileNamespace};
 use ntfs::{Ntfs, NtfsAttributeType, NtfsError, NtfsFile, NtfsReadSeek};
 
@@ -94,6 +96,8 @@ impl Seek for NtfsIo {
 /// ```
 pub struct NtfsTree {
     ntfs: Mutex<Ntfs>,
+    /// Whether `$UpCase` was read (then lookups search the index B-tree first).
+    upcase: bool,
     disk: Arc<dyn ReadAt>,
     guard: Guard,
     name: String,
@@ -147,13 +151,19 @@ impl NtfsTree {
         let ntfs = guard.run("open_fs", &name, || {
             let ntfs =
                 Ntfs::new(&mut io).map_err(|e| map_err("open_fs", "", e).with_subject(&name))?;
+            let mut ntfs = ntfs;
             // The root must be readable for the filesystem to be of any use.
             ntfs.root_directory(&mut io)
                 .map_err(|e| map_err("open_fs", "", e).with_subject(&name))?;
-            Ok(ntfs)
+            // $UpCase lets lookups search the index B-tree; without it (a
+            // damaged one) they scan directories.
+            let upcase = ntfs.read_upcase_table(&mut io).is_ok();
+            Ok((ntfs, upcase))
         })?;
+        let (ntfs, upcase) = ntfs;
         Ok(NtfsTree {
             ntfs: Mutex::new(ntfs),
+            upcase,
             disk,
             guard,
             name,
@@ -162,7 +172,7 @@ impl NtfsTree {
 
     /// The volume label (`$Volume`'s name), empty when there is none.
     pub fn label(&self) -> Result<String> {
-        self.with("label", "", 0, |ntfs, io| match ntfs.volume_name(io) {
+        self.with("label", "", 0, |ntfs, io, _| match ntfs.volume_name(io) {
             Some(Ok(n)) => Ok(n.name().to_string_lossy()),
             Some(Err(e)) => Err(map_err("label", "", e)),
             None => Ok(String::new()),
@@ -171,7 +181,7 @@ impl NtfsTree {
 
     /// The volume serial number, as blkid prints it (16 upper-case hex digits).
     pub fn uuid(&self) -> Result<String> {
-        self.with("uuid", "", 0, |ntfs, _| {
+        self.with("uuid", "", 0, |ntfs, _, _| {
             Ok(format!("{:016X}", ntfs.serial_number()))
         })
     }
@@ -181,7 +191,7 @@ impl NtfsTree {
         call: &'static str,
         path: &str,
         extra: u64,
-        f: impl FnOnce(&Ntfs, &mut NtfsIo) -> Result<T>,
+        f: impl FnOnce(&Ntfs, &mut NtfsIo, bool) -> Result<T>,
     ) -> Result<T> {
         let ntfs = self
             .ntfs
@@ -192,7 +202,8 @@ impl NtfsTree {
             pos: 0,
             budget: budget(path, extra),
         };
-        self.guard.run(call, path, || f(&ntfs, &mut io))
+        let upcase = self.upcase;
+        self.guard.run(call, path, || f(&ntfs, &mut io, upcase))
     }
 }
 
@@ -245,7 +256,58 @@ fn same_name(a: &str, b: &str) -> bool {
         .eq(b.chars().flat_map(char::to_uppercase))
 }
 
-fn lookup<'n>(ntfs: &'n Ntfs, io: &mut NtfsIo, path: &str) -> Result<NtfsFile<'n>> {
+/// The record a name in `dir` stands for: the index B-tree searched first
+/// (when `$UpCase` was read) for an entry of exactly that name; otherwise the
+/// directory scanned, the exact name first, then, for names outside the POSIX
+/// namespace, the name in any case (as ntfs-3g looks names up).
+fn find_in_dir(
+    ntfs: &Ntfs,
+    dir: &NtfsFile<'_>,
+    io: &mut NtfsIo,
+    path: &str,
+    comp: &str,
+    upcase: bool,
+) -> Result<u64> {
+    if upcase {
+        let index = dir
+            .directory_index(io)
+            .map_err(|e| map_err("lstat", path, e))?;
+        let mut finder = index.finder();
+        if let Some(entry) = NtfsFileNameIndex::find(&mut finder, ntfs, io, comp) {
+            let entry = entry.map_err(|e| map_err("lstat", path, e))?;
+            if let Some(key) = entry.key() {
+                let key = key.map_err(|e| map_err("lstat", path, e))?;
+                let record = entry.file_reference().file_record_number();
+                if key.name().to_string_lossy() == comp
+                    && key.namespace() != NtfsFileNamespace::Dos
+                    && record >= FIRST_USER_RECORD
+                {
+                    return Ok(record);
+                }
+            }
+        }
+    }
+    let entries = list(dir, io, path)?;
+    entries
+        .iter()
+        .find(|e| e.name == comp && e.namespace != NtfsFileNamespace::Dos)
+        .or_else(|| {
+            entries
+                .iter()
+                .find(|e| e.namespace != NtfsFileNamespace::Posix && same_name(&e.name, comp))
+        })
+        .map(|e| e.record)
+        .ok_or_else(|| {
+            Error::new(
+                ErrorKind::NotFound,
+                "lstat",
+                path,
+                "no such file or directory",
+            )
+        })
+}
+
+fn lookup<'n>(ntfs: &'n Ntfs, io: &mut NtfsIo, path: &str, upcase: bool) -> Result<NtfsFile<'n>> {
     let mut file = ntfs
         .root_directory(io)
         .map_err(|e| map_err("lstat", path, e))?;
@@ -258,24 +320,7 @@ fn lookup<'n>(ntfs: &'n Ntfs, io: &mut NtfsIo, path: &str) -> Result<NtfsFile<'n
                 "not a directory",
             ));
         }
-        let entries = list(&file, io, path)?;
-        let record = entries
-            .iter()
-            .find(|e| e.name == comp && e.namespace != NtfsFileNamespace::Dos)
-            .or_else(|| {
-                entries
-                    .iter()
-                    .find(|e| e.namespace != NtfsFileNamespace::Posix && same_name(&e.name, comp))
-            })
-            .map(|e| e.record)
-            .ok_or_else(|| {
-                Error::new(
-                    ErrorKind::NotFound,
-                    "lstat",
-                    path,
-                    "no such file or directory",
-                )
-            })?;
+        let record = find_in_dir(ntfs, &file, io, path, comp, upcase)?;
         file = ntfs
             .file(io, record)
             .map_err(|e| map_err("lstat", path, e))?;
@@ -438,7 +483,9 @@ fn stat_file(file: &NtfsFile<'_>, io: &mut NtfsIo, path: &str) -> Result<Stat> {
                 st.size = len;
                 st.blocks = Some(allocated.div_ceil(512));
             }
-            (None, Some(len)) => st.size = len,
+            // ntfs-3g shows the size of the allocation only (0 for a directory
+            // whose index fits in its record).
+            (None, Some(_)) => {}
             (None, None) => {
                 return Err(Error::corrupt(
                     "lstat",
@@ -483,15 +530,15 @@ fn stat_file(file: &NtfsFile<'_>, io: &mut NtfsIo, path: &str) -> Result<Stat> {
 
 impl GuestTree for NtfsTree {
     fn lstat_node(&self, path: &str) -> Result<Stat> {
-        self.with("lstat", path, 0, |ntfs, io| {
-            let file = lookup(ntfs, io, path)?;
+        self.with("lstat", path, 0, |ntfs, io, upcase| {
+            let file = lookup(ntfs, io, path, upcase)?;
             stat_file(&file, io, path)
         })
     }
 
     fn read_dir_node(&self, path: &str) -> Result<Vec<DirEntry>> {
-        self.with("read_dir", path, 0, |ntfs, io| {
-            let dir = lookup(ntfs, io, path)?;
+        self.with("read_dir", path, 0, |ntfs, io, upcase| {
+            let dir = lookup(ntfs, io, path, upcase)?;
             if !dir.is_directory() {
                 return Err(Error::new(
                     ErrorKind::NotADirectory,
@@ -523,8 +570,8 @@ impl GuestTree for NtfsTree {
     }
 
     fn readlink_node(&self, path: &str) -> Result<String> {
-        self.with("readlink", path, 0, |ntfs, io| {
-            let file = lookup(ntfs, io, path)?;
+        self.with("readlink", path, 0, |ntfs, io, upcase| {
+            let file = lookup(ntfs, io, path, upcase)?;
             let (size, _) = data_sizes(&file, io, path)?;
             match interix(&file, io, path, size)? {
                 Some(Interix::Symlink(t)) => Ok(t),
@@ -539,8 +586,8 @@ impl GuestTree for NtfsTree {
     }
 
     fn read_at_node(&self, path: &str, offset: u64, buf: &mut [u8]) -> Result<usize> {
-        self.with("read", path, buf.len() as u64, |ntfs, io| {
-            let file = lookup(ntfs, io, path)?;
+        self.with("read", path, buf.len() as u64, |ntfs, io, upcase| {
+            let file = lookup(ntfs, io, path, upcase)?;
             if file.is_directory() {
                 return Err(Error::new(
                     ErrorKind::IsADirectory,
