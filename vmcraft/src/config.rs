@@ -46,6 +46,15 @@ pub struct Config {
     /// How images are attached (default: loop for raw, else kernel NBD where it
     /// exists, else qemu-storage-daemon).
     pub backend: Backend,
+    /// Put every read-only drive under a throw-away overlay, as libguestfs does
+    /// (default on): the image is never written, yet a filesystem snapshotted with
+    /// a dirty journal or log replays it into the overlay when mounted and is seen
+    /// as the guest last wrote it, without the `norecovery` fallbacks. Served by
+    /// qemu-storage-daemon whatever the format (raw included), so it applies with
+    /// the automatic and storage-daemon backends; with an explicit loop or
+    /// kernel-NBD backend a read-only drive is attached read-only without one.
+    /// See [`vmcraft_nbd::AttachOptions::overlay`].
+    pub readonly_overlay: bool,
     /// Retries of transient attach failures (default 2 s, 4 s, 8 s, capped at 10 s).
     pub retry: RetryPolicy,
     /// Options added to every mount (default none; `nosuid,nodev` are always set).
@@ -82,6 +91,7 @@ impl std::fmt::Debug for Config {
             .field("partition_cache_ttl", &self.partition_cache_ttl)
             .field("probe_cache_ttl", &self.probe_cache_ttl)
             .field("backend", &self.backend)
+            .field("readonly_overlay", &self.readonly_overlay)
             .field("retry", &self.retry)
             .field("default_mount_options", &self.default_mount_options)
             .field("progress", &self.progress.is_some())
@@ -98,6 +108,7 @@ impl Default for Config {
             partition_cache_ttl: Duration::from_secs(60),
             probe_cache_ttl: Duration::from_secs(120),
             backend: Backend::Auto,
+            readonly_overlay: true,
             retry: RetryPolicy::default(),
             default_mount_options: String::new(),
             runner: Arc::new(SystemRunner::new()),
@@ -137,6 +148,19 @@ impl ConfigBuilder {
     /// Attach backend.
     pub fn backend(mut self, backend: Backend) -> Self {
         self.0.backend = backend;
+        self
+    }
+
+    /// Whether read-only drives get a throw-away overlay
+    /// ([`Config::readonly_overlay`]).
+    ///
+    /// ```
+    /// let c = vmcraft::Config::builder().readonly_overlay(false).build();
+    /// assert!(!c.readonly_overlay);
+    /// assert!(vmcraft::Config::default().readonly_overlay);
+    /// ```
+    pub fn readonly_overlay(mut self, overlay: bool) -> Self {
+        self.0.readonly_overlay = overlay;
         self
     }
 

@@ -535,6 +535,14 @@ impl VMCraft {
         drop(st);
         drop(gone);
         self.invalidate_drive(&name);
+        // An LVM filter names devices: the removed drive's names leave it, so
+        // that a drive added later under the same name is not filtered in unasked.
+        if let Some(f) = self.settings().lvm_filter.as_mut() {
+            f.retain(|n| {
+                let rest = n.strip_prefix(name.as_str());
+                !rest.is_some_and(|r| r.bytes().all(|b| b.is_ascii_digit()))
+            });
+        }
         self.sync_lvm_devices();
         tracing::info!(label, drive = %name, "drive removed");
         match detach_error {
@@ -661,8 +669,17 @@ impl VMCraft {
     }
 
     fn attach(&self, drive: &Drive) -> Result<Attachment> {
+        // A read-only drive under a throw-away overlay (see
+        // `Config::readonly_overlay`), where the backend can serve one.
+        let overlay = drive.opts.readonly
+            && self.config.readonly_overlay
+            && matches!(
+                self.config.backend,
+                vmcraft_nbd::Backend::Auto | vmcraft_nbd::Backend::StorageDaemon
+            );
         let mut opts = AttachOptions::default()
             .readonly(drive.opts.readonly)
+            .overlay(overlay)
             .backend(self.config.backend)
             .allow_backing_file(drive.opts.allow_backing_file)
             .allow_vmdk_extents(drive.opts.allow_vmdk_extents)

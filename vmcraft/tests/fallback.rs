@@ -1,6 +1,8 @@
 //! mount_with_fallback on real damaged filesystems: an ext4 that needs journal
 //! recovery with a broken journal, an xfs that needs log recovery on a read-only
-//! drive, a hibernated NTFS that ntfs-3g will only mount read-only (the default
+//! drive (without the throw-away overlay it mounts `ro,norecovery` and misses the
+//! last writes; with it, the default, it mounts normally and shows them, the
+//! image unchanged), a hibernated NTFS that ntfs-3g will only mount read-only (the default
 //! strategies keep its `hiberfil.sys`; deleting it is an explicit opt-in); each
 //! mounted by a later strategy, reported, tracked, and undone by umount_all.
 
@@ -101,7 +103,16 @@ fn xfs_needing_log_recovery_on_a_read_only_drive() {
             .unwrap();
         g.shutdown().unwrap();
     }
-    let g = VMCraft::with_config(Config::builder().tmpdir(env.path()).build());
+    let before = sha256(&img);
+    // Without the throw-away overlay the read-only device cannot replay the log:
+    // the normal mount fails and `ro,norecovery` shows the filesystem as it was
+    // before the log (no `/after`).
+    let g = VMCraft::with_config(
+        Config::builder()
+            .tmpdir(env.path())
+            .readonly_overlay(false)
+            .build(),
+    );
     g.add_drive_ro(&img).unwrap();
     g.launch().unwrap();
     let out = g.mount_with_fallback("/dev/sda", "/").unwrap();
@@ -109,8 +120,25 @@ fn xfs_needing_log_recovery_on_a_read_only_drive() {
     assert_eq!(out.attempts[0].strategy, "normal");
     assert!(out.attempts[0].error.is_some(), "{:?}", out.attempts);
     assert_eq!(g.cat("/before").unwrap(), "synced\n");
+    assert!(!g.exists("/after").unwrap());
     g.umount_all().unwrap();
     g.shutdown().unwrap();
+    // Under the overlay (the default) the log replays into it: a plain mount
+    // works and the guest is seen as it last wrote; the image is unchanged.
+    let g = VMCraft::with_config(Config::builder().tmpdir(env.path()).build());
+    g.add_drive_ro(&img).unwrap();
+    g.launch().unwrap();
+    let out = g.mount_with_fallback("/dev/sda", "/").unwrap();
+    assert_eq!(out.strategy, "normal", "{:?}", out.attempts);
+    assert_eq!(g.cat("/before").unwrap(), "synced\n");
+    // The file's creation was in the log (its data, never flushed before the
+    // shutdown, is not: as after any crash).
+    assert!(g.is_file("/after").unwrap());
+    assert!(g.write("/new", b"x").is_err(), "the drive is read-only");
+    assert!(g.blockdev_getro("/dev/sda").unwrap());
+    g.umount_all().unwrap();
+    g.shutdown().unwrap();
+    assert_eq!(sha256(&img), before, "the read-only image changed");
     assert!(leaks(env.tag()).is_empty(), "{:?}", leaks(env.tag()));
 }
 

@@ -459,3 +459,48 @@ fn a_drive_holding_a_mounted_lv_is_busy() {
     g.shutdown().unwrap();
     assert!(leaks(env.tag()).is_empty(), "{:?}", leaks(env.tag()));
 }
+
+#[test]
+fn a_removed_drive_leaves_the_lvm_filter_and_scratch_drives_take_labels() {
+    if !require_root("loop devices") || !require_tool("lvm") {
+        return;
+    }
+    let env = TestEnv::new("rmdrive-filter");
+    let a = env.sparse_image("a.img", 32 << 20);
+    let b = env.sparse_image("b.img", 32 << 20);
+    let g = session(&env);
+    g.add_drive(&a).unwrap();
+    g.add_drive_opts(&b, labelled("pv")).unwrap();
+    g.launch().unwrap();
+    g.pvcreate(&["/dev/sdb"]).unwrap();
+    g.lvm_set_filter(&["/dev/sdb"]).unwrap();
+    assert_eq!(g.pvs().unwrap(), ["/dev/sdb"]);
+    // A copy of the PV, to come back later under the same name.
+    let copy = env.path().join("copy.img");
+    std::fs::copy(&b, &copy).unwrap();
+    g.remove_drive("pv").unwrap();
+    // The new drive fills the hole as /dev/sdb; the filter named the removed
+    // one, so LVM does not see the new one unasked.
+    g.add_drive_opts(&copy, labelled("again")).unwrap();
+    assert_eq!(g.list_devices().unwrap(), ["/dev/sda", "/dev/sdb"]);
+    assert!(g.pvs().unwrap().is_empty(), "{:?}", g.pvs());
+    g.lvm_clear_filter().unwrap();
+    assert_eq!(g.pvs().unwrap(), ["/dev/sdb"]);
+
+    // add-drive-scratch takes a label as add-drive does.
+    let name = g.add_drive_scratch(16 << 20, Some("scratch")).unwrap();
+    assert_eq!(name, "/dev/sdc");
+    assert_eq!(g.list_disk_labels().unwrap()["scratch"], "/dev/sdc");
+    let e = g
+        .add_drive_scratch(16 << 20, Some("bad label"))
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidArgument, "{e}");
+    assert_eq!(
+        g.list_devices().unwrap(),
+        ["/dev/sda", "/dev/sdb", "/dev/sdc"]
+    );
+    g.remove_drive("scratch").unwrap();
+    assert_eq!(g.list_devices().unwrap(), ["/dev/sda", "/dev/sdb"]);
+    g.shutdown().unwrap();
+    assert!(leaks(env.tag()).is_empty(), "{:?}", leaks(env.tag()));
+}

@@ -71,12 +71,14 @@ impl VMCraft {
         )?)
     }
 
-    /// Whether the device is read-only (`blockdev_getro`).
+    /// Whether the device is read-only (`blockdev_getro`): always for a device of
+    /// a drive added read-only (whose kernel device may be writable: under its
+    /// throw-away overlay, see [`crate::Config::readonly_overlay`]), otherwise the
+    /// kernel's flag (`BLKROGET`, which `blockdev_setro` sets).
     #[tracing::instrument(level = "debug", skip_all)]
     pub fn blockdev_getro(&self, device: &str) -> Result<bool> {
-        Ok(vmcraft_block::blockdev_getro(
-            self.resolve("blockdev_getro", device)?.host,
-        )?)
+        let dev = self.resolve("blockdev_getro", device)?;
+        Ok(dev.readonly || vmcraft_block::blockdev_getro(dev.host)?)
     }
 
     /// Set the device read-only (`blockdev_setro`).

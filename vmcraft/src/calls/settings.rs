@@ -616,8 +616,10 @@ impl VMCraft {
 
     /// Add a new, empty, sparse raw drive of `size` bytes (`add_drive_scratch`):
     /// a private file (mode 0600) in the temp directory, removed when the session
-    /// shuts down. Returns the drive's name.
-    pub fn add_drive_scratch(&self, size: i64) -> Result<String> {
+    /// shuts down, with an optional `label` (as `add_drive_opts`'s: 1 to 20 ASCII
+    /// letters, unique, for `list_disk_labels` and `remove_drive`). Returns the
+    /// drive's name.
+    pub fn add_drive_scratch(&self, size: i64, label: Option<&str>) -> Result<String> {
         if size <= 0 {
             return Err(Error::invalid(
                 "add_drive_scratch",
@@ -650,6 +652,7 @@ impl VMCraft {
         }
         let opts = DriveOpts {
             format: Some(vmcraft_nbd::Format::Raw),
+            label: label.map(str::to_string),
             ..Default::default()
         };
         match self.add_drive_opts(&path, opts) {

@@ -581,9 +581,10 @@ pub(crate) const CALLS: &[Call] = &[
         &[arg("size", ArgKind::Int64)],
         Ret::Unit,
         "add a temporary scratch drive",
-        "Add a new, empty, sparse raw drive of SIZE bytes: a private file in the temporary directory, removed when the session shuts down.",
-        |g, a| void!(g.add_drive_scratch(a.int(0))),
+        "Add a new, empty, sparse raw drive of SIZE bytes: a private file in the temporary directory, removed when the session shuts down. label:NAME gives it a label as add-drive does (1 to 20 ASCII letters, unique), for list-disk-labels and remove-drive. libguestfs's name and blocksize are not taken.",
+        |g, a| void!(g.add_drive_scratch(a.int(0), a.opt_string("label"))),
     )
+    .opts(&[arg("label", ArgKind::String)])
     .alias(&["scratch"])
     .flags(Flags::SESSION),
     call(
