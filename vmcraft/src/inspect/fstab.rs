@@ -16,24 +16,6 @@ struct Ids {
     partlabel: String,
 }
 
-/// Filesystem types that are not on a device VMCraft can mount.
-const VIRTUAL_FS: [&str; 14] = [
-    "swap",
-    "proc",
-    "sysfs",
-    "devpts",
-    "tmpfs",
-    "devtmpfs",
-    "cgroup",
-    "cgroup2",
-    "nfs",
-    "nfs4",
-    "cifs",
-    "smbfs",
-    "securityfs",
-    "none",
-];
-
 fn unescape(s: &str) -> String {
     s.replace("\\040", " ")
         .replace("\\011", "\t")
@@ -130,37 +112,130 @@ fn unescape_udev(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// (mount point, session device) for every fstab entry that names a device of the
-/// session; entries for virtual filesystems, swap and unknown devices are skipped.
-pub(crate) fn resolve_fstab(g: &VMCraft, text: &str) -> Result<Vec<(String, String)>> {
-    let entries: Vec<(String, String, String)> = text
-        .lines()
+/// Whether libguestfs ignores an fstab entry for this spec (floppies, CD-ROMs,
+/// FreeBSD's install media).
+fn ignored_spec(spec: &str) -> bool {
+    let numbered = |p: &str| {
+        spec.strip_prefix(p)
+            .is_some_and(|r| r.as_bytes().first().is_some_and(u8::is_ascii_digit))
+    };
+    numbered("/dev/fd")
+        || numbered("/dev/cd")
+        || spec == "/dev/floppy"
+        || spec == "/dev/cdrom"
+        || spec.starts_with("/dev/iso9660/")
+}
+
+/// Whether libguestfs ignores an fstab entry for this (canonical) mount point.
+fn ignored_mountpoint(mp: &str) -> bool {
+    ["/dev", "/proc", "/selinux", "/sys"]
+        .iter()
+        .any(|p| mp == *p || mp.starts_with(&format!("{p}/")))
+        || mp.starts_with("/media/")
+}
+
+/// `///usr//local//` -> `/usr/local`.
+fn canonical_path(p: &str) -> String {
+    let parts: Vec<&str> = p.split('/').filter(|c| !c.is_empty()).collect();
+    let joined = parts.join("/");
+    if p.starts_with('/') {
+        format!("/{joined}")
+    } else {
+        joined
+    }
+}
+
+/// One fstab line's fields: spec, mount point, type, options.
+pub(crate) fn fstab_entries(text: &str) -> Vec<(String, String, String, String)> {
+    text.lines()
         .map(str::trim)
         .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .take(MAX_FSTAB_ENTRIES)
         .filter_map(|l| {
             let mut f = l.split_whitespace();
             Some((
                 f.next()?.to_string(),
                 unescape(f.next()?),
-                f.next().unwrap_or("auto").to_string(),
+                f.next()?.to_string(),
+                f.next().unwrap_or("defaults").to_string(),
             ))
         })
-        .filter(|(_, mp, t)| mp.starts_with('/') && !VIRTUAL_FS.contains(&t.as_str()))
-        .collect();
+        .collect()
+}
+
+/// At most this many fstab lines are looked at.
+const MAX_FSTAB_ENTRIES: usize = 4096;
+
+/// The `subvol=` of a btrfs entry's options, if any.
+pub(crate) fn btrfs_subvol(options: &str) -> Option<&str> {
+    options
+        .split(',')
+        .find_map(|o| o.strip_prefix("subvol="))
+        .filter(|v| !v.is_empty())
+}
+
+/// (mountable, mount point) for every fstab entry libguestfs keeps, in fstab
+/// order: swap entries too (their mount point is `none` or `swap`); an entry
+/// whose device is named by `UUID=`, `LABEL=`, `PARTUUID=`, `PARTLABEL=` or a
+/// `/dev` path is kept when it names a device of this session; `/dev/root` is
+/// `root`; a btrfs entry with `subvol=` is the subvolume
+/// (`btrfsvol:/dev/sda2/root`); pseudo filesystems, floppies, CD-ROMs and the
+/// mount points under `/dev`, `/proc`, `/sys`, `/selinux` and `/media` are left
+/// out; of several `/` entries the first is kept.
+///
+/// libguestfs keeps a `/dev` path it cannot map as it is written; VMCraft
+/// leaves it out (and logs it), so the mount points only name devices that
+/// exist.
+pub(crate) fn resolve_fstab(g: &VMCraft, root: &str, text: &str) -> Result<Vec<(String, String)>> {
+    let entries = fstab_entries(text);
     if entries.is_empty() {
         return Ok(Vec::new());
     }
     let all = ids(g)?;
-    let mut out = Vec::new();
-    for (spec, mp, _) in entries {
-        match resolve_spec(&spec, &all) {
-            Some(dev) => out.push((mp, dev)),
-            None => tracing::info!(
-                spec,
-                mountpoint = mp,
-                "fstab entry names no device of this session"
-            ),
+    let mut out: Vec<(String, String)> = Vec::new();
+    for (spec, mp, vfstype, options) in entries {
+        if ignored_spec(&spec) {
+            continue;
         }
+        let mp = canonical_path(&mp);
+        if ignored_mountpoint(&mp) {
+            continue;
+        }
+        let dev = if spec == "/dev/root" {
+            Some(root.to_string())
+        } else if spec.starts_with("/dev/")
+            || ["UUID=", "LABEL=", "PARTUUID=", "PARTLABEL="]
+                .iter()
+                .any(|p| spec.starts_with(p))
+        {
+            resolve_spec(&spec, &all)
+        } else {
+            None
+        };
+        let Some(dev) = dev else {
+            if spec.starts_with('/') || spec.contains('=') {
+                tracing::info!(
+                    spec,
+                    mountpoint = mp,
+                    "fstab entry names no device of this session"
+                );
+            }
+            continue;
+        };
+        let mountable = match btrfs_subvol(&options) {
+            Some(sub) if vfstype == "btrfs" && !dev.starts_with("btrfsvol:") => {
+                format!("btrfsvol:{dev}/{}", sub.trim_start_matches('/'))
+            }
+            _ => dev,
+        };
+        if mp == "/" && out.iter().any(|(_, m)| m == "/") {
+            tracing::warn!(
+                spec,
+                "several / entries in the guest's fstab: the first is kept"
+            );
+            continue;
+        }
+        out.push((mountable, mp));
     }
     Ok(out)
 }
@@ -215,6 +290,38 @@ mod tests {
             Some("/dev/data/home")
         );
         assert_eq!(r("UUID=nope"), None);
+        assert_eq!(r("/dev/sdb"), None);
         assert_eq!(r("/dev/sdc1"), None);
+    }
+}
+
+#[cfg(test)]
+mod entry_tests {
+    use super::*;
+
+    #[test]
+    fn entries_and_options() {
+        let e = fstab_entries(
+            "# c\n\nLABEL=ROOT / btrfs subvol=root,compress=zstd 0 0\n/dev/sda3 none swap sw 0 0\n\
+             /dev/fd0 /mnt/floppy auto noauto 0 0\nshort line\nproc /proc proc defaults 0 0\n\
+             /dev/sdb1 /my\\040dir ext4\n",
+        );
+        assert_eq!(e.len(), 5);
+        assert_eq!(e[0].3, "subvol=root,compress=zstd");
+        assert_eq!(btrfs_subvol(&e[0].3), Some("root"));
+        assert_eq!(btrfs_subvol("subvol=,x"), None);
+        assert_eq!(e[4].1, "/my dir");
+        assert_eq!(e[4].3, "defaults");
+        assert!(
+            ignored_spec("/dev/fd0") && ignored_spec("/dev/cdrom") && !ignored_spec("/dev/fda")
+        );
+        assert!(ignored_mountpoint("/proc") && ignored_mountpoint("/sys/fs/cgroup"));
+        assert!(ignored_mountpoint("/media/usb") && !ignored_mountpoint("/media"));
+        assert!(!ignored_mountpoint("/devices"));
+        assert_eq!(canonical_path("///usr//local//"), "/usr/local");
+        // A hostile fstab: a huge number of lines is cut, odd bytes do not panic.
+        let many = "/dev/sda1 / ext4 defaults 0 0\n".repeat(10_000);
+        assert_eq!(fstab_entries(&many).len(), MAX_FSTAB_ENTRIES);
+        let _ = fstab_entries("\u{0}\u{0}\u{0}\u{0}\n=== = = =\n\\0 \\ \\04");
     }
 }

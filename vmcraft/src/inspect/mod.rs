@@ -3,9 +3,15 @@
 //! filesystem the user mounted is read where it is; any other is mounted read-only
 //! in a private directory outside the guest tree and unmounted afterwards.
 
+mod apps;
+mod fsread;
 mod fstab;
 mod linux;
+mod osinfo;
+mod release;
 mod windows;
+
+pub use apps::Application2;
 
 use std::path::PathBuf;
 
@@ -15,6 +21,7 @@ use vmcraft_archive::GuestRoot;
 use crate::error::{Error, ErrorKind, Result};
 use crate::mount::strategy::{Target, fallback_strategies};
 use crate::session::VMCraft;
+use release::Data;
 
 /// What inspection found about one operating system.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -123,10 +130,17 @@ impl VMCraft {
     }
 
     /// Look for operating systems (`inspect_os`): returns the root device of each.
+    ///
+    /// Every filesystem is looked at read-only and given a role as libguestfs
+    /// gives it (a Linux or CoreOS root, a separate `/usr`, a Windows root, or
+    /// nothing); a `/usr` named in a root's fstab completes what its root lacks
+    /// (os-release, architecture), and a CoreOS root takes its newest `/usr`.
     #[tracing::instrument(level = "debug", skip_all)]
     pub fn inspect_os(&self) -> Result<Vec<String>> {
         let _span = tracing::info_span!("inspect_os").entered();
-        let mut found = Vec::new();
+        let mut roots: Vec<FoundRoot> = Vec::new();
+        let mut usrs: Vec<(String, Data, bool)> = Vec::new();
+        let mut windows_roots: Vec<InspectInfo> = Vec::new();
         for (dev, fstype) in self.list_filesystems()? {
             if matches!(fstype.as_str(), "unknown" | "swap") {
                 continue;
@@ -138,18 +152,65 @@ impl VMCraft {
                     continue;
                 }
             };
-            let info = if linux::is_root(&view.root) {
-                Some(linux::inspect(self, &dev, &view.root)?)
-            } else if windows::is_root(&view.root) {
-                Some(windows::inspect(&dev, &view.root)?)
-            } else {
-                None
-            };
-            drop(view);
-            if let Some(info) = info {
-                found.push(info);
+            match linux::check_filesystem(&view.root) {
+                Some(linux::Role::Root(data)) => {
+                    let fstab =
+                        fsread::InspectFs::read_text(&view.root, "/etc/fstab", fsread::AUGEAS_FILE)
+                            .unwrap_or_default();
+                    drop(view);
+                    let fstab = fstab::resolve_fstab(self, &dev, &fstab)?;
+                    roots.push(FoundRoot {
+                        dev,
+                        data: *data,
+                        fstab,
+                        coreos: false,
+                    });
+                }
+                Some(linux::Role::CoreOsRoot(data)) => roots.push(FoundRoot {
+                    fstab: vec![(dev.clone(), "/".into())],
+                    dev,
+                    data: *data,
+                    coreos: true,
+                }),
+                Some(linux::Role::Usr(data, coreos)) => usrs.push((dev, *data, coreos)),
+                Some(linux::Role::Other) => {}
+                None => {
+                    if windows::is_root(&view.root) {
+                        windows_roots.push(windows::inspect(&dev, &view.root)?);
+                    }
+                }
             }
         }
+        // CoreOS: the root takes the /usr with the highest version.
+        let coreos_roots = roots.iter().filter(|r| r.coreos).count();
+        if coreos_roots > 1 {
+            return Err(Error::call(
+                ErrorKind::Inspection,
+                "inspect_os",
+                "",
+                "multiple CoreOS root filesystems found",
+            ));
+        }
+        let mut found: Vec<InspectInfo> = Vec::new();
+        for mut r in roots {
+            let usr = if r.coreos {
+                usrs.iter()
+                    .filter(|u| u.2)
+                    .max_by_key(|u| u.1.version.unwrap_or((0, 0)))
+                    .inspect(|u| {
+                        r.fstab.insert(0, (u.0.clone(), "/usr".into()));
+                    })
+            } else {
+                usrs.iter()
+                    .filter(|u| u.1.distro != Some("coreos"))
+                    .find(|u| r.fstab.iter().any(|(m, _)| *m == u.0))
+            };
+            if let Some(u) = usr {
+                r.data.merge_from(&u.1);
+            }
+            found.push(r.into_info());
+        }
+        found.extend(windows_roots);
         let roots: Vec<String> = found.iter().map(|i| i.root.clone()).collect();
         let mut map = self.inspections.lock().unwrap_or_else(|e| e.into_inner());
         map.clear();
@@ -267,6 +328,134 @@ impl VMCraft {
                 "not a Windows root",
             )
         })
+    }
+    /// A possible libosinfo short ID for the system (`inspect_get_osinfo`):
+    /// `debian12`, `rhel7.9`, `centos7.0`, `ubuntu22.04`, `sles11sp4`,
+    /// `sle15sp5`, `fedora38`, `archlinux`, ..., or `unknown`; libguestfs's
+    /// guess, which osinfo-db need not know.
+    #[tracing::instrument(level = "debug", skip_all)]
+    pub fn inspect_get_osinfo(&self, root: &str) -> Result<String> {
+        let i = self.inspect_info(root)?;
+        Ok(osinfo::osinfo(osinfo::OsinfoInput {
+            os_type: &i.os_type,
+            distro: &i.distro,
+            major: i.major_version,
+            minor: i.minor_version,
+            product_name: &i.product_name,
+            product_variant: "unknown",
+            build_id: "unknown",
+        }))
+    }
+
+    /// `installed` (`inspect_get_format`, deprecated in libguestfs, which has
+    /// answered only `installed` since 1.38).
+    #[tracing::instrument(level = "debug", skip_all)]
+    pub fn inspect_get_format(&self, root: &str) -> Result<String> {
+        self.inspect_info(root)?;
+        Ok("installed".into())
+    }
+
+    /// `false` (`inspect_is_live`, deprecated in libguestfs, which always answers
+    /// false).
+    #[tracing::instrument(level = "debug", skip_all)]
+    pub fn inspect_is_live(&self, root: &str) -> Result<bool> {
+        self.inspect_info(root)?;
+        Ok(false)
+    }
+
+    /// `false` (`inspect_is_netinst`, deprecated in libguestfs, which always
+    /// answers false).
+    #[tracing::instrument(level = "debug", skip_all)]
+    pub fn inspect_is_netinst(&self, root: &str) -> Result<bool> {
+        self.inspect_info(root)?;
+        Ok(false)
+    }
+
+    /// `false` (`inspect_is_multipart`, deprecated in libguestfs, which always
+    /// answers false).
+    #[tracing::instrument(level = "debug", skip_all)]
+    pub fn inspect_is_multipart(&self, root: &str) -> Result<bool> {
+        self.inspect_info(root)?;
+        Ok(false)
+    }
+
+    /// The applications installed in the inspected system
+    /// (`inspect_list_applications2`), sorted by name.
+    ///
+    /// As in libguestfs, the guest's filesystems must be mounted (after
+    /// `inspect_os`, by its mount points): the package database is read from the
+    /// mounted tree, in-process and bounded. Linux guests with dpkg, apk and
+    /// pacman are read; an rpm guest is refused for now (its rpmdb is not read
+    /// yet); other systems give an empty list, as in libguestfs.
+    #[tracing::instrument(level = "debug", skip_all)]
+    pub fn inspect_list_applications2(&self, root: &str) -> Result<Vec<Application2>> {
+        const CALL: &str = "inspect_list_applications2";
+        let info = self.inspect_info(root)?;
+        if !matches!(info.os_type.as_str(), "linux" | "hurd") {
+            return Ok(Vec::new());
+        }
+        if info.package_format == "rpm" {
+            return Err(Error::call(
+                ErrorKind::Unsupported,
+                CALL,
+                root,
+                "listing the packages of an rpm guest is not supported yet (its rpmdb is not read)",
+            ));
+        }
+        let tree = self.guest_root_for(CALL)?;
+        Ok(apps::list_linux(&tree, &info.package_format).unwrap_or_default())
+    }
+}
+
+/// A root found by `inspect_os`, before its `/usr` is merged in.
+struct FoundRoot {
+    dev: String,
+    data: Data,
+    /// (mountable, mount point) from its fstab, in fstab order.
+    fstab: Vec<(String, String)>,
+    coreos: bool,
+}
+
+impl FoundRoot {
+    /// The facade's description: what was not determined is `unknown` (or 0);
+    /// the mount points are the fstab's, `/` being the root when the fstab does
+    /// not say (parents first); the filesystems are the root and every device
+    /// the fstab names, swap included.
+    fn into_info(self) -> InspectInfo {
+        let d = self.data;
+        let unknown = |v: Option<&str>| v.unwrap_or("unknown").to_string();
+        let mut mountpoints: Vec<(String, String)> = self
+            .fstab
+            .iter()
+            .filter(|(_, mp)| mp.starts_with('/'))
+            .map(|(m, mp)| (mp.clone(), m.clone()))
+            .collect();
+        if !mountpoints.iter().any(|(mp, _)| mp == "/") {
+            mountpoints.push(("/".into(), self.dev.clone()));
+        }
+        sort_mountpoints(&mut mountpoints);
+        let mut filesystems: Vec<String> = vec![self.dev.clone()];
+        for (m, _) in &self.fstab {
+            if !filesystems.contains(m) {
+                filesystems.push(m.clone());
+            }
+        }
+        let (major, minor) = d.version.unwrap_or((0, 0));
+        InspectInfo {
+            root: self.dev,
+            os_type: unknown(d.os_type),
+            distro: unknown(d.distro),
+            product_name: unknown(d.product_name.as_deref()),
+            major_version: major,
+            minor_version: minor,
+            hostname: unknown(d.hostname.as_deref()),
+            arch: unknown(d.arch.as_deref()),
+            package_format: unknown(d.package_format),
+            package_management: unknown(d.package_management),
+            mountpoints,
+            filesystems,
+            windows_systemroot: None,
+        }
     }
 }
 

@@ -1,6 +1,53 @@
-//! Inspection: `inspect-os` and the `inspect-get-*` calls.
+//! Inspection: `inspect-os`, the `inspect-get-*` calls and
+//! `inspect-list-applications2`.
 
 use super::prelude::*;
+use crate::inspect::Application2;
+
+impl ToFields for Application2 {
+    fn to_fields(&self) -> Fields {
+        let s = |v: &String| Field::Str(v.clone());
+        vec![
+            ("app2_name", s(&self.app2_name)),
+            ("app2_display_name", s(&self.app2_display_name)),
+            ("app2_epoch", Field::Int(self.app2_epoch.into())),
+            ("app2_version", s(&self.app2_version)),
+            ("app2_release", s(&self.app2_release)),
+            ("app2_arch", s(&self.app2_arch)),
+            ("app2_install_path", s(&self.app2_install_path)),
+            ("app2_trans_path", s(&self.app2_trans_path)),
+            ("app2_publisher", s(&self.app2_publisher)),
+            ("app2_url", s(&self.app2_url)),
+            ("app2_source_package", s(&self.app2_source_package)),
+            ("app2_summary", s(&self.app2_summary)),
+            ("app2_description", s(&self.app2_description)),
+            ("app2_class", s(&self.app2_class)),
+            ("app2_spare2", s(&self.app2_spare2)),
+            ("app2_spare3", s(&self.app2_spare3)),
+            ("app2_spare4", s(&self.app2_spare4)),
+        ]
+    }
+}
+
+/// libguestfs's older `struct application` (what `inspect-list-applications`
+/// prints): the same data without arch, class and the spare fields.
+fn application_v1(a: &Application2) -> Fields {
+    let s = |v: &String| Field::Str(v.clone());
+    vec![
+        ("app_name", s(&a.app2_name)),
+        ("app_display_name", s(&a.app2_display_name)),
+        ("app_epoch", Field::Int(a.app2_epoch.into())),
+        ("app_version", s(&a.app2_version)),
+        ("app_release", s(&a.app2_release)),
+        ("app_install_path", s(&a.app2_install_path)),
+        ("app_trans_path", s(&a.app2_trans_path)),
+        ("app_publisher", s(&a.app2_publisher)),
+        ("app_url", s(&a.app2_url)),
+        ("app_source_package", s(&a.app2_source_package)),
+        ("app_summary", s(&a.app2_summary)),
+        ("app_description", s(&a.app2_description)),
+    ]
+}
 
 pub(crate) const CALLS: &[Call] = &[
     call(
@@ -82,7 +129,8 @@ pub(crate) const CALLS: &[Call] = &[
         &[ROOT],
         Ret::String,
         "get package format used by the operating system",
-        "deb, rpm, pacman, apk, or unknown.",
+        "rpm, deb, ebuild, pisi, pacman, apk, xbps, or unknown: libguestfs's table of the \
+         distro's format.",
         |g, a| Ok(Value::Str(g.inspect_get_package_format(a.str(0))?)),
     ),
     call(
@@ -90,7 +138,10 @@ pub(crate) const CALLS: &[Call] = &[
         &[ROOT],
         Ret::String,
         "get package management tool used by the operating system",
-        "apt, dnf, yum, zypper, pacman, apk, or unknown.",
+        "yum, dnf, up2date, apt, portage, pisi, pacman, urpmi, zypper, apk, xbps, or \
+         unknown: libguestfs's table of the distro's manager by major version (RHEL and \
+         its rebuilds 8 and later dnf, 5 to 7 yum; Fedora 22 and later dnf when \
+         /usr/bin/dnf is on the root filesystem).",
         |g, a| Ok(Value::Str(g.inspect_get_package_management(a.str(0))?)),
     ),
     call(
@@ -98,7 +149,11 @@ pub(crate) const CALLS: &[Call] = &[
         &[ROOT],
         Ret::Hash,
         "get mountpoints of inspected operating system",
-        "The guest's mount points from its fstab, as mountpoint: device, parents first.",
+        "The guest's mount points from its fstab, as mountpoint: mountable, parents first; \
+         / is the root when the fstab does not name it. Devices named by UUID, LABEL, \
+         PARTUUID, PARTLABEL, /dev/disk/by-*, LVM and /dev/mapper names are mapped to the \
+         session's; a btrfs entry with subvol= is the subvolume (btrfsvol:/dev/sda2/root); \
+         swap, pseudo filesystems and devices the session does not have are left out.",
         |g, a| Ok(Value::Hash(g.inspect_get_mountpoints(a.str(0))?)),
     ),
     call(
@@ -106,8 +161,82 @@ pub(crate) const CALLS: &[Call] = &[
         &[ROOT],
         Ret::StringList,
         "get filesystems associated with inspected operating system",
-        "The filesystems that belong to the operating system.",
+        "The filesystems that belong to the operating system: its root and every device \
+         its fstab names, swap included.",
         |g, a| Ok(Value::List(g.inspect_get_filesystems(a.str(0))?)),
+    ),
+    call(
+        "inspect-get-osinfo",
+        &[ROOT],
+        Ret::String,
+        "get a possible osinfo short ID corresponding to this operating system",
+        "A guess at the libosinfo short ID of the system, made as libguestfs makes it from \
+         the type, distro and version: debian12, rhel7.9, centos7.0, ubuntu22.04, \
+         sles11sp4, sle15sp5, fedora38, archlinux, ... The ID need not exist in \
+         osinfo-db; unknown when nothing can be guessed.",
+        |g, a| Ok(Value::Str(g.inspect_get_osinfo(a.str(0))?)),
+    ),
+    call(
+        "inspect-get-format",
+        &[ROOT],
+        Ret::String,
+        "get format of inspected operating system",
+        "Always installed (deprecated in libguestfs, which stopped detecting installer \
+         and live disks in 1.38).",
+        |g, a| Ok(Value::Str(g.inspect_get_format(a.str(0))?)),
+    ),
+    call(
+        "inspect-is-live",
+        &[ROOT],
+        Ret::Bool,
+        "get live flag for install disk",
+        "Always false (deprecated in libguestfs).",
+        |g, a| Ok(Value::Bool(g.inspect_is_live(a.str(0))?)),
+    ),
+    call(
+        "inspect-is-netinst",
+        &[ROOT],
+        Ret::Bool,
+        "get netinst (network installer) flag for install disk",
+        "Always false (deprecated in libguestfs).",
+        |g, a| Ok(Value::Bool(g.inspect_is_netinst(a.str(0))?)),
+    ),
+    call(
+        "inspect-is-multipart",
+        &[ROOT],
+        Ret::Bool,
+        "get multipart flag for install disk",
+        "Always false (deprecated in libguestfs).",
+        |g, a| Ok(Value::Bool(g.inspect_is_multipart(a.str(0))?)),
+    ),
+    call(
+        "inspect-list-applications2",
+        &[ROOT],
+        Ret::StructList,
+        "get list of applications installed in the operating system",
+        "The packages installed in the inspected system, sorted by name, with \
+         libguestfs's fields (app2_name, app2_display_name, app2_epoch, app2_version, \
+         app2_release, app2_arch, app2_install_path, app2_trans_path, app2_publisher, \
+         app2_url, app2_source_package, app2_summary, app2_description, app2_class and \
+         three spare fields); a field the package format does not have is empty.\n\n\
+         As in libguestfs, mount the guest's filesystems first (inspect-os, then its \
+         mount points): the package database is read from the mounted tree, in-process, \
+         without running guest code. dpkg, apk and pacman databases are read; rpm guests \
+         are refused for now; other systems give an empty list. A dpkg package is listed \
+         when its status says installed.",
+        |g, a| Ok(structs(&g.inspect_list_applications2(a.str(0))?)),
+    ),
+    call(
+        "inspect-list-applications",
+        &[ROOT],
+        Ret::StructList,
+        "get list of applications installed in the operating system",
+        "The same as inspect-list-applications2 with libguestfs's older structure (app_ \
+         fields, no arch or class); deprecated in libguestfs.",
+        |g, a| {
+            let apps = g.inspect_list_applications2(a.str(0))?;
+            Ok(Value::Structs(apps.iter().map(application_v1).collect()))
+        },
     ),
     call(
         "inspect-get-windows-systemroot",

@@ -1,0 +1,267 @@
+//! What inspection needs of a guest filesystem, as one small read-only trait
+//! ([`InspectFs`]), so the rules (release files, hostname, architecture, package
+//! databases) are written once and run over any reader: today the confined host
+//! view of a mounted filesystem ([`GuestRoot`]), later the in-process readers.
+//!
+//! Every read is bounded: a file larger than the caller's limit is not read at
+//! all (it is treated as absent, as libguestfs treats a release file that is "not
+//! a regular file or too large"), and directory listings are cut at a count.
+
+use std::io::Read;
+
+use vmcraft_archive::GuestRoot;
+
+/// Release files, os-release, hostname files: libguestfs's "small file" limit
+/// (2 * 1048 * 1024 bytes).
+pub(crate) const SMALL_FILE: u64 = 2 * 1048 * 1024;
+
+/// Files libguestfs hands to Augeas (`/etc/sysconfig/network`, fstab): 100 kB.
+pub(crate) const AUGEAS_FILE: u64 = 100 * 1000;
+
+/// The kind of a directory entry, as far as inspection cares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum EntryKind {
+    /// A directory.
+    Dir,
+    /// A regular file.
+    File,
+    /// Anything else (symlink, device, FIFO, socket, unknown).
+    Other,
+}
+
+/// Read-only, bounded access to one guest filesystem. Paths are absolute
+/// guest paths; symlinks are resolved inside the filesystem, never on the host.
+/// Every method answers "no" (`false`, `None`) for anything it cannot read.
+pub(crate) trait InspectFs {
+    /// The content of a regular file (symlinks followed) if it is at most
+    /// `limit` bytes; `None` if it is missing, not a regular file, or larger.
+    fn read_file(&self, path: &str, limit: u64) -> Option<Vec<u8>>;
+    /// The first `n` bytes (or fewer) of a regular file, symlinks followed.
+    fn read_head(&self, path: &str, n: usize) -> Option<Vec<u8>>;
+    /// Whether `path` is a regular file (following a final symlink if `follow`).
+    fn is_file(&self, path: &str, follow: bool) -> bool;
+    /// Whether `path` is a directory (following a final symlink if `follow`).
+    fn is_dir(&self, path: &str, follow: bool) -> bool;
+    /// Whether `path` is a symbolic link.
+    fn is_symlink(&self, path: &str) -> bool;
+    /// The target of a symbolic link, as written.
+    fn readlink(&self, path: &str) -> Option<String>;
+    /// The entries of a directory (without `.` and `..`), at most `max` of them,
+    /// sorted by name.
+    fn read_dir(&self, path: &str, max: usize) -> Option<Vec<(String, EntryKind)>>;
+
+    /// [`InspectFs::read_file`] as text (invalid UTF-8 replaced).
+    fn read_text(&self, path: &str, limit: u64) -> Option<String> {
+        self.read_file(path, limit)
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+    }
+}
+
+impl InspectFs for GuestRoot {
+    fn read_file(&self, path: &str, limit: u64) -> Option<Vec<u8>> {
+        let f = self.open_read(path).ok()?;
+        let len = f.metadata().ok()?.len();
+        if len > limit {
+            tracing::info!(path, len, limit, "guest file too large for inspection");
+            return None;
+        }
+        let mut out = Vec::with_capacity(len as usize);
+        f.take(limit + 1).read_to_end(&mut out).ok()?;
+        if out.len() as u64 > limit {
+            tracing::info!(path, limit, "guest file grew past the inspection limit");
+            return None;
+        }
+        Some(out)
+    }
+
+    fn read_head(&self, path: &str, n: usize) -> Option<Vec<u8>> {
+        let f = self.open_read(path).ok()?;
+        let mut out = Vec::with_capacity(n);
+        f.take(n as u64).read_to_end(&mut out).ok()?;
+        Some(out)
+    }
+
+    fn is_file(&self, path: &str, follow: bool) -> bool {
+        GuestRoot::is_file(self, path, follow).unwrap_or(false)
+    }
+
+    fn is_dir(&self, path: &str, follow: bool) -> bool {
+        GuestRoot::is_dir(self, path, follow).unwrap_or(false)
+    }
+
+    fn is_symlink(&self, path: &str) -> bool {
+        GuestRoot::is_symlink(self, path).unwrap_or(false)
+    }
+
+    fn readlink(&self, path: &str) -> Option<String> {
+        GuestRoot::readlink(self, path).ok()
+    }
+
+    fn read_dir(&self, path: &str, max: usize) -> Option<Vec<(String, EntryKind)>> {
+        let entries = self.readdir(path).ok()?;
+        let mut out: Vec<(String, EntryKind)> = entries
+            .into_iter()
+            .filter(|e| e.name != "." && e.name != "..")
+            .take(max)
+            .map(|e| {
+                let kind = match e.ftyp {
+                    'd' => EntryKind::Dir,
+                    'r' => EntryKind::File,
+                    'u' => {
+                        let p = join(path, &e.name);
+                        if InspectFs::is_dir(self, &p, false) {
+                            EntryKind::Dir
+                        } else if InspectFs::is_file(self, &p, false) {
+                            EntryKind::File
+                        } else {
+                            EntryKind::Other
+                        }
+                    }
+                    _ => EntryKind::Other,
+                };
+                (e.name, kind)
+            })
+            .collect();
+        out.sort();
+        Some(out)
+    }
+}
+
+/// `dir/name` for guest paths.
+pub(crate) fn join(dir: &str, name: &str) -> String {
+    if dir.ends_with('/') {
+        format!("{dir}{name}")
+    } else {
+        format!("{dir}/{name}")
+    }
+}
+
+/// An in-memory tree for the unit tests of the rules (paths to contents; a
+/// directory is any prefix of a path, or an entry ending in `/`; symlinks are
+/// entries whose content starts with `->`).
+#[cfg(test)]
+pub(crate) mod mem {
+    use super::{EntryKind, InspectFs};
+    use std::collections::BTreeMap;
+
+    /// The tree.
+    #[derive(Default)]
+    pub(crate) struct MemFs(pub BTreeMap<String, Vec<u8>>);
+
+    impl MemFs {
+        /// A tree of these files.
+        pub(crate) fn new(files: &[(&str, &str)]) -> Self {
+            MemFs(
+                files
+                    .iter()
+                    .map(|(p, c)| (p.to_string(), c.as_bytes().to_vec()))
+                    .collect(),
+            )
+        }
+
+        /// The same tree with one more file of arbitrary bytes.
+        pub(crate) fn add(mut self, path: &str, content: &[u8]) -> Self {
+            self.0.insert(path.to_string(), content.to_vec());
+            self
+        }
+
+        fn resolve(&self, path: &str) -> Option<String> {
+            // Component by component, a symlink's target replacing the prefix.
+            let mut todo: Vec<String> = path
+                .split('/')
+                .filter(|c| !c.is_empty())
+                .rev()
+                .map(String::from)
+                .collect();
+            let mut cur = String::new();
+            let mut hops = 0;
+            while let Some(c) = todo.pop() {
+                let next = format!("{cur}/{c}");
+                match self.0.get(&next) {
+                    Some(t) if t.starts_with(b"->") => {
+                        hops += 1;
+                        if hops > 8 {
+                            return None;
+                        }
+                        let t = String::from_utf8_lossy(&t[2..]).into_owned();
+                        if t.starts_with('/') {
+                            cur.clear();
+                        }
+                        todo.extend(
+                            t.split('/')
+                                .filter(|c| !c.is_empty())
+                                .rev()
+                                .map(String::from),
+                        );
+                    }
+                    _ => cur = next,
+                }
+            }
+            Some(cur)
+        }
+    }
+
+    impl InspectFs for MemFs {
+        fn read_file(&self, path: &str, limit: u64) -> Option<Vec<u8>> {
+            let p = self.resolve(path)?;
+            let c = self.0.get(&p)?;
+            (!p.ends_with('/') && c.len() as u64 <= limit).then(|| c.clone())
+        }
+        fn read_head(&self, path: &str, n: usize) -> Option<Vec<u8>> {
+            let c = self.read_file(path, u64::MAX)?;
+            Some(c[..n.min(c.len())].to_vec())
+        }
+        fn is_file(&self, path: &str, follow: bool) -> bool {
+            let p = if follow {
+                match self.resolve(path) {
+                    Some(p) => p,
+                    None => return false,
+                }
+            } else {
+                path.to_string()
+            };
+            self.0.get(&p).is_some_and(|c| !c.starts_with(b"->"))
+        }
+        fn is_dir(&self, path: &str, follow: bool) -> bool {
+            let p = if follow {
+                match self.resolve(path) {
+                    Some(p) => p,
+                    None => return false,
+                }
+            } else {
+                if self.is_symlink(path) {
+                    return false;
+                }
+                path.to_string()
+            };
+            let prefix = format!("{}/", p.trim_end_matches('/'));
+            self.0.keys().any(|k| k.starts_with(&prefix))
+        }
+        fn is_symlink(&self, path: &str) -> bool {
+            self.0.get(path).is_some_and(|c| c.starts_with(b"->"))
+        }
+        fn readlink(&self, path: &str) -> Option<String> {
+            let c = self.0.get(path)?;
+            c.starts_with(b"->")
+                .then(|| String::from_utf8_lossy(&c[2..]).into_owned())
+        }
+        fn read_dir(&self, path: &str, max: usize) -> Option<Vec<(String, EntryKind)>> {
+            let prefix = format!("{}/", path.trim_end_matches('/'));
+            let mut names: Vec<(String, EntryKind)> = Vec::new();
+            for k in self.0.keys() {
+                if let Some(rest) = k.strip_prefix(&prefix) {
+                    let (name, kind) = match rest.split_once('/') {
+                        Some((n, _)) => (n, EntryKind::Dir),
+                        None => (rest, EntryKind::File),
+                    };
+                    if !name.is_empty() && !names.iter().any(|(n, _)| n == name) {
+                        names.push((name.to_string(), kind));
+                    }
+                }
+            }
+            names.sort();
+            names.truncate(max);
+            Some(names)
+        }
+    }
+}
