@@ -63,6 +63,7 @@ pub mod names;
 pub mod private_file;
 pub mod probe;
 pub mod reaper;
+pub mod sandbox;
 mod session;
 pub mod state;
 

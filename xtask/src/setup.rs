@@ -50,6 +50,7 @@ pub const PACKAGES: &[(&str, &str)] = &[
     ("pigz", "parallel gzip, a benchmark peer"),
     ("attr", "getfattr/setfattr for xattr tests"),
     ("debootstrap", "a real Debian tree for archive benchmarks"),
+    ("bubblewrap", "bwrap, the sandbox guest commands (command, sh) run in"),
     (
         "strace",
         "the differential test's oracle of every file qemu opens for an image",

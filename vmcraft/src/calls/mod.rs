@@ -10,6 +10,7 @@ pub mod archive;
 pub mod aug;
 pub mod block;
 pub mod btrfs_xfs;
+pub mod command;
 pub mod disks;
 pub mod fileinfo;
 pub mod filemod;

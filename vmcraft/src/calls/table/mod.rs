@@ -63,6 +63,7 @@ mod archive;
 mod aug;
 mod block;
 mod btrfs_xfs;
+mod command;
 mod devices;
 mod disks;
 mod fileinfo;
@@ -416,7 +417,7 @@ impl Call {
             if a.kind == ArgKind::Device
                 && let ArgValue::Str(d) = args.value(i)
             {
-                let canonical = crate::names::canonical_device_name(d);
+                let canonical = g.canonical_name(d);
                 if !self.reads.contains(&a.name) {
                     devices.push(canonical.clone());
                 }
@@ -628,6 +629,7 @@ pub const FAMILIES: &[(&str, &[Call])] = &[
     #[cfg(feature = "augeas")]
     ("Augeas", aug::CALLS),
     ("Tar archives", archive::CALLS),
+    ("Guest commands", command::CALLS),
     ("Miscellaneous", misc::CALLS),
 ];
 
