@@ -318,11 +318,24 @@ impl VMCraft {
         Ok(out)
     }
 
-    /// The canonical form of a device name (`canonical_device_name`), checking that
-    /// the session has it.
+    /// The canonical form of a device name (`canonical_device_name`): `/dev/vda1`
+    /// and `/dev/hda1` are `/dev/sda1`, `/dev/mapper/VG-LV` is `/dev/VG/LV`, and
+    /// `/dev/disk/guestfs/LABEL[N]` (libguestfs's name of a drive added with
+    /// `label`, and of its partition N) is that drive's or partition's name. A
+    /// name that is not a device name is refused.
+    ///
+    /// ```no_run
+    /// use vmcraft::{DriveOpts, VMCraft};
+    /// let g = VMCraft::new();
+    /// g.add_drive_opts("data.img", DriveOpts { label: Some("data".into()), ..Default::default() })?;
+    /// g.launch()?;
+    /// assert_eq!(g.canonical_device_name("/dev/disk/guestfs/data1")?, "/dev/sda1");
+    /// assert_eq!(g.canonical_device_name("/dev/vda1")?, "/dev/sda1");
+    /// # Ok::<(), vmcraft::Error>(())
+    /// ```
     #[tracing::instrument(level = "debug", skip_all)]
     pub fn canonical_device_name(&self, device: &str) -> Result<String> {
-        let canonical = crate::names::canonical_device_name(device);
+        let canonical = self.canonical_name(device);
         if parse_device(&canonical).is_err() {
             return Err(Error::call(
                 ErrorKind::NoSuchDevice,
@@ -333,4 +346,26 @@ impl VMCraft {
         }
         Ok(canonical)
     }
+
+    /// The canonical spelling of `name` in this session, as
+    /// [`VMCraft::canonical_device_name`] makes it, without the check: a label
+    /// no drive has, or anything that is not a device name, stays as written
+    /// (and is then no such device wherever it is resolved).
+    pub(crate) fn canonical_name(&self, name: &str) -> String {
+        let Some(rest) = name.strip_prefix(GUESTFS_LABEL_DIR) else {
+            return crate::names::canonical_device_name(name);
+        };
+        let label = rest.trim_end_matches(|c: char| c.is_ascii_digit());
+        let part = &rest[label.len()..];
+        if !crate::names::valid_disk_label(label) || part.starts_with('0') {
+            return name.to_string();
+        }
+        match self.read_state().drives.find_label(label) {
+            Some(i) => format!("{}{part}", crate::names::drive_name(i)),
+            None => name.to_string(),
+        }
+    }
 }
+
+/// Where libguestfs's appliance links labelled drives: `/dev/disk/guestfs/LABEL`.
+const GUESTFS_LABEL_DIR: &str = "/dev/disk/guestfs/";

@@ -1045,7 +1045,7 @@ impl VMCraft {
 
     pub(crate) fn resolve(&self, call: &str, name: &str) -> Result<Resolved> {
         let no_such = || Error::call(ErrorKind::NoSuchDevice, call, name, "no such device");
-        let what = parse_device(name).map_err(|_| no_such())?;
+        let what = parse_device(&self.canonical_name(name)).map_err(|_| no_such())?;
         // The caller needs a kernel node: attach a lazily opened drive now.
         match &what {
             DeviceName::Drive(i) | DeviceName::Partition(i, _) => self.ensure_attached(call, *i)?,

@@ -487,6 +487,43 @@ fn a_removed_drive_leaves_the_lvm_filter_and_scratch_drives_take_labels() {
     g.lvm_clear_filter().unwrap();
     assert_eq!(g.pvs().unwrap(), ["/dev/sdb"]);
 
+    // libguestfs's names of labelled drives, /dev/disk/guestfs/LABEL[N], name
+    // the drive (and its partitions) in every call, the table's included.
+    assert_eq!(
+        g.canonical_device_name("/dev/disk/guestfs/again").unwrap(),
+        "/dev/sdb"
+    );
+    assert_eq!(
+        g.canonical_device_name("/dev/disk/guestfs/again3").unwrap(),
+        "/dev/sdb3"
+    );
+    assert_eq!(
+        g.blockdev_getsize64("/dev/disk/guestfs/again").unwrap(),
+        32 << 20
+    );
+    let v = vmcraft::calls::table::lookup("blockdev-getsize64")
+        .unwrap()
+        .invoke(
+            &g,
+            vmcraft::calls::table::Args::new(
+                vec![vmcraft::calls::table::ArgValue::Str(
+                    "/dev/disk/guestfs/again".into(),
+                )],
+                vec![],
+            ),
+        )
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&v.guestfish()), "33554432\n");
+    for bad in [
+        "/dev/disk/guestfs/pv",
+        "/dev/disk/guestfs/again0",
+        "/dev/disk/guestfs/",
+    ] {
+        let e = g.blockdev_getsize64(bad).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::NoSuchDevice, "{bad}: {e}");
+        assert!(g.canonical_device_name(bad).is_err(), "{bad}");
+    }
+
     // add-drive-scratch takes a label as add-drive does.
     let name = g.add_drive_scratch(16 << 20, Some("scratch")).unwrap();
     assert_eq!(name, "/dev/sdc");
