@@ -309,13 +309,12 @@ impl Sandbox {
                 "bubblewrap (bwrap) runs guest programs: install the bubblewrap package".into(),
             )
         })?;
-        let programs = seccomp::filters()
+        let programs = compiled_filters()
             .map_err(|e| err(ErrorKind::Unsupported, format!("no seccomp filter: {e}")))?;
         let mut filter_fds = Vec::new();
-        for p in &programs {
+        for p in programs {
             filter_fds.push(
-                filled_pipe(&seccomp::to_bytes(p))
-                    .map_err(|e| err(ErrorKind::Io, format!("seccomp filter: {e}")))?,
+                filled_pipe(p).map_err(|e| err(ErrorKind::Io, format!("seccomp filter: {e}")))?,
             );
         }
         let (info_r, info_w) = pipe().map_err(|e| err(ErrorKind::Io, format!("info pipe: {e}")))?;
@@ -436,6 +435,20 @@ impl Sandbox {
             }
         }
     }
+}
+
+/// The seccomp filters as bubblewrap reads them, compiled once per process.
+fn compiled_filters() -> std::result::Result<&'static [Vec<u8>], String> {
+    static FILTERS: std::sync::OnceLock<std::result::Result<Vec<Vec<u8>>, String>> =
+        std::sync::OnceLock::new();
+    FILTERS
+        .get_or_init(|| {
+            seccomp::filters()
+                .map(|f| f.iter().map(seccomp::to_bytes).collect())
+                .map_err(|e| e.to_string())
+        })
+        .as_deref()
+        .map_err(Clone::clone)
 }
 
 /// Why a run was stopped.
