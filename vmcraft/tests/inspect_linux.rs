@@ -39,6 +39,8 @@ fn build(env: &TestEnv, g: &Guest) -> PathBuf {
         std::fs::create_dir_all(p.parent().unwrap()).unwrap();
         if let Some(target) = content.strip_prefix("->") {
             std::os::unix::fs::symlink(target, &p).unwrap();
+        } else if let Some(host) = content.strip_prefix("FILE:") {
+            std::fs::copy(host, &p).unwrap();
         } else if content == "ELF" {
             std::fs::copy(host_true(), &p).unwrap();
         } else if content.is_empty() && path.ends_with('/') {
@@ -97,6 +99,83 @@ const PACMAN_DESC: &str = "%NAME%\nbash\n\n%VERSION%\n5.2.026-2\n\n%BASE%\nbash\
 The GNU Bourne Again shell\n\n%URL%\nhttps://www.gnu.org/software/bash/bash.html\n\n%ARCH%\nx86_64\n\n\
 %BUILDDATE%\n1710000000\n\n%INSTALLDATE%\n1710000100\n\n%PACKAGER%\nArch Linux\n\n%SIZE%\n9000000\n\n\
 %LICENSE%\nGPL-3.0-or-later\n\n%VALIDATION%\npgp\n\n";
+
+/// Packages built by rpmbuild and registered by rpm itself (`--justdb`) in an
+/// SQLite rpmdb under `dir`; returns the database and what librpm answers for
+/// each package (`rpm -qa --qf`), libguestfs's fields.
+fn make_rpmdb(env: &TestEnv) -> (PathBuf, Vec<[String; 8]>) {
+    let top = env.path().join("rpmbuild");
+    let db = env.path().join("rpmdb");
+    std::fs::create_dir_all(&db).unwrap();
+    let specs = [
+        "Name: vmcraft-test\nVersion: 1.2.3\nRelease: 4.fc38\nEpoch: 2\nSummary: A test package for VMCraft\n\
+License: MIT\nURL: https://example.org/vmcraft\nBuildArch: noarch\n%description\n\
+A package made by rpmbuild for the inspection tests.\nSecond line.\n%files\n",
+        "Name: tiny\nVersion: 0.1\nRelease: 1\nSummary: No epoch, no URL\nLicense: MIT\nBuildArch: noarch\n\
+%description\nTiny.\n%files\n",
+    ];
+    for (i, spec) in specs.iter().enumerate() {
+        let path = env.path().join(format!("p{i}.spec"));
+        std::fs::write(&path, spec).unwrap();
+        let out = std::process::Command::new("rpmbuild")
+            .args(["-bb", "--define"])
+            .arg(format!("_topdir {}", top.display()))
+            .arg(&path)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "rpmbuild: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let rpm = |args: &[&str]| {
+        let out = std::process::Command::new("rpm")
+            .arg("--dbpath")
+            .arg(&db)
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "rpm {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    rpm(&["--initdb"]);
+    let mut pkgs: Vec<PathBuf> = std::fs::read_dir(top.join("RPMS/noarch"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    pkgs.sort();
+    let mut args = vec!["-i", "--nodeps", "--justdb"];
+    args.extend(pkgs.iter().map(|p| p.to_str().unwrap()));
+    rpm(&args);
+    let q = rpm(&[
+        "-qa",
+        "--qf",
+        "%{NAME}|@|%{EPOCH}|@|%{VERSION}|@|%{RELEASE}|@|%{ARCH}|@|%{URL}|@|%{SUMMARY}|@|%{DESCRIPTION}@@@",
+    ]);
+    let mut expected: Vec<[String; 8]> = q
+        .split("@@@")
+        .filter(|r| !r.is_empty())
+        .map(|r| {
+            let f: Vec<String> = r.split("|@|").map(String::from).collect();
+            let mut a: [String; 8] = Default::default();
+            for (i, v) in f.into_iter().enumerate() {
+                a[i] = v;
+            }
+            // libguestfs takes the epoch as a number: 0 when absent.
+            if a[1] == "(none)" {
+                a[1] = "0".into();
+            }
+            a
+        })
+        .collect();
+    expected.sort();
+    (db.join("rpmdb.sqlite"), expected)
+}
 
 fn guests() -> Vec<Guest> {
     vec![
@@ -288,6 +367,7 @@ PRETTY_NAME=\"Fedora Linux 38 (Server Edition)\"\n",
                 ("/usr/bin/bash", elf()),
                 ("/usr/bin/dnf", t("->dnf-3")),
                 ("/usr/bin/dnf-3", t("#!/usr/bin/python3\n")),
+                ("/var/lib/rpm", t("->../../usr/lib/sysimage/rpm")),
             ],
         },
         Guest {
@@ -692,7 +772,16 @@ fn phony_linux_guests_inspect_as_libguestfs_answers() {
         return;
     }
     let env = TestEnv::new("inspect-linux");
-    let guests = guests();
+    let mut guests = guests();
+    let rpmdb = (vmcraft_block::testing::require_tool("rpm") && require_tool("rpmbuild"))
+        .then(|| make_rpmdb(&env));
+    if let Some((db, _)) = &rpmdb {
+        let f38 = guests.iter_mut().find(|g| g.label == "fedora38").unwrap();
+        f38.files.push((
+            "/usr/lib/sysimage/rpm/rpmdb.sqlite",
+            format!("FILE:{}", db.display()),
+        ));
+    }
     let images: Vec<PathBuf> = guests.iter().map(|g| build(&env, g)).collect();
     let g = VMCraft::with_config(Config::builder().tmpdir(env.path()).build());
     let mut dev_of = std::collections::HashMap::new();
@@ -856,12 +945,36 @@ fn phony_linux_guests_inspect_as_libguestfs_answers() {
     );
     assert_eq!(pac[0].app2_description, "The GNU Bourne Again shell");
 
-    // Other systems without a reader: empty (gentoo), or refused (rpm).
+    // rpm: librpm's own answers (rpm -qa) for the packages rpm registered.
+    if let Some((_, expected)) = &rpmdb {
+        let got: Vec<[String; 8]> = apps_of("fedora38")
+            .into_iter()
+            .map(|a| {
+                [
+                    a.app2_name,
+                    a.app2_epoch.to_string(),
+                    a.app2_version,
+                    a.app2_release,
+                    a.app2_arch,
+                    a.app2_url,
+                    a.app2_summary,
+                    a.app2_description,
+                ]
+            })
+            .collect();
+        assert_eq!(&got, expected);
+        assert_eq!(got.len(), 2);
+        assert_eq!(got[0][0], "tiny");
+        assert_eq!((got[1][1].as_str(), got[0][5].as_str()), ("2", "(none)"));
+    }
+
+    // Other systems without a reader: empty (gentoo), or refused (an rpm
+    // guest whose rpmdb is Berkeley DB).
     assert!(apps_of("gentoo").is_empty());
     let root = &dev_of["rhel5"];
     g.mount_ro(root, "/").unwrap();
     let err = g.inspect_list_applications2(root).unwrap_err();
-    assert!(err.to_string().contains("rpm"), "{err}");
+    assert!(err.to_string().contains("Berkeley DB"), "{err}");
     g.umount_all().unwrap();
     // Nothing mounted: refused, as libguestfs cannot read the database either.
     assert!(g.inspect_list_applications2(&dev_of["debian12"]).is_err());

@@ -69,7 +69,7 @@ pub struct Application2 {
 }
 
 /// A field's text, cut at [`MAX_FIELD`] bytes (on a character boundary).
-fn field(s: &str) -> String {
+pub(crate) fn field(s: &str) -> String {
     if s.len() <= MAX_FIELD {
         return s.to_string();
     }

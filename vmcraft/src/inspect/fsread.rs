@@ -29,6 +29,35 @@ pub(crate) enum EntryKind {
     Other,
 }
 
+/// A file read at offsets.
+pub(crate) trait RandomRead {
+    /// The file's size in bytes.
+    fn size(&self) -> u64;
+    /// Fill `buf` from `offset`; `None` when the file is shorter or unreadable.
+    fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> Option<()>;
+}
+
+impl RandomRead for std::fs::File {
+    fn size(&self) -> u64 {
+        self.metadata().map(|m| m.len()).unwrap_or(0)
+    }
+    fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> Option<()> {
+        std::os::unix::fs::FileExt::read_exact_at(self, buf, offset).ok()
+    }
+}
+
+impl RandomRead for Vec<u8> {
+    fn size(&self) -> u64 {
+        self.len() as u64
+    }
+    fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> Option<()> {
+        let start = usize::try_from(offset).ok()?;
+        let src = self.get(start..start.checked_add(buf.len())?)?;
+        buf.copy_from_slice(src);
+        Some(())
+    }
+}
+
 /// Read-only, bounded access to one guest filesystem. Paths are absolute
 /// guest paths; symlinks are resolved inside the filesystem, never on the host.
 /// Every method answers "no" (`false`, `None`) for anything it cannot read.
@@ -49,6 +78,10 @@ pub(crate) trait InspectFs {
     /// The entries of a directory (without `.` and `..`), at most `max` of them,
     /// sorted by name.
     fn read_dir(&self, path: &str, max: usize) -> Option<Vec<(String, EntryKind)>>;
+
+    /// A regular file (symlinks followed) opened for reads at any offset, for
+    /// the binary databases that are walked page by page rather than read whole.
+    fn open_random(&self, path: &str) -> Option<Box<dyn RandomRead + '_>>;
 
     /// [`InspectFs::read_file`] as text (invalid UTF-8 replaced).
     fn read_text(&self, path: &str, limit: u64) -> Option<String> {
@@ -79,6 +112,10 @@ impl InspectFs for GuestRoot {
         let mut out = Vec::with_capacity(n);
         f.take(n as u64).read_to_end(&mut out).ok()?;
         Some(out)
+    }
+
+    fn open_random(&self, path: &str) -> Option<Box<dyn RandomRead + '_>> {
+        Some(Box::new(self.open_read(path).ok()?))
     }
 
     fn is_file(&self, path: &str, follow: bool) -> bool {
@@ -141,7 +178,7 @@ pub(crate) fn join(dir: &str, name: &str) -> String {
 /// entries whose content starts with `->`).
 #[cfg(test)]
 pub(crate) mod mem {
-    use super::{EntryKind, InspectFs};
+    use super::{EntryKind, InspectFs, RandomRead};
     use std::collections::BTreeMap;
 
     /// The tree.
@@ -210,6 +247,9 @@ pub(crate) mod mem {
         fn read_head(&self, path: &str, n: usize) -> Option<Vec<u8>> {
             let c = self.read_file(path, u64::MAX)?;
             Some(c[..n.min(c.len())].to_vec())
+        }
+        fn open_random(&self, path: &str) -> Option<Box<dyn RandomRead + '_>> {
+            Some(Box::new(self.read_file(path, u64::MAX)?))
         }
         fn is_file(&self, path: &str, follow: bool) -> bool {
             let p = if follow {

@@ -9,6 +9,8 @@ mod fstab;
 mod linux;
 mod osinfo;
 mod release;
+#[doc(hidden)]
+pub mod rpmdb;
 mod windows;
 
 pub use apps::Application2;
@@ -384,9 +386,10 @@ impl VMCraft {
     ///
     /// As in libguestfs, the guest's filesystems must be mounted (after
     /// `inspect_os`, by its mount points): the package database is read from the
-    /// mounted tree, in-process and bounded. Linux guests with dpkg, apk and
-    /// pacman are read; an rpm guest is refused for now (its rpmdb is not read
-    /// yet); other systems give an empty list, as in libguestfs.
+    /// mounted tree, in-process and bounded. Linux guests with dpkg, apk,
+    /// pacman and an SQLite rpmdb (`rpmdb.sqlite`) are read; an rpm guest with
+    /// an older Berkeley DB or ndb rpmdb is refused for now; other systems give
+    /// an empty list, as in libguestfs.
     #[tracing::instrument(level = "debug", skip_all)]
     pub fn inspect_list_applications2(&self, root: &str) -> Result<Vec<Application2>> {
         const CALL: &str = "inspect_list_applications2";
@@ -394,15 +397,11 @@ impl VMCraft {
         if !matches!(info.os_type.as_str(), "linux" | "hurd") {
             return Ok(Vec::new());
         }
-        if info.package_format == "rpm" {
-            return Err(Error::call(
-                ErrorKind::Unsupported,
-                CALL,
-                root,
-                "listing the packages of an rpm guest is not supported yet (its rpmdb is not read)",
-            ));
-        }
         let tree = self.guest_root_for(CALL)?;
+        if info.package_format == "rpm" {
+            return rpmdb::list(&tree)
+                .map_err(|e| Error::call(ErrorKind::Inspection, CALL, root, e.to_string()));
+        }
         Ok(apps::list_linux(&tree, &info.package_format).unwrap_or_default())
     }
 }
