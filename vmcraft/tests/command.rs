@@ -13,7 +13,9 @@ mod command_support;
 use std::io::ErrorKind as IoKind;
 use std::net::TcpListener;
 
-use command_support::{PACKAGES, elf_header, guest, host, host_packages, processes_with, tree};
+use command_support::{
+    PACKAGES, add_program, elf_header, guest, host, host_packages, processes_with, tree,
+};
 use vmcraft::{Config, ErrorKind, VMCraft};
 use vmcraft_block::testing::{TestEnv, leaks, require_root, require_tool};
 
@@ -517,6 +519,106 @@ fn debian_guest_regenerates_its_initramfs() {
             .iter()
             .any(|l| l.contains("virtio_blk.ko"))
     );
+    g.umount_all().unwrap();
+    finish(&env, g);
+}
+
+/// A label as getfattr(1) reads it on the host (the oracle), or `None`.
+fn host_label(path: &std::path::Path) -> Option<String> {
+    let o = std::process::Command::new("getfattr")
+        .args(["-h", "--only-values", "-n", "security.selinux"])
+        .arg(path)
+        .output()
+        .unwrap();
+    o.status.success().then(|| {
+        String::from_utf8_lossy(&o.stdout)
+            .trim_end_matches('\0')
+            .to_string()
+    })
+}
+
+#[test]
+fn selinux_relabel_sets_the_guest_policys_labels() {
+    if !ready() || !require_tool("setfiles") || !require_tool("getfattr") {
+        return;
+    }
+    let env = TestEnv::new("command-selinux");
+    let t = tree(env.path());
+    add_program(&t, "/usr/sbin/setfiles");
+    std::fs::create_dir_all(t.join("etc/selinux")).unwrap();
+    std::fs::create_dir_all(t.join("var/log")).unwrap();
+    std::fs::write(
+        t.join("etc/selinux/fc"),
+        "/.*\tsystem_u:object_r:default_t:s0\n\
+         /etc(/.*)?\tsystem_u:object_r:etc_t:s0\n\
+         /bin/.*\tsystem_u:object_r:bin_t:s0\n\
+         /var/log(/.*)?\tsystem_u:object_r:var_log_t:s0\n\
+         /dev(/.*)?\tsystem_u:object_r:device_t:s0\n",
+    )
+    .unwrap();
+    std::fs::write(t.join("etc/passwd"), "root:x:0:0::/root:/bin/sh\n").unwrap();
+    std::fs::write(t.join("var/log/a b"), "").unwrap();
+    std::os::unix::fs::symlink("/etc/passwd", t.join("etc/link")).unwrap();
+    // The oracle: the host's setfiles on a copy of the same tree.
+    let oracle = env.path().join("oracle");
+    host(&["cp", "-a", t.to_str().unwrap(), oracle.to_str().unwrap()]);
+    let o = oracle.to_str().unwrap();
+    host(&["setfiles", "-F", "-r", o, &format!("{o}/etc/selinux/fc"), o]);
+    let img = command_support::image_of(env.path(), "guest.img", &t);
+    let g = session(&env, &img);
+
+    // Bad arguments, nothing changed.
+    for (spec, path, want) in [
+        ("etc/selinux/fc", "/", "absolute"),
+        ("/etc/selinux/none", "/", "no such file"),
+        ("/etc/selinux/fc", "/nowhere", "no such file"),
+    ] {
+        let e = g.selinux_relabel(spec, path, false).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidArgument, "{e}");
+        assert!(e.to_string().contains(want), "{e}");
+    }
+    assert!(g.lgetxattr("/etc/passwd", "security.selinux").is_err());
+
+    g.selinux_relabel("/etc/selinux/fc", "/", false).unwrap();
+    let label = |p: &str| {
+        g.lgetxattr(p, "security.selinux").ok().map(|v| {
+            String::from_utf8_lossy(&v)
+                .trim_end_matches('\0')
+                .to_string()
+        })
+    };
+    for p in [
+        "/",
+        "/etc",
+        "/etc/passwd",
+        "/etc/link",
+        "/bin/busybox",
+        "/bin/sh",
+        "/var/log/a b",
+        "/root",
+    ] {
+        let want = host_label(&oracle.join(p.trim_start_matches('/')));
+        assert!(want.is_some(), "the oracle left {p} unlabelled");
+        assert_eq!(label(p), want, "{p}");
+    }
+    // /dev is left alone.
+    assert_eq!(label("/dev"), None);
+
+    // Without force, a label whose type is right is kept; with force, reset.
+    g.lsetxattr(
+        "security.selinux",
+        b"unconfined_u:object_r:etc_t:s0\0",
+        31,
+        "/etc/passwd",
+    )
+    .unwrap();
+    g.selinux_relabel("/etc/selinux/fc", "/etc", false).unwrap();
+    assert_eq!(
+        label("/etc/passwd").unwrap(),
+        "unconfined_u:object_r:etc_t:s0"
+    );
+    g.selinux_relabel("/etc/selinux/fc", "/etc", true).unwrap();
+    assert_eq!(label("/etc/passwd").unwrap(), "system_u:object_r:etc_t:s0");
     g.umount_all().unwrap();
     finish(&env, g);
 }

@@ -51,6 +51,7 @@ pub const PACKAGES: &[(&str, &str)] = &[
     ("attr", "getfattr/setfattr for xattr tests"),
     ("debootstrap", "a real Debian tree for archive benchmarks"),
     ("bubblewrap", "bwrap, the sandbox guest commands (command, sh) run in"),
+    ("policycoreutils", "setfiles, the oracle and guest tool of selinux-relabel's test"),
     (
         "strace",
         "the differential test's oracle of every file qemu opens for an image",

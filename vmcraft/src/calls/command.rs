@@ -181,7 +181,12 @@ impl VMCraft {
 
     /// Run `argv` in the sandbox on the mounted guest tree and say how it
     /// ended, whatever its exit status.
-    fn run_guest_outcome(&self, call: &'static str, argv: &[&str]) -> Result<Outcome> {
+    fn run_guest_outcome(
+        &self,
+        call: &'static str,
+        argv: &[&str],
+        output_max: Option<usize>,
+    ) -> Result<Outcome> {
         if argv.is_empty() {
             return Err(Error::invalid(call, "", "passed an empty list"));
         }
@@ -212,7 +217,10 @@ impl VMCraft {
             }
         }
         self.check_guest_machine(call, &root)?;
-        let limits = self.command_limits()?;
+        let mut limits = self.command_limits()?;
+        if let Some(m) = output_max {
+            limits.output_max = limits.output_max.max(m);
+        }
         let mut sb = Sandbox::new(self.sysroot(call)?)
             .env("PATH", GUEST_PATH)
             .env("HOME", "/root")
@@ -231,7 +239,7 @@ impl VMCraft {
     /// Run `argv` in the sandbox on the mounted guest tree and return its
     /// standard output; a non-zero exit is an error with the status and stderr.
     fn run_guest(&self, call: &'static str, argv: &[&str]) -> Result<Vec<u8>> {
-        let out = self.run_guest_outcome(call, argv)?;
+        let out = self.run_guest_outcome(call, argv, None)?;
         if !out.status.success() {
             return Err(failed(call, argv[0], &out));
         }
@@ -292,16 +300,19 @@ impl VMCraft {
     }
 
     /// Relabel `path` and what is under it with the SELinux contexts of the
-    /// guest's `specfile` (`selinux_relabel`), with the guest's own `setfiles`,
-    /// as libguestfs runs it: `/dev`, `/proc`, `/selinux` and `/sys` excluded,
-    /// every label reset with `force` (`-F`), errors on single files reported
-    /// with the others and not fatal when `setfiles` has `-C`.
+    /// guest's `specfile` (`selinux_relabel`), as libguestfs does with
+    /// `setfiles`: `/dev`, `/proc`, `/selinux` and `/sys` excluded, every label
+    /// reset with `force` (`-F`, also the customizable types), mount points
+    /// under `path` crossed (`-m` where `setfiles` has it).
     ///
-    /// `setfiles` writes the `security.selinux` attribute, which on a host
-    /// without SELinux needs `CAP_SYS_ADMIN`; the sandbox does not keep it, so
-    /// on such a host the relabel fails with `setfiles`'s own error. Running the
-    /// guest's `setfiles` with that capability would be running guest code with
-    /// the widest capability there is, which VMCraft does not do.
+    /// The guest's own `setfiles` decides the labels, in the sandbox, without
+    /// changing anything (`-n -v`: it lists each file whose label would change
+    /// and the new label); VMCraft then sets each `security.selinux` attribute
+    /// itself, through the confined resolver (a symlink is labelled itself,
+    /// never followed). Writing that attribute needs `CAP_SYS_ADMIN` on a host
+    /// without SELinux, a capability guest code never gets in the sandbox. The
+    /// labels are the guest tool's answer: a hostile guest can only label its
+    /// own files as it likes.
     #[tracing::instrument(level = "debug", skip_all)]
     pub fn selinux_relabel(&self, specfile: &str, path: &str, force: bool) -> Result<()> {
         const CALL: &str = "selinux_relabel";
@@ -339,41 +350,75 @@ impl VMCraft {
         }
         // Which options this setfiles has: it says "invalid option -- 'X'" for
         // the others (libguestfs asks the same way).
-        let probe = |flag: char| -> Result<bool> {
-            let out = self.run_guest_outcome(CALL, &["setfiles", &format!("-{flag}")])?;
+        let has = |flag: char| -> Result<bool> {
+            let out = self.run_guest_outcome(CALL, &["setfiles", &format!("-{flag}")], None)?;
             let said = String::from_utf8_lossy(&out.stderr);
             Ok(!said.contains(&format!("invalid option -- '{flag}'")))
         };
-        let mut argv: Vec<String> = vec!["setfiles".into()];
+        let mut argv: Vec<String> = vec!["setfiles".into(), "-n".into(), "-v".into()];
         if force {
             argv.push("-F".into());
         }
-        for e in ["/dev", "/proc", "/selinux", "/sys"] {
+        for e in EXCLUDED {
             argv.push("-e".into());
             argv.push(e.into());
         }
-        if probe('m')? {
+        if has('m')? {
             argv.push("-m".into());
         }
-        let has_c = probe('C')?;
-        if has_c {
-            argv.push("-C".into());
-        }
-        argv.push("-q".into());
         argv.push(specfile.into());
         argv.push(path.into());
         let refs: Vec<&str> = argv.iter().map(String::as_str).collect();
-        let out = self.run_guest_outcome(CALL, &refs)?;
-        match out.status.code() {
-            Some(0) => Ok(()),
-            // With -C, status 1 means "some files could not be relabelled".
-            Some(1) if has_c => {
-                tracing::warn!(stderr = %String::from_utf8_lossy(&out.stderr), "setfiles could not relabel every file");
-                Ok(())
-            }
-            _ => Err(failed(CALL, "setfiles", &out)),
+        // One line per file to relabel: a large guest's list is long.
+        let out = self.run_guest_outcome(CALL, &refs, Some(RELABEL_OUTPUT_MAX))?;
+        if !out.status.success() {
+            return Err(failed(CALL, "setfiles", &out));
         }
+        let text = String::from_utf8_lossy(&out.stdout);
+        let mut done = 0usize;
+        for line in text.lines() {
+            let Some((file, context)) = parse_relabel(line) else {
+                if !line.trim().is_empty() {
+                    tracing::debug!(line, "setfiles said");
+                }
+                continue;
+            };
+            if EXCLUDED
+                .iter()
+                .any(|e| file == *e || file.strip_prefix(e).is_some_and(|r| r.starts_with('/')))
+            {
+                continue;
+            }
+            let mut value = context.as_bytes().to_vec();
+            value.push(0);
+            root.lsetxattr("security.selinux", &value, file)
+                .map_err(|e| Error::from(e.with_call(CALL)))?;
+            done += 1;
+        }
+        tracing::debug!(files = done, "relabelled");
+        Ok(())
     }
+}
+
+/// The guest directories `selinux_relabel` leaves alone, as libguestfs does.
+const EXCLUDED: [&str; 4] = ["/dev", "/proc", "/selinux", "/sys"];
+
+/// The most output `setfiles -n -v` may give (one line per file relabelled).
+const RELABEL_OUTPUT_MAX: usize = 256 << 20;
+
+/// A line of `setfiles -n -v`: `Would relabel PATH from OLD to NEW` (older
+/// versions: `Relabeled ...`, `setfiles: relabeling ...`): (PATH, NEW). A
+/// context has no blanks, so the line is cut from its end.
+fn parse_relabel(line: &str) -> Option<(&str, &str)> {
+    let rest = ["Would relabel ", "Relabeled ", "setfiles: relabeling "]
+        .iter()
+        .find_map(|p| line.strip_prefix(p))?;
+    let (before, new) = rest.rsplit_once(" to ")?;
+    let (file, _old) = before.rsplit_once(" from ")?;
+    if !file.starts_with('/') || new.is_empty() || new.contains(char::is_whitespace) {
+        return None;
+    }
+    Some((file, new))
 }
 
 /// The error of a guest program that ended with a status other than 0: the
@@ -406,4 +451,44 @@ fn utf8(call: &'static str, out: Vec<u8>) -> Result<String> {
             "the output is not UTF-8 (use the _bytes form of the call)",
         )
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn setfiles_lines() {
+        assert_eq!(
+            parse_relabel(
+                "Would relabel /var/log/a b from (null) to system_u:object_r:var_log_t:s0"
+            ),
+            Some(("/var/log/a b", "system_u:object_r:var_log_t:s0"))
+        );
+        assert_eq!(
+            parse_relabel("Relabeled /etc from a:b:c:s0 to x:y:z:s0"),
+            Some(("/etc", "x:y:z:s0"))
+        );
+        // A name that looks like the line's own words: cut from the end.
+        assert_eq!(
+            parse_relabel("Would relabel /x from a to b from (null) to u:r:t:s0"),
+            Some(("/x from a to b", "u:r:t:s0"))
+        );
+        for bad in [
+            "",
+            "setfiles: conflicting specifications",
+            "Would relabel etc from a to b",
+            "Would relabel /etc from a to ",
+            "Would relabel /etc to b",
+        ] {
+            assert_eq!(parse_relabel(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn lines_as_libguestfs_splits_them() {
+        assert_eq!(split_lines("a\nb"), ["a", "b"]);
+        assert_eq!(split_lines("\n"), [""]);
+        assert_eq!(split_lines("a\n\n"), ["a", ""]);
+    }
 }

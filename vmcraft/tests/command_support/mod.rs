@@ -44,6 +44,21 @@ fn copy_with_parents(src: &Path, root: &Path) {
     std::fs::copy(&real, &dest).unwrap();
 }
 
+/// Copy the host's `program` into the guest tree `root` at the same path,
+/// with the libraries `ldd` names for it.
+pub fn add_program(root: &Path, program: &str) {
+    copy_with_parents(Path::new(program), root);
+    for line in host(&["ldd", program]).lines() {
+        let path = match line.split("=>").nth(1) {
+            Some(rest) => rest.split_whitespace().next(),
+            None => line.split_whitespace().next(),
+        };
+        if let Some(p) = path.filter(|p| p.starts_with('/')) {
+            copy_with_parents(Path::new(p), root);
+        }
+    }
+}
+
 /// The tree of the guest in `dir/tree`: busybox, dpkg-query and its libraries,
 /// a dpkg database, `/etc/os-release`, and the empty directories a root has.
 pub fn tree(dir: &Path) -> PathBuf {
@@ -67,16 +82,7 @@ pub fn tree(dir: &Path) -> PathBuf {
     for a in APPLETS {
         symlink("busybox", root.join("bin").join(a)).unwrap();
     }
-    copy_with_parents(Path::new("/usr/bin/dpkg-query"), &root);
-    for line in host(&["ldd", "/usr/bin/dpkg-query"]).lines() {
-        let path = match line.split("=>").nth(1) {
-            Some(rest) => rest.split_whitespace().next(),
-            None => line.split_whitespace().next(),
-        };
-        if let Some(p) = path.filter(|p| p.starts_with('/')) {
-            copy_with_parents(Path::new(p), &root);
-        }
-    }
+    add_program(&root, "/usr/bin/dpkg-query");
     let mut status = String::new();
     for (i, p) in PACKAGES.iter().enumerate() {
         status.push_str(&format!(

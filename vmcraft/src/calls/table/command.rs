@@ -110,15 +110,14 @@ pub(crate) const CALLS: &[Call] = &[
         concat!(
             "Set the SELinux labels of PATH and everything under it from the guest \
              policy's file contexts SPECFILE (a guest path, such as \
-             /etc/selinux/targeted/contexts/files/file_contexts), with the guest's \
-             own setfiles in the sandbox, excluding /dev, /proc, /selinux and /sys. \
-             With force:true every label is reset (setfiles -F), not only wrong ones. \
-             Where setfiles has -C, files it could not relabel are reported and do \
-             not fail the call.\n\n\
-             setfiles writes the security.selinux attribute, which on a host without \
-             SELinux needs CAP_SYS_ADMIN; the sandbox never gives a guest program \
-             that capability, so on such a host the call fails with setfiles's own \
-             error.\n\n",
+             /etc/selinux/targeted/contexts/files/file_contexts), excluding /dev, \
+             /proc, /selinux and /sys. With force:true every label is reset \
+             (setfiles -F), not only wrong ones.\n\n\
+             The guest's own setfiles decides the labels in the sandbox without \
+             changing anything (setfiles -n -v); VMCraft then writes each \
+             security.selinux attribute itself, inside the guest tree, so that the \
+             guest program never needs CAP_SYS_ADMIN (which writing the attribute \
+             takes on a host without SELinux).\n\n",
             sandbox_doc!()
         ),
         |g, a| void!(g.selinux_relabel(a.str(0), a.str(1), a.opt_bool("force").unwrap_or(false))),
