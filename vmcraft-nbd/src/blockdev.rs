@@ -153,6 +153,15 @@ pub(crate) fn overlay_blockdevs(overlay: &Path) -> Result<[Value; 2]> {
     ])
 }
 
+/// The options of the `blockdev-create` job that formats the overlay's file as an
+/// empty qcow2 of `size` bytes.
+pub(crate) fn overlay_create(size: u64) -> Value {
+    json!({
+        "job-id": "vmcraft-overlay-create",
+        "options": { "driver": "qcow2", "file": OVERLAY_FILE_NODE, "size": size },
+    })
+}
+
 /// The `--export` argument (or `block-export-add`'s): a FUSE export of `node` on
 /// `mountpoint` (a regular file), writable unless read-only, reachable only by
 /// this user.

@@ -29,6 +29,7 @@
 //! timeout), reaps it, unmounts the export if it is still there (a killed
 //! daemon leaves a dead FUSE mount behind) and removes the directory.
 
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -221,7 +222,7 @@ impl StorageDaemon {
         }
         let overlay = opts.overlay.then(|| daemon.paths.overlay.clone());
         let ready = match &overlay {
-            Some(_) => daemon.add_overlay(runner, chain),
+            Some(_) => daemon.add_overlay(chain),
             None => Ok(()),
         };
         if let Err(e) = ready
@@ -299,7 +300,7 @@ impl StorageDaemon {
     /// create`, which opens nothing but that new file), added as a node whose
     /// backing is the read-only image node, and exported writable over FUSE.
     /// Nothing qemu is asked to open is named by the image.
-    fn add_overlay(&self, runner: &Arc<dyn CommandRunner>, chain: &ImageChain) -> Result<()> {
+    fn add_overlay(&self, chain: &ImageChain) -> Result<()> {
         let subject = self.image.display().to_string();
         let p = self.process();
         // The socket file appears when qemu binds it, a moment before it listens:
@@ -348,28 +349,33 @@ impl StorageDaemon {
         };
         let size = qmp::virtual_size(&mut q, blockdev::DISK_NODE)
             .map_err(|e| qmp_failed("reading the image's size", e))?;
-        let overlay = blockdev::path_str("attach", &self.paths.overlay)?;
-        runner
-            .run(&Command::new("qemu-img").args([
-                "create",
-                "-q",
-                "-f",
-                "qcow2",
-                overlay,
-                &size.to_string(),
-            ]))
+        // The overlay is made by the daemon itself (a `blockdev-create` job on an
+        // empty file of ours): no second qemu process to start.
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&self.paths.overlay)
             .map_err(|e| {
-                Error::block(
+                Error::io(
                     "attach",
                     &subject,
-                    "creating the throw-away overlay".to_string(),
+                    format!("creating {}", self.paths.overlay.display()),
                     e,
                 )
             })?;
-        for node in blockdev::overlay_blockdevs(&self.paths.overlay)? {
-            q.execute_with("blockdev-add", node)
-                .map_err(|e| qmp_failed("adding the overlay's node", e))?;
-        }
+        let [file, disk] = blockdev::overlay_blockdevs(&self.paths.overlay)?;
+        q.execute_with("blockdev-add", file)
+            .map_err(|e| qmp_failed("adding the overlay's file", e))?;
+        qmp::run_job(
+            &mut q,
+            "blockdev-create",
+            blockdev::overlay_create(size),
+            self.timeout,
+        )
+        .map_err(|e| qmp_failed("formatting the overlay", e))?;
+        q.execute_with("blockdev-add", disk)
+            .map_err(|e| qmp_failed("adding the overlay's node", e))?;
         let export: serde_json::Value = serde_json::from_str(&blockdev::fuse_export(
             &self.paths.export,
             blockdev::OVERLAY_NODE,

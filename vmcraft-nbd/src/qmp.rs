@@ -147,6 +147,49 @@ pub(crate) fn virtual_size(qmp: &mut Qmp, node: &str) -> Result<u64, QmpError> {
         .ok_or_else(|| QmpError::Protocol(format!("no virtual size for node {node}: {reply}")))
 }
 
+/// Run a job-starting `command` with `arguments` (which hold its `job-id`) and
+/// wait until the job concludes, polling `query-jobs`; a job that ends with an
+/// error is a [`QmpError::Command`]. The concluded job is dismissed.
+pub(crate) fn run_job(
+    qmp: &mut Qmp,
+    command: &'static str,
+    arguments: Value,
+    timeout: Duration,
+) -> Result<(), QmpError> {
+    let id = arguments
+        .get("job-id")
+        .and_then(Value::as_str)
+        .ok_or_else(|| QmpError::Protocol(format!("{command} without a job-id")))?
+        .to_string();
+    qmp.execute_with(command, arguments)?;
+    let deadline = std::time::Instant::now() + timeout;
+    let mut pause = Duration::from_micros(200);
+    loop {
+        let jobs = qmp.execute("query-jobs")?;
+        let job = jobs
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|j| j.get("id").and_then(Value::as_str) == Some(id.as_str()))
+            .cloned()
+            .ok_or_else(|| QmpError::Protocol(format!("job {id} vanished: {jobs}")))?;
+        if job.get("status").and_then(Value::as_str) == Some("concluded") {
+            qmp.execute_with("job-dismiss", json!({ "id": id }))?;
+            return match job.get("error").and_then(Value::as_str) {
+                Some(e) => Err(QmpError::Command(format!("job {id}: {e}"))),
+                None => Ok(()),
+            };
+        }
+        if std::time::Instant::now() >= deadline {
+            return Err(QmpError::Command(format!(
+                "job {id} did not conclude within {timeout:?}"
+            )));
+        }
+        std::thread::sleep(pause);
+        pause = (pause * 2).min(Duration::from_millis(20));
+    }
+}
+
 /// Ask the QMP server on `socket` to quit. A connection closed right after the
 /// command was sent counts as success: the server may exit before replying.
 pub(crate) fn quit(socket: &Path, timeout: Duration) -> Result<(), QmpError> {
