@@ -3,12 +3,14 @@
 //! host's busybox-static and dpkg-query (the facade's `command_support`):
 //! output as guestfish prints it, `dpkg-query` against the host's own run on
 //! the same database, a failing command's status and stderr, the timeout (a
-//! backend setting) with nothing left behind, a host file out of reach, and
-//! bad arguments.
+//! backend setting) with nothing left behind, a host file out of reach, bad
+//! arguments, and the command line killed while a guest program runs.
 
 mod cli_support;
 #[path = "../../vmcraft/tests/command_support/mod.rs"]
 mod command_support;
+#[path = "../../vmcraft/tests/leak_support/mod.rs"]
+mod leak_support;
 
 use cli_support::script;
 use command_support::{guest, host_packages, processes_with, tree};
@@ -85,4 +87,99 @@ fn help_describes_the_sandbox() {
     assert!(out.contains("command 'arguments ...'"), "{out}");
     assert!(out.contains("sh-lines command"), "{out}");
     assert!(out.contains("bubblewrap"), "{out}");
+}
+
+/// The command line killed (SIGKILL) while a guest program runs: the sandbox
+/// dies with it (bubblewrap's parent-death signal, then its PID namespace),
+/// nothing of it is left, and `vmcraft cleanup` removes the session's
+/// directory as after any killed session.
+#[test]
+fn a_killed_session_takes_its_sandbox_with_it() {
+    if !ready() {
+        return;
+    }
+    let env = TestEnv::new("cli-command-kill");
+    let img = guest(env.path());
+    let marker = "987659";
+    let fish = env.path().join("kill.fish");
+    std::fs::write(
+        &fish,
+        format!("run\nmount /dev/sda /\nsh 'sleep {marker} & sleep {marker}'\n"),
+    )
+    .unwrap();
+    let mut child = cli_support::command(
+        &env,
+        &["-a", img.to_str().unwrap(), "-f", fish.to_str().unwrap()],
+    )
+    .stdout(std::process::Stdio::null())
+    .stderr(std::process::Stdio::null())
+    .spawn()
+    .unwrap();
+    // Wait for both sleeps (a marker, not a fixed time); the guard only keeps
+    // a broken run from hanging the test.
+    let guard = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let sleeps = || {
+        processes_with(marker)
+            .iter()
+            .filter(|p| p.ends_with(&format!(": sleep {marker} ")))
+            .count()
+    };
+    while sleeps() < 2 {
+        assert!(
+            std::time::Instant::now() < guard,
+            "the guest program never started"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let killed = child.id();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let guard = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !processes_with(marker).is_empty() {
+        assert!(
+            std::time::Instant::now() < guard,
+            "left behind: {:?}",
+            processes_with(marker)
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let out = cli_support::run(&env, &["cleanup"], "");
+    out.ok();
+    let left = leak_support::settle(&env, std::time::Duration::from_secs(30));
+    assert!(left.is_empty(), "left behind: {left:#?}");
+    // The next guest program removes the transient cgroups the killed one left.
+    let o = script(
+        &env,
+        &["-a", img.to_str().unwrap()],
+        "run\nmount /dev/sda /\nsh true\n",
+    );
+    o.ok();
+    let prefix = format!("vmcraft-sandbox-{}-", killed);
+    let mut found = Vec::new();
+    cgroups_named(
+        std::path::Path::new("/sys/fs/cgroup"),
+        &prefix,
+        6,
+        &mut found,
+    );
+    assert!(found.is_empty(), "cgroups left: {found:?}");
+}
+
+/// Directories under `dir` (to `depth` levels) whose name starts with `prefix`.
+fn cgroups_named(dir: &std::path::Path, prefix: &str, depth: u32, found: &mut Vec<String>) {
+    if depth == 0 {
+        return;
+    }
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        if !e.file_type().is_ok_and(|t| t.is_dir()) {
+            continue;
+        }
+        if e.file_name().to_string_lossy().starts_with(prefix) {
+            found.push(e.path().display().to_string());
+        }
+        cgroups_named(&e.path(), prefix, depth - 1, found);
+    }
 }

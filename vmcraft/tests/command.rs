@@ -622,3 +622,37 @@ fn selinux_relabel_sets_the_guest_policys_labels() {
     g.umount_all().unwrap();
     finish(&env, g);
 }
+
+#[test]
+fn process_and_memory_limits() {
+    if !ready() {
+        return;
+    }
+    let env = TestEnv::new("command-limits");
+    let img = guest(env.path());
+    let g = session(&env, &img);
+    // 30 background processes: fine without a limit; under a limit of 10 the
+    // forks past it fail (busybox's shell stops at the first).
+    let many = "for i in $(seq 30); do sleep 987640 & done; echo reached";
+    assert_eq!(g.sh(many).unwrap(), "reached\n");
+    g.set_backend_setting("command_pids_max", "10").unwrap();
+    let e = g.sh(many).unwrap_err();
+    assert!(e.to_string().contains("can't fork"), "{}", e.chain());
+    g.clear_backend_setting("command_pids_max").unwrap();
+
+    // 64 MiB in the shell's memory: fine without a limit, stopped under 32 MiB.
+    let big = "x=$(head -c 67108864 /dev/zero | tr '\\0' a); echo ${#x}";
+    assert_eq!(g.sh(big).unwrap(), "67108864\n");
+    g.set_backend_setting("command_memory_max", &(32u64 << 20).to_string())
+        .unwrap();
+    let e = g.sh(big).unwrap_err();
+    assert!(
+        e.to_string().starts_with("sh: /bin/sh: exit status"),
+        "{}",
+        e.chain()
+    );
+    g.clear_backend_setting("command_memory_max").unwrap();
+    assert_eq!(processes_with("987640"), Vec::<String>::new());
+    g.umount_all().unwrap();
+    finish(&env, g);
+}

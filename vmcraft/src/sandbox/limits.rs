@@ -7,7 +7,9 @@
 //! `vmcraft-sandbox-PID-N`. The sandbox's first process joins it before it
 //! execs bubblewrap (it writes `0` to `cgroup.procs`), so everything the guest
 //! command forks is counted. The group is removed once the command's processes
-//! are gone. Where no cgroup can be made (no permission, v2 without delegation)
+//! are gone; the groups a killed process left behind (empty, since its
+//! sandboxes died with it) are removed by the next process that makes one.
+//! Where no cgroup can be made (no permission, v2 without delegation)
 //! the resource limits stand in: `RLIMIT_DATA` for memory, and `RLIMIT_NPROC`
 //! for processes, which the kernel counts over every process of the real user
 //! (root): it is set to the host's current count plus the allowance, so a fork
@@ -76,6 +78,9 @@ impl Groups {
             SEQ.fetch_add(1, Ordering::Relaxed)
         );
         let base = Path::new("/sys/fs/cgroup");
+        let parents = parent_dirs(base);
+        static SWEPT: std::sync::Once = std::sync::Once::new();
+        SWEPT.call_once(|| sweep_stale(&parents));
         for (ctl, path) in own_cgroups() {
             let rel = path.trim_start_matches('/');
             if ctl.is_empty() {
@@ -189,6 +194,52 @@ impl Drop for Groups {
                     break;
                 }
                 std::thread::sleep(std::time::Duration::from_millis(2));
+            }
+        }
+    }
+}
+
+/// The directories this process makes its groups in (whether or not it may).
+fn parent_dirs(base: &Path) -> Vec<PathBuf> {
+    let mut v = Vec::new();
+    for (ctl, path) in own_cgroups() {
+        let rel = path.trim_start_matches('/');
+        if ctl.is_empty() {
+            v.push(base.join(rel));
+            v.push(base.join("unified").join(rel));
+        } else {
+            v.extend(ctl.split(',').map(|c| base.join(c).join(rel)));
+        }
+    }
+    v
+}
+
+/// Remove the groups a killed process left (`vmcraft-sandbox-PID-N` whose PID
+/// is gone; its sandbox died with it, so the group is empty and `rmdir` takes
+/// it; a group that is not empty is left as it is).
+fn sweep_stale(parents: &[PathBuf]) {
+    for dir in parents {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let Some(pid) = name
+                .strip_prefix("vmcraft-sandbox-")
+                .and_then(|r| r.split('-').next())
+                .and_then(|p| p.parse::<u32>().ok())
+            else {
+                continue;
+            };
+            if pid != std::process::id() && !Path::new(&format!("/proc/{pid}")).exists() {
+                match std::fs::remove_dir(e.path()) {
+                    Ok(()) => {
+                        tracing::debug!(cgroup = %e.path().display(), "removed a stale sandbox cgroup")
+                    }
+                    Err(err) => {
+                        tracing::debug!(cgroup = %e.path().display(), error = %err, "stale sandbox cgroup kept")
+                    }
+                }
             }
         }
     }

@@ -573,6 +573,15 @@ impl Running {
         }
     }
 
+    /// Read the rest of bubblewrap's information (once bubblewrap is gone or
+    /// killed) and note the sandbox's first process.
+    fn read_info(&mut self) {
+        while self.init.is_none() && read_some(&mut self.info, &mut self.info_text) {
+            self.note_init();
+        }
+        self.note_init();
+    }
+
     /// Take the sandbox's first process from bubblewrap's information
     /// (`{"child-pid": N}`), as a pidfd.
     fn note_init(&mut self) {
@@ -597,12 +606,13 @@ impl Running {
     /// sandbox's first process), and that first process by its pidfd; when it
     /// dies the kernel kills every process of its PID namespace.
     fn kill(&mut self) {
-        // The information may have come in without being read yet.
-        read_some(&mut self.info, &mut self.info_text);
-        self.note_init();
         // SAFETY: killpg takes a group id and a signal; bubblewrap is not reaped
         // yet, so the group id is still its own.
         unsafe { libc::killpg(self.pid as libc::pid_t, libc::SIGKILL) };
+        // The information may have come in without being read yet. Read only
+        // now: before bubblewrap wrote it, a read would wait for it; with
+        // bubblewrap killed, it returns what there is, or the end.
+        self.read_info();
         if let Some(fd) = &self.init {
             // SAFETY: pidfd_send_signal on our pidfd with no siginfo.
             unsafe {
@@ -623,8 +633,7 @@ impl Running {
     /// process of its PID namespace before it goes), so that nothing of the run
     /// is left when it returns.
     fn wait_init(&mut self) {
-        read_some(&mut self.info, &mut self.info_text);
-        self.note_init();
+        self.read_info();
         if let Some(fd) = &self.init {
             let mut pfd = libc::pollfd {
                 fd: fd.as_raw_fd(),
