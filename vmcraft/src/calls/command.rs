@@ -77,13 +77,18 @@ impl VMCraft {
     /// The limits guest programs run under, from the backend settings (see the
     /// [module documentation](self)); a setting that is not a number is an error.
     pub fn command_limits(&self) -> Result<Limits> {
+        self.command_limits_for("command")
+    }
+
+    /// [`VMCraft::command_limits`], errors naming `call`.
+    fn command_limits_for(&self, call: &'static str) -> Result<Limits> {
         let mut l = Limits::default();
         let get = |name: &str| -> Result<Option<u64>> {
             match self.get_backend_setting(name) {
                 Err(_) => Ok(None),
                 Ok(v) => v.trim().parse::<u64>().map(Some).map_err(|_| {
                     Error::invalid(
-                        "command",
+                        call,
                         format!("{name}={v}"),
                         "backend setting: not a non-negative number",
                     )
@@ -93,7 +98,7 @@ impl VMCraft {
         if let Some(t) = get(TIMEOUT_SETTING)? {
             if t == 0 {
                 return Err(Error::invalid(
-                    "command",
+                    call,
                     format!("{TIMEOUT_SETTING}=0"),
                     "backend setting: the timeout must be at least 1 second",
                 ));
@@ -123,7 +128,16 @@ impl VMCraft {
         use std::io::Read;
         let mut f = match root.open_read("/bin/sh") {
             Ok(f) => f,
-            Err(e) if e.kind() == vmcraft_archive::ErrorKind::NotFound => return Ok(()),
+            // Missing, or not a regular file (a FIFO is never opened): nothing
+            // to check; running it then says what is wrong.
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    vmcraft_archive::ErrorKind::NotFound | vmcraft_archive::ErrorKind::WrongType
+                ) =>
+            {
+                return Ok(());
+            }
             Err(e) => return Err(Error::from(e.with_call(call))),
         };
         let mut head = [0u8; 64];
@@ -217,7 +231,7 @@ impl VMCraft {
             }
         }
         self.check_guest_machine(call, &root)?;
-        let mut limits = self.command_limits()?;
+        let mut limits = self.command_limits_for(call)?;
         if let Some(m) = output_max {
             limits.output_max = limits.output_max.max(m);
         }

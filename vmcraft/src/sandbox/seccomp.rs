@@ -26,7 +26,10 @@
 //!   `name_to_handle_at` (a file handle opens a file by inode number on the
 //!   whole filesystem, past any root: the classic container escape);
 //! - `ioctl(TIOCSTI)` and `ioctl(TIOCLINUX)`, which push keystrokes into a
-//!   terminal (the sandbox has none: defence in depth).
+//!   terminal (the sandbox has none: defence in depth);
+//! - `socket` of the families the network namespace does not confine:
+//!   `AF_VSOCK` (on a virtual machine, a line to its hypervisor's host) and
+//!   `AF_BLUETOOTH`.
 //!
 //! Most of these need a capability the sandbox does not keep (see
 //! [`super::KEPT_CAPABILITIES`]); the filter refuses them whatever the
@@ -180,6 +183,27 @@ fn ioctl_rules() -> seccompiler::Result<Vec<SeccompRule>> {
         .collect()
 }
 
+/// The rules on `socket`: the address families that reach past the network
+/// namespace. vsock connects a virtual machine to its hypervisor's host
+/// whatever the namespace (on a VM, the sandbox would otherwise talk to the
+/// machine that runs it), and Bluetooth sockets are not namespaced either.
+#[cfg(any(
+    target_arch = "x86_64",
+    target_arch = "aarch64",
+    target_arch = "riscv64"
+))]
+fn socket_rules() -> seccompiler::Result<Vec<SeccompRule>> {
+    let backend = seccompiler::Error::Backend;
+    [libc::AF_VSOCK, libc::AF_BLUETOOTH]
+        .into_iter()
+        .map(|family| {
+            SeccompCondition::new(0, SeccompCmpArgLen::Dword, SeccompCmpOp::Eq, family as u64)
+                .and_then(|c| SeccompRule::new(vec![c]))
+                .map_err(backend)
+        })
+        .collect()
+}
+
 /// The number of a call, and on x86-64 its x32 twin too.
 fn with_x32(nr: libc::c_long) -> Vec<i64> {
     #[cfg(target_arch = "x86_64")]
@@ -213,6 +237,9 @@ pub(crate) fn filters() -> seccompiler::Result<Vec<BpfProgram>> {
     }
     for n in with_x32(libc::SYS_ioctl) {
         deny.insert(n, ioctl_rules()?);
+    }
+    for n in with_x32(libc::SYS_socket) {
+        deny.insert(n, socket_rules()?);
     }
     let deny = SeccompFilter::new(
         deny,
@@ -279,5 +306,124 @@ mod tests {
         // The deny-list names every refused call: it is longer than the
         // clone3 one by far.
         assert!(f[0].len() > f[1].len() * 5);
+    }
+
+    /// What a process under the filters gets from `call`: 0 or the errno.
+    fn errno_of(r: libc::c_long) -> i32 {
+        if r < 0 {
+            std::io::Error::last_os_error().raw_os_error().unwrap_or(-1)
+        } else {
+            0
+        }
+    }
+
+    #[test]
+    fn the_filters_refuse_in_a_child() {
+        let programs = filters().unwrap();
+        // SAFETY: the child makes system calls only (the filters were compiled
+        // before the fork) and leaves with _exit.
+        let pid = unsafe { libc::fork() };
+        assert!(pid >= 0);
+        if pid == 0 {
+            let code = (|| -> i32 {
+                for p in &programs {
+                    if seccompiler::apply_filter(p).is_err() {
+                        return 10;
+                    }
+                }
+                // SAFETY: plain system calls with constant arguments; pointers
+                // are null or to static strings, which the kernel refuses or
+                // reads.
+                unsafe {
+                    // Each errno is read right after its call.
+                    let checks: [(i32, i32, i32); 8] = [
+                        (
+                            errno_of(libc::syscall(
+                                libc::SYS_socket,
+                                libc::AF_VSOCK,
+                                libc::SOCK_STREAM,
+                                0,
+                            )),
+                            libc::EPERM,
+                            11,
+                        ),
+                        (
+                            errno_of(libc::syscall(
+                                libc::SYS_mount,
+                                c"none".as_ptr(),
+                                c"/".as_ptr(),
+                                c"tmpfs".as_ptr(),
+                                0,
+                                0,
+                            )),
+                            libc::EPERM,
+                            12,
+                        ),
+                        (
+                            errno_of(libc::syscall(libc::SYS_unshare, libc::CLONE_NEWUSER)),
+                            libc::EPERM,
+                            13,
+                        ),
+                        (
+                            errno_of(libc::syscall(libc::SYS_clone3, 0, 0)),
+                            libc::ENOSYS,
+                            14,
+                        ),
+                        (
+                            errno_of(libc::syscall(libc::SYS_finit_module, -1, c"".as_ptr(), 0)),
+                            libc::EPERM,
+                            15,
+                        ),
+                        (
+                            errno_of(libc::syscall(libc::SYS_keyctl, 0, 0, 0, 0, 0)),
+                            libc::EPERM,
+                            16,
+                        ),
+                        (
+                            errno_of(libc::syscall(
+                                libc::SYS_clone,
+                                libc::CLONE_NEWNS as libc::c_ulong | libc::SIGCHLD as libc::c_ulong,
+                                0,
+                                0,
+                                0,
+                                0,
+                            )),
+                            libc::EPERM,
+                            17,
+                        ),
+                        (
+                            errno_of(libc::syscall(libc::SYS_open_by_handle_at, -1, 0, 0)),
+                            libc::EPERM,
+                            18,
+                        ),
+                    ];
+                    for (errno, want, code) in checks {
+                        if errno != want {
+                            return code;
+                        }
+                    }
+                    // What is not refused still works.
+                    let fd = libc::socket(libc::AF_UNIX, libc::SOCK_STREAM, 0);
+                    if fd < 0 {
+                        return 20;
+                    }
+                    if libc::getpid() <= 0 {
+                        return 21;
+                    }
+                }
+                0
+            })();
+            // SAFETY: leave the forked child without running the harness's code.
+            unsafe { libc::_exit(code) };
+        }
+        let mut status = 0;
+        // SAFETY: wait for our own child.
+        assert_eq!(unsafe { libc::waitpid(pid, &mut status, 0) }, pid);
+        assert!(libc::WIFEXITED(status), "status {status:#x}");
+        assert_eq!(
+            libc::WEXITSTATUS(status),
+            0,
+            "check that failed (see the codes)"
+        );
     }
 }
