@@ -5,7 +5,12 @@
 //! name with the Windows NT case bits honoured (byte 12 of the entry: 0x08 the
 //! base name is lower case, 0x10 the extension is), so an entry that mtools or
 //! Windows wrote as `grubx64.efi` is `grubx64.efi`, as Linux shows it, not
-//! `GRUBX64.EFI`. Lookups are case-insensitive, as vfat's are.
+//! `GRUBX64.EFI`. Short names are decoded from code page 437, vfat's default.
+//! Lookups are case-insensitive, as vfat's are. One difference remains: the
+//! case bits are applied to ASCII letters only (as `fatfs` and mtools apply
+//! them), so a short name `ÜBER.TXT` with the lower-case bit reads `Über.txt`
+//! where Linux shows `über.txt` (reading the bits from the raw entries would
+//! close it).
 //!
 //! Metadata, as vfat with its defaults (`uid=0,gid=0`, `fmask` and `dmask`
 //! from a umask of 022, no `showexec`): directories `drwxr-xr-x`, files
@@ -45,6 +50,40 @@ const UMASK: u32 = 0o022;
 struct FatIo {
     disk: Arc<dyn ReadAt>,
     pos: u64,
+    /// Recently read 4 KiB pages: fatfs reads a directory entry (32 bytes)
+    /// or a FAT entry (2-4 bytes) at a time.
+    cache: std::collections::HashMap<u64, Box<[u8]>>,
+}
+
+/// The page size of [`FatIo`]'s cache.
+const PAGE: u64 = 4096;
+
+/// Most pages [`FatIo`] keeps (1 MiB); the cache is emptied when full.
+const CACHE_PAGES: usize = 256;
+
+impl FatIo {
+    /// Copy from the page holding `pos` into `buf`; returns the count copied.
+    fn read_cached(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let size = self.disk.size();
+        let page = self.pos / PAGE;
+        if !self.cache.contains_key(&page) {
+            if self.cache.len() >= CACHE_PAGES {
+                self.cache.clear();
+            }
+            let start = page * PAGE;
+            let len = PAGE.min(size - start) as usize;
+            let mut data = vec![0u8; len].into_boxed_slice();
+            self.disk
+                .read_at(start, &mut data)
+                .map_err(|e| io::Error::other(e.to_string()))?;
+            self.cache.insert(page, data);
+        }
+        let data = &self.cache[&page];
+        let off = (self.pos - page * PAGE) as usize;
+        let n = buf.len().min(data.len() - off);
+        buf[..n].copy_from_slice(&data[off..off + n]);
+        Ok(n)
+    }
 }
 
 thread_local! {
@@ -70,9 +109,15 @@ impl Read for FatIo {
             ));
         }
         BUDGET.with(|b| b.set(left - n as u64));
-        self.disk
-            .read_at(self.pos, &mut buf[..n])
-            .map_err(|e| io::Error::other(e.to_string()))?;
+        let n = if n as u64 >= PAGE {
+            // Large reads (file content) go straight to the disk.
+            self.disk
+                .read_at(self.pos, &mut buf[..n])
+                .map_err(|e| io::Error::other(e.to_string()))?;
+            n
+        } else {
+            self.read_cached(&mut buf[..n])?
+        };
         self.pos += n as u64;
         Ok(n)
     }
@@ -126,11 +171,45 @@ impl std::fmt::Debug for FatTree {
     }
 }
 
+/// Code page 437, the OEM code page of short names that Linux's vfat uses by
+/// default (`codepage=437`): bytes 0x80-0xFF of a short name decode as
+/// Linux shows them, where `fatfs`'s own converter gives U+FFFD.
+#[derive(Debug)]
+struct Cp437;
+
+/// Bytes 0x80..=0xFF of code page 437.
+const CP437_HIGH: &str = "ÇüéâäàåçêëèïîìÄÅÉæÆôöòûùÿÖÜ¢£¥₧ƒáíóúñÑªº¿⌐¬½¼¡«»░▒▓│┤╡╢╖╕╣║╗╝╜╛┐└┴┬├─┼╞╟╚╔╩╦╠═╬╧╨╤╥╙╘╒╓╫╪┘┌█▄▌▐▀αßΓπΣσµτΦΘΩδ∞φε∩≡±≥≤⌠⌡÷≈°∙·√ⁿ²■\u{a0}";
+
+impl fatfs::OemCpConverter for Cp437 {
+    fn decode(&self, oem_char: u8) -> char {
+        if oem_char < 0x80 {
+            oem_char as char
+        } else {
+            CP437_HIGH
+                .chars()
+                .nth(usize::from(oem_char - 0x80))
+                .unwrap_or('\u{fffd}')
+        }
+    }
+
+    fn encode(&self, uni_char: char) -> Option<u8> {
+        if uni_char.is_ascii() {
+            return Some(uni_char as u8);
+        }
+        CP437_HIGH
+            .chars()
+            .position(|c| c == uni_char)
+            .map(|i| 0x80 + i as u8)
+    }
+}
+
+static CP437: Cp437 = Cp437;
+
 /// `fatfs::FileSystem` is not `Send` only because its options hold
 /// `&'static dyn` references to the code-page converter and time provider,
-/// whose traits lack a `Sync` bound. The options used here are `fatfs`'s
-/// defaults (`FsOptions::new()`): references to stateless unit-struct statics
-/// (`LossyOemCpConverter`, `DefaultTimeProvider`) with no interior mutability;
+/// whose traits lack a `Sync` bound. The options used here are references to
+/// stateless unit-struct statics (this module's `Cp437` and `fatfs`'s
+/// `DefaultTimeProvider`) with no interior mutability;
 /// everything else it holds (`RefCell`s, `Cell`s, the `FatIo`) is `Send`.
 struct SendFat(FileSystem<FatIo>);
 
@@ -152,10 +231,14 @@ impl FatTree {
     pub fn open(disk: Arc<dyn ReadAt>) -> Result<Self> {
         let name = disk.name();
         let guard = Guard::default();
-        let io = FatIo { disk, pos: 0 };
+        let io = FatIo {
+            disk,
+            pos: 0,
+            cache: Default::default(),
+        };
         let fs = guard.run("open_fs", &name, || {
             BUDGET.with(|b| b.set(16 << 20));
-            FileSystem::new(io, FsOptions::new()).map_err(|e| {
+            FileSystem::new(io, FsOptions::new().oem_cp_converter(&CP437)).map_err(|e| {
                 Error::new(
                     ErrorKind::Corrupt,
                     "open_fs",
@@ -376,9 +459,20 @@ impl GuestTree for FatTree {
                     mode: 0o040000 | (0o777 & !UMASK),
                     nlink: Some(2 + sub.iter().filter(|s| s.is_dir()).count() as u64),
                     rdev: Some(0),
+                    // vfat's root has no entry of its own: every time is the epoch.
+                    ctime: Some(Timespec::default()),
                     ..Stat::default()
                 })
             }
+        })
+    }
+
+    fn file_type_node(&self, path: &str) -> Result<FileType> {
+        self.with("lstat", path, 0, |fs| {
+            Ok(match lookup(fs, path)? {
+                Some(e) if !e.is_dir() => FileType::Regular,
+                _ => FileType::Directory,
+            })
         })
     }
 

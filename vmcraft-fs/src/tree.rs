@@ -66,6 +66,13 @@ pub trait GuestTree {
     /// of the file.
     fn read_at_node(&self, path: &str, offset: u64, buf: &mut [u8]) -> Result<usize>;
 
+    /// The type of the resolved path, for path resolution, which needs no more
+    /// of its parents. The default takes it from [`GuestTree::lstat_node`];
+    /// readers for which a full `lstat` costs more override it.
+    fn file_type_node(&self, path: &str) -> Result<FileType> {
+        Ok(self.lstat_node(path)?.file_type())
+    }
+
     /// The extended attributes of the resolved path (not following a final
     /// symlink). The default: none, for formats that have none.
     fn xattrs_node(&self, path: &str) -> Result<Vec<Xattr>> {
@@ -336,11 +343,11 @@ pub(crate) fn resolve_in<T: GuestTree + ?Sized>(
         stack.push(c);
         let cur = join(&stack);
         let last = pending.is_empty();
-        let st = match tree.lstat_node(&cur) {
-            Ok(st) => st,
+        let ftype = match tree.file_type_node(&cur) {
+            Ok(t) => t,
             Err(e) => return Err(e.with_call(call).with_subject(path)),
         };
-        match st.file_type() {
+        match ftype {
             FileType::Symlink if !last || follow => {
                 links += 1;
                 if links > MAX_SYMLINKS {
@@ -536,6 +543,7 @@ macro_rules! forward_guest_tree {
                 (**self).read_at_node(path, offset, buf)
             }
             fn xattrs_node(&self, path: &str) -> Result<Vec<Xattr>> { (**self).xattrs_node(path) }
+            fn file_type_node(&self, path: &str) -> Result<FileType> { (**self).file_type_node(path) }
             fn resolve(&self, path: &str, follow: bool) -> Result<String> { (**self).resolve(path, follow) }
             fn stat(&self, path: &str) -> Result<Stat> { (**self).stat(path) }
             fn lstat(&self, path: &str) -> Result<Stat> { (**self).lstat(path) }

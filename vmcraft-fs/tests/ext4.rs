@@ -9,126 +9,16 @@
 
 mod common;
 
-use std::os::unix::fs::{PermissionsExt, symlink};
 use std::path::Path;
 use std::process::Command;
 use std::sync::Arc;
 
-use common::{Fields, Mount, assert_same, lchown, run, set_times, snapshot, snapshot_except};
+use common::{Fields, Mount, assert_same, images, run, snapshot, snapshot_except};
 use vmcraft_block::testing::{TestEnv, require_root, require_tool};
 use vmcraft_block::{LoopDevice, LoopOptions};
 use vmcraft_fs::{
     ErrorKind, FsType, GuestTree, ReadAt, Window, list_filesystems, open_fs, open_image, probe,
 };
-
-/// The source tree `mkfs.ext4 -d` copies in.
-pub fn make_tree(src: &Path, root: bool) {
-    let w = |p: &str, data: &[u8], mode: u32| {
-        let path = src.join(p.trim_start_matches('/'));
-        std::fs::write(&path, data).unwrap();
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
-    };
-    let d = |p: &str, mode: u32| {
-        let path = src.join(p.trim_start_matches('/'));
-        std::fs::create_dir_all(&path).unwrap();
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
-    };
-    d("/etc", 0o755);
-    d("/home/user", 0o700);
-    d("/bin", 0o755);
-    d("/tmp", 0o1777);
-    d("/many", 0o755);
-    w("/etc/hostname", b"guest\n", 0o644);
-    w("/etc/shadow", b"root:*:19000:0:99999:7:::\n", 0o640);
-    w("/home/user/.bashrc", b"export PS1='$ '\n", 0o600);
-    w("/bin/tool", b"#!/bin/sh\necho tool\n", 0o4755);
-    w("/odd", b"no permissions at all", 0o000);
-    w("/empty", b"", 0o644);
-    let big: Vec<u8> = (0..3 * 1024 * 1024u32)
-        .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
-        .collect();
-    w("/bin/big", &big, 0o755);
-    w("/h\u{e9}llo w\u{f6}rld", b"utf-8 name\n", 0o644);
-    let long = "l".repeat(255);
-    w(&format!("/{long}"), b"long name\n", 0o644);
-    for i in 0..1500 {
-        w(
-            &format!("/many/file-{i:05}"),
-            format!("{i}\n").as_bytes(),
-            0o644,
-        );
-    }
-    // A sparse file: 16 MiB, data only at 1 MiB and at the end.
-    let sparse = src.join("sparse");
-    {
-        use std::os::unix::fs::FileExt;
-        let f = std::fs::File::create(&sparse).unwrap();
-        f.set_len(16 << 20).unwrap();
-        f.write_all_at(b"middle", 1 << 20).unwrap();
-        f.write_all_at(b"end", (16 << 20) - 3).unwrap();
-    }
-    std::fs::hard_link(src.join("etc/hostname"), src.join("hard-hostname")).unwrap();
-    symlink("/etc/hostname", src.join("abs-link")).unwrap();
-    symlink("etc/hostname", src.join("rel-link")).unwrap();
-    symlink("/nowhere/at/all", src.join("dangling")).unwrap();
-    symlink("../../../../etc", src.join("up")).unwrap();
-    symlink("/home/user/../../etc/./hostname", src.join("winding")).unwrap();
-    symlink("loop-b", src.join("loop-a")).unwrap();
-    symlink("loop-a", src.join("loop-b")).unwrap();
-    run(Command::new("setfattr")
-        .args(["-n", "user.comment", "-v", "hello"])
-        .arg(src.join("etc/hostname")));
-    run(Command::new("setfattr")
-        .args(["-n", "user.bin", "-v", "0x00ff10"])
-        .arg(src.join("bin/tool")));
-    if root {
-        run(Command::new("setfattr")
-            .args(["-n", "trusted.t", "-v", "secret"])
-            .arg(src.join("etc/shadow")));
-        run(Command::new("mkfifo").arg(src.join("fifo")));
-        run(Command::new("mknod")
-            .arg(src.join("null"))
-            .args(["c", "1", "3"]));
-        lchown(&src.join("etc/shadow"), 0, 42);
-        lchown(&src.join("home/user"), 1000, 1000);
-        lchown(&src.join("home/user/.bashrc"), 1000, 1000);
-        lchown(&src.join("abs-link"), 1234, 5678);
-        lchown(&src.join("odd"), 4_000_000_000, 65534);
-    }
-    set_times(
-        &src.join("etc/hostname"),
-        (1_600_000_000, 111_111_111),
-        (1_500_000_000, 123_456_789),
-    );
-    set_times(&src.join("bin/tool"), (0, 0), (1, 999_999_999));
-    set_times(
-        &src.join("abs-link"),
-        (1_700_000_000, 5),
-        (1_700_000_001, 6),
-    );
-    // ext4-view 1.0 refuses times before 1970 and after 2038-01-19 (it reads
-    // the 32-bit seconds as unsigned-then-checked); see hostile.rs.
-    set_times(&src.join("odd"), (1, 0), (2_000_000_000, 42));
-    set_times(&src.join("etc"), (1_234_567_890, 0), (1_234_567_891, 500));
-}
-
-fn mkfs(src: &Path, image: &Path) {
-    run(Command::new("mkfs.ext4")
-        .args([
-            "-q",
-            "-F",
-            "-b",
-            "4096",
-            "-I",
-            "256",
-            "-E",
-            "root_owner=0:0",
-            "-d",
-        ])
-        .arg(src)
-        .arg(image)
-        .arg("96M"));
-}
 
 fn in_process(image: &Path) -> vmcraft_fs::BoxedTree {
     let disk = open_image(image).unwrap();
@@ -149,9 +39,9 @@ fn ext4_in_process_equals_kernel_mount() {
     let env = TestEnv::new("fs-ext4");
     let src = env.path().join("src");
     std::fs::create_dir(&src).unwrap();
-    make_tree(&src, true);
+    images::make_tree(&src, true);
     let image = env.path().join("ext4.img");
-    mkfs(&src, &image);
+    images::mkfs(&src, &image);
 
     let tree = in_process(&image);
     let ours = snapshot(&*tree);
@@ -289,7 +179,7 @@ fn ext2_and_ext3_read_in_process() {
     let env = TestEnv::new("fs-ext23");
     let src = env.path().join("src");
     std::fs::create_dir(&src).unwrap();
-    make_tree(&src, false);
+    images::make_tree(&src, false);
     for (t, want) in [("ext2", FsType::Ext2), ("ext3", FsType::Ext3)] {
         let image = env.path().join(format!("{t}.img"));
         run(Command::new(format!("mkfs.{t}"))

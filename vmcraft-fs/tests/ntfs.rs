@@ -9,66 +9,14 @@
 
 mod common;
 
-use std::os::unix::fs::symlink;
-use std::path::Path;
 use std::process::Command;
 use std::sync::Arc;
 
-use common::{Fields, Mount, assert_same, run, set_times, snapshot};
+use common::{Fields, Mount, assert_same, images, run, snapshot};
 use vmcraft_block::testing::{TestEnv, require_root, require_tool};
 use vmcraft_fs::{
     ErrorKind, FsType, GuestTree, ReadAt, Window, list_filesystems, open_fs, open_image, probe,
 };
-
-/// Make an NTFS image at `image` holding the test tree (through ntfs-3g).
-pub fn make_ntfs(env: &TestEnv, image: &Path) {
-    std::fs::File::create(image)
-        .unwrap()
-        .set_len(64 << 20)
-        .unwrap();
-    run(Command::new("mkntfs")
-        .args(["-Q", "-F", "-q", "-L", "WinVol"])
-        .arg(image));
-    let m = Mount::ntfs3g(image, env.path().join("populate"), "rw");
-    let d = &m.dir;
-    std::fs::create_dir_all(d.join("Windows/System32/config")).unwrap();
-    std::fs::create_dir(d.join("many")).unwrap();
-    std::fs::write(
-        d.join("Windows/System32/config/SOFTWARE"),
-        b"regf hive bytes",
-    )
-    .unwrap();
-    std::fs::write(d.join("small.txt"), b"resident\n").unwrap();
-    std::fs::write(d.join("empty"), b"").unwrap();
-    std::fs::write(d.join("Mixed Case.TXT"), b"mixed\n").unwrap();
-    std::fs::write(d.join("\u{65e5}\u{672c}\u{8a9e}.txt"), b"unicode\n").unwrap();
-    std::fs::write(d.join("x".repeat(200)), b"long\n").unwrap();
-    let big: Vec<u8> = (0..3 * 1024 * 1024u32)
-        .map(|i| (i.wrapping_mul(40503) >> 7) as u8)
-        .collect();
-    std::fs::write(d.join("big.bin"), &big).unwrap();
-    for i in 0..1500 {
-        std::fs::write(d.join(format!("many/f{i:05}.dat")), format!("{i}\n")).unwrap();
-    }
-    {
-        use std::os::unix::fs::FileExt;
-        let f = std::fs::File::create(d.join("sparse")).unwrap();
-        f.set_len(8 << 20).unwrap();
-        f.write_all_at(b"tail", (8 << 20) - 4).unwrap();
-    }
-    std::fs::hard_link(d.join("small.txt"), d.join("Windows/hard.txt")).unwrap();
-    symlink("/Windows/System32", d.join("sys")).unwrap();
-    symlink("small.txt", d.join("rel-link")).unwrap();
-    symlink("/nowhere", d.join("dangling")).unwrap();
-    run(Command::new("mkfifo").arg(d.join("fifo")));
-    set_times(
-        &d.join("small.txt"),
-        (1_600_000_000, 1_234_500),
-        (1_500_000_000, 987_654_300),
-    );
-    set_times(&d.join("Windows"), (1_400_000_000, 0), (1_400_000_001, 100));
-    drop(m);
-}
 
 #[test]
 fn ntfs_in_process_equals_ntfs3g() {
@@ -82,7 +30,7 @@ fn ntfs_in_process_equals_ntfs3g() {
     }
     let env = TestEnv::new("fs-ntfs");
     let image = env.path().join("ntfs.img");
-    make_ntfs(&env, &image);
+    images::make_ntfs(&env, &image);
 
     let disk = open_image(&image).unwrap();
     assert_eq!(probe(&*disk).unwrap(), Some(FsType::Ntfs));

@@ -6,6 +6,8 @@
 
 #![allow(dead_code)]
 
+pub mod images;
+
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -87,6 +89,7 @@ pub fn hex(b: &[u8]) -> String {
 /// Which fields two snapshots must agree on.
 #[derive(Debug, Clone, Copy)]
 pub struct Fields {
+    pub modes: bool,
     pub owners: bool,
     pub atime: bool,
     /// Compare `ino`, `nlink`, `blocks`, `ctime`, `rdev` where both sides know them.
@@ -98,6 +101,7 @@ pub struct Fields {
 
 impl Fields {
     pub const ALL: Fields = Fields {
+        modes: true,
         owners: true,
         atime: true,
         optional: true,
@@ -130,7 +134,15 @@ pub fn assert_same(what: &str, a: &BTreeMap<String, Node>, b: &BTreeMap<String, 
                 diffs.push(format!("{p}: {name}: {l} != {r}"));
             }
         };
-        d("mode", format!("{:o}", s.mode), format!("{:o}", t.mode));
+        if f.modes {
+            d("mode", format!("{:o}", s.mode), format!("{:o}", t.mode));
+        } else {
+            d(
+                "type",
+                format!("{:?}", s.file_type()),
+                format!("{:?}", t.file_type()),
+            );
+        }
         if s.file_type() != FileType::Directory || f.dir_size {
             d("size", s.size.to_string(), t.size.to_string());
         }
@@ -274,4 +286,47 @@ pub fn set_times(path: &Path, atime: (i64, i64), mtime: (i64, i64)) {
 /// Change a path's owner without following symlinks.
 pub fn lchown(path: &Path, uid: u32, gid: u32) {
     std::os::unix::fs::lchown(path, Some(uid), Some(gid)).unwrap();
+}
+
+/// Every path of every filesystem of an image read in-process, one line each
+/// (`PATH TYPE MODE UID GID SIZE MTIME SHA256|->TARGET`), under a header line
+/// per filesystem: what the unprivileged test compares.
+pub fn dump_image(image: &Path) -> String {
+    use std::sync::Arc;
+    use vmcraft_fs::{ReadAt, Window, list_filesystems, open_fs, open_image};
+    let disk = open_image(image).expect("open_image");
+    let mut out = String::new();
+    for found in list_filesystems(&*disk).expect("list_filesystems") {
+        let part: Arc<dyn ReadAt> =
+            Arc::new(Window::new(disk.clone(), found.offset, found.len).unwrap());
+        let fs = open_fs(part).expect("open_fs");
+        writeln!(
+            out,
+            "# partition {:?} {}",
+            found.partition,
+            found.fs_type.map(|t| t.name()).unwrap_or("-")
+        )
+        .unwrap();
+        for (p, n) in snapshot(&*fs) {
+            let st = n.stat;
+            let tail = match (&n.link, &n.sha256) {
+                (Some(l), _) => format!("->{l}"),
+                (_, Some(h)) => h.clone(),
+                _ => "-".to_string(),
+            };
+            writeln!(
+                out,
+                "{p}\t{:?}\t{:o}\t{}\t{}\t{}\t{}.{:09}\t{tail}",
+                st.file_type(),
+                st.mode,
+                st.uid,
+                st.gid,
+                st.size,
+                st.mtime.sec,
+                st.mtime.nsec
+            )
+            .unwrap();
+        }
+    }
+    out
 }
