@@ -75,12 +75,8 @@ pub fn split_lines(out: &str) -> Vec<String> {
 
 impl VMCraft {
     /// The limits guest programs run under, from the backend settings (see the
-    /// [module documentation](self)); a setting that is not a number is an error.
-    pub fn command_limits(&self) -> Result<Limits> {
-        self.command_limits_for("command")
-    }
-
-    /// [`VMCraft::command_limits`], errors naming `call`.
+    /// [module documentation](self)); a setting that is not a number is an
+    /// error naming `call`.
     fn command_limits_for(&self, call: &'static str) -> Result<Limits> {
         let mut l = Limits::default();
         let get = |name: &str| -> Result<Option<u64>> {
@@ -272,12 +268,12 @@ impl VMCraft {
     /// up in the guest's `PATH` when it has no `/`), the rest its arguments,
     /// passed as they are (no shell). Its standard output, as bytes.
     #[tracing::instrument(level = "debug", skip_all)]
-    pub fn command_bytes(&self, arguments: &[&str]) -> Result<Vec<u8>> {
+    pub(crate) fn command_bytes(&self, arguments: &[&str]) -> Result<Vec<u8>> {
         self.run_guest("command", arguments)
     }
 
     /// Run a guest program (`command`) and return its standard output, which
-    /// must be UTF-8 (see [`VMCraft::command_bytes`]).
+    /// must be UTF-8 (the command line prints other bytes as they are).
     #[tracing::instrument(level = "debug", skip_all)]
     pub fn command(&self, arguments: &[&str]) -> Result<String> {
         utf8("command", self.run_guest("command", arguments)?)
@@ -296,9 +292,9 @@ impl VMCraft {
         utf8("sh", self.run_guest("sh", &["/bin/sh", "-c", command])?)
     }
 
-    /// [`VMCraft::sh`] as bytes.
+    /// [`VMCraft::sh`] as bytes (the command line's form).
     #[tracing::instrument(level = "debug", skip_all)]
-    pub fn sh_bytes(&self, command: &str) -> Result<Vec<u8>> {
+    pub(crate) fn sh_bytes(&self, command: &str) -> Result<Vec<u8>> {
         self.run_guest("sh", &["/bin/sh", "-c", command])
     }
 
@@ -457,14 +453,8 @@ fn failed(call: &'static str, program: &str, out: &Outcome) -> Error {
 
 /// Output that must be UTF-8.
 fn utf8(call: &'static str, out: Vec<u8>) -> Result<String> {
-    String::from_utf8(out).map_err(|_| {
-        Error::call(
-            ErrorKind::Io,
-            call,
-            "",
-            "the output is not UTF-8 (use the _bytes form of the call)",
-        )
-    })
+    String::from_utf8(out)
+        .map_err(|_| Error::call(ErrorKind::Io, call, "", "the output is not UTF-8"))
 }
 
 #[cfg(test)]
