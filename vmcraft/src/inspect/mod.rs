@@ -13,7 +13,7 @@ mod release;
 pub mod rpmdb;
 mod windows;
 
-pub use apps::Application2;
+pub use apps::{Application2, MAX_FIELD, MAX_PACKAGES};
 
 use std::path::PathBuf;
 
