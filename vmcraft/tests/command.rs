@@ -656,3 +656,49 @@ fn process_and_memory_limits() {
     g.umount_all().unwrap();
     finish(&env, g);
 }
+
+#[test]
+fn what_a_guest_program_changes_is_not_answered_from_caches() {
+    if !ready() {
+        return;
+    }
+    let env = TestEnv::new("command-caches");
+    let img = guest(env.path());
+    let second = env.sparse_image("second.img", 16 << 20);
+    host(&[
+        "mkfs.ext4",
+        "-F",
+        "-q",
+        "-L",
+        "before",
+        second.to_str().unwrap(),
+    ]);
+    let g = VMCraft::with_config(Config::builder().tmpdir(env.path()).build());
+    g.add_drive(&img).unwrap();
+    g.add_drive(&second).unwrap();
+    g.launch().unwrap();
+    g.mount("/dev/sda", "/").unwrap();
+    // Probed (and cached) before the guest program runs.
+    assert_eq!(g.vfs_type("/dev/sdb").unwrap(), "ext4");
+    assert_eq!(g.vfs_label("/dev/sdb").unwrap(), "before");
+    // The second disk is in the sandbox under its name, writable.
+    g.sh("mkswap -L after /dev/sdb >/dev/null").unwrap();
+    assert_eq!(g.vfs_type("/dev/sdb").unwrap(), "swap");
+    assert_eq!(g.vfs_label("/dev/sdb").unwrap(), "after");
+    // blkid(8) on the host agrees.
+    assert_eq!(
+        host(&[
+            "blkid",
+            "-p",
+            "-o",
+            "value",
+            "-s",
+            "TYPE",
+            second.to_str().unwrap()
+        ])
+        .trim(),
+        "swap"
+    );
+    g.umount_all().unwrap();
+    finish(&env, g);
+}
