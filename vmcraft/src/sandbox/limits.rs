@@ -166,6 +166,22 @@ impl Groups {
         self.procs.iter().map(|f| f.as_raw_fd()).collect()
     }
 
+    /// Whether the kernel killed a process of the groups for want of memory
+    /// (`oom_kill` in v2's `memory.events` or v1's `memory.oom_control`).
+    pub(crate) fn oom_killed(&self) -> bool {
+        self.dirs.iter().any(|d| {
+            ["memory.events", "memory.oom_control"].iter().any(|f| {
+                std::fs::read_to_string(d.join(f)).is_ok_and(|text| {
+                    text.lines().any(|l| {
+                        l.strip_prefix("oom_kill ")
+                            .and_then(|n| n.trim().parse::<u64>().ok())
+                            .is_some_and(|n| n > 0)
+                    })
+                })
+            })
+        })
+    }
+
     /// Kill every process left in the groups (v2's `cgroup.kill`, else each pid
     /// listed).
     pub(crate) fn kill_all(&self) {

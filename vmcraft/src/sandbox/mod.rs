@@ -290,7 +290,9 @@ impl Sandbox {
     /// `/`) in the sandbox and report how it ended, whatever its exit status.
     /// `call` names the calling call in errors. Errors: bubblewrap missing, the
     /// sandbox could not be made, the timeout passed, the output cap was passed,
-    /// the handle was cancelled; in each case nothing of the run is left.
+    /// the handle was cancelled, the kernel killed a process of the run for want
+    /// of memory (where a cgroup holds the limit); in each case nothing of the
+    /// run is left.
     pub fn run(&self, call: &'static str, argv: &[impl AsRef<OsStr>]) -> Result<Outcome> {
         let argv: Vec<OsString> = argv.iter().map(|a| a.as_ref().to_os_string()).collect();
         let subject = argv
@@ -398,6 +400,7 @@ impl Sandbox {
         }
         let status = child.wait();
         run.wait_init();
+        let oom = groups.oom_killed();
         drop(groups);
         let elapsed = started.elapsed();
         match stop {
@@ -419,6 +422,15 @@ impl Sandbox {
                 ),
             )),
             Some(Stop::Cancelled) => Err(err(ErrorKind::Cancelled, "cancelled".into())),
+            // A process killed for want of memory fails the run only if the
+            // program then failed.
+            None if oom && !status.as_ref().is_ok_and(|s| s.success()) => Err(err(
+                ErrorKind::CommandFailed,
+                format!(
+                    "killed for want of memory (the limit is {} bytes)",
+                    self.limits.memory_max.unwrap_or_default()
+                ),
+            )),
             None => {
                 let status = status.map_err(|e| err(ErrorKind::Io, format!("wait: {e}")))?;
                 tracing::debug!(
