@@ -709,3 +709,33 @@ fn what_a_guest_program_changes_is_not_answered_from_caches() {
     g.umount_all().unwrap();
     finish(&env, g);
 }
+
+#[test]
+fn the_sessions_lvs_are_in_the_sandbox() {
+    if !ready() || !require_tool("lvm") {
+        return;
+    }
+    let env = TestEnv::new("command-lvs");
+    let img = guest(env.path());
+    let pv = env.sparse_image("pv.img", 64 << 20);
+    let g = VMCraft::with_config(Config::builder().tmpdir(env.path()).build());
+    g.add_drive(&img).unwrap();
+    g.add_drive(&pv).unwrap();
+    g.launch().unwrap();
+    g.mount("/dev/sda", "/").unwrap();
+    g.pvcreate(&["/dev/sdb"]).unwrap();
+    g.vgcreate("cmdvg", &["/dev/sdb"]).unwrap();
+    g.lvcreate("data", "cmdvg", 8).unwrap();
+    // The LV under its libguestfs name, a block device of its size, writable.
+    assert_eq!(g.sh("test -b /dev/cmdvg/data && echo lv").unwrap(), "lv\n");
+    assert_eq!(
+        g.sh("dd if=/dev/cmdvg/data of=/dev/null bs=1M 2>&1 | grep -c 'records in'")
+            .unwrap(),
+        "1\n"
+    );
+    g.sh("mkswap -L inlv /dev/cmdvg/data >/dev/null").unwrap();
+    assert_eq!(g.vfs_type("/dev/cmdvg/data").unwrap(), "swap");
+    assert_eq!(g.vfs_label("/dev/cmdvg/data").unwrap(), "inlv");
+    g.umount_all().unwrap();
+    finish(&env, g);
+}
