@@ -739,3 +739,31 @@ fn the_sessions_lvs_are_in_the_sandbox() {
     g.umount_all().unwrap();
     finish(&env, g);
 }
+
+#[test]
+fn partitions_made_in_the_session_are_in_the_sandbox() {
+    if !ready() {
+        return;
+    }
+    let env = TestEnv::new("command-parts");
+    let img = guest(env.path());
+    let disk = env.sparse_image("disk.img", 32 << 20);
+    let g = VMCraft::with_config(Config::builder().tmpdir(env.path()).build());
+    g.add_drive(&img).unwrap();
+    g.add_drive(&disk).unwrap();
+    g.launch().unwrap();
+    g.mount("/dev/sda", "/").unwrap();
+    assert_eq!(g.sh("ls /dev | grep '^sd'").unwrap(), "sda\nsdb\n");
+    g.part_disk("/dev/sdb", "mbr").unwrap();
+    assert_eq!(g.sh("ls /dev | grep '^sd'").unwrap(), "sda\nsdb\nsdb1\n");
+    // The partition's size inside is the one the host sees.
+    let inside: u64 = g
+        .sh("dd if=/dev/sdb1 bs=65536 2>/dev/null | wc -c")
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert_eq!(inside, g.blockdev_getsize64("/dev/sdb1").unwrap() as u64);
+    g.umount_all().unwrap();
+    finish(&env, g);
+}
