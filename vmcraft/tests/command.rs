@@ -763,7 +763,7 @@ fn partitions_made_in_the_session_are_in_the_sandbox() {
         .trim()
         .parse()
         .unwrap();
-    assert_eq!(inside, g.blockdev_getsize64("/dev/sdb1").unwrap() as u64);
+    assert_eq!(inside, g.blockdev_getsize64("/dev/sdb1").unwrap());
     g.umount_all().unwrap();
     finish(&env, g);
 }
