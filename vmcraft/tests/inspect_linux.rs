@@ -177,6 +177,49 @@ A package made by rpmbuild for the inspection tests.\nSecond line.\n%files\n",
     (db.join("rpmdb.sqlite"), expected)
 }
 
+/// The same headers rpm stored, in a Berkeley DB hash `Packages` as rpm before
+/// 4.16 kept it, written by Berkeley DB's own db_load (keys: record numbers in
+/// host order; record 0 rpm's instance counter). `None` without the tools.
+fn make_bdb_packages(env: &TestEnv, sqlite: &Path) -> Option<PathBuf> {
+    if !require_tool("sqlite3") || !require_tool("db5.3_load") {
+        return None;
+    }
+    let out = std::process::Command::new("sqlite3")
+        .arg(sqlite)
+        .arg("SELECT hnum, hex(blob) FROM Packages ORDER BY hnum")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let rows = String::from_utf8(out.stdout).unwrap();
+    let hex = |b: &[u8]| -> String { b.iter().map(|x| format!("{x:02x}")).collect() };
+    let mut dump =
+        String::from("VERSION=3\nformat=bytevalue\ntype=hash\ndb_pagesize=4096\nHEADER=END\n");
+    dump.push_str(&format!(
+        " {}\n {}\n",
+        hex(&0u32.to_le_bytes()),
+        hex(&100u32.to_le_bytes())
+    ));
+    for row in rows.lines() {
+        let (n, blob) = row.split_once('|').unwrap();
+        let n: u32 = n.parse().unwrap();
+        dump.push_str(&format!(
+            " {}\n {}\n",
+            hex(&n.to_le_bytes()),
+            blob.to_lowercase()
+        ));
+    }
+    dump.push_str("DATA=END\n");
+    let path = env.path().join("Packages");
+    let mut child = std::process::Command::new("db5.3_load")
+        .arg(&path)
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(child.stdin.as_mut().unwrap(), dump.as_bytes()).unwrap();
+    assert!(child.wait().unwrap().success());
+    Some(path)
+}
+
 fn guests() -> Vec<Guest> {
     vec![
         Guest {
@@ -775,12 +818,19 @@ fn phony_linux_guests_inspect_as_libguestfs_answers() {
     let mut guests = guests();
     let rpmdb = (vmcraft_block::testing::require_tool("rpm") && require_tool("rpmbuild"))
         .then(|| make_rpmdb(&env));
+    let mut bdb = None;
     if let Some((db, _)) = &rpmdb {
         let f38 = guests.iter_mut().find(|g| g.label == "fedora38").unwrap();
         f38.files.push((
             "/usr/lib/sysimage/rpm/rpmdb.sqlite",
             format!("FILE:{}", db.display()),
         ));
+        bdb = make_bdb_packages(&env, db);
+        if let Some(p) = &bdb {
+            let c7 = guests.iter_mut().find(|g| g.label == "centos7").unwrap();
+            c7.files
+                .push(("/var/lib/rpm/Packages", format!("FILE:{}", p.display())));
+        }
     }
     let images: Vec<PathBuf> = guests.iter().map(|g| build(&env, g)).collect();
     let g = VMCraft::with_config(Config::builder().tmpdir(env.path()).build());
@@ -966,6 +1016,15 @@ fn phony_linux_guests_inspect_as_libguestfs_answers() {
         assert_eq!(got.len(), 2);
         assert_eq!(got[0][0], "tiny");
         assert_eq!((got[1][1].as_str(), got[0][5].as_str()), ("2", "(none)"));
+        // The same headers in a Berkeley DB Packages (CentOS 7's rpmdb).
+        if bdb.is_some() {
+            let c7: Vec<String> = apps_of("centos7")
+                .into_iter()
+                .map(|a| a.app2_name)
+                .collect();
+            let names: Vec<&String> = expected.iter().map(|e| &e[0]).collect();
+            assert_eq!(c7.iter().collect::<Vec<_>>(), names);
+        }
     }
 
     // Other systems without a reader: empty (gentoo), or refused (an rpm

@@ -1,13 +1,15 @@
 //! Fuzz target: the rpm database reader of inspection (`inspect-list-applications2`
 //! on rpm guests) on arbitrary bytes.
 //!
-//! The first byte chooses the reader: even, the bytes after it are an
-//! `rpmdb.sqlite` file (the SQLite b-tree walk, overflow chains, records, then
-//! each blob as an rpm header); odd, they are one rpm header blob. Neither may
-//! panic, loop or allocate past its bounds; a header that parses has a name.
+//! The first byte chooses the reader (its value modulo 3): 0, the bytes after
+//! it are an `rpmdb.sqlite` file (the SQLite b-tree walk, overflow chains,
+//! records, then each blob as an rpm header); 1, one rpm header blob; 2, a
+//! Berkeley DB hash `Packages` file (hash pages, overflow chains). None may
+//! panic, loop or allocate past its bounds.
 //!
 //! Run it (stable Rust is enough with `RUSTC_BOOTSTRAP=1`), seeded with a small
-//! rpmdb made by sqlite3 with rpm's schema and a header blob:
+//! rpmdb made by sqlite3 with rpm's schema, a header blob, and a Berkeley DB
+//! `Packages` made by db_load:
 //!
 //! ```text
 //! cd vmcraft/fuzz
@@ -17,21 +19,22 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use vmcraft::inspect::rpmdb::{packages_of_sqlite, parse_header};
+use vmcraft::inspect::rpmdb::{packages_of_bdb, packages_of_sqlite, parse_header};
 
 fuzz_target!(|data: &[u8]| {
     let Some((&which, rest)) = data.split_first() else {
         return;
     };
-    if which % 2 == 0 {
-        if let Ok(apps) = packages_of_sqlite(rest) {
-            assert!(apps.len() <= vmcraft::inspect::MAX_PACKAGES);
-            assert!(
-                apps.iter()
-                    .all(|a| a.app2_description.len() <= vmcraft::inspect::MAX_FIELD)
-            );
-        }
-    } else if let Ok(app) = parse_header(rest) {
-        assert!(app.app2_name.len() <= vmcraft::inspect::MAX_FIELD);
+    let apps = match which % 3 {
+        0 => packages_of_sqlite(rest),
+        1 => parse_header(rest).map(|a| vec![a]),
+        _ => packages_of_bdb(rest),
+    };
+    if let Ok(apps) = apps {
+        assert!(apps.len() <= vmcraft::inspect::MAX_PACKAGES);
+        assert!(
+            apps.iter()
+                .all(|a| a.app2_description.len() <= vmcraft::inspect::MAX_FIELD)
+        );
     }
 });

@@ -10,6 +10,11 @@
 //! the entry count, the data length, the index entries and the data store).
 //! A write-ahead log not yet checkpointed into the database is not read.
 //!
+//! Older guests (RHEL and CentOS 7 and 8, SLES 12, Amazon Linux 2) keep it in a
+//! Berkeley DB hash file, `Packages`: its hash pages hold (record number, rpm
+//! header) pairs, large headers on chains of overflow pages. SUSE's ndb
+//! (`Packages.db`, SLES 15 SP3 and later) is not read yet.
+//!
 //! What libguestfs reports per package (through librpm's `headerFormat`): name,
 //! version, release, arch, URL, summary and description, `(none)` for a string
 //! tag the header lacks, and the epoch (0 when absent).
@@ -310,6 +315,146 @@ pub fn packages_of_sqlite(db: &[u8]) -> Result<Vec<Application2>, RpmdbError> {
     Ok(apps)
 }
 
+/// Berkeley DB hash page types and item types.
+const P_HASH_UNSORTED: u8 = 2;
+const P_OVERFLOW: u8 = 7;
+const P_HASHMETA: u8 = 8;
+const P_HASH: u8 = 13;
+const H_KEYDATA: u8 = 1;
+const H_OFFPAGE: u8 = 3;
+/// The hash access method's magic number.
+const HASH_MAGIC: u32 = 0x0006_1561;
+/// A page's header (`PAGE`): the item index follows it.
+const BDB_PAGE_HEADER: usize = 26;
+
+/// Every header blob of a Berkeley DB hash database (the `Packages` file of
+/// rpm before 4.16: RHEL and CentOS 7 and 8, SLES 12, Amazon Linux 2): the
+/// data items of every hash page, in page order, overflow items gathered from
+/// their page chains; the record numbered 0 (rpm's instance counter) is
+/// skipped. Encrypted or checksummed databases are refused.
+pub(crate) fn bdb_headers(
+    file: &dyn RandomRead,
+    f: &mut dyn FnMut(&[u8]) -> bool,
+) -> Result<(), RpmdbError> {
+    let mut meta = [0u8; 72];
+    file.read_exact_at(&mut meta, 0)
+        .ok_or_else(|| RpmdbError("too short for a Berkeley DB database".into()))?;
+    let le = u32::from_le_bytes(meta[12..16].try_into().unwrap_or_default());
+    let big = u32::from_be_bytes(meta[12..16].try_into().unwrap_or_default());
+    let little = match (le, big) {
+        (HASH_MAGIC, _) => true,
+        (_, HASH_MAGIC) => false,
+        _ => return err("not a Berkeley DB hash database"),
+    };
+    let u16_at = |b: &[u8], o: usize| -> Option<usize> {
+        let x: [u8; 2] = b.get(o..o + 2)?.try_into().ok()?;
+        Some(usize::from(if little {
+            u16::from_le_bytes(x)
+        } else {
+            u16::from_be_bytes(x)
+        }))
+    };
+    let u32_at = |b: &[u8], o: usize| -> Option<u64> {
+        let x: [u8; 4] = b.get(o..o + 4)?.try_into().ok()?;
+        Some(u64::from(if little {
+            u32::from_le_bytes(x)
+        } else {
+            u32::from_be_bytes(x)
+        }))
+    };
+    let page_size = u32_at(&meta, 20).unwrap_or(0) as usize;
+    if !(512..=65536).contains(&page_size) || !page_size.is_power_of_two() {
+        return err(format!("bad page size {page_size}"));
+    }
+    if meta[24] != 0 || meta[26] != 0 {
+        return err("encrypted or checksummed Berkeley DB databases are not read");
+    }
+    if meta[25] != P_HASHMETA {
+        return err("not a hash database");
+    }
+    let pages = file.size() / page_size as u64;
+    let read_page = |n: u64| -> Result<Vec<u8>, RpmdbError> {
+        let mut buf = vec![0u8; page_size];
+        file.read_exact_at(&mut buf, n * page_size as u64)
+            .ok_or_else(|| RpmdbError(format!("cannot read page {n}")))?;
+        Ok(buf)
+    };
+    let bad = |n: u64| RpmdbError(format!("page {n}: bad item"));
+    for n in 1..pages {
+        let page = read_page(n)?;
+        if !matches!(page[25], P_HASH | P_HASH_UNSORTED) {
+            continue;
+        }
+        let entries = u16_at(&page, 20).ok_or_else(|| bad(n))?;
+        let mut i = 1;
+        while i < entries {
+            // Items grow down from the page's end: item k ends where k - 1 starts.
+            let start = u16_at(&page, BDB_PAGE_HEADER + 2 * i).ok_or_else(|| bad(n))?;
+            let end = u16_at(&page, BDB_PAGE_HEADER + 2 * (i - 1)).ok_or_else(|| bad(n))?;
+            let key_start = end;
+            let key_end = if i >= 2 {
+                u16_at(&page, BDB_PAGE_HEADER + 2 * (i - 2)).ok_or_else(|| bad(n))?
+            } else {
+                page_size
+            };
+            i += 2;
+            let item = page.get(start..end).ok_or_else(|| bad(n))?;
+            let key = page.get(key_start..key_end).ok_or_else(|| bad(n))?;
+            if key.first() == Some(&H_KEYDATA) && key[1..].iter().all(|&b| b == 0) {
+                continue; // record 0: rpm's instance counter
+            }
+            let blob = match item.first() {
+                Some(&H_KEYDATA) => item[1..].to_vec(),
+                Some(&H_OFFPAGE) => {
+                    let mut next = u32_at(item, 4).ok_or_else(|| bad(n))?;
+                    let total = u32_at(item, 8).ok_or_else(|| bad(n))? as usize;
+                    if total > MAX_HEADER {
+                        return err(format!("page {n}: record of {total} bytes"));
+                    }
+                    let mut out = Vec::with_capacity(total.min(1 << 20));
+                    let mut hops = 0u64;
+                    while out.len() < total {
+                        hops += 1;
+                        if next == 0 || next >= pages || hops > pages {
+                            return err(format!("page {n}: broken overflow chain"));
+                        }
+                        let p = read_page(next)?;
+                        if p[25] != P_OVERFLOW {
+                            return err(format!("page {next}: not an overflow page"));
+                        }
+                        let len = u16_at(&p, 22).ok_or_else(|| bad(next))?;
+                        let data = p
+                            .get(BDB_PAGE_HEADER..BDB_PAGE_HEADER + len)
+                            .ok_or_else(|| bad(next))?;
+                        out.extend_from_slice(&data[..data.len().min(total - out.len())]);
+                        next = u32_at(&p, 16).ok_or_else(|| bad(next))?;
+                    }
+                    out
+                }
+                _ => continue,
+            };
+            if !f(&blob) {
+                return Ok(());
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The packages of a Berkeley DB `Packages` file held in memory, in page
+/// order (for fuzzing and for callers with the file at hand).
+pub fn packages_of_bdb(db: &[u8]) -> Result<Vec<Application2>, RpmdbError> {
+    let file = db.to_vec();
+    let mut apps = Vec::new();
+    bdb_headers(&file, &mut |blob| {
+        if let Ok(a) = parse_header(blob) {
+            apps.push(a);
+        }
+        apps.len() < MAX_PACKAGES
+    })?;
+    Ok(apps)
+}
+
 /// rpm tag numbers.
 const TAG_NAME: u32 = 1000;
 const TAG_VERSION: u32 = 1001;
@@ -387,16 +532,25 @@ pub fn parse_header(blob: &[u8]) -> Result<Application2, RpmdbError> {
     })
 }
 
-/// Where rpm keeps its database, newest layout first.
-const SQLITE_PATHS: [&str; 2] = [
-    "/usr/lib/sysimage/rpm/rpmdb.sqlite",
-    "/var/lib/rpm/rpmdb.sqlite",
+/// Where rpm keeps its database, newest layout first, and how it is read.
+const DB_PATHS: [(&str, Kind); 4] = [
+    ("/usr/lib/sysimage/rpm/rpmdb.sqlite", Kind::Sqlite),
+    ("/var/lib/rpm/rpmdb.sqlite", Kind::Sqlite),
+    ("/usr/lib/sysimage/rpm/Packages", Kind::Bdb),
+    ("/var/lib/rpm/Packages", Kind::Bdb),
 ];
+
+/// The database formats read here.
+#[derive(Debug, Clone, Copy)]
+enum Kind {
+    Sqlite,
+    Bdb,
+}
 
 /// The packages of the rpm guest `fs` shows, sorted by name; an error when no
 /// database this reader knows is there or it cannot be read.
 pub(crate) fn list(fs: &dyn InspectFs) -> Result<Vec<Application2>, RpmdbError> {
-    for path in SQLITE_PATHS {
+    for (path, kind) in DB_PATHS {
         if !fs.is_file(path, true) {
             continue;
         }
@@ -405,7 +559,7 @@ pub(crate) fn list(fs: &dyn InspectFs) -> Result<Vec<Application2>, RpmdbError> 
             .ok_or_else(|| RpmdbError(format!("{path}: cannot open")))?;
         let mut apps = Vec::new();
         let mut bad = 0usize;
-        sqlite_headers(&*file, &mut |blob| {
+        let mut each = |blob: &[u8]| {
             match parse_header(blob) {
                 Ok(a) => apps.push(a),
                 Err(e) => {
@@ -414,7 +568,11 @@ pub(crate) fn list(fs: &dyn InspectFs) -> Result<Vec<Application2>, RpmdbError> 
                 }
             }
             apps.len() < MAX_PACKAGES
-        })
+        };
+        match kind {
+            Kind::Sqlite => sqlite_headers(&*file, &mut each),
+            Kind::Bdb => bdb_headers(&*file, &mut each),
+        }
         .map_err(|e| RpmdbError(format!("{path}: {e}")))?;
         if bad > 0 {
             tracing::warn!(
@@ -426,15 +584,12 @@ pub(crate) fn list(fs: &dyn InspectFs) -> Result<Vec<Application2>, RpmdbError> 
         apps.sort_by(|a, b| a.app2_name.cmp(&b.app2_name));
         return Ok(apps);
     }
-    let legacy = [
-        "/var/lib/rpm/Packages",
+    let ndb = [
         "/var/lib/rpm/Packages.db",
         "/usr/lib/sysimage/rpm/Packages.db",
     ];
-    match legacy.iter().find(|p| fs.is_file(p, true)) {
-        Some(p) => err(format!(
-            "{p}: Berkeley DB and ndb rpm databases are not read yet"
-        )),
+    match ndb.iter().find(|p| fs.is_file(p, true)) {
+        Some(p) => err(format!("{p}: ndb rpm databases are not read yet")),
         None => err("no rpm database (rpmdb.sqlite, Packages, Packages.db)"),
     }
 }
@@ -548,6 +703,78 @@ mod tests {
             scrambled[i] ^= 0x5a;
         }
         let _ = packages_of_sqlite(&scrambled);
+    }
+
+    /// A Berkeley DB hash database as rpm before 4.16 kept `Packages`, written
+    /// by Berkeley DB itself (db_load): small and overflowing records, rpm's
+    /// record 0, every header back.
+    #[test]
+    fn berkeley_db_packages_made_by_db_load() {
+        let Some(tool) = ["db5.3_load", "db_load"].into_iter().find(|t| {
+            std::process::Command::new(t)
+                .arg("-V")
+                .output()
+                .is_ok_and(|o| o.status.success())
+        }) else {
+            assert!(
+                !vmcraft_block::testing::strict(),
+                "db_load (db5.3-util) is missing under VMCRAFT_TEST_STRICT"
+            );
+            eprintln!("skipping: db_load (db5.3-util) is not installed");
+            return;
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("Packages");
+        let hex = |b: &[u8]| -> String { b.iter().map(|x| format!("{x:02x}")).collect() };
+        let mut dump =
+            String::from("VERSION=3\nformat=bytevalue\ntype=hash\ndb_pagesize=4096\nHEADER=END\n");
+        dump.push_str(&format!(
+            " {}\n {}\n",
+            hex(&0u32.to_le_bytes()),
+            hex(&301u32.to_le_bytes())
+        ));
+        let n = 300usize;
+        for i in 1..=n {
+            let name = format!("pkg{i:04}\0");
+            let desc = format!("{}\0", "d".repeat((i * 37) % 9000));
+            let h = header(&[
+                (TAG_NAME, TYPE_STRING, name.as_bytes()),
+                (TAG_EPOCH, TYPE_INT32, &(i as u32).to_be_bytes()),
+                (TAG_DESCRIPTION, TYPE_I18NSTRING, desc.as_bytes()),
+            ]);
+            dump.push_str(&format!(
+                " {}\n {}\n",
+                hex(&(i as u32).to_le_bytes()),
+                hex(&h)
+            ));
+        }
+        dump.push_str("DATA=END\n");
+        let mut child = std::process::Command::new(tool)
+            .arg(&db)
+            .stdin(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::io::Write::write_all(child.stdin.as_mut().unwrap(), dump.as_bytes()).unwrap();
+        assert!(child.wait().unwrap().success());
+        let bytes = std::fs::read(&db).unwrap();
+        let mut apps = packages_of_bdb(&bytes).unwrap();
+        apps.sort_by(|a, b| a.app2_name.cmp(&b.app2_name));
+        assert_eq!(apps.len(), n);
+        for (i, a) in apps.iter().enumerate() {
+            let i = i + 1;
+            assert_eq!(a.app2_name, format!("pkg{i:04}"));
+            assert_eq!(a.app2_epoch, i as i32);
+            assert_eq!(a.app2_description.len(), (i * 37) % 9000);
+        }
+        for cut in [10, 100, 4096, 5000, bytes.len() / 2, bytes.len() - 1] {
+            let _ = packages_of_bdb(&bytes[..cut]);
+        }
+        let mut scrambled = bytes.clone();
+        for i in (4096..scrambled.len()).step_by(89) {
+            scrambled[i] ^= 0xa5;
+        }
+        let _ = packages_of_bdb(&scrambled);
+        assert!(packages_of_bdb(b"not a database at all, not at all").is_err());
     }
 
     #[test]

@@ -221,9 +221,9 @@ pub(crate) const CALLS: &[Call] = &[
          three spare fields); a field the package format does not have is empty.\n\n\
          As in libguestfs, mount the guest's filesystems first (inspect-os, then its \
          mount points): the package database is read from the mounted tree, in-process, \
-         without running guest code. dpkg, apk, pacman and SQLite rpm databases \
-         (rpmdb.sqlite) are read; an rpm guest with a Berkeley DB or ndb rpmdb is refused \
-         for now; other systems give an empty list. As librpm answers, a string an rpm \
+         without running guest code. dpkg, apk, pacman and rpm databases (rpmdb.sqlite, \
+         or the Berkeley DB Packages of older guests) are read; an rpm guest with SUSE's \
+         ndb rpmdb is refused for now; other systems give an empty list. As librpm answers, a string an rpm \
          header lacks is (none). A dpkg package is listed \
          when its status says installed.",
         |g, a| Ok(structs(&g.inspect_list_applications2(a.str(0))?)),
