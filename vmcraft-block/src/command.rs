@@ -50,6 +50,7 @@ pub struct Command {
     env: Vec<(OsString, OsString)>,
     stdin: Option<Vec<u8>>,
     timeout: Option<Duration>,
+    cwd: Option<std::path::PathBuf>,
     cancel: Option<CancelToken>,
 }
 
@@ -61,12 +62,14 @@ impl PartialEq for Command {
             &self.env,
             &self.stdin,
             self.timeout,
+            &self.cwd,
         ) == (
             &other.program,
             &other.args,
             &other.env,
             &other.stdin,
             other.timeout,
+            &other.cwd,
         )
     }
 }
@@ -110,6 +113,26 @@ impl Command {
     pub fn stdin(mut self, bytes: impl Into<Vec<u8>>) -> Self {
         self.stdin = Some(bytes.into());
         self
+    }
+
+    /// Run the child in directory `dir` (entered last, after any mount namespace
+    /// the runner puts it in), so that it can be given short relative paths: a
+    /// Unix socket's path, for one, holds at most 107 bytes.
+    ///
+    /// ```
+    /// use vmcraft_block::{Command, CommandRunner, SystemRunner};
+    /// let out = SystemRunner::new().run(&Command::new("pwd").current_dir("/usr"))?;
+    /// assert_eq!(out.stdout_str(), "/usr\n");
+    /// # Ok::<(), vmcraft_block::Error>(())
+    /// ```
+    pub fn current_dir(mut self, dir: impl Into<std::path::PathBuf>) -> Self {
+        self.cwd = Some(dir.into());
+        self
+    }
+
+    /// The directory the child runs in, if set.
+    pub fn get_current_dir(&self) -> Option<&std::path::Path> {
+        self.cwd.as_deref()
     }
 
     /// Kill the child and fail with [`ErrorKind::Timeout`] after this long.
@@ -530,7 +553,8 @@ impl CommandRunner for SystemRunner {
             })
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
-        process::confine(&mut command, None);
+        process::confine(&mut command, None, cmd.get_current_dir())
+            .map_err(|e| spawn_failed(cmd, e))?;
         let mut child = command.spawn().map_err(|e| spawn_failed(cmd, e))?;
         let pid = child.id();
         let pidfd = process::pidfd_open(pid);

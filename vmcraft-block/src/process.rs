@@ -30,9 +30,19 @@ use crate::command::ExitStatus;
 /// as long as the child; either way the signal fires only when this process dies.
 /// A child whose parent died between the fork and the `prctl` sees another parent
 /// and does not run.
-pub(crate) fn confine(cmd: &mut std::process::Command, mount_ns: Option<i32>) {
+pub(crate) fn confine(
+    cmd: &mut std::process::Command,
+    mount_ns: Option<i32>,
+    cwd: Option<&std::path::Path>,
+) -> io::Result<()> {
     // SAFETY: getpid has no preconditions.
     let parent = unsafe { libc::getpid() };
+    // Made before the fork: the child must not allocate. The directory is
+    // entered after the namespace (entering a mount namespace resets it).
+    let cwd = cwd
+        .map(|d| std::ffi::CString::new(std::os::unix::ffi::OsStrExt::as_bytes(d.as_os_str())))
+        .transpose()
+        .map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
     // SAFETY: the closure runs in the child between fork and exec and only makes
     // async-signal-safe system calls; it allocates nothing (the errors are raw
     // OS errors).
@@ -59,9 +69,15 @@ pub(crate) fn confine(cmd: &mut std::process::Command, mount_ns: Option<i32>) {
             {
                 return Err(io::Error::last_os_error());
             }
+            if let Some(d) = &cwd
+                && libc::chdir(d.as_ptr()) != 0
+            {
+                return Err(io::Error::last_os_error());
+            }
             Ok(())
         });
     }
+    Ok(())
 }
 
 /// A descriptor for process `pid` (`pidfd_open`, Linux 5.3); `None` where the
@@ -190,7 +206,7 @@ mod tests {
     fn sleeper(secs: &str) -> u32 {
         let mut c = std::process::Command::new("sleep");
         c.arg(secs);
-        confine(&mut c, None);
+        confine(&mut c, None, None).unwrap();
         c.spawn().unwrap().id()
     }
 

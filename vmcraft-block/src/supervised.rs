@@ -155,7 +155,19 @@ impl Supervised {
                     e,
                 )
             })?;
-        process::confine(&mut std_cmd, ns.as_ref().map(|fd| fd.as_raw_fd()));
+        process::confine(
+            &mut std_cmd,
+            ns.as_ref().map(|fd| fd.as_raw_fd()),
+            cmd.get_current_dir(),
+        )
+        .map_err(|e| {
+            Error::io(
+                "spawn",
+                cmd.program().to_string_lossy(),
+                "preparing the child",
+                e,
+            )
+        })?;
 
         let output = Arc::new(Mutex::new(Captured::default()));
         let (tx, rx) = std::sync::mpsc::channel();

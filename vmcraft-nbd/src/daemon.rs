@@ -29,6 +29,7 @@
 //! timeout), reaps it, unmounts the export if it is still there (a killed
 //! daemon leaves a dead FUSE mount behind) and removes the directory.
 
+use std::os::fd::AsRawFd;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -48,6 +49,10 @@ use crate::qmp;
 /// The longest path a Unix socket address holds (`sun_path` less its NUL).
 const MAX_SOCKET_PATH: usize = 107;
 
+/// The QMP socket's name in the daemon's directory (the daemon's working
+/// directory, so it is given this relative name).
+const QMP_SOCKET: &str = "qmp.sock";
+
 /// The files of one daemon, all in its private directory.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct DaemonPaths {
@@ -63,7 +68,7 @@ impl DaemonPaths {
         DaemonPaths {
             dir: dir.to_path_buf(),
             export: dir.join("export"),
-            qmp: dir.join("qmp.sock"),
+            qmp: dir.join(QMP_SOCKET),
             overlay: dir.join("overlay.qcow2"),
         }
     }
@@ -75,9 +80,11 @@ pub(crate) fn daemon_command(
     opts: &AttachOptions,
     paths: &DaemonPaths,
 ) -> Result<Command> {
-    // QemuOpts syntax: a comma in a value is written twice.
-    let socket = blockdev::path_str("attach", &paths.qmp)?.replace(',', ",,");
-    let mut cmd = Command::new("qemu-storage-daemon");
+    // The daemon runs in its directory and is given the socket's name only: a
+    // Unix socket's path holds at most 107 bytes, and session directories under
+    // a deep TMPDIR are longer than that.
+    let socket = QMP_SOCKET;
+    let mut cmd = Command::new("qemu-storage-daemon").current_dir(&paths.dir);
     for node in blockdev::daemon_blockdevs(chain, opts)? {
         cmd = cmd.arg("--blockdev").arg(node);
     }
@@ -107,6 +114,11 @@ pub struct StorageDaemon {
     export_access: PathBuf,
     /// The daemon's mount namespace, when it is not ours.
     foreign_ns: Option<std::os::fd::OwnedFd>,
+    /// The QMP socket as this process connects to it: its path, or a short
+    /// alias through `_dir_fd` when the path is too long for a socket address.
+    qmp_access: PathBuf,
+    /// The private directory, held open for `qmp_access` when needed.
+    _dir_fd: Option<std::os::fd::OwnedFd>,
     /// Owns the directory; removed (best effort) when dropped.
     dir: Option<tempfile::TempDir>,
     /// The daemon; `None` before it started and once stopped.
@@ -172,18 +184,25 @@ impl StorageDaemon {
                 )
             })?;
         let paths = DaemonPaths::in_dir(dir.path());
-        if paths.qmp.as_os_str().len() > MAX_SOCKET_PATH {
-            return Err(Error::new(
-                ErrorKind::InvalidArgument,
-                "attach",
-                &subject,
-                format!(
-                    "runtime directory {} is too long for a unix socket path (set a shorter \
-                     runtime_dir)",
-                    parent.display()
-                ),
-            ));
-        }
+        // This process reaches a socket whose path is too long through a
+        // descriptor of the directory (`/proc/self/fd/N/qmp.sock`).
+        let dir_fd = if paths.qmp.as_os_str().len() > MAX_SOCKET_PATH {
+            let fd = std::fs::OpenOptions::new()
+                .read(true)
+                .custom_flags(libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC)
+                .open(dir.path())
+                .map_err(|e| {
+                    Error::io(
+                        "attach",
+                        &subject,
+                        format!("opening {}", dir.path().display()),
+                        e,
+                    )
+                })?;
+            Some(std::os::fd::OwnedFd::from(fd))
+        } else {
+            None
+        };
         std::fs::File::create(&paths.export).map_err(|e| {
             Error::io(
                 "attach",
@@ -193,7 +212,13 @@ impl StorageDaemon {
             )
         })?;
         let cmd = daemon_command(chain, opts, &paths)?;
+        let qmp_access = match &dir_fd {
+            Some(fd) => PathBuf::from(format!("/proc/self/fd/{}/{QMP_SOCKET}", fd.as_raw_fd())),
+            None => paths.qmp.clone(),
+        };
         let mut daemon = StorageDaemon {
+            qmp_access,
+            _dir_fd: dir_fd,
             export_access: paths.export.clone(),
             foreign_ns: None,
             paths,
@@ -311,7 +336,7 @@ impl StorageDaemon {
             if !p.is_alive() {
                 return true;
             }
-            match qmp::Qmp::connect(&self.paths.qmp, self.timeout) {
+            match qmp::Qmp::connect(&self.qmp_access, self.timeout) {
                 Ok(q) => {
                     conn = Some(q);
                     true
@@ -391,7 +416,7 @@ impl StorageDaemon {
     /// made here) does not hold.
     fn check_graph(&self, chain: &ImageChain, overlay: Option<&Path>) -> Result<()> {
         let subject = self.image.display().to_string();
-        let nodes = qmp::block_nodes(&self.paths.qmp, self.timeout).map_err(|e| {
+        let nodes = qmp::block_nodes(&self.qmp_access, self.timeout).map_err(|e| {
             Error::new(
                 ErrorKind::DaemonFailed,
                 "attach",
@@ -481,7 +506,7 @@ impl StorageDaemon {
                 // the monitor cannot be reached, SIGTERM does the same at once
                 // (qemu flushes on it) rather than after waiting for a quit that
                 // was never asked.
-                let asked = qmp::quit(&self.paths.qmp, self.timeout);
+                let asked = qmp::quit(&self.qmp_access, self.timeout);
                 let quit = match &asked {
                     Ok(()) => p.wait_timeout(self.timeout).is_some(),
                     Err(e) => {
@@ -636,7 +661,7 @@ mod tests {
                 "--export",
                 r#"{"allow-other":"off","id":"vmcraft-export","mountpoint":"/run/vm,x/export","node-name":"vmcraft-disk","type":"fuse","writable":false}"#,
                 "--chardev",
-                "socket,id=vmcraft-qmp,path=/run/vm,,x/qmp.sock,server=on,wait=off",
+                "socket,id=vmcraft-qmp,path=qmp.sock,server=on,wait=off",
                 "--monitor",
                 "chardev=vmcraft-qmp",
             ]
@@ -876,20 +901,14 @@ mod tests {
     }
 
     #[test]
-    fn an_overlong_runtime_dir_is_refused() {
-        let parent = tempfile::tempdir().unwrap();
-        let deep = parent.path().join("d".repeat(100));
-        std::fs::create_dir(&deep).unwrap();
-        let (fake, r) = runner(FakeRunner::new());
-        let opts = AttachOptions::default().runtime_dir(&deep);
-        let (_img_dir, img) = image(Format::Raw);
-        let e = StorageDaemon::start(&r, &img, Format::Raw, &opts).unwrap_err();
-        assert_eq!(e.kind(), ErrorKind::InvalidArgument);
+    fn the_daemon_runs_in_its_directory_and_names_the_socket_relatively() {
+        let paths = DaemonPaths::in_dir(Path::new(&format!("/{}", "d".repeat(150))));
+        let chain = ImageChain::single(Path::new("/img/a.raw"), Format::Raw);
+        let cmd = daemon_command(&chain, &AttachOptions::default(), &paths).unwrap();
+        assert_eq!(cmd.get_current_dir(), Some(paths.dir.as_path()));
         assert!(
-            e.to_string().contains("too long for a unix socket path"),
-            "{e}"
+            cmd.argv()
+                .contains(&"socket,id=vmcraft-qmp,path=qmp.sock,server=on,wait=off".into())
         );
-        assert!(fake.calls().is_empty());
-        assert_eq!(std::fs::read_dir(&deep).unwrap().count(), 0);
     }
 }

@@ -218,3 +218,38 @@ fn an_unpartitioned_raw_image_reads_through_the_overlay() {
     assert!(std::fs::read(&img).unwrap().iter().all(|&b| b == 0x5a));
     assert_no_leaks(&env);
 }
+
+#[test]
+fn a_runtime_directory_too_deep_for_a_socket_path_still_serves() {
+    if !privileged("storage daemon attach") {
+        return;
+    }
+    let env = TestEnv::new("overlay-deep");
+    let deep = env.path().join("d".repeat(120));
+    std::fs::create_dir(&deep).unwrap();
+    let img = common::create_image(&env, "deep.qcow2", Format::Qcow2, "16M", "");
+    for overlay in [false, true] {
+        let att = attach(
+            &img,
+            AttachOptions::default()
+                .runtime_dir(&deep)
+                .readonly(overlay)
+                .overlay(overlay)
+                .backend(Backend::StorageDaemon),
+        )
+        .unwrap();
+        assert!(
+            att.runtime_dir()
+                .unwrap()
+                .join("qmp.sock")
+                .as_os_str()
+                .len()
+                > 107,
+            "the test's directory is not deep enough"
+        );
+        assert_eq!(att.size().unwrap(), 16 << 20);
+        att.detach().unwrap();
+    }
+    assert_eq!(std::fs::read_dir(&deep).unwrap().count(), 0);
+    assert_no_leaks(&env);
+}
