@@ -69,7 +69,8 @@ fn assert_no_leaks(env: &TestEnv) {
     assert!(left.is_empty(), "left behind: {left:#?}");
 }
 
-/// The facade's normal path with a qcow2 or vmdk image.
+/// The facade's normal path with a qcow2 or vmdk image: kernel NBD read-write,
+/// and read-only both under the throw-away overlay (storage daemon) and without.
 fn facade_kernel_nbd(format: &str) {
     if !require_root("kernel nbd") || !require_tool("qemu-nbd") || !require_tool("mkfs.ext4") {
         return;
@@ -122,29 +123,42 @@ fn facade_kernel_nbd(format: &str) {
         img.to_str().unwrap(),
     ]);
 
+    // Read-only: under the throw-away overlay (the default) the storage daemon
+    // serves it, exported to a loop device; without the overlay, kernel NBD
+    // read-only. Either way the image is never written.
     let before = sha256(&img);
-    let g = handle(&env);
-    g.add_drive_ro(&img).unwrap();
-    g.launch().unwrap();
-    let dev = g.host_path("/dev/sda").unwrap();
-    assert!(
-        dev.to_string_lossy().starts_with("/dev/nbd"),
-        "{}",
-        dev.display()
-    );
-    assert_eq!(g.list_partitions().unwrap(), ["/dev/sda1"]);
-    g.mount_ro("/dev/sda1", "/").unwrap();
-    assert_eq!(g.cat("/hello.txt").unwrap(), message);
-    assert!(g.write("/hello.txt", b"changed").is_err());
-    g.umount_all().unwrap();
-    g.shutdown().unwrap();
-    drop(g);
-    assert_eq!(still_there(&dev), None, "after shutdown");
-    assert_eq!(
-        sha256(&img),
-        before,
-        "the read-only session changed the image"
-    );
+    for overlay in [true, false] {
+        let g = VMCraft::with_config(
+            Config::builder()
+                .tmpdir(env.path())
+                .readonly_overlay(overlay)
+                .build(),
+        );
+        g.add_drive_ro(&img).unwrap();
+        g.launch().unwrap();
+        let dev = g.host_path("/dev/sda").unwrap();
+        let want = if overlay { "/dev/loop" } else { "/dev/nbd" };
+        assert!(
+            dev.to_string_lossy().starts_with(want),
+            "overlay {overlay}: {}",
+            dev.display()
+        );
+        assert_eq!(g.list_partitions().unwrap(), ["/dev/sda1"]);
+        g.mount_ro("/dev/sda1", "/").unwrap();
+        assert_eq!(g.cat("/hello.txt").unwrap(), message);
+        assert!(g.write("/hello.txt", b"changed").is_err());
+        g.umount_all().unwrap();
+        g.shutdown().unwrap();
+        drop(g);
+        if !overlay {
+            assert_eq!(still_there(&dev), None, "after shutdown");
+        }
+        assert_eq!(
+            sha256(&img),
+            before,
+            "the read-only session changed the image (overlay {overlay})"
+        );
+    }
     assert_no_leaks(&env);
 }
 
