@@ -155,24 +155,49 @@ fn check_superblock(disk: &dyn ReadAt) -> Result<()> {
         ));
     }
     let block_size = 1024u64 << log_block;
-    let mut blocks = u64::from(le32(4));
-    // INCOMPAT_64BIT: the high half of the block count.
-    if le32(96) & 0x80 != 0 {
-        blocks |= u64::from(le32(0x150)) << 32;
-    }
-    let fs_size = blocks.checked_mul(block_size);
-    match fs_size {
-        Some(s) if s <= disk.size() => Ok(()),
-        _ => Err(Error::corrupt(
+    // ext4-view reads the high half of the block count whatever the features
+    // say; the kernel only with INCOMPAT_64BIT. Refuse what they would read
+    // differently.
+    let hi = le32(0x150);
+    if hi != 0 && le32(96) & 0x80 == 0 {
+        return Err(Error::corrupt(
             "open_fs",
             disk.name(),
-            format!(
-                "bad geometry: block count {blocks} exceeds size of device ({} blocks)",
-                disk.size() / block_size
-            ),
-        )),
+            "high half of the block count set without the 64bit feature",
+        ));
     }
+    let blocks = (u64::from(hi) << 32) | u64::from(le32(4));
+    match blocks.checked_mul(block_size) {
+        Some(s) if s <= disk.size() => {}
+        _ => {
+            return Err(Error::corrupt(
+                "open_fs",
+                disk.name(),
+                format!(
+                    "bad geometry: block count {blocks} exceeds size of device ({} blocks)",
+                    disk.size() / block_size
+                ),
+            ));
+        }
+    }
+    // ext4-view reads every group descriptor at once: bound their number
+    // (2^18 groups: 32 TiB with 4 KiB blocks).
+    let per_group = u64::from(le32(0x20)).max(1);
+    let groups = blocks
+        .saturating_sub(u64::from(le32(0x14)))
+        .div_ceil(per_group);
+    if groups > MAX_GROUPS {
+        return Err(Error::corrupt(
+            "open_fs",
+            disk.name(),
+            format!("{groups} block groups, more than the {MAX_GROUPS} read in-process"),
+        ));
+    }
+    Ok(())
 }
+
+/// Most block groups a filesystem may have to be read in-process.
+const MAX_GROUPS: u64 = 1 << 18;
 
 fn map_err(call: &'static str, path: &str, e: Ext4Error) -> Error {
     let (kind, msg) = match &e {

@@ -472,3 +472,40 @@ fn random_bytes_behind_every_magic() {
         }
     }
 }
+
+/// Inputs the fuzzer found (vmcraft-fs/fuzz/seeds/read_image): an ext4
+/// superblock whose block-count high half (without the 64bit feature) made
+/// ext4-view allocate 8 GiB, now refused first; and one on which ext4-view
+/// panics, which comes back as a `Corrupt` error and leaves the reader
+/// answering every later call with one.
+#[test]
+fn fuzzer_findings_are_errors() {
+    let seeds = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/seeds/read_image");
+    let disk = |name: &str| -> Arc<dyn ReadAt> {
+        let mut b = std::fs::read(seeds.join(name)).unwrap();
+        b.resize(b.len().max(64 * 1024), 0);
+        Arc::new(b)
+    };
+    let e = open_fs(disk("ext4-blocks-count-hi")).err().unwrap();
+    assert_eq!(e.kind(), ErrorKind::Corrupt, "{e}");
+    assert!(e.to_string().contains("64bit"), "{e}");
+
+    let fs = open_fs(disk("ext4-view-panic")).unwrap();
+    let mut errors = Vec::new();
+    let _ = walk(&*fs, "/", WalkLimits::default(), &mut |p, st| {
+        if st.is_file() {
+            errors.extend(fs.read_file(p, 1 << 20).err());
+            errors.extend(fs.read_range(p, st.size.saturating_sub(7), 13).err());
+        }
+        Ok(())
+    });
+    let panicked = errors
+        .iter()
+        .find(|e| e.to_string().contains("panicked"))
+        .unwrap_or_else(|| panic!("no caught panic among {errors:?}"));
+    assert_eq!(panicked.kind(), ErrorKind::Corrupt);
+    // The reader is broken from then on: every call is an error.
+    let after = fs.lstat("/").unwrap_err();
+    assert_eq!(after.kind(), ErrorKind::Corrupt);
+    assert!(after.to_string().contains("failed earlier"), "{after}");
+}
