@@ -387,9 +387,9 @@ impl VMCraft {
     /// As in libguestfs, the guest's filesystems must be mounted (after
     /// `inspect_os`, by its mount points): the package database is read from the
     /// mounted tree, in-process and bounded. Linux guests with dpkg, apk,
-    /// pacman, and an rpmdb in SQLite (`rpmdb.sqlite`) or Berkeley DB
-    /// (`Packages`) are read; an rpm guest with SUSE's ndb rpmdb is refused for
-    /// now; other systems give an empty list, as in libguestfs.
+    /// pacman, and an rpmdb in SQLite (`rpmdb.sqlite`), Berkeley DB (`Packages`)
+    /// or ndb (`Packages.db`) are read; other systems give an empty list, as in
+    /// libguestfs.
     #[tracing::instrument(level = "debug", skip_all)]
     pub fn inspect_list_applications2(&self, root: &str) -> Result<Vec<Application2>> {
         const CALL: &str = "inspect_list_applications2";

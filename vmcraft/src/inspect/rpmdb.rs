@@ -12,8 +12,9 @@
 //!
 //! Older guests (RHEL and CentOS 7 and 8, SLES 12, Amazon Linux 2) keep it in a
 //! Berkeley DB hash file, `Packages`: its hash pages hold (record number, rpm
-//! header) pairs, large headers on chains of overflow pages. SUSE's ndb
-//! (`Packages.db`, SLES 15 SP3 and later) is not read yet.
+//! header) pairs, large headers on chains of overflow pages. SUSE's guests (SLES
+//! 15 SP3 and later) keep it in rpm's ndb format, `Packages.db`: slot pages
+//! naming blobs.
 //!
 //! What libguestfs reports per package (through librpm's `headerFormat`): name,
 //! version, release, arch, URL, summary and description, `(none)` for a string
@@ -455,6 +456,112 @@ pub fn packages_of_bdb(db: &[u8]) -> Result<Vec<Application2>, RpmdbError> {
     Ok(apps)
 }
 
+/// ndb's magic numbers (little-endian `RpmP`, `Slot`, `BlbS`, `BlbE`).
+const NDB_MAGIC: u32 = u32::from_le_bytes(*b"RpmP");
+const NDB_SLOT_MAGIC: u32 = u32::from_le_bytes(*b"Slot");
+const NDB_BLOB_HEAD: u32 = u32::from_le_bytes(*b"BlbS");
+const NDB_BLOB_TAIL: u32 = u32::from_le_bytes(*b"BlbE");
+/// ndb's slot pages and blocks.
+const NDB_PAGE: u64 = 4096;
+const NDB_BLOCK: u64 = 16;
+
+/// Every header blob of an ndb database (`Packages.db`, SUSE's rpm backend
+/// since SLES 15 SP3): a 32-byte header (magic, version 0, generation, number
+/// of slot pages), then slot pages of 16-byte slots (magic, package index,
+/// block offset, block count; offset 0 is a free slot), each used slot naming
+/// a blob of 16-byte blocks: a head (magic, package index, timestamp, length),
+/// the header blob, and a tail (checksum, length, magic). Blobs whose head or
+/// tail does not agree with their slot are skipped.
+pub(crate) fn ndb_headers(
+    file: &dyn RandomRead,
+    f: &mut dyn FnMut(&[u8]) -> bool,
+) -> Result<(), RpmdbError> {
+    let le = |b: &[u8], o: usize| -> u32 {
+        u32::from_le_bytes(b[o..o + 4].try_into().unwrap_or_default())
+    };
+    let mut head = [0u8; 32];
+    file.read_exact_at(&mut head, 0)
+        .ok_or_else(|| RpmdbError("too short for an ndb database".into()))?;
+    if le(&head, 0) != NDB_MAGIC {
+        return err("not an ndb database");
+    }
+    if le(&head, 4) != 0 {
+        return err(format!("ndb version {} is not known", le(&head, 4)));
+    }
+    let size = file.size();
+    let slot_pages = u64::from(le(&head, 12));
+    if slot_pages == 0 || slot_pages * NDB_PAGE > size {
+        return err(format!("bad slot page count {slot_pages}"));
+    }
+    let file_blocks = size / NDB_BLOCK;
+    let first_blob_block = slot_pages * NDB_PAGE / NDB_BLOCK;
+    let mut page = vec![0u8; NDB_PAGE as usize];
+    for p in 0..slot_pages {
+        file.read_exact_at(&mut page, p * NDB_PAGE)
+            .ok_or_else(|| RpmdbError(format!("cannot read slot page {p}")))?;
+        let start = if p == 0 { 32 } else { 0 };
+        for o in (start..NDB_PAGE as usize).step_by(16) {
+            if le(&page, o) != NDB_SLOT_MAGIC {
+                return err(format!("slot page {p}: bad slot at {o}"));
+            }
+            let (idx, blkoff, blkcnt) = (
+                le(&page, o + 4),
+                u64::from(le(&page, o + 8)),
+                u64::from(le(&page, o + 12)),
+            );
+            if blkoff == 0 {
+                continue;
+            }
+            if idx == 0 || blkcnt < 2 || blkoff < first_blob_block || blkoff + blkcnt > file_blocks
+            {
+                tracing::info!(idx, blkoff, blkcnt, "ndb: bad slot skipped");
+                continue;
+            }
+            let region = blkcnt * NDB_BLOCK;
+            let mut bh = [0u8; 16];
+            file.read_exact_at(&mut bh, blkoff * NDB_BLOCK)
+                .ok_or_else(|| RpmdbError("cannot read a blob".into()))?;
+            let len = u64::from(le(&bh, 12));
+            if le(&bh, 0) != NDB_BLOB_HEAD
+                || le(&bh, 4) != idx
+                || len + 28 > region
+                || len as usize > MAX_HEADER
+            {
+                tracing::info!(idx, "ndb: bad blob head skipped");
+                continue;
+            }
+            let mut tail = [0u8; 12];
+            file.read_exact_at(&mut tail, (blkoff + blkcnt) * NDB_BLOCK - 12)
+                .ok_or_else(|| RpmdbError("cannot read a blob".into()))?;
+            if le(&tail, 8) != NDB_BLOB_TAIL || u64::from(le(&tail, 4)) != len {
+                tracing::info!(idx, "ndb: bad blob tail skipped");
+                continue;
+            }
+            let mut blob = vec![0u8; len as usize];
+            file.read_exact_at(&mut blob, blkoff * NDB_BLOCK + 16)
+                .ok_or_else(|| RpmdbError("cannot read a blob".into()))?;
+            if !f(&blob) {
+                return Ok(());
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The packages of an ndb `Packages.db` held in memory, in slot order (for
+/// fuzzing and for callers with the file at hand).
+pub fn packages_of_ndb(db: &[u8]) -> Result<Vec<Application2>, RpmdbError> {
+    let file = db.to_vec();
+    let mut apps = Vec::new();
+    ndb_headers(&file, &mut |blob| {
+        if let Ok(a) = parse_header(blob) {
+            apps.push(a);
+        }
+        apps.len() < MAX_PACKAGES
+    })?;
+    Ok(apps)
+}
+
 /// rpm tag numbers.
 const TAG_NAME: u32 = 1000;
 const TAG_VERSION: u32 = 1001;
@@ -533,9 +640,11 @@ pub fn parse_header(blob: &[u8]) -> Result<Application2, RpmdbError> {
 }
 
 /// Where rpm keeps its database, newest layout first, and how it is read.
-const DB_PATHS: [(&str, Kind); 4] = [
+const DB_PATHS: [(&str, Kind); 6] = [
     ("/usr/lib/sysimage/rpm/rpmdb.sqlite", Kind::Sqlite),
     ("/var/lib/rpm/rpmdb.sqlite", Kind::Sqlite),
+    ("/usr/lib/sysimage/rpm/Packages.db", Kind::Ndb),
+    ("/var/lib/rpm/Packages.db", Kind::Ndb),
     ("/usr/lib/sysimage/rpm/Packages", Kind::Bdb),
     ("/var/lib/rpm/Packages", Kind::Bdb),
 ];
@@ -545,6 +654,7 @@ const DB_PATHS: [(&str, Kind); 4] = [
 enum Kind {
     Sqlite,
     Bdb,
+    Ndb,
 }
 
 /// The packages of the rpm guest `fs` shows, sorted by name; an error when no
@@ -572,6 +682,7 @@ pub(crate) fn list(fs: &dyn InspectFs) -> Result<Vec<Application2>, RpmdbError> 
         match kind {
             Kind::Sqlite => sqlite_headers(&*file, &mut each),
             Kind::Bdb => bdb_headers(&*file, &mut each),
+            Kind::Ndb => ndb_headers(&*file, &mut each),
         }
         .map_err(|e| RpmdbError(format!("{path}: {e}")))?;
         if bad > 0 {
@@ -584,14 +695,7 @@ pub(crate) fn list(fs: &dyn InspectFs) -> Result<Vec<Application2>, RpmdbError> 
         apps.sort_by(|a, b| a.app2_name.cmp(&b.app2_name));
         return Ok(apps);
     }
-    let ndb = [
-        "/var/lib/rpm/Packages.db",
-        "/usr/lib/sysimage/rpm/Packages.db",
-    ];
-    match ndb.iter().find(|p| fs.is_file(p, true)) {
-        Some(p) => err(format!("{p}: ndb rpm databases are not read yet")),
-        None => err("no rpm database (rpmdb.sqlite, Packages, Packages.db)"),
-    }
+    err("no rpm database (rpmdb.sqlite, Packages, Packages.db)")
 }
 
 #[cfg(test)]
@@ -775,6 +879,66 @@ mod tests {
         }
         let _ = packages_of_bdb(&scrambled);
         assert!(packages_of_bdb(b"not a database at all, not at all").is_err());
+    }
+
+    /// An ndb file laid out as rpm's ndb backend writes it (Debian's rpm has no
+    /// ndb to make one): packages, a free slot, and a blob whose tail is broken
+    /// (skipped).
+    fn ndb_file(blobs: &[(u32, Vec<u8>, bool)]) -> Vec<u8> {
+        let mut f = vec![0u8; 4096];
+        f[0..4].copy_from_slice(b"RpmP");
+        f[12..16].copy_from_slice(&1u32.to_le_bytes());
+        for o in (32..4096).step_by(16) {
+            f[o..o + 4].copy_from_slice(b"Slot");
+        }
+        for (i, (idx, blob, good_tail)) in blobs.iter().enumerate() {
+            let blkoff = (f.len() / 16) as u32;
+            let len = blob.len();
+            let blocks = (16 + len + 12).div_ceil(16);
+            let mut region = vec![0u8; blocks * 16];
+            region[0..4].copy_from_slice(b"BlbS");
+            region[4..8].copy_from_slice(&idx.to_le_bytes());
+            region[12..16].copy_from_slice(&(len as u32).to_le_bytes());
+            region[16..16 + len].copy_from_slice(blob);
+            let t = region.len() - 12;
+            region[t + 4..t + 8].copy_from_slice(&(len as u32).to_le_bytes());
+            region[t + 8..t + 12].copy_from_slice(if *good_tail { b"BlbE" } else { b"Blb?" });
+            f.extend(region);
+            let o = 32 + 16 * (i + 1); // the page's first slot stays free
+            f[o + 4..o + 8].copy_from_slice(&idx.to_le_bytes());
+            f[o + 8..o + 12].copy_from_slice(&blkoff.to_le_bytes());
+            f[o + 12..o + 16].copy_from_slice(&(blocks as u32).to_le_bytes());
+        }
+        f
+    }
+
+    #[test]
+    fn ndb_databases() {
+        let h = |name: &[u8]| {
+            header(&[
+                (TAG_NAME, TYPE_STRING, name),
+                (TAG_VERSION, TYPE_STRING, b"1\0"),
+            ])
+        };
+        let db = ndb_file(&[
+            (1, h(b"zypper\0"), true),
+            (2, h(b"broken\0"), false),
+            (3, h(b"aaa_base\0"), true),
+        ]);
+        let apps = packages_of_ndb(&db).unwrap();
+        let names: Vec<&str> = apps.iter().map(|a| a.app2_name.as_str()).collect();
+        assert_eq!(names, ["zypper", "aaa_base"]);
+        for cut in [0, 16, 4095, 4096, 4200, db.len() - 1] {
+            let _ = packages_of_ndb(&db[..cut]);
+        }
+        for n in (0..db.len()).step_by(7) {
+            let mut m = db.clone();
+            m[n] ^= 0xff;
+            let _ = packages_of_ndb(&m);
+        }
+        let mut huge = db.clone();
+        huge[12..16].copy_from_slice(&u32::MAX.to_le_bytes());
+        assert!(packages_of_ndb(&huge).is_err());
     }
 
     #[test]

@@ -222,8 +222,8 @@ pub(crate) const CALLS: &[Call] = &[
          As in libguestfs, mount the guest's filesystems first (inspect-os, then its \
          mount points): the package database is read from the mounted tree, in-process, \
          without running guest code. dpkg, apk, pacman and rpm databases (rpmdb.sqlite, \
-         or the Berkeley DB Packages of older guests) are read; an rpm guest with SUSE's \
-         ndb rpmdb is refused for now; other systems give an empty list. As librpm answers, a string an rpm \
+         the Berkeley DB Packages of older guests, SUSE's ndb Packages.db) are read; \
+         other systems give an empty list. As librpm answers, a string an rpm \
          header lacks is (none). A dpkg package is listed \
          when its status says installed.",
         |g, a| Ok(structs(&g.inspect_list_applications2(a.str(0))?)),
