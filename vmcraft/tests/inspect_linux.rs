@@ -447,6 +447,37 @@ PRETTY_NAME=\"Fedora Linux 38 (Server Edition)\"\n",
             ],
         },
         Guest {
+            // CoreOS: the root has no fstab and no binaries; /usr (the next
+            // guest) has os-release and the binaries.
+            label: "coreosroot",
+            files: vec![
+                ("/etc/coreos/update.conf", t("GROUP=stable\n")),
+                ("/etc/os-release", t("->../usr/share/coreos/os-release")),
+                ("/etc/hostname", t("core-01\n")),
+                ("/root/", t("")),
+                ("/home/core/", t("")),
+                ("/usr/", t("")),
+            ],
+        },
+        Guest {
+            label: "coreosusr",
+            files: vec![
+                (
+                    "/lib/os-release",
+                    t(
+                        "NAME=CoreOS\nID=coreos\nVERSION=647.0.0\nVERSION_ID=647.0.0\nBUILD_ID=\n\
+PRETTY_NAME=\"CoreOS 647.0.0\"\n",
+                    ),
+                ),
+                ("/bin/bash", elf()),
+                (
+                    "/share/coreos/lsb-release",
+                    t("DISTRIB_ID=CoreOS\nDISTRIB_RELEASE=647.0.0\n"),
+                ),
+                ("/local/bin/", t("")),
+            ],
+        },
+        Guest {
             label: "sles11",
             files: vec![
                 (
@@ -717,6 +748,18 @@ const EXPECTED: &[(&str, &str, &str, i32, i32, &str, &str, &str, &str)] = &[
         "yum",
         "fedora39",
     ),
+    // CoreOS: what the root lacks comes from its /usr; no package manager.
+    (
+        "coreosroot",
+        "coreos",
+        "CoreOS 647.0.0",
+        647,
+        0,
+        "core-01",
+        "unknown",
+        "unknown",
+        "coreos647.0",
+    ),
     (
         "sles11",
         "sles",
@@ -900,6 +943,14 @@ fn phony_linux_guests_inspect_as_libguestfs_answers() {
     assert_eq!(
         g.inspect_get_filesystems(split).unwrap(),
         [split.clone(), dev_of["splitusr"].clone()]
+    );
+    let core = &dev_of["coreosroot"];
+    assert_eq!(
+        g.inspect_get_mountpoints(core).unwrap(),
+        [
+            ("/".to_string(), core.clone()),
+            ("/usr".to_string(), dev_of["coreosusr"].clone())
+        ]
     );
     assert_eq!(
         g.inspect_get_mountpoints(&dev_of["debian12"]).unwrap(),

@@ -1,7 +1,17 @@
 //! Inspection: find the operating systems on the session's disks (`inspect_os`) and
-//! describe them (`inspect_get_*`), without disturbing the user's mounts: a
-//! filesystem the user mounted is read where it is; any other is mounted read-only
-//! in a private directory outside the guest tree and unmounted afterwards.
+//! describe them (`inspect_get_*`, `inspect_get_osinfo`), without disturbing the
+//! user's mounts: a filesystem the user mounted is read where it is; any other is
+//! mounted read-only in a private directory outside the guest tree and unmounted
+//! afterwards. The applications (`inspect_list_applications2`) are read from the
+//! guest tree the caller mounted, as libguestfs reads them.
+//!
+//! The rules are libguestfs's, learnt from its daemon: which filesystem is a
+//! root (`linux`), which release file says what (`release`), what libosinfo ID
+//! a system gets (`osinfo`), how fstab entries map to the session's devices
+//! (`fstab`), and how each package database is read (`apps`, `rpmdb`). They run
+//! over a small read-only trait (`fsread::InspectFs`), implemented today for the
+//! confined view of a mounted filesystem, so in-process filesystem readers can
+//! take its place without touching the rules.
 
 mod apps;
 mod fsread;
@@ -144,7 +154,11 @@ impl VMCraft {
         let mut usrs: Vec<(String, Data, bool)> = Vec::new();
         let mut windows_roots: Vec<InspectInfo> = Vec::new();
         for (dev, fstype) in self.list_filesystems()? {
-            if matches!(fstype.as_str(), "unknown" | "swap") {
+            // Swap, RAID and LVM members and LUKS containers are never mounted
+            // as filesystems (list_filesystems leaves the members out already).
+            if matches!(fstype.as_str(), "unknown" | "swap" | "crypto_LUKS")
+                || fstype.ends_with("_member")
+            {
                 continue;
             }
             let view = match self.fs_view("inspect_os", &dev) {
