@@ -39,6 +39,12 @@ fn build(env: &TestEnv, g: &Guest) -> PathBuf {
         std::fs::create_dir_all(p.parent().unwrap()).unwrap();
         if let Some(target) = content.strip_prefix("->") {
             std::os::unix::fs::symlink(target, &p).unwrap();
+        } else if content == "FIFO" {
+            let st = std::process::Command::new("mkfifo")
+                .arg(&p)
+                .status()
+                .unwrap();
+            assert!(st.success());
         } else if let Some(host) = content.strip_prefix("FILE:") {
             std::fs::copy(host, &p).unwrap();
         } else if content == "ELF" {
@@ -234,6 +240,9 @@ VERSION=\"12 (bookworm)\"\nVERSION_CODENAME=bookworm\nID=debian\nHOME_URL=\"http
                 ),
                 ("/etc/debian_version", t("12.7\n")),
                 ("/etc/hostname", t("bookworm-vm\n")),
+                // Hostile: a FIFO where libguestfs looks first (never opened,
+                // so inspection cannot hang on it).
+                ("/etc/HOSTNAME", t("FIFO")),
                 ("/etc/hosts", t("127.0.0.1 localhost\n")),
                 ("/etc/fstab", fstab("debian12")),
                 ("/bin/ls", elf()),
@@ -321,6 +330,12 @@ DISTRIB_DESCRIPTION=\"Ubuntu 10.10 (Phony Pharaoh)\"\n",
         Guest {
             label: "rhel6",
             files: vec![
+                // Hostile: a release file over libguestfs's small-file limit,
+                // tried before redhat-release: skipped, never read whole.
+                (
+                    "/etc/oracle-release",
+                    format!("Oracle Linux Server release 6.10\n{}", "x".repeat(3 << 20)),
+                ),
                 (
                     "/etc/redhat-release",
                     t("Red Hat Enterprise Linux Server release 6.10 (Santiago)\n"),
