@@ -2,11 +2,12 @@
 //! (checksums verified, the journal replayed in memory, extent trees and hashed
 //! directories read, nothing written).
 //!
-//! What `ext4-view` 1.0 does not give out is left `None` in [`Stat`]: the inode
-//! number, the link count, the block count, the inode change time and the
-//! device number of a device node; and extended attributes are not read
-//! ([`ErrorKind::Unsupported`]; the crate keeps the inode number and the raw
-//! inode private).
+//! What `ext4-view` 1.0 does not give out (the inode number, the link count,
+//! the block count, the inode change time, the device number of a device node,
+//! extended attributes) is read from the raw structures by this crate's
+//! `ext4raw` module (bounded the same way; without journal replay, as a
+//! `noload` mount shows them; `None` where it cannot tell, e.g. under an
+//! inline-data directory). ACLs are not among the extended attributes.
 //!
 //! Known limits of `ext4-view` 1.0, errors rather than wrong answers: an inode
 //! whose time is before 1970 or after 2038-01-19 (it reads the 32-bit seconds
@@ -28,6 +29,7 @@ use ext4_view::{Ext4, Ext4Error, Ext4Read};
 
 use crate::block::ReadAt;
 use crate::error::{Error, ErrorKind, Result};
+use crate::ext4raw::Ext4Raw;
 use crate::guard::Guard;
 use crate::stat::{DirEntry, FileType, Stat, Timespec};
 use crate::tree::GuestTree;
@@ -55,6 +57,8 @@ unsafe impl Send for SendExt4 {}
 /// ```
 pub struct Ext4Tree {
     fs: Mutex<SendExt4>,
+    /// The raw structures, for what ext4-view keeps private.
+    raw: Option<Ext4Raw>,
     guard: Guard,
     name: String,
 }
@@ -90,11 +94,13 @@ impl Ext4Tree {
         check_superblock(&*disk)?;
         let guard = Guard::default();
         let src = disk.clone();
+        let raw = Ext4Raw::new(disk.clone()).ok();
         let fs = guard.run("open_fs", &name, move || {
             Ext4::load(Box::new(Source(src))).map_err(|e| map_err("open_fs", "/", e))
         })?;
         Ok(Ext4Tree {
             fs: Mutex::new(SendExt4(fs)),
+            raw,
             guard,
             name,
         })
@@ -267,9 +273,27 @@ fn to_stat(m: &ext4_view::Metadata) -> Stat {
 
 impl GuestTree for Ext4Tree {
     fn lstat_node(&self, path: &str) -> Result<Stat> {
-        self.with("lstat", path, |fs| {
+        let mut st = self.with("lstat", path, |fs| {
             fs.symlink_metadata(path)
                 .map(|m| to_stat(&m))
+                .map_err(|e| map_err("lstat", path, e))
+        })?;
+        if let Some(raw) = &self.raw
+            && let Ok(r) = self.guard.run("lstat", path, || raw.stat(path))
+        {
+            st.ino = Some(r.ino);
+            st.nlink = Some(r.nlink);
+            st.blocks = Some(r.blocks);
+            st.ctime = Some(r.ctime);
+            st.rdev = Some(r.rdev);
+        }
+        Ok(st)
+    }
+
+    fn file_type_node(&self, path: &str) -> Result<FileType> {
+        self.with("lstat", path, |fs| {
+            fs.symlink_metadata(path)
+                .map(|m| ftype(m.file_type()))
                 .map_err(|e| map_err("lstat", path, e))
         })
     }
@@ -304,13 +328,23 @@ impl GuestTree for Ext4Tree {
         })
     }
 
-    /// Not read in-process: ext4-view 1.0 does not give extended attributes out.
+    /// Read from the raw inode and its attribute block (ext4-view 1.0 does
+    /// not give them out); ACLs are left out (ext4 stores them in a form of
+    /// its own).
     fn xattrs_node(&self, path: &str) -> Result<Vec<crate::stat::Xattr>> {
-        Err(Error::unsupported(
-            "lgetxattrs",
-            path,
-            "extended attributes of ext2/3/4 are not read in-process; the kernel path reads them",
-        ))
+        // The path must exist for ext4-view too.
+        self.file_type_node(path)?;
+        match &self.raw {
+            Some(raw) => self
+                .guard
+                .run("lgetxattrs", path, || raw.xattrs(path))
+                .map_err(|e| e.with_call("lgetxattrs").with_subject(path)),
+            None => Err(Error::unsupported(
+                "lgetxattrs",
+                path,
+                "extended attributes are not read in-process on this filesystem",
+            )),
+        }
     }
 
     fn read_at_node(&self, path: &str, offset: u64, buf: &mut [u8]) -> Result<usize> {

@@ -93,6 +93,7 @@
 mod block;
 mod error;
 mod ext4;
+mod ext4raw;
 mod fat;
 mod guard;
 #[cfg(feature = "guest-root")]
