@@ -18,6 +18,7 @@
 
 mod archive;
 mod augeas;
+mod command;
 mod copy;
 mod harness;
 mod mount;
@@ -72,6 +73,7 @@ const WORKLOADS: &[Workload] = &[
     ("archive", archive::run),
     ("mount", mount::run),
     ("augeas", augeas::run),
+    ("command", command::run),
 ];
 
 struct Args {
