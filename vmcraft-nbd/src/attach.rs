@@ -100,6 +100,10 @@ impl std::fmt::Debug for Attachment {
     }
 }
 
+/// How long a detach waits for a claim by the kernel alone to go before it is
+/// refused as busy (see `Attachment::in_use_settled`).
+const CLAIM_GRACE: std::time::Duration = std::time::Duration::from_secs(3);
+
 /// Attach `image` as a block device with the real command runner.
 ///
 /// The image's header is read and checked in-process first (format, backing
@@ -612,6 +616,26 @@ impl Attachment {
         crate::busy::in_use(&nodes)
     }
 
+    /// [`Attachment::in_use`], giving a claim by the kernel alone
+    /// [`CLAIM_GRACE`] to go: a process that has just made a mount namespace of
+    /// its own (another session's command line, a sandbox) holds copies of
+    /// every mount for a moment, this device's included, and drops them.
+    fn in_use_settled(&self) -> Option<String> {
+        self.inner.as_ref()?;
+        let mut nodes: Vec<PathBuf> = self.partitions.iter().map(|p| p.node.clone()).collect();
+        nodes.push(self.device.clone());
+        let (why, passing) = crate::busy::in_use_why(&nodes)?;
+        if !passing {
+            return Some(why);
+        }
+        let mut last = Some(why);
+        let _ = vmcraft_block::wait_until("a kernel claim to go", CLAIM_GRACE, || {
+            last = crate::busy::in_use_why(&nodes).map(|(w, _)| w);
+            last.is_none()
+        });
+        last
+    }
+
     /// What is kept alive while the device is in use, for messages.
     fn kept_parts(&self) -> String {
         let dev = self.device.display();
@@ -654,7 +678,7 @@ impl Attachment {
         if self.inner.is_none() {
             return Ok(());
         }
-        if let Some(why) = self.in_use() {
+        if let Some(why) = self.in_use_settled() {
             return Err(Error::new(
                 ErrorKind::Busy,
                 "detach",

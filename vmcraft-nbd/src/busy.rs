@@ -21,6 +21,14 @@ type DevNo = (u32, u32);
 /// Why one of `nodes` is in use, naming the first one found; `None` when
 /// nothing uses any of them.
 pub(crate) fn in_use(nodes: &[PathBuf]) -> Option<String> {
+    in_use_why(nodes).map(|(why, _)| why)
+}
+
+/// [`in_use`], and whether the only use found is a claim by the kernel that
+/// may be a passing one: a process that has just made a mount namespace of its
+/// own (the `vmcraft` command line, bubblewrap) holds copies of every mount
+/// until it drops them a moment later.
+pub(crate) fn in_use_why(nodes: &[PathBuf]) -> Option<(String, bool)> {
     let known: Vec<(PathBuf, DevNo)> = nodes
         .iter()
         .filter_map(|n| dev_numbers(n).map(|d| (n.clone(), d)))
@@ -29,23 +37,29 @@ pub(crate) fn in_use(nodes: &[PathBuf]) -> Option<String> {
         return None;
     }
     if let Some(why) = mounted_here(&known) {
-        return Some(why);
+        return Some((why, false));
     }
     for (node, dev) in &known {
         if let Some(h) = holders(*dev) {
-            return Some(format!("{} is held by {h}", node.display()));
+            return Some((format!("{} is held by {h}", node.display()), false));
         }
+    }
+    if let Some(why) = fuse_driver(&known) {
+        return Some((why, false));
     }
     for (node, _) in &known {
         if claimed(node) {
-            return Some(format!(
-                "{} is claimed by the kernel (mounted in another mount namespace, or used as \
-                 swap, md or device-mapper)",
-                node.display()
+            return Some((
+                format!(
+                    "{} is claimed by the kernel (mounted in another mount namespace, or used \
+                     as swap, md or device-mapper)",
+                    node.display()
+                ),
+                true,
             ));
         }
     }
-    fuse_driver(&known)
+    None
 }
 
 /// The numbers of the block device node at `path`.
