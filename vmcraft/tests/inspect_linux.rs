@@ -1107,3 +1107,95 @@ fn phony_linux_guests_inspect_as_libguestfs_answers() {
     g.shutdown().unwrap();
     assert!(leaks(env.tag()).is_empty(), "{:?}", leaks(env.tag()));
 }
+
+/// Ubuntu 22.04's LVM layout, built through the facade: `/boot` on a partition
+/// named in fstab by `/dev/disk/by-uuid`, the root on an LV named by
+/// `/dev/disk/by-id/dm-uuid-LVM-<VG UUID><LV UUID>` as Ubuntu's installer
+/// writes it; both are mapped back to the session's devices.
+#[test]
+fn ubuntu_lvm_root_named_by_dm_uuid() {
+    if !require_root("attaching images") || !require_tool("lvm") {
+        return;
+    }
+    let env = TestEnv::new("inspect-lvm");
+    let disk = env.sparse_image("ubuntu-lvm.img", 256 << 20);
+    let g = VMCraft::with_config(Config::builder().tmpdir(env.path()).build());
+    g.add_drive(&disk).unwrap();
+    g.launch().unwrap();
+    g.part_init("/dev/sda", "gpt").unwrap();
+    g.part_add("/dev/sda", "p", 2048, 133_119).unwrap();
+    g.part_add("/dev/sda", "p", 133_120, -34).unwrap();
+    g.mkfs("ext4", "/dev/sda1", &Default::default()).unwrap();
+    g.pvcreate(&["/dev/sda2"]).unwrap();
+    g.vgcreate("ubuntu-vg", &["/dev/sda2"]).unwrap();
+    g.lvcreate("ubuntu-lv", "ubuntu-vg", 96).unwrap();
+    g.mkfs("ext4", "/dev/ubuntu-vg/ubuntu-lv", &Default::default())
+        .unwrap();
+    g.lvcreate("home-lv", "ubuntu-vg", 32).unwrap();
+    g.mkfs("ext4", "/dev/ubuntu-vg/home-lv", &Default::default())
+        .unwrap();
+    let vg = g.vgs_full().unwrap().remove(0).vg_uuid;
+    let uuid_of = |name: &str| {
+        g.lvs_full()
+            .unwrap()
+            .into_iter()
+            .find(|l| l.lv_name == name)
+            .unwrap()
+            .lv_uuid
+    };
+    let (lv, home) = (uuid_of("ubuntu-lv"), uuid_of("home-lv"));
+    let boot = g.vfs_uuid("/dev/sda1").unwrap();
+    g.mount("/dev/ubuntu-vg/ubuntu-lv", "/").unwrap();
+    g.mkdir_p("/etc").unwrap();
+    g.mkdir_p("/usr/bin").unwrap();
+    g.ln_s("usr/bin", "/bin").unwrap();
+    g.upload(host_true(), "/usr/bin/bash").unwrap();
+    g.write(
+        "/etc/os-release",
+        b"PRETTY_NAME=\"Ubuntu 22.04.4 LTS\"\nNAME=\"Ubuntu\"\nVERSION_ID=\"22.04\"\nID=ubuntu\n",
+    )
+    .unwrap();
+    g.write("/etc/hostname", b"jammy-lvm\n").unwrap();
+    let fstab = format!(
+        "# /etc/fstab: static file system information.\n\
+         /dev/disk/by-id/dm-uuid-LVM-{}{} / ext4 defaults 0 1\n\
+         /dev/disk/by-uuid/{boot} /boot ext4 defaults 0 1\n\
+         /dev/disk/by-id/dm-uuid-LVM-{}{} /home ext4 defaults 0 2\n\
+         /swap.img none swap sw 0 0\n",
+        vg.replace('-', ""),
+        lv.replace('-', ""),
+        vg.replace('-', ""),
+        home.replace('-', "")
+    );
+    g.write("/etc/fstab", fstab.as_bytes()).unwrap();
+    g.umount_all().unwrap();
+    g.shutdown().unwrap();
+
+    let g = VMCraft::with_config(Config::builder().tmpdir(env.path()).build());
+    g.add_drive_ro(&disk).unwrap();
+    g.launch().unwrap();
+    let roots = g.inspect_os().unwrap();
+    assert_eq!(roots, ["/dev/ubuntu-vg/ubuntu-lv"]);
+    let root = &roots[0];
+    assert_eq!(g.inspect_get_osinfo(root).unwrap(), "ubuntu22.04");
+    assert_eq!(g.inspect_get_hostname(root).unwrap(), "jammy-lvm");
+    assert_eq!(
+        g.inspect_get_mountpoints(root).unwrap(),
+        [
+            ("/".to_string(), root.clone()),
+            ("/boot".to_string(), "/dev/sda1".to_string()),
+            ("/home".to_string(), "/dev/ubuntu-vg/home-lv".to_string())
+        ]
+    );
+    // The swap file is no device: left out.
+    assert_eq!(
+        g.inspect_get_filesystems(root).unwrap(),
+        [
+            root.clone(),
+            "/dev/sda1".to_string(),
+            "/dev/ubuntu-vg/home-lv".to_string()
+        ]
+    );
+    g.shutdown().unwrap();
+    assert!(leaks(env.tag()).is_empty(), "{:?}", leaks(env.tag()));
+}

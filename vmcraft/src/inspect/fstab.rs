@@ -57,7 +57,42 @@ fn ids(g: &VMCraft) -> Result<Vec<Ids>> {
 }
 
 /// Resolve a device spec from fstab to a session device name.
+/// What else a `/dev/disk/by-id` name is resolved with: the session's drive
+/// count (`...-partN` is mapped only on a single-disk guest, as libguestfs
+/// does) and the LVs by their VG and LV UUIDs (`dm-uuid-LVM-<vg><lv>`, as
+/// Ubuntu 22.04 and later write the LVM root).
+#[derive(Debug, Default)]
+struct ById {
+    drives: usize,
+    /// (VG UUID + LV UUID, 64 characters without dashes, `/dev/VG/LV`).
+    lvs: Vec<(String, String)>,
+}
+
+/// `/dev/disk/by-id/...` names.
+fn resolve_by_id(rest: &str, all: &[Ids], by_id: &ById) -> Option<String> {
+    let exists = |name: String| all.iter().any(|i| i.name == name).then_some(name);
+    if let Some(uuids) = rest.strip_prefix("dm-uuid-LVM-") {
+        if uuids.len() != 64 || !uuids.bytes().all(|c| c.is_ascii_alphanumeric()) {
+            return None;
+        }
+        let lv = by_id.lvs.iter().find(|(u, _)| u == uuids)?;
+        return exists(lv.1.clone());
+    }
+    let (_, n) = rest.rsplit_once("-part")?;
+    if n.is_empty() || !n.bytes().all(|c| c.is_ascii_digit()) || by_id.drives != 1 {
+        return None;
+    }
+    exists(format!("/dev/sda{}", n.parse::<u32>().ok()?))
+}
+
 fn resolve_spec(spec: &str, all: &[Ids]) -> Option<String> {
+    resolve_spec_with(spec, all, &ById::default())
+}
+
+fn resolve_spec_with(spec: &str, all: &[Ids], by_id: &ById) -> Option<String> {
+    if let Some(rest) = spec.strip_prefix("/dev/disk/by-id/") {
+        return resolve_by_id(rest, all, by_id);
+    }
     let by = |key: &str| -> Option<(&'static str, String)> {
         let (k, v) = spec.split_once('=')?;
         (k == key).then(|| ("", v.trim_matches('"').to_string()))
@@ -192,6 +227,25 @@ pub(crate) fn resolve_fstab(g: &VMCraft, root: &str, text: &str) -> Result<Vec<(
         return Ok(Vec::new());
     }
     let all = ids(g)?;
+    let mut by_id = ById {
+        drives: g.list_devices().map(|d| d.len()).unwrap_or(0),
+        lvs: Vec::new(),
+    };
+    if entries
+        .iter()
+        .any(|e| e.0.starts_with("/dev/disk/by-id/dm-uuid-LVM-"))
+        && let (Ok(vgs), Ok(lvs)) = (g.vgs_full(), g.lvs_full())
+    {
+        // libguestfs pairs any VG of that UUID with any LV of that UUID.
+        for vg in &vgs {
+            for lv in &lvs {
+                by_id.lvs.push((
+                    format!("{}{}", vg.vg_uuid, lv.lv_uuid).replace('-', ""),
+                    format!("/dev/{}/{}", vg.vg_name, lv.lv_name),
+                ));
+            }
+        }
+    }
     let mut out: Vec<(String, String)> = Vec::new();
     for (spec, mp, vfstype, options) in entries {
         if ignored_spec(&spec) {
@@ -208,7 +262,7 @@ pub(crate) fn resolve_fstab(g: &VMCraft, root: &str, text: &str) -> Result<Vec<(
                 .iter()
                 .any(|p| spec.starts_with(p))
         {
-            resolve_spec(&spec, &all)
+            resolve_spec_with(&spec, &all, &by_id)
         } else {
             None
         };
@@ -290,6 +344,32 @@ mod tests {
             Some("/dev/data/home")
         );
         assert_eq!(r("UUID=nope"), None);
+        let one = ById {
+            drives: 1,
+            lvs: vec![(
+                format!("{}{}", "a".repeat(32), "b".repeat(32)),
+                "/dev/data/home".into(),
+            )],
+        };
+        let by = |s: &str| resolve_spec_with(s, &all, &one);
+        assert_eq!(
+            by("/dev/disk/by-id/ata-QEMU_HARDDISK_QM00001-part2").as_deref(),
+            Some("/dev/sda2")
+        );
+        assert_eq!(by("/dev/disk/by-id/ata-QEMU_HARDDISK_QM00001-part9"), None);
+        assert_eq!(by("/dev/disk/by-id/ata-QEMU_HARDDISK_QM00001-partx"), None);
+        assert_eq!(
+            by(&format!(
+                "/dev/disk/by-id/dm-uuid-LVM-{}{}",
+                "a".repeat(32),
+                "b".repeat(32)
+            ))
+            .as_deref(),
+            Some("/dev/data/home")
+        );
+        assert_eq!(by("/dev/disk/by-id/dm-uuid-LVM-short"), None);
+        // Several drives: a by-id partition cannot be placed.
+        assert_eq!(r("/dev/disk/by-id/ata-QEMU_HARDDISK_QM00001-part2"), None);
         assert_eq!(r("/dev/sdb"), None);
         assert_eq!(r("/dev/sdc1"), None);
     }
