@@ -85,6 +85,7 @@ fn resolve_by_id(rest: &str, all: &[Ids], by_id: &ById) -> Option<String> {
     exists(format!("/dev/sda{}", n.parse::<u32>().ok()?))
 }
 
+#[cfg(test)]
 fn resolve_spec(spec: &str, all: &[Ids]) -> Option<String> {
     resolve_spec_with(spec, all, &ById::default())
 }
