@@ -1,4 +1,4 @@
-//! Linux filesystems as libguestfs recognises them: a root (`/etc` a directory,
+//! Linux filesystems (and GNU/Hurd roots) as libguestfs recognises them: a root (`/etc` a directory,
 //! `/bin` a directory or the link `usr/bin`, and `/etc/fstab` or `/etc/hosts`),
 //! a CoreOS root, a separate `/usr` (whose os-release and binaries complete its
 //! root), and the filesystems that are known not to be a root (a grub `/boot`,
@@ -30,6 +30,15 @@ pub(crate) enum Role {
     Other,
 }
 
+/// libguestfs's release files of a Hurd root.
+const HURD_ROOT_TESTS: &[(&str, super::release::Parser)] = &[
+    ("/etc/os-release", super::release::Parser::OsRelease),
+    (
+        "/etc/debian_version",
+        super::release::Parser::Generic("debian", None),
+    ),
+];
+
 /// libguestfs's `arch_binaries`.
 const ARCH_BINARIES: [&str; 5] = ["/bin/bash", "/bin/ls", "/bin/echo", "/bin/rm", "/bin/sh"];
 
@@ -55,6 +64,18 @@ fn check_role(fs: &dyn InspectFs) -> Option<Role> {
     let dir = |p: &str| fs.is_dir(p, false);
     if file("/grub/menu.lst") || file("/grub/grub.conf") || file("/grub2/grub.cfg") {
         return Some(Role::Other);
+    }
+    if file("/hurd/console") && file("/hurd/hello") && file("/hurd/null") {
+        // GNU/Hurd: Debian's, described as a Linux root but for its type and
+        // its shorter list of release files.
+        let mut data = Data {
+            os_type: Some("hurd"),
+            ..Default::default()
+        };
+        check_tests(fs, HURD_ROOT_TESTS, &mut data);
+        data.arch = architecture(fs);
+        data.hostname = hostname(fs);
+        return Some(Role::Root(Box::new(data)));
     }
     let linux_root = dir("/etc")
         && (dir("/bin") || is_symlink_to(fs, "/bin", "usr/bin"))
@@ -308,6 +329,21 @@ mod tests {
         assert_eq!(
             (d.distro, d.version, d.arch.as_deref()),
             (Some("fedora"), Some((38, 0)), Some("aarch64"))
+        );
+        let hurd = MemFs::new(&[
+            ("/hurd/console", ""),
+            ("/hurd/hello", ""),
+            ("/hurd/null", ""),
+            ("/etc/debian_version", "13.0\n"),
+            ("/etc/hostname", "hurd\n"),
+            ("/etc/SuSE-release", "not tried on the Hurd\n"),
+        ]);
+        let Some(Role::Root(d)) = check_filesystem(&hurd) else {
+            panic!("not a Hurd root")
+        };
+        assert_eq!(
+            (d.os_type, d.distro, d.version, d.package_format),
+            (Some("hurd"), Some("debian"), Some((13, 0)), Some("deb"))
         );
         let var = MemFs::new(&[("/log/x", ""), ("/run/x", ""), ("/spool/x", "")]);
         assert_eq!(check_filesystem(&var), Some(Role::Other));

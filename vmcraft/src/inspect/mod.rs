@@ -40,9 +40,12 @@ use release::Data;
 pub struct InspectInfo {
     /// The root filesystem's device.
     pub root: String,
-    /// `linux`, `windows`, or `unknown`.
+    /// `linux`, `windows`, or `unknown` (libguestfs also knows `freebsd`,
+    /// `netbsd`, `openbsd`, `hurd`, `dos` and `minix`).
     pub os_type: String,
-    /// libguestfs's distro name (`debian`, `ubuntu`, `fedora`, `rhel`, `windows`, ...).
+    /// libguestfs's distro name (`debian`, `ubuntu`, `fedora`, `rhel`, `centos`,
+    /// `sles`, `opensuse`, `alpinelinux`, `archlinux`, `redhat-based`, `windows`,
+    /// ..., `unknown`).
     pub distro: String,
     /// The product name (`Debian GNU/Linux 12 (bookworm)`).
     pub product_name: String,
@@ -54,14 +57,18 @@ pub struct InspectInfo {
     pub hostname: String,
     /// The architecture of its binaries (`x86_64`, `aarch64`, `i386`, ...).
     pub arch: String,
-    /// `deb`, `rpm`, `pacman`, `apk`, or `unknown`.
+    /// `rpm`, `deb`, `ebuild`, `pisi`, `pacman`, `apk`, `xbps`, or `unknown`.
     pub package_format: String,
-    /// `apt`, `dnf`, `yum`, `zypper`, `pacman`, `apk`, or `unknown`.
+    /// `yum`, `dnf`, `up2date`, `apt`, `portage`, `pisi`, `pacman`, `urpmi`,
+    /// `zypper`, `apk`, `xbps`, or `unknown`.
     pub package_management: String,
-    /// Mount point -> device, from the guest's fstab, resolved to session devices;
-    /// sorted so that parents come before children.
+    /// Mount point -> mountable, from the guest's fstab, resolved to session
+    /// devices (`btrfsvol:DEVICE/SUBVOL` for a btrfs `subvol=` entry); `/` is
+    /// the root when the fstab does not say; sorted so that parents come before
+    /// children.
     pub mountpoints: Vec<(String, String)>,
-    /// The filesystems that belong to this OS.
+    /// The filesystems that belong to this OS: the root and every device its
+    /// fstab names, swap included.
     pub filesystems: Vec<String>,
     /// Windows: the system root directory (`/Windows`).
     pub windows_systemroot: Option<String>,
