@@ -10,8 +10,9 @@
 //! bound. A panic inside a third-party reader is caught by the crate and comes
 //! back as a `Corrupt` error, which is the design; so the target replaces
 //! libfuzzer-sys's panic hook (which aborts at any panic, caught or not) with
-//! a silent one: a panic that escapes the crate still reaches libfuzzer-sys's
-//! `catch_unwind` and aborts, so it is still found.
+//! one that is silent for third-party code: a panic in vmcraft-fs's own code
+//! aborts at once, caught or not, and one that escapes the crate still
+//! reaches libfuzzer-sys's `catch_unwind` and aborts.
 //!
 //! Seeds (`seeds/read_image`): a tiny ext2 and a tiny FAT12 volume made by
 //! mke2fs -d and mkfs.vfat + mcopy, a qcow2 copy of the ext2 one (512-byte
@@ -93,7 +94,18 @@ fn inspect(disk: Arc<dyn ReadAt>) {
 
 fuzz_target!(|data: &[u8]| {
     static HOOK: std::sync::Once = std::sync::Once::new();
-    HOOK.call_once(|| std::panic::set_hook(Box::new(|_| {})));
+    HOOK.call_once(|| {
+        std::panic::set_hook(Box::new(|info| {
+            // This crate's own code must never panic, caught or not.
+            if info
+                .location()
+                .is_some_and(|l| l.file().contains("vmcraft-fs/src/"))
+            {
+                eprintln!("{info}");
+                std::process::abort();
+            }
+        }))
+    });
     if data.starts_with(b"QFI\xfb") {
         if let Some(f) = memfd(data)
             && let Ok(img) = Qcow2Image::from_file(f, "fuzz.qcow2")
