@@ -60,6 +60,7 @@ fn ext4_in_process_equals_kernel_mount() {
         let m = Mount::new(lo.path(), env.path().join("mnt"), Some("ext4"), "ro,noload");
         let root = vmcraft_archive::GuestRoot::open(&m.dir).unwrap();
         let snap = snapshot(&root);
+        calls_answer_the_same(&root, &*in_process(&image));
         drop(root);
         drop(m);
         drop(lo);
@@ -210,5 +211,56 @@ fn ext2_and_ext3_read_in_process() {
         assert_eq!(fs.lstat("/sparse").unwrap().size, 16 << 20, "{t}");
         assert!(!snap.contains_key("/sparse"));
         assert_eq!(fs.read_dir("/many").unwrap().len(), 1500, "{t}");
+    }
+}
+
+/// The calls a read-only session makes, on both paths: the same answers, and
+/// the same error kinds where they fail.
+fn calls_answer_the_same(kernel: &dyn GuestTree, ours: &dyn GuestTree) {
+    let paths = [
+        "/",
+        "/etc/hostname",
+        "/abs-link",
+        "/rel-link",
+        "/winding",
+        "/up",
+        "/up/hostname",
+        "/dangling",
+        "/loop-a",
+        "/loop-a/x",
+        "/nope",
+        "/etc/hostname/x",
+        "/etc/hostname/",
+        "/etc/",
+        "/etc/../etc/./hostname",
+        "/../../etc/hostname",
+        "etc/hostname",
+        "/fifo",
+        "/null",
+        "/bin",
+    ];
+    let kind = |e: vmcraft_fs::Error| e.kind();
+    for p in paths {
+        let stat = |t: &dyn GuestTree| t.stat(p).map(|s| (s.mode, s.size)).map_err(kind);
+        let lstat = |t: &dyn GuestTree| t.lstat(p).map(|s| (s.mode, s.size)).map_err(kind);
+        let readlink = |t: &dyn GuestTree| t.readlink(p).map_err(kind);
+        let read = |t: &dyn GuestTree| t.read_file(p, 1 << 20).map_err(kind);
+        let range = |t: &dyn GuestTree| t.read_range(p, 2, 3).map_err(kind);
+        let dir = |t: &dyn GuestTree| t.read_dir(p).map(|d| d.len()).map_err(kind);
+        let is = |t: &dyn GuestTree| {
+            (
+                t.exists(p).map_err(kind),
+                t.is_file(p).map_err(kind),
+                t.is_dir(p).map_err(kind),
+                t.is_symlink(p).map_err(kind),
+            )
+        };
+        assert_eq!(stat(ours), stat(kernel), "stat {p}");
+        assert_eq!(lstat(ours), lstat(kernel), "lstat {p}");
+        assert_eq!(readlink(ours), readlink(kernel), "readlink {p}");
+        assert_eq!(read(ours), read(kernel), "read_file {p}");
+        assert_eq!(range(ours), range(kernel), "read_range {p}");
+        assert_eq!(dir(ours), dir(kernel), "read_dir {p}");
+        assert_eq!(is(ours), is(kernel), "is-* {p}");
     }
 }
