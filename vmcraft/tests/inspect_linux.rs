@@ -1199,3 +1199,74 @@ fn ubuntu_lvm_root_named_by_dm_uuid() {
     g.shutdown().unwrap();
     assert!(leaks(env.tag()).is_empty(), "{:?}", leaks(env.tag()));
 }
+
+/// Fedora's btrfs layout, as libguestfs's own phony Fedora (`LAYOUT=btrfs`)
+/// makes it: subvolumes `root` and `home` on one btrfs filesystem, the fstab
+/// mounting them with `subvol=`. The root is found in its subvolume and the
+/// mount points are btrfs mountables, as libguestfs answers.
+#[test]
+fn fedora_btrfs_subvolumes() {
+    if !require_root("attaching images") || !require_tool("mkfs.btrfs") {
+        return;
+    }
+    let env = TestEnv::new("inspect-btrfs");
+    let disk = env.sparse_image("fedora-btrfs.img", 256 << 20);
+    let g = VMCraft::with_config(Config::builder().tmpdir(env.path()).build());
+    g.add_drive(&disk).unwrap();
+    g.launch().unwrap();
+    g.mkfs(
+        "btrfs",
+        "/dev/sda",
+        &vmcraft::MkfsOptions {
+            label: Some("ROOT".into()),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    g.mount("/dev/sda", "/").unwrap();
+    g.btrfs_subvolume_create("/root", None).unwrap();
+    g.btrfs_subvolume_create("/home", None).unwrap();
+    g.umount_all().unwrap();
+    g.mount_options("subvol=root", "/dev/sda", "/").unwrap();
+    for d in ["/etc/sysconfig", "/usr/bin", "/home"] {
+        g.mkdir_p(d).unwrap();
+    }
+    g.ln_s("usr/bin", "/bin").unwrap();
+    g.upload(host_true(), "/usr/bin/bash").unwrap();
+    g.write(
+        "/etc/os-release",
+        b"NAME=\"Fedora Linux\"\nVERSION_ID=39\nID=fedora\nPRETTY_NAME=\"Fedora Linux 39 (Workstation Edition)\"\n",
+    )
+    .unwrap();
+    g.write("/etc/hostname", b"fedora-btrfs\n").unwrap();
+    g.write(
+        "/etc/fstab",
+        b"LABEL=ROOT / btrfs subvol=root,compress=zstd:1 0 0\nLABEL=ROOT /home btrfs subvol=home,compress=zstd:1 0 0\n",
+    )
+    .unwrap();
+    g.umount_all().unwrap();
+    g.shutdown().unwrap();
+
+    let g = VMCraft::with_config(Config::builder().tmpdir(env.path()).build());
+    g.add_drive_ro(&disk).unwrap();
+    g.launch().unwrap();
+    let roots = g.inspect_os().unwrap();
+    assert_eq!(roots, ["btrfsvol:/dev/sda/root"]);
+    let root = &roots[0];
+    assert_eq!(g.inspect_get_distro(root).unwrap(), "fedora");
+    assert_eq!(g.inspect_get_osinfo(root).unwrap(), "fedora39");
+    assert_eq!(g.inspect_get_hostname(root).unwrap(), "fedora-btrfs");
+    assert_eq!(
+        g.inspect_get_mountpoints(root).unwrap(),
+        [
+            ("/".to_string(), "btrfsvol:/dev/sda/root".to_string()),
+            ("/home".to_string(), "btrfsvol:/dev/sda/home".to_string())
+        ]
+    );
+    assert!(
+        g.mountpoints().is_empty(),
+        "inspection left nothing mounted"
+    );
+    g.shutdown().unwrap();
+    assert!(leaks(env.tag()).is_empty(), "{:?}", leaks(env.tag()));
+}

@@ -107,24 +107,53 @@ impl Drop for PrivateMount<'_> {
 }
 
 impl VMCraft {
-    /// A read-only view of `device`: through the user's mount if it is mounted,
+    /// A read-only view of `device` (or of a btrfs subvolume,
+    /// `btrfsvol:DEVICE/SUBVOL`): through the user's mount if it is mounted,
     /// otherwise mounted privately.
     pub(crate) fn fs_view(&self, call: &str, device: &str) -> Result<FsView<'_>> {
+        self.fs_view_top(call, device, false)
+    }
+
+    /// [`VMCraft::fs_view`], or with `top` a btrfs filesystem's top level
+    /// (`subvolid=5`, where every subvolume's path starts), privately mounted.
+    fn fs_view_top(&self, call: &str, device: &str, top: bool) -> Result<FsView<'_>> {
         let user = self
             .mounts()
             .iter()
             .find(|m| !m.private && m.device == device)
             .cloned();
-        if let Some(m) = user {
+        if let Some(m) = user.filter(|_| !top) {
             return Ok(FsView {
                 root: GuestRoot::open(&m.host_path)?,
                 _mount: None,
             });
         }
-        let dev = self.resolve(call, device)?;
-        let dir = self
-            .inspect_dir(call)?
-            .join(dev.name.trim_start_matches("/dev/").replace('/', "-"));
+        let (devname, subvol) = if device.starts_with("btrfsvol:") {
+            (
+                self.mountable_device(device)?,
+                Some(self.mountable_subvolume(device)?),
+            )
+        } else {
+            (device.to_string(), None)
+        };
+        // A subvolume's name comes from the guest: it must not add mount options.
+        if let Some(sv) = &subvol
+            && (sv.contains(',') || sv.chars().any(char::is_control))
+        {
+            return Err(Error::invalid(
+                call,
+                device,
+                "a subvolume name with a comma or control character",
+            ));
+        }
+        let dev = self.resolve(call, &devname)?;
+        let mut leaf = dev.name.trim_start_matches("/dev/").replace('/', "-");
+        if let Some(sv) = &subvol {
+            leaf = format!("{leaf}@{}", sv.replace('/', "-"));
+        } else if top {
+            leaf.push_str("@top");
+        }
+        let dir = self.inspect_dir(call)?.join(leaf);
         std::fs::create_dir_all(&dir).map_err(|e| {
             Error::call_with_source(ErrorKind::Io, call, dir.display(), "cannot create", e)
         })?;
@@ -134,7 +163,13 @@ impl VMCraft {
             fd: None,
             private: true,
         };
-        if let Err(e) = self.try_strategies(call, &dev, "", target, &fallback_strategies("ro")) {
+        let options = match &subvol {
+            Some(sv) => format!("ro,subvol={sv}"),
+            None if top => "ro,subvolid=5".to_string(),
+            None => "ro".to_string(),
+        };
+        if let Err(e) = self.try_strategies(call, &dev, "", target, &fallback_strategies(&options))
+        {
             let _ = std::fs::remove_dir(&dir);
             return Err(e);
         }
@@ -160,7 +195,9 @@ impl VMCraft {
         let mut roots: Vec<FoundRoot> = Vec::new();
         let mut usrs: Vec<(String, Data, bool)> = Vec::new();
         let mut windows_roots: Vec<InspectInfo> = Vec::new();
-        for (dev, fstype) in self.list_filesystems()? {
+        let mut queue: std::collections::VecDeque<(String, String)> =
+            self.list_filesystems()?.into_iter().collect();
+        while let Some((dev, fstype)) = queue.pop_front() {
             // Swap, RAID and LVM members and LUKS containers are never mounted
             // as filesystems (list_filesystems leaves the members out already).
             if matches!(fstype.as_str(), "unknown" | "swap" | "crypto_LUKS")
@@ -175,6 +212,20 @@ impl VMCraft {
                     continue;
                 }
             };
+            // libguestfs looks at every btrfs subvolume as a filesystem of its
+            // own (Fedora's root and home, SUSE's snapshots).
+            if fstype == "btrfs" && !dev.starts_with("btrfsvol:") {
+                match self.fs_view_top("inspect_os", &dev, true) {
+                    Ok(top) => {
+                        for sv in btrfs_subvolumes(&top.root) {
+                            queue.push_back((format!("btrfsvol:{dev}/{sv}"), fstype.clone()));
+                        }
+                    }
+                    Err(e) => {
+                        tracing::info!(device = %dev, error = %e.chain(), "btrfs top level not mountable")
+                    }
+                }
+            }
             match linux::check_filesystem(&view.root) {
                 Some(linux::Role::Root(data)) => {
                     let fstab =
@@ -214,6 +265,24 @@ impl VMCraft {
                 "multiple CoreOS root filesystems found",
             ));
         }
+        // A btrfs snapshot of a root found on its device is not another system.
+        let plain: Vec<(String, Data)> = roots
+            .iter()
+            .filter(|r| !r.dev.starts_with("btrfsvol:"))
+            .map(|r| (r.dev.clone(), r.data.clone()))
+            .collect();
+        roots.retain(|r| {
+            let Some(rest) = r.dev.strip_prefix("btrfsvol:") else {
+                return true;
+            };
+            !plain.iter().any(|(d, data)| {
+                rest.starts_with(&format!("{d}/"))
+                    && data.os_type == r.data.os_type
+                    && data.distro == r.data.distro
+                    && data.product_name == r.data.product_name
+                    && data.version == r.data.version
+            })
+        });
         let mut found: Vec<InspectInfo> = Vec::new();
         for mut r in roots {
             let usr = if r.coreos {
@@ -426,6 +495,53 @@ impl VMCraft {
         Ok(apps::list_linux(&tree, &info.package_format).unwrap_or_default())
     }
 }
+
+/// The btrfs subvolumes under a mounted btrfs filesystem's top, as paths
+/// relative to it: directories whose inode is 256 (every subvolume's root
+/// directory), looked for down to four levels (`@/.snapshots/1/snapshot`) in
+/// at most [`MAX_SUBVOL_SCAN`] directories, at most [`MAX_SUBVOLUMES`] found.
+fn btrfs_subvolumes(root: &GuestRoot) -> Vec<String> {
+    let mut found = Vec::new();
+    let mut dirs: std::collections::VecDeque<(String, usize)> = [(String::new(), 0)].into();
+    let mut scanned = 0;
+    while let Some((dir, depth)) = dirs.pop_front() {
+        scanned += 1;
+        if scanned > MAX_SUBVOL_SCAN || found.len() >= MAX_SUBVOLUMES {
+            break;
+        }
+        let path = if dir.is_empty() {
+            "/".to_string()
+        } else {
+            format!("/{dir}")
+        };
+        let Ok(entries) = root.readdir(&path) else {
+            continue;
+        };
+        for e in entries {
+            if e.ftyp != 'd' || e.name == "." || e.name == ".." {
+                continue;
+            }
+            let rel = if dir.is_empty() {
+                e.name.clone()
+            } else {
+                format!("{dir}/{}", e.name)
+            };
+            if root.lstat(format!("/{rel}")).is_ok_and(|st| st.ino == 256) {
+                found.push(rel.clone());
+            }
+            if depth + 1 < 4 {
+                dirs.push_back((rel, depth + 1));
+            }
+        }
+    }
+    found.truncate(MAX_SUBVOLUMES);
+    found
+}
+
+/// Directories looked at for btrfs subvolumes.
+const MAX_SUBVOL_SCAN: usize = 2000;
+/// btrfs subvolumes inspected per filesystem.
+const MAX_SUBVOLUMES: usize = 64;
 
 /// A root found by `inspect_os`, before its `/usr` is merged in.
 struct FoundRoot {

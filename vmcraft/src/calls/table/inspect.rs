@@ -56,8 +56,11 @@ pub(crate) const CALLS: &[Call] = &[
         Ret::StringList,
         "inspect disk and return list of operating systems found",
         "Look for operating systems on the session's disks and return the root filesystem \
-         of each. Filesystems are looked at read-only, through the user's mounts when they \
-         are mounted.",
+         of each, by libguestfs's rules (Linux, CoreOS, GNU/Hurd and Windows roots; a \
+         separate /usr completes its root; every btrfs subvolume is looked at, so a root \
+         in one is btrfsvol:DEVICE/SUBVOL, and a snapshot of a root already found is not \
+         another system). Filesystems are looked at read-only, through the user's mounts \
+         when they are mounted; RAID and LVM members and LUKS containers are never mounted.",
         |g, _| Ok(Value::List(g.inspect_os()?)),
     ),
     call(
