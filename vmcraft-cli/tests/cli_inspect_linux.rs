@@ -165,3 +165,51 @@ fn osinfo_and_applications_print_as_guestfish_prints_them() {
     assert!(err.starts_with("vmcraft: error: "), "{err}");
     assert!(err.contains("/dev/sdb"), "{err}");
 }
+
+/// A root in a btrfs subvolume, made with the binary itself: `inspect-os`
+/// prints it as libguestfs's mountable (`btrfsvol:/dev/sda/root`), and the
+/// `inspect-get-*` commands take it as their root argument.
+#[test]
+fn a_root_in_a_btrfs_subvolume() {
+    if !require_root("attaching images") || !require_tool("mkfs.btrfs") {
+        return;
+    }
+    let env = TestEnv::new("cli-inspect-btrfs");
+    let img = env.sparse_image("b.img", 256 << 20);
+    let img = img.to_str().unwrap();
+    cli_support::script(
+        &env,
+        &["-a", img],
+        "run\nmkfs btrfs /dev/sda label:ROOT\nmount /dev/sda /\nbtrfs-subvolume-create /root\n\
+         umount-all\nmount-options subvol=root /dev/sda /\nmkdir-p /etc\nmkdir-p /bin\n\
+         write /etc/os-release \"ID=fedora\\nVERSION_ID=39\\nPRETTY_NAME=\\\"Fedora Linux 39\\\"\\n\"\n\
+         write /etc/fstab \"LABEL=ROOT / btrfs subvol=root 0 0\\n\"\n",
+    )
+    .ok();
+    let root = "btrfsvol:/dev/sda/root";
+    let o = run(
+        &env,
+        &[
+            "--ro",
+            "-a",
+            img,
+            "run",
+            ":",
+            "inspect-os",
+            ":",
+            "inspect-get-distro",
+            root,
+            ":",
+            "inspect-get-osinfo",
+            root,
+            ":",
+            "inspect-get-mountpoints",
+            root,
+        ],
+        "",
+    );
+    assert_eq!(
+        o.ok(),
+        "btrfsvol:/dev/sda/root\nfedora\nfedora39\n/: btrfsvol:/dev/sda/root\n"
+    );
+}
