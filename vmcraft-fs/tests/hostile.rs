@@ -509,3 +509,79 @@ fn fuzzer_findings_are_errors() {
     assert_eq!(after.kind(), ErrorKind::Corrupt);
     assert!(after.to_string().contains("failed earlier"), "{after}");
 }
+
+/// The child half of [`qcow2_backing_file_is_never_opened`]: with
+/// `VMCRAFT_FS_OPEN_IMAGE` set, open that image and print the error.
+#[test]
+fn open_image_child() {
+    let Ok(image) = std::env::var("VMCRAFT_FS_OPEN_IMAGE") else {
+        return;
+    };
+    match open_image(&image) {
+        Ok(_) => println!("OPENED"),
+        Err(e) => println!("ERROR {e}"),
+    }
+}
+
+/// Under strace: opening a qcow2 overlay whose backing file and external data
+/// file exist opens neither (every `open*` call of the process is seen).
+#[test]
+fn qcow2_backing_file_is_never_opened() {
+    if !require_tool("qemu-img") || !require_tool("strace") {
+        return;
+    }
+    let env = TestEnv::new("fs-hostile-strace");
+    let d = env.path();
+    qemu_img(&["create", "-q", "-f", "raw", "secret-base.raw", "1M"], d);
+    qemu_img(
+        &[
+            "create",
+            "-q",
+            "-f",
+            "qcow2",
+            "-b",
+            "secret-base.raw",
+            "-F",
+            "raw",
+            "over.qcow2",
+        ],
+        d,
+    );
+    qemu_img(
+        &[
+            "create",
+            "-q",
+            "-f",
+            "qcow2",
+            "-o",
+            "data_file=secret-data.raw",
+            "ext.qcow2",
+            "1M",
+        ],
+        d,
+    );
+    for (image, secret) in [
+        ("over.qcow2", "secret-base.raw"),
+        ("ext.qcow2", "secret-data.raw"),
+    ] {
+        let trace = d.join(format!("{image}.trace"));
+        let out = run(Command::new("strace")
+            .args(["-f", "-qq", "-e", "trace=open,openat,openat2,creat", "-o"])
+            .arg(&trace)
+            .arg(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "open_image_child",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env("VMCRAFT_FS_OPEN_IMAGE", d.join(image)));
+        assert!(out.contains("ERROR open_image:"), "{out}");
+        let opens = std::fs::read_to_string(&trace).unwrap();
+        assert!(
+            opens.contains(image),
+            "the trace sees the image itself:\n{opens}"
+        );
+        assert!(!opens.contains(secret), "{secret} was opened:\n{opens}");
+    }
+}
