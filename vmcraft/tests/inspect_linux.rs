@@ -1267,6 +1267,24 @@ fn fedora_btrfs_subvolumes() {
         g.mountpoints().is_empty(),
         "inspection left nothing mounted"
     );
+    // The mountables mount as libguestfs mounts them (`-i` does this).
+    let mps = g.inspect_get_mountpoints(root).unwrap();
+    for (mp, dev) in &mps {
+        g.mount_ro(dev, mp).unwrap();
+    }
+    assert_eq!(g.cat("/etc/hostname").unwrap(), "fedora-btrfs\n");
+    assert!(g.is_dir("/home").unwrap());
+    assert_eq!(g.mountable_subvolume(&mps[1].1).unwrap(), "home");
+    g.umount_all().unwrap();
+    // Bad subvolume mountables are refused before anything is mounted.
+    for (bad, why) in [
+        ("btrfsvol:/dev/sda/root,ro", "comma"),
+        ("btrfsvol:/dev/sda/", "not a mountable"),
+    ] {
+        let e = g.mount_ro(bad, "/").unwrap_err();
+        assert!(e.to_string().contains(why), "{bad}: {e}");
+    }
+    assert!(g.mountpoints().is_empty());
     g.shutdown().unwrap();
     assert!(leaks(env.tag()).is_empty(), "{:?}", leaks(env.tag()));
 }

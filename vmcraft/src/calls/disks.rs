@@ -701,7 +701,11 @@ impl VMCraft {
 
     /// Split a mountable into its device (canonical) and btrfs subvolume:
     /// `/dev/sda1` or `btrfsvol:/dev/sda1/root`.
-    fn split_mountable(&self, call: &str, mountable: &str) -> Result<(String, Option<String>)> {
+    pub(crate) fn split_mountable(
+        &self,
+        call: &str,
+        mountable: &str,
+    ) -> Result<(String, Option<String>)> {
         let bad = || {
             Error::invalid(
                 call,

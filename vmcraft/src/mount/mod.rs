@@ -487,7 +487,7 @@ fn fuse_mounted_at(path: &Path) -> bool {
         .any(|m| m.mount_point == path && (m.fstype == "fuseblk" || m.fstype.starts_with("fuse")))
 }
 
-fn join_options(a: &str, b: &str) -> String {
+pub(crate) fn join_options(a: &str, b: &str) -> String {
     match (a.is_empty(), b.is_empty()) {
         (true, _) => b.to_string(),
         (_, true) => a.to_string(),

@@ -272,7 +272,51 @@ impl VMCraft {
         vfstype: &str,
         strategies: &[MountStrategy],
     ) -> Result<FallbackOutcome> {
-        let dev = self.resolve(call, mountable)?;
+        // A btrfs subvolume as libguestfs names it (`btrfsvol:/dev/sda2/root`):
+        // the device, mounted with `subvol=`.
+        let (device, subvol) = if mountable.starts_with("btrfsvol:") {
+            let (d, v) = self.split_mountable(call, mountable)?;
+            (d, v)
+        } else {
+            (mountable.to_string(), None)
+        };
+        let dev = self.resolve(call, &device)?;
+        let with_subvol: Vec<MountStrategy>;
+        let strategies = match &subvol {
+            None => strategies,
+            Some(v) => {
+                // The name goes into the option string: nothing may end it.
+                if v.contains(',') || v.chars().any(char::is_control) {
+                    return Err(Error::invalid(
+                        call,
+                        mountable,
+                        "a subvolume name with a comma or a control character cannot be mounted",
+                    ));
+                }
+                let fstype = self.vfs_type(&dev.name)?;
+                if fstype != "btrfs" {
+                    return Err(Error::call(
+                        ErrorKind::Mount,
+                        call,
+                        mountable,
+                        format!(
+                            "{} holds {fstype}, not btrfs: it has no subvolumes",
+                            dev.name
+                        ),
+                    ));
+                }
+                with_subvol = strategies
+                    .iter()
+                    .filter(|s| matches!(s.method, MountMethod::Kernel))
+                    .map(|s| {
+                        let mut s = s.clone();
+                        s.options = super::join_options(&s.options, &format!("subvol={v}"));
+                        s
+                    })
+                    .collect();
+                &with_subvol
+            }
+        };
         let (mp, fd, host) = self.mount_target(call, mountpoint)?;
         let target = Target {
             mountpoint: mp,
