@@ -2,7 +2,9 @@
 //! workspace for a while each (`vmcraft-part/fuzz`: reading a partition table
 //! from arbitrary bytes; `vmcraft-archive/fuzz`: `tar_in` on arbitrary archives;
 //! `vmcraft-nbd/fuzz`: image headers, and VMDK descriptors against glibc's own
-//! `sscanf` as qemu calls it), starting from the target's committed seeds
+//! `sscanf` as qemu calls it; `vmcraft-fs/fuzz`: an image's bytes through the
+//! in-process readers; `vmcraft/fuzz`: the rpm databases inspection reads),
+//! starting from the target's committed seeds
 //! (`fuzz/seeds/TARGET`) where there are some. `cargo xtask test` runs each
 //! briefly.
 //! Installs cargo-fuzz when it is missing; libFuzzer's sanitizer flags need a
@@ -21,6 +23,8 @@ const TARGETS: &[(&str, &str)] = &[
     ("vmcraft-nbd/fuzz", "inspect_image"),
     ("vmcraft-nbd/fuzz", "vmdk_descriptor"),
     ("vmcraft-lvm/fuzz", "lvm_reports"),
+    ("vmcraft-fs/fuzz", "read_image"),
+    ("vmcraft/fuzz", "rpmdb"),
 ];
 
 pub fn run(args: &[String]) -> Result<()> {
