@@ -5,12 +5,12 @@
 //! name with the Windows NT case bits honoured (byte 12 of the entry: 0x08 the
 //! base name is lower case, 0x10 the extension is), so an entry that mtools or
 //! Windows wrote as `grubx64.efi` is `grubx64.efi`, as Linux shows it, not
-//! `GRUBX64.EFI`. Short names are decoded from code page 437, vfat's default.
-//! Lookups are case-insensitive, as vfat's are. One difference remains: the
-//! case bits are applied to ASCII letters only (as `fatfs` and mtools apply
-//! them), so a short name `ÜBER.TXT` with the lower-case bit reads `Über.txt`
-//! where Linux shows `über.txt` (reading the bits from the raw entries would
-//! close it).
+//! `GRUBX64.EFI`. Short names are decoded from code page 437, vfat's default,
+//! and the case bits apply to every letter through code page 437's lower-case
+//! table, as Linux applies them (`ÜBER.TXT` with the bit set is `über.txt`;
+//! `fatfs` and mtools lower ASCII letters only): listings take their names
+//! from the raw entries (`fatraw`). Lookups are case-insensitive, as vfat's
+//! are.
 //!
 //! Metadata, as vfat with its defaults (`uid=0,gid=0`, `fmask` and `dmask`
 //! from a umask of 022, no `showexec`): directories `drwxr-xr-x`, files
@@ -19,9 +19,9 @@
 //! time; the access date at midnight; the creation time to the centisecond;
 //! times read as UTC (vfat's default on a host whose kernel time zone is UTC);
 //! the root directory's times are the epoch. A directory's link count is its
-//! subdirectories plus two. Not known in-process (fatfs keeps cluster numbers
-//! private): inode numbers (vfat makes them up at run time anyway), and the
-//! size and block count of a directory (size 0, blocks `None`).
+//! subdirectories plus two; its size is its cluster chain (the FAT12/16 root:
+//! its fixed region), read from the raw entries. Inode numbers are `None`
+//! (vfat makes them up at run time).
 //!
 //! Bounded: every call gets a read budget (what `fatfs` may read from the disk
 //! for it), so a cluster chain that loops ends in an [`ErrorKind::Corrupt`]
@@ -35,6 +35,7 @@ use fatfs::{Dir, FileSystem, FsOptions};
 
 use crate::block::ReadAt;
 use crate::error::{Error, ErrorKind, Result};
+use crate::fatraw::{DirLoc, FatRaw};
 use crate::guard::Guard;
 use crate::stat::{DirEntry, FileType, Stat, Timespec};
 use crate::tree::GuestTree;
@@ -160,6 +161,9 @@ impl Seek for FatIo {
 /// ```
 pub struct FatTree {
     fs: Mutex<SendFat>,
+    /// The raw entries, for what fatfs keeps private (case bits beyond ASCII,
+    /// directory sizes).
+    raw: Option<FatRaw>,
     guard: Guard,
     cluster_size: u64,
     name: String,
@@ -175,7 +179,7 @@ impl std::fmt::Debug for FatTree {
 /// default (`codepage=437`): bytes 0x80-0xFF of a short name decode as
 /// Linux shows them, where `fatfs`'s own converter gives U+FFFD.
 #[derive(Debug)]
-struct Cp437;
+pub(crate) struct Cp437;
 
 /// Bytes 0x80..=0xFF of code page 437.
 const CP437_HIGH: &str = "ÇüéâäàåçêëèïîìÄÅÉæÆôöòûùÿÖÜ¢£¥₧ƒáíóúñÑªº¿⌐¬½¼¡«»░▒▓│┤╡╢╖╕╣║╗╝╜╛┐└┴┬├─┼╞╟╚╔╩╦╠═╬╧╨╤╥╙╘╒╓╫╪┘┌█▄▌▐▀αßΓπΣσµτΦΘΩδ∞φε∩≡±≥≤⌠⌡÷≈°∙·√ⁿ²■\u{a0}";
@@ -203,7 +207,7 @@ impl fatfs::OemCpConverter for Cp437 {
     }
 }
 
-static CP437: Cp437 = Cp437;
+pub(crate) static CP437: Cp437 = Cp437;
 
 /// `fatfs::FileSystem` is not `Send` only because its options hold
 /// `&'static dyn` references to the code-page converter and time provider,
@@ -231,6 +235,7 @@ impl FatTree {
     pub fn open(disk: Arc<dyn ReadAt>) -> Result<Self> {
         let name = disk.name();
         let guard = Guard::default();
+        let raw = FatRaw::new(disk.clone()).ok();
         let io = FatIo {
             disk,
             pos: 0,
@@ -254,6 +259,7 @@ impl FatTree {
         let cluster_size = u64::from(fs.cluster_size());
         Ok(FatTree {
             fs: Mutex::new(SendFat(fs)),
+            raw,
             guard,
             cluster_size,
             name,
@@ -450,6 +456,89 @@ impl FatTree {
 
 impl GuestTree for FatTree {
     fn lstat_node(&self, path: &str) -> Result<Stat> {
+        let mut st = self.lstat_fatfs(path)?;
+        if st.is_dir()
+            && let Some(size) = self.raw_dir_size(path)
+        {
+            st.size = size;
+            st.blocks = Some(size.div_ceil(self.cluster_size) * self.cluster_size / 512);
+        }
+        Ok(st)
+    }
+
+    fn file_type_node(&self, path: &str) -> Result<FileType> {
+        self.with("lstat", path, 0, |fs| {
+            Ok(match lookup(fs, path)? {
+                Some(e) if !e.is_dir() => FileType::Regular,
+                _ => FileType::Directory,
+            })
+        })
+    }
+
+    fn read_dir_node(&self, path: &str) -> Result<Vec<DirEntry>> {
+        let listed = self.read_dir_fatfs(path)?;
+        // The names as Linux shows them, where the raw entries can be read
+        // and hold the same entries.
+        if let Some(raw) = &self.raw
+            && let Ok(Ok(entries)) = self.guard.run("read_dir", path, || {
+                Ok(raw.lookup(path).and_then(|e| {
+                    let loc = match e {
+                        None => raw.root(),
+                        Some(e) if e.first_cluster == 0 => raw.root(),
+                        Some(e) => DirLoc::Chain(e.first_cluster),
+                    };
+                    raw.entries(loc)
+                }))
+            })
+            && entries.len() == listed.len()
+        {
+            return Ok(entries
+                .into_iter()
+                .map(|e| {
+                    let t = if e.attr & 0x10 != 0 {
+                        FileType::Directory
+                    } else {
+                        FileType::Regular
+                    };
+                    DirEntry::new(e.name, t)
+                })
+                .collect());
+        }
+        Ok(listed)
+    }
+
+    fn readlink_node(&self, path: &str) -> Result<String> {
+        Err(Error::new(
+            ErrorKind::NotASymlink,
+            "readlink",
+            path,
+            "not a symbolic link",
+        ))
+    }
+
+    fn read_at_node(&self, path: &str, offset: u64, buf: &mut [u8]) -> Result<usize> {
+        self.read_at_fatfs(path, offset, buf)
+    }
+}
+
+impl FatTree {
+    /// A directory's size as vfat shows it (its cluster chain), when the raw
+    /// entries can tell.
+    fn raw_dir_size(&self, path: &str) -> Option<u64> {
+        let raw = self.raw.as_ref()?;
+        let r = self.guard.run("lstat", path, || {
+            Ok(raw.lookup(path).and_then(|e| {
+                let loc = match e {
+                    None => raw.root(),
+                    Some(e) => DirLoc::Chain(e.first_cluster),
+                };
+                raw.dir_size(loc)
+            }))
+        });
+        r.ok()?.ok()
+    }
+
+    fn lstat_fatfs(&self, path: &str) -> Result<Stat> {
         self.with("lstat", path, 0, |fs| match lookup(fs, path)? {
             Some(e) => self.stat_entry(&e, path),
             None => {
@@ -467,16 +556,7 @@ impl GuestTree for FatTree {
         })
     }
 
-    fn file_type_node(&self, path: &str) -> Result<FileType> {
-        self.with("lstat", path, 0, |fs| {
-            Ok(match lookup(fs, path)? {
-                Some(e) if !e.is_dir() => FileType::Regular,
-                _ => FileType::Directory,
-            })
-        })
-    }
-
-    fn read_dir_node(&self, path: &str) -> Result<Vec<DirEntry>> {
+    fn read_dir_fatfs(&self, path: &str) -> Result<Vec<DirEntry>> {
         self.with("read_dir", path, 0, |fs| {
             let dir = match lookup(fs, path)? {
                 None => fs.root_dir(),
@@ -504,16 +584,7 @@ impl GuestTree for FatTree {
         })
     }
 
-    fn readlink_node(&self, path: &str) -> Result<String> {
-        Err(Error::new(
-            ErrorKind::NotASymlink,
-            "readlink",
-            path,
-            "not a symbolic link",
-        ))
-    }
-
-    fn read_at_node(&self, path: &str, offset: u64, buf: &mut [u8]) -> Result<usize> {
+    fn read_at_fatfs(&self, path: &str, offset: u64, buf: &mut [u8]) -> Result<usize> {
         let extra = buf.len() as u64 + offset / 128;
         self.with("read", path, extra, |fs| {
             let e = match lookup(fs, path)? {

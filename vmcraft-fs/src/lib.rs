@@ -95,6 +95,7 @@ mod error;
 mod ext4;
 mod ext4raw;
 mod fat;
+mod fatraw;
 mod guard;
 #[cfg(feature = "guest-root")]
 mod guest_root;

@@ -49,8 +49,13 @@ fn fat_in_process_equals_mtools() {
         })
         .filter(|p| !p.is_empty())
         .collect();
+        // mtools applies the NT case bits to ASCII letters only; Linux (and
+        // the reader) through code page 437's table: `ÜBER.TXT` is `über.txt`.
+        let linux = |p: &str| p.replace("/\u{dc}ber.txt", "/\u{fc}ber.txt");
+        let listed: BTreeSet<String> = listed.iter().map(|p| linux(p)).collect();
         let in_process: BTreeSet<String> = ours.keys().filter(|p| *p != "/").cloned().collect();
         assert_eq!(in_process, listed, "fat{bits}: paths vs mdir -/ -b");
+        assert!(ours.contains_key("/\u{fc}ber.txt"), "fat{bits}");
         assert!(ours.contains_key("/EFI/debian/grubx64.efi"), "fat{bits}");
         assert!(ours.contains_key("/EFI/debian/BOOTX64.CSV"), "fat{bits}");
 
@@ -67,7 +72,8 @@ fn fat_in_process_equals_mtools() {
         let copied = snapshot(&vmcraft_archive::GuestRoot::open(&out).unwrap());
         let mut ours_no_root = ours.clone();
         ours_no_root.remove("/");
-        let mut copied_no_root = copied.clone();
+        let mut copied_no_root: std::collections::BTreeMap<_, _> =
+            copied.iter().map(|(p, n)| (linux(p), n.clone())).collect();
         copied_no_root.remove("/");
         let fields = Fields {
             modes: false,
@@ -97,6 +103,48 @@ fn fat_in_process_equals_mtools() {
             assert_eq!(st.ctime, Some(st.mtime), "{p}");
         }
         assert_eq!(tree.stat("/").unwrap().nlink, Some(2 + 3)); // EFI, many, Mixed Dir
+        // A directory's size is its cluster chain, as mshowfat lists it (the
+        // FAT12/16 root: its region).
+        let info = run(images::mtools("minfo").arg("-i").arg(&image));
+        let field = |key: &str| -> u64 {
+            let l = info
+                .lines()
+                .find(|l| l.trim_start().starts_with(key))
+                .unwrap();
+            l.split(':')
+                .nth(1)
+                .unwrap()
+                .split_whitespace()
+                .next()
+                .unwrap()
+                .parse()
+                .unwrap()
+        };
+        let cluster = field("sector size") * field("cluster size");
+        for dir in ["/many", "/EFI", "/EFI/debian", "/Mixed Dir"] {
+            let chain = run(images::mtools("mshowfat")
+                .arg("-i")
+                .arg(&image)
+                .arg(format!("::{dir}")));
+            let count: u64 = chain
+                .split('<')
+                .skip(1)
+                .map(|r| {
+                    let r = r.split('>').next().unwrap();
+                    match r.split_once('-') {
+                        Some((a, b)) => b.parse::<u64>().unwrap() - a.parse::<u64>().unwrap() + 1,
+                        None => 1,
+                    }
+                })
+                .sum();
+            let st = tree.stat(dir).unwrap();
+            assert_eq!(st.size, count * cluster, "fat{bits}: {dir}: {chain}");
+            assert_eq!(st.blocks, Some(st.size / 512), "fat{bits}: {dir}");
+        }
+        let root = tree.stat("/").unwrap();
+        if bits != 32 {
+            assert_eq!(root.size, 512 * 32, "fat{bits}: the root region");
+        }
         assert_eq!(tree.stat("/EFI").unwrap().nlink, Some(2 + 2));
         assert_eq!(
             tree.stat("/EFI/debian/grubx64.efi").unwrap().mtime.sec,
