@@ -245,7 +245,9 @@ fn group(
         ),
         Case::ours(
             "vmcraft Sandbox::run (the sandbox alone)",
-            "Sandbox::new(TREE).device(\"/dev/sda\", /dev/loopN).env(PATH).run(\"command\",              &[\"/bin/true\"]) with the default limits (no ELF check, no device listing, no              caches forgotten)",
+            "Sandbox::new(TREE).device(\"/dev/sda\", /dev/loopN).env(PATH).run(\"command\", \
+             &[\"/bin/true\"]) with the default limits (no ELF check, no device listing, no \
+             caches forgotten)",
             || sandbox_run(root, dev, true, &sandbox_out),
             || check_outcome(&sandbox_out),
         ),
@@ -327,7 +329,7 @@ fn group(
                         },
                     )
                     .per(calls as u64)
-                    .at_most(if ctx.quick { 3 } else { 20 }, true),
+                    .at_most(if ctx.quick { 3 } else { 30 }, true),
                 );
             }
             Err(e) => cli_note = Some(format!("The command line was not measured: {e:#}")),
@@ -344,7 +346,7 @@ fn group(
                sandbox included"
             .into(),
         unit: Some("call"),
-        runs: ctx.runs(60, 10),
+        runs: ctx.runs(200, 10),
         cases,
     });
     if let Some(m) = r.reference().and_then(|c| r.median(c)) {
