@@ -493,14 +493,14 @@ impl GuestTree for FatTree {
             && entries.len() == listed.len()
         {
             return Ok(entries
-                .into_iter()
+                .iter()
                 .map(|e| {
                     let t = if e.attr & 0x10 != 0 {
                         FileType::Directory
                     } else {
                         FileType::Regular
                     };
-                    DirEntry::new(e.name, t)
+                    DirEntry::new(e.name.clone(), t)
                 })
                 .collect());
         }

@@ -7,11 +7,14 @@
 //! a cluster chain up to the number of clusters the volume has (a chain that
 //! loops is an error), and every offset is checked against the disk.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
 use crate::block::ReadAt;
 use crate::error::{Error, Result};
 
 /// Where a directory's entries are.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) enum DirLoc {
     /// FAT12/16's root: a fixed region.
     FixedRoot,
@@ -33,7 +36,7 @@ pub(crate) struct RawEntry {
 
 /// A FAT volume's layout.
 pub(crate) struct FatRaw {
-    disk: std::sync::Arc<dyn ReadAt>,
+    disk: Arc<dyn ReadAt>,
     cluster_size: u64,
     bits: u32,
     fat_offset: u64,
@@ -42,7 +45,12 @@ pub(crate) struct FatRaw {
     data_offset: u64,
     clusters: u32,
     root_cluster: u32,
+    /// Directories already parsed (at most [`CACHED_DIRS`]; emptied when full).
+    cache: Mutex<HashMap<DirLoc, Arc<Vec<RawEntry>>>>,
 }
+
+/// How many parsed directories [`FatRaw`] keeps.
+const CACHED_DIRS: usize = 64;
 
 /// Most entries a FAT directory holds.
 const MAX_ENTRIES: u64 = 65536;
@@ -78,7 +86,7 @@ fn cp437_lower(b: u8) -> u8 {
 
 impl FatRaw {
     /// The layout of the FAT volume on `disk`, from its boot sector.
-    pub(crate) fn new(disk: std::sync::Arc<dyn ReadAt>) -> Result<Self> {
+    pub(crate) fn new(disk: Arc<dyn ReadAt>) -> Result<Self> {
         let mut bs = [0u8; 512];
         disk.read_at(0, &mut bs)?;
         let bps = le16(&bs, 11);
@@ -99,10 +107,15 @@ impl FatRaw {
         }
         let root_sectors = (root_entries * 32).div_ceil(bps);
         let data_sector = reserved + fats * fat_size + root_sectors;
-        let clusters = total.saturating_sub(data_sector) / spc;
-        let bits = if clusters < 4085 {
+        // Clusters past the end of the disk do not count (a boot sector may
+        // claim any total): chains are bounded by what the disk holds. The
+        // FAT type follows from the count the boot sector claims.
+        let on_disk = disk.size().saturating_sub(data_sector * bps) / (bps * spc);
+        let claimed = total.saturating_sub(data_sector) / spc;
+        let clusters = claimed.min(on_disk.max(1));
+        let bits = if claimed < 4085 {
             12
-        } else if clusters < 65525 {
+        } else if claimed < 65525 {
             16
         } else {
             32
@@ -117,6 +130,7 @@ impl FatRaw {
             data_offset: data_sector * bps,
             clusters: u32::try_from(clusters).unwrap_or(u32::MAX),
             root_cluster: if bits == 32 { le32(&bs, 44) as u32 } else { 0 },
+            cache: Mutex::new(HashMap::new()),
         })
     }
 
@@ -199,7 +213,21 @@ impl FatRaw {
 
     /// The entries of a directory (`.`, `..`, volume labels and deleted
     /// entries left out).
-    pub(crate) fn entries(&self, loc: DirLoc) -> Result<Vec<RawEntry>> {
+    pub(crate) fn entries(&self, loc: DirLoc) -> Result<Arc<Vec<RawEntry>>> {
+        if let Some(e) = self.cache.lock().ok().and_then(|c| c.get(&loc).cloned()) {
+            return Ok(e);
+        }
+        let parsed = Arc::new(self.parse_dir(loc)?);
+        if let Ok(mut c) = self.cache.lock() {
+            if c.len() >= CACHED_DIRS {
+                c.clear();
+            }
+            c.insert(loc, parsed.clone());
+        }
+        Ok(parsed)
+    }
+
+    fn parse_dir(&self, loc: DirLoc) -> Result<Vec<RawEntry>> {
         let bytes = self.dir_bytes(loc)?;
         let mut out = Vec::new();
         let mut lfn: Vec<(u8, [u16; 13])> = Vec::new();
@@ -271,8 +299,9 @@ impl FatRaw {
         for comp in path.split('/').filter(|c| !c.is_empty()) {
             let e = self
                 .entries(loc)?
-                .into_iter()
+                .iter()
                 .find(|e| same(&e.name, comp) || same(&e.short, comp))
+                .cloned()
                 .ok_or_else(|| corrupt(format!("{path}: not in its directory")))?;
             loc = match e.first_cluster {
                 0 => self.root(),
