@@ -17,7 +17,8 @@
 //! them. Lookups try the exact name first, then, for names that are not in
 //! the POSIX namespace, the name ignoring case, as ntfs-3g does. Reparse
 //! points (Windows symlinks and junctions) are shown as what they hold, not
-//! translated; extended attributes are not read.
+//! translated. Named data streams are extended attributes `user.NAME`, as
+//! ntfs-3g's default `streams_interface=xattr` shows them.
 //!
 //! Bounded: each call gets a read budget on the disk (index B-trees and data
 //! runs that loop run into it and fail as corrupt), a directory lists at most
@@ -39,6 +40,10 @@ use crate::tree::GuestTree;
 
 /// Most entries listed from one NTFS directory.
 pub const MAX_DIR_ENTRIES: usize = 1 << 20;
+
+/// The largest named stream shown as an extended attribute (Linux's limit
+/// on an attribute value).
+const MAX_STREAM_XATTR: u64 = 64 * 1024;
 
 /// MFT records below this are NTFS's own metadata files, hidden by ntfs-3g.
 const FIRST_USER_RECORD: u64 = 16;
@@ -582,6 +587,57 @@ impl GuestTree for NtfsTree {
                     "not a symbolic link",
                 )),
             }
+        })
+    }
+
+    /// Named data streams, as ntfs-3g shows them by default
+    /// (`streams_interface=xattr`): `user.NAME` with the stream's bytes; a
+    /// stream larger than 64 KiB (more than an extended attribute may hold)
+    /// is left out.
+    fn xattrs_node(&self, path: &str) -> Result<Vec<crate::stat::Xattr>> {
+        self.with("lgetxattrs", path, 0, |ntfs, io, upcase| {
+            let file = lookup(ntfs, io, path, upcase)?;
+            let mut out = Vec::new();
+            let mut attrs = file.attributes();
+            let mut n = 0;
+            while let Some(item) = attrs.next(io) {
+                n += 1;
+                if n > 4096 {
+                    return Err(Error::corrupt("lgetxattrs", path, "too many attributes"));
+                }
+                let item = item.map_err(|e| map_err("lgetxattrs", path, e))?;
+                let attr = item
+                    .to_attribute()
+                    .map_err(|e| map_err("lgetxattrs", path, e))?;
+                if !matches!(attr.ty(), Ok(NtfsAttributeType::Data)) {
+                    continue;
+                }
+                let name = attr
+                    .name()
+                    .map_err(|e| map_err("lgetxattrs", path, e))?
+                    .to_string_lossy();
+                if name.is_empty() || attr.value_length() > MAX_STREAM_XATTR {
+                    continue;
+                }
+                let mut value = attr.value(io).map_err(|e| map_err("lgetxattrs", path, e))?;
+                let mut data = vec![0u8; value.len() as usize];
+                let mut done = 0;
+                while done < data.len() {
+                    let k = value
+                        .read(io, &mut data[done..])
+                        .map_err(|e| map_err("lgetxattrs", path, e))?;
+                    if k == 0 {
+                        break;
+                    }
+                    done += k;
+                }
+                data.truncate(done);
+                out.push(crate::stat::Xattr {
+                    name: format!("user.{name}"),
+                    value: data,
+                });
+            }
+            Ok(out)
         })
     }
 

@@ -1,9 +1,11 @@
 //! NTFS read in-process against ntfs-3g: a volume made by `mkntfs` and
 //! populated through an ntfs-3g mount (resident and non-resident files, a
 //! sparse file, a B-tree directory of 1500 entries, hard links, symlinks and a
-//! FIFO as ntfs-3g writes them, Unicode and mixed-case names, set times),
+//! FIFO as ntfs-3g writes them, a named stream, Unicode and mixed-case
+//! names, set times),
 //! compared file for file (type, mode, owners, size, link count, inode number,
-//! blocks, all three times, link targets, bytes) with the volume mounted
+//! blocks, all three times, link targets, bytes, named streams as `user.`
+//! attributes) with the volume mounted
 //! read-only by ntfs-3g and read through `GuestRoot`; then the same volume as
 //! qcow2 and inside an MBR partition.
 
@@ -57,6 +59,15 @@ fn ntfs_in_process_equals_ntfs3g() {
         b"regf hive bytes"
     );
     assert_eq!(tree.lstat("/fifo").unwrap().mode, 0o010777);
+    assert_eq!(
+        tree.getxattr("/big.bin", "user.Zone.Identifier").unwrap(),
+        b"[ZoneTransfer]"
+    );
+    assert!(
+        theirs["/big.bin"].xattrs[0].starts_with("user.Zone.Identifier="),
+        "{:?}",
+        theirs["/big.bin"].xattrs
+    );
     // ntfs-3g writes names in the POSIX namespace, which is case-sensitive
     // (a Win32 name, as Windows writes it, is also found in another case).
     assert!(!tree.exists("/windows/SYSTEM32/config/software").unwrap());

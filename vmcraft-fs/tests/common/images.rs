@@ -161,6 +161,10 @@ pub fn make_ntfs(env: &TestEnv, image: &Path) {
     symlink("small.txt", d.join("rel-link")).unwrap();
     symlink("/nowhere", d.join("dangling")).unwrap();
     run(Command::new("mkfifo").arg(d.join("fifo")));
+    // A named stream (as Windows' Zone.Identifier), through ntfs-3g's xattrs.
+    run(Command::new("setfattr")
+        .args(["-n", "user.Zone.Identifier", "-v", "[ZoneTransfer]"])
+        .arg(d.join("big.bin")));
     set_times(
         &d.join("small.txt"),
         (1_600_000_000, 1_234_500),
