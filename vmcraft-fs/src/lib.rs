@@ -15,7 +15,11 @@
 //!   ([`Ext4Tree`], `ext4-view`), FAT12/16/32 ([`FatTree`], `fatfs`, long names
 //!   and the NT lower-case bits of short names as Linux shows them) and NTFS
 //!   ([`NtfsTree`], `ntfs`). Each maps its metadata to [`Stat`] as the Linux
-//!   driver (vfat, ntfs-3g) shows it through a default mount.
+//!   driver (ext4, vfat, ntfs-3g) shows it through a default mount; what
+//!   `ext4-view` and `fatfs` keep private (ext4 inode numbers, link counts,
+//!   blocks, change times, device numbers and extended attributes; FAT
+//!   directory sizes and short-name case beyond ASCII) is read from the raw
+//!   structures by small bounded parsers of this crate.
 //! - **The kernel-mounted, confined root**: vmcraft-archive's `GuestRoot`
 //!   (feature `guest-root`, on by default), whose every path is resolved by
 //!   the kernel with `openat2(RESOLVE_IN_ROOT)`. Both answer the same calls,
