@@ -50,9 +50,18 @@ pub const PACKAGES: &[(&str, &str)] = &[
     ("pigz", "parallel gzip, a benchmark peer"),
     ("attr", "getfattr/setfattr for xattr tests"),
     ("debootstrap", "a real Debian tree for archive benchmarks"),
-    ("bubblewrap", "bwrap, the sandbox guest commands (command, sh) run in"),
-    ("policycoreutils", "setfiles, the oracle and guest tool of selinux-relabel's test"),
-    ("mtools", "mcopy/mdir, FAT images with long and lower-case names for vmcraft-fs's tests"),
+    (
+        "bubblewrap",
+        "bwrap, the sandbox guest commands (command, sh) run in",
+    ),
+    (
+        "policycoreutils",
+        "setfiles, the oracle and guest tool of selinux-relabel's test",
+    ),
+    (
+        "mtools",
+        "mcopy/mdir, FAT images with long and lower-case names for vmcraft-fs's tests",
+    ),
     (
         "rpm",
         "rpm and rpmbuild, a real rpmdb for the inspection tests (rpm -qa is the oracle)",
@@ -61,7 +70,10 @@ pub const PACKAGES: &[(&str, &str)] = &[
         "db5.3-util",
         "db5.3_load, Berkeley DB rpmdbs as RHEL/CentOS 7 keep them, for the inspection tests",
     ),
-    ("sqlite3", "SQLite databases for the in-process SQLite reader's tests"),
+    (
+        "sqlite3",
+        "SQLite databases for the in-process SQLite reader's tests",
+    ),
     (
         "strace",
         "the differential test's oracle of every file qemu opens for an image",
