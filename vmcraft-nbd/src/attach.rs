@@ -611,9 +611,14 @@ impl Attachment {
     /// ```
     pub fn in_use(&self) -> Option<String> {
         self.inner.as_ref()?;
+        crate::busy::in_use(&self.nodes())
+    }
+
+    /// The partition nodes and the whole-disk node.
+    fn nodes(&self) -> Vec<PathBuf> {
         let mut nodes: Vec<PathBuf> = self.partitions.iter().map(|p| p.node.clone()).collect();
         nodes.push(self.device.clone());
-        crate::busy::in_use(&nodes)
+        nodes
     }
 
     /// [`Attachment::in_use`], giving a claim by the kernel alone
@@ -622,8 +627,7 @@ impl Attachment {
     /// every mount for a moment, this device's included, and drops them.
     fn in_use_settled(&self) -> Option<String> {
         self.inner.as_ref()?;
-        let mut nodes: Vec<PathBuf> = self.partitions.iter().map(|p| p.node.clone()).collect();
-        nodes.push(self.device.clone());
+        let nodes = self.nodes();
         let (why, passing) = crate::busy::in_use_why(&nodes)?;
         if !passing {
             return Some(why);
