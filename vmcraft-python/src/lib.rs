@@ -758,6 +758,49 @@ impl PyVMCraft {
         })
     }
 
+    /// Mount every `(mountpoint, device)` pair, parents first, each depth in
+    /// parallel (the facade's `mount_all_parallel`): a list, in the order given,
+    /// of dicts `mountpoint`, `device`, `ok`, and `strategy`, `fstype`,
+    /// `options`, `attempts` when mounted or `error`, `kind` when not. Refused as
+    /// a whole (nothing mounted) for a bad list: a mount point given twice, a
+    /// relative one.
+    fn _mount_all_parallel(
+        &self,
+        py: Python<'_>,
+        pairs: Vec<(String, String)>,
+        readonly: bool,
+        fallback: bool,
+    ) -> PyResult<Py<PyList>> {
+        let opts = vmcraft::MountAllOptions { readonly, fallback };
+        let results = self.run(py, "mount_all_parallel", |g| {
+            g.mount_all_parallel(&pairs, opts)
+        })?;
+        let l = PyList::empty(py);
+        for r in results {
+            let d = PyDict::new(py);
+            d.set_item("mountpoint", &r.mountpoint)?;
+            d.set_item("device", &r.device)?;
+            match &r.result {
+                Ok(o) => {
+                    d.set_item("ok", true)?;
+                    d.set_item("fstype", &o.fstype)?;
+                    d.set_item("strategy", &o.strategy)?;
+                    d.set_item("options", &o.options)?;
+                    let j = serde_json::to_value(&o.attempts).unwrap_or_default();
+                    d.set_item("attempts", json_to_py(py, &j)?)?;
+                    d.set_item("error", py.None())?;
+                }
+                Err(e) => {
+                    d.set_item("ok", false)?;
+                    d.set_item("error", e.chain())?;
+                    d.set_item("kind", snake(&kind_name(e)))?;
+                }
+            }
+            l.append(d)?;
+        }
+        Ok(l.unbind())
+    }
+
     /// Set (or with `None` clear) the progress callback:
     /// `callback(call: str, done: int, total: int)`, called from the thread doing
     /// the work with the GIL held only for the callback.
