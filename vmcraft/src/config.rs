@@ -55,6 +55,17 @@ pub struct Config {
     /// kernel-NBD backend a read-only drive is attached read-only without one.
     /// See [`vmcraft_nbd::AttachOptions::overlay`].
     pub readonly_overlay: bool,
+    /// Read read-only drives in-process where VMCraft has readers (default on):
+    /// a read-only raw or qcow2 drive is opened as a file and parsed by
+    /// vmcraft-fs (ext2/3/4, FAT, NTFS), with no loop device, no qemu process
+    /// and no kernel mount, so inspection and the read calls (`cat`, `ls`,
+    /// `stat`, `checksum`, ...) need no root and never expose the host's
+    /// filesystem drivers to the image. Whatever needs more (a kernel device,
+    /// another filesystem, LVM, Augeas, a guest command) moves the session to
+    /// the kernel path at that moment, mounts included. Off: every drive is
+    /// attached and mounted by the kernel, as before. See
+    /// [`crate::inproc`].
+    pub inprocess_reads: bool,
     /// Retries of transient attach failures (default 2 s, 4 s, 8 s, capped at 10 s).
     pub retry: RetryPolicy,
     /// Options added to every mount (default none; `nosuid,nodev` are always set).
@@ -92,6 +103,7 @@ impl std::fmt::Debug for Config {
             .field("probe_cache_ttl", &self.probe_cache_ttl)
             .field("backend", &self.backend)
             .field("readonly_overlay", &self.readonly_overlay)
+            .field("inprocess_reads", &self.inprocess_reads)
             .field("retry", &self.retry)
             .field("default_mount_options", &self.default_mount_options)
             .field("progress", &self.progress.is_some())
@@ -109,6 +121,7 @@ impl Default for Config {
             probe_cache_ttl: Duration::from_secs(120),
             backend: Backend::Auto,
             readonly_overlay: true,
+            inprocess_reads: true,
             retry: RetryPolicy::default(),
             default_mount_options: String::new(),
             runner: Arc::new(SystemRunner::new()),
@@ -161,6 +174,19 @@ impl ConfigBuilder {
     /// ```
     pub fn readonly_overlay(mut self, overlay: bool) -> Self {
         self.0.readonly_overlay = overlay;
+        self
+    }
+
+    /// Whether read-only drives are read in-process where they can be
+    /// ([`Config::inprocess_reads`]).
+    ///
+    /// ```
+    /// let c = vmcraft::Config::builder().inprocess_reads(false).build();
+    /// assert!(!c.inprocess_reads);
+    /// assert!(vmcraft::Config::default().inprocess_reads);
+    /// ```
+    pub fn inprocess_reads(mut self, inprocess: bool) -> Self {
+        self.0.inprocess_reads = inprocess;
         self
     }
 

@@ -55,7 +55,7 @@ impl VMCraft {
                     .read_state()
                     .drives
                     .get(idx)
-                    .is_some_and(|d| d.file.is_some());
+                    .is_some_and(|d| d.file.is_some() || d.inproc.is_some());
                 let numbers: Vec<u32> = if lazy {
                     // Not attached yet: the table on the image is the truth.
                     match self.with_drive("list_partitions", drive, |d| {
@@ -207,6 +207,14 @@ impl VMCraft {
         // changed meanwhile. The ticket comes before the resolution: an LV
         // resolves to a window that a change may take away.
         let ticket = self.probe_cache.ticket(&key);
+        // A drive not attached yet is probed where it is (in-process or open
+        // as a file): nothing is attached just to look.
+        if let Some(probed) = self.probe_unattached(call, &key)? {
+            let probed = probed.map(CachedProbe::new);
+            self.probe_cache
+                .insert_if_current(ticket, key, probed.clone());
+            return Ok(probed);
+        }
         let r = self.resolve(call, device)?;
         let node = DeviceNode::open(&r.host, true)?;
         let probed = probe(&node)?.map(CachedProbe::new);

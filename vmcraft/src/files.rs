@@ -67,20 +67,20 @@ impl VMCraft {
     /// [`VMCraft::read_file`] for bytes).
     #[tracing::instrument(level = "debug", skip_all)]
     pub fn cat(&self, path: &str) -> Result<String> {
-        Ok(self.guest_root_for("cat")?.cat(path)?)
+        Ok(self.read_tree("cat")?.cat(path)?)
     }
 
     /// A file's content (`read_file`).
     #[tracing::instrument(level = "debug", skip_all)]
     pub fn read_file(&self, path: &str) -> Result<Vec<u8>> {
-        Ok(self.guest_root_for("read_file")?.read_file(path)?)
+        Ok(self.read_tree("read_file")?.read_file(path)?)
     }
 
     /// Lines of a text file, without their newlines (`read_lines`).
     #[tracing::instrument(level = "debug", skip_all)]
     pub fn read_lines(&self, path: &str) -> Result<Vec<String>> {
         let text = self
-            .guest_root_for("read_lines")?
+            .read_tree("read_lines")?
             .cat(path)
             .map_err(|e| e.with_call("read_lines"))?;
         Ok(text.lines().map(String::from).collect())
@@ -146,7 +146,7 @@ impl VMCraft {
         // The guest file first: a FIFO or device node is refused before the host
         // file is created.
         let mut src = self
-            .guest_root_for("download")?
+            .read_tree("download")?
             .open_read(path)
             .map_err(|e| e.with_call("download"))?;
         let mut dst = std::fs::File::create(host_file).map_err(|e| {
@@ -165,7 +165,7 @@ impl VMCraft {
     /// The names in a directory, sorted, without `.` and `..` (`ls`).
     #[tracing::instrument(level = "debug", skip_all)]
     pub fn ls(&self, directory: &str) -> Result<Vec<String>> {
-        Ok(self.guest_root_for("ls")?.ls(directory)?)
+        Ok(self.read_tree("ls")?.ls(directory)?)
     }
 
     /// Every path below a directory, sorted (`find`), as libguestfs gives them:
@@ -183,7 +183,7 @@ impl VMCraft {
     /// ```
     #[tracing::instrument(level = "debug", skip_all)]
     pub fn find(&self, directory: &str) -> Result<Vec<String>> {
-        let mut entries = self.guest_root_for("find")?.find(directory)?;
+        let mut entries = self.read_tree("find")?.find(directory)?;
         if !directory.ends_with('/') {
             for e in &mut entries {
                 e.insert(0, '/');
@@ -195,25 +195,25 @@ impl VMCraft {
     /// Whether anything exists at the path (`exists`).
     #[tracing::instrument(level = "debug", skip_all)]
     pub fn exists(&self, path: &str) -> Result<bool> {
-        Ok(self.guest_root_for("exists")?.exists(path)?)
+        Ok(self.read_tree("exists")?.exists(path)?)
     }
 
     /// Whether the path is a regular file, following symlinks (`is_file`).
     #[tracing::instrument(level = "debug", skip_all)]
     pub fn is_file(&self, path: &str) -> Result<bool> {
-        Ok(self.guest_root_for("is_file")?.is_file(path, true)?)
+        Ok(self.read_tree("is_file")?.is_file(path, true)?)
     }
 
     /// Whether the path is a directory, following symlinks (`is_dir`).
     #[tracing::instrument(level = "debug", skip_all)]
     pub fn is_dir(&self, path: &str) -> Result<bool> {
-        Ok(self.guest_root_for("is_dir")?.is_dir(path, true)?)
+        Ok(self.read_tree("is_dir")?.is_dir(path, true)?)
     }
 
     /// Whether the path is a symbolic link (`is_symlink`).
     #[tracing::instrument(level = "debug", skip_all)]
     pub fn is_symlink(&self, path: &str) -> Result<bool> {
-        Ok(self.guest_root_for("is_symlink")?.is_symlink(path)?)
+        Ok(self.read_tree("is_symlink")?.is_symlink(path)?)
     }
 
     /// Create a directory (`mkdir`).
@@ -308,7 +308,7 @@ impl VMCraft {
     /// A symbolic link's target (`readlink`).
     #[tracing::instrument(level = "debug", skip_all)]
     pub fn readlink(&self, path: &str) -> Result<String> {
-        Ok(self.guest_root_for("readlink")?.readlink(path)?)
+        Ok(self.read_tree("readlink")?.readlink(path)?)
     }
 
     /// Create an empty file or update its times (`touch`).
@@ -326,13 +326,13 @@ impl VMCraft {
     /// A path's status, not following a final symlink (`lstat`).
     #[tracing::instrument(level = "debug", skip_all)]
     pub fn lstat(&self, path: &str) -> Result<Stat> {
-        Ok(self.guest_root_for("lstat")?.lstat(path)?)
+        Ok(self.read_tree("lstat")?.stat(path, false)?)
     }
 
     /// A path's status, following symlinks (`stat`).
     #[tracing::instrument(level = "debug", skip_all)]
     pub fn stat(&self, path: &str) -> Result<Stat> {
-        Ok(self.guest_root_for("stat")?.stat(path)?)
+        Ok(self.read_tree("stat")?.stat(path, true)?)
     }
 
     /// The status of the filesystem holding a path (`statvfs`).
@@ -352,7 +352,7 @@ impl VMCraft {
     #[tracing::instrument(level = "debug", skip_all)]
     pub fn checksum(&self, csumtype: &str, path: &str) -> Result<String> {
         let mut f = self
-            .guest_root_for("checksum")?
+            .read_tree("checksum")?
             .open_read(path)
             .map_err(|e| e.with_call("checksum"))?;
         checksum_reader(csumtype, path, &mut f)

@@ -54,6 +54,7 @@ mod config;
 mod devices;
 mod error;
 mod files;
+pub mod inproc;
 pub mod inspect;
 mod lazy;
 mod lvaccess;

@@ -57,6 +57,9 @@ pub(crate) struct Drive {
     /// A raw image opened as a file until a call needs its kernel device (see
     /// `lazy`).
     pub file: Option<vmcraft_block::ImageFile>,
+    /// A read-only image read in-process until a call needs its kernel device
+    /// (see `inproc`).
+    pub inproc: Option<Arc<dyn vmcraft_fs::ReadAt>>,
     /// Whether `file` has writes not yet synced.
     pub dirty: std::sync::atomic::AtomicBool,
     /// Serialises table edits on this drive (read-modify-write of the table).
@@ -237,6 +240,8 @@ pub struct VMCraft {
     pub(crate) config: Config,
     pub(crate) state: RwLock<State>,
     pub(crate) mounts: Mutex<Vec<MountEntry>>,
+    /// What is mounted in-process (see [`crate::inproc`]), in mount order.
+    pub(crate) inproc_mounts: Mutex<Vec<crate::inproc::InprocMount>>,
     pub(crate) partition_cache: TtlCache<String, Vec<String>>,
     pub(crate) probe_cache: TtlCache<String, Option<Arc<CachedProbe>>>,
     /// The session's LVs (`lvs`), cached like partition lists: lvm2 costs a
@@ -297,6 +302,7 @@ impl VMCraft {
             config,
             state: RwLock::new(State::default()),
             mounts: Mutex::new(Vec::new()),
+            inproc_mounts: Mutex::new(Vec::new()),
             lvm: Mutex::new(None),
             #[cfg(feature = "augeas")]
             aug: Mutex::new(None),
@@ -405,6 +411,7 @@ impl VMCraft {
             opts,
             attachment: None,
             file: None,
+            inproc: None,
             dirty: Default::default(),
             edit: Arc::new(Mutex::new(())),
         };
@@ -591,6 +598,13 @@ impl VMCraft {
                 format!("{name} is in use: {why}"),
             ))
         };
+        let inproc = lock(&self.inproc_mounts)
+            .iter()
+            .find(|m| on_drive(&m.device, name))
+            .map(|m| (m.device.clone(), m.mountpoint.clone()));
+        if let Some((d, mp)) = inproc {
+            return busy(format!("{d} is mounted on {mp}"));
+        }
         let nodes: Vec<(String, PathBuf)> = self
             .named_session_nodes()
             .into_iter()
@@ -738,15 +752,17 @@ impl VMCraft {
             let Some(drive) = st.drives.get(i) else {
                 continue;
             };
-            let result = match self.lazy_file(drive) {
-                Some(f) => f.map(|f| (None, Some(f))),
-                None => self.attach(drive).map(|a| (Some(a), None)),
+            let result = match (self.inproc_image(drive), self.lazy_file(drive)) {
+                (Some(img), _) => Ok((None, None, Some(img))),
+                (None, Some(f)) => f.map(|f| (None, Some(f), None)),
+                (None, None) => self.attach(drive).map(|a| (Some(a), None, None)),
             };
             match result {
-                Ok((a, f)) => {
+                Ok((a, f, img)) => {
                     let drive = st.drives.get_mut(i).expect("looked up above");
                     drive.attachment = a;
                     drive.file = f;
+                    drive.inproc = img;
                     // Recorded as soon as it exists: a crash during the next
                     // attach must not leave this one unknown.
                     self.record_state_with(&st);
@@ -754,6 +770,7 @@ impl VMCraft {
                 Err(e) => {
                     for d in st.drives.iter_mut() {
                         d.file = None;
+                        d.inproc = None;
                         if let Some(a) = d.attachment.take() {
                             let _ = a.detach();
                         }
@@ -792,13 +809,14 @@ impl VMCraft {
         Some(vmcraft_block::ImageFile::open(&drive.image, drive.opts.readonly).map_err(Error::from))
     }
 
-    /// Attach drive `idx` if it is still only open as a file.
+    /// Attach drive `idx` if it is still only open as a file or read
+    /// in-process.
     pub(crate) fn ensure_attached(&self, call: &str, idx: usize) -> Result<()> {
         if self
             .read_state()
             .drives
             .get(idx)
-            .is_none_or(|d| d.file.is_none())
+            .is_none_or(|d| d.file.is_none() && d.inproc.is_none())
         {
             return Ok(());
         }
@@ -806,16 +824,25 @@ impl VMCraft {
         let Some(d) = st.drives.get_mut(idx) else {
             return Ok(());
         };
-        let Some(file) = d.file.take() else {
+        // In-process mounts keep their own reference to the image: they go on
+        // reading it until they are moved to the kernel.
+        let image = d.inproc.take();
+        let file = d.file.take();
+        if image.is_none() && file.is_none() {
             return Ok(());
-        };
-        crate::lazy::sync_if_dirty(&file, &d.dirty)?;
-        drop(file);
+        }
+        if let Some(file) = file {
+            crate::lazy::sync_if_dirty(&file, &d.dirty)?;
+        }
         match self.attach(d) {
             Ok(a) => d.attachment = Some(a),
             Err(e) => {
                 tracing::warn!(call, drive = %d.name, error = %e.chain(), "attach failed");
-                d.file = vmcraft_block::ImageFile::open(&d.image, d.opts.readonly).ok();
+                if image.is_some() {
+                    d.inproc = image;
+                } else {
+                    d.file = vmcraft_block::ImageFile::open(&d.image, d.opts.readonly).ok();
+                }
                 return Err(e);
             }
         }
@@ -836,8 +863,10 @@ impl VMCraft {
         self.read_state().launched
     }
 
-    /// The private directory the guest's `/` is mounted on.
+    /// The private directory the guest's `/` is mounted on. The caller needs
+    /// the kernel-mounted tree: what is mounted in-process moves there first.
     pub(crate) fn sysroot(&self, call: &str) -> Result<PathBuf> {
+        self.promote_inproc(call)?;
         lock(&self.session_dir)
             .as_ref()
             .map(|d| d.join("root"))
@@ -900,9 +929,11 @@ impl VMCraft {
                     || !d.starts_with("/dev/sd")
             })
         };
+        lock(&self.inproc_mounts).clear();
         let mut st = self.write_state();
         let mut all_detached = true;
         for d in st.drives.iter_mut() {
+            d.inproc = None;
             if let Some(f) = d.file.take() {
                 keep(crate::lazy::sync_if_dirty(&f, &d.dirty).map_err(Error::from));
             }
@@ -985,6 +1016,13 @@ impl VMCraft {
             .ok_or_else(|| Error::call(ErrorKind::NoSuchDevice, call, name, "no such device"))?;
         let edit = drive.edit.clone();
         let _guard = lock(&edit);
+        if let Some(image) = &drive.inproc {
+            let dev = Named::new(
+                crate::inproc::ImageDisk::new(image.clone()),
+                drive.name.clone(),
+            );
+            return f(&dev);
+        }
         if let Some(file) = &drive.file {
             let dev = Named::new(
                 crate::lazy::DeferredFlush {
@@ -1325,6 +1363,7 @@ mod tests {
             },
             attachment: None,
             file: None,
+            inproc: None,
             dirty: Default::default(),
             edit: Arc::new(Mutex::new(())),
         }

@@ -1294,13 +1294,16 @@ impl VMCraft {
         if fs.starts_with("/dev/") {
             let dev = self.resolve(call, fs)?;
             let view = self.fs_view(call, &dev.name)?;
-            let st = nix::sys::statfs::fstatfs(view.root.as_fd())
+            let Some(root) = view.root.kernel() else {
+                return Err(Error::invalid(call, &dev.name, "not a btrfs filesystem"));
+            };
+            let st = nix::sys::statfs::fstatfs(root.as_fd())
                 .map_err(|e| io_err(call, fs, "statfs", e))?;
             #[allow(clippy::unnecessary_cast)]
             if st.filesystem_type().0 as i64 != BTRFS_SUPER_MAGIC {
                 return Err(Error::invalid(call, &dev.name, "not a btrfs filesystem"));
             }
-            f(view.root.host_path())
+            f(root.host_path())
         } else {
             let tp = self.bx_btrfs_dir(call, fs, false)?;
             f(&tp.host)

@@ -423,8 +423,8 @@ impl VMCraft {
     pub fn filesize(&self, file: &str) -> Result<i64> {
         absolute("filesize", file)?;
         let st = self
-            .guest_root_for("filesize")?
-            .statns(file)
+            .read_tree("filesize")?
+            .statns("filesize", file, true)
             .map_err(|e| e.with_call("filesize"))?;
         Ok(st.st_size)
     }
@@ -560,14 +560,14 @@ impl VMCraft {
     #[tracing::instrument(level = "debug", skip_all)]
     pub fn statns(&self, path: &str) -> Result<StatNs> {
         absolute("statns", path)?;
-        Ok(self.guest_root_for("statns")?.statns(path)?)
+        Ok(self.read_tree("statns")?.statns("statns", path, true)?)
     }
 
     /// Status of a path itself, a symlink not followed (`lstatns`).
     #[tracing::instrument(level = "debug", skip_all)]
     pub fn lstatns(&self, path: &str) -> Result<StatNs> {
         absolute("lstatns", path)?;
-        Ok(self.guest_root_for("lstatns")?.lstatns(path)?)
+        Ok(self.read_tree("lstatns")?.statns("lstatns", path, false)?)
     }
 
     /// [`VMCraft::lstatns`] of each of `names` in the directory `path`, one
@@ -1245,12 +1245,7 @@ impl VMCraft {
 
     fn is_kind(&self, call: &'static str, path: &str, follow: bool, kind: u32) -> Result<bool> {
         absolute(call, path)?;
-        let root = self.guest_root_for(call)?;
-        let st = if follow {
-            root.statns(path)
-        } else {
-            root.lstatns(path)
-        };
+        let st = self.read_tree(call)?.statns(call, path, follow);
         match st {
             Ok(st) => Ok(st.st_mode as u32 & libc::S_IFMT == kind),
             Err(e) if matches!(io_errno(&e), Some(libc::ENOENT | libc::ENOTDIR)) => Ok(false),

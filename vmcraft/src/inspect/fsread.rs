@@ -10,6 +10,7 @@
 use std::io::Read;
 
 use vmcraft_archive::GuestRoot;
+use vmcraft_fs::GuestTree;
 
 /// Release files, os-release, hostname files: libguestfs's "small file" limit
 /// (2 * 1048 * 1024 bytes).
@@ -161,6 +162,105 @@ impl InspectFs for GuestRoot {
             .collect();
         out.sort();
         Some(out)
+    }
+}
+
+/// The in-process readers of vmcraft-fs (and any other [`GuestTree`]).
+impl InspectFs for vmcraft_fs::BoxedTree {
+    fn read_file(&self, path: &str, limit: u64) -> Option<Vec<u8>> {
+        match GuestTree::read_file(self, path, limit) {
+            Ok(b) => Some(b),
+            Err(e) => {
+                if e.kind() == vmcraft_fs::ErrorKind::TooLarge {
+                    tracing::info!(path, limit, "guest file too large for inspection");
+                }
+                None
+            }
+        }
+    }
+
+    fn read_head(&self, path: &str, n: usize) -> Option<Vec<u8>> {
+        self.read_range(path, 0, n as u64).ok()
+    }
+
+    fn is_file(&self, path: &str, follow: bool) -> bool {
+        self.resolve(path, follow)
+            .and_then(|p| self.lstat_node(&p))
+            .is_ok_and(|s| s.is_file())
+    }
+
+    fn is_dir(&self, path: &str, follow: bool) -> bool {
+        self.resolve(path, follow)
+            .and_then(|p| self.lstat_node(&p))
+            .is_ok_and(|s| s.is_dir())
+    }
+
+    fn is_symlink(&self, path: &str) -> bool {
+        self.lstat(path)
+            .is_ok_and(|s| s.file_type() == vmcraft_fs::FileType::Symlink)
+    }
+
+    fn readlink(&self, path: &str) -> Option<String> {
+        GuestTree::readlink(self, path).ok()
+    }
+
+    fn read_dir(&self, path: &str, max: usize) -> Option<Vec<(String, EntryKind)>> {
+        use vmcraft_fs::FileType as T;
+        let mut out: Vec<(String, EntryKind)> = GuestTree::read_dir(self, path)
+            .ok()?
+            .into_iter()
+            .map(|e| {
+                let kind = match e.file_type {
+                    T::Directory => EntryKind::Dir,
+                    T::Regular => EntryKind::File,
+                    _ => EntryKind::Other,
+                };
+                (e.name, kind)
+            })
+            .collect();
+        out.sort();
+        out.truncate(max);
+        Some(out)
+    }
+
+    fn open_random(&self, path: &str) -> Option<Box<dyn RandomRead + '_>> {
+        let resolved = self.resolve(path, true).ok()?;
+        let st = self.lstat_node(&resolved).ok()?;
+        if !st.is_file() {
+            return None;
+        }
+        Some(Box::new(TreeFile {
+            tree: &**self,
+            path: resolved,
+            size: st.size,
+        }))
+    }
+}
+
+/// A regular file of a [`GuestTree`], read at offsets.
+struct TreeFile<'a> {
+    tree: &'a (dyn GuestTree + Send + Sync),
+    path: String,
+    size: u64,
+}
+
+impl RandomRead for TreeFile<'_> {
+    fn size(&self) -> u64 {
+        self.size
+    }
+    fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> Option<()> {
+        let mut done = 0;
+        while done < buf.len() {
+            let n = self
+                .tree
+                .read_at_node(&self.path, offset + done as u64, &mut buf[done..])
+                .ok()?;
+            if n == 0 {
+                return None;
+            }
+            done += n;
+        }
+        Some(())
     }
 }
 

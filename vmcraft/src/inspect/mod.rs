@@ -78,8 +78,35 @@ pub struct InspectInfo {
 pub(crate) struct FsView<'a> {
     // Field order is drop order: the root's descriptor must be closed before the
     // private mount under it can go.
-    pub root: GuestRoot,
+    pub root: ViewRoot,
     _mount: Option<PrivateMount<'a>>,
+}
+
+/// What an inspection view reads: a kernel mount, or the filesystem read
+/// in-process (see [`crate::inproc`]).
+pub(crate) enum ViewRoot {
+    /// Mounted by the kernel (the user's mount or a private one).
+    Kernel(GuestRoot),
+    /// Read in-process.
+    Tree(std::sync::Arc<vmcraft_fs::BoxedTree>),
+}
+
+impl ViewRoot {
+    /// The reader, as inspection's rules take it.
+    pub(crate) fn fs(&self) -> &dyn fsread::InspectFs {
+        match self {
+            ViewRoot::Kernel(r) => r,
+            ViewRoot::Tree(t) => &**t,
+        }
+    }
+
+    /// The kernel mount, for calls that need a host directory.
+    pub(crate) fn kernel(&self) -> Option<&GuestRoot> {
+        match self {
+            ViewRoot::Kernel(r) => Some(r),
+            ViewRoot::Tree(_) => None,
+        }
+    }
 }
 
 /// A private inspection mount, unmounted (and its directory removed) on drop.
@@ -124,9 +151,22 @@ impl VMCraft {
             .cloned();
         if let Some(m) = user.filter(|_| !top) {
             return Ok(FsView {
-                root: GuestRoot::open(&m.host_path)?,
+                root: ViewRoot::Kernel(GuestRoot::open(&m.host_path)?),
                 _mount: None,
             });
+        }
+        if !top {
+            // Mounted in-process by the user, or readable in-process: no mount.
+            let mounted = crate::session::lock(&self.inproc_mounts)
+                .iter()
+                .find(|m| m.device == device)
+                .map(|m| m.tree.clone());
+            if let Some(tree) = mounted.or_else(|| self.inproc_view(call, device).map(Into::into)) {
+                return Ok(FsView {
+                    root: ViewRoot::Tree(tree),
+                    _mount: None,
+                });
+            }
         }
         let (devname, subvol) = if device.starts_with("btrfsvol:") {
             (
@@ -178,7 +218,7 @@ impl VMCraft {
             host: dir.clone(),
         };
         Ok(FsView {
-            root: GuestRoot::open(&dir)?,
+            root: ViewRoot::Kernel(GuestRoot::open(&dir)?),
             _mount: Some(mount),
         })
     }
@@ -216,21 +256,28 @@ impl VMCraft {
             // own (Fedora's root and home, SUSE's snapshots).
             if fstype == "btrfs" && !dev.starts_with("btrfsvol:") {
                 match self.fs_view_top("inspect_os", &dev, true) {
-                    Ok(top) => {
-                        for sv in btrfs_subvolumes(&top.root) {
+                    Ok(FsView {
+                        root: ViewRoot::Kernel(top),
+                        ..
+                    }) => {
+                        for sv in btrfs_subvolumes(&top) {
                             queue.push_back((format!("btrfsvol:{dev}/{sv}"), fstype.clone()));
                         }
                     }
+                    Ok(_) => {}
                     Err(e) => {
                         tracing::info!(device = %dev, error = %e.chain(), "btrfs top level not mountable")
                     }
                 }
             }
-            match linux::check_filesystem(&view.root) {
+            match linux::check_filesystem(view.root.fs()) {
                 Some(linux::Role::Root(data)) => {
-                    let fstab =
-                        fsread::InspectFs::read_text(&view.root, "/etc/fstab", fsread::AUGEAS_FILE)
-                            .unwrap_or_default();
+                    let fstab = fsread::InspectFs::read_text(
+                        view.root.fs(),
+                        "/etc/fstab",
+                        fsread::AUGEAS_FILE,
+                    )
+                    .unwrap_or_default();
                     drop(view);
                     let fstab = fstab::resolve_fstab(self, &dev, &fstab)?;
                     roots.push(FoundRoot {
@@ -249,8 +296,8 @@ impl VMCraft {
                 Some(linux::Role::Usr(data, coreos)) => usrs.push((dev, *data, coreos)),
                 Some(linux::Role::Other) => {}
                 None => {
-                    if windows::is_root(&view.root) {
-                        windows_roots.push(windows::inspect(&dev, &view.root)?);
+                    if windows::is_root(view.root.fs()) {
+                        windows_roots.push(windows::inspect(&dev, view.root.fs())?);
                     }
                 }
             }

@@ -2,18 +2,22 @@
 //! any case), described from what the filesystem shows without parsing the
 //! registry: the system root and the machine type of the kernel's PE header.
 
-use vmcraft_archive::GuestRoot;
-
 use super::InspectInfo;
+use super::fsread::InspectFs;
 use crate::error::Result;
+
+/// The most entries of one directory looked through for a name.
+const MAX_ENTRIES: usize = 100_000;
 
 /// Find `path` component by component, ignoring case (NTFS and FAT are
 /// case-insensitive, the host view of them not always).
-pub(crate) fn find_nocase(root: &GuestRoot, path: &str) -> Option<String> {
+pub(crate) fn find_nocase(root: &dyn InspectFs, path: &str) -> Option<String> {
     let mut cur = String::from("/");
     for comp in path.split('/').filter(|c| !c.is_empty()) {
-        let names = root.ls(&cur).ok()?;
-        let hit = names.into_iter().find(|n| n.eq_ignore_ascii_case(comp))?;
+        let names = root.read_dir(&cur, MAX_ENTRIES)?;
+        let (hit, _) = names
+            .into_iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(comp))?;
         if cur != "/" {
             cur.push('/');
         }
@@ -23,13 +27,13 @@ pub(crate) fn find_nocase(root: &GuestRoot, path: &str) -> Option<String> {
 }
 
 /// Whether this filesystem is a Windows root.
-pub(crate) fn is_root(root: &GuestRoot) -> bool {
+pub(crate) fn is_root(root: &dyn InspectFs) -> bool {
     [
         "/Windows/System32/config/SYSTEM",
         "/WinNT/System32/config/SYSTEM",
     ]
     .iter()
-    .any(|p| find_nocase(root, p).is_some_and(|f| root.is_file(&f, true).unwrap_or(false)))
+    .any(|p| find_nocase(root, p).is_some_and(|f| root.is_file(&f, true)))
 }
 
 /// PE machine types to libguestfs's arch names.
@@ -52,21 +56,18 @@ pub(crate) fn pe_arch(image: &[u8]) -> Option<&'static str> {
 }
 
 /// Describe the Windows root on `device`.
-pub(crate) fn inspect(device: &str, root: &GuestRoot) -> Result<InspectInfo> {
+pub(crate) fn inspect(device: &str, root: &dyn InspectFs) -> Result<InspectInfo> {
     let systemroot = find_nocase(root, "/Windows")
         .or_else(|| find_nocase(root, "/WinNT"))
         .unwrap_or_else(|| "/Windows".into());
     let mut arch = "unknown".to_string();
     for f in ["System32/ntoskrnl.exe", "System32/kernel32.dll"] {
         if let Some(p) = find_nocase(root, &format!("{systemroot}/{f}"))
-            && let Ok(mut file) = root.open_read(&p)
+            && let Some(head) = root.read_head(&p, 4096)
+            && let Some(a) = pe_arch(&head)
         {
-            let mut head = vec![0u8; 4096];
-            let n = std::io::Read::read(&mut file, &mut head).unwrap_or(0);
-            if let Some(a) = pe_arch(&head[..n]) {
-                arch = a.to_string();
-                break;
-            }
+            arch = a.to_string();
+            break;
         }
     }
     Ok(InspectInfo {

@@ -195,6 +195,9 @@ impl VMCraft {
         mountpoint: &str,
     ) -> Result<(String, std::os::fd::OwnedFd, PathBuf)> {
         let mp = normalize_mountpoint(call, mountpoint)?;
+        // A kernel mount joins a kernel-mounted tree: what is mounted
+        // in-process moves there first.
+        self.promote_inproc(call)?;
         if self
             .mounts()
             .iter()
@@ -251,12 +254,63 @@ impl VMCraft {
         self.mounts()
             .iter()
             .any(|m| !m.private && m.mountpoint == "/")
+            || crate::session::lock(&self.inproc_mounts)
+                .iter()
+                .any(|m| m.mountpoint == "/")
+    }
+
+    /// Unmount an in-process mount (`umount`); `None` when `pathordevice`
+    /// names none.
+    fn umount_inproc(&self, pathordevice: &str) -> Option<Result<()>> {
+        let mut mounts = crate::session::lock(&self.inproc_mounts);
+        let mp = normalize_mountpoint("umount", pathordevice).ok();
+        let i = mounts
+            .iter()
+            .rposition(|m| Some(&m.mountpoint) == mp.as_ref() || m.device == pathordevice)?;
+        let entry = &mounts[i];
+        let below: Vec<String> = mounts
+            .iter()
+            .filter(|m| m.at != entry.at && crate::inproc::is_at_or_below(&m.at, &entry.at))
+            .map(|m| m.mountpoint.clone())
+            .collect();
+        if !below.is_empty() {
+            return Some(Err(Error::call(
+                ErrorKind::Busy,
+                "umount",
+                &entry.mountpoint,
+                format!("filesystems are mounted below it: {}", below.join(", ")),
+            )));
+        }
+        let gone = mounts.remove(i);
+        tracing::debug!(device = %gone.device, mountpoint = %gone.mountpoint, "unmounted (in-process)");
+        Some(Ok(()))
+    }
+
+    /// The in-process mounts as mount records (no host path: nothing is
+    /// mounted on the host).
+    fn inproc_entries(&self) -> Vec<MountEntry> {
+        crate::session::lock(&self.inproc_mounts)
+            .iter()
+            .map(|m| MountEntry {
+                device: m.device.clone(),
+                mountpoint: m.mountpoint.clone(),
+                host_path: PathBuf::new(),
+                fstype: m.fstype.clone(),
+                options: m.options.clone(),
+                strategy: crate::inproc::INPROCESS_STRATEGY.to_string(),
+                fuse_driver: None,
+                private: false,
+            })
+            .collect()
     }
 
     /// Unmount the filesystem at a mount point, or mounted from a device
     /// (`umount`). Anything mounted below it must be unmounted first.
     #[tracing::instrument(level = "debug", skip_all)]
     pub fn umount(&self, pathordevice: &str) -> Result<()> {
+        if let Some(r) = self.umount_inproc(pathordevice) {
+            return r;
+        }
         let entry = {
             let mounts = self.mounts();
             let mp = normalize_mountpoint("umount", pathordevice).ok();
@@ -331,6 +385,7 @@ impl VMCraft {
     }
 
     fn umount_where(&self, pred: impl Fn(&MountEntry) -> bool) -> Result<()> {
+        crate::session::lock(&self.inproc_mounts).clear();
         let mut entries: Vec<MountEntry> =
             self.mounts().iter().filter(|m| pred(m)).cloned().collect();
         // Deepest host path first; among equals, the later mount first.
@@ -357,29 +412,27 @@ impl VMCraft {
 
     /// The devices mounted in the guest tree, in mount order (`mounts`).
     pub fn mounts_list(&self) -> Vec<String> {
-        self.mounts()
-            .iter()
-            .filter(|m| !m.private)
-            .map(|m| m.device.clone())
-            .collect()
+        self.mount_entries().into_iter().map(|m| m.device).collect()
     }
 
     /// (device, mount point) for every mount in the guest tree (`mountpoints`).
     pub fn mountpoints(&self) -> Vec<(String, String)> {
-        self.mounts()
-            .iter()
-            .filter(|m| !m.private)
-            .map(|m| (m.device.clone(), m.mountpoint.clone()))
+        self.mount_entries()
+            .into_iter()
+            .map(|m| (m.device, m.mountpoint))
             .collect()
     }
 
     /// The full records of what is mounted in the guest tree.
     pub fn mount_entries(&self) -> Vec<MountEntry> {
-        self.mounts()
+        let mut v: Vec<MountEntry> = self
+            .mounts()
             .iter()
             .filter(|m| !m.private)
             .cloned()
-            .collect()
+            .collect();
+        v.extend(self.inproc_entries());
+        v
     }
 
     /// The host directory a guest mount point is at (for callers that need a host
@@ -387,6 +440,7 @@ impl VMCraft {
     #[tracing::instrument(level = "debug", skip_all)]
     pub fn mountpoint_host_path(&self, mountpoint: &str) -> Result<PathBuf> {
         let mp = normalize_mountpoint("mountpoint_host_path", mountpoint)?;
+        self.promote_inproc("mountpoint_host_path")?;
         self.mounts()
             .iter()
             .find(|m| !m.private && m.mountpoint == mp)

@@ -272,6 +272,12 @@ impl VMCraft {
         vfstype: &str,
         strategies: &[MountStrategy],
     ) -> Result<FallbackOutcome> {
+        // A read-only mount the session can serve in-process (see `inproc`).
+        if let Some(out) =
+            self.try_mount_inproc(call, mountable, mountpoint, vfstype, strategies)?
+        {
+            return Ok(out);
+        }
         // A btrfs subvolume as libguestfs names it (`btrfsvol:/dev/sda2/root`):
         // the device, mounted with `subvol=`.
         let (device, subvol) = if mountable.starts_with("btrfsvol:") {

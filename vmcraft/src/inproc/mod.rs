@@ -1,0 +1,351 @@
+//! In-process reads of read-only drives: no loop device, no qemu process, no
+//! kernel mount, no root.
+//!
+//! With [`crate::Config::inprocess_reads`] (the default), `launch` opens a
+//! read-only raw or qcow2 drive as an ordinary file through vmcraft-fs
+//! ([`vmcraft_fs::open_image`]; a qcow2 is read by `imago`, never following a
+//! backing file) instead of attaching it. Then:
+//!
+//! - partition tables are read in-process (vmcraft-part over [`ImageDisk`]),
+//!   and filesystems probed in-process over [`Slice`]s of the image, so
+//!   `list-partitions`, `list-filesystems`, `vfs-type`, `blkid` and friends
+//!   attach nothing;
+//! - a read-only mount of ext2/3/4, FAT or NTFS is an in-process mount
+//!   ([`InprocMount`]): the filesystem is opened by vmcraft-fs and seen at its
+//!   mount point in one tree ([`Composite`]), which the read calls (`cat`,
+//!   `read-file`, `read-lines`, `ls`, `find`, `exists`, `is-*`, `readlink`,
+//!   `stat`/`lstat`/`statns`/`lstatns`, `checksum`, `download`, `filesize`,
+//!   `head`/`tail`) and inspection read through [`ReadTree`];
+//! - anything more (a kernel node for a block call, another filesystem type,
+//!   LVM, Augeas, a guest command, `tar-out`, `statvfs`) goes the kernel way:
+//!   the drive is attached when a call needs its node, and the first call that
+//!   needs the kernel-mounted tree moves every in-process mount to the kernel
+//!   first, in mount order ([`VMCraft::promote_inproc`]), so the guest tree is
+//!   always one or the other, never a mix. That needs root, as the kernel path
+//!   always did; an ordinary user gets the kernel path's refusal.
+//!
+//! The in-process readers see what the kernel would (ext4's journal is
+//! replayed in memory by `ext4-view`, as the read-only overlay lets the kernel
+//! replay it), and an image read in-process is never written.
+
+mod composite;
+mod disk;
+pub(crate) mod reads;
+
+use std::sync::Arc;
+
+pub(crate) use composite::{Composite, InprocMount, is_at_or_below};
+pub(crate) use disk::{ImageDisk, Slice};
+pub(crate) use reads::ReadTree;
+use vmcraft_fs::GuestTree;
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::mount::strategy::{Attempt, FallbackOutcome, MountMethod, MountStrategy};
+use crate::mount::{normalize_mountpoint, parse_options};
+use crate::names::{DeviceName, parse_device};
+use crate::session::{Drive, VMCraft, lock};
+
+/// The filesystem types read in-process (as the probes name them).
+pub const INPROCESS_TYPES: [&str; 5] = ["ext2", "ext3", "ext4", "vfat", "ntfs"];
+
+/// The strategy name in-process mounts report.
+pub const INPROCESS_STRATEGY: &str = "in-process";
+
+impl VMCraft {
+    /// For a read-only drive, its image opened for in-process reads, when the
+    /// configuration asks for them and vmcraft-fs reads its format; `None`
+    /// sends the drive the kernel way.
+    pub(crate) fn inproc_image(&self, drive: &Drive) -> Option<Arc<dyn vmcraft_fs::ReadAt>> {
+        if !self.config.inprocess_reads
+            || !drive.opts.readonly
+            || drive.opts.allow_backing_file
+            || drive.opts.allow_vmdk_extents
+        {
+            return None;
+        }
+        let opened: vmcraft_fs::Result<Arc<dyn vmcraft_fs::ReadAt>> = match drive.opts.format {
+            None => vmcraft_fs::open_image(&drive.image),
+            Some(vmcraft_nbd::Format::Raw) => {
+                vmcraft_fs::RawFile::open(&drive.image).map(|f| Arc::new(f) as _)
+            }
+            Some(vmcraft_nbd::Format::Qcow2) => {
+                vmcraft_fs::Qcow2Image::open(&drive.image).map(|f| Arc::new(f) as _)
+            }
+            Some(_) => return None,
+        };
+        match opened {
+            Ok(img) => {
+                tracing::info!(drive = %drive.name, "drive read in-process");
+                Some(img)
+            }
+            Err(e) => {
+                tracing::info!(drive = %drive.name, error = %e, "drive not readable in-process; attaching it");
+                None
+            }
+        }
+    }
+
+    /// The in-process image of the drive holding `device`, if that drive is
+    /// read in-process and not attached.
+    fn inproc_drive(&self, device: &str) -> Option<(usize, Arc<dyn vmcraft_fs::ReadAt>)> {
+        let idx = match parse_device(device).ok()? {
+            DeviceName::Drive(i) | DeviceName::Partition(i, _) => i,
+            DeviceName::LogicalVolume(..) => return None,
+        };
+        let st = self.read_state();
+        let d = st.drives.get(idx)?;
+        d.inproc.clone().map(|img| (idx, img))
+    }
+
+    /// Probe a device on a drive not attached yet (read in-process, or a raw
+    /// drive open as a file) without attaching it: `None` when the drive is
+    /// attached (the caller probes the kernel node).
+    pub(crate) fn probe_unattached(
+        &self,
+        call: &str,
+        device: &str,
+    ) -> Result<Option<Option<crate::probe::Probe>>> {
+        let (idx, part) = match parse_device(device) {
+            Ok(DeviceName::Drive(i)) => (i, None),
+            Ok(DeviceName::Partition(i, n)) => (i, Some(n)),
+            _ => return Ok(None),
+        };
+        let drive = {
+            let st = self.read_state();
+            match st.drives.get(idx) {
+                Some(d) if d.inproc.is_some() || d.file.is_some() => d.name.clone(),
+                _ => return Ok(None),
+            }
+        };
+        let probed = self.with_drive(call, &drive, |dev| {
+            let (offset, len) = match part {
+                None => (0, dev.size()?),
+                Some(n) => partition_range(call, device, dev, n)?,
+            };
+            Ok(crate::probe::probe(&Slice { dev, offset, len })?)
+        })?;
+        Ok(Some(probed))
+    }
+
+    /// Mount `mountable` in-process if the session can: a read-only mount
+    /// (no filesystem-specific options) of an ext2/3/4, FAT or NTFS
+    /// filesystem on a drive read in-process, while nothing is mounted by the
+    /// kernel. `Ok(None)`: not possible here, the caller mounts the kernel way.
+    pub(crate) fn try_mount_inproc(
+        &self,
+        call: &str,
+        mountable: &str,
+        mountpoint: &str,
+        vfstype: &str,
+        strategies: &[MountStrategy],
+    ) -> Result<Option<FallbackOutcome>> {
+        let Some(first) = strategies.first() else {
+            return Ok(None);
+        };
+        if !self.config.inprocess_reads
+            || first.method != MountMethod::Kernel
+            || mountable.starts_with("btrfsvol:")
+        {
+            return Ok(None);
+        }
+        let parsed = parse_options(call, mountable, &first.options)?;
+        if !parsed.readonly() || !parsed.data.is_empty() {
+            return Ok(None);
+        }
+        let device = self.canonical_name(mountable);
+        let Some((_, image)) = self.inproc_drive(&device) else {
+            return Ok(None);
+        };
+        if self.mounts().iter().any(|m| !m.private) {
+            return Ok(None);
+        }
+        let Some(probe) = self.probe_device(call, &device)? else {
+            return Ok(None);
+        };
+        let fstype = probe.probe.fstype.clone();
+        if !INPROCESS_TYPES.contains(&fstype.as_str()) || (!vfstype.is_empty() && vfstype != fstype)
+        {
+            return Ok(None);
+        }
+        let (offset, len) = match parse_device(&device) {
+            Ok(DeviceName::Partition(_, n)) => {
+                let disk = ImageDisk::new(image.clone());
+                partition_range(call, &device, &disk, n)?
+            }
+            _ => (0, image.size()),
+        };
+        let window = vmcraft_fs::Window::new(image, offset, len)
+            .map_err(|e| Error::call(ErrorKind::Io, call, &device, e.to_string()))?;
+        let tree = match vmcraft_fs::open_fs(Arc::new(window)) {
+            Ok(t) => t,
+            Err(e) => {
+                tracing::info!(device, error = %e, "not readable in-process; mounting it the kernel way");
+                return Ok(None);
+            }
+        };
+        let mp = normalize_mountpoint(call, mountpoint)?;
+        let mut mounts = lock(&self.inproc_mounts);
+        if mounts.iter().any(|m| m.mountpoint == mp) {
+            return Err(Error::call(
+                ErrorKind::Busy,
+                call,
+                &mp,
+                "something is already mounted there",
+            ));
+        }
+        let at = if mp == "/" {
+            "/".to_string()
+        } else {
+            if !mounts.iter().any(|m| m.at == "/") {
+                return Err(Error::call(
+                    ErrorKind::Mount,
+                    call,
+                    &mp,
+                    "mount point does not exist (nothing is mounted on / yet)",
+                ));
+            }
+            let c = Composite::new(mounts.clone());
+            let at = c.resolve(&mp, true).map_err(|e| {
+                Error::call_with_source(
+                    ErrorKind::Mount,
+                    call,
+                    &mp,
+                    "mount point does not exist",
+                    e,
+                )
+            })?;
+            let is_dir = c.lstat_node(&at).map(|s| s.is_dir()).unwrap_or(false);
+            if !is_dir {
+                return Err(Error::call(
+                    ErrorKind::Mount,
+                    call,
+                    &mp,
+                    "mount point is not a directory",
+                ));
+            }
+            at
+        };
+        let options = parsed.to_option_string();
+        mounts.push(InprocMount {
+            device: device.clone(),
+            mountpoint: mp.clone(),
+            at,
+            fstype: fstype.clone(),
+            options: options.clone(),
+            tree: Arc::new(tree),
+        });
+        drop(mounts);
+        tracing::debug!(device, mountpoint = %mp, fstype, "mounted in-process");
+        Ok(Some(FallbackOutcome {
+            device,
+            mountpoint: mp,
+            fstype,
+            strategy: INPROCESS_STRATEGY.to_string(),
+            options: options.clone(),
+            attempts: vec![Attempt {
+                strategy: INPROCESS_STRATEGY.to_string(),
+                options,
+                error: None,
+            }],
+        }))
+    }
+
+    /// Move every in-process mount to the kernel, in mount order, for a call
+    /// that needs the kernel-mounted tree. On failure (an ordinary user, a
+    /// host without the driver) what was moved goes back and the in-process
+    /// mounts stay as they were.
+    pub(crate) fn promote_inproc(&self, call: &str) -> Result<()> {
+        let taken = std::mem::take(&mut *lock(&self.inproc_mounts));
+        if taken.is_empty() {
+            return Ok(());
+        }
+        tracing::info!(
+            call,
+            mounts = taken.len(),
+            "this call needs the kernel-mounted tree: moving the in-process mounts to the kernel"
+        );
+        // Their drives get kernel devices first (which also ends their
+        // in-process reading, so the mounts below are the kernel's).
+        for m in &taken {
+            if let Err(e) = self.resolve(call, &m.device) {
+                tracing::warn!(call, device = %m.device, error = %e.chain(), "cannot attach the drive for the kernel path");
+                *lock(&self.inproc_mounts) = taken;
+                return Err(e);
+            }
+        }
+        let mut moved: Vec<String> = Vec::new();
+        for m in &taken {
+            let strategies = crate::mount::strategy::fallback_strategies(&m.options);
+            if let Err(e) =
+                self.mount_with_strategies(call, &m.device, &m.mountpoint, "", &strategies)
+            {
+                tracing::warn!(call, device = %m.device, error = %e.chain(), "cannot mount the kernel way");
+                for mp in moved.iter().rev() {
+                    let _ = self.umount(mp);
+                }
+                *lock(&self.inproc_mounts) = taken;
+                return Err(e);
+            }
+            moved.push(m.mountpoint.clone());
+        }
+        Ok(())
+    }
+
+    /// The tree the read calls read: in-process when `/` is mounted
+    /// in-process, else the kernel-mounted root.
+    pub(crate) fn read_tree(&self, call: &str) -> Result<ReadTree> {
+        {
+            let mounts = lock(&self.inproc_mounts);
+            if mounts.iter().any(|m| m.at == "/") {
+                return Ok(ReadTree::InProcess(Arc::new(Composite::new(
+                    mounts.clone(),
+                ))));
+            }
+        }
+        Ok(ReadTree::Kernel(self.guest_root_for(call)?))
+    }
+
+    /// A filesystem on a drive read in-process, opened for inspection (no
+    /// mount at all); `None` when it is not readable in-process.
+    pub(crate) fn inproc_view(&self, call: &str, device: &str) -> Option<vmcraft_fs::BoxedTree> {
+        if !self.config.inprocess_reads || device.starts_with("btrfsvol:") {
+            return None;
+        }
+        let device = self.canonical_name(device);
+        let (_, image) = self.inproc_drive(&device)?;
+        let probe = self.probe_device(call, &device).ok()??;
+        if !INPROCESS_TYPES.contains(&probe.probe.fstype.as_str()) {
+            return None;
+        }
+        let (offset, len) = match parse_device(&device) {
+            Ok(DeviceName::Partition(_, n)) => {
+                let disk = ImageDisk::new(image.clone());
+                partition_range(call, &device, &disk, n).ok()?
+            }
+            _ => (0, image.size()),
+        };
+        let window = vmcraft_fs::Window::new(image, offset, len).ok()?;
+        match vmcraft_fs::open_fs(Arc::new(window)) {
+            Ok(t) => Some(t),
+            Err(e) => {
+                tracing::info!(device, error = %e, "not readable in-process for inspection");
+                None
+            }
+        }
+    }
+}
+
+/// The byte range of partition `n` of `dev`, from its table.
+fn partition_range(
+    call: &str,
+    device: &str,
+    dev: &dyn vmcraft_block::BlockDevice,
+    n: u32,
+) -> Result<(u64, u64)> {
+    let parts = vmcraft_part::part_list(dev)?;
+    let p = parts
+        .iter()
+        .find(|p| p.part_num as u32 == n)
+        .ok_or_else(|| Error::call(ErrorKind::NoSuchDevice, call, device, "no such device"))?;
+    Ok((p.part_start, p.part_size))
+}
