@@ -409,7 +409,16 @@ impl Hive {
         const OP: &str = "hivex_open";
         let path = path.as_ref();
         let name = path.display().to_string();
-        let file = std::fs::File::open(path).map_err(|e| Error::io(OP, &name, &e))?;
+        // O_NONBLOCK: a FIFO at the path must not hang the open; it is then
+        // refused as not a regular file.
+        let file = {
+            use std::os::unix::fs::OpenOptionsExt;
+            std::fs::OpenOptions::new()
+                .read(true)
+                .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+                .open(path)
+                .map_err(|e| Error::io(OP, &name, &e))?
+        };
         let meta = file.metadata().map_err(|e| Error::io(OP, &name, &e))?;
         if !meta.is_file() {
             return Err(Error::new(
@@ -443,10 +452,8 @@ impl Hive {
         if opts.unsafe_heuristics {
             flags |= ffi::HIVEX_OPEN_UNSAFE;
         }
-        // libhivex opens the name again; the file may have changed size since
-        // it was checked (the caller's business: give a private path), so
-        // check again through the handle libhivex made... it keeps none when
-        // writing. The check above is on the same path, which is the contract.
+        // libhivex opens the name again: the file checked above must be the
+        // one it opens, which is the caller's contract (a private path).
         clear_errno();
         // SAFETY: a valid C string; flags from hivex.h.
         let h = unsafe { ffi::hivex_open(cpath.as_ptr(), flags) };

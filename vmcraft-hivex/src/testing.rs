@@ -151,10 +151,41 @@ fn run(cmd: &mut Command) -> std::io::Result<String> {
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
+/// `reg` with an empty section before each key for every ancestor (below
+/// `prefix`) not named before it: `hivexregedit --merge` creates a key only
+/// under a parent that exists.
+pub fn with_parents(prefix: &str, reg: &str) -> String {
+    let mut seen = std::collections::HashSet::new();
+    let mut out = String::new();
+    for line in reg.lines() {
+        let t = line.trim();
+        if let Some(key) = t.strip_prefix('[').and_then(|k| k.strip_suffix(']'))
+            && !key.starts_with('-')
+            && let Some(rest) = key.strip_prefix(prefix)
+        {
+            let mut cur = prefix.to_string();
+            let parts: Vec<&str> = rest.split('\\').filter(|p| !p.is_empty()).collect();
+            for (i, part) in parts.iter().enumerate() {
+                cur.push('\\');
+                cur.push_str(part);
+                let is_last = i + 1 == parts.len();
+                if seen.insert(cur.to_ascii_lowercase()) && !is_last {
+                    out.push_str(&format!("[{cur}]\n\n"));
+                }
+            }
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
+    out
+}
+
 /// Merge `.reg` text (`Windows Registry Editor Version 5.00` format, keys under
 /// `prefix`, e.g. `HKEY_LOCAL_MACHINE\SYSTEM`) into the hive at `path` with
-/// `hivexregedit --merge`.
+/// `hivexregedit --merge`; keys whose parents the text does not name get them
+/// ([`with_parents`]).
 pub fn merge_reg(path: &Path, prefix: &str, reg: &str) -> std::io::Result<()> {
+    let reg = with_parents(prefix, reg);
     let dir = path.parent().unwrap_or(Path::new("."));
     let regfile = dir.join(format!(
         ".merge-{}-{}.reg",
@@ -186,9 +217,8 @@ pub fn hivexsh(path: &Path, write: bool, script: &str) -> std::io::Result<String
     if write {
         cmd.arg("-w");
     }
+    // Commands come from standard input when it is not a terminal.
     let mut child = cmd
-        .arg("-f")
-        .arg("/dev/stdin")
         .arg(path)
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
