@@ -14,12 +14,15 @@
 //! - `fuzz`: run the cargo-fuzz targets for a while each.
 //! - `bench`: VMCraft beside its peers, in one run, written to `BENCHMARKS.md`.
 //! - `calls`: write `CALLS.md`, the reference of every call, from the call table.
+//! - `wheel`: the Python binding's abi3 wheel into `target/wheels` (`--stubs`: write
+//!   its type stubs from the call table instead); see `python.rs`.
 
 mod bench;
 mod calls;
 mod demo;
 mod fuzz;
 mod kernel;
+mod python;
 mod setup;
 mod test;
 mod tree;
@@ -39,6 +42,8 @@ commands:
   fuzz    run the fuzz targets, [SECONDS] each (default 60) [TARGET]
   bench   VMCraft beside its peers in one run, written to BENCHMARKS.md (--quick for CI)
   calls   write CALLS.md, the reference of every call, from the call table
+  wheel   build the Python binding's abi3 wheel into target/wheels
+          (--stubs: write vmcraft-python/python/vmcraft/__init__.pyi instead)
 ";
 
 fn main() {
@@ -65,6 +70,7 @@ fn run() -> Result<()> {
         "fuzz" => fuzz::run(rest),
         "bench" => bench::run(rest),
         "calls" => calls::run(rest),
+        "wheel" => python::wheel(rest),
         "help" | "-h" | "--help" => {
             print!("{USAGE}");
             Ok(())

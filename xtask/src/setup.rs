@@ -106,6 +106,10 @@ pub const PACKAGES: &[(&str, &str)] = &[
         "mdadm",
         "md RAID members for the kernel test tier's detection tests",
     ),
+    (
+        "python3-venv",
+        "the Python binding's virtual environment (maturin, pytest) for its tests and wheel",
+    ),
 ];
 
 /// Packages not yet installed.

@@ -2,7 +2,7 @@
 //! workspace in strict mode (`VMCRAFT_TEST_STRICT=1`: a test that would skip for a
 //! missing tool or missing root fails instead), the kernel tier (`cargo xtask
 //! test-kernel`: the tests that need nbd, device-mapper, md or the kernel's vfat,
-//! inside a virtual machine), doctests, the demo, the quick
+//! inside a virtual machine), doctests, the Python binding's pytest suite, the demo, the quick
 //! side-by-side bench (`cargo xtask bench --quick`: it fails only when a workload's
 //! result is wrong, never on a time), every fuzz target for a short while, and at
 //! the end the list of tests that
@@ -67,6 +67,12 @@ pub fn run(args: &[String]) -> Result<()> {
     with_env(&mut doc);
     if let Err(e) = util::run(&mut doc) {
         failures.push(e.to_string());
+    }
+
+    // The Python binding: built into a virtual environment, its pytest suite on
+    // real images (see `python.rs`).
+    if let Err(e) = crate::python::test(&with_env) {
+        failures.push(format!("python binding tests: {e:#}"));
     }
 
     // The kernel tier: the tests that skipped above for a missing kernel feature,

@@ -22,7 +22,7 @@ call runs; one handle may be used from several threads.
 from __future__ import annotations
 
 import inspect as _inspect
-import os as _os
+import os
 import threading as _threading
 from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Tuple, Union
 
@@ -272,7 +272,7 @@ class VMCraft(_native.VMCraft):
 
     def tar_in(
         self,
-        tarfile: Union[str, "_os.PathLike[str]"],
+        tarfile: Union[str, os.PathLike[str]],
         directory: str,
         compress: Optional[str] = None,
         *,
@@ -291,7 +291,7 @@ class VMCraft(_native.VMCraft):
     def tar_out(
         self,
         directory: str,
-        tarfile: Union[str, "_os.PathLike[str]"],
+        tarfile: Union[str, os.PathLike[str]],
         compress: Optional[str] = None,
         *,
         progress: Optional[Callable[[str, int, int], Any]] = None,
@@ -387,7 +387,17 @@ def _doc(entry: Dict[str, Any], name: str) -> str:
         "Use - instead of a filename to read/write from stdin/stdout.",
         "Use \"-\" instead of a filename for standard input/output.",
     )
-    sig = str(_signature(entry)).replace("(self, ", "(").replace("(self)", "()")
+    params = []
+    for p in list(_signature(entry).parameters.values())[1:]:
+        text = f"{p.name}: {p.annotation}"
+        if p.kind is p.VAR_POSITIONAL:
+            text = f"*{text}"
+        elif p.kind is p.KEYWORD_ONLY:
+            if not any(q.startswith("*") for q in params):
+                params.append("*")
+            text += " = None"
+        params.append(text)
+    sig = f"({', '.join(params)}) -> {_RETURN[entry['ret']]}"
     head = f"{name}{sig}\n\n{entry['summary']}"
     if name != entry["name"]:
         head += f" (an alias of {entry['name']})"
