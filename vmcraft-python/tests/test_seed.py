@@ -183,3 +183,27 @@ def test_seed_script(tmp_path, image):
         a = g.vgremove("pyvg", force=True)
         assert a["ok"]
         assert g.vgs() == []
+
+
+def test_the_readme_example_runs(tmp_path, capsys):
+    """vmcraft-python/README.md's example, as written, on a qcow2 of the small guest."""
+    require_root()
+    require_tool("mkfs.ext4")
+    require_tool("qemu-img")
+    raw = small_guest(tmp_path)
+    qcow = tmp_path / "disk.qcow2"
+    subprocess.run(["qemu-img", "convert", "-q", "-O", "qcow2", str(raw), str(qcow)], check=True)
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    code = readme.split("```python\n", 1)[1].split("```", 1)[0]
+    assert code.count("\n") <= 8, "the README's example stays short"
+    cwd = Path.cwd()
+    import os
+
+    os.chdir(tmp_path)
+    try:
+        exec(compile(code, "README.md", "exec"), {})
+    except vmcraft.UnsupportedError as e:
+        skip_kernel(f"attaching a qcow2 image: {e}")
+    finally:
+        os.chdir(cwd)
+    assert capsys.readouterr().out == "debian pyguest\n"

@@ -30,11 +30,11 @@ def ext4_disk(g: vmcraft.VMCraft, label: str = "root") -> None:
     g.mount("/dev/sda1", "/")
 
 
-def test_readme_example(image, tmp_path):
+def test_first_session_write_read_reopen(image, tmp_path):
     require_root()
     require_tool("mkfs.ext4")
     disk = image()
-    # The README's example.
+    # A first session: partition, format, write, read back.
     with vmcraft.VMCraft() as g:
         g.add_drive_opts(str(disk), format="raw")
         g.launch()
