@@ -801,6 +801,31 @@ impl PyVMCraft {
         Ok(l.unbind())
     }
 
+    /// For the overhead benchmark: run table call `call` `n` times from Rust
+    /// (arguments converted once, GIL released, no Python in the loop) and return
+    /// the mean seconds per call, so Python's per-call cost can be measured beside
+    /// it in one run.
+    #[pyo3(signature = (call, args, kwargs = None, n = 10000))]
+    fn _bench_invoke(
+        &self,
+        py: Python<'_>,
+        call: &Bound<'_, PyAny>,
+        args: &Bound<'_, PyTuple>,
+        kwargs: Option<&Bound<'_, PyDict>>,
+        n: u32,
+    ) -> PyResult<f64> {
+        let c = entries()[index_of(call)?];
+        let a = Self::args_for(py, c, args, kwargs)?;
+        let name = c.call_name();
+        self.run(py, &name, move |g| {
+            let start = std::time::Instant::now();
+            for _ in 0..n {
+                std::hint::black_box(c.invoke(g, a.clone())?);
+            }
+            Ok(start.elapsed().as_secs_f64() / f64::from(n.max(1)))
+        })
+    }
+
     /// Set (or with `None` clear) the progress callback:
     /// `callback(call: str, done: int, total: int)`, called from the thread doing
     /// the work with the GIL held only for the callback.
