@@ -15,6 +15,7 @@ pub mod disks;
 pub mod fileinfo;
 pub mod filemod;
 pub mod fstools;
+pub mod hivex;
 pub mod lvm;
 pub mod lvm_admin;
 pub mod misc;

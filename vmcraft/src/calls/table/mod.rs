@@ -70,6 +70,7 @@ mod fileinfo;
 mod filemod;
 mod files;
 mod fstools;
+mod hivex;
 mod inspect;
 mod lvm;
 mod lvm_admin;
@@ -623,6 +624,7 @@ pub const FAMILIES: &[(&str, &[Call])] = &[
     ("Filesystem tools", fstools::CALLS),
     ("Btrfs and XFS", btrfs_xfs::CALLS),
     ("Inspection", inspect::CALLS),
+    ("Windows registry (hivex)", hivex::CALLS),
     ("Partitions", part::CALLS),
     ("LVM", lvm::CALLS),
     ("LVM administration", lvm_admin::CALLS),
