@@ -74,3 +74,33 @@ def image(tmp_path: Path):
     yield make
     for p in made:
         assert loops_of(p) == [], f"loop device left on {p}"
+
+
+def small_guest(tmp_path: Path) -> Path:
+    """A phony Debian root (os-release, hostname, fstab, a real ELF binary) as an
+    ext4 image made with ``mkfs.ext4 -d``."""
+    root = tmp_path / "guest"
+    (root / "etc").mkdir(parents=True)
+    (root / "bin").mkdir()
+    (root / "etc/os-release").write_text(
+        'NAME="Debian GNU/Linux"\nID=debian\nVERSION_ID="12"\n'
+        'PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\n'
+    )
+    (root / "etc/debian_version").write_text("12.5\n")
+    (root / "etc/hostname").write_text("pyguest\n")
+    (root / "etc/fstab").write_text("LABEL=pyroot / ext4 defaults 0 1\n")
+    shutil.copy(shutil.which("true"), root / "bin/true")
+    shutil.copy(shutil.which("true"), root / "bin/ls")
+    # What the host's dynamically linked true needs to run in the guest.
+    for lib in ("/lib64/ld-linux-x86-64.so.2", "/lib/x86_64-linux-gnu/libc.so.6"):
+        if os.path.exists(lib):
+            dest = root / lib.lstrip("/")
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(os.path.realpath(lib), dest)
+    img = tmp_path / "guest.img"
+    with open(img, "wb") as f:
+        f.truncate(32 << 20)
+    subprocess.run(
+        ["mkfs.ext4", "-q", "-F", "-L", "pyroot", "-d", str(root), str(img)], check=True
+    )
+    return img

@@ -113,3 +113,13 @@ def test_context_manager_without_drives():
         assert isinstance(g, vmcraft.VMCraft)
     # Shut down twice is harmless.
     g.close()
+
+
+def test_a_rust_panic_is_a_vmcraft_error():
+    g = vmcraft.VMCraft()
+    with pytest.raises(vmcraft.Error) as e:
+        g._panic_for_test()
+    assert "internal error" in str(e.value) and "on purpose" in str(e.value)
+    assert e.value.kind == "panic"
+    # The handle still works.
+    assert g.get_memsize() == 1280

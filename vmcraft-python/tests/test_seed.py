@@ -5,7 +5,6 @@ inspection of a small guest. Real images, root, no mocks."""
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import tarfile
 from pathlib import Path
@@ -13,31 +12,7 @@ from pathlib import Path
 import pytest
 
 import vmcraft
-from conftest import require_root, require_tool, skip_kernel
-
-
-def small_guest(tmp_path: Path) -> Path:
-    """A phony Debian root (os-release, hostname, fstab, a real ELF binary) as an
-    ext4 image made with ``mkfs.ext4 -d``."""
-    root = tmp_path / "guest"
-    (root / "etc").mkdir(parents=True)
-    (root / "bin").mkdir()
-    (root / "etc/os-release").write_text(
-        'NAME="Debian GNU/Linux"\nID=debian\nVERSION_ID="12"\n'
-        'PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\n'
-    )
-    (root / "etc/debian_version").write_text("12.5\n")
-    (root / "etc/hostname").write_text("pyguest\n")
-    (root / "etc/fstab").write_text("LABEL=pyroot / ext4 defaults 0 1\n")
-    shutil.copy(shutil.which("true"), root / "bin/true")
-    shutil.copy(shutil.which("true"), root / "bin/ls")
-    img = tmp_path / "guest.img"
-    with open(img, "wb") as f:
-        f.truncate(32 << 20)
-    subprocess.run(
-        ["mkfs.ext4", "-q", "-F", "-L", "pyroot", "-d", str(root), str(img)], check=True
-    )
-    return img
+from conftest import require_root, require_tool, skip_kernel, small_guest
 
 
 def test_inspect_a_small_guest(tmp_path, image):
