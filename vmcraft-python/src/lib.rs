@@ -829,6 +829,45 @@ impl PyVMCraft {
         })
     }
 
+    /// Mount trying the fallback strategies (the seed's `mount_with_fallback`),
+    /// the filesystem type given or probed; the outcome as a dict: `device`,
+    /// `mountpoint`, `fstype`, `strategy`, `options`, `attempts`.
+    #[pyo3(signature = (device, mountpoint, fstype = None))]
+    fn _mount_with_fallback(
+        &self,
+        py: Python<'_>,
+        device: String,
+        mountpoint: String,
+        fstype: Option<String>,
+    ) -> PyResult<PyObject> {
+        let o = self.run(py, "mount_with_fallback", move |g| match &fstype {
+            None => g.mount_with_fallback(&device, &mountpoint),
+            Some(t) => g.mount_with_strategies(
+                "mount_with_fallback",
+                &device,
+                &mountpoint,
+                t,
+                &vmcraft::mount::strategy::fallback_strategies(""),
+            ),
+        })?;
+        let j = serde_json::to_value(&o).unwrap_or_default();
+        json_to_py(py, &j)
+    }
+
+    /// Make a logical volume over `percent` of the volume group's free space
+    /// (the seed's `lvcreate(..., extents="N%FREE")`).
+    fn _lvcreate_percent_free(
+        &self,
+        py: Python<'_>,
+        lvname: &str,
+        vgname: &str,
+        percent: u32,
+    ) -> PyResult<()> {
+        self.run(py, "lvcreate", |g| {
+            g.lvcreate_size(lvname, vgname, vmcraft::lvm::LvSize::PercentFree(percent))
+        })
+    }
+
     /// For the tests: a Rust panic inside a call, on the same path every call
     /// takes; it must come out as a `vmcraft.Error`, never a crash or a
     /// `PanicException`.

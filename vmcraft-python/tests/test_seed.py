@@ -32,7 +32,7 @@ def test_inspect_a_small_guest(tmp_path, image):
         assert g.inspect_get_hostname(root) == "pyguest"
         assert g.inspect_get_mountpoints(root) == {"/": "/dev/sda"}
         # The seed's way: mount what inspection found, in parallel.
-        res = g.mount_all_parallel(g.inspect_get_mountpoints(root), readonly=True)
+        res = g.mount_all_parallel(g.inspect_get_mountpoints(root), readonly=True, details=True)
         assert res["/"]["ok"] is True and res["/"]["fstype"] == "ext4"
         assert g.cat("/etc/hostname").strip() == "pyguest"
 
@@ -66,14 +66,23 @@ def test_seed_script(tmp_path, image):
         g.mount("/dev/sda2", "/")
         g.mkdir("/boot")
         g.umount_all()
-        res = g.mount_all_parallel([("/dev/sda1", "/boot"), ("/dev/sda2", "/")])
-        assert list(res) == ["/boot", "/"]
-        assert all(r["ok"] for r in res.values()), res
-        assert res["/boot"]["device"] == "/dev/sda1" and res["/"]["strategy"]
+        # The seed's call as written: max_workers, read-only by default, bools back.
+        res = g.mount_all_parallel([("/dev/sda1", "/boot"), ("/dev/sda2", "/")], max_workers=2)
+        assert res == {"/boot": True, "/": True}
         assert g.mountpoints() == {"/dev/sda2": "/", "/dev/sda1": "/boot"}
+        with pytest.raises(vmcraft.Error):
+            g.write("/boot/x", b"read-only by default, as the seed")
+        g.umount_all()
+        res = g.mount_all_parallel(["/:/dev/sda2", "/boot:/dev/sda1"], readonly=False, details=True)
+        assert res["/boot"]["device"] == "/dev/sda1" and res["/"]["strategy"]
+        assert res["/"]["ok"] is True and res["/"]["fstype"] == "ext4"
         # A failed mount is a result, not an exception; its child not attempted.
         g.umount_all()
-        res = g.mount_all_parallel([("/dev/sdb", "/"), ("/dev/sda1", "/boot")])
+        assert g.mount_all_parallel([("/dev/sdb", "/"), ("/dev/sda1", "/boot")]) == {
+            "/": False,
+            "/boot": False,
+        }
+        res = g.mount_all_parallel([("/dev/sdb", "/"), ("/dev/sda1", "/boot")], details=True)
         assert res["/"]["ok"] is False and res["/"]["error"]
         assert res["/boot"]["ok"] is False and "not attempted" in res["/boot"]["error"]
         # A bad list mounts nothing.
@@ -82,7 +91,9 @@ def test_seed_script(tmp_path, image):
         assert g.mounts() == []
 
         # Fallback mounting: the strategy that worked and every attempt.
-        out = g.mount_with_fallback("/dev/sda2", "/")
+        assert g.mount_with_fallback("/dev/sda1", "/") is True
+        g.umount_all()
+        out = g.mount_with_fallback("/dev/sda2", "/", "ext4", details=True)
         assert out["strategy"] and out["fstype"] == "ext4"
         assert out["attempts"][-1]["error"] is None
         with pytest.raises(vmcraft.Error) as e:
@@ -132,25 +143,27 @@ def test_seed_script(tmp_path, image):
         assert g.vfs_label("/dev/sdb") == "boot"
         g.zero_device("/dev/sdb")
 
-        a = g.pvcreate(["/dev/sdb"])
-        assert a["ok"] is True and a["attempted"] is True and a["error"] is None
-        assert a["devices"] == ["/dev/sdb"]
-        a = g.vgcreate("pyvg", ["/dev/sdb"])
-        assert a["ok"] and a["vgname"] == "pyvg"
+        # The seed's audit dicts, key for key.
+        assert g.pvcreate(["/dev/sdb"]) == {"attempted": True, "ok": True, "error": None, "pvs": ["/dev/sdb"]}
+        assert g.vgcreate("pyvg", ["/dev/sdb"]) == {"attempted": True, "ok": True, "error": None, "vg": "pyvg"}
         assert g.vgs() == ["pyvg"]
         try:
             a = g.lvcreate("pylv", "pyvg", size_mb=16)
         except vmcraft.UnsupportedError as e:
             assert e.audit["ok"] is False and e.audit["error"]
             skip_kernel(f"LV creation (device-mapper activation): {e}")
-        assert a["ok"] and a["lvpath"] == "/dev/pyvg/pylv"
+        assert a == {"attempted": True, "ok": True, "error": None, "lv": "/dev/pyvg/pylv"}
         assert "/dev/pyvg/pylv" in g.lvs()
-        a = g.lvcreate("pylv2", "pyvg", extents=2)
-        assert a["ok"] and a["extents"] == 2
-        a = g.lvresize("/dev/pyvg/pylv", 24)
-        assert a["ok"] and a["size_mb"] == 24
-        a = g.lvremove("/dev/pyvg/pylv2", force=True)
-        assert a["ok"] and a["force"] is True
+        assert g.lvcreate("pylv2", "pyvg", extents=2)["lv"] == "/dev/pyvg/pylv2"
+        assert g.lvcreate("pylv3", "pyvg", extents="50%FREE")["ok"]
+        sizes = {lv["lv_name"]: lv["lv_size"] for lv in g.lvs_full()}
+        assert sizes["pylv"] == 16 << 20 and sizes["pylv2"] == 2 * (4 << 20), sizes
+        assert g.lvresize("/dev/pyvg/pylv", 24) == {"attempted": True, "ok": True, "error": None}
+        assert g.lvremove("/dev/pyvg/pylv2", force=True)["ok"]
+        assert g.lvremove("/dev/pyvg/pylv3")["ok"]
+        with pytest.raises(vmcraft.InvalidArgumentError) as e:
+            g.lvcreate("bad", "pyvg", extents="lots")
+        assert e.value.audit == {"attempted": False, "ok": False, "error": e.value.audit["error"], "lv": None}
         # A failing LVM call raises, its audit dict attached.
         with pytest.raises(vmcraft.Error) as e:
             g.lvremove("/dev/pyvg/nope")

@@ -99,68 +99,85 @@ class VMCraft(_native.VMCraft):
 
     def mount_all_parallel(
         self,
-        mounts: Union[Iterable[Tuple[str, str]], Mapping[str, str], Iterable[str]],
-        readonly: bool = False,
+        devices: Union[Iterable[Tuple[str, str]], Mapping[str, str], Iterable[str]],
+        max_workers: int = 4,
+        readonly: bool = True,
+        *,
         fallback: bool = False,
-        max_workers: Optional[int] = None,
-    ) -> Dict[str, Dict[str, Any]]:
-        """Mount many filesystems at once, parents before children.
+        details: bool = False,
+    ) -> Dict[str, Any]:
+        """Mount many filesystems at once, parents before children (the seed's
+        ``mount_all_parallel(devices, max_workers=4, readonly=True)``).
 
-        ``mounts`` is the seed's ``[(device, mountpoint), ...]``, a dict
+        ``devices`` is the seed's ``[(device, mountpoint), ...]``, a dict
         ``{mountpoint: device}`` (as ``inspect_get_mountpoints`` returns), or the
         command line's ``["MOUNTPOINT:DEVICE", ...]``. Each depth is mounted in
         parallel (``max_workers`` is accepted for the seed's signature; the facade
-        sizes its own pool). ``readonly`` mounts read-only; ``fallback`` tries the
-        strategies of ``mount_with_fallback``.
+        sizes its own pool). ``readonly`` (default true, as the seed) mounts
+        read-only; ``fallback`` tries the strategies of ``mount_with_fallback``.
 
-        Returns ``{mountpoint: result}`` in the order given, each result a dict with
-        ``device``, ``mountpoint``, ``ok`` and, when mounted, ``fstype``,
-        ``strategy``, ``options``, ``attempts``; when not, ``error`` and ``kind``. A
-        child of a mount point that failed is not attempted (``ok`` false). A bad list
-        (a mount point twice, a relative one) raises and mounts nothing.
+        Returns ``{mountpoint: True/False}`` in the order given, as the seed. With
+        ``details=True`` each value is a dict instead: ``device``, ``mountpoint``,
+        ``ok`` and, when mounted, ``fstype``, ``strategy``, ``options``,
+        ``attempts``; when not, ``error`` and ``kind``. A child of a mount point that
+        failed is not attempted (false). A bad list (a mount point twice, a
+        relative one) raises ``InvalidArgumentError`` and mounts nothing.
         """
         del max_workers
         pairs: List[Tuple[str, str]] = []
-        if isinstance(mounts, Mapping):
-            pairs = [(str(mp), str(dev)) for mp, dev in mounts.items()]
+        if isinstance(devices, Mapping):
+            pairs = [(str(mp), str(dev)) for mp, dev in devices.items()]
         else:
-            for item in mounts:
+            for item in devices:
                 if isinstance(item, str):
-                    mp, sep, dev = item.rpartition(":")
+                    mp, sep, dev = item.partition(":")
                     if not sep or not mp or not dev:
                         raise _error(
                             InvalidArgumentError,
                             "mount_all_parallel",
                             f"'{item}' is not MOUNTPOINT:DEVICE",
-                            "mounts",
+                            "devices",
                         )
                     pairs.append((mp, dev))
                 else:
                     dev, mp = item
                     pairs.append((str(mp), str(dev)))
         results = self._mount_all_parallel(pairs, bool(readonly), bool(fallback))
-        return {r["mountpoint"]: r for r in results}
+        if details:
+            return {r["mountpoint"]: r for r in results}
+        return {r["mountpoint"]: bool(r["ok"]) for r in results}
 
-    def mount_with_fallback(self, device: str, mountpoint: str = "/") -> Dict[str, Any]:
+    def mount_with_fallback(
+        self, device: str, mountpoint: str = "/", fstype: Optional[str] = None, *, details: bool = False
+    ) -> Union[bool, Dict[str, Any]]:
         """Mount trying each strategy in turn: normal, then ``ro,norecovery``,
-        ``ro,noload``, then read-only FUSE drivers; none changes the filesystem.
+        ``ro,noload``, then read-only FUSE drivers; none changes the filesystem
+        (the seed's ``mount_with_fallback(device, mountpoint, fstype=None)``).
+        ``fstype`` names the filesystem type instead of probing it.
 
-        Returns a dict: ``device``, ``mountpoint``, ``fstype``, ``strategy`` (the one
-        that worked), ``options`` and ``attempts`` (every strategy tried, each a dict
-        ``strategy``, ``options``, ``error``). Raises ``MountError`` when none worked
-        (the seed returned false).
+        Returns True, or with ``details=True`` a dict: ``device``, ``mountpoint``,
+        ``fstype``, ``strategy`` (the one that worked), ``options`` and ``attempts``
+        (every strategy tried: ``strategy``, ``options``, ``error``). Where the seed
+        returned False, raises ``MountError`` (or the kind of the failure) with every
+        attempt in the message.
         """
-        _value, detail = self._call_detailed("mount-with-fallback", (device, mountpoint))
-        return detail
+        out = self._mount_with_fallback(device, mountpoint, fstype)
+        return out if details else True
 
-    def _audit(self, operation: str, fields: Dict[str, Any], run: Callable[[], Any]) -> Dict[str, Any]:
-        audit: Dict[str, Any] = {
-            "operation": operation,
-            "attempted": True,
-            "ok": False,
-            "error": None,
-            **fields,
-        }
+    def command_with_mounts(self, cmd: List[str], quiet: bool = False) -> str:
+        """Run a guest command (the seed's ``command_with_mounts``): as ``command``,
+        whose sandbox always has the guest's tree with a fresh /dev (the session's
+        disks) and /proc; it has no /sys. ``quiet`` is accepted for the seed's
+        signature (VMCraft does not log). Raises on failure."""
+        del quiet
+        return self._call("command", (cmd,))
+
+    def command_quiet(self, cmd: List[str]) -> str:
+        """Run a guest command (the seed's ``command_quiet``): as ``command``."""
+        return self._call("command", (cmd,))
+
+    def _audit(self, audit: Dict[str, Any], run: Callable[[], Any], done: Dict[str, Any]) -> Dict[str, Any]:
+        audit["attempted"] = True
         try:
             run()
         except Error as e:
@@ -168,96 +185,98 @@ class VMCraft(_native.VMCraft):
             e.audit = audit
             raise
         audit["ok"] = True
+        audit.update(done)
         return audit
 
     def pvcreate(self, devices: Union[str, Iterable[str]]) -> Dict[str, Any]:
-        """Make LVM physical volumes on ``devices`` (one device or a list).
+        """Make LVM physical volumes on ``devices`` (a list, or one device).
 
-        Returns the seed's audit dict: ``operation``, ``attempted``, ``ok``,
-        ``error``, ``devices``. On failure raises, the audit dict (``ok`` false,
-        ``error`` set) as the exception's ``audit`` attribute.
+        Returns the seed's audit dict: ``{"attempted": True, "ok": True,
+        "error": None, "pvs": devices}``. Where the seed returned ``ok: False``,
+        raises; the audit dict (``ok`` false, ``error`` set) is the exception's
+        ``audit`` attribute.
         """
         devs = [devices] if isinstance(devices, str) else list(devices)
-        return self._audit("pvcreate", {"devices": devs}, lambda: self._call("pvcreate", (devs,)))
+        audit: Dict[str, Any] = {"attempted": False, "ok": False, "error": None, "pvs": []}
+        return self._audit(audit, lambda: self._call("pvcreate", (devs,)), {"pvs": devs})
 
     def vgcreate(self, vgname: str, pvs: Union[str, Iterable[str]]) -> Dict[str, Any]:
         """Make volume group ``vgname`` on the physical volumes ``pvs``.
 
-        Returns the audit dict (``operation``, ``attempted``, ``ok``, ``error``,
-        ``vgname``, ``pvs``); raises on failure with it as ``audit``.
+        Returns ``{"attempted": True, "ok": True, "error": None, "vg": vgname}``;
+        raises on failure, the audit dict as the exception's ``audit``.
         """
         pv = [pvs] if isinstance(pvs, str) else list(pvs)
-        return self._audit(
-            "vgcreate", {"vgname": vgname, "pvs": pv}, lambda: self._call("vgcreate", (vgname, pv))
-        )
+        audit: Dict[str, Any] = {"attempted": False, "ok": False, "error": None, "vg": None}
+        return self._audit(audit, lambda: self._call("vgcreate", (vgname, pv)), {"vg": vgname})
 
     def lvcreate(
         self,
         lvname: str,
         vgname: str,
         size_mb: Optional[int] = None,
-        extents: Optional[int] = None,
+        extents: Optional[Union[str, int]] = None,
         *,
         mbytes: Optional[int] = None,
     ) -> Dict[str, Any]:
-        """Make logical volume ``lvname`` in ``vgname``: ``size_mb`` MiB (libguestfs's
-        third argument, ``mbytes``) or ``extents`` extents, exactly one of them.
+        """Make logical volume ``lvname`` in ``vgname`` of ``size_mb`` MiB
+        (libguestfs's third argument, ``mbytes``) or ``extents``: a number of
+        extents, or ``"N%FREE"`` (``"100%FREE"``: all the free space); exactly one.
 
-        Returns the audit dict (``operation``, ``attempted``, ``ok``, ``error``,
-        ``lvname``, ``vgname``, ``size_mb``, ``extents``, ``lvpath``); raises on
-        failure with it as ``audit``.
+        Returns ``{"attempted": True, "ok": True, "error": None, "lv":
+        "/dev/VG/LV"}``; raises on failure (``InvalidArgumentError`` for a missing or
+        double size, where the seed answered ``ok: False``), the audit dict as the
+        exception's ``audit``.
         """
         if mbytes is not None:
             if size_mb is not None:
                 raise TypeError("lvcreate() got both size_mb and mbytes")
             size_mb = mbytes
+        audit: Dict[str, Any] = {"attempted": False, "ok": False, "error": None, "lv": None}
+
+        def refuse(message: str) -> Error:
+            e = _error(InvalidArgumentError, "lvcreate", message, lvname)
+            audit["error"] = message
+            e.audit = audit
+            return e
+
         if (size_mb is None) == (extents is None):
-            raise _error(
-                InvalidArgumentError, "lvcreate", "give exactly one of size_mb and extents", lvname
-            )
-        fields = {
-            "lvname": lvname,
-            "vgname": vgname,
-            "size_mb": size_mb,
-            "extents": extents,
-            "lvpath": f"/dev/{vgname}/{lvname}",
-        }
-        if extents is not None:
-            return self._audit(
-                "lvcreate", fields, lambda: self._lvcreate_extents(lvname, vgname, int(extents))
-            )
-        return self._audit(
-            "lvcreate", fields, lambda: self._call("lvcreate", (lvname, vgname, size_mb))
-        )
+            raise refuse("give exactly one of size_mb and extents")
+        if size_mb is not None:
+            run: Callable[[], Any] = lambda: self._call("lvcreate", (lvname, vgname, size_mb))
+        else:
+            text = str(extents).strip().upper()
+            if text.endswith("%FREE") and text[:-5].isdigit():
+                percent = int(text[:-5])
+                run = lambda: self._lvcreate_percent_free(lvname, vgname, percent)
+            elif text.isdigit():
+                count = int(text)
+                run = lambda: self._lvcreate_extents(lvname, vgname, count)
+            else:
+                raise refuse(f"extents: '{extents}' is not a number of extents or N%FREE")
+        return self._audit(audit, run, {"lv": f"/dev/{vgname}/{lvname}"})
 
     def lvresize(self, lvpath: str, size_mb: int) -> Dict[str, Any]:
         """Resize logical volume ``lvpath`` to ``size_mb`` MiB (libguestfs's
-        ``lvresize(device, mbytes)``). Returns the audit dict; raises on failure."""
-        return self._audit(
-            "lvresize",
-            {"lvpath": lvpath, "size_mb": size_mb},
-            lambda: self._call("lvresize", (lvpath, size_mb)),
-        )
+        ``lvresize(device, mbytes)``). Returns ``{"attempted": True, "ok": True,
+        "error": None}``; raises on failure, the audit dict as ``audit``."""
+        audit: Dict[str, Any] = {"attempted": False, "ok": False, "error": None}
+        return self._audit(audit, lambda: self._call("lvresize", (lvpath, size_mb)), {})
 
     def lvremove(self, lvpath: str, force: bool = False) -> Dict[str, Any]:
         """Remove logical volume ``lvpath`` (or every LV of ``/dev/VG``). VMCraft
-        always removes without asking, as libguestfs: ``force`` is recorded in the
-        audit dict only. Returns the audit dict; raises on failure."""
-        return self._audit(
-            "lvremove",
-            {"lvpath": lvpath, "force": bool(force)},
-            lambda: self._call("lvremove", (lvpath,)),
-        )
+        removes without asking, as libguestfs: ``force`` is accepted for the seed's
+        signature. Returns the audit dict; raises on failure."""
+        del force
+        audit: Dict[str, Any] = {"attempted": False, "ok": False, "error": None}
+        return self._audit(audit, lambda: self._call("lvremove", (lvpath,)), {})
 
     def vgremove(self, vgname: str, force: bool = False) -> Dict[str, Any]:
-        """Remove volume group ``vgname`` and its logical volumes (``force`` is
-        recorded only, as for ``lvremove``). Returns the audit dict; raises on
-        failure."""
-        return self._audit(
-            "vgremove",
-            {"vgname": vgname, "force": bool(force)},
-            lambda: self._call("vgremove", (vgname,)),
-        )
+        """Remove volume group ``vgname`` and its logical volumes (``force`` as for
+        ``lvremove``). Returns the audit dict; raises on failure."""
+        del force
+        audit: Dict[str, Any] = {"attempted": False, "ok": False, "error": None}
+        return self._audit(audit, lambda: self._call("vgremove", (vgname,)), {})
 
     def _with_progress(self, progress: Optional[Callable[[str, int, int], Any]], run: Callable[[], Any]) -> Any:
         if progress is None:
