@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{PREFIX, lsval, system_hive};
+use common::{lsval, system_hive};
 use vmcraft_hivex::testing::{hivexget, hivexsh, require_hivex_tools};
 use vmcraft_hivex::{ErrorKind, Hive, SetValue, ValueType};
 

@@ -5,7 +5,8 @@
 //! inside the guest root (a guest symlink or `..` never reaches a host file),
 //! only a regular file of at most [`vmcraft_hivex::MAX_HIVE_SIZE`] bytes is
 //! read, and its content is copied into a private file (mode 0600) in the
-//! session's directory; libhivex only ever sees that copy. The other calls work
+//! session's directory; libhivex only ever sees that copy, whose name is
+//! removed once libhivex has it open (and again after each commit). The other calls work
 //! on the open hive with libguestfs's integer node and value handles.
 //! `hivex_commit()` writes the copy back over the guest file it came from (the
 //! same file: resolved again inside the root and checked to be the file that
@@ -26,6 +27,10 @@ use std::path::PathBuf;
 use std::sync::{LazyLock, Mutex};
 
 use vmcraft_archive::WriteMode;
+/// The hive crate, for callers that want its typed API (case-insensitive key
+/// paths, bounded walks) on a hive file of their own.
+#[doc(no_inline)]
+pub use vmcraft_hivex as hive;
 use vmcraft_hivex::{Hive, Node, OpenOptions, SetValue, Value, ValueType};
 
 use crate::error::{Error, ErrorKind, Result};
@@ -76,10 +81,11 @@ pub struct HivexValue {
     pub hivex_value_h: i64,
 }
 
-/// The hive a session has open.
+/// The hive a session has open. Its private copy has no name in the session
+/// directory except while a commit writes it.
 struct OpenHive {
     hive: Hive,
-    /// The private copy libhivex works on.
+    /// The name of the private copy libhivex opened (and writes on commit).
     copy: PathBuf,
     /// The guest path it was opened from.
     guest_path: String,
@@ -248,6 +254,11 @@ impl VMCraft {
             },
         )
         .map_err(|e| fail(hive_error(CALL, e, Some((&copy, filename)))))?;
+        // libhivex holds what it needs (a mapping, or the whole hive in
+        // memory for writing): the name goes, so that nothing of the hive is
+        // left in the session directory when the session ends without
+        // hivex_close. hivex_commit has libhivex write it again, briefly.
+        let _ = std::fs::remove_file(&copy);
         tracing::debug!(path = filename, bytes = n, write = opts.write, "hive open");
         lock(&HIVES).insert(
             key,
@@ -663,7 +674,9 @@ impl VMCraft {
             h.hive
                 .commit(None)
                 .map_err(|e| hive_error(CALL, e, Some((&h.copy, &h.guest_path))))?;
-            let mut data = std::fs::File::open(&h.copy).map_err(|e| {
+            let data = std::fs::File::open(&h.copy);
+            let _ = std::fs::remove_file(&h.copy);
+            let mut data = data.map_err(|e| {
                 Error::call_with_source(
                     ErrorKind::Io,
                     CALL,
