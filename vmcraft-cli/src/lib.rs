@@ -8,7 +8,7 @@
 //!
 //! ```text
 //! vmcraft [--format[=FMT]] [--ro|--rw] -a IMAGE... [-N [FILE=]SPEC]... [-m DEV[:MP[:OPTS]]]...
-//!         [-i] [--json] [-x] [-v] [-f SCRIPT | COMMAND ARGS [: COMMAND ARGS]...]
+//!         [-i] [--json] [-x] [-v] [--kernel-mounts] [-f SCRIPT | COMMAND ARGS [: COMMAND ARGS]...]
 //! ```
 //!
 //! The pieces, each in its own module: the [`tokenizer`] (guestfish's quoting and
@@ -162,6 +162,7 @@ pub fn main(argv: Vec<OsString>) -> i32 {
     let config = Config::builder()
         .progress(move |e| p.event(e))
         .runner(namespace::runner(ns))
+        .inprocess_reads(!opts.kernel_mounts)
         .build();
     let g = Arc::new(VMCraft::with_config(config));
     let slot: HandleSlot = Arc::new(Mutex::new(g.clone()));

@@ -73,6 +73,9 @@ pub struct Options {
     pub inspector: bool,
     /// `--json`: one JSON document per command.
     pub json: bool,
+    /// `--kernel-mounts`: read-only drives are attached and mounted by the
+    /// kernel too, never read in-process (see `vmcraft::Config::inprocess_reads`).
+    pub kernel_mounts: bool,
     /// `-x`: echo each command to standard error before running it.
     pub trace: bool,
     /// `-v`: debug logging on standard error.
@@ -91,6 +94,7 @@ vmcraft: the guestfish-compatible VMCraft shell
 
 usage: vmcraft [--format[=FMT]] [--ro|--rw] [-a IMAGE]... [-N [FILE=]SPEC]...
                [-m DEV[:MOUNTPOINT[:OPTIONS[:FSTYPE]]]]... [-i] [--json] [-x] [-v]
+               [--kernel-mounts]
                [-f SCRIPT | COMMAND ARGS... [: COMMAND ARGS...]...]
 
 options:
@@ -109,6 +113,9 @@ options:
   -i, --inspector      inspect the disks and mount the guest's filesystems
   -f, --file SCRIPT    read commands from SCRIPT (default: standard input)
   --json               print each command's result as one JSON document
+  --kernel-mounts      attach and mount read-only drives with the kernel too (by
+                       default a read-only raw or qcow2 drive is read in-process:
+                       ext2/3/4, FAT and NTFS need no root and no kernel mount)
   -x, --trace          echo each command on standard error before running it
   -v, --verbose        debug logging on standard error
   -h, --help [CMD]     this text, or help on CMD
@@ -264,6 +271,7 @@ pub fn parse_options(argv: &[String]) -> Result<Options, CliError> {
                 o.help_command = inline;
             }
             "json" => o.json = true,
+            "kernel-mounts" => o.kernel_mounts = true,
             "trace" | "inspector" | "verbose" | "ro" | "rw" | "version" => {
                 if inline.is_some() {
                     return Err(CliError::usage(shown, "option takes no value"));
@@ -468,6 +476,12 @@ mod tests {
         let o = parse(&["-adisk.img", "--json"]).unwrap();
         assert_eq!(image(&o.drives[0]).0, std::path::Path::new("disk.img"));
         assert!(o.json);
+        assert!(!o.kernel_mounts);
+        assert!(
+            parse(&["--kernel-mounts", "-a", "d.img"])
+                .unwrap()
+                .kernel_mounts
+        );
     }
 
     #[test]

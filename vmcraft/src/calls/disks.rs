@@ -866,6 +866,8 @@ impl VMCraft {
             ));
         };
         let mp = crate::mount::normalize_mountpoint(CALL, mountpoint)?;
+        // Remounting is the kernel's: in-process mounts move there first.
+        self.promote_inproc(CALL)?;
         let entry = self
             .mounts()
             .iter()

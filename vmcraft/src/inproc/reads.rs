@@ -36,7 +36,13 @@ pub(crate) fn map_err(call: &'static str, path: &str, e: vmcraft_fs::Error) -> E
         _ => None,
     };
     if let Some(n) = errno {
-        return Error::io(call, path, "", std::io::Error::from_raw_os_error(n));
+        // Where the failure is below the path asked about (a walk), say where.
+        let what = if e.subject().is_empty() || e.subject() == path {
+            String::new()
+        } else {
+            e.subject().to_string()
+        };
+        return Error::io(call, path, what, std::io::Error::from_raw_os_error(n));
     }
     let kind = match e.kind() {
         K::NotARegularFile => ErrorKind::WrongType,
@@ -208,7 +214,8 @@ impl ReadTree {
                 };
                 let mut out = Vec::new();
                 vmcraft_fs::walk(&**t, &start, Default::default(), &mut |p, _| {
-                    if let Some(rel) = p.strip_prefix(&prefix) {
+                    // The directory itself is not listed.
+                    if let Some(rel) = p.strip_prefix(&prefix).filter(|r| !r.is_empty()) {
                         out.push(rel.to_string());
                     }
                     Ok(())
