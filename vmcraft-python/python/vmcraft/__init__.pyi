@@ -131,6 +131,19 @@ class VMCraft:
         The progress callback set, or `None`.
         """
         ...
+    def command_quiet(self, cmd: List[str]) -> str:
+        """
+        Run a guest command (the seed's ``command_quiet``): as ``command``.
+        """
+        ...
+    def command_with_mounts(self, cmd: List[str], quiet: bool = False) -> str:
+        """
+        Run a guest command (the seed's ``command_with_mounts``): as ``command``,
+        whose sandbox always has the guest's tree with a fresh /dev (the session's
+        disks) and /proc; it has no /sys. ``quiet`` is accepted for the seed's
+        signature (VMCraft does not log). Raises on failure.
+        """
+        ...
     def copy_device_to_device(self, src: str, dest: str, *, progress: Optional[Callable[[str, int, int], Any]] = None, **opts: Any) -> Dict[str, Any]:
         """
         Copy ``src`` onto ``dest`` (devices); ``srcoffset``, ``destoffset``,
@@ -138,65 +151,74 @@ class VMCraft:
         statistics; ``progress(call, done, total)`` as it advances.
         """
         ...
-    def lvcreate(self, lvname: str, vgname: str, size_mb: Optional[int] = None, extents: Optional[int] = None, *, mbytes: Optional[int] = None) -> Dict[str, Any]:
+    def lvcreate(self, lvname: str, vgname: str, size_mb: Optional[int] = None, extents: Optional[Union[str, int]] = None, *, mbytes: Optional[int] = None) -> Dict[str, Any]:
         """
-        Make logical volume ``lvname`` in ``vgname``: ``size_mb`` MiB (libguestfs's
-        third argument, ``mbytes``) or ``extents`` extents, exactly one of them.
+        Make logical volume ``lvname`` in ``vgname`` of ``size_mb`` MiB
+        (libguestfs's third argument, ``mbytes``) or ``extents``: a number of
+        extents, or ``"N%FREE"`` (``"100%FREE"``: all the free space); exactly one.
 
-        Returns the audit dict (``operation``, ``attempted``, ``ok``, ``error``,
-        ``lvname``, ``vgname``, ``size_mb``, ``extents``, ``lvpath``); raises on
-        failure with it as ``audit``.
+        Returns ``{"attempted": True, "ok": True, "error": None, "lv":
+        "/dev/VG/LV"}``; raises on failure (``InvalidArgumentError`` for a missing or
+        double size, where the seed answered ``ok: False``), the audit dict as the
+        exception's ``audit``.
         """
         ...
     def lvremove(self, lvpath: str, force: bool = False) -> Dict[str, Any]:
         """
         Remove logical volume ``lvpath`` (or every LV of ``/dev/VG``). VMCraft
-        always removes without asking, as libguestfs: ``force`` is recorded in the
-        audit dict only. Returns the audit dict; raises on failure.
+        removes without asking, as libguestfs: ``force`` is accepted for the seed's
+        signature. Returns the audit dict; raises on failure.
         """
         ...
     def lvresize(self, lvpath: str, size_mb: int) -> Dict[str, Any]:
         """
         Resize logical volume ``lvpath`` to ``size_mb`` MiB (libguestfs's
-        ``lvresize(device, mbytes)``). Returns the audit dict; raises on failure.
+        ``lvresize(device, mbytes)``). Returns ``{"attempted": True, "ok": True,
+        "error": None}``; raises on failure, the audit dict as ``audit``.
         """
         ...
-    def mount_all_parallel(self, mounts: Union[Iterable[Tuple[str, str]], Mapping[str, str], Iterable[str]], readonly: bool = False, fallback: bool = False, max_workers: Optional[int] = None) -> Dict[str, Dict[str, Any]]:
+    def mount_all_parallel(self, devices: Union[Iterable[Tuple[str, str]], Mapping[str, str], Iterable[str]], max_workers: int = 4, readonly: bool = True, *, fallback: bool = False, details: bool = False) -> Dict[str, Any]:
         """
-        Mount many filesystems at once, parents before children.
+        Mount many filesystems at once, parents before children (the seed's
+        ``mount_all_parallel(devices, max_workers=4, readonly=True)``).
 
-        ``mounts`` is the seed's ``[(device, mountpoint), ...]``, a dict
+        ``devices`` is the seed's ``[(device, mountpoint), ...]``, a dict
         ``{mountpoint: device}`` (as ``inspect_get_mountpoints`` returns), or the
         command line's ``["MOUNTPOINT:DEVICE", ...]``. Each depth is mounted in
         parallel (``max_workers`` is accepted for the seed's signature; the facade
-        sizes its own pool). ``readonly`` mounts read-only; ``fallback`` tries the
-        strategies of ``mount_with_fallback``.
+        sizes its own pool). ``readonly`` (default true, as the seed) mounts
+        read-only; ``fallback`` tries the strategies of ``mount_with_fallback``.
 
-        Returns ``{mountpoint: result}`` in the order given, each result a dict with
-        ``device``, ``mountpoint``, ``ok`` and, when mounted, ``fstype``,
-        ``strategy``, ``options``, ``attempts``; when not, ``error`` and ``kind``. A
-        child of a mount point that failed is not attempted (``ok`` false). A bad list
-        (a mount point twice, a relative one) raises and mounts nothing.
+        Returns ``{mountpoint: True/False}`` in the order given, as the seed. With
+        ``details=True`` each value is a dict instead: ``device``, ``mountpoint``,
+        ``ok`` and, when mounted, ``fstype``, ``strategy``, ``options``,
+        ``attempts``; when not, ``error`` and ``kind``. A child of a mount point that
+        failed is not attempted (false). A bad list (a mount point twice, a
+        relative one) raises ``InvalidArgumentError`` and mounts nothing.
         """
         ...
-    def mount_with_fallback(self, device: str, mountpoint: str = '/') -> Dict[str, Any]:
+    def mount_with_fallback(self, device: str, mountpoint: str = '/', fstype: Optional[str] = None, *, details: bool = False) -> Union[bool, Dict[str, Any]]:
         """
         Mount trying each strategy in turn: normal, then ``ro,norecovery``,
-        ``ro,noload``, then read-only FUSE drivers; none changes the filesystem.
+        ``ro,noload``, then read-only FUSE drivers; none changes the filesystem
+        (the seed's ``mount_with_fallback(device, mountpoint, fstype=None)``).
+        ``fstype`` names the filesystem type instead of probing it.
 
-        Returns a dict: ``device``, ``mountpoint``, ``fstype``, ``strategy`` (the one
-        that worked), ``options`` and ``attempts`` (every strategy tried, each a dict
-        ``strategy``, ``options``, ``error``). Raises ``MountError`` when none worked
-        (the seed returned false).
+        Returns True, or with ``details=True`` a dict: ``device``, ``mountpoint``,
+        ``fstype``, ``strategy`` (the one that worked), ``options`` and ``attempts``
+        (every strategy tried: ``strategy``, ``options``, ``error``). Where the seed
+        returned False, raises ``MountError`` (or the kind of the failure) with every
+        attempt in the message.
         """
         ...
     def pvcreate(self, devices: Union[str, Iterable[str]]) -> Dict[str, Any]:
         """
-        Make LVM physical volumes on ``devices`` (one device or a list).
+        Make LVM physical volumes on ``devices`` (a list, or one device).
 
-        Returns the seed's audit dict: ``operation``, ``attempted``, ``ok``,
-        ``error``, ``devices``. On failure raises, the audit dict (``ok`` false,
-        ``error`` set) as the exception's ``audit`` attribute.
+        Returns the seed's audit dict: ``{"attempted": True, "ok": True,
+        "error": None, "pvs": devices}``. Where the seed returned ``ok: False``,
+        raises; the audit dict (``ok`` false, ``error`` set) is the exception's
+        ``audit`` attribute.
         """
         ...
     def tar_in(self, tarfile: Union[str, os.PathLike[str]], directory: str, compress: Optional[str] = None, *, progress: Optional[Callable[[str, int, int], Any]] = None, **opts: Any) -> Dict[str, Any]:
@@ -219,15 +241,14 @@ class VMCraft:
         """
         Make volume group ``vgname`` on the physical volumes ``pvs``.
 
-        Returns the audit dict (``operation``, ``attempted``, ``ok``, ``error``,
-        ``vgname``, ``pvs``); raises on failure with it as ``audit``.
+        Returns ``{"attempted": True, "ok": True, "error": None, "vg": vgname}``;
+        raises on failure, the audit dict as the exception's ``audit``.
         """
         ...
     def vgremove(self, vgname: str, force: bool = False) -> Dict[str, Any]:
         """
-        Remove volume group ``vgname`` and its logical volumes (``force`` is
-        recorded only, as for ``lvremove``). Returns the audit dict; raises on
-        failure.
+        Remove volume group ``vgname`` and its logical volumes (``force`` as for
+        ``lvremove``). Returns the audit dict; raises on failure.
         """
         ...
     def add(self, filename: str, *, readonly: Optional[bool] = None, format: Optional[str] = None, allowbacking: Optional[bool] = None, allowextents: Optional[bool] = None, label: Optional[str] = None) -> None:
@@ -2508,6 +2529,189 @@ class VMCraft:
 
         The content of a file as hexdump -C shows it (identical lines squeezed
         into a * line).
+        """
+        ...
+    def hivex_close(self) -> None:
+        """
+        hivex_close() -> None
+
+        close the current hivex handle
+
+        Close the open hive, dropping changes not committed.
+        """
+        ...
+    def hivex_commit(self, filename: Optional[str]) -> None:
+        """
+        hivex_commit(filename: Optional[str]) -> None
+
+        commit (write) changes back to the hive
+
+        Write the open hive with its changes: back over the guest file it was
+        opened from when FILENAME is "", else to the guest path FILENAME
+        (created or replaced; the opened file is left alone). The hive must have
+        been opened with write:true; paths are resolved inside the guest root.
+        """
+        ...
+    def hivex_node_add_child(self, parent: int, name: str) -> int:
+        """
+        hivex_node_add_child(parent: int, name: str) -> int
+
+        add a child node
+
+        Add a subkey NAME to node PARENT and print its handle. The hive must be
+        open for writing; the change is written by hivex-commit.
+        """
+        ...
+    def hivex_node_children(self, nodeh: int) -> List[Dict[str, Any]]:
+        """
+        hivex_node_children(nodeh: int) -> List[Dict[str, Any]]
+
+        return list of nodes which are subkeys of node
+
+        The subkeys of NODEH, as hivex_node structs (field hivex_node_h).
+        """
+        ...
+    def hivex_node_delete_child(self, nodeh: int) -> None:
+        """
+        hivex_node_delete_child(nodeh: int) -> None
+
+        delete a node (recursively)
+
+        Delete node NODEH and everything below it (not the root). The hive must
+        be open for writing.
+        """
+        ...
+    def hivex_node_get_child(self, nodeh: int, name: str) -> int:
+        """
+        hivex_node_get_child(nodeh: int, name: str) -> int
+
+        return the named child of node
+
+        The subkey of NODEH named NAME (compared case-insensitively), or 0 when
+        there is none.
+        """
+        ...
+    def hivex_node_get_value(self, nodeh: int, key: str) -> int:
+        """
+        hivex_node_get_value(nodeh: int, key: str) -> int
+
+        return the named value
+
+        The value of NODEH named KEY (compared case-insensitively; "" for the
+        default value), or 0 when there is none.
+        """
+        ...
+    def hivex_node_name(self, nodeh: int) -> str:
+        """
+        hivex_node_name(nodeh: int) -> str
+
+        return the name of the node
+
+        The name of node NODEH.
+        """
+        ...
+    def hivex_node_parent(self, nodeh: int) -> int:
+        """
+        hivex_node_parent(nodeh: int) -> int
+
+        return the parent of node
+
+        The parent node of NODEH; the root has none (an error).
+        """
+        ...
+    def hivex_node_set_value(self, nodeh: int, key: str, t: int, val: Union[bytes, str]) -> None:
+        """
+        hivex_node_set_value(nodeh: int, key: str, t: int, val: Union[bytes, str]) -> None
+
+        set or replace a single value in a node
+
+        Set the value KEY of NODEH (replacing one of the same name) to type T
+        with data VAL as stored. The hive must be open for writing.
+        """
+        ...
+    def hivex_node_values(self, nodeh: int) -> List[Dict[str, Any]]:
+        """
+        hivex_node_values(nodeh: int) -> List[Dict[str, Any]]
+
+        return list of values attached to node
+
+        The values of NODEH, as hivex_value structs (field hivex_value_h).
+        """
+        ...
+    def hivex_open(self, filename: str, *, verbose: Optional[bool] = None, debug: Optional[bool] = None, write: Optional[bool] = None, unsafe: Optional[bool] = None) -> None:
+        """
+        hivex_open(filename: str, *, verbose: Optional[bool] = None, debug: Optional[bool] = None, write: Optional[bool] = None, unsafe: Optional[bool] = None) -> None
+
+        open a Windows Registry hive file
+
+        Open the registry hive file FILENAME of the guest (resolved inside the
+        guest root; a regular file of at most 1 GiB). A hive this handle had
+        open is closed first. write:true allows changes and hivex-commit;
+        verbose and debug turn on libhivex's messages on standard error;
+        unsafe:true lets libhivex skip damaged parts of a corrupt hive instead
+        of refusing it. libhivex works on a private copy of the file: the guest
+        file changes only on hivex-commit.
+
+        Optional arguments are keywords.
+        """
+        ...
+    def hivex_root(self) -> int:
+        """
+        hivex_root() -> int
+
+        return the root node of the hive
+
+        The handle of the hive's root node.
+        """
+        ...
+    def hivex_value_key(self, valueh: int) -> str:
+        """
+        hivex_value_key(valueh: int) -> str
+
+        return the key field from the (key, datatype, data) tuple
+
+        The name of value VALUEH (empty for a node's default value).
+        """
+        ...
+    def hivex_value_string(self, valueh: int) -> str:
+        """
+        hivex_value_string(valueh: int) -> str
+
+        return the data field as a UTF-8 string
+
+        The data of a string value (REG_SZ, REG_EXPAND_SZ, REG_LINK), converted
+        from UTF-16LE to UTF-8; another type, or data that is not UTF-16, is an
+        error.
+        """
+        ...
+    def hivex_value_type(self, valueh: int) -> int:
+        """
+        hivex_value_type(valueh: int) -> int
+
+        return the data type from the (key, datatype, data) tuple
+
+        The type of value VALUEH: 0 REG_NONE, 1 REG_SZ, 2 REG_EXPAND_SZ, 3
+        REG_BINARY, 4 REG_DWORD, 5 REG_DWORD_BIG_ENDIAN, 6 REG_LINK, 7
+        REG_MULTI_SZ, 11 REG_QWORD, ...
+        """
+        ...
+    def hivex_value_utf8(self, valueh: int) -> str:
+        """
+        hivex_value_utf8(valueh: int) -> str
+
+        return the data field as a UTF-8 string
+
+        Deprecated: the same as hivex-value-string.
+        """
+        ...
+    def hivex_value_value(self, valueh: int) -> bytes:
+        """
+        hivex_value_value(valueh: int) -> bytes
+
+        return the data field from the (key, datatype, data) tuple
+
+        The data of value VALUEH as stored, byte for byte (at most 8 MB). See
+        also hivex-value-string.
         """
         ...
     def host_path(self, device: str) -> str:
