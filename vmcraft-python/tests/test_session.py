@@ -226,3 +226,41 @@ def test_progress_callback_is_called(image, tmp_path):
         assert per_call and all(c[0] == "tar_out" for c in per_call)
         assert g.get_progress_callback() is not None
     assert subprocess.run(["tar", "tf", str(tmp_path / "out.tar")], capture_output=True, text=True).stdout
+
+
+def test_cancel_from_a_progress_callback_and_use_after_close(image):
+    """A long call stopped from Python: the progress callback (run with the GIL
+    taken only for it) cancels the handle; the copy fails with CancelledError."""
+    require_root()
+    src = image("big-src.img", 256 << 20)
+    dst = image("big-dst.img", 256 << 20)
+    with open(src, "r+b") as f:
+        for off in range(0, 256 << 20, 1 << 20):
+            f.seek(off)
+            f.write(b"x" * 4096)  # data everywhere: the copy cannot skip holes
+    calls: list[int] = []
+    g = vmcraft.VMCraft()
+    try:
+        g.add_drive_opts(str(src), format="raw", readonly=True)
+        g.add_drive_opts(str(dst), format="raw")
+        g.launch()
+
+        def progress(call: str, done: int, total: int) -> None:
+            calls.append(done)
+            if done < total:
+                g.cancel()
+
+        with pytest.raises(vmcraft.CancelledError) as e:
+            g.copy_device_to_device("/dev/sda", "/dev/sdb", progress=progress)
+        assert e.value.kind == "cancelled"
+        assert isinstance(e.value, vmcraft.Error)
+        assert calls and calls[0] < 256 << 20
+    finally:
+        g.close()
+    assert loops_of(src) == [] and loops_of(dst) == []
+    # After close, the handle refuses calls with an exception, never a crash.
+    with pytest.raises(vmcraft.StateError):
+        g.mount("/dev/sda", "/")
+    with pytest.raises(vmcraft.StateError) as e:
+        g.add_drive_opts(str(src), format="raw")
+    assert e.value.kind == "shut_down"
