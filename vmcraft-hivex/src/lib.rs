@@ -72,6 +72,9 @@ pub const MAX_VALUES: usize = 200_000;
 /// The longest value data copied out: 8 000 000 bytes, libhivex's own
 /// `HIVEX_MAX_VALUE_LEN`.
 pub const MAX_VALUE_LEN: usize = 8_000_000;
+/// How long a trial run of a libhivex write may take in its child process
+/// (see [`Hive::node_add_child`]): far more than any real write needs.
+pub const TRIAL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 /// The most strings of one `REG_MULTI_SZ` value copied out.
 pub const MAX_STRINGS: usize = 1_000_000;
 
@@ -965,8 +968,102 @@ impl Hive {
         }
     }
 
+    /// Run a libhivex write first in a forked child, on the child's copy of
+    /// the hive, and refuse it when the child does not come back normally.
+    ///
+    /// libhivex 1.3.23 (Debian 12) asserts on some corrupt hives while
+    /// writing (`mark_block_unused: Assertion 'IS_VALID_BLOCK (h, offset)'`,
+    /// found by this crate's fuzz target through `node_delete_child`), and an
+    /// assertion aborts the whole process. The trial keeps that abort in the
+    /// child: the caller gets a [`ErrorKind::Corrupt`] error and the hive is
+    /// unchanged. The child only calls libhivex and `_exit`s; its standard
+    /// error goes to `/dev/null`; it is killed if it has not finished after
+    /// [`TRIAL_TIMEOUT`].
+    fn trial(
+        &self,
+        op: &'static str,
+        what: &str,
+        f: impl FnOnce(*mut ffi::hive_h) -> bool,
+    ) -> Result<()> {
+        // SAFETY: fork(2). The child uses only its own copy of the hive,
+        // resets the crash signals to their defaults (so that a test
+        // harness's handlers do not run there) and leaves with _exit, running
+        // no destructor or atexit handler of the parent.
+        let pid = unsafe { libc::fork() };
+        if pid < 0 {
+            return Err(Error::last(op, what));
+        }
+        if pid == 0 {
+            // SAFETY: in the child, see above.
+            unsafe {
+                for sig in [
+                    libc::SIGABRT,
+                    libc::SIGSEGV,
+                    libc::SIGBUS,
+                    libc::SIGFPE,
+                    libc::SIGILL,
+                ] {
+                    libc::signal(sig, libc::SIG_DFL);
+                }
+                let null = libc::open(c"/dev/null".as_ptr(), libc::O_WRONLY);
+                if null >= 0 {
+                    libc::dup2(null, 2);
+                }
+                libc::_exit(if f(self.raw()) { 0 } else { 1 });
+            }
+        }
+        let start = std::time::Instant::now();
+        let mut pause = std::time::Duration::from_micros(20);
+        let mut status = 0;
+        loop {
+            // SAFETY: our own child.
+            let r = unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) };
+            if r == pid {
+                break;
+            }
+            if r < 0 && errno_now() != libc::EINTR {
+                return Err(Error::last(op, what));
+            }
+            if start.elapsed() > TRIAL_TIMEOUT {
+                // SAFETY: our own child, reaped right after.
+                unsafe {
+                    libc::kill(pid, libc::SIGKILL);
+                    libc::waitpid(pid, &mut status, 0);
+                }
+                return Err(Error::new(
+                    ErrorKind::Corrupt,
+                    op,
+                    format!(
+                        "{what}: libhivex did not finish within {TRIAL_TIMEOUT:?} on this hive; \
+                         refused, nothing changed"
+                    ),
+                ));
+            }
+            std::thread::sleep(pause);
+            pause = (pause * 2).min(std::time::Duration::from_millis(5));
+        }
+        if libc::WIFEXITED(status) && matches!(libc::WEXITSTATUS(status), 0 | 1) {
+            return Ok(());
+        }
+        let how = if libc::WIFSIGNALED(status) {
+            format!("signal {}", libc::WTERMSIG(status))
+        } else {
+            format!("exit status {}", libc::WEXITSTATUS(status))
+        };
+        Err(Error::new(
+            ErrorKind::Corrupt,
+            op,
+            format!(
+                "{what}: libhivex crashes on this corrupt hive ({how} in a trial run); \
+                 refused, nothing changed"
+            ),
+        ))
+    }
+
     /// Add a subkey `name` to `parent` and return it (in memory until
     /// [`Hive::commit`]). A subkey of that name must not exist already.
+    /// Like every write, it is tried first in a child process, so that a
+    /// corrupt hive on which libhivex aborts gives an error instead.
     ///
     /// ```
     /// # let dir = tempfile::tempdir()?;
@@ -997,6 +1094,11 @@ impl Hive {
                 ),
             ));
         }
+        let what = format!("node 0x{:x}", parent.0);
+        self.trial(OP, &what, |h| {
+            // SAFETY: the child's copy of the live handle, a C string.
+            unsafe { ffi::hivex_node_add_child(h, parent.0, c.as_ptr()) != 0 }
+        })?;
         clear_errno();
         // SAFETY: a live handle opened for writing, a C string.
         let r = unsafe { ffi::hivex_node_add_child(self.raw(), parent.0, c.as_ptr()) };
@@ -1023,6 +1125,10 @@ impl Hive {
         const OP: &str = "hivex_node_delete_child";
         self.need_write(OP)?;
         self.node_ok(OP, node)?;
+        self.trial(OP, &format!("node 0x{:x}", node.0), |h| {
+            // SAFETY: the child's copy of the live handle.
+            unsafe { ffi::hivex_node_delete_child(h, node.0) == 0 }
+        })?;
         clear_errno();
         // SAFETY: a live handle opened for writing.
         let r = unsafe { ffi::hivex_node_delete_child(self.raw(), node.0) };
@@ -1117,6 +1223,10 @@ impl Hive {
                 value: v.data.as_ptr().cast::<libc::c_char>().cast_mut(),
             })
             .collect();
+        self.trial(op, &format!("node 0x{:x}", node.0), |h| {
+            // SAFETY: the child's copy of the live handle; the array as below.
+            unsafe { ffi::hivex_node_set_values(h, node.0, raw.len(), raw.as_ptr(), 0) == 0 }
+        })?;
         clear_errno();
         // SAFETY: a live handle opened for writing; the array and what it points
         // to live until the call returns; libhivex copies and does not write them.

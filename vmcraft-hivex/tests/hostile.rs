@@ -279,3 +279,61 @@ fn files_that_are_not_hives_are_refused() {
     let e = Hive::open(dir.path().join("missing"), false).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::NotFound);
 }
+
+/// The input on which the fuzz target found libhivex 1.3.23 aborting the
+/// process (`mark_block_unused: Assertion 'IS_VALID_BLOCK (h, offset)'
+/// failed`, from `hivex_node_delete_child`): its last byte is the target's
+/// choice (fix the checksum, open for writing, unsafe heuristics).
+const LIBHIVEX_ABORT: &[u8] =
+    include_bytes!("../fuzz/seeds/open_hive/libhivex-assert-mark-block-unused");
+
+#[test]
+fn a_write_on_which_libhivex_aborts_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let (&how, body) = LIBHIVEX_ABORT.split_last().unwrap();
+    assert_eq!(how & 7, 7);
+    let mut bytes = body.to_vec();
+    fix_checksum(&mut bytes);
+    let path = dir.path().join("abort");
+    std::fs::write(&path, &bytes).unwrap();
+    let mut hive = Hive::open_with(
+        &path,
+        OpenOptions {
+            write: true,
+            unsafe_heuristics: true,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let root = hive.root().unwrap();
+    // The fuzz target's steps; this process must survive every one.
+    let mut errors = Vec::new();
+    match hive.node_add_child(root, "vioscsi") {
+        Ok(n) => {
+            for v in [
+                vmcraft_hivex::SetValue::dword("Start", 0),
+                vmcraft_hivex::SetValue::string("Group", "SCSI miniport"),
+            ] {
+                if let Err(e) = hive.node_set_value(n, &v) {
+                    errors.push(e);
+                }
+            }
+        }
+        Err(e) => errors.push(e),
+    }
+    let first = hive.node_children(root).unwrap()[0];
+    if let Err(e) = hive.node_delete_child(first) {
+        errors.push(e);
+    }
+    let crashed: Vec<_> = errors
+        .iter()
+        .filter(|e| {
+            e.to_string()
+                .contains("libhivex crashes on this corrupt hive")
+        })
+        .collect();
+    assert!(!crashed.is_empty(), "{errors:?}");
+    assert!(crashed.iter().all(|e| e.kind() == ErrorKind::Corrupt));
+    drop(hive);
+    assert_eq!(std::fs::read(&path).unwrap(), bytes);
+}

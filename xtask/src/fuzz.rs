@@ -3,7 +3,8 @@
 //! from arbitrary bytes; `vmcraft-archive/fuzz`: `tar_in` on arbitrary archives;
 //! `vmcraft-nbd/fuzz`: image headers, and VMDK descriptors against glibc's own
 //! `sscanf` as qemu calls it; `vmcraft-fs/fuzz`: an image's bytes through the
-//! in-process readers; `vmcraft/fuzz`: the rpm databases inspection reads),
+//! in-process readers; `vmcraft/fuzz`: the rpm databases inspection reads;
+//! `vmcraft-hivex/fuzz`: registry hives through libhivex),
 //! starting from the target's committed seeds
 //! (`fuzz/seeds/TARGET`) where there are some. `cargo xtask test` runs each
 //! briefly.
@@ -25,6 +26,7 @@ const TARGETS: &[(&str, &str)] = &[
     ("vmcraft-lvm/fuzz", "lvm_reports"),
     ("vmcraft-fs/fuzz", "read_image"),
     ("vmcraft/fuzz", "rpmdb"),
+    ("vmcraft-hivex/fuzz", "open_hive"),
 ];
 
 pub fn run(args: &[String]) -> Result<()> {
