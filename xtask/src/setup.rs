@@ -55,6 +55,18 @@ pub const PACKAGES: &[(&str, &str)] = &[
         "bwrap, the sandbox guest commands (command, sh) run in",
     ),
     (
+        "libhivex-dev",
+        "libhivex, which vmcraft-hivex binds for Windows registry hives",
+    ),
+    (
+        "libhivex-bin",
+        "hivexsh and hivexget, the registry tests' oracles",
+    ),
+    (
+        "libwin-hivex-perl",
+        "hivexregedit, which fills the registry tests' hives from .reg text",
+    ),
+    (
         "policycoreutils",
         "setfiles, the oracle and guest tool of selinux-relabel's test",
     ),
