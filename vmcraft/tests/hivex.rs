@@ -2,7 +2,8 @@
 //! vmcraft-hivex's fixture (blank hive + `hivexregedit --merge`), with
 //! `hivexsh` on the same bytes as the oracle: reads, writes and commits, every
 //! bad argument refused with nothing changed, guest symlinks that cannot make
-//! it read or write a host file, and read-only mounts and drives.
+//! it read or write a host file, and read-only mounts and drives; and a hive
+//! on NTFS (mkntfs, ntfs-3g) changed and read back after a remount.
 
 use std::path::{Path, PathBuf};
 
@@ -338,4 +339,42 @@ fn hivex_calls_need_a_launched_handle_and_a_root() {
     let g = VMCraft::new();
     assert!(g.hivex_root().unwrap_err().to_string().contains("launch"));
     assert!(g.hivex_open(HIVE, HivexOpenOpts::default()).is_err());
+}
+
+#[test]
+fn a_hive_on_ntfs_as_windows_keeps_it() {
+    if skip("a_hive_on_ntfs_as_windows_keeps_it") || !vmcraft_block::testing::require_tool("mkntfs")
+    {
+        return;
+    }
+    let env = TestEnv::new("hivexntfs");
+    let a = env.sparse_image("a.img", 64 << 20);
+    let g = VMCraft::with_config(Config::builder().tmpdir(env.path()).build());
+    g.add_drive(&a).unwrap();
+    g.launch().unwrap();
+    g.mkfs("ntfs", "/dev/sda", &MkfsOptions::default()).unwrap();
+    g.mount("/dev/sda", "/").unwrap();
+    g.mkdir_p("/Windows/System32/config").unwrap();
+    g.upload(host_hive(&env, "SYSTEM.host"), HIVE).unwrap();
+    g.hivex_open(HIVE, writable()).unwrap();
+    let root = g.hivex_root().unwrap();
+    assert_eq!(
+        names(&g, root),
+        hivexsh(&env.path().join("SYSTEM.host"), false, "ls\n").unwrap()
+    );
+    let select = g.hivex_node_get_child(root, "Select").unwrap();
+    g.hivex_node_set_value(select, "LastKnownGood", 4, &[2, 0, 0, 0])
+        .unwrap();
+    g.hivex_commit(None).unwrap();
+    g.hivex_close().unwrap();
+    // Read back after a remount, through ntfs-3g.
+    g.umount_all().unwrap();
+    g.mount("/dev/sda", "/").unwrap();
+    let h = download(&g, &env, HIVE, "ntfs-after");
+    assert_eq!(
+        hivexsh(&h, false, "cd Select\nlsval\n").unwrap(),
+        "\"Current\"=dword:00000001\n\"LastKnownGood\"=dword:00000002\n"
+    );
+    g.shutdown().unwrap();
+    assert!(leaks(env.tag()).is_empty(), "{:?}", leaks(env.tag()));
 }
