@@ -469,6 +469,27 @@ impl Hive {
         })
     }
 
+    /// Open a hive from a file already open (through its `/proc/self/fd` name,
+    /// which names the same inode whatever happens to its path), e.g. one a
+    /// confined resolver opened. `file` must stay open while the hive is, and
+    /// must not be truncated meanwhile: libhivex maps it (a file shrinking
+    /// under a mapping faults). A private copy is the safer choice for files
+    /// others can change.
+    ///
+    /// ```
+    /// let dir = tempfile::tempdir()?;
+    /// let path = dir.path().join("SYSTEM");
+    /// vmcraft_hivex::testing::write_blank_hive(&path)?;
+    /// let file = std::fs::File::open(&path)?;
+    /// let hive = vmcraft_hivex::Hive::open_file(&file, Default::default())?;
+    /// assert_eq!(hive.root()?.raw(), 0x1020);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn open_file(file: &std::fs::File, opts: OpenOptions) -> Result<Hive> {
+        use std::os::fd::AsRawFd;
+        Hive::open_with(format!("/proc/self/fd/{}", file.as_raw_fd()), opts)
+    }
+
     /// The file this hive was opened from.
     ///
     /// ```no_run

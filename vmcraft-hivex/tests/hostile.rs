@@ -337,3 +337,52 @@ fn a_write_on_which_libhivex_aborts_is_refused() {
     drop(hive);
     assert_eq!(std::fs::read(&path).unwrap(), bytes);
 }
+
+#[test]
+fn walks_are_bounded() {
+    if !require_hivex_tools("walks_are_bounded") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = system_hive(dir.path());
+    let hive = Hive::open(&path, false).unwrap();
+    let root = hive.root().unwrap();
+    // ROOT, Select, ControlSet001, Control, ComputerName x2, Services, viostor, Tcpip.
+    let mut n = 0;
+    hive.walk(root, WalkLimits::default(), |_, _| {
+        n += 1;
+        Ok(())
+    })
+    .unwrap();
+    assert_eq!(n, 9);
+    let e = hive
+        .walk(
+            root,
+            WalkLimits {
+                max_depth: 2,
+                max_nodes: 100,
+            },
+            |_, _| Ok(()),
+        )
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::TooLarge);
+    assert!(e.to_string().contains("deeper than 2 levels"), "{e}");
+    let e = hive
+        .walk(
+            root,
+            WalkLimits {
+                max_depth: 100,
+                max_nodes: 3,
+            },
+            |_, _| Ok(()),
+        )
+        .unwrap_err();
+    assert!(e.to_string().contains("more than 3 keys"), "{e}");
+    // An error of the visitor stops the walk and comes back as it is.
+    let e = hive
+        .walk(root, WalkLimits::default(), |_, n| {
+            hive.node_parent(n).map(|_| ())
+        })
+        .unwrap_err();
+    assert_eq!(e.op(), "hivex_node_parent");
+}
