@@ -9,6 +9,9 @@
 //! - Drives: [`VMCraft::add_drive_opts`], [`VMCraft::launch`], [`VMCraft::shutdown`]
 //!   (also on drop). Images are attached by `vmcraft-nbd` (loop, qemu-storage-daemon
 //!   or kernel NBD) and named `/dev/sda`, `/dev/sdb`, ... whatever backs them.
+//! - Read-only raw and qcow2 drives are read [in-process](inproc) by default:
+//!   partition tables, probes, ext2/3/4, FAT and NTFS through vmcraft-fs, with
+//!   no kernel device, no mount and no root, until a call needs the kernel.
 //! - Devices: [`VMCraft::list_partitions`] (cached), [`VMCraft::list_filesystems`],
 //!   [`VMCraft::blkid`] (probed in-process, cached), `vfs_*`. Every call that changes
 //!   what a cache holds invalidates it itself.

@@ -151,6 +151,18 @@ fn snapshot(g: &VMCraft, top: &str) -> BTreeMap<String, String> {
             s += &format!(" sha256={}", g.checksum("sha256", &p).unwrap());
             s += &format!(" filesize={}", g.filesize(&p).unwrap());
         }
+        // The content calls, on all but the 3000 small files of the `many`
+        // directories (which would only make the test slow).
+        if kind == libc::S_IFREG && !p.contains("/many/") {
+            s += &format!(
+                " head={:?} tail={:?} wc_c={:?} wc_l={:?} zero={:?}",
+                g.head_n(2, &p).map_err(|e| e.to_string()),
+                g.tail_n(2, &p).map_err(|e| e.to_string()),
+                g.wc_c(&p).map_err(|e| e.to_string()),
+                g.wc_l(&p).map_err(|e| e.to_string()),
+                g.is_zero(&p).map_err(|e| e.to_string()),
+            );
+        }
         if kind == libc::S_IFDIR {
             s += &format!(" ls={}", g.ls(&p).unwrap().len());
         }

@@ -22,6 +22,7 @@ use vmcraft_archive::{GuestRoot, Stat, StatNs};
 use vmcraft_block::Command;
 
 use crate::error::{Error, ErrorKind, Result};
+use crate::inproc::reads::ContentFile;
 use crate::names::DeviceName;
 use crate::session::VMCraft;
 
@@ -115,32 +116,19 @@ fn scan(
     g: &VMCraft,
     call: &str,
     path: &str,
-    file: &File,
+    file: &dyn ContentFile,
     mut f: impl FnMut(Chunk<'_>) -> Result<Flow>,
 ) -> Result<()> {
-    use nix::unistd::{Whence, lseek};
     let size = file
-        .metadata()
-        .map_err(|e| Error::call_with_source(ErrorKind::Io, call, path, "fstat", e))?
-        .len();
+        .size()
+        .map_err(|e| Error::call_with_source(ErrorKind::Io, call, path, "fstat", e))?;
     let token = g.cancel_token();
-    let fd = file.as_fd();
     let mut buf = vec![0u8; CHUNK.min(size as usize).max(1)];
     let mut pos = 0u64;
     while pos < size {
         // Where the next data starts and ends; a filesystem without SEEK_DATA has
         // all of it as data.
-        let (data, hole) = match lseek(fd, pos as i64, Whence::SeekData) {
-            Ok(d) => {
-                let d = (d as u64).min(size);
-                let h = lseek(fd, d as i64, Whence::SeekHole)
-                    .map(|h| (h as u64).min(size))
-                    .unwrap_or(size);
-                (d, h)
-            }
-            Err(nix::errno::Errno::ENXIO) => (size, size),
-            Err(_) => (pos, size),
-        };
+        let (data, hole) = file.data_range(pos, size).unwrap_or((pos, size));
         if data > pos {
             if let Flow::Stop = f(Chunk::Zeros(data - pos))? {
                 return Ok(());
@@ -170,7 +158,7 @@ fn scan(
 
 /// The number of lines as `head`/`tail` see them: newlines, plus one for a last
 /// line without one.
-fn count_lines(g: &VMCraft, call: &str, path: &str, file: &File) -> Result<u64> {
+fn count_lines(g: &VMCraft, call: &str, path: &str, file: &dyn ContentFile) -> Result<u64> {
     let mut lines = 0u64;
     let mut last = b'\n';
     scan(g, call, path, file, |c| {
@@ -193,7 +181,7 @@ fn lines_between(
     g: &VMCraft,
     call: &str,
     path: &str,
-    file: &File,
+    file: &dyn ContentFile,
     from: u64,
     to: u64,
 ) -> Result<Vec<String>> {
@@ -256,11 +244,16 @@ fn lines_between(
 /// The last `n` lines of a file, read backwards from its end: at most
 /// [`MAX_RESULT`] + 1 bytes are read whatever the file's size (more would be a
 /// result over the bound), so `tail` of a huge log costs what it returns.
-fn last_lines(g: &VMCraft, call: &str, path: &str, file: &File, n: u64) -> Result<Vec<String>> {
+fn last_lines(
+    g: &VMCraft,
+    call: &str,
+    path: &str,
+    file: &dyn ContentFile,
+    n: u64,
+) -> Result<Vec<String>> {
     let size = file
-        .metadata()
-        .map_err(|e| Error::call_with_source(ErrorKind::Io, call, path, "fstat", e))?
-        .len();
+        .size()
+        .map_err(|e| Error::call_with_source(ErrorKind::Io, call, path, "fstat", e))?;
     let token = g.cancel_token();
     // The blocks from `pos` to the end, last first (they are the result).
     let mut blocks: Vec<Vec<u8>> = Vec::new();
@@ -338,11 +331,22 @@ fn string_char(c: u32, encoding: u8) -> bool {
 impl VMCraft {
     /// Open a guest regular file for its content (a FIFO, device node, socket or
     /// directory is refused unopened).
+    /// A guest file opened on the host, for calls that hand it to a tool.
     fn open_content(&self, call: &'static str, path: &str) -> Result<(GuestRoot, File)> {
         absolute(call, path)?;
         let root = self.guest_root_for(call)?;
         let f = root.open_read(path).map_err(|e| e.with_call(call))?;
         Ok((root, f))
+    }
+
+    /// A guest file opened for the calls that read it themselves, in-process
+    /// or on the kernel-mounted tree.
+    fn open_scan(&self, call: &'static str, path: &str) -> Result<Box<dyn ContentFile + Send>> {
+        absolute(call, path)?;
+        Ok(self
+            .read_tree(call)?
+            .open_content(path)
+            .map_err(|e| e.with_call(call))?)
     }
 
     /// Run a tool, its failure an error of `call`.
@@ -943,7 +947,7 @@ impl VMCraft {
     }
 
     fn head_impl(&self, call: &'static str, n: i32, path: &str) -> Result<Vec<String>> {
-        let (_root, f) = self.open_content(call, path)?;
+        let f = self.open_scan(call, path)?;
         let to = if n >= 0 {
             n as u64
         } else {
@@ -972,7 +976,7 @@ impl VMCraft {
     }
 
     fn tail_impl(&self, call: &'static str, n: i32, path: &str) -> Result<Vec<String>> {
-        let (_root, f) = self.open_content(call, path)?;
+        let f = self.open_scan(call, path)?;
         if n == 0 {
             return Ok(Vec::new());
         }
@@ -986,7 +990,7 @@ impl VMCraft {
     #[tracing::instrument(level = "debug", skip_all)]
     pub fn wc_l(&self, path: &str) -> Result<i32> {
         const CALL: &str = "wc_l";
-        let (_root, f) = self.open_content(CALL, path)?;
+        let f = self.open_scan(CALL, path)?;
         let mut n = 0u64;
         scan(self, CALL, path, &f, |c| {
             if let Chunk::Data(d) = c {
@@ -1003,7 +1007,7 @@ impl VMCraft {
     #[tracing::instrument(level = "debug", skip_all)]
     pub fn wc_w(&self, path: &str) -> Result<i32> {
         const CALL: &str = "wc_w";
-        let (_root, f) = self.open_content(CALL, path)?;
+        let f = self.open_scan(CALL, path)?;
         let mut words = 0u64;
         let mut in_word = false;
         scan(self, CALL, path, &f, |c| {
@@ -1028,11 +1032,10 @@ impl VMCraft {
     #[tracing::instrument(level = "debug", skip_all)]
     pub fn wc_c(&self, path: &str) -> Result<i32> {
         const CALL: &str = "wc_c";
-        let (_root, f) = self.open_content(CALL, path)?;
+        let f = self.open_scan(CALL, path)?;
         let len = f
-            .metadata()
-            .map_err(|e| Error::call_with_source(ErrorKind::Io, CALL, path, "fstat", e))?
-            .len();
+            .size()
+            .map_err(|e| Error::call_with_source(ErrorKind::Io, CALL, path, "fstat", e))?;
         to_int(CALL, path, len)
     }
 
@@ -1073,7 +1076,7 @@ impl VMCraft {
                 ));
             }
         };
-        let (_root, f) = self.open_content(call, path)?;
+        let f = self.open_scan(call, path)?;
         let mut finder = StringsFinder::new(enc, width, big);
         scan(self, call, path, &f, |c| {
             match c {
@@ -1096,7 +1099,7 @@ impl VMCraft {
     #[tracing::instrument(level = "debug", skip_all)]
     pub fn hexdump(&self, path: &str) -> Result<String> {
         const CALL: &str = "hexdump";
-        let (_root, f) = self.open_content(CALL, path)?;
+        let f = self.open_scan(CALL, path)?;
         let mut dump = HexDump::default();
         scan(self, CALL, path, &f, |c| {
             match c {
@@ -1258,7 +1261,7 @@ impl VMCraft {
     #[tracing::instrument(level = "debug", skip_all)]
     pub fn is_zero(&self, path: &str) -> Result<bool> {
         const CALL: &str = "is_zero";
-        let (_root, f) = self.open_content(CALL, path)?;
+        let f = self.open_scan(CALL, path)?;
         let mut zero = true;
         scan(self, CALL, path, &f, |c| {
             if let Chunk::Data(d) = c
@@ -1286,9 +1289,7 @@ impl VMCraft {
             if token.is_cancelled() {
                 return Err(Error::call(ErrorKind::Io, CALL, device, "cancelled"));
             }
-            let n = f
-                .read_at(&mut buf, pos)
-                .map_err(|e| read_error(CALL, device, e))?;
+            let n = FileExt::read_at(&f, &mut buf, pos).map_err(|e| read_error(CALL, device, e))?;
             if n == 0 {
                 return Ok(true);
             }

@@ -315,3 +315,103 @@ impl ReadTree {
         }
     }
 }
+
+/// A regular file opened for reads at offsets, on either path: what the
+/// content calls (`head`, `tail`, `wc-*`, `strings`, `hexdump`, `is-zero`)
+/// scan.
+pub(crate) trait ContentFile {
+    /// The file's size.
+    fn size(&self) -> std::io::Result<u64>;
+    /// Read at `offset`; 0 at the end of the file.
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> std::io::Result<usize>;
+    /// From `pos`, where the next data starts and where it ends (before the
+    /// next hole), if the file can say (`SEEK_DATA`/`SEEK_HOLE`); `None`: all
+    /// of the rest is to be read.
+    fn data_range(&self, pos: u64, size: u64) -> Option<(u64, u64)> {
+        let _ = (pos, size);
+        None
+    }
+}
+
+impl ContentFile for std::fs::File {
+    fn size(&self) -> std::io::Result<u64> {
+        Ok(self.metadata()?.len())
+    }
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> std::io::Result<usize> {
+        std::os::unix::fs::FileExt::read_at(self, buf, offset)
+    }
+    fn data_range(&self, pos: u64, size: u64) -> Option<(u64, u64)> {
+        use nix::unistd::{Whence, lseek};
+        use std::os::fd::AsFd;
+        let fd = self.as_fd();
+        match lseek(fd, pos as i64, Whence::SeekData) {
+            Ok(d) => {
+                let d = (d as u64).min(size);
+                let h = lseek(fd, d as i64, Whence::SeekHole)
+                    .map(|h| (h as u64).min(size))
+                    .unwrap_or(size);
+                Some((d, h))
+            }
+            Err(nix::errno::Errno::ENXIO) => Some((size, size)),
+            Err(_) => None,
+        }
+    }
+}
+
+/// A regular file of the in-process tree, read at offsets.
+pub(crate) struct TreeFile {
+    tree: Arc<Composite>,
+    path: String,
+    size: u64,
+}
+
+impl ContentFile for TreeFile {
+    fn size(&self) -> std::io::Result<u64> {
+        Ok(self.size)
+    }
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> std::io::Result<usize> {
+        self.tree
+            .read_at_node(&self.path, offset, buf)
+            .map_err(|e| std::io::Error::other(e.to_string()))
+    }
+}
+
+impl ReadTree {
+    /// A regular file opened for positional reads (as [`ReadTree::open_read`]
+    /// refuses anything else).
+    pub(crate) fn open_content(&self, path: &str) -> Result<Box<dyn ContentFile + Send>> {
+        match self {
+            ReadTree::Kernel(r) => Ok(Box::new(r.open_read(path)?)),
+            ReadTree::InProcess(t) => {
+                let err = |e| map_err("open", path, e);
+                let resolved = t.resolve(path, true).map_err(err)?;
+                let st = t.lstat_node(&resolved).map_err(err)?;
+                if !st.is_file() {
+                    return Err(Error::new(
+                        ErrorKind::WrongType,
+                        "open",
+                        path,
+                        format!("not a regular file (it is a {})", type_name(st.file_type())),
+                    ));
+                }
+                Ok(Box::new(TreeFile {
+                    tree: t.clone(),
+                    path: resolved,
+                    size: st.size,
+                }))
+            }
+        }
+    }
+}
+
+impl<T: ContentFile + ?Sized> ContentFile for Box<T> {
+    fn size(&self) -> std::io::Result<u64> {
+        (**self).size()
+    }
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> std::io::Result<usize> {
+        (**self).read_at(buf, offset)
+    }
+    fn data_range(&self, pos: u64, size: u64) -> Option<(u64, u64)> {
+        (**self).data_range(pos, size)
+    }
+}
