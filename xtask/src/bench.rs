@@ -11,9 +11,15 @@
 //!    debootstrapped Debian root for the full run, a copy of the host's
 //!    `/usr/include/linux` for `--quick` (and as the fallback when debootstrap cannot reach a
 //!    mirror, which the report then says);
-//! 4. runs the driver with a fresh work directory under `target/bench/` and a short
+//! 4. builds (full run) or reuses (`--quick`, only when already cached) a second
+//!    debootstrapped Debian 12 root under `target/bench/cache`, with guestfish in it
+//!    (`libguestfs-tools`, `linux-image-amd64`, `libguestfs-xfs`): libguestfs cannot
+//!    be installed beside this machine's qemu-utils, so the driver runs guestfish
+//!    inside that root (it mounts `/proc`, `/dev`, `/sys` there itself and unmounts
+//!    them; this task sweeps the root afterwards all the same);
+//! 5. runs the driver with a fresh work directory under `target/bench/` and a short
 //!    private `TMPDIR` (unix socket paths of storage daemons must stay short);
-//! 5. whatever the driver's fate, sweeps both directories: anything still mounted
+//! 6. whatever the driver's fate, sweeps both directories: anything still mounted
 //!    there is unmounted, loop devices backed by files there are detached, storage
 //!    daemons serving files there are stopped, and the directories are removed. A
 //!    leftover is reported as a failure: the driver should have cleaned it up.
@@ -36,11 +42,18 @@ medians, spreads and ratios to BENCHMARKS.md (--quick: to target/bench/BENCHMARK
 
   --quick      small sizes and few runs, for CI (a few minutes)
   --runs N     measured runs per contender (after one warm-up), overriding the defaults
-  --only LIST  workloads to run: session,partition,probe,copy,archive,mount,augeas,command
+  --only LIST  workloads to run: session,partition,probe,copy,archive,mount,augeas,command,
+               inprocess
   --out FILE   where to write the report
   --tree DIR   the directory tree for the archive workloads (default: a debootstrapped
                Debian root cached under target/bench/cache; --quick: /usr/include/linux)
 ";
+
+/// Packages of the guestfish root on top of `minbase`. `perl-openssl-defaults`
+/// provides the virtual `perl-openssl-abi-3` that libnet-ssleay-perl (pulled in by
+/// libguestfs-tools) needs and that debootstrap cannot resolve by itself.
+const GUESTFISH_INCLUDE: &str =
+    "libguestfs-tools,linux-image-amd64,libguestfs-xfs,perl-openssl-defaults";
 
 /// Packages the Debian root gets on top of `minbase`: what a small server guest
 /// holds (an init, ssh, Python, Perl, a kernel and its modules).
@@ -157,6 +170,25 @@ pub fn run(args: &[String]) -> Result<()> {
         },
     };
 
+    // guestfish's root: made for a full run, used by --quick only when cached.
+    let gf_dir = cache.join("guestfish-bookworm");
+    let guestfish_root = if args.quick {
+        gf_dir
+            .join(".complete")
+            .exists()
+            .then(|| gf_dir.join("root"))
+    } else {
+        match guestfish_root(&gf_dir) {
+            Ok(r) => Some(r),
+            Err(e) => {
+                eprintln!(
+                    "xtask: bench: WARNING: no guestfish root ({e:#}); guestfish is not measured"
+                );
+                None
+            }
+        }
+    };
+
     let out = match (&args.out, args.quick) {
         (Some(o), _) => o.clone(),
         (None, true) => bench_dir.join("BENCHMARKS-quick.md"),
@@ -192,9 +224,15 @@ pub fn run(args: &[String]) -> Result<()> {
     if cli.is_file() {
         cmd.arg("--cli").arg(&cli);
     }
+    if let Some(r) = &guestfish_root {
+        cmd.arg("--guestfish-root").arg(r);
+    }
     let result = util::run(&mut cmd);
 
-    let leftovers = sweep(&[&work, &tmp]);
+    let mut leftovers = sweep(&[&work, &tmp]);
+    if guestfish_root.is_some() {
+        leftovers.extend(sweep(&[&gf_dir]));
+    }
     for d in [&work, &tmp] {
         if let Err(e) = std::fs::remove_dir_all(d)
             && e.kind() != std::io::ErrorKind::NotFound
@@ -286,6 +324,52 @@ fn debian_tree(cache: &Path) -> Result<PathBuf> {
         );
     }
     r?;
+    std::fs::write(dir.join(".complete"), b"")?;
+    Ok(root)
+}
+
+/// The guestfish root, made once: Debian 12 with libguestfs-tools, a kernel for
+/// its appliance and the XFS support (the driver builds the appliance on its first
+/// launch, before any timed run).
+fn guestfish_root(dir: &Path) -> Result<PathBuf> {
+    let root = dir.join("root");
+    if dir.join(".complete").exists() {
+        return Ok(root);
+    }
+    if !util::have_program("debootstrap") {
+        bail!("debootstrap is not installed");
+    }
+    sweep(&[dir]);
+    let _ = std::fs::remove_dir_all(dir);
+    std::fs::create_dir_all(dir)?;
+    let mirror = std::env::var("VMCRAFT_BENCH_MIRROR")
+        .unwrap_or_else(|_| "http://deb.debian.org/debian".to_string());
+    eprintln!(
+        "xtask: bench: making the guestfish root once (several minutes): {}",
+        root.display()
+    );
+    let r = util::run(
+        Command::new("debootstrap")
+            .arg("--variant=minbase")
+            .arg(format!("--include={GUESTFISH_INCLUDE}"))
+            .arg("bookworm")
+            .arg(&root)
+            .arg(&mirror),
+    );
+    let left = sweep(&[dir]);
+    if !left.is_empty() {
+        eprintln!(
+            "xtask: bench: debootstrap left mounts behind: {}",
+            left.join(", ")
+        );
+    }
+    r?;
+    if !root.join("usr/bin/guestfish").exists() {
+        bail!(
+            "debootstrap finished but {} has no usr/bin/guestfish",
+            root.display()
+        );
+    }
     std::fs::write(dir.join(".complete"), b"")?;
     Ok(root)
 }

@@ -534,3 +534,71 @@ pub fn helper_main(args: &[String]) -> ! {
         }
     }
 }
+
+impl Proc {
+    /// The program and its arguments, ready to spawn.
+    fn command(&self) -> Command {
+        let mut c = Command::new(&self.program);
+        c.args(&self.args);
+        c
+    }
+}
+
+/// Run processes `jobs` at a time, each required to exit 0; the time is the wall
+/// clock from the first start to the last exit. No peak RSS: the processes are
+/// forked from the driver, whose memory would be charged to them.
+pub fn parallel(procs: &[Proc], jobs: usize) -> Result<(Sample, Vec<ProcOutput>)> {
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let next = AtomicUsize::new(0);
+    let outs: Mutex<Vec<Option<Result<ProcOutput>>>> =
+        Mutex::new((0..procs.len()).map(|_| None).collect());
+    let start = Instant::now();
+    std::thread::scope(|s| {
+        for _ in 0..jobs.max(1).min(procs.len().max(1)) {
+            s.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(p) = procs.get(i) else { break };
+                    let r = p
+                        .command()
+                        .stdin(Stdio::null())
+                        .output()
+                        .with_context(|| format!("cannot start {}", p.show()))
+                        .and_then(|o| {
+                            if o.status.success() {
+                                Ok(ProcOutput {
+                                    stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+                                })
+                            } else {
+                                bail!(
+                                    "`{}` failed ({}): {}",
+                                    p.show(),
+                                    o.status,
+                                    String::from_utf8_lossy(&o.stderr).trim()
+                                )
+                            }
+                        });
+                    if let Ok(mut v) = outs.lock() {
+                        v[i] = Some(r);
+                    }
+                }
+            });
+        }
+    });
+    let wall = start.elapsed();
+    let outs = outs
+        .into_inner()
+        .map_err(|_| anyhow::anyhow!("a worker panicked"))?
+        .into_iter()
+        .map(|o| o.unwrap_or_else(|| Err(anyhow::anyhow!("not run"))))
+        .collect::<Result<Vec<_>>>()?;
+    Ok((
+        Sample {
+            wall,
+            rss_kib: None,
+            rss_added: false,
+        },
+        outs,
+    ))
+}

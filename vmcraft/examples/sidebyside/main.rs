@@ -20,7 +20,9 @@ mod archive;
 mod augeas;
 mod command;
 mod copy;
+mod guestfish;
 mod harness;
+mod inprocess;
 mod mount;
 mod partition;
 mod probe;
@@ -48,6 +50,10 @@ pub struct Ctx {
     pub tree_label: String,
     /// The `vmcraft` command line, when built.
     pub cli: Option<PathBuf>,
+    /// guestfish in its own root, when that root was given and works.
+    pub guestfish: Option<guestfish::Guestfish>,
+    /// Why guestfish is not measured, when it is not.
+    pub guestfish_why: String,
 }
 
 impl Ctx {
@@ -74,6 +80,7 @@ const WORKLOADS: &[Workload] = &[
     ("mount", mount::run),
     ("augeas", augeas::run),
     ("command", command::run),
+    ("inprocess", inprocess::run),
 ];
 
 struct Args {
@@ -89,6 +96,7 @@ fn parse() -> Result<Args> {
     let mut tree = None;
     let mut tree_label = None;
     let mut cli = None;
+    let mut guestfish_root = None;
     let mut out = None;
     let mut only = None;
     let mut it = std::env::args().skip(1);
@@ -101,6 +109,7 @@ fn parse() -> Result<Args> {
             "--tree" => tree = Some(PathBuf::from(value()?)),
             "--tree-label" => tree_label = Some(value()?),
             "--cli" => cli = Some(PathBuf::from(value()?)),
+            "--guestfish-root" => guestfish_root = Some(PathBuf::from(value()?)),
             "--out" => out = Some(PathBuf::from(value()?)),
             "--only" => {
                 only = Some(
@@ -134,6 +143,21 @@ fn parse() -> Result<Args> {
     let work = std::fs::canonicalize(&work)?;
     let tree = std::fs::canonicalize(&tree)
         .with_context(|| format!("the tree {} does not exist", tree.display()))?;
+    let (guestfish, guestfish_why) = match guestfish_root {
+        None => (
+            None,
+            "no guestfish root (`cargo xtask bench` builds it for full runs; --quick uses it \
+             only when it is already cached)"
+                .to_string(),
+        ),
+        Some(root) => match guestfish::Guestfish::enter(&root, &work) {
+            Ok(g) => (Some(g), String::new()),
+            Err(e) => {
+                eprintln!("sidebyside: guestfish not measured: {e:#}");
+                (None, format!("guestfish did not run in its root: {e:#}"))
+            }
+        },
+    };
     Ok(Args {
         ctx: Ctx {
             quick,
@@ -142,6 +166,8 @@ fn parse() -> Result<Args> {
             work,
             tree,
             cli: cli.filter(|c| c.is_file()),
+            guestfish,
+            guestfish_why,
         },
         out: out.unwrap_or_else(|| PathBuf::from("BENCHMARKS.md")),
         only,
@@ -237,6 +263,11 @@ fn real_main() -> Result<bool> {
         work_fs: sys::fs_of(&ctx.work),
         cli: ctx.cli.is_some(),
         only: args.only.clone(),
+        guestfish: ctx
+            .guestfish
+            .as_ref()
+            .map(|g| g.method())
+            .ok_or_else(|| ctx.guestfish_why.clone()),
     };
     let md = report::render(&meta, &results);
     std::fs::write(&args.out, md).with_context(|| format!("writing {}", args.out.display()))?;

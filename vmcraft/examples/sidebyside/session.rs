@@ -2,8 +2,8 @@
 //! root, read `/etc/os-release`, tear everything down. Raw and qcow2. VMCraft as a
 //! library and through its command line, against the same steps as a shell script
 //! (`losetup`, or `qemu-storage-daemon` for qcow2, then `partx`, `blkid`, `mount`,
-//! `cat`, `umount`, detach). libguestfs cannot run here; its published figures
-//! are quoted.
+//! `cat`, `umount`, detach), and guestfish's `-i` inspection where its root is
+//! cached (see `guestfish.rs`).
 
 use std::cell::RefCell;
 use std::path::Path;
@@ -11,7 +11,7 @@ use std::path::Path;
 use anyhow::{Context, Result, bail};
 use vmcraft::{DriveOpts, MkfsOptions, VMCraft};
 
-use crate::harness::{self, Case, Group, GroupResult, fmt_duration};
+use crate::harness::{self, Case, Group, GroupResult};
 use crate::{Ctx, sys};
 
 /// The guest's `/etc/os-release`.
@@ -26,15 +26,14 @@ SUPPORT_URL=\"https://www.debian.org/support\"
 BUG_REPORT_URL=\"https://bugs.debian.org/\"
 ";
 
+/// guestfish's row in the session groups.
+const GF_LABEL: &str = "guestfish -i (inspection)";
+
 const ESP: &str = "C12A7328-F81F-11D2-BA4B-00A0C93EC93B";
 
 /// The guest's `/etc/fstab`, for inspection to find its mount points.
 const FSTAB: &str =
     "LABEL=root / ext4 errors=remount-ro 0 1\nLABEL=EFI /boot/efi vfat umask=0077 0 1\n";
-
-/// libguestfs's figures from the project's design document (same kind of machine).
-pub const GUESTFISH_LAUNCH_S: f64 = 14.0;
-pub const GUESTFISH_INSPECT_S: f64 = 32.0;
 
 const RAW_SCRIPT: &str = r#"#!/bin/sh
 # attach, list filesystems, mount the root, read os-release, detach
@@ -57,7 +56,7 @@ losetup -d "$dev"; dev=
 trap - EXIT
 "#;
 
-const QCOW2_SCRIPT: &str = r#"#!/bin/sh
+pub const QCOW2_SCRIPT: &str = r#"#!/bin/sh
 # export the qcow2 as a raw file, then as the raw script
 set -eu
 img=$1 mnt=$2 run=$3 dev= pid=
@@ -100,7 +99,7 @@ trap - EXIT
 "#;
 
 /// Make the guest: GPT, a 64 MiB ESP (vfat), an ext4 root holding os-release.
-fn make_guest(raw: &Path, qcow2: &Path) -> Result<()> {
+pub fn make_guest(raw: &Path, qcow2: &Path) -> Result<()> {
     sys::sparse_file(raw, 1 << 30)?;
     let g = VMCraft::new();
     g.add_drive_opts(
@@ -180,7 +179,7 @@ fn library_session(img: &Path, format: &str) -> Result<SessionResult> {
     Ok((fs, text))
 }
 
-fn check_script_output(out: &str) -> Result<String> {
+pub fn check_script_output(out: &str) -> Result<String> {
     let types: Vec<&str> = out
         .lines()
         .filter_map(|l| l.split_once(": ").map(|(_, t)| t))
@@ -238,6 +237,7 @@ fn group(
     let script_out = RefCell::new(String::new());
     let cli_out = RefCell::new(String::new());
     let inspect_out = RefCell::new(String::new());
+    let gf_out = RefCell::new(String::new());
     let img_s = img.to_string_lossy().to_string();
 
     let (script, args): (&Path, Vec<String>) = if format == "raw" {
@@ -345,6 +345,50 @@ fn group(
         || check_script_output(&script_out.borrow()),
     ));
 
+    let gf_shown = format!("guestfish --ro --format={format} -a IMG -i cat /etc/os-release");
+    let mut gf_missing = None;
+    match &ctx.guestfish {
+        Some(gf) => match gf.path(img) {
+            Ok(inside) => {
+                let fmt_opt = format!("--format={format}");
+                let p = gf.cmd(&[
+                    "--ro",
+                    &fmt_opt,
+                    "-a",
+                    &inside,
+                    "-i",
+                    "cat",
+                    "/etc/os-release",
+                ]);
+                let gf_out = &gf_out;
+                cases.push(
+                    Case::peer(
+                        GF_LABEL,
+                        format!(
+                            "{gf_shown} (launches the appliance, inspects the guest, mounts \
+                             what its fstab says, reads)"
+                        ),
+                        move || {
+                            let (s, o) = harness::process(&p)?;
+                            *gf_out.borrow_mut() = o.stdout;
+                            Ok(s)
+                        },
+                        move || {
+                            let o = gf_out.borrow();
+                            if o.trim_end() != OS_RELEASE.trim_end() {
+                                bail!("guestfish -i cat printed {o:?}");
+                            }
+                            Ok("inspected, os-release read".into())
+                        },
+                    )
+                    .at_most(if ctx.quick { 1 } else { 5 }, !ctx.quick),
+                );
+            }
+            Err(e) => gf_missing = Some(format!("{e:#}")),
+        },
+        None => gf_missing = Some(ctx.guestfish_why.clone()),
+    }
+
     let runs = ctx.runs(15, 3);
     let mut r = harness::run_group(Group {
         id: format!("session/{format}"),
@@ -357,17 +401,9 @@ fn group(
         runs,
         cases,
     });
-    if let Some(reference) = r.reference() {
-        let ours = r.median(reference).unwrap_or_default();
-        r.notes.push(format!(
-            "libguestfs was not run: guestfish cannot be installed beside this machine's qemu-utils. \
-             Its published figures on this project's kind of machine (2 cores, TCG appliance, \
-             libguestfs 1.48; see DESIGN.md): bare launch {GUESTFISH_LAUNCH_S:.0} s, a whole \
-             inspection {GUESTFISH_INSPECT_S:.0} s. Against the launch alone the library session \
-             ({}) is {:.0}x faster.",
-            fmt_duration(ours),
-            GUESTFISH_LAUNCH_S / ours.as_secs_f64().max(1e-9)
-        ));
+    if let Some(why) = gf_missing {
+        r.cases
+            .push(crate::guestfish::not_measured(GF_LABEL, &gf_shown, &why));
     }
     r.notes.push(format!(
         "The peer script:\n\n```sh\n{}```",
