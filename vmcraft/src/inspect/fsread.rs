@@ -165,10 +165,28 @@ impl InspectFs for GuestRoot {
     }
 }
 
-/// The in-process readers of vmcraft-fs (and any other [`GuestTree`]).
-impl InspectFs for vmcraft_fs::BoxedTree {
+/// A reader inspection can read through [`GuestTree`]: the in-process
+/// readers of vmcraft-fs, and the session's in-process tree.
+pub(crate) trait AsTree {
+    /// The tree.
+    fn as_tree(&self) -> &(dyn GuestTree + Send + Sync);
+}
+
+impl AsTree for vmcraft_fs::BoxedTree {
+    fn as_tree(&self) -> &(dyn GuestTree + Send + Sync) {
+        &**self
+    }
+}
+
+impl AsTree for crate::inproc::Composite {
+    fn as_tree(&self) -> &(dyn GuestTree + Send + Sync) {
+        self
+    }
+}
+
+impl<T: AsTree> InspectFs for T {
     fn read_file(&self, path: &str, limit: u64) -> Option<Vec<u8>> {
-        match GuestTree::read_file(self, path, limit) {
+        match GuestTree::read_file(self.as_tree(), path, limit) {
             Ok(b) => Some(b),
             Err(e) => {
                 if e.kind() == vmcraft_fs::ErrorKind::TooLarge {
@@ -180,33 +198,36 @@ impl InspectFs for vmcraft_fs::BoxedTree {
     }
 
     fn read_head(&self, path: &str, n: usize) -> Option<Vec<u8>> {
-        self.read_range(path, 0, n as u64).ok()
+        self.as_tree().read_range(path, 0, n as u64).ok()
     }
 
     fn is_file(&self, path: &str, follow: bool) -> bool {
-        self.resolve(path, follow)
-            .and_then(|p| self.lstat_node(&p))
+        self.as_tree()
+            .resolve(path, follow)
+            .and_then(|p| self.as_tree().lstat_node(&p))
             .is_ok_and(|s| s.is_file())
     }
 
     fn is_dir(&self, path: &str, follow: bool) -> bool {
-        self.resolve(path, follow)
-            .and_then(|p| self.lstat_node(&p))
+        self.as_tree()
+            .resolve(path, follow)
+            .and_then(|p| self.as_tree().lstat_node(&p))
             .is_ok_and(|s| s.is_dir())
     }
 
     fn is_symlink(&self, path: &str) -> bool {
-        self.lstat(path)
+        self.as_tree()
+            .lstat(path)
             .is_ok_and(|s| s.file_type() == vmcraft_fs::FileType::Symlink)
     }
 
     fn readlink(&self, path: &str) -> Option<String> {
-        GuestTree::readlink(self, path).ok()
+        GuestTree::readlink(self.as_tree(), path).ok()
     }
 
     fn read_dir(&self, path: &str, max: usize) -> Option<Vec<(String, EntryKind)>> {
         use vmcraft_fs::FileType as T;
-        let mut out: Vec<(String, EntryKind)> = GuestTree::read_dir(self, path)
+        let mut out: Vec<(String, EntryKind)> = GuestTree::read_dir(self.as_tree(), path)
             .ok()?
             .into_iter()
             .map(|e| {
@@ -224,13 +245,13 @@ impl InspectFs for vmcraft_fs::BoxedTree {
     }
 
     fn open_random(&self, path: &str) -> Option<Box<dyn RandomRead + '_>> {
-        let resolved = self.resolve(path, true).ok()?;
-        let st = self.lstat_node(&resolved).ok()?;
+        let resolved = self.as_tree().resolve(path, true).ok()?;
+        let st = self.as_tree().lstat_node(&resolved).ok()?;
         if !st.is_file() {
             return None;
         }
         Some(Box::new(TreeFile {
-            tree: &**self,
+            tree: self.as_tree(),
             path: resolved,
             size: st.size,
         }))

@@ -14,6 +14,7 @@
 //! take its place without touching the rules.
 
 mod apps;
+mod drives;
 mod fsread;
 mod fstab;
 mod linux;
@@ -72,6 +73,20 @@ pub struct InspectInfo {
     pub filesystems: Vec<String>,
     /// Windows: the system root directory (`/Windows`).
     pub windows_systemroot: Option<String>,
+    /// Windows: `InstallationType` (`Client`, `Server`, `Server Core`);
+    /// `unknown` elsewhere or when the registry does not say.
+    pub product_variant: String,
+    /// Windows: `CurrentBuildNumber` (`19045`); `unknown` elsewhere.
+    pub build_id: String,
+    /// Windows: the SOFTWARE hive's path, as spelt in the guest.
+    pub windows_software_hive: Option<String>,
+    /// Windows: the SYSTEM hive's path.
+    pub windows_system_hive: Option<String>,
+    /// Windows: the current control set (`ControlSet001`).
+    pub windows_current_control_set: Option<String>,
+    /// Windows: drive letter -> device, from `HKLM\SYSTEM\MountedDevices`
+    /// (letters of partitions of the session's drives only), sorted.
+    pub drive_mappings: Vec<(String, String)>,
 }
 
 /// A read-only view of a filesystem for inspection.
@@ -297,7 +312,20 @@ impl VMCraft {
                 Some(linux::Role::Other) => {}
                 None => {
                     if windows::is_root(view.root.fs()) {
-                        windows_roots.push(windows::inspect(&dev, view.root.fs())?);
+                        let dir = self.inspect_dir("inspect_os")?;
+                        std::fs::create_dir_all(&dir).map_err(|e| {
+                            Error::call_with_source(
+                                ErrorKind::Io,
+                                "inspect_os",
+                                dir.display(),
+                                "cannot create",
+                                e,
+                            )
+                        })?;
+                        let (mut info, reg) = windows::inspect(&dev, view.root.fs(), &dir)?;
+                        drop(view);
+                        info.drive_mappings = self.drive_mappings(&reg.mounted_devices);
+                        windows_roots.push(info);
                     }
                 }
             }
@@ -432,6 +460,72 @@ impl VMCraft {
         Ok(self.inspect_info(root)?.arch)
     }
 
+    /// Windows: `Client`, `Server` or `Server Core` from the registry's
+    /// `InstallationType`; `unknown` for other guests or when it does not say
+    /// (`inspect_get_product_variant`).
+    #[tracing::instrument(level = "debug", skip_all)]
+    pub fn inspect_get_product_variant(&self, root: &str) -> Result<String> {
+        Ok(self.inspect_info(root)?.product_variant)
+    }
+
+    /// Windows: the build number (`19045`); `unknown` for other guests
+    /// (`inspect_get_build_id`).
+    #[tracing::instrument(level = "debug", skip_all)]
+    pub fn inspect_get_build_id(&self, root: &str) -> Result<String> {
+        Ok(self.inspect_info(root)?.build_id)
+    }
+
+    /// Windows: drive letter -> device, from the registry's `MountedDevices`
+    /// (`inspect_get_drive_mappings`); empty for other guests.
+    #[tracing::instrument(level = "debug", skip_all)]
+    pub fn inspect_get_drive_mappings(&self, root: &str) -> Result<Vec<(String, String)>> {
+        Ok(self.inspect_info(root)?.drive_mappings)
+    }
+
+    /// Windows: the guest path of the SOFTWARE hive
+    /// (`inspect_get_windows_software_hive`); an error when there is none.
+    #[tracing::instrument(level = "debug", skip_all)]
+    pub fn inspect_get_windows_software_hive(&self, root: &str) -> Result<String> {
+        self.windows_field("inspect_get_windows_software_hive", root, |i| {
+            i.windows_software_hive
+        })
+    }
+
+    /// Windows: the guest path of the SYSTEM hive
+    /// (`inspect_get_windows_system_hive`); an error when there is none.
+    #[tracing::instrument(level = "debug", skip_all)]
+    pub fn inspect_get_windows_system_hive(&self, root: &str) -> Result<String> {
+        self.windows_field("inspect_get_windows_system_hive", root, |i| {
+            i.windows_system_hive
+        })
+    }
+
+    /// Windows: the current control set (`ControlSet001`)
+    /// (`inspect_get_windows_current_control_set`); an error when the
+    /// registry does not say.
+    #[tracing::instrument(level = "debug", skip_all)]
+    pub fn inspect_get_windows_current_control_set(&self, root: &str) -> Result<String> {
+        self.windows_field("inspect_get_windows_current_control_set", root, |i| {
+            i.windows_current_control_set
+        })
+    }
+
+    fn windows_field(
+        &self,
+        call: &str,
+        root: &str,
+        f: impl FnOnce(InspectInfo) -> Option<String>,
+    ) -> Result<String> {
+        f(self.inspect_info(root)?).ok_or_else(|| {
+            Error::call(
+                ErrorKind::Inspection,
+                call,
+                root,
+                "not a Windows guest, or its registry does not say",
+            )
+        })
+    }
+
     /// The package format (`inspect_get_package_format`).
     #[tracing::instrument(level = "debug", skip_all)]
     pub fn inspect_get_package_format(&self, root: &str) -> Result<String> {
@@ -481,8 +575,8 @@ impl VMCraft {
             major: i.major_version,
             minor: i.minor_version,
             product_name: &i.product_name,
-            product_variant: "unknown",
-            build_id: "unknown",
+            product_variant: &i.product_variant,
+            build_id: &i.build_id,
         }))
     }
 
@@ -531,15 +625,32 @@ impl VMCraft {
     pub fn inspect_list_applications2(&self, root: &str) -> Result<Vec<Application2>> {
         const CALL: &str = "inspect_list_applications2";
         let info = self.inspect_info(root)?;
-        if !matches!(info.os_type.as_str(), "linux" | "hurd") {
+        let windows = info.os_type == "windows";
+        if !windows && !matches!(info.os_type.as_str(), "linux" | "hurd") {
             return Ok(Vec::new());
         }
-        let tree = self.guest_root_for(CALL)?;
+        let tree = self.read_tree(CALL)?;
+        let fs: &dyn fsread::InspectFs = match &tree {
+            crate::inproc::ReadTree::Kernel(r) => r,
+            crate::inproc::ReadTree::InProcess(c) => &**c,
+        };
+        if windows {
+            let Some(hive) = info.windows_software_hive.as_deref() else {
+                return Ok(Vec::new());
+            };
+            let dir = self.inspect_dir(CALL)?;
+            std::fs::create_dir_all(&dir).map_err(|e| {
+                Error::call_with_source(ErrorKind::Io, CALL, dir.display(), "cannot create", e)
+            })?;
+            return Ok(windows::open_hive(fs, hive, &dir)
+                .map(|h| windows::applications(&h))
+                .unwrap_or_default());
+        }
         if info.package_format == "rpm" {
-            return rpmdb::list(&tree)
+            return rpmdb::list(fs)
                 .map_err(|e| Error::call(ErrorKind::Inspection, CALL, root, e.to_string()));
         }
-        Ok(apps::list_linux(&tree, &info.package_format).unwrap_or_default())
+        Ok(apps::list_linux(fs, &info.package_format).unwrap_or_default())
     }
 }
 
@@ -638,6 +749,9 @@ impl FoundRoot {
             mountpoints,
             filesystems,
             windows_systemroot: None,
+            product_variant: "unknown".into(),
+            build_id: "unknown".into(),
+            ..Default::default()
         }
     }
 }

@@ -251,4 +251,62 @@ pub(crate) const CALLS: &[Call] = &[
         "The Windows system directory (/Windows); an error for other guests.",
         |g, a| Ok(Value::Str(g.inspect_get_windows_systemroot(a.str(0))?)),
     ),
+    call(
+        "inspect-get-product-variant",
+        &[ROOT],
+        Ret::String,
+        "get product variant of inspected operating system",
+        "Windows: the registry's InstallationType (Client, Server, Server Core); unknown \
+         for other guests, or when the registry does not say.",
+        |g, a| Ok(Value::Str(g.inspect_get_product_variant(a.str(0))?)),
+    ),
+    call(
+        "inspect-get-build-id",
+        &[ROOT],
+        Ret::String,
+        "get the system build ID",
+        "Windows: the registry's CurrentBuildNumber (19045); unknown for other guests.",
+        |g, a| Ok(Value::Str(g.inspect_get_build_id(a.str(0))?)),
+    ),
+    call(
+        "inspect-get-drive-mappings",
+        &[ROOT],
+        Ret::Hash,
+        "get drive letter mappings",
+        "Windows: drive letter: device, from HKLM\\SYSTEM\\MountedDevices (an MBR disk's \
+         signature and partition offset, or a GPT partition's GUID), for the session's \
+         partitions; empty for other guests.",
+        |g, a| Ok(Value::Hash(g.inspect_get_drive_mappings(a.str(0))?)),
+    ),
+    call(
+        "inspect-get-windows-software-hive",
+        &[ROOT],
+        Ret::String,
+        "get the path of the Windows software hive",
+        "Windows: the guest path of the SOFTWARE hive, as spelt on the filesystem; an \
+         error when there is none.",
+        |g, a| Ok(Value::Str(g.inspect_get_windows_software_hive(a.str(0))?)),
+    ),
+    call(
+        "inspect-get-windows-system-hive",
+        &[ROOT],
+        Ret::String,
+        "get the path of the Windows system hive",
+        "Windows: the guest path of the SYSTEM hive, as spelt on the filesystem; an error \
+         when there is none.",
+        |g, a| Ok(Value::Str(g.inspect_get_windows_system_hive(a.str(0))?)),
+    ),
+    call(
+        "inspect-get-windows-current-control-set",
+        &[ROOT],
+        Ret::String,
+        "get Windows CurrentControlSet of inspected operating system",
+        "Windows: the current control set from HKLM\\SYSTEM\\Select (ControlSet001); an \
+         error when the registry does not say.",
+        |g, a| {
+            Ok(Value::Str(
+                g.inspect_get_windows_current_control_set(a.str(0))?,
+            ))
+        },
+    ),
 ];

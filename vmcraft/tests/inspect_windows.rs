@@ -1,0 +1,172 @@
+//! Windows inspection from the registry, on phony guests made in the test
+//! (see `windows_support`): Windows 7 (32-bit, MBR), 10 (MBR), Server 2019
+//! (GPT) and 11 (GPT, whose registry still says "Windows 10"). Each inspects to
+//! what libguestfs documents: product name, version, variant, build, hostname
+//! from the current control set, architecture from cmd.exe, the hive paths,
+//! the control set, the drive letters (mapped through the MBR signature and
+//! offset or the GPT partition GUID; a letter of a disk the session does not
+//! have left out), the osinfo ID and the applications of both `Uninstall` keys.
+//! The in-process session and the kernel-mounted one (ntfs-3g) answer alike,
+//! and the image is unchanged.
+
+mod windows_support;
+
+use vmcraft::{Config, DriveOpts, InspectInfo, VMCraft};
+use vmcraft_block::testing::{TestEnv, leaks, require_root, require_tool};
+use windows_support::{VERSIONS, make_guest};
+
+fn inspect(
+    env: &TestEnv,
+    img: &std::path::Path,
+    inprocess: bool,
+) -> (InspectInfo, String, Vec<vmcraft::inspect::Application2>) {
+    let g = VMCraft::with_config(
+        Config::builder()
+            .tmpdir(env.path())
+            .inprocess_reads(inprocess)
+            .build(),
+    );
+    g.add_drive_opts(
+        img,
+        DriveOpts {
+            readonly: true,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    g.launch().unwrap();
+    assert_eq!(g.inspect_os().unwrap(), ["/dev/sda1"]);
+    let info = g.inspect_info("/dev/sda1").unwrap();
+    let osinfo = g.inspect_get_osinfo("/dev/sda1").unwrap();
+    g.mount_ro("/dev/sda1", "/").unwrap();
+    let apps = g.inspect_list_applications2("/dev/sda1").unwrap();
+    g.shutdown().unwrap();
+    (info, osinfo, apps)
+}
+
+#[test]
+fn windows_guests_inspect_from_their_registry() {
+    if !require_root("ntfs-3g to make the guests")
+        || !require_tool("mkntfs")
+        || !require_tool("ntfs-3g")
+        || !require_tool("sgdisk")
+        || !vmcraft_hivex::testing::require_hivex_tools("windows inspection")
+    {
+        return;
+    }
+    let env = TestEnv::new("inspect-win");
+    for v in &VERSIONS {
+        let img = make_guest(&env, v);
+        let before = std::fs::read(&img).unwrap();
+        let (info, osinfo, apps) = inspect(&env, &img, true);
+        let t = v.tag;
+        assert_eq!(info.os_type, "windows", "{t}");
+        assert_eq!(info.distro, "windows", "{t}");
+        assert_eq!(info.product_name, v.product_name, "{t}");
+        assert_eq!(
+            (info.major_version, info.minor_version),
+            (v.major, v.minor),
+            "{t}"
+        );
+        assert_eq!(info.product_variant, v.variant, "{t}");
+        assert_eq!(info.build_id, v.build, "{t}");
+        assert_eq!(info.hostname, v.hostname, "{t}");
+        assert_eq!(info.arch, v.arch, "{t}");
+        assert_eq!(info.windows_systemroot.as_deref(), Some("/Windows"), "{t}");
+        assert_eq!(
+            info.windows_software_hive.as_deref(),
+            Some("/Windows/System32/config/SOFTWARE"),
+            "{t}"
+        );
+        assert_eq!(
+            info.windows_system_hive.as_deref(),
+            Some("/Windows/System32/config/SYSTEM"),
+            "{t}"
+        );
+        assert_eq!(
+            info.windows_current_control_set.as_deref(),
+            Some("ControlSet001"),
+            "{t}"
+        );
+        assert_eq!(
+            info.drive_mappings,
+            [("C".to_string(), "/dev/sda1".to_string())],
+            "{t}"
+        );
+        assert_eq!(osinfo, v.osinfo, "{t}");
+        let names: Vec<(&str, &str, &str)> = apps
+            .iter()
+            .map(|a| {
+                (
+                    a.app2_name.as_str(),
+                    a.app2_display_name.as_str(),
+                    a.app2_version.as_str(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            names,
+            [
+                ("7-Zip", "7-Zip 23.01 (x64)", "23.01"),
+                (
+                    "{90160000-0011-0000-0000-0000000FF1CE}",
+                    "Microsoft Office Professional Plus 2016",
+                    "16.0.4266.1001"
+                ),
+            ],
+            "{t}"
+        );
+        assert_eq!(apps[0].app2_publisher, "Igor Pavlov");
+        assert_eq!(apps[0].app2_install_path, "C:\\Program Files\\7-Zip\\");
+        assert_eq!(apps[0].app2_url, "https://www.7-zip.org/");
+        assert_eq!(apps[1].app2_description, "Office");
+
+        // The kernel path (ntfs-3g) answers the same.
+        let (kinfo, kosinfo, kapps) = inspect(&env, &img, false);
+        assert_eq!(kinfo, info, "{t}: kernel path");
+        assert_eq!((kosinfo, kapps), (osinfo, apps), "{t}: kernel path");
+        assert!(std::fs::read(&img).unwrap() == before, "{t}: image changed");
+    }
+    assert!(leaks(env.tag()).is_empty(), "{:?}", leaks(env.tag()));
+}
+
+#[test]
+fn a_windows_root_without_a_readable_registry_says_unknown() {
+    if !require_root("ntfs-3g to make the guest")
+        || !require_tool("mkntfs")
+        || !require_tool("ntfs-3g")
+        || !vmcraft_hivex::testing::require_hivex_tools("windows inspection")
+    {
+        return;
+    }
+    let env = TestEnv::new("inspect-win-bad");
+    let v = &VERSIONS[1];
+    let img = make_guest(&env, v);
+    // Wreck both hives' base blocks on the disk: inspection still finds the
+    // root, and says unknown for everything the registry would have said.
+    let bytes = std::fs::read(&img).unwrap();
+    let mut wrecked = bytes.clone();
+    let mut n = 0;
+    let mut at = 0;
+    while let Some(i) = wrecked[at..].windows(4).position(|w| w == b"regf") {
+        let off = at + i;
+        wrecked[off..off + 512].fill(0x5A);
+        at = off + 512;
+        n += 1;
+    }
+    assert_eq!(n, 2, "both hives found on the disk");
+    std::fs::write(&img, &wrecked).unwrap();
+    let (info, osinfo, apps) = inspect(&env, &img, true);
+    assert_eq!(info.os_type, "windows");
+    assert_eq!(info.product_name, "unknown");
+    assert_eq!(info.hostname, "unknown");
+    assert_eq!(info.product_variant, "unknown");
+    assert_eq!(info.build_id, "unknown");
+    assert_eq!((info.major_version, info.minor_version), (0, 0));
+    assert!(info.drive_mappings.is_empty());
+    assert_eq!(info.windows_current_control_set, None);
+    assert_eq!(info.arch, "x86_64");
+    assert_eq!(osinfo, "unknown");
+    assert!(apps.is_empty());
+    assert_eq!(std::fs::read(&img).unwrap(), wrecked, "image changed");
+}
