@@ -445,8 +445,46 @@ fn fields_to_py(py: Python<'_>, fields: &[(&'static str, Field)]) -> PyResult<Py
     Ok(d.into_any().unbind())
 }
 
-/// The handle's progress callback, shared with the Rust closure in its `Config`.
-type ProgressSlot = Arc<Mutex<Option<Py<PyAny>>>>;
+/// libguestfs's `EVENT_CLOSE`: the handle is closed.
+const EVENT_CLOSE: u64 = 0x1;
+/// libguestfs's `EVENT_PROGRESS`: a long call advanced.
+const EVENT_PROGRESS: u64 = 0x8;
+/// Every libguestfs event (`EVENT_ALL`).
+const EVENT_ALL: u64 = 0x3ff;
+
+/// The handle's Python callbacks: the progress callback and libguestfs-style
+/// event callbacks, shared with the Rust closure in its `Config`.
+#[derive(Default)]
+struct Callbacks {
+    progress: Option<Py<PyAny>>,
+    events: Vec<(i64, u64, Py<PyAny>)>,
+    next: i64,
+}
+
+type ProgressSlot = Arc<Mutex<Callbacks>>;
+
+/// Call the event callbacks registered for `event` as libguestfs does:
+/// `callback(event, event_handle, buf, array)`; a callback's exception is
+/// reported as unraisable, never stopping the call.
+fn fire(py: Python<'_>, slot: &ProgressSlot, event: u64, array: &[u64]) {
+    let cbs: Vec<(i64, Py<PyAny>)> = match slot.lock() {
+        Ok(c) => c
+            .events
+            .iter()
+            .filter(|(_, mask, _)| mask & event != 0)
+            .map(|(h, _, cb)| (*h, cb.clone_ref(py)))
+            .collect(),
+        Err(_) => Vec::new(),
+    };
+    for (h, cb) in cbs {
+        let arr = PyList::new(py, array).map(|l| l.unbind());
+        if let Ok(arr) = arr
+            && let Err(e) = cb.call1(py, (event, h, PyBytes::new(py, b""), arr))
+        {
+            e.write_unraisable(py, Some(cb.bind(py)));
+        }
+    }
+}
 
 /// `vmcraft.VMCraft`'s native base: a facade handle usable from several Python
 /// threads at once (the facade's handle is `Send + Sync`).
@@ -662,13 +700,16 @@ impl PyVMCraft {
         _kwargs: Option<&Bound<'_, PyDict>>,
     ) -> Self {
         let _ = (close_on_exit, environment);
-        let slot: ProgressSlot = Arc::new(Mutex::new(progress));
+        let slot: ProgressSlot = Arc::new(Mutex::new(Callbacks {
+            progress,
+            ..Default::default()
+        }));
         let cb_slot = slot.clone();
         let config = Config::builder()
             .progress(move |ev: &ProgressEvent| {
                 Python::with_gil(|py| {
                     let cb = match cb_slot.lock() {
-                        Ok(g) => g.as_ref().map(|c| c.clone_ref(py)),
+                        Ok(g) => g.progress.as_ref().map(|c| c.clone_ref(py)),
                         Err(_) => None,
                     };
                     if let Some(cb) = cb
@@ -676,6 +717,8 @@ impl PyVMCraft {
                     {
                         e.write_unraisable(py, Some(cb.bind(py)));
                     }
+                    // libguestfs's progress array: proc, serial, position, total.
+                    fire(py, &cb_slot, EVENT_PROGRESS, &[0, 0, ev.done, ev.total]);
                 });
             })
             .build();
@@ -882,7 +925,45 @@ impl PyVMCraft {
     /// the work with the GIL held only for the callback.
     fn set_progress_callback(&self, callback: Option<Py<PyAny>>) {
         if let Ok(mut g) = self.progress.lock() {
-            *g = callback;
+            g.progress = callback;
+        }
+    }
+
+    /// Register a libguestfs-style event callback (`guestfs.GuestFS.set_event_callback`):
+    /// `callback(event, event_handle, buf, array)` for the events in the mask
+    /// `events`. VMCraft sends `EVENT_PROGRESS` (array: proc, serial, position,
+    /// total) and `EVENT_CLOSE`; the appliance's events never come. Returns the
+    /// event handle for `delete_event_callback`.
+    fn set_event_callback(
+        &self,
+        py: Python<'_>,
+        callback: Py<PyAny>,
+        events: u64,
+    ) -> PyResult<i64> {
+        if events & !EVENT_ALL != 0 {
+            return Err(make_error(
+                py,
+                "set_event_callback",
+                "InvalidArgument",
+                false,
+                &format!("set_event_callback: events: {events:#x} is not a mask of EVENT_*"),
+            ));
+        }
+        let mut g = self
+            .progress
+            .lock()
+            .map_err(|_| PyRuntimeError::new_err("callbacks poisoned"))?;
+        let h = g.next;
+        g.next += 1;
+        g.events.push((h, events, callback));
+        Ok(h)
+    }
+
+    /// Remove the event callback `event_handle` (unknown handles are ignored, as
+    /// libguestfs does).
+    fn delete_event_callback(&self, event_handle: i64) {
+        if let Ok(mut g) = self.progress.lock() {
+            g.events.retain(|(h, _, _)| *h != event_handle);
         }
     }
 
@@ -891,7 +972,7 @@ impl PyVMCraft {
         self.progress
             .lock()
             .ok()
-            .and_then(|g| g.as_ref().map(|c| c.clone_ref(py)))
+            .and_then(|g| g.progress.as_ref().map(|c| c.clone_ref(py)))
     }
 
     /// Cancel the long call running on this handle (from another thread): it
@@ -904,7 +985,12 @@ impl PyVMCraft {
     /// Shut the handle down (`shutdown`) and close it: every mount undone,
     /// drives detached. Calling it twice is harmless.
     fn close(&self, py: Python<'_>) -> PyResult<()> {
-        self.run(py, "close", |g| g.shutdown())
+        let r = self.run(py, "close", |g| g.shutdown());
+        fire(py, &self.progress, EVENT_CLOSE, &[]);
+        if let Ok(mut g) = self.progress.lock() {
+            g.events.retain(|(_, mask, _)| mask & EVENT_CLOSE == 0);
+        }
+        r
     }
 
     /// Whether hashes are returned as `dict` (`python_return_dict`).
@@ -927,7 +1013,7 @@ impl PyVMCraft {
         _exc: Option<Bound<'_, PyAny>>,
         _tb: Option<Bound<'_, PyAny>>,
     ) -> PyResult<bool> {
-        let r = self.run(py, "close", |g| g.shutdown());
+        let r = self.close(py);
         match (r, exc_type.filter(|t| !t.is_none())) {
             (Err(e), None) => Err(e),
             _ => Ok(false),
@@ -984,6 +1070,21 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyVMCraft>()?;
     m.add_function(wrap_pyfunction!(_calls, m)?)?;
     m.add_function(wrap_pyfunction!(_version, m)?)?;
+    for (name, v) in [
+        ("EVENT_CLOSE", EVENT_CLOSE),
+        ("EVENT_SUBPROCESS_QUIT", 0x2),
+        ("EVENT_LAUNCH_DONE", 0x4),
+        ("EVENT_PROGRESS", EVENT_PROGRESS),
+        ("EVENT_APPLIANCE", 0x10),
+        ("EVENT_LIBRARY", 0x20),
+        ("EVENT_TRACE", 0x40),
+        ("EVENT_ENTER", 0x80),
+        ("EVENT_LIBVIRT_AUTH", 0x100),
+        ("EVENT_WARNING", 0x200),
+        ("EVENT_ALL", EVENT_ALL),
+    ] {
+        m.add(name, v)?;
+    }
     m.add("Error", py.get_type::<Error>())?;
     m.add("NotFoundError", py.get_type::<NotFoundError>())?;
     m.add(

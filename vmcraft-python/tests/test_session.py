@@ -225,6 +225,21 @@ def test_progress_callback_is_called(image, tmp_path):
         g.tar_out("/", tmp_path / "out.tar", progress=lambda *a: per_call.append(a))
         assert per_call and all(c[0] == "tar_out" for c in per_call)
         assert g.get_progress_callback() is not None
+        # libguestfs's event callbacks: progress arrays, then the close event.
+        events: list[tuple[int, int, bytes, list[int]]] = []
+        h = g.set_event_callback(lambda *a: events.append(a), vmcraft.EVENT_PROGRESS | vmcraft.EVENT_CLOSE)
+        g.tar_out("/", tmp_path / "out2.tar")
+        assert events and all(e[0] == vmcraft.EVENT_PROGRESS and e[1] == h for e in events)
+        assert events[-1][2] == b"" and len(events[-1][3]) == 4
+        g.delete_event_callback(h)
+        n = len(events)
+        g.tar_out("/", tmp_path / "out3.tar")
+        assert len(events) == n, "a deleted callback is not called"
+        closed: list[int] = []
+        g.set_event_callback(lambda ev, *_: closed.append(ev), vmcraft.EVENT_CLOSE)
+        with pytest.raises(vmcraft.InvalidArgumentError):
+            g.set_event_callback(print, 1 << 20)
+    assert closed == [vmcraft.EVENT_CLOSE]
     assert subprocess.run(["tar", "tf", str(tmp_path / "out.tar")], capture_output=True, text=True).stdout
 
 

@@ -28,6 +28,17 @@ from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Tuple
 
 from . import _native
 from ._native import (
+    EVENT_ALL,
+    EVENT_APPLIANCE,
+    EVENT_CLOSE,
+    EVENT_ENTER,
+    EVENT_LAUNCH_DONE,
+    EVENT_LIBRARY,
+    EVENT_LIBVIRT_AUTH,
+    EVENT_PROGRESS,
+    EVENT_SUBPROCESS_QUIT,
+    EVENT_TRACE,
+    EVENT_WARNING,
     BusyError,
     CancelledError,
     CommandError,
@@ -60,6 +71,17 @@ __all__ = [
     "TimedOutError",
     "CancelledError",
     "calls",
+    "EVENT_CLOSE",
+    "EVENT_SUBPROCESS_QUIT",
+    "EVENT_LAUNCH_DONE",
+    "EVENT_PROGRESS",
+    "EVENT_APPLIANCE",
+    "EVENT_LIBRARY",
+    "EVENT_TRACE",
+    "EVENT_ENTER",
+    "EVENT_LIBVIRT_AUTH",
+    "EVENT_WARNING",
+    "EVENT_ALL",
 ]
 
 __version__ = _native._version()

@@ -9,6 +9,18 @@ from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Tuple
 __version__: str
 calls: List[Dict[str, Any]]
 
+EVENT_CLOSE: int
+EVENT_SUBPROCESS_QUIT: int
+EVENT_LAUNCH_DONE: int
+EVENT_PROGRESS: int
+EVENT_APPLIANCE: int
+EVENT_LIBRARY: int
+EVENT_TRACE: int
+EVENT_ENTER: int
+EVENT_LIBVIRT_AUTH: int
+EVENT_WARNING: int
+EVENT_ALL: int
+
 class Error(RuntimeError):
     """A VMCraft call failed (libguestfs raises RuntimeError too)."""
 
@@ -129,6 +141,21 @@ class VMCraft:
     def get_progress_callback(self) -> Optional[Callable[[str, int, int], Any]]:
         """
         The progress callback set, or `None`.
+        """
+        ...
+    def set_event_callback(self, callback: Callable[[int, int, bytes, List[int]], Any], events: int) -> int:
+        """
+        Register a libguestfs-style event callback (`guestfs.GuestFS.set_event_callback`):
+        `callback(event, event_handle, buf, array)` for the events in the mask
+        `events`. VMCraft sends `EVENT_PROGRESS` (array: proc, serial, position,
+        total) and `EVENT_CLOSE`; the appliance's events never come. Returns the
+        event handle for `delete_event_callback`.
+        """
+        ...
+    def delete_event_callback(self, event_handle: int) -> None:
+        """
+        Remove the event callback `event_handle` (unknown handles are ignored, as
+        libguestfs does).
         """
         ...
     def command_quiet(self, cmd: List[str]) -> str:

@@ -25,6 +25,18 @@ from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Tuple
 __version__: str
 calls: List[Dict[str, Any]]
 
+EVENT_CLOSE: int
+EVENT_SUBPROCESS_QUIT: int
+EVENT_LAUNCH_DONE: int
+EVENT_PROGRESS: int
+EVENT_APPLIANCE: int
+EVENT_LIBRARY: int
+EVENT_TRACE: int
+EVENT_ENTER: int
+EVENT_LIBVIRT_AUTH: int
+EVENT_WARNING: int
+EVENT_ALL: int
+
 class Error(RuntimeError):
     """A VMCraft call failed (libguestfs raises RuntimeError too)."""
 
@@ -115,7 +127,14 @@ def render() -> str:
         "    def __exit__(self, exc_type: Any = None, exc: Any = None, tb: Any = None) -> bool: ...\n"
     )
     native = vars(_native.VMCraft)
-    for name in ("close", "cancel", "set_progress_callback", "get_progress_callback"):
+    for name in (
+        "close",
+        "cancel",
+        "set_progress_callback",
+        "get_progress_callback",
+        "set_event_callback",
+        "delete_event_callback",
+    ):
         doc = native[name].__doc__ or ""
         # Native methods carry their signature in the text_signature only.
         sig = {
@@ -123,6 +142,8 @@ def render() -> str:
             "cancel": "(self) -> None",
             "set_progress_callback": f"(self, callback: {PROGRESS}) -> None",
             "get_progress_callback": f"(self) -> {PROGRESS}",
+            "set_event_callback": "(self, callback: Callable[[int, int, bytes, List[int]], Any], events: int) -> int",
+            "delete_event_callback": "(self, event_handle: int) -> None",
         }[name]
         doc_lines = [line for line in doc.splitlines() if not line.startswith(f"{name}(")]
         out.append(f"    def {name}{sig}:\n" + _quote("\n".join(doc_lines).strip(), "        ") + "        ...\n")
