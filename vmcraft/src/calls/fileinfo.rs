@@ -704,7 +704,7 @@ impl VMCraft {
                 "path contains \".\" or \"..\" elements",
             ));
         }
-        let root = self.guest_root_for(CALL)?;
+        let root = self.read_tree(CALL)?;
         let mut out = String::new();
         for (i, elem) in elems.iter().enumerate() {
             let dir = if out.is_empty() {
