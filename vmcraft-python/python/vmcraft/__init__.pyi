@@ -2786,6 +2786,16 @@ class VMCraft:
         The architecture of the guest's binaries: x86_64, aarch64, i386, ...
         """
         ...
+    def inspect_get_build_id(self, root: str) -> str:
+        """
+        inspect_get_build_id(root: str) -> str
+
+        get the system build ID
+
+        Windows: the registry's CurrentBuildNumber (19045); unknown for other
+        guests.
+        """
+        ...
     def inspect_get_distro(self, root: str) -> str:
         """
         inspect_get_distro(root: str) -> str
@@ -2793,6 +2803,17 @@ class VMCraft:
         get distro of inspected operating system
 
         The distribution: debian, ubuntu, fedora, rhel, windows, ...
+        """
+        ...
+    def inspect_get_drive_mappings(self, root: str) -> Dict[str, str]:
+        """
+        inspect_get_drive_mappings(root: str) -> Dict[str, str]
+
+        get drive letter mappings
+
+        Windows: drive letter: device, from HKLM\\SYSTEM\\MountedDevices (an MBR
+        disk's signature and partition offset, or a GPT partition's GUID), for
+        the session's partitions; empty for other guests.
         """
         ...
     def inspect_get_filesystems(self, root: str) -> List[str]:
@@ -2899,6 +2920,16 @@ class VMCraft:
         The product name, as the guest names itself.
         """
         ...
+    def inspect_get_product_variant(self, root: str) -> str:
+        """
+        inspect_get_product_variant(root: str) -> str
+
+        get product variant of inspected operating system
+
+        Windows: the registry's InstallationType (Client, Server, Server Core);
+        unknown for other guests, or when the registry does not say.
+        """
+        ...
     def inspect_get_roots(self) -> List[str]:
         """
         inspect_get_roots() -> List[str]
@@ -2915,6 +2946,36 @@ class VMCraft:
         get type of inspected operating system
 
         linux, windows, or unknown.
+        """
+        ...
+    def inspect_get_windows_current_control_set(self, root: str) -> str:
+        """
+        inspect_get_windows_current_control_set(root: str) -> str
+
+        get Windows CurrentControlSet of inspected operating system
+
+        Windows: the current control set from HKLM\\SYSTEM\\Select
+        (ControlSet001); an error when the registry does not say.
+        """
+        ...
+    def inspect_get_windows_software_hive(self, root: str) -> str:
+        """
+        inspect_get_windows_software_hive(root: str) -> str
+
+        get the path of the Windows software hive
+
+        Windows: the guest path of the SOFTWARE hive, as spelt on the
+        filesystem; an error when there is none.
+        """
+        ...
+    def inspect_get_windows_system_hive(self, root: str) -> str:
+        """
+        inspect_get_windows_system_hive(root: str) -> str
+
+        get the path of the Windows system hive
+
+        Windows: the guest path of the SYSTEM hive, as spelt on the filesystem;
+        an error when there is none.
         """
         ...
     def inspect_get_windows_systemroot(self, root: str) -> str:
