@@ -667,6 +667,22 @@ impl PyVMCraft {
     }
 }
 
+impl Drop for PyVMCraft {
+    /// A handle dropped without `close()`: shut it down with the GIL released
+    /// (unmounting and detaching can take a while), unless a call on another
+    /// thread still holds it (then the last holder's drop shuts it down).
+    fn drop(&mut self) {
+        let g = self.g.clone();
+        Python::with_gil(|py| {
+            py.allow_threads(move || {
+                if Arc::strong_count(&g) == 2 {
+                    let _ = catch_unwind(AssertUnwindSafe(|| g.shutdown()));
+                }
+            })
+        });
+    }
+}
+
 fn index_of(name_or_index: &Bound<'_, PyAny>) -> PyResult<usize> {
     if let Ok(i) = name_or_index.extract::<usize>() {
         if i < entries().len() {

@@ -279,3 +279,19 @@ def test_cancel_from_a_progress_callback_and_use_after_close(image):
     with pytest.raises(vmcraft.StateError) as e:
         g.add_drive_opts(str(src), format="raw")
     assert e.value.kind == "shut_down"
+
+
+def test_a_handle_dropped_without_close_cleans_up(image):
+    require_root()
+    require_tool("mkfs.ext4")
+    import gc
+
+    disk = image()
+    g = vmcraft.VMCraft()
+    g.add_drive_opts(str(disk), format="raw")
+    g.launch()
+    ext4_disk(g)
+    assert loops_of(disk)
+    del g
+    gc.collect()
+    assert loops_of(disk) == []
