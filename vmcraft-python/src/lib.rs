@@ -684,12 +684,13 @@ impl Drop for PyVMCraft {
 }
 
 fn index_of(name_or_index: &Bound<'_, PyAny>) -> PyResult<usize> {
-    if let Ok(i) = name_or_index.extract::<usize>() {
-        if i < entries().len() {
+    // A name first: a failed integer extraction would build a Python exception.
+    if let Ok(n) = name_or_index.downcast::<PyString>() {
+        if let Some(i) = find(&n.to_cow()?) {
             return Ok(i);
         }
-    } else if let Ok(n) = name_or_index.extract::<String>()
-        && let Some(i) = find(&n)
+    } else if let Ok(i) = name_or_index.extract::<usize>()
+        && i < entries().len()
     {
         return Ok(i);
     }
