@@ -170,3 +170,85 @@ fn a_windows_root_without_a_readable_registry_says_unknown() {
     assert!(apps.is_empty());
     assert_eq!(std::fs::read(&img).unwrap(), wrecked, "image changed");
 }
+
+#[test]
+fn a_conversion_registers_a_virtio_boot_driver() {
+    if !require_root("ntfs-3g to make the guest and mount it read-write")
+        || !require_tool("mkntfs")
+        || !require_tool("ntfs-3g")
+        || !vmcraft_hivex::testing::require_hivex_tools("windows driver service")
+    {
+        return;
+    }
+    use vmcraft::calls::windows_drivers::DriverService;
+    let env = TestEnv::new("win-viostor");
+    let v = &VERSIONS[1];
+    let img = make_guest(&env, v);
+    let g = VMCraft::with_config(Config::builder().tmpdir(env.path()).build());
+    g.add_drive(&img).unwrap();
+    g.launch().unwrap();
+    let roots = g.inspect_os().unwrap();
+    // Refused before anything is touched: not mounted, not Windows.
+    assert!(
+        g.windows_add_driver_service("/dev/sda1", &DriverService::viostor())
+            .is_err()
+    );
+    assert!(
+        g.windows_add_driver_service("/dev/sdz1", &DriverService::viostor())
+            .is_err()
+    );
+    g.mount("/dev/sda1", "/").unwrap();
+    let bad = DriverService {
+        name: "a\\b".into(),
+        ..DriverService::viostor()
+    };
+    assert!(g.windows_add_driver_service(&roots[0], &bad).is_err());
+    // Twice: the second finds the keys and updates them.
+    for _ in 0..2 {
+        g.windows_add_driver_service(&roots[0], &DriverService::viostor())
+            .unwrap();
+    }
+    g.windows_add_driver_service(&roots[0], &DriverService::vioscsi())
+        .unwrap();
+    let hive = env.path().join("SYSTEM.out");
+    g.download("/Windows/System32/config/SYSTEM", &hive)
+        .unwrap();
+    g.shutdown().unwrap();
+
+    // hivexget as the oracle.
+    let get = |key: &str, name: &str| {
+        vmcraft_hivex::testing::hivexget(&hive, key, Some(name))
+            .unwrap()
+            .trim()
+            .to_string()
+    };
+    let svc = "ControlSet001\\Services\\viostor";
+    assert_eq!(get(svc, "Start"), "0");
+    assert_eq!(get(svc, "Type"), "1");
+    assert_eq!(get(svc, "ErrorControl"), "1");
+    assert_eq!(get(svc, "ImagePath"), "system32\\drivers\\viostor.sys");
+    assert_eq!(get(svc, "Group"), "SCSI miniport");
+    assert_eq!(
+        get("ControlSet001\\Services\\vioscsi", "ImagePath"),
+        "system32\\drivers\\vioscsi.sys"
+    );
+    let cddb = "ControlSet001\\Control\\CriticalDeviceDatabase\\pci#ven_1af4&dev_1001&subsys_00021af4&rev_00";
+    assert_eq!(get(cddb, "Service"), "viostor");
+    assert_eq!(
+        get(cddb, "ClassGUID"),
+        "{4D36E97B-E325-11CE-BFC1-08002BE10318}"
+    );
+    // What was there stays.
+    assert_eq!(
+        get("ControlSet001\\Services\\Tcpip\\Parameters", "Hostname"),
+        v.hostname
+    );
+    // A guest session reads it back the same.
+    let g = VMCraft::with_config(Config::builder().tmpdir(env.path()).build());
+    g.add_drive_ro(&img).unwrap();
+    g.launch().unwrap();
+    g.inspect_os().unwrap();
+    assert_eq!(g.inspect_get_hostname("/dev/sda1").unwrap(), v.hostname);
+    drop(g);
+    assert!(leaks(env.tag()).is_empty(), "{:?}", leaks(env.tag()));
+}

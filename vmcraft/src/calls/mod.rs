@@ -22,3 +22,4 @@ pub mod misc;
 pub mod part;
 pub mod settings;
 pub mod table;
+pub mod windows_drivers;

@@ -309,4 +309,29 @@ pub(crate) const CALLS: &[Call] = &[
             ))
         },
     ),
+    call(
+        "windows-add-driver-service",
+        &[ROOT, arg("driver", ArgKind::String)],
+        Ret::Unit,
+        "register a boot-start virtio driver service (VMCraft)",
+        "Register the boot-start driver service DRIVER (viostor for virtio-blk, vioscsi \
+         for virtio-scsi) in the SYSTEM hive of the inspected Windows root, mounted \
+         read-write at /, as virt-v2v does: the service key under the current control set \
+         (Type 1, Start 0, ErrorControl 1, ImagePath system32\\drivers\\DRIVER.sys, Group \
+         SCSI miniport) and a CriticalDeviceDatabase entry (Service, ClassGUID) for each of \
+         the device's PCI IDs. The guest's hive is rewritten only once every change \
+         succeeded. Upload the driver file itself first. Not in libguestfs.",
+        |g, a| {
+            let d =
+                crate::calls::windows_drivers::DriverService::named(a.str(1)).ok_or_else(|| {
+                    Error::invalid(
+                        "windows_add_driver_service",
+                        a.str(1),
+                        "unknown driver (expected viostor or vioscsi)",
+                    )
+                })?;
+            void!(g.windows_add_driver_service(a.str(0), &d))
+        },
+    )
+    .flags(Flags::WRITES),
 ];
