@@ -118,6 +118,27 @@ fn windows_inspection_through_the_cli_and_json() {
     assert_eq!(docs[6], serde_json::json!({"C": "/dev/sda1"}));
     assert_eq!(docs[7], serde_json::json!("win10"));
 
+    // The registry through hivex-*, read-only, as uid 65534 too.
+    let hive = vmcraft(
+        &env,
+        &exe,
+        true,
+        &[
+            "--ro",
+            "-a",
+            p,
+            "-i",
+            "--",
+            "hivex-open",
+            "/Windows/System32/config/SYSTEM",
+            ":",
+            "hivex-root",
+            ":",
+            "hivex-close",
+        ],
+    );
+    assert!(hive.trim().parse::<i64>().is_ok_and(|n| n > 0), "{hive}");
+
     let apps = vmcraft(
         &env,
         &exe,

@@ -187,19 +187,32 @@ impl VMCraft {
             hives.remove(&key);
             hives.retain(|k, _| k.is_dir());
         }
-        let root = self.guest_root_for(CALL)?;
-        let mut src = root.open_read(filename).map_err(|e| guest_error(CALL, e))?;
-        let meta = src.metadata().map_err(|e| {
-            Error::call_with_source(ErrorKind::Io, CALL, filename, "cannot stat", e)
-        })?;
-        if meta.len() > vmcraft_hivex::MAX_HIVE_SIZE {
+        // A hive opened read-only is read from whichever tree the session
+        // has (in-process included: no root needed); one opened for writing
+        // is the kernel-mounted tree's, where the commit writes.
+        let (mut src, len, ident): (Box<dyn Read + Send>, u64, (u64, u64)) = if opts.write {
+            let root = self.guest_root_for(CALL)?;
+            let f = root.open_read(filename).map_err(|e| guest_error(CALL, e))?;
+            let meta = f.metadata().map_err(|e| {
+                Error::call_with_source(ErrorKind::Io, CALL, filename, "cannot stat", e)
+            })?;
+            (Box::new(f), meta.len(), (meta.dev(), meta.ino()))
+        } else {
+            let tree = self.read_tree(CALL)?;
+            let src = tree.open_read(filename).map_err(|e| guest_error(CALL, e))?;
+            let st = tree
+                .statns("hivex_open", filename, true)
+                .map_err(|e| guest_error(CALL, e))?;
+            (src, st.st_size as u64, (st.st_dev as u64, st.st_ino as u64))
+        };
+        if len > vmcraft_hivex::MAX_HIVE_SIZE {
             return Err(Error::call(
                 ErrorKind::InvalidArgument,
                 CALL,
                 filename,
                 format!(
                     "hive file is {} bytes, more than the {} accepted",
-                    meta.len(),
+                    len,
                     vmcraft_hivex::MAX_HIVE_SIZE
                 ),
             ));
@@ -266,7 +279,7 @@ impl VMCraft {
                 hive,
                 copy,
                 guest_path: filename.to_string(),
-                ident: (meta.dev(), meta.ino()),
+                ident,
             },
         );
         Ok(())
