@@ -906,6 +906,7 @@ impl VMCraft {
                 keep(a.aug_close().map_err(Error::from));
             }
         }
+        self.close_hive_of_session();
         self.release_lv_windows();
         self.settle_udev();
         // The host's udev may have activated the guest's VGs as the drives

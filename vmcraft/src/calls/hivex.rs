@@ -140,6 +140,14 @@ fn handle(call: &str, what: &str, h: i64) -> Result<u64> {
 
 impl VMCraft {
     /// The key of this session's hive: its private directory.
+    /// Drop the session's open hive, if any (at shutdown: its memory and
+    /// private copy go with the session, not at the next `hivex_open`).
+    pub(crate) fn close_hive_of_session(&self) {
+        if let Some(key) = lock(&self.session_dir).clone() {
+            lock(&HIVES).remove(&key);
+        }
+    }
+
     fn hive_key(&self, call: &str) -> Result<PathBuf> {
         lock(&self.session_dir)
             .clone()
