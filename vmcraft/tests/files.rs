@@ -1,6 +1,6 @@
 //! Every guest file call on a real mounted filesystem, checksums against coreutils,
 //! upload/download, and the filesystem growers; plus Windows inspection from a
-//! real NTFS carrying a system hive and a PE kernel.
+//! real NTFS carrying a system root (System32, its config, a PE cmd.exe).
 
 use vmcraft::{Config, MkfsOptions, VMCraft};
 use vmcraft_block::testing::{TestEnv, leaks, require_root, require_tool};
@@ -149,7 +149,7 @@ fn resize2fs_and_xfs_growfs_fill_a_grown_partition() {
 }
 
 #[test]
-fn windows_is_found_by_its_system_hive() {
+fn windows_is_found_by_its_system_root() {
     if !require_root("mounting") || !require_tool("mkntfs") {
         return;
     }
@@ -162,12 +162,16 @@ fn windows_is_found_by_its_system_hive() {
     pe[0x3C..0x40].copy_from_slice(&128u32.to_le_bytes());
     pe[128..132].copy_from_slice(b"PE\0\0");
     pe[132..134].copy_from_slice(&0x8664u16.to_le_bytes());
-    g.write("/Windows/System32/ntoskrnl.exe", &pe).unwrap();
+    // libguestfs's test for a system root: System32, its config, cmd.exe.
+    g.write("/Windows/System32/cmd.exe", &pe).unwrap();
     g.umount_all().unwrap();
     let roots = g.inspect_os().unwrap();
     assert_eq!(roots, ["/dev/sda"]);
     assert_eq!(g.inspect_get_type("/dev/sda").unwrap(), "windows");
     assert_eq!(g.inspect_get_arch("/dev/sda").unwrap(), "x86_64");
+    // No readable registry (a 4-byte SYSTEM, no SOFTWARE): nothing made up.
+    assert_eq!(g.inspect_get_product_name("/dev/sda").unwrap(), "unknown");
+    assert_eq!(g.inspect_get_hostname("/dev/sda").unwrap(), "unknown");
     assert_eq!(
         g.inspect_get_windows_systemroot("/dev/sda").unwrap(),
         "/Windows"
