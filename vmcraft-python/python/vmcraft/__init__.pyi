@@ -5900,6 +5900,22 @@ class VMCraft:
         The number of words in a file, as wc -w counts them in the C locale.
         """
         ...
+    def windows_add_driver_service(self, root: str, driver: str) -> None:
+        """
+        windows_add_driver_service(root: str, driver: str) -> None
+
+        register a boot-start virtio driver service (VMCraft)
+
+        Register the boot-start driver service DRIVER (viostor for virtio-blk,
+        vioscsi for virtio-scsi) in the SYSTEM hive of the inspected Windows
+        root, mounted read-write at /, as virt-v2v does: the service key under
+        the current control set (Type 1, Start 0, ErrorControl 1, ImagePath
+        system32\\drivers\\DRIVER.sys, Group SCSI miniport) and a
+        CriticalDeviceDatabase entry (Service, ClassGUID) for each of the
+        device's PCI IDs. The guest's hive is rewritten only once every change
+        succeeded. Upload the driver file itself first. Not in libguestfs.
+        """
+        ...
     def wipefs(self, device: str) -> None:
         """
         wipefs(device: str) -> None
