@@ -76,7 +76,7 @@ fn copies_devices_and_availability_print_as_guestfish() {
             "xz blkdiscard",
             ":",
             "feature-available",
-            "hivex",
+            "journal",
             ":",
             "list-disk-labels",
             ":",
@@ -134,14 +134,14 @@ fn copies_devices_and_availability_print_as_guestfish() {
             uuid,
             ":",
             "available",
-            "hivex",
+            "journal",
         ],
         "",
     );
     assert_eq!(o.stdout, "/dev/sda1\n");
     let err = o.failed();
     assert!(
-        err.starts_with("vmcraft: error: available: hivex: "),
+        err.starts_with("vmcraft: error: available: journal: "),
         "{err}"
     );
 
