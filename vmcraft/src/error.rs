@@ -57,6 +57,29 @@ impl fmt::Display for CallError {
     }
 }
 
+impl CallError {
+    /// The call that failed (`mount`).
+    ///
+    /// ```
+    /// let e = vmcraft::Error::call(vmcraft::ErrorKind::Mount, "mount", "/dev/sda1", "no such device");
+    /// let vmcraft::Error::Call(c) = &e else { unreachable!() };
+    /// assert_eq!((c.call(), c.subject(), c.message()), ("mount", "/dev/sda1", "no such device"));
+    /// ```
+    pub fn call(&self) -> &str {
+        &self.call
+    }
+
+    /// What it failed on: a device or a guest path (empty for none).
+    pub fn subject(&self) -> &str {
+        &self.subject
+    }
+
+    /// What went wrong, without the call and the subject.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+}
+
 impl std::error::Error for CallError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         self.source

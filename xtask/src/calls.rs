@@ -1,6 +1,8 @@
 //! `cargo xtask calls`: write `CALLS.md`, the reference of every call, from the
-//! call table (`vmcraft/src/calls/table`). A test of the vmcraft crate fails while
-//! `CALLS.md` differs from what the table says.
+//! call table (`vmcraft/src/calls/table`), and the Python module's type stubs
+//! (`cargo xtask wheel --stubs`), which are generated from the same table. A
+//! test of the vmcraft crate fails while `CALLS.md` differs from what the table
+//! says, and the Python suite while the stubs do.
 
 use std::process::Command;
 
@@ -21,5 +23,5 @@ pub fn run(args: &[String]) -> Result<()> {
             .arg(&out),
     )?;
     eprintln!("xtask: wrote {}", out.display());
-    Ok(())
+    crate::python::wheel(&["--stubs".to_string()])
 }
