@@ -216,3 +216,54 @@ fn blockdev_settings() {
         "false\ntrue\nfalse\n16777216\n32768\n512\n/dev/sda\n"
     );
 }
+
+/// A whole disk copied onto another right after mkfs wrote through its
+/// partition: the copy holds the filesystem (the kernel's per-node page caches
+/// are not allowed to serve stale blocks), the images are equal (cmp), and
+/// after `blockdev-rereadpt` the copy's partitions are listed and usable, on a
+/// kernel with or without the MBR/GPT parsers.
+#[test]
+fn rereadpt_after_copying_a_partitioned_disk() {
+    if !require_root("attaching images") {
+        return;
+    }
+    let env = TestEnv::new("cli-rereadpt");
+    let (s, d) = (
+        env.sparse_image("s.img", 32 << 20),
+        env.sparse_image("d.img", 32 << 20),
+    );
+    let o = run(
+        &env,
+        &[
+            "--format=raw",
+            "-a",
+            s.to_str().unwrap(),
+            "-a",
+            d.to_str().unwrap(),
+            "run",
+            ":",
+            "part-disk",
+            "/dev/sda",
+            "mbr",
+            ":",
+            "mkfs",
+            "ext4",
+            "/dev/sda1",
+            ":",
+            "copy-device-to-device",
+            "/dev/sda",
+            "/dev/sdb",
+            ":",
+            "blockdev-rereadpt",
+            "/dev/sdb",
+            ":",
+            "list-partitions",
+            ":",
+            "vfs-type",
+            "/dev/sdb1",
+        ],
+        "",
+    );
+    assert_eq!(o.ok(), "/dev/sda1\n/dev/sdb1\next4\n");
+    tool("cmp", &[s.to_str().unwrap(), d.to_str().unwrap()]);
+}

@@ -4,6 +4,7 @@
 use vmcraft_block::{CopyOptions, CopyStats};
 
 use crate::error::{Error, ErrorKind, Result};
+use crate::names::DeviceName;
 use crate::session::VMCraft;
 
 impl VMCraft {
@@ -113,13 +114,26 @@ impl VMCraft {
         )?)
     }
 
-    /// Ask the kernel to re-read the partition table (`blockdev_rereadpt`).
+    /// Ask the kernel to re-read the partition table (`blockdev_rereadpt`); on a
+    /// kernel that re-reads nothing (no MBR/GPT parser), the partitions of a
+    /// whole drive are made to match its table the BLKPG way.
     #[tracing::instrument(level = "debug", skip_all)]
     pub fn blockdev_rereadpt(&self, device: &str) -> Result<()> {
         let r = self.resolve("blockdev_rereadpt", device)?;
         let out = vmcraft_block::blockdev_rereadpt(&r.host);
+        // A kernel without the MBR/GPT parsers (or a table it cannot parse)
+        // re-reads nothing: the partitions are made to match the table the
+        // BLKPG way, as every partition call does.
+        let synced = if out.is_ok() && matches!(r.what, DeviceName::Drive(_)) {
+            vmcraft_block::DeviceNode::open(&r.host, false)
+                .map_err(Error::from)
+                .and_then(|node| Ok(vmcraft_part::sync_kernel_partitions(&node).map(drop)?))
+        } else {
+            Ok(())
+        };
         self.invalidate_partition_cache();
-        Ok(out?)
+        out?;
+        synced
     }
 
     /// Copy between devices of the session (`copy_device_to_device`), with
@@ -162,11 +176,49 @@ impl VMCraft {
             o.cancel = Some(&self.config.cancel);
         }
         o.create = false;
+        // The kernel keeps a page cache per block device node: what was
+        // written through a partition may be stale in the whole drive's cache
+        // (and the other way round). The source's clean cached pages go
+        // first, so the copy reads what is on the disk; the destination's
+        // after, so later reads see what was copied.
+        self.drop_cached_pages(&s);
         let r = vmcraft_block::copy_device_to_device(&s.host, &d.host, &o)
             .map_err(|e| e.with_call("copy_device_to_device"));
+        self.drop_cached_pages(&d);
         // A whole drive is forgotten whole, partitions and LVs included.
         self.invalidate_device(&d.name);
         Ok(r?)
+    }
+
+    /// Flush and drop the kernel's cached pages (`BLKFLSBUF`) of a device and
+    /// of the nodes that alias its blocks: a drive's partitions, a partition's
+    /// drive. Best effort: a failure is logged.
+    fn drop_cached_pages(&self, r: &crate::session::Resolved) {
+        let mut nodes = vec![r.host.clone()];
+        let drive = match &r.what {
+            DeviceName::Drive(i) | DeviceName::Partition(i, _) => Some(*i),
+            DeviceName::LogicalVolume(..) => None,
+        };
+        if let Some(i) = drive {
+            let name = crate::names::drive_name(i);
+            nodes.extend(
+                self.named_session_nodes()
+                    .into_iter()
+                    .filter(|(n, _)| {
+                        n == &name
+                            || n.strip_prefix(name.as_str())
+                                .is_some_and(|rest| rest.bytes().all(|b| b.is_ascii_digit()))
+                    })
+                    .map(|(_, node)| node),
+            );
+        }
+        nodes.sort();
+        nodes.dedup();
+        for node in nodes {
+            if let Err(e) = vmcraft_block::blockdev_flushbufs(&node) {
+                tracing::debug!(node = %node.display(), error = %e, "cannot drop cached pages");
+            }
+        }
     }
 
     /// The seed's `dd`: copy `count` blocks of `blocksize` bytes from one device to
