@@ -30,6 +30,8 @@ pub struct Guestfish {
     pub kvm: bool,
     /// `guestfish --version` inside the root.
     pub version: String,
+    /// Why TCG is forced, when it is.
+    tcg_why: String,
 }
 
 /// Whether `/dev/kvm` can be opened and answers `KVM_GET_API_VERSION`.
@@ -60,16 +62,35 @@ impl Guestfish {
             mounted: Vec::new(),
             kvm: kvm_usable(),
             version: String::new(),
+            tcg_why: String::new(),
         };
+        if !g.kvm {
+            g.tcg_why = "/dev/kvm is missing or does not answer KVM_GET_API_VERSION".into();
+        }
         g.mount_all()?;
         let (_, out) = harness::process(&g.cmd(&["--version"]))
             .context("guestfish --version inside its root")?;
         g.version = out.stdout.trim().to_string();
         // One launch before anything is timed: it builds (first time) or checks
-        // the cached appliance, and shows that the appliance starts at all.
+        // the cached appliance, and shows that the appliance starts at all. A
+        // /dev/kvm that opens can still fail qemu (nested KVM refusing an MSR):
+        // then TCG is forced, and the report says why.
         let t = std::time::Instant::now();
-        harness::process(&g.cmd(&["-a", "/dev/null", "run"]))
-            .context("guestfish -a /dev/null run inside its root")?;
+        let launch = |g: &Guestfish| harness::process(&g.cmd(&["-a", "/dev/null", "run"]));
+        if g.kvm
+            && let Err(e) = launch(&g)
+        {
+            let first = format!("{e:#}");
+            let first = first.lines().last().unwrap_or_default().to_string();
+            g.kvm = false;
+            g.tcg_why = format!(
+                "/dev/kvm opens but the appliance did not start under KVM ({})",
+                first.chars().take(200).collect::<String>()
+            );
+        }
+        if !g.kvm {
+            launch(&g).context("guestfish -a /dev/null run inside its root")?;
+        }
         eprintln!(
             "sidebyside: {} ready (first launch {}, {})",
             g.version,
@@ -169,9 +190,12 @@ impl Guestfish {
                 " LIBGUESTFS_BACKEND_SETTINGS=force_tcg"
             },
             if self.kvm {
-                "/dev/kvm usable: the appliance runs under KVM"
+                "the appliance runs under KVM".to_string()
             } else {
-                "/dev/kvm unusable here: the appliance runs under TCG, qemu's emulator"
+                format!(
+                    "the appliance runs under TCG, qemu's emulator, which is slower than KVM: {}",
+                    self.tcg_why
+                )
             }
         )
     }

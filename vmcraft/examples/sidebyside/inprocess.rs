@@ -119,8 +119,8 @@ fn read_group(
     };
     let gf_shown = format!("guestfish --ro --format={format} -a IMG -i {call_s}");
     let mut gf_missing = None;
-    match &ctx.guestfish {
-        Some(gf) => match gf.path(img) {
+    match ctx.guestfish_for(id) {
+        Ok(gf) => match gf.path(img) {
             Ok(inside) => {
                 let fmt_opt = format!("--format={format}");
                 let mut args = vec!["--ro", fmt_opt.as_str(), "-a", inside.as_str(), "-i"];
@@ -139,12 +139,12 @@ fn read_group(
                         },
                         move || check(gf_label),
                     )
-                    .at_most(if ctx.quick { 1 } else { 5 }, !ctx.quick),
+                    .at_most(3, true),
                 );
             }
             Err(e) => gf_missing = Some(format!("{e:#}")),
         },
-        None => gf_missing = Some(ctx.guestfish_why.clone()),
+        Err(why) => gf_missing = Some(why),
     }
     let mut r = harness::run_group(Group {
         id: id.to_string(),
@@ -342,8 +342,8 @@ fn fleet(ctx: &Ctx, cli: &Path, qcow2: &Path) -> GroupResult {
     let gf_label = format!("guestfish -i, one at a time ({gf_guests} of the guests)");
     let gf_shown = "guestfish --ro --format=qcow2 -a GUEST -i cat /etc/os-release".to_string();
     let mut gf_missing = None;
-    match &ctx.guestfish {
-        Some(gf) => {
+    match ctx.guestfish_for(id) {
+        Ok(gf) => {
             let procs: Result<Vec<Proc>> = guests[..gf_guests]
                 .iter()
                 .map(|g| {
@@ -388,7 +388,7 @@ fn fleet(ctx: &Ctx, cli: &Path, qcow2: &Path) -> GroupResult {
                 Err(e) => gf_missing = Some(format!("{e:#}")),
             }
         }
-        None => gf_missing = Some(ctx.guestfish_why.clone()),
+        Err(why) => gf_missing = Some(why),
     }
     let mut r = harness::run_group(Group {
         id: id.to_string(),

@@ -62,6 +62,18 @@ impl Ctx {
         self.runs.unwrap_or(if self.quick { quick } else { full })
     }
 
+    /// guestfish for the group `id`, or why its row is not measured. `--quick`
+    /// runs one small guestfish check only, in `session/qcow2`.
+    pub fn guestfish_for(&self, id: &str) -> Result<&guestfish::Guestfish, String> {
+        match &self.guestfish {
+            None => Err(self.guestfish_why.clone()),
+            Some(_) if self.quick && id != "session/qcow2" => {
+                Err("--quick runs one guestfish check only, in the qcow2 session row".to_string())
+            }
+            Some(g) => Ok(g),
+        }
+    }
+
     /// A path in the scratch directory.
     pub fn path(&self, name: &str) -> PathBuf {
         self.work.join(name)
