@@ -2,7 +2,8 @@
 //! below it (ext4, xfs, vfat through FUSE, btrfs, in turn), all read-only.
 //! `mount_all_parallel` against the same mounts one after another through VMCraft,
 //! and through `mount(8)` (and `fusefat` for vfat, which this kernel lacks) in
-//! sequence. Each run is checked by reading a marker file from every filesystem
+//! sequence, probing the type or told it (`-t`). VMCraft's probe cache is emptied
+//! before every run, so that both sides probe. Each run is checked by reading a marker file from every filesystem
 //! and by the mount table; unmounting is not timed.
 
 use std::path::Path;
@@ -98,14 +99,23 @@ fn group(ctx: &Ctx, g: &VMCraft, n: usize, shell_root: &Path) -> Result<GroupRes
         Ok(format!("{} mounted, markers read", n + 1))
     };
     let umount_ours = || Ok(g.umount_all()?);
+    // Fair to mount(8), which probes every time: VMCraft's probe cache is emptied
+    // before every run, so its mounts probe too.
+    let empty_cache = || {
+        g.invalidate_probe_cache();
+        Ok(())
+    };
     let shell_dirs: Vec<std::path::PathBuf> = std::iter::once(shell_root.to_path_buf())
         .chain((1..=n).map(|k| shell_root.join(format!("m{k}"))))
         .collect();
-    let shell_cmds = || -> Vec<harness::Proc> {
+    let shell_cmds = |typed: bool| -> Vec<harness::Proc> {
         (0..=n)
             .map(|i| {
-                let mut c = if i > 0 && child_type(i).0 == "vfat" {
+                let t = if i == 0 { "ext4" } else { child_type(i).0 };
+                let mut c = if t == "vfat" {
                     harness::cmd("fusefat", ["-o", "ro"])
+                } else if typed {
+                    harness::cmd("mount", ["-t", t, "-o", "ro,nosuid,nodev"])
                 } else {
                     harness::cmd("mount", ["-o", "ro,nosuid,nodev"])
                 };
@@ -156,6 +166,7 @@ fn group(ctx: &Ctx, g: &VMCraft, n: usize, shell_root: &Path) -> Result<GroupRes
             },
             check_ours,
         )
+        .setup(empty_cache)
         .teardown(umount_ours),
         Case::ours(
             "vmcraft mount_ro, one after another",
@@ -171,11 +182,19 @@ fn group(ctx: &Ctx, g: &VMCraft, n: usize, shell_root: &Path) -> Result<GroupRes
             },
             check_ours,
         )
+        .setup(empty_cache)
         .teardown(umount_ours),
         Case::peer(
             "mount(8), one after another",
-            "mount -o ro,nosuid,nodev DEV DIR for each (fusefat -o ro DEV DIR for vfat)",
-            || Ok(harness::processes(&shell_cmds())?.0),
+            "mount -o ro,nosuid,nodev DEV DIR for each, probing the type (fusefat -o ro DEV DIR for vfat)",
+            || Ok(harness::processes(&shell_cmds(false))?.0),
+            check_shell,
+        )
+        .teardown(umount_shell),
+        Case::peer(
+            "mount(8) -t TYPE, one after another",
+            "mount -t TYPE -o ro,nosuid,nodev DEV DIR for each, told the type (fusefat -o ro DEV DIR for vfat)",
+            || Ok(harness::processes(&shell_cmds(true))?.0),
             check_shell,
         )
         .teardown(umount_shell),

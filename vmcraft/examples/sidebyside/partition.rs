@@ -265,6 +265,14 @@ pub fn run(ctx: &Ctx) -> Result<Vec<GroupResult>> {
         runs: ctx.runs(20, 3),
         cases,
     });
+    r.notes.push(
+        "Like with like: sfdisk runs with `--no-reread --no-tell-kernel`, so it neither asks the \
+         kernel to re-read the table nor tells it of the new partitions (the target is an image \
+         file, which no kernel device shows), and flushes once when it closes the image; \
+         VMCraft's rows do no kernel re-read either (an image file) and flush the table after \
+         every call."
+            .into(),
+    );
     if ctx.quick {
         r.notes.push(
             "sgdisk with one process per edit (about 26 s a run: each process sleeps a second \
