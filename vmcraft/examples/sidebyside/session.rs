@@ -405,6 +405,7 @@ fn group(
         runs,
         cases,
     });
+    crate::guestfish::demote_failure(&mut r);
     if let Some(why) = gf_missing {
         r.cases
             .push(crate::guestfish::not_measured(GF_LABEL, &gf_shown, &why));
