@@ -242,6 +242,9 @@ pub struct VMCraft {
     pub(crate) mounts: Mutex<Vec<MountEntry>>,
     /// What is mounted in-process (see [`crate::inproc`]), in mount order.
     pub(crate) inproc_mounts: Mutex<Vec<crate::inproc::InprocMount>>,
+    /// Serialises the move of in-process mounts to the kernel with the
+    /// calls that look at them (see [`crate::inproc`]).
+    pub(crate) promotion: Mutex<()>,
     pub(crate) partition_cache: TtlCache<String, Vec<String>>,
     pub(crate) probe_cache: TtlCache<String, Option<Arc<CachedProbe>>>,
     /// The session's LVs (`lvs`), cached like partition lists: lvm2 costs a
@@ -303,6 +306,7 @@ impl VMCraft {
             state: RwLock::new(State::default()),
             mounts: Mutex::new(Vec::new()),
             inproc_mounts: Mutex::new(Vec::new()),
+            promotion: Mutex::new(()),
             lvm: Mutex::new(None),
             #[cfg(feature = "augeas")]
             aug: Mutex::new(None),

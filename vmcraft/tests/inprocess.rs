@@ -171,10 +171,22 @@ fn snapshot(g: &VMCraft, top: &str) -> BTreeMap<String, String> {
     out
 }
 
-fn attached_anything(image: &Path) -> bool {
-    let loops = run(Command::new("losetup").arg("-j").arg(image));
+/// Whether the session attached `image`: a loop device over it, or a qemu
+/// process of this test (its private runtime directory is under the test's
+/// directory; other tests' daemons running meanwhile do not count).
+fn attached_anything(env: &TestEnv, image: &Path) -> bool {
+    // A loop device over the image, or over a qemu export in this test's
+    // directory.
+    let all = run(Command::new("losetup").args(["-n", "-O", "BACK-FILE", "-l"]));
+    let here = env.path().display().to_string();
+    let loops = all
+        .lines()
+        .filter(|l| l.contains(&here) || l.trim() == image.display().to_string())
+        .collect::<Vec<_>>()
+        .join("\n");
     let qsd = Command::new("pgrep")
-        .args(["-f", "qemu-storage-daemon"])
+        .arg("-f")
+        .arg(format!("qemu-storage-daemon.*{}", env.path().display()))
         .output()
         .unwrap();
     !loops.trim().is_empty() || !qsd.stdout.is_empty()
@@ -210,7 +222,7 @@ fn read_only_sessions_read_in_process_as_the_kernel_does() {
         let before = digest(image);
         let g = session(&env, image, true);
         assert!(
-            !attached_anything(image),
+            !attached_anything(&env, image),
             "{}: the in-process session attached it",
             image.display()
         );
@@ -237,7 +249,7 @@ fn read_only_sessions_read_in_process_as_the_kernel_does() {
         assert_eq!(g.cat("/etc/hostname").unwrap(), "guest\n");
         assert_eq!(g.read_file("/bin/big").unwrap().len(), 3 << 20);
         assert_eq!(g.read_lines("/etc/fstab").unwrap().len(), 2);
-        assert!(!attached_anything(image), "{}", image.display());
+        assert!(!attached_anything(&env, image), "{}", image.display());
 
         let k = session(&env, image, false);
         assert!(

@@ -121,13 +121,19 @@ impl VMCraft {
     pub fn blockdev_rereadpt(&self, device: &str) -> Result<()> {
         let r = self.resolve("blockdev_rereadpt", device)?;
         let out = vmcraft_block::blockdev_rereadpt(&r.host);
-        // A kernel without the MBR/GPT parsers (or a table it cannot parse)
-        // re-reads nothing: the partitions are made to match the table the
-        // BLKPG way, as every partition call does.
+        // A kernel without the MBR/GPT parsers re-reads nothing: when it
+        // found no partition, they are made from the table the BLKPG way, as
+        // every partition call makes them. (Partitions the kernel did find,
+        // of any table type, are left as it made them.)
         let synced = if out.is_ok() && matches!(r.what, DeviceName::Drive(_)) {
-            vmcraft_block::DeviceNode::open(&r.host, false)
+            vmcraft_block::DeviceNode::open(&r.host, true)
                 .map_err(Error::from)
-                .and_then(|node| Ok(vmcraft_part::sync_kernel_partitions(&node).map(drop)?))
+                .and_then(|node| {
+                    if node.kernel_partitions()?.is_empty() {
+                        vmcraft_part::sync_kernel_partitions(&node)?;
+                    }
+                    Ok(())
+                })
         } else {
             Ok(())
         };

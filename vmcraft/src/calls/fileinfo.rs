@@ -1163,6 +1163,8 @@ impl VMCraft {
     }
 
     fn df_impl(&self, call: &'static str, human: bool) -> Result<String> {
+        // df asks the kernel: what is mounted in-process moves there first.
+        self.promote_inproc(call)?;
         let mounts: Vec<(String, String, PathBuf)> = self
             .mounts()
             .iter()

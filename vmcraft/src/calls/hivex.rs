@@ -139,7 +139,6 @@ fn handle(call: &str, what: &str, h: i64) -> Result<u64> {
 }
 
 impl VMCraft {
-    /// The key of this session's hive: its private directory.
     /// Drop the session's open hive, if any (at shutdown: its memory and
     /// private copy go with the session, not at the next `hivex_open`).
     pub(crate) fn close_hive_of_session(&self) {
@@ -148,6 +147,7 @@ impl VMCraft {
         }
     }
 
+    /// The key of this session's hive: its private directory.
     fn hive_key(&self, call: &str) -> Result<PathBuf> {
         lock(&self.session_dir)
             .clone()

@@ -123,7 +123,9 @@ impl VMCraft {
     /// with its `Type`, `Start`, `ErrorControl`, `ImagePath` and `Group`, and a
     /// `CriticalDeviceDatabase` entry (`Service`, `ClassGUID`) for each PCI ID.
     /// Existing keys are updated, their other values kept. The guest's hive is
-    /// rewritten only once every change succeeded.
+    /// replaced (a new file renamed over it) only once every change
+    /// succeeded. A hive left open for writing with `hivex_open` would undo
+    /// these changes on its next `hivex_commit`: close it first.
     ///
     /// ```no_run
     /// # let g = vmcraft::VMCraft::new();
@@ -163,6 +165,19 @@ impl VMCraft {
                     format!("a {what} must be a non-empty key name without '\\'"),
                 ));
             }
+        }
+        // The root's filesystem must be the one on `/`: the hive path is its.
+        let on_root = self
+            .mountpoints()
+            .into_iter()
+            .any(|(dev, mp)| mp == "/" && crate::names::canonical_device_name(&dev) == *root);
+        if !on_root {
+            return Err(Error::call(
+                ErrorKind::Mount,
+                CALL,
+                root,
+                "mount the Windows root's filesystem on / first",
+            ));
         }
         let guest = self.guest_root_for(CALL)?;
         let dir = self.inspect_dir(CALL)?;
@@ -238,7 +253,24 @@ impl VMCraft {
         let bytes = std::fs::read(format!("/proc/self/fd/{}", copy.as_raw_fd())).map_err(|e| {
             Error::call_with_source(ErrorKind::Io, CALL, &hive_path, "read back", e)
         })?;
-        guest.write(&hive_path, &bytes)?;
+        // Written beside the hive, then renamed over it: a short write (the
+        // hive grew; the guest's disk is full) leaves the hive as it was.
+        // A new file (never through whatever the guest left at that name).
+        let new = format!("{hive_path}.vmcraft-new");
+        let _ = guest.rm(&new);
+        let written = guest
+            .open_write(&new, vmcraft_archive::WriteMode::CreateNew, 0o644)
+            .and_then(|mut f| {
+                use std::io::Write;
+                f.write_all(&bytes)
+                    .and_then(|()| f.sync_all())
+                    .map_err(|e| vmcraft_archive::Error::io(CALL, &new, "write", e))
+            });
+        if let Err(e) = written {
+            let _ = guest.rm(&new);
+            return Err(e.into());
+        }
+        guest.rename(&new, &hive_path)?;
         tracing::info!(root, service = %service.name, hive = %hive_path, "driver service registered");
         Ok(())
     }

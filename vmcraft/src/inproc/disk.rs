@@ -95,7 +95,11 @@ impl BlockDevice for Slice<'_> {
                 ),
             ));
         }
-        self.dev.read_at(buf, self.offset + offset)
+        let at = self
+            .offset
+            .checked_add(offset)
+            .ok_or_else(|| Error::invalid("read", self.dev.name(), "partition offset overflows"))?;
+        self.dev.read_at(buf, at)
     }
     fn write_at(&self, _buf: &[u8], _offset: u64) -> Result<()> {
         Err(read_only("write", self.dev.name()))

@@ -32,6 +32,7 @@ mod composite;
 mod disk;
 pub(crate) mod reads;
 
+use std::cell::Cell;
 use std::sync::Arc;
 
 pub(crate) use composite::{Composite, InprocMount, is_at_or_below};
@@ -50,6 +51,17 @@ pub const INPROCESS_TYPES: [&str; 5] = ["ext2", "ext3", "ext4", "vfat", "ntfs"];
 
 /// The strategy name in-process mounts report.
 pub const INPROCESS_STRATEGY: &str = "in-process";
+
+thread_local! {
+    /// Set while this thread moves the in-process mounts to the kernel (the
+    /// kernel mounts it makes must neither wait for nor start a move).
+    static PROMOTING: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Whether this thread is moving the in-process mounts to the kernel.
+fn promoting() -> bool {
+    PROMOTING.with(Cell::get)
+}
 
 impl VMCraft {
     /// For a read-only drive, its image opened for in-process reads, when the
@@ -142,6 +154,11 @@ impl VMCraft {
         let Some(first) = strategies.first() else {
             return Ok(None);
         };
+        if promoting() {
+            return Ok(None);
+        }
+        // Not while another thread moves the mounts to the kernel.
+        let _serial = lock(&self.promotion);
         if !self.config.inprocess_reads
             || first.method != MountMethod::Kernel
             || mountable.starts_with("btrfsvol:")
@@ -225,6 +242,14 @@ impl VMCraft {
             }
             at
         };
+        // Over a mount point that has mounts below it, the kernel hides them;
+        // that is left to the kernel path.
+        if mounts
+            .iter()
+            .any(|m| m.at != at && is_at_or_below(&m.at, &at))
+        {
+            return Ok(None);
+        }
         let options = parsed.to_option_string();
         mounts.push(InprocMount {
             device: device.clone(),
@@ -255,10 +280,32 @@ impl VMCraft {
     /// host without the driver) what was moved goes back and the in-process
     /// mounts stay as they were.
     pub(crate) fn promote_inproc(&self, call: &str) -> Result<()> {
+        if promoting() {
+            return Ok(());
+        }
+        // One move at a time, and no read or in-process mount meanwhile: the
+        // other threads see the tree before or after the move, never half.
+        let _serial = lock(&self.promotion);
         let taken = std::mem::take(&mut *lock(&self.inproc_mounts));
         if taken.is_empty() {
             return Ok(());
         }
+        PROMOTING.with(|p| p.set(true));
+        let r = self.promote(call, &taken);
+        PROMOTING.with(|p| p.set(false));
+        if let Err((e, restore)) = r {
+            if restore {
+                *lock(&self.inproc_mounts) = taken;
+            }
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    /// The move itself. On failure: the error, and whether the in-process
+    /// mounts may be restored (not when a kernel mount made could not be
+    /// undone: the tree is then the kernel's, never a mix).
+    fn promote(&self, call: &str, taken: &[InprocMount]) -> std::result::Result<(), (Error, bool)> {
         tracing::info!(
             call,
             mounts = taken.len(),
@@ -266,25 +313,25 @@ impl VMCraft {
         );
         // Their drives get kernel devices first (which also ends their
         // in-process reading, so the mounts below are the kernel's).
-        for m in &taken {
+        for m in taken {
             if let Err(e) = self.resolve(call, &m.device) {
                 tracing::warn!(call, device = %m.device, error = %e.chain(), "cannot attach the drive for the kernel path");
-                *lock(&self.inproc_mounts) = taken;
-                return Err(e);
+                return Err((e, true));
             }
         }
         let mut moved: Vec<String> = Vec::new();
-        for m in &taken {
+        for m in taken {
             let strategies = crate::mount::strategy::fallback_strategies(&m.options);
             if let Err(e) =
                 self.mount_with_strategies(call, &m.device, &m.mountpoint, "", &strategies)
             {
                 tracing::warn!(call, device = %m.device, error = %e.chain(), "cannot mount the kernel way");
-                for mp in moved.iter().rev() {
-                    let _ = self.umount(mp);
-                }
-                *lock(&self.inproc_mounts) = taken;
-                return Err(e);
+                let undone = moved.iter().rev().all(|mp| {
+                    self.umount(mp)
+                        .inspect_err(|u| tracing::warn!(mountpoint = %mp, error = %u.chain(), "cannot undo a kernel mount"))
+                        .is_ok()
+                });
+                return Err((e, undone));
             }
             moved.push(m.mountpoint.clone());
         }
@@ -295,6 +342,8 @@ impl VMCraft {
     /// in-process, else the kernel-mounted root.
     pub(crate) fn read_tree(&self, call: &str) -> Result<ReadTree> {
         {
+            // Not in the middle of another thread's move to the kernel.
+            let _serial = (!promoting()).then(|| lock(&self.promotion));
             let mounts = lock(&self.inproc_mounts);
             if mounts.iter().any(|m| m.at == "/") {
                 return Ok(ReadTree::InProcess(Arc::new(Composite::new(
@@ -347,5 +396,21 @@ fn partition_range(
         .iter()
         .find(|p| p.part_num as u32 == n)
         .ok_or_else(|| Error::call(ErrorKind::NoSuchDevice, call, device, "no such device"))?;
+    // A table is guest data: the partition must lie on the disk.
+    let size = dev.size()?;
+    if p.part_start
+        .checked_add(p.part_size)
+        .is_none_or(|end| end > size)
+    {
+        return Err(Error::call(
+            ErrorKind::NoSuchDevice,
+            call,
+            device,
+            format!(
+                "partition {n} ({} bytes at {}) runs past the end of the disk ({size} bytes)",
+                p.part_size, p.part_start
+            ),
+        ));
+    }
     Ok((p.part_start, p.part_size))
 }

@@ -363,11 +363,24 @@ pub(crate) struct TreeFile {
     tree: Arc<Composite>,
     path: String,
     size: u64,
+    /// 512-byte blocks allocated, where the reader knows.
+    blocks: Option<u64>,
 }
 
 impl ContentFile for TreeFile {
     fn size(&self) -> std::io::Result<u64> {
         Ok(self.size)
+    }
+    fn data_range(&self, pos: u64, size: u64) -> Option<(u64, u64)> {
+        // A file of more than 64 KiB with no block allocated is one hole:
+        // nothing to read (smaller ones may keep their data in the inode or
+        // the MFT record). The readers do not tell where the holes of other
+        // files are: those are read, zeros and all.
+        if size > 64 * 1024 && self.blocks == Some(0) {
+            Some((size, size))
+        } else {
+            Some((pos, size))
+        }
     }
     fn read_at(&self, buf: &mut [u8], offset: u64) -> std::io::Result<usize> {
         self.tree
@@ -398,6 +411,7 @@ impl ReadTree {
                     tree: t.clone(),
                     path: resolved,
                     size: st.size,
+                    blocks: st.blocks,
                 }))
             }
         }

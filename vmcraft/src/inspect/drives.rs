@@ -6,7 +6,6 @@
 //! fields little-endian, the last eight bytes as they are). A letter whose
 //! disk or partition is not among the session's drives is left out.
 
-use crate::names::{DeviceName, parse_device};
 use crate::session::VMCraft;
 
 /// A GPT blob's GUID as `part_get_gpt_guid` spells it (upper case).
@@ -21,64 +20,82 @@ fn gpt_blob_guid(blob: &[u8]) -> Option<String> {
 }
 
 impl VMCraft {
-    /// `(letter, device)` for each `MountedDevices` blob that names one of
-    /// the session's partitions, sorted by letter.
+    /// `(letter, device)` for each `MountedDevices` blob (at most one per
+    /// letter, in registry order) that names one of the session's partitions.
+    /// The partitions' GPT GUIDs and the MBR disks' signatures are read once.
     pub(crate) fn drive_mappings(&self, blobs: &[(String, Vec<u8>)]) -> Vec<(String, String)> {
         const CALL: &str = "inspect_get_drive_mappings";
         let drives = self.list_devices().unwrap_or_default();
+        // (drive, its table type, its MBR signature) once.
+        let tables: Vec<(String, Option<String>, [u8; 4])> = drives
+            .iter()
+            .map(|d| {
+                self.with_drive(CALL, d, |dev| {
+                    let t = vmcraft_part::part_get_parttype(dev).ok();
+                    let mut sig = [0u8; 4];
+                    if t.as_deref() == Some("msdos") {
+                        dev.read_at(&mut sig, 0x1B8)?;
+                    }
+                    Ok((d.clone(), t, sig))
+                })
+                .unwrap_or_else(|_| (d.clone(), None, [0; 4]))
+            })
+            .collect();
+        // GPT partition GUID -> partition, once, and only if a blob asks.
+        let mut guids: Option<Vec<(String, String)>> = None;
         let mut out = Vec::new();
         for (letter, blob) in blobs {
             let device = if blob.starts_with(b"DMIO:ID:") && blob.len() >= 24 {
                 let Some(want) = gpt_blob_guid(blob) else {
                     continue;
                 };
-                self.list_partitions()
-                    .unwrap_or_default()
-                    .into_iter()
-                    .find(|p| {
-                        let Ok(DeviceName::Partition(i, n)) = parse_device(p) else {
-                            return false;
-                        };
-                        let drive = crate::names::drive_name(i);
-                        self.with_drive(CALL, &drive, |dev| {
-                            Ok(
-                                vmcraft_part::part_get_parttype(dev).is_ok_and(|t| t == "gpt")
-                                    && vmcraft_part::part_get_gpt_guid(dev, n as i32)
-                                        .is_ok_and(|g| g.eq_ignore_ascii_case(&want)),
-                            )
-                        })
-                        .unwrap_or(false)
-                    })
+                let guids = guids.get_or_insert_with(|| {
+                    let mut v = Vec::new();
+                    for (d, t, _) in &tables {
+                        if t.as_deref() != Some("gpt") {
+                            continue;
+                        }
+                        let parts = self
+                            .with_drive(CALL, d, |dev| Ok(vmcraft_part::part_list(dev)?))
+                            .unwrap_or_default();
+                        for p in parts {
+                            if let Ok(g) = self.with_drive(CALL, d, |dev| {
+                                Ok(vmcraft_part::part_get_gpt_guid(dev, p.part_num)?)
+                            }) {
+                                v.push((g, format!("{d}{}", p.part_num)));
+                            }
+                        }
+                    }
+                    v
+                });
+                guids
+                    .iter()
+                    .find(|(g, _)| g.eq_ignore_ascii_case(&want))
+                    .map(|(_, dev)| dev.clone())
             } else if blob.len() == 12 {
-                let sig = &blob[..4];
+                // As libguestfs: the first MBR disk with the signature, and
+                // on it the partition at the offset (or nothing).
                 let offset = u64::from_le_bytes(blob[4..12].try_into().expect("8 bytes"));
-                drives.iter().find_map(|d| {
-                    self.with_drive(CALL, d, |dev| {
-                        if vmcraft_part::part_get_parttype(dev).ok().as_deref() != Some("msdos") {
-                            return Ok(None);
-                        }
-                        let mut got = [0u8; 4];
-                        dev.read_at(&mut got, 0x1B8)?;
-                        if got != sig {
-                            return Ok(None);
-                        }
-                        Ok(vmcraft_part::part_list(dev)?
-                            .iter()
-                            .find(|p| p.part_start == offset)
-                            .map(|p| format!("{d}{}", p.part_num)))
+                tables
+                    .iter()
+                    .find(|(_, t, sig)| t.as_deref() == Some("msdos") && sig[..] == blob[..4])
+                    .and_then(|(d, _, _)| {
+                        self.with_drive(CALL, d, |dev| {
+                            Ok(vmcraft_part::part_list(dev)?
+                                .iter()
+                                .find(|p| p.part_start == offset)
+                                .map(|p| format!("{d}{}", p.part_num)))
+                        })
+                        .ok()
+                        .flatten()
                     })
-                    .ok()
-                    .flatten()
-                })
             } else {
                 None
             };
             if let Some(device) = device {
-                out.push((letter.to_ascii_uppercase(), device));
+                out.push((letter.clone(), device));
             }
         }
-        out.sort();
-        out.dedup_by(|a, b| a.0 == b.0);
         out
     }
 }

@@ -239,8 +239,9 @@ impl<T: AsTree> InspectFs for T {
                 (e.name, kind)
             })
             .collect();
-        out.sort();
+        // As the kernel path: the first `max` in directory order, sorted.
         out.truncate(max);
+        out.sort();
         Some(out)
     }
 

@@ -85,7 +85,8 @@ pub struct InspectInfo {
     /// Windows: the current control set (`ControlSet001`).
     pub windows_current_control_set: Option<String>,
     /// Windows: drive letter -> device, from `HKLM\SYSTEM\MountedDevices`
-    /// (letters of partitions of the session's drives only), sorted.
+    /// (letters of partitions of the session's drives only), in registry order,
+    /// the letter as the registry writes it.
     pub drive_mappings: Vec<(String, String)>,
 }
 

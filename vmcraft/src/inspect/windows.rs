@@ -15,8 +15,6 @@
 //! it reads of it; a hive it refuses leaves the fields it would have filled
 //! `unknown`.
 
-use std::io::Write;
-
 use vmcraft_hivex::{Hive, OpenOptions, ValueType};
 
 use super::InspectInfo;
@@ -105,13 +103,11 @@ pub(crate) fn systemroot(root: &dyn InspectFs) -> Option<String> {
         let rest = &arc[i + ")partition(".len()..];
         let Some(j) = rest.find(')') else { continue };
         let path = rest[j + 1..].replace('\\', "/");
-        if !path.starts_with('/') {
-            continue;
-        }
+        // As libguestfs: the path as boot.ini writes it.
         if let Some(found) = find_nocase(root, &path)
             && is_systemroot(root, &found)
         {
-            return Some(found);
+            return Some(path);
         }
     }
     None
@@ -155,22 +151,33 @@ pub(crate) struct Registry {
 /// read-only; `None` (logged) when it is missing, too large or refused.
 pub(crate) fn open_hive(fs: &dyn InspectFs, path: &str, dir: &std::path::Path) -> Option<Hive> {
     let src = fs.open_random(path)?;
-    let size = src.size();
+    let mut size = src.size();
     if size > MAX_HIVE {
         tracing::info!(path, size, "hive too large for inspection");
         return None;
     }
-    let (name, mut tmp) = crate::private_file::create(dir, "vmcraft-hive", "")
+    // Only what the base block says the hive holds (4 KiB + its bins) is
+    // copied: a sparse file of 1 GiB after a small hive costs nothing.
+    let mut base = [0u8; 0x30];
+    if size >= 0x30 && src.read_exact_at(&mut base, 0).is_some() && &base[..4] == b"regf" {
+        let bins = u32::from_le_bytes(base[0x28..0x2C].try_into().expect("4 bytes")) as u64;
+        size = size.min(4096 + bins);
+    }
+    let (name, tmp) = crate::private_file::create(dir, "vmcraft-hive", "")
         .inspect_err(|e| tracing::warn!(path, error = %e, "cannot make a private copy of a hive"))
         .ok()?;
     // Unnamed from here on: the copy goes with its descriptor, whatever happens.
     let _ = std::fs::remove_file(&name);
     let mut buf = vec![0u8; (1 << 20).min(size as usize).max(1)];
     let mut pos = 0u64;
+    tmp.set_len(size).ok()?;
     while pos < size {
         let n = ((size - pos) as usize).min(buf.len());
         src.read_exact_at(&mut buf[..n], pos)?;
-        tmp.write_all(&buf[..n]).ok()?;
+        // Zeros are left as holes of the private copy.
+        if buf[..n].iter().any(|&b| b != 0) {
+            std::os::unix::fs::FileExt::write_all_at(&tmp, &buf[..n], pos).ok()?;
+        }
         pos += n as u64;
     }
     match Hive::open_file(&tmp, OpenOptions::default()) {
@@ -249,15 +256,23 @@ fn system(h: &Hive, info: &mut InspectInfo, reg: &mut Registry) {
     {
         for v in values.into_iter().take(MAX_ENTRIES) {
             let Ok(key) = h.value_key(v) else { continue };
+            // Bytes, not characters: the name is the guest's.
             let k = key.as_bytes();
             if k.len() >= 14
-                && key[..12].eq_ignore_ascii_case("\\dosdevices\\")
+                && k[..12].eq_ignore_ascii_case(b"\\dosdevices\\")
                 && k[12].is_ascii_alphabetic()
                 && k[13] == b':'
-                && let Ok((t, blob)) = h.value_value(v)
-                && t == ValueType::BINARY
             {
-                reg.mounted_devices.push((key[12..13].to_string(), blob));
+                let letter = (k[12] as char).to_string();
+                // The first value for a letter counts; at most 26 are kept.
+                if reg.mounted_devices.iter().any(|(l, _)| *l == letter) {
+                    continue;
+                }
+                if let Ok((t, blob)) = h.value_value(v)
+                    && t == ValueType::BINARY
+                {
+                    reg.mounted_devices.push((letter, blob));
+                }
             }
         }
     }
@@ -411,6 +426,7 @@ mod tests {
             ("/OldWin/system32/config/system", "h"),
             ("/OldWin/system32/cmd.exe", "MZ"),
         ]);
-        assert_eq!(systemroot(&xp).as_deref(), Some("/OldWin"));
+        // As boot.ini spells it.
+        assert_eq!(systemroot(&xp).as_deref(), Some("/OLDWIN"));
     }
 }
