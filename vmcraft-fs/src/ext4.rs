@@ -23,6 +23,7 @@
 //! lengths, every call runs under [`crate::guard`], and reads are bounded by
 //! the caller's buffers.
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use ext4_view::{Ext4, Ext4Error, Ext4Read};
@@ -61,7 +62,15 @@ pub struct Ext4Tree {
     raw: Option<Ext4Raw>,
     guard: Guard,
     name: String,
+    /// `lstat` of resolved paths, remembered (the image does not change under
+    /// a reader): a path's lookup in its directory is a scan, and resolution,
+    /// walks and the read calls look the same paths up again and again.
+    stats: Mutex<HashMap<String, Stat>>,
 }
+
+/// The most `lstat` results an [`Ext4Tree`] remembers (then it starts over):
+/// a few MiB.
+const MAX_STATS: usize = 65536;
 
 impl std::fmt::Debug for Ext4Tree {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -103,6 +112,7 @@ impl Ext4Tree {
             raw,
             guard,
             name,
+            stats: Mutex::new(HashMap::new()),
         })
     }
 
@@ -116,6 +126,36 @@ impl Ext4Tree {
     /// The filesystem's UUID, lower-case with dashes, as blkid prints it.
     pub fn uuid(&self) -> Result<String> {
         self.with("uuid", "", |fs| Ok(fs.uuid().to_string()))
+    }
+
+    /// A remembered `lstat`, unless the reader failed (then every call is
+    /// the error, as before the cache).
+    fn cached_stat(&self, path: &str) -> Option<Stat> {
+        if self.guard.is_broken() || self.fs.is_poisoned() {
+            return None;
+        }
+        self.stats.lock().ok()?.get(path).copied()
+    }
+
+    /// Complete `st` (of the resolved `path`) with the raw inode's fields,
+    /// remember it, and return it.
+    fn remember_stat(&self, path: &str, mut st: Stat) -> Stat {
+        if let Some(raw) = &self.raw
+            && let Ok(r) = self.guard.run("lstat", path, || raw.stat(path))
+        {
+            st.ino = Some(r.ino);
+            st.nlink = Some(r.nlink);
+            st.blocks = Some(r.blocks);
+            st.ctime = Some(r.ctime);
+            st.rdev = Some(r.rdev);
+        }
+        if let Ok(mut c) = self.stats.lock() {
+            if c.len() >= MAX_STATS {
+                c.clear();
+            }
+            c.insert(path.to_string(), st);
+        }
+        st
     }
 
     fn with<T>(
@@ -273,24 +313,21 @@ fn to_stat(m: &ext4_view::Metadata) -> Stat {
 
 impl GuestTree for Ext4Tree {
     fn lstat_node(&self, path: &str) -> Result<Stat> {
-        let mut st = self.with("lstat", path, |fs| {
+        if let Some(st) = self.cached_stat(path) {
+            return Ok(st);
+        }
+        let st = self.with("lstat", path, |fs| {
             fs.symlink_metadata(path)
                 .map(|m| to_stat(&m))
                 .map_err(|e| map_err("lstat", path, e))
         })?;
-        if let Some(raw) = &self.raw
-            && let Ok(r) = self.guard.run("lstat", path, || raw.stat(path))
-        {
-            st.ino = Some(r.ino);
-            st.nlink = Some(r.nlink);
-            st.blocks = Some(r.blocks);
-            st.ctime = Some(r.ctime);
-            st.rdev = Some(r.rdev);
-        }
-        Ok(st)
+        Ok(self.remember_stat(path, st))
     }
 
     fn file_type_node(&self, path: &str) -> Result<FileType> {
+        if let Some(st) = self.cached_stat(path) {
+            return Ok(st.file_type());
+        }
         self.with("lstat", path, |fs| {
             fs.symlink_metadata(path)
                 .map(|m| ftype(m.file_type()))
@@ -299,7 +336,13 @@ impl GuestTree for Ext4Tree {
     }
 
     fn read_dir_node(&self, path: &str) -> Result<Vec<DirEntry>> {
-        self.with("read_dir", path, |fs| {
+        // The entries' inode numbers, found in one scan, for the lstat of each
+        // entry that usually follows (a walk, `ls -l`).
+        if let Some(raw) = &self.raw {
+            let _ = self.guard.run("read_dir", path, || raw.remember_dir(path));
+        }
+        let mut prefill = Vec::new();
+        let out = self.with("read_dir", path, |fs| {
             let mut out = Vec::new();
             let iter = fs
                 .read_dir(path)
@@ -314,10 +357,27 @@ impl GuestTree for Ext4Tree {
                 let t = entry
                     .file_type()
                     .map_err(|e| map_err("read_dir", path, e))?;
-                out.push(DirEntry::new(String::from_utf8_lossy(bytes), ftype(t)));
+                let name = String::from_utf8_lossy(bytes).into_owned();
+                // The entry's inode, read without a lookup, for the lstat
+                // that usually follows (names that are not UTF-8 are left
+                // to the lookup: the one here is not the name on disk).
+                if std::str::from_utf8(bytes).is_ok()
+                    && let Ok(m) = entry.metadata()
+                {
+                    prefill.push((name.clone(), to_stat(&m)));
+                }
+                out.push(DirEntry::new(name, ftype(t)));
             }
             Ok(out)
-        })
+        })?;
+        let base = if path == "/" { "" } else { path };
+        for (name, st) in prefill.into_iter().take(MAX_STATS) {
+            let child = format!("{base}/{name}");
+            if self.cached_stat(&child).is_none() {
+                self.remember_stat(&child, st);
+            }
+        }
+        Ok(out)
     }
 
     fn readlink_node(&self, path: &str) -> Result<String> {

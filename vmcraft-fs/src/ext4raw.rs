@@ -19,6 +19,10 @@ use crate::block::ReadAt;
 use crate::error::{Error, Result};
 use crate::stat::{Timespec, Xattr};
 
+/// The most paths whose inode number is remembered (then the memory starts
+/// over): about 5 MiB.
+const MAX_CACHED: usize = 65536;
+
 /// The raw fields of one inode that `ext4-view` does not give out.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct RawInode {
@@ -207,11 +211,59 @@ impl Ext4Raw {
             Some((p, n)) => (if p.is_empty() { "/" } else { p }, n),
         };
         let dir = self.lookup(parent)?;
+        let mut found = None;
+        self.scan_dir(dir, &mut |entry, ino| {
+            if entry == name.as_bytes() {
+                found = Some(ino);
+                false
+            } else {
+                true
+            }
+        })?;
+        let ino = found.ok_or_else(|| corrupt(format!("{path}: not found in its directory")))?;
+        self.remember(path, ino);
+        Ok(ino)
+    }
+
+    fn remember(&self, path: &str, ino: u64) {
+        if let Ok(mut c) = self.cache.lock() {
+            if c.len() > MAX_CACHED {
+                c.clear();
+            }
+            c.insert(path.to_string(), ino);
+        }
+    }
+
+    /// Scan the directory `path` (resolved) once and remember the inode of
+    /// every entry, so that the lookups of its entries that follow (a walk,
+    /// or every file of a large directory in turn) cost no scan each. A
+    /// directory of more entries than the cache holds is left alone.
+    pub(crate) fn remember_dir(&self, path: &str) -> Result<()> {
+        let dir = self.lookup(path)?;
+        let mut entries = Vec::new();
+        self.scan_dir(dir, &mut |name, ino| {
+            if name != b"." && name != b".." {
+                entries.push((String::from_utf8_lossy(name).into_owned(), ino));
+            }
+            entries.len() <= MAX_CACHED
+        })?;
+        if entries.len() > MAX_CACHED {
+            return Ok(());
+        }
+        let base = if path == "/" { "" } else { path };
+        for (name, ino) in entries {
+            self.remember(&format!("{base}/{name}"), ino);
+        }
+        Ok(())
+    }
+
+    /// Call `f(name, inode)` for each entry of directory inode `dir` until it
+    /// answers `false`. A directory of more than 65536 blocks is scanned up to
+    /// there.
+    fn scan_dir(&self, dir: u64, f: &mut dyn FnMut(&[u8], u64) -> bool) -> Result<()> {
         let inode = self.inode(dir)?;
         let size = le32(&inode, 4) | (le32(&inode, 0x6c) << 32);
-        // A directory of more than 65536 blocks is not scanned here.
         let max = size.div_ceil(self.block_size).min(1 << 16);
-        let mut found = None;
         for b in self.data_blocks(&inode, max)? {
             let data = self.block(b)?;
             let mut off = 0usize;
@@ -224,25 +276,14 @@ impl Ext4Raw {
                 }
                 if ino != 0
                     && off + 8 + name_len <= data.len()
-                    && &data[off + 8..off + 8 + name_len] == name.as_bytes()
+                    && !f(&data[off + 8..off + 8 + name_len], ino)
                 {
-                    found = Some(ino);
-                    break;
+                    return Ok(());
                 }
                 off += rec_len;
             }
-            if found.is_some() {
-                break;
-            }
         }
-        let ino = found.ok_or_else(|| corrupt(format!("{path}: not found in its directory")))?;
-        if let Ok(mut c) = self.cache.lock() {
-            if c.len() > 65536 {
-                c.clear();
-            }
-            c.insert(path.to_string(), ino);
-        }
-        Ok(ino)
+        Ok(())
     }
 
     /// The raw fields of the inode a resolved path names.

@@ -18,6 +18,11 @@ pub(crate) struct Guard {
 }
 
 impl Guard {
+    /// Whether a call panicked (every later call is then an error).
+    pub(crate) fn is_broken(&self) -> bool {
+        self.broken.load(Ordering::Acquire)
+    }
+
     /// Run `f`; a panic becomes a `Corrupt` error naming `call` and `subject`.
     pub(crate) fn run<T>(
         &self,
