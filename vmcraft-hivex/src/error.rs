@@ -32,7 +32,7 @@ pub enum ErrorKind {
 /// assert_eq!(err.kind(), ErrorKind::NotFound);
 /// assert_eq!(err.to_string(), "hivex_open: /nonexistent/SYSTEM: no such file or directory");
 /// ```
-#[derive(Debug, Clone, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{op}: {what}")]
 pub struct Error {
     kind: ErrorKind,
@@ -51,6 +51,21 @@ impl Error {
             op,
             what: what.into(),
             errno: None,
+        }
+    }
+
+    /// An error as the worker reported it.
+    pub(crate) fn with_errno(
+        kind: ErrorKind,
+        op: &'static str,
+        what: String,
+        errno: Option<i32>,
+    ) -> Self {
+        Error {
+            kind,
+            op,
+            what,
+            errno,
         }
     }
 

@@ -23,6 +23,16 @@
 //! lists) is capped ([`MAX_CHILDREN`], [`MAX_VALUES`], [`MAX_VALUE_LEN`]);
 //! libhivex's `HIVEX_OPEN_UNSAFE` heuristics are only used when asked for.
 //!
+//! libhivex itself never runs in the caller's process: each open hive has a
+//! worker process ([`worker`]) that holds the libhivex handle, confined to a
+//! private copy of the hive (its own user namespace and `chroot`, no
+//! capabilities, resource limits, a seccomp allow-list: [`confine`]), and the
+//! calls are messages to it ([`wire`]). A libhivex crash or hang on a corrupt
+//! hive fails the one call as [`ErrorKind::Corrupt`]; the hive is reopened in
+//! a new worker with the changes made before, so nothing else is lost. It
+//! works as an ordinary user where user namespaces are enabled (Debian's
+//! default), and as root everywhere.
+//!
 //! ```
 //! use vmcraft_hivex::{Hive, SetValue};
 //! let dir = tempfile::tempdir()?;
@@ -44,16 +54,23 @@
 
 #![deny(missing_docs)]
 
+mod confine;
 mod error;
 mod ffi;
 pub mod layout;
+mod local;
 #[doc(hidden)]
 pub mod testing;
+mod wire;
+mod worker;
 
+use std::cell::RefCell;
 use std::collections::HashSet;
-use std::ffi::{CStr, CString};
+use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::ptr::NonNull;
+
+use wire::{Answer, Request};
+use worker::{Died, Worker};
 
 pub use error::{Error, ErrorKind};
 
@@ -72,9 +89,10 @@ pub const MAX_VALUES: usize = 200_000;
 /// The longest value data copied out: 8 000 000 bytes, libhivex's own
 /// `HIVEX_MAX_VALUE_LEN`.
 pub const MAX_VALUE_LEN: usize = 8_000_000;
-/// How long a trial run of a libhivex write may take in its child process
-/// (see [`Hive::node_add_child`]): far more than any real write needs.
-pub const TRIAL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+/// How long one call may take in the hive's worker process (opening a 1 GiB
+/// hive included): far more than any real call needs. A worker that has not
+/// answered by then is killed and the call fails.
+pub const CALL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 /// The most strings of one `REG_MULTI_SZ` value copied out.
 pub const MAX_STRINGS: usize = 1_000_000;
 
@@ -289,83 +307,80 @@ impl Default for WalkLimits {
     }
 }
 
-/// An open hive. Not `Sync` (libhivex handles are not safe to share between
-/// threads); `Send`, since libhivex keeps no per-thread state in a handle.
-/// Dropping it closes the handle; changes not committed are lost.
+/// An open hive. libhivex holds it in a worker process of its own, confined to
+/// a private copy of the file ([`crate::worker`], [`crate::confine`]); the
+/// calls here are messages to it. `Send`, not `Sync` (one caller at a time, as
+/// libhivex's handles). Dropping it ends the worker and removes the copy;
+/// changes not committed are lost.
+///
+/// A worker that crashes or hangs on a corrupt hive fails the call that made
+/// it ([`ErrorKind::Corrupt`], "libhivex crashes on this corrupt hive"); the
+/// handle goes on with a new worker, rebuilt from the hive's copy and the
+/// changes made so far, so the failed call changed nothing.
 #[derive(Debug)]
 pub struct Hive {
-    h: NonNull<ffi::hive_h>,
+    state: RefCell<State>,
     path: PathBuf,
     size: u64,
-    writable: bool,
+    opts: OpenOptions,
+    /// The worker's root: the hive's copy, and a commit's output.
+    dir: tempfile::TempDir,
 }
 
-// SAFETY: a libhivex handle is plain heap memory (and a mapping) owned by this
-// value; libhivex has no thread-local or global state tied to the thread that
-// opened it (its iconv cache is locked). Moving it to another thread is sound;
-// sharing it is not, so `Hive` is not `Sync` (`NonNull` is neither by default).
-unsafe impl Send for Hive {}
-
-/// The thread's errno, set to 0 (to tell "not found" from an error when
-/// libhivex returns 0 for both).
-fn clear_errno() {
-    // SAFETY: __errno_location returns this thread's errno.
-    unsafe { *libc::__errno_location() = 0 }
+#[derive(Debug)]
+struct State {
+    worker: Option<Worker>,
+    /// The changes that succeeded, in order, to replay on a new worker.
+    changes: Vec<Request>,
+    /// Why the handle can no longer be used (no worker could be started again).
+    broken: Option<Error>,
 }
 
-fn errno_now() -> i32 {
-    std::io::Error::last_os_error().raw_os_error().unwrap_or(0)
+/// The operation name of a request, for errors made on this side.
+fn op_of(req: &Request) -> &'static str {
+    match req {
+        Request::Open { .. } => "hivex_open",
+        Request::Root => "hivex_root",
+        Request::NodeName(_) => "hivex_node_name",
+        Request::NodeChildren(_) => "hivex_node_children",
+        Request::NodeGetChild(..) => "hivex_node_get_child",
+        Request::NodeParent(_) => "hivex_node_parent",
+        Request::NodeValues(_) => "hivex_node_values",
+        Request::NodeGetValue(..) => "hivex_node_get_value",
+        Request::ValueKey(_) => "hivex_value_key",
+        Request::ValueType(_) => "hivex_value_type",
+        Request::ValueValue(_) => "hivex_value_value",
+        Request::ValueString(_) => "hivex_value_string",
+        Request::ValueMultipleStrings(_) => "hivex_value_multiple_strings",
+        Request::ValueDword(_) => "hivex_value_dword",
+        Request::ValueQword(_) => "hivex_value_qword",
+        Request::NodeGetPath(..) => "hivex_node_get_path",
+        Request::NodeAddChild(..) => "hivex_node_add_child",
+        Request::NodeDeleteChild(_) => "hivex_node_delete_child",
+        Request::NodeSetValues(..) => "hivex_node_set_values",
+        Request::NodeSetValue(..) => "hivex_node_set_value",
+        Request::Commit(_) => "hivex_commit",
+    }
 }
 
-/// A C string of `s`, refusing an embedded NUL.
-fn cstring(op: &'static str, what: &str, s: &str) -> Result<CString> {
-    CString::new(s).map_err(|_| {
-        Error::new(
-            ErrorKind::Invalid,
+/// An answer of the wrong shape for its request.
+fn unexpected(op: &'static str) -> Error {
+    Error::new(
+        ErrorKind::Corrupt,
+        op,
+        "the hive worker answered out of turn",
+    )
+}
+
+/// Refuse a list longer than this side accepts (a worker that lies).
+fn at_most<T>(op: &'static str, v: Vec<T>, max: usize, what: &str) -> Result<Vec<T>> {
+    if v.len() > max {
+        return Err(Error::new(
+            ErrorKind::TooLarge,
             op,
-            format!("{what} {s:?} contains a NUL byte"),
-        )
-    })
-}
-
-/// Copy and free a `malloc`ed C string (bytes; libhivex gives UTF-8).
-///
-/// # Safety
-/// `p` is NULL or a NUL-terminated string from `malloc`.
-unsafe fn take_string(p: *mut libc::c_char) -> Option<String> {
-    if p.is_null() {
-        return None;
+            format!("more than {max} {what}"),
+        ));
     }
-    // SAFETY: the caller's contract.
-    let s = unsafe { CStr::from_ptr(p) }.to_string_lossy().into_owned();
-    // SAFETY: allocated by libhivex with malloc, not used after.
-    unsafe { libc::free(p.cast()) };
-    Some(s)
-}
-
-/// Copy and free a `malloc`ed, 0-terminated array of handles, at most `max`.
-///
-/// # Safety
-/// `p` is a 0-terminated array from `malloc`.
-unsafe fn take_handles(p: *mut usize, max: usize) -> std::result::Result<Vec<usize>, usize> {
-    let mut v = Vec::new();
-    let mut i = 0;
-    loop {
-        // SAFETY: within the array until its terminating 0.
-        let h = unsafe { *p.add(i) };
-        if h == 0 {
-            break;
-        }
-        if v.len() == max {
-            // SAFETY: from malloc.
-            unsafe { libc::free(p.cast()) };
-            return Err(max);
-        }
-        v.push(h);
-        i += 1;
-    }
-    // SAFETY: from malloc.
-    unsafe { libc::free(p.cast()) };
     Ok(v)
 }
 
@@ -414,7 +429,7 @@ impl Hive {
         let name = path.display().to_string();
         // O_NONBLOCK: a FIFO at the path must not hang the open; it is then
         // refused as not a regular file.
-        let file = {
+        let mut file = {
             use std::os::unix::fs::OpenOptionsExt;
             std::fs::OpenOptions::new()
                 .read(true)
@@ -430,43 +445,188 @@ impl Hive {
                 format!("{name}: not a regular file"),
             ));
         }
-        let size = meta.len();
-        if size > MAX_HIVE_SIZE {
+        if meta.len() > MAX_HIVE_SIZE {
             return Err(Error::new(
                 ErrorKind::TooLarge,
                 OP,
                 format!(
-                    "{name}: hive file is {size} bytes, more than the {MAX_HIVE_SIZE} accepted"
+                    "{name}: hive file is {} bytes, more than the {MAX_HIVE_SIZE} accepted",
+                    meta.len()
                 ),
             ));
         }
-        layout::check(&file, size, &name, !opts.unsafe_heuristics)?;
-        let cpath = cstring(OP, "path", path.to_str().unwrap_or(&name))?;
-        let mut flags = 0;
-        if opts.write {
-            flags |= ffi::HIVEX_OPEN_WRITE;
-        }
-        if opts.verbose {
-            flags |= ffi::HIVEX_OPEN_VERBOSE;
-        }
-        if opts.debug {
-            flags |= ffi::HIVEX_OPEN_DEBUG;
-        }
-        if opts.unsafe_heuristics {
-            flags |= ffi::HIVEX_OPEN_UNSAFE;
-        }
-        // libhivex opens the name again: the file checked above must be the
-        // one it opens, which is the caller's contract (a private path).
-        clear_errno();
-        // SAFETY: a valid C string; flags from hivex.h.
-        let h = unsafe { ffi::hivex_open(cpath.as_ptr(), flags) };
-        let h = NonNull::new(h).ok_or_else(|| Error::last(OP, &name))?;
-        Ok(Hive {
-            h,
+        // The worker's private copy: what is checked here is what libhivex
+        // reads, whatever happens to the caller's file meanwhile.
+        let dir = tempfile::Builder::new()
+            .prefix("vmcraft-hivex-")
+            .tempdir()
+            .map_err(|e| Error::io(OP, "temporary directory", &e))?;
+        let copy_path = dir.path().join(worker::HIVE_NAME);
+        let mut copy = std::fs::File::create_new(&copy_path)
+            .map_err(|e| Error::io(OP, copy_path.display(), &e))?;
+        let size = std::io::copy(&mut (&mut file).take(MAX_HIVE_SIZE), &mut copy)
+            .map_err(|e| Error::io(OP, &name, &e))?;
+        drop(file);
+        layout::check(&copy, size, &name, !opts.unsafe_heuristics)?;
+        drop(copy);
+        let hive = Hive {
+            state: RefCell::new(State {
+                worker: None,
+                changes: Vec::new(),
+                broken: None,
+            }),
             path: path.to_path_buf(),
             size,
-            writable: opts.write,
-        })
+            opts,
+            dir,
+        };
+        let worker = hive.start()?;
+        hive.state.borrow_mut().worker = Some(worker);
+        Ok(hive)
+    }
+
+    /// The process id of the worker that holds the hive now (for tests and
+    /// diagnostics: it changes when a worker is replaced after a crash).
+    #[doc(hidden)]
+    pub fn worker_pid(&self) -> Option<u32> {
+        self.state.borrow().worker.as_ref().map(Worker::pid)
+    }
+
+    /// Start a worker and open the copy in it, replaying the changes made so far.
+    fn start(&self) -> Result<Worker> {
+        let mut w = Worker::start(self.dir.path(), self.opts.verbose || self.opts.debug)?;
+        let open = Request::Open {
+            name: self.path.display().to_string(),
+            size: self.size,
+            opts: self.opts,
+        };
+        let state = self.state.try_borrow();
+        let changes = state.as_ref().map(|s| s.changes.as_slice()).unwrap_or(&[]);
+        for req in std::iter::once(&open).chain(changes) {
+            match w.call(req) {
+                Ok(Answer::Failed(e)) => return Err(e),
+                Ok(_) => {}
+                Err(d) => {
+                    return Err(Error::new(
+                        ErrorKind::Corrupt,
+                        op_of(req),
+                        format!(
+                            "{}: libhivex crashes on this corrupt hive ({})",
+                            self.path.display(),
+                            d.describe()
+                        ),
+                    ));
+                }
+            }
+        }
+        Ok(w)
+    }
+
+    /// Send `req` to the worker; a crash or a hang fails it and starts a new
+    /// worker for the calls after.
+    fn call(&self, req: Request) -> Result<Answer> {
+        let op = op_of(&req);
+        let mut state = self.state.borrow_mut();
+        if let Some(e) = &state.broken {
+            return Err(e.clone());
+        }
+        let Some(worker) = state.worker.as_mut() else {
+            return Err(Error::new(ErrorKind::Io, op, "no hive worker"));
+        };
+        match worker.call(&req) {
+            Ok(Answer::Failed(e)) => Err(e),
+            Ok(a) => {
+                if req.changes() {
+                    state.changes.push(req);
+                }
+                Ok(a)
+            }
+            Err(died) => {
+                state.worker = None;
+                let err = match &died {
+                    Died::Hung => Error::new(
+                        ErrorKind::Corrupt,
+                        op,
+                        format!(
+                            "{}: libhivex did not finish within {CALL_TIMEOUT:?} on this hive; \
+                             refused, nothing changed",
+                            self.path.display()
+                        ),
+                    ),
+                    _ => Error::new(
+                        ErrorKind::Corrupt,
+                        op,
+                        format!(
+                            "{}: libhivex crashes on this corrupt hive ({}); refused, nothing changed",
+                            self.path.display(),
+                            died.describe()
+                        ),
+                    ),
+                };
+                drop(state);
+                let restarted = self.start();
+                let mut state = self.state.borrow_mut();
+                match restarted {
+                    Ok(w) => state.worker = Some(w),
+                    Err(e) => {
+                        state.broken = Some(Error::new(
+                            e.kind(),
+                            op,
+                            format!("the hive worker could not be started again: {e}"),
+                        ))
+                    }
+                }
+                Err(err)
+            }
+        }
+    }
+
+    fn handle(&self, req: Request) -> Result<usize> {
+        let op = op_of(&req);
+        match self.call(req)? {
+            Answer::Handle(h) => Ok(h),
+            _ => Err(unexpected(op)),
+        }
+    }
+
+    fn maybe_handle(&self, req: Request) -> Result<Option<usize>> {
+        let op = op_of(&req);
+        match self.call(req)? {
+            Answer::MaybeHandle(h) => Ok(h),
+            _ => Err(unexpected(op)),
+        }
+    }
+
+    fn handles(&self, req: Request, max: usize, what: &str) -> Result<Vec<usize>> {
+        let op = op_of(&req);
+        match self.call(req)? {
+            Answer::Handles(h) => at_most(op, h, max, what),
+            _ => Err(unexpected(op)),
+        }
+    }
+
+    fn text(&self, req: Request) -> Result<String> {
+        let op = op_of(&req);
+        match self.call(req)? {
+            Answer::Text(s) => Ok(s),
+            _ => Err(unexpected(op)),
+        }
+    }
+
+    fn int(&self, req: Request) -> Result<i64> {
+        let op = op_of(&req);
+        match self.call(req)? {
+            Answer::Int(i) => Ok(i),
+            _ => Err(unexpected(op)),
+        }
+    }
+
+    fn done(&self, req: Request) -> Result<()> {
+        let op = op_of(&req);
+        match self.call(req)? {
+            Answer::Done => Ok(()),
+            _ => Err(unexpected(op)),
+        }
     }
 
     /// Open a hive from a file already open (through its `/proc/self/fd` name,
@@ -509,33 +669,7 @@ impl Hive {
     /// # Ok::<(), vmcraft_hivex::Error>(())
     /// ```
     pub fn writable(&self) -> bool {
-        self.writable
-    }
-
-    fn raw(&self) -> *mut ffi::hive_h {
-        self.h.as_ptr()
-    }
-
-    /// Refuse a handle that cannot be a cell of this file before libhivex sees
-    /// it (libhivex checks the rest: that a cell starts there, of the right kind).
-    fn check_handle(&self, op: &'static str, what: &str, raw: usize) -> Result<()> {
-        // The file may have grown in memory with writes; libhivex checks those.
-        if raw < layout::BASE_BLOCK as usize || (!self.writable && raw as u64 >= self.size) {
-            return Err(Error::new(
-                ErrorKind::Invalid,
-                op,
-                format!("{what} 0x{raw:x}: not a {what} handle of this hive"),
-            ));
-        }
-        Ok(())
-    }
-
-    fn node_ok(&self, op: &'static str, n: Node) -> Result<()> {
-        self.check_handle(op, "node", n.0)
-    }
-
-    fn value_ok(&self, op: &'static str, v: Value) -> Result<()> {
-        self.check_handle(op, "value", v.0)
+        self.opts.write
     }
 
     /// The root key.
@@ -549,13 +683,7 @@ impl Hive {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn root(&self) -> Result<Node> {
-        clear_errno();
-        // SAFETY: a live handle.
-        let r = unsafe { ffi::hivex_root(self.raw()) };
-        if r == 0 {
-            return Err(Error::last("hivex_root", ""));
-        }
-        Ok(Node(r))
+        self.handle(Request::Root).map(Node)
     }
 
     /// A key's name.
@@ -570,12 +698,7 @@ impl Hive {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn node_name(&self, node: Node) -> Result<String> {
-        const OP: &str = "hivex_node_name";
-        self.node_ok(OP, node)?;
-        clear_errno();
-        // SAFETY: a live handle; the result is malloc'ed or NULL.
-        unsafe { take_string(ffi::hivex_node_name(self.raw(), node.0)) }
-            .ok_or_else(|| Error::last(OP, format!("node 0x{:x}", node.0)))
+        self.text(Request::NodeName(node.0))
     }
 
     /// A key's subkeys, in the hive's order (at most [`MAX_CHILDREN`]).
@@ -589,23 +712,8 @@ impl Hive {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn node_children(&self, node: Node) -> Result<Vec<Node>> {
-        const OP: &str = "hivex_node_children";
-        self.node_ok(OP, node)?;
-        clear_errno();
-        // SAFETY: a live handle; the result is a malloc'ed 0-terminated array.
-        let p = unsafe { ffi::hivex_node_children(self.raw(), node.0) };
-        if p.is_null() {
-            return Err(Error::last(OP, format!("node 0x{:x}", node.0)));
-        }
-        // SAFETY: as above.
-        match unsafe { take_handles(p, MAX_CHILDREN) } {
-            Ok(v) => Ok(v.into_iter().map(Node).collect()),
-            Err(max) => Err(Error::new(
-                ErrorKind::TooLarge,
-                OP,
-                format!("node 0x{:x}: more than {max} subkeys", node.0),
-            )),
-        }
+        let v = self.handles(Request::NodeChildren(node.0), MAX_CHILDREN, "subkeys")?;
+        Ok(v.into_iter().map(Node).collect())
     }
 
     /// The subkey of `node` named `name` (compared case-insensitively for ASCII,
@@ -620,21 +728,9 @@ impl Hive {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn node_get_child(&self, node: Node, name: &str) -> Result<Option<Node>> {
-        const OP: &str = "hivex_node_get_child";
-        self.node_ok(OP, node)?;
-        let c = cstring(OP, "name", name)?;
-        clear_errno();
-        // SAFETY: a live handle and a C string.
-        let r = unsafe { ffi::hivex_node_get_child(self.raw(), node.0, c.as_ptr()) };
-        if r == 0 {
-            let e = errno_now();
-            return if e == 0 {
-                Ok(None)
-            } else {
-                Err(Error::from_errno(OP, format!("node 0x{:x}", node.0), e))
-            };
-        }
-        Ok(Some(Node(r)))
+        Ok(self
+            .maybe_handle(Request::NodeGetChild(node.0, name.to_string()))?
+            .map(Node))
     }
 
     /// The parent of a key. The root has none: libhivex answers an error for it.
@@ -650,15 +746,7 @@ impl Hive {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn node_parent(&self, node: Node) -> Result<Node> {
-        const OP: &str = "hivex_node_parent";
-        self.node_ok(OP, node)?;
-        clear_errno();
-        // SAFETY: a live handle.
-        let r = unsafe { ffi::hivex_node_parent(self.raw(), node.0) };
-        if r == 0 {
-            return Err(Error::last(OP, format!("node 0x{:x}", node.0)));
-        }
-        Ok(Node(r))
+        self.handle(Request::NodeParent(node.0)).map(Node)
     }
 
     /// A key's values, in the hive's order (at most [`MAX_VALUES`]).
@@ -672,23 +760,8 @@ impl Hive {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn node_values(&self, node: Node) -> Result<Vec<Value>> {
-        const OP: &str = "hivex_node_values";
-        self.node_ok(OP, node)?;
-        clear_errno();
-        // SAFETY: a live handle; the result is a malloc'ed 0-terminated array.
-        let p = unsafe { ffi::hivex_node_values(self.raw(), node.0) };
-        if p.is_null() {
-            return Err(Error::last(OP, format!("node 0x{:x}", node.0)));
-        }
-        // SAFETY: as above.
-        match unsafe { take_handles(p, MAX_VALUES) } {
-            Ok(v) => Ok(v.into_iter().map(Value).collect()),
-            Err(max) => Err(Error::new(
-                ErrorKind::TooLarge,
-                OP,
-                format!("node 0x{:x}: more than {max} values", node.0),
-            )),
-        }
+        let v = self.handles(Request::NodeValues(node.0), MAX_VALUES, "values")?;
+        Ok(v.into_iter().map(Value).collect())
     }
 
     /// The value of `node` named `key` (`""` for the default value; compared
@@ -706,21 +779,9 @@ impl Hive {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn node_get_value(&self, node: Node, key: &str) -> Result<Option<Value>> {
-        const OP: &str = "hivex_node_get_value";
-        self.node_ok(OP, node)?;
-        let c = cstring(OP, "key", key)?;
-        clear_errno();
-        // SAFETY: a live handle and a C string.
-        let r = unsafe { ffi::hivex_node_get_value(self.raw(), node.0, c.as_ptr()) };
-        if r == 0 {
-            let e = errno_now();
-            return if e == 0 {
-                Ok(None)
-            } else {
-                Err(Error::from_errno(OP, format!("node 0x{:x}", node.0), e))
-            };
-        }
-        Ok(Some(Value(r)))
+        Ok(self
+            .maybe_handle(Request::NodeGetValue(node.0, key.to_string()))?
+            .map(Value))
     }
 
     /// A value's name (`""` for a key's default value).
@@ -737,12 +798,7 @@ impl Hive {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn value_key(&self, value: Value) -> Result<String> {
-        const OP: &str = "hivex_value_key";
-        self.value_ok(OP, value)?;
-        clear_errno();
-        // SAFETY: a live handle; the result is malloc'ed or NULL.
-        unsafe { take_string(ffi::hivex_value_key(self.raw(), value.0)) }
-            .ok_or_else(|| Error::last(OP, format!("value 0x{:x}", value.0)))
+        self.text(Request::ValueKey(value.0))
     }
 
     /// A value's type and the length of its data as the hive declares it.
@@ -761,41 +817,10 @@ impl Hive {
     /// ```
     pub fn value_type(&self, value: Value) -> Result<(ValueType, usize)> {
         const OP: &str = "hivex_value_type";
-        self.value_ok(OP, value)?;
-        let mut t: ffi::hive_type = 0;
-        let mut len: libc::size_t = 0;
-        clear_errno();
-        // SAFETY: a live handle and two out-pointers.
-        let r = unsafe { ffi::hivex_value_type(self.raw(), value.0, &mut t, &mut len) };
-        if r == -1 {
-            return Err(Error::last(OP, format!("value 0x{:x}", value.0)));
+        match self.call(Request::ValueType(value.0))? {
+            Answer::Type(t, len) => Ok((ValueType(t), usize::try_from(len).unwrap_or(usize::MAX))),
+            _ => Err(unexpected(OP)),
         }
-        Ok((ValueType(t), len))
-    }
-
-    /// Refuse a declared length larger than the limit or than the hive.
-    fn check_len(&self, op: &'static str, value: Value, len: usize) -> Result<()> {
-        if len > MAX_VALUE_LEN {
-            return Err(Error::new(
-                ErrorKind::TooLarge,
-                op,
-                format!(
-                    "value 0x{:x}: data length {len} is more than the {MAX_VALUE_LEN} accepted",
-                    value.0
-                ),
-            ));
-        }
-        if !self.writable && len as u64 > self.size {
-            return Err(Error::new(
-                ErrorKind::Corrupt,
-                op,
-                format!(
-                    "value 0x{:x}: data length {len} is larger than the hive ({} bytes)",
-                    value.0, self.size
-                ),
-            ));
-        }
-        Ok(())
     }
 
     /// A value's type and data (at most [`MAX_VALUE_LEN`] bytes; a declared
@@ -815,25 +840,15 @@ impl Hive {
     /// ```
     pub fn value_value(&self, value: Value) -> Result<(ValueType, Vec<u8>)> {
         const OP: &str = "hivex_value_value";
-        let (_, declared) = self.value_type(value)?;
-        self.check_len(OP, value, declared)?;
-        let mut t: ffi::hive_type = 0;
-        let mut len: libc::size_t = 0;
-        clear_errno();
-        // SAFETY: a live handle and two out-pointers; the result is malloc'ed
-        // with `len` bytes, or NULL.
-        let p = unsafe { ffi::hivex_value_value(self.raw(), value.0, &mut t, &mut len) };
-        if p.is_null() {
-            return Err(Error::last(OP, format!("value 0x{:x}", value.0)));
+        match self.call(Request::ValueValue(value.0))? {
+            Answer::Data(_, d) if d.len() > MAX_VALUE_LEN => Err(Error::new(
+                ErrorKind::TooLarge,
+                OP,
+                format!("more than {MAX_VALUE_LEN} bytes of data"),
+            )),
+            Answer::Data(t, d) => Ok((ValueType(t), d)),
+            _ => Err(unexpected(OP)),
         }
-        // libhivex may return fewer bytes than declared (big data), never more
-        // than it allocated; still refuse anything over the limit.
-        let n = len.min(MAX_VALUE_LEN);
-        // SAFETY: p holds len bytes (n <= len).
-        let data = unsafe { std::slice::from_raw_parts(p.cast::<u8>(), n) }.to_vec();
-        // SAFETY: from malloc.
-        unsafe { libc::free(p.cast()) };
-        Ok((ValueType(t), data))
     }
 
     /// A `REG_SZ`, `REG_EXPAND_SZ` or `REG_LINK` value as UTF-8 (libhivex
@@ -853,13 +868,7 @@ impl Hive {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn value_string(&self, value: Value) -> Result<String> {
-        const OP: &str = "hivex_value_string";
-        let (_, declared) = self.value_type(value)?;
-        self.check_len(OP, value, declared)?;
-        clear_errno();
-        // SAFETY: a live handle; the result is malloc'ed or NULL.
-        unsafe { take_string(ffi::hivex_value_string(self.raw(), value.0)) }
-            .ok_or_else(|| Error::last(OP, format!("value 0x{:x}", value.0)))
+        self.text(Request::ValueString(value.0))
     }
 
     /// A `REG_MULTI_SZ` value as strings (at most [`MAX_STRINGS`]). The empty
@@ -880,46 +889,10 @@ impl Hive {
     /// ```
     pub fn value_multiple_strings(&self, value: Value) -> Result<Vec<String>> {
         const OP: &str = "hivex_value_multiple_strings";
-        let (_, declared) = self.value_type(value)?;
-        self.check_len(OP, value, declared)?;
-        clear_errno();
-        // SAFETY: a live handle; the result is a malloc'ed NULL-terminated
-        // array of malloc'ed strings, or NULL.
-        let p = unsafe { ffi::hivex_value_multiple_strings(self.raw(), value.0) };
-        if p.is_null() {
-            return Err(Error::last(OP, format!("value 0x{:x}", value.0)));
+        match self.call(Request::ValueMultipleStrings(value.0))? {
+            Answer::Texts(v) => at_most(OP, v, MAX_STRINGS, "strings"),
+            _ => Err(unexpected(OP)),
         }
-        let mut out = Vec::new();
-        let mut too_many = false;
-        let mut i = 0;
-        loop {
-            // SAFETY: within the array until its NULL.
-            let s = unsafe { *p.add(i) };
-            if s.is_null() {
-                break;
-            }
-            // SAFETY: a malloc'ed string, freed here whatever happens.
-            let s = unsafe { take_string(s) }.unwrap_or_default();
-            if out.len() < MAX_STRINGS {
-                out.push(s);
-            } else {
-                too_many = true;
-            }
-            i += 1;
-        }
-        // SAFETY: from malloc.
-        unsafe { libc::free(p.cast()) };
-        if too_many {
-            return Err(Error::new(
-                ErrorKind::TooLarge,
-                OP,
-                format!("value 0x{:x}: more than {MAX_STRINGS} strings", value.0),
-            ));
-        }
-        if out.last().is_some_and(String::is_empty) {
-            out.pop();
-        }
-        Ok(out)
     }
 
     /// A `REG_DWORD` (or `REG_DWORD_BIG_ENDIAN`) value.
@@ -937,15 +910,8 @@ impl Hive {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn value_dword(&self, value: Value) -> Result<i32> {
-        const OP: &str = "hivex_value_dword";
-        self.value_ok(OP, value)?;
-        clear_errno();
-        // SAFETY: a live handle.
-        let r = unsafe { ffi::hivex_value_dword(self.raw(), value.0) };
-        if r == -1 && errno_now() != 0 {
-            return Err(Error::last(OP, format!("value 0x{:x}", value.0)));
-        }
-        Ok(r)
+        let v = self.int(Request::ValueDword(value.0))?;
+        i32::try_from(v).map_err(|_| unexpected("hivex_value_dword"))
     }
 
     /// A `REG_QWORD` value.
@@ -963,19 +929,11 @@ impl Hive {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn value_qword(&self, value: Value) -> Result<i64> {
-        const OP: &str = "hivex_value_qword";
-        self.value_ok(OP, value)?;
-        clear_errno();
-        // SAFETY: a live handle.
-        let r = unsafe { ffi::hivex_value_qword(self.raw(), value.0) };
-        if r == -1 && errno_now() != 0 {
-            return Err(Error::last(OP, format!("value 0x{:x}", value.0)));
-        }
-        Ok(r)
+        self.int(Request::ValueQword(value.0))
     }
 
     fn need_write(&self, op: &'static str) -> Result<()> {
-        if self.writable {
+        if self.opts.write {
             Ok(())
         } else {
             Err(Error::new(
@@ -987,98 +945,6 @@ impl Hive {
                 ),
             ))
         }
-    }
-
-    /// Run a libhivex write first in a forked child, on the child's copy of
-    /// the hive, and refuse it when the child does not come back normally.
-    ///
-    /// libhivex 1.3.23 (Debian 12) asserts on some corrupt hives while
-    /// writing (`mark_block_unused: Assertion 'IS_VALID_BLOCK (h, offset)'`,
-    /// found by this crate's fuzz target through `node_delete_child`), and an
-    /// assertion aborts the whole process. The trial keeps that abort in the
-    /// child: the caller gets a [`ErrorKind::Corrupt`] error and the hive is
-    /// unchanged. The child only calls libhivex and `_exit`s; its standard
-    /// error goes to `/dev/null`; it is killed if it has not finished after
-    /// [`TRIAL_TIMEOUT`].
-    fn trial(
-        &self,
-        op: &'static str,
-        what: &str,
-        f: impl FnOnce(*mut ffi::hive_h) -> bool,
-    ) -> Result<()> {
-        // SAFETY: fork(2). The child uses only its own copy of the hive,
-        // resets the crash signals to their defaults (so that a test
-        // harness's handlers do not run there) and leaves with _exit, running
-        // no destructor or atexit handler of the parent.
-        let pid = unsafe { libc::fork() };
-        if pid < 0 {
-            return Err(Error::last(op, what));
-        }
-        if pid == 0 {
-            // SAFETY: in the child, see above.
-            unsafe {
-                for sig in [
-                    libc::SIGABRT,
-                    libc::SIGSEGV,
-                    libc::SIGBUS,
-                    libc::SIGFPE,
-                    libc::SIGILL,
-                ] {
-                    libc::signal(sig, libc::SIG_DFL);
-                }
-                let null = libc::open(c"/dev/null".as_ptr(), libc::O_WRONLY);
-                if null >= 0 {
-                    libc::dup2(null, 2);
-                }
-                libc::_exit(if f(self.raw()) { 0 } else { 1 });
-            }
-        }
-        let start = std::time::Instant::now();
-        let mut pause = std::time::Duration::from_micros(20);
-        let mut status = 0;
-        loop {
-            // SAFETY: our own child.
-            let r = unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) };
-            if r == pid {
-                break;
-            }
-            if r < 0 && errno_now() != libc::EINTR {
-                return Err(Error::last(op, what));
-            }
-            if start.elapsed() > TRIAL_TIMEOUT {
-                // SAFETY: our own child, reaped right after.
-                unsafe {
-                    libc::kill(pid, libc::SIGKILL);
-                    libc::waitpid(pid, &mut status, 0);
-                }
-                return Err(Error::new(
-                    ErrorKind::Corrupt,
-                    op,
-                    format!(
-                        "{what}: libhivex did not finish within {TRIAL_TIMEOUT:?} on this hive; \
-                         refused, nothing changed"
-                    ),
-                ));
-            }
-            std::thread::sleep(pause);
-            pause = (pause * 2).min(std::time::Duration::from_millis(5));
-        }
-        if libc::WIFEXITED(status) && matches!(libc::WEXITSTATUS(status), 0 | 1) {
-            return Ok(());
-        }
-        let how = if libc::WIFSIGNALED(status) {
-            format!("signal {}", libc::WTERMSIG(status))
-        } else {
-            format!("exit status {}", libc::WEXITSTATUS(status))
-        };
-        Err(Error::new(
-            ErrorKind::Corrupt,
-            op,
-            format!(
-                "{what}: libhivex crashes on this corrupt hive ({how} in a trial run); \
-                 refused, nothing changed"
-            ),
-        ))
     }
 
     /// Add a subkey `name` to `parent` and return it (in memory until
@@ -1098,35 +964,9 @@ impl Hive {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn node_add_child(&mut self, parent: Node, name: &str) -> Result<Node> {
-        const OP: &str = "hivex_node_add_child";
-        self.need_write(OP)?;
-        self.node_ok(OP, parent)?;
-        if name.is_empty() {
-            return Err(Error::new(ErrorKind::Invalid, OP, "empty key name"));
-        }
-        let c = cstring(OP, "name", name)?;
-        if self.node_get_child(parent, name)?.is_some() {
-            return Err(Error::new(
-                ErrorKind::Invalid,
-                OP,
-                format!(
-                    "node 0x{:x}: a subkey named {name:?} exists already",
-                    parent.0
-                ),
-            ));
-        }
-        let what = format!("node 0x{:x}", parent.0);
-        self.trial(OP, &what, |h| {
-            // SAFETY: the child's copy of the live handle, a C string.
-            unsafe { ffi::hivex_node_add_child(h, parent.0, c.as_ptr()) != 0 }
-        })?;
-        clear_errno();
-        // SAFETY: a live handle opened for writing, a C string.
-        let r = unsafe { ffi::hivex_node_add_child(self.raw(), parent.0, c.as_ptr()) };
-        if r == 0 {
-            return Err(Error::last(OP, format!("node 0x{:x}", parent.0)));
-        }
-        Ok(Node(r))
+        self.need_write("hivex_node_add_child")?;
+        self.handle(Request::NodeAddChild(parent.0, name.to_string()))
+            .map(Node)
     }
 
     /// Delete a key and everything below it (not the root).
@@ -1143,20 +983,8 @@ impl Hive {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn node_delete_child(&mut self, node: Node) -> Result<()> {
-        const OP: &str = "hivex_node_delete_child";
-        self.need_write(OP)?;
-        self.node_ok(OP, node)?;
-        self.trial(OP, &format!("node 0x{:x}", node.0), |h| {
-            // SAFETY: the child's copy of the live handle.
-            unsafe { ffi::hivex_node_delete_child(h, node.0) == 0 }
-        })?;
-        clear_errno();
-        // SAFETY: a live handle opened for writing.
-        let r = unsafe { ffi::hivex_node_delete_child(self.raw(), node.0) };
-        if r == -1 {
-            return Err(Error::last(OP, format!("node 0x{:x}", node.0)));
-        }
-        Ok(())
+        self.need_write("hivex_node_delete_child")?;
+        self.done(Request::NodeDeleteChild(node.0))
     }
 
     /// Replace all the values of `node` with `values` (libhivex's
@@ -1176,8 +1004,8 @@ impl Hive {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn node_set_values(&mut self, node: Node, values: &[SetValue]) -> Result<()> {
-        const OP: &str = "hivex_node_set_values";
-        self.set_values(OP, node, values)
+        self.need_write("hivex_node_set_values")?;
+        self.done(Request::NodeSetValues(node.0, values.to_vec()))
     }
 
     /// Set one value of `node`, replacing a value of the same name (compared
@@ -1198,65 +1026,8 @@ impl Hive {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn node_set_value(&mut self, node: Node, value: &SetValue) -> Result<()> {
-        const OP: &str = "hivex_node_set_value";
-        // libhivex's own node_set_value reads the others back and calls
-        // node_set_values; done here with the bounded readers.
-        self.need_write(OP)?;
-        self.node_ok(OP, node)?;
-        let mut all = Vec::new();
-        for v in self.node_values(node)? {
-            let key = self.value_key(v)?;
-            if key.eq_ignore_ascii_case(&value.key) {
-                continue;
-            }
-            let (t, data) = self.value_value(v)?;
-            all.push(SetValue { key, t, data });
-        }
-        all.push(value.clone());
-        self.set_values(OP, node, &all)
-    }
-
-    fn set_values(&mut self, op: &'static str, node: Node, values: &[SetValue]) -> Result<()> {
-        self.need_write(op)?;
-        self.node_ok(op, node)?;
-        let mut keys = Vec::with_capacity(values.len());
-        for v in values {
-            if v.data.len() > MAX_VALUE_LEN {
-                return Err(Error::new(
-                    ErrorKind::TooLarge,
-                    op,
-                    format!(
-                        "value {:?}: {} bytes of data, more than the {MAX_VALUE_LEN} accepted",
-                        v.key,
-                        v.data.len()
-                    ),
-                ));
-            }
-            keys.push(cstring(op, "key", &v.key)?);
-        }
-        let raw: Vec<ffi::hive_set_value> = values
-            .iter()
-            .zip(&keys)
-            .map(|(v, k)| ffi::hive_set_value {
-                key: k.as_ptr().cast_mut(),
-                t: v.t.0,
-                len: v.data.len(),
-                value: v.data.as_ptr().cast::<libc::c_char>().cast_mut(),
-            })
-            .collect();
-        self.trial(op, &format!("node 0x{:x}", node.0), |h| {
-            // SAFETY: the child's copy of the live handle; the array as below.
-            unsafe { ffi::hivex_node_set_values(h, node.0, raw.len(), raw.as_ptr(), 0) == 0 }
-        })?;
-        clear_errno();
-        // SAFETY: a live handle opened for writing; the array and what it points
-        // to live until the call returns; libhivex copies and does not write them.
-        let r =
-            unsafe { ffi::hivex_node_set_values(self.raw(), node.0, raw.len(), raw.as_ptr(), 0) };
-        if r == -1 {
-            return Err(Error::last(op, format!("node 0x{:x}", node.0)));
-        }
-        Ok(())
+        self.need_write("hivex_node_set_value")?;
+        self.done(Request::NodeSetValue(node.0, value.clone()))
     }
 
     /// Write the hive (with its changes) to `path`, or back to the file it was
@@ -1281,23 +1052,22 @@ impl Hive {
         const OP: &str = "hivex_commit";
         self.need_write(OP)?;
         let target = path.unwrap_or(&self.path).to_path_buf();
-        let c = match path {
-            Some(p) => Some(cstring(OP, "path", &p.display().to_string())?),
-            None => None,
-        };
-        clear_errno();
-        // SAFETY: a live handle opened for writing; NULL or a C string.
-        let r = unsafe {
-            ffi::hivex_commit(
-                self.raw(),
-                c.as_ref().map_or(std::ptr::null(), |c| c.as_ptr()),
-                0,
-            )
-        };
-        if r == -1 {
-            return Err(Error::last(OP, target.display()));
-        }
-        Ok(())
+        let out = self.dir.path().join(worker::COMMIT_NAME);
+        let _ = std::fs::remove_file(&out);
+        let written = self.done(Request::Commit(target.display().to_string()));
+        let copied = written.and_then(|()| {
+            // The worker wrote its own file; this side copies it to the
+            // caller's path (created or truncated, as libhivex does).
+            let mut src =
+                std::fs::File::open(&out).map_err(|e| Error::io(OP, target.display(), &e))?;
+            let mut dst =
+                std::fs::File::create(&target).map_err(|e| Error::io(OP, target.display(), &e))?;
+            std::io::copy(&mut (&mut src).take(2 * MAX_HIVE_SIZE), &mut dst)
+                .map_err(|e| Error::io(OP, target.display(), &e))?;
+            Ok(())
+        });
+        let _ = std::fs::remove_file(&out);
+        copied
     }
 
     /// Follow `path` (key names, compared case-insensitively as Windows does,
@@ -1334,29 +1104,10 @@ impl Hive {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn node_get_path(&self, node: Node, path: &[&str]) -> Result<Option<Node>> {
-        let mut cur = node;
-        for name in path {
-            let next = match self.node_get_child(cur, name)? {
-                Some(n) => Some(n),
-                None if !name.is_ascii() => {
-                    let want = name.to_uppercase();
-                    let mut found = None;
-                    for c in self.node_children(cur)? {
-                        if self.node_name(c)?.to_uppercase() == want {
-                            found = Some(c);
-                            break;
-                        }
-                    }
-                    found
-                }
-                None => None,
-            };
-            match next {
-                Some(n) => cur = n,
-                None => return Ok(None),
-            }
-        }
-        Ok(Some(cur))
+        let path = path.iter().map(|s| s.to_string()).collect();
+        Ok(self
+            .maybe_handle(Request::NodeGetPath(node.0, path))?
+            .map(Node))
     }
 
     /// Visit `start` and the keys below it, depth first, parents before
@@ -1422,12 +1173,5 @@ impl Hive {
             stack.extend(children.into_iter().rev().map(|c| (depth + 1, c)));
         }
         Ok(())
-    }
-}
-
-impl Drop for Hive {
-    fn drop(&mut self) {
-        // SAFETY: a live handle, closed once.
-        unsafe { ffi::hivex_close(self.h.as_ptr()) };
     }
 }

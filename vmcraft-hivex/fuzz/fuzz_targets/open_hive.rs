@@ -10,7 +10,11 @@
 //! opened for writing, a child is added, values set, a child deleted, and the
 //! hive committed to another memfd and opened again. Nothing may crash, hang
 //! or grow without bound: the Rust checks before libhivex (vmcraft-hivex's
-//! `layout`) are what keep libhivex from reading past the file.
+//! `layout`) are what keep libhivex from reading past the file, and libhivex
+//! runs in vmcraft-hivex's confined worker process, so what it does there
+//! (an abort, a fault) must come back as an error. (libFuzzer's coverage does
+//! not see into the worker: this target steers by the checks and the messages
+//! on this side.)
 //!
 //! Seeds (`seeds/open_hive`): the fixture's blank hive and a SYSTEM hive made
 //! from it with `hivexregedit --merge` (keys, and values of each common type).
