@@ -43,7 +43,7 @@ medians, spreads and ratios to BENCHMARKS.md (--quick: to target/bench/BENCHMARK
   --quick      small sizes and few runs, for CI (a few minutes)
   --runs N     measured runs per contender (after one warm-up), overriding the defaults
   --only LIST  workloads to run: session,partition,probe,copy,archive,mount,augeas,command,
-               inprocess
+               inprocess,windows
   --out FILE   where to write the report
   --tree DIR   the directory tree for the archive workloads (default: a debootstrapped
                Debian root cached under target/bench/cache; --quick: /usr/include/linux)

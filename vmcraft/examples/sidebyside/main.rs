@@ -29,6 +29,7 @@ mod probe;
 mod report;
 mod session;
 mod sys;
+mod windows;
 
 use std::path::PathBuf;
 
@@ -93,6 +94,7 @@ const WORKLOADS: &[Workload] = &[
     ("augeas", augeas::run),
     ("command", command::run),
     ("inprocess", inprocess::run),
+    ("windows", windows::run),
 ];
 
 struct Args {

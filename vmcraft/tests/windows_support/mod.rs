@@ -107,12 +107,26 @@ pub fn run(cmd: &mut Command) -> String {
 }
 
 fn pe(arch: &str) -> Vec<u8> {
-    let mut img = vec![0u8; 0x200];
+    // The DOS stub's pointer, the PE signature, a COFF header and the start
+    // of an optional header with a console subsystem: enough for file(1) to
+    // say "PE32+ executable (console) x86-64" (or "PE32 ... Intel 80386"),
+    // which is what libguestfs reads the architecture from.
+    let mut img = vec![0u8; 0x400];
     img[..2].copy_from_slice(b"MZ");
     img[0x3C..0x40].copy_from_slice(&0x80u32.to_le_bytes());
     img[0x80..0x84].copy_from_slice(b"PE\0\0");
-    let machine: u16 = if arch == "i386" { 0x014C } else { 0x8664 };
+    let (machine, magic, characteristics): (u16, u16, u16) = if arch == "i386" {
+        (0x014C, 0x10B, 0x0102)
+    } else {
+        (0x8664, 0x20B, 0x0022)
+    };
     img[0x84..0x86].copy_from_slice(&machine.to_le_bytes());
+    // No sections, no symbols; the optional header's size and the flags.
+    img[0x94..0x96].copy_from_slice(&0xF0u16.to_le_bytes());
+    img[0x96..0x98].copy_from_slice(&characteristics.to_le_bytes());
+    img[0x98..0x9A].copy_from_slice(&magic.to_le_bytes());
+    // Subsystem 3: Windows console.
+    img[0x98 + 68..0x98 + 70].copy_from_slice(&3u16.to_le_bytes());
     img
 }
 
