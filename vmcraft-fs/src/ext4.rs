@@ -23,7 +23,7 @@
 //! lengths, every call runs under [`crate::guard`], and reads are bounded by
 //! the caller's buffers.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 use ext4_view::{Ext4, Ext4Error, Ext4Read};
@@ -65,7 +65,33 @@ pub struct Ext4Tree {
     /// `lstat` of resolved paths, remembered (the image does not change under
     /// a reader): a path's lookup in its directory is a scan, and resolution,
     /// walks and the read calls look the same paths up again and again.
-    stats: Mutex<HashMap<String, Stat>>,
+    stats: Mutex<StatCache>,
+}
+
+/// What an [`Ext4Tree`] remembers of its lookups.
+#[derive(Default)]
+struct StatCache {
+    /// `lstat` by path.
+    stats: HashMap<String, Stat>,
+    /// Directories whose every entry (that a path can name) is in `stats`:
+    /// a name not there is not in the directory, answered without a scan.
+    /// Emptied with `stats`.
+    listed: HashSet<String>,
+}
+
+/// A directory this small (its size in bytes) is listed whole on the first
+/// lookup in it that misses the cache: inspection asks for dozens of release
+/// and configuration files that mostly do not exist, each a scan otherwise.
+const LIST_ON_MISS_MAX: u64 = 64 * 1024;
+
+/// The directory part of a resolved path (`None` for `/`, and for a path
+/// whose last component is not a plain name: `.`, `..`, empty).
+fn parent_of(path: &str) -> Option<&str> {
+    let i = path.rfind('/')?;
+    if matches!(&path[i + 1..], "" | "." | "..") {
+        return None;
+    }
+    Some(if i == 0 { "/" } else { &path[..i] })
 }
 
 /// The most `lstat` results an [`Ext4Tree`] remembers (then it starts over):
@@ -112,7 +138,7 @@ impl Ext4Tree {
             raw,
             guard,
             name,
-            stats: Mutex::new(HashMap::new()),
+            stats: Mutex::new(StatCache::default()),
         })
     }
 
@@ -134,12 +160,51 @@ impl Ext4Tree {
         if self.guard.is_broken() || self.fs.is_poisoned() {
             return None;
         }
-        self.stats.lock().ok()?.get(path).copied()
+        self.stats.lock().ok()?.stats.get(path).copied()
+    }
+
+    /// A lookup the cache can answer without ext4-view: the remembered
+    /// `lstat`, or "not found" for a name missing from a directory listed
+    /// whole (listing it now when it is small and known to be a directory).
+    fn cached_lookup(&self, call: &'static str, path: &str) -> Option<Result<Stat>> {
+        if let Some(st) = self.cached_stat(path) {
+            return Some(Ok(st));
+        }
+        let parent = parent_of(path)?;
+        let missing = || Some(Err(map_err(call, path, Ext4Error::NotFound)));
+        if self.stats.lock().ok()?.listed.contains(parent) {
+            return missing();
+        }
+        let dir = self.cached_stat(parent)?;
+        if dir.file_type() != FileType::Directory || dir.size > LIST_ON_MISS_MAX {
+            return None;
+        }
+        self.read_dir_node(parent).ok()?;
+        if let Some(st) = self.cached_stat(path) {
+            return Some(Ok(st));
+        }
+        if self.stats.lock().ok()?.listed.contains(parent) {
+            return missing();
+        }
+        None
     }
 
     /// Complete `st` (of the resolved `path`) with the raw inode's fields,
     /// remember it, and return it.
-    fn remember_stat(&self, path: &str, mut st: Stat) -> Stat {
+    fn remember_stat(&self, path: &str, st: Stat) -> Stat {
+        let st = self.complete_stat(path, st);
+        if let Ok(mut c) = self.stats.lock() {
+            if c.stats.len() >= MAX_STATS {
+                c.stats.clear();
+                c.listed.clear();
+            }
+            c.stats.insert(path.to_string(), st);
+        }
+        st
+    }
+
+    /// `st` (of the resolved `path`) with the raw inode's fields.
+    fn complete_stat(&self, path: &str, mut st: Stat) -> Stat {
         if let Some(raw) = &self.raw
             && let Ok(r) = self.guard.run("lstat", path, || raw.stat(path))
         {
@@ -148,12 +213,6 @@ impl Ext4Tree {
             st.blocks = Some(r.blocks);
             st.ctime = Some(r.ctime);
             st.rdev = Some(r.rdev);
-        }
-        if let Ok(mut c) = self.stats.lock() {
-            if c.len() >= MAX_STATS {
-                c.clear();
-            }
-            c.insert(path.to_string(), st);
         }
         st
     }
@@ -313,8 +372,8 @@ fn to_stat(m: &ext4_view::Metadata) -> Stat {
 
 impl GuestTree for Ext4Tree {
     fn lstat_node(&self, path: &str) -> Result<Stat> {
-        if let Some(st) = self.cached_stat(path) {
-            return Ok(st);
+        if let Some(r) = self.cached_lookup("lstat", path) {
+            return r;
         }
         let st = self.with("lstat", path, |fs| {
             fs.symlink_metadata(path)
@@ -325,8 +384,8 @@ impl GuestTree for Ext4Tree {
     }
 
     fn file_type_node(&self, path: &str) -> Result<FileType> {
-        if let Some(st) = self.cached_stat(path) {
-            return Ok(st.file_type());
+        if let Some(r) = self.cached_lookup("lstat", path) {
+            return r.map(|st| st.file_type());
         }
         self.with("lstat", path, |fs| {
             fs.symlink_metadata(path)
@@ -342,6 +401,8 @@ impl GuestTree for Ext4Tree {
             let _ = self.guard.run("read_dir", path, || raw.remember_dir(path));
         }
         let mut prefill = Vec::new();
+        // Whether every entry a path can name gets its lstat from this listing.
+        let mut whole = true;
         let out = self.with("read_dir", path, |fs| {
             let mut out = Vec::new();
             let iter = fs
@@ -361,20 +422,40 @@ impl GuestTree for Ext4Tree {
                 // The entry's inode, read without a lookup, for the lstat
                 // that usually follows (names that are not UTF-8 are left
                 // to the lookup: the one here is not the name on disk).
-                if std::str::from_utf8(bytes).is_ok()
-                    && let Ok(m) = entry.metadata()
-                {
-                    prefill.push((name.clone(), to_stat(&m)));
+                if std::str::from_utf8(bytes).is_ok() {
+                    match entry.metadata() {
+                        Ok(m) => prefill.push((name.clone(), to_stat(&m))),
+                        Err(_) => whole = false,
+                    }
                 }
                 out.push(DirEntry::new(name, ftype(t)));
             }
             Ok(out)
         })?;
         let base = if path == "/" { "" } else { path };
-        for (name, st) in prefill.into_iter().take(MAX_STATS) {
-            let child = format!("{base}/{name}");
-            if self.cached_stat(&child).is_none() {
-                self.remember_stat(&child, st);
+        // Half the cache at most, so that the listing survives its filling.
+        whole &= prefill.len() <= MAX_STATS / 2;
+        let done: Vec<(String, Stat)> = prefill
+            .into_iter()
+            .take(MAX_STATS / 2)
+            .map(|(name, st)| {
+                let child = format!("{base}/{name}");
+                let st = self
+                    .cached_stat(&child)
+                    .unwrap_or_else(|| self.complete_stat(&child, st));
+                (child, st)
+            })
+            .collect();
+        // The entries and the mark in one step: no other thread's clearing
+        // can leave the mark without the entries.
+        if let Ok(mut c) = self.stats.lock() {
+            if c.stats.len() + done.len() >= MAX_STATS {
+                c.stats.clear();
+                c.listed.clear();
+            }
+            c.stats.extend(done);
+            if whole {
+                c.listed.insert(path.to_string());
             }
         }
         Ok(out)

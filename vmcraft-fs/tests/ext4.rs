@@ -264,3 +264,55 @@ fn calls_answer_the_same(kernel: &dyn GuestTree, ours: &dyn GuestTree) {
         assert_eq!(is(ours), is(kernel), "is-* {p}");
     }
 }
+
+/// A directory listed whole answers lookups of names it lacks from the cache
+/// (inspection asks for dozens of release files that do not exist): the same
+/// answers, errors included, as a reader that has listed nothing, for missing
+/// names, present ones, and paths that are not plain names.
+#[test]
+fn lookups_in_listed_directories_answer_as_uncached_ones() {
+    if !require_tool("mkfs.ext4") || !require_tool("setfattr") {
+        return;
+    }
+    let env = TestEnv::new("fs-ext4-listed");
+    let src = env.path().join("src");
+    std::fs::create_dir(&src).unwrap();
+    images::make_tree(&src, false);
+    let image = env.path().join("ext4.img");
+    images::mkfs(&src, &image);
+    let warm = in_process(&image);
+    // Lists / and /etc (whole), as inspection's first lookups do.
+    warm.lstat("/etc").unwrap();
+    warm.lstat("/etc/redhat-release").unwrap_err();
+    warm.read_dir("/").unwrap();
+    let paths = [
+        "/etc/redhat-release",
+        "/etc/SuSE-release",
+        "/etc/hostname",
+        "/etc/hostname/x",
+        "/etc/.",
+        "/etc/..",
+        "/etc/",
+        "/nope",
+        "/bin",
+        "/bin/nope",
+        "/many/nope",
+        "/abs-link",
+        "/dangling",
+    ];
+    for p in paths {
+        let fresh = in_process(&image);
+        let show = |t: &dyn GuestTree| {
+            (
+                t.lstat(p)
+                    .map(|s| (s.mode, s.size, s.ino))
+                    .map_err(|e| e.to_string()),
+                t.exists(p).map_err(|e| e.to_string()),
+                t.is_dir(p).map_err(|e| e.to_string()),
+            )
+        };
+        // Twice on the warm reader: the second answer is the cache's.
+        assert_eq!(show(&*warm), show(&*fresh), "{p}");
+        assert_eq!(show(&*warm), show(&*fresh), "{p} (cached)");
+    }
+}

@@ -277,21 +277,23 @@ impl VMCraft {
                 candidates.push(drive);
                 continue;
             }
+            // The table read once for every partition's type.
             let table = self.with_drive("list_filesystems", &drive, |dev| {
-                let ptype = vmcraft_part::part_get_parttype(dev).ok();
+                let table = vmcraft_part::PartitionTable::read(dev).ok();
                 let mut keep = Vec::new();
                 for p in &parts {
                     let n = match parse_device(p) {
-                        Ok(DeviceName::Partition(_, n)) => n as i32,
+                        Ok(DeviceName::Partition(_, n)) => n,
                         _ => continue,
                     };
-                    let skip = match ptype.as_deref() {
-                        Some("msdos") => vmcraft_part::part_get_mbr_part_type(dev, n)
-                            .is_ok_and(|t| t == "extended"),
-                        Some("gpt") => vmcraft_part::part_get_gpt_type(dev, n)
-                            .is_ok_and(|t| NON_FS_GPT_TYPES.contains(&t.as_str())),
-                        _ => false,
-                    };
+                    let info = table.as_ref().and_then(|t| t.partition(n).ok());
+                    let skip = info.is_some_and(|i| {
+                        i.kind == vmcraft_part::PartKind::Extended
+                            || i.gpt_type.is_some_and(|g| {
+                                let g = g.to_string();
+                                NON_FS_GPT_TYPES.iter().any(|t| t.eq_ignore_ascii_case(&g))
+                            })
+                    });
                     if !skip {
                         keep.push(p.clone());
                     }

@@ -245,6 +245,10 @@ pub struct VMCraft {
     /// Serialises the move of in-process mounts to the kernel with the
     /// calls that look at them (see [`crate::inproc`]).
     pub(crate) promotion: Mutex<()>,
+    /// The partition tables of drives read in-process, read once: such a
+    /// drive is read-only, so its table cannot change (see
+    /// [`crate::inproc::PartTables`]).
+    pub(crate) inproc_tables: crate::inproc::PartTables,
     pub(crate) partition_cache: TtlCache<String, Vec<String>>,
     pub(crate) probe_cache: TtlCache<String, Option<Arc<CachedProbe>>>,
     /// The session's LVs (`lvs`), cached like partition lists: lvm2 costs a
@@ -306,6 +310,7 @@ impl VMCraft {
             state: RwLock::new(State::default()),
             mounts: Mutex::new(Vec::new()),
             inproc_mounts: Mutex::new(Vec::new()),
+            inproc_tables: Default::default(),
             promotion: Mutex::new(()),
             lvm: Mutex::new(None),
             #[cfg(feature = "augeas")]

@@ -122,13 +122,24 @@ impl VMCraft {
             Ok(DeviceName::Partition(i, n)) => (i, Some(n)),
             _ => return Ok(None),
         };
-        let drive = {
+        let (drive, image) = {
             let st = self.read_state();
             match st.drives.get(idx) {
-                Some(d) if d.inproc.is_some() || d.file.is_some() => d.name.clone(),
+                Some(d) if d.inproc.is_some() || d.file.is_some() => {
+                    (d.name.clone(), d.inproc.clone())
+                }
                 _ => return Ok(None),
             }
         };
+        if let (Some(image), Some(n)) = (&image, part) {
+            let (offset, len) = inproc_partition_range(self, call, device, image, n)?;
+            let dev = ImageDisk::new(image.clone());
+            return Ok(Some(crate::probe::probe(&Slice {
+                dev: &dev,
+                offset,
+                len,
+            })?));
+        }
         let probed = self.with_drive(call, &drive, |dev| {
             let (offset, len) = match part {
                 None => (0, dev.size()?),
@@ -186,8 +197,7 @@ impl VMCraft {
         }
         let (offset, len) = match parse_device(&device) {
             Ok(DeviceName::Partition(_, n)) => {
-                let disk = ImageDisk::new(image.clone());
-                partition_range(call, &device, &disk, n)?
+                inproc_partition_range(self, call, &device, &image, n)?
             }
             _ => (0, image.size()),
         };
@@ -368,8 +378,7 @@ impl VMCraft {
         }
         let (offset, len) = match parse_device(&device) {
             Ok(DeviceName::Partition(_, n)) => {
-                let disk = ImageDisk::new(image.clone());
-                partition_range(call, &device, &disk, n).ok()?
+                inproc_partition_range(self, call, &device, &image, n).ok()?
             }
             _ => (0, image.size()),
         };
@@ -384,6 +393,79 @@ impl VMCraft {
     }
 }
 
+/// The partition tables of in-process drives, each read once: the partition
+/// number, first byte and length of each partition, by image (the `Arc`'s
+/// address, checked against a weak reference so that a new image at a reused
+/// address is read again).
+#[derive(Default)]
+pub(crate) struct PartTables(
+    std::sync::Mutex<
+        std::collections::HashMap<
+            usize,
+            (std::sync::Weak<dyn vmcraft_fs::ReadAt>, Arc<PartRanges>),
+        >,
+    >,
+);
+
+/// `(number, first byte, length)` of each partition of a table.
+type PartRanges = Vec<(u32, u64, u64)>;
+
+impl PartTables {
+    /// The table of `image`, read now or earlier.
+    fn get(&self, image: &Arc<dyn vmcraft_fs::ReadAt>) -> Result<Arc<PartRanges>> {
+        let key = Arc::as_ptr(image).cast::<()>() as usize;
+        if let Some((weak, parts)) = lock(&self.0).get(&key)
+            && weak.upgrade().is_some_and(|i| Arc::ptr_eq(&i, image))
+        {
+            return Ok(parts.clone());
+        }
+        let parts: Arc<PartRanges> = Arc::new(
+            vmcraft_part::part_list(&ImageDisk::new(image.clone()))?
+                .iter()
+                .map(|p| (p.part_num as u32, p.part_start, p.part_size))
+                .collect(),
+        );
+        let mut map = lock(&self.0);
+        // Forget the tables of images gone (a removed drive).
+        map.retain(|_, (w, _)| w.strong_count() > 0);
+        map.insert(key, (Arc::downgrade(image), parts.clone()));
+        Ok(parts)
+    }
+}
+
+/// The byte range of partition `n` of the in-process `image`, from its table
+/// (read once per image).
+fn inproc_partition_range(
+    g: &VMCraft,
+    call: &str,
+    device: &str,
+    image: &Arc<dyn vmcraft_fs::ReadAt>,
+    n: u32,
+) -> Result<(u64, u64)> {
+    let parts = g.inproc_tables.get(image)?;
+    let &(_, start, len) = parts
+        .iter()
+        .find(|p| p.0 == n)
+        .ok_or_else(|| Error::call(ErrorKind::NoSuchDevice, call, device, "no such device"))?;
+    check_on_disk(call, device, n, start, len, image.size())?;
+    Ok((start, len))
+}
+
+/// A table is guest data: the partition must lie on the disk.
+fn check_on_disk(call: &str, device: &str, n: u32, start: u64, len: u64, size: u64) -> Result<()> {
+    if start.checked_add(len).is_none_or(|end| end > size) {
+        return Err(Error::call(
+            ErrorKind::NoSuchDevice,
+            call,
+            device,
+            format!(
+                "partition {n} ({len} bytes at {start}) runs past the end of the disk ({size} bytes)"
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// The byte range of partition `n` of `dev`, from its table.
 fn partition_range(
     call: &str,
@@ -396,21 +478,6 @@ fn partition_range(
         .iter()
         .find(|p| p.part_num as u32 == n)
         .ok_or_else(|| Error::call(ErrorKind::NoSuchDevice, call, device, "no such device"))?;
-    // A table is guest data: the partition must lie on the disk.
-    let size = dev.size()?;
-    if p.part_start
-        .checked_add(p.part_size)
-        .is_none_or(|end| end > size)
-    {
-        return Err(Error::call(
-            ErrorKind::NoSuchDevice,
-            call,
-            device,
-            format!(
-                "partition {n} ({} bytes at {}) runs past the end of the disk ({size} bytes)",
-                p.part_size, p.part_start
-            ),
-        ));
-    }
+    check_on_disk(call, device, n, p.part_start, p.part_size, dev.size()?)?;
     Ok((p.part_start, p.part_size))
 }

@@ -33,20 +33,27 @@ fn ids(g: &VMCraft) -> Result<Vec<Ids>> {
         id.label = g.vfs_label(&dev).unwrap_or_default();
         if let Ok(DeviceName::Partition(i, n)) = parse_device(&dev) {
             let drive = crate::names::drive_name(i);
-            let n = n as i32;
+            // The table read once for both names.
             let _ = g.with_drive("inspect", &drive, |d| {
-                match vmcraft_part::part_get_parttype(d).as_deref() {
-                    Ok("gpt") => {
-                        id.partuuid = vmcraft_part::part_get_gpt_guid(d, n).unwrap_or_default();
-                        id.partlabel = vmcraft_part::part_get_name(d, n).unwrap_or_default();
+                let Ok(table) = vmcraft_part::PartitionTable::read(d) else {
+                    return Ok(());
+                };
+                match table.parttype() {
+                    vmcraft_part::PartType::Gpt => {
+                        if let Ok(p) = table.partition(n) {
+                            id.partuuid = p
+                                .gpt_guid
+                                .map(|g| vmcraft_part::format_guid(&g))
+                                .unwrap_or_default();
+                            id.partlabel = p.name.unwrap_or_default();
+                        }
                     }
-                    Ok("msdos") => {
+                    vmcraft_part::PartType::Msdos => {
                         let mut sig = [0u8; 4];
                         if d.read_at(&mut sig, 440).is_ok() {
                             id.partuuid = format!("{:08x}-{n:02x}", u32::from_le_bytes(sig));
                         }
                     }
-                    _ => {}
                 }
                 Ok(())
             });
