@@ -398,14 +398,10 @@ impl VMCraft {
 /// address, checked against a weak reference so that a new image at a reused
 /// address is read again).
 #[derive(Default)]
-pub(crate) struct PartTables(
-    std::sync::Mutex<
-        std::collections::HashMap<
-            usize,
-            (std::sync::Weak<dyn vmcraft_fs::ReadAt>, Arc<PartRanges>),
-        >,
-    >,
-);
+pub(crate) struct PartTables(std::sync::Mutex<std::collections::HashMap<usize, TableEntry>>);
+
+/// One image's table, with the image it was read from (weakly).
+type TableEntry = (std::sync::Weak<dyn vmcraft_fs::ReadAt>, Arc<PartRanges>);
 
 /// `(number, first byte, length)` of each partition of a table.
 type PartRanges = Vec<(u32, u64, u64)>;
