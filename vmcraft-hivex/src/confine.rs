@@ -7,8 +7,10 @@
 //! 1. resets the crash signals, moves its socket to descriptor 3 and closes
 //!    every other descriptor (the standard ones become `/dev/null`; standard
 //!    error stays when libhivex's verbose or debug messages were asked for);
-//! 2. loads the character conversions libhivex uses (UTF-16LE and Latin-1 to
-//!    and from UTF-8) while the host's conversion modules are reachable;
+//! 2. finds the character conversions libhivex uses (UTF-16LE and Latin-1 to
+//!    and from UTF-8) already loaded: the caller's process loads them once
+//!    before its first fork ([`conversions`]), so the worker needs no module
+//!    after its `chroot` and takes no loader lock;
 //! 3. enters a user namespace of its own (so that an ordinary user may
 //!    `chroot`, and root keeps no capability over the host), `chroot`s into
 //!    the private directory holding its copy of the hive and nothing else;
@@ -78,24 +80,27 @@ pub(crate) unsafe fn descriptors(sock: libc::c_int, keep_stderr: bool) -> Result
         let mut none: libc::sigset_t = std::mem::zeroed();
         libc::sigemptyset(&mut none);
         libc::sigprocmask(libc::SIG_SETMASK, &none, std::ptr::null_mut());
+        // The socket out of the way first (`/dev/null` may open as 3), then
+        // the standard descriptors, then the socket to 3.
+        let sock = libc::fcntl(sock, libc::F_DUPFD, 10);
+        check("fcntl(F_DUPFD)", sock)?;
         let null = libc::open(c"/dev/null".as_ptr(), libc::O_RDWR);
         check("open /dev/null", null)?;
-        if sock != 3 {
-            check("dup2", libc::dup2(sock, 3))?;
-        }
         for fd in [0, 1] {
             check("dup2", libc::dup2(null, fd))?;
         }
         if !keep_stderr {
             check("dup2", libc::dup2(null, 2))?;
         }
+        check("dup2", libc::dup2(sock, 3))?;
         check("close_range", libc::close_range(4, libc::c_uint::MAX, 0))?;
     }
     Ok(())
 }
 
-/// Step 2: the conversions, opened and kept open (so that their modules stay
-/// loaded after the `chroot`).
+/// Step 2, in the caller's process: the conversions, opened and kept open for
+/// the life of the process (so that their modules stay loaded, and every
+/// worker forked later finds them).
 pub(crate) fn conversions() {
     for (to, from) in CONVERSIONS {
         // SAFETY: two C strings; the descriptor is deliberately never closed.

@@ -323,7 +323,12 @@ pub struct Hive {
     path: PathBuf,
     size: u64,
     opts: OpenOptions,
-    /// The worker's root: the hive's copy, and a commit's output.
+    /// The private copy of the hive: unnamed where the filesystem allows
+    /// (named `hive` in `dir` only while a worker opens it), else that file.
+    copy: std::fs::File,
+    /// Whether `copy` is unnamed.
+    unnamed: bool,
+    /// The worker's root: the copy while it is opened, and a commit's output.
     dir: tempfile::TempDir,
 }
 
@@ -461,14 +466,31 @@ impl Hive {
             .prefix("vmcraft-hivex-")
             .tempdir()
             .map_err(|e| Error::io(OP, "temporary directory", &e))?;
+        // Unnamed (O_TMPFILE) where the filesystem allows: it is named only
+        // while a worker opens it, so nothing of the guest's hive outlives
+        // this process, even killed.
         let copy_path = dir.path().join(worker::HIVE_NAME);
-        let mut copy = std::fs::File::create_new(&copy_path)
-            .map_err(|e| Error::io(OP, copy_path.display(), &e))?;
+        let (mut copy, unnamed) = {
+            use std::os::unix::fs::OpenOptionsExt;
+            match std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .mode(0o600)
+                .custom_flags(libc::O_TMPFILE)
+                .open(dir.path())
+            {
+                Ok(f) => (f, true),
+                Err(_) => (
+                    std::fs::File::create_new(&copy_path)
+                        .map_err(|e| Error::io(OP, copy_path.display(), &e))?,
+                    false,
+                ),
+            }
+        };
         let size = std::io::copy(&mut (&mut file).take(MAX_HIVE_SIZE), &mut copy)
             .map_err(|e| Error::io(OP, &name, &e))?;
         drop(file);
         layout::check(&copy, size, &name, !opts.unsafe_heuristics)?;
-        drop(copy);
         let hive = Hive {
             state: RefCell::new(State {
                 worker: None,
@@ -478,6 +500,8 @@ impl Hive {
             path: path.to_path_buf(),
             size,
             opts,
+            copy,
+            unnamed,
             dir,
         };
         let worker = hive.start()?;
@@ -494,32 +518,79 @@ impl Hive {
 
     /// Start a worker and open the copy in it, replaying the changes made so far.
     fn start(&self) -> Result<Worker> {
-        let mut w = Worker::start(self.dir.path(), self.opts.verbose || self.opts.debug)?;
+        let named = self.dir.path().join(worker::HIVE_NAME);
+        if self.unnamed {
+            self.link_copy(&named)?;
+        }
         let open = Request::Open {
             name: self.path.display().to_string(),
             size: self.size,
             opts: self.opts,
         };
+        let opened = Worker::start(self.dir.path(), self.opts.verbose || self.opts.debug)
+            .and_then(|mut w| self.send(&mut w, &open).map(|()| w));
+        // libhivex holds the hive now (mapped, or read for writing).
+        if self.unnamed {
+            let _ = std::fs::remove_file(&named);
+        }
+        let mut w = opened?;
         let state = self.state.try_borrow();
         let changes = state.as_ref().map(|s| s.changes.as_slice()).unwrap_or(&[]);
-        for req in std::iter::once(&open).chain(changes) {
-            match w.call(req) {
-                Ok(Answer::Failed(e)) => return Err(e),
-                Ok(_) => {}
-                Err(d) => {
-                    return Err(Error::new(
-                        ErrorKind::Corrupt,
-                        op_of(req),
-                        format!(
-                            "{}: libhivex crashes on this corrupt hive ({})",
-                            self.path.display(),
-                            d.describe()
-                        ),
-                    ));
-                }
-            }
+        for req in changes {
+            self.send(&mut w, req)?;
         }
         Ok(w)
+    }
+
+    /// Give the unnamed copy the name `to` in the worker's directory.
+    fn link_copy(&self, to: &Path) -> Result<()> {
+        use std::os::fd::AsRawFd;
+        use std::os::unix::ffi::OsStrExt;
+        const OP: &str = "hivex_open";
+        let _ = std::fs::remove_file(to);
+        let from = std::ffi::CString::new(format!("/proc/self/fd/{}", self.copy.as_raw_fd()))
+            .expect("no NUL");
+        let to_c = std::ffi::CString::new(to.as_os_str().as_bytes())
+            .map_err(|_| Error::new(ErrorKind::Invalid, OP, "a temporary path with a NUL byte"))?;
+        // SAFETY: two C strings; linkat(2) of an O_TMPFILE file by its
+        // /proc/self/fd name, as open(2) documents (the first time only).
+        let r = unsafe {
+            libc::linkat(
+                libc::AT_FDCWD,
+                from.as_ptr(),
+                libc::AT_FDCWD,
+                to_c.as_ptr(),
+                libc::AT_SYMLINK_FOLLOW,
+            )
+        };
+        if r == 0 {
+            return Ok(());
+        }
+        // An O_TMPFILE file can be linked once: after a worker's crash, the
+        // new worker gets a fresh copy of the copy.
+        let fail = |e: std::io::Error| Error::io(OP, to.display(), &e);
+        let mut src = std::fs::File::open(format!("/proc/self/fd/{}", self.copy.as_raw_fd()))
+            .map_err(fail)?;
+        let mut dst = std::fs::File::create_new(to).map_err(fail)?;
+        std::io::copy(&mut src, &mut dst).map_err(fail)?;
+        Ok(())
+    }
+
+    /// One request of a worker's start (the open, a replayed change).
+    fn send(&self, w: &mut Worker, req: &Request) -> Result<()> {
+        match w.call(req) {
+            Ok(Answer::Failed(e)) => Err(e),
+            Ok(_) => Ok(()),
+            Err(d) => Err(Error::new(
+                ErrorKind::Corrupt,
+                op_of(req),
+                format!(
+                    "{}: libhivex crashes on this corrupt hive ({})",
+                    self.path.display(),
+                    d.describe()
+                ),
+            )),
+        }
     }
 
     /// Send `req` to the worker; a crash or a hang fails it and starts a new

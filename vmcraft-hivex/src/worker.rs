@@ -10,6 +10,7 @@
 
 use std::ffi::CString;
 use std::io::ErrorKind as IoKind;
+use std::io::Read as _;
 use std::os::fd::{FromRawFd, IntoRawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::net::UnixStream;
@@ -70,6 +71,11 @@ impl Worker {
     pub(crate) fn start(root: &Path, keep_stderr: bool) -> Result<Worker, Error> {
         const OP: &str = "hivex_open";
         let filter = filter()?;
+        // Loaded here, once, by the thread that forks: the worker must not
+        // load modules itself (a lock another thread held at the fork would
+        // hang it, and after the chroot the modules are out of reach).
+        static CONVERSIONS: std::sync::Once = std::sync::Once::new();
+        CONVERSIONS.call_once(confine::conversions);
         let root_c = CString::new(root.as_os_str().as_bytes()).map_err(|_| {
             Error::new(
                 ErrorKind::Invalid,
@@ -89,9 +95,6 @@ impl Worker {
             child_main(child.into_raw_fd(), &root_c, keep_stderr, filter);
         }
         drop(child);
-        parent
-            .set_read_timeout(Some(CALL_TIMEOUT))
-            .map_err(|e| Error::io(OP, "socket", &e))?;
         let mut w = Worker {
             pid,
             sock: parent,
@@ -131,26 +134,23 @@ impl Worker {
     }
 
     fn receive(&mut self) -> Result<Answer, Died> {
-        let start = Instant::now();
-        loop {
-            match wire::recv(&mut self.sock, &mut self.buf, MAX_ANSWER) {
-                Ok(true) => {
-                    return Dec::new(&self.buf)
-                        .answer()
-                        .map_err(|e| self.end(Died::Garbled(e.message().to_string())));
-                }
-                Ok(false) => return Err(self.end(Died::Ended("end of stream".into()))),
-                Err(e) if matches!(e.kind(), IoKind::WouldBlock | IoKind::TimedOut) => {
-                    // SO_RCVTIMEO restarts per read; the whole answer counts.
-                    if start.elapsed() >= CALL_TIMEOUT {
-                        return Err(self.end(Died::Hung));
-                    }
-                }
-                Err(e) if e.kind() == IoKind::InvalidData => {
-                    return Err(self.end(Died::Garbled(e.to_string())));
-                }
-                Err(e) => return Err(self.end(Died::Ended(e.to_string()))),
+        let mut within = Deadline {
+            sock: &self.sock,
+            until: Instant::now() + CALL_TIMEOUT,
+        };
+        match wire::recv(&mut within, &mut self.buf, MAX_ANSWER) {
+            Ok(true) => Dec::new(&self.buf)
+                .answer()
+                .map_err(|e| self.end(Died::Garbled(e.message().to_string()))),
+            Ok(false) => Err(self.end(Died::Ended("end of stream".into()))),
+            // No whole answer within CALL_TIMEOUT.
+            Err(e) if matches!(e.kind(), IoKind::WouldBlock | IoKind::TimedOut) => {
+                Err(self.end(Died::Hung))
             }
+            Err(e) if e.kind() == IoKind::InvalidData => {
+                Err(self.end(Died::Garbled(e.to_string())))
+            }
+            Err(e) => Err(self.end(Died::Ended(e.to_string()))),
         }
     }
 
@@ -195,6 +195,25 @@ impl Worker {
             }
             other => other,
         }
+    }
+}
+
+/// Reads from the worker's socket that fail with `TimedOut` once `until` has
+/// passed: a worker that sends its answer a byte at a time cannot hold the
+/// caller longer than one that sends nothing.
+struct Deadline<'a> {
+    sock: &'a UnixStream,
+    until: Instant,
+}
+
+impl std::io::Read for Deadline<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let left = self.until.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(IoKind::TimedOut.into());
+        }
+        self.sock.set_read_timeout(Some(left))?;
+        (&mut &*self.sock).read(buf)
     }
 }
 
@@ -252,11 +271,8 @@ fn child_main(
     let code = catch_unwind(AssertUnwindSafe(|| {
         // SAFETY: the forked worker, before anything else uses descriptors.
         let ready = unsafe { confine::descriptors(sock, keep_stderr) }
-            .and_then(|()| {
-                confine::conversions();
-                // SAFETY: the forked, single-threaded worker.
-                unsafe { confine::confine(root) }
-            })
+            // SAFETY: the forked, single-threaded worker.
+            .and_then(|()| unsafe { confine::confine(root) })
             .and_then(|()| {
                 seccompiler::apply_filter(filter).map_err(|_| {
                     (

@@ -1,7 +1,8 @@
 //! libhivex runs confined: each open hive's worker process is in a user
 //! namespace of its own, `chroot`ed into a private directory holding only its
 //! copy of the hive, with no capability, `no_new_privs` and a seccomp filter;
-//! it goes away with the handle, and an ordinary user can read hives too.
+//! it goes away with the handle, and an ordinary user can read hives too. The
+//! private copy has no name on disk while the hive is open.
 
 use std::os::unix::fs::PermissionsExt;
 
@@ -51,11 +52,13 @@ fn the_worker_is_confined_and_goes_with_the_handle() {
                 .starts_with("vmcraft-hivex-"),
         "{root_dir:?}"
     );
+    // The copy is named there only while the worker opens it: nothing of the
+    // guest's hive is left on disk by a process that gets killed.
     let names: Vec<_> = std::fs::read_dir(&root_dir)
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())
         .collect();
-    assert_eq!(names, ["hive"]);
+    assert!(names.is_empty(), "{names:?}");
     // Descriptors: the standard three (on /dev/null) and the socket.
     let fds: Vec<_> = std::fs::read_dir(format!("/proc/{pid}/fd"))
         .unwrap()
@@ -66,7 +69,7 @@ fn the_worker_is_confined_and_goes_with_the_handle() {
         let target = std::fs::read_link(format!("/proc/{pid}/fd/{fd}")).unwrap();
         let t = target.to_string_lossy();
         assert!(
-            t == "/dev/null" || t.starts_with("socket:") || t.ends_with("/hive"),
+            t == "/dev/null" || t.starts_with("socket:") || t.contains("/hive"),
             "fd {fd} -> {t}"
         );
     }
@@ -125,6 +128,8 @@ fn an_ordinary_user_reads_a_hive() {
         h.commit(None).unwrap();
     }
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+    // (The hive opened above readied this process's one-time state, so the
+    // forked child does not wait for another thread's.)
     // SAFETY: fork(2); the child drops its privileges, opens the hive (which
     // forks the worker from the child's only thread) and leaves with _exit.
     let pid = unsafe { libc::fork() };
