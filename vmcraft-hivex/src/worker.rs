@@ -10,7 +10,6 @@
 
 use std::ffi::CString;
 use std::io::ErrorKind as IoKind;
-use std::io::Read as _;
 use std::os::fd::{FromRawFd, IntoRawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::net::UnixStream;
