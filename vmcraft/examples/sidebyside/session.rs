@@ -66,11 +66,19 @@ cleanup() {
     [ -z "$pid" ] || { kill "$pid"; gone "$pid"; }
 }
 # the daemon has exited when it is gone or a zombie (its parent, init, reaps it
-# when it likes)
+# when it likes); one that took SIGTERM and is still there after 5 s (seen
+# under load) is killed, and its FUSE export unmounted
 gone() {
+    n=0
     while [ -r "/proc/$1/stat" ]; do
         read -r _ _ state _ < "/proc/$1/stat" || break
         [ "$state" != Z ] || break
+        n=$((n + 1))
+        if [ "$n" = 500 ]; then
+            kill -9 "$1" 2>/dev/null || true
+            sleep 0.1
+            umount -l "$run/export" 2>/dev/null || true
+        fi
         sleep 0.01
     done
 }
