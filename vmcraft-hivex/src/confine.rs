@@ -101,11 +101,13 @@ pub(crate) unsafe fn descriptors(sock: libc::c_int, keep_stderr: bool) -> Result
 /// Step 2, in the caller's process: the conversions, opened and kept open for
 /// the life of the process (so that their modules stay loaded, and every
 /// worker forked later finds them).
-pub(crate) fn conversions() {
-    for (to, from) in CONVERSIONS {
-        // SAFETY: two C strings; the descriptor is deliberately never closed.
-        unsafe { libc::iconv_open(to.as_ptr(), from.as_ptr()) };
-    }
+pub(crate) fn conversions() -> Vec<usize> {
+    CONVERSIONS
+        .iter()
+        // SAFETY: two C strings; the descriptor is never closed (the caller
+        // keeps it).
+        .map(|(to, from)| unsafe { libc::iconv_open(to.as_ptr(), from.as_ptr()) } as usize)
+        .collect()
 }
 
 /// Steps 3 and 4: the namespace, the root, the capabilities, the limits.

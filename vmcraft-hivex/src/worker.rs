@@ -73,8 +73,10 @@ impl Worker {
         // Loaded here, once, by the thread that forks: the worker must not
         // load modules itself (a lock another thread held at the fork would
         // hang it, and after the chroot the modules are out of reach).
-        static CONVERSIONS: std::sync::Once = std::sync::Once::new();
-        CONVERSIONS.call_once(confine::conversions);
+        // Kept in a static: open for the life of the process, and reachable
+        // (a leak checker does not take them for leaks).
+        static CONVERSIONS: OnceLock<Vec<usize>> = OnceLock::new();
+        CONVERSIONS.get_or_init(confine::conversions);
         let root_c = CString::new(root.as_os_str().as_bytes()).map_err(|_| {
             Error::new(
                 ErrorKind::Invalid,
