@@ -175,7 +175,22 @@ impl Ext4Tree {
         if self.stats.lock().ok()?.listed.contains(parent) {
             return missing();
         }
-        let dir = self.cached_stat(parent)?;
+        // The directory's own lstat, looked up once (without recursion: one
+        // resolution, as an uncached lookup costs) so that the names in it
+        // are answered from its listing from then on.
+        let dir = match self.cached_stat(parent) {
+            Some(st) => st,
+            None => {
+                let st = self
+                    .with("lstat", parent, |fs| {
+                        fs.symlink_metadata(parent)
+                            .map(|m| to_stat(&m))
+                            .map_err(|e| map_err("lstat", parent, e))
+                    })
+                    .ok()?;
+                self.remember_stat(parent, st)
+            }
+        };
         if dir.file_type() != FileType::Directory || dir.size > LIST_ON_MISS_MAX {
             return None;
         }
@@ -384,14 +399,9 @@ impl GuestTree for Ext4Tree {
     }
 
     fn file_type_node(&self, path: &str) -> Result<FileType> {
-        if let Some(r) = self.cached_lookup("lstat", path) {
-            return r.map(|st| st.file_type());
-        }
-        self.with("lstat", path, |fs| {
-            fs.symlink_metadata(path)
-                .map(|m| ftype(m.file_type()))
-                .map_err(|e| map_err("lstat", path, e))
-        })
+        // Through the remembered lstat: resolution asks the type of every
+        // prefix of every path, again and again.
+        self.lstat_node(path).map(|st| st.file_type())
     }
 
     fn read_dir_node(&self, path: &str) -> Result<Vec<DirEntry>> {

@@ -56,7 +56,11 @@ impl VMCraft {
                     .drives
                     .get(idx)
                     .is_some_and(|d| d.file.is_some() || d.inproc.is_some());
-                let numbers: Vec<u32> = if lazy {
+                let numbers: Vec<u32> = if let Some(table) = self.inproc_table(drive) {
+                    let mut parts = table.map(|t| t.partitions()).unwrap_or_default();
+                    parts.sort_by_key(|p| (p.start, p.number));
+                    parts.iter().map(|p| p.number).collect()
+                } else if lazy {
                     // Not attached yet: the table on the image is the truth.
                     match self.with_drive("list_partitions", drive, |d| {
                         Ok(vmcraft_part::part_list(d)?)
@@ -278,8 +282,12 @@ impl VMCraft {
                 continue;
             }
             // The table read once for every partition's type.
+            let cached = self.inproc_table(&drive);
             let table = self.with_drive("list_filesystems", &drive, |dev| {
-                let table = vmcraft_part::PartitionTable::read(dev).ok();
+                let table = match cached {
+                    Some(t) => t,
+                    None => vmcraft_part::PartitionTable::read(dev).ok().map(Arc::new),
+                };
                 let mut keep = Vec::new();
                 for p in &parts {
                     let n = match parse_device(p) {

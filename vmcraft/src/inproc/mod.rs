@@ -393,39 +393,57 @@ impl VMCraft {
     }
 }
 
-/// The partition tables of in-process drives, each read once: the partition
-/// number, first byte and length of each partition, by image (the `Arc`'s
-/// address, checked against a weak reference so that a new image at a reused
-/// address is read again).
+/// The partition tables of in-process drives, each read once (nothing in the
+/// session writes an in-process image): by image (the `Arc`'s address,
+/// checked against a weak reference so that a new image at a reused address
+/// is read again). A table that fails to read is not remembered: the next
+/// question reads it again and gets the same error.
 #[derive(Default)]
 pub(crate) struct PartTables(std::sync::Mutex<std::collections::HashMap<usize, TableEntry>>);
 
-/// One image's table, with the image it was read from (weakly).
-type TableEntry = (std::sync::Weak<dyn vmcraft_fs::ReadAt>, Arc<PartRanges>);
-
-/// `(number, first byte, length)` of each partition of a table.
-type PartRanges = Vec<(u32, u64, u64)>;
+/// One image's table (`None`: the image has none), with the image it was read
+/// from (weakly).
+type TableEntry = (
+    std::sync::Weak<dyn vmcraft_fs::ReadAt>,
+    Option<Arc<vmcraft_part::PartitionTable>>,
+);
 
 impl PartTables {
-    /// The table of `image`, read now or earlier.
-    fn get(&self, image: &Arc<dyn vmcraft_fs::ReadAt>) -> Result<Arc<PartRanges>> {
+    /// The table of `image` (`None` when it has none), read now or earlier.
+    fn get(
+        &self,
+        image: &Arc<dyn vmcraft_fs::ReadAt>,
+    ) -> Result<Option<Arc<vmcraft_part::PartitionTable>>> {
         let key = Arc::as_ptr(image).cast::<()>() as usize;
-        if let Some((weak, parts)) = lock(&self.0).get(&key)
+        if let Some((weak, table)) = lock(&self.0).get(&key)
             && weak.upgrade().is_some_and(|i| Arc::ptr_eq(&i, image))
         {
-            return Ok(parts.clone());
+            return Ok(table.clone());
         }
-        let parts: Arc<PartRanges> = Arc::new(
-            vmcraft_part::part_list(&ImageDisk::new(image.clone()))?
-                .iter()
-                .map(|p| (p.part_num as u32, p.part_start, p.part_size))
-                .collect(),
-        );
+        let table =
+            vmcraft_part::PartitionTable::probe(&ImageDisk::new(image.clone()))?.map(Arc::new);
         let mut map = lock(&self.0);
         // Forget the tables of images gone (a removed drive).
         map.retain(|_, (w, _)| w.strong_count() > 0);
-        map.insert(key, (Arc::downgrade(image), parts.clone()));
-        Ok(parts)
+        map.insert(key, (Arc::downgrade(image), table.clone()));
+        Ok(table)
+    }
+}
+
+impl VMCraft {
+    /// The partition table of `drive` when the drive is read in-process and
+    /// its table reads (`Some(None)`: it has none), read once per image; `None`
+    /// for every other drive, and when the table does not read (the caller
+    /// reads it the usual way, and reports what it finds).
+    pub(crate) fn inproc_table(
+        &self,
+        drive: &str,
+    ) -> Option<Option<Arc<vmcraft_part::PartitionTable>>> {
+        let Ok(DeviceName::Drive(i)) = parse_device(drive) else {
+            return None;
+        };
+        let image = self.read_state().drives.get(i)?.inproc.clone()?;
+        self.inproc_tables.get(&image).ok()
     }
 }
 
@@ -438,11 +456,14 @@ fn inproc_partition_range(
     image: &Arc<dyn vmcraft_fs::ReadAt>,
     n: u32,
 ) -> Result<(u64, u64)> {
-    let parts = g.inproc_tables.get(image)?;
-    let &(_, start, len) = parts
-        .iter()
-        .find(|p| p.0 == n)
-        .ok_or_else(|| Error::call(ErrorKind::NoSuchDevice, call, device, "no such device"))?;
+    let no_such = || Error::call(ErrorKind::NoSuchDevice, call, device, "no such device");
+    let Ok(Some(table)) = g.inproc_tables.get(image) else {
+        // No table, or a bad one: the error as `part_list` words it.
+        vmcraft_part::part_list(&ImageDisk::new(image.clone()))?;
+        return Err(no_such());
+    };
+    let p = table.partition(n).map_err(|_| no_such())?.to_partition();
+    let (start, len) = (p.part_start, p.part_size);
     check_on_disk(call, device, n, start, len, image.size())?;
     Ok((start, len))
 }

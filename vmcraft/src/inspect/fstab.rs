@@ -33,9 +33,16 @@ fn ids(g: &VMCraft) -> Result<Vec<Ids>> {
         id.label = g.vfs_label(&dev).unwrap_or_default();
         if let Ok(DeviceName::Partition(i, n)) = parse_device(&dev) {
             let drive = crate::names::drive_name(i);
-            // The table read once for both names.
+            // The table read once for both names (once per image in-process).
+            let cached = g.inproc_table(&drive);
             let _ = g.with_drive("inspect", &drive, |d| {
-                let Ok(table) = vmcraft_part::PartitionTable::read(d) else {
+                let table = match cached {
+                    Some(t) => t,
+                    None => vmcraft_part::PartitionTable::read(d)
+                        .ok()
+                        .map(std::sync::Arc::new),
+                };
+                let Some(table) = table else {
                     return Ok(());
                 };
                 match table.parttype() {
