@@ -34,7 +34,9 @@
 //!   through GNU tar. `tar_out` writes POSIX pax, header for header as GNU tar's
 //!   `--format=posix` does (without its `atime` and `ctime` records), and like
 //!   GNU tar stores FIFOs and device nodes and leaves sockets out
-//!   ([`TarOutOptions::special_files`]). [`Compression`]: none,
+//!   ([`TarOutOptions::special_files`]). [`tar_out_source`] writes the same
+//!   archive from any [`TarSource`] (a tree read in-process, by path) as
+//!   [`tar_out`] from the kernel-mounted tree. [`Compression`]: none,
 //!   gzip (zlib-rs, on every core), bzip2, xz and lzma (the system liblzma), zstd;
 //!   detected from magic bytes on input. From and to a file, the other formats are
 //!   compressed and decompressed on a thread of their own, beside the thread that
@@ -98,12 +100,14 @@ mod framer;
 pub mod limits;
 mod meta;
 mod options;
+mod out_tree;
 mod owners;
 mod pargz;
 mod pax;
 mod pax_out;
 mod pipeline;
 mod root;
+mod source;
 mod sparse;
 mod spool;
 mod stat;
@@ -119,9 +123,10 @@ pub use error::{Error, ErrorKind, Result};
 pub use fileops::FileTime;
 pub use options::{Progress, ProgressFn, TarInOptions, TarOutOptions, TarStats};
 pub use root::{GuestRoot, WriteMode};
+pub use source::{SourceStat, TarSource};
 pub use stat::{Stat, StatNs, StatVfs};
 pub use tar_in::{tar_in, tar_in_from, tgz_in, txz_in};
-pub use tar_out::{tar_out, tar_out_to, tgz_out, txz_out};
+pub use tar_out::{tar_out, tar_out_source, tar_out_to, tgz_out, txz_out};
 pub use vmcraft_block::CancelToken;
 pub use walk::Dirent;
 pub use xattrs::Xattr;

@@ -30,9 +30,15 @@ impl Names {
     /// Read the guest's tables; missing, unreadable, oversized or non-regular
     /// ones are empty.
     pub(crate) fn from_guest(root: &GuestRoot) -> Self {
+        Self::from_tables(|path| root.read_bounded("owner names", Path::new(path), MAX_TABLE))
+    }
+
+    /// The same, with the tables read by `read` (at most [`MAX_TABLE`] bytes
+    /// of a regular file).
+    pub(crate) fn from_tables(read: impl Fn(&str) -> crate::Result<Vec<u8>>) -> Self {
         let mut warnings = Vec::new();
-        let (users, user_ids) = parse(root, "/etc/passwd", &mut warnings);
-        let (groups, group_ids) = parse(root, "/etc/group", &mut warnings);
+        let (users, user_ids) = parse(&read, "/etc/passwd", &mut warnings);
+        let (groups, group_ids) = parse(&read, "/etc/group", &mut warnings);
         Names {
             users,
             groups,
@@ -44,13 +50,13 @@ impl Names {
 }
 
 fn parse(
-    root: &GuestRoot,
+    read: &dyn Fn(&str) -> crate::Result<Vec<u8>>,
     path: &str,
     warnings: &mut Vec<String>,
 ) -> (HashMap<u32, String>, HashMap<String, u32>) {
     let mut by_id = HashMap::new();
     let mut by_name = HashMap::new();
-    let data = match root.read_bounded("owner names", Path::new(path), MAX_TABLE) {
+    let data = match read(path) {
         Ok(data) => data,
         Err(e) => {
             if e.kind() != crate::ErrorKind::NotFound {

@@ -19,24 +19,24 @@ use std::collections::HashMap;
 use std::ffi::OsStr;
 use std::fs::File;
 use std::io::{self, BufWriter, Read, Write};
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::fd::OwnedFd;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
-use rustix::fs::{AtFlags, FileType, Mode, OFlags};
+use rustix::fs::FileType;
 use rustix::io::Errno;
 
 use crate::compress::{self, Compression, FinishWrite};
 use crate::error::{Error, ErrorKind, Result};
 use crate::options::{Progress, TarOutOptions, TarStats, xattr_filter};
+use crate::out_tree::{Attrs, FdTree, Meta, PathTree, Tree};
 use crate::owners::Names;
 use crate::pax::Record;
 use crate::pax_out::{self, Entry, Headers, Kind};
 use crate::pipeline::WriteBehind;
 use crate::root::GuestRoot;
-use crate::walk::dir_names;
-use crate::xattrs::XattrTarget;
+use crate::source::{SourceDir, TarSource};
 
 const BLOCK: usize = 512;
 /// GNU tar pads archives to whole records of 20 blocks.
@@ -78,8 +78,34 @@ pub fn tar_out(
     tarfile: impl AsRef<Path>,
     opts: &TarOutOptions,
 ) -> Result<TarStats> {
-    let tarfile = tarfile.as_ref();
     let prepared = prepare(root, directory.as_ref(), opts)?;
+    write_file(&FdTree, prepared, tarfile.as_ref(), opts)
+}
+
+/// [`tar_out`] of a [`TarSource`] (a tree read in-process): the same archive,
+/// byte for byte, as [`tar_out`] writes of the same tree mounted by the
+/// kernel. Extended attributes and ACLs are not read from a `TarSource`:
+/// options asking for them are refused ([`ErrorKind::Unsupported`]), before
+/// anything is written.
+///
+/// See [`TarSource`] for an example.
+pub fn tar_out_source(
+    src: &dyn TarSource,
+    directory: &str,
+    tarfile: impl AsRef<Path>,
+    opts: &TarOutOptions,
+) -> Result<TarStats> {
+    let prepared = prepare_source(src, directory, opts)?;
+    write_file(&PathTree(src), prepared, tarfile.as_ref(), opts)
+}
+
+/// Write the prepared archive to `tarfile` (see [`tar_out`]).
+fn write_file<T: Tree>(
+    tree: &T,
+    prepared: Prepared<T::Dir>,
+    tarfile: &Path,
+    opts: &TarOutOptions,
+) -> Result<TarStats> {
     let out = Output::create(tarfile)?;
     let file = out
         .file
@@ -87,14 +113,14 @@ pub fn tar_out(
         .map_err(|e| Error::io("tar_out", tarfile.display(), "", e))?;
     let res = match opts.compress {
         // Nothing to overlap, or deflate on a pool of its own.
-        Compression::None | Compression::Gzip => write_archive(prepared, opts, || {
+        Compression::None | Compression::Gzip => write_archive(tree, prepared, opts, || {
             compress::encoder(opts.compress, opts.level, opts.threads, file)
         }),
         // Any other compressor runs on a thread of its own (zstd's workers under
         // it), fed in chunks, so that it overlaps with reading the tree.
         format => {
             let (level, threads) = (opts.level, opts.threads);
-            write_archive(prepared, opts, move || {
+            write_archive(tree, prepared, opts, move || {
                 let packer = WriteBehind::spawn(move || {
                     let out = BufWriter::with_capacity(1 << 20, file);
                     compress::encoder(format, level, threads, out)
@@ -261,31 +287,37 @@ pub fn tar_out_to<W: Write>(
     opts: &TarOutOptions,
 ) -> Result<TarStats> {
     let prepared = prepare(root, directory.as_ref(), opts)?;
-    write_archive(prepared, opts, || {
+    write_archive(&FdTree, prepared, opts, || {
         compress::encoder(opts.compress, opts.level, opts.threads, output)
     })
 }
 
 /// What `tar_out` checks and reads before it writes anything: the directory, the
 /// exclude patterns, the guest's owner names.
-struct Prepared {
-    dir: OwnedFd,
+struct Prepared<D> {
+    dir: D,
     subject: String,
     excludes: Option<GlobSet>,
     names: Names,
 }
 
-fn prepare(root: &GuestRoot, directory: &Path, opts: &TarOutOptions) -> Result<Prepared> {
-    let call = "tar_out";
-    let subject = directory.display().to_string();
+/// Refuse a call cancelled before it began.
+fn check_not_cancelled(subject: &str, opts: &TarOutOptions) -> Result<()> {
     if opts.cancel.as_ref().is_some_and(|t| t.is_cancelled()) {
         return Err(Error::new(
             ErrorKind::Cancelled,
-            call,
-            &subject,
+            "tar_out",
+            subject,
             "cancelled before anything was written",
         ));
     }
+    Ok(())
+}
+
+fn prepare(root: &GuestRoot, directory: &Path, opts: &TarOutOptions) -> Result<Prepared<OwnedFd>> {
+    let call = "tar_out";
+    let subject = directory.display().to_string();
+    check_not_cancelled(&subject, opts)?;
     let dir = root.open_dir(call, directory).map_err(|e| {
         if e.raw_os_error() == Some(Errno::NOTDIR.raw_os_error()) {
             Error::new(ErrorKind::WrongType, call, &subject, "not a directory")
@@ -307,11 +339,62 @@ fn prepare(root: &GuestRoot, directory: &Path, opts: &TarOutOptions) -> Result<P
     })
 }
 
+fn prepare_source(
+    src: &dyn TarSource,
+    directory: &str,
+    opts: &TarOutOptions,
+) -> Result<Prepared<SourceDir>> {
+    let call = "tar_out";
+    let subject = directory.to_string();
+    check_not_cancelled(&subject, opts)?;
+    if xattr_filter(opts.xattrs, opts.selinux, opts.acls).is_some() {
+        return Err(Error::new(
+            ErrorKind::Unsupported,
+            call,
+            &subject,
+            "extended attributes and ACLs are not read from this tree",
+        ));
+    }
+    let st = src
+        .stat(directory)
+        .map_err(|e| Error::io(call, &subject, "", e))?;
+    if st.mode & 0o170000 != 0o040000 {
+        return Err(Error::new(
+            ErrorKind::WrongType,
+            call,
+            &subject,
+            "not a directory",
+        ));
+    }
+    let dir = src
+        .resolve(directory)
+        .map_err(|e| Error::io(call, &subject, "", e))?;
+    let excludes = build_excludes(&opts.excludes)?;
+    let names = if opts.numeric_owner {
+        Names::default()
+    } else {
+        Names::from_tables(|p| {
+            crate::source::read_bounded(src, "owner names", p, crate::owners::MAX_TABLE)
+        })
+    };
+    Ok(Prepared {
+        dir: SourceDir(dir),
+        subject,
+        excludes,
+        names,
+    })
+}
+
 /// Archive the prepared directory into the encoder `make` sets up.
 // 'o is not needless: it also bounds the encoder `make` returns (clippy misses
 // the where clause).
 #[allow(clippy::needless_lifetimes)]
-fn write_archive<'o, F>(p: Prepared, opts: &'o TarOutOptions, make: F) -> Result<TarStats>
+fn write_archive<'o, T: Tree, F>(
+    tree: &T,
+    p: Prepared<T::Dir>,
+    opts: &'o TarOutOptions,
+    make: F,
+) -> Result<TarStats>
 where
     F: FnOnce() -> io::Result<Box<dyn FinishWrite + 'o>>,
 {
@@ -328,6 +411,7 @@ where
         stats.warn(w);
     }
     let mut w = Writer {
+        tree,
         out: BufWriter::with_capacity(1 << 20, enc),
         opts,
         excludes,
@@ -337,7 +421,7 @@ where
         subject: subject.clone(),
         last_progress: 0,
     };
-    if let Err(e) = w.archive(dir.as_fd()) {
+    if let Err(e) = w.archive(&dir) {
         if e.kind() == ErrorKind::Cancelled {
             return Err(Error::new(
                 ErrorKind::Cancelled,
@@ -395,7 +479,8 @@ fn excluded(set: &GlobSet, path: &[u8]) -> bool {
         .any(|(i, _)| i + 1 < path.len() && set.is_match(as_path(&path[i + 1..])))
 }
 
-struct Writer<'o> {
+struct Writer<'o, 't, T: Tree> {
+    tree: &'t T,
     out: BufWriter<Box<dyn FinishWrite + 'o>>,
     opts: &'o TarOutOptions,
     excludes: Option<GlobSet>,
@@ -407,8 +492,8 @@ struct Writer<'o> {
     last_progress: u64,
 }
 
-fn errno_at(subject: &str, path: &[u8], what: &str, e: Errno) -> Error {
-    Error::errno(
+fn errno_at(subject: &str, path: &[u8], what: &str, e: io::Error) -> Error {
+    Error::io(
         "tar_out",
         subject,
         format!("{}: {what}", String::from_utf8_lossy(path)),
@@ -416,7 +501,7 @@ fn errno_at(subject: &str, path: &[u8], what: &str, e: Errno) -> Error {
     )
 }
 
-impl Writer<'_> {
+impl<T: Tree> Writer<'_, '_, T> {
     /// Stop here when cancelled (the caller says how far it got).
     fn check_cancel(&self) -> Result<()> {
         match &self.opts.cancel {
@@ -471,34 +556,34 @@ impl Writer<'_> {
     /// The headers' view of a file: its `stat`, names from the guest.
     fn entry_of<'e>(
         &'e self,
-        st: &rustix::fs::Stat,
+        st: &Meta,
         kind: Kind,
         path: &'e [u8],
         link: Option<&'e [u8]>,
     ) -> Entry<'e> {
-        let rdev = st.st_rdev;
         Entry {
             kind,
             path,
             link,
-            mode: st.st_mode & 0o7777,
-            uid: st.st_uid.into(),
-            gid: st.st_gid.into(),
-            uname: self.names.users.get(&st.st_uid).map(|u| u.as_bytes()),
-            gname: self.names.groups.get(&st.st_gid).map(|g| g.as_bytes()),
+            mode: st.mode & 0o7777,
+            uid: st.uid.into(),
+            gid: st.gid.into(),
+            uname: self.names.users.get(&st.uid).map(|u| u.as_bytes()),
+            gname: self.names.groups.get(&st.gid).map(|g| g.as_bytes()),
             size: 0,
-            mtime: (st.st_mtime, st.st_mtime_nsec.clamp(0, 999_999_999) as u32),
-            dev: (rustix::fs::major(rdev), rustix::fs::minor(rdev)),
+            mtime: (st.mtime, st.mtime_nsec.min(999_999_999)),
+            dev: (rustix::fs::major(st.rdev), rustix::fs::minor(st.rdev)),
         }
     }
 
     /// The `SCHILY.*` records of what the options keep of a file's xattrs.
-    fn xattrs(&mut self, target: XattrTarget<'_>, path: &[u8]) -> Result<Vec<Record>> {
+    fn xattrs(&mut self, target: Attrs<'_, T>, path: &[u8]) -> Result<Vec<Record>> {
         let Some(keep) = xattr_filter(self.opts.xattrs, self.opts.selinux, self.opts.acls) else {
             return Ok(Vec::new());
         };
-        let attrs = target
-            .read_all(keep)
+        let attrs = self
+            .tree
+            .xattrs(target, &keep)
             .map_err(|e| errno_at(&self.subject, path, "listxattr", e))?;
         let mut records: Vec<Record> = Vec::new();
         for (name, value) in attrs {
@@ -529,9 +614,12 @@ impl Writer<'_> {
         Ok(records)
     }
 
-    fn archive(&mut self, dir: BorrowedFd<'_>) -> Result<()> {
-        let st = rustix::fs::fstat(dir).map_err(|e| errno_at(&self.subject, b"./", "stat", e))?;
-        let records = self.xattrs(XattrTarget::Fd(dir), b"./")?;
+    fn archive(&mut self, dir: &T::Dir) -> Result<()> {
+        let st = self
+            .tree
+            .stat_dir(dir)
+            .map_err(|e| errno_at(&self.subject, b"./", "stat", e))?;
+        let records = self.xattrs(Attrs::Dir(dir), b"./")?;
         let h = pax_out::headers(&self.entry_of(&st, Kind::Directory, b"./", None), records);
         self.header(h)?;
         self.stats.entries += 1;
@@ -551,8 +639,11 @@ impl Writer<'_> {
         Ok(())
     }
 
-    fn walk(&mut self, dir: BorrowedFd<'_>, path: &mut Vec<u8>) -> Result<()> {
-        let names = dir_names(dir).map_err(|e| errno_at(&self.subject, path, "readdir", e))?;
+    fn walk(&mut self, dir: &T::Dir, path: &mut Vec<u8>) -> Result<()> {
+        let names = self
+            .tree
+            .names(dir)
+            .map_err(|e| errno_at(&self.subject, path, "readdir", e))?;
         for name in names {
             let len = path.len();
             path.push(b'/');
@@ -569,47 +660,46 @@ impl Writer<'_> {
         self.stats.skip("tar_out", &self.subject, msg);
     }
 
-    fn entry(&mut self, dir: BorrowedFd<'_>, name: &OsStr, path: &mut Vec<u8>) -> Result<()> {
+    fn entry(&mut self, dir: &T::Dir, name: &OsStr, path: &mut Vec<u8>) -> Result<()> {
         self.check_cancel()?;
         if let Some(set) = &self.excludes
             && excluded(set, path)
         {
             return Ok(());
         }
-        let st = match rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW) {
+        let st = match self.tree.stat_at(dir, name) {
             Ok(st) => st,
-            Err(Errno::NOENT) => {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
                 self.skip(path, "removed while the archive was made");
                 return Ok(());
             }
             Err(e) => return Err(errno_at(&self.subject, path, "stat", e)),
         };
-        let ftype = FileType::from_raw_mode(st.st_mode);
+        let ftype = FileType::from_raw_mode(st.mode);
         match ftype {
             FileType::Directory => {
-                let sub = rustix::fs::openat(
-                    dir,
-                    name,
-                    OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
-                    Mode::empty(),
-                )
-                .map_err(|e| errno_at(&self.subject, path, "open", e))?;
-                let records = self.xattrs(XattrTarget::Fd(sub.as_fd()), path)?;
+                let sub = self
+                    .tree
+                    .open_dir_at(dir, name)
+                    .map_err(|e| errno_at(&self.subject, path, "open", e))?;
+                let records = self.xattrs(Attrs::Dir(&sub), path)?;
                 path.push(b'/');
                 let h = pax_out::headers(&self.entry_of(&st, Kind::Directory, path, None), records);
                 path.pop();
                 self.header(h)?;
                 self.stats.entries += 1;
                 self.progress(true);
-                self.walk(sub.as_fd(), path)?;
+                self.walk(&sub, path)?;
             }
             FileType::RegularFile => self.regular(dir, name, path, &st)?,
             FileType::Symlink => {
-                let target = rustix::fs::readlinkat(dir, name, Vec::new())
+                let target = self
+                    .tree
+                    .readlink_at(dir, name)
                     .map_err(|e| errno_at(&self.subject, path, "readlink", e))?;
-                let records = self.xattrs(XattrTarget::At(dir, name), path)?;
+                let records = self.xattrs(Attrs::At(dir, name), path)?;
                 let h = pax_out::headers(
-                    &self.entry_of(&st, Kind::Symlink, path, Some(target.as_bytes())),
+                    &self.entry_of(&st, Kind::Symlink, path, Some(&target)),
                     records,
                 );
                 self.header(h)?;
@@ -626,7 +716,7 @@ impl Writer<'_> {
                     FileType::BlockDevice => Kind::Block,
                     _ => Kind::Fifo,
                 };
-                let records = self.xattrs(XattrTarget::At(dir, name), path)?;
+                let records = self.xattrs(Attrs::At(dir, name), path)?;
                 let h = pax_out::headers(&self.entry_of(&st, kind, path, None), records);
                 self.header(h)?;
                 self.stats.entries += 1;
@@ -640,15 +730,9 @@ impl Writer<'_> {
         Ok(())
     }
 
-    fn regular(
-        &mut self,
-        dir: BorrowedFd<'_>,
-        name: &OsStr,
-        path: &[u8],
-        st: &rustix::fs::Stat,
-    ) -> Result<()> {
-        if st.st_nlink > 1 {
-            let key = (st.st_dev, st.st_ino);
+    fn regular(&mut self, dir: &T::Dir, name: &OsStr, path: &[u8], st: &Meta) -> Result<()> {
+        if st.nlink > 1 && st.ino != 0 {
+            let key = (st.dev, st.ino);
             if let Some(first) = self.links.get(&key).cloned() {
                 let h = pax_out::headers(
                     &self.entry_of(st, Kind::HardLink, path, Some(&first)),
@@ -661,43 +745,32 @@ impl Writer<'_> {
             }
             self.links.insert(key, path.to_vec());
         }
-        // O_NONBLOCK and a second look at the type: what was a regular file when
-        // listed is never opened as a FIFO or a device, should it have changed.
-        let fd = match rustix::fs::openat(
-            dir,
-            name,
-            OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC,
-            Mode::empty(),
-        ) {
-            Ok(fd) => fd,
-            Err(Errno::NOENT) => {
-                self.skip(path, "removed while the archive was made");
-                return Ok(());
-            }
-            Err(e) => return Err(errno_at(&self.subject, path, "open", e)),
-        };
-        match rustix::fs::fstat(&fd) {
-            Ok(now) if FileType::from_raw_mode(now.st_mode) == FileType::RegularFile => {}
-            Ok(_) => {
+        let file = match self.tree.open_file_at(dir, name) {
+            Ok(Some(f)) => f,
+            Ok(None) => {
                 self.skip(path, "changed type while the archive was made");
                 return Ok(());
             }
-            Err(e) => return Err(errno_at(&self.subject, path, "stat", e)),
-        }
-        let records = self.xattrs(XattrTarget::Fd(fd.as_fd()), path)?;
-        let size = u64::try_from(st.st_size).unwrap_or(0);
+            Err((_, e)) if e.kind() == io::ErrorKind::NotFound => {
+                self.skip(path, "removed while the archive was made");
+                return Ok(());
+            }
+            Err((what, e)) => return Err(errno_at(&self.subject, path, what, e)),
+        };
+        let records = self.xattrs(Attrs::File(&file), path)?;
+        let size = st.size;
         let mut entry = self.entry_of(st, Kind::Regular, path, None);
         entry.size = size;
         let h = pax_out::headers(&entry, records);
         self.header(h)?;
-        let file = File::from(fd);
+        let mut file = file;
         let mut left = size;
         while left > 0 {
             self.check_cancel()?;
             // `io::copy` into the `BufWriter` reads straight into its buffer:
             // one copy from the page cache, none in between.
             let chunk = left.min(PROGRESS_STEP);
-            let n = io::copy(&mut (&file).take(chunk), &mut self.out).map_err(|e| {
+            let n = io::copy(&mut (&mut file).take(chunk), &mut self.out).map_err(|e| {
                 Error::io(
                     "tar_out",
                     &self.subject,

@@ -1,7 +1,8 @@
 //! `vmcraft --ro -a guest.qcow2 -i cat /etc/hostname` as an ordinary user: a
 //! read-only session reads its raw or qcow2 drive in-process (ext4, FAT, NTFS),
-//! so uid 65534 with no groups (`setpriv`) gets what root gets, byte for byte,
-//! and leaves nothing behind; a call that needs the kernel path is refused
+//! so uid 65534 with no groups (`setpriv`) gets what root gets, byte for byte
+//! (a `tar-out` archive included: the one the kernel's mounts give), and
+//! leaves nothing behind; a call that needs the kernel path is refused
 //! with the kernel's own reason, and the image is unchanged.
 
 mod cli_support;
@@ -206,6 +207,43 @@ fn an_ordinary_user_reads_a_guest() {
         ] {
             assert!(as_nobody.contains(want), "{p}: {want:?} in {as_nobody}");
         }
+
+        // tar-out as uid 65534: the archive root gets from the kernel's mounts.
+        let (ta, tb) = (env.path().join("nobody.tar"), env.path().join("kernel.tar"));
+        let (ta_s, tb_s) = (ta.to_str().unwrap(), tb.to_str().unwrap());
+        let (code, _, err) = vmcraft(
+            &env,
+            &exe,
+            true,
+            &["--ro", "-a", p, "-i", "--", "tar-out", "/etc", ta_s],
+        );
+        assert_eq!(code, 0, "{p}: {err}");
+        let (code, _, err) = vmcraft(
+            &env,
+            &exe,
+            false,
+            &[
+                "--kernel-mounts",
+                "--ro",
+                "-a",
+                p,
+                "-i",
+                "--",
+                "tar-out",
+                "/etc",
+                tb_s,
+            ],
+        );
+        assert_eq!(code, 0, "{p}: {err}");
+        assert!(
+            std::fs::read(&ta).unwrap() == std::fs::read(&tb).unwrap(),
+            "{p}: tar-out in-process and through the kernel differ"
+        );
+        assert!(
+            tool("tar", &["-tf", ta_s])
+                .lines()
+                .any(|l| l == "./hostname")
+        );
 
         // NTFS, mounted by hand.
         let (code, out, err) = vmcraft(

@@ -296,7 +296,35 @@ fn read_only_sessions_read_in_process_as_the_kernel_does() {
         ]) {
             assert_eq!(call.0, call.1);
         }
+        // tar-out: byte for byte the archive the kernel-mounted tree gives
+        // (ext4 with the NTFS mounted on /win), whole or a part, with owner
+        // names from the guest or numeric, read without leaving the process.
+        let opts = |numeric: bool, excludes: &[&str]| vmcraft::archive::TarOutOptions {
+            numeric_owner: numeric,
+            excludes: excludes.iter().map(|e| e.to_string()).collect(),
+            ..Default::default()
+        };
+        for (dir, numeric, excludes) in [("/", false, &[][..]), ("/etc", true, &["*.conf"][..])] {
+            let (ta, tb) = (env.path().join("in.tar"), env.path().join("k.tar"));
+            let sa = g.tar_out(dir, &ta, opts(numeric, excludes)).unwrap();
+            let sb = k.tar_out(dir, &tb, opts(numeric, excludes)).unwrap();
+            assert_eq!(sa, sb, "{}: tar-out {dir}", image.display());
+            assert!(
+                std::fs::read(&ta).unwrap() == std::fs::read(&tb).unwrap(),
+                "{}: tar-out {dir}: the archives differ",
+                image.display()
+            );
+            // GNU tar reads it.
+            run(Command::new("tar").arg("-tvf").arg(&ta));
+        }
+        assert!(
+            g.mount_entries()
+                .iter()
+                .all(|m| m.strategy == vmcraft::inproc::INPROCESS_STRATEGY),
+            "tar-out stayed in-process"
+        );
         drop(k);
+        assert!(!attached_anything(&env, image), "{}", image.display());
 
         // FAT (see the module docs), mounted below the others in-process.
         g.mount_ro("/dev/sda2", "/boot/efi").unwrap();

@@ -61,7 +61,10 @@ impl VMCraft {
 
     /// Pack a guest directory into a host tarball (`tar_out`), entries relative to
     /// the directory (`./etc/...`). Observes `opts.cancel`, or else the handle's
-    /// [`VMCraft::cancel_token`]; cancelled, it leaves no output file.
+    /// [`VMCraft::cancel_token`]; cancelled, it leaves no output file. A tree
+    /// mounted in-process is archived in-process (the same archive, byte for
+    /// byte), unless xattrs, SELinux labels or ACLs are asked for: those are
+    /// read from the kernel's mounts, which the session moves to first.
     #[tracing::instrument(level = "debug", skip_all)]
     pub fn tar_out(
         &self,
@@ -69,14 +72,26 @@ impl VMCraft {
         tarfile: impl AsRef<Path>,
         mut opts: TarOutOptions,
     ) -> Result<TarStats> {
-        let root = self.guest_root_for("tar_out")?;
         if opts.progress.is_none() {
             opts.progress = self.progress_fn("tar_out");
         }
         if opts.cancel.is_none() {
             opts.cancel = Some(self.config.cancel.clone());
         }
-        Ok(vmcraft_archive::tar_out(&root, directory, tarfile, &opts)?)
+        // Read in-process when the tree is (the same archive as from the
+        // kernel's mounts); xattrs and ACLs are only read from the kernel's.
+        use crate::inproc::ReadTree;
+        let tree = if opts.xattrs || opts.selinux || opts.acls {
+            ReadTree::Kernel(self.guest_root_for("tar_out")?)
+        } else {
+            self.read_tree("tar_out")?
+        };
+        Ok(match tree {
+            ReadTree::InProcess(t) => {
+                vmcraft_archive::tar_out_source(&*t, directory, tarfile, &opts)?
+            }
+            ReadTree::Kernel(root) => vmcraft_archive::tar_out(&root, directory, tarfile, &opts)?,
+        })
     }
 
     /// `tar_in` of a gzip tarball (`tgz_in`).

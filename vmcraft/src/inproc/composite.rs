@@ -50,21 +50,31 @@ impl Composite {
         Composite { mounts }
     }
 
+    /// The mount a resolved path is on.
+    fn mount_of(&self, path: &str) -> Option<(usize, &InprocMount)> {
+        self.mounts
+            .iter()
+            .enumerate()
+            .filter(|(_, m)| is_at_or_below(path, &m.at))
+            .max_by_key(|(_, m)| m.at.len())
+    }
+
+    /// A number for the filesystem a resolved path is on (1 and up; 0 for
+    /// none), as `st_dev` tells filesystems apart.
+    pub(crate) fn mount_number(&self, path: &str) -> u64 {
+        self.mount_of(path).map_or(0, |(i, _)| i as u64 + 1)
+    }
+
     /// The filesystem a resolved path is on, and the path inside it.
     fn route(&self, path: &str) -> Result<(&dyn GuestTree, String)> {
-        let m = self
-            .mounts
-            .iter()
-            .filter(|m| is_at_or_below(path, &m.at))
-            .max_by_key(|m| m.at.len())
-            .ok_or_else(|| {
-                vmcraft_fs::Error::new(
-                    vmcraft_fs::ErrorKind::NotFound,
-                    "resolve",
-                    path,
-                    "nothing is mounted on /",
-                )
-            })?;
+        let (_, m) = self.mount_of(path).ok_or_else(|| {
+            vmcraft_fs::Error::new(
+                vmcraft_fs::ErrorKind::NotFound,
+                "resolve",
+                path,
+                "nothing is mounted on /",
+            )
+        })?;
         let rel = if m.at == "/" {
             path.to_string()
         } else {

@@ -15,9 +15,12 @@
 //!   mount point in one tree ([`Composite`]), which the read calls (`cat`,
 //!   `read-file`, `read-lines`, `ls`, `find`, `exists`, `is-*`, `readlink`,
 //!   `stat`/`lstat`/`statns`/`lstatns`, `checksum`, `download`, `filesize`,
-//!   `head`/`tail`) and inspection read through [`ReadTree`];
+//!   `head`/`tail`) and inspection read through [`ReadTree`], and `tar-out`
+//!   (without xattrs or ACLs) archives it through `tar.rs`, byte for byte the
+//!   archive of the kernel-mounted tree;
 //! - anything more (a kernel node for a block call, another filesystem type,
-//!   LVM, Augeas, a guest command, `tar-out`, `statvfs`) goes the kernel way:
+//!   LVM, Augeas, a guest command, `tar-out` with xattrs or ACLs, `statvfs`)
+//!   goes the kernel way:
 //!   the drive is attached when a call needs its node, and the first call that
 //!   needs the kernel-mounted tree moves every in-process mount to the kernel
 //!   first, in mount order ([`VMCraft::promote_inproc`]), so the guest tree is
@@ -31,6 +34,7 @@
 mod composite;
 mod disk;
 pub(crate) mod reads;
+mod tar;
 
 use std::cell::Cell;
 use std::sync::Arc;

@@ -1,0 +1,158 @@
+//! `tar_out_source`: a [`TarSource`] (here a host directory read by path, as
+//! the in-process readers are) archives byte for byte as `tar_out` archives
+//! the same tree through a `GuestRoot`, with every kind of entry the fixture
+//! has (long and unicode names, symlinks, hard links, set-id bits, empty
+//! directories, a large file; FIFO, device and other owners as root); options
+//! it cannot honour, and bad directories, are refused before anything is
+//! written.
+
+mod common;
+
+use std::io;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+use vmcraft_archive::{
+    Compression, ErrorKind, GuestRoot, SourceStat, TarOutOptions, TarSource, tar_out,
+    tar_out_source,
+};
+
+/// A host directory as a tree read by path. Test-only: it joins guest paths
+/// onto a host path, which the library never does.
+struct HostDir(PathBuf);
+
+impl HostDir {
+    fn host(&self, path: &str) -> PathBuf {
+        self.0.join(path.trim_start_matches('/'))
+    }
+}
+
+fn to_stat(m: std::fs::Metadata) -> SourceStat {
+    SourceStat {
+        mode: m.mode(),
+        uid: m.uid(),
+        gid: m.gid(),
+        size: m.size(),
+        mtime: m.mtime(),
+        mtime_nsec: m.mtime_nsec() as u32,
+        rdev: m.rdev(),
+        nlink: m.nlink(),
+        dev: m.dev(),
+        ino: m.ino(),
+    }
+}
+
+impl TarSource for HostDir {
+    fn lstat(&self, path: &str) -> io::Result<SourceStat> {
+        std::fs::symlink_metadata(self.host(path)).map(to_stat)
+    }
+    fn stat(&self, path: &str) -> io::Result<SourceStat> {
+        std::fs::metadata(self.host(path)).map(to_stat)
+    }
+    fn resolve(&self, path: &str) -> io::Result<String> {
+        // The fixture's directories are reached without symlinks.
+        Ok(if path.is_empty() {
+            "/".into()
+        } else {
+            path.into()
+        })
+    }
+    fn read_dir(&self, path: &str) -> io::Result<Vec<String>> {
+        std::fs::read_dir(self.host(path))?
+            .map(|e| Ok(e?.file_name().into_string().expect("UTF-8 names")))
+            .collect()
+    }
+    fn readlink(&self, path: &str) -> io::Result<Vec<u8>> {
+        use std::os::unix::ffi::OsStringExt;
+        Ok(std::fs::read_link(self.host(path))?
+            .into_os_string()
+            .into_vec())
+    }
+    fn read_at(&self, path: &str, offset: u64, buf: &mut [u8]) -> io::Result<usize> {
+        use std::os::unix::fs::FileExt;
+        std::fs::File::open(self.host(path))?.read_at(buf, offset)
+    }
+}
+
+fn same_archive(src: &HostDir, root: &GuestRoot, dir: &str, opts: &TarOutOptions, out: &Path) {
+    let (a, b) = (out.join("source.tar"), out.join("root.tar"));
+    let sa = tar_out_source(src, dir, &a, opts).unwrap();
+    let sb = tar_out(root, dir, &b, opts).unwrap();
+    assert_eq!(sa, sb, "{dir}: stats");
+    assert!(
+        std::fs::read(&a).unwrap() == std::fs::read(&b).unwrap(),
+        "{dir}: the archives differ"
+    );
+}
+
+#[test]
+fn a_source_archives_as_the_guest_root_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let tree = dir.path().join("tree");
+    std::fs::create_dir(&tree).unwrap();
+    let root = GuestRoot::open(&tree).unwrap();
+    let privileged = rustix::process::geteuid().is_root();
+    common::build_tree(&root, privileged);
+    root.mkdir_p("/etc", 0o755).unwrap();
+    root.write(
+        "/etc/passwd",
+        b"root:x:0:0::/root:/bin/sh\nbob:x:1000:1000::/:/bin/sh\n",
+    )
+    .unwrap();
+    root.write("/etc/group", b"root:x:0:\nstaff:x:50:\n")
+        .unwrap();
+    let src = HostDir(tree.clone());
+    let out = dir.path();
+    same_archive(&src, &root, "/", &TarOutOptions::default(), out);
+    let numeric = TarOutOptions {
+        numeric_owner: true,
+        excludes: vec!["*.txt".into(), "hard-*".into()],
+        compress: Compression::Gzip,
+        ..Default::default()
+    };
+    same_archive(&src, &root, "/etc", &numeric, out);
+    let xz = TarOutOptions {
+        compress: Compression::Xz,
+        ..Default::default()
+    };
+    same_archive(&src, &root, "/", &xz, out);
+}
+
+#[test]
+fn what_a_source_cannot_do_is_refused_before_writing() {
+    let dir = tempfile::tempdir().unwrap();
+    let tree = dir.path().join("tree");
+    std::fs::create_dir(&tree).unwrap();
+    std::fs::write(tree.join("file"), b"x").unwrap();
+    let src = HostDir(tree);
+    let tarfile = dir.path().join("old.tar");
+    std::fs::write(&tarfile, b"the earlier archive").unwrap();
+    let refused = |dir: &str, opts: TarOutOptions| {
+        let e = tar_out_source(&src, dir, &tarfile, &opts).unwrap_err();
+        assert_eq!(std::fs::read(&tarfile).unwrap(), b"the earlier archive");
+        e
+    };
+    for opts in [
+        TarOutOptions {
+            xattrs: true,
+            ..Default::default()
+        },
+        TarOutOptions {
+            acls: true,
+            ..Default::default()
+        },
+        TarOutOptions {
+            selinux: true,
+            ..Default::default()
+        },
+    ] {
+        let e = refused("/", opts);
+        assert_eq!(e.kind(), ErrorKind::Unsupported, "{e}");
+        assert!(e.to_string().contains("not read from this tree"), "{e}");
+    }
+    let e = refused("/missing", TarOutOptions::default());
+    assert_eq!(e.kind(), ErrorKind::NotFound, "{e}");
+    let e = refused("/file", TarOutOptions::default());
+    assert_eq!(e.kind(), ErrorKind::WrongType, "{e}");
+    assert_eq!(e.to_string(), "tar_out: /file: not a directory");
+}
