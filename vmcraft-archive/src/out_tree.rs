@@ -63,6 +63,52 @@ impl From<SourceStat> for Meta {
     }
 }
 
+/// How deep a walk of a [`Tree::GUARD_LOOPS`] tree goes (vmcraft-fs's walks
+/// stop there too).
+pub(crate) const MAX_DEPTH: usize = 256;
+/// The most entries archived from a filesystem without inode numbers (FAT),
+/// where a directory seen twice cannot be recognised.
+pub(crate) const MAX_UNNUMBERED: u64 = 1_000_000;
+
+/// The loop guard of a [`Tree::GUARD_LOOPS`] walk.
+#[derive(Default)]
+pub(crate) struct LoopGuard {
+    /// (dev, ino) of every directory entered.
+    dirs: std::collections::HashSet<(u64, u64)>,
+    /// Entries without an inode number so far.
+    unnumbered: u64,
+}
+
+impl LoopGuard {
+    /// Check an entry at `depth` (the archived directory's entries are at 1);
+    /// `Err` says why the walk must stop.
+    pub(crate) fn check(&mut self, st: &Meta, depth: usize) -> Result<(), String> {
+        if st.ino == 0 {
+            self.unnumbered += 1;
+            if self.unnumbered > MAX_UNNUMBERED {
+                return Err(format!(
+                    "more than {MAX_UNNUMBERED} entries without inode numbers (a directory loop?)"
+                ));
+            }
+        }
+        if st.mode & 0o170000 != 0o040000 {
+            return Ok(());
+        }
+        if depth > MAX_DEPTH {
+            return Err(format!(
+                "deeper than {MAX_DEPTH} levels (a directory loop?)"
+            ));
+        }
+        if st.ino != 0 && !self.dirs.insert((st.dev, st.ino)) {
+            return Err(format!(
+                "directory inode {} is reached twice (a directory loop)",
+                st.ino
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// Whose extended attributes are read.
 pub(crate) enum Attrs<'a, T: Tree + ?Sized> {
     /// A directory the walk opened.
@@ -75,6 +121,10 @@ pub(crate) enum Attrs<'a, T: Tree + ?Sized> {
 
 /// The operations the archive writer walks a tree with.
 pub(crate) trait Tree {
+    /// Whether the walk must guard against directory loops itself: a tree
+    /// read in-process from a hostile image may have a directory inside
+    /// itself, which a kernel-mounted tree never shows.
+    const GUARD_LOOPS: bool;
     /// A directory being walked.
     type Dir;
     /// A regular file being read.
@@ -106,6 +156,7 @@ pub(crate) trait Tree {
 pub(crate) struct FdTree;
 
 impl Tree for FdTree {
+    const GUARD_LOOPS: bool = false;
     type Dir = OwnedFd;
     type File = File;
 
@@ -171,6 +222,7 @@ impl Tree for FdTree {
 pub(crate) struct PathTree<'s>(pub &'s dyn TarSource);
 
 impl<'s> Tree for PathTree<'s> {
+    const GUARD_LOOPS: bool = true;
     type Dir = SourceDir;
     type File = SourceFile<'s>;
 

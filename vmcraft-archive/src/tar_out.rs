@@ -30,7 +30,7 @@ use rustix::io::Errno;
 use crate::compress::{self, Compression, FinishWrite};
 use crate::error::{Error, ErrorKind, Result};
 use crate::options::{Progress, TarOutOptions, TarStats, xattr_filter};
-use crate::out_tree::{Attrs, FdTree, Meta, PathTree, Tree};
+use crate::out_tree::{Attrs, FdTree, LoopGuard, Meta, PathTree, Tree};
 use crate::owners::Names;
 use crate::pax::Record;
 use crate::pax_out::{self, Entry, Headers, Kind};
@@ -412,6 +412,7 @@ where
     }
     let mut w = Writer {
         tree,
+        guard: LoopGuard::default(),
         out: BufWriter::with_capacity(1 << 20, enc),
         opts,
         excludes,
@@ -481,6 +482,8 @@ fn excluded(set: &GlobSet, path: &[u8]) -> bool {
 
 struct Writer<'o, 't, T: Tree> {
     tree: &'t T,
+    /// For a tree that may hold directory loops ([`Tree::GUARD_LOOPS`]).
+    guard: LoopGuard,
     out: BufWriter<Box<dyn FinishWrite + 'o>>,
     opts: &'o TarOutOptions,
     excludes: Option<GlobSet>,
@@ -619,6 +622,10 @@ impl<T: Tree> Writer<'_, '_, T> {
             .tree
             .stat_dir(dir)
             .map_err(|e| errno_at(&self.subject, b"./", "stat", e))?;
+        if T::GUARD_LOOPS {
+            // Not checked: the first directory cannot repeat.
+            let _ = self.guard.check(&st, 0);
+        }
         let records = self.xattrs(Attrs::Dir(dir), b"./")?;
         let h = pax_out::headers(&self.entry_of(&st, Kind::Directory, b"./", None), records);
         self.header(h)?;
@@ -639,20 +646,48 @@ impl<T: Tree> Writer<'_, '_, T> {
         Ok(())
     }
 
-    fn walk(&mut self, dir: &T::Dir, path: &mut Vec<u8>) -> Result<()> {
-        let names = self
-            .tree
-            .names(dir)
-            .map_err(|e| errno_at(&self.subject, path, "readdir", e))?;
-        for name in names {
+    /// Archive what is below `top`, depth first, each directory's entries in
+    /// name order. Iterative (the levels on a stack of their own), so a deep
+    /// tree costs heap, not the caller's stack.
+    fn walk(&mut self, top: &T::Dir, path: &mut Vec<u8>) -> Result<()> {
+        let mut top_names = self.names_of(top, path)?.into_iter();
+        // A directory being walked, its names still to do, and the length of
+        // `path` before its own name.
+        let mut stack: Vec<(T::Dir, std::vec::IntoIter<std::ffi::OsString>, usize)> = Vec::new();
+        loop {
+            let depth = stack.len() + 1;
+            let (dir, name) = match stack.last_mut() {
+                Some((d, names, _)) => match names.next() {
+                    Some(n) => (&*d, n),
+                    None => {
+                        let (_, _, len) = stack.pop().expect("a level");
+                        path.truncate(len);
+                        continue;
+                    }
+                },
+                None => match top_names.next() {
+                    Some(n) => (top, n),
+                    None => return Ok(()),
+                },
+            };
             let len = path.len();
             path.push(b'/');
             path.extend_from_slice(name.as_bytes());
-            let res = self.entry(dir, &name, path);
-            path.truncate(len);
-            res?;
+            match self.entry(dir, &name, path, depth)? {
+                Some(sub) => {
+                    let names = self.names_of(&sub, path)?;
+                    stack.push((sub, names.into_iter(), len));
+                }
+                None => path.truncate(len),
+            }
         }
-        Ok(())
+    }
+
+    /// The names in `dir` (at `path`), sorted.
+    fn names_of(&self, dir: &T::Dir, path: &[u8]) -> Result<Vec<std::ffi::OsString>> {
+        self.tree
+            .names(dir)
+            .map_err(|e| errno_at(&self.subject, path, "readdir", e))
     }
 
     fn skip(&mut self, path: &[u8], why: &str) {
@@ -660,21 +695,39 @@ impl<T: Tree> Writer<'_, '_, T> {
         self.stats.skip("tar_out", &self.subject, msg);
     }
 
-    fn entry(&mut self, dir: &T::Dir, name: &OsStr, path: &mut Vec<u8>) -> Result<()> {
+    /// Archive one entry (`path`, `depth` levels below the archived
+    /// directory); a directory comes back open, for the walk to go into.
+    fn entry(
+        &mut self,
+        dir: &T::Dir,
+        name: &OsStr,
+        path: &mut Vec<u8>,
+        depth: usize,
+    ) -> Result<Option<T::Dir>> {
         self.check_cancel()?;
         if let Some(set) = &self.excludes
             && excluded(set, path)
         {
-            return Ok(());
+            return Ok(None);
         }
         let st = match self.tree.stat_at(dir, name) {
             Ok(st) => st,
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
                 self.skip(path, "removed while the archive was made");
-                return Ok(());
+                return Ok(None);
             }
             Err(e) => return Err(errno_at(&self.subject, path, "stat", e)),
         };
+        if T::GUARD_LOOPS
+            && let Err(why) = self.guard.check(&st, depth)
+        {
+            return Err(Error::new(
+                ErrorKind::Corrupt,
+                "tar_out",
+                &self.subject,
+                format!("{}: {why}", String::from_utf8_lossy(path)),
+            ));
+        }
         let ftype = FileType::from_raw_mode(st.mode);
         match ftype {
             FileType::Directory => {
@@ -689,7 +742,7 @@ impl<T: Tree> Writer<'_, '_, T> {
                 self.header(h)?;
                 self.stats.entries += 1;
                 self.progress(true);
-                self.walk(&sub, path)?;
+                return Ok(Some(sub));
             }
             FileType::RegularFile => self.regular(dir, name, path, &st)?,
             FileType::Symlink => {
@@ -727,7 +780,7 @@ impl<T: Tree> Writer<'_, '_, T> {
             FileType::Fifo => self.skip(path, "fifo"),
             FileType::Unknown => self.skip(path, "unknown file type"),
         }
-        Ok(())
+        Ok(None)
     }
 
     fn regular(&mut self, dir: &T::Dir, name: &OsStr, path: &[u8], st: &Meta) -> Result<()> {

@@ -156,3 +156,72 @@ fn what_a_source_cannot_do_is_refused_before_writing() {
     assert_eq!(e.kind(), ErrorKind::WrongType, "{e}");
     assert_eq!(e.to_string(), "tar_out: /file: not a directory");
 }
+
+/// A hostile tree: `/a/back` is `/` again (a directory inode linked twice),
+/// or, without inode numbers, every directory holds another, without end.
+struct Looping {
+    numbered: bool,
+}
+
+impl TarSource for Looping {
+    fn lstat(&self, path: &str) -> io::Result<SourceStat> {
+        let ino = match (self.numbered, path.rsplit('/').next().unwrap_or("")) {
+            (false, _) => 0,
+            (true, "" | "back") => 2,
+            (true, _) => 3,
+        };
+        Ok(SourceStat {
+            mode: 0o040755,
+            uid: 0,
+            gid: 0,
+            size: 0,
+            mtime: 0,
+            mtime_nsec: 0,
+            rdev: 0,
+            nlink: 2,
+            dev: 1,
+            ino,
+        })
+    }
+    fn stat(&self, path: &str) -> io::Result<SourceStat> {
+        self.lstat(path)
+    }
+    fn resolve(&self, path: &str) -> io::Result<String> {
+        Ok(path.to_string())
+    }
+    fn read_dir(&self, path: &str) -> io::Result<Vec<String>> {
+        Ok(vec![
+            if path.ends_with("/a") { "back" } else { "a" }.to_string(),
+        ])
+    }
+    fn readlink(&self, _path: &str) -> io::Result<Vec<u8>> {
+        Err(io::Error::from_raw_os_error(22))
+    }
+    fn read_at(&self, _path: &str, _offset: u64, _buf: &mut [u8]) -> io::Result<usize> {
+        Ok(0)
+    }
+}
+
+#[test]
+fn a_directory_loop_is_an_error_not_a_hang() {
+    let dir = tempfile::tempdir().unwrap();
+    let tarfile = dir.path().join("out.tar");
+    for (numbered, want) in [
+        (
+            true,
+            "./a/back: directory inode 2 is reached twice (a directory loop)",
+        ),
+        (false, "deeper than 256 levels (a directory loop?)"),
+    ] {
+        let e = tar_out_source(
+            &Looping { numbered },
+            "/",
+            &tarfile,
+            &TarOutOptions::default(),
+        )
+        .unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Corrupt, "{e}");
+        assert!(e.to_string().contains(want), "{e}");
+        assert!(!tarfile.exists(), "no archive is left");
+    }
+}

@@ -408,3 +408,48 @@ fn in_process_mounts_follow_libguestfs_rules() {
     drop(g);
     assert!(leaks(env.tag()).is_empty(), "{:?}", leaks(env.tag()));
 }
+
+/// A hostile ext4 whose directory holds itself (`/a/loop` is `/a`, linked by
+/// debugfs; the kernel answers EUCLEAN there): tar-out in-process stops with
+/// an error naming the loop, writes no archive, and does not hang.
+#[test]
+fn tar_out_of_a_directory_loop_is_an_error() {
+    if !require_tool("mkfs.ext4") || !require_tool("debugfs") {
+        return;
+    }
+    let env = TestEnv::new("inproc-loop");
+    let src = env.path().join("src");
+    std::fs::create_dir_all(src.join("a")).unwrap();
+    std::fs::write(src.join("a/f"), "x\n").unwrap();
+    let img = env.path().join("loop.img");
+    run(Command::new("mkfs.ext4")
+        .args(["-q", "-F", "-d"])
+        .arg(&src)
+        .arg(&img)
+        .arg("8M"));
+    run(Command::new("debugfs")
+        .args(["-w", "-R", "ln /a /a/loop"])
+        .arg(&img));
+    let before = digest(&img);
+    let g = VMCraft::with_config(Config::builder().tmpdir(env.path()).build());
+    g.add_drive_ro(&img).unwrap();
+    g.launch().unwrap();
+    g.mount_ro("/dev/sda", "/").unwrap();
+    let out = env.path().join("out.tar");
+    let e = g
+        .tar_out("/", &out, Default::default())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("./a/loop: directory inode 12 is reached twice (a directory loop)"),
+        "{e}"
+    );
+    assert!(!out.exists(), "no archive is left");
+    assert!(
+        g.mount_entries()
+            .iter()
+            .all(|m| m.strategy == vmcraft::inproc::INPROCESS_STRATEGY)
+    );
+    drop(g);
+    assert_eq!(digest(&img), before);
+}
