@@ -176,19 +176,7 @@ impl GuestRoot {
         max: u64,
     ) -> Result<Vec<u8>> {
         let f = self.open_read(path).map_err(|e| e.with_call(call))?;
-        let mut out = Vec::new();
-        f.take(max + 1)
-            .read_to_end(&mut out)
-            .map_err(|e| Error::io(call, path.display(), "", e))?;
-        if out.len() as u64 > max {
-            return Err(Error::new(
-                ErrorKind::InvalidArgument,
-                call,
-                path.display(),
-                format!("file is larger than {max} bytes, the most read here"),
-            ));
-        }
-        Ok(out)
+        read_at_most(f, call, path, max)
     }
 
     /// A file's content as text (libguestfs `cat`); invalid UTF-8 is an error.
@@ -232,4 +220,27 @@ impl GuestRoot {
             .and_then(|()| f.flush())
             .map_err(|e| Error::io(call, path.display(), "", e))
     }
+}
+
+/// All of `r` if it is at most `max` bytes; more is refused without reading
+/// beyond `max + 1` bytes.
+pub(crate) fn read_at_most(
+    r: impl Read,
+    call: &'static str,
+    path: &Path,
+    max: u64,
+) -> Result<Vec<u8>> {
+    let mut out = Vec::new();
+    r.take(max + 1)
+        .read_to_end(&mut out)
+        .map_err(|e| Error::io(call, path.display(), "", e))?;
+    if out.len() as u64 > max {
+        return Err(Error::new(
+            ErrorKind::InvalidArgument,
+            call,
+            path.display(),
+            format!("file is larger than {max} bytes, the most read here"),
+        ));
+    }
+    Ok(out)
 }

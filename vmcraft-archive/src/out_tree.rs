@@ -14,24 +14,13 @@ use crate::source::{SourceDir, SourceFile, SourceStat, TarSource, sorted_names};
 use crate::walk::dir_names;
 use crate::xattrs::XattrTarget;
 
-/// A file's `lstat` as the writer uses it.
-pub(crate) struct Meta {
-    pub mode: u32,
-    pub uid: u32,
-    pub gid: u32,
-    pub size: u64,
-    pub mtime: i64,
-    pub mtime_nsec: u32,
-    pub rdev: u64,
-    pub nlink: u64,
-    /// With `ino`, the key of a hard-linked file.
-    pub dev: u64,
-    pub ino: u64,
-}
+/// A file's `lstat` as the writer uses it (`dev` and `ino` are the key of a
+/// hard-linked file).
+pub(crate) type Meta = SourceStat;
 
-impl From<rustix::fs::Stat> for Meta {
+impl From<rustix::fs::Stat> for SourceStat {
     fn from(st: rustix::fs::Stat) -> Self {
-        Meta {
+        SourceStat {
             mode: st.st_mode,
             uid: st.st_uid,
             gid: st.st_gid,
@@ -46,28 +35,11 @@ impl From<rustix::fs::Stat> for Meta {
     }
 }
 
-impl From<SourceStat> for Meta {
-    fn from(st: SourceStat) -> Self {
-        Meta {
-            mode: st.mode,
-            uid: st.uid,
-            gid: st.gid,
-            size: st.size,
-            mtime: st.mtime,
-            mtime_nsec: st.mtime_nsec,
-            rdev: st.rdev,
-            nlink: st.nlink,
-            dev: st.dev,
-            ino: st.ino,
-        }
-    }
-}
-
-/// How deep a walk of a [`Tree::GUARD_LOOPS`] tree goes (vmcraft-fs's walks
-/// stop there too).
+/// How deep a walk of a [`Tree::GUARD_LOOPS`] tree goes (as deep as
+/// vmcraft-fs's own walks).
 pub(crate) const MAX_DEPTH: usize = 256;
-/// The most entries archived from a filesystem without inode numbers (FAT),
-/// where a directory seen twice cannot be recognised.
+/// The most entries archived once a filesystem without inode numbers (FAT)
+/// is met, where a directory reached twice cannot be recognised.
 pub(crate) const MAX_UNNUMBERED: u64 = 1_000_000;
 
 /// The loop guard of a [`Tree::GUARD_LOOPS`] walk.
@@ -75,7 +47,7 @@ pub(crate) const MAX_UNNUMBERED: u64 = 1_000_000;
 pub(crate) struct LoopGuard {
     /// (dev, ino) of every directory entered.
     dirs: std::collections::HashSet<(u64, u64)>,
-    /// Entries without an inode number so far.
+    /// Entries counted since the first without an inode number (0: none met).
     unnumbered: u64,
 }
 
@@ -83,15 +55,18 @@ impl LoopGuard {
     /// Check an entry at `depth` (the archived directory's entries are at 1);
     /// `Err` says why the walk must stop.
     pub(crate) fn check(&mut self, st: &Meta, depth: usize) -> Result<(), String> {
-        if st.ino == 0 {
+        // Without inode numbers a loop is not seen: every entry from then on
+        // counts, so that one cannot make the archive endless.
+        if st.ino == 0 || self.unnumbered > 0 {
             self.unnumbered += 1;
             if self.unnumbered > MAX_UNNUMBERED {
                 return Err(format!(
-                    "more than {MAX_UNNUMBERED} entries without inode numbers (a directory loop?)"
+                    "more than {MAX_UNNUMBERED} entries on a filesystem without inode numbers \
+                     (a directory loop?)"
                 ));
             }
         }
-        if st.mode & 0o170000 != 0o040000 {
+        if FileType::from_raw_mode(st.mode) != FileType::Directory {
             return Ok(());
         }
         if depth > MAX_DEPTH {
@@ -227,7 +202,7 @@ impl<'s> Tree for PathTree<'s> {
     type File = SourceFile<'s>;
 
     fn stat_dir(&self, dir: &SourceDir) -> io::Result<Meta> {
-        Ok(self.0.lstat(&dir.0)?.into())
+        self.0.lstat(&dir.0)
     }
 
     fn names(&self, dir: &SourceDir) -> io::Result<Vec<OsString>> {
@@ -235,20 +210,20 @@ impl<'s> Tree for PathTree<'s> {
     }
 
     fn stat_at(&self, dir: &SourceDir, name: &OsStr) -> io::Result<Meta> {
-        Ok(self.0.lstat(&dir.join(name)?)?.into())
+        self.0.lstat(&dir.join(name))
     }
 
     fn open_dir_at(&self, dir: &SourceDir, name: &OsStr) -> io::Result<SourceDir> {
-        let path = dir.join(name)?;
+        let path = dir.join(name);
         // Listed as a directory; a symlink is never entered.
-        if self.0.lstat(&path)?.mode & 0o170000 != 0o040000 {
-            return Err(io::Error::from_raw_os_error(20)); // ENOTDIR
+        if FileType::from_raw_mode(self.0.lstat(&path)?.mode) != FileType::Directory {
+            return Err(rustix::io::Errno::NOTDIR.into());
         }
         Ok(SourceDir(path))
     }
 
     fn readlink_at(&self, dir: &SourceDir, name: &OsStr) -> io::Result<Vec<u8>> {
-        self.0.readlink(&dir.join(name)?)
+        self.0.readlink(&dir.join(name))
     }
 
     fn open_file_at(
@@ -256,13 +231,15 @@ impl<'s> Tree for PathTree<'s> {
         dir: &SourceDir,
         name: &OsStr,
     ) -> Result<Option<SourceFile<'s>>, (&'static str, io::Error)> {
-        let path = dir.join(name).map_err(|e| ("open", e))?;
+        let path = dir.join(name);
         let st = self.0.lstat(&path).map_err(|e| ("stat", e))?;
-        Ok((st.mode & 0o170000 == 0o100000).then(|| SourceFile {
-            src: self.0,
-            path,
-            offset: 0,
-        }))
+        Ok(
+            (FileType::from_raw_mode(st.mode) == FileType::RegularFile).then(|| SourceFile {
+                src: self.0,
+                path,
+                offset: 0,
+            }),
+        )
     }
 
     fn xattrs(

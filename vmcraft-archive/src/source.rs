@@ -10,6 +10,7 @@
 use std::ffi::{OsStr, OsString};
 use std::io::{self, Read};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::path::Path;
 
 /// What the archive stores of a file (`lstat`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -80,28 +81,33 @@ pub trait TarSource {
 pub(crate) struct SourceDir(pub String);
 
 impl SourceDir {
-    /// The path of `name` in this directory.
-    pub(crate) fn join(&self, name: &OsStr) -> io::Result<String> {
-        let name = name
-            .to_str()
-            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "name is not UTF-8"))?;
-        Ok(if self.0 == "/" {
+    /// The path of `name` (a name [`sorted_names`] gave) in this directory.
+    pub(crate) fn join(&self, name: &OsStr) -> String {
+        // Lossless: the names came from `String`s.
+        let name = name.to_string_lossy();
+        if self.0 == "/" {
             format!("/{name}")
         } else {
             format!("{}/{name}", self.0)
-        })
+        }
     }
 }
 
 /// The names of a [`TarSource`] directory, sorted by bytes (as the kernel
-/// path sorts them).
+/// path sorts them). A name that is not a plain name (empty, with a `/` or a
+/// NUL; `.` and `..` are left out) is damage the kernel refuses too
+/// (`EUCLEAN`): it would be a path, not an entry.
 pub(crate) fn sorted_names(src: &dyn TarSource, dir: &SourceDir) -> io::Result<Vec<OsString>> {
-    let mut names: Vec<OsString> = src
-        .read_dir(&dir.0)?
-        .into_iter()
-        .filter(|n| n != "." && n != "..")
-        .map(|n| OsString::from_vec(n.into_bytes()))
-        .collect();
+    let mut names = Vec::new();
+    for n in src.read_dir(&dir.0)? {
+        if n == "." || n == ".." {
+            continue;
+        }
+        if n.is_empty() || n.contains(['/', '\0']) {
+            return Err(io::Error::from_raw_os_error(117)); // EUCLEAN
+        }
+        names.push(OsString::from_vec(n.into_bytes()));
+    }
     names.sort_unstable_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
     Ok(names)
 }
@@ -116,6 +122,12 @@ pub(crate) struct SourceFile<'s> {
 impl Read for SourceFile<'_> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.src.read_at(&self.path, self.offset, buf)?;
+        if n > buf.len() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "the tree answered a read with more bytes than asked",
+            ));
+        }
         self.offset += n as u64;
         Ok(n)
     }
@@ -129,35 +141,19 @@ pub(crate) fn read_bounded(
     path: &str,
     max: u64,
 ) -> crate::Result<Vec<u8>> {
-    use crate::error::{Error, ErrorKind};
+    use crate::error::Error;
     let st = src.stat(path).map_err(|e| Error::io(call, path, "", e))?;
     let t = rustix::fs::FileType::from_raw_mode(st.mode);
     if t != rustix::fs::FileType::RegularFile {
-        return Err(crate::content::not_regular(
-            call,
-            std::path::Path::new(path),
-            t,
-        ));
+        return Err(crate::content::not_regular(call, Path::new(path), t));
     }
     let real = src
         .resolve(path)
         .map_err(|e| Error::io(call, path, "", e))?;
-    let mut out = Vec::new();
-    SourceFile {
+    let file = SourceFile {
         src,
         path: real,
         offset: 0,
-    }
-    .take(max + 1)
-    .read_to_end(&mut out)
-    .map_err(|e| Error::io(call, path, "", e))?;
-    if out.len() as u64 > max {
-        return Err(Error::new(
-            ErrorKind::InvalidArgument,
-            call,
-            path,
-            format!("file is larger than {max} bytes, the most read here"),
-        ));
-    }
-    Ok(out)
+    };
+    crate::content::read_at_most(file, call, Path::new(path), max)
 }

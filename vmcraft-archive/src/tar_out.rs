@@ -2,8 +2,16 @@
 //! `./etc/fstab`, as libguestfs's `tar -C dir -cf - .` names them), streamed to
 //! any writer through the chosen compressor.
 //!
-//! The tree is walked with directory descriptors and `O_NOFOLLOW`, so a symlink in
-//! the guest is stored as a symlink and never followed out of the tree. The
+//! A kernel-mounted tree is walked with directory descriptors and `O_NOFOLLOW`,
+//! so a symlink in the guest is stored as a symlink and never followed out of
+//! the tree; a [`TarSource`] (a tree read in-process, [`tar_out_source`]) by
+//! the paths its own resolution gives, one listed name at a time
+//! (`out_tree.rs`). Both go through the same writer, so the same tree gives the
+//! same archive either way. A tree read in-process comes from an image that
+//! may be hostile: a directory loop, a name that is a path, a size its data
+//! does not have, are errors ([`ErrorKind::Corrupt`]), and the walk stops at
+//! 256 levels (and at a million entries on a filesystem without inode
+//! numbers), where the kernel's tree has no such limits. The
 //! archive is POSIX pax, laid out as GNU tar's `--format=posix` lays it out
 //! (`pax_out.rs`): ustar headers, and a pax extended header for what does
 //! not fit in one (long names and link targets, big ids and sizes, sub-second
@@ -84,9 +92,11 @@ pub fn tar_out(
 
 /// [`tar_out`] of a [`TarSource`] (a tree read in-process): the same archive,
 /// byte for byte, as [`tar_out`] writes of the same tree mounted by the
-/// kernel. Extended attributes and ACLs are not read from a `TarSource`:
-/// options asking for them are refused ([`ErrorKind::Unsupported`]), before
-/// anything is written.
+/// kernel, when the source answers as the kernel does (names, modes, owners,
+/// times, link counts and inode numbers). Extended attributes and ACLs are not
+/// read from a `TarSource`: options asking for them are refused
+/// ([`ErrorKind::Unsupported`]), before anything is written. Damage is an
+/// error, not a shorter archive (see the module docs for the limits).
 ///
 /// See [`TarSource`] for an example.
 pub fn tar_out_source(
@@ -712,6 +722,19 @@ impl<T: Tree> Writer<'_, '_, T> {
         }
         let st = match self.tree.stat_at(dir, name) {
             Ok(st) => st,
+            // A tree that cannot change does not lose what it listed: that is
+            // a name its reader cannot look up again, never left out quietly.
+            Err(e) if e.kind() == io::ErrorKind::NotFound && T::GUARD_LOOPS => {
+                return Err(Error::new(
+                    ErrorKind::Corrupt,
+                    "tar_out",
+                    &self.subject,
+                    format!(
+                        "{}: listed in its directory but not found there",
+                        String::from_utf8_lossy(path)
+                    ),
+                ));
+            }
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
                 self.skip(path, "removed while the archive was made");
                 return Ok(None);
@@ -784,6 +807,7 @@ impl<T: Tree> Writer<'_, '_, T> {
     }
 
     fn regular(&mut self, dir: &T::Dir, name: &OsStr, path: &[u8], st: &Meta) -> Result<()> {
+        // (`ino` 0: a tree without inode numbers, where no file is a link.)
         if st.nlink > 1 && st.ino != 0 {
             let key = (st.dev, st.ino);
             if let Some(first) = self.links.get(&key).cloned() {
@@ -833,6 +857,20 @@ impl<T: Tree> Writer<'_, '_, T> {
             })?;
             self.stats.bytes += n;
             left -= n;
+            if n < chunk && T::GUARD_LOOPS {
+                // A tree that cannot change: its size was a lie (a hostile
+                // image), not a file that shrank.
+                return Err(Error::new(
+                    ErrorKind::Corrupt,
+                    "tar_out",
+                    &self.subject,
+                    format!(
+                        "{}: {size} bytes by its metadata, only {} could be read",
+                        String::from_utf8_lossy(path),
+                        size - left
+                    ),
+                ));
+            }
             if n < chunk {
                 // The file shrank while it was read: pad with zeros, as GNU tar
                 // does, so the archive stays well formed.

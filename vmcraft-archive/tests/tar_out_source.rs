@@ -225,3 +225,81 @@ fn a_directory_loop_is_an_error_not_a_hang() {
         assert!(!tarfile.exists(), "no archive is left");
     }
 }
+
+/// A hostile tree of one file, `/f`, that lies in the way `case` says.
+struct Lying {
+    case: &'static str,
+}
+
+impl TarSource for Lying {
+    fn lstat(&self, path: &str) -> io::Result<SourceStat> {
+        let dir = path == "/";
+        if !dir && self.case == "vanishes" {
+            return Err(io::ErrorKind::NotFound.into());
+        }
+        Ok(SourceStat {
+            mode: if dir { 0o040755 } else { 0o100644 },
+            uid: 0,
+            gid: 0,
+            size: if dir { 0 } else { 1 << 40 },
+            mtime: 0,
+            mtime_nsec: 0,
+            rdev: 0,
+            nlink: 1,
+            dev: 1,
+            ino: if dir { 2 } else { 12 },
+        })
+    }
+    fn stat(&self, path: &str) -> io::Result<SourceStat> {
+        self.lstat(path)
+    }
+    fn resolve(&self, path: &str) -> io::Result<String> {
+        Ok(path.to_string())
+    }
+    fn read_dir(&self, _path: &str) -> io::Result<Vec<String>> {
+        Ok(vec![
+            if self.case == "path name" {
+                "../etc/passwd"
+            } else {
+                "f"
+            }
+            .to_string(),
+        ])
+    }
+    fn readlink(&self, _path: &str) -> io::Result<Vec<u8>> {
+        Err(io::Error::from_raw_os_error(22))
+    }
+    fn read_at(&self, _path: &str, offset: u64, buf: &mut [u8]) -> io::Result<usize> {
+        // A terabyte by its metadata, 100 bytes of data.
+        let n = 100u64.saturating_sub(offset).min(buf.len() as u64) as usize;
+        buf[..n].fill(b'x');
+        Ok(n)
+    }
+}
+
+#[test]
+fn lies_of_a_hostile_tree_are_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let tarfile = dir.path().join("out.tar");
+    for (case, want) in [
+        (
+            "size",
+            "./f: 1099511627776 bytes by its metadata, only 100 could be read",
+        ),
+        ("path name", "Structure needs cleaning"),
+        (
+            "vanishes",
+            "./f: listed in its directory but not found there",
+        ),
+    ] {
+        let e =
+            tar_out_source(&Lying { case }, "/", &tarfile, &TarOutOptions::default()).unwrap_err();
+        // The message with its cause, as the command line prints it.
+        let full = match std::error::Error::source(&e) {
+            Some(s) => format!("{e}: {s}"),
+            None => e.to_string(),
+        };
+        assert!(full.contains(want), "{case}: {full}");
+        assert!(!tarfile.exists(), "{case}: no archive is left");
+    }
+}

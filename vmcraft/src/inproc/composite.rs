@@ -60,9 +60,13 @@ impl Composite {
     }
 
     /// A number for the filesystem a resolved path is on (1 and up; 0 for
-    /// none), as `st_dev` tells filesystems apart.
+    /// none), as `st_dev` tells filesystems apart: one per device, however
+    /// often it is mounted.
     pub(crate) fn mount_number(&self, path: &str) -> u64 {
-        self.mount_of(path).map_or(0, |(i, _)| i as u64 + 1)
+        self.mount_of(path).map_or(0, |(_, m)| {
+            let first = self.mounts.iter().position(|o| o.device == m.device);
+            first.map_or(0, |i| i as u64 + 1)
+        })
     }
 
     /// The filesystem a resolved path is on, and the path inside it.

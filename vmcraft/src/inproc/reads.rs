@@ -23,10 +23,11 @@ pub(crate) enum ReadTree {
     InProcess(Arc<Composite>),
 }
 
-/// A vmcraft-fs error as the kernel path reports the same failure.
-pub(crate) fn map_err(call: &'static str, path: &str, e: vmcraft_fs::Error) -> Error {
+/// The errno the kernel answers where a vmcraft-fs reader fails with `kind`
+/// (`None`: no errno says it).
+pub(crate) fn errno_of(kind: vmcraft_fs::ErrorKind) -> Option<i32> {
     use vmcraft_fs::ErrorKind as K;
-    let errno = match e.kind() {
+    match kind {
         K::NotFound => Some(libc::ENOENT),
         K::NotADirectory => Some(libc::ENOTDIR),
         K::IsADirectory => Some(libc::EISDIR),
@@ -34,8 +35,13 @@ pub(crate) fn map_err(call: &'static str, path: &str, e: vmcraft_fs::Error) -> E
         K::NoAttribute => Some(libc::ENODATA),
         K::InvalidArgument | K::NotASymlink => Some(libc::EINVAL),
         _ => None,
-    };
-    if let Some(n) = errno {
+    }
+}
+
+/// A vmcraft-fs error as the kernel path reports the same failure.
+pub(crate) fn map_err(call: &'static str, path: &str, e: vmcraft_fs::Error) -> Error {
+    use vmcraft_fs::ErrorKind as K;
+    if let Some(n) = errno_of(e.kind()) {
         // Where the failure is below the path asked about (a walk), say where.
         let what = if e.subject().is_empty() || e.subject() == path {
             String::new()

@@ -12,16 +12,10 @@ use super::Composite;
 /// A vmcraft-fs error as an I/O error: the errno the kernel would give where
 /// there is one (so that messages and kinds match the kernel path's).
 fn io_err(e: vmcraft_fs::Error) -> io::Error {
-    use vmcraft_fs::ErrorKind as K;
-    let errno = match e.kind() {
-        K::NotFound => libc::ENOENT,
-        K::NotADirectory => libc::ENOTDIR,
-        K::IsADirectory => libc::EISDIR,
-        K::Loop => libc::ELOOP,
-        K::InvalidArgument | K::NotASymlink => libc::EINVAL,
-        _ => return io::Error::other(e.to_string()),
-    };
-    io::Error::from_raw_os_error(errno)
+    match super::reads::errno_of(e.kind()) {
+        Some(n) => io::Error::from_raw_os_error(n),
+        None => io::Error::other(e.to_string()),
+    }
 }
 
 impl Composite {
