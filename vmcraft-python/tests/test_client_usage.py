@@ -58,6 +58,13 @@ def test_the_clients_calls(tmp_path, image):
         g.mkdir_p("/etc/systemd/system")
         g.ln_sf("/dev/null", "/etc/systemd/system/x.service")
         assert g.is_symlink("/etc/systemd/system/x.service")
+        # The seed's names for two libguestfs calls.
+        assert g.is_link("/etc/systemd/system/x.service") and not g.is_link("/etc/motd")
+        g.vgchange_activate_all(0)  # libguestfs's vg_activate_all; an int is a bool
+        try:
+            g.vgchange_activate_all(True)
+        except vmcraft.UnsupportedError as e:  # a host without device-mapper says so
+            assert "device-mapper" in str(e) and e.call == "vg_activate_all"
         # Registry-hive style: download, edit on the host, upload back.
         host = tmp_path / "hostname.copy"
         g.download("/etc/hostname", str(host))

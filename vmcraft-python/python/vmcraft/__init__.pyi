@@ -3171,6 +3171,17 @@ class VMCraft:
         Always false: a launch happens within the launch call.
         """
         ...
+    def is_link(self, path: str) -> bool:
+        """
+        is_link(path: str) -> bool
+
+        test if symbolic link (an alias of is_symlink)
+
+        Whether the path is a symbolic link.
+
+        You can use 'is-link' as an alias for this command.
+        """
+        ...
     def is_lv(self, mountable: str) -> bool:
         """
         is_lv(mountable: str) -> bool
@@ -3208,6 +3219,8 @@ class VMCraft:
         test if symbolic link
 
         Whether the path is a symbolic link.
+
+        You can use 'is-link' as an alias for this command.
         """
         ...
     def is_whole_device(self, device: str) -> bool:
@@ -5768,6 +5781,20 @@ class VMCraft:
 
         Activate (true) or deactivate (false) every volume group. Activation
         needs device-mapper on the host.
+
+        You can use 'vgchange-activate-all' as an alias for this command.
+        """
+        ...
+    def vgchange_activate_all(self, activate: bool) -> None:
+        """
+        vgchange_activate_all(activate: bool) -> None
+
+        activate or deactivate all volume groups (an alias of vg_activate_all)
+
+        Activate (true) or deactivate (false) every volume group. Activation
+        needs device-mapper on the host.
+
+        You can use 'vgchange-activate-all' as an alias for this command.
         """
         ...
     def vgchange_uuid(self, vg: str) -> None:

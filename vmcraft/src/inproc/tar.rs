@@ -67,7 +67,9 @@ impl TarSource for Composite {
     }
 
     fn read_at(&self, path: &str, offset: u64, buf: &mut [u8]) -> io::Result<usize> {
-        let resolved = GuestTree::resolve(self, path, true).map_err(io_err)?;
+        // Paths here are resolved already (the walk's, or `resolve`'s): a
+        // final symlink is not followed again.
+        let resolved = GuestTree::resolve(self, path, false).map_err(io_err)?;
         self.read_at_node(&resolved, offset, buf).map_err(io_err)
     }
 }

@@ -142,7 +142,9 @@ pub(crate) const CALLS: &[Call] = &[
         "test if symbolic link",
         "Whether the path is a symbolic link.",
         |g, a| Ok(Value::Bool(g.is_symlink(a.str(0))?)),
-    ),
+    )
+    // The seed's name (hyper2kvm calls it).
+    .alias(&["is-link"]),
     call(
         "mkdir",
         &[PATH],

@@ -146,6 +146,8 @@ pub(crate) const CALLS: &[Call] = &[
          device-mapper on the host.",
         |g, a| void!(g.vg_activate_all(a.bool(0))),
     )
+    // The seed's name (hyper2kvm calls it with `True` or `1`).
+    .alias(&["vgchange-activate-all"])
     .flags(Flags::SESSION),
     call(
         "vg-activate",
