@@ -234,7 +234,7 @@ impl<'s> Tree for PathTree<'s> {
         let path = dir.join(name);
         let st = self.0.lstat(&path).map_err(|e| ("stat", e))?;
         Ok(
-            (FileType::from_raw_mode(st.mode) == FileType::RegularFile).then(|| SourceFile {
+            (FileType::from_raw_mode(st.mode) == FileType::RegularFile).then_some(SourceFile {
                 src: self.0,
                 path,
                 offset: 0,
