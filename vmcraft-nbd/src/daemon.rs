@@ -52,6 +52,13 @@ const MAX_SOCKET_PATH: usize = 107;
 /// The QMP socket's name in the daemon's directory (the daemon's working
 /// directory, so it is given this relative name).
 const QMP_SOCKET: &str = "qmp.sock";
+/// The daemon's pid file, in its directory: qemu-storage-daemon writes it once
+/// its chardevs, monitors and exports are set up (a documented order), and
+/// its monitor is only connected to after that. A connection made while the
+/// monitor was being set up was, about once in a thousand starts under load,
+/// taken by the monitor's thread while the main thread blocked in `accept`
+/// for good (never greeted), or the daemon crashed (SIGSEGV).
+const PID_FILE: &str = "qsd.pid";
 
 /// The files of one daemon, all in its private directory.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -100,7 +107,9 @@ pub(crate) fn daemon_command(
             "socket,id=vmcraft-qmp,path={socket},server=on,wait=off"
         ))
         .arg("--monitor")
-        .arg("chardev=vmcraft-qmp"))
+        .arg("chardev=vmcraft-qmp")
+        .arg("--pidfile")
+        .arg(PID_FILE))
 }
 
 /// A running qemu-storage-daemon exporting one image as a FUSE file, supervised
@@ -297,10 +306,13 @@ impl StorageDaemon {
         // The daemon's mount table: its export may live in another namespace.
         let mountinfo = PathBuf::from(format!("/proc/{}/mountinfo", self.pid));
         let p = self.process();
+        let pid_file = self.pid_file_access();
         let waited = vmcraft_block::wait_until("the fuse export", self.timeout, || {
             !p.is_alive()
                 || (host::is_mount_point_in(&mountinfo, &export)
-                    && std::fs::metadata(&self.export_access).is_ok_and(|m| m.len() > 0))
+                    && std::fs::metadata(&self.export_access).is_ok_and(|m| m.len() > 0)
+                    // and its monitor set up (see `PID_FILE`), for the checks
+                    && std::fs::symlink_metadata(&pid_file).is_ok())
         });
         if !p.is_alive() {
             return Err(self.start_failed(chain, p.exit_error()));
@@ -332,9 +344,14 @@ impl StorageDaemon {
         // a refused connection is retried until the deadline.
         let mut conn = None;
         let mut last = None;
+        let pid_file = self.pid_file_access();
         let waited = vmcraft_block::wait_until("the qmp monitor", self.timeout, || {
             if !p.is_alive() {
                 return true;
+            }
+            // Set up (see `PID_FILE`) before the first connection.
+            if std::fs::symlink_metadata(&pid_file).is_err() {
+                return false;
             }
             match qmp::Qmp::connect(&self.qmp_access, self.timeout) {
                 Ok(q) => {
@@ -414,6 +431,11 @@ impl StorageDaemon {
 
     /// Ask qemu which files it opened and refuse any the chain (or the overlay
     /// made here) does not hold.
+    /// The pid file, reached as the monitor's socket is (see `qmp_access`).
+    fn pid_file_access(&self) -> PathBuf {
+        self.qmp_access.with_file_name(PID_FILE)
+    }
+
     fn check_graph(&self, chain: &ImageChain, overlay: Option<&Path>) -> Result<()> {
         let subject = self.image.display().to_string();
         let nodes = qmp::block_nodes(&self.qmp_access, self.timeout).map_err(|e| {
@@ -433,7 +455,9 @@ impl StorageDaemon {
     fn check_open_files(&self, chain: &ImageChain, overlay: Option<&Path>) -> Result<()> {
         let subject = self.image.display().to_string();
         let mut allowed = chain.ids.clone();
-        if let Some(o) = overlay {
+        // The overlay made here, and the pid file qemu holds open (locked).
+        let pid_file = self.pid_file_access();
+        for o in overlay.into_iter().chain([pid_file.as_path()]) {
             allowed.push(opened::file_id(o).map_err(|e| {
                 Error::io(
                     "attach",
@@ -664,6 +688,8 @@ mod tests {
                 "socket,id=vmcraft-qmp,path=qmp.sock,server=on,wait=off",
                 "--monitor",
                 "chardev=vmcraft-qmp",
+                "--pidfile",
+                "qsd.pid",
             ]
         );
         // Supervised in the foreground: no --daemonize, and no timeout on the
