@@ -335,11 +335,22 @@ fn prepare(root: &GuestRoot, directory: &Path, opts: &TarOutOptions) -> Result<P
             e
         }
     })?;
+    prepared(dir, subject, opts, || Names::from_guest(root))
+}
+
+/// The rest of what both trees prepare: the exclude patterns and the guest's
+/// owner names (read by `names`, unless numeric owners are asked for).
+fn prepared<D>(
+    dir: D,
+    subject: String,
+    opts: &TarOutOptions,
+    names: impl FnOnce() -> Names,
+) -> Result<Prepared<D>> {
     let excludes = build_excludes(&opts.excludes)?;
     let names = if opts.numeric_owner {
         Names::default()
     } else {
-        Names::from_guest(root)
+        names()
     };
     Ok(Prepared {
         dir,
@@ -368,7 +379,7 @@ fn prepare_source(
     let st = src
         .stat(directory)
         .map_err(|e| Error::io(call, &subject, "", e))?;
-    if st.mode & 0o170000 != 0o040000 {
+    if FileType::from_raw_mode(st.mode) != FileType::Directory {
         return Err(Error::new(
             ErrorKind::WrongType,
             call,
@@ -379,19 +390,10 @@ fn prepare_source(
     let dir = src
         .resolve(directory)
         .map_err(|e| Error::io(call, &subject, "", e))?;
-    let excludes = build_excludes(&opts.excludes)?;
-    let names = if opts.numeric_owner {
-        Names::default()
-    } else {
+    prepared(SourceDir(dir), subject, opts, || {
         Names::from_tables(|p| {
             crate::source::read_bounded(src, "owner names", p, crate::owners::MAX_TABLE)
         })
-    };
-    Ok(Prepared {
-        dir: SourceDir(dir),
-        subject,
-        excludes,
-        names,
     })
 }
 
