@@ -8,6 +8,7 @@
 //! starting from the target's committed seeds
 //! (`fuzz/seeds/TARGET`) where there are some. `cargo xtask test` runs each
 //! briefly.
+//! Every fuzz crate builds into the one `target/fuzz`.
 //! Installs cargo-fuzz when it is missing; libFuzzer's sanitizer flags need a
 //! nightly compiler, which `RUSTC_BOOTSTRAP=1` stands in for on stable.
 
@@ -73,9 +74,14 @@ fn fuzz(args: &[String], quiet: bool) -> Result<()> {
         let corpus = fuzz_dir.join("corpus").join(target);
         std::fs::create_dir_all(&corpus)?;
         let mut cmd = Command::new("cargo");
+        // One target directory for every fuzz crate: what they share (the
+        // sanitized std-side crates, libfuzzer-sys, the vmcraft crates under
+        // each other) is built once and kept once, not once per crate.
         cmd.current_dir(&crate_dir)
             .env("RUSTC_BOOTSTRAP", "1")
-            .args(["fuzz", "run", target])
+            .args(["fuzz", "run", "--target-dir"])
+            .arg(root.join("target").join("fuzz"))
+            .arg(target)
             .arg(&corpus);
         let seeds = fuzz_dir.join("seeds").join(target);
         if seeds.is_dir() {

@@ -44,6 +44,14 @@ pub const VIRTME_NG: &str = "virtme-ng==1.42";
 /// Guest memory: the tests' images live on the scratch disk, not in memory.
 const GUEST_MEMORY: &str = "4G";
 
+/// Host space the tier wants free before it starts: what the tests' images on
+/// the scratch disk take at most, with room to spare.
+const SCRATCH_NEEDS: u64 = 4 << 30;
+
+/// Below this much free host space the running tier is stopped: qemu has (or is
+/// about to have) paused the guest on ENOSPC.
+const DISK_FULL: u64 = 256 << 20;
+
 /// How long the whole guest run may take before the VM is killed (a test hung
 /// inside the guest; nextest's own timeouts, profile `kernel-tier` in
 /// `.config/nextest.toml`, come first).
@@ -227,6 +235,21 @@ pub fn run(args: &[String]) -> Result<()> {
     // be memory, and qemu's O_DIRECT needs a real filesystem). It and the
     // archive go on every way out of this function.
     let scratch = dir.join("scratch.img");
+    // The scratch disk is sparse: it takes host space as the guest writes. On a
+    // full host disk qemu pauses the guest (its default on ENOSPC), which would
+    // look like a hang until the deadline; say so up front instead.
+    let free = free_bytes(&dir);
+    if let Some(free) = free
+        && free < SCRATCH_NEEDS
+    {
+        bail!(
+            "the kernel tier needs {} GiB free for its scratch disk on the filesystem \
+             of {}; it has {:.1} GiB",
+            SCRATCH_NEEDS >> 30,
+            dir.display(),
+            free as f64 / (1u64 << 30) as f64
+        );
+    }
     let _cleanup = RemoveOnDrop(vec![scratch.clone(), out.join("tests.tar.zst")]);
     let _ = std::fs::remove_file(&scratch);
     std::fs::File::create(&scratch)?.set_len(32 << 30)?;
@@ -270,6 +293,18 @@ pub fn run(args: &[String]) -> Result<()> {
     let vm_status = loop {
         if let Some(status) = vm.try_wait()? {
             break Some(status);
+        }
+        if free_bytes(&dir).is_some_and(|f| f < DISK_FULL) {
+            let _ = Command::new("kill")
+                .args(["-KILL", "--", &format!("-{}", vm.id())])
+                .status();
+            let _ = vm.wait();
+            bail!(
+                "the host disk holding {} is full (under {} MiB free): the guest's \
+                 scratch disk cannot grow, so qemu paused the guest; stopped it",
+                dir.display(),
+                DISK_FULL >> 20
+            );
         }
         if started.elapsed() > GUEST_DEADLINE {
             // The whole group: virtme-ng and the qemu it started.
@@ -316,4 +351,23 @@ pub fn run(args: &[String]) -> Result<()> {
         ),
         s => bail!("the kernel tier failed (guest status {s})"),
     }
+}
+
+/// Bytes free for an unprivileged writer on the filesystem holding `path`, as
+/// `df` reports them; `None` when `df` cannot say.
+fn free_bytes(path: &Path) -> Option<u64> {
+    let out = Command::new("df")
+        .args(["--output=avail", "-B1"])
+        .arg(path)
+        .output()
+        .ok()?;
+    if !out.status.success() {
+        return None;
+    }
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .nth(1)?
+        .trim()
+        .parse()
+        .ok()
 }
