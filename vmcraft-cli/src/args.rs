@@ -10,24 +10,34 @@ pub use vmcraft::calls::table::args::{Arg, ArgKind, ArgValue, Args, arg, synopsi
 
 use super::error::CliError;
 
-/// Parse the words after a command name against its argument specs.
+/// Parse the words after a command name against its argument specs; a key
+/// argument ([`ArgKind::Key`]) is not a word but asked of `keys` (see
+/// [`crate::keys`]), in order.
 ///
 /// ```
 /// use vmcraft_cli::args::{arg, parse_args, ArgKind};
 /// let spec = [arg("device", ArgKind::Device), arg("partnum", ArgKind::Int)];
 /// let opts = [arg("label", ArgKind::String)];
 /// let words: Vec<String> = ["/dev/sda", "0x2", "label:boot"].map(String::from).to_vec();
-/// let a = parse_args("demo", &spec, &opts, &words).unwrap();
+/// let mut no_keys = |_: &str| unreachable!();
+/// let a = parse_args("demo", &spec, &opts, &words, &mut no_keys).unwrap();
 /// assert_eq!((a.str(0), a.int32(1), a.opt_string("label")), ("/dev/sda", 2, Some("boot")));
-/// assert!(parse_args("demo", &spec, &opts, &words[..1]).is_err());
+/// assert!(parse_args("demo", &spec, &opts, &words[..1], &mut no_keys).is_err());
+///
+/// let spec = [arg("device", ArgKind::Device), arg("key", ArgKind::Key), arg("mapname", ArgKind::String)];
+/// let words: Vec<String> = ["/dev/sda2", "cryptroot"].map(String::from).to_vec();
+/// let a = parse_args("luks-open", &spec, &[], &words, &mut |_| Ok("secret".into())).unwrap();
+/// assert_eq!((a.str(0), a.str(1), a.str(2)), ("/dev/sda2", "secret", "cryptroot"));
 /// ```
 pub fn parse_args(
     command: &str,
     args: &[Arg],
     optargs: &[Arg],
     words: &[String],
+    keys: &mut dyn FnMut(&str) -> Result<String, CliError>,
 ) -> Result<Args, CliError> {
-    let (min, max) = (args.len(), args.len() + optargs.len());
+    let written = args.iter().filter(|a| a.kind != ArgKind::Key).count();
+    let (min, max) = (written, written + optargs.len());
     if words.len() < min || words.len() > max {
         let want = if min == max {
             format!("{min}")
@@ -43,11 +53,17 @@ pub fn parse_args(
         ));
     }
     let mut values = Vec::with_capacity(args.len());
-    for (a, w) in args.iter().zip(words) {
+    let mut next = words.iter();
+    for a in args {
+        if a.kind == ArgKind::Key {
+            values.push(ArgValue::Str(keys(a.name)?));
+            continue;
+        }
+        let w = next.next().expect("counted above");
         values.push(parse_value(command, a.name, a.kind, w)?);
     }
     let mut opts: Vec<(&'static str, ArgValue)> = Vec::new();
-    for w in &words[args.len()..] {
+    for w in &words[written..] {
         let o = optargs
             .iter()
             .find(|o| w.strip_prefix(o.name).is_some_and(|r| r.starts_with(':')))
@@ -81,7 +97,8 @@ fn parse_value(command: &str, name: &str, kind: ArgKind, w: &str) -> Result<ArgV
         | ArgKind::Path
         | ArgKind::FileIn
         | ArgKind::FileOut
-        | ArgKind::Buffer => ArgValue::Str(w.to_string()),
+        | ArgKind::Buffer
+        | ArgKind::Key => ArgValue::Str(w.to_string()),
         ArgKind::OptString => ArgValue::OptStr((!w.is_empty()).then(|| w.to_string())),
         ArgKind::Int => {
             let v = parse_int(w).map_err(bad)?;
@@ -223,6 +240,67 @@ pub fn parse_list(s: &str) -> Result<Vec<String>, String> {
 mod tests {
     use super::*;
 
+    fn parse_no_keys(
+        command: &str,
+        args: &[Arg],
+        optargs: &[Arg],
+        words: &[String],
+    ) -> Result<Args, CliError> {
+        parse_args(command, args, optargs, words, &mut |k| {
+            panic!("no key expected, asked for {k}")
+        })
+    }
+
+    #[test]
+    fn keys_are_asked_for_in_order_and_never_taken_from_words() {
+        let spec = [
+            arg("device", ArgKind::Device),
+            arg("key", ArgKind::Key),
+            arg("newkey", ArgKind::Key),
+            arg("keyslot", ArgKind::Int),
+        ];
+        let mut asked = Vec::new();
+        let a = parse_args(
+            "luks-add-key",
+            &spec,
+            &[],
+            &words(&["/dev/sda1", "3"]),
+            &mut |k| {
+                asked.push(k.to_string());
+                Ok(format!("value of {k}"))
+            },
+        )
+        .unwrap();
+        assert_eq!(asked, ["key", "newkey"]);
+        assert_eq!(
+            (a.str(0), a.str(1), a.str(2), a.int32(3)),
+            ("/dev/sda1", "value of key", "value of newkey", 3)
+        );
+        // The key is not a word: four words are one too many.
+        let e = parse_args(
+            "luks-add-key",
+            &spec,
+            &[],
+            &words(&["/dev/sda1", "k", "n", "3"]),
+            &mut |_| Ok(String::new()),
+        )
+        .unwrap_err();
+        assert!(
+            e.to_string().contains("should have 2 parameter(s), not 4"),
+            "{e}"
+        );
+        // A key that cannot be read fails the command.
+        let e = parse_args(
+            "luks-add-key",
+            &spec,
+            &[],
+            &words(&["/dev/sda1", "3"]),
+            &mut |k| Err(CliError::usage("luks-add-key", format!("no {k}"))),
+        )
+        .unwrap_err();
+        assert_eq!(e.to_string(), "luks-add-key: no key");
+    }
+
     fn words(w: &[&str]) -> Vec<String> {
         w.iter().map(|s| s.to_string()).collect()
     }
@@ -272,17 +350,17 @@ mod tests {
     fn int_arguments_are_32_bit() {
         let spec = [arg("partnum", ArgKind::Int)];
         assert_eq!(
-            parse_args("part-del", &spec, &[], &words(&["2147483647"]))
+            parse_no_keys("part-del", &spec, &[], &words(&["2147483647"]))
                 .unwrap()
                 .int32(0),
             i32::MAX
         );
-        let e = parse_args("part-del", &spec, &[], &words(&["2147483648"])).unwrap_err();
+        let e = parse_no_keys("part-del", &spec, &[], &words(&["2147483648"])).unwrap_err();
         assert_eq!(
             e.to_string(),
             "part-del: partnum: 2147483648 is out of range for a 32-bit integer"
         );
-        let e = parse_args("part-del", &spec, &[], &words(&["one"])).unwrap_err();
+        let e = parse_no_keys("part-del", &spec, &[], &words(&["one"])).unwrap_err();
         assert_eq!(e.to_string(), "part-del: partnum: 'one' is not an integer");
     }
 
@@ -292,13 +370,14 @@ mod tests {
             arg("device", ArgKind::Device),
             arg("parttype", ArgKind::String),
         ];
-        let e = parse_args("part-init", &spec, &[], &words(&["/dev/sda"])).unwrap_err();
+        let e = parse_no_keys("part-init", &spec, &[], &words(&["/dev/sda"])).unwrap_err();
         assert_eq!(
             e.to_string(),
             "part-init: should have 2 parameter(s), not 1 (type 'help part-init' for help)"
         );
         let opt = [arg("label", ArgKind::String)];
-        let e = parse_args("mkfs", &spec, &opt, &words(&["a", "b", "label:x", "y"])).unwrap_err();
+        let e =
+            parse_no_keys("mkfs", &spec, &opt, &words(&["a", "b", "label:x", "y"])).unwrap_err();
         assert!(
             e.to_string()
                 .contains("should have 2-3 parameter(s), not 4"),
@@ -318,7 +397,7 @@ mod tests {
             arg("sparse", ArgKind::Bool),
             arg("excludes", ArgKind::List),
         ];
-        let a = parse_args(
+        let a = parse_no_keys(
             "mkfs",
             &spec,
             &opts,
@@ -340,7 +419,7 @@ mod tests {
             Some(vec!["x y".to_string(), "z".to_string()])
         );
         assert_eq!(
-            parse_args("mkfs", &spec, &opts, &words(&["a", "b"]))
+            parse_no_keys("mkfs", &spec, &opts, &words(&["a", "b"]))
                 .unwrap()
                 .opt_string("label"),
             None
@@ -351,10 +430,10 @@ mod tests {
             ("blocksize:big", "blocksize: 'big' is not an integer"),
             ("sparse:maybe", "sparse: 'maybe' is not a boolean"),
         ] {
-            let e = parse_args("mkfs", &spec, &opts, &words(&["a", "b", w])).unwrap_err();
+            let e = parse_no_keys("mkfs", &spec, &opts, &words(&["a", "b", w])).unwrap_err();
             assert!(e.to_string().contains(want), "{w}: {e}");
         }
-        let e = parse_args(
+        let e = parse_no_keys(
             "mkfs",
             &spec,
             &opts,
@@ -374,7 +453,7 @@ mod tests {
             arg("o", ArgKind::OptString),
             arg("l", ArgKind::List),
         ];
-        let a = parse_args(
+        let a = parse_no_keys(
             "x",
             &spec,
             &[],
@@ -384,11 +463,11 @@ mod tests {
         assert!(!a.bool(0));
         assert_eq!(a.opt_str(1), None);
         assert_eq!(a.list(2), ["/dev/sda1", "/dev/sdb1"]);
-        let a = parse_args("x", &spec, &[], &words(&["on", "expr", "it\\'s"])).unwrap();
+        let a = parse_no_keys("x", &spec, &[], &words(&["on", "expr", "it\\'s"])).unwrap();
         assert!(a.bool(0));
         assert_eq!(a.opt_str(1), Some("expr"));
         assert_eq!(a.list(2), ["it's"]);
-        let e = parse_args("x", &spec, &[], &words(&["1", "", "'open"])).unwrap_err();
+        let e = parse_no_keys("x", &spec, &[], &words(&["1", "", "'open"])).unwrap_err();
         assert!(e.to_string().contains("runaway quote"), "{e}");
     }
 

@@ -33,6 +33,7 @@
 pub mod args;
 mod commands;
 mod error;
+pub mod keys;
 pub mod namespace;
 pub mod options;
 pub mod prepared;
@@ -176,6 +177,11 @@ pub fn main(argv: Vec<OsString>) -> i32 {
         ShellOptions {
             json: opts.json,
             trace: opts.trace,
+            keys: if opts.keys_from_stdin {
+                keys::KeySource::Stdin
+            } else {
+                keys::KeySource::Terminal
+            },
         },
         Some(progress),
     )

@@ -76,6 +76,9 @@ pub struct Options {
     /// `--kernel-mounts`: read-only drives are attached and mounted by the
     /// kernel too, never read in-process (see `vmcraft::Config::inprocess_reads`).
     pub kernel_mounts: bool,
+    /// `--keys-from-stdin`: keys are read from standard input, one a line,
+    /// not from the terminal.
+    pub keys_from_stdin: bool,
     /// `-x`: echo each command to standard error before running it.
     pub trace: bool,
     /// `-v`: debug logging on standard error.
@@ -94,7 +97,7 @@ vmcraft: the guestfish-compatible VMCraft shell
 
 usage: vmcraft [--format[=FMT]] [--ro|--rw] [-a IMAGE]... [-N [FILE=]SPEC]...
                [-m DEV[:MOUNTPOINT[:OPTIONS[:FSTYPE]]]]... [-i] [--json] [-x] [-v]
-               [--kernel-mounts]
+               [--kernel-mounts] [--keys-from-stdin]
                [-f SCRIPT | COMMAND ARGS... [: COMMAND ARGS...]...]
 
 options:
@@ -116,6 +119,8 @@ options:
   --kernel-mounts      attach and mount read-only drives with the kernel too (by
                        default a read-only raw or qcow2 drive is read in-process:
                        ext2/3/4, FAT and NTFS need no root and no kernel mount)
+  --keys-from-stdin    read keys (luks-open's key, ...) from standard input, one
+                       a line, instead of asking on the terminal
   -x, --trace          echo each command on standard error before running it
   -v, --verbose        debug logging on standard error
   -h, --help [CMD]     this text, or help on CMD
@@ -272,6 +277,7 @@ pub fn parse_options(argv: &[String]) -> Result<Options, CliError> {
             }
             "json" => o.json = true,
             "kernel-mounts" => o.kernel_mounts = true,
+            "keys-from-stdin" => o.keys_from_stdin = true,
             "trace" | "inspector" | "verbose" | "ro" | "rw" | "version" => {
                 if inline.is_some() {
                     return Err(CliError::usage(shown, "option takes no value"));

@@ -23,6 +23,8 @@ pub struct ShellOptions {
     pub json: bool,
     /// Echo each command on standard error first.
     pub trace: bool,
+    /// Where key arguments are read from.
+    pub keys: super::keys::KeySource,
 }
 
 /// A command interpreter over one handle.
@@ -185,7 +187,10 @@ impl Shell {
         let args = if spec.variadic {
             super::args::Args::from_words(words)
         } else {
-            parse_args(spec.name, spec.args, spec.optargs, words)?
+            let source = self.options.keys;
+            parse_args(spec.name, spec.args, spec.optargs, words, &mut |key| {
+                source.read(spec.name, key)
+            })?
         };
         match command {
             table::Command::Fish(f) => (f.handler)(self, &args),

@@ -264,6 +264,7 @@ fn text(py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<String> {
 /// Convert one Python argument by its kind.
 fn convert(py: Python<'_>, kind: ArgKind, o: &Bound<'_, PyAny>) -> PyResult<ArgValue> {
     Ok(match kind {
+        ArgKind::Key => ArgValue::Str(text(py, o)?),
         ArgKind::String | ArgKind::Device | ArgKind::Path | ArgKind::FileIn | ArgKind::FileOut => {
             // A list for a string option is a space-separated list (`excludes`).
             if let Ok(l) = o.downcast::<PyList>() {
@@ -332,6 +333,7 @@ fn kind_str(k: ArgKind) -> &'static str {
         ArgKind::FileIn => "FileIn",
         ArgKind::FileOut => "FileOut",
         ArgKind::Buffer => "Buffer",
+        ArgKind::Key => "Key",
     }
 }
 

@@ -150,7 +150,7 @@ impl VMCraft {
     pub(crate) fn attached_drive_host(&self, name: &str) -> Option<std::path::PathBuf> {
         let idx = match parse_device(name).ok()? {
             DeviceName::Drive(i) | DeviceName::Partition(i, _) => i,
-            DeviceName::LogicalVolume(..) => return None,
+            DeviceName::LogicalVolume(..) | DeviceName::Mapped(_) => return None,
         };
         let st = self.read_state();
         let att = st.drives.get(idx)?.attachment.as_ref()?;
@@ -267,18 +267,39 @@ impl VMCraft {
     }
 
     /// Every filesystem of the session's devices with its type
-    /// (`list_filesystems`), in device order: whole drives without a partition
-    /// table, partitions that can hold a filesystem, then logical volumes. Empty or
+    /// (`list_filesystems`), in libguestfs's order: whole drives without a
+    /// partition table, open device-mapper mappings (`/dev/mapper/NAME`, such as
+    /// a LUKS device's, made by `cryptsetup_open`), partitions that can hold a
+    /// filesystem, md arrays, then logical volumes. Empty or
     /// unrecognised devices are `unknown`; LVM PVs, other `*_member` devices and
     /// LUKS containers are left out, as libguestfs leaves them out. Only the
     /// session's own devices are looked at, never the host's.
     #[tracing::instrument(level = "debug", skip_all)]
     pub fn list_filesystems(&self) -> Result<Vec<(String, String)>> {
         let mut candidates = Vec::new();
-        for drive in self.list_devices()? {
+        let drives = self.list_devices()?;
+        // Device-mapper devices (open LUKS mappings) and md arrays on the
+        // session's devices: none on a session that never attached (what the
+        // in-process path reads has no kernel devices above it).
+        let stacked = if self.session_nodes().is_empty() {
+            Vec::new()
+        } else {
+            self.stacked_devices()
+        };
+        for drive in &drives {
+            if self.drive_partitions(drive)?.is_empty() {
+                candidates.push(drive.clone());
+            }
+        }
+        candidates.extend(
+            stacked
+                .iter()
+                .filter(|s| s.dm_name.is_some())
+                .filter_map(|s| s.guest_name()),
+        );
+        for drive in drives {
             let parts = self.drive_partitions(&drive)?;
             if parts.is_empty() {
-                candidates.push(drive);
                 continue;
             }
             // The table read once for every partition's type.
@@ -310,6 +331,12 @@ impl VMCraft {
             })?;
             candidates.extend(table);
         }
+        candidates.extend(
+            stacked
+                .iter()
+                .filter(|s| s.is_md())
+                .filter_map(|s| s.guest_name()),
+        );
         let mut out = Vec::new();
         let mut has_pv = false;
         for dev in candidates {
@@ -369,7 +396,24 @@ impl VMCraft {
     /// [`VMCraft::canonical_device_name`] makes it, without the check: a label
     /// no drive has, or anything that is not a device name, stays as written
     /// (and is then no such device wherever it is resolved).
+    /// What a device name designates in this session: as
+    /// [`crate::names::parse_device`], except that a mapping the session opened
+    /// is [`DeviceName::Mapped`] whatever its name looks like.
+    pub(crate) fn parse_name(&self, name: &str) -> Result<DeviceName> {
+        let canonical = self.canonical_name(name);
+        if canonical.starts_with("/dev/mapper/") && self.session_mapping(&canonical).is_some() {
+            return Ok(DeviceName::Mapped(canonical));
+        }
+        crate::names::parse_device(&canonical)
+    }
+
     pub(crate) fn canonical_name(&self, name: &str) -> String {
+        // A mapping the session opened keeps its name even when it reads as
+        // VG-LV (`/dev/mapper/luks-0f1e`), as libguestfs keeps a name that is
+        // not an LV's.
+        if name.starts_with("/dev/mapper/") && self.session_mapping(name).is_some() {
+            return name.to_string();
+        }
         let Some(rest) = name.strip_prefix(GUESTFS_LABEL_DIR) else {
             return crate::names::canonical_device_name(name);
         };

@@ -69,6 +69,7 @@ pub mod probe;
 pub mod reaper;
 pub mod sandbox;
 mod session;
+mod stacked;
 pub mod state;
 
 pub use vmcraft_archive as archive;
@@ -79,6 +80,7 @@ pub use vmcraft_lvm as lvm;
 pub use vmcraft_nbd as nbd;
 pub use vmcraft_part as part;
 
+pub use calls::luks::CryptsetupOpenOpts;
 pub use config::{Config, ConfigBuilder, ProgressCallback, ProgressEvent};
 pub use error::{CallError, Error, ErrorKind, Result};
 pub use inspect::InspectInfo;

@@ -65,6 +65,10 @@ pub enum DeviceName {
     Partition(usize, u32),
     /// A logical volume: VG and LV.
     LogicalVolume(String, String),
+    /// A device the session opened on its drives, by its canonical name: a
+    /// device-mapper mapping (`/dev/mapper/NAME`, as `cryptsetup_open` makes) or
+    /// an md array (`/dev/mdN`).
+    Mapped(String),
 }
 
 /// Parse a device name (canonical or alias) into what it designates.
@@ -75,21 +79,41 @@ pub enum DeviceName {
 /// assert_eq!(parse_device("/dev/vda").unwrap(), DeviceName::Drive(0));
 /// assert_eq!(parse_device("/dev/mapper/vg--a-root").unwrap(),
 ///            DeviceName::LogicalVolume("vg-a".into(), "root".into()));
+/// assert_eq!(parse_device("/dev/mapper/cryptroot").unwrap(),
+///            DeviceName::Mapped("/dev/mapper/cryptroot".into()));
+/// assert_eq!(parse_device("/dev/md127").unwrap(), DeviceName::Mapped("/dev/md127".into()));
 /// assert!(parse_device("/etc/passwd").is_err());
 /// ```
+///
+/// A `/dev/mapper/` name with one single dash reads as `VG-LV` here; the
+/// session knows better when it opened a mapping of that name
+/// ([`crate::VMCraft::canonical_device_name`] keeps it as it is).
 pub fn parse_device(name: &str) -> Result<DeviceName> {
     let bad = || {
         Error::invalid(
             "parse_device",
             name,
-            "not a device name (expected /dev/sdX, /dev/sdXN or /dev/VG/LV)",
+            "not a device name (expected /dev/sdX, /dev/sdXN, /dev/VG/LV, /dev/mapper/NAME \
+             or /dev/mdN)",
         )
     };
     let rest = name.strip_prefix("/dev/").ok_or_else(bad)?;
     if let Some(mapper) = rest.strip_prefix("mapper/") {
-        return split_mapper(mapper)
-            .map(|(vg, lv)| DeviceName::LogicalVolume(vg, lv))
-            .ok_or_else(bad);
+        if let Some((vg, lv)) = split_mapper(mapper) {
+            return Ok(DeviceName::LogicalVolume(vg, lv));
+        }
+        return if valid_map_name(mapper) {
+            Ok(DeviceName::Mapped(name.to_string()))
+        } else {
+            Err(bad())
+        };
+    }
+    if let Some(n) = rest.strip_prefix("md")
+        && !n.is_empty()
+        && n.bytes().all(|b| b.is_ascii_digit())
+        && (n == "0" || !n.starts_with('0'))
+    {
+        return Ok(DeviceName::Mapped(name.to_string()));
     }
     let disk = ["sd", "vd", "hd", "xvd"]
         .iter()
@@ -117,6 +141,29 @@ pub fn parse_device(name: &str) -> Result<DeviceName> {
         }
         _ => Err(bad()),
     }
+}
+
+/// The longest device-mapper name the kernel takes (`DM_NAME_LEN` less its NUL).
+pub const MAX_MAP_NAME: usize = 127;
+
+/// Whether `name` may name a device-mapper mapping the session makes
+/// (`cryptsetup_open`'s `mapname`): 1 to [`MAX_MAP_NAME`] bytes of ASCII
+/// letters, digits and `_.+-`, not starting with `-` or `.` (never a path, an
+/// option or `.`/`..`).
+///
+/// ```
+/// use vmcraft::names::valid_map_name;
+/// assert!(valid_map_name("luks-0f1e"));
+/// assert!(!valid_map_name("../control"));
+/// assert!(!valid_map_name("-x"));
+/// assert!(!valid_map_name(""));
+/// ```
+pub fn valid_map_name(name: &str) -> bool {
+    (1..=MAX_MAP_NAME).contains(&name.len())
+        && !name.starts_with(['-', '.'])
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_.+-".contains(&b))
 }
 
 /// `/dev/mapper/VG-LV` (dashes inside names doubled) into (VG, LV).
@@ -161,6 +208,7 @@ pub fn format_device(d: &DeviceName) -> String {
         DeviceName::Drive(i) => drive_name(*i),
         DeviceName::Partition(i, n) => format!("{}{n}", drive_name(*i)),
         DeviceName::LogicalVolume(vg, lv) => format!("/dev/{vg}/{lv}"),
+        DeviceName::Mapped(name) => name.clone(),
     }
 }
 
@@ -187,7 +235,12 @@ mod tests {
             "/dev/sd",
             "/dev/sdA1",
             "sda1",
-            "/dev/mapper/novg",
+            "/dev/mapper/",
+            "/dev/mapper/../x",
+            "/dev/mapper/a/b",
+            "/dev/md",
+            "/dev/md01",
+            "/dev/mdx",
             "/dev/a/b/c",
             "/dev/",
         ] {

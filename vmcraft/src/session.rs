@@ -925,7 +925,11 @@ impl VMCraft {
         if lock(&self.lvm).is_none() && self.dm_holds_session_devices() {
             keep(self.with_lvm(|_| Ok(())));
         }
+        // LUKS mappings: one on an LV goes before LVM deactivates it, one under
+        // an LV after.
+        self.close_session_mappings();
         drop(lock(&self.lvm).take());
+        self.close_session_mappings();
         self.stop_md_on_session_devices();
         // A drive under a filesystem that would not unmount stays attached: pulling
         // the device from under a mount loses what it has not written yet. A later
@@ -1068,6 +1072,10 @@ impl VMCraft {
                 drop(st);
                 any && self.lv_readonly(&vg)
             }
+            Ok(DeviceName::Mapped(name)) => {
+                drop(st);
+                self.session_mapping(&name).is_some_and(|m| m.readonly)
+            }
             Err(_) => false,
         }
     }
@@ -1093,11 +1101,13 @@ impl VMCraft {
 
     pub(crate) fn resolve(&self, call: &str, name: &str) -> Result<Resolved> {
         let no_such = || Error::call(ErrorKind::NoSuchDevice, call, name, "no such device");
-        let what = parse_device(&self.canonical_name(name)).map_err(|_| no_such())?;
+        let what = self.parse_name(name).map_err(|_| no_such())?;
         // The caller needs a kernel node: attach a lazily opened drive now.
         match &what {
             DeviceName::Drive(i) | DeviceName::Partition(i, _) => self.ensure_attached(call, *i)?,
-            DeviceName::LogicalVolume(..) => self.ensure_all_attached(call)?,
+            DeviceName::LogicalVolume(..) | DeviceName::Mapped(_) => {
+                self.ensure_all_attached(call)?
+            }
         }
         let st = self.read_state();
         if !st.launched {
@@ -1157,6 +1167,18 @@ impl VMCraft {
                     readonly,
                 })
             }
+            DeviceName::Mapped(_) => {
+                drop(st);
+                // Only a device built on the session's own devices, found by
+                // what is under it (never the host's /dev/mapper/NAME or mdN).
+                let m = self.session_mapping(&canonical).ok_or_else(no_such)?;
+                Ok(Resolved {
+                    name: canonical,
+                    host: PathBuf::from(format!("/dev/{}", m.kernel)),
+                    what,
+                    readonly: m.readonly,
+                })
+            }
         }
     }
 
@@ -1200,8 +1222,22 @@ impl VMCraft {
         let filter = self.settings().lvm_filter.clone();
         self.named_session_nodes()
             .into_iter()
+            .chain(self.crypt_mapping_nodes())
             .filter(|(name, _)| filter.as_ref().is_none_or(|f| f.contains(name)))
             .map(|(_, node)| node)
+            .collect()
+    }
+
+    /// The LUKS mappings open on the session's devices, by name
+    /// (`/dev/mapper/NAME`) with their nodes (`/dev/dm-N`): PVs may be inside.
+    pub(crate) fn crypt_mapping_nodes(&self) -> Vec<(String, PathBuf)> {
+        if !vmcraft_lvm::device_mapper_available() {
+            return Vec::new();
+        }
+        self.stacked_devices()
+            .into_iter()
+            .filter(|s| s.is_crypt())
+            .filter_map(|s| Some((s.guest_name()?, PathBuf::from(format!("/dev/{}", s.kernel)))))
             .collect()
     }
 

@@ -383,6 +383,7 @@ _ANNOTATION = {
     "FileIn": "Union[str, os.PathLike[str]]",
     "FileOut": "Union[str, os.PathLike[str]]",
     "Buffer": "Union[bytes, str]",
+    "Key": "str",
 }
 
 _RETURN = {

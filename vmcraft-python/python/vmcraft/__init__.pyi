@@ -1682,6 +1682,37 @@ class VMCraft:
         Optional arguments are keywords.
         """
         ...
+    def cryptsetup_close(self, device: str) -> None:
+        """
+        cryptsetup_close(device: str) -> None
+
+        close an encrypted device
+
+        Close a mapping cryptsetup-open made, given as /dev/mapper/MAPNAME (not
+        the device under it). Refused while it is mounted or holds an active LV.
+        """
+        ...
+    def cryptsetup_open(self, device: str, key: str, mapname: str, *, readonly: Optional[bool] = None, crypttype: Optional[str] = None, cipher: Optional[str] = None) -> None:
+        """
+        cryptsetup_open(device: str, key: str, mapname: str, *, readonly: Optional[bool] = None, crypttype: Optional[str] = None, cipher: Optional[str] = None) -> None
+
+        open an encrypted block device
+
+        Open a device encrypted with LUKS (or BitLocker and the other types
+        cryptsetup knows) with one of its keys: its decrypted content becomes
+        the device /dev/mapper/MAPNAME of the session, listed by list-dm-devices
+        and list-filesystems, mountable, and scanned by LVM. crypttype:.. is
+        luks, luks1, luks2, bitlk, plain or tcrypt (guessed from the device when
+        left out), readonly:true makes a read-only mapping (always so over a
+        read-only drive), cipher:.. sets the cipher for types whose header does
+        not hold it. MAPNAME is 1 to 127 letters, digits and _.+-, not control,
+        and must not exist. The key is never a word of the command: the command
+        line asks for it (or reads it from standard input with
+        --keys-from-stdin).
+
+        Optional arguments are keywords.
+        """
+        ...
     def dd(self, src: str, dest: str) -> None:
         """
         dd(src: str, dest: str) -> None
@@ -3515,6 +3546,84 @@ class VMCraft:
         lstatns of each of NAMES in the directory PATH, one struct per name in
         the same order. A name that cannot be looked at (it does not exist) gets
         a struct whose st_ino is -1.
+        """
+        ...
+    def luks_add_key(self, device: str, key: str, newkey: str, keyslot: int) -> None:
+        """
+        luks_add_key(device: str, key: str, newkey: str, keyslot: int) -> None
+
+        add a key on a LUKS encrypted device
+
+        Add NEWKEY in key slot KEYSLOT of a LUKS device; KEY is any key it has.
+        A slot that holds a key is refused: remove that key first with
+        luks-kill-slot.
+        """
+        ...
+    def luks_close(self, device: str) -> None:
+        """
+        luks_close(device: str) -> None
+
+        close a LUKS device
+
+        Deprecated by libguestfs for cryptsetup-close: the same.
+        """
+        ...
+    def luks_format(self, device: str, key: str, keyslot: int) -> None:
+        """
+        luks_format(device: str, key: str, keyslot: int) -> None
+
+        format a block device as a LUKS encrypted device
+
+        Erase DEVICE and make it a LUKS container whose first key, KEY, is in
+        key slot KEYSLOT (0 to 31; LUKS1 has 0 to 7).
+        """
+        ...
+    def luks_format_cipher(self, device: str, key: str, keyslot: int, cipher: str) -> None:
+        """
+        luks_format_cipher(device: str, key: str, keyslot: int, cipher: str) -> None
+
+        format a block device as a LUKS encrypted device
+
+        luks-format with the cipher given (for example aes-xts-plain64).
+        """
+        ...
+    def luks_kill_slot(self, device: str, key: str, keyslot: int) -> None:
+        """
+        luks_kill_slot(device: str, key: str, keyslot: int) -> None
+
+        remove a key from a LUKS encrypted device
+
+        Remove the key in slot KEYSLOT of a LUKS device; KEY must be one of its
+        other keys.
+        """
+        ...
+    def luks_open(self, device: str, key: str, mapname: str) -> None:
+        """
+        luks_open(device: str, key: str, mapname: str) -> None
+
+        open a LUKS-encrypted block device
+
+        Deprecated by libguestfs for cryptsetup-open: the same, with the type
+        luks.
+        """
+        ...
+    def luks_open_ro(self, device: str, key: str, mapname: str) -> None:
+        """
+        luks_open_ro(device: str, key: str, mapname: str) -> None
+
+        open a LUKS-encrypted block device read-only
+
+        Deprecated by libguestfs for cryptsetup-open readonly:true: luks-open
+        with a read-only mapping.
+        """
+        ...
+    def luks_uuid(self, device: str) -> str:
+        """
+        luks_uuid(device: str) -> str
+
+        get the UUID of a LUKS device
+
+        The UUID in a LUKS device's header.
         """
         ...
     def lvcreate_free(self, logvol: str, volgroup: str, percent: int) -> None:

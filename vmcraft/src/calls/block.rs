@@ -203,7 +203,7 @@ impl VMCraft {
         let mut nodes = vec![r.host.clone()];
         let drive = match &r.what {
             DeviceName::Drive(i) | DeviceName::Partition(i, _) => Some(*i),
-            DeviceName::LogicalVolume(..) => None,
+            DeviceName::LogicalVolume(..) | DeviceName::Mapped(_) => None,
         };
         if let Some(i) = drive {
             let name = crate::names::drive_name(i);

@@ -162,7 +162,11 @@ fn io_err(call: &str, subject: impl std::fmt::Display, what: &str, e: std::io::E
 impl VMCraft {
     /// Refuse a write to a device of a read-only drive or one that is mounted,
     /// before anything is opened for writing.
-    fn writable_device(&self, call: &str, device: &str) -> Result<crate::session::Resolved> {
+    pub(crate) fn writable_device(
+        &self,
+        call: &str,
+        device: &str,
+    ) -> Result<crate::session::Resolved> {
         let r = self.resolve(call, device)?;
         if r.readonly {
             return Err(Error::invalid(
@@ -633,57 +637,17 @@ impl VMCraft {
         Ok(out)
     }
 
-    /// The kernel names of the block devices stacked directly on the session's
-    /// drives and partitions whose name starts with `prefix` (`dm-`, `md`),
-    /// with every slave a session device.
-    fn stacked_on_session(&self, prefix: &str) -> Vec<String> {
-        let sys = self.config.sysfs_root.join("class/block");
-        let ours: Vec<String> = self
-            .session_nodes()
-            .iter()
-            .filter_map(|n| std::fs::canonicalize(n).ok())
-            .filter_map(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
-            .collect();
-        let mut out = Vec::new();
-        let Ok(entries) = std::fs::read_dir(&sys) else {
-            return out;
-        };
-        for e in entries.flatten() {
-            let name = e.file_name().to_string_lossy().into_owned();
-            if !name.starts_with(prefix) {
-                continue;
-            }
-            let Ok(slaves) = std::fs::read_dir(sys.join(&name).join("slaves")) else {
-                continue;
-            };
-            let slaves: Vec<String> = slaves
-                .flatten()
-                .map(|s| s.file_name().to_string_lossy().into_owned())
-                .collect();
-            if !slaves.is_empty() && slaves.iter().all(|s| ours.contains(s)) {
-                out.push(name);
-            }
-        }
-        out.sort();
-        out
-    }
-
     /// Device-mapper devices on the session's disks that are not LVM logical
     /// volumes (`list_dm_devices`), as `/dev/mapper/NAME`. Hosts without
     /// device-mapper have none.
     #[tracing::instrument(level = "debug", skip_all)]
     pub fn list_dm_devices(&self) -> Result<Vec<String>> {
-        let sys = self.config.sysfs_root.join("class/block");
-        let mut out = Vec::new();
-        for k in self.stacked_on_session("dm-") {
-            let uuid = std::fs::read_to_string(sys.join(&k).join("dm/uuid")).unwrap_or_default();
-            if uuid.starts_with("LVM-") {
-                continue;
-            }
-            if let Ok(name) = std::fs::read_to_string(sys.join(&k).join("dm/name")) {
-                out.push(format!("/dev/mapper/{}", name.trim()));
-            }
-        }
+        let mut out: Vec<String> = self
+            .stacked_devices()
+            .into_iter()
+            .filter(|s| s.dm_name.is_some())
+            .filter_map(|s| s.guest_name())
+            .collect();
         out.sort();
         Ok(out)
     }
@@ -692,11 +656,14 @@ impl VMCraft {
     /// `/dev/mdN`. Hosts without md have none.
     #[tracing::instrument(level = "debug", skip_all)]
     pub fn list_md_devices(&self) -> Result<Vec<String>> {
-        Ok(self
-            .stacked_on_session("md")
+        let mut out: Vec<String> = self
+            .stacked_devices()
             .into_iter()
-            .map(|n| format!("/dev/{n}"))
-            .collect())
+            .filter(|s| s.is_md())
+            .filter_map(|s| s.guest_name())
+            .collect();
+        out.sort();
+        Ok(out)
     }
 
     /// Split a mountable into its device (canonical) and btrfs subvolume:

@@ -32,7 +32,11 @@ impl VMCraft {
                 return Some(format!("{}{}", d.name, p.number));
             }
         }
-        None
+        drop(st);
+        self.crypt_mapping_nodes()
+            .into_iter()
+            .find(|(name, node)| node == host || std::path::Path::new(name) == host)
+            .map(|(name, _)| name)
     }
 
     fn lvm_changed(&self) {

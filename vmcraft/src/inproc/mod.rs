@@ -106,7 +106,7 @@ impl VMCraft {
     fn inproc_drive(&self, device: &str) -> Option<(usize, Arc<dyn vmcraft_fs::ReadAt>)> {
         let idx = match parse_device(device).ok()? {
             DeviceName::Drive(i) | DeviceName::Partition(i, _) => i,
-            DeviceName::LogicalVolume(..) => return None,
+            DeviceName::LogicalVolume(..) | DeviceName::Mapped(_) => return None,
         };
         let st = self.read_state();
         let d = st.drives.get(idx)?;

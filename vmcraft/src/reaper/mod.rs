@@ -49,6 +49,8 @@ pub enum CleanupKind {
     StopProcess,
     /// A device-mapper device of an LV.
     DeactivateLv,
+    /// A LUKS (cryptsetup) mapping.
+    CloseMapping,
     /// A loop device.
     DetachLoop,
     /// A lock file.
@@ -67,6 +69,7 @@ impl CleanupKind {
             CleanupKind::Unmount => "unmounted",
             CleanupKind::StopProcess => "stopped",
             CleanupKind::DeactivateLv => "deactivated",
+            CleanupKind::CloseMapping => "closed",
             CleanupKind::DetachLoop => "detached",
             CleanupKind::RemoveLockFile => "removed lock file",
             CleanupKind::RemoveFile => "removed",
@@ -80,6 +83,7 @@ impl CleanupKind {
             CleanupKind::Unmount => "mount",
             CleanupKind::StopProcess => "process",
             CleanupKind::DeactivateLv => "LV",
+            CleanupKind::CloseMapping => "LUKS mapping",
             CleanupKind::DetachLoop => "loop device",
             CleanupKind::RemoveLockFile => "lock file",
             CleanupKind::RemoveFile => "file",

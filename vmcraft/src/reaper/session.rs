@@ -474,6 +474,11 @@ pub(crate) fn deactivate_dm(env: &Env<'_>, st: &SessionState, r: &mut ReapedSess
             let Some(found) = find_dm(&env.sys_block, &rec.uuid) else {
                 continue;
             };
+            let kind = if rec.uuid.starts_with("CRYPT-") {
+                CleanupKind::CloseMapping
+            } else {
+                CleanupKind::DeactivateLv
+            };
             let dm_names: Vec<String> = st
                 .lvm
                 .dm
@@ -485,7 +490,7 @@ pub(crate) fn deactivate_dm(env: &Env<'_>, st: &SessionState, r: &mut ReapedSess
                 || !found.slaves.iter().all(|s| ours(s) || dm_names.contains(s))
             {
                 r.skipped.push(CleanupItem::new(
-                    CleanupKind::DeactivateLv,
+                    kind,
                     &rec.name,
                     format!(
                         "device-mapper device {} ({}) is not on the session's devices now (on {})",
@@ -502,7 +507,7 @@ pub(crate) fn deactivate_dm(env: &Env<'_>, st: &SessionState, r: &mut ReapedSess
                 .timeout(Duration::from_secs(60));
             match env.runner.run(&cmd) {
                 Ok(_) => r.undone.push(CleanupItem::new(
-                    CleanupKind::DeactivateLv,
+                    kind,
                     &rec.name,
                     format!("device-mapper {} ({})", found.kernel_name, rec.uuid),
                 )),
@@ -516,8 +521,12 @@ pub(crate) fn deactivate_dm(env: &Env<'_>, st: &SessionState, r: &mut ReapedSess
         left = next.iter().map(|(r, _)| *r).collect();
         if !progress {
             for (rec, why) in next {
-                r.skipped
-                    .push(CleanupItem::new(CleanupKind::DeactivateLv, &rec.name, why));
+                let kind = if rec.uuid.starts_with("CRYPT-") {
+                    CleanupKind::CloseMapping
+                } else {
+                    CleanupKind::DeactivateLv
+                };
+                r.skipped.push(CleanupItem::new(kind, &rec.name, why));
             }
             return;
         }

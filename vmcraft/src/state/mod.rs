@@ -35,7 +35,7 @@
 //! | `loops` | loop devices the session bound, LV windows included, in the order made: `device`, `backing_file` (as sysfs names it), `dev` (major:minor), `diskseq` (changes whenever the device is bound again), `purpose` |
 //! | `images` | attached drives: `drive` (`/dev/sda`), `image`, `backend` (`loop`, `storage-daemon`, `kernel-nbd`), `device`, `readonly`, `daemon` (the qemu-storage-daemon or qemu-nbd server as a process record), `export` (the daemon's FUSE export file), `daemon_mount_namespace` (where that export is mounted). A drive detached by `remove_drive` leaves the list (with its loop device and daemon) as soon as it is detached, so that a cleanup never touches what now belongs to someone else |
 //! | `fuse_drivers` | FUSE driver processes (fusefat, ntfs-3g, fuse2fs): process records whose `role` is `fuse:HOST_PATH` |
-//! | `lvm` | `vgs` the session activated and `dm`: their device-mapper devices (`name`, `uuid`, `dev`) |
+//! | `lvm` | `vgs` the session activated and `dm`: the device-mapper devices on the session's devices (`name`, `uuid`, `dev`): its active LVs (`LVM-` UUIDs) and the LUKS mappings it opened (`CRYPT-` UUIDs), stacked ones included |
 //! | `lock_files` | NBD device lock files the session held |
 //!
 //! A process record is `{ "pid", "start_time", "cmdline": [argv...], "role" }`.
@@ -167,13 +167,15 @@ pub struct ImageRecord {
     pub daemon_mount_namespace: Option<u64>,
 }
 
-/// A device-mapper device of one of the session's LVs.
+/// A device-mapper device of the session: one of its LVs, or a LUKS mapping it
+/// opened.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(default)]
 pub struct DmRecord {
-    /// Its name (`vg-lv`).
+    /// Its name (`vg-lv`, or the mapping's name).
     pub name: String,
-    /// Its UUID (`LVM-` followed by the VG and LV UUIDs).
+    /// Its UUID (`LVM-` followed by the VG and LV UUIDs, or cryptsetup's
+    /// `CRYPT-TYPE-UUID-NAME`).
     pub uuid: String,
     /// `major:minor`.
     pub dev: String,
@@ -185,7 +187,7 @@ pub struct DmRecord {
 pub struct LvmRecord {
     /// Volume groups with LVs the session activated.
     pub vgs: Vec<String>,
-    /// Their device-mapper devices.
+    /// Their device-mapper devices, and the LUKS mappings the session opened.
     pub dm: Vec<DmRecord>,
 }
 

@@ -198,46 +198,21 @@ fn nbd_server_pid(device: &Path) -> Option<u32> {
 }
 
 /// Device-mapper devices under `sys_block` built only on `session` block devices
-/// (kernel names: `loop3`, `loop3p1`) whose UUID is an LVM one.
+/// (kernel names: `loop3`, `loop3p1`) and on each other, whose UUID is an LVM
+/// or a cryptsetup one (the session's LVs and LUKS mappings: what a crash would
+/// strand).
 pub(crate) fn session_dm_devices(sys_block: &Path, session: &[String]) -> Vec<DmRecord> {
-    let mut out = Vec::new();
-    let Ok(entries) = std::fs::read_dir(sys_block) else {
-        return out;
-    };
-    for e in entries.flatten() {
-        let name = e.file_name().to_string_lossy().into_owned();
-        if !name.starts_with("dm-") {
-            continue;
-        }
-        let dir = e.path();
-        let read = |p: &str| {
-            std::fs::read_to_string(dir.join(p))
-                .ok()
-                .map(|s| s.trim().to_string())
-        };
-        let (Some(uuid), Some(dm_name), Some(dev)) =
-            (read("dm/uuid"), read("dm/name"), read("dev"))
-        else {
-            continue;
-        };
-        if !uuid.starts_with("LVM-") {
-            continue;
-        }
-        let slaves: Vec<String> = std::fs::read_dir(dir.join("slaves"))
-            .map(|d| {
-                d.flatten()
-                    .map(|s| s.file_name().to_string_lossy().into_owned())
-                    .collect()
+    let mut out: Vec<DmRecord> = crate::stacked::stacked_on(sys_block, session)
+        .into_iter()
+        .filter(|s| s.is_lv() || s.is_crypt())
+        .filter_map(|s| {
+            Some(DmRecord {
+                name: s.dm_name?,
+                uuid: s.dm_uuid?,
+                dev: s.dev,
             })
-            .unwrap_or_default();
-        if !slaves.is_empty() && slaves.iter().all(|s| session.contains(s)) {
-            out.push(DmRecord {
-                name: dm_name,
-                uuid,
-                dev,
-            });
-        }
-    }
+        })
+        .collect();
     out.sort_by(|a, b| a.name.cmp(&b.name));
     out
 }
@@ -424,9 +399,14 @@ impl VMCraft {
             .unwrap_or_else(|e| e.into_inner())
             .as_ref()
             .is_some_and(|l| l.mode() == vmcraft_lvm::Mode::Activate);
-        if !activates {
-            return;
+        if activates {
+            self.record_dm_devices();
         }
+    }
+
+    /// Record the session's device-mapper devices (its active LVs and open LUKS
+    /// mappings), so that the reaper can remove them after a crash.
+    pub(crate) fn record_dm_devices(&self) {
         let names: Vec<String> = self
             .session_nodes()
             .into_iter()
@@ -440,7 +420,11 @@ impl VMCraft {
             .filter_map(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
             .collect();
         let dm = session_dm_devices(&self.config.sysfs_root.join("block"), &names);
-        let mut vgs: Vec<String> = dm.iter().map(|d| vg_of_dm_name(&d.name)).collect();
+        let mut vgs: Vec<String> = dm
+            .iter()
+            .filter(|d| d.uuid.starts_with("LVM-"))
+            .map(|d| vg_of_dm_name(&d.name))
+            .collect();
         vgs.sort();
         vgs.dedup();
         if let Some(a) = self.tracker.lock().as_mut() {
@@ -462,7 +446,7 @@ mod tests {
     }
 
     #[test]
-    fn only_lvm_devices_built_on_session_devices_are_recorded() {
+    fn only_lvs_and_crypt_mappings_built_on_session_devices_are_recorded() {
         let tmp = tempfile::tempdir().unwrap();
         let mk = |dm: &str, name: &str, uuid: &str, slaves: &[&str]| {
             let d = tmp.path().join(dm);
@@ -479,11 +463,23 @@ mod tests {
         mk("dm-1", "rhel-root", "LVM-ccccdddd", &["sda2"]);
         mk("dm-2", "mixed-lv", "LVM-eeeeffff", &["loop3p2", "sdb"]);
         mk("dm-3", "crypt", "CRYPT-LUKS2-1234", &["loop3p2"]);
+        mk("dm-4", "inner-lv", "LVM-gggghhhh", &["dm-3"]);
+        mk("dm-5", "host-crypt", "CRYPT-LUKS2-5678", &["sda3"]);
+        mk("dm-6", "other", "PART-x", &["loop3p2"]);
         let session = vec!["loop3".to_string(), "loop3p2".to_string()];
         let found = session_dm_devices(tmp.path(), &session);
-        assert_eq!(found.len(), 1, "{found:?}");
-        assert_eq!(found[0].name, "guest-root");
-        assert_eq!(found[0].uuid, "LVM-aaaabbbb");
+        let names: Vec<(&str, &str)> = found
+            .iter()
+            .map(|d| (d.name.as_str(), d.uuid.as_str()))
+            .collect();
+        assert_eq!(
+            names,
+            [
+                ("crypt", "CRYPT-LUKS2-1234"),
+                ("guest-root", "LVM-aaaabbbb"),
+                ("inner-lv", "LVM-gggghhhh")
+            ]
+        );
     }
 
     #[test]

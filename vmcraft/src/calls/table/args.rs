@@ -28,6 +28,11 @@ pub enum ArgKind {
     FileOut,
     /// Content given on the command line.
     Buffer,
+    /// A key or passphrase (libguestfs's `Key`): the command line never takes
+    /// it from the command's words (they show in the process list and the
+    /// shell's history) but reads it from the terminal, or from standard input
+    /// with `--keys-from-stdin`, as guestfish does; bindings take a string.
+    Key,
 }
 
 impl ArgKind {
@@ -65,10 +70,12 @@ pub const fn arg(name: &'static str, kind: ArgKind) -> Arg {
 }
 
 /// The synopsis of a command: `part-add device prlogex startsect endsect`, then
-/// ` [name:type]` for each optional argument.
+/// ` [name:type]` for each optional argument; keys, asked for rather than
+/// written, are left out (`luks-open device mapname`).
 pub fn synopsis(name: &str, args: &[Arg], optargs: &[Arg]) -> String {
     let mut s = name.to_string();
-    for a in args {
+    // Keys are asked for, not written (guestfish's synopsis leaves them out).
+    for a in args.iter().filter(|a| a.kind != ArgKind::Key) {
         s.push(' ');
         s.push_str(&a.kind.synopsis(a.name));
     }

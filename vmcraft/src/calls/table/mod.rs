@@ -72,6 +72,7 @@ mod files;
 mod fstools;
 mod hivex;
 mod inspect;
+mod luks;
 mod lvm;
 mod lvm_admin;
 mod misc;
@@ -542,7 +543,8 @@ impl Call {
                 | ArgKind::Path
                 | ArgKind::FileIn
                 | ArgKind::FileOut
-                | ArgKind::Buffer,
+                | ArgKind::Buffer
+                | ArgKind::Key,
                 ArgValue::Str(_),
             ) => true,
             _ => false,
@@ -626,6 +628,7 @@ pub const FAMILIES: &[(&str, &[Call])] = &[
     ("Inspection", inspect::CALLS),
     ("Windows registry (hivex)", hivex::CALLS),
     ("Partitions", part::CALLS),
+    ("Encrypted devices", luks::CALLS),
     ("LVM", lvm::CALLS),
     ("LVM administration", lvm_admin::CALLS),
     #[cfg(feature = "augeas")]
