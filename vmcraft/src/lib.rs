@@ -81,6 +81,7 @@ pub use vmcraft_nbd as nbd;
 pub use vmcraft_part as part;
 
 pub use calls::luks::CryptsetupOpenOpts;
+pub use calls::md::{MdCreateOpts, MdStat};
 pub use config::{Config, ConfigBuilder, ProgressCallback, ProgressEvent};
 pub use error::{CallError, Error, ErrorKind, Result};
 pub use inspect::InspectInfo;

@@ -931,6 +931,8 @@ impl VMCraft {
         drop(lock(&self.lvm).take());
         self.close_session_mappings();
         self.stop_md_on_session_devices();
+        // A mapping on an array goes once the array is stopped.
+        self.close_session_mappings();
         // A drive under a filesystem that would not unmount stays attached: pulling
         // the device from under a mount loses what it has not written yet. A later
         // shutdown (or drop) tries again.

@@ -1,6 +1,6 @@
 //! The facade's calls by family, with libguestfs names: partition tables
 //! ([`part`]), LVM ([`lvm`], [`lvm_admin`]), Augeas ([`aug`]), tar ([`archive`]),
-//! block devices and disks ([`block`], [`disks`]), encrypted devices ([`luks`]), guest files ([`fileinfo`],
+//! block devices and disks ([`block`], [`disks`]), encrypted devices ([`luks`]), md arrays ([`md`]), guest files ([`fileinfo`],
 //! [`filemod`]), filesystem tools ([`fstools`], [`btrfs_xfs`]). Each takes
 //! libguestfs device names, maps them to the session's host nodes, and
 //! invalidates what the call changes. The [`table`] describes every call, once.
@@ -19,6 +19,7 @@ pub mod hivex;
 pub mod luks;
 pub mod lvm;
 pub mod lvm_admin;
+pub mod md;
 pub mod misc;
 pub mod part;
 pub mod settings;

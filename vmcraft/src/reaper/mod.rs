@@ -51,6 +51,8 @@ pub enum CleanupKind {
     DeactivateLv,
     /// A LUKS (cryptsetup) mapping.
     CloseMapping,
+    /// An md array.
+    StopArray,
     /// A loop device.
     DetachLoop,
     /// A lock file.
@@ -70,6 +72,7 @@ impl CleanupKind {
             CleanupKind::StopProcess => "stopped",
             CleanupKind::DeactivateLv => "deactivated",
             CleanupKind::CloseMapping => "closed",
+            CleanupKind::StopArray => "stopped",
             CleanupKind::DetachLoop => "detached",
             CleanupKind::RemoveLockFile => "removed lock file",
             CleanupKind::RemoveFile => "removed",
@@ -84,6 +87,7 @@ impl CleanupKind {
             CleanupKind::StopProcess => "process",
             CleanupKind::DeactivateLv => "LV",
             CleanupKind::CloseMapping => "LUKS mapping",
+            CleanupKind::StopArray => "md array",
             CleanupKind::DetachLoop => "loop device",
             CleanupKind::RemoveLockFile => "lock file",
             CleanupKind::RemoveFile => "file",

@@ -118,8 +118,12 @@ fn reap_recorded(
         stop_recorded(&p, id, Duration::from_secs(2), Duration::from_secs(5), r);
     }
 
-    // 3. LVs the session activated.
+    // 3. md arrays and device-mapper devices (LVs, LUKS mappings) on the
+    // session's devices; an array on a mapping goes before it, one under a
+    // mapping after it.
+    stop_md(env, st, r);
     deactivate_dm(env, st, r);
+    stop_md(env, st, r);
 
     // 4. Loop devices, the last bound first (LV windows before the drives).
     for (rec, was_bound) in st.loops.iter().zip(bound).rev() {
@@ -533,6 +537,90 @@ pub(crate) fn deactivate_dm(env: &Env<'_>, st: &SessionState, r: &mut ReapedSess
     }
 }
 
+/// Step 3 (md): stop the recorded md arrays still there with the same device
+/// number and only the session's loop devices (or its recorded device-mapper
+/// devices) under them; an array that is gone is nothing to do.
+pub(crate) fn stop_md(env: &Env<'_>, st: &SessionState, r: &mut ReapedSession) {
+    let loop_names: Vec<String> = st
+        .loops
+        .iter()
+        .filter_map(|l| {
+            l.device
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+        })
+        .collect();
+    let dm_names: Vec<String> = st
+        .lvm
+        .dm
+        .iter()
+        .filter_map(|d| dm_kernel_name(&env.sys_block, &d.uuid))
+        .collect();
+    let ours = |slave: &str| {
+        dm_names.iter().any(|d| d == slave)
+            || loop_names.iter().any(|l| {
+                slave == l
+                    || slave
+                        .strip_prefix(l.as_str())
+                        .and_then(|rest| rest.strip_prefix('p'))
+                        .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+            })
+    };
+    for rec in &st.md {
+        if !rec.name.starts_with("md") || rec.name.contains('/') {
+            continue;
+        }
+        let dir = env.sys_block.join(&rec.name);
+        let read = |p: &str| {
+            std::fs::read_to_string(dir.join(p))
+                .ok()
+                .map(|s| s.trim().to_string())
+        };
+        let Some(dev) = read("dev") else {
+            continue;
+        };
+        let slaves: Vec<String> = std::fs::read_dir(dir.join("slaves"))
+            .map(|d| {
+                d.flatten()
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default();
+        if slaves.is_empty() {
+            // Stopped already (an inactive array keeps its node a moment).
+            continue;
+        }
+        if dev != rec.dev || !slaves.iter().all(|s| ours(s)) {
+            r.skipped.push(CleanupItem::new(
+                CleanupKind::StopArray,
+                &rec.name,
+                format!(
+                    "md array {} ({dev}) is not on the session's devices now (on {})",
+                    rec.name,
+                    slaves.join(", ")
+                ),
+            ));
+            continue;
+        }
+        let cmd = Command::new("mdadm")
+            .arg("--stop")
+            .arg(format!("/dev/{}", rec.name))
+            .timeout(Duration::from_secs(60));
+        match env.runner.run(&cmd) {
+            Ok(_) => r.undone.push(CleanupItem::new(
+                CleanupKind::StopArray,
+                &rec.name,
+                format!("md array on {}", slaves.join(", ")),
+            )),
+            Err(e) => r.skipped.push(CleanupItem::new(
+                CleanupKind::StopArray,
+                &rec.name,
+                vmcraft_block::error_chain(&e),
+            )),
+        }
+    }
+}
+
 struct FoundDm {
     kernel_name: String,
     dev: String,
@@ -784,6 +872,103 @@ mod tests {
             },
             ..Default::default()
         }
+    }
+
+    #[test]
+    fn only_the_sessions_md_arrays_and_luks_mappings_are_stopped() {
+        use crate::state::MdRecord;
+        use vmcraft_block::testing::{FakeRunner, Response};
+        let tmp = tempfile::tempdir().unwrap();
+        let md = |kname: &str, dev: &str, slaves: &[&str]| {
+            let d = tmp.path().join(kname);
+            std::fs::create_dir_all(d.join("slaves")).unwrap();
+            std::fs::write(d.join("dev"), format!("{dev}\n")).unwrap();
+            for s in slaves {
+                std::fs::create_dir(d.join("slaves").join(s)).unwrap();
+            }
+        };
+        // Ours: an array of two partitions, and one on our LUKS mapping.
+        md("md127", "9:127", &["loop3p2", "loop3p3"]);
+        fake_dm(
+            tmp.path(),
+            "dm-0",
+            "CRYPT-LUKS2-ab-crypt",
+            "253:0",
+            &["loop3p1"],
+        );
+        md("md126", "9:126", &["dm-0"]);
+        // Recorded, but its number now belongs to the host's array.
+        md("md125", "9:125", &["sda1", "sdb1"]);
+        // Recorded, other device number (the name was reused).
+        md("md124", "9:99", &["loop3p4"]);
+        let fake = FakeRunner::new();
+        fake.expect(&["mdadm", "--stop", "/dev/md127"], Response::ok(""));
+        fake.expect(&["mdadm", "--stop", "/dev/md126"], Response::ok(""));
+        fake.expect(
+            &[
+                "dmsetup",
+                "remove",
+                "--retry",
+                "--uuid",
+                "CRYPT-LUKS2-ab-crypt",
+            ],
+            Response::ok(""),
+        );
+        let env = Env {
+            sys_block: tmp.path().to_path_buf(),
+            runner: &fake,
+        };
+        let mut st = session_with_dm(vec![DmRecord {
+            name: "crypt".into(),
+            uuid: "CRYPT-LUKS2-ab-crypt".into(),
+            dev: "253:0".into(),
+        }]);
+        st.md = [
+            "md127:9:127",
+            "md126:9:126",
+            "md125:9:125",
+            "md124:9:124",
+            "md123:9:123",
+        ]
+        .iter()
+        .map(|s| {
+            let (name, dev) = s.split_once(':').unwrap();
+            MdRecord {
+                name: name.into(),
+                dev: dev.into(),
+            }
+        })
+        .collect();
+        let mut r = ReapedSession {
+            dir: "/d".into(),
+            owner_pid: None,
+            undone: vec![],
+            skipped: vec![],
+            removed: false,
+        };
+        stop_md(&env, &st, &mut r);
+        deactivate_dm(&env, &st, &mut r);
+        fake.verify();
+        let undone: Vec<(&str, CleanupKind)> = r
+            .undone
+            .iter()
+            .map(|i| (i.subject.as_str(), i.kind))
+            .collect();
+        assert_eq!(
+            undone,
+            [
+                ("md127", CleanupKind::StopArray),
+                ("md126", CleanupKind::StopArray),
+                ("crypt", CleanupKind::CloseMapping)
+            ]
+        );
+        let skipped: Vec<&str> = r.skipped.iter().map(|i| i.subject.as_str()).collect();
+        assert_eq!(skipped, ["md125", "md124"]);
+        assert!(
+            r.skipped[0].detail.contains("sda1"),
+            "{}",
+            r.skipped[0].detail
+        );
     }
 
     #[test]

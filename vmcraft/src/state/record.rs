@@ -16,7 +16,7 @@ use nix::fcntl::{Flock, FlockArg};
 
 use super::procfs;
 use super::{
-    DmRecord, FORMAT_VERSION, ImageRecord, LoopRecord, LvmRecord, MountRecord, MountedAs,
+    DmRecord, FORMAT_VERSION, ImageRecord, LoopRecord, LvmRecord, MdRecord, MountRecord, MountedAs,
     ProcessRecord, STATE_FILE, SessionState,
 };
 use crate::session::{State, VMCraft};
@@ -47,6 +47,7 @@ struct Active {
     mounts: Vec<MountRecord>,
     fuse: Vec<ProcessRecord>,
     lvm: LvmRecord,
+    md: Vec<MdRecord>,
     /// Per loop device path: its record (read from sysfs once, while bound by us).
     loops: HashMap<PathBuf, LoopRecord>,
     /// Per daemon pid: its record.
@@ -90,6 +91,7 @@ impl Tracker {
             mounts: Vec::new(),
             fuse: Vec::new(),
             lvm: LvmRecord::default(),
+            md: Vec::new(),
             loops: HashMap::new(),
             daemons: HashMap::new(),
             last: Vec::new(),
@@ -316,6 +318,7 @@ impl VMCraft {
         state.mounts = a.mounts.clone();
         state.fuse_drivers = a.fuse.clone();
         state.lvm = a.lvm.clone();
+        state.md = a.md.clone();
         a.write(&state);
     }
 
@@ -405,7 +408,8 @@ impl VMCraft {
     }
 
     /// Record the session's device-mapper devices (its active LVs and open LUKS
-    /// mappings), so that the reaper can remove them after a crash.
+    /// mappings) and the md arrays on its devices, so that the reaper can remove
+    /// them after a crash.
     pub(crate) fn record_dm_devices(&self) {
         let names: Vec<String> = self
             .session_nodes()
@@ -420,6 +424,15 @@ impl VMCraft {
             .filter_map(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
             .collect();
         let dm = session_dm_devices(&self.config.sysfs_root.join("block"), &names);
+        let md: Vec<MdRecord> =
+            crate::stacked::stacked_on(&self.config.sysfs_root.join("block"), &names)
+                .into_iter()
+                .filter(|s| s.is_md())
+                .map(|s| MdRecord {
+                    name: s.kernel,
+                    dev: s.dev,
+                })
+                .collect();
         let mut vgs: Vec<String> = dm
             .iter()
             .filter(|d| d.uuid.starts_with("LVM-"))
@@ -429,6 +442,7 @@ impl VMCraft {
         vgs.dedup();
         if let Some(a) = self.tracker.lock().as_mut() {
             a.lvm = LvmRecord { vgs, dm };
+            a.md = md;
         }
         self.record_state();
     }

@@ -75,6 +75,7 @@ mod inspect;
 mod luks;
 mod lvm;
 mod lvm_admin;
+mod md;
 mod misc;
 mod mkfs;
 mod mount;
@@ -629,6 +630,7 @@ pub const FAMILIES: &[(&str, &[Call])] = &[
     ("Windows registry (hivex)", hivex::CALLS),
     ("Partitions", part::CALLS),
     ("Encrypted devices", luks::CALLS),
+    ("Linux md (RAID)", md::CALLS),
     ("LVM", lvm::CALLS),
     ("LVM administration", lvm_admin::CALLS),
     #[cfg(feature = "augeas")]
