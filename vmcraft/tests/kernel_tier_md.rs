@@ -236,7 +236,7 @@ fn a_killed_sessions_array_is_stopped_by_the_reaper() {
     child.kill().unwrap();
     child.wait().unwrap();
     let kernel = md.trim_start_matches("/dev/").to_string();
-    assert_eq!(md_on(&loop_name), [kernel.clone()]);
+    assert_eq!(md_on(&loop_name), std::slice::from_ref(&kernel));
     let report = vmcraft::cleanup_stale_sessions(Some(env.path())).unwrap();
     let lines = report.lines();
     assert!(
