@@ -1226,9 +1226,18 @@ fn fedora_btrfs_subvolumes() {
     g.mount("/dev/sda", "/").unwrap();
     g.btrfs_subvolume_create("/root", None).unwrap();
     g.btrfs_subvolume_create("/home", None).unwrap();
+    g.btrfs_subvolume_create("/var", None).unwrap();
+    // /var is named by its id in the fstab (subvolid=), as some installers do.
+    let var_id = g
+        .btrfs_subvolume_list("/")
+        .unwrap()
+        .into_iter()
+        .find(|v| v.btrfssubvolume_path == "var")
+        .unwrap()
+        .btrfssubvolume_id;
     g.umount_all().unwrap();
     g.mount_options("subvol=root", "/dev/sda", "/").unwrap();
-    for d in ["/etc/sysconfig", "/usr/bin", "/home"] {
+    for d in ["/etc/sysconfig", "/usr/bin", "/home", "/var", "/srv"] {
         g.mkdir_p(d).unwrap();
     }
     g.ln_s("usr/bin", "/bin").unwrap();
@@ -1241,7 +1250,13 @@ fn fedora_btrfs_subvolumes() {
     g.write("/etc/hostname", b"fedora-btrfs\n").unwrap();
     g.write(
         "/etc/fstab",
-        b"LABEL=ROOT / btrfs subvol=root,compress=zstd:1 0 0\nLABEL=ROOT /home btrfs subvol=home,compress=zstd:1 0 0\n",
+        format!(
+            "LABEL=ROOT / btrfs subvol=root,compress=zstd:1 0 0\n\
+             LABEL=ROOT /home btrfs subvol=home,compress=zstd:1 0 0\n\
+             LABEL=ROOT /var btrfs subvolid={var_id} 0 0\n\
+             LABEL=ROOT /srv btrfs subvolid=999 0 0\n"
+        )
+        .as_bytes(),
     )
     .unwrap();
     g.umount_all().unwrap();
@@ -1260,7 +1275,8 @@ fn fedora_btrfs_subvolumes() {
         g.inspect_get_mountpoints(root).unwrap(),
         [
             ("/".to_string(), "btrfsvol:/dev/sda/root".to_string()),
-            ("/home".to_string(), "btrfsvol:/dev/sda/home".to_string())
+            ("/home".to_string(), "btrfsvol:/dev/sda/home".to_string()),
+            ("/var".to_string(), "btrfsvol:/dev/sda/var".to_string())
         ]
     );
     assert!(

@@ -136,6 +136,11 @@ fn resolve_spec_with(spec: &str, all: &[Ids], by_id: &ById) -> Option<String> {
             _ => None,
         };
     }
+    // A mapping the session opened keeps its name even when it reads as
+    // VG-LV (`/dev/mapper/luks-0f1e...`).
+    if all.iter().any(|i| i.name == spec) {
+        return Some(spec.to_string());
+    }
     let canonical = canonical_device_name(spec);
     all.iter().any(|i| i.name == canonical).then_some(canonical)
 }
@@ -224,12 +229,21 @@ pub(crate) fn btrfs_subvol(options: &str) -> Option<&str> {
         .filter(|v| !v.is_empty())
 }
 
+/// The `subvolid=` of a btrfs entry's options, if any.
+pub(crate) fn btrfs_subvolid(options: &str) -> Option<u64> {
+    options
+        .split(',')
+        .find_map(|o| o.strip_prefix("subvolid="))
+        .and_then(|v| v.parse().ok())
+}
+
 /// (mountable, mount point) for every fstab entry libguestfs keeps, in fstab
 /// order: swap entries too (their mount point is `none` or `swap`); an entry
 /// whose device is named by `UUID=`, `LABEL=`, `PARTUUID=`, `PARTLABEL=` or a
 /// `/dev` path is kept when it names a device of this session; `/dev/root` is
 /// `root`; a btrfs entry with `subvol=` is the subvolume
-/// (`btrfsvol:/dev/sda2/root`); pseudo filesystems, floppies, CD-ROMs and the
+/// (`btrfsvol:/dev/sda2/root`), and so is one with `subvolid=` (its path from
+/// the filesystem's subvolume list; id 5, the top, is the whole device); pseudo filesystems, floppies, CD-ROMs and the
 /// mount points under `/dev`, `/proc`, `/sys`, `/selinux` and `/media` are left
 /// out; of several `/` entries the first is kept.
 ///
@@ -291,11 +305,22 @@ pub(crate) fn resolve_fstab(g: &VMCraft, root: &str, text: &str) -> Result<Vec<(
             }
             continue;
         };
-        let mountable = match btrfs_subvol(&options) {
-            Some(sub) if vfstype == "btrfs" && !dev.starts_with("btrfsvol:") => {
-                format!("btrfsvol:{dev}/{}", sub.trim_start_matches('/'))
-            }
-            _ => dev,
+        let mountable = match (btrfs_subvol(&options), btrfs_subvolid(&options)) {
+            _ if vfstype != "btrfs" || dev.starts_with("btrfsvol:") => dev,
+            (Some(sub), _) => format!("btrfsvol:{dev}/{}", sub.trim_start_matches('/')),
+            // Top level (5) is the whole device, as the kernel mounts it.
+            (None, Some(5)) | (None, None) => dev,
+            (None, Some(id)) => match btrfs_subvolume_path(g, &dev, id) {
+                Some(path) => format!("btrfsvol:{dev}/{path}"),
+                None => {
+                    tracing::info!(
+                        spec,
+                        id,
+                        "fstab names a btrfs subvolume id the filesystem lacks"
+                    );
+                    continue;
+                }
+            },
         };
         if mp == "/" && out.iter().any(|(_, m)| m == "/") {
             tracing::warn!(
@@ -307,6 +332,19 @@ pub(crate) fn resolve_fstab(g: &VMCraft, root: &str, text: &str) -> Result<Vec<(
         out.push((mountable, mp));
     }
     Ok(out)
+}
+
+/// The path of btrfs subvolume `id` of `dev` (`subvolid=` in an fstab; libguestfs
+/// reads `subvol=` only), from the subvolume list.
+fn btrfs_subvolume_path(g: &VMCraft, dev: &str, id: u64) -> Option<String> {
+    let vols = g
+        .btrfs_subvolume_list(dev)
+        .inspect_err(|e| tracing::debug!(dev, error = %e.chain(), "btrfs subvolume list failed"))
+        .ok()?;
+    vols.into_iter()
+        .find(|v| v.btrfssubvolume_id == id)
+        .map(|v| v.btrfssubvolume_path.trim_start_matches('/').to_string())
+        .filter(|p| !p.is_empty())
 }
 
 #[cfg(test)]
@@ -405,6 +443,8 @@ mod entry_tests {
         assert_eq!(e[0].3, "subvol=root,compress=zstd");
         assert_eq!(btrfs_subvol(&e[0].3), Some("root"));
         assert_eq!(btrfs_subvol("subvol=,x"), None);
+        assert_eq!(btrfs_subvolid("compress=zstd,subvolid=257"), Some(257));
+        assert_eq!(btrfs_subvolid("subvolid=x"), None);
         assert_eq!(e[4].1, "/my dir");
         assert_eq!(e[4].3, "defaults");
         assert!(
