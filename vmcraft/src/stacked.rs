@@ -22,8 +22,13 @@ pub(crate) struct Stacked {
     pub dm_uuid: Option<String>,
     /// `major:minor`.
     pub dev: String,
-    /// Whether the kernel holds it read-only (sysfs `ro`).
+    /// Whether the kernel holds it read-only (sysfs `ro`; for an md array also
+    /// `md/array_state` `readonly`).
     pub readonly: bool,
+    /// For an md array, whether it runs (`md/array_state` is not `inactive` or
+    /// `clear`: an array the host's udev started assembling from the members
+    /// seen so far is inactive, and has no content to read).
+    pub running: bool,
 }
 
 impl Stacked {
@@ -47,10 +52,11 @@ impl Stacked {
     }
 
     /// The name the session gives it: `/dev/mapper/NAME` for a device-mapper
-    /// device that is not an LV, `/dev/mdN` for an array; LVs are `/dev/VG/LV`
-    /// through lvm2, so `None`.
+    /// device that is not an LV, `/dev/mdN` for a running array; LVs are
+    /// `/dev/VG/LV` through lvm2, and an inactive array is no device to use,
+    /// so `None`.
     pub fn guest_name(&self) -> Option<String> {
-        if self.is_lv() {
+        if self.is_lv() || !self.running {
             return None;
         }
         match &self.dm_name {
@@ -149,11 +155,16 @@ pub(crate) fn stacked_on(sys_class_block: &Path, base: &[String]) -> Vec<Stacked
                     .ok()
                     .map(|s| s.trim().to_string())
             };
+            let state = read("md/array_state");
+            let running = !matches!(state.as_deref(), Some("inactive" | "clear"))
+                && (state.is_some() || !kernel.starts_with("md"));
             Stacked {
                 dm_name: read("dm/name"),
                 dm_uuid: read("dm/uuid"),
                 dev: read("dev").unwrap_or_default(),
-                readonly: read("ro").as_deref() == Some("1"),
+                readonly: read("ro").as_deref() == Some("1")
+                    || state.as_deref() == Some("readonly"),
+                running,
                 kernel,
             }
         })
@@ -196,6 +207,12 @@ mod tests {
         );
         dev(r, "dm-1", &["dm-0"], Some(("vg-root", "LVM-x")));
         dev(r, "md127", &["loop3p3", "loop3p4"], None);
+        std::fs::create_dir_all(r.join("md127/md")).unwrap();
+        std::fs::write(r.join("md127/md/array_state"), "clean\n").unwrap();
+        // Started by udev from one member so far: inactive, no device to use.
+        dev(r, "md126", &["loop3p5"], None);
+        std::fs::create_dir_all(r.join("md126/md")).unwrap();
+        std::fs::write(r.join("md126/md/array_state"), "inactive\n").unwrap();
         dev(
             r,
             "dm-2",
@@ -204,12 +221,17 @@ mod tests {
         );
         dev(r, "dm-3", &["dm-2"], Some(("hostlv", "LVM-y")));
         dev(r, "dm-4", &[], Some(("empty", "CRYPT-x")));
-        let base: Vec<String> = ["loop3", "loop3p1", "loop3p2", "loop3p3", "loop3p4"]
-            .map(String::from)
-            .to_vec();
+        let base: Vec<String> = [
+            "loop3", "loop3p1", "loop3p2", "loop3p3", "loop3p4", "loop3p5",
+        ]
+        .map(String::from)
+        .to_vec();
         let found = stacked_on(r, &base);
         let names: Vec<&str> = found.iter().map(|s| s.kernel.as_str()).collect();
-        assert_eq!(names, ["dm-0", "dm-1", "md127"]);
+        assert_eq!(names, ["dm-0", "dm-1", "md126", "md127"]);
+        assert!(found[2].is_md() && !found[2].running);
+        assert_eq!(found[2].guest_name(), None);
+        let found: Vec<Stacked> = found.into_iter().filter(|s| s.kernel != "md126").collect();
         assert!(found[0].is_crypt() && !found[0].is_lv());
         assert_eq!(
             found[0].guest_name().as_deref(),

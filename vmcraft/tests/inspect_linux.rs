@@ -493,6 +493,65 @@ PRETTY_NAME=\"CoreOS 647.0.0\"\n",
             ],
         },
         Guest {
+            // Oracle Linux 6: oracle-release comes before redhat-release.
+            label: "oracle6",
+            files: vec![
+                (
+                    "/etc/oracle-release",
+                    t("Oracle Linux Server release 6.10\n"),
+                ),
+                (
+                    "/etc/redhat-release",
+                    t("Red Hat Enterprise Linux Server release 6.10 (Santiago)\n"),
+                ),
+                ("/etc/system-release", t("->oracle-release")),
+                (
+                    "/etc/sysconfig/network",
+                    t("NETWORKING=yes\nHOSTNAME=ol6.example.com\n"),
+                ),
+                ("/etc/fstab", fstab("oracle6")),
+                ("/bin/bash", elf()),
+            ],
+        },
+        Guest {
+            label: "scientific6",
+            files: vec![
+                (
+                    "/etc/redhat-release",
+                    t("Scientific Linux release 6.10 (Carbon)\n"),
+                ),
+                ("/etc/sysconfig/network", t("HOSTNAME=sl6\n")),
+                ("/etc/fstab", fstab("scientific6")),
+                ("/bin/bash", elf()),
+            ],
+        },
+        Guest {
+            label: "centos6",
+            files: vec![
+                ("/etc/centos-release", t("CentOS release 6.10 (Final)\n")),
+                ("/etc/redhat-release", t("->centos-release")),
+                (
+                    "/etc/sysconfig/network",
+                    t("HOSTNAME=centos6.localdomain\n"),
+                ),
+                ("/etc/fstab", fstab("centos6")),
+                ("/bin/bash", elf()),
+            ],
+        },
+        Guest {
+            // openSUSE before os-release: SuSE-release and /etc/HOSTNAME.
+            label: "opensuse132",
+            files: vec![
+                (
+                    "/etc/SuSE-release",
+                    t("openSUSE 13.2 (x86_64)\nVERSION = 13.2\nCODENAME = Harlequin\n"),
+                ),
+                ("/etc/HOSTNAME", t("linux-harlequin.site\n")),
+                ("/etc/fstab", fstab("opensuse132")),
+                ("/bin/bash", elf()),
+            ],
+        },
+        Guest {
             label: "sles11",
             files: vec![
                 (
@@ -774,6 +833,50 @@ const EXPECTED: &[(&str, &str, &str, i32, i32, &str, &str, &str, &str)] = &[
         "unknown",
         "unknown",
         "coreos647.0",
+    ),
+    (
+        "oracle6",
+        "oraclelinux",
+        "Oracle Linux Server release 6.10",
+        6,
+        10,
+        "ol6.example.com",
+        "rpm",
+        "yum",
+        "oraclelinux6.10",
+    ),
+    (
+        "scientific6",
+        "scientificlinux",
+        "Scientific Linux release 6.10 (Carbon)",
+        6,
+        10,
+        "sl6",
+        "rpm",
+        "yum",
+        "scientificlinux6.10",
+    ),
+    (
+        "centos6",
+        "centos",
+        "CentOS release 6.10 (Final)",
+        6,
+        10,
+        "centos6.localdomain",
+        "rpm",
+        "yum",
+        "centos6.10",
+    ),
+    (
+        "opensuse132",
+        "opensuse",
+        "openSUSE 13.2 (x86_64)",
+        13,
+        2,
+        "linux-harlequin.site",
+        "rpm",
+        "zypper",
+        "opensuse13.2",
     ),
     (
         "sles11",

@@ -80,7 +80,7 @@ TMPDIR=$S/tmp VMCRAFT_TEST_STRICT=1 VMCRAFT_KERNEL_TIER=1 VMCRAFT_SKIP_LOG=$OUT/
 RUST_BACKTRACE=1 \
     cargo-nextest nextest run --archive-file "$OUT/tests.tar.zst" --workspace-remap "$SRC" \
     --extract-to $S/x --extract-overwrite -E "$FILTER" --no-fail-fast \
-    --profile kernel-tier --failure-output final > "$OUT/nextest.log" 2>&1
+    --profile kernel-tier --failure-output immediate-final > "$OUT/nextest.log" 2>&1
 rc=$?
 # The tier's own leak check, guest-wide: the tests must have released everything.
 left=$( { losetup -a; grep -E '^/dev/(nbd|dm-|md|loop|mapper)| (fuse|fuseblk|fuse\.[^ ]*) ' /proc/mounts; \

@@ -137,6 +137,8 @@ impl VMCraft {
     pub fn md_assemble(&self) -> Result<Vec<String>> {
         const CALL: &str = "md_assemble";
         self.ensure_all_attached(CALL)?;
+        // The host's udev may be assembling the members as they appeared.
+        self.settle_udev();
         let named = self.named_session_nodes();
         let mut arrays: BTreeMap<String, Vec<(String, PathBuf)>> = BTreeMap::new();
         let mut wants: BTreeMap<String, usize> = BTreeMap::new();
@@ -167,17 +169,13 @@ impl VMCraft {
         let mut done = Vec::new();
         let mut why = Vec::new();
         for (uuid, members) in arrays {
+            let names: Vec<&str> = members.iter().map(|(n, _)| n.as_str()).collect();
+            let readonly = names.iter().any(|n| self.device_on_readonly_drive(n));
             // Already running (assembled by the host's udev, or earlier).
-            if let Some(md) = self
-                .stacked_devices()
-                .into_iter()
-                .filter(|s| s.is_md())
-                .find(|s| self.md_has_member(&s.kernel, &members))
-            {
-                done.extend(md.guest_name());
+            if let Some(md) = self.md_holding(&members, readonly)? {
+                done.push(md);
                 continue;
             }
-            let names: Vec<&str> = members.iter().map(|(n, _)| n.as_str()).collect();
             if let Some(&want) = wants.get(&uuid)
                 && members.len() < want
             {
@@ -188,7 +186,6 @@ impl VMCraft {
                 ));
                 continue;
             }
-            let readonly = names.iter().any(|n| self.device_on_readonly_drive(n));
             let node = format!("/dev/md/{}", self.md_node_name(&uuid[..8]));
             let mut cmd = Command::new("mdadm").arg("--assemble").arg(&node);
             if readonly {
@@ -204,7 +201,15 @@ impl VMCraft {
                         .map(|n| n.to_string_lossy().into_owned());
                     done.extend(kernel.map(|k| format!("/dev/{k}")));
                 }
-                Err(e) => why.push(e.to_string()),
+                // The host's udev got there first (it assembles members as
+                // they appear): take its array.
+                Err(e) => {
+                    self.settle_udev();
+                    match self.md_holding(&members, readonly)? {
+                        Some(md) => done.push(md),
+                        None => why.push(e.to_string()),
+                    }
+                }
             }
         }
         self.md_changed();
@@ -377,6 +382,37 @@ impl VMCraft {
     /// The session's own name for an array node under `/dev/md/`.
     fn md_node_name(&self, what: &str) -> String {
         format!("vmcraft-{}-{what}", std::process::id())
+    }
+
+    /// The running array of the session holding one of `members`, made
+    /// read-only if `readonly` (the host's udev starts arrays auto-read-only,
+    /// which turns writable on the first write). An inactive one (udev's,
+    /// waiting for members) is stopped, so that the members can be assembled,
+    /// and `None` returned.
+    fn md_holding(&self, members: &[(String, PathBuf)], readonly: bool) -> Result<Option<String>> {
+        const CALL: &str = "md_assemble";
+        let Some(md) = self
+            .stacked_devices()
+            .into_iter()
+            .filter(|s| s.is_md())
+            .find(|s| self.md_has_member(&s.kernel, members))
+        else {
+            return Ok(None);
+        };
+        let node = format!("/dev/{}", md.kernel);
+        if !md.running {
+            self.mdadm(CALL, &node, &Command::new("mdadm").arg("--stop").arg(&node))?;
+            self.settle_udev();
+            return Ok(None);
+        }
+        if readonly && !md.readonly {
+            self.mdadm(
+                CALL,
+                &node,
+                &Command::new("mdadm").arg("--readonly").arg(&node),
+            )?;
+        }
+        Ok(md.guest_name())
     }
 
     /// Whether the array `kernel` (`md127`) has one of `members` under it.
