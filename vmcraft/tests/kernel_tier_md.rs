@@ -51,6 +51,25 @@ fn md_on(loop_name: &str) -> Vec<String> {
     out
 }
 
+/// Stop every md array on `loop_name`'s partitions until none comes back (the
+/// host's udev assembles members again as an array stops).
+fn stop_arrays_on(loop_name: &str) {
+    for _ in 0..10 {
+        settle();
+        let arrays = md_on(loop_name);
+        if arrays.is_empty() {
+            return;
+        }
+        for md in arrays {
+            let _ = output("mdadm", &["--stop", &format!("/dev/{md}")]);
+        }
+    }
+    panic!(
+        "md arrays on {loop_name} keep coming back: {:?}",
+        md_on(loop_name)
+    );
+}
+
 /// A RAID1 of partitions 1 and 2 of a new image, ext4 inside with `/inside`.
 fn raid_image(env: &TestEnv) -> (std::path::PathBuf, String) {
     let img = env.sparse_image("md.img", 96 * MIB);
@@ -90,6 +109,23 @@ fn raid_image(env: &TestEnv) -> (std::path::PathBuf, String) {
     g.mkfs("ext4", &md, &Default::default()).unwrap();
     g.mount(&md, "/").unwrap();
     g.write("/inside", b"in the mirror").unwrap();
+    // A guest whose root is the array, named as the guest names it (/dev/md0)
+    // in its fstab and mdadm.conf.
+    g.mkdir_p("/etc/mdadm").unwrap();
+    g.write("/etc/os-release", b"ID=debian\nVERSION_ID=\"12\"\n")
+        .unwrap();
+    g.write("/etc/hostname", b"raidhost\n").unwrap();
+    g.write("/etc/fstab", b"/dev/md0 / ext4 defaults 0 1\n")
+        .unwrap();
+    g.write(
+        "/etc/mdadm/mdadm.conf",
+        format!(
+            "DEVICE partitions\nARRAY /dev/md0 metadata=1.2 UUID={}\n",
+            detail["uuid"]
+        )
+        .as_bytes(),
+    )
+    .unwrap();
     let e = g.md_stop(&md).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Busy, "{e}");
     g.umount_all().unwrap();
@@ -116,6 +152,9 @@ fn md_arrays_are_created_assembled_described_and_stopped() {
             let out = run("mdadm", &["--examine", "--export", s(part)]);
             assert!(out.contains(&format!("MD_UUID={uuid}")), "{out}");
         }
+        // The host's udev assembles the members as the partitions appear: stop
+        // that array, or the session below would find the UUID taken.
+        stop_arrays_on(&kernel_name(dev.path()));
     }
     let before = sha256(&img);
 
@@ -136,6 +175,13 @@ fn md_arrays_are_created_assembled_described_and_stopped() {
     assert_eq!(
         g.list_filesystems().unwrap(),
         [(md.clone(), "ext4".to_string())]
+    );
+    // Inspection finds the root on the array and maps the guest's /dev/md0.
+    assert_eq!(g.inspect_os().unwrap(), mds);
+    assert_eq!(g.inspect_get_hostname(md).unwrap(), "raidhost");
+    assert_eq!(
+        g.inspect_get_mountpoints(md).unwrap(),
+        [("/".to_string(), md.clone())]
     );
     g.mount_ro(md, "/").unwrap();
     assert_eq!(g.cat("/inside").unwrap(), "in the mirror");

@@ -1,6 +1,8 @@
 //! The guest's `/etc/fstab` resolved to session devices: `UUID=`, `LABEL=`,
 //! `PARTUUID=`, `PARTLABEL=`, `/dev/disk/by-*/...`, `/dev/VG/LV`,
-//! `/dev/mapper/VG-LV` and `/dev/sdXN`-style names (any of sd/vd/hd/xvd).
+//! `/dev/mapper/VG-LV`, `/dev/sdXN`-style names (any of sd/vd/hd/xvd), the
+//! session's mappings (`/dev/mapper/NAME`) and the guest's md names
+//! (`/dev/md0`, mapped to the session's arrays through its mdadm.conf).
 
 use crate::error::Result;
 use crate::names::{DeviceName, canonical_device_name, parse_device};
@@ -250,12 +252,22 @@ pub(crate) fn btrfs_subvolid(options: &str) -> Option<u64> {
 /// libguestfs keeps a `/dev` path it cannot map as it is written; VMCraft
 /// leaves it out (and logs it), so the mount points only name devices that
 /// exist.
-pub(crate) fn resolve_fstab(g: &VMCraft, root: &str, text: &str) -> Result<Vec<(String, String)>> {
+pub(crate) fn resolve_fstab(
+    g: &VMCraft,
+    root: &str,
+    text: &str,
+    mdadm_conf: &str,
+) -> Result<Vec<(String, String)>> {
     let entries = fstab_entries(text);
     if entries.is_empty() {
         return Ok(Vec::new());
     }
     let all = ids(g)?;
+    let md_names = if entries.iter().any(|e| e.0.starts_with("/dev/md")) {
+        guest_md_names(g, mdadm_conf)
+    } else {
+        Vec::new()
+    };
     let mut by_id = ById {
         drives: g.list_devices().map(|d| d.len()).unwrap_or(0),
         lvs: Vec::new(),
@@ -286,6 +298,8 @@ pub(crate) fn resolve_fstab(g: &VMCraft, root: &str, text: &str) -> Result<Vec<(
         }
         let dev = if spec == "/dev/root" {
             Some(root.to_string())
+        } else if let Some((_, md)) = md_names.iter().find(|(name, _)| *name == spec) {
+            Some(md.clone())
         } else if spec.starts_with("/dev/")
             || ["UUID=", "LABEL=", "PARTUUID=", "PARTLABEL="]
                 .iter()
@@ -332,6 +346,61 @@ pub(crate) fn resolve_fstab(g: &VMCraft, root: &str, text: &str) -> Result<Vec<(
         out.push((mountable, mp));
     }
     Ok(out)
+}
+
+/// The guest's md device names (`/dev/md0`, `/dev/md/root`) mapped to the
+/// session's running arrays (`/dev/md127`) through the guest's mdadm.conf
+/// (`ARRAY NAME ... UUID=...`) and each array's UUID, as libguestfs maps them.
+fn guest_md_names(g: &VMCraft, mdadm_conf: &str) -> Vec<(String, String)> {
+    let norm = |u: &str| -> String {
+        u.chars()
+            .filter(char::is_ascii_hexdigit)
+            .map(|c| c.to_ascii_lowercase())
+            .collect()
+    };
+    let ours: Vec<(String, String)> = g
+        .list_md_devices()
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|md| {
+            let uuid = g
+                .md_detail(&md)
+                .ok()?
+                .into_iter()
+                .find(|(k, _)| k == "uuid")?
+                .1;
+            Some((norm(&uuid), md))
+        })
+        .collect();
+    if ours.is_empty() {
+        return Vec::new();
+    }
+    mdadm_conf_arrays(mdadm_conf)
+        .into_iter()
+        .filter_map(|(name, uuid)| {
+            let md = ours.iter().find(|(u, _)| *u == norm(&uuid))?.1.clone();
+            Some((name, md))
+        })
+        .collect()
+}
+
+/// (device name, UUID) of each `ARRAY` line of an mdadm.conf, bounded.
+fn mdadm_conf_arrays(text: &str) -> Vec<(String, String)> {
+    text.lines()
+        .take(MAX_FSTAB_ENTRIES)
+        .filter_map(|l| {
+            let mut words = l.split_whitespace();
+            if words.next() != Some("ARRAY") {
+                return None;
+            }
+            let name = words.next()?.to_string();
+            let uuid = words.find_map(|w| {
+                let (k, v) = w.split_once('=')?;
+                k.eq_ignore_ascii_case("uuid").then(|| v.to_string())
+            })?;
+            name.starts_with("/dev/md").then_some((name, uuid))
+        })
+        .collect()
 }
 
 /// The path of btrfs subvolume `id` of `dev` (`subvolid=` in an fstab; libguestfs
@@ -445,6 +514,20 @@ mod entry_tests {
         assert_eq!(btrfs_subvol("subvol=,x"), None);
         assert_eq!(btrfs_subvolid("compress=zstd,subvolid=257"), Some(257));
         assert_eq!(btrfs_subvolid("subvolid=x"), None);
+        assert_eq!(
+            mdadm_conf_arrays(
+                "# mdadm.conf\nDEVICE partitions\nARRAY /dev/md0 level=raid1 num-devices=2 \
+                 UUID=3f0a1b2c:4d5e6f70:81920a1b:2c3d4e5f\nARRAY /dev/md/home metadata=1.2 \
+                 name=h:home uuid=aa:bb\nARRAY <ignore> UUID=1\nMAILADDR root\n"
+            ),
+            [
+                (
+                    "/dev/md0".to_string(),
+                    "3f0a1b2c:4d5e6f70:81920a1b:2c3d4e5f".to_string()
+                ),
+                ("/dev/md/home".to_string(), "aa:bb".to_string())
+            ]
+        );
         assert_eq!(e[4].1, "/my dir");
         assert_eq!(e[4].3, "defaults");
         assert!(

@@ -294,8 +294,16 @@ impl VMCraft {
                         fsread::AUGEAS_FILE,
                     )
                     .unwrap_or_default();
+                    // md names in the fstab are the guest's: its mdadm.conf
+                    // says which array (by UUID) each one is.
+                    let mdadm_conf = ["/etc/mdadm.conf", "/etc/mdadm/mdadm.conf"]
+                        .iter()
+                        .find_map(|p| {
+                            fsread::InspectFs::read_text(view.root.fs(), p, fsread::AUGEAS_FILE)
+                        })
+                        .unwrap_or_default();
                     drop(view);
-                    let fstab = fstab::resolve_fstab(self, &dev, &fstab)?;
+                    let fstab = fstab::resolve_fstab(self, &dev, &fstab, &mdadm_conf)?;
                     roots.push(FoundRoot {
                         dev,
                         data: *data,
