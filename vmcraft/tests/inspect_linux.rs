@@ -1407,3 +1407,90 @@ fn fedora_btrfs_subvolumes() {
     g.shutdown().unwrap();
     assert!(leaks(env.tag()).is_empty(), "{:?}", leaks(env.tag()));
 }
+
+/// An fstab naming its filesystems every way but UUID: `PARTUUID=`,
+/// `PARTLABEL=`, `/dev/disk/by-label/`, `/dev/disk/by-partuuid/` and
+/// `/dev/disk/by-partlabel/`, on a real GPT disk: each resolves to its
+/// partition, as libguestfs resolves them; a name of no session device is
+/// left out.
+#[test]
+fn fstab_entries_by_partition_ids_and_udev_links() {
+    if !require_root("attaching images") || !require_tool("mkfs.ext4") {
+        return;
+    }
+    let env = TestEnv::new("inspect-partids");
+    let disk = env.sparse_image("partids.img", 160 << 20);
+    let g = VMCraft::with_config(Config::builder().tmpdir(env.path()).build());
+    g.add_drive(&disk).unwrap();
+    g.launch().unwrap();
+    g.part_init("/dev/sda", "gpt").unwrap();
+    let mut start = 2048i64;
+    for _ in 0..5 {
+        g.part_add("/dev/sda", "p", start, start + (30 << 11) - 1)
+            .unwrap();
+        start += 30 << 11;
+    }
+    for (n, name) in [(2, "srv part"), (5, "varpart")] {
+        g.part_set_name("/dev/sda", n, name).unwrap();
+    }
+    for n in 1..=5 {
+        let label = if n == 3 {
+            Some("data".to_string())
+        } else {
+            None
+        };
+        g.mkfs(
+            "ext4",
+            &format!("/dev/sda{n}"),
+            &vmcraft::MkfsOptions {
+                label,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    }
+    let guid = |n: i32| g.part_get_gpt_guid("/dev/sda", n).unwrap().to_lowercase();
+    let fstab = format!(
+        "PARTUUID={} / ext4 defaults 0 1\n\
+         PARTLABEL=srv\\040part /srv ext4 defaults 0 2\n\
+         /dev/disk/by-label/data /data ext4 defaults 0 2\n\
+         /dev/disk/by-partuuid/{} /opt ext4 defaults 0 2\n\
+         /dev/disk/by-partlabel/varpart /var ext4 defaults 0 2\n\
+         PARTUUID=00000000-0000-0000-0000-000000000000 /gone ext4 defaults 0 2\n",
+        guid(1),
+        guid(4)
+    );
+    g.mount("/dev/sda1", "/").unwrap();
+    for d in ["/etc", "/bin", "/srv", "/data", "/opt", "/var"] {
+        g.mkdir_p(d).unwrap();
+    }
+    g.upload(host_true(), "/bin/bash").unwrap();
+    g.write(
+        "/etc/os-release",
+        b"ID=debian\nVERSION_ID=\"12\"\nPRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\n",
+    )
+    .unwrap();
+    g.write("/etc/fstab", fstab.as_bytes()).unwrap();
+    g.umount_all().unwrap();
+    g.shutdown().unwrap();
+
+    let g = VMCraft::with_config(Config::builder().tmpdir(env.path()).build());
+    g.add_drive_ro(&disk).unwrap();
+    g.launch().unwrap();
+    assert_eq!(g.inspect_os().unwrap(), ["/dev/sda1"]);
+    let mut mps = g.inspect_get_mountpoints("/dev/sda1").unwrap();
+    mps.sort();
+    let want: Vec<(String, String)> = [
+        ("/", "/dev/sda1"),
+        ("/data", "/dev/sda3"),
+        ("/opt", "/dev/sda4"),
+        ("/srv", "/dev/sda2"),
+        ("/var", "/dev/sda5"),
+    ]
+    .iter()
+    .map(|(m, d)| (m.to_string(), d.to_string()))
+    .collect();
+    assert_eq!(mps, want);
+    g.shutdown().unwrap();
+    assert!(leaks(env.tag()).is_empty(), "{:?}", leaks(env.tag()));
+}

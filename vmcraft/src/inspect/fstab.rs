@@ -210,8 +210,10 @@ pub(crate) fn fstab_entries(text: &str) -> Vec<(String, String, String, String)>
         .take(MAX_FSTAB_ENTRIES)
         .filter_map(|l| {
             let mut f = l.split_whitespace();
+            // Octal escapes (`\040` for a space) as mount(8) reads them,
+            // in the device (`PARTLABEL=my\040disk`) as in the mount point.
             Some((
-                f.next()?.to_string(),
+                unescape(f.next()?),
                 unescape(f.next()?),
                 f.next()?.to_string(),
                 f.next().unwrap_or("defaults").to_string(),
