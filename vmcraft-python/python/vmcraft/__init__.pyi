@@ -3757,6 +3757,65 @@ class VMCraft:
         255, as libguestfs's direct backend.
         """
         ...
+    def md_assemble(self) -> List[str]:
+        """
+        md_assemble() -> List[str]
+
+        assemble the md arrays on the session's devices
+
+        VMCraft only (libguestfs's appliance does it as it boots): assemble
+        every md array whose members are all devices of the session, read-only
+        where a member's drive is read-only, and list them (/dev/mdN). An array
+        with a member elsewhere is left alone; one missing members is not
+        started.
+        """
+        ...
+    def md_create(self, name: str, devices: List[str], *, missingbitmap: Optional[int] = None, nrdevices: Optional[int] = None, spare: Optional[int] = None, chunk: Optional[int] = None, level: Optional[str] = None) -> None:
+        """
+        md_create(name: str, devices: List[str], *, missingbitmap: Optional[int] = None, nrdevices: Optional[int] = None, spare: Optional[int] = None, chunk: Optional[int] = None, level: Optional[str] = None) -> None
+
+        create a Linux md (RAID) device
+
+        Create an md array named NAME on DEVICES (mdadm --create --run): RAID 1
+        of all of them unless level:.. (linear, raid0, raid1, raid4, raid5,
+        raid6, raid10 and their other spellings) says otherwise; nrdevices:N
+        active devices, spare:N spares, chunk:N bytes (a multiple of 1024),
+        missingbitmap:N the slots left missing (bit i for slot i). The array
+        shows as /dev/mdN in list-md-devices.
+
+        Optional arguments are keywords.
+        """
+        ...
+    def md_detail(self, md: str) -> Dict[str, str]:
+        """
+        md_detail(md: str) -> Dict[str, str]
+
+        obtain metadata for an MD device
+
+        What mdadm --detail --export says of an md array of the session, each
+        key without MD_ and in lower case (level, devices, metadata, uuid, name,
+        ...).
+        """
+        ...
+    def md_stat(self, md: str) -> List[Dict[str, Any]]:
+        """
+        md_stat(md: str) -> List[Dict[str, Any]]
+
+        get underlying devices from an MD device
+
+        The members of an md array with their index and flags (W write-mostly, F
+        faulty, S spare, R replacement), from /proc/mdstat.
+        """
+        ...
+    def md_stop(self, md: str) -> None:
+        """
+        md_stop(md: str) -> None
+
+        stop a Linux md (RAID) device
+
+        Stop an md array of the session; refused while it is mounted.
+        """
+        ...
     def memsize(self, memsize: int) -> None:
         """
         memsize(memsize: int) -> None
