@@ -1,8 +1,9 @@
 //! Keys and passphrases (`luks-open`'s `key`), read as guestfish reads them:
 //! never from the command's words, which show in the process list and the
 //! shell's history, but from the terminal with echo off after a prompt, or, with
-//! `--keys-from-stdin`, one line of standard input per key. The line's newline
-//! is not part of the key.
+//! `--keys-from-stdin`, one line of standard input per key (the commands then
+//! come from the command line or a script, never from standard input too). The
+//! line's newline is not part of the key.
 
 use std::io::{Read, Write};
 use std::os::fd::AsFd;
@@ -40,8 +41,9 @@ impl KeySource {
 }
 
 /// One line of `r` without its newline (and a `\r` before it), read a byte at
-/// a time so that nothing after it is taken from a shared standard input;
-/// `None` at the end of input with nothing read.
+/// a time (over the process's buffered standard input, what follows the line
+/// stays there for the next key); `None` at the end of input with nothing
+/// read.
 ///
 /// ```
 /// use vmcraft_cli::keys::read_line;

@@ -306,6 +306,17 @@ pub fn parse_options(argv: &[String]) -> Result<Options, CliError> {
             "a script and commands on the command line cannot be combined",
         ));
     }
+    // Keys and commands cannot share standard input: the command reader reads
+    // ahead, and would take (and might run, or echo in an error) a key line.
+    let commands_from_stdin =
+        o.commands.is_empty() && o.script.as_ref().is_none_or(|p| p.as_os_str() == "-");
+    if o.keys_from_stdin && o.action == Action::Run && commands_from_stdin {
+        return Err(CliError::usage(
+            "--keys-from-stdin",
+            "keys come from standard input, so the commands must not: give them on \
+             the command line or in a script (-f FILE)",
+        ));
+    }
     // guestfish adds its drives after reading every option, so `--ro` anywhere
     // makes every `-a` image read-only (`-N` disks are made to be written).
     for d in &mut o.drives {

@@ -93,6 +93,45 @@ fn keys_come_from_stdin_lines_or_the_terminal_never_from_words() {
         out.stdout
     );
 
+    // Traced calls show keys as ***.
+    let out = run(
+        &env,
+        &[
+            "--keys-from-stdin",
+            "-a",
+            disk,
+            "run",
+            ":",
+            "set-trace",
+            "true",
+            ":",
+            "luks-add-key",
+            "/dev/sda1",
+            "6",
+        ],
+        "second one\nthird key\n",
+    );
+    out.ok();
+    assert!(
+        out.stderr
+            .contains("trace: luks_add_key \"/dev/sda1\" *** *** 6"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        !out.stderr.contains("second one") && !out.stderr.contains("third key"),
+        "{}",
+        out.stderr
+    );
+    // Keys and commands cannot both come from standard input.
+    let out = run(&env, &["--keys-from-stdin", "-a", disk], "run\n");
+    assert!(
+        out.failed()
+            .contains("--keys-from-stdin: keys come from standard input, so the commands must not"),
+        "{}",
+        out.stderr
+    );
+
     let before = sha256(&img);
     // A key given as a word is one word too many.
     let out = run(

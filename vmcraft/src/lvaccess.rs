@@ -147,22 +147,10 @@ impl VMCraft {
         Ok(dev.map(|d| d.node()))
     }
 
-    /// Whether a device-mapper device sits on one of the session's drives or
-    /// partitions (sysfs `holders`).
+    /// Whether an LV is active on the session's devices (directly, or on its
+    /// mappings or arrays): the host's udev may have activated it.
     pub(crate) fn dm_holds_session_devices(&self) -> bool {
-        let sys = &self.config.sysfs_root;
-        self.session_nodes().iter().any(|node| {
-            let Some(name) = std::fs::canonicalize(node)
-                .ok()
-                .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
-            else {
-                return false;
-            };
-            std::fs::read_dir(sys.join("class/block").join(name).join("holders")).is_ok_and(|d| {
-                d.flatten()
-                    .any(|h| h.file_name().to_string_lossy().starts_with("dm-"))
-            })
-        })
+        self.stacked_devices().iter().any(|s| s.is_lv())
     }
 
     /// Stop the md arrays built only on the session's drives and partitions.
@@ -197,51 +185,31 @@ impl VMCraft {
         }
     }
 
-    /// One pass of [`Self::stop_md_on_session_devices`]: whether it found an
-    /// array to stop.
+    /// One pass of [`Self::stop_md_on_session_devices`]: whether it stopped an
+    /// array.
     fn stop_md_pass(&self) -> bool {
         let mut found = false;
-        let sys = &self.config.sysfs_root;
-        let kernel = |node: &Path| {
-            std::fs::canonicalize(node)
-                .ok()
-                .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
-        };
-        let entries = |dir: PathBuf| -> Vec<String> {
-            std::fs::read_dir(dir)
-                .map(|d| {
-                    d.flatten()
-                        .map(|e| e.file_name().to_string_lossy().into_owned())
-                        .collect()
-                })
-                .unwrap_or_default()
-        };
-        let ours: Vec<String> = self
-            .session_nodes()
-            .iter()
-            .filter_map(|n| kernel(n))
+        // Arrays built on the session's devices alone (directly, or on its
+        // mappings); one with a member elsewhere is the host's, left alone.
+        let arrays: Vec<String> = self
+            .stacked_devices()
+            .into_iter()
+            .filter(|s| s.is_md())
+            .map(|s| s.kernel)
             .collect();
-        let mut arrays: Vec<String> = ours
-            .iter()
-            .flat_map(|k| entries(sys.join("class/block").join(k).join("holders")))
-            .filter(|h| h.starts_with("md"))
-            .collect();
-        arrays.sort();
-        arrays.dedup();
         for md in arrays {
-            let slaves = entries(sys.join("block").join(&md).join("slaves"));
-            if slaves.is_empty() || !slaves.iter().all(|s| ours.contains(s)) {
-                tracing::warn!(array = %md, ?slaves, "an md array holds a drive of this session but is not built on it alone; leaving it");
-                continue;
-            }
-            found = true;
             let node = format!("/dev/{md}");
-            tracing::info!(array = %node, ?slaves, "stopping an md array the host assembled on this session's disks");
+            tracing::info!(array = %node, "stopping an md array on this session's disks");
             let cmd = vmcraft_block::Command::new("mdadm").args(["--stop", &node]);
-            if let Err(e) = self.runner().run(&cmd) {
-                tracing::warn!(array = %node, error = %vmcraft_block::error_chain(&e), "stopping the md array failed");
+            match self.runner().run(&cmd) {
+                Ok(_) => found = true,
+                // Held by a mapping on it, closed in the next round.
+                Err(e) => {
+                    tracing::debug!(array = %node, error = %vmcraft_block::error_chain(&e), "the md array did not stop (yet)")
+                }
             }
         }
+        self.record_dm_devices();
         found
     }
 

@@ -892,8 +892,9 @@ impl VMCraft {
 
     /// Shut down: unmount everything (deepest first), close Augeas and LVM (which
     /// deactivates what the session activated, and LVs the host's udev activated
-    /// on its drives), stop md arrays the host's udev assembled on its drives
-    /// alone, detach every drive, stop daemons,
+    /// on its drives), close LUKS mappings and stop md arrays on its drives
+    /// alone (the session's, or the host's udev's), detach every drive, stop
+    /// daemons,
     /// and remove the private directories. Everything is attempted; the first
     /// failure is returned. A directory with something still mounted under it is
     /// never removed (guest data is never deleted).
@@ -925,14 +926,12 @@ impl VMCraft {
         if lock(&self.lvm).is_none() && self.dm_holds_session_devices() {
             keep(self.with_lvm(|_| Ok(())));
         }
-        // LUKS mappings: one on an LV goes before LVM deactivates it, one under
-        // an LV after.
+        // LUKS mappings on LVs go before LVM deactivates the LVs; then what is
+        // left on the drives (mappings, md arrays, in whichever order they
+        // stack) goes from the top down.
         self.close_session_mappings();
         drop(lock(&self.lvm).take());
-        self.close_session_mappings();
-        self.stop_md_on_session_devices();
-        // A mapping on an array goes once the array is stopped.
-        self.close_session_mappings();
+        self.teardown_stacked();
         // A drive under a filesystem that would not unmount stays attached: pulling
         // the device from under a mount loses what it has not written yet. A later
         // shutdown (or drop) tries again.
@@ -1076,7 +1075,8 @@ impl VMCraft {
             }
             Ok(DeviceName::Mapped(name)) => {
                 drop(st);
-                self.session_mapping(&name).is_some_and(|m| m.readonly)
+                self.session_mapping(&name)
+                    .is_some_and(|m| self.stacked_readonly(&m))
             }
             Err(_) => false,
         }
@@ -1174,11 +1174,12 @@ impl VMCraft {
                 // Only a device built on the session's own devices, found by
                 // what is under it (never the host's /dev/mapper/NAME or mdN).
                 let m = self.session_mapping(&canonical).ok_or_else(no_such)?;
+                let readonly = self.stacked_readonly(&m);
                 Ok(Resolved {
                     name: canonical,
                     host: PathBuf::from(format!("/dev/{}", m.kernel)),
                     what,
-                    readonly: m.readonly,
+                    readonly,
                 })
             }
         }
@@ -1224,21 +1225,20 @@ impl VMCraft {
         let filter = self.settings().lvm_filter.clone();
         self.named_session_nodes()
             .into_iter()
-            .chain(self.crypt_mapping_nodes())
+            .chain(self.mapped_nodes())
             .filter(|(name, _)| filter.as_ref().is_none_or(|f| f.contains(name)))
             .map(|(_, node)| node)
             .collect()
     }
 
-    /// The LUKS mappings open on the session's devices, by name
-    /// (`/dev/mapper/NAME`) with their nodes (`/dev/dm-N`): PVs may be inside.
-    pub(crate) fn crypt_mapping_nodes(&self) -> Vec<(String, PathBuf)> {
-        if !vmcraft_lvm::device_mapper_available() {
-            return Vec::new();
-        }
+    /// The devices the session's drives carry above their partitions: open
+    /// LUKS mappings (`/dev/mapper/NAME`) and running md arrays (`/dev/mdN`),
+    /// by name with their nodes (`/dev/dm-N`, `/dev/mdN`). PVs may be inside,
+    /// and md members.
+    pub(crate) fn mapped_nodes(&self) -> Vec<(String, PathBuf)> {
         self.stacked_devices()
             .into_iter()
-            .filter(|s| s.is_crypt())
+            .filter(|s| s.is_crypt() || s.is_md())
             .filter_map(|s| Some((s.guest_name()?, PathBuf::from(format!("/dev/{}", s.kernel)))))
             .collect()
     }

@@ -102,6 +102,48 @@ impl VMCraft {
     }
 }
 
+impl VMCraft {
+    /// Whether a device found on the session's devices must be treated as
+    /// read-only: the kernel holds it so, or one of the drives under it was
+    /// added read-only (an array the host's udev started `read-auto` over a
+    /// read-only drive reads as writable in sysfs).
+    pub(crate) fn stacked_readonly(&self, m: &Stacked) -> bool {
+        if m.readonly {
+            return true;
+        }
+        let by_kernel: Vec<(String, String)> = self
+            .named_session_nodes()
+            .into_iter()
+            .filter_map(|(name, host)| {
+                let k = std::fs::canonicalize(&host).ok()?;
+                Some((k.file_name()?.to_string_lossy().into_owned(), name))
+            })
+            .collect();
+        let sys = self.config.sysfs_root.join("class/block");
+        let mut todo = vec![m.kernel.clone()];
+        let mut seen = 0;
+        while let Some(k) = todo.pop() {
+            seen += 1;
+            if seen > 256 {
+                return true;
+            }
+            if let Some((_, name)) = by_kernel.iter().find(|(kk, _)| *kk == k) {
+                if self.device_on_readonly_drive(name) {
+                    return true;
+                }
+                continue;
+            }
+            if let Ok(d) = std::fs::read_dir(sys.join(&k).join("slaves")) {
+                todo.extend(
+                    d.flatten()
+                        .map(|e| e.file_name().to_string_lossy().into_owned()),
+                );
+            }
+        }
+        false
+    }
+}
+
 /// Most levels of stacking followed (each level is one pass over sysfs).
 const MAX_LEVELS: usize = 16;
 
@@ -156,8 +198,7 @@ pub(crate) fn stacked_on(sys_class_block: &Path, base: &[String]) -> Vec<Stacked
                     .map(|s| s.trim().to_string())
             };
             let state = read("md/array_state");
-            let running = !matches!(state.as_deref(), Some("inactive" | "clear"))
-                && (state.is_some() || !kernel.starts_with("md"));
+            let running = !matches!(state.as_deref(), Some("inactive" | "clear"));
             Stacked {
                 dm_name: read("dm/name"),
                 dm_uuid: read("dm/uuid"),

@@ -455,11 +455,35 @@ impl VMCraft {
                 }
             }
             if !closed {
-                tracing::warn!("LUKS mappings on this session's disks could not be closed");
                 break;
             }
         }
         self.record_dm_devices();
+    }
+
+    /// Close the mappings and stop the md arrays on the session's devices,
+    /// from the top of the stack down (a mapping on an array, an array on
+    /// mappings), a few rounds; what cannot go is logged. For `shutdown`,
+    /// after LVM has deactivated the LVs.
+    pub(crate) fn teardown_stacked(&self) {
+        let left = || -> Vec<String> {
+            self.stacked_devices()
+                .into_iter()
+                .filter(|s| !s.is_lv())
+                .map(|s| s.kernel)
+                .collect()
+        };
+        for _ in 0..4 {
+            if left().is_empty() {
+                return;
+            }
+            self.close_session_mappings();
+            self.stop_md_on_session_devices();
+        }
+        let stuck = left();
+        if !stuck.is_empty() {
+            tracing::warn!(devices = ?stuck, "mappings or md arrays on this session's disks could not be closed");
+        }
     }
 }
 

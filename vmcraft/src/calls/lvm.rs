@@ -33,7 +33,7 @@ impl VMCraft {
             }
         }
         drop(st);
-        self.crypt_mapping_nodes()
+        self.mapped_nodes()
             .into_iter()
             .find(|(name, node)| node == host || std::path::Path::new(name) == host)
             .map(|(name, _)| name)

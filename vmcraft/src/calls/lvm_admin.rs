@@ -141,12 +141,14 @@ impl VMCraft {
             return None;
         }
         Some(pvs.iter().any(|pv| {
-            match parse_device(&pv.name) {
+            match self.parse_name(&pv.name) {
                 Ok(DeviceName::Drive(i)) | Ok(DeviceName::Partition(i, _)) => self
                     .read_state()
                     .drives
                     .get(i)
                     .is_none_or(|d| d.opts.readonly),
+                // A PV inside a LUKS mapping or on an md array: as its drives.
+                Ok(DeviceName::Mapped(name)) => self.device_on_readonly_drive(&name),
                 _ => true,
             }
         }))
@@ -155,12 +157,13 @@ impl VMCraft {
     /// Refuse when any of these PVs is on a drive added read-only.
     fn pvs_writable<'a>(&self, call: &str, pvs: impl IntoIterator<Item = &'a PvRow>) -> Result<()> {
         for pv in pvs {
-            let ro = match parse_device(&pv.name) {
+            let ro = match self.parse_name(&pv.name) {
                 Ok(DeviceName::Drive(i)) | Ok(DeviceName::Partition(i, _)) => self
                     .read_state()
                     .drives
                     .get(i)
                     .is_some_and(|d| d.opts.readonly),
+                Ok(DeviceName::Mapped(name)) => self.device_on_readonly_drive(&name),
                 _ => true,
             };
             if ro {

@@ -139,7 +139,9 @@ impl VMCraft {
         self.ensure_all_attached(CALL)?;
         // The host's udev may be assembling the members as they appeared.
         self.settle_udev();
-        let named = self.named_session_nodes();
+        // Members may be drives, partitions or the session's LUKS mappings.
+        let mut named = self.named_session_nodes();
+        named.extend(self.mapped_nodes());
         let mut arrays: BTreeMap<String, Vec<(String, PathBuf)>> = BTreeMap::new();
         let mut wants: BTreeMap<String, usize> = BTreeMap::new();
         for (name, host) in &named {
@@ -279,6 +281,7 @@ impl VMCraft {
         let renames: Vec<(String, String)> = self
             .named_session_nodes()
             .into_iter()
+            .chain(self.mapped_nodes())
             .flat_map(|(name, host)| {
                 let h = host.display().to_string();
                 let key = |s: &str| s.trim_start_matches('/').replace('/', "_");
@@ -329,6 +332,7 @@ impl VMCraft {
         let by_kernel: Vec<(String, String)> = self
             .named_session_nodes()
             .into_iter()
+            .chain(self.mapped_nodes())
             .filter_map(|(name, host)| {
                 let k = std::fs::canonicalize(&host).ok()?;
                 Some((k.file_name()?.to_string_lossy().into_owned(), name))
@@ -501,7 +505,7 @@ fn create_argv(call: &str, ndevices: usize, o: &MdCreateOpts) -> Result<Vec<Crea
     {
         return bad("chunk size must be a positive multiple of 1024 bytes".into());
     }
-    if ndevices + nmissing != (nrdevices + spare) as usize {
+    if (ndevices + nmissing) as i64 != i64::from(nrdevices) + i64::from(spare) {
         return bad(format!(
             "devices ({ndevices}) + bits set in missingbitmap ({nmissing}) is not equal to \
              nrdevices ({nrdevices}) + spare ({spare})"

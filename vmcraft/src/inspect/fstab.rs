@@ -290,6 +290,9 @@ pub(crate) fn resolve_fstab(
         }
     }
     let mut out: Vec<(String, String)> = Vec::new();
+    // Each btrfs filesystem's subvolumes, listed once however many entries
+    // name one by id.
+    let mut subvols: SubvolCache = std::collections::HashMap::new();
     for (spec, mp, vfstype, options) in entries {
         if ignored_spec(&spec) {
             continue;
@@ -326,7 +329,7 @@ pub(crate) fn resolve_fstab(
             (Some(sub), _) => format!("btrfsvol:{dev}/{}", sub.trim_start_matches('/')),
             // Top level (5) is the whole device, as the kernel mounts it.
             (None, Some(5)) | (None, None) => dev,
-            (None, Some(id)) => match btrfs_subvolume_path(g, &dev, id) {
+            (None, Some(id)) => match btrfs_subvolume_path(g, &mut subvols, &dev, id) {
                 Some(path) => format!("btrfsvol:{dev}/{path}"),
                 None => {
                     tracing::info!(
@@ -405,16 +408,32 @@ fn mdadm_conf_arrays(text: &str) -> Vec<(String, String)> {
         .collect()
 }
 
+/// Per btrfs device, its subvolumes (id, path).
+type SubvolCache = std::collections::HashMap<String, Vec<(u64, String)>>;
+
 /// The path of btrfs subvolume `id` of `dev` (`subvolid=` in an fstab; libguestfs
-/// reads `subvol=` only), from the subvolume list.
-fn btrfs_subvolume_path(g: &VMCraft, dev: &str, id: u64) -> Option<String> {
-    let vols = g
-        .btrfs_subvolume_list(dev)
-        .inspect_err(|e| tracing::debug!(dev, error = %e.chain(), "btrfs subvolume list failed"))
-        .ok()?;
-    vols.into_iter()
-        .find(|v| v.btrfssubvolume_id == id)
-        .map(|v| v.btrfssubvolume_path.trim_start_matches('/').to_string())
+/// reads `subvol=` only), from the subvolume list (listed once per device).
+fn btrfs_subvolume_path(
+    g: &VMCraft,
+    cache: &mut SubvolCache,
+    dev: &str,
+    id: u64,
+) -> Option<String> {
+    let vols = cache.entry(dev.to_string()).or_insert_with(|| {
+        g.btrfs_subvolume_list(dev)
+            .inspect_err(
+                |e| tracing::debug!(dev, error = %e.chain(), "btrfs subvolume list failed"),
+            )
+            .map(|v| {
+                v.into_iter()
+                    .map(|s| (s.btrfssubvolume_id, s.btrfssubvolume_path))
+                    .collect()
+            })
+            .unwrap_or_default()
+    });
+    vols.iter()
+        .find(|(i, _)| *i == id)
+        .map(|(_, p)| p.trim_start_matches('/').to_string())
         .filter(|p| !p.is_empty())
 }
 

@@ -121,9 +121,20 @@ fn reap_recorded(
     // 3. md arrays and device-mapper devices (LVs, LUKS mappings) on the
     // session's devices; an array on a mapping goes before it, one under a
     // mapping after it.
-    stop_md(env, st, r);
+    let ours: Vec<String> = st
+        .loops
+        .iter()
+        .zip(&bound)
+        .filter(|(_, b)| **b)
+        .filter_map(|(l, _)| {
+            l.device
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+        })
+        .collect();
+    stop_md(env, st, &ours, false, r);
     deactivate_dm(env, st, r);
-    stop_md(env, st, r);
+    stop_md(env, st, &ours, true, r);
 
     // 4. Loop devices, the last bound first (LV windows before the drives).
     for (rec, was_bound) in st.loops.iter().zip(bound).rev() {
@@ -462,13 +473,15 @@ pub(crate) fn deactivate_dm(env: &Env<'_>, st: &SessionState, r: &mut ReapedSess
         })
         .collect();
     let ours = |slave: &str| {
-        loop_names.iter().any(|l| {
-            slave == l
-                || slave
-                    .strip_prefix(l.as_str())
-                    .and_then(|rest| rest.strip_prefix('p'))
-                    .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
-        })
+        // A recorded md array (LUKS or LVM on RAID), checked by stop_md.
+        st.md.iter().any(|m| m.name == slave)
+            || loop_names.iter().any(|l| {
+                slave == l
+                    || slave
+                        .strip_prefix(l.as_str())
+                        .and_then(|rest| rest.strip_prefix('p'))
+                        .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+            })
     };
     // An LV on another LV goes first: a few rounds until nothing changes.
     let mut left: Vec<&state::DmRecord> = st.lvm.dm.iter().collect();
@@ -538,18 +551,18 @@ pub(crate) fn deactivate_dm(env: &Env<'_>, st: &SessionState, r: &mut ReapedSess
 }
 
 /// Step 3 (md): stop the recorded md arrays still there with the same device
-/// number and only the session's loop devices (or its recorded device-mapper
-/// devices) under them; an array that is gone is nothing to do.
-pub(crate) fn stop_md(env: &Env<'_>, st: &SessionState, r: &mut ReapedSession) {
-    let loop_names: Vec<String> = st
-        .loops
-        .iter()
-        .filter_map(|l| {
-            l.device
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-        })
-        .collect();
+/// number and only the session's loop devices (`loop_names`: those still bound
+/// as recorded) or its recorded device-mapper devices under them; an array
+/// that is gone is nothing to do. Run before and after the device-mapper step
+/// (an array on a mapping, a mapping on an array); what it leaves is reported
+/// only when `last`.
+pub(crate) fn stop_md(
+    env: &Env<'_>,
+    st: &SessionState,
+    loop_names: &[String],
+    last: bool,
+    r: &mut ReapedSession,
+) {
     let dm_names: Vec<String> = st
         .lvm
         .dm
@@ -568,6 +581,14 @@ pub(crate) fn stop_md(env: &Env<'_>, st: &SessionState, r: &mut ReapedSession) {
     };
     for rec in &st.md {
         if !rec.name.starts_with("md") || rec.name.contains('/') {
+            continue;
+        }
+        // Stopped by the first pass.
+        let done = r
+            .undone
+            .iter()
+            .any(|i| i.kind == CleanupKind::StopArray && i.subject == rec.name);
+        if done {
             continue;
         }
         let dir = env.sys_block.join(&rec.name);
@@ -591,6 +612,9 @@ pub(crate) fn stop_md(env: &Env<'_>, st: &SessionState, r: &mut ReapedSession) {
             continue;
         }
         if dev != rec.dev || !slaves.iter().all(|s| ours(s)) {
+            if !last {
+                continue;
+            }
             r.skipped.push(CleanupItem::new(
                 CleanupKind::StopArray,
                 &rec.name,
@@ -612,11 +636,13 @@ pub(crate) fn stop_md(env: &Env<'_>, st: &SessionState, r: &mut ReapedSession) {
                 &rec.name,
                 format!("md array on {}", slaves.join(", ")),
             )),
-            Err(e) => r.skipped.push(CleanupItem::new(
+            Err(e) if last => r.skipped.push(CleanupItem::new(
                 CleanupKind::StopArray,
                 &rec.name,
                 vmcraft_block::error_chain(&e),
             )),
+            // Held by a mapping on it: the next pass.
+            Err(_) => {}
         }
     }
 }
@@ -946,8 +972,10 @@ mod tests {
             skipped: vec![],
             removed: false,
         };
-        stop_md(&env, &st, &mut r);
+        let ours = vec!["loop3".to_string()];
+        stop_md(&env, &st, &ours, false, &mut r);
         deactivate_dm(&env, &st, &mut r);
+        stop_md(&env, &st, &ours, true, &mut r);
         fake.verify();
         let undone: Vec<(&str, CleanupKind)> = r
             .undone

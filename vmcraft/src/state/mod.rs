@@ -36,7 +36,7 @@
 //! | `images` | attached drives: `drive` (`/dev/sda`), `image`, `backend` (`loop`, `storage-daemon`, `kernel-nbd`), `device`, `readonly`, `daemon` (the qemu-storage-daemon or qemu-nbd server as a process record), `export` (the daemon's FUSE export file), `daemon_mount_namespace` (where that export is mounted). A drive detached by `remove_drive` leaves the list (with its loop device and daemon) as soon as it is detached, so that a cleanup never touches what now belongs to someone else |
 //! | `fuse_drivers` | FUSE driver processes (fusefat, ntfs-3g, fuse2fs): process records whose `role` is `fuse:HOST_PATH` |
 //! | `lvm` | `vgs` the session activated and `dm`: the device-mapper devices on the session's devices (`name`, `uuid`, `dev`): its active LVs (`LVM-` UUIDs) and the LUKS mappings it opened (`CRYPT-` UUIDs), stacked ones included |
-//! | `md` | md arrays on the session's devices (`name` as the kernel's `md127`, `dev`), whoever assembled them |
+//! | `md` | md arrays on the session's devices (`name` as the kernel's `md127`, `dev`), whoever assembled them, as the session last looked (after its md, LUKS and activating LVM calls, and as it stops arrays at shutdown): an array the host's udev assembles on its own between two looks is not in the file until the next |
 //! | `lock_files` | NBD device lock files the session held |
 //!
 //! A process record is `{ "pid", "start_time", "cmdline": [argv...], "role" }`.

@@ -452,7 +452,7 @@ impl Call {
             eprintln!(
                 "vmcraft: trace: {prefix}{}{}",
                 self.call_name(),
-                trace_args(&args)
+                trace_args(self.args, &args)
             );
         }
         let r = (self.run)(g, &args);
@@ -481,8 +481,8 @@ impl Call {
 }
 
 /// The arguments of a traced call, as libguestfs traces them (strings quoted,
-/// lists in brackets, optional ones as `name:value`).
-fn trace_args(args: &Args) -> String {
+/// lists in brackets, optional ones as `name:value`, keys as `***`).
+fn trace_args(specs: &[Arg], args: &Args) -> String {
     fn one(v: &ArgValue) -> String {
         match v {
             ArgValue::Str(s) => format!("{s:?}"),
@@ -499,7 +499,11 @@ fn trace_args(args: &Args) -> String {
     let mut s = String::new();
     for i in 0..args.len() {
         s.push(' ');
-        s.push_str(&one(args.value(i)));
+        if specs.get(i).is_some_and(|a| a.kind == ArgKind::Key) {
+            s.push_str("***");
+        } else {
+            s.push_str(&one(args.value(i)));
+        }
     }
     for (name, v) in args.optional() {
         s.push_str(&format!(" \"{name}:{}\"", one(v)));
