@@ -212,6 +212,7 @@ fn real_main() -> Result<bool> {
     let tmp = std::env::temp_dir();
     let janitor = sys::Janitor::new(&[&ctx.work, &tmp]);
     let started = std::time::SystemTime::now();
+    let (commit, dirty) = report::Meta::tree_state();
     let load_before = sys::loadavg();
     let mut results: Vec<GroupResult> = Vec::new();
     let mut all_ok = true;
@@ -277,6 +278,8 @@ fn real_main() -> Result<bool> {
         work_fs: sys::fs_of(&ctx.work),
         cli: ctx.cli.is_some(),
         only: args.only.clone(),
+        commit,
+        dirty,
         guestfish: ctx
             .guestfish
             .as_ref()

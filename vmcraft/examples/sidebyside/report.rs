@@ -21,6 +21,24 @@ pub struct Meta {
     pub only: Option<Vec<String>>,
     /// How guestfish was run, or why it was not.
     pub guestfish: Result<String, String>,
+    /// The commit the measured binaries were built from, and whether the tree
+    /// had uncommitted changes, as they were when the run started (a commit
+    /// made during a long run is not what was measured).
+    pub commit: String,
+    pub dirty: bool,
+}
+
+impl Meta {
+    /// The work tree's commit and whether it has uncommitted changes, now.
+    pub fn tree_state() -> (String, bool) {
+        let commit = sys::run("git", &["rev-parse", "--short", "HEAD"])
+            .map(|c| c.trim().to_string())
+            .unwrap_or_else(|_| "unknown".into());
+        let dirty = sys::run("git", &["status", "--porcelain", "--untracked-files=no"])
+            .map(|o| !o.trim().is_empty())
+            .unwrap_or(false);
+        (commit, dirty)
+    }
 }
 
 fn utc(t: SystemTime) -> String {
@@ -352,12 +370,7 @@ fn behind_reason(id: &str, peer: &str) -> &'static str {
 
 pub fn render(meta: &Meta, groups: &[GroupResult]) -> String {
     let mut s = String::new();
-    let commit = sys::run("git", &["rev-parse", "--short", "HEAD"])
-        .map(|c| c.trim().to_string())
-        .unwrap_or_else(|_| "unknown".into());
-    let dirty = sys::run("git", &["status", "--porcelain", "--untracked-files=no"])
-        .map(|o| !o.trim().is_empty())
-        .unwrap_or(false);
+    let (commit, dirty) = (&meta.commit, meta.dirty);
     let _ = writeln!(s, "# VMCraft beside its peers\n");
     let _ = writeln!(
         s,
