@@ -80,6 +80,7 @@ pub use vmcraft_lvm as lvm;
 pub use vmcraft_nbd as nbd;
 pub use vmcraft_part as part;
 
+pub use calls::local::MountLocalOpts;
 pub use calls::luks::CryptsetupOpenOpts;
 pub use calls::md::{MdCreateOpts, MdStat};
 pub use config::{Config, ConfigBuilder, ProgressCallback, ProgressEvent};

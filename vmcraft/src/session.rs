@@ -266,6 +266,10 @@ pub struct VMCraft {
     pub(crate) tracker: crate::state::Tracker,
     /// The FUSE drivers serving mounts, by host mount point.
     pub(crate) fuse: Mutex<HashMap<PathBuf, vmcraft_block::Supervised>>,
+    /// The host directory `mount_local` mounted the guest tree on.
+    pub(crate) local_mount: Mutex<Option<PathBuf>>,
+    /// Signalled when the local mount goes (`mount_local_run` waits on it).
+    pub(crate) local_done: std::sync::Condvar,
 }
 
 impl std::fmt::Debug for VMCraft {
@@ -321,6 +325,8 @@ impl VMCraft {
             tracker: Default::default(),
             fuse: Mutex::new(HashMap::new()),
             settings: Mutex::new(Default::default()),
+            local_mount: Mutex::new(None),
+            local_done: std::sync::Condvar::new(),
         }
     }
 

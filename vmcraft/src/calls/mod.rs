@@ -16,6 +16,7 @@ pub mod fileinfo;
 pub mod filemod;
 pub mod fstools;
 pub mod hivex;
+pub mod local;
 pub mod luks;
 pub mod lvm;
 pub mod lvm_admin;

@@ -377,10 +377,14 @@ impl VMCraft {
     /// the first failure is returned.
     #[tracing::instrument(level = "debug", skip_all)]
     pub fn umount_all(&self) -> Result<()> {
+        // A local mount (`mount_local`) holds the guest's filesystems: it goes
+        // first.
+        self.drop_local_mount()?;
         self.umount_where(|m| !m.private)
     }
 
     pub(crate) fn umount_all_including_private(&self) -> Result<()> {
+        self.drop_local_mount()?;
         self.umount_where(|_| true)
     }
 

@@ -346,6 +346,41 @@ fn unmount_recorded(
     exports: &[PathBuf],
 ) -> (Vec<CleanupItem>, Vec<CleanupItem>) {
     let (mut undone, mut skipped) = (vec![], vec![]);
+    // The guest tree's local mount (`mount_local`), outside the directory by
+    // nature: only if what is mounted there is still that bind mount.
+    for rec in &st.local_mounts {
+        let mounts = state::own_mounts();
+        let Some(top) = mounts.iter().rev().find(|m| m.mount_point == rec.host_path) else {
+            continue;
+        };
+        if !is_recorded_mount(rec, top) {
+            skipped.push(CleanupItem::new(
+                CleanupKind::Unmount,
+                rec.host_path.display(),
+                format!(
+                    "{} from {} is mounted there now, not the session's local mount",
+                    top.fstype, top.source
+                ),
+            ));
+            continue;
+        }
+        match unmount_one(&rec.host_path) {
+            Ok(how) => undone.push(CleanupItem::new(
+                CleanupKind::Unmount,
+                rec.host_path.display(),
+                if how.is_empty() {
+                    "the guest tree's local mount".to_string()
+                } else {
+                    format!("the guest tree's local mount; {how}")
+                },
+            )),
+            Err(e) => skipped.push(CleanupItem::new(
+                CleanupKind::Unmount,
+                rec.host_path.display(),
+                std::io::Error::from(e),
+            )),
+        }
+    }
     // The last mounted first among equals, then the deepest first.
     let mut order: Vec<&MountRecord> = st.mounts.iter().rev().collect();
     order.sort_by_key(|m| std::cmp::Reverse(m.host_path.components().count()));

@@ -37,6 +37,7 @@
 //! | `fuse_drivers` | FUSE driver processes (fusefat, ntfs-3g, fuse2fs): process records whose `role` is `fuse:HOST_PATH` |
 //! | `lvm` | `vgs` the session activated and `dm`: the device-mapper devices on the session's devices (`name`, `uuid`, `dev`): its active LVs (`LVM-` UUIDs) and the LUKS mappings it opened (`CRYPT-` UUIDs), stacked ones included |
 //! | `md` | md arrays on the session's devices (`name` as the kernel's `md127`, `dev`), whoever assembled them, as the session last looked (after its md, LUKS and activating LVM calls, and as it stops arrays at shutdown): an array the host's udev assembles on its own between two looks is not in the file until the next |
+//! | `local_mounts` | the guest tree's bind mount on a host directory (`mount_local`), as mount records; the reaper removes it only if what is mounted there is still that mount |
 //! | `lock_files` | NBD device lock files the session held |
 //!
 //! A process record is `{ "pid", "start_time", "cmdline": [argv...], "role" }`.
@@ -229,6 +230,9 @@ pub struct SessionState {
     pub lvm: LvmRecord,
     /// md arrays on the session's devices.
     pub md: Vec<MdRecord>,
+    /// The guest tree's local mount (`mount_local`), outside the session
+    /// directory by nature.
+    pub local_mounts: Vec<MountRecord>,
     /// Lock files held.
     pub lock_files: Vec<PathBuf>,
 }

@@ -48,6 +48,7 @@ struct Active {
     fuse: Vec<ProcessRecord>,
     lvm: LvmRecord,
     md: Vec<MdRecord>,
+    local: Vec<MountRecord>,
     /// Per loop device path: its record (read from sysfs once, while bound by us).
     loops: HashMap<PathBuf, LoopRecord>,
     /// Per daemon pid: its record.
@@ -92,6 +93,7 @@ impl Tracker {
             fuse: Vec::new(),
             lvm: LvmRecord::default(),
             md: Vec::new(),
+            local: Vec::new(),
             loops: HashMap::new(),
             daemons: HashMap::new(),
             last: Vec::new(),
@@ -319,6 +321,7 @@ impl VMCraft {
         state.fuse_drivers = a.fuse.clone();
         state.lvm = a.lvm.clone();
         state.md = a.md.clone();
+        state.local_mounts = a.local.clone();
         a.write(&state);
     }
 
@@ -389,6 +392,38 @@ impl VMCraft {
             a.mounts.retain(|m| m.host_path != host_path);
             let role = format!("fuse:{}", host_path.display());
             a.fuse.retain(|p| p.role != role);
+        }
+        self.record_state();
+    }
+
+    /// The guest tree was bind-mounted on `host_path` (`mount_local`): record
+    /// it with what the kernel shows there.
+    pub(crate) fn record_local_mount(&self, host_path: &Path) {
+        let top = procfs::own_mounts()
+            .into_iter()
+            .rev()
+            .find(|m| m.mount_point == host_path);
+        if let (Some(m), Some(a)) = (top, self.tracker.lock().as_mut()) {
+            a.local.push(MountRecord {
+                host_path: host_path.to_path_buf(),
+                device: "/".into(),
+                source: PathBuf::from(&m.source),
+                fstype: m.fstype.clone(),
+                fuse_driver: None,
+                mounted: Some(MountedAs {
+                    dev: m.dev,
+                    fstype: m.fstype,
+                    source: m.source,
+                }),
+            });
+        }
+        self.record_state();
+    }
+
+    /// The local mount on `host_path` is gone.
+    pub(crate) fn record_local_unmount(&self, host_path: &Path) {
+        if let Some(a) = self.tracker.lock().as_mut() {
+            a.local.retain(|m| m.host_path != host_path);
         }
         self.record_state();
     }

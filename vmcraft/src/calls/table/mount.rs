@@ -120,6 +120,61 @@ pub(crate) const CALLS: &[Call] = &[
     .flags(Flags::SESSION)
     .alias(&["unmount"]),
     call(
+        "mount-local",
+        &[arg("localmountpoint", ArgKind::String)],
+        Ret::Unit,
+        "mount on the local filesystem",
+        "Make the guest tree (what is mounted on / and under it) visible at the host \
+         directory LOCALMOUNTPOINT, an existing empty directory: a bind mount, \
+         nosuid,nodev, read-only with readonly:true, in this process's mount namespace \
+         (the vmcraft command's own is private: its ! commands see it). options:.. takes \
+         the FUSE options a bind mount needs none of (allow_other, allow_root, \
+         default_permissions); cachetimeout:N and debugcalls:true have no effect. One \
+         at a time; umount-local, umount-all and shutdown remove it.",
+        |g, a| {
+            let opts = crate::calls::local::MountLocalOpts {
+                readonly: a.opt_bool("readonly").unwrap_or(false),
+                options: a.opt_string("options").map(String::from),
+                cachetimeout: a.opt_int("cachetimeout").map(|n| n as i32),
+                debugcalls: a.opt_bool("debugcalls").unwrap_or(false),
+            };
+            void!(g.mount_local(a.str(0), &opts))
+        },
+    )
+    .flags(
+        Flags::SESSION
+            .union(Flags::HOST_FILES)
+            .union(Flags::NEEDS_ROOT),
+    )
+    .opts(&[
+        arg("readonly", ArgKind::Bool),
+        arg("options", ArgKind::String),
+        arg("cachetimeout", ArgKind::Int),
+        arg("debugcalls", ArgKind::Bool),
+    ]),
+    call(
+        "mount-local-run",
+        &[],
+        Ret::Unit,
+        "run main loop of mount on the local filesystem",
+        "Wait until the local mount mount-local made goes: umount-local from another \
+         thread, or an unmount from outside.",
+        |g, _| void!(g.mount_local_run()),
+    )
+    .flags(Flags::SESSION),
+    call(
+        "umount-local",
+        &[],
+        Ret::Unit,
+        "unmount a locally mounted filesystem",
+        "Remove the local mount mount-local made (a mount still in use on the host is \
+         detached, and goes once its last user leaves it), which ends mount-local-run. \
+         retry:true is libguestfs's and changes nothing here.",
+        |g, a| void!(g.umount_local(a.opt_bool("retry").unwrap_or(false))),
+    )
+    .flags(Flags::SESSION)
+    .opts(&[arg("retry", ArgKind::Bool)]),
+    call(
         "umount-all",
         &[],
         Ret::Unit,

@@ -1,0 +1,260 @@
+//! The guest tree on a host directory, with libguestfs's calls: `mount_local`,
+//! `mount_local_run`, `umount_local`. libguestfs serves its appliance's tree
+//! over FUSE; VMCraft's guest tree is already mounted on the host (privately,
+//! under the session directory), so `mount_local` bind-mounts it, submounts
+//! included, onto the caller's directory: `nosuid,nodev` always (a guest's
+//! set-id programs and device nodes mean nothing on the host), read-only when
+//! asked. `mount_local_run` waits, as libguestfs's FUSE loop does, until
+//! `umount_local` (from another thread) or an unmount from outside ends it.
+//!
+//! The mount is visible in the calling process's mount namespace (the host's
+//! for a library caller; the `vmcraft` command runs in a private one, where
+//! its own `!` shell commands see it). It is recorded in the session's state
+//! file, so that the reaper removes it after a crash (only if what is mounted
+//! there is still the recorded mount), and `umount_all` and `shutdown` remove
+//! it first, so that the guest's filesystems can go.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use nix::mount::{MntFlags, MsFlags};
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::session::{VMCraft, lock};
+
+/// Optional arguments of [`VMCraft::mount_local`], libguestfs's.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MountLocalOpts {
+    /// Mount read-only.
+    pub readonly: bool,
+    /// FUSE mount options in libguestfs; here the ones that mean nothing for a
+    /// bind mount (`allow_other`, `allow_root`, `default_permissions`) are
+    /// accepted, any other refused.
+    pub options: Option<String>,
+    /// FUSE's attribute cache timeout in libguestfs: no cache here, no effect.
+    pub cachetimeout: Option<i32>,
+    /// libguestfs's FUSE call tracing: no effect.
+    pub debugcalls: bool,
+}
+
+/// FUSE options `mount_local` accepts (a bind mount already behaves so).
+const FUSE_OPTIONS: &[&str] = &["allow_other", "allow_root", "default_permissions"];
+
+/// How often `mount_local_run` looks whether the mount went from outside.
+const RUN_POLL: Duration = Duration::from_millis(200);
+
+impl VMCraft {
+    /// Make the guest tree (what is mounted on `/` and under it) visible at the
+    /// host directory `localmountpoint` (`mount_local`), an existing empty
+    /// directory outside the session's. One at a time.
+    ///
+    /// ```no_run
+    /// # let g = vmcraft::VMCraft::new();
+    /// g.mount_local("/mnt/guest", &Default::default())?;
+    /// let text = std::fs::read_to_string("/mnt/guest/etc/hostname")?;
+    /// g.umount_local(false)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[tracing::instrument(level = "debug", skip_all)]
+    pub fn mount_local(&self, localmountpoint: &str, opts: &MountLocalOpts) -> Result<()> {
+        const CALL: &str = "mount_local";
+        if let Some(o) = &opts.options {
+            for word in o.split(',').filter(|w| !w.is_empty()) {
+                if !FUSE_OPTIONS.contains(&word) {
+                    return Err(Error::invalid(
+                        CALL,
+                        word,
+                        format!(
+                            "not an option a bind mount takes (accepted: {})",
+                            FUSE_OPTIONS.join(", ")
+                        ),
+                    ));
+                }
+            }
+        }
+        let target = self.local_target(CALL, localmountpoint)?;
+        let mut slot = lock(&self.local_mount);
+        if let Some(p) = slot.as_ref() {
+            return Err(Error::call(
+                ErrorKind::Busy,
+                CALL,
+                localmountpoint,
+                format!("the guest is mounted locally on {} already", p.display()),
+            ));
+        }
+        let root = self.mountpoint_host_path("/").map_err(|_| {
+            Error::call(
+                ErrorKind::Mount,
+                CALL,
+                localmountpoint,
+                "nothing is mounted on / of the guest",
+            )
+        })?;
+        let io = |what: &str, e: nix::errno::Errno| {
+            Error::call_with_source(
+                ErrorKind::Mount,
+                CALL,
+                target.display(),
+                what.to_string(),
+                std::io::Error::from(e),
+            )
+        };
+        nix::mount::mount(
+            Some(&root),
+            &target,
+            None::<&str>,
+            MsFlags::MS_BIND | MsFlags::MS_REC,
+            None::<&str>,
+        )
+        .map_err(|e| io("bind-mounting the guest tree", e))?;
+        let mut flags =
+            MsFlags::MS_REMOUNT | MsFlags::MS_BIND | MsFlags::MS_NOSUID | MsFlags::MS_NODEV;
+        if opts.readonly {
+            flags |= MsFlags::MS_RDONLY;
+        }
+        if let Err(e) = nix::mount::mount(None::<&str>, &target, None::<&str>, flags, None::<&str>)
+        {
+            let _ = nix::mount::umount2(&target, MntFlags::MNT_DETACH);
+            return Err(io("making the local mount nosuid,nodev", e));
+        }
+        self.record_local_mount(&target);
+        tracing::info!(local = %target.display(), guest = %root.display(), readonly = opts.readonly, "guest tree mounted locally");
+        *slot = Some(target);
+        Ok(())
+    }
+
+    /// Wait until the local mount [`VMCraft::mount_local`] made goes
+    /// (`mount_local_run`): [`VMCraft::umount_local`] from another thread, or
+    /// an unmount from outside (`umount DIR`); the handle's cancel token ends
+    /// the wait with an error (the mount stays). libguestfs serves its FUSE
+    /// requests here; VMCraft has none to serve and only waits.
+    ///
+    /// ```no_run
+    /// # let g = std::sync::Arc::new(vmcraft::VMCraft::new());
+    /// g.mount_local("/mnt/guest", &Default::default())?;
+    /// let h = { let g = g.clone(); std::thread::spawn(move || g.mount_local_run()) };
+    /// // ... use /mnt/guest ...
+    /// g.umount_local(false)?;
+    /// h.join().unwrap()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[tracing::instrument(level = "debug", skip_all)]
+    pub fn mount_local_run(&self) -> Result<()> {
+        const CALL: &str = "mount_local_run";
+        let mut slot = lock(&self.local_mount);
+        let Some(target) = slot.clone() else {
+            return Err(Error::call(
+                ErrorKind::InvalidArgument,
+                CALL,
+                "",
+                "call mount_local first",
+            ));
+        };
+        let cancel = self.cancel_token();
+        loop {
+            if slot.as_ref() != Some(&target) {
+                return Ok(());
+            }
+            // Interrupted (the command line's ^C): the mount stays until
+            // umount_local, umount_all or shutdown.
+            cancel.check(CALL, target.display(), "cancelled; the local mount stays")?;
+            if !is_mount_point(&target) {
+                // Unmounted from outside: nothing left to undo.
+                *slot = None;
+                drop(slot);
+                self.record_local_unmount(&target);
+                self.local_done.notify_all();
+                return Ok(());
+            }
+            slot = self
+                .local_done
+                .wait_timeout(slot, RUN_POLL)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
+    }
+
+    /// Remove the local mount (`umount_local`), submounts included, and end
+    /// [`VMCraft::mount_local_run`]. A mount still in use on the host is
+    /// detached (it goes once the last user leaves it); `retry` is
+    /// libguestfs's (retrying `fusermount -u`) and changes nothing here.
+    #[tracing::instrument(level = "debug", skip_all)]
+    pub fn umount_local(&self, retry: bool) -> Result<()> {
+        const CALL: &str = "umount_local";
+        let _ = retry;
+        let mut slot = lock(&self.local_mount);
+        let Some(target) = slot.clone() else {
+            return Err(Error::call(
+                ErrorKind::InvalidArgument,
+                CALL,
+                "",
+                "nothing is mounted locally (call mount_local first)",
+            ));
+        };
+        if is_mount_point(&target) {
+            nix::mount::umount2(&target, MntFlags::MNT_DETACH | MntFlags::UMOUNT_NOFOLLOW)
+                .map_err(|e| {
+                    Error::call_with_source(
+                        ErrorKind::Mount,
+                        CALL,
+                        target.display(),
+                        "unmounting",
+                        std::io::Error::from(e),
+                    )
+                })?;
+        }
+        *slot = None;
+        drop(slot);
+        self.record_local_unmount(&target);
+        self.local_done.notify_all();
+        Ok(())
+    }
+
+    /// `localmountpoint` as an absolute, resolved host directory that is empty,
+    /// not `/`, not a mount point already and not inside the session's
+    /// directory.
+    fn local_target(&self, call: &str, localmountpoint: &str) -> Result<PathBuf> {
+        let bad = |why: &str| Error::invalid(call, localmountpoint, why.to_string());
+        let target = std::fs::canonicalize(localmountpoint)
+            .map_err(|e| bad(&format!("cannot be resolved ({e})")))?;
+        if !target.is_dir() {
+            return Err(bad("not a directory"));
+        }
+        if target == Path::new("/") {
+            return Err(bad("not the host's root"));
+        }
+        let nonempty = std::fs::read_dir(&target)
+            .map_err(|e| bad(&format!("cannot be read ({e})")))?
+            .next()
+            .is_some();
+        if nonempty {
+            return Err(bad("not an empty directory"));
+        }
+        if is_mount_point(&target) {
+            return Err(bad("a mount point already"));
+        }
+        if let Some(dir) = lock(&self.session_dir).as_ref()
+            && let Ok(dir) = std::fs::canonicalize(dir)
+            && (target.starts_with(&dir) || dir.starts_with(&target))
+        {
+            return Err(bad("inside the session's own directory"));
+        }
+        Ok(target)
+    }
+
+    /// Remove the local mount if there is one (for `umount_all` and
+    /// `shutdown`: the guest's filesystems cannot go while it holds them).
+    pub(crate) fn drop_local_mount(&self) -> Result<()> {
+        if lock(&self.local_mount).is_none() {
+            return Ok(());
+        }
+        self.umount_local(false)
+    }
+}
+
+/// Whether `path` is a mount point in this process's namespace.
+fn is_mount_point(path: &Path) -> bool {
+    crate::state::own_mounts()
+        .iter()
+        .any(|m| m.mount_point == path)
+}
