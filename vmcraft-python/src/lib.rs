@@ -626,6 +626,15 @@ impl PyVMCraft {
                 .and_then(|k| k.get_item(n).ok().flatten())
                 .ok_or_else(|| PyTypeError::new_err(format!("{name}() missing argument '{n}'")))
         };
+        // A registry value's data is bytes (UTF-16 text, numbers, binary).
+        if name == "hivex_node_set_value" {
+            let nodeh: i64 = get(0, "nodeh")?.extract()?;
+            let key = text(py, &get(1, "key")?)?;
+            let t: i64 = get(2, "t")?.extract()?;
+            let val: Vec<u8> = get(3, "val")?.extract()?;
+            self.run(py, &name, |g| g.hivex_node_set_value(nodeh, &key, t, &val))?;
+            return Ok(py.None());
+        }
         let s0 = text(py, &get(0, c.args[0].name)?)?;
         let content: Vec<u8> = get(1, "content")?.extract()?;
         match name.as_str() {

@@ -104,3 +104,50 @@ def small_guest(tmp_path: Path) -> Path:
         ["mkfs.ext4", "-q", "-F", "-L", "pyroot", "-d", str(root), str(img)], check=True
     )
     return img
+
+
+def blank_hive() -> bytes:
+    """An empty Windows registry hive (8 KiB) laid out from the documented regf
+    format, as vmcraft-hivex's test fixture writes it (no Debian tool makes
+    one): a base block, one bin with the root key ``ROOT``, its security cell,
+    and a free cell."""
+    import struct
+
+    filetime = 132_223_104_000_000_000
+    h = bytearray(0x2000)
+    h[0:4] = b"regf"
+    struct.pack_into("<IIQIIIIIII", h, 0x04, 1, 1, filetime, 1, 3, 0, 1, 0x20, 0x1000, 1)
+    name = "vmcraft-blank".encode("utf-16-le")
+    h[0x30 : 0x30 + len(name)] = name
+    b = 0x1000
+    h[b : b + 4] = b"hbin"
+    struct.pack_into("<II", h, b + 4, 0, 0x1000)
+    struct.pack_into("<Q", h, b + 0x14, filetime)
+    nk_off, root = 0x20, b"ROOT"
+    nk_len = (4 + 76 + len(root) + 7) // 8 * 8
+    sk_off = nk_off + nk_len
+    n = b + nk_off
+    struct.pack_into("<i", h, n, -nk_len)
+    k = n + 4
+    h[k : k + 2] = b"nk"
+    struct.pack_into("<HQ", h, k + 2, 0x04 | 0x08 | 0x20, filetime)
+    struct.pack_into(
+        "<IIIIIIIIII", h, k + 0x10, 0, 0, 0, 0xFFFFFFFF, 0xFFFFFFFF, 0, 0xFFFFFFFF, sk_off, 0xFFFFFFFF, 0
+    )
+    struct.pack_into("<HH", h, k + 0x48, len(root), 0)
+    h[k + 0x4C : k + 0x4C + len(root)] = root
+    sk_len = (4 + 20 + 20 + 7) // 8 * 8
+    s = b + sk_off
+    struct.pack_into("<i", h, s, -sk_len)
+    k = s + 4
+    h[k : k + 2] = b"sk"
+    struct.pack_into("<IIII", h, k + 4, sk_off, sk_off, 1, 20)
+    h[k + 20] = 1
+    struct.pack_into("<H", h, k + 22, 0x8000)
+    free_off = sk_off + sk_len
+    struct.pack_into("<I", h, b + free_off, 0x1000 - free_off)
+    csum = 0
+    for i in range(0, 0x1FC, 4):
+        csum ^= struct.unpack_from("<I", h, i)[0]
+    struct.pack_into("<I", h, 0x1FC, csum)
+    return bytes(h)

@@ -461,6 +461,12 @@ def _method(entry: Dict[str, Any], name: str) -> Callable[..., Any]:
 
 
 def _install() -> None:
+    # The seed's helpers (registry, backup, tree reports) first: own methods.
+    from . import _seed
+
+    for name, fn in vars(_seed.SeedHelpers).items():
+        if callable(fn) and not name.startswith("__"):
+            setattr(VMCraft, name, fn)
     own = set(vars(VMCraft)) | set(vars(_native.VMCraft))
     for entry in calls:
         for name in [entry["name"], *entry["aliases"]]:
