@@ -95,12 +95,18 @@ class SeedHelpers:
 
     # ------------------------------------------------------------ registry
 
-    def _hive_path(self, call: str, hive_name: str) -> str:
-        from . import InvalidArgumentError, _error
+    def _hive_path(self, call: str, hive_name: str) -> Optional[str]:
+        """The guest path of hive ``hive_name`` (any case), or ``None`` when the
+        guest has no such file."""
+        from . import Error, InvalidArgumentError, _error
 
         if not _HIVE_NAME.match(hive_name) or hive_name in (".", ".."):
             raise _error(InvalidArgumentError, call, "not a hive name", hive_name)
-        return self.case_sensitive_path("/Windows/System32/config/" + hive_name)
+        try:
+            path = self.case_sensitive_path("/Windows/System32/config/" + hive_name)
+        except Error:
+            return None
+        return path if self.is_file(path) else None
 
     def _hive_node(self, key_path: str, create: bool = False) -> Optional[int]:
         node = self.hivex_root()
@@ -118,7 +124,7 @@ class SeedHelpers:
         hive ``hive_name`` (``SOFTWARE``, ``SYSTEM``, ...) of the guest mounted on
         ``/``, as text; ``None`` when the hive, key or value is not there."""
         path = self._hive_path("win_registry_read", hive_name)
-        if not self.is_file(path):
+        if path is None:
             return None
         self.hivex_open(path, write=False)
         try:
@@ -145,8 +151,12 @@ class SeedHelpers:
         ``sz`` (the seed's only kind), ``expand_sz``, ``multi_sz`` (a list, or
         lines), ``dword``, ``dword_big_endian``, ``qword`` or ``binary`` (bytes
         or hex). Returns ``True``; a failure raises."""
+        from . import NotFoundError, _error
+
         t, data = _value_bytes(value, value_type)
         path = self._hive_path("win_registry_write", hive_name)
+        if path is None:
+            raise _error(NotFoundError, "win_registry_write", "no such hive in the guest", hive_name)
         self.hivex_open(path, write=True)
         try:
             node = self._hive_node(key_path, create=True)
@@ -160,7 +170,7 @@ class SeedHelpers:
         """The subkeys of ``key_path`` in the guest's hive ``hive_name``
         (``[]`` when the hive or key is not there)."""
         path = self._hive_path("win_registry_list_keys", hive_name)
-        if not self.is_file(path):
+        if path is None:
             return []
         self.hivex_open(path, write=False)
         try:
@@ -175,7 +185,7 @@ class SeedHelpers:
         """The values of ``key_path`` in the guest's hive ``hive_name``, name to
         text (``{}`` when the hive or key is not there)."""
         path = self._hive_path("win_registry_list_values", hive_name)
-        if not self.is_file(path):
+        if path is None:
             return {}
         self.hivex_open(path, write=False)
         try:
@@ -251,6 +261,24 @@ class SeedHelpers:
         mode = _COMPRESSION.get(compression.lower(), "gz")
         dest = os.fspath(dest_archive)
         done = 0
+        dirs_added: set = set()
+
+        def parents(out: Any, name: str) -> None:
+            # The directories above an entry, as they are in the guest, once.
+            parts = name.split("/")[:-1]
+            for i in range(1, len(parts) + 1):
+                d = "/".join(parts[:i])
+                if d in dirs_added:
+                    continue
+                dirs_added.add(d)
+                st = self.lstatns("/" + d)
+                info = _tarfile.TarInfo(d)
+                info.type = _tarfile.DIRTYPE
+                info.mode = st["st_mode"] & 0o7777
+                info.uid, info.gid = st["st_uid"], st["st_gid"]
+                info.mtime = st["st_mtime_sec"]
+                out.addfile(info)
+
         with tempfile.TemporaryDirectory(prefix="vmcraft-backup-") as tmp:
             part = os.path.join(tmp, "part.tar")
             with _tarfile.open(dest, "w:" + mode if mode else "w") as out:
@@ -258,13 +286,17 @@ class SeedHelpers:
                     if not self.exists(p):
                         _log.warning("backup_files: %s does not exist in the guest; skipped", p)
                         continue
-                    name = p.strip("/") or "."
+                    name = os.path.normpath(p.strip("/") or ".")
+                    if name != ".":
+                        parents(out, name)
                     if self.is_dir(p) and not self.is_symlink(p):
                         self.tar_out(p, part, numericowner=True)
                         with _tarfile.open(part) as t:
                             for m in t:
                                 f = t.extractfile(m) if m.isfile() else None
                                 m.name = os.path.normpath(os.path.join(name, m.name))
+                                if m.isdir():
+                                    dirs_added.add(m.name)
                                 if m.islnk():
                                     m.linkname = os.path.normpath(os.path.join(name, m.linkname))
                                 out.addfile(m, f)
