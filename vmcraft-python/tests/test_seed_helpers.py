@@ -94,7 +94,7 @@ def test_seed_helpers(tmp_path):
         audit = g.audit_permissions("/")
         assert "data/suid" in audit["suid_files"] and "data/open" in audit["world_writable"]
         assert audit["total_checked"] >= 8
-        big = g.find_large_files("/", min_size_mb=1)
+        big = g.find_large_files("/", min_size_mb=2.5)
         assert big == [{"path": "/data/big", "size_bytes": 3 << 20, "size_mb": 3.0}]
         dups = g.find_duplicates("/data", min_size_mb=0.001)
         assert len(dups) == 1 and dups[0]["files"] == ["/data/dup1", "/data/sub/dup2"]

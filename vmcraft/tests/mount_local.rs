@@ -129,8 +129,18 @@ fn the_guest_tree_shows_on_a_host_directory_until_unmounted() {
     };
     nix::mount::umount2(&local, nix::mount::MntFlags::MNT_DETACH).unwrap();
     runner.join().unwrap().unwrap();
-    g.mount_local(local.to_str().unwrap(), &Default::default())
-        .unwrap();
+    // Read-only over a writable session: the submount too.
+    g.mount_local(
+        local.to_str().unwrap(),
+        &MountLocalOpts {
+            readonly: true,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let e = std::fs::write(local.join("boot/new"), "x").unwrap_err();
+    assert_eq!(e.raw_os_error(), Some(libc::EROFS), "{e}");
+    assert!(!g.exists("/boot/new").unwrap());
     // umount_all takes the local mount first, so the guest's filesystems go.
     g.umount_all().unwrap();
     assert_eq!(mount_at(&local), None);
@@ -157,6 +167,8 @@ fn the_guest_tree_shows_on_a_host_directory_until_unmounted() {
     .unwrap();
     let (opts, _) = mount_at(&local).unwrap();
     assert!(opts.split(',').any(|x| x == "ro"), "{opts}");
+    let (opts, _) = mount_at(&local.join("boot")).unwrap();
+    assert!(opts.split(',').any(|x| x == "ro"), "/boot: {opts}");
     let e = std::fs::write(local.join("etc/new"), "x").unwrap_err();
     assert_eq!(e.raw_os_error(), Some(libc::EROFS), "{e}");
     // Shutdown with the local mount still there removes it.

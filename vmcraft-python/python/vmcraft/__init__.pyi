@@ -158,6 +158,36 @@ class VMCraft:
         libguestfs does).
         """
         ...
+    def analyze_disk_usage(self, path: str = '/', top_n: int = 20) -> Dict[str, Any]:
+        """
+        Bytes of regular files under ``path``, files and directories counted,
+        and the ``top_n`` directories holding the most bytes directly (not
+        counting their subdirectories, as the seed counts them).
+        """
+        ...
+    def audit_permissions(self, path: str = '/') -> Dict[str, Any]:
+        """
+        Set-uid, set-gid and world-writable regular files under ``path``
+        (paths relative to the guest root, as the seed gives them), and how many
+        files were checked.
+        """
+        ...
+    def backup_files(self, paths: Union[str, Iterable[str]], dest_archive: Union[str, os.PathLike], compression: str = 'gzip') -> Dict[str, Any]:
+        """
+        Archive the guest ``paths`` (files or directories, each under its own
+        name) into the host tarball ``dest_archive``, compressed with
+        ``compression`` (gzip, bzip2, xz or none; others mean gzip, as in the
+        seed). Paths that do not exist are skipped with a warning. Returns the
+        seed's dict (``ok``, ``archive``, ``compression``, ``files_backed_up``:
+        the paths archived, ``error``).
+        """
+        ...
+    def cleanup_temp_files(self, dry_run: bool = True) -> Dict[str, Any]:
+        """
+        Regular files under ``/tmp``, ``/var/tmp`` and ``/var/cache`` of the
+        guest, and their bytes; removed unless ``dry_run``.
+        """
+        ...
     def command_quiet(self, cmd: List[str]) -> str:
         """
         Run a guest command (the seed's ``command_quiet``): as ``command``.
@@ -176,6 +206,21 @@ class VMCraft:
         Copy ``src`` onto ``dest`` (devices); ``srcoffset``, ``destoffset``,
         ``size``, ``sparse``, ``append`` as keywords, as libguestfs. Returns the
         statistics; ``progress(call, done, total)`` as it advances.
+        """
+        ...
+    def find_duplicates(self, path: str = '/', min_size_mb: float = 1, limit: int = 100) -> List[Dict[str, Any]]:
+        """
+        Groups of identical regular files under ``path`` of ``min_size_mb``
+        MiB or more (same size, then the same SHA-256), most space wasted
+        first, at most ``limit``: ``checksum``, ``count``, ``files``,
+        ``size_bytes``, ``total_wasted_bytes``.
+        """
+        ...
+    def find_large_files(self, path: str = '/', min_size_mb: float = 100, limit: int = 50) -> List[Dict[str, Any]]:
+        """
+        Regular files under ``path`` of ``min_size_mb`` MiB or more, largest
+        first, at most ``limit``: ``path`` (a guest path), ``size_bytes``,
+        ``size_mb``.
         """
         ...
     def lvcreate(self, lvname: str, vgname: str, size_mb: Optional[int] = None, extents: Optional[Union[str, int]] = None, *, mbytes: Optional[int] = None) -> Dict[str, Any]:
@@ -248,6 +293,15 @@ class VMCraft:
         ``audit`` attribute.
         """
         ...
+    def restore_files(self, src_archive: Union[str, os.PathLike], dest_path: str = '/') -> Dict[str, Any]:
+        """
+        Unpack the host tarball ``src_archive`` (compression detected) into
+        the guest directory ``dest_path`` through ``tar_in`` (checked first: a
+        bad archive changes nothing). Returns the seed's dict (``ok``,
+        ``archive``, ``destination``, ``files_restored``: its entries,
+        ``error``).
+        """
+        ...
     def tar_in(self, tarfile: Union[str, os.PathLike[str]], directory: str, compress: Optional[str] = None, *, progress: Optional[Callable[[str, int, int], Any]] = None, **opts: Any) -> Dict[str, Any]:
         """
         Unpack host tarball ``tarfile`` into guest ``directory``; ``compress`` is
@@ -276,6 +330,50 @@ class VMCraft:
         """
         Remove volume group ``vgname`` and its logical volumes (``force`` as for
         ``lvremove``). Returns the audit dict; raises on failure.
+        """
+        ...
+    def win_inject_driver(self, driver_path: Union[str, os.PathLike], inf_file: Optional[str] = None) -> Dict[str, Any]:
+        """
+        Copy a Windows driver (the files of host directory ``driver_path``)
+        into the guest's DriverStore, under the name of its ``.inf`` file
+        (``inf_file``, or the first ``*.inf`` there). Returns the seed's dict
+        (``ok``, ``driver_path``, ``inf_file``, ``destination``,
+        ``files_copied``, ``error``); a failure raises.
+        """
+        ...
+    def win_registry_list_keys(self, hive_name: str, key_path: str = '') -> List[str]:
+        """
+        The subkeys of ``key_path`` in the guest's hive ``hive_name``
+        (``[]`` when the hive or key is not there).
+        """
+        ...
+    def win_registry_list_values(self, hive_name: str, key_path: str) -> Dict[str, str]:
+        """
+        The values of ``key_path`` in the guest's hive ``hive_name``, name to
+        text (``{}`` when the hive or key is not there).
+        """
+        ...
+    def win_registry_read(self, hive_name: str, key_path: str, value_name: str) -> Optional[str]:
+        """
+        Value ``value_name`` of key ``key_path`` (backslashes) in the Windows
+        hive ``hive_name`` (``SOFTWARE``, ``SYSTEM``, ...) of the guest mounted on
+        ``/``, as text; ``None`` when the hive, key or value is not there.
+        """
+        ...
+    def win_registry_write(self, hive_name: str, key_path: str, value_name: str, value: Any, value_type: str = 'sz') -> bool:
+        """
+        Set value ``value_name`` of key ``key_path`` (made if missing) in the
+        guest's hive ``hive_name`` and write the hive back. ``value_type`` is
+        ``sz`` (the seed's only kind), ``expand_sz``, ``multi_sz`` (a list, or
+        lines), ``dword``, ``dword_big_endian``, ``qword`` or ``binary`` (bytes
+        or hex). Returns ``True``; a failure raises.
+        """
+        ...
+    def win_resolve_path(self, path: str) -> Optional[str]:
+        """
+        A Windows path (``C:\\Windows\\System32``) as the guest path that
+        exists with that name in any case (``/Windows/System32``), or ``None``.
+        (The seed returned a host path; VMCraft hands out none.)
         """
         ...
     def add(self, filename: str, *, readonly: Optional[bool] = None, format: Optional[str] = None, allowbacking: Optional[bool] = None, allowextents: Optional[bool] = None, label: Optional[str] = None) -> None:
@@ -4072,6 +4170,34 @@ class VMCraft:
         mounted nosuid,nodev.
         """
         ...
+    def mount_local(self, localmountpoint: str, *, readonly: Optional[bool] = None, options: Optional[str] = None, cachetimeout: Optional[int] = None, debugcalls: Optional[bool] = None) -> None:
+        """
+        mount_local(localmountpoint: str, *, readonly: Optional[bool] = None, options: Optional[str] = None, cachetimeout: Optional[int] = None, debugcalls: Optional[bool] = None) -> None
+
+        mount on the local filesystem
+
+        Make the guest tree (what is mounted on / and under it) visible at the
+        host directory LOCALMOUNTPOINT, an existing empty directory: a bind
+        mount, nosuid,nodev, read-only with readonly:true, in this process's
+        mount namespace (the vmcraft command's own is private: its ! commands
+        see it). options:.. takes the FUSE options a bind mount needs none of
+        (allow_other, allow_root, default_permissions); cachetimeout:N and
+        debugcalls:true have no effect. One at a time; umount-local, umount-all
+        and shutdown remove it.
+
+        Optional arguments are keywords.
+        """
+        ...
+    def mount_local_run(self) -> None:
+        """
+        mount_local_run() -> None
+
+        run main loop of mount on the local filesystem
+
+        Wait until the local mount mount-local made goes: umount-local from
+        another thread, or an unmount from outside.
+        """
+        ...
     def mount_loop(self, file: str, mountpoint: str) -> None:
         """
         mount_loop(file: str, mountpoint: str) -> None
@@ -5785,6 +5911,19 @@ class VMCraft:
         Unmount every filesystem of the guest tree, deepest first.
 
         You can use 'unmount-all' as an alias for this command.
+        """
+        ...
+    def umount_local(self, *, retry: Optional[bool] = None) -> None:
+        """
+        umount_local(*, retry: Optional[bool] = None) -> None
+
+        unmount a locally mounted filesystem
+
+        Remove the local mount mount-local made (a mount still in use on the
+        host is detached, and goes once its last user leaves it), which ends
+        mount-local-run. retry:true is libguestfs's and changes nothing here.
+
+        Optional arguments are keywords.
         """
         ...
     def unmount(self, pathordevice: str) -> None:

@@ -161,7 +161,7 @@ class SeedHelpers:
         try:
             node = self._hive_node(key_path, create=True)
             self.hivex_node_set_value(node, value_name, t, data)
-            self.hivex_commit("")
+            self.hivex_commit(None)
         finally:
             self.hivex_close()
         return True
@@ -343,7 +343,7 @@ class SeedHelpers:
             if i >= MAX_WALK:
                 _log.warning("stopped after %d entries under %s", MAX_WALK, path)
                 return
-            full = f"{base}/{rel}"
+            full = f"{base}/{rel.lstrip('/')}"
             try:
                 yield full, self.lstatns(full)
             except Exception as e:  # noqa: BLE001 - a file gone or unreadable

@@ -112,10 +112,19 @@ impl VMCraft {
         if opts.readonly {
             flags |= MsFlags::MS_RDONLY;
         }
-        if let Err(e) = nix::mount::mount(None::<&str>, &target, None::<&str>, flags, None::<&str>)
-        {
-            let _ = nix::mount::umount2(&target, MntFlags::MNT_DETACH);
-            return Err(io("making the local mount nosuid,nodev", e));
+        // The flags go on each mount of the copy: the root's and the guest's
+        // submounts' (a read-only local mount of a writable /boot is read-only).
+        let mut points: Vec<PathBuf> = crate::state::own_mounts()
+            .into_iter()
+            .map(|m| m.mount_point)
+            .filter(|p| p.starts_with(&target))
+            .collect();
+        points.dedup();
+        for p in &points {
+            if let Err(e) = nix::mount::mount(None::<&str>, p, None::<&str>, flags, None::<&str>) {
+                let _ = nix::mount::umount2(&target, MntFlags::MNT_DETACH);
+                return Err(io("making the local mount nosuid,nodev", e));
+            }
         }
         self.record_local_mount(&target);
         tracing::info!(local = %target.display(), guest = %root.display(), readonly = opts.readonly, "guest tree mounted locally");
