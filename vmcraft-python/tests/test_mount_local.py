@@ -39,9 +39,16 @@ def test_mount_local_run_in_a_thread(tmp_path):
         t = threading.Thread(target=run)
         t.start()
         assert (local / "etc/hostname").read_text() == "pyguest\n"
-        with pytest.raises(vmcraft.Error):
-            g.mount_local(str(tmp_path))
-        assert t.is_alive()
+        other = tmp_path / "other"
+        other.mkdir()
+        with pytest.raises(vmcraft.BusyError):
+            g.mount_local(str(other))  # one at a time
+        # Let the thread reach mount_local_run before ending it.
+        for _ in range(10):
+            if not t.is_alive():
+                break
+            t.join(timeout=0.05)
+        assert t.is_alive() and errors == []
         g.umount_local()
         t.join(timeout=60)
         assert not t.is_alive() and errors == []

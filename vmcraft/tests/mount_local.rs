@@ -105,6 +105,16 @@ fn the_guest_tree_shows_on_a_host_directory_until_unmounted() {
         .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Busy, "{e}");
     assert_eq!(mount_at(&other), None);
+    // The guest's filesystems stay while the copy holds them.
+    let e = g.umount("/boot").unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Busy, "{e}");
+    assert!(e.to_string().contains("umount_local first"), "{e}");
+    // In use on the host: not pulled away.
+    let open = std::fs::File::open(local.join("boot/kernel")).unwrap();
+    let e = g.umount_local(false).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Busy, "{e}");
+    assert!(mount_at(&local).is_some());
+    drop(open);
     // mount_local_run waits in a thread until umount_local in this one.
     let runner = {
         let g = g.clone();
@@ -220,7 +230,22 @@ fn bad_local_mount_points_are_refused_with_nothing_mounted() {
                 .starts_with("vmcraft-")
         })
         .expect("the session directory");
+    // An empty directory inside the session's, and a mount point.
+    let inside = session_dir.join("local-here");
+    std::fs::create_dir(&inside).unwrap();
+    let tmpfs = env.path().join("tmpfs");
+    std::fs::create_dir(&tmpfs).unwrap();
+    nix::mount::mount(
+        Some("tmpfs"),
+        &tmpfs,
+        Some("tmpfs"),
+        nix::mount::MsFlags::empty(),
+        None::<&str>,
+    )
+    .unwrap();
     for (dir, why) in [
+        (inside.clone(), "inside the session's own directory"),
+        (tmpfs.clone(), "a mount point already"),
         (full.clone(), "not an empty directory"),
         (file.clone(), "not a directory"),
         (env.path().join("missing"), "cannot be resolved"),
@@ -252,9 +277,11 @@ fn bad_local_mount_points_are_refused_with_nothing_mounted() {
         e.to_string().contains("not an option a bind mount takes"),
         "{e}"
     );
-    for d in [&empty, &full, &session_dir] {
+    for d in [&empty, &full, &session_dir, &inside] {
         assert_eq!(mount_at(d), None, "{}", d.display());
     }
+    nix::mount::umount2(&tmpfs, nix::mount::MntFlags::empty()).unwrap();
+    std::fs::remove_dir(&inside).unwrap();
     assert_eq!(
         std::fs::read_to_string(full.join("keep")).unwrap(),
         "host data"

@@ -7,7 +7,9 @@ and ``tar_in``), and the tree reports ``audit_permissions``,
 ``find_large_files``, ``find_duplicates``, ``analyze_disk_usage``,
 ``cleanup_temp_files``.
 
-The return shapes are the seed's. Where the seed swallowed a failure (returning
+The registry helpers use the handle's one hive (``hivex_open`` ... ``hivex_close``):
+a hive the caller opened with ``hivex_open`` is closed by them. The return
+shapes are the seed's. Where the seed swallowed a failure (returning
 ``False``, ``None`` or ``{"ok": False}``), these raise ``vmcraft.Error``; a
 missing hive, key or value still answers ``None`` (or an empty list or dict), as
 it did. Paths are guest paths: nothing here hands out a host path into the
@@ -41,6 +43,9 @@ REG_TYPES = {
 
 #: Most entries a tree report walks (a hostile guest cannot make it run forever).
 MAX_WALK = 2_000_000
+
+#: Most bytes ``find_duplicates`` hashes.
+MAX_HASHED = 64 << 30
 
 _COMPRESSION = {"gzip": "gz", "gz": "gz", "bzip2": "bz2", "bz2": "bz2", "xz": "xz", "none": ""}
 
@@ -279,45 +284,69 @@ class SeedHelpers:
                 info.mtime = st["st_mtime_sec"]
                 out.addfile(info)
 
+        used = {"gz": "gzip", "bz2": "bzip2", "xz": "xz", "": "none"}[mode]
+        # Written beside the destination and renamed over it once complete: a
+        # failure leaves no partial archive.
+        partial = f"{dest}.partial-{os.getpid()}"
         with tempfile.TemporaryDirectory(prefix="vmcraft-backup-") as tmp:
             part = os.path.join(tmp, "part.tar")
-            with _tarfile.open(dest, "w:" + mode if mode else "w") as out:
-                for p in paths:
-                    if not self.exists(p):
-                        _log.warning("backup_files: %s does not exist in the guest; skipped", p)
-                        continue
-                    name = os.path.normpath(p.strip("/") or ".")
-                    if name != ".":
-                        parents(out, name)
-                    if self.is_dir(p) and not self.is_symlink(p):
-                        self.tar_out(p, part, numericowner=True)
-                        with _tarfile.open(part) as t:
-                            for m in t:
-                                f = t.extractfile(m) if m.isfile() else None
-                                m.name = os.path.normpath(os.path.join(name, m.name))
-                                if m.isdir():
-                                    dirs_added.add(m.name)
-                                if m.islnk():
-                                    m.linkname = os.path.normpath(os.path.join(name, m.linkname))
-                                out.addfile(m, f)
-                    else:
-                        st = self.lstatns(p)
-                        info = _tarfile.TarInfo(name)
-                        info.mode = st["st_mode"] & 0o7777
-                        info.uid, info.gid = st["st_uid"], st["st_gid"]
-                        info.mtime = st["st_mtime_sec"]
-                        if self.is_symlink(p):
-                            info.type = _tarfile.SYMTYPE
-                            info.linkname = self.readlink(p)
-                            out.addfile(info)
+            out = _tarfile.open(partial, "w:" + mode if mode else "w")
+            try:
+                with out:
+                    for p in paths:
+                        if not self.exists(p):
+                            _log.warning("backup_files: %s does not exist in the guest; skipped", p)
+                            continue
+                        name = os.path.normpath(p.strip("/") or ".")
+                        if name != ".":
+                            parents(out, name)
+                        if self.is_dir(p) and not self.is_symlink(p):
+                            self.tar_out(p, part, numericowner=True)
+                            with _tarfile.open(part) as t:
+                                for m in t:
+                                    f = t.extractfile(m) if m.isfile() else None
+                                    m.name = os.path.normpath(os.path.join(name, m.name))
+                                    if m.isdir():
+                                        dirs_added.add(m.name)
+                                    if m.islnk():
+                                        m.linkname = os.path.normpath(os.path.join(name, m.linkname))
+                                    out.addfile(m, f)
                         else:
-                            local = os.path.join(tmp, "file")
-                            self.download(p, local)
-                            info.size = os.path.getsize(local)
-                            with open(local, "rb") as f:
-                                out.addfile(info, f)
-                    done += 1
-        return {"ok": True, "archive": dest, "compression": compression, "files_backed_up": done, "error": None}
+                            st = self.lstatns(p)
+                            info = _tarfile.TarInfo(name)
+                            info.mode = st["st_mode"] & 0o7777
+                            info.uid, info.gid = st["st_uid"], st["st_gid"]
+                            info.mtime = st["st_mtime_sec"]
+                            kind = st["st_mode"] & 0o170000
+                            if kind == 0o120000:
+                                info.type = _tarfile.SYMTYPE
+                                info.linkname = self.readlink(p)
+                                out.addfile(info)
+                            elif kind != 0o100000:
+                                # A FIFO or device node: its header only.
+                                info.type = {
+                                    0o010000: _tarfile.FIFOTYPE,
+                                    0o020000: _tarfile.CHRTYPE,
+                                    0o060000: _tarfile.BLKTYPE,
+                                }.get(kind, _tarfile.FIFOTYPE)
+                                rdev = st.get("st_rdev", 0)
+                                info.devmajor, info.devminor = os.major(rdev), os.minor(rdev)
+                                out.addfile(info)
+                            else:
+                                local = os.path.join(tmp, "file")
+                                self.download(p, local)
+                                info.size = os.path.getsize(local)
+                                with open(local, "rb") as f:
+                                    out.addfile(info, f)
+                        done += 1
+            except BaseException:
+                try:
+                    os.unlink(partial)
+                except OSError:
+                    pass
+                raise
+            os.replace(partial, dest)
+        return {"ok": True, "archive": dest, "compression": used, "files_backed_up": done, "error": None}
 
     def restore_files(self, src_archive: Union[str, os.PathLike], dest_path: str = "/") -> Dict[str, Any]:
         """Unpack the host tarball ``src_archive`` (compression detected) into
@@ -394,11 +423,18 @@ class SeedHelpers:
             if st["st_mode"] & 0o170000 == 0o100000 and st["st_size"] >= floor:
                 by_size.setdefault(st["st_size"], []).append(full)
         groups = []
-        for size, files in by_size.items():
+        hashed = 0
+        for size, files in sorted(by_size.items()):
             if len(files) < 2:
                 continue
             by_sum: Dict[str, List[str]] = {}
             for f in files:
+                # Bounded: a guest of huge sparse files cannot make this read
+                # forever.
+                hashed += size
+                if hashed > MAX_HASHED:
+                    _log.warning("find_duplicates: stopped after hashing %d bytes", MAX_HASHED)
+                    break
                 by_sum.setdefault(self.checksum("sha256", f), []).append(f)
             for digest, same in by_sum.items():
                 if len(same) > 1:

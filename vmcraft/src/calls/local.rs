@@ -7,13 +7,21 @@
 //! asked. `mount_local_run` waits, as libguestfs's FUSE loop does, until
 //! `umount_local` (from another thread) or an unmount from outside ends it.
 //!
-//! The mount is visible in the calling process's mount namespace (the host's
-//! for a library caller; the `vmcraft` command runs in a private one, where
-//! its own `!` shell commands see it). It is recorded in the session's state
-//! file, so that the reaper removes it after a crash (only if what is mounted
-//! there is still the recorded mount), and `umount_all` and `shutdown` remove
-//! it first, so that the guest's filesystems can go.
+//! The directory is checked (an existing empty directory, not `/`, not a
+//! mount point, not the session's) and mounted on through a descriptor opened
+//! without following symlinks, so a path changed meanwhile cannot redirect the
+//! mount. The copy is private: guest mounts made later do not show in it, and
+//! host mounts under it do not reach the guest tree; `umount` of a guest
+//! filesystem is refused while it exists. It is visible in the calling
+//! process's mount namespace (the host's for a library caller; the `vmcraft`
+//! command runs in a private one, where its own `!` shell commands see it). It
+//! is recorded in the session's state file, so that the reaper removes it after
+//! a crash (only if what is mounted there is still the recorded mount), and
+//! `umount_all` and `shutdown` remove it first, so that the guest's
+//! filesystems can go; in use on the host, it is not pulled away (busy).
 
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -99,14 +107,58 @@ impl VMCraft {
                 std::io::Error::from(e),
             )
         };
+        // Mounted through a descriptor of the directory checked above (opened
+        // without following a symlink), never by its path again: a parent
+        // directory changed meanwhile cannot redirect the mount elsewhere.
+        let dir = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_PATH | libc::O_NOFOLLOW | libc::O_DIRECTORY | libc::O_CLOEXEC)
+            .open(&target)
+            .map_err(|e| {
+                Error::call_with_source(
+                    ErrorKind::Mount,
+                    CALL,
+                    target.display(),
+                    "opening the directory",
+                    e,
+                )
+            })?;
+        let same = {
+            use std::os::unix::fs::MetadataExt;
+            let (a, b) = (dir.metadata(), std::fs::symlink_metadata(&target));
+            matches!((a, b), (Ok(a), Ok(b)) if a.dev() == b.dev() && a.ino() == b.ino())
+        };
+        if !same {
+            return Err(Error::call(
+                ErrorKind::Busy,
+                CALL,
+                target.display(),
+                "the directory changed while it was being mounted on",
+            ));
+        }
+        let via = PathBuf::from(format!("/proc/self/fd/{}", dir.as_raw_fd()));
         nix::mount::mount(
             Some(&root),
-            &target,
+            &via,
             None::<&str>,
             MsFlags::MS_BIND | MsFlags::MS_REC,
             None::<&str>,
         )
         .map_err(|e| io("bind-mounting the guest tree", e))?;
+        drop(dir);
+        // A copy of its own: what is mounted in the guest tree later does not
+        // show through it (unlocked, writable), and nothing mounted under it on
+        // the host reaches the guest tree.
+        if let Err(e) = nix::mount::mount(
+            None::<&str>,
+            &target,
+            None::<&str>,
+            MsFlags::MS_REC | MsFlags::MS_PRIVATE,
+            None::<&str>,
+        ) {
+            let _ = nix::mount::umount2(&target, MntFlags::MNT_DETACH);
+            return Err(io("making the local mount private", e));
+        }
         let mut flags =
             MsFlags::MS_REMOUNT | MsFlags::MS_BIND | MsFlags::MS_NOSUID | MsFlags::MS_NODEV;
         if opts.readonly {
@@ -183,37 +235,71 @@ impl VMCraft {
         }
     }
 
-    /// Remove the local mount (`umount_local`), submounts included, and end
-    /// [`VMCraft::mount_local_run`]. A mount still in use on the host is
-    /// detached (it goes once the last user leaves it); `retry` is
-    /// libguestfs's (retrying `fusermount -u`) and changes nothing here.
+    /// Remove the local mount (`umount_local`), submounts first, and end
+    /// [`VMCraft::mount_local_run`]. A mount in use on the host (a process
+    /// with a file open or its working directory there) is not pulled away:
+    /// the call fails as busy and the mount stays, as libguestfs's does;
+    /// `retry` tries again for a few seconds first.
     #[tracing::instrument(level = "debug", skip_all)]
     pub fn umount_local(&self, retry: bool) -> Result<()> {
         const CALL: &str = "umount_local";
-        let _ = retry;
         let mut slot = lock(&self.local_mount);
-        let Some(target) = slot.clone() else {
+        if slot.is_none() {
             return Err(Error::call(
                 ErrorKind::InvalidArgument,
                 CALL,
                 "",
                 "nothing is mounted locally (call mount_local first)",
             ));
-        };
-        if is_mount_point(&target) {
-            nix::mount::umount2(&target, MntFlags::MNT_DETACH | MntFlags::UMOUNT_NOFOLLOW)
-                .map_err(|e| {
-                    Error::call_with_source(
-                        ErrorKind::Mount,
-                        CALL,
-                        target.display(),
-                        "unmounting",
-                        std::io::Error::from(e),
-                    )
-                })?;
         }
-        *slot = None;
-        drop(slot);
+        self.unmount_local_slot(CALL, &mut slot, retry)
+    }
+
+    /// Unmount the local mount in `slot` (locked by the caller) and clear it.
+    fn unmount_local_slot(
+        &self,
+        call: &str,
+        slot: &mut std::sync::MutexGuard<'_, Option<PathBuf>>,
+        retry: bool,
+    ) -> Result<()> {
+        let Some(target) = slot.clone() else {
+            return Ok(());
+        };
+        // Deepest first; each one plainly (a lazy detach would let a busy
+        // mount outlive the guest's devices).
+        let mut points: Vec<PathBuf> = crate::state::own_mounts()
+            .into_iter()
+            .map(|m| m.mount_point)
+            .filter(|p| p.starts_with(&target))
+            .collect();
+        points.sort_by_key(|p| std::cmp::Reverse(p.components().count()));
+        let tries = if retry { 25 } else { 1 };
+        for p in &points {
+            let mut n = 0;
+            loop {
+                match nix::mount::umount2(p, MntFlags::UMOUNT_NOFOLLOW) {
+                    Ok(()) | Err(nix::errno::Errno::EINVAL | nix::errno::Errno::ENOENT) => break,
+                    Err(nix::errno::Errno::EBUSY) if n + 1 < tries => {
+                        n += 1;
+                        std::thread::sleep(Duration::from_millis(200));
+                    }
+                    Err(e) => {
+                        return Err(Error::call_with_source(
+                            if e == nix::errno::Errno::EBUSY {
+                                ErrorKind::Busy
+                            } else {
+                                ErrorKind::Mount
+                            },
+                            call,
+                            p.display(),
+                            "unmounting the local mount (in use on the host?)",
+                            std::io::Error::from(e),
+                        ));
+                    }
+                }
+            }
+        }
+        **slot = None;
         self.record_local_unmount(&target);
         self.local_done.notify_all();
         Ok(())
@@ -254,10 +340,25 @@ impl VMCraft {
     /// Remove the local mount if there is one (for `umount_all` and
     /// `shutdown`: the guest's filesystems cannot go while it holds them).
     pub(crate) fn drop_local_mount(&self) -> Result<()> {
-        if lock(&self.local_mount).is_none() {
-            return Ok(());
+        let mut slot = lock(&self.local_mount);
+        self.unmount_local_slot("umount_local", &mut slot, false)
+    }
+
+    /// Refuse to change the guest tree's mounts under a local mount (its copy
+    /// would keep an unmounted filesystem alive).
+    pub(crate) fn refuse_under_local_mount(&self, call: &str, subject: &str) -> Result<()> {
+        match lock(&self.local_mount).as_ref() {
+            Some(p) => Err(Error::call(
+                ErrorKind::Busy,
+                call,
+                subject,
+                format!(
+                    "the guest tree is mounted locally on {} (umount_local first)",
+                    p.display()
+                ),
+            )),
+            None => Ok(()),
         }
-        self.umount_local(false)
     }
 }
 

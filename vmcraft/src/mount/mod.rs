@@ -308,6 +308,7 @@ impl VMCraft {
     /// (`umount`). Anything mounted below it must be unmounted first.
     #[tracing::instrument(level = "debug", skip_all)]
     pub fn umount(&self, pathordevice: &str) -> Result<()> {
+        self.refuse_under_local_mount("umount", pathordevice)?;
         if let Some(r) = self.umount_inproc(pathordevice) {
             return r;
         }

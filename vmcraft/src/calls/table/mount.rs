@@ -127,7 +127,9 @@ pub(crate) const CALLS: &[Call] = &[
         "Make the guest tree (what is mounted on / and under it) visible at the host \
          directory LOCALMOUNTPOINT, an existing empty directory: a bind mount, \
          nosuid,nodev, read-only with readonly:true, in this process's mount namespace \
-         (the vmcraft command's own is private: its ! commands see it). options:.. takes \
+         (the vmcraft command's own is private: its ! commands see it), a copy of its own \
+         (guest mounts made later do not show in it). umount refuses while it is there. \
+         options:.. takes \
          the FUSE options a bind mount needs none of (allow_other, allow_root, \
          default_permissions); cachetimeout:N and debugcalls:true have no effect. One \
          at a time; umount-local, umount-all and shutdown remove it.",
@@ -167,9 +169,9 @@ pub(crate) const CALLS: &[Call] = &[
         &[],
         Ret::Unit,
         "unmount a locally mounted filesystem",
-        "Remove the local mount mount-local made (a mount still in use on the host is \
-         detached, and goes once its last user leaves it), which ends mount-local-run. \
-         retry:true is libguestfs's and changes nothing here.",
+        "Remove the local mount mount-local made, which ends mount-local-run. A mount in \
+         use on the host is not pulled away: the call fails as busy and the mount stays; \
+         retry:true tries again for a few seconds first.",
         |g, a| void!(g.umount_local(a.opt_bool("retry").unwrap_or(false))),
     )
     .flags(Flags::SESSION)
