@@ -103,6 +103,21 @@ impl VMCraft {
 }
 
 impl VMCraft {
+    /// (kernel name, session name) of `nodes` ((session name, host node)):
+    /// `loop3p2` for `/dev/sda2`.
+    pub(crate) fn kernel_names(
+        &self,
+        nodes: Vec<(String, std::path::PathBuf)>,
+    ) -> Vec<(String, String)> {
+        nodes
+            .into_iter()
+            .filter_map(|(name, host)| {
+                let k = std::fs::canonicalize(&host).ok()?;
+                Some((k.file_name()?.to_string_lossy().into_owned(), name))
+            })
+            .collect()
+    }
+
     /// Whether a device found on the session's devices must be treated as
     /// read-only: the kernel holds it so, or one of the drives under it was
     /// added read-only (an array the host's udev started `read-auto` over a
@@ -111,14 +126,7 @@ impl VMCraft {
         if m.readonly {
             return true;
         }
-        let by_kernel: Vec<(String, String)> = self
-            .named_session_nodes()
-            .into_iter()
-            .filter_map(|(name, host)| {
-                let k = std::fs::canonicalize(&host).ok()?;
-                Some((k.file_name()?.to_string_lossy().into_owned(), name))
-            })
-            .collect();
+        let by_kernel = self.kernel_names(self.named_session_nodes());
         let sys = self.config.sysfs_root.join("class/block");
         let mut todo = vec![m.kernel.clone()];
         let mut seen = 0;

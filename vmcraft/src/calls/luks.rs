@@ -405,10 +405,11 @@ impl VMCraft {
         ))
     }
 
-    /// After a mapping is opened or closed: the kernel's view settles, LVM sees
-    /// the PVs inside, cached probes are dropped, and the state file records
-    /// the session's device-mapper devices for the reaper.
-    fn mappings_changed(&self) {
+    /// After a mapping is opened or closed, or an md array made, assembled or
+    /// stopped: the kernel's view settles, LVM sees the PVs inside, cached
+    /// probes are dropped, and the state file records the session's
+    /// device-mapper devices and arrays for the reaper.
+    pub(crate) fn mappings_changed(&self) {
         self.settle_udev();
         self.invalidate_probe_cache();
         self.lv_cache.clear();

@@ -114,7 +114,7 @@ impl VMCraft {
             };
         }
         self.mdadm(CALL, name, &cmd)?;
-        self.md_changed();
+        self.mappings_changed();
         Ok(())
     }
 
@@ -214,7 +214,7 @@ impl VMCraft {
                 }
             }
         }
-        self.md_changed();
+        self.mappings_changed();
         if done.is_empty() && !why.is_empty() {
             return Err(Error::call(
                 ErrorKind::Unsupported,
@@ -250,7 +250,7 @@ impl VMCraft {
             &r.name,
             &Command::new("mdadm").arg("--stop").arg(&r.host),
         )?;
-        self.md_changed();
+        self.mappings_changed();
         Ok(())
     }
 
@@ -329,15 +329,9 @@ impl VMCraft {
                 "not in /proc/mdstat",
             )
         })?;
-        let by_kernel: Vec<(String, String)> = self
-            .named_session_nodes()
-            .into_iter()
-            .chain(self.mapped_nodes())
-            .filter_map(|(name, host)| {
-                let k = std::fs::canonicalize(&host).ok()?;
-                Some((k.file_name()?.to_string_lossy().into_owned(), name))
-            })
-            .collect();
+        let mut nodes = self.named_session_nodes();
+        nodes.extend(self.mapped_nodes());
+        let by_kernel = self.kernel_names(nodes);
         Ok(members
             .into_iter()
             .map(|(dev, index, flags)| MdStat {
@@ -460,14 +454,6 @@ impl VMCraft {
                 format!("mdadm: {said}")
             },
         ))
-    }
-
-    /// After an array is made, assembled or stopped.
-    fn md_changed(&self) {
-        self.settle_udev();
-        self.invalidate_probe_cache();
-        self.lv_cache.clear();
-        self.record_dm_devices();
     }
 }
 

@@ -312,6 +312,41 @@ fn is_recorded_mount(rec: &MountRecord, m: &MountInfo) -> bool {
     }
 }
 
+/// What [`unmount_top_if_recorded`] did.
+enum Step {
+    /// Nothing is mounted there (any more).
+    Gone,
+    Undone(CleanupItem),
+    Skipped(CleanupItem),
+}
+
+/// Unmount the top mount at `rec.host_path` if it is the one recorded; else
+/// say what is there instead of the session's `owner`. `describe` names what
+/// was unmounted.
+fn unmount_top_if_recorded(
+    rec: &MountRecord,
+    owner: String,
+    describe: impl Fn(&MountInfo) -> String,
+) -> Step {
+    let mounts = state::own_mounts();
+    let Some(top) = mounts.iter().rev().find(|m| m.mount_point == rec.host_path) else {
+        return Step::Gone;
+    };
+    let item =
+        |detail: String| CleanupItem::new(CleanupKind::Unmount, rec.host_path.display(), detail);
+    if !is_recorded_mount(rec, top) {
+        return Step::Skipped(item(format!(
+            "{} from {} is mounted there now, not the session's {owner}",
+            top.fstype, top.source
+        )));
+    }
+    match unmount_one(&rec.host_path) {
+        Ok("") => Step::Undone(item(describe(top))),
+        Ok(how) => Step::Undone(item(format!("{}; {how}", describe(top)))),
+        Err(e) => Step::Skipped(item(std::io::Error::from(e).to_string())),
+    }
+}
+
 /// Unmount `path` (the top mount there): plainly, retrying while briefly busy,
 /// else lazily. The lazy detach is how a dead FUSE mount goes.
 fn unmount_one(path: &Path) -> Result<&'static str, nix::errno::Errno> {
@@ -349,36 +384,13 @@ fn unmount_recorded(
     // The guest tree's local mount (`mount_local`), outside the directory by
     // nature: only if what is mounted there is still that bind mount.
     for rec in &st.local_mounts {
-        let mounts = state::own_mounts();
-        let Some(top) = mounts.iter().rev().find(|m| m.mount_point == rec.host_path) else {
-            continue;
-        };
-        if !is_recorded_mount(rec, top) {
-            skipped.push(CleanupItem::new(
-                CleanupKind::Unmount,
-                rec.host_path.display(),
-                format!(
-                    "{} from {} is mounted there now, not the session's local mount",
-                    top.fstype, top.source
-                ),
-            ));
-            continue;
-        }
-        match unmount_one(&rec.host_path) {
-            Ok(how) => undone.push(CleanupItem::new(
-                CleanupKind::Unmount,
-                rec.host_path.display(),
-                if how.is_empty() {
-                    "the guest tree's local mount".to_string()
-                } else {
-                    format!("the guest tree's local mount; {how}")
-                },
-            )),
-            Err(e) => skipped.push(CleanupItem::new(
-                CleanupKind::Unmount,
-                rec.host_path.display(),
-                std::io::Error::from(e),
-            )),
+        let step = unmount_top_if_recorded(rec, "local mount".into(), |_| {
+            "the guest tree's local mount".into()
+        });
+        match step {
+            Step::Gone => {}
+            Step::Undone(i) => undone.push(i),
+            Step::Skipped(i) => skipped.push(i),
         }
     }
     // The last mounted first among equals, then the deepest first.
@@ -394,45 +406,16 @@ fn unmount_recorded(
             continue;
         }
         // Stacked mounts (a driver's fallback) come off one at a time.
+        let owner = format!("{} from {}", rec.fstype, rec.source.display());
         for _ in 0..16 {
-            let mounts = state::own_mounts();
-            let Some(top) = mounts.iter().rev().find(|m| m.mount_point == rec.host_path) else {
-                break;
-            };
-            if !is_recorded_mount(rec, top) {
-                skipped.push(CleanupItem::new(
-                    CleanupKind::Unmount,
-                    rec.host_path.display(),
-                    format!(
-                        "{} from {} is mounted there now, not the session's {} from {}",
-                        top.fstype,
-                        top.source,
-                        rec.fstype,
-                        rec.source.display()
-                    ),
-                ));
-                break;
-            }
-            match unmount_one(&rec.host_path) {
-                Ok(how) => {
-                    let what = format!("{} {} of {}", top.fstype, top.source, rec.device);
-                    let detail = if how.is_empty() {
-                        what
-                    } else {
-                        format!("{what}; {how}")
-                    };
-                    undone.push(CleanupItem::new(
-                        CleanupKind::Unmount,
-                        rec.host_path.display(),
-                        detail,
-                    ));
-                }
-                Err(e) => {
-                    skipped.push(CleanupItem::new(
-                        CleanupKind::Unmount,
-                        rec.host_path.display(),
-                        std::io::Error::from(e),
-                    ));
+            let step = unmount_top_if_recorded(rec, owner.clone(), |top| {
+                format!("{} {} of {}", top.fstype, top.source, rec.device)
+            });
+            match step {
+                Step::Gone => break,
+                Step::Undone(i) => undone.push(i),
+                Step::Skipped(i) => {
+                    skipped.push(i);
                     break;
                 }
             }
