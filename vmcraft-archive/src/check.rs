@@ -20,9 +20,9 @@
 
 use rustix::fs::FileType;
 
-use crate::error::{Error, ErrorKind, Result};
 use crate::pax::numeric;
 use crate::tar_in::{entry_components, lossy, unsafe_entry};
+use vmcraft_fs::root::{Error, ErrorKind, Result};
 
 const CALL: &str = "tar_in";
 

@@ -13,7 +13,7 @@ use std::str::FromStr;
 
 use serde::Serialize;
 
-use crate::error::{Error, ErrorKind};
+use vmcraft_fs::root::{Error, ErrorKind};
 
 /// A compression format for tar streams (libguestfs's `compress` optional
 /// argument).

@@ -28,8 +28,8 @@ use std::path::{Path, PathBuf};
 use rustix::fs::{AtFlags, FileType, Mode, OFlags};
 use rustix::io::Errno;
 
-use crate::meta::{self, Meta, Policy};
 use crate::target::Target;
+use vmcraft_fs::root::meta::{self, Meta, Policy};
 
 /// Whether a symlink with this target waits until the end: absolute, or with a
 /// `..` component (GNU tar's rule).
@@ -186,7 +186,7 @@ impl Delayed {
                 }
                 match rustix::fs::symlinkat(OsStr::from_bytes(&link.target), &dir, name) {
                     Ok(()) => {}
-                    Err(e) if crate::meta::cannot_hold(e) => {
+                    Err(e) if vmcraft_fs::root::meta::cannot_hold(e) => {
                         failures.push(Failure::Cannot(link.entry.clone(), e));
                         continue;
                     }

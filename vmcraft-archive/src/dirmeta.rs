@@ -14,7 +14,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
-use crate::meta::Meta;
+use vmcraft_fs::root::meta::Meta;
 
 /// One directory to finish.
 pub(crate) struct Dir {
@@ -70,7 +70,7 @@ impl Dirs {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fileops::FileTime;
+    use vmcraft_fs::root::fileops::FileTime;
 
     fn meta(mode: u32) -> Meta {
         Meta {

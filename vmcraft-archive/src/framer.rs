@@ -25,10 +25,10 @@ use std::fs::File;
 use std::io::{self, Read};
 use std::os::unix::fs::FileExt;
 
-use crate::error::ErrorKind;
 use crate::limits::{padded, refuse};
 use crate::pax::{Record, Side, checksum_ok, numeric, parse_records, set_checksum, set_size};
 use crate::sparse::{self, MapBuilder, block_is_extended, header_is_extended};
+use vmcraft_fs::root::ErrorKind;
 
 /// A decompressed tar stream that can skip bytes: by reading them, or by
 /// moving an offset in a plain file.

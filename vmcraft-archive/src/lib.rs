@@ -1,10 +1,11 @@
 //! # vmcraft-archive
 //!
-//! Guest-tree I/O for VMCraft: tar in and out of a guest's filesystem tree, and the
-//! confined path resolver that every guest file call goes through.
+//! Tar in and out of a guest's filesystem tree for VMCraft.
 //!
-//! - [`GuestRoot`]: a guest's root directory. Every path handed to it is resolved
-//!   by the kernel inside the root with chroot semantics (`openat2` with
+//! - [`GuestRoot`] (from vmcraft-fs, named here too): a guest's root
+//!   directory, which every call of this crate works through. Every path
+//!   handed to it is resolved by the kernel inside the root with chroot
+//!   semantics (`openat2` with
 //!   `RESOLVE_IN_ROOT`): `..` stops at the root, and a guest symlink, absolute or
 //!   relative, resolves as it would inside the guest. The libguestfs file calls
 //!   (`read_file`, `write`, `mkdir_p`, `rm_rf`, `ln_s`, `lstat`, `statvfs`, `find`,
@@ -90,15 +91,10 @@
 mod acl;
 mod check;
 mod compress;
-mod content;
-mod copy;
 mod delayed;
 mod dirmeta;
-mod error;
-mod fileops;
 mod framer;
 pub mod limits;
-mod meta;
 mod options;
 mod out_tree;
 mod owners;
@@ -106,27 +102,22 @@ mod pargz;
 mod pax;
 mod pax_out;
 mod pipeline;
-mod root;
 mod source;
 mod sparse;
 mod spool;
-mod stat;
 mod tar_in;
 mod tar_out;
 mod target;
 mod verify;
-mod walk;
-mod xattrs;
 
 pub use compress::{Compression, Level};
-pub use error::{Error, ErrorKind, Result};
-pub use fileops::FileTime;
 pub use options::{Progress, ProgressFn, TarInOptions, TarOutOptions, TarStats};
-pub use root::{GuestRoot, WriteMode};
 pub use source::{SourceStat, TarSource};
-pub use stat::{Stat, StatNs, StatVfs};
 pub use tar_in::{tar_in, tar_in_from, tgz_in, txz_in};
 pub use tar_out::{tar_out, tar_out_source, tar_out_to, tgz_out, txz_out};
 pub use vmcraft_block::CancelToken;
-pub use walk::Dirent;
-pub use xattrs::Xattr;
+/// The guest root and its file calls live in vmcraft-fs; they are named here
+/// too, since every call of this crate takes one.
+pub use vmcraft_fs::root::{
+    Dirent, Error, ErrorKind, FileTime, GuestRoot, Result, Stat, StatNs, StatVfs, WriteMode, Xattr,
+};

@@ -58,7 +58,7 @@
 use std::fmt;
 use std::io;
 
-use crate::error::ErrorKind;
+use vmcraft_fs::root::ErrorKind;
 
 /// The longest GNU long name or long link target (`L`/`K` header) accepted;
 /// Linux paths are at most 4 KiB.

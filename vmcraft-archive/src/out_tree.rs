@@ -11,8 +11,8 @@ use std::os::fd::{AsFd, OwnedFd};
 use rustix::fs::{AtFlags, FileType, Mode, OFlags};
 
 use crate::source::{SourceDir, SourceFile, SourceStat, TarSource, sorted_names};
-use crate::walk::dir_names;
-use crate::xattrs::XattrTarget;
+use vmcraft_fs::root::walk::dir_names;
+use vmcraft_fs::root::xattrs::XattrTarget;
 
 /// A file's `lstat` as the writer uses it (`dev` and `ino` are the key of a
 /// hard-linked file).

@@ -10,7 +10,7 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use crate::root::GuestRoot;
+use vmcraft_fs::root::GuestRoot;
 
 /// The largest `/etc/passwd` or `/etc/group` read (about 300,000 users).
 pub(crate) const MAX_TABLE: u64 = 16 << 20;

@@ -141,11 +141,15 @@ pub(crate) fn read_bounded(
     path: &str,
     max: u64,
 ) -> crate::Result<Vec<u8>> {
-    use crate::error::Error;
+    use vmcraft_fs::root::Error;
     let st = src.stat(path).map_err(|e| Error::io(call, path, "", e))?;
     let t = rustix::fs::FileType::from_raw_mode(st.mode);
     if t != rustix::fs::FileType::RegularFile {
-        return Err(crate::content::not_regular(call, Path::new(path), t));
+        return Err(vmcraft_fs::root::content::not_regular(
+            call,
+            Path::new(path),
+            t,
+        ));
     }
     let real = src
         .resolve(path)
@@ -155,5 +159,5 @@ pub(crate) fn read_bounded(
         path: real,
         offset: 0,
     };
-    crate::content::read_at_most(file, call, Path::new(path), max)
+    vmcraft_fs::root::content::read_at_most(file, call, Path::new(path), max)
 }

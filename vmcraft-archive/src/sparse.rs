@@ -21,9 +21,9 @@
 use std::fs::File;
 use std::io::{self, Read};
 
-use crate::error::ErrorKind;
 use crate::limits::{MAX_SPARSE_ENTRIES, over_limit, refuse};
 use crate::pax::{Record, numeric};
+use vmcraft_fs::root::ErrorKind;
 
 /// A sparse file: its real size and its data extents (offset, length), in
 /// order, not overlapping, inside the real size, their lengths adding up to the

@@ -29,7 +29,7 @@
 //! with every failure named (the first few in the message), as GNU tar reports
 //! them and exits with status 2. What the filesystem cannot hold at all
 //! (`ENOSYS`, `EOPNOTSUPP`) is skipped or warned about instead
-//! ([`crate::meta`]).
+//! ([`vmcraft_fs::root::meta`]).
 //!
 //! What is kept from entry to entry is bounded too, since a small compressed
 //! stream can hold millions of entries: directory records
@@ -64,19 +64,19 @@ use crate::check::{Fields, Kind, check_entry};
 use crate::compress::{self, Compression};
 use crate::delayed::{Delayed, Failure};
 use crate::dirmeta::{self, Dirs};
-use crate::error::{Error, ErrorKind, Result};
-use crate::fileops::FileTime;
 use crate::framer::{At, Seq};
 use crate::limits::Held;
-use crate::meta::{self, Meta, Policy};
 use crate::options::{Progress, TarInOptions, TarStats, xattr_filter};
 use crate::owners::Names;
 use crate::pax::{PaxSplitter, Record, Side, SideRecords};
 use crate::pipeline::ReadAhead;
-use crate::root::GuestRoot;
 use crate::sparse::SparseMap;
 use crate::spool::{MAX_SPOOL, Spool, Tee};
 use crate::target::Target;
+use vmcraft_fs::root::GuestRoot;
+use vmcraft_fs::root::fileops::FileTime;
+use vmcraft_fs::root::meta::{self, Meta, Policy};
+use vmcraft_fs::root::{Error, ErrorKind, Result};
 
 const CALL: &str = "tar_in";
 /// Granularity of hole detection.
@@ -546,7 +546,7 @@ pub(crate) fn stream_err(subject: &str, e: io::Error) -> Error {
         | io::ErrorKind::InvalidData
         | io::ErrorKind::Other
         | io::ErrorKind::InvalidInput => ErrorKind::Corrupt,
-        _ => crate::error::kind_of_io(&e),
+        _ => vmcraft_fs::root::kind_of_io(&e),
     };
     Error::new(kind, CALL, subject, "archive is corrupt or truncated").with_source(e)
 }
@@ -1237,7 +1237,7 @@ fn inode(st: &rustix::fs::Stat) -> (u64, u64) {
 /// Errors by which a filesystem says it cannot hold this kind of file
 /// (`EPERM` is not one: it is a refusal, reported as an error).
 fn fs_cannot(e: Errno) -> bool {
-    crate::meta::cannot_hold(e)
+    vmcraft_fs::root::meta::cannot_hold(e)
 }
 
 /// Parse a PAX time (`1700000000.123456789`, maybe negative).

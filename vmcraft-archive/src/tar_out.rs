@@ -36,15 +36,15 @@ use rustix::fs::FileType;
 use rustix::io::Errno;
 
 use crate::compress::{self, Compression, FinishWrite};
-use crate::error::{Error, ErrorKind, Result};
 use crate::options::{Progress, TarOutOptions, TarStats, xattr_filter};
 use crate::out_tree::{Attrs, FdTree, LoopGuard, Meta, PathTree, Tree};
 use crate::owners::Names;
 use crate::pax::Record;
 use crate::pax_out::{self, Entry, Headers, Kind};
 use crate::pipeline::WriteBehind;
-use crate::root::GuestRoot;
 use crate::source::{SourceDir, TarSource};
+use vmcraft_fs::root::GuestRoot;
+use vmcraft_fs::root::{Error, ErrorKind, Result};
 
 const BLOCK: usize = 512;
 /// GNU tar pads archives to whole records of 20 blocks.

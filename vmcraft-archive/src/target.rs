@@ -19,7 +19,7 @@ use std::path::{Component, Path, PathBuf};
 use rustix::fs::{Mode, OFlags, ResolveFlags};
 use rustix::io::Errno;
 
-use crate::root::GuestRoot;
+use vmcraft_fs::root::GuestRoot;
 
 /// How many times a resolution answered with `EAGAIN` (a rename raced with a
 /// `..` lookup) is retried.

@@ -10,9 +10,9 @@
 //! read and checked.
 
 use crate::check::check_entry;
-use crate::error::Result;
 use crate::framer::{Framer, Next, Source};
 use crate::tar_in::{check_cancel, stream_err, truncated};
+use vmcraft_fs::root::Result;
 
 /// Check every entry of the decompressed archive `src`, looking at `cancel`
 /// before each header.

@@ -1,6 +1,6 @@
-//! The libguestfs file calls on `GuestRoot`: results, symlink-following
-//! semantics, serialised field names, and every refusal with a clear error and
-//! nothing changed.
+//! The libguestfs file calls on `GuestRoot` (vmcraft-fs, named by this crate too,
+//! whose test helpers these use): results, symlink-following semantics,
+//! serialised field names, and every refusal with a clear error and nothing changed.
 
 mod common;
 

@@ -105,28 +105,6 @@ pub enum AugeasCode {
 }
 
 impl AugeasCode {
-    fn from_raugeas(code: raugeas::error::ErrorCode) -> Self {
-        use raugeas::error::ErrorCode as C;
-        match code {
-            C::NoMem => Self::NoMem,
-            C::Internal => Self::Internal,
-            C::PathExpr => Self::PathExpr,
-            C::NoMatch => Self::NoMatch,
-            C::TooManyMatches => Self::TooManyMatches,
-            C::Syntax => Self::Syntax,
-            C::NoLens => Self::NoLens,
-            C::MultipleTransforms => Self::MultipleTransforms,
-            C::NoSpan => Self::NoSpan,
-            C::MoveDescendant => Self::MoveDescendant,
-            C::CmdRun => Self::CmdRun,
-            C::BadArg => Self::BadArg,
-            C::Label => Self::Label,
-            C::CopyDescendant => Self::CopyDescendant,
-            C::FileAccess => Self::FileAccess,
-            _ => Self::Unknown,
-        }
-    }
-
     fn kind(self) -> ErrorKind {
         match self {
             Self::NoMatch => ErrorKind::NoMatch,
@@ -347,17 +325,18 @@ impl Error {
         )
     }
 
-    /// Map an error of the `raugeas` bindings, keeping Augeas's diagnosis.
-    pub(crate) fn from_raugeas(
+    /// Map an error of the binding to libaugeas, keeping Augeas's diagnosis.
+    pub(crate) fn from_binding(
         call: &'static str,
         context: impl AsRef<str>,
-        err: raugeas::Error,
+        err: crate::binding::BindError,
     ) -> Self {
+        use crate::binding::BindError;
         let context = context.as_ref();
         match err {
-            raugeas::Error::Augeas(a) => {
+            BindError::Augeas(a) => {
                 let diagnosis = Diagnosis {
-                    code: AugeasCode::from_raugeas(a.code),
+                    code: a.code,
                     message: a.message,
                     minor_message: a.minor_message,
                     details: a.details,
@@ -366,23 +345,29 @@ impl Error {
                 e.extra.get_or_insert_default().diagnosis = Some(diagnosis);
                 e
             }
-            raugeas::Error::Nul(_) => Self::new(
+            BindError::Nul(n) => Self::new(
                 ErrorKind::InvalidArgument,
                 call,
                 context,
                 "an argument contains a NUL byte",
-            ),
-            raugeas::Error::Utf8(u) => Self::new(
+            )
+            .with_source(n),
+            BindError::Utf8(u) => Self::new(
                 ErrorKind::Encoding,
                 call,
                 context,
                 "augeas returned text that is not valid UTF-8",
             )
             .with_source(u),
-            raugeas::Error::IO(io) => {
+            BindError::Io(io) => {
                 Self::new(ErrorKind::Io, call, context, "i/o error").with_source(io)
             }
-            other => Self::new(ErrorKind::Augeas, call, context, other.to_string()),
+            BindError::Tree(t) => Self::new(
+                ErrorKind::Augeas,
+                call,
+                context,
+                format!("{}: {}", t.kind, t.message),
+            ),
         }
     }
 
@@ -427,6 +412,7 @@ impl Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::binding::{AugeasError, BindError};
     use std::error::Error as _;
 
     #[test]
@@ -447,13 +433,13 @@ mod tests {
 
     #[test]
     fn augeas_errors_keep_their_diagnosis() {
-        let raw = raugeas::Error::Augeas(raugeas::error::AugeasError {
-            code: raugeas::error::ErrorCode::TooManyMatches,
+        let raw = BindError::Augeas(AugeasError {
+            code: AugeasCode::TooManyMatches,
             message: Some("Too many matches for path expression".into()),
             minor_message: None,
             details: Some("There are 2 nodes matching /files/etc/hosts/*".into()),
         });
-        let e = Error::from_raugeas("aug_get", "/files/etc/hosts/*", raw);
+        let e = Error::from_binding("aug_get", "/files/etc/hosts/*", raw);
         assert_eq!(e.kind(), ErrorKind::TooManyMatches);
         assert_eq!(
             e.to_string(),
@@ -467,7 +453,7 @@ mod tests {
 
     #[test]
     fn codes_map_to_kinds() {
-        use raugeas::error::ErrorCode as C;
+        use AugeasCode as C;
         let cases = [
             (C::NoMatch, ErrorKind::NoMatch),
             (C::PathExpr, ErrorKind::InvalidPath),
@@ -479,19 +465,19 @@ mod tests {
             (C::Internal, ErrorKind::Augeas),
         ];
         for (code, kind) in cases {
-            let e = Error::from_raugeas("aug_x", "", raugeas::Error::from(code));
+            let e = Error::from_binding("aug_x", "", BindError::from(code));
             assert_eq!(e.kind(), kind, "{code:?}");
         }
-        let e = Error::from_raugeas("aug_x", "", raugeas::Error::from(C::NoMem));
+        let e = Error::from_binding("aug_x", "", BindError::from(C::NoMem));
         assert_eq!(e.to_string(), "aug_x: augeas out of memory");
-        let e = Error::from_raugeas("aug_x", "p", raugeas::Error::from(C::Unknown));
+        let e = Error::from_binding("aug_x", "p", BindError::from(C::Unknown));
         assert_eq!(e.to_string(), "aug_x: p: augeas error Unknown");
     }
 
     #[test]
     fn other_binding_errors_keep_their_cause() {
         let nul = std::ffi::CString::new("a\0b").unwrap_err();
-        let e = Error::from_raugeas("aug_set", "/files/a", raugeas::Error::Nul(nul));
+        let e = Error::from_binding("aug_set", "/files/a", BindError::Nul(nul));
         assert_eq!(e.kind(), ErrorKind::InvalidArgument);
         assert_eq!(
             e.to_string(),
@@ -499,12 +485,12 @@ mod tests {
         );
 
         let utf8 = String::from_utf8(vec![0xff]).unwrap_err();
-        let e = Error::from_raugeas("aug_get", "/files/a", raugeas::Error::Utf8(utf8));
+        let e = Error::from_binding("aug_get", "/files/a", BindError::Utf8(utf8));
         assert_eq!(e.kind(), ErrorKind::Encoding);
         assert!(e.source().is_some());
 
         let io = std::io::Error::from_raw_os_error(libc_enoent());
-        let e = Error::from_raugeas("aug_init", "/r", raugeas::Error::IO(io));
+        let e = Error::from_binding("aug_init", "/r", BindError::Io(io));
         assert_eq!(e.kind(), ErrorKind::Io);
         assert_eq!(e.to_string(), "aug_init: /r: i/o error");
         assert!(e.source().unwrap().to_string().contains("No such file"));

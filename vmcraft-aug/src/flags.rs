@@ -49,13 +49,6 @@ bitflags::bitflags! {
     }
 }
 
-impl AugFlags {
-    /// The flags as Augeas's C library takes them, with `NO_ERR_CLOSE` added.
-    pub(crate) fn to_raugeas(self) -> raugeas::Flags {
-        raugeas::Flags::from_bits_retain(self.bits()) | raugeas::Flags::NO_ERROR_CLOSE
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -63,34 +56,19 @@ mod tests {
     #[test]
     fn values_match_libguestfs_and_augeas_h() {
         let table = [
-            (AugFlags::SAVE_BACKUP, raugeas::Flags::SAVE_BACKUP, 1),
-            (AugFlags::SAVE_NEWFILE, raugeas::Flags::SAVE_NEW_FILE, 2),
-            (AugFlags::TYPE_CHECK, raugeas::Flags::TYPE_CHECK, 4),
-            (AugFlags::NO_STDINC, raugeas::Flags::NO_STD_INCLUDE, 8),
-            (AugFlags::SAVE_NOOP, raugeas::Flags::SAVE_NOOP, 16),
-            (AugFlags::NO_LOAD, raugeas::Flags::NO_LOAD, 32),
-            (
-                AugFlags::NO_MODL_AUTOLOAD,
-                raugeas::Flags::NO_MODULE_AUTOLOAD,
-                64,
-            ),
-            (AugFlags::ENABLE_SPAN, raugeas::Flags::ENABLE_SPAN, 128),
-            (AugFlags::NO_ERR_CLOSE, raugeas::Flags::NO_ERROR_CLOSE, 256),
+            (AugFlags::SAVE_BACKUP, 1),
+            (AugFlags::SAVE_NEWFILE, 2),
+            (AugFlags::TYPE_CHECK, 4),
+            (AugFlags::NO_STDINC, 8),
+            (AugFlags::SAVE_NOOP, 16),
+            (AugFlags::NO_LOAD, 32),
+            (AugFlags::NO_MODL_AUTOLOAD, 64),
+            (AugFlags::ENABLE_SPAN, 128),
+            (AugFlags::NO_ERR_CLOSE, 256),
         ];
-        for (ours, theirs, value) in table {
+        for (ours, value) in table {
             assert_eq!(ours.bits(), value, "{ours:?}");
-            assert_eq!(theirs.bits(), value, "{ours:?}");
         }
-    }
-
-    #[test]
-    fn no_err_close_is_always_on() {
-        assert_eq!(
-            AugFlags::empty().to_raugeas().bits(),
-            raugeas::Flags::NO_ERROR_CLOSE.bits()
-        );
-        let all = AugFlags::all().to_raugeas();
-        assert_eq!(all.bits(), 511);
     }
 
     #[test]

@@ -14,7 +14,8 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use raugeas::error::ErrorCode;
+use crate::binding::{Augeas, BindError};
+use crate::error::AugeasCode;
 
 use crate::error::{Error, ErrorKind, Result};
 
@@ -73,7 +74,7 @@ impl Modules {
 
     /// Compile the named modules in `aug` (opened without autoloading, still on
     /// the host), so that they are in memory before the chroot.
-    pub(crate) fn compile_named(aug: &mut raugeas::Augeas, modules: &[String]) -> Result<Modules> {
+    pub(crate) fn compile_named(aug: &mut Augeas, modules: &[String]) -> Result<Modules> {
         let mut names = BTreeSet::new();
         for m in modules {
             compile(aug, m)?;
@@ -126,13 +127,13 @@ pub(crate) fn valid_module_name(name: &str) -> bool {
 /// Make Augeas compile `module` by parsing an empty text with its `lns` lens. A
 /// parse error still leaves the module compiled; a lookup error means it is not
 /// in the load path.
-fn compile(aug: &mut raugeas::Augeas, module: &str) -> Result<()> {
+fn compile(aug: &mut Augeas, module: &str) -> Result<()> {
     let lens = format!("{module}.lns");
     aug.set(TEXT_NODE, "")
-        .map_err(|e| Error::from_raugeas("aug_init", &lens, e))?;
+        .map_err(|e| Error::from_binding("aug_init", &lens, e))?;
     match aug.text_store(&lens, TEXT_NODE, TREE_NODE) {
         Ok(()) => Ok(()),
-        Err(e) if e.is_code(ErrorCode::NoLens) => Err(Error::new(
+        Err(e) if e.is_code(AugeasCode::NoLens) => Err(Error::new(
             ErrorKind::InvalidArgument,
             "aug_init",
             &lens,
@@ -140,8 +141,8 @@ fn compile(aug: &mut raugeas::Augeas, module: &str) -> Result<()> {
         )),
         // The empty text did not parse (an error recorded in the tree, not a failed
         // call): the lens was found, so its module is compiled all the same.
-        Err(raugeas::Error::Tree(_)) => Ok(()),
-        Err(e) => Err(Error::from_raugeas("aug_init", &lens, e)),
+        Err(BindError::Tree(_)) => Ok(()),
+        Err(e) => Err(Error::from_binding("aug_init", &lens, e)),
     }
 }
 

@@ -533,13 +533,13 @@ mod tests {
 
     #[test]
     fn errors_keep_kind_message_diagnosis_files_and_cause() {
-        let raw = raugeas::Error::Augeas(raugeas::error::AugeasError {
-            code: raugeas::error::ErrorCode::PathExpr,
+        let raw = crate::binding::BindError::Augeas(crate::binding::AugeasError {
+            code: AugeasCode::PathExpr,
             message: Some("Invalid path expression".into()),
             minor_message: Some("empty name".into()),
             details: Some("/files/|=|[".into()),
         });
-        let e = Error::from_raugeas("aug_set", "/files/[: x", raw).with_files(vec![FileError {
+        let e = Error::from_binding("aug_set", "/files/[: x", raw).with_files(vec![FileError {
             file: "/etc/fstab".into(),
             kind: "parse_failed".into(),
             message: "bad".into(),

@@ -1,4 +1,4 @@
-//! The worker side of a handle: [`Session`] owns the `raugeas` handle in the
+//! The worker side of a handle: [`Session`] owns the Augeas handle in the
 //! confined worker process and implements each `aug_*` call with libguestfs's
 //! semantics (the checks, return values and messages of its `daemon/augeas.c`).
 //!
@@ -8,10 +8,10 @@
 
 use std::path::Path;
 
-use raugeas::error::ErrorCode;
+use crate::binding::{self, Augeas};
 
 use crate::confine::{self, MountWatch};
-use crate::error::{Error, ErrorKind, FileError, Result};
+use crate::error::{AugeasCode, Error, ErrorKind, FileError, Result};
 use crate::flags::AugFlags;
 use crate::handle::IntBool;
 use crate::lenses::Modules;
@@ -20,7 +20,7 @@ use crate::validate;
 /// An open Augeas handle, confined to its guest root. Lives in the worker
 /// process.
 pub(crate) struct Session {
-    aug: raugeas::Augeas,
+    aug: Augeas,
     watch: MountWatch,
     /// The lens modules compiled before the chroot: the only ones it may use.
     modules: Modules,
@@ -73,14 +73,23 @@ impl Session {
             // /augeas/load.
             None => (flags - AugFlags::NO_MODL_AUTOLOAD) | AugFlags::NO_LOAD,
         };
-        let mut aug = raugeas::Augeas::init(Some("/"), loadpath, init_flags.to_raugeas())
-            .map_err(|e| Error::from_raugeas("aug_init", &ctx, e))?;
+        // Opened by the parent before the fork (see `crate::binding`).
+        let lib = binding::loaded().ok_or_else(|| {
+            Error::new(
+                ErrorKind::Unavailable,
+                "aug_init",
+                &ctx,
+                "libaugeas was not loaded before the worker started",
+            )
+        })?;
+        let mut aug = Augeas::init(lib, "/", loadpath, init_flags.bits())
+            .map_err(|e| Error::from_binding("aug_init", &ctx, e))?;
         let modules = match lenses {
             Some(named) => Modules::compile_named(&mut aug, named)?,
             None => {
                 let transforms = aug
                     .count("/augeas/load/*")
-                    .map_err(|e| Error::from_raugeas("aug_init", &ctx, e))?;
+                    .map_err(|e| Error::from_binding("aug_init", &ctx, e))?;
                 if transforms == 0 {
                     return Err(Error::new(
                         ErrorKind::Unavailable,
@@ -91,7 +100,7 @@ impl Session {
                 }
                 if flags.contains(AugFlags::NO_MODL_AUTOLOAD) {
                     aug.rm("/augeas/load/*")
-                        .map_err(|e| Error::from_raugeas("aug_init", &ctx, e))?;
+                        .map_err(|e| Error::from_binding("aug_init", &ctx, e))?;
                 }
                 host_modules
             }
@@ -110,7 +119,7 @@ impl Session {
             session
                 .aug
                 .load()
-                .map_err(|e| Error::from_raugeas("aug_init", &ctx, e))?;
+                .map_err(|e| Error::from_binding("aug_init", &ctx, e))?;
         }
         Ok(session)
     }
@@ -119,14 +128,14 @@ impl Session {
     fn count(&self, call: &'static str, path: &str) -> Result<u32> {
         self.aug
             .count(path)
-            .map_err(|e| Error::from_raugeas(call, path, e))
+            .map_err(|e| Error::from_binding(call, path, e))
     }
 
     /// The error Augeas recorded for `file` (a guest path), if any.
     fn file_error(&self, file: &str) -> Option<FileError> {
         let e = self
             .aug
-            .tree_error(format!("/augeas/files{file}/error"))
+            .tree_error(&format!("/augeas/files{file}/error"))
             .ok()??;
         Some(FileError {
             file: file.to_string(),
@@ -193,10 +202,10 @@ impl Session {
                     path,
                     "the node has no value (augeas returned NULL)",
                 )),
-                Err(e) => Err(Error::from_raugeas(CALL, path, e)),
+                Err(e) => Err(Error::from_binding(CALL, path, e)),
             },
             n => Err(match self.aug.get(path) {
-                Err(e) => Error::from_raugeas(CALL, path, e),
+                Err(e) => Error::from_binding(CALL, path, e),
                 Ok(_) => Error::new(
                     ErrorKind::TooManyMatches,
                     CALL,
@@ -213,7 +222,7 @@ impl Session {
         validate::no_nul(CALL, "value", val)?;
         self.aug
             .set(path, val)
-            .map_err(|e| Error::from_raugeas(CALL, format!("{path}: {val}"), e))
+            .map_err(|e| Error::from_binding(CALL, format!("{path}: {val}"), e))
     }
 
     pub(crate) fn clear(&mut self, path: &str) -> Result<()> {
@@ -221,7 +230,7 @@ impl Session {
         validate::no_nul(CALL, "path", path)?;
         self.aug
             .clear(path)
-            .map_err(|e| Error::from_raugeas(CALL, path, e))
+            .map_err(|e| Error::from_binding(CALL, path, e))
     }
 
     pub(crate) fn setm(&mut self, base: &str, sub: Option<&str>, val: &str) -> Result<usize> {
@@ -234,7 +243,7 @@ impl Session {
         self.aug
             .setm(base, sub, val)
             .map(|n| n as usize)
-            .map_err(|e| Error::from_raugeas(CALL, format!("{base}: {sub}: {val}"), e))
+            .map_err(|e| Error::from_binding(CALL, format!("{base}: {sub}: {val}"), e))
     }
 
     pub(crate) fn insert(&mut self, path: &str, label: &str, before: bool) -> Result<()> {
@@ -254,14 +263,9 @@ impl Session {
                 ));
             }
         }
-        let pos = if before {
-            raugeas::Position::Before
-        } else {
-            raugeas::Position::After
-        };
         self.aug
-            .insert(path, label, pos)
-            .map_err(|e| Error::from_raugeas(CALL, ctx, e))
+            .insert(path, label, before)
+            .map_err(|e| Error::from_binding(CALL, ctx, e))
     }
 
     pub(crate) fn rm(&mut self, path: &str) -> Result<usize> {
@@ -270,7 +274,7 @@ impl Session {
         self.aug
             .rm(path)
             .map(|n| n as usize)
-            .map_err(|e| Error::from_raugeas(CALL, path, e))
+            .map_err(|e| Error::from_binding(CALL, path, e))
     }
 
     pub(crate) fn mv(&mut self, src: &str, dest: &str) -> Result<()> {
@@ -283,7 +287,7 @@ impl Session {
             1 => self
                 .aug
                 .mv(src, dest)
-                .map_err(|e| Error::from_raugeas(CALL, ctx, e)),
+                .map_err(|e| Error::from_binding(CALL, ctx, e)),
             n => Err(Error::new(
                 ErrorKind::TooManyMatches,
                 CALL,
@@ -297,7 +301,7 @@ impl Session {
         validate::no_nul(call, "path", path)?;
         self.aug
             .matches(path)
-            .map_err(|e| Error::from_raugeas(call, path, e))
+            .map_err(|e| Error::from_binding(call, path, e))
     }
 
     pub(crate) fn ls(&self, path: &str) -> Result<Vec<String>> {
@@ -320,7 +324,7 @@ impl Session {
                     path,
                     "the node has no label",
                 )),
-                Err(e) => Err(Error::from_raugeas(CALL, path, e)),
+                Err(e) => Err(Error::from_binding(CALL, path, e)),
             },
         }
     }
@@ -331,20 +335,20 @@ impl Session {
         let Some(expr) = expr else {
             self.aug
                 .rmvar(name)
-                .map_err(|e| Error::from_raugeas(CALL, name, e))?;
+                .map_err(|e| Error::from_binding(CALL, name, e))?;
             return Ok(0);
         };
         validate::no_nul(CALL, "expression", expr)?;
         let ctx = format!("{name}: {expr}");
         self.aug
             .defvar(name, expr)
-            .map_err(|e| Error::from_raugeas(CALL, &ctx, e))?;
+            .map_err(|e| Error::from_binding(CALL, &ctx, e))?;
         // Augeas returns the size of the node set, or 0 for a value that is not
         // one (a string, a number), which then cannot be matched.
-        match self.aug.count(format!("${name}")) {
+        match self.aug.count(&format!("${name}")) {
             Ok(n) => Ok(n as usize),
-            Err(e) if e.is_code(ErrorCode::PathExpr) => Ok(0),
-            Err(e) => Err(Error::from_raugeas(CALL, &ctx, e)),
+            Err(e) if e.is_code(AugeasCode::PathExpr) => Ok(0),
+            Err(e) => Err(Error::from_binding(CALL, &ctx, e)),
         }
     }
 
@@ -357,11 +361,11 @@ impl Session {
         let created = self
             .aug
             .defnode(name, expr, val)
-            .map_err(|e| Error::from_raugeas(CALL, &ctx, e))?;
+            .map_err(|e| Error::from_binding(CALL, &ctx, e))?;
         let nodes = self
             .aug
-            .count(format!("${name}"))
-            .map_err(|e| Error::from_raugeas(CALL, &ctx, e))?;
+            .count(&format!("${name}"))
+            .map_err(|e| Error::from_binding(CALL, &ctx, e))?;
         Ok(IntBool {
             i: i32::try_from(nodes).unwrap_or(i32::MAX),
             b: created,
@@ -378,7 +382,7 @@ impl Session {
         }
         self.aug
             .transform(lens, file, remove)
-            .map_err(|e| Error::from_raugeas(CALL, ctx, e))
+            .map_err(|e| Error::from_binding(CALL, ctx, e))
     }
 
     pub(crate) fn load(&mut self) -> Result<()> {
@@ -386,7 +390,7 @@ impl Session {
         self.check_load_lenses("aug_load")?;
         self.aug
             .load()
-            .map_err(|e| Error::from_raugeas("aug_load", "", e))
+            .map_err(|e| Error::from_binding("aug_load", "", e))
     }
 
     /// Refuse to load or save when a transform (set with `aug_transform` or
@@ -397,12 +401,12 @@ impl Session {
         let nodes = self
             .aug
             .matches("/augeas/load/*/lens")
-            .map_err(|e| Error::from_raugeas(call, "/augeas/load", e))?;
+            .map_err(|e| Error::from_binding(call, "/augeas/load", e))?;
         for node in nodes {
             let lens = self
                 .aug
                 .get(node.as_str())
-                .map_err(|e| Error::from_raugeas(call, &node, e))?;
+                .map_err(|e| Error::from_binding(call, &node, e))?;
             if let Some(lens) = lens
                 && !self.modules.allows(&lens)
             {
@@ -417,11 +421,11 @@ impl Session {
         self.watch.check(CALL)?;
         self.check_load_lenses(CALL)?;
         let before = self.file_errors();
-        // raugeas's save() drops aug_save's return value, and a failed save sets
-        // no aug_error: the "save" command of aug_srun turns the -1 into an error.
+        // A failed aug_save sets no aug_error (only its -1 says so); the "save"
+        // command of aug_srun turns that -1 into an error.
         match self.aug.srun("save") {
             Ok(_) => Ok(()),
-            Err(e) if e.is_code(ErrorCode::CmdRun) => {
+            Err(e) if e.is_code(AugeasCode::CmdRun) => {
                 let after = self.file_errors();
                 let mut failed: Vec<FileError> = after
                     .iter()
@@ -443,7 +447,7 @@ impl Session {
                 };
                 Err(Error::new(ErrorKind::SaveFailed, CALL, "", detail).with_files(failed))
             }
-            Err(e) => Err(Error::from_raugeas(CALL, "", e)),
+            Err(e) => Err(Error::from_binding(CALL, "", e)),
         }
     }
 }

@@ -143,6 +143,11 @@ impl Worker {
             ));
         }
 
+        // libaugeas is opened here, in this process, before the fork: the worker
+        // must never run the dynamic loader (see `crate::binding`).
+        crate::binding::library()
+            .map_err(|why| Error::new(ErrorKind::Unavailable, "aug_init", &ctx, why))?;
+
         // Read here what the child must not (the environment is behind a lock).
         let host_modules = match lenses {
             None => Modules::host_load_path(&loadpath, flags.contains(AugFlags::NO_STDINC)),

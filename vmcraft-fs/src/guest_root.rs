@@ -1,4 +1,4 @@
-//! [`GuestTree`] for vmcraft-archive's [`GuestRoot`]: a guest filesystem
+//! [`GuestTree`] for the kernel-mounted [`GuestRoot`]: a guest filesystem
 //! mounted by the kernel, every path resolved inside it by the kernel
 //! (`openat2(RESOLVE_IN_ROOT)`), answering the same calls as the in-process
 //! readers. Resolution goes through the trait's default methods as for every
@@ -7,13 +7,13 @@
 
 use std::os::unix::fs::FileExt;
 
-use vmcraft_archive::GuestRoot;
+use crate::root::GuestRoot;
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::stat::{DirEntry, FileType, Stat, Timespec, Xattr};
 use crate::tree::GuestTree;
 
-fn map_err(call: &'static str, path: &str, e: vmcraft_archive::Error) -> Error {
+fn map_err(call: &'static str, path: &str, e: crate::root::Error) -> Error {
     let kind = match e.raw_os_error() {
         Some(libc_errno::ENOENT) => ErrorKind::NotFound,
         Some(libc_errno::ENOTDIR) => ErrorKind::NotADirectory,
@@ -22,10 +22,10 @@ fn map_err(call: &'static str, path: &str, e: vmcraft_archive::Error) -> Error {
         Some(libc_errno::ENODATA) => ErrorKind::NoAttribute,
         Some(libc_errno::EINVAL) => ErrorKind::InvalidArgument,
         _ => match e.kind() {
-            vmcraft_archive::ErrorKind::NotFound => ErrorKind::NotFound,
-            vmcraft_archive::ErrorKind::WrongType => ErrorKind::NotARegularFile,
-            vmcraft_archive::ErrorKind::Unsupported => ErrorKind::Unsupported,
-            vmcraft_archive::ErrorKind::InvalidArgument => ErrorKind::InvalidArgument,
+            crate::root::ErrorKind::NotFound => ErrorKind::NotFound,
+            crate::root::ErrorKind::WrongType => ErrorKind::NotARegularFile,
+            crate::root::ErrorKind::Unsupported => ErrorKind::Unsupported,
+            crate::root::ErrorKind::InvalidArgument => ErrorKind::InvalidArgument,
             _ => ErrorKind::Io,
         },
     };
@@ -51,7 +51,7 @@ fn ts(sec: i64, nsec: i64) -> Timespec {
 ///
 /// ```
 /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
-/// use vmcraft_archive::GuestRoot;
+/// use vmcraft_fs::GuestRoot;
 /// use vmcraft_fs::GuestTree;
 /// let dir = tempfile::tempdir()?;
 /// let root = GuestRoot::open(dir.path())?;

@@ -20,11 +20,13 @@
 //!   blocks, change times, device numbers and extended attributes; FAT
 //!   directory sizes and short-name case beyond ASCII) is read from the raw
 //!   structures by small bounded parsers of this crate.
-//! - **The kernel-mounted, confined root**: vmcraft-archive's `GuestRoot`
-//!   (feature `guest-root`, on by default), whose every path is resolved by
-//!   the kernel with `openat2(RESOLVE_IN_ROOT)`. Both answer the same calls,
-//!   so callers (the facade's read-only calls, inspection) need not care which
-//!   they have.
+//! - **The kernel-mounted, confined root**: [`GuestRoot`] (module [`root`]),
+//!   a guest filesystem mounted by the kernel whose every path is resolved by
+//!   the kernel with `openat2(RESOLVE_IN_ROOT)`. Besides the read trait it
+//!   has the libguestfs file calls that write (`write`, `mkdir_p`, `cp_a`,
+//!   `rm_rf`, ...), which the facade and vmcraft-archive's tar extraction
+//!   use. Both kinds answer the trait's calls alike, so callers (the facade's
+//!   read-only calls, inspection) need not care which they have.
 //!
 //! Paths are guest paths resolved inside the tree with chroot semantics, once,
 //! in the trait's default methods: `..` at the root stays at the root, a
@@ -101,11 +103,11 @@ mod ext4raw;
 mod fat;
 mod fatraw;
 mod guard;
-#[cfg(feature = "guest-root")]
 mod guest_root;
 mod memory;
 mod ntfs;
 mod probe;
+pub mod root;
 mod stat;
 mod tree;
 
@@ -119,6 +121,7 @@ pub use fat::FatTree;
 pub use memory::MemoryTree;
 pub use ntfs::NtfsTree;
 pub use probe::{BoxedTree, FoundFs, FsType, list_filesystems, open_fs, probe};
+pub use root::GuestRoot;
 pub use stat::{DirEntry, FileType, Stat, Timespec, Xattr};
 pub use tree::{GuestTree, MAX_SYMLINKS, PATH_MAX, WalkLimits, walk};
 

@@ -58,7 +58,7 @@ fn ext4_in_process_equals_kernel_mount() {
         )
         .unwrap();
         let m = Mount::new(lo.path(), env.path().join("mnt"), Some("ext4"), "ro,noload");
-        let root = vmcraft_archive::GuestRoot::open(&m.dir).unwrap();
+        let root = vmcraft_fs::GuestRoot::open(&m.dir).unwrap();
         let snap = snapshot(&root);
         calls_answer_the_same(&root, &*in_process(&image));
         drop(root);

@@ -69,7 +69,7 @@ fn fat_in_process_equals_mtools() {
                 .arg(format!("::/{}", top.name))
                 .arg(&out));
         }
-        let copied = snapshot(&vmcraft_archive::GuestRoot::open(&out).unwrap());
+        let copied = snapshot(&vmcraft_fs::GuestRoot::open(&out).unwrap());
         let mut ours_no_root = ours.clone();
         ours_no_root.remove("/");
         let mut copied_no_root: std::collections::BTreeMap<_, _> =

@@ -47,7 +47,7 @@ fn fat_in_process_equals_the_kernel_vfat_driver() {
                 Some("vfat"),
                 "ro,loop",
             );
-            let root = vmcraft_archive::GuestRoot::open(&m.dir).unwrap();
+            let root = vmcraft_fs::GuestRoot::open(&m.dir).unwrap();
             snapshot(&root)
         };
         assert!(ours.len() > 100, "fat{bits}: {} paths", ours.len());

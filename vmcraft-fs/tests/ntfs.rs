@@ -41,7 +41,7 @@ fn ntfs_in_process_equals_ntfs3g() {
 
     let theirs = {
         let m = Mount::ntfs3g(&image, env.path().join("mnt"), "ro");
-        let root = vmcraft_archive::GuestRoot::open(&m.dir).unwrap();
+        let root = vmcraft_fs::GuestRoot::open(&m.dir).unwrap();
         let snap = snapshot(&root);
         drop(root);
         drop(m);

@@ -118,9 +118,9 @@ pub enum Error {
     #[cfg(feature = "augeas")]
     #[error(transparent)]
     Aug(#[from] vmcraft_aug::Error),
-    /// From `vmcraft-archive`.
+    /// From the guest root's file calls (vmcraft-fs) and `vmcraft-archive`.
     #[error(transparent)]
-    Archive(#[from] vmcraft_archive::Error),
+    Archive(#[from] vmcraft_fs::root::Error),
 }
 
 impl Error {
@@ -190,7 +190,7 @@ impl Error {
         // The variants are transparent (their source() skips the wrapped
         // error), so the chain is walked from the wrapped error itself.
         let inner: &(dyn std::error::Error + 'static) = match self {
-            Error::Archive(e) if e.kind() == vmcraft_archive::ErrorKind::Cancelled => return true,
+            Error::Archive(e) if e.kind() == vmcraft_fs::root::ErrorKind::Cancelled => return true,
             Error::Call(e) => e,
             Error::Block(e) => e,
             Error::Nbd(e) => e,

@@ -1,14 +1,14 @@
 //! Guest file calls with libguestfs names (`cat`, `write`, `upload`, `ls`, `find`,
 //! `mkdir_p`, `rm_rf`, `cp_a`, `ln_s`, `lstat`, `statvfs`, `checksum`, ...). Every
 //! path is resolved inside the mounted guest tree with chroot semantics through
-//! `vmcraft_archive::GuestRoot`: a guest symlink or `..` can never reach a host file,
+//! `vmcraft_fs::root::GuestRoot`: a guest symlink or `..` can never reach a host file,
 //! and only regular files are opened for their content (a guest FIFO or device node
 //! is refused unopened, so it can neither hang a call nor be read or written).
 
 use std::io::Read;
 use std::path::Path;
 
-use vmcraft_archive::{GuestRoot, Stat, StatVfs, WriteMode};
+use vmcraft_fs::root::{GuestRoot, Stat, StatVfs, WriteMode};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::session::VMCraft;
@@ -52,8 +52,8 @@ impl VMCraft {
             Err(e)
                 if matches!(
                     e.kind(),
-                    vmcraft_archive::ErrorKind::Unsupported
-                        | vmcraft_archive::ErrorKind::PermissionDenied
+                    vmcraft_fs::root::ErrorKind::Unsupported
+                        | vmcraft_fs::root::ErrorKind::PermissionDenied
                 ) =>
             {
                 tracing::debug!(path, error = %e, "no mode set: the filesystem has none");

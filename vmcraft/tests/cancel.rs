@@ -48,7 +48,7 @@ fn expect_cancelled<T: std::fmt::Debug>(
     let e = r.expect_err("a cancelled call must fail");
     let cancelled = match &e {
         Error::Block(b) => b.kind() == vmcraft_block::ErrorKind::Cancelled,
-        Error::Archive(a) => a.kind() == vmcraft_archive::ErrorKind::Cancelled,
+        Error::Archive(a) => a.kind() == vmcraft_fs::root::ErrorKind::Cancelled,
         _ => false,
     };
     assert!(cancelled, "not a cancellation: {e:?}");

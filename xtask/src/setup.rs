@@ -33,11 +33,21 @@ pub const PACKAGES: &[(&str, &str)] = &[
     ("btrfs-progs", "mkfs.btrfs"),
     ("ntfs-3g", "NTFS through FUSE, mkntfs"),
     ("lvm2", "LVM"),
-    ("libaugeas-dev", "Augeas library for vmcraft-aug"),
+    (
+        "libaugeas0",
+        "Augeas's library, which vmcraft-aug opens on first use",
+    ),
+    (
+        "libaugeas-dev",
+        "raugeas, the unconfined control in vmcraft-aug's tests and benchmarks",
+    ),
     ("augeas-lenses", "Augeas lenses"),
     ("augeas-tools", "augtool, the Augeas test oracle"),
     ("pkg-config", "locating C libraries at build time"),
-    ("libclang-dev", "bindgen for the Augeas bindings"),
+    (
+        "libclang-dev",
+        "bindgen, for raugeas in vmcraft-aug's tests",
+    ),
     ("gdisk", "sgdisk, the GPT test oracle"),
     ("fdisk", "sfdisk, the partition test oracle"),
     ("parted", "parted, the partition test oracle"),

@@ -225,7 +225,7 @@ impl VMCraft {
         let ft = meta.file_type();
         if ft.is_dir() {
             let parent = local.parent().filter(|p| !p.as_os_str().is_empty());
-            let host = vmcraft_archive::GuestRoot::open(parent.unwrap_or(Path::new(".")))?;
+            let host = vmcraft_fs::root::GuestRoot::open(parent.unwrap_or(Path::new(".")))?;
             let spool = Spool::new(self, "copy_in")?;
             let cancel = Some(self.config.cancel.clone());
             vmcraft_archive::tar_out(
@@ -256,8 +256,8 @@ impl VMCraft {
             }
             guest.utimens(
                 &target,
-                vmcraft_archive::FileTime::At(meta.atime(), meta.atime_nsec()),
-                vmcraft_archive::FileTime::At(meta.mtime(), meta.mtime_nsec()),
+                vmcraft_fs::root::FileTime::At(meta.atime(), meta.atime_nsec()),
+                vmcraft_fs::root::FileTime::At(meta.mtime(), meta.mtime_nsec()),
             )?;
             Ok(())
         } else if ft.is_symlink() {
@@ -332,7 +332,7 @@ impl VMCraft {
                     ));
                 }
             }
-            let host = vmcraft_archive::GuestRoot::open(&target)?;
+            let host = vmcraft_fs::root::GuestRoot::open(&target)?;
             let unpacked = vmcraft_archive::tar_in(
                 &host,
                 &spool.0,

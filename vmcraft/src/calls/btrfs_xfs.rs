@@ -10,7 +10,7 @@
 //!
 //! Confinement: a guest path (a subvolume, a mount point, a file to defragment) is
 //! resolved inside the guest tree with chroot semantics
-//! ([`vmcraft_archive::GuestRoot`], `openat2(RESOLVE_IN_ROOT)`), so a guest symlink
+//! ([`vmcraft_fs::root::GuestRoot`], `openat2(RESOLVE_IN_ROOT)`), so a guest symlink
 //! or `..` can never name a host file. The tool is then handed the host path of
 //! the exact inode the confined resolution found (read back from
 //! `/proc/self/fd/N`, which holds no symlinks), checked to lie under the session's

@@ -119,7 +119,7 @@ impl VMCraft {
     pub(crate) fn check_guest_machine(
         &self,
         call: &'static str,
-        root: &vmcraft_archive::GuestRoot,
+        root: &vmcraft_fs::root::GuestRoot,
     ) -> Result<()> {
         use std::io::Read;
         let mut f = match root.open_read("/bin/sh") {
@@ -129,7 +129,7 @@ impl VMCraft {
             Err(e)
                 if matches!(
                     e.kind(),
-                    vmcraft_archive::ErrorKind::NotFound | vmcraft_archive::ErrorKind::WrongType
+                    vmcraft_fs::root::ErrorKind::NotFound | vmcraft_fs::root::ErrorKind::WrongType
                 ) =>
             {
                 return Ok(());

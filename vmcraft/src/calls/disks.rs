@@ -1,7 +1,7 @@
 //! Whole disks and block data: zeroing and discarding, copies between files and devices, disk images on the host (`disk-format`, `disk-create`, ...), device indexes, filesystem and feature availability, `findfs-*`, `remount`, mountables and device lists.
 //!
 //! Guest files (`copy_*_file*`, `zero_free_space`) are opened through the
-//! confined resolver ([`vmcraft_archive::GuestRoot`]): a guest symlink or `..`
+//! confined resolver ([`vmcraft_fs::root::GuestRoot`]): a guest symlink or `..`
 //! never reaches a host file, and only regular files are read or written. The
 //! copy itself then works on the opened descriptor (through `/proc/self/fd`, the
 //! same inode whatever the guest does to the path meanwhile). Host image files
@@ -15,8 +15,8 @@ use std::os::fd::AsRawFd;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
-use vmcraft_archive::WriteMode;
 use vmcraft_block::{BlockDevice, CopyOptions, CopyStats, DeviceNode};
+use vmcraft_fs::root::WriteMode;
 use vmcraft_nbd::Format;
 
 use crate::error::{Error, ErrorKind, Result};

@@ -1,6 +1,6 @@
 //! File information and search (`filesize`, `file`, `ll`, `statns`, the `grep` family, `head`/`tail`, `wc-*`, `strings`, `hexdump`, `du`, `df`, the `is-*` tests), confined to the guest tree.
 //!
-//! Every guest path goes through [`vmcraft_archive::GuestRoot`] (chroot semantics:
+//! Every guest path goes through [`vmcraft_fs::root::GuestRoot`] (chroot semantics:
 //! a guest symlink or `..` never leaves the guest tree). Content is only read from
 //! regular files: a guest FIFO or device node is refused unopened. Where an
 //! external tool does the work (`grep`, `zgrep`, `file`, `ls`, `du`), it is handed
@@ -18,8 +18,8 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 use std::os::unix::fs::FileExt;
 use std::path::PathBuf;
 
-use vmcraft_archive::{GuestRoot, Stat, StatNs};
 use vmcraft_block::Command;
+use vmcraft_fs::root::{GuestRoot, Stat, StatNs};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::inproc::reads::ContentFile;
@@ -83,7 +83,7 @@ fn proc_path(fd: BorrowedFd<'_>) -> PathBuf {
 }
 
 /// The `std::io::Error` at the bottom of an archive error, if any.
-fn io_errno(e: &vmcraft_archive::Error) -> Option<i32> {
+fn io_errno(e: &vmcraft_fs::root::Error) -> Option<i32> {
     let mut cur: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(e);
     while let Some(s) = cur {
         if let Some(io) = s.downcast_ref::<std::io::Error>() {

@@ -6,7 +6,7 @@
 //! `checksums_out`, `checksum_device`, `find0`, `readdir`, `mkdtemp`, `mktemp`,
 //! `glob_expand`, `cpio_out` and the extended-attribute calls.
 //!
-//! Every guest path goes through `vmcraft_archive::GuestRoot` (chroot
+//! Every guest path goes through `vmcraft_fs::root::GuestRoot` (chroot
 //! semantics, `openat2(RESOLVE_IN_ROOT)`): a guest symlink or `..`, in any
 //! component, resolves inside the guest, never to a host file. Calls that act on
 //! a final name without following it (`mknod`, `ln`, `rename`, `l*xattr`, ...)
@@ -26,7 +26,7 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use std::os::unix::fs::FileExt;
 use std::path::Path;
 
-use vmcraft_archive::{Dirent, FileTime, GuestRoot, WriteMode, Xattr};
+use vmcraft_fs::root::{Dirent, FileTime, GuestRoot, WriteMode, Xattr};
 
 use crate::error::{Error, Result};
 use crate::session::VMCraft;
@@ -53,7 +53,7 @@ const COPY_STACK: usize = 64 << 20;
 
 fn too_deep(call: &'static str, subject: impl Display) -> Error {
     ArchiveError::new(
-        vmcraft_archive::ErrorKind::LimitExceeded,
+        vmcraft_fs::root::ErrorKind::LimitExceeded,
         call,
         subject,
         format!("directory tree deeper than {MAX_DEPTH} levels"),
@@ -72,7 +72,7 @@ const MAX_BRACE_EXPANSIONS: usize = 4096;
 /// How many names `glob_expand` returns at most (each one costs a path string).
 const MAX_GLOB_RESULTS: usize = 1 << 20;
 
-type ArchiveError = vmcraft_archive::Error;
+type ArchiveError = vmcraft_fs::root::Error;
 
 /// An OS error from a call, as the crates below report one (kind from errno).
 fn os_err(call: &'static str, subject: impl Display, what: &str, err: io::Error) -> Error {
@@ -223,7 +223,7 @@ fn type_name(mode: u32) -> &'static str {
 
 fn not_regular(call: &'static str, path: impl Display, mode: u32) -> Error {
     ArchiveError::new(
-        vmcraft_archive::ErrorKind::WrongType,
+        vmcraft_fs::root::ErrorKind::WrongType,
         call,
         path,
         format!("not a regular file (it is a {})", type_name(mode)),
@@ -265,7 +265,7 @@ fn open_existing(root: &GuestRoot, call: &'static str, path: &str, flags: i32) -
 fn open_or_create(root: &GuestRoot, call: &'static str, path: &str) -> Result<File> {
     match root.resolve(path, true) {
         Ok(fd) => reopen_regular(call, path, fd.as_fd(), libc::O_WRONLY),
-        Err(e) if e.kind() == vmcraft_archive::ErrorKind::NotFound => Ok(root
+        Err(e) if e.kind() == vmcraft_fs::root::ErrorKind::NotFound => Ok(root
             .open_write(path, WriteMode::Truncate, 0o666)
             .map_err(|e| e.with_call(call))?),
         Err(e) => Err(e.with_call(call).into()),

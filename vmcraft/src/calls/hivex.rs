@@ -26,7 +26,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::PathBuf;
 use std::sync::{LazyLock, Mutex};
 
-use vmcraft_archive::WriteMode;
+use vmcraft_fs::root::WriteMode;
 /// The hive crate, for callers that want its typed API (case-insensitive key
 /// paths, bounded walks) on a hive file of their own.
 #[doc(no_inline)]
@@ -120,8 +120,8 @@ fn hive_error(call: &str, e: vmcraft_hivex::Error, open: Option<(&PathBuf, &str)
 
 /// A facade error from a confined-resolver one, naming the call (the
 /// resolver's own message names its operation and the guest path).
-fn guest_error(call: &str, e: vmcraft_archive::Error) -> Error {
-    use vmcraft_archive::ErrorKind as K;
+fn guest_error(call: &str, e: vmcraft_fs::root::Error) -> Error {
+    use vmcraft_fs::root::ErrorKind as K;
     let kind = match e.kind() {
         K::NotFound | K::WrongType | K::InvalidArgument | K::AlreadyExists | K::Unsafe => {
             ErrorKind::InvalidArgument

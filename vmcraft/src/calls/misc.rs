@@ -207,7 +207,7 @@ impl VMCraft {
         let root = self.guest_root_for("fallocate64")?;
         let f = root.open_write(
             path,
-            vmcraft_archive::WriteMode::Truncate,
+            vmcraft_fs::root::WriteMode::Truncate,
             self.masked(0o666),
         )?;
         nix::fcntl::posix_fallocate(&f, 0, len).map_err(|e| {

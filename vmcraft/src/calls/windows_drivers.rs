@@ -259,12 +259,12 @@ impl VMCraft {
         let new = format!("{hive_path}.vmcraft-new");
         let _ = guest.rm(&new);
         let written = guest
-            .open_write(&new, vmcraft_archive::WriteMode::CreateNew, 0o644)
+            .open_write(&new, vmcraft_fs::root::WriteMode::CreateNew, 0o644)
             .and_then(|mut f| {
                 use std::io::Write;
                 f.write_all(&bytes)
                     .and_then(|()| f.sync_all())
-                    .map_err(|e| vmcraft_archive::Error::io(CALL, &new, "write", e))
+                    .map_err(|e| vmcraft_fs::root::Error::io(CALL, &new, "write", e))
             });
         if let Err(e) = written {
             let _ = guest.rm(&new);

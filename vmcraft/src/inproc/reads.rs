@@ -1,7 +1,7 @@
 //! The read calls' view of the guest tree, whichever path serves it:
 //! [`ReadTree::Kernel`], the kernel-mounted confined root, or
 //! [`ReadTree::InProcess`], the filesystems read in-process. Each method
-//! answers as vmcraft-archive's `GuestRoot` does (same results, same error
+//! answers as the kernel-mounted `GuestRoot` (vmcraft-fs) does (same results, same error
 //! kinds and messages), so a read call is written once for both.
 //!
 //! What the in-process path cannot know is said where it differs: `st_dev` is
@@ -10,8 +10,8 @@
 use std::io::Read;
 use std::sync::Arc;
 
-use vmcraft_archive::{Error, ErrorKind, GuestRoot, Result, Stat, StatNs};
 use vmcraft_fs::GuestTree;
+use vmcraft_fs::root::{Error, ErrorKind, GuestRoot, Result, Stat, StatNs};
 
 use super::Composite;
 

@@ -9,8 +9,8 @@
 
 use std::io::Read;
 
-use vmcraft_archive::GuestRoot;
 use vmcraft_fs::GuestTree;
+use vmcraft_fs::root::GuestRoot;
 
 /// Release files, os-release, hostname files: libguestfs's "small file" limit
 /// (2 * 1048 * 1024 bytes).

@@ -29,7 +29,7 @@ pub use apps::{Application2, MAX_FIELD, MAX_PACKAGES};
 use std::path::PathBuf;
 
 use serde::Serialize;
-use vmcraft_archive::GuestRoot;
+use vmcraft_fs::root::GuestRoot;
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::mount::strategy::{Target, fallback_strategies};

@@ -18,8 +18,8 @@ use std::time::Duration;
 
 use nix::mount::{MntFlags, MsFlags};
 use serde::Serialize;
-use vmcraft_archive::GuestRoot;
 use vmcraft_block::Command;
+use vmcraft_fs::root::GuestRoot;
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::session::{Resolved, VMCraft};

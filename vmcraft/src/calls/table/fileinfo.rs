@@ -11,7 +11,7 @@ const FOLLOW: &[Arg] = &[arg("followsymlinks", ArgKind::Bool)];
 
 /// guestfish's `statns` struct: every field, spares included, in libguestfs's
 /// order.
-fn statns_fields(s: &vmcraft_archive::StatNs) -> Fields {
+fn statns_fields(s: &vmcraft_fs::root::StatNs) -> Fields {
     vec![
         ("st_dev", Field::Int(s.st_dev)),
         ("st_ino", Field::Int(s.st_ino)),

@@ -3,7 +3,7 @@
 //! writes, offsets, base64, checksums, cpio, listings, temporary names, globs and
 //! extended attributes (the facade methods are in `calls/filemod.rs`).
 
-use vmcraft_archive::{Dirent, Xattr};
+use vmcraft_fs::root::{Dirent, Xattr};
 
 use super::prelude::*;
 

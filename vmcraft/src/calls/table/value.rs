@@ -264,7 +264,7 @@ impl ToFields for vmcraft_part::Partition {
     }
 }
 
-impl ToFields for vmcraft_archive::Stat {
+impl ToFields for vmcraft_fs::root::Stat {
     fn to_fields(&self) -> Fields {
         vec![
             ("dev", Field::Int(self.dev)),
@@ -284,7 +284,7 @@ impl ToFields for vmcraft_archive::Stat {
     }
 }
 
-impl ToFields for vmcraft_archive::StatVfs {
+impl ToFields for vmcraft_fs::root::StatVfs {
     fn to_fields(&self) -> Fields {
         vec![
             ("bsize", Field::Int(self.bsize)),

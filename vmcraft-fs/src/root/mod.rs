@@ -1,5 +1,6 @@
-//! [`GuestRoot`]: a guest's root directory, and path resolution inside it with
-//! chroot semantics.
+//! The kernel-mounted, confined guest root: [`GuestRoot`], a guest's root
+//! directory on the host (usually the mount point of its root filesystem),
+//! and path resolution inside it with chroot semantics.
 //!
 //! Every path is resolved by the kernel with `openat2(RESOLVE_IN_ROOT |
 //! RESOLVE_NO_MAGICLINKS)` from a descriptor on the root: `..` stops at the root,
@@ -9,8 +10,45 @@
 //! name with an `*at` call and `AT_SYMLINK_NOFOLLOW`, which cannot leave the parent.
 //! Operations that follow the last component resolve it to an `O_PATH` descriptor
 //! and act on that exact inode. No host path is ever built from guest data.
-//! Opening a file for its content (only ever a regular file) is in
-//! [`crate::content`].
+//!
+//! The libguestfs file calls (`read_file`, `write`, `mkdir_p`, `rm_rf`, `ln_s`,
+//! `lstat`, `statvfs`, `find`, `cp_a`, ...) are its methods, spread over the
+//! submodules by what they touch: [`content`] (opening a file for its content,
+//! only ever a regular file: a device node, FIFO or socket in the guest is
+//! refused without being opened), `fileops` (names, modes, owners, times),
+//! `copy`, `stat`, `xattrs` and [`walk`] (listing). [`meta`] applies a file's
+//! metadata in the order that keeps each part, for `cp_a` and for writers of
+//! whole trees (vmcraft-archive's extraction), which also use the
+//! descriptor-level helpers made public here.
+//!
+//! Errors are one [`Error`] with a matchable [`ErrorKind`] (vmcraft-archive's
+//! error too), messages `call: path: what`.
+//!
+//! ```
+//! use vmcraft_fs::root::GuestRoot;
+//! let dir = tempfile::tempdir()?;
+//! let root = GuestRoot::open(dir.path())?;
+//! root.mkdir_p("/etc", 0o755)?;
+//! root.ln_s("/etc", "/link")?;
+//! root.write("/link/hostname", b"guest\n")?;
+//! assert_eq!(root.cat("/etc/hostname")?, "guest\n");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+pub mod content;
+mod copy;
+mod error;
+pub mod fileops;
+pub mod meta;
+mod stat;
+pub mod walk;
+pub mod xattrs;
+
+pub use error::{Error, ErrorKind, Result, kind_of_io};
+pub use fileops::FileTime;
+pub use stat::{Stat, StatNs, StatVfs};
+pub use walk::Dirent;
+pub use xattrs::Xattr;
 
 use std::ffi::{OsStr, OsString};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
@@ -19,8 +57,6 @@ use std::path::{Component, Path, PathBuf};
 
 use rustix::fs::{Mode, OFlags, ResolveFlags};
 use rustix::io::Errno;
-
-use crate::error::{Error, ErrorKind, Result};
 
 /// How many times a resolution that the kernel answers with `EAGAIN` (a rename
 /// raced with a `..` lookup under `RESOLVE_IN_ROOT`) is retried.
@@ -35,7 +71,7 @@ const EAGAIN_RETRIES: usize = 32;
 /// libguestfs's semantics for following or not following a final symlink.
 ///
 /// ```
-/// use vmcraft_archive::GuestRoot;
+/// use vmcraft_fs::root::GuestRoot;
 /// let dir = tempfile::tempdir()?;
 /// let root = GuestRoot::open(dir.path())?;
 /// root.mkdir_p("/etc/app", 0o755)?;
@@ -70,7 +106,7 @@ impl GuestRoot {
     /// before 5.6), since confinement would then not be guaranteed.
     ///
     /// ```
-    /// use vmcraft_archive::{ErrorKind, GuestRoot};
+    /// use vmcraft_fs::root::{ErrorKind, GuestRoot};
     /// let err = GuestRoot::open("/nonexistent/guest").unwrap_err();
     /// assert_eq!(err.kind(), ErrorKind::NotFound);
     /// ```
@@ -147,7 +183,7 @@ impl GuestRoot {
     /// is on the symlink itself.
     ///
     /// ```
-    /// use vmcraft_archive::GuestRoot;
+    /// use vmcraft_fs::root::GuestRoot;
     /// let dir = tempfile::tempdir()?;
     /// let root = GuestRoot::open(dir.path())?;
     /// root.ln_s("/nowhere", "/dangling")?;
@@ -160,7 +196,9 @@ impl GuestRoot {
         self.handle("resolve", path, follow)
     }
 
-    pub(crate) fn handle(&self, call: &'static str, path: &Path, follow: bool) -> Result<OwnedFd> {
+    /// [`GuestRoot::resolve`] with the error naming `call`: an `O_PATH`
+    /// descriptor of `path`, following its last component when `follow`.
+    pub fn handle(&self, call: &'static str, path: &Path, follow: bool) -> Result<OwnedFd> {
         let mut flags = OFlags::PATH;
         if !follow {
             flags |= OFlags::NOFOLLOW;

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use rustix::fs::{AtFlags, FileType, Gid, Mode, OFlags, Timespec, Timestamps, Uid};
 use rustix::io::Errno;
 
-use crate::error::{Error, ErrorKind, Result};
+use crate::root::error::{Error, ErrorKind, Result};
 use crate::root::{GuestRoot, proc_fd_path, relative};
 
 /// A timestamp for [`GuestRoot::utimens`]: a time, "now", or "leave unchanged"
@@ -60,7 +60,7 @@ impl GuestRoot {
     /// Create a directory (libguestfs `mkdir`); its parent must exist.
     ///
     /// ```
-    /// use vmcraft_archive::{ErrorKind, GuestRoot};
+    /// use vmcraft_fs::root::{ErrorKind, GuestRoot};
     /// let dir = tempfile::tempdir()?;
     /// let root = GuestRoot::open(dir.path())?;
     /// root.mkdir("/srv", 0o755)?;
@@ -83,7 +83,7 @@ impl GuestRoot {
     /// existing directory, or a symlink to one, is fine.
     ///
     /// ```
-    /// use vmcraft_archive::GuestRoot;
+    /// use vmcraft_fs::root::GuestRoot;
     /// let dir = tempfile::tempdir()?;
     /// let root = GuestRoot::open(dir.path())?;
     /// root.mkdir_p("/a/b/c", 0o755)?;
@@ -97,7 +97,7 @@ impl GuestRoot {
     }
 
     /// Create `path` and its missing parents; return a descriptor on it.
-    pub(crate) fn mkdir_all(&self, call: &'static str, path: &Path, mode: u32) -> Result<OwnedFd> {
+    pub fn mkdir_all(&self, call: &'static str, path: &Path, mode: u32) -> Result<OwnedFd> {
         let flags = OFlags::PATH | OFlags::DIRECTORY;
         let err = |e| Error::errno(call, path.display(), "", e);
         match self.openat2(relative(path), flags, Mode::empty()) {
@@ -160,7 +160,7 @@ impl GuestRoot {
     /// missing path is not an error, symlinks are removed, never followed.
     ///
     /// ```
-    /// use vmcraft_archive::GuestRoot;
+    /// use vmcraft_fs::root::GuestRoot;
     /// let dir = tempfile::tempdir()?;
     /// let root = GuestRoot::open(dir.path())?;
     /// root.mkdir_p("/t/a/b", 0o755)?;
@@ -204,7 +204,7 @@ impl GuestRoot {
     /// directory, across filesystems by copying (`cp_a`) and removing.
     ///
     /// ```
-    /// use vmcraft_archive::GuestRoot;
+    /// use vmcraft_fs::root::GuestRoot;
     /// let dir = tempfile::tempdir()?;
     /// let root = GuestRoot::open(dir.path())?;
     /// root.mkdir("/d", 0o755)?;
@@ -284,7 +284,7 @@ impl GuestRoot {
     /// The target of a symbolic link, as stored (libguestfs `readlink`).
     ///
     /// ```
-    /// use vmcraft_archive::GuestRoot;
+    /// use vmcraft_fs::root::GuestRoot;
     /// let dir = tempfile::tempdir()?;
     /// let root = GuestRoot::open(dir.path())?;
     /// root.ln_s("/run/resolv.conf", "/resolv.conf")?;
@@ -478,7 +478,7 @@ pub(crate) fn remove_tree(dir: BorrowedFd<'_>, name: &OsStr) -> std::result::Res
         OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
         Mode::empty(),
     )?;
-    for child in crate::walk::dir_names(sub.as_fd())? {
+    for child in crate::root::walk::dir_names(sub.as_fd())? {
         remove_tree(sub.as_fd(), &child)?;
     }
     rustix::fs::unlinkat(dir, name, AtFlags::REMOVEDIR)

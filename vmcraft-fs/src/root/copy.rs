@@ -9,11 +9,11 @@ use std::path::Path;
 use rustix::fs::{AtFlags, FileType, Mode, OFlags};
 use rustix::io::Errno;
 
-use crate::error::{Error, ErrorKind, Result};
-use crate::fileops::FileTime;
-use crate::meta::{self, Meta, Policy};
 use crate::root::GuestRoot;
-use crate::xattrs::XattrTarget;
+use crate::root::error::{Error, ErrorKind, Result};
+use crate::root::fileops::FileTime;
+use crate::root::meta::{self, Meta, Policy};
+use crate::root::xattrs::XattrTarget;
 
 impl GuestRoot {
     /// Copy a file's content (libguestfs `cp`): `src` is followed, `dest` is
@@ -21,7 +21,7 @@ impl GuestRoot {
     /// directory the copy goes inside it.
     ///
     /// ```
-    /// use vmcraft_archive::GuestRoot;
+    /// use vmcraft_fs::root::GuestRoot;
     /// let dir = tempfile::tempdir()?;
     /// let root = GuestRoot::open(dir.path())?;
     /// root.write("/a", b"hello")?;
@@ -36,7 +36,7 @@ impl GuestRoot {
         let st = rustix::fs::fstat(&input).map_err(|e| Error::errno("cp", src.display(), "", e))?;
         let dest = self.dest_in_dir("cp", src, dest)?;
         let mut output = self
-            .open_write(&dest, crate::WriteMode::Truncate, st.st_mode & 0o777)
+            .open_write(&dest, crate::root::WriteMode::Truncate, st.st_mode & 0o777)
             .map_err(|e| e.with_call("cp"))?;
         std::io::copy(&mut input, &mut output)
             .map_err(|e| Error::io("cp", src.display(), format!("to {}", dest.display()), e))?;
@@ -49,7 +49,7 @@ impl GuestRoot {
     /// become separate files.
     ///
     /// ```
-    /// use vmcraft_archive::GuestRoot;
+    /// use vmcraft_fs::root::GuestRoot;
     /// let dir = tempfile::tempdir()?;
     /// let root = GuestRoot::open(dir.path())?;
     /// root.mkdir_p("/src/sub", 0o750)?;
@@ -81,7 +81,7 @@ impl GuestRoot {
                         "{}: {:?} in the destination is not a regular file (it is a {}); it is not written into",
                         dest.display(),
                         name,
-                        crate::content::type_name(t)
+                        crate::root::content::type_name(t)
                     ),
                 ),
             },
@@ -136,7 +136,7 @@ fn copy_node(
             };
             let s = open(sdir, sname).map_err(|e| ("open", e))?;
             let d = open(ddir, dname).map_err(|e| ("open", e))?;
-            for child in crate::walk::dir_names(s.as_fd()).map_err(|e| ("readdir", e))? {
+            for child in crate::root::walk::dir_names(s.as_fd()).map_err(|e| ("readdir", e))? {
                 copy_node(s.as_fd(), &child, d.as_fd(), &child, policy)?;
             }
         }

@@ -20,7 +20,7 @@ use std::path::Path;
 use rustix::fs::{FileType, Mode, OFlags};
 use rustix::io::Errno;
 
-use crate::error::{Error, ErrorKind, Result};
+use crate::root::error::{Error, ErrorKind, Result};
 use crate::root::{GuestRoot, WriteMode, proc_fd_path, relative};
 
 /// How a file type is named in messages.
@@ -47,7 +47,7 @@ pub(crate) fn require_regular(call: &'static str, path: &Path, fd: BorrowedFd<'_
 }
 
 /// The error for a file whose content is not read or written.
-pub(crate) fn not_regular(call: &'static str, path: &Path, t: FileType) -> Error {
+pub fn not_regular(call: &'static str, path: &Path, t: FileType) -> Error {
     Error::new(
         ErrorKind::WrongType,
         call,
@@ -73,7 +73,7 @@ impl GuestRoot {
     ///
     /// ```
     /// use std::io::Read;
-    /// use vmcraft_archive::GuestRoot;
+    /// use vmcraft_fs::root::GuestRoot;
     /// let dir = tempfile::tempdir()?;
     /// let root = GuestRoot::open(dir.path())?;
     /// root.write("/f", b"data")?;
@@ -99,7 +99,7 @@ impl GuestRoot {
     ///
     /// ```
     /// use std::io::Write;
-    /// use vmcraft_archive::{GuestRoot, WriteMode};
+    /// use vmcraft_fs::root::{GuestRoot, WriteMode};
     /// let dir = tempfile::tempdir()?;
     /// let root = GuestRoot::open(dir.path())?;
     /// root.open_write("/log", WriteMode::Append, 0o644)?.write_all(b"a")?;
@@ -148,7 +148,7 @@ impl GuestRoot {
     /// text). Only a regular file is read.
     ///
     /// ```
-    /// use vmcraft_archive::{ErrorKind, GuestRoot};
+    /// use vmcraft_fs::root::{ErrorKind, GuestRoot};
     /// let dir = tempfile::tempdir()?;
     /// let root = GuestRoot::open(dir.path())?;
     /// root.mkdir("/d", 0o755)?;
@@ -169,12 +169,7 @@ impl GuestRoot {
     /// A regular file's content if it is at most `max` bytes; a larger file is
     /// refused without reading more than `max + 1` bytes of it (for guest files
     /// read on the caller's behalf, such as `/etc/passwd`).
-    pub(crate) fn read_bounded(
-        &self,
-        call: &'static str,
-        path: &Path,
-        max: u64,
-    ) -> Result<Vec<u8>> {
+    pub fn read_bounded(&self, call: &'static str, path: &Path, max: u64) -> Result<Vec<u8>> {
         let f = self.open_read(path).map_err(|e| e.with_call(call))?;
         read_at_most(f, call, path, max)
     }
@@ -224,12 +219,7 @@ impl GuestRoot {
 
 /// All of `r` if it is at most `max` bytes; more is refused without reading
 /// beyond `max + 1` bytes.
-pub(crate) fn read_at_most(
-    r: impl Read,
-    call: &'static str,
-    path: &Path,
-    max: u64,
-) -> Result<Vec<u8>> {
+pub fn read_at_most(r: impl Read, call: &'static str, path: &Path, max: u64) -> Result<Vec<u8>> {
     let mut out = Vec::new();
     r.take(max + 1)
         .read_to_end(&mut out)

@@ -1,5 +1,6 @@
-//! The crate's one error type: a matchable [`ErrorKind`], the call, the subject (a
-//! guest path, an archive entry or a host file) and a libguestfs-style message.
+//! The error of the guest root's calls (and of vmcraft-archive's, which work
+//! through them): a matchable [`ErrorKind`], the call, the subject (a guest
+//! path, an archive entry or a host file) and a libguestfs-style message.
 //!
 //! Messages read `call: subject: what went wrong`, lower-case. The cause (an
 //! `io::Error`, a [`vmcraft_block::Error`]) is reachable through
@@ -8,7 +9,7 @@
 use std::fmt;
 use std::io;
 
-/// Result alias for this crate.
+/// Result alias for the guest root's calls.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// What kind of failure an [`Error`] is, for callers that need to branch.
@@ -26,12 +27,12 @@ pub enum ErrorKind {
     /// A path or archive entry would leave the guest root (`..`, an absolute name,
     /// a link pointing outside): refused.
     Unsafe,
-    /// The archive is corrupt or truncated.
+    /// The input (an archive) is corrupt or truncated.
     Corrupt,
-    /// A size or count in the input is over a limit this crate sets (an
-    /// extended header, a sparse map, the decompressor's memory, the
-    /// directories and symlinks held until the end of an extraction; see
-    /// [`crate::limits`]).
+    /// A size or count in the input is over a limit the caller or crate sets
+    /// (a file too large to read whole; in vmcraft-archive, an extended
+    /// header, a sparse map, the decompressor's memory, the directories and
+    /// symlinks held until the end of an extraction).
     LimitExceeded,
     /// Not supported by this host, filesystem or build.
     Unsupported,
@@ -39,17 +40,17 @@ pub enum ErrorKind {
     PermissionDenied,
     /// Any other I/O failure.
     Io,
-    /// The call was cancelled through the [`crate::CancelToken`] of its options:
-    /// it stopped between entries or inside a file's data, left the tree
-    /// consistent (see [`crate::tar_in`], [`crate::tar_out`]) and says how far it
-    /// got.
+    /// The call was cancelled through the [`vmcraft_block::CancelToken`] of its
+    /// options: it stopped between entries or inside a file's data, left the
+    /// tree consistent (see vmcraft-archive's `tar_in` and `tar_out`) and says
+    /// how far it got.
     Cancelled,
 }
 
-/// The error type of `vmcraft-archive`.
+/// The error of [`GuestRoot`](crate::root::GuestRoot)'s calls and of vmcraft-archive.
 ///
 /// ```
-/// use vmcraft_archive::{Error, ErrorKind};
+/// use vmcraft_fs::root::{Error, ErrorKind};
 /// let e = Error::new(ErrorKind::Unsafe, "tar_in", "/srv", "entry \"../x\": path leaves the directory");
 /// assert_eq!(e.kind(), ErrorKind::Unsafe);
 /// assert_eq!(e.to_string(), "tar_in: /srv: entry \"../x\": path leaves the directory");
@@ -194,7 +195,9 @@ impl From<Error> for io::Error {
     }
 }
 
-pub(crate) fn kind_of_io(err: &io::Error) -> ErrorKind {
+/// The [`ErrorKind`] of an I/O error (a cancellation through a
+/// [`vmcraft_block::CancelToken`] is [`ErrorKind::Cancelled`]).
+pub fn kind_of_io(err: &io::Error) -> ErrorKind {
     use io::ErrorKind as K;
     if vmcraft_block::cancel::is_cancelled_io(err) {
         return ErrorKind::Cancelled;

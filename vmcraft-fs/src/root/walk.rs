@@ -14,7 +14,7 @@ use rustix::fs::{AtFlags, Dir, FileType, Mode, OFlags};
 use rustix::io::Errno;
 use serde::Serialize;
 
-use crate::error::{Error, Result};
+use crate::root::error::{Error, Result};
 use crate::root::{GuestRoot, relative};
 
 /// One directory entry (libguestfs `guestfs_dirent`).
@@ -45,7 +45,7 @@ pub(crate) fn type_char(t: FileType) -> char {
 
 impl GuestRoot {
     /// Open a directory for listing, following symlinks inside the root.
-    pub(crate) fn open_dir(&self, call: &'static str, path: &Path) -> Result<OwnedFd> {
+    pub fn open_dir(&self, call: &'static str, path: &Path) -> Result<OwnedFd> {
         self.openat2(
             relative(path),
             OFlags::RDONLY | OFlags::DIRECTORY,
@@ -76,7 +76,7 @@ impl GuestRoot {
     /// The names in a directory, sorted, without `.` and `..` (libguestfs `ls`).
     ///
     /// ```
-    /// use vmcraft_archive::GuestRoot;
+    /// use vmcraft_fs::root::GuestRoot;
     /// let dir = tempfile::tempdir()?;
     /// let root = GuestRoot::open(dir.path())?;
     /// root.mkdir("/b", 0o755)?;
@@ -98,7 +98,7 @@ impl GuestRoot {
     /// the directory itself is not listed; symlinks are listed, not followed).
     ///
     /// ```
-    /// use vmcraft_archive::GuestRoot;
+    /// use vmcraft_fs::root::GuestRoot;
     /// let dir = tempfile::tempdir()?;
     /// let root = GuestRoot::open(dir.path())?;
     /// root.mkdir_p("/t/a/b", 0o755)?;
@@ -121,7 +121,7 @@ impl GuestRoot {
 }
 
 /// The names in the directory open at `dir`, without `.` and `..`, sorted by bytes.
-pub(crate) fn dir_names(dir: BorrowedFd<'_>) -> std::result::Result<Vec<OsString>, Errno> {
+pub fn dir_names(dir: BorrowedFd<'_>) -> std::result::Result<Vec<OsString>, Errno> {
     let mut names = Vec::new();
     for entry in Dir::read_from(dir)? {
         let entry = entry?;

@@ -26,25 +26,33 @@ use std::os::fd::{AsFd, BorrowedFd};
 use rustix::fs::{AtFlags, Mode, OFlags};
 use rustix::io::Errno;
 
-use crate::fileops::{FileTime, chmod_fd, chown_fd, timestamps, utimes_fd};
-use crate::xattrs::XattrTarget;
+use crate::root::fileops::{FileTime, chmod_fd, chown_fd, timestamps, utimes_fd};
+use crate::root::xattrs::XattrTarget;
 
 /// What to set on a file.
 #[derive(Debug, Clone)]
-pub(crate) struct Meta {
+pub struct Meta {
+    /// Permission bits, setuid/setgid/sticky included (`0o7777`).
     pub mode: u32,
+    /// Owner.
     pub uid: u32,
+    /// Group.
     pub gid: u32,
+    /// Access time.
     pub atime: FileTime,
+    /// Modification time.
     pub mtime: FileTime,
+    /// Extended attributes, names with their namespace (`user.x`).
     pub xattrs: Vec<(OsString, Vec<u8>)>,
+    /// The file is a symlink: no mode is set (Linux has none for links), and
+    /// owner, xattrs and times go on the link itself.
     pub symlink: bool,
 }
 
 impl Meta {
     /// The bytes its extended attributes hold: names, values, and each one's
     /// own pair of buffers (so a million empty attributes are not free).
-    pub(crate) fn held_bytes(&self) -> u64 {
+    pub fn held_bytes(&self) -> u64 {
         let each = std::mem::size_of::<(OsString, Vec<u8>)>();
         self.xattrs
             .iter()
@@ -55,13 +63,14 @@ impl Meta {
 
 /// What to set, and what each filesystem met so far cannot take.
 #[derive(Debug)]
-pub(crate) struct Policy {
+pub struct Policy {
     /// Owners are restored at all (the caller's choice).
     pub chown: bool,
     /// Devices whose filesystem takes no owners, no permission bits, no xattrs.
     no_owner: HashSet<u64>,
     no_mode: HashSet<u64>,
     no_xattrs: HashSet<u64>,
+    /// One line per thing dropped for a filesystem that cannot hold it.
     pub warnings: Vec<String>,
     /// A setuid or setgid bit was dropped (warned about once).
     setid_dropped: bool,
@@ -70,7 +79,8 @@ pub(crate) struct Policy {
 }
 
 impl Policy {
-    pub(crate) fn new(chown: bool) -> Self {
+    /// Restore owners when `chown`; nothing switched off yet.
+    pub fn new(chown: bool) -> Self {
         Policy {
             chown,
             no_owner: HashSet::new(),
@@ -89,7 +99,7 @@ impl Policy {
 
 /// Whether `e` says the filesystem cannot take this at all (as opposed to a
 /// refusal: `EPERM`, `EACCES`, `EINVAL` for an id the namespace cannot map).
-pub(crate) fn cannot_hold(e: Errno) -> bool {
+pub fn cannot_hold(e: Errno) -> bool {
     matches!(e, Errno::NOSYS | Errno::OPNOTSUPP)
 }
 
@@ -148,7 +158,7 @@ fn first(failed: &mut Failed, what: &'static str, e: Errno) {
 }
 
 /// Set `meta` on `name` in `dir` (not followed). Returns what failed and the errno.
-pub(crate) fn apply(
+pub fn apply(
     dir: BorrowedFd<'_>,
     name: &OsStr,
     meta: &Meta,
@@ -167,7 +177,7 @@ pub(crate) fn apply(
 /// Set `meta` on the inode behind the `O_PATH` descriptor `fd`. For a symlink,
 /// `at` names it in its directory (times and xattrs of a symlink can only be set
 /// through its name).
-pub(crate) fn apply_handle(
+pub fn apply_handle(
     fd: BorrowedFd<'_>,
     at: Option<(BorrowedFd<'_>, &OsStr)>,
     meta: &Meta,
@@ -217,7 +227,7 @@ pub(crate) fn apply_handle(
 }
 
 /// Set `meta` on a regular file open for writing (the fast path of `tar_in`).
-pub(crate) fn apply_file(
+pub fn apply_file(
     file: &File,
     meta: &Meta,
     policy: &mut Policy,

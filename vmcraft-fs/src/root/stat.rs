@@ -10,8 +10,8 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use crate::error::{Error, Result};
 use crate::root::GuestRoot;
+use crate::root::error::{Error, Result};
 
 /// `guestfs_statns`: status with nanosecond times (libguestfs `statns`,
 /// `lstatns`).
@@ -154,7 +154,7 @@ impl GuestRoot {
     /// `statns`).
     ///
     /// ```
-    /// use vmcraft_archive::GuestRoot;
+    /// use vmcraft_fs::root::GuestRoot;
     /// let dir = tempfile::tempdir()?;
     /// let root = GuestRoot::open(dir.path())?;
     /// root.write("/f", b"12345")?;
@@ -194,7 +194,7 @@ impl GuestRoot {
     /// Statistics of the filesystem holding `path` (libguestfs `statvfs`).
     ///
     /// ```
-    /// use vmcraft_archive::GuestRoot;
+    /// use vmcraft_fs::root::GuestRoot;
     /// let dir = tempfile::tempdir()?;
     /// let root = GuestRoot::open(dir.path())?;
     /// assert!(root.statvfs("/")?.bsize > 0);

@@ -12,7 +12,7 @@ use rustix::fs::XattrFlags;
 use rustix::io::Errno;
 use serde::Serialize;
 
-use crate::error::{Error, Result};
+use crate::root::error::{Error, Result};
 use crate::root::{GuestRoot, proc_at_path, proc_fd_path};
 
 /// One extended attribute (libguestfs `guestfs_xattr`).
@@ -26,7 +26,7 @@ pub struct Xattr {
 
 /// Where a file's attributes are read or written.
 #[derive(Clone, Copy)]
-pub(crate) enum XattrTarget<'a> {
+pub enum XattrTarget<'a> {
     /// An open (not `O_PATH`) descriptor.
     Fd(BorrowedFd<'a>),
     /// A name inside a directory, not followed.
@@ -107,7 +107,7 @@ impl XattrTarget<'_> {
 
     /// All attributes whose name `keep` accepts, sorted by name. A filesystem
     /// without xattr support has none.
-    pub(crate) fn read_all(
+    pub fn read_all(
         &self,
         keep: impl Fn(&[u8]) -> bool,
     ) -> std::result::Result<Vec<(OsString, Vec<u8>)>, Errno> {
@@ -147,12 +147,12 @@ impl GuestRoot {
     /// (libguestfs `lgetxattrs`).
     ///
     /// ```no_run
-    /// use vmcraft_archive::GuestRoot;
+    /// use vmcraft_fs::root::GuestRoot;
     /// let root = GuestRoot::open("/mnt/guest")?;
     /// for x in root.lgetxattrs("/usr/bin/ping")? {
     ///     println!("{} = {:?}", x.attrname, x.attrval);
     /// }
-    /// # Ok::<(), vmcraft_archive::Error>(())
+    /// # Ok::<(), vmcraft_fs::root::Error>(())
     /// ```
     pub fn lgetxattrs(&self, path: impl AsRef<Path>) -> Result<Vec<Xattr>> {
         let path = path.as_ref();
