@@ -76,3 +76,47 @@ def test_luks_from_python(tmp_path, image):
     finally:
         g.close()
     assert sha256(img) == before
+
+
+def test_cryptsetup_open_takes_the_seeds_key_order(image):
+    """hyper2kvm calls ``cryptsetup_open(device, mapname, key_bytes)`` (the
+    seed's order): a bytes key is told from the map name by its type, so that
+    call does what ``cryptsetup_open(device, key, mapname)`` does; a key that
+    is not UTF-8 is refused before anything runs, and nothing changes."""
+    require_root()
+    require_tool("cryptsetup")
+    img = image("luks-seed.img", 40 << 20)
+    g = vmcraft.VMCraft()
+    try:
+        g.add_drive_opts(str(img), format="raw")
+        g.launch()
+        g.part_disk("/dev/sda", "gpt")
+        g.luks_format("/dev/sda1", KEY, 0)
+    finally:
+        g.close()
+    before = sha256(img)
+    g = vmcraft.VMCraft()
+    try:
+        g.add_drive_opts(str(img), format="raw", readonly=True)
+        g.launch()
+        with pytest.raises(vmcraft.InvalidArgumentError, match="not UTF-8"):
+            g.cryptsetup_open("/dev/sda1", "seedluks", b"\xff\xfe")
+        # The seed's order with a wrong key is taken as a key: a vmcraft.Error
+        # (never the TypeError the libguestfs order alone gave), which is the
+        # wrong key where device-mapper works and the missing device-mapper
+        # where it does not (checked before the key is tried).
+        with pytest.raises(vmcraft.Error) as wrong:
+            g.cryptsetup_open("/dev/sda1", "seedluks", b"not the key")
+        assert isinstance(wrong.value, vmcraft.UnsupportedError) != dm_usable(), wrong.value
+        if not dm_usable():
+            with pytest.raises(vmcraft.UnsupportedError, match="device-mapper"):
+                g.cryptsetup_open("/dev/sda1", "seedluks", KEY.encode())
+        else:
+            g.cryptsetup_open("/dev/sda1", "seedluks", KEY.encode())
+            assert g.list_dm_devices() == ["/dev/mapper/seedluks"]
+            g.cryptsetup_close("/dev/mapper/seedluks")
+        assert g.converted_image_path is None
+        g.keep_converted_image()
+    finally:
+        g.close()
+    assert sha256(img) == before

@@ -362,6 +362,17 @@ class VMCraft(_native.VMCraft):
             progress, lambda: self._call_detailed("copy-device-to-device", (src, dest), opts)[1]
         )
 
+    @property
+    def converted_image_path(self) -> Optional[str]:
+        """The seed's: the temporary qcow2 it converted a VMDK to before attaching
+        it. VMCraft attaches every format as it is and converts nothing, so there
+        is never one: always ``None``."""
+        return None
+
+    def keep_converted_image(self) -> None:
+        """The seed's: keep the temporary qcow2 of ``converted_image_path`` after
+        ``close``. VMCraft makes none, so there is nothing to keep."""
+
     def __repr__(self) -> str:
         return f"<vmcraft.VMCraft at {id(self):#x}>"
 
@@ -473,6 +484,39 @@ def _install() -> None:
             if name in own or not name.isidentifier():
                 continue
             setattr(VMCraft, name, _method(entry, name))
+    VMCraft.cryptsetup_open = _seed_key_order(VMCraft.cryptsetup_open)
+
+
+def _seed_key_order(table_method: Callable[..., Any]) -> Callable[..., Any]:
+    """``cryptsetup_open`` in libguestfs's order ``(device, key, mapname)``, and
+    in the seed's ``(device, mapname, key)`` when the key is ``bytes`` (as
+    hyper2kvm passes it): a key is told from a map name by its type, never by
+    guessing from the text. A ``bytes`` key must be UTF-8 (keys reach cryptsetup
+    as text, as libguestfs's do)."""
+
+    def cryptsetup_open(self: VMCraft, device: str, key: Any, mapname: Any, *args: Any, **kwargs: Any) -> Any:
+        if isinstance(mapname, (bytes, bytearray)) and isinstance(key, str):
+            key, mapname = mapname, key
+        if isinstance(key, (bytes, bytearray)):
+            try:
+                key = bytes(key).decode("utf-8")
+            except UnicodeDecodeError:
+                raise _error(
+                    InvalidArgumentError,
+                    "cryptsetup_open",
+                    "the key is not UTF-8 text (keys reach cryptsetup as text)",
+                    device,
+                ) from None
+        return table_method(self, device, key, mapname, *args, **kwargs)
+
+    for attr in ("__name__", "__qualname__", "__module__", "__doc__", "__signature__"):
+        if hasattr(table_method, attr):
+            setattr(cryptsetup_open, attr, getattr(table_method, attr))
+    cryptsetup_open.__doc__ = (cryptsetup_open.__doc__ or "") + (
+        "\n\nAlso takes the seed's order, cryptsetup_open(device, mapname, key), "
+        "when the key is bytes."
+    )
+    return cryptsetup_open
 
 
 _install()

@@ -158,6 +158,14 @@ class VMCraft:
         libguestfs does).
         """
         ...
+    @property
+    def converted_image_path(self) -> Optional[str]:
+        """
+        The seed's: the temporary qcow2 it converted a VMDK to before attaching
+        it. VMCraft attaches every format as it is and converts nothing, so there
+        is never one: always ``None``.
+        """
+        ...
     def analyze_disk_usage(self, path: str = '/', top_n: int = 20) -> Dict[str, Any]:
         """
         Bytes of regular files under ``path``, files and directories counted,
@@ -221,6 +229,12 @@ class VMCraft:
         Regular files under ``path`` of ``min_size_mb`` MiB or more, largest
         first, at most ``limit``: ``path`` (a guest path), ``size_bytes``,
         ``size_mb``.
+        """
+        ...
+    def keep_converted_image(self) -> None:
+        """
+        The seed's: keep the temporary qcow2 of ``converted_image_path`` after
+        ``close``. VMCraft makes none, so there is nothing to keep.
         """
         ...
     def lvcreate(self, lvname: str, vgname: str, size_mb: Optional[int] = None, extents: Optional[Union[str, int]] = None, *, mbytes: Optional[int] = None) -> Dict[str, Any]:
@@ -1809,6 +1823,9 @@ class VMCraft:
         --keys-from-stdin).
 
         Optional arguments are keywords.
+
+
+        Also takes the seed's order, cryptsetup_open(device, mapname, key), when the key is bytes.
         """
         ...
     def dd(self, src: str, dest: str) -> None:

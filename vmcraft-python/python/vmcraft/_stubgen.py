@@ -148,6 +148,14 @@ def render() -> str:
         doc_lines = [line for line in doc.splitlines() if not line.startswith(f"{name}(")]
         out.append(f"    def {name}{sig}:\n" + _quote("\n".join(doc_lines).strip(), "        ") + "        ...\n")
     own = vars(vmcraft.VMCraft)
+    for name, prop in sorted(own.items()):
+        if isinstance(prop, property) and not name.startswith("_"):
+            ret = prop.fget.__annotations__.get("return", "Any")
+            out.append(
+                f"    @property\n    def {name}(self) -> {ret}:\n"
+                + _quote(inspect.getdoc(prop) or name, "        ")
+                + "        ...\n"
+            )
     seed = sorted(n for n, v in own.items() if callable(v) and not n.startswith("_") and n not in _generated())
     for name in seed:
         out.append(_method(name, own[name]))
