@@ -372,7 +372,10 @@ impl StorageDaemon {
                 ErrorKind::DaemonFailed,
                 "attach",
                 &subject,
-                format!("putting a throw-away overlay on the image: {what}"),
+                // qemu's own words (the QMP error class and description, or
+                // the socket error) say why; they go in the message, since
+                // callers print only that.
+                format!("putting a throw-away overlay on the image: {what}: {e}"),
             )
             .with_source(e)
         };

@@ -7,7 +7,13 @@
    Python beside the same session from the ``vmcraft`` command line.
 
 Run as root: ``python bench.py [--cli PATH] [--rounds N]`` (the wheel installed; a
-release build for meaningful numbers: ``cargo xtask wheel``)."""
+release build for meaningful numbers: ``cargo xtask wheel``).
+
+``cargo xtask bench`` runs it as ``python bench.py --serve DIR``: it makes the guest
+in DIR, prints ``ready IMAGE``, then answers the driver's requests, one line each
+on stdin (``rust N``, ``py N``, ``session``, ``quit``), with ``SECONDS RESULT``
+timed inside this process, so the driver's rows for Python are measured as its
+others are: in rotated rounds, each result checked."""
 
 from __future__ import annotations
 
@@ -106,12 +112,46 @@ def sessions(img: Path, cli: str | None, rounds: int) -> None:
         print(f"  vmcraft command line             {c * 1e3:8.2f} ms")
 
 
+def serve(tmp: Path) -> None:
+    """Answer the benchmark driver (see the module's documentation)."""
+    img = guest(tmp)
+    print(f"ready {img}", flush=True)
+    with vmcraft.VMCraft() as g:
+        g.add_drive_opts(str(img), readonly=True, format="raw")
+        g.launch()
+        dev = "/dev/sda"
+        for line in sys.stdin:
+            req = line.split()
+            if not req or req[0] == "quit":
+                break
+            if req[0] == "py":
+                n = int(req[1])
+                t = time.perf_counter()
+                for _ in range(n):
+                    out = g.vfs_type(dev)
+                took = time.perf_counter() - t
+            elif req[0] == "rust":
+                n = int(req[1])
+                took = g._bench_invoke("vfs_type", (dev,), None, n) * n
+                out = g.vfs_type(dev)
+            elif req[0] == "session":
+                t = time.perf_counter()
+                out = session_py(img).strip()
+                took = time.perf_counter() - t
+            else:
+                raise SystemExit(f"bench.py: unknown request {line!r}")
+            print(f"{took:.9f} {out}", flush=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
+    ap.add_argument("--serve", metavar="DIR", help="answer the benchmark driver (see above)")
     ap.add_argument("--cli", help="the vmcraft binary (default: target/release/vmcraft if built)")
     ap.add_argument("--calls", type=int, default=20000)
     ap.add_argument("--rounds", type=int, default=10)
     a = ap.parse_args()
+    if a.serve:
+        return serve(Path(a.serve))
     cli = a.cli
     if cli is None:
         for p in ("target/release/vmcraft", "target/debug/vmcraft"):

@@ -407,18 +407,28 @@ fn the_facade_lists_partitions_the_kernel_parsed() {
         g.list_partitions().unwrap(),
         ["/dev/sda1", "/dev/sda2", "/dev/sda3"]
     );
-    let dev = g.host_path("/dev/sda").unwrap();
+    // Each partition's start and size as the kernel has them. udev re-reads a
+    // whole disk's table when a writer closes it (its inotify watch), so a
+    // partition's sysfs entry can be away for a moment: one run here read it
+    // in that moment. Wait (bounded) until it reads.
     let sys = |n: u32| {
-        let leaf = dev.file_name().unwrap().to_string_lossy().into_owned();
-        let d = PathBuf::from(format!("/sys/class/block/{leaf}p{n}"));
-        let r = |f: &str| -> u64 {
-            std::fs::read_to_string(d.join(f))
-                .unwrap()
-                .trim()
-                .parse()
-                .unwrap()
+        let node = g.host_path(&format!("/dev/sda{n}")).unwrap();
+        let leaf = node.file_name().unwrap().to_string_lossy().into_owned();
+        let d = PathBuf::from(format!("/sys/class/block/{leaf}"));
+        let r = |f: &str| -> Option<u64> {
+            std::fs::read_to_string(d.join(f)).ok()?.trim().parse().ok()
         };
-        (r("start"), r("size"))
+        let mut got = None;
+        vmcraft_block::wait_until(
+            "the partition's sysfs entry",
+            std::time::Duration::from_secs(10),
+            || {
+                got = r("start").zip(r("size"));
+                got.is_some()
+            },
+        )
+        .unwrap();
+        got.unwrap()
     };
     for (i, p) in g.part_list("/dev/sda").unwrap().iter().enumerate() {
         assert_eq!(sys(i as u32 + 1), (p.part_start / 512, p.part_size / 512));

@@ -17,9 +17,13 @@
 //!    be installed beside this machine's qemu-utils, so the driver runs guestfish
 //!    inside that root (it mounts `/proc`, `/dev`, `/sys` there itself and unmounts
 //!    them; this task sweeps the root afterwards all the same);
-//! 5. runs the driver with a fresh work directory under `target/bench/` and a short
+//! 5. for the `python` workload, installs the release wheel into the project's
+//!    virtual environment (full run) or uses the module `cargo xtask test`
+//!    installed (`--quick`; not measured when there is none), and hands the
+//!    driver that interpreter;
+//! 6. runs the driver with a fresh work directory under `target/bench/` and a short
 //!    private `TMPDIR` (unix socket paths of storage daemons must stay short);
-//! 6. whatever the driver's fate, sweeps both directories: anything still mounted
+//! 7. whatever the driver's fate, sweeps both directories: anything still mounted
 //!    there is unmounted, loop devices backed by files there are detached, storage
 //!    daemons serving files there are stopped, and the directories are removed. A
 //!    leftover is reported as a failure: the driver should have cleaned it up.
@@ -43,7 +47,7 @@ medians, spreads and ratios to BENCHMARKS.md (--quick: to target/bench/BENCHMARK
   --quick      small sizes and few runs, for CI (a few minutes)
   --runs N     measured runs per contender (after one warm-up), overriding the defaults
   --only LIST  workloads to run: session,partition,probe,copy,archive,mount,augeas,command,
-               inprocess,windows
+               inprocess,windows,python
   --out FILE   where to write the report
   --tree DIR   the directory tree for the archive workloads (default: a debootstrapped
                Debian root cached under target/bench/cache; --quick: /usr/include/linux)
@@ -189,6 +193,24 @@ pub fn run(args: &[String]) -> Result<()> {
         }
     };
 
+    // The Python rows: an interpreter with the module.
+    let wants_python = args
+        .only
+        .as_deref()
+        .is_none_or(|o| o.split(',').any(|w| w.trim() == "python"));
+    let python = if wants_python {
+        match crate::python::for_bench(!args.quick) {
+            Ok(p) => Some(p),
+            Err(e) if args.quick => {
+                eprintln!("xtask: bench: WARNING: the Python rows are not measured: {e:#}");
+                None
+            }
+            Err(e) => return Err(e.context("installing the Python module for its rows")),
+        }
+    } else {
+        None
+    };
+
     let out = match (&args.out, args.quick) {
         (Some(o), _) => o.clone(),
         (None, true) => bench_dir.join("BENCHMARKS-quick.md"),
@@ -226,6 +248,9 @@ pub fn run(args: &[String]) -> Result<()> {
     }
     if let Some(r) = &guestfish_root {
         cmd.arg("--guestfish-root").arg(r);
+    }
+    if let Some(p) = &python {
+        cmd.arg("--python").arg(p);
     }
     let result = util::run(&mut cmd);
 

@@ -87,8 +87,9 @@ fn build_wheel(release: bool, out: &Path) -> Result<PathBuf> {
         .arg(out)
         .arg("--interpreter")
         .arg(venv_bin("python"))
-        // The module links the system's libaugeas: a plain linux wheel for this
-        // machine's kind, not a manylinux one with the library grafted in.
+        // The module links the system's libhivex (and opens its libaugeas): a
+        // plain linux wheel for this machine's kind, not a manylinux one with
+        // the libraries grafted in.
         .args(["--compatibility", "linux", "--auditwheel", "skip"]);
     util::run(&mut m)?;
     let mut wheels: Vec<PathBuf> = std::fs::read_dir(out)?
@@ -125,6 +126,35 @@ fn build_and_install() -> Result<()> {
         &util::root().join("target").join("wheels").join("test"),
     )?;
     install(&wheel)
+}
+
+/// For `cargo xtask bench`: the environment's interpreter with the module
+/// installed. A full run (`release`) builds and installs the release wheel
+/// (the figures of a debug build mean nothing); `--quick` uses what `cargo
+/// xtask test` installed, and `None` when nothing is. `Err` says why not.
+pub fn for_bench(release: bool) -> Result<PathBuf> {
+    if release {
+        let wheel = build_wheel(
+            true,
+            &util::root().join("target").join("wheels").join("bench"),
+        )?;
+        install(&wheel)?;
+    }
+    let python = venv_bin("python");
+    let ok = Command::new(&python)
+        .args(["-c", "import vmcraft"])
+        .env("PYTHONDONTWRITEBYTECODE", "1")
+        .current_dir(util::root().join("target"))
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ok {
+        bail!(
+            "{} cannot import vmcraft (`cargo xtask test` or `cargo xtask wheel --stubs` \
+             installs it)",
+            python.display()
+        );
+    }
+    Ok(python)
 }
 
 /// `cargo xtask test`'s step: build and install the module, then run its pytest

@@ -4,15 +4,17 @@
 //! parallel compressor helps the peer). Every archive written is checked with GNU
 //! tar's `--compare` against the tree and its member count against the tree's
 //! entry count; every extraction is checked with `--compare` of the reference
-//! archive against it, and its entry count.
+//! archive against it, and its entry count. Two last groups run `tar-in` and
+//! `tar-out` on an ext4 image through the command line and through guestfish
+//! ([`crate::imagecalls`]).
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 use vmcraft::archive::{Compression, GuestRoot, TarInOptions, TarOutOptions, tar_in, tar_out};
 
 use crate::harness::{self, Case, Group, GroupResult};
-use crate::{Ctx, sys};
+use crate::{Ctx, imagecalls, sys};
 
 struct Format {
     name: &'static str,
@@ -156,7 +158,165 @@ pub fn run(ctx: &Ctx) -> Result<Vec<GroupResult>> {
     }
     sys::remove_file(&ctx.path("archive-out"))?;
     let _ = std::fs::remove_dir_all(ctx.path("archive-extract"));
+    out.extend(image_groups(ctx)?);
     Ok(out)
+}
+
+/// The member names of a tar archive (`tar -tf`), without `./` and trailing `/`.
+fn tar_names(archive: &Path) -> Result<std::collections::BTreeSet<String>> {
+    let list = sys::run("tar", &["-tf", &archive.to_string_lossy()])?;
+    Ok(list
+        .lines()
+        .map(|l| l.trim_start_matches("./").trim_end_matches('/').to_string())
+        .filter(|l| !l.is_empty() && l != ".")
+        .collect())
+}
+
+/// The first regular file under `dir` (sorted walk) and its bytes: what the
+/// tar-in check reads back from the image.
+fn first_file(dir: &Path, rel: &Path) -> Result<Option<(PathBuf, Vec<u8>)>> {
+    let mut names: Vec<_> = std::fs::read_dir(dir.join(rel))?
+        .map(|e| e.map(|e| e.file_name()))
+        .collect::<std::io::Result<_>>()?;
+    names.sort();
+    for n in names {
+        let r = rel.join(&n);
+        let meta = std::fs::symlink_metadata(dir.join(&r))?;
+        if meta.is_file() && meta.len() > 0 {
+            return Ok(Some((r.clone(), std::fs::read(dir.join(&r))?)));
+        }
+        if meta.is_dir()
+            && let Some(found) = first_file(dir, &r)?
+        {
+            return Ok(Some(found));
+        }
+    }
+    Ok(None)
+}
+
+/// `tar-in` and `tar-out` on an ext4 image through the command line and
+/// guestfish.
+fn image_groups(ctx: &Ctx) -> Result<Vec<GroupResult>> {
+    // The whole tree with --quick; else the Debian root's /etc and /usr/bin (a
+    // guestfish round of the whole root would take minutes).
+    let parts: &[&str] = if ctx.quick {
+        &["."]
+    } else {
+        &["./etc", "./usr/bin"]
+    };
+    let archive = ctx.path("archive-image.tar");
+    let tree_s = ctx.tree.to_string_lossy().into_owned();
+    let archive_s = archive.to_string_lossy().into_owned();
+    let mut args = vec!["-C", tree_s.as_str(), "-cf", archive_s.as_str()];
+    args.extend(parts);
+    sys::run("tar", &args)?;
+    let names = tar_names(&archive)?;
+    // What `tar-out /` of an image holding them lists: their parent
+    // directories too (`usr` of `usr/bin`), which the archive names only when
+    // it holds them whole.
+    let mut listed = names.clone();
+    for n in &names {
+        let mut p = Path::new(n.as_str());
+        while let Some(parent) = p.parent().filter(|p| !p.as_os_str().is_empty()) {
+            listed.insert(parent.to_string_lossy().into_owned());
+            p = parent;
+        }
+    }
+    let stage = ctx.path("archive-image-stage");
+    sys::fresh_dir(&stage)?;
+    sys::run("tar", &["-C", &stage.to_string_lossy(), "-xf", &archive_s])?;
+    let (probe, probe_bytes) =
+        first_file(&stage, Path::new(""))?.context("the archive holds no regular file")?;
+    let probe = format!("/{}", probe.to_string_lossy());
+    let size = 512 << 20;
+    let blank = ctx.path("archive-blank.img");
+    imagecalls::ext4_image(&blank, size, None)?;
+    let full = ctx.path("archive-full.img");
+    imagecalls::ext4_image(&full, size, Some(&stage))?;
+    let _ = std::fs::remove_dir_all(&stage);
+    let img = ctx.path("archive-image.img");
+    let out = ctx.path("archive-image-out.tar");
+    let what = format!(
+        "{} ({} entries, as GNU tar archived them)",
+        if ctx.quick {
+            ctx.tree_label.clone()
+        } else {
+            format!("/etc and /usr/bin of {}", ctx.tree_label)
+        },
+        names.len()
+    );
+    let tar_in = imagecalls::group(
+        ctx,
+        imagecalls::ImageCall {
+            id: "archive/image tar-in",
+            title: "tar-in to an image, command line and guestfish",
+            what: format!(
+                "attach a fresh 512 MiB ext4 image, mount it, `tar-in` an uncompressed archive \
+                 of {what} to `/`, shut down"
+            ),
+            files: vec![(img.clone(), "IMG"), (archive.clone(), "ARCHIVE")],
+            args: &|p| {
+                ["-a", &p[0], "-m", "/dev/sda", "tar-in", &p[1], "/"]
+                    .map(String::from)
+                    .to_vec()
+            },
+            fresh: &|| imagecalls::copy_image(&blank, &img),
+            check: &|| {
+                let got = sys::run(
+                    "debugfs",
+                    &[
+                        "-R",
+                        &format!("dump {probe} /dev/stdout"),
+                        &img.to_string_lossy(),
+                    ],
+                )?;
+                if got.as_bytes() != probe_bytes.as_slice()
+                    && got != String::from_utf8_lossy(&probe_bytes)
+                {
+                    bail!("{probe} in the image differs from the archived file");
+                }
+                imagecalls::e2fsck_clean(&img)?;
+                Ok(format!("{probe} as archived; e2fsck -fn clean"))
+            },
+            runs: ctx.runs(10, 3),
+        },
+    );
+    let tar_out = imagecalls::group(
+        ctx,
+        imagecalls::ImageCall {
+            id: "archive/image tar-out",
+            title: "tar-out from an image, command line and guestfish",
+            what: format!(
+                "attach a 512 MiB ext4 image holding {what} read-only, mount it, `tar-out /` to \
+                 an uncompressed archive, shut down"
+            ),
+            files: vec![(full.clone(), "IMG"), (out.clone(), "OUT")],
+            args: &|p| {
+                ["--ro", "-a", &p[0], "-m", "/dev/sda", "tar-out", "/", &p[1]]
+                    .map(String::from)
+                    .to_vec()
+            },
+            fresh: &|| sys::remove_file(&out),
+            check: &|| {
+                let mut got = tar_names(&out)?;
+                got.remove("lost+found");
+                if got != listed {
+                    let missing: Vec<_> = listed.difference(&got).take(5).collect();
+                    let extra: Vec<_> = got.difference(&listed).take(5).collect();
+                    bail!("members differ: missing {missing:?}, extra {extra:?}");
+                }
+                Ok(format!(
+                    "{} members: the archived names and their directories",
+                    listed.len()
+                ))
+            },
+            runs: ctx.runs(10, 3),
+        },
+    );
+    for f in [&archive, &blank, &full, &img, &out] {
+        sys::remove_file(f)?;
+    }
+    Ok(vec![tar_in, tar_out])
 }
 
 fn out_group(ctx: &Ctx, f: &Format, tree: &Path, entries: u64, desc: &str) -> GroupResult {

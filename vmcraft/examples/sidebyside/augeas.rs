@@ -2,7 +2,9 @@
 //! entries of 5 fields) and save, through VMCraft's confined Augeas handle and
 //! through `augtool` with a script; once with only the fstab lens loaded, once with
 //! every lens autoloaded (libguestfs's `aug_init "/" 0`). Each result must be the
-//! expected file, byte for byte.
+//! expected file, byte for byte. A third group makes the same edit on an ext4
+//! image through the command line and through guestfish
+//! ([`crate::imagecalls`]).
 
 use std::cell::RefCell;
 use std::path::Path;
@@ -11,7 +13,7 @@ use anyhow::{Result, bail};
 use vmcraft::aug::{AugFlags, Augeas, InitOptions};
 
 use crate::harness::{self, Case, Group, GroupResult};
-use crate::{Ctx, sys};
+use crate::{Ctx, imagecalls, sys};
 
 const FSTAB: &str = "# /etc/fstab: static file system information.
 UUID=2f1c7c2e-6a53-4b8e-9d7b-0d9a4c1e5b10 /               ext4    errors=remount-ro 0       1
@@ -102,8 +104,58 @@ pub fn run(ctx: &Ctx) -> Result<Vec<GroupResult>> {
         std::fs::write(&script, s)?;
         out.push(group(ctx, &root, &script, only_fstab));
     }
+    out.push(image_group(ctx, &root)?);
     let _ = std::fs::remove_dir_all(&root);
     Ok(out)
+}
+
+/// The same edit on an ext4 image through the command line and guestfish:
+/// `-a IMG -m /dev/sda -f SCRIPT` (`aug-init / 0`, 100 `aug-set`, `aug-save`).
+fn image_group(ctx: &Ctx, tree: &Path) -> Result<GroupResult> {
+    reset(tree)?;
+    let template = ctx.path("aug-template.img");
+    imagecalls::ext4_image(&template, 64 << 20, Some(tree))?;
+    let img = ctx.path("aug.img");
+    let script = ctx.path("aug-image.script");
+    let mut s = String::from("aug-init / 0\n");
+    for (p, v) in sets() {
+        s.push_str(&format!("aug-set {p} {v}\n"));
+    }
+    s.push_str("aug-save\n");
+    std::fs::write(&script, s)?;
+    let r = imagecalls::group(
+        ctx,
+        imagecalls::ImageCall {
+            id: "augeas/image",
+            title: "Augeas on an image, command line and guestfish",
+            what: "on a 64 MiB ext4 image: attach it, mount it, `aug-init / 0` (every lens), \
+                   100 `aug-set` (20 new fstab entries), `aug-save`, shut down"
+                .into(),
+            files: vec![(img.clone(), "IMG"), (script.clone(), "SCRIPT")],
+            args: &|p| {
+                ["-a", &p[0], "-m", "/dev/sda", "-f", &p[1]]
+                    .map(String::from)
+                    .to_vec()
+            },
+            fresh: &|| imagecalls::copy_image(&template, &img),
+            check: &|| {
+                let got = imagecalls::debugfs_cat(&img, "/etc/fstab")?;
+                if got != expected() {
+                    bail!("/etc/fstab in the image is not as expected:\n{got}");
+                }
+                imagecalls::e2fsck_clean(&img)?;
+                Ok(format!(
+                    "fstab as expected ({} entries); e2fsck -fn clean",
+                    10 + ENTRIES
+                ))
+            },
+            runs: ctx.runs(10, 3),
+        },
+    );
+    for f in [&template, &img, &script] {
+        sys::remove_file(f)?;
+    }
+    Ok(r)
 }
 
 fn group(ctx: &Ctx, root: &Path, script: &Path, only_fstab: bool) -> GroupResult {

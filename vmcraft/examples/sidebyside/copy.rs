@@ -3,7 +3,9 @@
 //! VMCraft's `copy_device_to_device` against `dd bs=1M`, `cp --sparse=always` and
 //! `qemu-img convert -O raw`. Every tool's time runs until the copy is on disk
 //! (an fsync of the destination is part of every timed run), and every copy is
-//! compared byte for byte with its source.
+//! compared byte for byte with its source. A last group copies between two
+//! drives of a session through the command line and through guestfish
+//! ([`crate::imagecalls`]).
 
 use std::path::Path;
 
@@ -11,7 +13,7 @@ use anyhow::Result;
 use vmcraft::block::{CopyOptions, copy_device_to_device};
 
 use crate::harness::{self, Case, Group, GroupResult, Sample};
-use crate::{Ctx, sys};
+use crate::{Ctx, imagecalls, sys};
 
 pub fn run(ctx: &Ctx) -> Result<Vec<GroupResult>> {
     let size: u64 = if ctx.quick { 256 << 20 } else { 4 << 30 };
@@ -35,7 +37,59 @@ pub fn run(ctx: &Ctx) -> Result<Vec<GroupResult>> {
         sys::remove_file(f)?;
     }
     sys::remove_file(&ctx.path("copy-out.img"))?;
+    out.push(image_group(ctx)?);
     Ok(out)
+}
+
+/// `copy-device-to-device` between two drives of one session, through the
+/// command line and guestfish (whose appliance copies through virtio).
+fn image_group(ctx: &Ctx) -> Result<GroupResult> {
+    let size: u64 = if ctx.quick { 32 << 20 } else { 256 << 20 };
+    let src = ctx.path("copy-image-src.img");
+    let dst = ctx.path("copy-image-dst.img");
+    sys::data_file(&src, size, 4 << 20, 4 << 20, 3)?;
+    let r = imagecalls::group(
+        ctx,
+        imagecalls::ImageCall {
+            id: "copy/image",
+            title: "Device copy in a session, command line and guestfish",
+            what: format!(
+                "a {} raw image, every byte data, copied to a second drive of the same \
+                 session (`copy-device-to-device /dev/sda /dev/sdb`) and flushed at shutdown",
+                sys::fmt_bytes(size)
+            ),
+            files: vec![(src.clone(), "SRC"), (dst.clone(), "DST")],
+            args: &|p| {
+                [
+                    "--format=raw",
+                    "-a",
+                    &p[0],
+                    "-a",
+                    &p[1],
+                    "run",
+                    ":",
+                    "copy-device-to-device",
+                    "/dev/sda",
+                    "/dev/sdb",
+                ]
+                .map(String::from)
+                .to_vec()
+            },
+            fresh: &|| {
+                sys::remove_file(&dst)?;
+                sys::sparse_file(&dst, size)
+            },
+            check: &|| {
+                sys::same_bytes(&src, &dst)?;
+                Ok(format!("{} copied, same bytes", sys::fmt_bytes(size)))
+            },
+            runs: ctx.runs(10, 3),
+        },
+    );
+    for f in [&src, &dst] {
+        sys::remove_file(f)?;
+    }
+    Ok(r)
 }
 
 fn group(ctx: &Ctx, name: &str, src: &Path, size: u64, what: &str) -> Result<GroupResult> {

@@ -246,3 +246,43 @@ pub fn not_measured(label: &str, command: &str, why: &str) -> CaseResult {
         error: None,
     }
 }
+
+/// guestfish as a peer of group `id`, run as `guestfish ARGS`, where `args`
+/// makes the arguments from the paths of `files` as guestfish sees them (in
+/// its root). `Err` is the row to add to the group's result in its place when
+/// guestfish is not run for this group (see [`not_measured`]). Measured at most
+/// three times, as every guestfish row: a run costs seconds.
+pub fn peer_case<'a>(
+    ctx: &'a crate::Ctx,
+    id: &str,
+    shown: &str,
+    files: &[&Path],
+    args: impl Fn(&[String]) -> Vec<String>,
+    check: impl FnMut() -> Result<String> + 'a,
+) -> Result<harness::Case<'a>, Box<CaseResult>> {
+    const LABEL: &str = "guestfish";
+    let gf = ctx
+        .guestfish_for(id)
+        .map_err(|why| Box::new(not_measured(LABEL, shown, &why)))?;
+    let inside = files
+        .iter()
+        .map(|f| gf.path(f))
+        .collect::<Result<Vec<_>>>()
+        .map_err(|e| Box::new(not_measured(LABEL, shown, &format!("{e:#}"))))?;
+    let args = args(&inside);
+    let p = gf.cmd(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    Ok(harness::Case::peer(
+        LABEL,
+        shown.to_string(),
+        move || Ok(harness::process(&p)?.0),
+        check,
+    )
+    .at_most(3, true))
+}
+
+/// After the group ran: a failed guestfish run is "not measured"
+/// ([`demote_failure`]), and the row of a guestfish that was not run is added.
+pub fn finish(r: &mut GroupResult, missing: Option<CaseResult>) {
+    demote_failure(r);
+    r.cases.extend(missing);
+}

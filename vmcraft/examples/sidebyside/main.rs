@@ -22,10 +22,12 @@ mod command;
 mod copy;
 mod guestfish;
 mod harness;
+mod imagecalls;
 mod inprocess;
 mod mount;
 mod partition;
 mod probe;
+mod python;
 mod report;
 mod session;
 mod sys;
@@ -55,6 +57,10 @@ pub struct Ctx {
     pub guestfish: Option<guestfish::Guestfish>,
     /// Why guestfish is not measured, when it is not.
     pub guestfish_why: String,
+    /// A Python interpreter with the `vmcraft` module installed, when given.
+    pub python: Option<PathBuf>,
+    /// Why the Python rows are not measured, when they are not.
+    pub python_why: String,
 }
 
 impl Ctx {
@@ -95,6 +101,7 @@ const WORKLOADS: &[Workload] = &[
     ("command", command::run),
     ("inprocess", inprocess::run),
     ("windows", windows::run),
+    ("python", python::run),
 ];
 
 struct Args {
@@ -111,6 +118,7 @@ fn parse() -> Result<Args> {
     let mut tree_label = None;
     let mut cli = None;
     let mut guestfish_root = None;
+    let mut python = None;
     let mut out = None;
     let mut only = None;
     let mut it = std::env::args().skip(1);
@@ -124,6 +132,7 @@ fn parse() -> Result<Args> {
             "--tree-label" => tree_label = Some(value()?),
             "--cli" => cli = Some(PathBuf::from(value()?)),
             "--guestfish-root" => guestfish_root = Some(PathBuf::from(value()?)),
+            "--python" => python = Some(PathBuf::from(value()?)),
             "--out" => out = Some(PathBuf::from(value()?)),
             "--only" => {
                 only = Some(
@@ -182,6 +191,14 @@ fn parse() -> Result<Args> {
             cli: cli.filter(|c| c.is_file()),
             guestfish,
             guestfish_why,
+            python_why: if python.is_some() {
+                String::new()
+            } else {
+                "no Python with the vmcraft module was given (`cargo xtask bench` gives the \
+                 project's virtual environment, with the wheel installed)"
+                    .to_string()
+            },
+            python,
         },
         out: out.unwrap_or_else(|| PathBuf::from("BENCHMARKS.md")),
         only,

@@ -2,8 +2,9 @@
 //! partitions, each added, named and typed. VMCraft's `part_*` calls (libguestfs
 //! semantics: every call reads, edits and writes the table) and its typed
 //! `PartitionTable` (one write), against `sgdisk` one process per edit, `sgdisk`
-//! in one process, `sfdisk` with a script and `parted -s`. Every result is read
-//! back with `sfdisk --json` and verified with `sgdisk -v`.
+//! in one process, `sfdisk` with a script and `parted -s`; and the same 25 calls
+//! through the `vmcraft` command line and through guestfish, word for word.
+//! Every result is read back with `sfdisk --json` and verified with `sgdisk -v`.
 
 use std::path::Path;
 
@@ -177,6 +178,7 @@ pub fn run(ctx: &Ctx) -> Result<Vec<GroupResult>> {
     let fresh = || sys::sparse_file(&img, SIZE);
     let check = || check_table(&img);
     let cli_args = cli_args(&img_s);
+    let shown_args = cli_args.join(" ").replace(&img_s, "IMG");
 
     let mut cases = vec![
         Case::ours(
@@ -254,6 +256,21 @@ pub fn run(ctx: &Ctx) -> Result<Vec<GroupResult>> {
             .at_most(3, true),
         );
     }
+    // guestfish: the command line's very arguments.
+    let gf_missing = match crate::guestfish::peer_case(
+        ctx,
+        "partition/gpt",
+        &format!("guestfish {shown_args}"),
+        &[&img],
+        |inside| self::cli_args(&inside[0]),
+        check,
+    ) {
+        Ok(c) => {
+            cases.push(c.setup(fresh));
+            None
+        }
+        Err(row) => Some(*row),
+    };
     let mut r = harness::run_group(Group {
         id: "partition/gpt".into(),
         title: "Partition edits".into(),
@@ -273,6 +290,7 @@ pub fn run(ctx: &Ctx) -> Result<Vec<GroupResult>> {
          every call."
             .into(),
     );
+    crate::guestfish::finish(&mut r, gf_missing);
     if ctx.quick {
         r.notes.push(
             "sgdisk with one process per edit (about 26 s a run: each process sleeps a second \
