@@ -66,7 +66,8 @@ pub use command::{
 };
 pub use copy::{CopyOptions, CopyStats, copy_device_to_device, dd_copy};
 pub use device::{
-    BlockDevice, DeviceIo, DeviceNode, ImageFile, KernelPartition, MemoryDisk, OpenOptions, open,
+    BlockDevice, DeviceIo, DeviceNode, ImageFile, KernelPartition, MemoryDisk, OpenOptions,
+    SHARED_LOCK_WAIT, open,
 };
 pub use error::{Error, ErrorKind, Result, error_chain};
 pub use loopdev::{LoopDevice, LoopOptions};

@@ -12,6 +12,9 @@
 //! Every device is bound with `LO_FLAGS_AUTOCLEAR` and [`LoopDevice`] keeps a file
 //! descriptor open on it, so the kernel releases the device when the last user goes
 //! away even if this process dies; dropping a [`LoopDevice`] detaches it at once.
+//! That descriptor holds a shared BSD lock on the device
+//! ([`crate::DeviceNode::hold_shared_lock`]), so udev leaves its partition table
+//! to the holder instead of re-reading it whenever a writer closes the device.
 
 use std::fs::File;
 use std::os::unix::io::AsRawFd;
@@ -130,6 +133,13 @@ impl LoopDevice {
                             return Err(e.with_call("loop_attach"));
                         }
                     };
+                    // Lock before the binding descriptor closes: closing a
+                    // writable descriptor makes udev re-read the table, which
+                    // the lock tells it to leave to us.
+                    if let Err(e) = node.hold_shared_lock() {
+                        tracing::warn!(device = %path.display(), error = %e,
+                            "no shared lock on the new loop device; udev may re-read its partition table under us");
+                    }
                     drop(dev);
                     tracing::debug!(device = %path.display(), file = %file.display(), readonly = opts.readonly, "loop device attached");
                     return Ok(LoopDevice {

@@ -187,3 +187,36 @@ fn loop_configure_refuses_bad_block_sizes() {
 fn the_fallback_refuses_bad_block_sizes() {
     bad_block_sizes_are_refused_before_binding("lo-legacy-bs", legacy);
 }
+
+/// A bound device carries a shared BSD lock for as long as it is attached, as
+/// systemd-udevd's block-device locking asks of a disk's owner: another open
+/// file can share it (udev's probes) but not take it exclusively (udev's
+/// re-read of the partition table on a writer's close), both ways of binding.
+fn holds_a_shared_lock(label: &str, attach: Attach) {
+    if !require_root("a loop device") {
+        return;
+    }
+    let env = TestEnv::new(label);
+    let img = env.sparse_image("disk.img", 8 << 20);
+    let lo = attach(&img, LoopOptions::default()).unwrap();
+    let other = std::fs::File::open(lo.path()).unwrap();
+    assert!(
+        matches!(other.try_lock(), Err(std::fs::TryLockError::WouldBlock)),
+        "an exclusive lock must wait for the device's holder"
+    );
+    other.try_lock_shared().unwrap();
+    other.unlock().unwrap();
+    drop(other);
+    lo.detach().unwrap();
+    assert!(bound_to(&img).is_empty());
+}
+
+#[test]
+fn loop_configure_holds_a_shared_lock() {
+    holds_a_shared_lock("lo-cfg-lock", configure);
+}
+
+#[test]
+fn the_fallback_holds_a_shared_lock() {
+    holds_a_shared_lock("lo-legacy-lock", legacy);
+}

@@ -196,6 +196,12 @@ fn attach_on(
                     e,
                 )
             })?;
+            // As a loop device does (LoopDevice::attach): udev leaves the
+            // table to us rather than re-reading it when a writer closes.
+            if let Err(e) = node.hold_shared_lock() {
+                tracing::warn!(device = %conn.device().display(), error = %e,
+                    "no shared lock on the NBD device; udev may re-read its partition table under us");
+            }
             Inner::Nbd { node, conn }
         }
         Backend::Auto => unreachable!("choose_backend resolves auto"),

@@ -11,7 +11,10 @@
 //! VMCraft's kernel sync then works on a device whose partitions the kernel
 //! made: with a partition held open it adds nothing twice and removes nothing
 //! it keeps, and `part_add` / `part_del` leave the kernel's view equal to what
-//! a fresh parse of the edited table by the kernel gives.
+//! a fresh parse of the edited table by the kernel gives. And the host's udev,
+//! which re-reads a disk's table whenever a writer closes it (dropping and
+//! re-adding every partition), leaves a device VMCraft bound alone: it holds
+//! the shared lock of udev's block-device locking.
 //!
 //! The scenarios of `kernel_fidelity.rs` (written for hosts without the
 //! parsers) run here too, on this kernel, as `kernel_fidelity::*`.
@@ -494,4 +497,83 @@ fn vmcraft_edits_a_tight_mbr_the_kernel_parsed() {
         Some(2),
     );
     common::sfdisk_verify(&image);
+}
+
+/// The inode of partition `n`'s sysfs directory: a new one each time the
+/// kernel drops and re-adds the partition, as a re-read of the table does.
+fn part_ino(node: &DeviceNode, n: u32) -> Option<u64> {
+    let leaf = node.path().file_name()?.to_string_lossy().into_owned();
+    let dir = node.sysfs_dir().join(format!("{leaf}p{n}"));
+    std::fs::metadata(dir).ok().map(|m| m.ino())
+}
+
+/// Open the whole disk for writing and close it: the inotify event on which
+/// udev re-reads a disk's partition table.
+fn close_written(node: &DeviceNode) {
+    drop(
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(node.path())
+            .unwrap(),
+    );
+}
+
+/// udev re-reads the table of a disk bound by losetup (no lock) when a writer
+/// closes it; the same close on a disk VMCraft bound leaves its partitions as
+/// they are, since the device's holder has the shared lock udev respects.
+#[test]
+fn udev_leaves_the_table_of_a_bound_device_to_its_holder() {
+    if !ready() || !require_tool("udevadm") {
+        return;
+    }
+    let env = TestEnv::new("part-ktier-udevlock");
+    let image = sgdisk_gpt(&env);
+    if !kernel_parses(&image) {
+        return;
+    }
+    let settle = || common::run_ok(&["udevadm", "settle", "--timeout=30"]);
+    // The control: without the lock, udev re-reads (a new inode for p1).
+    let lo = Losetup::new(&image, false);
+    settle();
+    let ino = part_ino(&lo.node, 1).unwrap();
+    close_written(&lo.node);
+    let started = std::time::Instant::now();
+    let reread = vmcraft_block::wait_until(
+        "udev's re-read of the table",
+        std::time::Duration::from_secs(10),
+        || part_ino(&lo.node, 1).is_some_and(|now| now != ino),
+    )
+    .is_ok();
+    let took = started.elapsed();
+    settle();
+    drop(lo);
+    if !require_kernel_feature(
+        "systemd-udevd re-reading a disk's table when a writer closes it",
+        reread,
+    ) {
+        no_leaks(&env);
+        return;
+    }
+    let lo = LoopDevice::attach(
+        &image,
+        LoopOptions {
+            partscan: true,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    settle();
+    let ino = part_ino(lo.node(), 1).unwrap();
+    close_written(lo.node());
+    settle();
+    // Give udev four times what its re-read took above before looking.
+    std::thread::sleep((took * 4).max(std::time::Duration::from_secs(1)));
+    settle();
+    assert_eq!(
+        part_ino(lo.node(), 1),
+        Some(ino),
+        "udev re-read the table of a device VMCraft holds"
+    );
+    lo.detach().unwrap();
+    no_leaks(&env);
 }

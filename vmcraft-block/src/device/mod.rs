@@ -17,7 +17,7 @@ pub use cursor::DeviceIo;
 pub use file::ImageFile;
 pub use memory::MemoryDisk;
 pub use named::Named;
-pub use node::{DeviceNode, KernelPartition};
+pub use node::{DeviceNode, KernelPartition, SHARED_LOCK_WAIT};
 
 use crate::error::{Error, ErrorKind, Result};
 

@@ -12,6 +12,10 @@ use super::{BlockDevice, check_range, not_a_device, write_zero_buffers};
 use crate::error::{Error, ErrorKind, Result};
 use crate::ioctl;
 
+/// How long [`DeviceNode::hold_shared_lock`] waits for an exclusive lock on
+/// the device to be released.
+pub const SHARED_LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// An open kernel block device.
 ///
 /// ```no_run
@@ -94,6 +98,50 @@ impl DeviceNode {
     pub fn sysfs_dir(&self) -> PathBuf {
         let (maj, min) = self.dev_numbers();
         PathBuf::from(format!("/sys/dev/block/{maj}:{min}"))
+    }
+
+    /// Hold a shared BSD lock (`flock(LOCK_SH)`) on the node for as long as it
+    /// is open: the block-device locking protocol of systemd-udevd, saying that
+    /// the disk's partitions are this holder's to manage. udev re-reads a whole
+    /// disk's partition table (BLKRRPART) when a writer closes it, but only
+    /// under an exclusive lock, so it leaves a locked disk alone instead of
+    /// dropping and re-adding every partition under its user (a partition node
+    /// that is briefly gone, BLKPG partitions replaced by the kernel's parse);
+    /// its probes take a shared lock and go on. Waits up to
+    /// [`SHARED_LOCK_WAIT`] for a holder of an exclusive lock (udev's own
+    /// re-read, a partitioner) to let go; [`ErrorKind::Busy`] after that.
+    ///
+    /// ```no_run
+    /// let dev = vmcraft_block::DeviceNode::open("/dev/loop0", true)?;
+    /// dev.hold_shared_lock()?;
+    /// # Ok::<(), vmcraft_block::Error>(())
+    /// ```
+    pub fn hold_shared_lock(&self) -> Result<()> {
+        let mut outcome = Ok(());
+        let waited = crate::wait_until(
+            "an exclusive lock on the device to be released",
+            SHARED_LOCK_WAIT,
+            || match self.file.try_lock_shared() {
+                Ok(()) => true,
+                Err(std::fs::TryLockError::WouldBlock) => false,
+                Err(std::fs::TryLockError::Error(e)) => {
+                    outcome = Err(Error::io("lock", self.path.display(), "flock(LOCK_SH)", e));
+                    true
+                }
+            },
+        );
+        outcome?;
+        waited.map_err(|_| {
+            Error::new(
+                ErrorKind::Busy,
+                "lock",
+                self.path.display(),
+                format!(
+                    "another process has held an exclusive lock on the device for {} s",
+                    SHARED_LOCK_WAIT.as_secs()
+                ),
+            )
+        })
     }
 
     fn fd(&self) -> i32 {
