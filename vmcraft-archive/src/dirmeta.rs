@@ -60,6 +60,15 @@ impl Dirs {
         self.list.push(Dir { path, id, meta });
     }
 
+    /// The target directory itself is now the directory `id` (a staged
+    /// extraction's stage has been moved into its target): its record, if
+    /// any, goes to that one.
+    pub(crate) fn set_root_id(&mut self, id: (u64, u64)) {
+        if let Some(&i) = self.index.get(Path::new("")) {
+            self.list[i].id = id;
+        }
+    }
+
     /// The records, in the order their names were first met.
     pub(crate) fn into_list(self) -> Vec<Dir> {
         drop(self.index);

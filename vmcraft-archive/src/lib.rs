@@ -53,7 +53,9 @@
 //!   costs what it stores, not the size it declares. With `verify_first` (the
 //!   default) [`tar_in`] reads the archive through the same reader and judges
 //!   every entry by the same check as extraction does, so what extraction
-//!   would refuse is refused before anything is written. A permission error
+//!   would refuse is refused before anything of the archive is in the
+//!   target: into an empty directory in one pass, through a private staging
+//!   directory renamed into place at the end, otherwise in a pass of its own. A permission error
 //!   while extracting (`EPERM`, `EACCES`) fails the call at the end, after the
 //!   rest is extracted, as GNU tar exits with status 2; only what a
 //!   filesystem cannot hold at all (`ENOSYS`, `EOPNOTSUPP`: owners or symlinks
@@ -105,6 +107,7 @@ mod pipeline;
 mod source;
 mod sparse;
 mod spool;
+mod staged;
 mod tar_in;
 mod tar_out;
 mod target;

@@ -140,9 +140,12 @@ pub struct TarInOptions {
     /// an untrusted archive onto the host (`copy_out`), where a guest's
     /// setuid-root program must not become the host's.
     pub strip_setid: bool,
-    /// For [`crate::tar_in`] on a file: read the archive once first and refuse it
-    /// (with nothing extracted) when an entry is unsafe or the archive is
-    /// corrupt. On by default; a stream can only be checked entry by entry.
+    /// For [`crate::tar_in`] on a file or FIFO: refuse the archive (with
+    /// nothing extracted) when an entry is unsafe or the archive is corrupt,
+    /// by checking it before anything of it is in the target: in one pass
+    /// through a private staging directory when the target is empty, in a
+    /// pass of its own otherwise (see [`crate::tar_in`]). On by default;
+    /// [`crate::tar_in_from`] reads a stream once and checks it entry by entry.
     pub verify_first: bool,
     /// The most memory the decompressor may use, in bytes (the xz/lzma
     /// dictionary, the zstd window); a stream that needs more is refused with

@@ -83,30 +83,41 @@ const CALL: &str = "tar_in";
 const HOLE_BLOCK: usize = 4096;
 
 /// Extract the host file `tarfile` into the guest directory `directory`
-/// (libguestfs `tar_in`). With `verify_first` (the default) the archive is read
-/// once before anything is written, and every entry is judged as extraction
-/// judges it (one check for both), so an unsafe or corrupt archive is
-/// refused with the guest unchanged.
+/// (libguestfs `tar_in`). With `verify_first` (the default) every entry is
+/// judged as extraction judges it (one check for both) before anything of the
+/// archive is in the target, so an unsafe or corrupt archive is refused with
+/// the guest unchanged. How depends on the target:
 ///
-/// The file is opened once, and both passes read that descriptor, never the
-/// path again (a file renamed over `tarfile` between them changes nothing):
+/// - **an empty directory** (a new one, the common case): the archive is
+///   checked as it is extracted, in one pass, into a private directory made
+///   in the target ([`crate::staged`]), whose entries are renamed into place
+///   once the whole archive has been read and found good. Decompression (on a
+///   thread of its own) overlaps the making of files, and nothing is held in
+///   memory. A refused archive, or a cancelled call, leaves the directory
+///   empty, its times put back (its change time is the only trace). A failure
+///   to make an entry (the disk full, a limit) stops the making, but the rest
+///   is read and checked: a bad archive is still refused whole, a good one
+///   keeps what was made, as below.
+/// - **a directory with something in it**: the archive is read once to check
+///   it, then again to extract it. The file is opened once, and both passes
+///   read that descriptor, never the path again (a file renamed over
+///   `tarfile` between them changes nothing). A plain tar is checked by its
+///   headers alone, with `pread`; a compressed one's decompressed stream is
+///   kept in memory between the passes when it is at most 256 MiB, and
+///   decompressed again otherwise (on a thread of its own, beside
+///   extraction). A FIFO or other stream, which can be read only once, is read
+///   into memory (its decompressed tar stream, at most 256 MiB), checked there
+///   and extracted from there; a larger stream is refused with
+///   [`crate::ErrorKind::LimitExceeded`] and nothing extracted. A failure while
+///   extracting leaves what was made before it, as GNU tar does.
 ///
-/// - a regular file is checked from offset 0 (a plain tar by its headers
-///   alone, with `pread`), then extracted from offset 0 again; a compressed
-///   one's decompressed stream is kept in memory between the passes when it is
-///   at most 256 MiB, and decompressed again otherwise (on a thread of its
-///   own, beside extraction);
-/// - a FIFO or other stream, which can be read only once, is read into memory
-///   (its decompressed tar stream, at most 256 MiB), checked there and
-///   extracted from there. A larger stream is refused with
-///   [`crate::ErrorKind::LimitExceeded`] and nothing extracted; with
-///   `verify_first` off it is extracted as it is read, as [`tar_in_from`]
-///   extracts any stream.
+/// With `verify_first` off the archive is extracted as it is read, as
+/// [`tar_in_from`] extracts any stream.
 ///
 /// What is checked is the file's content as it is read: a writer changing the
 /// file in place between the passes is not guarded against.
 ///
-/// Cancelled ([`TarInOptions::cancel`]) while the archive is verified, nothing
+/// Cancelled ([`TarInOptions::cancel`]) while the archive is checked, nothing
 /// is extracted; cancelled later, see [`tar_in_from`].
 ///
 /// ```
@@ -162,6 +173,21 @@ fn tar_in_spooled(
         compress: Some(Compression::None),
         ..opts.clone()
     };
+    if opts.verify_first
+        && let Some(dir_fd) = empty_target(root, directory)
+    {
+        // Checked as it is extracted, into a stage moved into place at the
+        // end; decompressed on a thread of its own, beside extraction.
+        if format == Compression::None {
+            return extract(root, dir_fd, file, directory, &plain, Some(tarfile));
+        }
+        let memlimit = opts.max_decoder_memory;
+        let unpacked = ReadAhead::spawn(move || {
+            compress::decoder(format, BufReader::with_capacity(1 << 20, file), memlimit)
+        })
+        .map_err(io_err)?;
+        return extract(root, dir_fd, unpacked, directory, &plain, Some(tarfile));
+    }
     let mut spool = None;
     if opts.verify_first {
         let at = At::new(&file).map_err(io_err)?;
@@ -227,12 +253,17 @@ fn tar_in_stream(
             .map_err(io_err)?
             .unwrap_or(Compression::None),
     };
+    let o = TarInOptions {
+        compress: Some(format),
+        ..opts.clone()
+    };
     if !opts.verify_first {
-        let o = TarInOptions {
-            compress: Some(format),
-            ..opts.clone()
-        };
         return tar_in_from(root, input, directory, &o);
+    }
+    if let Some(dir_fd) = empty_target(root, directory) {
+        // Checked as it is extracted, into a stage moved into place at the
+        // end: no copy in memory, no size limit.
+        return extract(root, dir_fd, input, directory, &o, Some(tarfile));
     }
     let mut spool = Spool::new(spool_limit).ok_or_else(|| {
         Error::new(
@@ -367,10 +398,20 @@ pub fn tar_in_from<R: Read>(
     opts: &TarInOptions,
 ) -> Result<TarStats> {
     let directory = directory.as_ref();
+    check_cancel(
+        opts.cancel.as_ref(),
+        directory,
+        "cancelled before anything was extracted",
+    )?;
+    let dir_fd = target_dir(root, directory, opts.create_dir)?;
+    extract(root, dir_fd, input, directory, opts, None)
+}
+
+/// The target directory of an extraction (`O_PATH`), made first when
+/// `create` is set; anything but a directory is refused.
+fn target_dir(root: &GuestRoot, directory: &Path, create: bool) -> Result<OwnedFd> {
     let subject = directory.display().to_string();
-    let cancel = opts.cancel.as_ref();
-    check_cancel(cancel, directory, "cancelled before anything was extracted")?;
-    let dir_fd = if opts.create_dir {
+    let dir_fd = if create {
         root.mkdir_all(CALL, directory, 0o755)?
     } else {
         root.handle(CALL, directory, true)?
@@ -384,11 +425,62 @@ pub fn tar_in_from<R: Read>(
             "not a directory",
         ));
     }
+    Ok(dir_fd)
+}
+
+/// The target directory of a checked extraction when it exists and is empty:
+/// the archive can then be staged ([`crate::staged`]) and checked as it is
+/// extracted. `None` otherwise (the archive is checked in a pass of its own).
+fn empty_target(root: &GuestRoot, directory: &Path) -> Option<OwnedFd> {
+    let fd = target_dir(root, directory, false).ok()?;
+    crate::staged::is_empty(fd.as_fd()).ok()?.then_some(fd)
+}
+
+/// Extract `input` into the directory `dir_fd` (named `directory` in
+/// messages). Staged (`staged_from`: the archive file, named in a refusal as
+/// the check pass names it), into a private directory in it first, moved into
+/// place only once the whole archive has been read and found good
+/// ([`crate::staged`]): an archive refused, or a call cancelled, then leaves
+/// the target as it was.
+fn extract<R: Read>(
+    root: &GuestRoot,
+    dir_fd: OwnedFd,
+    input: R,
+    directory: &Path,
+    opts: &TarInOptions,
+    staged_from: Option<&Path>,
+) -> Result<TarStats> {
+    let subject = directory.display().to_string();
+    let cancel = opts.cancel.as_ref();
     let target = Target::new(root, dir_fd).map_err(|e| Error::errno(CALL, &subject, "", e))?;
+    // Staged: extract into the stage, resolved as the target would be; the
+    // target itself (`home`) takes over once the stage is moved into place.
+    let (target, mut stage) = if staged_from.is_some() {
+        let stage = crate::staged::Stage::create(target.fd())
+            .map_err(|e| Error::errno(CALL, &subject, "making the staging directory", e))?;
+        let dir = rustix::io::fcntl_dupfd_cloexec(stage.dir(), 0)
+            .map_err(|e| Error::errno(CALL, &subject, "", e));
+        match dir {
+            Ok(dir) => (target.with_scope_of(dir), Some((stage, target))),
+            Err(e) => {
+                stage.discard();
+                return Err(e);
+            }
+        }
+    } else {
+        (target, None)
+    };
 
     let (reader, counter, side) =
-        open_stream(input, opts.compress, opts.max_decoder_memory, cancel)
-            .map_err(|e| stream_err(&subject, e))?;
+        match open_stream(input, opts.compress, opts.max_decoder_memory, cancel) {
+            Ok(opened) => opened,
+            Err(e) => {
+                if let Some((stage, _)) = stage {
+                    stage.discard();
+                }
+                return Err(stream_err(&subject, e));
+            }
+        };
     let mut archive = tar::Archive::new(reader);
     let mut x = Extractor {
         root,
@@ -413,15 +505,40 @@ pub fn tar_in_from<R: Read>(
         counter,
         failures: Failures::default(),
     };
-    let extracted = x.extract_all(&mut archive, &side);
-    // Delayed symlinks and directory metadata are applied even when an entry
-    // failed or the call was cancelled, as GNU tar does, so no placeholder is
-    // left behind; the first error is the one reported.
-    x.finish();
+    // The whole stream, its end included, is read before anything is
+    // finished, so that a staged extraction is moved into place only once the
+    // archive is known good.
+    let read = x
+        .extract_all(&mut archive, &side, stage.is_some())
+        .and_then(|stopped| {
+            drain(archive.into_inner())
+                .map_err(|e| stream_err(&x.subject, e))
+                .map(|()| stopped)
+        });
+    let extracted = match read {
+        Ok(stopped) => stopped.map_or(Ok(()), Err),
+        Err(e) => {
+            if let Some((stage, _)) = stage.take() {
+                // Nothing of a refused or cancelled archive is kept.
+                stage.discard();
+                return Err(refused_staged(e, directory, staged_from, &x, cancel));
+            }
+            Err(e)
+        }
+    };
+    match stage {
+        Some((stage, home)) => {
+            x.commit(stage, home);
+            x.finish();
+        }
+        // Delayed symlinks and directory metadata are applied even when an
+        // entry failed or the call was cancelled, as GNU tar does, so no
+        // placeholder is left behind; the first error is the one reported.
+        None => x.finish(),
+    }
+
     let failures = std::mem::take(&mut x.failures);
-    let done = extracted
-        .and_then(|()| drain(archive.into_inner()).map_err(|e| stream_err(&x.subject, e)))
-        .and_then(|()| failures.into_error(&x.subject).map_or(Ok(()), Err));
+    let done = extracted.and_then(|()| failures.into_error(&x.subject).map_or(Ok(()), Err));
     if let Err(e) = done {
         if is_cancel(&e, cancel) {
             let how_far = format!(
@@ -446,6 +563,32 @@ pub fn tar_in_from<R: Read>(
         tracing::warn!(call = CALL, "{}: {unlisted} more warnings", x.subject);
     }
     Ok(x.stats)
+}
+
+/// The error of a staged extraction refused or cancelled while it was read
+/// (nothing of it kept): a refusal names the archive `from`, as the check pass
+/// does.
+fn refused_staged(
+    e: Error,
+    directory: &Path,
+    from: Option<&Path>,
+    x: &Extractor<'_>,
+    cancel: Option<&CancelToken>,
+) -> Error {
+    if is_cancel(&e, cancel) {
+        return cancelled(
+            directory,
+            format!(
+                "cancelled after reading {} entries ({} bytes) of the archive; nothing was extracted",
+                x.stats.entries,
+                x.counter.get()
+            ),
+        );
+    }
+    match from {
+        Some(from) => e.with_subject("").context(from.display()),
+        None => e,
+    }
 }
 
 /// What the framer resolved for an entry ([`crate::framer`]): its name, link
@@ -680,20 +823,40 @@ impl<'a> Extractor<'a> {
         )
     }
 
-    /// Every entry of the archive, in order.
+    /// Extract every entry. A failure that is the archive's (its stream, an
+    /// entry's check) or a cancellation is the error. When `check_rest` is
+    /// set (a staged extraction), a failure to make an entry stops the making
+    /// but not the reading: the rest of the archive is still checked, entry
+    /// by entry as the check pass would, and the failure is returned as
+    /// `Ok(Some(..))` once the whole archive has read as good.
     fn extract_all<R: Read>(
         &mut self,
         archive: &mut tar::Archive<R>,
         side: &RefCell<SideRecords>,
-    ) -> Result<()> {
+        check_rest: bool,
+    ) -> Result<Option<Error>> {
         let entries = archive
             .entries()
             .map_err(|e| stream_err(&self.subject, e))?;
+        let mut stopped = None;
         for (index, entry) in entries.enumerate() {
             check_cancel(self.opts.cancel.as_ref(), &self.subject, "cancelled")?;
             let mut entry = entry.map_err(|e| stream_err(&self.subject, e))?;
             let info = EntryInfo::new(side.borrow_mut().take(index as u64))
                 .map_err(|e| stream_err(&self.subject, e))?;
+            let recheck = |x: &Self, entry: &tar::Entry<'_, R>| {
+                check_entry(
+                    &x.subject,
+                    entry.header().as_bytes(),
+                    &info.path,
+                    &info.link,
+                )
+                .map(|_| ())
+            };
+            if stopped.is_some() {
+                recheck(self, &entry)?;
+                continue;
+            }
             match self.entry(&mut entry, &info) {
                 Ok(()) => {}
                 // Not allowed to make this entry (a directory it goes in is
@@ -707,6 +870,12 @@ impl<'a> Extractor<'a> {
                     self.failures.add(errno, msg);
                     continue;
                 }
+                Err(e) if check_rest => {
+                    // An entry its check refuses is the archive's fault.
+                    recheck(self, &entry)?;
+                    stopped = Some(e);
+                    continue;
+                }
                 Err(e) => return Err(e),
             }
             self.stats.entries += 1;
@@ -718,7 +887,7 @@ impl<'a> Extractor<'a> {
                 });
             }
         }
-        Ok(())
+        Ok(stopped)
     }
 
     /// The path of `comps` relative to the target directory.
@@ -1172,6 +1341,22 @@ impl<'a> Extractor<'a> {
         }
     }
 
+    /// Move a staged extraction into the target (`home`), which is the
+    /// target from then on; what cannot be moved is a failure reported at the
+    /// end. Delayed symlinks and directory metadata come after, in place.
+    fn commit(&mut self, stage: crate::staged::Stage, home: Target) {
+        self.parent_cache = None;
+        // The archive's `./` was the stage; it is the target now.
+        match rustix::fs::fstat(home.fd()) {
+            Ok(st) => self.dirs.set_root_id(inode(&st)),
+            Err(e) => self.defer(b"./", "directory", e),
+        }
+        self.target = home;
+        for (path, what, e) in stage.commit() {
+            self.defer(path.as_os_str().as_bytes(), what, e);
+        }
+    }
+
     /// A failure that does not stop the extraction (GNU tar goes on after it
     /// and exits with status 2): the entry's metadata could not be set, or it
     /// could not be made for lack of permission. Reported when the call ends.
@@ -1320,8 +1505,10 @@ pub(crate) fn write_holey(
 
 #[cfg(test)]
 mod tests {
-    /// Verified extraction of a compressed archive takes the kept stream when it
-    /// fits and decompresses again when it does not; both give the same tree.
+    /// Verified extraction of a compressed archive into a directory with
+    /// something in it takes the kept stream when it fits and decompresses
+    /// again when it does not; into an empty one it is staged; all three give
+    /// the same tree.
     #[test]
     fn spooled_and_unspooled_extraction_agree() {
         use crate::{Compression, TarOutOptions, tar_out_to};
@@ -1339,9 +1526,12 @@ mod tests {
             tar_out_to(&src, "/", &mut packed, &o).unwrap();
             let tarball = src_dir.path().join("t.tar.x");
             std::fs::write(&tarball, &packed).unwrap();
-            for limit in [0, MAX_SPOOL] {
+            for (limit, empty) in [(0, false), (MAX_SPOOL, false), (0, true)] {
                 let dst_dir = tempfile::tempdir().unwrap();
                 let dst = GuestRoot::open(dst_dir.path()).unwrap();
+                if !empty {
+                    dst.write("/pre", b"").unwrap();
+                }
                 let stats = tar_in_spooled(
                     &dst,
                     &tarball,
@@ -1359,6 +1549,67 @@ mod tests {
     }
 
     use super::*;
+
+    /// A FIFO is read once: checked from memory when the target has
+    /// something in it (refused when the stream is larger than the memory
+    /// allowed, nothing changed), staged when the target is empty (no limit).
+    #[test]
+    fn a_stream_larger_than_the_spool_is_staged_into_an_empty_directory() {
+        use crate::{Compression, TarOutOptions, tar_out_to};
+        let dir = tempfile::tempdir().unwrap();
+        let src = GuestRoot::open(dir.path()).unwrap();
+        src.mkdir_p("/src", 0o755).unwrap();
+        src.write("/src/a", &vec![3u8; 200_000]).unwrap();
+        let o = TarOutOptions {
+            compress: Compression::Gzip,
+            ..Default::default()
+        };
+        let mut packed = Vec::new();
+        tar_out_to(&src, "/src", &mut packed, &o).unwrap();
+        for empty in [false, true] {
+            let fifo = dir.path().join(format!("fifo-{empty}"));
+            rustix::fs::mknodat(
+                rustix::fs::CWD,
+                &fifo,
+                FileType::Fifo,
+                Mode::from_raw_mode(0o600),
+                0,
+            )
+            .unwrap();
+            let (path, data) = (fifo.clone(), packed.clone());
+            let writer = std::thread::spawn(move || {
+                use std::io::Write;
+                let mut f = std::fs::OpenOptions::new().write(true).open(path).unwrap();
+                let _ = f.write_all(&data);
+            });
+            let dst = format!("/dst-{empty}");
+            src.mkdir(&dst, 0o755).unwrap();
+            if !empty {
+                src.write(format!("{dst}/pre"), b"").unwrap();
+            }
+            let before = src.ls(&dst).unwrap();
+            let res = tar_in_spooled(
+                &src,
+                &fifo,
+                Path::new(&dst),
+                &TarInOptions::default(),
+                64 << 10,
+            );
+            writer.join().unwrap();
+            if empty {
+                let stats = res.unwrap();
+                assert_eq!(stats.entries, 2);
+                assert_eq!(
+                    src.read_file(format!("{dst}/a")).unwrap(),
+                    vec![3u8; 200_000]
+                );
+            } else {
+                let e = res.unwrap_err();
+                assert_eq!(e.kind(), ErrorKind::LimitExceeded, "{e}");
+                assert_eq!(src.ls(&dst).unwrap(), before);
+            }
+        }
+    }
 
     #[test]
     fn entry_names() {

@@ -13,7 +13,7 @@
 //! The archive's own dangerous symlinks never take part: they are created only
 //! after every entry is extracted (see [`crate::delayed`]).
 
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::{Component, Path, PathBuf};
 
 use rustix::fs::{Mode, OFlags, ResolveFlags};
@@ -47,6 +47,20 @@ impl Target {
             fd,
             resolve: scope | ResolveFlags::NO_MAGICLINKS,
         })
+    }
+
+    /// The directory behind `fd`, its paths resolved as this target's are
+    /// (the stage of a staged extraction stands in for its target).
+    pub(crate) fn with_scope_of(&self, fd: OwnedFd) -> Target {
+        Target {
+            fd,
+            resolve: self.resolve,
+        }
+    }
+
+    /// The target directory (`O_PATH`).
+    pub(crate) fn fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
     }
 
     /// Open `rel` (relative to the target; empty or `.` for the target itself).

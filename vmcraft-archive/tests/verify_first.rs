@@ -308,3 +308,189 @@ fn the_archive_file_is_opened_once() {
 fn compress_for(data: &[u8], format: Compression) -> Vec<u8> {
     compress(data, format)
 }
+
+/// Into an empty directory the archive is checked as it is extracted, into a
+/// stage moved into place at the end: a bad archive is refused with the words
+/// the check pass uses, and the directory is left empty, its times as they
+/// were, no stage behind.
+#[test]
+fn into_an_empty_directory_nothing_of_a_bad_archive_is_kept() {
+    let env = TestEnv::new("verify-staged");
+    let guest = env.path().join("guest");
+    std::fs::create_dir_all(guest.join("empty")).unwrap();
+    let root = GuestRoot::open(&guest).unwrap();
+    let mtime = |p: &Path| std::fs::metadata(p).unwrap().modified().unwrap();
+    for (label, bad, kind, msg) in bad_entries() {
+        let data = archive(&bad);
+        for format in [Compression::None, Compression::Gzip, Compression::Zstd] {
+            for fifo in [false, true] {
+                let before = (tree_hash(&guest), mtime(&guest.join("empty")));
+                let packed = compress(&data, format);
+                let path = env.path().join(format!("staged-{format}-{fifo}.tar"));
+                let _ = std::fs::remove_file(&path);
+                let res = if fifo {
+                    let writer = fifo_with(&path, packed);
+                    let res = tar_in(&root, &path, "/empty", &TarInOptions::default());
+                    writer.join().unwrap();
+                    res
+                } else {
+                    std::fs::write(&path, &packed).unwrap();
+                    tar_in(&root, &path, "/empty", &TarInOptions::default())
+                };
+                let how = format!("{label} ({format}, fifo: {fifo})");
+                let e = res.expect_err(&format!("{how}: must be refused"));
+                assert_eq!(e.kind(), kind, "{how}: {e}");
+                assert_eq!(
+                    e.to_string(),
+                    format!("tar_in: {}: {msg}", path.display()),
+                    "{how}"
+                );
+                let after = (tree_hash(&guest), mtime(&guest.join("empty")));
+                assert_eq!(after, before, "{how}: the guest changed");
+            }
+        }
+    }
+}
+
+/// A staged extraction ends as a direct one does: the archive's `./` gives
+/// the target its mode and times, delayed symlinks are made, a read-only
+/// directory is filled before its mode is set, hard links stay linked.
+#[test]
+fn a_staged_extraction_is_the_direct_one() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let env = TestEnv::new("verify-staged-same");
+    let guest = env.path().join("guest");
+    std::fs::create_dir_all(guest.join("staged")).unwrap();
+    std::fs::create_dir_all(guest.join("direct")).unwrap();
+    // Something in the way makes the direct one take the two-pass road.
+    std::fs::write(guest.join("direct/.in-the-way"), b"").unwrap();
+    let root = GuestRoot::open(&guest).unwrap();
+    let data = RawTar::default()
+        .dir_owned("./", 0o750, (0, 0))
+        .dir_owned("./ro/", 0o555, (0, 0))
+        .file("./ro/inside", b"made before the mode\n")
+        .file("./a", b"linked\n")
+        .hardlink("./b", "./a")
+        .symlink("./abs", "/etc/hostname")
+        .symlink("./up", "../outside")
+        .symlink("./rel", "a")
+        .finish();
+    for format in [Compression::None, Compression::Gzip] {
+        let path = env.path().join(format!("same-{format}.tar"));
+        std::fs::write(&path, compress(&data, format)).unwrap();
+        for dir in ["/staged", "/direct"] {
+            let stats = tar_in(&root, &path, dir, &TarInOptions::default())
+                .unwrap_or_else(|e| panic!("{format} {dir}: {e}"));
+            assert_eq!(stats.entries, 8, "{format} {dir}");
+        }
+        let (s, d) = (guest.join("staged"), guest.join("direct"));
+        let m = |p: &Path| std::fs::symlink_metadata(p).unwrap();
+        for (a, b) in [(&s, &d), (&s.join("ro"), &d.join("ro"))] {
+            assert_eq!(m(a).permissions().mode(), m(b).permissions().mode());
+            assert_eq!(m(a).mtime(), m(b).mtime());
+        }
+        // Out of the way again, the direct one's times put back.
+        std::fs::remove_file(guest.join("direct/.in-the-way")).unwrap();
+        std::fs::File::open(&d)
+            .unwrap()
+            .set_modified(m(&s).modified().unwrap())
+            .unwrap();
+        assert_eq!(m(&s).permissions().mode() & 0o7777, 0o750);
+        assert_eq!(m(&s.join("ro")).permissions().mode() & 0o7777, 0o555);
+        assert_eq!(m(&s.join("a")).ino(), m(&s.join("b")).ino());
+        assert_eq!(
+            std::fs::read_link(s.join("abs")).unwrap(),
+            Path::new("/etc/hostname")
+        );
+        assert_eq!(
+            std::fs::read_link(s.join("up")).unwrap(),
+            Path::new("../outside")
+        );
+        assert_eq!(tree_hash(&s), tree_hash(&d), "{format}");
+        for dir in [&s, &d] {
+            std::fs::set_permissions(dir.join("ro"), std::fs::Permissions::from_mode(0o755))
+                .unwrap();
+            std::fs::remove_dir_all(dir).unwrap();
+            std::fs::create_dir(dir).unwrap();
+        }
+        std::fs::write(guest.join("direct/.in-the-way"), b"").unwrap();
+    }
+}
+
+/// A failure to make an entry (here a limit) in a staged extraction keeps
+/// what was made before it, as the two-pass road does, when the rest of the
+/// archive reads as good; when an entry after it is bad, the whole archive is
+/// refused and nothing is kept, as the check pass would refuse it.
+#[test]
+fn a_staged_extraction_reads_past_a_failure_to_judge_the_archive() {
+    let env = TestEnv::new("verify-staged-rest");
+    let guest = env.path().join("guest");
+    std::fs::create_dir_all(guest.join("t")).unwrap();
+    let root = GuestRoot::open(&guest).unwrap();
+    let opts = TarInOptions {
+        max_delayed_directories: 2,
+        ..Default::default()
+    };
+    let good_rest = RawTar::default()
+        .dir("./d1/")
+        .dir("./d2/")
+        .dir("./d3/")
+        .file("./after", b"not made\n")
+        .finish();
+    let path = env.path().join("rest.tar.gz");
+    std::fs::write(&path, compress(&good_rest, Compression::Gzip)).unwrap();
+    let e = tar_in(&root, &path, "/t", &opts).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::LimitExceeded, "{e}");
+    assert!(guest.join("t/d1").is_dir() && guest.join("t/d2").is_dir());
+    assert!(!guest.join("t/d3").exists() && !guest.join("t/after").exists());
+    std::fs::remove_dir_all(guest.join("t")).unwrap();
+    std::fs::create_dir(guest.join("t")).unwrap();
+
+    let (_, bad, kind, _) = bad_entries().remove(0);
+    let bad_rest = RawTar::default()
+        .dir("./d1/")
+        .dir("./d2/")
+        .dir("./d3/")
+        .raw(&bad)
+        .finish();
+    std::fs::write(&path, compress(&bad_rest, Compression::Gzip)).unwrap();
+    let before = tree_hash(&guest);
+    let e = tar_in(&root, &path, "/t", &opts).unwrap_err();
+    assert_eq!(e.kind(), kind, "{e}");
+    assert_eq!(
+        tree_hash(&guest),
+        before,
+        "nothing of a refused archive is kept"
+    );
+}
+
+/// Cancelled while a staged extraction reads the archive, nothing is kept.
+#[test]
+fn a_cancelled_staged_extraction_keeps_nothing() {
+    let env = TestEnv::new("verify-staged-cancel");
+    let guest = env.path().join("guest");
+    std::fs::create_dir_all(guest.join("t")).unwrap();
+    let root = GuestRoot::open(&guest).unwrap();
+    let mut tar = RawTar::default();
+    for i in 0..20 {
+        tar = tar.file(&format!("./f{i}"), b"data\n");
+    }
+    let path = env.path().join("cancel.tar.zst");
+    std::fs::write(&path, compress(&tar.finish(), Compression::Zstd)).unwrap();
+    let token = vmcraft_block::CancelToken::new();
+    let t = token.clone();
+    let opts = TarInOptions {
+        cancel: Some(token),
+        progress: Some(vmcraft_archive::ProgressFn::new(move |p| {
+            if p.entries == 5 {
+                t.cancel();
+            }
+        })),
+        ..Default::default()
+    };
+    let before = tree_hash(&guest);
+    let e = tar_in(&root, &path, "/t", &opts).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Cancelled, "{e}");
+    assert!(e.to_string().ends_with("nothing was extracted"), "{e}");
+    assert_eq!(tree_hash(&guest), before);
+}

@@ -120,6 +120,12 @@ impl Error {
         self
     }
 
+    /// Replace the subject (empty for none).
+    pub fn with_subject(mut self, subject: impl fmt::Display) -> Self {
+        self.subject = subject.to_string();
+        self
+    }
+
     /// Replace the kind.
     pub fn with_kind(mut self, kind: ErrorKind) -> Self {
         self.kind = kind;

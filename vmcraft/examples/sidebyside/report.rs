@@ -312,17 +312,22 @@ fn behind_reason(id: &str, peer: &str) -> &'static str {
         }
         ("archive/in none", _) => {
             "both write every file and set its owner, mode and times; tar_in also opens every \
-             path through the confined resolver (openat2 RESOLVE_IN_ROOT) and, by default, reads \
-             the archive once more beforehand (`verify_first`: a bad archive changes nothing)."
+             path through the confined resolver (openat2 RESOLVE_IN_ROOT) and checks every entry \
+             before anything of the archive is in the target (`verify_first`: a bad archive \
+             changes nothing): into the empty directory as it extracts, into a staging directory \
+             renamed into place at the end; into a directory with something in it by reading \
+             the headers once more beforehand."
         }
         (id, _) if id.starts_with("archive/in") => {
             "both decompress on one core (tar_in on a thread of its own, GNU tar in a process of \
-             its own) while extracting on the other; by default tar_in reads the archive twice \
-             (`verify_first`: a bad archive changes nothing) and extracts only once the whole \
-             archive has been checked, from the decompressed stream it kept (up to 256 MiB), so \
-             the two cannot overlap; the single-pass row leaves the check out. Extraction itself is mostly \
-             the kernel creating files, so compare the ranges before reading a gap into the \
-             medians."
+             its own) while extracting on the other. tar_in checks every entry before anything \
+             of the archive is in the target (`verify_first`: a bad archive changes nothing): \
+             into the empty directory in the same pass, extracting into a staging directory \
+             renamed into place once the archive is known good, so decompression and \
+             extraction overlap; into a directory with something in it, in a pass of its own \
+             first, from whose decompressed stream (kept up to 256 MiB) it then extracts, so the \
+             two cannot overlap. Extraction itself is mostly the kernel creating files, so \
+             compare the ranges before reading a gap into the medians."
         }
         (id, _) if id.starts_with("copy/") => {
             "every tool's time here is mostly the kernel writing the data out (the fsync is \
@@ -746,9 +751,11 @@ fn target_note(workload: &str) -> &'static str {
         w if w.starts_with("tar") => {
             "Extraction is mostly the kernel creating the files and writing their data; tar_in \
              also opens every path through the confined resolver (openat2 RESOLVE_IN_ROOT) and by \
-             default reads the archive twice (`verify_first`, so that a bad archive changes \
-             nothing; the single-pass row shows what that costs). Compare the ranges: extraction \
-             times on a shared disk vary from run to run more than the tools differ."
+             default checks the archive before anything of it is in the target (`verify_first`, \
+             so that a bad archive changes nothing): in one pass through a staging directory \
+             when the target is empty, in a pass of its own when it is not (the rows of both, \
+             and the unchecked single pass, show what each costs). Compare the ranges: \
+             extraction times on a shared disk vary from run to run more than the tools differ."
         }
         "parallel mount" => {
             "Mounts run on a pool of 16 threads, so every mount of a level is in flight at once; \
