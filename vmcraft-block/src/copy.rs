@@ -5,7 +5,7 @@
 //! Speed comes from not touching what is not there: on a file source the data
 //! extents are found with `SEEK_DATA`/`SEEK_HOLE` and holes are never read; data
 //! moves with `copy_file_range` between files (no trip through user space) or in
-//! large buffers otherwise; with `sparse` set, zero blocks inside the data are not
+//! 128 KiB buffers otherwise (see [`CHUNK`]); with `sparse` set, zero blocks inside the data are not
 //! written either. Every argument is checked before the destination is opened for
 //! writing, so a rejected copy changes nothing.
 //!
@@ -24,8 +24,14 @@ use crate::cancel::CancelToken;
 use crate::device::{BlockDevice, DeviceNode, ImageFile};
 use crate::error::{Error, ErrorKind, Result};
 
-/// Size of the copy buffer.
-const CHUNK: usize = 4 << 20;
+/// Size of the copy buffer: what `cp` uses. Larger writes cost the kernel
+/// more, not less, here: copying a dense 4 GiB file took 2.4-2.8 s with
+/// 128 KiB and 7-7.8 s with 4 MiB (system time 2 s against 6-7 s, nearly all
+/// of it copying the buffer into new page-cache folios), and loop device to
+/// loop device 2.7-2.8 s against 3.5 s.
+const CHUNK: usize = 128 << 10;
+/// How often progress is reported: every this many bytes (and at the end).
+const PROGRESS_STEP: u64 = 4 << 20;
 /// The most bytes one piece of work covers between two looks at the cancel
 /// token: one `copy_file_range` request, one range zeroed.
 pub const CANCEL_STEP: u64 = 64 << 20;
@@ -483,8 +489,11 @@ impl Job<'_> {
     }
 
     fn advance(&mut self, n: u64) {
+        let before = self.done;
         self.done += n;
-        if let Some(p) = self.progress {
+        if let Some(p) = self.progress
+            && (self.done / PROGRESS_STEP != before / PROGRESS_STEP || self.done == self.total)
+        {
             p(self.done, self.total);
         }
     }
