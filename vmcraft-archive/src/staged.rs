@@ -53,6 +53,19 @@ pub(crate) struct Stage {
     times: Timestamps,
 }
 
+/// `statfs`'s type of a FUSE filesystem.
+const FUSE_SUPER_MAGIC: u64 = 0x6573_5546;
+
+/// Whether an archive may be staged in the directory behind `dir`: it is
+/// empty, and not on a FUSE filesystem, whose drivers do not all rename a
+/// directory into another with its contents (fusefat does not).
+pub(crate) fn can_stage(dir: BorrowedFd<'_>) -> Result<bool, Errno> {
+    if rustix::fs::fstatfs(dir)?.f_type as u64 == FUSE_SUPER_MAGIC {
+        return Ok(false);
+    }
+    is_empty(dir)
+}
+
 /// Whether the directory behind `dir` (any descriptor on it) has no entries.
 pub(crate) fn is_empty(dir: BorrowedFd<'_>) -> Result<bool, Errno> {
     let fd = rustix::fs::openat(
@@ -129,11 +142,15 @@ impl Stage {
     /// Move everything staged into the target, then remove the staging
     /// directory. Returns the names that could not be moved (already in the
     /// target and not replaceable, or refused by the filesystem); the
-    /// extraction reports them as failures.
+    /// extraction reports them as failures. Nothing is removed recursively
+    /// here: what could not be moved stays in the staging directory, which
+    /// then stays too, and the failure says so.
     pub(crate) fn commit(self) -> Vec<NotMoved> {
         let mut failed = Vec::new();
-        // Directories present on both sides, relative to both roots.
+        // Directories present on both sides, relative to both roots; those
+        // merged, to remove (empty) afterwards.
         let mut both = vec![PathBuf::new()];
+        let mut merged = Vec::new();
         while let Some(rel) = both.pop() {
             let from = match beneath(self.dir.as_fd(), &rel, OFlags::RDONLY | OFlags::DIRECTORY) {
                 Ok(fd) => fd,
@@ -160,17 +177,29 @@ impl Stage {
                 let path = rel.join(&name);
                 match move_one(from.as_fd(), to.as_fd(), &name) {
                     Ok(Moved::Done) => {}
-                    Ok(Moved::Merge) => both.push(path),
+                    Ok(Moved::Merge) => {
+                        merged.push(path.clone());
+                        both.push(path);
+                    }
                     Err((what, e)) => failed.push((path, what, e)),
                 }
             }
         }
-        // What is left is the husks of merged directories (and whatever could
-        // not be moved): gone with the stage.
-        if let Err(e) = remove_all(self.target.as_fd(), &self.name) {
+        // The husks of merged directories, deepest first, then the stage.
+        merged.sort_by_key(|p: &PathBuf| std::cmp::Reverse(p.components().count()));
+        for rel in merged {
+            let up = rel.parent().unwrap_or(Path::new(""));
+            let last = rel.file_name().unwrap_or(rel.as_os_str());
+            let gone = beneath(self.dir.as_fd(), up, OFlags::PATH | OFlags::DIRECTORY)
+                .and_then(|dir| rustix::fs::unlinkat(&dir, last, AtFlags::REMOVEDIR));
+            if let Err(e) = gone {
+                failed.push((rel, "left in the staging directory", e));
+            }
+        }
+        if let Err(e) = rustix::fs::unlinkat(&self.target, &self.name, AtFlags::REMOVEDIR) {
             failed.push((
                 PathBuf::from(&self.name),
-                "removing the staging directory",
+                "the staging directory stays, with what could not be moved",
                 e,
             ));
         }
@@ -208,6 +237,20 @@ enum Moved {
     Merge,
 }
 
+/// Rename `name` from `from` into `to` unless `to` has it (`EEXIST`). A
+/// filesystem that does not know `RENAME_NOREPLACE` (some FUSE drivers answer
+/// `EINVAL`) gets a look first, then a plain rename.
+fn rename_new(from: BorrowedFd<'_>, to: BorrowedFd<'_>, name: &OsStr) -> Result<(), Errno> {
+    match rustix::fs::renameat_with(from, name, to, name, RenameFlags::NOREPLACE) {
+        Err(Errno::INVAL) => match rustix::fs::statat(to, name, AtFlags::SYMLINK_NOFOLLOW) {
+            Ok(_) => Err(Errno::EXIST),
+            Err(Errno::NOENT) => rustix::fs::renameat(from, name, to, name),
+            Err(e) => Err(e),
+        },
+        other => other,
+    }
+}
+
 /// Move `name` from the staged directory `from` into `to`.
 fn move_one(
     from: BorrowedFd<'_>,
@@ -215,7 +258,7 @@ fn move_one(
     name: &OsStr,
 ) -> Result<Moved, (&'static str, Errno)> {
     let moving = "moving into place";
-    match rustix::fs::renameat_with(from, name, to, name, RenameFlags::NOREPLACE) {
+    match rename_new(from, to, name) {
         Ok(()) => return Ok(Moved::Done),
         Err(Errno::EXIST) => {}
         Err(e) => return Err((moving, e)),
@@ -235,7 +278,7 @@ fn move_one(
             .map_err(|e| (moving, e)),
         (true, false) => {
             rustix::fs::unlinkat(to, name, AtFlags::empty()).map_err(|e| (moving, e))?;
-            rustix::fs::renameat_with(from, name, to, name, RenameFlags::NOREPLACE)
+            rename_new(from, to, name)
                 .map(|()| Moved::Done)
                 .map_err(|e| (moving, e))
         }
@@ -243,7 +286,7 @@ fn move_one(
         (false, true) => {
             rustix::fs::unlinkat(to, name, AtFlags::REMOVEDIR)
                 .map_err(|e| ("a directory is in the way", e))?;
-            rustix::fs::renameat_with(from, name, to, name, RenameFlags::NOREPLACE)
+            rename_new(from, to, name)
                 .map(|()| Moved::Done)
                 .map_err(|e| (moving, e))
         }
@@ -350,6 +393,7 @@ mod tests {
 
     #[test]
     fn commit_moves_everything_and_merges_what_appeared_meanwhile() {
+        // (`.vmcraft-...` sorts before the lower-case names below.)
         let t = tempfile::tempdir().unwrap();
         let target = dir_fd(t.path());
         let stage = Stage::create(target.as_fd()).unwrap();
@@ -367,10 +411,17 @@ mod tests {
         std::fs::write(t.path().join("file"), b"old").unwrap();
         std::fs::create_dir_all(t.path().join("busy/x")).unwrap();
         std::fs::write(t.path().join("was-file"), b"old").unwrap();
+        let name = stage.name.to_string_lossy().into_owned();
         let failed = stage.commit();
-        assert_eq!(failed.len(), 1, "{failed:?}");
+        // What could not be moved stays in the stage, which stays too.
+        assert_eq!(failed.len(), 2, "{failed:?}");
         assert_eq!(failed[0].0, PathBuf::from("busy"));
-        assert_eq!(names(t.path()), ["busy", "etc", "file", "was-file"]);
+        assert_eq!(failed[1].0, PathBuf::from(&name));
+        assert_eq!(names(&t.path().join(&name)), ["busy"]);
+        assert_eq!(
+            names(t.path()),
+            [name.as_str(), "busy", "etc", "file", "was-file"]
+        );
         assert_eq!(names(&t.path().join("etc")), ["app", "other"]);
         assert_eq!(
             std::fs::read(t.path().join("etc/app/conf")).unwrap(),

@@ -428,12 +428,13 @@ fn target_dir(root: &GuestRoot, directory: &Path, create: bool) -> Result<OwnedF
     Ok(dir_fd)
 }
 
-/// The target directory of a checked extraction when it exists and is empty:
-/// the archive can then be staged ([`crate::staged`]) and checked as it is
-/// extracted. `None` otherwise (the archive is checked in a pass of its own).
+/// The target directory of a checked extraction when it exists, is empty and
+/// not on FUSE: the archive can then be staged ([`crate::staged`]) and checked
+/// as it is extracted. `None` otherwise (the archive is checked in a pass of
+/// its own).
 fn empty_target(root: &GuestRoot, directory: &Path) -> Option<OwnedFd> {
     let fd = target_dir(root, directory, false).ok()?;
-    crate::staged::is_empty(fd.as_fd()).ok()?.then_some(fd)
+    crate::staged::can_stage(fd.as_fd()).ok()?.then_some(fd)
 }
 
 /// Extract `input` into the directory `dir_fd` (named `directory` in
