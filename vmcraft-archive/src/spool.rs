@@ -87,7 +87,7 @@ impl<R: Read> Read for Tee<'_, R> {
             return Err(crate::limits::over_limit(format!(
                 "the archive is not a regular file and its tar stream is more than {} bytes, \
                  too much to keep for extraction after checking it; nothing was extracted \
-                 (into an empty directory it is checked as it is extracted, whatever its size; \
+                 (into an existing empty directory it is checked as it is extracted, whatever its size; \
                  without verify_first it is extracted as it is read)",
                 self.spool.limit
             )));

@@ -2,31 +2,43 @@
 //! pass, overlapping decompression with the making of files, and still leaves
 //! the target unchanged when the archive turns out bad.
 //!
-//! Used when the target directory is empty (the common case: unpacking into a
-//! new directory). The archive is extracted into a private directory made in
+//! Used when the target directory exists, is empty and is not on FUSE
+//! ([`can_stage`]). The archive is extracted into a private directory made in
 //! the target ([`Stage::create`]: a random name, mode 0700), with every rule of
 //! a direct extraction; since the target held nothing, what the archive makes
 //! there is exactly what it would have made in the target. Once the whole
 //! stream has been read and checked, each top-level entry is renamed into the
 //! target ([`Stage::commit`]), which never copies data. If the archive is
-//! refused, truncated, over a limit, or the call is cancelled or fails, the
-//! staging directory is removed ([`Stage::discard`]) and the target's times are
-//! put back, so the only trace is the target's change time.
+//! refused (an unsafe entry, a corrupt or truncated stream) or the call is
+//! cancelled, the staging directory is removed ([`Stage::discard`]) and the
+//! target's times are put back, so the only trace is the target's change
+//! time. A failure to make an entry (the disk full, a limit) is not the
+//! archive's: `tar_in` stops making entries, reads and checks the rest, and
+//! commits what was made when the archive is good, as a direct extraction
+//! keeps what it made.
 //!
 //! A name that appeared in the target meanwhile (another writer) is merged as
 //! GNU tar would extract over it: directories are merged, anything else is
 //! replaced, and a non-empty directory in the way of a non-directory is a
 //! failure reported with the others; the archive's own metadata for a merged
-//! directory is not applied then. A run killed before it ends leaves the
-//! staging directory (named `.vmcraft-tar-in-…`) behind, as a killed direct
-//! extraction leaves what it had made.
+//! directory is not applied then. Nothing is removed recursively after the
+//! move: what could not be moved stays in the stage, which then stays too. A
+//! run killed before it ends leaves the staging directory (named
+//! `.vmcraft-tar-in-…`) behind, as a killed direct extraction leaves what it
+//! had made.
 //!
-//! Removal and merging hold one directory open at a time, whatever the depth,
-//! and never follow a symlink.
+//! Moving and removing never follow a symlink, read names in batches (memory
+//! bounded whatever a directory holds), and [`remove_all`] keeps two
+//! directories open whatever the depth: a directory that is not empty is first
+//! renamed to a holding directory at the top of the tree, so no path grows
+//! with the depth the archive built (its own relative symlinks can make a tree
+//! deeper than any path the kernel takes).
 
+use std::collections::HashSet;
 use std::ffi::{OsStr, OsString};
 use std::hash::BuildHasher;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use rustix::fs::{
@@ -36,6 +48,12 @@ use rustix::io::Errno;
 
 /// The staging directory's name starts with this.
 pub(crate) const PREFIX: &str = ".vmcraft-tar-in-";
+
+/// The most names read from a directory at once.
+const BATCH: usize = 4096;
+
+/// `statfs`'s type of a FUSE filesystem.
+const FUSE_SUPER_MAGIC: u64 = 0x6573_5546;
 
 /// A name that could not be moved into place, relative to the target, and why.
 pub(crate) type NotMoved = (PathBuf, &'static str, Errno);
@@ -49,65 +67,80 @@ pub(crate) struct Stage {
     name: OsString,
     /// The staging directory (`O_PATH`).
     dir: OwnedFd,
-    /// The target's access and modification times before the stage was made.
+    /// The target's access and modification times before anything looked.
     times: Timestamps,
 }
 
-/// `statfs`'s type of a FUSE filesystem.
-const FUSE_SUPER_MAGIC: u64 = 0x6573_5546;
-
-/// Whether an archive may be staged in the directory behind `dir`: it is
-/// empty, and not on a FUSE filesystem, whose drivers do not all rename a
-/// directory into another with its contents (fusefat does not).
-pub(crate) fn can_stage(dir: BorrowedFd<'_>) -> Result<bool, Errno> {
+/// The access and modification times of the directory behind `dir` when an
+/// archive may be staged in it: it is empty, and not on a FUSE filesystem,
+/// whose drivers do not all rename a directory into another with its
+/// contents (fusefat does not). The times are read before the directory is
+/// (reading it may change its access time), for [`Stage::discard`].
+pub(crate) fn can_stage(dir: BorrowedFd<'_>) -> Result<Option<Timestamps>, Errno> {
     if rustix::fs::fstatfs(dir)?.f_type as u64 == FUSE_SUPER_MAGIC {
-        return Ok(false);
+        return Ok(None);
     }
-    is_empty(dir)
+    let st = rustix::fs::fstat(dir)?;
+    let times = Timestamps {
+        last_access: Timespec {
+            tv_sec: st.st_atime,
+            tv_nsec: st.st_atime_nsec as _,
+        },
+        last_modification: Timespec {
+            tv_sec: st.st_mtime,
+            tv_nsec: st.st_mtime_nsec as _,
+        },
+    };
+    Ok(is_empty(dir)?.then_some(times))
 }
 
 /// Whether the directory behind `dir` (any descriptor on it) has no entries.
 pub(crate) fn is_empty(dir: BorrowedFd<'_>) -> Result<bool, Errno> {
+    Ok(names(dir, 1, |_| true)?.is_empty())
+}
+
+/// Up to `max` names of the directory behind `dir` (any descriptor on it),
+/// without `.` and `..`, those `keep` accepts.
+fn names(
+    dir: BorrowedFd<'_>,
+    max: usize,
+    keep: impl Fn(&OsStr) -> bool,
+) -> Result<Vec<OsString>, Errno> {
     let fd = rustix::fs::openat(
         dir,
         ".",
         OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
         Mode::empty(),
     )?;
+    let mut out = Vec::new();
     for entry in rustix::fs::Dir::read_from(&fd)? {
-        let name = entry?.file_name().to_bytes().to_vec();
-        if name != b"." && name != b".." {
-            return Ok(false);
+        let entry = entry?;
+        let name = OsStr::from_bytes(entry.file_name().to_bytes());
+        if name == "." || name == ".." || !keep(name) {
+            continue;
+        }
+        out.push(name.to_os_string());
+        if out.len() == max {
+            break;
         }
     }
-    Ok(true)
+    Ok(out)
 }
 
 /// A name no archive can aim at: the process id and 64 random bits.
-fn stage_name() -> OsString {
+fn random_name(prefix: &str) -> OsString {
     let random = std::collections::hash_map::RandomState::new().hash_one(std::process::id());
-    OsString::from(format!("{PREFIX}{}-{random:016x}", std::process::id()))
+    OsString::from(format!("{prefix}{}-{random:016x}", std::process::id()))
 }
 
 impl Stage {
     /// Make the staging directory in `target` (an `O_PATH` descriptor on the
-    /// target directory).
-    pub(crate) fn create(target: BorrowedFd<'_>) -> Result<Stage, Errno> {
-        let st = rustix::fs::fstat(target)?;
-        let times = Timestamps {
-            last_access: Timespec {
-                tv_sec: st.st_atime,
-                tv_nsec: st.st_atime_nsec as _,
-            },
-            last_modification: Timespec {
-                tv_sec: st.st_mtime,
-                tv_nsec: st.st_mtime_nsec as _,
-            },
-        };
+    /// target directory), whose times were `times` ([`can_stage`]).
+    pub(crate) fn create(target: BorrowedFd<'_>, times: Timestamps) -> Result<Stage, Errno> {
         let target = rustix::io::fcntl_dupfd_cloexec(target, 0)?;
         let mut tries = 0;
         let name = loop {
-            let name = stage_name();
+            let name = random_name(PREFIX);
             match rustix::fs::mkdirat(&target, &name, Mode::from_raw_mode(0o700)) {
                 Ok(()) => break name,
                 Err(Errno::EXIST) if tries < 8 => tries += 1,
@@ -152,7 +185,7 @@ impl Stage {
         let mut both = vec![PathBuf::new()];
         let mut merged = Vec::new();
         while let Some(rel) = both.pop() {
-            let from = match beneath(self.dir.as_fd(), &rel, OFlags::RDONLY | OFlags::DIRECTORY) {
+            let from = match beneath(self.dir.as_fd(), &rel, OFlags::PATH | OFlags::DIRECTORY) {
                 Ok(fd) => fd,
                 Err(e) => {
                     failed.push((rel, "reading the staged directory", e));
@@ -166,22 +199,34 @@ impl Stage {
                     continue;
                 }
             };
-            let names = match vmcraft_fs::root::walk::dir_names(from.as_fd()) {
-                Ok(names) => names,
-                Err(e) => {
-                    failed.push((rel, "reading the staged directory", e));
-                    continue;
-                }
-            };
-            for name in names {
-                let path = rel.join(&name);
-                match move_one(from.as_fd(), to.as_fd(), &name) {
-                    Ok(Moved::Done) => {}
-                    Ok(Moved::Merge) => {
-                        merged.push(path.clone());
-                        both.push(path);
+            // Names that stay (merged later, or not movable) are not read
+            // again; each batch moves the rest.
+            let mut stay: HashSet<OsString> = HashSet::new();
+            loop {
+                let batch = match names(from.as_fd(), BATCH, |n| !stay.contains(n)) {
+                    Ok(batch) => batch,
+                    Err(e) => {
+                        failed.push((rel.clone(), "reading the staged directory", e));
+                        break;
                     }
-                    Err((what, e)) => failed.push((path, what, e)),
+                };
+                if batch.is_empty() {
+                    break;
+                }
+                for name in batch {
+                    let path = rel.join(&name);
+                    match move_one(from.as_fd(), to.as_fd(), &name) {
+                        Ok(Moved::Done) => {}
+                        Ok(Moved::Merge) => {
+                            merged.push(path.clone());
+                            both.push(path);
+                            stay.insert(name);
+                        }
+                        Err((what, e)) => {
+                            failed.push((path, what, e));
+                            stay.insert(name);
+                        }
+                    }
                 }
             }
         }
@@ -207,12 +252,15 @@ impl Stage {
     }
 
     /// Remove the staging directory and everything in it, and put the
-    /// target's access and modification times back.
-    pub(crate) fn discard(self) {
+    /// target's access and modification times back. An error says what
+    /// stays.
+    pub(crate) fn discard(self) -> Result<(), String> {
         if let Err(e) = remove_all(self.target.as_fd(), &self.name) {
-            tracing::warn!(name = %Path::new(&self.name).display(), error = %e,
-                "tar_in: the staging directory of a refused archive could not be removed");
-            return;
+            return Err(format!(
+                "the staging directory {} could not be removed ({})",
+                Path::new(&self.name).display(),
+                std::io::Error::from(e)
+            ));
         }
         let proc = format!(
             "/proc/self/fd/{}",
@@ -226,6 +274,7 @@ impl Stage {
         ) {
             tracing::debug!(error = %e, "tar_in: the target's times could not be put back");
         }
+        Ok(())
     }
 }
 
@@ -310,52 +359,91 @@ fn beneath(dir: BorrowedFd<'_>, rel: &Path, flags: OFlags) -> Result<OwnedFd, Er
     )
 }
 
-/// Remove the directory `name` in `parent` and everything below it, holding
-/// one directory open at a time and following no symlink.
-pub(crate) fn remove_all(parent: BorrowedFd<'_>, name: &OsStr) -> Result<(), Errno> {
-    let top = rustix::fs::openat(
-        parent,
+/// Open the directory `name` in `dir`, not following a symlink.
+fn subdir(dir: BorrowedFd<'_>, name: &OsStr) -> Result<OwnedFd, Errno> {
+    rustix::fs::openat(
+        dir,
         name,
         OFlags::PATH | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
         Mode::empty(),
+    )
+}
+
+/// Remove the directory `name` in `parent` and everything below it, following
+/// no symlink. Whatever the depth, two directories are open at a time and no
+/// path is longer than one name: a subdirectory that is not empty is renamed
+/// into a holding directory made at the top (under a number), and emptied
+/// from there.
+pub(crate) fn remove_all(parent: BorrowedFd<'_>, name: &OsStr) -> Result<(), Errno> {
+    let top = subdir(parent, name)?;
+    let holding_name = random_name(".vmcraft-removing-");
+    rustix::fs::mkdirat(&top, &holding_name, Mode::from_raw_mode(0o700))?;
+    let holding = subdir(top.as_fd(), &holding_name)?;
+    let mut next: u64 = 0;
+    // Directories in `holding` still to empty, by number.
+    let mut pending: Vec<u64> = Vec::new();
+    empty(
+        top.as_fd(),
+        Some(&holding_name),
+        holding.as_fd(),
+        &mut next,
+        &mut pending,
     )?;
-    // Directories relative to `top`, and whether their children are queued.
-    let mut stack: Vec<(PathBuf, bool)> = vec![(PathBuf::new(), false)];
-    while let Some((rel, expanded)) = stack.pop() {
-        if expanded {
-            if rel.as_os_str().is_empty() {
-                rustix::fs::unlinkat(parent, name, AtFlags::REMOVEDIR)?;
-            } else {
-                let up = rel.parent().unwrap_or(Path::new(""));
-                let last = rel.file_name().unwrap_or(rel.as_os_str());
-                let dir = beneath(top.as_fd(), up, OFlags::PATH | OFlags::DIRECTORY)?;
-                rustix::fs::unlinkat(&dir, last, AtFlags::REMOVEDIR)?;
-            }
-            continue;
+    while let Some(n) = pending.pop() {
+        let numbered = OsString::from(n.to_string());
+        let dir = subdir(holding.as_fd(), &numbered)?;
+        empty(dir.as_fd(), None, holding.as_fd(), &mut next, &mut pending)?;
+        drop(dir);
+        rustix::fs::unlinkat(&holding, &numbered, AtFlags::REMOVEDIR)?;
+    }
+    drop(holding);
+    rustix::fs::unlinkat(&top, &holding_name, AtFlags::REMOVEDIR)?;
+    drop(top);
+    rustix::fs::unlinkat(parent, name, AtFlags::REMOVEDIR)
+}
+
+/// Empty the directory `dir` (but for `skip`): unlink what is not a
+/// directory, remove empty directories, and move the others into `holding`
+/// under the next number, queued in `pending`.
+fn empty(
+    dir: BorrowedFd<'_>,
+    skip: Option<&OsStr>,
+    holding: BorrowedFd<'_>,
+    next: &mut u64,
+    pending: &mut Vec<u64>,
+) -> Result<(), Errno> {
+    loop {
+        let batch = names(dir, BATCH, |n| Some(n) != skip)?;
+        if batch.is_empty() {
+            return Ok(());
         }
-        let dir = beneath(top.as_fd(), &rel, OFlags::RDONLY | OFlags::DIRECTORY)?;
-        stack.push((rel.clone(), true));
-        for child in vmcraft_fs::root::walk::dir_names(dir.as_fd())? {
-            match rustix::fs::unlinkat(&dir, &child, AtFlags::empty()) {
+        for child in batch {
+            match rustix::fs::unlinkat(dir, &child, AtFlags::empty()) {
+                Ok(()) => continue,
+                Err(Errno::ISDIR | Errno::PERM) => {}
+                Err(e) => return Err(e),
+            }
+            let st = rustix::fs::statat(dir, &child, AtFlags::SYMLINK_NOFOLLOW)?;
+            if FileType::from_raw_mode(st.st_mode) != FileType::Directory {
+                return Err(Errno::PERM);
+            }
+            match rustix::fs::unlinkat(dir, &child, AtFlags::REMOVEDIR) {
                 Ok(()) => {}
-                Err(Errno::ISDIR | Errno::PERM) => {
-                    let st = rustix::fs::statat(&dir, &child, AtFlags::SYMLINK_NOFOLLOW)?;
-                    if FileType::from_raw_mode(st.st_mode) != FileType::Directory {
-                        return Err(Errno::PERM);
-                    }
-                    stack.push((rel.join(&child), false));
+                Err(Errno::NOTEMPTY | Errno::EXIST) => {
+                    let numbered = OsString::from(next.to_string());
+                    rustix::fs::renameat(dir, &child, holding, &numbered)?;
+                    pending.push(*next);
+                    *next += 1;
                 }
                 Err(e) => return Err(e),
             }
         }
     }
-    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::os::unix::ffi::OsStrExt;
 
     fn dir_fd(p: &Path) -> OwnedFd {
         rustix::fs::open(p, OFlags::PATH | OFlags::DIRECTORY, Mode::empty()).unwrap()
@@ -371,16 +459,28 @@ mod tests {
     }
 
     #[test]
-    fn a_deep_tree_is_removed_one_directory_at_a_time() {
+    fn a_tree_deeper_than_any_path_is_removed() {
         let t = tempfile::tempdir().unwrap();
-        let mut p = t.path().join("top");
-        std::fs::create_dir(&p).unwrap();
-        let top = p.clone();
-        for i in 0..300 {
-            p.push("d");
-            std::fs::create_dir(&p).unwrap();
-            std::fs::write(p.join(format!("f{i}")), b"x").unwrap();
+        let top = t.path().join("top");
+        std::fs::create_dir(&top).unwrap();
+        // 1500 levels of "dd/": 4500 bytes, more than the kernel takes in a
+        // path; made one level at a time.
+        let mut dir = dir_fd(&top);
+        for i in 0..1500 {
+            rustix::fs::mkdirat(&dir, "dd", Mode::from_raw_mode(0o755)).unwrap();
+            if i % 100 == 0 {
+                let f = rustix::fs::openat(
+                    &dir,
+                    "f",
+                    OFlags::CREATE | OFlags::WRONLY | OFlags::CLOEXEC,
+                    Mode::from_raw_mode(0o644),
+                )
+                .unwrap();
+                drop(f);
+            }
+            dir = subdir(dir.as_fd(), OsStr::new("dd")).unwrap();
         }
+        drop(dir);
         // A symlink out of the tree is removed, not followed.
         let outside = t.path().join("outside");
         std::fs::create_dir(&outside).unwrap();
@@ -396,7 +496,8 @@ mod tests {
         // (`.vmcraft-...` sorts before the lower-case names below.)
         let t = tempfile::tempdir().unwrap();
         let target = dir_fd(t.path());
-        let stage = Stage::create(target.as_fd()).unwrap();
+        let times = can_stage(target.as_fd()).unwrap().unwrap();
+        let stage = Stage::create(target.as_fd(), times).unwrap();
         let staged = t.path().join(&stage.name);
         assert!(stage.name.as_bytes().starts_with(PREFIX.as_bytes()));
         std::fs::create_dir_all(staged.join("etc/app")).unwrap();
@@ -437,11 +538,12 @@ mod tests {
         let t = tempfile::tempdir().unwrap();
         let before = std::fs::metadata(t.path()).unwrap();
         let target = dir_fd(t.path());
-        let stage = Stage::create(target.as_fd()).unwrap();
+        let times = can_stage(target.as_fd()).unwrap().unwrap();
+        let stage = Stage::create(target.as_fd(), times).unwrap();
         std::fs::create_dir_all(t.path().join(&stage.name).join("a/b")).unwrap();
         std::fs::write(t.path().join(&stage.name).join("a/b/c"), b"x").unwrap();
         assert!(!is_empty(target.as_fd()).unwrap());
-        stage.discard();
+        stage.discard().unwrap();
         assert!(is_empty(target.as_fd()).unwrap());
         let after = std::fs::metadata(t.path()).unwrap();
         assert_eq!(after.modified().unwrap(), before.modified().unwrap());

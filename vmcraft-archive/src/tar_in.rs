@@ -56,7 +56,7 @@ use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
-use rustix::fs::{AtFlags, FileType, Mode, OFlags};
+use rustix::fs::{AtFlags, FileType, Mode, OFlags, Timestamps};
 use rustix::io::Errno;
 use vmcraft_block::CancelToken;
 
@@ -88,17 +88,19 @@ const HOLE_BLOCK: usize = 4096;
 /// archive is in the target, so an unsafe or corrupt archive is refused with
 /// the guest unchanged. How depends on the target:
 ///
-/// - **an empty directory** (a new one, the common case): the archive is
-///   checked as it is extracted, in one pass, into a private directory made
-///   in the target ([`crate::staged`]), whose entries are renamed into place
-///   once the whole archive has been read and found good. Decompression (on a
-///   thread of its own) overlaps the making of files, and nothing is held in
-///   memory. A refused archive, or a cancelled call, leaves the directory
+/// - **an existing empty directory** (not on FUSE): the archive is checked
+///   as it is extracted, in one pass, into a private directory made in the
+///   target ([`crate::staged`]), whose entries are renamed into place once
+///   the whole archive has been read and found good. Decompression of a file
+///   (on a thread of its own) overlaps the making of files, and nothing is
+///   held in memory. A refused archive, or a cancelled call, leaves the directory
 ///   empty, its times put back (its change time is the only trace). A failure
 ///   to make an entry (the disk full, a limit) stops the making, but the rest
 ///   is read and checked: a bad archive is still refused whole, a good one
 ///   keeps what was made, as below.
-/// - **a directory with something in it**: the archive is read once to check
+/// - **a directory with something in it, one to be made (`create_dir`), or
+///   one on FUSE** (whose drivers do not all rename a directory with its
+///   contents): the archive is read once to check
 ///   it, then again to extract it. The file is opened once, and both passes
 ///   read that descriptor, never the path again (a file renamed over
 ///   `tarfile` between them changes nothing). A plain tar is checked by its
@@ -174,19 +176,33 @@ fn tar_in_spooled(
         ..opts.clone()
     };
     if opts.verify_first
-        && let Some(dir_fd) = empty_target(root, directory)
+        && let Some((dir_fd, times)) = empty_target(root, directory)
     {
         // Checked as it is extracted, into a stage moved into place at the
         // end; decompressed on a thread of its own, beside extraction.
         if format == Compression::None {
-            return extract(root, dir_fd, file, directory, &plain, Some(tarfile));
+            return extract(
+                root,
+                dir_fd,
+                file,
+                directory,
+                &plain,
+                Some((tarfile, times)),
+            );
         }
         let memlimit = opts.max_decoder_memory;
         let unpacked = ReadAhead::spawn(move || {
             compress::decoder(format, BufReader::with_capacity(1 << 20, file), memlimit)
         })
         .map_err(io_err)?;
-        return extract(root, dir_fd, unpacked, directory, &plain, Some(tarfile));
+        return extract(
+            root,
+            dir_fd,
+            unpacked,
+            directory,
+            &plain,
+            Some((tarfile, times)),
+        );
     }
     let mut spool = None;
     if opts.verify_first {
@@ -260,10 +276,10 @@ fn tar_in_stream(
     if !opts.verify_first {
         return tar_in_from(root, input, directory, &o);
     }
-    if let Some(dir_fd) = empty_target(root, directory) {
+    if let Some((dir_fd, times)) = empty_target(root, directory) {
         // Checked as it is extracted, into a stage moved into place at the
         // end: no copy in memory, no size limit.
-        return extract(root, dir_fd, input, directory, &o, Some(tarfile));
+        return extract(root, dir_fd, input, directory, &o, Some((tarfile, times)));
     }
     let mut spool = Spool::new(spool_limit).ok_or_else(|| {
         Error::new(
@@ -432,14 +448,16 @@ fn target_dir(root: &GuestRoot, directory: &Path, create: bool) -> Result<OwnedF
 /// not on FUSE: the archive can then be staged ([`crate::staged`]) and checked
 /// as it is extracted. `None` otherwise (the archive is checked in a pass of
 /// its own).
-fn empty_target(root: &GuestRoot, directory: &Path) -> Option<OwnedFd> {
+fn empty_target(root: &GuestRoot, directory: &Path) -> Option<(OwnedFd, Timestamps)> {
     let fd = target_dir(root, directory, false).ok()?;
-    crate::staged::can_stage(fd.as_fd()).ok()?.then_some(fd)
+    let times = crate::staged::can_stage(fd.as_fd()).ok()??;
+    Some((fd, times))
 }
 
 /// Extract `input` into the directory `dir_fd` (named `directory` in
 /// messages). Staged (`staged_from`: the archive file, named in a refusal as
-/// the check pass names it), into a private directory in it first, moved into
+/// the check pass names it, and the target's times to put back then), into a
+/// private directory in it first, moved into
 /// place only once the whole archive has been read and found good
 /// ([`crate::staged`]): an archive refused, or a call cancelled, then leaves
 /// the target as it was.
@@ -449,23 +467,25 @@ fn extract<R: Read>(
     input: R,
     directory: &Path,
     opts: &TarInOptions,
-    staged_from: Option<&Path>,
+    staged_from: Option<(&Path, Timestamps)>,
 ) -> Result<TarStats> {
     let subject = directory.display().to_string();
     let cancel = opts.cancel.as_ref();
     let target = Target::new(root, dir_fd).map_err(|e| Error::errno(CALL, &subject, "", e))?;
     // Staged: extract into the stage, resolved as the target would be; the
     // target itself (`home`) takes over once the stage is moved into place.
-    let (target, mut stage) = if staged_from.is_some() {
-        let stage = crate::staged::Stage::create(target.fd())
+    let (target, mut stage) = if let Some((_, times)) = &staged_from {
+        let stage = crate::staged::Stage::create(target.fd(), times.clone())
             .map_err(|e| Error::errno(CALL, &subject, "making the staging directory", e))?;
         let dir = rustix::io::fcntl_dupfd_cloexec(stage.dir(), 0)
             .map_err(|e| Error::errno(CALL, &subject, "", e));
         match dir {
             Ok(dir) => (target.with_scope_of(dir), Some((stage, target))),
             Err(e) => {
-                stage.discard();
-                return Err(e);
+                return Err(match stage.discard() {
+                    Ok(()) => e,
+                    Err(note) => e.with_note(note),
+                });
             }
         }
     } else {
@@ -476,10 +496,11 @@ fn extract<R: Read>(
         match open_stream(input, opts.compress, opts.max_decoder_memory, cancel) {
             Ok(opened) => opened,
             Err(e) => {
-                if let Some((stage, _)) = stage {
-                    stage.discard();
-                }
-                return Err(stream_err(&subject, e));
+                let e = stream_err(&subject, e);
+                return Err(match stage.map(|(stage, _)| stage.discard()) {
+                    Some(Err(note)) => e.with_note(note),
+                    _ => e,
+                });
             }
         };
     let mut archive = tar::Archive::new(reader);
@@ -521,8 +542,12 @@ fn extract<R: Read>(
         Err(e) => {
             if let Some((stage, _)) = stage.take() {
                 // Nothing of a refused or cancelled archive is kept.
-                stage.discard();
-                return Err(refused_staged(e, directory, staged_from, &x, cancel));
+                let kept = stage.discard();
+                let e = refused_staged(e, directory, staged_from.map(|(f, _)| f), &x, cancel);
+                return Err(match kept {
+                    Ok(()) => e,
+                    Err(note) => e.with_note(note),
+                });
             }
             Err(e)
         }
@@ -871,7 +896,12 @@ impl<'a> Extractor<'a> {
                     self.failures.add(errno, msg);
                     continue;
                 }
-                Err(e) if check_rest => {
+                // A corrupt stream (a truncated entry, bad compressed data)
+                // or a cancellation is a refusal, never a failure to make.
+                Err(e)
+                    if check_rest
+                        && !matches!(e.kind(), ErrorKind::Corrupt | ErrorKind::Cancelled) =>
+                {
                     // An entry its check refuses is the archive's fault.
                     recheck(self, &entry)?;
                     stopped = Some(e);
@@ -987,7 +1017,7 @@ impl<'a> Extractor<'a> {
                         b"default" => "system.posix_acl_default",
                         _ => continue,
                     };
-                    let names = self.names.get_or_init(|| Names::from_guest(self.root));
+                    let names = self.names.get_or_init(|| self.guest_names());
                     let text = String::from_utf8_lossy(value);
                     let bin = match crate::acl::from_text(&text, &names.user_ids, &names.group_ids)
                     {
@@ -1340,6 +1370,38 @@ impl<'a> Extractor<'a> {
                 self.defer(raw, w, e);
             }
         }
+    }
+
+    /// The guest's user and group tables. When the target is the guest's
+    /// root they are read through it, so that a stage standing in for the
+    /// root reads the archive's own tables, as a direct extraction would.
+    fn guest_names(&self) -> Names {
+        if !self.target.in_root() {
+            return Names::from_guest(self.root);
+        }
+        Names::from_tables(|path| {
+            let rel = Path::new(path.trim_start_matches('/'));
+            let fd = self
+                .target
+                .open(rel, OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK)
+                .map_err(|e| Error::errno("owner names", path, "", e))?;
+            let st =
+                rustix::fs::fstat(&fd).map_err(|e| Error::errno("owner names", path, "", e))?;
+            let t = FileType::from_raw_mode(st.st_mode);
+            if t != FileType::RegularFile {
+                return Err(vmcraft_fs::root::content::not_regular(
+                    "owner names",
+                    Path::new(path),
+                    t,
+                ));
+            }
+            vmcraft_fs::root::content::read_at_most(
+                File::from(fd),
+                "owner names",
+                Path::new(path),
+                crate::owners::MAX_TABLE,
+            )
+        })
     }
 
     /// Move a staged extraction into the target (`home`), which is the

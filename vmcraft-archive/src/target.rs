@@ -58,6 +58,12 @@ impl Target {
         }
     }
 
+    /// Whether paths resolve as in the guest's root (the target is the root,
+    /// or a stage standing in for it).
+    pub(crate) fn in_root(&self) -> bool {
+        self.resolve.contains(ResolveFlags::IN_ROOT)
+    }
+
     /// The target directory (`O_PATH`).
     pub(crate) fn fd(&self) -> BorrowedFd<'_> {
         self.fd.as_fd()

@@ -494,3 +494,38 @@ fn a_cancelled_staged_extraction_keeps_nothing() {
     assert!(e.to_string().ends_with("nothing was extracted"), "{e}");
     assert_eq!(tree_hash(&guest), before);
 }
+
+/// A refused archive that built, through its own symlink, a tree deeper than
+/// any path the kernel takes (8000 bytes) still leaves nothing behind: the
+/// stage is removed without ever naming a long path.
+#[test]
+fn a_refused_archive_deeper_than_a_path_leaves_nothing() {
+    let env = TestEnv::new("verify-staged-deep");
+    let guest = env.path().join("guest");
+    std::fs::create_dir_all(guest.join("t")).unwrap();
+    let root = GuestRoot::open(&guest).unwrap();
+    let deep_a = "a/".repeat(1999);
+    let (_, bad, kind, _) = bad_entries().remove(0);
+    let data = RawTar::default()
+        .dir(&format!("./{deep_a}"))
+        .symlink("./L", deep_a.trim_end_matches('/'))
+        .dir(&format!("./L/{}", "b/".repeat(1999)))
+        .file(&format!("./L/{}deepest", "b/".repeat(1999)), b"x\n")
+        .raw(&bad)
+        .finish();
+    let path = env.path().join("deep.tar");
+    std::fs::write(&path, &data).unwrap();
+    let before = tree_hash(&guest);
+    let e = tar_in(&root, &path, "/t", &TarInOptions::default()).unwrap_err();
+    assert_eq!(e.kind(), kind, "{e}");
+    assert_eq!(tree_hash(&guest), before, "{e}");
+    // Without the bad entry the same tree is made.
+    let good = RawTar::default()
+        .dir(&format!("./{deep_a}"))
+        .symlink("./L", deep_a.trim_end_matches('/'))
+        .dir(&format!("./L/{}", "b/".repeat(1999)))
+        .finish();
+    std::fs::write(&path, &good).unwrap();
+    tar_in(&root, &path, "/t", &TarInOptions::default()).unwrap();
+    assert!(guest.join("t/L").is_symlink());
+}

@@ -327,6 +327,17 @@ impl RawTar {
             self.data.push(0);
             self.pad();
         }
+        if link.len() > 100 {
+            let mut l = tar::Header::new_gnu();
+            l.as_old_mut().name[..13].copy_from_slice(b"././@LongLink");
+            l.set_size(link.len() as u64 + 1);
+            l.set_entry_type(tar::EntryType::GNULongLink);
+            l.set_cksum();
+            self.data.extend_from_slice(l.as_bytes());
+            self.data.extend_from_slice(link);
+            self.data.push(0);
+            self.pad();
+        }
         let n = name.len().min(100);
         h.as_old_mut().name[..n].copy_from_slice(&name[..n]);
         let l = link.len().min(100);

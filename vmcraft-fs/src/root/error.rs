@@ -120,6 +120,16 @@ impl Error {
         self
     }
 
+    /// Add a note after the message (`; NOTE`): what else happened.
+    pub fn with_note(mut self, note: impl fmt::Display) -> Self {
+        self.message = if self.message.is_empty() {
+            note.to_string()
+        } else {
+            format!("{}; {note}", self.message)
+        };
+        self
+    }
+
     /// Replace the subject (empty for none).
     pub fn with_subject(mut self, subject: impl fmt::Display) -> Self {
         self.subject = subject.to_string();
