@@ -162,10 +162,24 @@ fn fifo_with(path: &Path, data: Vec<u8>) -> std::thread::JoinHandle<()> {
     })
 }
 
-/// `tar_in` of `data` compressed as `format`, from a regular file or a FIFO.
+/// `tar_in` of `data` compressed as `format`, from a regular file or a FIFO,
+/// into the guest's root.
 fn run(
     env: &TestEnv,
     root: &GuestRoot,
+    data: &[u8],
+    format: Compression,
+    fifo: bool,
+    opts: &TarInOptions,
+) -> (PathBuf, vmcraft_archive::Result<vmcraft_archive::TarStats>) {
+    run_into(env, root, "/", data, format, fifo, opts)
+}
+
+/// [`run`] into the guest directory `dir`.
+fn run_into(
+    env: &TestEnv,
+    root: &GuestRoot,
+    dir: &str,
     data: &[u8],
     format: Compression,
     fifo: bool,
@@ -176,12 +190,12 @@ fn run(
     let _ = std::fs::remove_file(&path);
     if fifo {
         let writer = fifo_with(&path, packed);
-        let res = tar_in(root, &path, "/", opts);
+        let res = tar_in(root, &path, dir, opts);
         writer.join().unwrap();
         (path, res)
     } else {
         std::fs::write(&path, &packed).unwrap();
-        let res = tar_in(root, &path, "/", opts);
+        let res = tar_in(root, &path, dir, opts);
         (path, res)
     }
 }
@@ -325,18 +339,8 @@ fn into_an_empty_directory_nothing_of_a_bad_archive_is_kept() {
         for format in [Compression::None, Compression::Gzip, Compression::Zstd] {
             for fifo in [false, true] {
                 let before = (tree_hash(&guest), mtime(&guest.join("empty")));
-                let packed = compress(&data, format);
-                let path = env.path().join(format!("staged-{format}-{fifo}.tar"));
-                let _ = std::fs::remove_file(&path);
-                let res = if fifo {
-                    let writer = fifo_with(&path, packed);
-                    let res = tar_in(&root, &path, "/empty", &TarInOptions::default());
-                    writer.join().unwrap();
-                    res
-                } else {
-                    std::fs::write(&path, &packed).unwrap();
-                    tar_in(&root, &path, "/empty", &TarInOptions::default())
-                };
+                let opts = TarInOptions::default();
+                let (path, res) = run_into(&env, &root, "/empty", &data, format, fifo, &opts);
                 let how = format!("{label} ({format}, fifo: {fifo})");
                 let e = res.expect_err(&format!("{how}: must be refused"));
                 assert_eq!(e.kind(), kind, "{how}: {e}");

@@ -317,26 +317,10 @@ impl RawTar {
     ) {
         let mut h = tar::Header::new_gnu();
         if name.len() > 100 {
-            let mut l = tar::Header::new_gnu();
-            l.as_old_mut().name[..13].copy_from_slice(b"././@LongLink");
-            l.set_size(name.len() as u64 + 1);
-            l.set_entry_type(tar::EntryType::GNULongName);
-            l.set_cksum();
-            self.data.extend_from_slice(l.as_bytes());
-            self.data.extend_from_slice(name);
-            self.data.push(0);
-            self.pad();
+            self.long(tar::EntryType::GNULongName, name);
         }
         if link.len() > 100 {
-            let mut l = tar::Header::new_gnu();
-            l.as_old_mut().name[..13].copy_from_slice(b"././@LongLink");
-            l.set_size(link.len() as u64 + 1);
-            l.set_entry_type(tar::EntryType::GNULongLink);
-            l.set_cksum();
-            self.data.extend_from_slice(l.as_bytes());
-            self.data.extend_from_slice(link);
-            self.data.push(0);
-            self.pad();
+            self.long(tar::EntryType::GNULongLink, link);
         }
         let n = name.len().min(100);
         h.as_old_mut().name[..n].copy_from_slice(&name[..n]);
@@ -350,6 +334,19 @@ impl RawTar {
         h.set_mtime(1_600_000_000);
         h.set_cksum();
         self.data.extend_from_slice(h.as_bytes());
+    }
+
+    /// A GNU long name or long link name record holding `value`.
+    fn long(&mut self, kind: tar::EntryType, value: &[u8]) {
+        let mut l = tar::Header::new_gnu();
+        l.as_old_mut().name[..13].copy_from_slice(b"././@LongLink");
+        l.set_size(value.len() as u64 + 1);
+        l.set_entry_type(kind);
+        l.set_cksum();
+        self.data.extend_from_slice(l.as_bytes());
+        self.data.extend_from_slice(value);
+        self.data.push(0);
+        self.pad();
     }
 
     fn pad(&mut self) {
