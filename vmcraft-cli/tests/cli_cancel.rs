@@ -267,6 +267,8 @@ fn sigterm_cancels_a_tar_in_into_ext4() {
     tar_in_interrupted(Signal::SIGTERM);
 }
 
+/// Into a directory with something in it (the two-pass road): what was
+/// extracted before the signal stays, finished.
 fn tar_in_interrupted(sig: Signal) {
     if !require_root("attaching images") || !require_tool("tar") || !require_tool("e2fsck") {
         return;
@@ -285,7 +287,7 @@ fn tar_in_interrupted(sig: Signal) {
         &env,
         &["-a", img.to_str().unwrap(), "-m", "/dev/sda1"],
         &format!(
-            "write /outside \"unchanged\"\nmkdir /t\ntar-in {} /t\necho finished\n",
+            "write /outside \"unchanged\"\nmkdir /t\ntouch /t/keep\ntar-in {} /t\necho finished\n",
             tar.display()
         ),
         64 << 20,
@@ -315,4 +317,44 @@ fn tar_in_interrupted(sig: Signal) {
         .filter_map(|l| l.split('/').nth(5))
         .collect();
     assert!(names.contains(&"1") && !names.contains(&"4"), "{listing}");
+}
+
+/// Into an empty directory the archive is staged: interrupted, nothing of it
+/// stays (no stage either), the directory is as it was.
+#[test]
+fn sigint_cancels_a_staged_tar_in_keeping_nothing() {
+    if !require_root("attaching images") || !require_tool("tar") || !require_tool("e2fsck") {
+        return;
+    }
+    let sig = Signal::SIGINT;
+    let env = TestEnv::new("cli-cancel-tar-staged");
+    let tar = tarball(&env);
+    let img = env.path().join("fs.img");
+    run(
+        &env,
+        &["-N", &format!("{}=fs:ext4:256M", img.display())],
+        "",
+    )
+    .ok();
+    let (code, stdout, stderr) = interrupt_after_reading(
+        &env,
+        &["-a", img.to_str().unwrap(), "-m", "/dev/sda1"],
+        &format!(
+            "write /outside \"unchanged\"\nmkdir /t\ntar-in {} /t\necho finished\n",
+            tar.display()
+        ),
+        64 << 20,
+        sig,
+    );
+    assert_interrupted_cleanly(&env, sig, code, &stdout, &stderr);
+    let fs = cli_support::extract_partition(&env, &img, 1);
+    e2fsck_clean(&fs);
+    let listing = tool("debugfs", &["-R", "ls -p /t", fs.to_str().unwrap()]);
+    let names: Vec<&str> = listing
+        .lines()
+        .filter_map(|l| l.split('/').nth(5))
+        .filter(|n| *n != "." && *n != "..")
+        .collect();
+    assert!(names.is_empty(), "{listing}");
+    assert_eq!(debugfs_cat(&fs, "/outside"), "unchanged");
 }

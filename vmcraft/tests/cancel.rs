@@ -190,6 +190,9 @@ fn tar_in_cancelled_through_the_handle_token() {
     g.mkfs("ext4", "/dev/sda", &MkfsOptions::default()).unwrap();
     g.mount("/dev/sda", "/").unwrap();
     g.mkdir("/t").unwrap();
+    // Something in the directory: the two-pass road, which keeps what it
+    // extracted before the cancellation (an empty one is staged: see below).
+    g.touch("/t/keep").unwrap();
     g.write("/outside", b"unchanged\n").unwrap();
     let msg = expect_cancelled(&remote, || g.tar_in(&tar, "/t", TarInOptions::default()));
     assert!(msg.starts_with("tar_in: /t: cancelled after "), "{msg}");
@@ -206,6 +209,32 @@ fn tar_in_cancelled_through_the_handle_token() {
     let out = env.path().join("out.tar");
     assert!(g.tar_out("/t", &out, TarOutOptions::default()).is_err());
     assert!(!out.exists());
+    g.shutdown().unwrap();
+    assert!(leaks(env.tag()).is_empty(), "{:?}", leaks(env.tag()));
+    e2fsck_clean(&img);
+}
+
+/// Into an empty directory tar_in stages the archive: cancelled, it keeps
+/// nothing, and the directory is as it was.
+#[test]
+fn a_staged_tar_in_cancelled_keeps_nothing() {
+    if !require_root("attaching images") || !require_tool("tar") || !require_tool("e2fsck") {
+        return;
+    }
+    let env = TestEnv::new("cancel-handle-tar-staged");
+    let tar = tarball(&env);
+    let img = env.sparse_image("fs.img", 256 << 20);
+    let (g, remote) = handle("tar_in", 200 << 10);
+    g.add_drive(&img).unwrap();
+    g.launch().unwrap();
+    g.mkfs("ext4", "/dev/sda", &MkfsOptions::default()).unwrap();
+    g.mount("/dev/sda", "/").unwrap();
+    g.mkdir("/t").unwrap();
+    let before = g.stat("/t").unwrap();
+    let msg = expect_cancelled(&remote, || g.tar_in(&tar, "/t", TarInOptions::default()));
+    assert!(msg.ends_with("nothing was extracted"), "{msg}");
+    assert!(g.ls("/t").unwrap().is_empty());
+    assert_eq!(g.stat("/t").unwrap().mtime, before.mtime);
     g.shutdown().unwrap();
     assert!(leaks(env.tag()).is_empty(), "{:?}", leaks(env.tag()));
     e2fsck_clean(&img);
