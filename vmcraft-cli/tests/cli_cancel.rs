@@ -267,13 +267,14 @@ fn sigterm_cancels_a_tar_in_into_ext4() {
     tar_in_interrupted(Signal::SIGTERM);
 }
 
-/// Into a directory with something in it (the two-pass road): what was
-/// extracted before the signal stays, finished.
-fn tar_in_interrupted(sig: Signal) {
+/// Interrupt a `tar-in` into `/t` of a fresh ext4 with `sig`, inside the big
+/// files; `keep` puts a file in `/t` first. The filesystem afterwards (checked
+/// clean, `/outside` unchanged), or `None` where this host cannot run it.
+fn interrupted_tar_in(label: &str, sig: Signal, keep: bool) -> Option<(TestEnv, PathBuf)> {
     if !require_root("attaching images") || !require_tool("tar") || !require_tool("e2fsck") {
-        return;
+        return None;
     }
-    let env = TestEnv::new(&format!("cli-cancel-tar-{}", sig as i32));
+    let env = TestEnv::new(label);
     let tar = tarball(&env);
     let img = env.path().join("fs.img");
     run(
@@ -282,12 +283,13 @@ fn tar_in_interrupted(sig: Signal) {
         "",
     )
     .ok();
+    let keep = if keep { "touch /t/keep\n" } else { "" };
     // Past the small files, inside the big ones.
     let (code, stdout, stderr) = interrupt_after_reading(
         &env,
         &["-a", img.to_str().unwrap(), "-m", "/dev/sda1"],
         &format!(
-            "write /outside \"unchanged\"\nmkdir /t\ntouch /t/keep\ntar-in {} /t\necho finished\n",
+            "write /outside \"unchanged\"\nmkdir /t\n{keep}tar-in {} /t\necho finished\n",
             tar.display()
         ),
         64 << 20,
@@ -296,6 +298,17 @@ fn tar_in_interrupted(sig: Signal) {
     assert_interrupted_cleanly(&env, sig, code, &stdout, &stderr);
     let fs = cli_support::extract_partition(&env, &img, 1);
     e2fsck_clean(&fs);
+    assert_eq!(debugfs_cat(&fs, "/outside"), "unchanged");
+    Some((env, fs))
+}
+
+/// Into a directory with something in it (the two-pass road): what was
+/// extracted before the signal stays, finished.
+fn tar_in_interrupted(sig: Signal) {
+    let Some((_env, fs)) = interrupted_tar_in(&format!("cli-cancel-tar-{}", sig as i32), sig, true)
+    else {
+        return;
+    };
     let stat = |p: &str| {
         tool(
             "debugfs",
@@ -308,7 +321,6 @@ fn tar_in_interrupted(sig: Signal) {
     assert!(abs.contains("Fast link dest: \"/etc/shadow\""), "{abs}");
     assert!(stat("/t/d").contains("Mode:  0750"), "{}", stat("/t/d"));
     assert_eq!(debugfs_cat(&fs, "/t/files/399"), "399\n".repeat(100));
-    assert_eq!(debugfs_cat(&fs, "/outside"), "unchanged");
     // The last big file was never reached.
     let listing = tool("debugfs", &["-R", "ls -p /t/z-big", fs.to_str().unwrap()]);
     // Lines read /INODE/MODE/UID/GID/NAME/SIZE/.
@@ -323,32 +335,10 @@ fn tar_in_interrupted(sig: Signal) {
 /// stays (no stage either), the directory is as it was.
 #[test]
 fn sigint_cancels_a_staged_tar_in_keeping_nothing() {
-    if !require_root("attaching images") || !require_tool("tar") || !require_tool("e2fsck") {
+    let Some((_env, fs)) = interrupted_tar_in("cli-cancel-tar-staged", Signal::SIGINT, false)
+    else {
         return;
-    }
-    let sig = Signal::SIGINT;
-    let env = TestEnv::new("cli-cancel-tar-staged");
-    let tar = tarball(&env);
-    let img = env.path().join("fs.img");
-    run(
-        &env,
-        &["-N", &format!("{}=fs:ext4:256M", img.display())],
-        "",
-    )
-    .ok();
-    let (code, stdout, stderr) = interrupt_after_reading(
-        &env,
-        &["-a", img.to_str().unwrap(), "-m", "/dev/sda1"],
-        &format!(
-            "write /outside \"unchanged\"\nmkdir /t\ntar-in {} /t\necho finished\n",
-            tar.display()
-        ),
-        64 << 20,
-        sig,
-    );
-    assert_interrupted_cleanly(&env, sig, code, &stdout, &stderr);
-    let fs = cli_support::extract_partition(&env, &img, 1);
-    e2fsck_clean(&fs);
+    };
     let listing = tool("debugfs", &["-R", "ls -p /t", fs.to_str().unwrap()]);
     let names: Vec<&str> = listing
         .lines()
@@ -356,5 +346,4 @@ fn sigint_cancels_a_staged_tar_in_keeping_nothing() {
         .filter(|n| *n != "." && *n != "..")
         .collect();
     assert!(names.is_empty(), "{listing}");
-    assert_eq!(debugfs_cat(&fs, "/outside"), "unchanged");
 }
