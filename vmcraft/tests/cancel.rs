@@ -175,21 +175,28 @@ fn e2fsck_clean(fs: &Path) {
     );
 }
 
-#[test]
-fn tar_in_cancelled_through_the_handle_token() {
-    if !require_root("attaching images") || !require_tool("tar") || !require_tool("e2fsck") {
-        return;
-    }
-    let env = TestEnv::new("cancel-handle-tar");
+/// A handle cancelled once a tar_in has read 200 KiB (past `d` and some of
+/// the small files, before the big ones), over a fresh ext4 mounted at `/`
+/// with an empty `/t`; the test's tarball and image.
+fn tar_in_session(label: &str) -> (TestEnv, PathBuf, PathBuf, VMCraft, Arc<RemoteCancel>) {
+    let env = TestEnv::new(label);
     let tar = tarball(&env);
     let img = env.sparse_image("fs.img", 256 << 20);
-    // Past `d` and some of the small files, before the big ones.
     let (g, remote) = handle("tar_in", 200 << 10);
     g.add_drive(&img).unwrap();
     g.launch().unwrap();
     g.mkfs("ext4", "/dev/sda", &MkfsOptions::default()).unwrap();
     g.mount("/dev/sda", "/").unwrap();
     g.mkdir("/t").unwrap();
+    (env, tar, img, g, remote)
+}
+
+#[test]
+fn tar_in_cancelled_through_the_handle_token() {
+    if !require_root("attaching images") || !require_tool("tar") || !require_tool("e2fsck") {
+        return;
+    }
+    let (env, tar, img, g, remote) = tar_in_session("cancel-handle-tar");
     // Something in the directory: the two-pass road, which keeps what it
     // extracted before the cancellation (an empty one is staged: see below).
     g.touch("/t/keep").unwrap();
@@ -221,15 +228,7 @@ fn a_staged_tar_in_cancelled_keeps_nothing() {
     if !require_root("attaching images") || !require_tool("tar") || !require_tool("e2fsck") {
         return;
     }
-    let env = TestEnv::new("cancel-handle-tar-staged");
-    let tar = tarball(&env);
-    let img = env.sparse_image("fs.img", 256 << 20);
-    let (g, remote) = handle("tar_in", 200 << 10);
-    g.add_drive(&img).unwrap();
-    g.launch().unwrap();
-    g.mkfs("ext4", "/dev/sda", &MkfsOptions::default()).unwrap();
-    g.mount("/dev/sda", "/").unwrap();
-    g.mkdir("/t").unwrap();
+    let (env, tar, img, g, remote) = tar_in_session("cancel-handle-tar-staged");
     let before = g.stat("/t").unwrap();
     let msg = expect_cancelled(&remote, || g.tar_in(&tar, "/t", TarInOptions::default()));
     assert!(msg.ends_with("nothing was extracted"), "{msg}");
