@@ -73,6 +73,7 @@ fn main(setup: Setup) -> i32 {
     // data); and no ptrace by processes without CAP_SYS_PTRACE.
     let _ = nix::sys::prctl::set_dumpable(false);
     sandbox::reset_signals();
+    sandbox::grow_heap();
     // Out of the parent's process group: a terminal's ^C is the parent's to
     // handle; the parent's death still ends the worker.
     let _ = nix::unistd::setpgid(Pid::from_raw(0), Pid::from_raw(0));
