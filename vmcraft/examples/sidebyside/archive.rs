@@ -405,6 +405,17 @@ fn out_group(ctx: &Ctx, f: &Format, tree: &Path, entries: u64, desc: &str) -> Gr
     r
 }
 
+/// Rounds of a tar-in group: three of the whole tree (some 13 s a run), ten of
+/// xz's part of it (some 0.2 s a run, where one slow round moves a median of
+/// three).
+fn in_runs(ctx: &Ctx, f: &Format) -> usize {
+    if f.compression == Compression::Xz {
+        ctx.runs(10, 2)
+    } else {
+        ctx.runs(3, 2)
+    }
+}
+
 fn in_group(ctx: &Ctx, f: &Format, reference: &Path, entries: u64, desc: &str) -> GroupResult {
     let dest = ctx.path("archive-extract");
     let (a, d) = (
@@ -497,7 +508,7 @@ fn in_group(ctx: &Ctx, f: &Format, reference: &Path, entries: u64, desc: &str) -
             f.name
         ),
         unit: None,
-        runs: ctx.runs(3, 2),
+        runs: in_runs(ctx, f),
         cases,
     });
     let _ = std::fs::remove_dir_all(&dest);

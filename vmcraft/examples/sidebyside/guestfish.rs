@@ -244,6 +244,7 @@ pub fn not_measured(label: &str, command: &str, why: &str) -> CaseResult {
         samples: Vec::new(),
         detail: format!("not measured: {why}"),
         error: None,
+        against: None,
     }
 }
 

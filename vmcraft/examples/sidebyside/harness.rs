@@ -46,6 +46,7 @@ pub struct Case<'a> {
     per: u64,
     max_runs: Option<usize>,
     warm_up: bool,
+    against: Option<String>,
 }
 
 impl<'a> Case<'a> {
@@ -87,7 +88,17 @@ impl<'a> Case<'a> {
             per: 1,
             max_runs: None,
             warm_up: true,
+            against: None,
         }
+    }
+
+    /// Set this peer against the VMCraft contender labelled `ours` rather than the
+    /// group's reference: for a peer that skips work the reference does (a mount
+    /// told the type, against the reference that probes it), the contender of
+    /// ours that skips it too.
+    pub fn against(mut self, ours: impl Into<String>) -> Self {
+        self.against = Some(ours.into());
+        self
     }
 
     /// Measure this contender at most `n` times (for peers that take many seconds
@@ -141,6 +152,9 @@ pub struct CaseResult {
     /// What the last check reported about the result (sizes, counts).
     pub detail: String,
     pub error: Option<String>,
+    /// For a peer: the label of the VMCraft contender it is set against, when not
+    /// the reference ([`Case::against`]).
+    pub against: Option<String>,
 }
 
 /// A group's figures.
@@ -170,6 +184,7 @@ impl GroupResult {
                 samples: Vec::new(),
                 detail: String::new(),
                 error: Some(error),
+                against: None,
             }],
             notes: Vec::new(),
         }
@@ -192,12 +207,31 @@ impl GroupResult {
         median(&c.samples).map(|d| per_op(d, c.per))
     }
 
-    /// The fastest peer (by median per operation).
-    pub fn best_peer(&self) -> Option<&CaseResult> {
+    /// The VMCraft contender a peer is set against: the one it names
+    /// ([`Case::against`]), else the reference.
+    pub fn counterpart(&self, peer: &CaseResult) -> Option<&CaseResult> {
+        match &peer.against {
+            Some(label) => self.case(label),
+            None => self.reference(),
+        }
+    }
+
+    /// A peer's median over its counterpart's: above 1, VMCraft is faster.
+    pub fn pair_ratio(&self, peer: &CaseResult) -> Option<f64> {
+        let (a, b) = (self.median(peer)?, self.median(self.counterpart(peer)?)?);
+        Some(a.as_secs_f64() / b.as_secs_f64().max(1e-12))
+    }
+
+    /// The peer closest to VMCraft, each against its counterpart: the lowest
+    /// [`pair_ratio`](Self::pair_ratio), with that counterpart. Without pairings
+    /// this is the fastest peer against the reference.
+    pub fn closest_peer(&self) -> Option<(&CaseResult, &CaseResult)> {
         self.cases
             .iter()
             .filter(|c| !c.ours && c.error.is_none() && !c.samples.is_empty())
-            .min_by_key(|c| self.median(c))
+            .filter_map(|p| Some((p, self.counterpart(p)?, self.pair_ratio(p)?)))
+            .min_by(|a, b| a.2.total_cmp(&b.2))
+            .map(|(p, o, _)| (p, o))
     }
 
     /// A case by label.
@@ -239,6 +273,7 @@ pub fn run_group(mut g: Group<'_>) -> GroupResult {
             samples: Vec::new(),
             detail: String::new(),
             error: None,
+            against: c.against.clone(),
         })
         .collect();
     let rounds = g.runs + 1;

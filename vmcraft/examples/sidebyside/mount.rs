@@ -3,8 +3,10 @@
 //! `mount_all_parallel` against the same mounts one after another through VMCraft,
 //! and through `mount(8)` (and `fusefat` for vfat, which this kernel lacks) in
 //! sequence, probing the type or told it (`-t`). VMCraft's probe cache is emptied
-//! before every run, so that both sides probe. Each run is checked by reading a marker file from every filesystem
-//! and by the mount table; unmounting is not timed.
+//! before every run, so that both sides probe; a second `mount_all_parallel` row
+//! has the types probed before the run, and `mount -t` is set against it. Each
+//! run is checked by reading a marker file from every filesystem and by the mount
+//! table; unmounting is not timed.
 
 use std::path::Path;
 
@@ -17,6 +19,9 @@ use crate::{Ctx, sys};
 /// The children's types in turn, with their sizes in MiB.
 const CYCLE: [(&str, u64); 4] = [("ext4", 32), ("xfs", 300), ("vfat", 32), ("btrfs", 128)];
 const MAX: usize = 16;
+
+/// The contender of ours that `mount(8) -t TYPE` is set against.
+const TYPES_KNOWN: &str = "vmcraft mount_all_parallel, types known";
 
 fn child_type(k: usize) -> (&'static str, u64) {
     CYCLE[(k - 1) % CYCLE.len()]
@@ -105,6 +110,32 @@ fn group(ctx: &Ctx, g: &VMCraft, n: usize, shell_root: &Path) -> Result<GroupRes
         g.invalidate_probe_cache();
         Ok(())
     };
+    // Fair to mount(8) -t TYPE, which is told the type: VMCraft knows it too, from
+    // a probe before the run (as a session does after inspection).
+    let probe_first = || {
+        g.invalidate_probe_cache();
+        for (_, dev) in &mps {
+            g.vfs_type(dev)?;
+        }
+        Ok(())
+    };
+    let mount_all = |g: &VMCraft| -> Result<harness::Sample> {
+        let (s, results) = harness::in_process(|| {
+            Ok(g.mount_all_parallel(
+                &mps,
+                MountAllOptions {
+                    readonly: true,
+                    ..Default::default()
+                },
+            )?)
+        })?;
+        for r in results {
+            if let Err(e) = r.result {
+                bail!("{} on {}: {}", r.device, r.mountpoint, e.chain());
+            }
+        }
+        Ok(s)
+    };
     let shell_dirs: Vec<std::path::PathBuf> = std::iter::once(shell_root.to_path_buf())
         .chain((1..=n).map(|k| shell_root.join(format!("m{k}"))))
         .collect();
@@ -147,26 +178,19 @@ fn group(ctx: &Ctx, g: &VMCraft, n: usize, shell_root: &Path) -> Result<GroupRes
         Case::ours(
             "vmcraft mount_all_parallel",
             "mount_all_parallel([(\"/\", root), (\"/m1\", dev1), ...], { readonly: true })",
-            || {
-                let (s, results) = harness::in_process(|| {
-                    Ok(g.mount_all_parallel(
-                        &mps,
-                        MountAllOptions {
-                            readonly: true,
-                            ..Default::default()
-                        },
-                    )?)
-                })?;
-                for r in results {
-                    if let Err(e) = r.result {
-                        bail!("{} on {}: {}", r.device, r.mountpoint, e.chain());
-                    }
-                }
-                Ok(s)
-            },
+            || mount_all(g),
             check_ours,
         )
         .setup(empty_cache)
+        .teardown(umount_ours),
+        Case::ours(
+            TYPES_KNOWN,
+            "mount_all_parallel(...) as above, each device's type probed before (untimed), as \
+             after inspect_os",
+            || mount_all(g),
+            check_ours,
+        )
+        .setup(probe_first)
         .teardown(umount_ours),
         Case::ours(
             "vmcraft mount_ro, one after another",
@@ -197,6 +221,7 @@ fn group(ctx: &Ctx, g: &VMCraft, n: usize, shell_root: &Path) -> Result<GroupRes
             || Ok(harness::processes(&shell_cmds(true))?.0),
             check_shell,
         )
+        .against(TYPES_KNOWN)
         .teardown(umount_shell),
     ];
     let kinds: Vec<&str> = (1..=n).map(|k| child_type(k).0).collect();
