@@ -13,7 +13,9 @@
 //! at minimum, so the ratio is VMCraft's overhead over the bare tool. Two more
 //! rows of VMCraft split that overhead: its `Sandbox` run by itself on the same
 //! tree (no session work), with the default limits and without the memory and
-//! process limits (no transient cgroup).
+//! process limits (no transient cgroup). guestfish runs the same kind of script
+//! as the command line (its `command` runs in its appliance), and is set against
+//! the command line's row.
 
 use std::cell::RefCell;
 use std::os::unix::fs::symlink;
@@ -25,8 +27,8 @@ use vmcraft::calls::command::GUEST_PATH;
 use vmcraft::sandbox::{Limits, Outcome, Sandbox};
 use vmcraft::{DriveOpts, VMCraft};
 
-use crate::harness::{self, Case, Group, GroupResult, Sample, fmt_duration};
-use crate::{Ctx, sys};
+use crate::harness::{self, Case, CaseResult, Group, GroupResult, Sample, fmt_duration};
+use crate::{Ctx, guestfish, sys};
 
 /// Issue 20's target for one `command` call, sandbox included.
 const TARGET: Duration = Duration::from_millis(20);
@@ -171,11 +173,12 @@ fn check_outcome(out: &RefCell<Option<Outcome>>) -> Result<String> {
     Ok("exit status 0, no output".into())
 }
 
-/// The command line's scripts: `n` calls of `command /bin/true` after a check
-/// that the guest is mounted, and the same without the calls.
-fn cli_scripts(dir: &Path, n: usize) -> Result<(PathBuf, PathBuf)> {
-    let with = dir.join("calls.fish");
-    let without = dir.join("baseline.fish");
+/// The scripts of a command line (`name`: ours or guestfish): `n` calls of
+/// `command /bin/true` after a check that the guest is mounted, and the same
+/// without the calls.
+fn cli_scripts(dir: &Path, name: &str, n: usize) -> Result<(PathBuf, PathBuf)> {
+    let with = dir.join(format!("{name}-calls.fish"));
+    let without = dir.join(format!("{name}-baseline.fish"));
     let head = "is-dir /bin\n";
     std::fs::write(&with, format!("{head}{}", "command /bin/true\n".repeat(n)))?;
     std::fs::write(&without, head)?;
@@ -196,6 +199,7 @@ fn group(
     let sandbox_out: RefCell<Option<Outcome>> = RefCell::new(None);
     let burst_out: RefCell<Option<Vec<String>>> = RefCell::new(None);
     let cli_out = RefCell::new((String::new(), String::new()));
+    let gf_out = RefCell::new((String::new(), String::new()));
     let root_s = root.to_string_lossy().to_string();
     let dev_s = dev.to_string_lossy().to_string();
     // The namespaces and mounts of VMCraft's sandbox (see vmcraft::sandbox),
@@ -322,7 +326,7 @@ fn group(
     let calls = if ctx.quick { 10 } else { 25 };
     let mut cli_note = None;
     if let Some(cli) = &ctx.cli {
-        match cli_scripts(dir, calls) {
+        match cli_scripts(dir, "vmcraft", calls) {
             Ok((with, without)) => {
                 let cli = cli.to_string_lossy().to_string();
                 let img = cli_img.to_string_lossy().to_string();
@@ -340,7 +344,7 @@ fn group(
                 let cli_out = &cli_out;
                 cases.push(
                     Case::ours(
-                        "vmcraft command (command line)",
+                        CLI_LABEL,
                         format!(
                             "vmcraft -a IMG -m /dev/sda -f SCRIPT (SCRIPT: is-dir /bin, then \
                              {calls} x command /bin/true), minus the same without the calls, \
@@ -356,21 +360,7 @@ fn group(
                                 rss_added: false,
                             })
                         },
-                        move || {
-                            let (with, without) = &*cli_out.borrow();
-                            // guestfish prints a string result and a newline:
-                            // an empty line per call.
-                            let want = format!("true\n{}", "\n".repeat(calls));
-                            if *with != want {
-                                bail!(
-                                    "the script with {calls} calls printed {with:?}, expected {want:?}"
-                                );
-                            }
-                            if without != "true\n" {
-                                bail!("the script without calls printed {without:?}");
-                            }
-                            Ok(format!("{calls} calls, each exit status 0 and no output"))
-                        },
+                        move || check_scripts(&cli_out.borrow(), calls),
                     )
                     .per(calls as u64)
                     .setup(pause)
@@ -382,6 +372,17 @@ fn group(
     } else {
         cli_note = Some("The command line was not measured: it was not built.".into());
     }
+    let gf_missing = if cli_note.is_none() {
+        guestfish_case(ctx, cli_img, dir, &gf_out)
+            .map(|c| cases.push(c))
+            .err()
+    } else {
+        Some(guestfish::not_measured(
+            "guestfish",
+            GUESTFISH_SHOWN,
+            "the command line's row it is set against was not measured",
+        ))
+    };
 
     let mut r = harness::run_group(Group {
         id: "command/true".into(),
@@ -442,11 +443,76 @@ fn group(
     if let Some(n) = cli_note {
         r.notes.push(n);
     }
-    r.notes.push(
-        "libguestfs's guestfish is not a contender here: its `command` runs inside its \
-         appliance, and issue 23's work measures guestfish in the same run (no constant peer \
-         figures are quoted)."
-            .into(),
-    );
+    r.notes.push(format!(
+        "guestfish runs its `command` inside its appliance (the guest mounted read-only there, \
+         the program run by the appliance's daemon in a chroot of it), so it is set against \
+         VMCraft's command line, measured the same way: a script of {GUESTFISH_CALLS} calls \
+         less the same script without them, per call (more calls than VMCraft's script, so that \
+         they stand out of the spread of the appliance's start)."
+    ));
+    guestfish::finish(&mut r, gf_missing);
     r
+}
+
+/// How the guestfish row is run, for the report.
+const GUESTFISH_SHOWN: &str = "guestfish --ro -a IMG -m /dev/sda -f SCRIPT (SCRIPT: is-dir /bin, \
+                               then N x command /bin/true), minus the same without the calls, \
+                               divided by N";
+
+/// Calls of guestfish's script (full run; `--quick` runs no guestfish here).
+const GUESTFISH_CALLS: usize = 100;
+
+/// guestfish's row: its script of calls on the command line's image (read-only:
+/// no two sessions write one image), less the same without the calls, per call,
+/// set against VMCraft's command line. `Err` is its "not measured" row.
+fn guestfish_case<'a>(
+    ctx: &'a Ctx,
+    img: &Path,
+    dir: &Path,
+    out: &'a RefCell<(String, String)>,
+) -> Result<Case<'a>, CaseResult> {
+    let missing = |why: String| guestfish::not_measured("guestfish", GUESTFISH_SHOWN, &why);
+    let gf = ctx.guestfish_for("command/true").map_err(missing)?;
+    let calls = GUESTFISH_CALLS;
+    let (with, without) =
+        cli_scripts(dir, "guestfish", calls).map_err(|e| missing(format!("{e:#}")))?;
+    let inside = |p: &Path| gf.path(p).map_err(|e| missing(format!("{e:#}")));
+    let (img, with, without) = (inside(img)?, inside(&with)?, inside(&without)?);
+    let run = |script: &str| gf.cmd(&["--ro", "-a", &img, "-m", "/dev/sda", "-f", script]);
+    let (p1, p0) = (run(&with), run(&without));
+    Ok(Case::peer(
+        "guestfish",
+        GUESTFISH_SHOWN.replace('N', &calls.to_string()),
+        move || {
+            let (s1, o1) = harness::process(&p1)?;
+            let (s0, o0) = harness::process(&p0)?;
+            *out.borrow_mut() = (o1.stdout, o0.stdout);
+            Ok(Sample {
+                wall: s1.wall.saturating_sub(s0.wall),
+                rss_kib: s1.rss_kib.max(s0.rss_kib),
+                rss_added: false,
+            })
+        },
+        move || check_scripts(&out.borrow(), calls),
+    )
+    .per(calls as u64)
+    .against(CLI_LABEL)
+    .at_most(3, true))
+}
+
+/// The label of VMCraft's command line row.
+const CLI_LABEL: &str = "vmcraft command (command line)";
+
+/// What a script of `calls` calls and its baseline printed (guestfish's output,
+/// which VMCraft's command line matches: `true` for `is-dir`, then an empty
+/// line per call, a string result and its newline).
+fn check_scripts((with, without): &(String, String), calls: usize) -> Result<String> {
+    let want = format!("true\n{}", "\n".repeat(calls));
+    if *with != want {
+        bail!("the script with {calls} calls printed {with:?}, expected {want:?}");
+    }
+    if without != "true\n" {
+        bail!("the script without calls printed {without:?}");
+    }
+    Ok(format!("{calls} calls, each exit status 0 and no output"))
 }

@@ -725,7 +725,7 @@ fn guestfish_cells(g: &GroupResult) -> String {
         Some(m) => format!(
             "{} | {}",
             fmt_duration(m),
-            ratio(g, c).map(fmt_ratio).unwrap_or_default()
+            g.pair_ratio(c).map(fmt_ratio).unwrap_or_default()
         ),
         None => "not measured | -".into(),
     }
