@@ -376,6 +376,7 @@ fn group(
         guestfish_case(ctx, cli_img, dir, &gf_out)
             .map(|c| cases.push(c))
             .err()
+            .map(|row| *row)
     } else {
         Some(guestfish::not_measured(
             "guestfish",
@@ -470,8 +471,9 @@ fn guestfish_case<'a>(
     img: &Path,
     dir: &Path,
     out: &'a RefCell<(String, String)>,
-) -> Result<Case<'a>, CaseResult> {
-    let missing = |why: String| guestfish::not_measured("guestfish", GUESTFISH_SHOWN, &why);
+) -> Result<Case<'a>, Box<CaseResult>> {
+    let missing =
+        |why: String| Box::new(guestfish::not_measured("guestfish", GUESTFISH_SHOWN, &why));
     let gf = ctx.guestfish_for("command/true").map_err(missing)?;
     let calls = GUESTFISH_CALLS;
     let (with, without) =
