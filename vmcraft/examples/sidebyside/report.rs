@@ -348,9 +348,10 @@ fn behind_reason(id: &str, peer: &str) -> &'static str {
             "both compile every lens and parse the same files with the same libaugeas, and \
              compiling is mostly malloc and free; VMCraft's confined worker is forked from a \
              thread of a process with threads, so glibc's malloc serves it from that thread's \
-             arena, with a lock on every call and calloc clearing what a fresh process's heap \
+             arena, with a lock on most calls and calloc clearing what a fresh process's heap \
              gets cleared by the kernel (the worker grows that heap once, up front, which \
-             took back most of the gap: some 5,600 mprotect calls a compile before)."
+             took back part of the gap: some 5,600 mprotect calls a compile before, a few \
+             hundred now)."
         }
         ("partition/gpt", _) => {
             "the part_* calls are libguestfs's one-edit-per-call API: each of the 25 opens the \
