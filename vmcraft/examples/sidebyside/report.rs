@@ -520,10 +520,25 @@ pub fn render(meta: &Meta, groups: &[GroupResult]) -> String {
                 .min()
                 .unwrap_or_default();
             let pm = g.median(p).unwrap_or_default();
+            // The peer's slowest run, for ranges that overlap without the
+            // peer's median being inside VMCraft's.
+            let pmax = p
+                .samples
+                .iter()
+                .map(|x| per_op(x.wall, p.per))
+                .max()
+                .unwrap_or_default();
             let spread = if pm >= rmin {
                 format!(
                     " That is within the spread of VMCraft's own runs (fastest {}).",
                     fmt_duration(rmin)
+                )
+            } else if pmax >= rmin {
+                format!(
+                    " The ranges overlap: VMCraft's fastest run ({}) is faster than the peer's \
+                     slowest ({}).",
+                    fmt_duration(rmin),
+                    fmt_duration(pmax)
                 )
             } else {
                 String::new()
