@@ -207,6 +207,15 @@ impl GroupResult {
         median(&c.samples).map(|d| per_op(d, c.per))
     }
 
+    /// The fastest and slowest run of a case, per operation (zero without runs).
+    pub fn range(&self, c: &CaseResult) -> (Duration, Duration) {
+        let walls = || c.samples.iter().map(|x| per_op(x.wall, c.per));
+        (
+            walls().min().unwrap_or_default(),
+            walls().max().unwrap_or_default(),
+        )
+    }
+
     /// The VMCraft contender a peer is set against: the one it names
     /// ([`Case::against`]), else the reference.
     pub fn counterpart(&self, peer: &CaseResult) -> Option<&CaseResult> {

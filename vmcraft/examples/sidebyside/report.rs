@@ -101,13 +101,12 @@ fn with_range(g: &GroupResult, c: Option<&CaseResult>) -> String {
     let Some(c) = c else {
         return "-".into();
     };
-    let lo = c.samples.iter().map(|x| x.wall).min().unwrap_or_default();
-    let hi = c.samples.iter().map(|x| x.wall).max().unwrap_or_default();
+    let (lo, hi) = g.range(c);
     format!(
         "{} ({} - {})",
         g.median(c).map(fmt_duration).unwrap_or_default(),
-        fmt_duration(per_op(lo, c.per)),
-        fmt_duration(per_op(hi, c.per))
+        fmt_duration(lo),
+        fmt_duration(hi)
     )
 }
 
@@ -513,21 +512,11 @@ pub fn render(meta: &Meta, groups: &[GroupResult]) -> String {
             .collect();
         for (p, r, rm) in ahead {
             any = true;
-            let rmin = r
-                .samples
-                .iter()
-                .map(|x| per_op(x.wall, r.per))
-                .min()
-                .unwrap_or_default();
+            let (rmin, _) = g.range(r);
             let pm = g.median(p).unwrap_or_default();
             // The peer's slowest run, for ranges that overlap without the
             // peer's median being inside VMCraft's.
-            let pmax = p
-                .samples
-                .iter()
-                .map(|x| per_op(x.wall, p.per))
-                .max()
-                .unwrap_or_default();
+            let (_, pmax) = g.range(p);
             let spread = if pm >= rmin {
                 format!(
                     " That is within the spread of VMCraft's own runs (fastest {}).",
@@ -668,10 +657,7 @@ pub fn render(meta: &Meta, groups: &[GroupResult]) -> String {
                 );
                 continue;
             }
-            let (lo, hi) = (
-                c.samples.iter().map(|x| x.wall).min().unwrap_or_default(),
-                c.samples.iter().map(|x| x.wall).max().unwrap_or_default(),
-            );
+            let (lo, hi) = g.range(c);
             let rss = c.samples.iter().filter_map(|x| x.rss_kib).max();
             let added = c.samples.iter().any(|x| x.rss_added);
             let is_ref = g.reference().is_some_and(|r| std::ptr::eq(r, c));
@@ -687,8 +673,8 @@ pub fn render(meta: &Meta, groups: &[GroupResult]) -> String {
                 median(&c.samples)
                     .map(|m| fmt_duration(per_op(m, c.per)))
                     .unwrap_or_default(),
-                fmt_duration(per_op(lo, c.per)),
-                fmt_duration(per_op(hi, c.per)),
+                fmt_duration(lo),
+                fmt_duration(hi),
                 c.samples.len(),
                 if is_ref {
                     "1 (reference)".to_string()
